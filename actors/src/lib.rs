@@ -1,0 +1,1 @@
+//! Gas Town's role actors and session actors (filled in by the `gastown run` work).

@@ -1,0 +1,12 @@
+//! The beads ledger: Gas Town's durable record of work, identities, mail and workflow state.
+//!
+//! Synchronous by design (no async, no actors): the supervisor's ledger actor owns one
+//! `Ledger` and calls it; the CLI opens one directly when no supervisor runs.
+//!
+//! - [`model`]: the bead record in the classic beads JSONL schema (unknown fields kept);
+//! - [`time`]: RFC 3339 timestamps.
+
+pub mod model;
+pub mod time;
+
+pub use model::{Bead, Comment, DepKind, Dependency, Event, EventKind, IssueType, Status};

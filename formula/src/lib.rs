@@ -1,0 +1,1 @@
+//! Formulas: TOML workflow source cooked into protomolecules. Pure: text in, records out.

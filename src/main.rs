@@ -1,0 +1,2 @@
+//! The `gastown` binary: CLI entry point.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Erlang/OTP-style supervision on ractor. Generic: knows nothing of Gas Town.
