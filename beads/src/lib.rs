@@ -6,6 +6,7 @@
 //! - [`model`]: the bead record in the classic beads JSONL schema (unknown fields kept);
 //! - [`time`]: RFC 3339 timestamps.
 
+pub mod id;
 pub mod model;
 pub mod time;
 
