@@ -7,6 +7,7 @@
 //! - [`time`]: RFC 3339 timestamps.
 
 pub mod id;
+pub mod jsonl;
 pub mod model;
 pub mod time;
 

@@ -1,0 +1,359 @@
+//! Import and export of `bd` JSONL files (one JSON object a line).
+//!
+//! [`parse_export`] reads what the classic `bd` writes (`.beads/issues.jsonl`: one bead a line)
+//! and what current `bd` exports add around it:
+//! - blank lines (and a `\r` before the `\n`, and a byte-order mark) are skipped;
+//! - header and metadata lines are skipped: an object with a `_schema` key, an object whose
+//!   `_type` is anything but `"issue"` (`{"_type":"header",…}`, `{"_type":"meta","count":3}`),
+//!   and an object without `id` that carries a count (`{"count":3}`, `{"issue_count":3}`);
+//! - `{"_type":"issue",…}` is a bead: the `_type` key is dropped, everything else is kept
+//!   (classic lines carry no `_type`, so they come back exactly as they were read);
+//! - comment ids may be integers (classic) or strings (current) and are kept as written;
+//! - tombstones (`"status":"tombstone"` with `deleted_at`, …) are beads like any other.
+//!
+//! It is all or nothing: the first malformed line, invalid id or repeated id is an error that
+//! names the file and the 1-based line, and no bead is returned.
+//!
+//! [`write_export`] writes one `issues.jsonl` the classic `bd` reads: sorted by id, one compact
+//! object a line, `closed_at` present exactly when the status is `closed`.
+
+use crate::id::{self, IdError};
+use crate::model::{Bead, Status};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// One bead read from an export, with the 1-based line it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRecord {
+    pub bead: Bead,
+    pub line: usize,
+}
+
+/// Why an export could not be read. Nothing was imported when one of these is returned.
+#[derive(Debug, Error)]
+pub enum JsonlError {
+    #[error(
+        "{}:{line}:{column}: not a bead record: {what}; fix or remove this line and import \
+         again (nothing was imported)",
+        path.display()
+    )]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        what: String,
+    },
+    #[error(
+        "{}:{line}: bead {id} is already on line {first_line}; keep one of the two lines and \
+         import again (nothing was imported)",
+        path.display()
+    )]
+    DuplicateId {
+        path: PathBuf,
+        id: String,
+        first_line: usize,
+        line: usize,
+    },
+    #[error("{}:{line}: {source} (nothing was imported)", path.display())]
+    InvalidId {
+        path: PathBuf,
+        line: usize,
+        #[source]
+        source: IdError,
+    },
+    #[error("cannot read {}: {source}; check that the file exists and is readable", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl JsonlError {
+    /// The 1-based line the error is about (`None` when the file could not be read at all).
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            JsonlError::Malformed { line, .. }
+            | JsonlError::DuplicateId { line, .. }
+            | JsonlError::InvalidId { line, .. } => Some(*line),
+            JsonlError::Read { .. } => None,
+        }
+    }
+}
+
+/// Read the file at `path` and [`parse_export`] it. Text that is not UTF-8 is reported as a
+/// malformed line (the line of the first bad byte).
+pub fn read_export(path: &Path) -> Result<Vec<ImportRecord>, JsonlError> {
+    let bytes = std::fs::read(path).map_err(|source| JsonlError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
+        let column = 1 + good.iter().rev().take_while(|&&b| b != b'\n').count();
+        JsonlError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            column,
+            what: "the text is not UTF-8".to_string(),
+        }
+    })?;
+    parse_export(path, &text)
+}
+
+/// Parse a whole `bd` export (classic or current; see the module documentation). `path` is only
+/// used to name the file in errors. All or nothing: any bad line is an error and nothing is
+/// returned.
+pub fn parse_export(path: &Path, text: &str) -> Result<Vec<ImportRecord>, JsonlError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = Vec::with_capacity(text.len() / 512 + 1);
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (i, raw) in text.split('\n').enumerate() {
+        let line = i + 1;
+        let Some(bead) = parse_line(raw).map_err(|(column, what)| JsonlError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            column,
+            what,
+        })?
+        else {
+            continue;
+        };
+        id::validate_id(&bead.id).map_err(|source| JsonlError::InvalidId {
+            path: path.to_path_buf(),
+            line,
+            source,
+        })?;
+        if let Some(&first_line) = seen.get(&bead.id) {
+            return Err(JsonlError::DuplicateId {
+                path: path.to_path_buf(),
+                id: bead.id,
+                first_line,
+                line,
+            });
+        }
+        seen.insert(bead.id.clone(), line);
+        records.push(ImportRecord { bead, line });
+    }
+    Ok(records)
+}
+
+/// One line: `Ok(Some(bead))`, `Ok(None)` for a blank, header or count line, or
+/// `Err((column, what is wrong))`.
+fn parse_line(raw: &str) -> Result<Option<Bead>, (usize, String)> {
+    let line = raw.strip_suffix('\r').unwrap_or(raw);
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<Bead>(line) {
+        Ok(mut bead) => {
+            if bead.extra.contains_key("_schema") {
+                return Ok(None);
+            }
+            match bead.extra.get("_type") {
+                None => Ok(Some(bead)),
+                Some(t) if t == "issue" => {
+                    bead.extra.shift_remove("_type");
+                    Ok(Some(bead))
+                }
+                Some(_) => Ok(None),
+            }
+        }
+        Err(bead_err) => match serde_json::from_str::<Value>(line) {
+            Ok(Value::Object(obj)) if is_meta(&obj) => Ok(None),
+            Ok(Value::Object(_)) => Err(describe(&bead_err)),
+            Ok(other) => Err((1, format!("expected a JSON object, found {}", kind(&other)))),
+            Err(syntax) => Err(describe(&syntax)),
+        },
+    }
+}
+
+/// Header, metadata and count lines of current `bd` exports.
+fn is_meta(obj: &Map<String, Value>) -> bool {
+    if obj.contains_key("_schema") {
+        return true;
+    }
+    if let Some(t) = obj.get("_type") {
+        return t != "issue";
+    }
+    !obj.contains_key("id") && obj.keys().any(|k| k == "count" || k.ends_with("_count"))
+}
+
+/// serde's message without its "at line 1 column N" (the line is the file's, given apart).
+fn describe(e: &serde_json::Error) -> (usize, String) {
+    let msg = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let what = msg.strip_suffix(&suffix).unwrap_or(&msg).to_string();
+    (e.column().max(1), what)
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The form a bead is exported in: `closed_at` present exactly when the status is `closed`
+/// (a stray `closed_at` on another status is dropped; a closed bead without one gets its
+/// `updated_at`, or its `created_at` when that is empty too). Nothing else changes.
+pub fn export_form(mut bead: Bead) -> Bead {
+    if bead.status == Status::Closed {
+        if bead.closed_at.is_none() {
+            let at = if bead.updated_at.is_empty() {
+                bead.created_at.clone()
+            } else {
+                bead.updated_at.clone()
+            };
+            bead.closed_at = Some(at);
+        }
+    } else {
+        bead.closed_at = None;
+    }
+    bead
+}
+
+/// Write one `issues.jsonl` the classic `bd` reads: the beads sorted by id (byte order, as
+/// `bd` sorts them), each in [`export_form`], one compact JSON object a line.
+pub fn write_export<W: Write>(w: W, beads: impl Iterator<Item = Bead>) -> io::Result<()> {
+    let mut beads: Vec<Bead> = beads.map(export_form).collect();
+    beads.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let mut out = BufWriter::with_capacity(1 << 16, w);
+    for bead in &beads {
+        serde_json::to_writer(&mut out, bead)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "/tmp/in.jsonl";
+
+    fn parse(text: &str) -> Result<Vec<ImportRecord>, JsonlError> {
+        parse_export(Path::new(P), text)
+    }
+
+    fn bead(id: &str, status: &str, closed_at: Option<&str>) -> Bead {
+        let mut b = Bead::new(id, "t");
+        b.status = Status::from(status.to_string());
+        b.updated_at = "2026-01-02T00:00:00Z".into();
+        b.closed_at = closed_at.map(str::to_string);
+        b
+    }
+
+    #[test]
+    fn skips_blank_header_and_count_lines() {
+        let text = "\u{feff}{\"_type\":\"header\",\"version\":\"0.50\"}\r\n\
+            {\"_schema\":2}\n\
+            \n   \n\
+            {\"_type\":\"issue\",\"id\":\"bd-1\",\"title\":\"a\",\"status\":\"open\",\"created_at\":\"x\"}\n\
+            {\"id\":\"bd-2\",\"title\":\"b\",\"status\":\"open\",\"created_at\":\"x\"}\r\n\
+            {\"_type\":\"meta\",\"count\":2}\n\
+            {\"count\":2}\n{\"issue_count\":2,\"exported_at\":\"y\"}\n";
+        let recs = parse(text).expect("all lines are fine");
+        let got: Vec<(&str, usize)> = recs.iter().map(|r| (r.bead.id.as_str(), r.line)).collect();
+        assert_eq!(got, [("bd-1", 5), ("bd-2", 6)]);
+        assert!(
+            !recs[0].bead.extra.contains_key("_type"),
+            "_type is dropped"
+        );
+    }
+
+    #[test]
+    fn malformed_line_names_file_line_and_problem() {
+        let good = r#"{"id":"bd-1","title":"a","status":"open","created_at":"x"}"#;
+        let cases = [
+            ("{\"id\":\"bd-2\",\"title\":\"b\"", "EOF"),
+            (
+                r#"{"id":"bd-2","status":"open","created_at":"x"}"#,
+                "missing field `title`",
+            ),
+            (r#"[1,2]"#, "expected a JSON object, found an array"),
+            (
+                r#"{"id":"bd-2","title":"b","status":"open","created_at":"x","priority":"high"}"#,
+                "invalid type",
+            ),
+            (r#"{"_type":"issue","title":"b"}"#, "missing field `id`"),
+        ];
+        for (bad, expect) in cases {
+            let text = format!("{good}\n\n{bad}\n{good}\n");
+            let err = parse(&text).expect_err("a bad line fails the whole import");
+            assert_eq!(err.line(), Some(3), "{err}");
+            let msg = err.to_string();
+            assert!(msg.starts_with("/tmp/in.jsonl:3:"), "{msg}");
+            assert!(msg.contains(expect), "{msg} should say {expect}");
+            assert!(!msg.contains("at line 1"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn duplicates_and_bad_ids_are_refused() {
+        let line =
+            |id: &str| format!(r#"{{"id":"{id}","title":"a","status":"open","created_at":"x"}}"#);
+        let text = [line("bd-1"), line("bd-2"), line("bd-1")].join("\n");
+        let msg = parse(&text).expect_err("duplicate").to_string();
+        assert!(
+            msg.contains("bd-1 is already on line 1") && msg.contains(":3:"),
+            "{msg}"
+        );
+        let err = parse(&line("BD 1")).expect_err("bad id");
+        assert!(
+            matches!(err, JsonlError::InvalidId { line: 1, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn export_sorts_and_keeps_closed_at_iff_closed() {
+        let beads = vec![
+            bead("bd-b", "closed", None),
+            bead("bd-a", "open", Some("2026-01-01T00:00:00Z")),
+            bead("bd-c", "closed", Some("2026-01-03T00:00:00Z")),
+            bead("bd-d", "tombstone", None),
+        ];
+        let mut out = Vec::new();
+        write_export(&mut out, beads.into_iter()).expect("writes to a Vec");
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect();
+        let ids: Vec<&str> = lines
+            .iter()
+            .map(|v| v["id"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(ids, ["bd-a", "bd-b", "bd-c", "bd-d"]);
+        assert!(lines[0].get("closed_at").is_none());
+        assert_eq!(lines[1]["closed_at"], "2026-01-02T00:00:00Z");
+        assert_eq!(lines[2]["closed_at"], "2026-01-03T00:00:00Z");
+        assert!(lines[3].get("closed_at").is_none());
+        assert!(text.ends_with("}\n") && !text.contains("\n\n"));
+        let back = parse(&text).expect("an export reads back");
+        assert_eq!(back.len(), 4);
+    }
+
+    #[test]
+    fn non_utf8_file_names_the_line() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bad.jsonl");
+        let mut bytes = br#"{"id":"bd-1","title":"a","status":"open","created_at":"x"}"#.to_vec();
+        bytes.extend_from_slice(b"\n{\"id\":\"bd-2\",\"title\":\"\xff\"}\n");
+        std::fs::write(&path, bytes).expect("write temp file");
+        let err = read_export(&path).expect_err("not UTF-8");
+        assert_eq!(err.line(), Some(2), "{err}");
+        assert!(err.to_string().contains("bad.jsonl:2:"), "{err}");
+        let missing = read_export(&dir.path().join("nope.jsonl")).expect_err("missing");
+        assert!(matches!(missing, JsonlError::Read { .. }), "{missing}");
+    }
+}
