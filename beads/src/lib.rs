@@ -6,8 +6,12 @@
 //! - [`model`]: the bead record in the classic beads JSONL schema (unknown fields kept);
 //! - [`time`]: RFC 3339 timestamps.
 
+pub mod error;
+pub mod git;
+pub mod graph;
 pub mod id;
 pub mod jsonl;
+pub mod lock;
 pub mod model;
 pub mod time;
 

@@ -1,0 +1,422 @@
+//! The in-memory readiness graph, maintained incrementally.
+//!
+//! Every bead is a node; its `blocks`, `conditional-blocks`, `parent-child` and `waits-for`
+//! dependencies are edges (links such as `related` do not affect readiness and are not kept here).
+//! A mutation touches the changed node, its edges and whatever its change propagates to (the
+//! dependents of a bead that opened or closed, the descendants of a parent whose blocked state
+//! flipped), never the whole graph. Sets of ready and blocked beads are kept ordered, so reading
+//! them is a walk of a B-tree.
+//!
+//! # Definitions
+//! A bead is **active** when it exists and its status is neither `closed` nor `tombstone`; an
+//! active bead is what "open" means for a blocking target. A dependency on an id no bead has (a
+//! dangling reference in imported data) does not hold anything back, until a bead with that id
+//! appears.
+//!
+//! A bead is **blocked** when it is active and at least one of:
+//! - one of its `blocks` / `conditional-blocks` targets is active;
+//! - one of its `waits-for` targets has an active child (a bead with a `parent-child` dependency
+//!   on that target);
+//! - one of its parents (targets of its `parent-child` dependencies) is blocked — so blockedness
+//!   flows down a tree of parents transitively.
+//!
+//! Any active status can be blocked: `open`, `in_progress`, `blocked`, `deferred`, `hooked`,
+//! `pinned`, unknown ones. A closed parent is not blocked, so it holds none of its children back.
+//!
+//! A bead is **ready** when its status is exactly `open` (not `in_progress`, `blocked`,
+//! `deferred`, `hooked`, `pinned`, …), it is not pinned, not ephemeral, not of a coordination type
+//! (message, molecule, gate, agent, merge-request, convoy, event), not blocked, and not deferred
+//! into the future (`defer_until` later than now; that part is checked when the set is read, since
+//! time passes without mutations).
+//!
+//! The ready set is ordered by priority (0 first), then creation time, then id. The blocked set
+//! uses the same order.
+//!
+//! Blocking edges (`blocks`, `conditional-blocks`) must never form a cycle, nor may parent-child
+//! edges: [`Graph::cycle_path`] finds the cycle an edge would close so the ledger can refuse it.
+//! Data read from elsewhere (an import, a git pull) is taken as it is; a blocking cycle in it just
+//! leaves its members blocked.
+
+use crate::model::{Bead, DepKind, IssueType, Status};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// The kinds of edge that affect readiness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EdgeKind {
+    /// `blocks` or `conditional-blocks`: held back while the target is active.
+    Blocks,
+    /// `parent-child`: the source is a child of the target.
+    Parent,
+    /// `waits-for`: held back while the target has an active child.
+    WaitsFor,
+}
+
+impl EdgeKind {
+    /// The graph's view of a dependency kind; `None` for links that do not affect readiness.
+    pub fn of(kind: &DepKind) -> Option<EdgeKind> {
+        match kind {
+            DepKind::Blocks | DepKind::ConditionalBlocks => Some(EdgeKind::Blocks),
+            DepKind::ParentChild => Some(EdgeKind::Parent),
+            DepKind::WaitsFor => Some(EdgeKind::WaitsFor),
+            _ => None,
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            EdgeKind::Blocks => 0,
+            EdgeKind::Parent => 1,
+            EdgeKind::WaitsFor => 2,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<EdgeKind> {
+        match c {
+            0 => Some(EdgeKind::Blocks),
+            1 => Some(EdgeKind::Parent),
+            2 => Some(EdgeKind::WaitsFor),
+            _ => None,
+        }
+    }
+}
+
+/// Where a bead's status puts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Status `open`.
+    Open,
+    /// Any other status that is not closed: in progress, blocked, deferred, hooked, …
+    Active,
+    /// `closed` or `tombstone`.
+    Done,
+}
+
+/// What the graph needs of one bead: a compact record, also persisted in the index so that
+/// opening a ledger needs no JSON parsing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeInfo {
+    pub id: String,
+    pub state: State,
+    /// Not pinned, not ephemeral, not a coordination type: may be ready work at all.
+    pub eligible: bool,
+    pub priority: u8,
+    /// Creation time, Unix nanoseconds (0 when unparsable).
+    pub created: i64,
+    /// `defer_until`, Unix nanoseconds.
+    pub defer_until: Option<i64>,
+    /// Readiness edges: (target id, kind), no duplicates.
+    pub edges: Vec<(String, EdgeKind)>,
+}
+
+impl NodeInfo {
+    /// The graph's view of a bead.
+    pub fn from_bead(b: &Bead) -> NodeInfo {
+        let state = match b.status {
+            Status::Open => State::Open,
+            Status::Closed | Status::Tombstone => State::Done,
+            _ => State::Active,
+        };
+        let mut edges: Vec<(String, EdgeKind)> = Vec::new();
+        for d in &b.dependencies {
+            if let Some(k) = EdgeKind::of(&d.kind) {
+                let e = (d.depends_on_id.clone(), k);
+                if !edges.contains(&e) {
+                    edges.push(e);
+                }
+            }
+        }
+        let nanos = |s: &str| crate::time::parse_rfc3339(s).map(|n| n as i64);
+        NodeInfo {
+            id: b.id.clone(),
+            state,
+            eligible: !b.pinned && !b.ephemeral && !is_coordination(&b.issue_type),
+            priority: b.priority,
+            created: nanos(&b.created_at).unwrap_or(0),
+            defer_until: b.defer_until.as_deref().and_then(nanos),
+            edges,
+        }
+    }
+
+    /// Compact binary form (the index's `graph` table).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + self.id.len() + self.edges.len() * 16);
+        let state = match self.state {
+            State::Open => 0u8,
+            State::Active => 1,
+            State::Done => 2,
+        };
+        let flags =
+            state | (u8::from(self.eligible) << 2) | (u8::from(self.defer_until.is_some()) << 3);
+        out.push(flags);
+        out.push(self.priority);
+        out.extend_from_slice(&self.created.to_le_bytes());
+        out.extend_from_slice(&self.defer_until.unwrap_or(0).to_le_bytes());
+        put_str(&mut out, &self.id);
+        out.extend_from_slice(&(self.edges.len() as u32).to_le_bytes());
+        for (target, kind) in &self.edges {
+            out.push(kind.code());
+            put_str(&mut out, target);
+        }
+        out
+    }
+
+    /// Inverse of [`NodeInfo::encode`]; `None` when the bytes are damaged.
+    pub fn decode(bytes: &[u8]) -> Option<NodeInfo> {
+        let mut r = Reader { b: bytes, at: 0 };
+        let flags = r.u8()?;
+        let state = match flags & 3 {
+            0 => State::Open,
+            1 => State::Active,
+            2 => State::Done,
+            _ => return None,
+        };
+        let priority = r.u8()?;
+        let created = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
+        let defer = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
+        let id = r.str()?;
+        let n = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
+        let mut edges = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            let kind = EdgeKind::from_code(r.u8()?)?;
+            edges.push((r.str()?, kind));
+        }
+        Some(NodeInfo {
+            id,
+            state,
+            eligible: flags & 4 != 0,
+            priority,
+            created,
+            defer_until: (flags & 8 != 0).then_some(defer),
+            edges,
+        })
+    }
+}
+
+fn is_coordination(t: &IssueType) -> bool {
+    t.is_coordination()
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let s = self.b.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(s)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn str(&mut self) -> Option<String> {
+        let n = u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize;
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
+
+/// Order of the ready and blocked sets: priority, creation time, id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    priority: u8,
+    created: i64,
+    id: Arc<str>,
+    defer_until: Option<i64>,
+}
+
+#[derive(Debug)]
+struct Node {
+    id: Arc<str>,
+    exists: bool,
+    state: State,
+    eligible: bool,
+    priority: u8,
+    created: i64,
+    defer_until: Option<i64>,
+    out: Vec<(u32, EdgeKind)>,
+    inc: Vec<(u32, EdgeKind)>,
+    open_blockers: u32,
+    blocked_parents: u32,
+    waits_pending: u32,
+    active_children: u32,
+    blocked: bool,
+    in_ready: bool,
+    in_blocked: bool,
+}
+
+impl Node {
+    fn placeholder(id: Arc<str>) -> Node {
+        Node {
+            id,
+            exists: false,
+            state: State::Done,
+            eligible: false,
+            priority: 0,
+            created: 0,
+            defer_until: None,
+            out: Vec::new(),
+            inc: Vec::new(),
+            open_blockers: 0,
+            blocked_parents: 0,
+            waits_pending: 0,
+            active_children: 0,
+            blocked: false,
+            in_ready: false,
+            in_blocked: false,
+        }
+    }
+
+    fn active(&self) -> bool {
+        self.exists && self.state != State::Done
+    }
+
+    fn key(&self) -> Key {
+        Key {
+            priority: self.priority,
+            created: self.created,
+            id: self.id.clone(),
+            defer_until: self.defer_until,
+        }
+    }
+}
+
+mod ops;
+
+/// The readiness graph of a whole ledger.
+#[derive(Debug, Default)]
+pub struct Graph {
+    index: HashMap<Arc<str>, u32>,
+    nodes: Vec<Node>,
+    ready: BTreeSet<Key>,
+    blocked: BTreeSet<Key>,
+    count: usize,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Graph {
+        Graph::default()
+    }
+
+    /// Number of beads (not counting ids only referenced by dependencies).
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when the graph holds no bead.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// True when a bead with this id exists.
+    pub fn contains(&self, id: &str) -> bool {
+        self.slot(id).is_some_and(|s| self.nodes[s as usize].exists)
+    }
+
+    /// True when the id is a bead or is referenced by some dependency (so a new bead must not take it).
+    pub fn is_known(&self, id: &str) -> bool {
+        self.index.contains_key(id)
+    }
+
+    /// Ready ids in order (priority, creation time, id), leaving out beads deferred past `now_nanos`.
+    pub fn ready_ids(&self, now_nanos: i64) -> Vec<String> {
+        self.ready
+            .iter()
+            .filter(|k| k.defer_until.is_none_or(|d| d <= now_nanos))
+            .map(|k| k.id.to_string())
+            .collect()
+    }
+
+    /// Blocked ids in order (priority, creation time, id).
+    pub fn blocked_ids(&self) -> Vec<String> {
+        self.blocked.iter().map(|k| k.id.to_string()).collect()
+    }
+
+    /// True when the bead is ready (ignoring `defer_until`).
+    pub fn is_ready(&self, id: &str) -> bool {
+        self.slot(id)
+            .is_some_and(|s| self.nodes[s as usize].in_ready)
+    }
+
+    /// True when the bead is blocked.
+    pub fn is_blocked(&self, id: &str) -> bool {
+        self.slot(id)
+            .is_some_and(|s| self.nodes[s as usize].in_blocked)
+    }
+
+    /// What holds a bead back: active blocking targets, `waits-for` targets with active children,
+    /// blocked parents (in edge order).
+    pub fn blockers(&self, id: &str) -> Vec<String> {
+        let Some(s) = self.slot(id) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for &(t, kind) in &self.nodes[s as usize].out {
+            let n = &self.nodes[t as usize];
+            let holds = match kind {
+                EdgeKind::Blocks => n.active(),
+                EdgeKind::Parent => n.blocked,
+                EdgeKind::WaitsFor => n.active_children > 0,
+            };
+            if holds && !out.iter().any(|o: &String| **o == *n.id) {
+                out.push(n.id.to_string());
+            }
+        }
+        out
+    }
+
+    /// The cycle that an edge `from -> to` of this kind would close, as the path
+    /// `from -> to -> … -> from`; `None` when the edge is safe. `waits-for` edges never close a
+    /// cycle that matters and always return `None`.
+    pub fn cycle_path(&self, from: &str, to: &str, kind: EdgeKind) -> Option<Vec<String>> {
+        if kind == EdgeKind::WaitsFor {
+            return None;
+        }
+        if from == to {
+            return Some(vec![from.to_string(), to.to_string()]);
+        }
+        let (f, t) = (self.slot(from)?, self.slot(to)?);
+        let mut prev: HashMap<u32, u32> = HashMap::new();
+        let mut queue = VecDeque::from([t]);
+        prev.insert(t, t);
+        while let Some(n) = queue.pop_front() {
+            for &(next, k) in &self.nodes[n as usize].out {
+                if k != kind || prev.contains_key(&next) {
+                    continue;
+                }
+                prev.insert(next, n);
+                if next == f {
+                    let mut back = vec![f];
+                    let mut at = f;
+                    while at != t {
+                        at = prev[&at];
+                        back.push(at);
+                    }
+                    let mut full = vec![from.to_string()];
+                    full.extend(
+                        back.iter()
+                            .rev()
+                            .map(|&s| self.nodes[s as usize].id.to_string()),
+                    );
+                    return Some(full);
+                }
+                queue.push_back(next);
+            }
+        }
+        None
+    }
+
+    fn slot(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests;
