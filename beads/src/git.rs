@@ -1,0 +1,371 @@
+//! The ledger's git storage: beads committed to a ref of their own (`refs/heads/beads`) in the
+//! town's repository, through gix, without touching the work tree, the index or `HEAD`.
+//!
+//! Git is the durable truth of the ledger and the way towns sync; redb (see the ledger facade) is
+//! the index and journal. [`GitStore`] only knows trees and commits: the ledger hands it the
+//! changed beads as JSON lines and gets commits back.
+//!
+//! Layout of the branch (see `docs/ledger.md` for why): `README.md` and one file per bead,
+//! `issues/<aa>/<bb>/<id>.jsonl`, where `aa`/`bb` are the first two bytes of SHA-256(id) in hex.
+//! A commit of k beads writes k blobs, O(k) small trees and the root, whatever the total.
+//!
+//! # API
+//! ```text
+//! GitStore::open(GitStoreConfig) -> Result<GitStore, GitError>          // the repo must exist
+//! GitStore::tip(&self) -> Result<Option<ObjectId>, GitError>            // commit of the ref, None if absent
+//! GitStore::commit(&mut self, expected_tip: Option<ObjectId>, changes: &[Change], message: &str)
+//!     -> Result<Option<ObjectId>, GitError>   // None: the tree would not change (no empty commits);
+//!                                             // TipMoved when the ref is not at `expected_tip`
+//! GitStore::read_all(&self, at: ObjectId) -> Result<Vec<(String, String)>, GitError>  // (id, line), by id
+//! GitStore::changed_between(&self, from: Option<ObjectId>, to: ObjectId) -> Result<Vec<Change>, GitError>
+//! commit_message(&[Change]) -> String         // "ledger: 3 beads (gt-a, gt-b, gt-c)"
+//! ```
+//!
+//! # Example
+//! ```no_run
+//! use gastown_beads::git::{Change, GitStore, GitStoreConfig};
+//! # fn main() -> Result<(), gastown_beads::git::GitError> {
+//! let mut store = GitStore::open(GitStoreConfig::new("/path/to/town"))?;
+//! let tip = store.tip()?;
+//! let changes = [Change::Put { id: "gt-a1b".into(), line: r#"{"id":"gt-a1b","title":"x"}"#.into() }];
+//! let message = gastown_beads::git::commit_message(&changes);
+//! if let Some(commit) = store.commit(tip, &changes, &message)? {
+//!     assert_eq!(store.read_all(commit)?.len(), 1);
+//! }
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod layout;
+mod walk;
+
+#[cfg(test)]
+mod tests;
+
+pub use error::GitError;
+pub use gix::ObjectId;
+pub use layout::commit_message;
+
+use gix::refs::transaction::{LogChange, PreviousValue, RefEdit, RefLog};
+use gix::refs::{FullName, Target};
+use std::path::PathBuf;
+
+/// Where the ledger's git storage lives and who signs its commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitStoreConfig {
+    /// The town's repository (its work tree root, or a bare repository).
+    pub repo_path: PathBuf,
+    /// The full name of the ledger's ref; `refs/heads/beads` unless town.toml says otherwise.
+    pub git_ref: String,
+    /// Author and committer name of ledger commits.
+    pub author_name: String,
+    /// Author and committer email of ledger commits.
+    pub author_email: String,
+}
+
+impl GitStoreConfig {
+    /// The defaults for a town at `repo_path`: `refs/heads/beads`, signed "gastown <gastown@localhost>".
+    pub fn new(repo_path: impl Into<PathBuf>) -> GitStoreConfig {
+        GitStoreConfig {
+            repo_path: repo_path.into(),
+            git_ref: "refs/heads/beads".to_owned(),
+            author_name: "gastown".to_owned(),
+            author_email: "gastown@localhost".to_owned(),
+        }
+    }
+}
+
+/// One bead's change in a commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Create or replace the bead `id` with `line`: its JSON object on one line, without '\n'.
+    Put { id: String, line: String },
+    /// Remove the bead `id` (no error if it is not there).
+    Delete { id: String },
+}
+
+impl Change {
+    /// The id of the bead this change is about.
+    pub fn id(&self) -> &str {
+        match self {
+            Change::Put { id, .. } | Change::Delete { id } => id,
+        }
+    }
+}
+
+/// The ledger's ref in the town's repository: reads trees, writes commits with compare-and-swap.
+pub struct GitStore {
+    /// The opened repository; objects are written straight into its object database.
+    repo: gix::Repository,
+    /// The ledger's ref, validated at open.
+    git_ref: FullName,
+    /// Author and committer of ledger commits.
+    cfg: GitStoreConfig,
+}
+
+impl std::fmt::Debug for GitStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GitStore")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GitStore {
+    /// Open the repository at `cfg.repo_path` (it must exist: creating it is `gastown install`'s
+    /// job). The ledger ref need not exist yet; the first commit creates it.
+    pub fn open(cfg: GitStoreConfig) -> Result<GitStore, GitError> {
+        let git_ref =
+            FullName::try_from(cfg.git_ref.as_str()).map_err(|err| GitError::InvalidRef {
+                name: cfg.git_ref.clone(),
+                reason: err.to_string(),
+            })?;
+        if !cfg.git_ref.starts_with("refs/") {
+            return Err(GitError::InvalidRef {
+                name: cfg.git_ref.clone(),
+                reason: "it does not start with `refs/`".to_owned(),
+            });
+        }
+        let repo = gix::open(&cfg.repo_path).map_err(|source| GitError::NotARepository {
+            path: cfg.repo_path.clone(),
+            source,
+        })?;
+        Ok(GitStore { repo, git_ref, cfg })
+    }
+
+    /// The configuration this store was opened with.
+    pub fn config(&self) -> &GitStoreConfig {
+        &self.cfg
+    }
+
+    /// The commit the ledger ref points at, or `None` when the ref does not exist yet.
+    pub fn tip(&self) -> Result<Option<ObjectId>, GitError> {
+        let found = self
+            .repo
+            .try_find_reference(self.git_ref.as_ref())
+            .map_err(self.gix_err("read the ledger ref"))?;
+        match found {
+            None => Ok(None),
+            Some(mut reference) => {
+                let id = reference
+                    .peel_to_id()
+                    .map_err(self.gix_err("resolve the ledger ref"))?;
+                Ok(Some(id.detach()))
+            }
+        }
+    }
+
+    /// Write one commit on top of `expected_tip` applying `changes` in order, and move the ref to
+    /// it with a compare-and-swap from `expected_tip` (`None`: the ref must not exist yet).
+    ///
+    /// Returns `None`, writing no commit, when the changes leave the tree as it is — so recommitting
+    /// the same changes after a crash is harmless. An empty `message` gets [`commit_message`].
+    /// Fails with [`GitError::TipMoved`] when the ref is not at `expected_tip`.
+    pub fn commit(
+        &mut self,
+        expected_tip: Option<ObjectId>,
+        changes: &[Change],
+        message: &str,
+    ) -> Result<Option<ObjectId>, GitError> {
+        changes.iter().try_for_each(layout::validate_change)?;
+        self.refuse_if_checked_out()?;
+        let actual = self.tip()?;
+        if actual != expected_tip {
+            return Err(self.tip_moved(expected_tip, actual));
+        }
+        let base_tree = match expected_tip {
+            Some(tip) => Some(self.tree_of(tip)?),
+            None => None,
+        };
+        let tree = self.write_tree(base_tree, changes)?;
+        let unchanged = match base_tree {
+            Some(base) => base == tree,
+            None => !changes.iter().any(|c| matches!(c, Change::Put { .. })),
+        };
+        if unchanged {
+            return Ok(None);
+        }
+        let message = if message.is_empty() {
+            commit_message(changes)
+        } else {
+            message.to_owned()
+        };
+        let commit = self.write_commit(tree, expected_tip, &message)?;
+        self.move_ref(expected_tip, commit, &message)?;
+        tracing::debug!(commit = %commit, beads = changes.len(), "ledger committed to git");
+        Ok(Some(commit))
+    }
+
+    /// Every bead at commit `at`, as (id, JSON line without '\n'), sorted by id.
+    pub fn read_all(&self, at: ObjectId) -> Result<Vec<(String, String)>, GitError> {
+        walk::read_all(self, at)
+    }
+
+    /// The beads that differ between commits `from` and `to`: `Put` with the line at `to` for
+    /// beads added or changed, `Delete` for beads gone; sorted by id. `from = None` means every
+    /// bead at `to`. Only subtrees whose ids differ are read.
+    pub fn changed_between(
+        &self,
+        from: Option<ObjectId>,
+        to: ObjectId,
+    ) -> Result<Vec<Change>, GitError> {
+        walk::changed_between(self, from, to)
+    }
+
+    /// The tree of commit `commit`.
+    fn tree_of(&self, commit: ObjectId) -> Result<ObjectId, GitError> {
+        let commit = self
+            .repo
+            .find_commit(commit)
+            .map_err(self.gix_err("read a ledger commit"))?;
+        commit
+            .tree_id()
+            .map(|id| id.detach())
+            .map_err(self.gix_err("read a ledger commit's tree"))
+    }
+
+    /// Apply `changes` to `base` (or to an empty tree) and write the blobs and changed trees.
+    fn write_tree(&self, base: Option<ObjectId>, changes: &[Change]) -> Result<ObjectId, GitError> {
+        let base = base.unwrap_or_else(|| ObjectId::empty_tree(self.repo.object_hash()));
+        let mut editor = self
+            .repo
+            .edit_tree(base)
+            .map_err(self.gix_err("read the ledger tree"))?;
+        for change in changes {
+            let path = layout::bead_path(change.id());
+            match change {
+                Change::Put { line, .. } => {
+                    let blob = self
+                        .repo
+                        .write_blob(layout::file_content(line))
+                        .map_err(self.gix_err("write a bead blob"))?;
+                    editor.upsert(&path, gix::object::tree::EntryKind::Blob, blob.detach())
+                }
+                Change::Delete { .. } => editor.remove_leaf(&path),
+            }
+            .map_err(self.gix_err("edit the ledger tree"))?;
+        }
+        if editor.get(layout::README_NAME).is_none() {
+            let readme = self
+                .repo
+                .write_blob(layout::README_TEXT)
+                .map_err(self.gix_err("write the ledger README"))?;
+            editor
+                .upsert(
+                    layout::README_NAME,
+                    gix::object::tree::EntryKind::Blob,
+                    readme.detach(),
+                )
+                .map_err(self.gix_err("edit the ledger tree"))?;
+        }
+        let tree = editor
+            .write()
+            .map_err(self.gix_err("write the ledger trees"))?;
+        Ok(tree.detach())
+    }
+
+    /// Write the commit object (the ref is moved separately, with compare-and-swap).
+    fn write_commit(
+        &self,
+        tree: ObjectId,
+        parent: Option<ObjectId>,
+        message: &str,
+    ) -> Result<ObjectId, GitError> {
+        let signature = self.signature();
+        let commit = gix::objs::Commit {
+            tree,
+            parents: parent.into_iter().collect(),
+            author: signature.clone(),
+            committer: signature,
+            encoding: None,
+            message: message.into(),
+            extra_headers: Vec::new(),
+        };
+        let id = self
+            .repo
+            .write_object(&commit)
+            .map_err(self.gix_err("write a ledger commit"))?;
+        Ok(id.detach())
+    }
+
+    /// Move the ref from `expected` to `new`, failing with `TipMoved` if someone got there first.
+    fn move_ref(
+        &self,
+        expected: Option<ObjectId>,
+        new: ObjectId,
+        message: &str,
+    ) -> Result<(), GitError> {
+        let previous = match expected {
+            Some(tip) => PreviousValue::MustExistAndMatch(Target::Object(tip)),
+            None => PreviousValue::MustNotExist,
+        };
+        let summary = message.lines().next().unwrap_or_default();
+        let edit = RefEdit {
+            change: gix::refs::transaction::Change::Update {
+                log: LogChange {
+                    mode: RefLog::AndReference,
+                    force_create_reflog: false,
+                    message: format!("gastown ledger: {summary}").into(),
+                },
+                expected: previous,
+                new: Target::Object(new),
+            },
+            name: self.git_ref.clone(),
+            deref: false,
+        };
+        let signature = self.signature();
+        let mut time = gix::date::parse::TimeBuf::default();
+        let result = self
+            .repo
+            .edit_references_as([edit], Some(signature.to_ref(&mut time)));
+        if let Err(source) = result {
+            // The transaction checked the previous value under the ref's lock: if the ref moved,
+            // say so plainly; anything else is a real git failure.
+            let actual = self.tip()?;
+            if actual != expected {
+                return Err(self.tip_moved(expected, actual));
+            }
+            return Err(self.gix_err("move the ledger ref")(source));
+        }
+        Ok(())
+    }
+
+    /// Refuse to write while `HEAD` of the town's work tree is the ledger branch.
+    fn refuse_if_checked_out(&self) -> Result<(), GitError> {
+        let head = self.repo.head_name().map_err(self.gix_err("read HEAD"))?;
+        if head.as_ref() == Some(&self.git_ref) {
+            return Err(GitError::RefCheckedOut {
+                git_ref: self.cfg.git_ref.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Author and committer of a commit made now.
+    fn signature(&self) -> gix::actor::Signature {
+        gix::actor::Signature {
+            name: self.cfg.author_name.as_str().into(),
+            email: self.cfg.author_email.as_str().into(),
+            time: gix::date::Time::now_utc(),
+        }
+    }
+
+    fn tip_moved(&self, expected: Option<ObjectId>, actual: Option<ObjectId>) -> GitError {
+        GitError::TipMoved {
+            git_ref: self.cfg.git_ref.clone(),
+            expected,
+            actual,
+        }
+    }
+
+    fn gix_err(&self, action: &'static str) -> impl FnOnce(gix::Error) -> GitError {
+        GitError::gix(action, &self.cfg.repo_path)
+    }
+}
+
+/// `GitStore` lives inside the supervisor's ledger actor, which may move between threads.
+#[allow(dead_code)]
+fn assert_send() {
+    fn is_send<T: Send>() {}
+    is_send::<GitStore>();
+}
