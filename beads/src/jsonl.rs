@@ -15,7 +15,8 @@
 //! names the file and the 1-based line, and no bead is returned.
 //!
 //! [`write_export`] writes one `issues.jsonl` the classic `bd` reads: sorted by id, one compact
-//! object a line, `closed_at` present exactly when the status is `closed`.
+//! object a line, `closed_at` present exactly when the status is `closed`. Lines are written as
+//! `bd` writes them ([`write_bead_line`]): the real 3,003-bead corpus comes back byte for byte.
 
 use crate::id::{self, IdError};
 use crate::model::{Bead, Status};
@@ -222,16 +223,70 @@ pub fn export_form(mut bead: Bead) -> Bead {
 }
 
 /// Write one `issues.jsonl` the classic `bd` reads: the beads sorted by id (byte order, as
-/// `bd` sorts them), each in [`export_form`], one compact JSON object a line.
+/// `bd` sorts them), each in [`export_form`], one compact JSON object a line written as
+/// [`write_bead_line`] does.
 pub fn write_export<W: Write>(w: W, beads: impl Iterator<Item = Bead>) -> io::Result<()> {
     let mut beads: Vec<Bead> = beads.map(export_form).collect();
     beads.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let mut out = BufWriter::with_capacity(1 << 16, w);
     for bead in &beads {
-        serde_json::to_writer(&mut out, bead)?;
+        write_bead_line(&mut out, bead)?;
         out.write_all(b"\n")?;
     }
     out.flush()
+}
+
+/// One bead as compact JSON, byte for byte as `bd` (Go's `encoding/json`) writes it: the
+/// fields in [`Bead`]'s order (which is `bd`'s), and `<`, `>`, `&`, U+2028, U+2029 inside
+/// strings escaped as `\u003c`, `\u003e`, `\u0026`, `\u2028`, `\u2029`. No trailing newline.
+pub fn write_bead_line<W: Write>(w: W, bead: &Bead) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(w, GoFormatter);
+    serde::Serialize::serialize(bead, &mut ser).map_err(io::Error::other)
+}
+
+/// [`write_bead_line`] into a `String`.
+pub fn bead_line(bead: &Bead) -> String {
+    let mut out = Vec::with_capacity(512);
+    write_bead_line(&mut out, bead).expect("a Bead always serializes into memory");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// serde_json's compact output plus Go's HTML-safe escapes.
+struct GoFormatter;
+
+impl serde_json::ser::Formatter for GoFormatter {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let bytes = fragment.as_bytes();
+        let mut start = 0;
+        let mut i = 0;
+        while i < bytes.len() {
+            let escape: Option<(&[u8], usize)> = match bytes[i] {
+                b'<' => Some((b"\\u003c", 1)),
+                b'>' => Some((b"\\u003e", 1)),
+                b'&' => Some((b"\\u0026", 1)),
+                0xE2 if bytes.get(i + 1) == Some(&0x80) => match bytes.get(i + 2) {
+                    Some(0xA8) => Some((b"\\u2028", 3)),
+                    Some(0xA9) => Some((b"\\u2029", 3)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            match escape {
+                Some((text, width)) => {
+                    writer.write_all(&bytes[start..i])?;
+                    writer.write_all(text)?;
+                    i += width;
+                    start = i;
+                }
+                None => i += 1,
+            }
+        }
+        writer.write_all(&bytes[start..])
+    }
 }
 
 #[cfg(test)]
@@ -341,6 +396,26 @@ mod tests {
         assert!(text.ends_with("}\n") && !text.contains("\n\n"));
         let back = parse(&text).expect("an export reads back");
         assert_eq!(back.len(), 4);
+    }
+
+    #[test]
+    fn lines_escape_like_go() {
+        let mut b = Bead::new(
+            "bd-1",
+            "a <b> & c \u{2028}\u{2029} \u{e2}\u{80} \"q\" \\ \n\u{1}é",
+        );
+        b.created_at = "x".into();
+        b.updated_at = String::new();
+        let line = bead_line(&b);
+        let want = concat!(
+            r#""title":"a \u003cb\u003e \u0026 c \u2028\u2029 "#,
+            "\u{e2}\u{80}",
+            r#" \"q\" \\ \n\u0001é""#
+        );
+        assert!(line.contains(want), "{line}");
+        let back: Bead = serde_json::from_str(&line).expect("reads back");
+        assert_eq!(back.title, b.title);
+        assert_eq!(b.to_json_line(), line);
     }
 
     #[test]

@@ -45,12 +45,27 @@ pub struct Bead {
     pub closed_at: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub close_reason: String,
+    /// RFC 3339; a bead deferred until a future time is not ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defer_until: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub external_ref: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<Dependency>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<Comment>,
+    /// Tombstone fields: when, by whom and why the classic `bd` deleted the bead, and its type
+    /// before deletion.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub deleted_at: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub deleted_by: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub delete_reason: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub original_type: String,
     /// For message beads: the sender's address, stamped by the server.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sender: String,
@@ -66,11 +81,6 @@ pub struct Bead {
     /// Gate timeout in nanoseconds, as `bd` writes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<i64>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub external_ref: String,
-    /// RFC 3339; a bead deferred until a future time is not ready.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub defer_until: Option<String>,
     /// Every field this version does not know, kept in order for the round trip.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -105,17 +115,21 @@ impl Bead {
             updated_at: now,
             closed_at: None,
             close_reason: String::new(),
+            defer_until: None,
+            external_ref: String::new(),
             labels: Vec::new(),
             dependencies: Vec::new(),
             comments: Vec::new(),
+            deleted_at: String::new(),
+            deleted_by: String::new(),
+            delete_reason: String::new(),
+            original_type: String::new(),
             sender: String::new(),
             ephemeral: false,
             pinned: false,
             await_type: String::new(),
             await_id: String::new(),
             timeout: None,
-            external_ref: String::new(),
-            defer_until: None,
             extra: Map::new(),
         }
     }
@@ -125,9 +139,10 @@ impl Bead {
         self.status == Status::Closed
     }
 
-    /// One JSONL line (no trailing newline).
+    /// One JSONL line (no trailing newline), byte for byte as the classic `bd` writes it
+    /// (its field order, Go's escaping of `<`, `>`, `&`; see [`crate::jsonl::bead_line`]).
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).expect("a Bead always serializes: all keys are strings")
+        crate::jsonl::bead_line(self)
     }
 }
 
