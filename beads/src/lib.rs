@@ -11,8 +11,16 @@ pub mod git;
 pub mod graph;
 pub mod id;
 pub mod jsonl;
+pub mod ledger;
 pub mod lock;
 pub mod model;
+pub mod store;
 pub mod time;
+#[doc(hidden)]
+pub mod testdata;
 
+pub use error::LedgerError;
+pub use ledger::{
+    BeadPatch, Blocked, CommitOutcome, ImportOutcome, Ledger, LedgerConfig, ListFilter, NewBead,
+};
 pub use model::{Bead, Comment, DepKind, Dependency, Event, EventKind, IssueType, Status};

@@ -1,0 +1,404 @@
+//! The [`Ledger`] facade: what the CLI and the supervisor's ledger actor call.
+//!
+//! A mutation is written to the redb index (bead line, graph record, audit events, journal entry)
+//! in one durable transaction, then applied to the in-memory readiness graph; when the call
+//! returns it is acknowledged. Git is updated by a group commit: everything journaled since the
+//! last commit goes into one commit on `refs/heads/beads` within `commit_delay` of the first
+//! pending change (when the owner calls [`Ledger::tick`]), at once on [`Ledger::sync`], and at
+//! [`Ledger::close_ledger`]. A journal entry is cleared only after the ref moved; a crash in
+//! between just recommits on the next open, which git makes a no-op.
+//!
+//! On open the index and git are reconciled both ways: commits on the ref that the index has not
+//! seen (a pull, a hand edit) are re-indexed from the diff `last_commit..tip`, then the journal is
+//! committed. When both changed one bead, the local unsynced change wins (it is committed on top).
+
+mod mutate;
+mod query;
+
+use crate::error::LedgerError;
+use crate::git::{self, Change, GitStore, GitStoreConfig, ObjectId};
+use crate::graph::{Graph, NodeInfo};
+use crate::lock::PidLock;
+use crate::model::{Bead, DepKind, Event, EventKind, IssueType, Status};
+use crate::store::{Batch, Put, Store};
+use serde_json::{Map, Value};
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Where a ledger lives and how it commits.
+#[derive(Debug, Clone)]
+pub struct LedgerConfig {
+    /// The town's git repository (work tree root).
+    pub repo_path: PathBuf,
+    /// `<town>/.runtime/ledger.redb`.
+    pub index_path: PathBuf,
+    /// `<town>/.runtime/ledger.lock`.
+    pub lock_path: PathBuf,
+    /// Id prefix of new beads, e.g. `gt`.
+    pub prefix: String,
+    /// The ledger's ref, `refs/heads/beads`.
+    pub git_ref: String,
+    /// Group-commit bound: pending changes reach git at most this long after the first one.
+    pub commit_delay: Duration,
+    pub author_name: String,
+    pub author_email: String,
+}
+
+/// A bead to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewBead {
+    pub title: String,
+    pub description: String,
+    pub design: String,
+    pub acceptance_criteria: String,
+    pub notes: String,
+    pub issue_type: IssueType,
+    pub priority: u8,
+    pub assignee: String,
+    pub labels: Vec<String>,
+    /// `(kind, depends_on)`: the new bead depends on these existing beads.
+    pub deps: Vec<(DepKind, String)>,
+    /// Make the bead a child `parent.N` with a `parent-child` dependency on the parent.
+    pub parent: Option<String>,
+    /// A wisp: kept in the index only, never committed to git.
+    pub ephemeral: bool,
+    /// Further fields of the record (sender, await_type, …, or unknown ones).
+    pub extra: Map<String, Value>,
+}
+
+/// Fields to change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct BeadPatch {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub design: Option<String>,
+    pub acceptance_criteria: Option<String>,
+    pub notes: Option<String>,
+    pub assignee: Option<String>,
+    pub status: Option<Status>,
+    pub priority: Option<u8>,
+    pub issue_type: Option<IssueType>,
+}
+
+/// Which beads [`Ledger::list`] returns. By default the ones not closed; `all` adds closed ones;
+/// `status` selects exactly one status.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub status: Option<Status>,
+    pub issue_type: Option<IssueType>,
+    pub assignee: Option<String>,
+    pub label: Option<String>,
+    pub all: bool,
+}
+
+/// A blocked bead and what holds it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocked {
+    pub bead: Bead,
+    /// Active blocking targets, blocked parents, `waits-for` targets with active children.
+    pub blocked_by: Vec<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportOutcome {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    /// How many of the imported beads were ephemeral (kept as wisps, not committed to git).
+    pub wisps: usize,
+}
+
+/// A group commit that reached git.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// The commit id, hex.
+    pub commit: String,
+    /// How many beads it wrote or removed.
+    pub beads: usize,
+}
+
+/// An opened ledger; holds the lock until dropped or closed.
+pub struct Ledger {
+    cfg: LedgerConfig,
+    store: Store,
+    git: GitStore,
+    graph: Graph,
+    /// When the oldest change not yet in git was made.
+    pending_since: Option<Instant>,
+    /// Declared last so it is released last.
+    lock: PidLock,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("cfg", &self.cfg)
+            .field("beads", &self.graph.len())
+            .field("lock", &self.lock.path())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Ledger {
+    /// Lock, open the index (creating it), rebuild the graph from its compact records, and
+    /// reconcile with git both ways.
+    pub fn open(cfg: LedgerConfig) -> Result<Ledger, LedgerError> {
+        crate::id::validate_prefix(&cfg.prefix)
+            .map_err(|e| LedgerError::InvalidPrefix(e.to_string()))?;
+        for p in [&cfg.index_path, &cfg.lock_path] {
+            if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| LedgerError::io(format!("create {}", dir.display()), e))?;
+            }
+        }
+        let lock = PidLock::acquire(&cfg.lock_path)?;
+        let store = Store::open(&cfg.index_path)?;
+        clear_stale_ref_lock(&cfg);
+        let git = GitStore::open(GitStoreConfig {
+            repo_path: cfg.repo_path.clone(),
+            git_ref: cfg.git_ref.clone(),
+            author_name: cfg.author_name.clone(),
+            author_email: cfg.author_email.clone(),
+        })?;
+        let graph = Graph::build(store.graph()?);
+        let mut ledger = Ledger {
+            cfg,
+            store,
+            git,
+            graph,
+            pending_since: None,
+            lock,
+        };
+        ledger.reconcile()?;
+        Ok(ledger)
+    }
+
+    /// The configuration this ledger was opened with.
+    pub fn config(&self) -> &LedgerConfig {
+        &self.cfg
+    }
+
+    /// Number of beads and wisps.
+    pub fn len(&self) -> usize {
+        self.graph.len()
+    }
+
+    /// True when the ledger holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.graph.is_empty()
+    }
+
+    /// Bring the index up to git's tip, then commit the journal.
+    fn reconcile(&mut self) -> Result<(), LedgerError> {
+        let tip = self.catch_up()?;
+        if !self.store.journal_is_empty()? {
+            self.commit_from(tip)?;
+        }
+        Ok(())
+    }
+
+    /// Re-index whatever git has that the index has not seen; returns the tip.
+    fn catch_up(&mut self) -> Result<Option<ObjectId>, LedgerError> {
+        let tip = self.git.tip()?;
+        let last = self.last_commit()?;
+        if tip == last {
+            return Ok(tip);
+        }
+        match tip {
+            Some(to) => self.reindex(last, to)?,
+            None => {
+                tracing::warn!(git_ref = %self.cfg.git_ref, "the ledger ref is gone; recommitting every bead");
+                self.store.journal_everything()?;
+            }
+        }
+        Ok(tip)
+    }
+
+    fn last_commit(&self) -> Result<Option<ObjectId>, LedgerError> {
+        match self.store.last_commit()? {
+            None => Ok(None),
+            Some(hex) => {
+                ObjectId::from_hex(hex.as_bytes())
+                    .map(Some)
+                    .map_err(|e| LedgerError::Corrupt {
+                        id: "meta.last_commit".to_string(),
+                        message: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// Apply the beads that changed in git between `from` and `to` (local journal entries win).
+    fn reindex(&mut self, from: Option<ObjectId>, to: ObjectId) -> Result<(), LedgerError> {
+        let changes = self.git.changed_between(from, to)?;
+        let journaled: HashSet<String> = self
+            .store
+            .journal()?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let now = crate::time::now_rfc3339();
+        let mut batch = Batch {
+            last_commit: Some(Some(to.to_hex().to_string())),
+            ..Batch::default()
+        };
+        for change in changes {
+            if journaled.contains(change.id()) {
+                continue;
+            }
+            match change {
+                Change::Put { id, line } => match serde_json::from_str::<Bead>(&line) {
+                    Ok(bead) if bead.id == id => {
+                        let kind = if self.graph.contains(&id) {
+                            EventKind::Updated
+                        } else {
+                            EventKind::Created
+                        };
+                        batch.events.push(event(
+                            &id,
+                            kind,
+                            "git",
+                            &now,
+                            None,
+                            Some(to.to_hex().to_string()),
+                        ));
+                        batch.puts.push(Put {
+                            bead,
+                            journal: false,
+                        });
+                    }
+                    Ok(bead) => {
+                        tracing::warn!(file_id = %id, line_id = %bead.id, "bead in git names another id; skipped")
+                    }
+                    Err(e) => {
+                        tracing::warn!(%id, error = %e, "bead in git does not parse; skipped")
+                    }
+                },
+                Change::Delete { id } => {
+                    if self.graph.contains(&id) {
+                        batch
+                            .events
+                            .push(event(&id, EventKind::Deleted, "git", &now, None, None));
+                        batch.removes.push((id, false));
+                    }
+                }
+            }
+        }
+        tracing::info!(
+            beads = batch.puts.len() + batch.removes.len(),
+            "re-indexed from git"
+        );
+        self.apply(batch)
+    }
+
+    /// Write a batch durably, then update the graph.
+    fn apply(&mut self, batch: Batch) -> Result<(), LedgerError> {
+        self.store.write(&batch)?;
+        let mut journaled = false;
+        for put in &batch.puts {
+            self.graph.upsert(&NodeInfo::from_bead(&put.bead));
+            journaled |= put.journal && !put.bead.ephemeral;
+        }
+        for (id, journal) in &batch.removes {
+            self.graph.remove(id);
+            journaled |= *journal;
+        }
+        if journaled && self.pending_since.is_none() {
+            self.pending_since = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// Commit everything pending to git now.
+    pub fn sync(&mut self) -> Result<Option<CommitOutcome>, LedgerError> {
+        let tip = self.catch_up()?;
+        self.commit_from(tip)
+    }
+
+    /// How long until pending changes are due in git; `None` when nothing is pending.
+    pub fn commit_due_in(&self) -> Option<Duration> {
+        self.pending_since
+            .map(|t| (t + self.cfg.commit_delay).saturating_duration_since(Instant::now()))
+    }
+
+    /// Commit to git if the oldest pending change is `commit_delay` old.
+    pub fn tick(&mut self) -> Result<Option<CommitOutcome>, LedgerError> {
+        match self.commit_due_in() {
+            Some(d) if d.is_zero() => self.sync(),
+            _ => Ok(None),
+        }
+    }
+
+    /// Flush pending changes to git and release the lock.
+    pub fn close_ledger(mut self) -> Result<(), LedgerError> {
+        self.sync()?;
+        Ok(())
+    }
+
+    /// One commit of the journal on top of `tip`; the journal entries go once the ref moved.
+    fn commit_from(&mut self, tip: Option<ObjectId>) -> Result<Option<CommitOutcome>, LedgerError> {
+        let journal = self.store.journal()?;
+        if journal.is_empty() {
+            self.pending_since = None;
+            return Ok(None);
+        }
+        let ids: Vec<String> = journal.iter().map(|(id, _)| id.clone()).collect();
+        let lines = self.store.lines(&ids)?;
+        let changes: Vec<Change> = ids
+            .into_iter()
+            .zip(lines)
+            .map(|(id, line)| match line {
+                Some(line) => Change::Put { id, line },
+                None => Change::Delete { id },
+            })
+            .collect();
+        let message = git::commit_message(&changes);
+        let commit = self.git.commit(tip, &changes, &message)?;
+        let new_tip = commit.or(tip).map(|c| c.to_hex().to_string());
+        self.store.committed(&journal, new_tip.as_deref())?;
+        self.pending_since = None;
+        Ok(commit.map(|c| CommitOutcome {
+            commit: c.to_hex().to_string(),
+            beads: changes.len(),
+        }))
+    }
+}
+
+/// An audit-trail entry.
+fn event(
+    id: &str,
+    kind: EventKind,
+    actor: &str,
+    at: &str,
+    old: Option<String>,
+    new: Option<String>,
+) -> Event {
+    Event {
+        issue_id: id.to_string(),
+        kind,
+        actor: actor.to_string(),
+        at: at.to_string(),
+        old,
+        new,
+    }
+}
+
+/// A `kill -9` in the middle of a ref update leaves git's `<ref>.lock` behind, and every later
+/// commit would fail on it. Holding the ledger lock means no other gastown writes the ref, so a
+/// leftover lock is stale: remove it.
+fn clear_stale_ref_lock(cfg: &LedgerConfig) {
+    let rel = format!("{}.lock", cfg.git_ref);
+    for base in [cfg.repo_path.join(".git"), cfg.repo_path.clone()] {
+        let lock = base.join(&rel);
+        if lock.is_file() {
+            match std::fs::remove_file(&lock) {
+                Ok(()) => tracing::warn!(path = %lock.display(), "removed a stale git ref lock"),
+                Err(e) => {
+                    tracing::warn!(path = %lock.display(), error = %e, "cannot remove a stale git ref lock")
+                }
+            }
+        }
+    }
+}

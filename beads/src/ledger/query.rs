@@ -1,0 +1,157 @@
+//! The ledger's reads (get, list, ready, blocked, events, export) and its bulk write (import).
+
+use super::{Blocked, ImportOutcome, Ledger, ListFilter, event};
+use crate::error::LedgerError;
+use crate::graph::{Graph, NodeInfo};
+use crate::jsonl;
+use crate::model::{Bead, Event, EventKind, Status};
+use crate::store::{Batch, Put};
+use std::io::Write;
+use std::path::Path;
+
+impl Ledger {
+    /// A bead or wisp by id.
+    pub fn get(&self, id: &str) -> Result<Option<Bead>, LedgerError> {
+        Ok(self.store.get(id)?.map(|(b, _)| b))
+    }
+
+    /// Beads matching the filter, sorted by id. Without `status` and `all`, closed beads (and
+    /// tombstones) are left out; `all` keeps closed ones; `status` selects exactly that status.
+    pub fn list(&self, f: &ListFilter) -> Result<Vec<Bead>, LedgerError> {
+        let keep = |b: &Bead| {
+            let status_ok = match &f.status {
+                Some(s) => b.status == *s,
+                None => b.status != Status::Tombstone && (f.all || b.status != Status::Closed),
+            };
+            status_ok
+                && f.issue_type.as_ref().is_none_or(|t| b.issue_type == *t)
+                && f.assignee.as_ref().is_none_or(|a| b.assignee == *a)
+                && f.label.as_ref().is_none_or(|l| b.labels.contains(l))
+        };
+        Ok(self
+            .store
+            .all()?
+            .into_iter()
+            .map(|(b, _)| b)
+            .filter(keep)
+            .collect())
+    }
+
+    /// Ready beads, by priority then creation time (see [`crate::graph`] for the definition).
+    pub fn ready(&self) -> Result<Vec<Bead>, LedgerError> {
+        let ids = self.ready_ids();
+        Ok(self
+            .store
+            .get_many(&ids)?
+            .into_iter()
+            .flatten()
+            .map(|(b, _)| b)
+            .collect())
+    }
+
+    /// Ids of the ready beads, from the in-memory graph.
+    pub fn ready_ids(&self) -> Vec<String> {
+        self.graph.ready_ids(crate::time::now_unix_nanos() as i64)
+    }
+
+    /// Blocked beads with what blocks each, by priority then creation time.
+    pub fn blocked(&self) -> Result<Vec<Blocked>, LedgerError> {
+        let ids = self.blocked_ids();
+        let beads = self.store.get_many(&ids)?;
+        Ok(ids
+            .iter()
+            .zip(beads)
+            .filter_map(|(id, b)| {
+                b.map(|(bead, _)| Blocked {
+                    bead,
+                    blocked_by: self.graph.blockers(id),
+                })
+            })
+            .collect())
+    }
+
+    /// Ids of the blocked beads, from the in-memory graph.
+    pub fn blocked_ids(&self) -> Vec<String> {
+        self.graph.blocked_ids()
+    }
+
+    /// The readiness graph (read only).
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The audit trail of a bead, oldest first.
+    pub fn events(&self, id: &str) -> Result<Vec<Event>, LedgerError> {
+        self.store.events(id)
+    }
+
+    /// Import a `bd` export: parsed completely first (any bad line: nothing imported), then
+    /// written in one transaction. Ephemeral beads become wisps (still exported, never in git).
+    pub fn import_file(&mut self, path: &Path, actor: &str) -> Result<ImportOutcome, LedgerError> {
+        let records = jsonl::read_export(path)?;
+        let now = crate::time::now_rfc3339();
+        let mut outcome = ImportOutcome::default();
+        let mut batch = Batch::default();
+        let known: Vec<String> = records
+            .iter()
+            .filter(|r| self.graph.contains(&r.bead.id))
+            .map(|r| r.bead.id.clone())
+            .collect();
+        let mut existing = self.store.get_many(&known)?.into_iter();
+        for rec in records {
+            let bead = rec.bead;
+            let kind = if self.graph.contains(&bead.id) {
+                let old = existing.next().flatten().map(|(b, _)| b);
+                if old.as_ref() == Some(&bead) {
+                    outcome.unchanged += 1;
+                    continue;
+                }
+                outcome.updated += 1;
+                EventKind::Updated
+            } else {
+                outcome.created += 1;
+                EventKind::Created
+            };
+            if bead.ephemeral {
+                outcome.wisps += 1;
+            }
+            batch.events.push(event(
+                &bead.id,
+                kind,
+                actor,
+                &now,
+                None,
+                Some("import".to_string()),
+            ));
+            batch.puts.push(Put {
+                bead,
+                journal: true,
+            });
+        }
+        if self.graph.is_empty() {
+            self.store.write(&batch)?;
+            self.graph = Graph::build(
+                batch
+                    .puts
+                    .iter()
+                    .map(|p| NodeInfo::from_bead(&p.bead))
+                    .collect(),
+            );
+            if batch.puts.iter().any(|p| !p.bead.ephemeral) && self.pending_since.is_none() {
+                self.pending_since = Some(std::time::Instant::now());
+            }
+        } else {
+            self.apply(batch)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Write every bead and wisp as one `issues.jsonl` the classic `bd` reads; returns the count.
+    pub fn export_to<W: Write>(&self, w: W) -> Result<usize, LedgerError> {
+        let beads = self.store.all()?;
+        let n = beads.len();
+        jsonl::write_export(w, beads.into_iter().map(|(b, _)| b))
+            .map_err(|e| LedgerError::io("write the export", e))?;
+        Ok(n)
+    }
+}
