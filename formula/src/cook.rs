@@ -1,0 +1,196 @@
+//! Cooking: formula → protomolecule. Resolve (extends, composition, overrides), apply an
+//! overlay, validate the step graph, give every variable its value, substitute `{{var}}` in
+//! each step, and emit the steps in topological order.
+
+use std::collections::BTreeMap;
+
+use crate::compose;
+use crate::error::FormulaError;
+use crate::graph;
+use crate::library::Library;
+use crate::model::{Formula, Overlay};
+use crate::proto::{ProtoStep, Protomolecule};
+use crate::resolve::{self, Draft, DraftStep, DraftVar};
+use crate::template;
+
+/// Variable values given on the command line (`--var k=v`), by name.
+pub type Vars = BTreeMap<String, String>;
+
+/// Everything a cook takes besides the formula.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CookOptions<'a> {
+    /// Values for the formula's variables.
+    pub vars: Option<&'a Vars>,
+    /// A rig or town overlay, applied after the formula's own overrides.
+    pub overlay: Option<&'a Overlay>,
+}
+
+/// Cooks the formula named `name` from `library` with `vars`.
+///
+/// ```
+/// use gastown_formula::{cook, Library, Vars};
+/// let library = Library::builtin();
+/// let vars = Vars::from([("feature".to_string(), "auth".to_string())]);
+/// let proto = cook(&library, "shiny", &vars).expect("shiny cooks");
+/// assert_eq!(proto.steps[0].title, "Design auth");
+/// ```
+pub fn cook(library: &Library, name: &str, vars: &Vars) -> Result<Protomolecule, FormulaError> {
+    let formula = library.get(name)?;
+    let options = CookOptions {
+        vars: Some(vars),
+        overlay: None,
+    };
+    cook_formula(library, formula, &options)
+}
+
+/// Cooks `formula` (which need not be in `library`, e.g. a file named on the command line);
+/// `library` supplies what it extends and composes.
+pub fn cook_formula(
+    library: &Library,
+    formula: &Formula,
+    options: &CookOptions<'_>,
+) -> Result<Protomolecule, FormulaError> {
+    let empty = Vars::new();
+    let given = options.vars.unwrap_or(&empty);
+    let mut draft = resolve::resolve(library, formula)?;
+    let mut warnings = Vec::new();
+    if let Some(overlay) = options.overlay {
+        warnings =
+            compose::apply_overrides(&mut draft, &overlay.source, &overlay.step_overrides, false)?;
+    }
+    let order = graph::order(&draft.steps)?;
+    let values = resolve_vars(&draft, given)?;
+    let lookup = |name: &str| values.get(name).map(String::as_str);
+    let mut steps = Vec::with_capacity(order.len());
+    for &i in &order {
+        steps.push(substitute_step(&draft.steps[i], &lookup)?);
+    }
+    Ok(Protomolecule {
+        formula: formula.formula.clone(),
+        source: formula.source.clone(),
+        description: template::substitute_lenient(&formula.description, lookup),
+        kind: formula.kind(),
+        version: formula.version,
+        vars: values.clone(),
+        pour: formula.pour,
+        phase: formula.phase.clone(),
+        review_only: formula.review_only,
+        squash: formula.squash.clone(),
+        steps,
+        warnings,
+    })
+}
+
+/// The value of every declared variable: given, else its default, else empty when optional.
+/// Given values for undeclared names are kept (a step may use them). Errors on a required
+/// variable without a value, and on a value outside a variable's `enum`.
+fn resolve_vars(draft: &Draft, given: &Vars) -> Result<Vars, FormulaError> {
+    let mut values = given.clone();
+    for (name, DraftVar { def, source }) in &draft.vars {
+        if let Some(value) = given.get(name) {
+            if !def.allowed.is_empty() && !def.allowed.contains(value) {
+                return Err(FormulaError::VariableNotAllowed {
+                    file: source.to_string(),
+                    var: name.clone(),
+                    value: value.clone(),
+                    allowed: def.allowed.clone(),
+                });
+            }
+            continue;
+        }
+        if let Some(default) = &def.default {
+            values.insert(name.clone(), default.clone());
+            continue;
+        }
+        let excused = def
+            .required_unless
+            .iter()
+            .any(|other| given.contains_key(other));
+        let required = def.required || !def.required_unless.is_empty();
+        if !required || excused {
+            // Optional and not given: the author meant "may be empty" (e.g. an optional focus).
+            values.insert(name.clone(), String::new());
+            continue;
+        }
+        let mut description = if def.description.is_empty() {
+            "no description".to_string()
+        } else {
+            def.description.clone()
+        };
+        if !def.required_unless.is_empty() {
+            let others = def.required_unless.join(", ");
+            description = format!("{description}; or give one of: {others}");
+        }
+        return Err(FormulaError::MissingVariable {
+            file: source.to_string(),
+            var: name.clone(),
+            description,
+        });
+    }
+    Ok(values)
+}
+
+/// Substitutes variables in the step's texts; a name that is neither declared nor given is
+/// an error naming the step and the file that defined it.
+fn substitute_step<'v>(
+    step: &DraftStep,
+    lookup: &impl Fn(&str) -> Option<&'v str>,
+) -> Result<ProtoStep, FormulaError> {
+    let text = |field: &'static str, value: &str| {
+        template::substitute(value, lookup).map_err(|var| FormulaError::UnknownVariable {
+            file: step.source.to_string(),
+            step: step.id.clone(),
+            field,
+            var: var.to_string(),
+        })
+    };
+    Ok(ProtoStep {
+        id: step.id.clone(),
+        title: text("title", &step.title)?,
+        description: text("description", &step.description)?,
+        acceptance: step
+            .acceptance
+            .as_deref()
+            .map(|a| text("acceptance", a))
+            .transpose()?,
+        needs: unique(&step.needs),
+        parallel: step.parallel,
+        step_type: step.step_type.clone(),
+        parent: step.parent.clone(),
+        gate: step.gate.clone(),
+        priority: step.priority,
+        labels: step.labels.clone(),
+        assignee: step
+            .assignee
+            .as_deref()
+            .map(|a| text("assignee", a))
+            .transpose()?,
+        source: step.source.to_string(),
+    })
+}
+
+/// The variables a formula declares after `extends` is resolved (its own and inherited, plus
+/// those of composed aspects and expansions' targets), for `formula show` and for filling
+/// placeholders.
+pub fn declared_vars(
+    library: &Library,
+    formula: &Formula,
+) -> Result<BTreeMap<String, crate::model::VarDef>, FormulaError> {
+    let draft = resolve::resolve(library, formula)?;
+    Ok(draft
+        .vars
+        .into_iter()
+        .map(|(name, var)| (name, var.def))
+        .collect())
+}
+
+/// `needs` without repeats, in order.
+fn unique(needs: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(needs.len());
+    for need in needs {
+        if !out.contains(need) {
+            out.push(need.clone());
+        }
+    }
+    out
+}

@@ -1,0 +1,4 @@
+//! Unit tests for bad input and composition; see `errors` and `composition`.
+
+mod composition;
+mod errors;
