@@ -112,14 +112,14 @@ fn resolve_vars(draft: &Draft, given: &Vars) -> Result<Vars, FormulaError> {
             values.insert(name.clone(), String::new());
             continue;
         }
-        let mut description = if def.description.is_empty() {
-            "no description".to_string()
-        } else {
-            def.description.clone()
-        };
+        let mut description = def.description.clone();
         if !def.required_unless.is_empty() {
             let others = def.required_unless.join(", ");
-            description = format!("{description}; or give one of: {others}");
+            description = if description.is_empty() {
+                format!("or give one of: {others}")
+            } else {
+                format!("{description}; or give one of: {others}")
+            };
         }
         return Err(FormulaError::MissingVariable {
             file: source.to_string(),

@@ -41,12 +41,13 @@ pub enum FormulaError {
     Cycle { file: String, cycle: Vec<String> },
     /// A required variable has no value and no default.
     #[error(
-        "{file}: required variable `{var}` has no value ({description}); pass --var {var}=<value>"
+        "{file}: required variable `{var}` has no value{}; pass --var {var}=<value>",
+        parenthesized(description)
     )]
     MissingVariable {
         file: String,
         var: String,
-        /// The variable's description, or a hint when it has none.
+        /// The variable's description and hints (may be empty).
         description: String,
     },
     /// A step's text uses `{{var}}` for a variable that is neither declared nor given.
@@ -148,5 +149,14 @@ impl FormulaError {
             Self::Cycle { cycle, .. } => cycle.first().map(String::as_str),
             _ => None,
         }
+    }
+}
+
+/// ` (text)`, or nothing for empty text.
+fn parenthesized(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(" ({text})")
     }
 }

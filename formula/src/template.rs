@@ -123,18 +123,17 @@ pub(crate) fn placeholders(text: &str, values: &[(&str, &str)]) -> String {
     let mut i = 0;
     let mut copied = 0;
     while i < bytes.len() {
-        if bytes[i] == b'{' && (i == 0 || bytes[i - 1] != b'{') {
-            if let Some(len) = text[i + 1..].find('}') {
-                let key = &text[i + 1..i + 1 + len];
-                let end = i + 1 + len + 1;
-                let doubled = bytes.get(i + 1) == Some(&b'{') || bytes.get(end) == Some(&b'}');
-                if !doubled && let Some((_, value)) = values.iter().find(|(k, _)| *k == key) {
-                    out.push_str(&text[copied..i]);
-                    out.push_str(value);
-                    i = end;
-                    copied = end;
-                    continue;
-                }
+        let opens = bytes[i] == b'{' && (i == 0 || bytes[i - 1] != b'{');
+        if opens && let Some(len) = text[i + 1..].find('}') {
+            let key = &text[i + 1..i + 1 + len];
+            let end = i + 1 + len + 1;
+            let doubled = bytes.get(i + 1) == Some(&b'{') || bytes.get(end) == Some(&b'}');
+            if !doubled && let Some((_, value)) = values.iter().find(|(k, _)| *k == key) {
+                out.push_str(&text[copied..i]);
+                out.push_str(value);
+                i = end;
+                copied = end;
+                continue;
             }
         }
         i += 1;
