@@ -99,3 +99,110 @@ fn every_corpus_formula_cooks_or_is_a_listed_reject() {
         rejected.len()
     );
 }
+
+/// Cooks corpus formula `name` with placeholders for its required variables.
+fn cook_corpus(library: &Library, name: &str) -> gastown_formula::Protomolecule {
+    let formula = library.get(name).unwrap_or_else(|e| panic!("{e}"));
+    let vars = placeholders(library, formula);
+    let options = CookOptions {
+        vars: Some(&vars),
+        overlay: None,
+    };
+    cook_formula(library, formula, &options).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn step_ids(proto: &gastown_formula::Protomolecule) -> Vec<&str> {
+    proto.steps.iter().map(|s| s.id.as_str()).collect()
+}
+
+#[test]
+fn corpus_composition_comes_out_as_the_authors_meant() {
+    let Some(dir) = corpus_dir() else {
+        println!("skipped: GASTOWN_CORPUS is unset");
+        return;
+    };
+    let library = load_library(&[SearchDir::new("corpus", &dir)]).expect("corpus loads");
+
+    let secure = cook_corpus(&library, "shiny-secure");
+    assert_eq!(
+        step_ids(&secure),
+        [
+            "design",
+            "implement-security-prescan",
+            "implement",
+            "implement-security-postscan",
+            "review",
+            "test",
+            "submit-security-prescan",
+            "submit",
+            "submit-security-postscan",
+        ]
+    );
+    assert_eq!(secure.vars["feature"], "<feature>");
+    assert_eq!(secure.steps[0].title, "Design <feature>");
+
+    let enterprise = cook_corpus(&library, "shiny-enterprise");
+    let review = enterprise.step("review").expect("review kept");
+    assert_eq!(review.needs, ["implement.refine-4"]);
+    assert_eq!(
+        enterprise.step("implement.draft").expect("draft").needs,
+        ["design"]
+    );
+
+    let tdd = cook_corpus(&library, "mol-polecat-work-monorepo-tdd");
+    assert!(tdd.step("implement").is_none(), "implement was expanded");
+    assert_eq!(
+        tdd.step("implement.verify-red").expect("red").needs,
+        ["implement.write-tests"]
+    );
+
+    let review = cook_corpus(&library, "code-review");
+    assert_eq!(review.steps.len(), 11);
+    assert_eq!(review.step("synthesis").expect("synthesis").needs.len(), 10);
+
+    let boot = cook_corpus(&library, "mol-gastown-boot");
+    let witnesses = boot.step("ensure-witnesses").expect("container");
+    assert!(
+        witnesses
+            .needs
+            .contains(&"ensure-beads-witness".to_string())
+    );
+
+    let hanoi = cook_corpus(&library, "towers-of-hanoi-10");
+    assert_eq!(hanoi.steps.len(), 1025);
+    let records = hanoi.pour_records();
+    assert!(
+        records
+            .iter()
+            .skip(1)
+            .all(|r| r.blocked_by == [r.index - 1]),
+        "one chain"
+    );
+}
+
+#[test]
+fn no_declared_variable_is_left_unsubstituted() {
+    let Some(dir) = corpus_dir() else {
+        println!("skipped: GASTOWN_CORPUS is unset");
+        return;
+    };
+    let library = load_library(&[SearchDir::new("corpus", &dir)]).expect("corpus loads");
+    for listed in library.list() {
+        let Ok(formula) = listed.formula else {
+            continue;
+        };
+        let proto = cook_corpus(&library, listed.name);
+        let declared = declared_vars(&library, formula).expect("resolves");
+        for step in &proto.steps {
+            for name in declared.keys() {
+                let reference = format!("{{{{{name}}}}}");
+                assert!(
+                    !step.description.contains(&reference) && !step.title.contains(&reference),
+                    "{}: step {} still has {reference}",
+                    listed.name,
+                    step.id
+                );
+            }
+        }
+    }
+}
