@@ -1,1 +1,2 @@
 //! Gas Town's role actors and session actors (filled in by the `gastown run` work).
+pub mod session;

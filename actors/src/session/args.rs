@@ -1,0 +1,153 @@
+//! The session's configuration ([`SessionArgs`], [`NudgeOptions`]) with its defaults in one place,
+//! and the typed, serde-serializable replies ([`SessionSnapshot`], [`Attachment`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use super::pty::ExitInfo;
+
+/// Default PTY height.
+pub const DEFAULT_ROWS: u16 = 40;
+/// Default PTY width.
+pub const DEFAULT_COLS: u16 = 120;
+/// Default quiet period after which a session without new output counts as idle.
+pub const DEFAULT_QUIET_PERIOD: Duration = Duration::from_millis(500);
+/// Default time a stop waits after SIGTERM before SIGKILL.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default size of the raw output ring.
+pub const DEFAULT_RING_BYTES: usize = 256 * 1024;
+/// Default number of scrolled-off lines the screen model keeps for `peek -n`.
+pub const DEFAULT_SCROLLBACK_LINES: usize = 200;
+/// Default time the startup prompt waits for the session to become ready.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Everything needed to start one session. Build with [`SessionArgs::new`] and set fields.
+#[derive(Clone, Debug)]
+pub struct SessionArgs {
+    /// Program to run (looked up in `PATH` like a shell would).
+    pub program: String,
+    /// Its arguments (a runtime that takes the startup prompt as an argument puts it here).
+    pub args: Vec<String>,
+    /// Extra environment on top of the supervisor's (`GASTOWN_*`, the hook). `TERM` defaults to
+    /// `xterm-256color` when neither this nor the supervisor sets it.
+    pub env: Vec<(String, String)>,
+    /// Working directory; must exist (spawning fails instead of silently using `$HOME`).
+    pub cwd: PathBuf,
+    /// PTY height in rows.
+    pub rows: u16,
+    /// PTY width in columns.
+    pub cols: u16,
+    /// Text that, when visible on the screen, means the agent is at its prompt. `None`: quiet
+    /// output alone means idle.
+    pub ready_marker: Option<String>,
+    /// How long without output counts as idle.
+    pub quiet_period: Duration,
+    /// Text typed once the session is first idle (the GUPP prompt for runtimes that take it typed).
+    pub startup_input: Option<String>,
+    /// How long the startup input may wait for readiness before the session fails.
+    pub startup_timeout: Duration,
+    /// How long a stop waits after SIGTERM before SIGKILL.
+    pub stop_timeout: Duration,
+    /// Bytes of raw output kept in the ring.
+    pub ring_bytes: usize,
+    /// Lines of scrollback kept by the screen model.
+    pub scrollback_lines: usize,
+    /// Timeouts used by nudges that do not bring their own.
+    pub nudge: NudgeOptions,
+}
+
+impl SessionArgs {
+    /// Arguments for `program` in `cwd` with every other field at its default.
+    pub fn new(program: impl Into<String>, cwd: impl Into<PathBuf>) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: cwd.into(),
+            rows: DEFAULT_ROWS,
+            cols: DEFAULT_COLS,
+            ready_marker: None,
+            quiet_period: DEFAULT_QUIET_PERIOD,
+            startup_input: None,
+            startup_timeout: DEFAULT_STARTUP_TIMEOUT,
+            stop_timeout: DEFAULT_STOP_TIMEOUT,
+            ring_bytes: DEFAULT_RING_BYTES,
+            scrollback_lines: DEFAULT_SCROLLBACK_LINES,
+            nudge: NudgeOptions::default(),
+        }
+    }
+}
+
+/// Timeouts of one nudge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NudgeOptions {
+    /// How long to wait for the session to become idle before giving up with `NotIdle`.
+    pub idle_timeout: Duration,
+    /// How long to wait for the typed text to show up before giving up with `NotEchoed`.
+    pub echo_timeout: Duration,
+}
+
+impl Default for NudgeOptions {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Duration::from_secs(30),
+            echo_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl NudgeOptions {
+    /// The longest a nudge can take; a caller's call timeout must be at least this.
+    pub fn worst_case(&self) -> Duration {
+        self.idle_timeout + self.echo_timeout + Duration::from_secs(1)
+    }
+}
+
+/// A point-in-time view of a session, for `gastown actors` and `gastown actor`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionSnapshot {
+    /// Pid of the agent process, which is also its process-group id.
+    pub pid: u32,
+    /// The program that was started.
+    pub program: String,
+    /// Wall-clock start, milliseconds since the Unix epoch.
+    pub started_at_ms: u64,
+    /// Milliseconds since the start.
+    pub uptime_ms: u64,
+    /// Wall-clock time of the last output byte, if any.
+    pub last_output_at_ms: Option<u64>,
+    /// Wall-clock time of the last input write, if any.
+    pub last_input_at_ms: Option<u64>,
+    /// Whether the session is idle right now (quiet and, if configured, the marker is visible).
+    pub idle: bool,
+    /// Whether the readiness marker is visible (true when there is none).
+    pub ready: bool,
+    /// How the agent exited, once it has.
+    pub exit: Option<ExitInfo>,
+    /// Output bytes read from the PTY.
+    pub bytes_out: u64,
+    /// Input bytes written to the PTY.
+    pub bytes_in: u64,
+    /// Current PTY height.
+    pub rows: u16,
+    /// Current PTY width.
+    pub cols: u16,
+}
+
+/// What `attach` needs: the current screen (to paint first) and every later output chunk.
+#[derive(Debug)]
+pub struct Attachment {
+    /// The screen as escape sequences that redraw it on a terminal of the same size.
+    pub screen: Vec<u8>,
+    /// Output chunks after `screen`, gap-free. A receiver that falls behind gets `Lagged` and
+    /// should repaint from a fresh `Subscribe`.
+    pub output: broadcast::Receiver<Arc<[u8]>>,
+    /// PTY height at the time of the snapshot.
+    pub rows: u16,
+    /// PTY width at the time of the snapshot.
+    pub cols: u16,
+}

@@ -1,0 +1,332 @@
+//! The session's one input queue. Every byte that goes into the PTY — attach keystrokes, nudges,
+//! the startup prompt — passes through [`InputWorker`], a task that runs one job at a time, so
+//! two nudges can never interleave.
+//!
+//! A nudge waits until the session is idle, types its text, waits until the text shows up (in the
+//! output since the write, or once more on the screen), then presses Enter. While a nudge waits
+//! for idle, plain writes (an attached human's keystrokes) still go through, so a busy agent can be
+//! interrupted; the type-verify-Enter part runs with nothing else in between.
+
+use std::collections::VecDeque;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use ractor::{ActorRef, RpcReplyPort};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use super::{NudgeError, NudgeOptions, SessionMsg, WriteError, unix_ms};
+
+/// How long a single write may wait for the agent to drain its input.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the worker waits for the actor to answer an echo check.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest prefix of the first line used to recognise the echo (long lines wrap or scroll).
+const NEEDLE_CHARS: usize = 32;
+
+/// What the actor publishes after every output chunk, for idle detection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutputStatus {
+    /// When the last output arrived.
+    pub(crate) last_output_at: std::time::Instant,
+    /// Whether the readiness marker is visible (true without a marker).
+    pub(crate) marker_visible: bool,
+    /// Total output bytes so far (an absolute offset into the ring).
+    pub(crate) bytes_out: u64,
+    /// Whether the application asked for bracketed paste.
+    pub(crate) bracketed_paste: bool,
+    /// Whether the agent has exited.
+    pub(crate) exited: bool,
+}
+
+/// Input-side counters, shared with the actor for snapshots.
+#[derive(Debug, Default)]
+pub(crate) struct InputCounters {
+    pub(crate) bytes_in: AtomicU64,
+    /// Unix milliseconds of the last write; 0 = never.
+    pub(crate) last_input_at_ms: AtomicU64,
+}
+
+/// Who is waiting for a nudge's outcome.
+pub(crate) enum NudgeReply {
+    /// A caller with a reply port.
+    Port(RpcReplyPort<Result<(), NudgeError>>),
+    /// The startup input: a failure is sent to the actor, which then fails.
+    Startup,
+}
+
+/// One entry of the input queue.
+pub(crate) enum InputJob {
+    /// Raw bytes (attach keystrokes).
+    Write {
+        bytes: Vec<u8>,
+        reply: RpcReplyPort<Result<(), WriteError>>,
+    },
+    /// Wait for idle, type, verify, Enter.
+    Nudge {
+        text: String,
+        options: NudgeOptions,
+        reply: NudgeReply,
+    },
+}
+
+type WriteRequest = (Vec<u8>, oneshot::Sender<std::io::Result<()>>);
+
+/// Owns the blocking PTY writer on its own thread (a write blocks while the agent's input buffer
+/// is full).
+pub(crate) struct PtyWriter {
+    tx: std::sync::mpsc::Sender<WriteRequest>,
+    counters: Arc<InputCounters>,
+}
+
+impl PtyWriter {
+    pub(crate) fn start(
+        mut writer: Box<dyn Write + Send>,
+        counters: Arc<InputCounters>,
+    ) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::channel::<WriteRequest>();
+        std::thread::Builder::new()
+            .name("session-writer".into())
+            .spawn(move || {
+                while let Ok((bytes, done)) = rx.recv() {
+                    let result = writer.write_all(&bytes).and_then(|()| writer.flush());
+                    let _ = done.send(result);
+                }
+            })?;
+        Ok(Self { tx, counters })
+    }
+
+    async fn write(&self, bytes: Vec<u8>) -> Result<(), WriteError> {
+        let len = bytes.len() as u64;
+        let (done, result) = oneshot::channel();
+        self.tx
+            .send((bytes, done))
+            .map_err(|_| WriteError::Closed)?;
+        match tokio::time::timeout(WRITE_TIMEOUT, result).await {
+            Err(_) => Err(WriteError::Blocked {
+                waited: WRITE_TIMEOUT,
+            }),
+            Ok(Err(_)) => Err(WriteError::Closed),
+            Ok(Ok(Err(error))) if error.raw_os_error() == Some(libc::EIO) => {
+                Err(WriteError::Closed)
+            }
+            Ok(Ok(Err(error))) => Err(WriteError::Io {
+                reason: error.to_string(),
+            }),
+            Ok(Ok(Ok(()))) => {
+                self.counters.bytes_in.fetch_add(len, Ordering::Relaxed);
+                self.counters
+                    .last_input_at_ms
+                    .store(unix_ms(SystemTime::now()), Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The task that drains the input queue.
+pub(crate) struct InputWorker {
+    pub(crate) jobs: mpsc::UnboundedReceiver<InputJob>,
+    pub(crate) writer: PtyWriter,
+    pub(crate) status: watch::Receiver<OutputStatus>,
+    pub(crate) session: ActorRef<SessionMsg>,
+    pub(crate) quiet_period: Duration,
+}
+
+struct PendingNudge {
+    text: String,
+    options: NudgeOptions,
+    reply: NudgeReply,
+}
+
+impl InputWorker {
+    pub(crate) async fn run(mut self) {
+        let mut pending: VecDeque<PendingNudge> = VecDeque::new();
+        loop {
+            let job = match pending.pop_front() {
+                Some(nudge) => InputJob::Nudge {
+                    text: nudge.text,
+                    options: nudge.options,
+                    reply: nudge.reply,
+                },
+                None => match self.jobs.recv().await {
+                    Some(job) => job,
+                    None => return,
+                },
+            };
+            match job {
+                InputJob::Write { bytes, reply } => {
+                    let _ = reply.send(self.writer.write(bytes).await);
+                }
+                InputJob::Nudge {
+                    text,
+                    options,
+                    reply,
+                } => {
+                    let result = self.nudge(&text, options, &mut pending).await;
+                    self.answer(reply, result);
+                }
+            }
+        }
+    }
+
+    fn answer(&self, reply: NudgeReply, result: Result<(), NudgeError>) {
+        match (reply, result) {
+            (NudgeReply::Port(port), result) => {
+                let _ = port.send(result);
+            }
+            (NudgeReply::Startup, Ok(())) => tracing::debug!("startup input delivered"),
+            (NudgeReply::Startup, Err(error)) => {
+                let _ = self.session.cast(SessionMsg::StartupFailed(error));
+            }
+        }
+    }
+
+    async fn nudge(
+        &mut self,
+        text: &str,
+        options: NudgeOptions,
+        pending: &mut VecDeque<PendingNudge>,
+    ) -> Result<(), NudgeError> {
+        self.wait_idle(options.idle_timeout, pending).await?;
+        let needle = needle(text);
+        let bytes_out = self.status.borrow().bytes_out;
+        let baseline = self.screen_count(&needle).await?;
+        let bracketed = self.status.borrow().bracketed_paste && text.contains('\n');
+        self.writer
+            .write(typed_bytes(text, bracketed))
+            .await
+            .map_err(NudgeError::Write)?;
+        if !needle.is_empty() {
+            self.wait_echo(&needle, bytes_out, baseline, options.echo_timeout)
+                .await?;
+        }
+        self.writer
+            .write(b"\r".to_vec())
+            .await
+            .map_err(NudgeError::Write)
+    }
+
+    /// Waits until quiet (and marker visible); plain writes that arrive meanwhile are executed,
+    /// nudges that arrive are queued behind this one.
+    async fn wait_idle(
+        &mut self,
+        timeout: Duration,
+        pending: &mut VecDeque<PendingNudge>,
+    ) -> Result<(), NudgeError> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let mut jobs_open = true;
+        loop {
+            let status = *self.status.borrow_and_update();
+            if status.exited {
+                return Err(NudgeError::Exited);
+            }
+            let quiet_until = status.last_output_at + self.quiet_period;
+            if status.marker_visible && std::time::Instant::now() >= quiet_until {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(NudgeError::NotIdle {
+                    waited: started.elapsed(),
+                });
+            }
+            let wake = if status.marker_visible {
+                Instant::from_std(quiet_until).min(deadline)
+            } else {
+                deadline
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(wake) => {}
+                changed = self.status.changed() => changed.map_err(|_| NudgeError::Exited)?,
+                job = self.jobs.recv(), if jobs_open => match job {
+                    Some(InputJob::Write { bytes, reply }) => {
+                        let _ = reply.send(self.writer.write(bytes).await);
+                    }
+                    Some(InputJob::Nudge { text, options, reply }) => {
+                        pending.push_back(PendingNudge { text, options, reply });
+                    }
+                    None => jobs_open = false,
+                },
+            }
+        }
+    }
+
+    async fn wait_echo(
+        &mut self,
+        needle: &str,
+        since: u64,
+        baseline: usize,
+        timeout: Duration,
+    ) -> Result<(), NudgeError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.status.borrow_and_update();
+            if self.echoed(needle, since, baseline).await? {
+                return Ok(());
+            }
+            if self.status.borrow().exited {
+                return Err(NudgeError::Exited);
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {
+                    return match self.echoed(needle, since, baseline).await? {
+                        true => Ok(()),
+                        false => Err(NudgeError::NotEchoed { waited: timeout }),
+                    };
+                }
+                changed = self.status.changed() => changed.map_err(|_| NudgeError::Exited)?,
+            }
+        }
+    }
+
+    async fn screen_count(&self, needle: &str) -> Result<usize, NudgeError> {
+        let needle = needle.to_string();
+        let call = self.session.call(
+            |reply| SessionMsg::ScreenCount { needle, reply },
+            Some(CHECK_TIMEOUT),
+        );
+        answer(call.await)
+    }
+
+    async fn echoed(&self, needle: &str, since: u64, baseline: usize) -> Result<bool, NudgeError> {
+        let needle = needle.to_string();
+        let check = |reply| SessionMsg::EchoCheck {
+            needle,
+            since,
+            baseline,
+            reply,
+        };
+        answer(self.session.call(check, Some(CHECK_TIMEOUT)).await)
+    }
+}
+
+fn answer<T, E>(result: Result<ractor::rpc::CallResult<T>, E>) -> Result<T, NudgeError> {
+    match result {
+        Ok(ractor::rpc::CallResult::Success(value)) => Ok(value),
+        _ => Err(NudgeError::Exited),
+    }
+}
+
+/// The text that proves the nudge landed: the first non-blank line, trimmed, at most
+/// [`NEEDLE_CHARS`] characters.
+pub(crate) fn needle(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("");
+    line.chars().take(NEEDLE_CHARS).collect()
+}
+
+/// The bytes typed for `text`: as is, or wrapped in bracketed-paste markers when the application
+/// enabled them and the text has several lines (so inner newlines do not submit early).
+pub(crate) fn typed_bytes(text: &str, bracketed: bool) -> Vec<u8> {
+    if bracketed {
+        [b"\x1b[200~".as_slice(), text.as_bytes(), b"\x1b[201~"].concat()
+    } else {
+        text.as_bytes().to_vec()
+    }
+}

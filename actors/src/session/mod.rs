@@ -1,0 +1,468 @@
+//! The session actor: owns one agent process in one PTY.
+//!
+//! **Architecture Invariant:** each PTY is owned by exactly one session actor. Its reader, writer,
+//! child process group, output ring, screen model and timestamps live in [`SessionState`] and
+//! nowhere else; everyone else talks to it through [`SessionMsg`] (or the helpers in [`client`]).
+//!
+//! Exit semantics (see `docs/sessions.md`): the agent exiting with status 0 stops the actor
+//! normally (reason `agent exited: exit code 0`); a non-zero exit or a signal makes the actor fail
+//! with [`SessionCrashed`], so its supervisor treats it as abnormal and restarts it. A stop from
+//! outside (`Terminate`, or the supervisor stopping the actor) terminates the whole process group:
+//! SIGTERM, up to `stop_timeout`, then SIGKILL.
+//!
+//! ```no_run
+//! # async fn demo(supervisor: ractor::ActorCell) -> Result<(), Box<dyn std::error::Error>> {
+//! use gastown_actors::session::{client, Session, SessionArgs};
+//! let mut args = SessionArgs::new("sh", "/tmp");
+//! args.args = vec!["-c".into(), "echo READY; while read l; do echo got:$l; done".into()];
+//! args.ready_marker = Some("READY".into());
+//! let (session, _handle) =
+//!     ractor::Actor::spawn_linked(Some("myrig/crew/max/session".into()), Session, args, supervisor).await?;
+//! client::nudge(&session, "hello", Default::default()).await?;
+//! println!("{}", client::peek(&session, Some(5)).await?);
+//! # Ok(()) }
+//! ```
+
+mod args;
+pub mod client;
+mod error;
+mod input;
+mod pty;
+mod screen;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant, SystemTime};
+
+use portable_pty::{MasterPty, PtySize};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::{broadcast, mpsc, watch};
+
+pub use args::{
+    Attachment, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES, DEFAULT_ROWS,
+    DEFAULT_SCROLLBACK_LINES, DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, NudgeOptions,
+    SessionArgs, SessionSnapshot,
+};
+pub use error::{
+    CallError, NudgeError, ResizeError, SessionCrashed, SpawnError, StartupInputFailed, WriteError,
+};
+pub use pty::{ExitInfo, group_alive};
+
+use input::{InputCounters, InputJob, InputWorker, NudgeReply, OutputStatus, PtyWriter};
+use pty::GroupGuard;
+use screen::OutputModel;
+
+/// Output chunks an attached client may fall behind by before it gets `Lagged`.
+const ATTACH_BACKLOG: usize = 256;
+/// How long, after the agent exited, to wait for the reader to drain the last output.
+const READER_GRACE: Duration = Duration::from_millis(500);
+
+/// The session actor (unit struct; all state is in [`SessionState`]).
+pub struct Session;
+
+/// Messages of the session actor. Requests carry a reply port and are meant to be called with a
+/// timeout (see [`client`]); the `#[doc(hidden)]` ones come from the session's own threads.
+pub enum SessionMsg {
+    /// The screen (`lines: None`) or its last `n` lines, reaching into scrollback.
+    Peek {
+        lines: Option<usize>,
+        reply: RpcReplyPort<String>,
+    },
+    /// Pid, timestamps, exit status, byte counts.
+    Snapshot(RpcReplyPort<SessionSnapshot>),
+    /// Raw bytes for the PTY (attach keystrokes), through the input queue.
+    Write {
+        bytes: Vec<u8>,
+        reply: RpcReplyPort<Result<(), WriteError>>,
+    },
+    /// New window size for the PTY and the screen model.
+    Resize {
+        rows: u16,
+        cols: u16,
+        reply: RpcReplyPort<Result<(), ResizeError>>,
+    },
+    /// Wait for idle, type `text`, check it landed, press Enter. `None` uses the session's defaults.
+    Nudge {
+        text: String,
+        options: Option<NudgeOptions>,
+        reply: RpcReplyPort<Result<(), NudgeError>>,
+    },
+    /// The current screen plus every later output chunk (for attach).
+    Subscribe(RpcReplyPort<Attachment>),
+    /// Stop: SIGTERM to the group, SIGKILL after `stop_timeout`; replies with the exit status once
+    /// the group is gone, then the actor stops with reason `shutdown: terminated`.
+    Terminate(RpcReplyPort<Option<ExitInfo>>),
+    /// SIGKILL to the group now; the actor then fails as crashed (for `gastown kill`).
+    Kill(RpcReplyPort<()>),
+    #[doc(hidden)]
+    Output(Vec<u8>),
+    #[doc(hidden)]
+    ReaderClosed,
+    #[doc(hidden)]
+    ChildExited(ExitInfo),
+    #[doc(hidden)]
+    FinishDeadline,
+    #[doc(hidden)]
+    ScreenCount {
+        needle: String,
+        reply: RpcReplyPort<usize>,
+    },
+    #[doc(hidden)]
+    EchoCheck {
+        needle: String,
+        since: u64,
+        baseline: usize,
+        reply: RpcReplyPort<bool>,
+    },
+    #[doc(hidden)]
+    StartupFailed(NudgeError),
+}
+
+/// Everything one session owns. Built in `pre_start`; dropping it SIGKILLs any group member
+/// still alive (the guard), so even a killed actor leaves no process behind.
+pub struct SessionState {
+    /// The arguments it was started with (program, quiet period, timeouts).
+    args: SessionArgs,
+    /// Agent pid = its process-group id.
+    pid: u32,
+    /// PTY master, kept for resize; the reader and writer hold clones of its fd.
+    master: Box<dyn MasterPty + Send>,
+    /// Ring buffer + screen model + readiness.
+    model: OutputModel,
+    /// Monotonic start, for uptime.
+    started_at: Instant,
+    /// Wall-clock start, for display.
+    started_wall: SystemTime,
+    /// Wall-clock time of the last output, for display.
+    last_output_wall: Option<SystemTime>,
+    /// Idle-detection feed for the input worker.
+    status: watch::Sender<OutputStatus>,
+    /// The input queue (drained by the input worker task).
+    input: mpsc::UnboundedSender<InputJob>,
+    /// Bytes in / last input time, written by the writer.
+    counters: Arc<InputCounters>,
+    /// Output fan-out for attached clients.
+    output: broadcast::Sender<Arc<[u8]>>,
+    /// Returns a read credit to the reader thread after each chunk.
+    credits: SyncSender<()>,
+    /// The exit status once the waiter thread reaped the agent.
+    exit: watch::Receiver<Option<ExitInfo>>,
+    /// The reader saw EOF/EIO: no more output will come.
+    reader_closed: bool,
+    /// The agent exited and its group is gone; the actor stops once the reader is drained.
+    finishing: bool,
+    /// Kills the group if the state is dropped without a clean stop.
+    _guard: GroupGuard,
+}
+
+impl Actor for Session {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        args: SessionArgs,
+    ) -> Result<SessionState, ActorProcessingErr> {
+        Ok(start(myself, args)?)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        message: SessionMsg,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SessionMsg::Peek { lines, reply } => ignore_gone(reply.send(state.model.peek(lines))),
+            SessionMsg::Snapshot(reply) => ignore_gone(reply.send(state.snapshot())),
+            SessionMsg::Write { bytes, reply } => state.enqueue_write(bytes, reply),
+            SessionMsg::Resize { rows, cols, reply } => {
+                ignore_gone(reply.send(state.resize(rows, cols)))
+            }
+            SessionMsg::Nudge {
+                text,
+                options,
+                reply,
+            } => state.enqueue_nudge(text, options, reply),
+            SessionMsg::Subscribe(reply) => ignore_gone(reply.send(state.attachment())),
+            SessionMsg::Terminate(reply) => state.terminate(&myself, reply).await,
+            SessionMsg::Kill(reply) => {
+                tracing::info!(pid = state.pid, "killing session process group (SIGKILL)");
+                pty::kill_group(state.pid);
+                ignore_gone(reply.send(()));
+            }
+            SessionMsg::Output(chunk) => state.on_output(&chunk),
+            SessionMsg::ReaderClosed => {
+                state.reader_closed = true;
+                if state.finishing {
+                    return state.finish(&myself);
+                }
+            }
+            SessionMsg::ChildExited(exit) => return state.on_child_exited(&myself, exit).await,
+            SessionMsg::FinishDeadline => return state.finish(&myself),
+            SessionMsg::ScreenCount { needle, reply } => {
+                ignore_gone(reply.send(state.model.screen_count(&needle)))
+            }
+            SessionMsg::EchoCheck {
+                needle,
+                since,
+                baseline,
+                reply,
+            } => {
+                ignore_gone(reply.send(state.model.echoed(&needle, since, baseline)));
+            }
+            SessionMsg::StartupFailed(error) => return Err(Box::new(StartupInputFailed(error))),
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<SessionMsg>,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.publish_status(true);
+        let outcome =
+            pty::terminate_group(state.pid, &mut state.exit, state.args.stop_timeout).await;
+        tracing::debug!(pid = state.pid, ?outcome, "session stopped");
+        Ok(())
+    }
+}
+
+/// A reply port whose caller gave up (timed out) is not an error of the session.
+fn ignore_gone<E>(_result: Result<(), E>) {}
+
+/// Spawns the agent and the session's threads and task; the body of `pre_start`.
+fn start(myself: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, SpawnError> {
+    let spawned = pty::spawn(&args)?;
+    let pid = spawned.pid;
+    let (exit_tx, exit_rx) = watch::channel(None);
+    let guard = GroupGuard {
+        pgid: pid,
+        exit: exit_rx.clone(),
+    };
+    let thread_error = |error: std::io::Error| SpawnError::Thread {
+        reason: error.to_string(),
+    };
+    pty::start_waiter(pid, exit_tx, myself.clone()).map_err(thread_error)?;
+    let (credits, credits_rx) = pty::credit_channel();
+    pty::start_reader(spawned.reader, credits_rx, myself.clone()).map_err(thread_error)?;
+    let counters = Arc::new(InputCounters::default());
+    let writer = PtyWriter::start(spawned.writer, counters.clone()).map_err(thread_error)?;
+    let model = OutputModel::new(
+        (args.rows, args.cols),
+        args.scrollback_lines,
+        args.ring_bytes,
+        args.ready_marker.clone(),
+    );
+    let (status, status_rx) = watch::channel(OutputStatus {
+        last_output_at: model.last_output_at,
+        marker_visible: model.marker_visible,
+        bytes_out: 0,
+        bracketed_paste: false,
+        exited: false,
+    });
+    let (input, jobs) = mpsc::unbounded_channel();
+    let worker = InputWorker {
+        jobs,
+        writer,
+        status: status_rx,
+        session: myself,
+        quiet_period: args.quiet_period,
+    };
+    tokio::spawn(worker.run());
+    if let Some(text) = args.startup_input.clone() {
+        let options = NudgeOptions {
+            idle_timeout: args.startup_timeout,
+            echo_timeout: args.nudge.echo_timeout,
+        };
+        let _ = input.send(InputJob::Nudge {
+            text,
+            options,
+            reply: NudgeReply::Startup,
+        });
+    }
+    tracing::info!(pid, program = %args.program, "session started");
+    Ok(SessionState {
+        pid,
+        master: spawned.master,
+        model,
+        started_at: Instant::now(),
+        started_wall: SystemTime::now(),
+        last_output_wall: None,
+        status,
+        input,
+        counters,
+        output: broadcast::channel(ATTACH_BACKLOG).0,
+        credits,
+        exit: exit_rx,
+        reader_closed: false,
+        finishing: false,
+        _guard: guard,
+        args,
+    })
+}
+
+impl SessionState {
+    fn on_output(&mut self, chunk: &[u8]) {
+        let now = Instant::now();
+        self.model.push(chunk, now);
+        self.last_output_wall = Some(SystemTime::now());
+        let _ = self.output.send(Arc::from(chunk));
+        self.publish_status(self.exit.borrow().is_some());
+        let _ = self.credits.try_send(());
+    }
+
+    fn publish_status(&self, exited: bool) {
+        self.status.send_replace(OutputStatus {
+            last_output_at: self.model.last_output_at,
+            marker_visible: self.model.marker_visible,
+            bytes_out: self.model.ring.total(),
+            bracketed_paste: self.model.parser.screen().bracketed_paste(),
+            exited,
+        });
+    }
+
+    fn enqueue_write(&self, bytes: Vec<u8>, reply: RpcReplyPort<Result<(), WriteError>>) {
+        if let Err(mpsc::error::SendError(InputJob::Write { reply, .. })) =
+            self.input.send(InputJob::Write { bytes, reply })
+        {
+            ignore_gone(reply.send(Err(WriteError::Closed)));
+        }
+    }
+
+    fn enqueue_nudge(
+        &self,
+        text: String,
+        options: Option<NudgeOptions>,
+        reply: RpcReplyPort<Result<(), NudgeError>>,
+    ) {
+        let options = options.unwrap_or(self.args.nudge);
+        let job = InputJob::Nudge {
+            text,
+            options,
+            reply: NudgeReply::Port(reply),
+        };
+        if let Err(mpsc::error::SendError(InputJob::Nudge {
+            reply: NudgeReply::Port(reply),
+            ..
+        })) = self.input.send(job)
+        {
+            ignore_gone(reply.send(Err(NudgeError::Exited)));
+        }
+    }
+
+    fn resize(&mut self, rows: u16, cols: u16) -> Result<(), ResizeError> {
+        let size = PtySize {
+            rows,
+            cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        };
+        (self.master.resize(size)).map_err(|error| ResizeError::Pty {
+            rows,
+            cols,
+            reason: format!("{error:#}"),
+        })?;
+        self.model.resize((rows, cols));
+        Ok(())
+    }
+
+    fn attachment(&self) -> Attachment {
+        let screen = self.model.parser.screen();
+        let (rows, cols) = screen.size();
+        Attachment {
+            screen: screen.contents_formatted().into_bytes(),
+            output: self.output.subscribe(),
+            rows: rows.get(),
+            cols: cols.get(),
+        }
+    }
+
+    fn snapshot(&self) -> SessionSnapshot {
+        let now = Instant::now();
+        let last_input = self.counters.last_input_at_ms.load(Ordering::Relaxed);
+        let (rows, cols) = self.model.parser.screen().size();
+        SessionSnapshot {
+            pid: self.pid,
+            program: self.args.program.clone(),
+            started_at_ms: unix_ms(self.started_wall),
+            uptime_ms: millis(now.duration_since(self.started_at)),
+            last_output_at_ms: self.last_output_wall.map(unix_ms),
+            last_input_at_ms: (last_input != 0).then_some(last_input),
+            idle: self.model.is_idle(now, self.args.quiet_period),
+            ready: self.model.marker_visible,
+            exit: self.exit.borrow().clone(),
+            bytes_out: self.model.ring.total(),
+            bytes_in: self.counters.bytes_in.load(Ordering::Relaxed),
+            rows: rows.get(),
+            cols: cols.get(),
+        }
+    }
+
+    async fn terminate(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        reply: RpcReplyPort<Option<ExitInfo>>,
+    ) {
+        self.publish_status(true);
+        let outcome = pty::terminate_group(self.pid, &mut self.exit, self.args.stop_timeout).await;
+        tracing::info!(pid = self.pid, ?outcome, "session terminated on request");
+        ignore_gone(reply.send(self.exit.borrow().clone()));
+        myself.stop(Some("shutdown: terminated".to_string()));
+    }
+
+    /// The agent is gone: clean up what is left of its group, then stop once the last output is
+    /// read (or after [`READER_GRACE`]).
+    async fn on_child_exited(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        exit: ExitInfo,
+    ) -> Result<(), ActorProcessingErr> {
+        tracing::info!(pid = self.pid, %exit, "session agent exited");
+        self.publish_status(true);
+        let outcome = pty::terminate_group(self.pid, &mut self.exit, self.args.stop_timeout).await;
+        tracing::debug!(
+            pid = self.pid,
+            ?outcome,
+            "rest of the session's process group cleaned up"
+        );
+        self.finishing = true;
+        if self.reader_closed {
+            return self.finish(myself);
+        }
+        myself.send_after(READER_GRACE, || SessionMsg::FinishDeadline);
+        Ok(())
+    }
+
+    /// Stops normally after a clean exit, fails after a crash.
+    fn finish(&mut self, myself: &ActorRef<SessionMsg>) -> Result<(), ActorProcessingErr> {
+        let Some(exit) = self.exit.borrow().clone() else {
+            return Ok(());
+        };
+        if exit.success() {
+            myself.stop(Some(format!("agent exited: {exit}")));
+            return Ok(());
+        }
+        Err(Box::new(SessionCrashed {
+            pid: self.pid,
+            exit,
+        }))
+    }
+}
+
+/// Milliseconds since the Unix epoch (0 for times before it).
+pub(crate) fn unix_ms(time: SystemTime) -> u64 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map(millis)
+        .unwrap_or(0)
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,108 @@
+//! Unit tests of the session's pure parts: the output ring, escape stripping, the screen model's
+//! peek and idle rules, and the nudge's needle and typed bytes.
+
+use std::time::{Duration, Instant};
+
+use super::input::{needle, typed_bytes};
+use super::screen::{OutputModel, OutputRing, strip_escapes};
+
+#[test]
+fn ring_keeps_only_the_tail_and_counts_everything() {
+    let mut ring = OutputRing::new(8);
+    ring.push(b"abcdef");
+    ring.push(b"ghijkl");
+    assert_eq!(ring.len(), 8);
+    assert_eq!(ring.total(), 12);
+    assert_eq!(ring.since(0), b"efghijkl");
+    assert_eq!(ring.since(10), b"kl");
+    assert_eq!(ring.since(12), b"");
+    ring.push(b"0123456789abc");
+    assert_eq!(ring.len(), 8);
+    assert_eq!(ring.total(), 25);
+    assert_eq!(ring.since(0), b"56789abc");
+}
+
+#[test]
+fn strip_escapes_removes_csi_osc_and_carriage_returns() {
+    check_strip(b"plain", "plain");
+    check_strip(b"\x1b[1;32mgreen\x1b[0m text\r\n", "green text\n");
+    check_strip(b"\x1b]0;title\x07after", "after");
+    check_strip(b"\x1b]0;title\x1b\\after", "after");
+    check_strip(b"a\x1b7b\x1b8c", "abc");
+    check_strip(b"cut\x1b[", "cut");
+}
+
+fn check_strip(input: &[u8], expected: &str) {
+    assert_eq!(
+        String::from_utf8_lossy(&strip_escapes(input)),
+        expected,
+        "input {input:?}"
+    );
+}
+
+#[test]
+fn peek_returns_screen_or_last_lines_including_scrollback() {
+    let mut model = OutputModel::new((4, 20), 100, 1024, None);
+    for i in 1..=10 {
+        model.push(format!("line {i}\r\n").as_bytes(), Instant::now());
+    }
+    assert_eq!(model.peek(None), "line 8\nline 9\nline 10");
+    assert_eq!(model.peek(Some(2)), "line 9\nline 10");
+    assert_eq!(
+        model.peek(Some(6)),
+        "line 5\nline 6\nline 7\nline 8\nline 9\nline 10"
+    );
+    let everything: Vec<String> = (1..=10).map(|i| format!("line {i}")).collect();
+    assert_eq!(model.peek(Some(100)), everything.join("\n"));
+    assert_eq!(
+        model.peek(None),
+        "line 8\nline 9\nline 10",
+        "peek must restore the live view"
+    );
+}
+
+#[test]
+fn idle_needs_quiet_and_the_marker() {
+    let quiet = Duration::from_millis(100);
+    let mut model = OutputModel::new((5, 40), 0, 1024, Some("> ".into()));
+    let t0 = Instant::now();
+    model.push(b"starting...\r\n", t0);
+    assert!(!model.is_idle(t0 + quiet * 2, quiet), "no marker yet");
+    model.push(b"> ", t0);
+    assert!(
+        !model.is_idle(t0 + quiet / 2, quiet),
+        "marker but not quiet"
+    );
+    assert!(model.is_idle(t0 + quiet, quiet));
+    let mut no_marker = OutputModel::new((5, 40), 0, 1024, None);
+    no_marker.push(b"x", t0);
+    assert!(no_marker.is_idle(t0 + quiet, quiet));
+}
+
+#[test]
+fn echo_is_seen_in_fresh_output_or_as_a_new_screen_occurrence() {
+    let mut model = OutputModel::new((5, 40), 0, 1024, None);
+    model.push(b"hello\r\n", Instant::now());
+    let mark = model.ring.total();
+    let baseline = model.screen_count("hello");
+    assert!(
+        !model.echoed("hello", mark, baseline),
+        "old output does not count"
+    );
+    model.push(b"\x1b[1mhel\x1b[0mlo", Instant::now());
+    assert!(model.echoed("hello", mark, baseline));
+}
+
+#[test]
+fn needle_is_the_first_non_blank_line_trimmed_and_shortened() {
+    assert_eq!(needle("hello"), "hello");
+    assert_eq!(needle("\n  first line  \nsecond"), "first line");
+    assert_eq!(needle(&"x".repeat(100)), "x".repeat(32));
+    assert_eq!(needle(""), "");
+}
+
+#[test]
+fn typed_bytes_use_bracketed_paste_only_when_asked() {
+    assert_eq!(typed_bytes("a\nb", false), b"a\nb");
+    assert_eq!(typed_bytes("a\nb", true), b"\x1b[200~a\nb\x1b[201~");
+}
