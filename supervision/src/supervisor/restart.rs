@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use ractor::{ActorCell, ActorRef, ActorStatus};
+use ractor::{ActorCell, ActorRef, ActorStatus, SpawnErr};
 use tokio::time::Instant;
 
 use super::{PendingRetry, Request, SupervisorMsg, SupervisorState};
@@ -207,7 +207,7 @@ impl SupervisorState {
         };
         let result = (child.spec.start)(ctx)
             .await
-            .map_err(|error| error.to_string());
+            .map_err(|error| start_reason(&error));
         let result =
             result.and_then(|started| ensure_linked(&started.cell, &supervisor).map(|()| started));
         let child = &mut self.children[index];
@@ -330,4 +330,13 @@ fn ensure_linked(cell: &ActorCell, supervisor: &ActorCell) -> Result<(), String>
         return Err("the actor exited before its supervisor could link to it".to_string());
     }
     Ok(())
+}
+
+/// The reason of a failed start: the actor's own error for a failed `pre_start` (ractor words
+/// every such failure as a panic), ractor's message otherwise.
+fn start_reason(error: &SpawnErr) -> String {
+    match error {
+        SpawnErr::StartupFailed(inner) => inner.to_string(),
+        other => other.to_string(),
+    }
 }
