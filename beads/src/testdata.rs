@@ -78,7 +78,7 @@ fn base_bead(bead_id: String, i: usize) -> Bead {
     b.updated_at = updated;
     b.created_by = "bench".to_string();
     b.owner = "bench@example.invalid".to_string();
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         b.labels = vec!["synthetic".to_string(), format!("area-{}", i % 5)];
     }
     b.extra = Map::new();
@@ -119,8 +119,8 @@ fn shape_free_bead(b: &mut Bead, i: usize, earlier: &[Bead]) {
     };
     b.issue_type = match i % 25 {
         0 => IssueType::Epic,
-        _ if i % 9 == 0 => IssueType::Bug,
-        _ if i % 11 == 0 => IssueType::Feature,
+        _ if i.is_multiple_of(9) => IssueType::Bug,
+        _ if i.is_multiple_of(11) => IssueType::Feature,
         _ => IssueType::Task,
     };
     let offset = i % 25;

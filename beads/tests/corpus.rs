@@ -4,6 +4,8 @@
 //! When `GASTOWN_CORPUS` is unset the corpus tests print "skipped: GASTOWN_CORPUS is unset" and
 //! return; the bad-input tests always run.
 
+#[path = "corpus/in_ledger.rs"]
+mod in_ledger;
 #[path = "corpus/readiness.rs"]
 mod readiness;
 
