@@ -62,8 +62,12 @@ pub fn cook_formula(
     let values = resolve_vars(&draft, given)?;
     let lookup = |name: &str| values.get(name).map(String::as_str);
     let mut steps = Vec::with_capacity(order.len());
+    let mut slots: Vec<Option<DraftStep>> = draft.steps.into_iter().map(Some).collect();
     for &i in &order {
-        steps.push(substitute_step(&draft.steps[i], &lookup)?);
+        let step = slots[i]
+            .take()
+            .expect("topological order lists each step once");
+        steps.push(substitute_step(step, &lookup)?);
     }
     Ok(Protomolecule {
         formula: formula.formula.clone(),
@@ -133,39 +137,50 @@ fn resolve_vars(draft: &Draft, given: &Vars) -> Result<Vars, FormulaError> {
 /// Substitutes variables in the step's texts; a name that is neither declared nor given is
 /// an error naming the step and the file that defined it.
 fn substitute_step<'v>(
-    step: &DraftStep,
+    step: DraftStep,
     lookup: &impl Fn(&str) -> Option<&'v str>,
 ) -> Result<ProtoStep, FormulaError> {
-    let text = |field: &'static str, value: &str| {
-        template::substitute(value, lookup).map_err(|var| FormulaError::UnknownVariable {
-            file: step.source.to_string(),
-            step: step.id.clone(),
+    let DraftStep {
+        id,
+        title,
+        description,
+        acceptance,
+        needs,
+        parallel,
+        step_type,
+        parent,
+        gate,
+        priority,
+        labels,
+        assignee,
+        source,
+    } = step;
+    let text = |field: &'static str, value: String| {
+        template::substitute_owned(value, lookup).map_err(|var| FormulaError::UnknownVariable {
+            file: source.to_string(),
+            step: id.clone(),
             field,
-            var: var.to_string(),
+            var,
         })
     };
+    let title = text("title", title)?;
+    let description = text("description", description)?;
+    let acceptance = acceptance.map(|a| text("acceptance", a)).transpose()?;
+    let assignee = assignee.map(|a| text("assignee", a)).transpose()?;
     Ok(ProtoStep {
-        id: step.id.clone(),
-        title: text("title", &step.title)?,
-        description: text("description", &step.description)?,
-        acceptance: step
-            .acceptance
-            .as_deref()
-            .map(|a| text("acceptance", a))
-            .transpose()?,
-        needs: unique(&step.needs),
-        parallel: step.parallel,
-        step_type: step.step_type.clone(),
-        parent: step.parent.clone(),
-        gate: step.gate.clone(),
-        priority: step.priority,
-        labels: step.labels.clone(),
-        assignee: step
-            .assignee
-            .as_deref()
-            .map(|a| text("assignee", a))
-            .transpose()?,
-        source: step.source.to_string(),
+        needs: unique(needs),
+        source: source.to_string(),
+        id,
+        title,
+        description,
+        acceptance,
+        parallel,
+        step_type,
+        parent,
+        gate,
+        priority,
+        labels,
+        assignee,
     })
 }
 
@@ -185,12 +200,14 @@ pub fn declared_vars(
 }
 
 /// `needs` without repeats, in order.
-fn unique(needs: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(needs.len());
-    for need in needs {
-        if !out.contains(need) {
-            out.push(need.clone());
+fn unique(mut needs: Vec<String>) -> Vec<String> {
+    let mut seen = 0;
+    while seen < needs.len() {
+        if needs[..seen].contains(&needs[seen]) {
+            needs.remove(seen);
+        } else {
+            seen += 1;
         }
     }
-    out
+    needs
 }

@@ -3,7 +3,7 @@
 //! (workflow steps with their children, convoy legs and synthesis, previews of an expansion or
 //! aspect cooked on its own), then the formula's `[compose]` rules and step overrides.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::compose;
@@ -49,10 +49,23 @@ impl Draft {
     /// and are otherwise appended.
     fn merge(&mut self, other: Draft) {
         self.vars.extend(other.vars);
+        if self.steps.is_empty() {
+            self.steps = other.steps;
+            return;
+        }
+        let mut position: HashMap<String, usize> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.id.clone(), i))
+            .collect();
         for step in other.steps {
-            match self.steps.iter_mut().find(|s| s.id == step.id) {
-                Some(existing) => *existing = step,
-                None => self.steps.push(step),
+            match position.get(&step.id) {
+                Some(&i) => self.steps[i] = step,
+                None => {
+                    position.insert(step.id.clone(), self.steps.len());
+                    self.steps.push(step);
+                }
             }
         }
     }

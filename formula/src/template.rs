@@ -76,6 +76,17 @@ pub(crate) fn substitute<'t, 'v>(
     Ok(out)
 }
 
+/// [`substitute`] for an owned string, which is returned as is when it has no `{{`.
+pub(crate) fn substitute_owned<'v>(
+    text: String,
+    lookup: impl Fn(&str) -> Option<&'v str>,
+) -> Result<String, String> {
+    if !text.contains("{{") {
+        return Ok(text);
+    }
+    substitute(&text, lookup).map_err(str::to_string)
+}
+
 /// Replaces known variables and leaves unknown references as written (for free text such as
 /// a formula's description, where `{{x}}` may be documentation).
 pub(crate) fn substitute_lenient<'v>(
