@@ -60,6 +60,12 @@ pub fn cook_formula(
     }
     let order = graph::order(&draft.steps)?;
     let values = resolve_vars(&draft, given)?;
+    for name in given.keys().filter(|name| !draft.vars.contains_key(*name)) {
+        warnings.push(format!(
+            "{}: --var {name} is not a variable of this formula and was ignored",
+            formula.source
+        ));
+    }
     let lookup = |name: &str| values.get(name).map(String::as_str);
     let mut steps = Vec::with_capacity(order.len());
     let mut slots: Vec<Option<DraftStep>> = draft.steps.into_iter().map(Some).collect();
@@ -86,12 +92,13 @@ pub fn cook_formula(
 }
 
 /// The value of every declared variable: given, else its default, else empty when optional.
-/// Given values for undeclared names are kept (a step may use them). Errors on a required
-/// variable without a value, and on a value outside a variable's `enum`.
+/// Errors on a required variable without a value, and on a value outside a variable's `enum`.
+/// Values given for undeclared names are left out (the caller warns about them).
 fn resolve_vars(draft: &Draft, given: &Vars) -> Result<Vars, FormulaError> {
-    let mut values = given.clone();
+    let mut values = Vars::new();
     for (name, DraftVar { def, source }) in &draft.vars {
         if let Some(value) = given.get(name) {
+            values.insert(name.clone(), value.clone());
             if !def.allowed.is_empty() && !def.allowed.contains(value) {
                 return Err(FormulaError::VariableNotAllowed {
                     file: source.to_string(),

@@ -55,6 +55,19 @@ fn variables_substitute_with_defaults_and_given_values() {
 }
 
 #[test]
+fn undeclared_values_are_ignored_with_a_warning() {
+    let vars = [("feature", "auth"), ("colour", "blue")];
+    let proto = cook_in(&[("base.formula.toml", BASE)], "base", &vars).expect("base cooks");
+    assert!(!proto.vars.contains_key("colour"));
+    assert_eq!(proto.warnings.len(), 1);
+    assert!(
+        proto.warnings[0].contains("--var colour"),
+        "{:?}",
+        proto.warnings
+    );
+}
+
+#[test]
 fn optional_variable_without_default_is_empty() {
     let text = "formula = \"o\"\n[vars.focus]\nrequired = false\n[[steps]]\nid = \"a\"\ntitle = \"Focus:{{focus}}\"\n";
     let proto = cook_in(&[("o.formula.toml", text)], "o", &[]).expect("cooks");

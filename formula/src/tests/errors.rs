@@ -167,6 +167,15 @@ const CASES: &[Case] = &[
         contains: &["`featur`", "description"],
     },
     Case {
+        name: "unknown variable stays unknown when given on the command line",
+        files: &[("base.formula.toml", SHINY_ISH)],
+        cook: "base",
+        vars: &[("feature", "auth"), ("featur", "typo")],
+        file: "base.formula.toml",
+        step: Some("implement"),
+        contains: &["`featur`"],
+    },
+    Case {
         name: "unknown variable in an inherited step names the parent's file",
         files: &[
             ("base.formula.toml", SHINY_ISH),
