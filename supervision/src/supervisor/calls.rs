@@ -186,7 +186,7 @@ fn child_snapshot(child: &mut Child, now: Instant, period: Duration) -> ChildSna
         kind: child.spec.kind,
         restart: child.spec.restart,
         state: child.state,
-        actor_id: child.cell.as_ref().map(|cell| cell.get_id().to_string()),
+        actor_id: child.actor_id(),
         name: child.spec.name.clone(),
         restarts_in_window: child.window.count(now, period),
         restarts_total: child.restarts_total,

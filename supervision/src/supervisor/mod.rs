@@ -12,7 +12,8 @@ mod shutdown;
 use std::collections::HashSet;
 
 use ractor::{
-    Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr, SupervisionEvent,
+    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr,
+    SupervisionEvent,
 };
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
@@ -129,6 +130,9 @@ pub(crate) struct Child {
     pub(crate) backoff: BackoffState,
     /// The scheduled retry while backing off.
     pub(crate) retry: Option<PendingRetry>,
+    /// The printed id of the latest incarnation, so that snapshots of many children do not
+    /// format ids again and again.
+    pub(crate) actor_label: Option<(ActorId, String)>,
 }
 
 /// A retry scheduled through the supervisor's own mailbox.
@@ -157,6 +161,20 @@ impl Child {
             last_reason: String::new(),
             backoff: BackoffState::default(),
             retry: None,
+            actor_label: None,
+        }
+    }
+
+    /// The printed ractor id of the running incarnation.
+    pub(crate) fn actor_id(&mut self) -> Option<String> {
+        let id = self.cell.as_ref()?.get_id();
+        match &self.actor_label {
+            Some((labelled, label)) if *labelled == id => Some(label.clone()),
+            _ => {
+                let label = id.to_string();
+                self.actor_label = Some((id, label.clone()));
+                Some(label)
+            }
         }
     }
 
