@@ -112,7 +112,6 @@ pub fn read_export(path: &Path) -> Result<Vec<ImportRecord>, JsonlError> {
 pub fn parse_export(path: &Path, text: &str) -> Result<Vec<ImportRecord>, JsonlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = Vec::with_capacity(text.len() / 512 + 1);
-    let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, raw) in text.split('\n').enumerate() {
         let line = i + 1;
         let Some(bead) = parse_line(raw).map_err(|(column, what)| JsonlError::Malformed {
@@ -129,18 +128,29 @@ pub fn parse_export(path: &Path, text: &str) -> Result<Vec<ImportRecord>, JsonlE
             line,
             source,
         })?;
-        if let Some(&first_line) = seen.get(&bead.id) {
-            return Err(JsonlError::DuplicateId {
-                path: path.to_path_buf(),
-                id: bead.id,
-                first_line,
-                line,
-            });
-        }
-        seen.insert(bead.id.clone(), line);
         records.push(ImportRecord { bead, line });
     }
+    if let Some((id, first_line, line)) = first_duplicate(&records) {
+        return Err(JsonlError::DuplicateId {
+            path: path.to_path_buf(),
+            id,
+            first_line,
+            line,
+        });
+    }
     Ok(records)
+}
+
+/// The earliest line whose id an earlier line already has: `(id, first line, that line)`.
+fn first_duplicate(records: &[ImportRecord]) -> Option<(String, usize, usize)> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(records.len());
+    for r in records {
+        if let Some(&first) = seen.get(r.bead.id.as_str()) {
+            return Some((r.bead.id.clone(), first, r.line));
+        }
+        seen.insert(&r.bead.id, r.line);
+    }
+    None
 }
 
 /// One line: `Ok(Some(bead))`, `Ok(None)` for a blank, header or count line, or
