@@ -9,7 +9,12 @@
 //! - `{"_type":"issue",…}` is a bead: the `_type` key is dropped, everything else is kept
 //!   (classic lines carry no `_type`, so they come back exactly as they were read);
 //! - comment ids may be integers (classic) or strings (current) and are kept as written;
-//! - tombstones (`"status":"tombstone"` with `deleted_at`, …) are beads like any other.
+//! - tombstones (`"status":"tombstone"` with `deleted_at`, …) are beads like any other;
+//! - a record without `status` is `open` and one without `issue_type` a `task`, as `bd` reads
+//!   them (current `bd` writes both with Go's `omitempty`); `id`, `title` and `created_at` are
+//!   required;
+//! - other record types of current exports (`{"_type":"memory",…}`, `{"_type":"gate",…}`) are
+//!   skipped like headers: they are not beads.
 //!
 //! It is all or nothing: the first malformed line, invalid id or repeated id is an error that
 //! names the file and the 1-based line, and no bead is returned.
@@ -302,6 +307,7 @@ impl serde_json::ser::Formatter for GoFormatter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::IssueType;
 
     const P: &str = "/tmp/in.jsonl";
 
@@ -333,6 +339,24 @@ mod tests {
             !recs[0].bead.extra.contains_key("_type"),
             "_type is dropped"
         );
+    }
+
+    #[test]
+    fn current_bd_records_and_other_types() {
+        let text = "{\"_type\":\"issue\",\"id\":\"sc-1\",\"title\":\"one\",\"created_at\":\"2026-05-01T00:00:00Z\"}\n\
+            {\"_type\":\"memory\",\"key\":\"k\",\"value\":\"v\"}\n\
+            {\"_type\":\"gate\",\"id\":\"g-1\"}\n";
+        let recs = parse(text).expect("reads");
+        assert_eq!(recs.len(), 1);
+        let b = &recs[0].bead;
+        assert_eq!(
+            (b.status.clone(), b.issue_type.clone()),
+            (Status::Open, IssueType::Task)
+        );
+        assert_eq!(b.priority, 2);
+        let missing = parse(r#"{"_type":"issue","id":"sc-2","title":"no time"}"#);
+        let msg = missing.expect_err("created_at is required").to_string();
+        assert!(msg.contains("missing field `created_at`"), "{msg}");
     }
 
     #[test]

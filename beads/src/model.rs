@@ -23,6 +23,8 @@ pub struct Bead {
     pub acceptance_criteria: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
+    /// Current `bd` leaves it out when empty (Go's `omitempty`) and reads that as `open`.
+    #[serde(default)]
     pub status: Status,
     /// 0 (critical) … 4 (backlog); 2 is the default.
     #[serde(default = "default_priority")]
@@ -160,6 +162,13 @@ pub enum Status {
     /// A deleted bead as the classic `bd` records it; read for compatibility.
     Tombstone,
     Other(String),
+}
+
+impl Default for Status {
+    /// `open`, as `bd` reads a record without a status.
+    fn default() -> Status {
+        Status::Open
+    }
 }
 
 impl Status {
