@@ -101,6 +101,13 @@ fn bench_largest_corpus_formula() {
         let f = Formula::parse(&source, black_box(&text)).expect("parses");
         black_box(cook_formula(&library, &f, &options).expect("cooks"));
     });
+    let load = median(21, || {
+        black_box(load_library(&[SearchDir::new("corpus", &dir)]).expect("corpus loads"));
+    });
+    println!(
+        "load the corpus library ({} files + built-ins): {load}",
+        files.len()
+    );
     let name = largest.file_name().and_then(|n| n.to_str()).unwrap_or("?");
     println!(
         "largest corpus formula: {name} ({} bytes, {steps} steps)",

@@ -1,7 +1,7 @@
 //! The cooked result: a [`Protomolecule`] (frozen template, variables substituted, steps in
 //! topological order), its text rendering, and the records a pour turns into beads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use serde::Serialize;
@@ -132,6 +132,16 @@ impl Protomolecule {
     /// The step with this id.
     pub fn step(&self, id: &str) -> Option<&ProtoStep> {
         self.steps.iter().find(|s| s.id == id)
+    }
+
+    /// Steps not yet done whose needs are all done, in order: what an agent may work on next
+    /// (after a crash, the first of them is where the new session resumes).
+    pub fn ready_steps<'a>(&'a self, done: &HashSet<&str>) -> Vec<&'a ProtoStep> {
+        self.steps
+            .iter()
+            .filter(|s| !done.contains(s.id.as_str()))
+            .filter(|s| s.needs.iter().all(|n| done.contains(n.as_str())))
+            .collect()
     }
 }
 

@@ -323,6 +323,13 @@ fn steps_come_out_in_topological_order_keeping_definition_order_when_free() {
     let text = "formula = \"t\"\n[[steps]]\nid = \"c\"\nneeds = [\"b\"]\n[[steps]]\nid = \"a\"\n[[steps]]\nid = \"b\"\nneeds = [\"a\"]\n[[steps]]\nid = \"d\"\n";
     let proto = cook_in(&[("t.formula.toml", text)], "t", &[]).expect("cooks");
     assert_eq!(ids(&proto), ["a", "b", "c", "d"]);
+    let done = std::collections::HashSet::from(["a"]);
+    let ready: Vec<&str> = proto
+        .ready_steps(&done)
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(ready, ["b", "d"]);
     let records = proto.pour_records();
     assert_eq!(records[2].blocked_by, vec![1]);
     assert!(
