@@ -70,6 +70,15 @@ pub enum GitError {
         reason: String,
     },
 
+    /// Writing or rolling up a pack failed.
+    #[error("could not {action} in {}: {source}; check the disk space and the permissions of the repository", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     /// gix failed while reading or writing objects or refs.
     #[error(
         "git failed to {action} in {path}: {source}; check the repository with `git -C {} fsck`",
@@ -92,6 +101,19 @@ fn show_tip(tip: &Option<ObjectId>) -> String {
 }
 
 impl GitError {
+    /// Shorthand used by the store to wrap an I/O error with what it was doing.
+    pub(crate) fn io(
+        action: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> GitError {
+        let path = path.to_path_buf();
+        move |source| GitError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
     /// Shorthand used by the store to wrap a gix error with what it was doing.
     pub(crate) fn gix(
         action: &'static str,

@@ -454,3 +454,51 @@ fn a_bead_in_the_wrong_shard_is_malformed() {
         .expect_err("wrong shard");
     assert!(matches!(err, GitError::Malformed { .. }), "{err:?}");
 }
+
+#[test]
+fn commits_are_packed_and_small_packs_are_rolled_up() {
+    let town = town();
+    let loose_before = loose_count(town.path()); // the town's own first commit
+    let mut store = open(town.path());
+    for round in 0..40 {
+        let changes: Vec<Change> = (0..3)
+            .map(|i| put(&format!("gt-{round}x{i}"), "t"))
+            .collect();
+        commit(&mut store, &changes);
+    }
+    assert_eq!(
+        loose_count(town.path()),
+        loose_before,
+        "the ledger wrote loose objects"
+    );
+    let counts = git(town.path(), &["count-objects", "-v"]);
+    let packs: usize = counts
+        .lines()
+        .find_map(|l| l.strip_prefix("packs: "))
+        .expect("packs line")
+        .parse()
+        .expect("a number");
+    assert!(
+        (1..=8).contains(&packs),
+        "{packs} packs after 40 commits: {counts}"
+    );
+    git(town.path(), &["fsck", "--strict", "--no-progress"]);
+    let tip = store.tip().expect("tip").expect("committed");
+    assert_eq!(store.read_all(tip).expect("read_all").len(), 120);
+    assert_eq!(
+        git(town.path(), &["rev-list", "--count", "beads"]).trim(),
+        "40"
+    );
+    // Every commit of the history is still complete.
+    let listed = git(town.path(), &["rev-list", "--objects", "beads"]);
+    assert!(listed.lines().count() > 120, "{listed}");
+}
+
+fn loose_count(dir: &Path) -> usize {
+    let counts = git(dir, &["count-objects", "-v"]);
+    let count = counts
+        .lines()
+        .find_map(|l| l.strip_prefix("count: "))
+        .expect("count line");
+    count.parse().expect("a number")
+}

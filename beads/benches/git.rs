@@ -1,0 +1,161 @@
+//! Benchmark of the ledger's git storage ([`GitStore`]): the cost of a group commit of 100 changed
+//! beads must not grow with the total number of beads (target: < 50 ms at 100,000 beads).
+//!
+//! For each total (1k, 10k, 100k) it builds a fresh repository holding that many beads (in one
+//! commit), then measures the median of committing 100 changed beads, of `changed_between` for
+//! such a commit, and (at the largest total) of `read_all`.
+//!
+//! Run: `cargo bench -p gastown-beads --bench git` (`GASTOWN_BENCH_GIT_TOTALS=1000,10000` to pick
+//! the totals). The repositories are created with the real `git init` (the library never runs git).
+
+use gastown_beads::git::{Change, GitStore, GitStoreConfig, ObjectId};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Beads changed by each measured commit.
+const CHANGED: usize = 100;
+/// Measured commits per total.
+const ROUNDS: usize = 40;
+
+fn main() {
+    let totals = std::env::var("GASTOWN_BENCH_GIT_TOTALS")
+        .map(|s| {
+            s.split(',')
+                .map(|n| n.trim().parse().expect("a number of beads"))
+                .collect()
+        })
+        .unwrap_or_else(|_| vec![1_000, 10_000, 100_000]);
+    println!("git ledger benchmark: {CHANGED} changed beads per commit, {ROUNDS} rounds, medians");
+    let largest = totals.iter().copied().max().unwrap_or(0);
+    for total in totals {
+        bench_total(total, total == largest);
+    }
+}
+
+fn bench_total(total: usize, with_read_all: bool) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    git_init(dir.path());
+    let mut store = GitStore::open(GitStoreConfig::new(dir.path())).expect("open");
+    let all: Vec<Change> = (0..total).map(|i| put(i, 0)).collect();
+    let started = Instant::now();
+    let mut tip = store.commit(None, &all, "").expect("initial commit");
+    println!(
+        "{total:>7} beads: initial commit of all beads {:>9.1} ms",
+        ms(started.elapsed())
+    );
+
+    let mut commits = Vec::with_capacity(ROUNDS);
+    let mut diffs = Vec::with_capacity(ROUNDS);
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    for round in 1..=ROUNDS {
+        let changes: Vec<Change> = (0..CHANGED).map(|_| put(rng.below(total), round)).collect();
+        let started = Instant::now();
+        let new_tip = store
+            .commit(tip, &changes, "")
+            .expect("commit")
+            .expect("the beads changed");
+        commits.push(started.elapsed());
+
+        let started = Instant::now();
+        let changed = store
+            .changed_between(tip, new_tip)
+            .expect("changed_between");
+        diffs.push(started.elapsed());
+        assert!(changed.len() <= CHANGED && !changed.is_empty());
+        tip = Some(new_tip);
+    }
+    println!(
+        "{total:>7} beads: commit of {CHANGED} changed beads  median {:>7.2} ms  p90 {:>7.2} ms",
+        median(&mut commits),
+        p90(&mut commits)
+    );
+    println!(
+        "{total:>7} beads: changed_between ({CHANGED} changes) median {:>7.2} ms  p90 {:>7.2} ms",
+        median(&mut diffs),
+        p90(&mut diffs)
+    );
+    if with_read_all {
+        let tip = tip.expect("committed");
+        let mut reads: Vec<Duration> = (0..3).map(|_| time_read_all(&store, tip, total)).collect();
+        println!(
+            "{total:>7} beads: read_all                    median {:>7.1} ms",
+            median(&mut reads)
+        );
+    }
+}
+
+fn time_read_all(store: &GitStore, tip: ObjectId, total: usize) -> Duration {
+    let started = Instant::now();
+    let beads = store.read_all(tip).expect("read_all");
+    let elapsed = started.elapsed();
+    assert_eq!(beads.len(), total);
+    elapsed
+}
+
+/// Bead `i` in its `version`-th edit, as a JSON line of a realistic size (~400 bytes).
+fn put(i: usize, version: usize) -> Change {
+    let id = format!("gt-{}", base36(i as u64 * 7_919 + 1_000_000));
+    let line = format!(
+        concat!(
+            r#"{{"id":"{id}","title":"Bench bead {i} edit {v}","description":"A bead made by the git "#,
+            r#"benchmark so that lines have a realistic size; it says nothing else of interest.","#,
+            r#""status":"open","priority":2,"issue_type":"task","assignee":"gastown/polecats/nux","#,
+            r#""created_at":"2026-01-01T00:00:00Z","created_by":"mayor","#,
+            r#""updated_at":"2026-01-01T00:00:{v:02}Z","labels":["bench","git"]}}"#
+        ),
+        id = id,
+        i = i,
+        v = version % 60
+    );
+    Change::Put { id, line }
+}
+
+fn base36(mut n: u64) -> String {
+    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    loop {
+        out.push(DIGITS[(n % 36) as usize]);
+        n /= 36;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).expect("ASCII digits")
+}
+
+/// A tiny deterministic generator, so the bench needs no extra dependency.
+struct XorShift(u64);
+
+impl XorShift {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+fn git_init(dir: &Path) {
+    let status = Command::new("git")
+        .args(["init", "-q", "-b", "main"])
+        .arg(dir)
+        .status()
+        .expect("git is installed");
+    assert!(status.success(), "git init failed");
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1_000.0
+}
+
+fn median(samples: &mut [Duration]) -> f64 {
+    samples.sort_unstable();
+    ms(samples[samples.len() / 2])
+}
+
+fn p90(samples: &mut [Duration]) -> f64 {
+    samples.sort_unstable();
+    ms(samples[(samples.len() * 9 / 10).min(samples.len() - 1)])
+}
