@@ -16,7 +16,7 @@ use std::sync::Arc;
 use crate::error::FormulaError;
 use crate::library::Library;
 use crate::model::{AdviceStep, Formula, FormulaKind, OverrideMode, StepOverride};
-use crate::resolve::{Draft, DraftStep};
+use crate::resolve::{Draft, DraftStep, DraftVar};
 use crate::template::{glob_match, placeholders};
 
 /// Applies `formula`'s `[compose]` rules to `draft`: expand, then map, then aspects.
@@ -35,11 +35,13 @@ pub(crate) fn apply_compose(
                 step: rule.target.clone(),
             });
         };
+        adopt_vars(draft, &expansion);
         expand_step(draft, index, &expansion, &rule.vars);
     }
     for rule in &formula.compose.map {
         let what = format!("[[compose.map]] with = \"{}\"", rule.with);
         let expansion = lookup(library, formula, &what, &rule.with, FormulaKind::Expansion)?;
+        adopt_vars(draft, &expansion);
         let targets: Vec<String> = draft
             .steps
             .iter()
@@ -55,9 +57,21 @@ pub(crate) fn apply_compose(
     for name in &formula.compose.aspects {
         let what = "[compose] aspects".to_string();
         let aspect = lookup(library, formula, &what, name, FormulaKind::Aspect)?;
+        adopt_vars(draft, &aspect);
         apply_aspect(draft, &aspect);
     }
     Ok(())
+}
+
+/// Variables a composed formula declares for its own steps, unless the host declares them.
+fn adopt_vars(draft: &mut Draft, composed: &Formula) {
+    let source: Arc<str> = Arc::from(composed.source.as_str());
+    for (name, def) in composed.inputs.iter().chain(&composed.vars) {
+        draft.vars.entry(name.clone()).or_insert_with(|| DraftVar {
+            def: def.clone(),
+            source: Arc::clone(&source),
+        });
+    }
 }
 
 /// The formula a compose rule names, checked to be of the expected type.

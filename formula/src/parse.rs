@@ -79,7 +79,40 @@ impl Formula {
             }
             FormulaKind::Convoy => self.check_convoy()?,
         }
-        Ok(())
+        self.check_foreign_tables()
+    }
+
+    /// Tables another type uses would be silently ignored by this one: an error instead.
+    fn check_foreign_tables(&self) -> Result<(), FormulaError> {
+        let kind = self.kind();
+        let present = [
+            ("[[steps]]", !self.steps.is_empty(), FormulaKind::Workflow),
+            (
+                "[[template]]",
+                !self.template.is_empty(),
+                FormulaKind::Expansion,
+            ),
+            ("[[advice]]", !self.advice.is_empty(), FormulaKind::Aspect),
+            (
+                "[[pointcuts]]",
+                !self.pointcuts.is_empty(),
+                FormulaKind::Aspect,
+            ),
+            ("[[legs]]", !self.legs.is_empty(), FormulaKind::Convoy),
+            ("[synthesis]", self.synthesis.is_some(), FormulaKind::Convoy),
+        ];
+        match present
+            .iter()
+            .find(|(_, there, owner)| *there && *owner != kind)
+        {
+            Some((table, _, owner)) => Err(FormulaError::Invalid {
+                file: self.source.clone(),
+                message: format!(
+                    "{table} belongs to {owner} formulas but this one has type {kind}; remove it or change `type`"
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// A convoy needs legs with distinct ids, and its synthesis may only wait for legs.

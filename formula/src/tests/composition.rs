@@ -29,9 +29,11 @@ acceptance = "{{feature}} tested"
 const TWO_STEP_EXPANSION: &str = r#"
 formula = "twice"
 type = "expansion"
+[vars]
+rounds = "2"
 [[template]]
 id = "{target}.first"
-title = "First: {target.title}"
+title = "First: {target.title} x{{rounds}}"
 description = "{target.description} ({pass})"
 [[template]]
 id = "{target}.second"
@@ -130,7 +132,10 @@ vars = { pass = "p1" }
     );
     assert_eq!(needs(&proto, "implement.first"), ["design"]);
     assert_eq!(needs(&proto, "test"), ["implement.second"]);
-    assert_eq!(proto.steps[1].title, "First: Implement f");
+    assert_eq!(
+        proto.steps[1].title, "First: Implement f x2",
+        "expansion's own var"
+    );
     assert_eq!(proto.steps[1].description, "Build f (p1)");
 }
 

@@ -314,6 +314,18 @@ const CASES: &[Case] = &[
         contains: &["[[steps]]"],
     },
     Case {
+        name: "a table of another formula type",
+        files: &[(
+            "mixed.formula.toml",
+            "formula = \"mixed\"\ntype = \"workflow\"\n[[steps]]\nid = \"a\"\n[[legs]]\nid = \"l\"\n",
+        )],
+        cook: "mixed",
+        vars: &[],
+        file: "mixed.formula.toml",
+        step: None,
+        contains: &["[[legs]] belongs to convoy formulas", "type workflow"],
+    },
+    Case {
         name: "aspect that does not exist",
         files: &[(
             "w.formula.toml",
