@@ -109,6 +109,26 @@ async fn fill(count: usize) -> SupervisorRef {
     supervisor
 }
 
+/// Resident memory of `count` bare ractor actors (no supervisor), for comparison.
+async fn bare_actors(count: usize) {
+    let before = rss_bytes();
+    let mut actors = Vec::with_capacity(count);
+    for _ in 0..count {
+        let (actor, _join) = Actor::spawn(None, Crasher, ()).await.expect("spawns");
+        actors.push(actor);
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    println!(
+        "{count} bare ractor actors: RSS +{} KiB = {} bytes per actor",
+        grown / 1024,
+        grown / count as u64
+    );
+    for actor in actors {
+        actor.stop(None);
+        actor.wait(None).await.expect("no timeout given");
+    }
+}
+
 /// Snapshot latency of `supervisor`, `rounds` times.
 async fn bench_snapshot(supervisor: &SupervisorRef, rounds: usize) {
     let mut samples = Vec::with_capacity(rounds);
@@ -119,10 +139,20 @@ async fn bench_snapshot(supervisor: &SupervisorRef, rounds: usize) {
         samples.push(started.elapsed());
         children = snapshot.children.len();
     }
-    let (median, p99) = summarize(&mut samples);
     println!(
-        "snapshot of a {children}-child dynamic supervisor ({rounds} rounds): median {median:?}, p99 {p99:?}"
+        "snapshot of a {children}-child dynamic supervisor ({rounds} rounds): {}",
+        summarize(&mut samples)
     );
+}
+
+/// Runs one memory measurement in a fresh process, so that neither sees memory the other freed.
+fn measure_in_child_process(which: &str) {
+    let exe = std::env::current_exe().expect("bench executable path");
+    let output = std::process::Command::new(exe)
+        .env("SUPERVISION_BENCH_MEMORY", which)
+        .output()
+        .expect("bench re-runs itself");
+    print!("{}", String::from_utf8_lossy(&output.stdout));
 }
 
 fn main() {
@@ -131,6 +161,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    match std::env::var("SUPERVISION_BENCH_MEMORY").as_deref() {
+        Ok("bare") => return runtime.block_on(bare_actors(10_000)),
+        Ok("supervised") => {
+            return runtime.block_on(async {
+                fill(10_000).await;
+            });
+        }
+        _ => {}
+    }
+    measure_in_child_process("bare");
+    measure_in_child_process("supervised");
     runtime.block_on(async {
         bench_restart(200).await;
         bench_restart(5000).await;
