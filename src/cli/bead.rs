@@ -1,0 +1,555 @@
+//! `gastown bead …`: the built-in ledger client. Flags follow the classic `bd` where it has them.
+//!
+//! Reading commands and `create` take `--json`: `show` and `create` print the bead as its JSONL
+//! object; `list`, `ready` and `blocked` print a JSON array of such objects.
+
+use crate::output;
+use crate::town::Town;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use gastown_beads::ledger::{BeadPatch, Ledger, ListFilter, NewBead};
+use gastown_beads::{Bead, DepKind, IssueType, Status};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum BeadCommand {
+    /// Create a bead.
+    Create(CreateArgs),
+    /// Show one bead.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List beads (open ones by default; --all adds closed ones).
+    List(ListArgs),
+    /// Change fields of a bead.
+    Update(UpdateArgs),
+    /// Close one or more beads.
+    Close {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// Why it was closed.
+        #[arg(long, short = 'r', default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reopen closed beads.
+    Reopen {
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dependencies between beads.
+    #[command(subcommand)]
+    Dep(DepCommand),
+    /// Beads ready to work on: open, unblocked, not deferred.
+    Ready {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Beads held back by an open blocker.
+    Blocked {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Labels on beads.
+    #[command(subcommand)]
+    Label(LabelCommand),
+    /// Add a comment to a bead.
+    Comment {
+        id: String,
+        text: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Import a `bd` JSONL export (classic or current); all or nothing.
+    Import { file: PathBuf },
+    /// Export the ledger as one `issues.jsonl` that the classic `bd` reads.
+    Export {
+        /// Write here instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// The audit trail of one bead.
+    Events {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    pub title: String,
+    /// task, bug, feature, epic, chore, … (default task).
+    #[arg(long = "type", short = 't', default_value = "task")]
+    pub issue_type: String,
+    /// 0 (critical) … 4 (backlog); P0…P4 also accepted.
+    #[arg(long, short = 'p', default_value = "2")]
+    pub priority: String,
+    #[arg(long, short = 'd', default_value = "")]
+    pub description: String,
+    #[arg(long, default_value = "")]
+    pub design: String,
+    #[arg(long, default_value = "")]
+    pub acceptance: String,
+    #[arg(long, default_value = "")]
+    pub notes: String,
+    #[arg(long, short = 'a', default_value = "")]
+    pub assignee: String,
+    /// Comma-separated labels.
+    #[arg(long, short = 'l', value_delimiter = ',')]
+    pub labels: Vec<String>,
+    /// Dependencies as `kind:id` (or a bare id for `blocks`), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub deps: Vec<String>,
+    /// Make the bead a child `parent.N` of this bead.
+    #[arg(long)]
+    pub parent: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long, short = 's')]
+    pub status: Option<String>,
+    #[arg(long = "type", short = 't')]
+    pub issue_type: Option<String>,
+    #[arg(long, short = 'a')]
+    pub assignee: Option<String>,
+    #[arg(long, short = 'l')]
+    pub label: Option<String>,
+    /// Include closed beads.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    pub id: String,
+    #[arg(long)]
+    pub title: Option<String>,
+    #[arg(long, short = 's')]
+    pub status: Option<String>,
+    #[arg(long, short = 'p')]
+    pub priority: Option<String>,
+    #[arg(long = "type", short = 't')]
+    pub issue_type: Option<String>,
+    #[arg(long, short = 'a')]
+    pub assignee: Option<String>,
+    #[arg(long, short = 'd')]
+    pub description: Option<String>,
+    #[arg(long)]
+    pub design: Option<String>,
+    #[arg(long)]
+    pub acceptance: Option<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DepCommand {
+    /// ISSUE depends on DEPENDS_ON (by default DEPENDS_ON blocks ISSUE).
+    Add {
+        issue: String,
+        depends_on: String,
+        #[arg(long = "type", short = 't', default_value = "blocks")]
+        kind: String,
+    },
+    /// Remove the dependency of ISSUE on DEPENDS_ON.
+    Remove { issue: String, depends_on: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabelCommand {
+    Add { id: String, label: String },
+    Remove { id: String, label: String },
+}
+
+/// Who the CLI acts as: the agent named by the session's environment, else the overseer.
+pub fn actor() -> String {
+    std::env::var("GASTOWN_AGENT")
+        .ok()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| "overseer".to_string())
+}
+
+pub fn run(town: &Town, cmd: BeadCommand) -> Result<()> {
+    let mut ledger = town.open_ledger()?;
+    let result = apply(&mut ledger, cmd);
+    // Every command leaves the ledger committed to git; the group-commit delay matters to the
+    // long-running supervisor, a one-shot CLI flushes on its way out.
+    let closed = ledger
+        .close_ledger()
+        .context("cannot flush the ledger to git");
+    result.and(closed)
+}
+
+pub fn sync(town: &Town) -> Result<()> {
+    let mut ledger = town.open_ledger()?;
+    let outcome = ledger.sync().context("git commit of the ledger failed")?;
+    match outcome {
+        Some(c) => output::line(format!("committed {} bead(s) in {}", c.beads, c.commit))?,
+        None => output::line("nothing to commit: the ledger is in git")?,
+    }
+    ledger.close_ledger()?;
+    Ok(())
+}
+
+fn apply(ledger: &mut Ledger, cmd: BeadCommand) -> Result<()> {
+    let who = actor();
+    match cmd {
+        BeadCommand::Create(args) => create(ledger, args, &who),
+        BeadCommand::Show { id, json } => {
+            let bead = get(ledger, &id)?;
+            print_bead(&bead, json)
+        }
+        BeadCommand::List(args) => list(ledger, args),
+        BeadCommand::Update(args) => update(ledger, args, &who),
+        BeadCommand::Close { ids, reason, json } => {
+            for id in ids {
+                let bead = ledger.close(&id, &reason, &who)?;
+                print_changed("Closed", &bead, json)?;
+            }
+            Ok(())
+        }
+        BeadCommand::Reopen { ids, json } => {
+            for id in ids {
+                let bead = ledger.reopen(&id, &who)?;
+                print_changed("Reopened", &bead, json)?;
+            }
+            Ok(())
+        }
+        BeadCommand::Dep(DepCommand::Add {
+            issue,
+            depends_on,
+            kind,
+        }) => {
+            let kind = parse_dep_kind(&kind)?;
+            ledger.add_dependency(&issue, &depends_on, kind.clone(), &who)?;
+            output::line(format!(
+                "Added dependency: {issue} depends on {depends_on} ({kind})"
+            ))?;
+            Ok(())
+        }
+        BeadCommand::Dep(DepCommand::Remove { issue, depends_on }) => {
+            ledger.remove_dependency(&issue, &depends_on, &who)?;
+            output::line(format!(
+                "Removed dependency: {issue} no longer depends on {depends_on}"
+            ))?;
+            Ok(())
+        }
+        BeadCommand::Ready { json } => {
+            let beads = ledger.ready()?;
+            print_list(&beads, json, "No ready beads")
+        }
+        BeadCommand::Blocked { json } => blocked(ledger, json),
+        BeadCommand::Label(LabelCommand::Add { id, label }) => {
+            let bead = ledger.add_label(&id, &label, &who)?;
+            output::line(format!("Added label {label:?} to {}", bead.id))?;
+            Ok(())
+        }
+        BeadCommand::Label(LabelCommand::Remove { id, label }) => {
+            let bead = ledger.remove_label(&id, &label, &who)?;
+            output::line(format!("Removed label {label:?} from {}", bead.id))?;
+            Ok(())
+        }
+        BeadCommand::Comment { id, text, json } => {
+            let bead = ledger.add_comment(&id, &text, &who)?;
+            print_changed("Commented on", &bead, json)
+        }
+        BeadCommand::Import { file } => {
+            let outcome = ledger.import_file(&file, &who)?;
+            output::line(format!(
+                "Imported {}: {} created, {} updated, {} unchanged ({} wisps)",
+                file.display(),
+                outcome.created,
+                outcome.updated,
+                outcome.unchanged,
+                outcome.wisps
+            ))?;
+            Ok(())
+        }
+        BeadCommand::Export { output: path } => export(ledger, path),
+        BeadCommand::Events { id, json } => events(ledger, &id, json),
+    }
+}
+
+fn create(ledger: &mut Ledger, args: CreateArgs, who: &str) -> Result<()> {
+    let mut deps = Vec::new();
+    for spec in args.deps.iter().filter(|s| !s.trim().is_empty()) {
+        deps.push(parse_dep_spec(spec)?);
+    }
+    let new = NewBead {
+        title: args.title,
+        description: args.description,
+        design: args.design,
+        acceptance_criteria: args.acceptance,
+        notes: args.notes,
+        issue_type: parse_type(&args.issue_type)?,
+        priority: parse_priority(&args.priority)?,
+        assignee: args.assignee,
+        labels: args.labels.into_iter().filter(|l| !l.is_empty()).collect(),
+        deps,
+        parent: args.parent,
+        ..NewBead::default()
+    };
+    let bead = ledger.create(new, who)?;
+    if args.json {
+        output::line(bead.to_json_line())?;
+    } else {
+        output::line(format!("Created {}: {}", bead.id, bead.title))?;
+    }
+    Ok(())
+}
+
+fn list(ledger: &Ledger, args: ListArgs) -> Result<()> {
+    let filter = ListFilter {
+        status: args.status.as_deref().map(parse_status).transpose()?,
+        issue_type: args.issue_type.as_deref().map(parse_type).transpose()?,
+        assignee: args.assignee,
+        label: args.label,
+        all: args.all,
+    };
+    let beads = ledger.list(&filter)?;
+    print_list(&beads, args.json, "No beads")
+}
+
+fn update(ledger: &mut Ledger, args: UpdateArgs, who: &str) -> Result<()> {
+    let patch = BeadPatch {
+        title: args.title,
+        description: args.description,
+        design: args.design,
+        acceptance_criteria: args.acceptance,
+        notes: args.notes,
+        assignee: args.assignee,
+        status: args.status.as_deref().map(parse_status).transpose()?,
+        priority: args.priority.as_deref().map(parse_priority).transpose()?,
+        issue_type: args.issue_type.as_deref().map(parse_type).transpose()?,
+    };
+    let bead = ledger.update(&args.id, patch, who)?;
+    print_changed("Updated", &bead, args.json)
+}
+
+fn blocked(ledger: &Ledger, json: bool) -> Result<()> {
+    let blocked = ledger.blocked()?;
+    if json {
+        let beads: Vec<&Bead> = blocked.iter().map(|b| &b.bead).collect();
+        return output::json(&beads);
+    }
+    if blocked.is_empty() {
+        output::line("No blocked beads")?;
+    }
+    for b in &blocked {
+        output::line(format!(
+            "{}  blocked by {}",
+            summary(&b.bead),
+            b.blocked_by.join(", ")
+        ))?;
+    }
+    Ok(())
+}
+
+fn export(ledger: &Ledger, path: Option<PathBuf>) -> Result<()> {
+    match path {
+        Some(path) => {
+            let file =
+                File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+            let mut w = BufWriter::new(file);
+            let n = ledger.export_to(&mut w)?;
+            w.flush()?;
+            eprintln!("exported {n} beads to {}", path.display());
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut w = BufWriter::new(stdout.lock());
+            ledger.export_to(&mut w)?;
+            w.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn events(ledger: &Ledger, id: &str, json: bool) -> Result<()> {
+    get(ledger, id)?;
+    let events = ledger.events(id)?;
+    if json {
+        return output::json(&events);
+    }
+    for e in &events {
+        let detail = match (&e.old, &e.new) {
+            (Some(o), Some(n)) => format!(" {o} -> {n}"),
+            (None, Some(n)) => format!(" {n}"),
+            (Some(o), None) => format!(" {o}"),
+            (None, None) => String::new(),
+        };
+        output::line(format!("{}  {:?}  by {}{detail}", e.at, e.kind, e.actor))?;
+    }
+    Ok(())
+}
+
+fn get(ledger: &Ledger, id: &str) -> Result<Bead> {
+    gastown_beads::id::validate_id(id)?;
+    match ledger.get(id)? {
+        Some(b) => Ok(b),
+        None => bail!("no bead {id:?} in this town: `gastown bead list --all` shows the ids"),
+    }
+}
+
+fn print_bead(bead: &Bead, json: bool) -> Result<()> {
+    if json {
+        output::line(bead.to_json_line())?;
+        return Ok(());
+    }
+    let mut text = format!(
+        "{}: {}\nStatus: {}  Priority: P{}  Type: {}\n",
+        bead.id, bead.title, bead.status, bead.priority, bead.issue_type
+    );
+    if !bead.assignee.is_empty() {
+        text.push_str(&format!("Assignee: {}\n", bead.assignee));
+    }
+    text.push_str(&format!("Created: {}", bead.created_at));
+    if !bead.created_by.is_empty() {
+        text.push_str(&format!(" by {}", bead.created_by));
+    }
+    text.push('\n');
+    if let Some(closed) = &bead.closed_at {
+        text.push_str(&format!("Closed: {closed}  {}\n", bead.close_reason));
+    }
+    if !bead.labels.is_empty() {
+        text.push_str(&format!("Labels: {}\n", bead.labels.join(", ")));
+    }
+    for (head, body) in [
+        ("Description", &bead.description),
+        ("Design", &bead.design),
+        ("Acceptance criteria", &bead.acceptance_criteria),
+        ("Notes", &bead.notes),
+    ] {
+        if !body.is_empty() {
+            text.push_str(&format!("\n{head}:\n{body}\n"));
+        }
+    }
+    if !bead.dependencies.is_empty() {
+        text.push_str("\nDepends on:\n");
+        for d in &bead.dependencies {
+            text.push_str(&format!("  {} ({})\n", d.depends_on_id, d.kind));
+        }
+    }
+    if !bead.comments.is_empty() {
+        text.push_str("\nComments:\n");
+        for c in &bead.comments {
+            text.push_str(&format!("  [{}] {}: {}\n", c.created_at, c.author, c.text));
+        }
+    }
+    output::line(text.trim_end())?;
+    Ok(())
+}
+
+fn print_changed(verb: &str, bead: &Bead, json: bool) -> Result<()> {
+    if json {
+        output::line(bead.to_json_line())?;
+    } else {
+        output::line(format!("{verb} {}: {}", bead.id, bead.title))?;
+    }
+    Ok(())
+}
+
+fn print_list(beads: &[Bead], json: bool, empty: &str) -> Result<()> {
+    if json {
+        return output::json(&beads);
+    }
+    if beads.is_empty() {
+        output::line(empty)?;
+    }
+    for bead in beads {
+        output::line(summary(bead))?;
+    }
+    Ok(())
+}
+
+/// One line per bead, as `bd list` prints it.
+fn summary(bead: &Bead) -> String {
+    format!(
+        "{} [P{}] [{}] {} - {}",
+        bead.id, bead.priority, bead.issue_type, bead.status, bead.title
+    )
+}
+
+/// `2`, `P2` or `p2`.
+pub fn parse_priority(text: &str) -> Result<u8> {
+    let digits = text.strip_prefix(['P', 'p']).unwrap_or(text);
+    match digits.parse::<u8>() {
+        Ok(p) if p <= 4 => Ok(p),
+        _ => bail!("invalid priority {text:?}: use 0 (critical) to 4 (backlog), or P0 to P4"),
+    }
+}
+
+pub fn parse_status(text: &str) -> Result<Status> {
+    Status::parse_known(text).with_context(|| {
+        format!(
+            "unknown status {text:?}: use one of {}",
+            Status::KNOWN.join(", ")
+        )
+    })
+}
+
+pub fn parse_type(text: &str) -> Result<IssueType> {
+    let t = IssueType::from(text.to_string());
+    if let IssueType::Other(_) = t {
+        bail!(
+            "unknown type {text:?}: use task, bug, feature, epic, chore, message, molecule, gate, \
+             agent, merge-request, convoy or event"
+        );
+    }
+    Ok(t)
+}
+
+pub fn parse_dep_kind(text: &str) -> Result<DepKind> {
+    DepKind::parse_known(text).with_context(|| {
+        format!(
+            "unknown dependency type {text:?}: use blocks, parent-child, conditional-blocks, \
+             waits-for, related, discovered-from, replies-to, tracks, supersedes or duplicates"
+        )
+    })
+}
+
+/// `kind:id` or a bare `id` (blocks).
+fn parse_dep_spec(spec: &str) -> Result<(DepKind, String)> {
+    let spec = spec.trim();
+    match spec.split_once(':') {
+        Some((kind, id)) => Ok((parse_dep_kind(kind.trim())?, id.trim().to_string())),
+        None => Ok((DepKind::Blocks, spec.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn priorities() {
+        assert_eq!(parse_priority("P1").expect("valid"), 1);
+        assert_eq!(parse_priority("4").expect("valid"), 4);
+        assert!(parse_priority("5").is_err());
+        assert!(parse_priority("high").is_err());
+    }
+
+    #[test]
+    fn dep_specs() {
+        let (k, id) = parse_dep_spec("discovered-from:gt-abc").expect("valid");
+        assert_eq!((k, id.as_str()), (DepKind::DiscoveredFrom, "gt-abc"));
+        let (k, _) = parse_dep_spec("gt-abc").expect("valid");
+        assert_eq!(k, DepKind::Blocks);
+        assert!(parse_dep_spec("nonsense:gt-abc").is_err());
+    }
+}

@@ -1,0 +1,65 @@
+//! The command line: one clap tree, one file per command family.
+
+mod bead;
+mod install;
+
+use crate::town::Town;
+use anyhow::Result;
+use clap::{CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Gas Town: run many coding-agent sessions in parallel without losing track of who does what.
+#[derive(Debug, Parser)]
+#[command(name = "gastown", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The town to act on (default: GASTOWN_TOWN, else the town containing the working directory).
+    #[arg(long, global = true, env = "GASTOWN_TOWN", value_name = "DIR")]
+    pub town: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a town: git repository, town.toml, ledger, runtime dir, role homes.
+    Install(install::InstallArgs),
+    /// The beads ledger: create, show, list, update, close and link beads.
+    #[command(subcommand)]
+    Bead(bead::BeadCommand),
+    /// Commit pending ledger changes to git now (they are committed within a second anyway).
+    Sync,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Run one parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Install(args) => install::run(args),
+        Command::Bead(cmd) => bead::run(&find_town(&cli.town)?, cmd),
+        Command::Sync => bead::sync(&find_town(&cli.town)?),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "gastown", &mut std::io::stdout());
+            Ok(())
+        }
+    }
+}
+
+fn find_town(explicit: &Option<PathBuf>) -> Result<Town> {
+    Town::find(explicit.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

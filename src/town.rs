@@ -1,0 +1,303 @@
+//! The town: a directory that is a git repository holding `town.toml`, role homes and a
+//! git-ignored runtime dir. This module finds it, reads its config, creates it, and opens its ledger.
+//!
+//! Layout:
+//! ```text
+//! <town>/
+//! ├── town.toml          config (committed)
+//! ├── .gitignore         ignores .runtime/
+//! ├── mayor/AGENTS.md    role homes with the role's instructions (committed)
+//! ├── deacon/AGENTS.md
+//! └── .runtime/          0700, never committed: ledger.redb, ledger.lock, socket, logs
+//! ```
+//! The ledger itself is committed to the town repository's own ref (`refs/heads/beads`), so the
+//! work tree people commit to stays clean.
+
+use anyhow::{Context, Result, bail};
+use gastown_beads::ledger::{Ledger, LedgerConfig};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The file whose presence marks a town's root.
+pub const CONFIG_FILE: &str = "town.toml";
+/// The git-ignored directory of local state.
+pub const RUNTIME_DIR: &str = ".runtime";
+
+/// `town.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TownConfig {
+    /// A human name for the town (defaults to the directory name).
+    pub name: String,
+    /// The prefix of the town's bead ids (`gt` gives `gt-a1b2`).
+    pub prefix: String,
+    #[serde(default)]
+    pub ledger: LedgerSection,
+}
+
+/// `[ledger]` in `town.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerSection {
+    /// The git ref the ledger is committed to.
+    #[serde(default = "default_git_ref")]
+    pub git_ref: String,
+    /// The longest a change waits in the journal before its git commit (humantime: `1s`, `500ms`).
+    #[serde(default = "default_commit_delay")]
+    pub commit_delay: String,
+}
+
+impl Default for LedgerSection {
+    fn default() -> Self {
+        LedgerSection {
+            git_ref: default_git_ref(),
+            commit_delay: default_commit_delay(),
+        }
+    }
+}
+
+fn default_git_ref() -> String {
+    "refs/heads/beads".to_string()
+}
+
+fn default_commit_delay() -> String {
+    "1s".to_string()
+}
+
+/// A found town: its root and its config.
+#[derive(Debug, Clone)]
+pub struct Town {
+    pub root: PathBuf,
+    pub config: TownConfig,
+}
+
+impl Town {
+    /// Find the town: `explicit` (from `--town` or `GASTOWN_TOWN`), else walk up from the
+    /// working directory looking for `town.toml`.
+    pub fn find(explicit: Option<&Path>) -> Result<Town> {
+        if let Some(dir) = explicit {
+            if !dir.join(CONFIG_FILE).is_file() {
+                bail!(
+                    "{} is not a town (no {CONFIG_FILE}): create one with `gastown install {}`",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            return Town::load(dir);
+        }
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        for dir in cwd.ancestors() {
+            if dir.join(CONFIG_FILE).is_file() {
+                return Town::load(dir);
+            }
+        }
+        bail!(
+            "not inside a town (no {CONFIG_FILE} in {} or above): pass --town <dir>, set GASTOWN_TOWN, \
+             or create one with `gastown install <dir>`",
+            cwd.display()
+        )
+    }
+
+    /// Read a town whose root is known.
+    pub fn load(root: &Path) -> Result<Town> {
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", root.display()))?;
+        let path = root.join(CONFIG_FILE);
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let config: TownConfig = toml::from_str(&text)
+            .with_context(|| format!("{} is not a valid town config", path.display()))?;
+        gastown_beads::id::validate_prefix(&config.prefix)
+            .with_context(|| format!("bad `prefix` in {}", path.display()))?;
+        Ok(Town { root, config })
+    }
+
+    /// The git-ignored local state dir.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.root.join(RUNTIME_DIR)
+    }
+
+    /// The group-commit delay from config.
+    pub fn commit_delay(&self) -> Result<Duration> {
+        humantime::parse_duration(&self.config.ledger.commit_delay).with_context(|| {
+            format!(
+                "bad ledger.commit_delay {:?} in {}: use a duration like \"1s\" or \"500ms\"",
+                self.config.ledger.commit_delay,
+                self.root.join(CONFIG_FILE).display()
+            )
+        })
+    }
+
+    /// How to open this town's ledger.
+    pub fn ledger_config(&self) -> Result<LedgerConfig> {
+        let runtime = self.runtime_dir();
+        ensure_private_dir(&runtime)?;
+        Ok(LedgerConfig {
+            repo_path: self.root.clone(),
+            index_path: runtime.join("ledger.redb"),
+            lock_path: runtime.join("ledger.lock"),
+            prefix: self.config.prefix.clone(),
+            git_ref: self.config.ledger.git_ref.clone(),
+            commit_delay: self.commit_delay()?,
+            author_name: "gastown".to_string(),
+            author_email: "gastown@localhost".to_string(),
+        })
+    }
+
+    /// Open the ledger directly (no supervisor in between).
+    pub fn open_ledger(&self) -> Result<Ledger> {
+        let cfg = self.ledger_config()?;
+        Ledger::open(cfg)
+            .with_context(|| format!("cannot open the ledger of {}", self.root.display()))
+    }
+}
+
+/// Options of `gastown install`.
+pub struct InstallOptions {
+    pub prefix: String,
+    pub name: Option<String>,
+}
+
+/// Create a town at `dir`: git repository, `town.toml`, role homes, runtime dir, empty ledger.
+pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
+    gastown_beads::id::validate_prefix(&opts.prefix).context("bad --prefix")?;
+    if dir.join(CONFIG_FILE).exists() {
+        bail!("{} is already a town ({CONFIG_FILE} exists)", dir.display());
+    }
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => dir
+            .canonicalize()?
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "town".to_string()),
+    };
+    let config = TownConfig {
+        name,
+        prefix: opts.prefix.clone(),
+        ledger: LedgerSection::default(),
+    };
+    let text = toml::to_string_pretty(&config).context("cannot render town.toml")?;
+    fs::write(dir.join(CONFIG_FILE), format!("# Gas Town config\n{text}"))?;
+    append_gitignore(dir)?;
+    write_role_homes(dir)?;
+    ensure_private_dir(&dir.join(RUNTIME_DIR))?;
+    git_init_and_commit(dir)?;
+    let town = Town::load(dir)?;
+    let ledger = town.open_ledger()?;
+    ledger
+        .close_ledger()
+        .context("cannot close the new ledger")?;
+    Ok(town)
+}
+
+fn append_gitignore(dir: &Path) -> Result<()> {
+    let path = dir.join(".gitignore");
+    let existing = fs::read_to_string(&path).unwrap_or_default();
+    if existing
+        .lines()
+        .any(|l| l.trim() == "/.runtime/" || l.trim() == ".runtime/")
+    {
+        return Ok(());
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# local state of gastown: ledger index, socket, logs\n/.runtime/\n");
+    fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn write_role_homes(dir: &Path) -> Result<()> {
+    for (role, text) in [("mayor", MAYOR_AGENTS_MD), ("deacon", DEACON_AGENTS_MD)] {
+        let home = dir.join(role);
+        fs::create_dir_all(&home)?;
+        let path = home.join("AGENTS.md");
+        if !path.exists() {
+            fs::write(&path, text)?;
+        }
+    }
+    Ok(())
+}
+
+const MAYOR_AGENTS_MD: &str = "# Mayor\n\nYou are the Mayor of this Gas Town: the overseer's \
+chief of staff. Turn what the overseer wants into beads, group them in convoys, and sling them to \
+polecats and crew. Start every session with `gastown prime`. If there is work on your hook, you \
+must run it.\n";
+
+const DEACON_AGENTS_MD: &str = "# Deacon\n\nYou are the Deacon: the town's patrol. Mechanical \
+checks run in the supervisor; you are summoned for judgement. Start every session with \
+`gastown prime`. If there is work on your hook, you must run it.\n";
+
+/// Create `dir` (and parents) with mode 0700, or tighten an existing one.
+pub fn ensure_private_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot set mode 0700 on {}", dir.display()))
+}
+
+fn git_init_and_commit(dir: &Path) -> Result<()> {
+    if !dir.join(".git").exists() {
+        git(dir, &["init", "--quiet", "--initial-branch=main"])?;
+    }
+    git(
+        dir,
+        &["add", "--", CONFIG_FILE, ".gitignore", "mayor", "deacon"],
+    )?;
+    git(
+        dir,
+        &[
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            "gastown install: town config and role homes",
+        ],
+    )
+}
+
+/// Run the git CLI in `dir`; a failure reports the command and git's stderr.
+fn git(dir: &Path, args: &[&str]) -> Result<()> {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir);
+    // Commits need an identity; use gastown's where the user has none configured.
+    if !has_git_identity(dir) {
+        cmd.args([
+            "-c",
+            "user.name=gastown",
+            "-c",
+            "user.email=gastown@localhost",
+        ]);
+    }
+    let out = cmd
+        .args(args)
+        .output()
+        .context("cannot run `git`: is git installed and on PATH?")?;
+    if !out.status.success() {
+        bail!(
+            "`git {}` failed in {}: {}",
+            args.join(" "),
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+fn has_git_identity(dir: &Path) -> bool {
+    ["user.name", "user.email"].iter().all(|key| {
+        Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["config", "--get", key])
+            .output()
+            .map(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
+            .unwrap_or(false)
+    })
+}

@@ -1,0 +1,213 @@
+//! The ledger through the CLI, as a new user meets it: install, create with dependencies, watch
+//! `ready` change as blockers close, find the beads in git history with a clean work tree.
+
+use crate::util::{TestTown, gastown, ids, stderr};
+
+#[test]
+fn ready_changes_as_blockers_close_and_git_has_the_beads() {
+    let town = TestTown::new();
+    let design = town.create(&["Design the API", "-p", "1"]);
+    let build = town.create(&["Implement it", "--deps", &design]);
+    let docs = town.create(&["Write docs", "--deps", &format!("blocks:{build}")]);
+
+    let ready = ids(&town.ok(&["bead", "ready", "--json"]));
+    assert_eq!(ready, vec![design.clone()]);
+    let blocked = ids(&town.ok(&["bead", "blocked", "--json"]));
+    assert_eq!(blocked.len(), 2, "{blocked:?}");
+
+    town.ok(&["bead", "close", &design, "--reason", "agreed"]);
+    assert_eq!(
+        ids(&town.ok(&["bead", "ready", "--json"])),
+        vec![build.clone()]
+    );
+    town.ok(&["bead", "close", &build]);
+    assert_eq!(
+        ids(&town.ok(&["bead", "ready", "--json"])),
+        vec![docs.clone()]
+    );
+
+    // Closed beads leave the default list, --all brings them back.
+    assert_eq!(
+        ids(&town.ok(&["bead", "list", "--json"])),
+        vec![docs.clone()]
+    );
+    assert_eq!(ids(&town.ok(&["bead", "list", "--all", "--json"])).len(), 3);
+
+    let log = town.git(&["log", "--all", "-p"]);
+    for id in [&design, &build, &docs] {
+        assert!(
+            log.contains(&format!("\"id\":\"{id}\"")),
+            "{id} not in git history"
+        );
+    }
+    assert!(
+        log.contains("\"status\":\"closed\""),
+        "closing is in git history"
+    );
+    assert_eq!(
+        town.git(&["status", "--porcelain"]),
+        "",
+        "the town's work tree stays clean"
+    );
+}
+
+#[test]
+fn show_and_create_print_the_jsonl_object() {
+    let town = TestTown::new();
+    let id = town.create(&[
+        "A bug",
+        "-t",
+        "bug",
+        "-p",
+        "P0",
+        "-d",
+        "it breaks",
+        "-l",
+        "ui,urgent",
+    ]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&town.ok(&["bead", "show", &id, "--json"])).expect("json");
+    assert_eq!(shown["issue_type"], "bug");
+    assert_eq!(shown["priority"], 0);
+    assert_eq!(shown["description"], "it breaks");
+    assert_eq!(shown["labels"], serde_json::json!(["ui", "urgent"]));
+    assert!(shown.get("closed_at").is_none());
+
+    town.ok(&[
+        "bead",
+        "update",
+        &id,
+        "--status",
+        "in_progress",
+        "--assignee",
+        "rig/crew/max",
+    ]);
+    town.ok(&["bead", "comment", &id, "looking at it"]);
+    town.ok(&["bead", "label", "remove", &id, "urgent"]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&town.ok(&["bead", "show", &id, "--json"])).expect("json");
+    assert_eq!(shown["status"], "in_progress");
+    assert_eq!(shown["assignee"], "rig/crew/max");
+    assert_eq!(shown["labels"], serde_json::json!(["ui"]));
+    assert_eq!(shown["comments"][0]["text"], "looking at it");
+
+    let closed: serde_json::Value =
+        serde_json::from_str(&town.ok(&["bead", "close", &id, "--json"])).expect("json");
+    assert!(closed["closed_at"].is_string());
+    let reopened: serde_json::Value =
+        serde_json::from_str(&town.ok(&["bead", "reopen", &id, "--json"])).expect("json");
+    assert!(reopened.get("closed_at").is_none());
+    assert_eq!(reopened["status"], "open");
+}
+
+#[test]
+fn export_then_import_into_another_town_round_trips() {
+    let a = TestTown::new();
+    let first = a.create(&["one"]);
+    a.create(&["two", "--deps", &first]);
+    let export = a.root.join("export.jsonl");
+    a.ok(&["bead", "export", "-o", export.to_str().expect("utf-8")]);
+
+    let b = TestTown::new();
+    b.ok(&["bead", "import", export.to_str().expect("utf-8")]);
+    assert_eq!(
+        a.ok(&["bead", "list", "--all", "--json"]),
+        b.ok(&["bead", "list", "--all", "--json"])
+    );
+    assert_eq!(ids(&b.ok(&["bead", "ready", "--json"])), vec![first]);
+}
+
+#[test]
+fn bad_input_is_refused_with_a_clear_error() {
+    let town = TestTown::new();
+    let a = town.create(&["a"]);
+    let b = town.create(&["b", "--deps", &a]);
+
+    // A dependency on an unknown bead.
+    let err = town.fails(&["bead", "dep", "add", &a, "gt-zzzzz"]);
+    assert!(err.contains("gt-zzzzz"), "{err}");
+    // A blocking dependency that would close a cycle names the cycle.
+    let err = town.fails(&["bead", "dep", "add", &a, &b]);
+    assert!(
+        err.contains("cycle") && err.contains(&a) && err.contains(&b),
+        "{err}"
+    );
+    // Invalid ids and priorities.
+    let err = town.fails(&["bead", "show", "../etc"]);
+    assert!(err.contains("../etc") && err.contains("invalid"), "{err}");
+    let err = town.fails(&["bead", "close", "no spaces"]);
+    assert!(err.contains("no spaces"), "{err}");
+    let err = town.fails(&["bead", "create", "x", "-p", "9"]);
+    assert!(err.contains("priority"), "{err}");
+    let err = town.fails(&["bead", "create", "x", "--deps", "nonsense:gt-abc"]);
+    assert!(err.contains("dependency type"), "{err}");
+    // Nothing half-made: still exactly the two beads, b still blocked by a.
+    assert_eq!(ids(&town.ok(&["bead", "list", "--json"])).len(), 2);
+    assert_eq!(ids(&town.ok(&["bead", "ready", "--json"])), vec![a]);
+}
+
+#[test]
+fn a_malformed_import_names_the_line_and_imports_nothing() {
+    let town = TestTown::new();
+    let file = town.root.join("bad.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            r#"{"id":"gt-aaa","title":"fine","status":"open","priority":2,"issue_type":"task","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#,
+            "\n",
+            r#"{"id":"gt-bbb","title":"broken","#,
+            "\n"
+        ),
+    )
+    .expect("write");
+    let err = town.fails(&["bead", "import", file.to_str().expect("utf-8")]);
+    assert!(err.contains("bad.jsonl") && err.contains('2'), "{err}");
+    assert_eq!(ids(&town.ok(&["bead", "list", "--all", "--json"])).len(), 0);
+}
+
+#[test]
+fn the_town_is_found_by_flag_env_or_walking_up() {
+    let town = TestTown::new();
+    let id = town.create(&["findable"]);
+    let sub = town.root.join("mayor");
+    let out = gastown(&sub, &["bead", "show", &id]);
+    assert!(out.status.success(), "walk up: {}", stderr(&out));
+
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let out = gastown(elsewhere.path(), &["bead", "list"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("gastown install"), "{}", stderr(&out));
+    let root = town.root.to_str().expect("utf-8");
+    let out = gastown(elsewhere.path(), &["--town", root, "bead", "show", &id]);
+    assert!(out.status.success(), "--town: {}", stderr(&out));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(elsewhere.path())
+        .env("GASTOWN_TOWN", root)
+        .args(["bead", "show", &id])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "GASTOWN_TOWN: {}", stderr(&out));
+}
+
+#[test]
+fn install_refuses_an_existing_town_and_a_bad_prefix() {
+    let town = TestTown::new();
+    let out = gastown(&town.root, &["install", town.root.to_str().expect("utf-8")]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("already a town"), "{}", stderr(&out));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = gastown(dir.path(), &["install", "t2", "--prefix", "Bad Prefix"]);
+    assert!(!out.status.success());
+    assert!(
+        !dir.path().join("t2").join("town.toml").exists(),
+        "nothing half-made"
+    );
+}
+
+#[test]
+fn completions_are_generated() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = gastown(dir.path(), &["completions", "bash"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("gastown"));
+}

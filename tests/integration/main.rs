@@ -1,0 +1,5 @@
+//! Integration tests: one test binary that drives the real `gastown` executable against real
+//! git repositories in temp dirs.
+
+mod bead;
+mod util;

@@ -1,0 +1,101 @@
+//! Test fixture: a throw-away town and a helper that runs the real `gastown` binary in it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A town in a temp dir, removed when dropped.
+pub struct TestTown {
+    /// Keeps the directory alive.
+    _dir: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+impl TestTown {
+    /// `gastown install` into a fresh temp dir.
+    pub fn new() -> TestTown {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("town");
+        let out = gastown(dir.path(), &["install", root.to_str().expect("utf-8 path")]);
+        assert!(out.status.success(), "install failed: {}", stderr(&out));
+        TestTown { _dir: dir, root }
+    }
+
+    /// Run `gastown <args>` inside the town; returns the output whatever the exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        gastown(&self.root, args)
+    }
+
+    /// Run and require success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "gastown {args:?} failed ({}):\n{}",
+            out.status,
+            stderr(&out)
+        );
+        stdout(&out)
+    }
+
+    /// Run and require failure; returns stderr.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            !out.status.success(),
+            "gastown {args:?} should have failed but printed:\n{}",
+            stdout(&out)
+        );
+        stderr(&out)
+    }
+
+    /// `create --json` and return the new id.
+    pub fn create(&self, args: &[&str]) -> String {
+        let mut full = vec!["bead", "create"];
+        full.extend_from_slice(args);
+        full.push("--json");
+        let bead: serde_json::Value =
+            serde_json::from_str(&self.ok(&full)).expect("create --json prints one JSON object");
+        bead["id"].as_str().expect("bead has an id").to_string()
+    }
+
+    /// Run git in the town and return stdout.
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+        stdout(&out)
+    }
+}
+
+/// Run the real binary with `cwd` as working directory and no inherited town.
+pub fn gastown(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(cwd)
+        .env_remove("GASTOWN_TOWN")
+        .env_remove("GASTOWN_AGENT")
+        .args(args)
+        .output()
+        .expect("the gastown binary runs")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Ids in a `--json` array.
+pub fn ids(json: &str) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_str(json).expect("a JSON array");
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|b| b["id"].as_str().expect("id").to_string())
+        .collect()
+}
