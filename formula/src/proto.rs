@@ -85,9 +85,10 @@ pub struct ProtoStep {
 
 /// A step ready to pour: the step plus its edges as indices into the same list.
 ///
-/// Records come in topological order, so every index in `blocked_by` and `parent` is smaller
-/// than the record's own: a pour can create the beads in order and add each edge as soon as
-/// its bead exists.
+/// Records come in topological order, so every index in `blocked_by` is smaller than the
+/// record's own: a pour can create the beads in order and add each `blocks` edge as soon as
+/// the bead exists. `parent` is the exception: a container step is done after its children,
+/// so it comes later; add parent edges once all beads exist.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PourRecord<'a> {
     /// The step.
@@ -96,8 +97,8 @@ pub struct PourRecord<'a> {
     pub index: usize,
     /// Records this step's bead is blocked by (its needs): `blocks` edges.
     pub blocked_by: Vec<usize>,
-    /// The container step's record, when the step is a child (a parent-child edge to it
-    /// instead of to the molecule bead, if the ledger wants one).
+    /// The container step's record, when the step is a child (a later record: the container
+    /// needs its children). The ledger may link the child to it instead of to the molecule.
     pub parent: Option<usize>,
 }
 

@@ -294,6 +294,18 @@ id = "p2"
     assert_eq!(needs(&proto, "par"), ["start", "p1", "p2"]);
     assert!(proto.step("p1").expect("p1").parallel);
     assert_eq!(proto.step("s1").expect("s1").parent.as_deref(), Some("seq"));
+    let records = proto.pour_records();
+    let index = |id: &str| {
+        records
+            .iter()
+            .position(|r| r.step.id == id)
+            .expect("record")
+    };
+    assert_eq!(records[index("p2")].parent, Some(index("par")));
+    assert!(
+        index("p2") < index("par"),
+        "children come before their container"
+    );
 }
 
 #[test]
