@@ -136,6 +136,7 @@ fn resolve_vars(draft: &Draft, given: &Vars) -> Result<Vars, FormulaError> {
             file: source.to_string(),
             var: name.clone(),
             description,
+            step: first_user(draft, name),
         });
     }
     Ok(values)
@@ -204,6 +205,25 @@ pub fn declared_vars(
         .into_iter()
         .map(|(name, var)| (name, var.def))
         .collect())
+}
+
+/// The first step (in definition order) whose text uses variable `name`.
+fn first_user(draft: &Draft, name: &str) -> Option<String> {
+    let uses = |text: &str| {
+        template::pieces(text)
+            .iter()
+            .any(|p| matches!(p, template::Piece::Var(v) if *v == name))
+    };
+    draft
+        .steps
+        .iter()
+        .find(|s| {
+            uses(&s.title)
+                || uses(&s.description)
+                || s.acceptance.as_deref().is_some_and(uses)
+                || s.assignee.as_deref().is_some_and(uses)
+        })
+        .map(|s| s.id.clone())
 }
 
 /// `needs` without repeats, in order.

@@ -41,14 +41,17 @@ pub enum FormulaError {
     Cycle { file: String, cycle: Vec<String> },
     /// A required variable has no value and no default.
     #[error(
-        "{file}: required variable `{var}` has no value{}; pass --var {var}=<value>",
-        parenthesized(description)
+        "{file}: required variable `{var}` has no value{}{}; pass --var {var}=<value>",
+        parenthesized(description),
+        used_by(step.as_deref())
     )]
     MissingVariable {
         file: String,
         var: String,
         /// The variable's description and hints (may be empty).
         description: String,
+        /// The first step that uses the variable, if any does.
+        step: Option<String>,
     },
     /// A step's text uses `{{var}}` for a variable that is neither declared nor given.
     #[error(
@@ -147,6 +150,7 @@ impl FormulaError {
             | Self::UnknownVariable { step, .. }
             | Self::TargetNotFound { step, .. } => Some(step),
             Self::Cycle { cycle, .. } => cycle.first().map(String::as_str),
+            Self::MissingVariable { step, .. } => step.as_deref(),
             _ => None,
         }
     }
@@ -159,4 +163,10 @@ fn parenthesized(text: &str) -> String {
     } else {
         format!(" ({text})")
     }
+}
+
+/// `, used by step `x``, or nothing.
+fn used_by(step: Option<&str>) -> String {
+    step.map(|s| format!(", used by step `{s}`"))
+        .unwrap_or_default()
 }

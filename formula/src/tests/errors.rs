@@ -154,8 +154,8 @@ const CASES: &[Case] = &[
         cook: "base",
         vars: &[],
         file: "base.formula.toml",
-        step: None,
-        contains: &["`feature`", "--var feature="],
+        step: Some("design"),
+        contains: &["`feature`", "--var feature=", "used by step `design`"],
     },
     Case {
         name: "unknown variable in a template",
