@@ -17,7 +17,8 @@ pub enum EventKind {
     Exited,
     /// A child's factory or `pre_start` failed; counts as a failure and as a restart.
     StartFailed,
-    /// A child was started again after an exit or failed start.
+    /// A child was started by the restart machinery: after its exit or failed start, or as a
+    /// member of a group (one_for_all, rest_for_one) that waited for such a child.
     Restarted,
     /// A child's restart waits for `delay_ms` (the child is `backing_off`).
     BackingOff,

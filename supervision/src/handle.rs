@@ -27,6 +27,15 @@ pub struct SupervisorRef {
     events: broadcast::Sender<SupervisorEvent>,
 }
 
+impl std::fmt::Debug for SupervisorRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SupervisorRef")
+            .field("path", &self.path)
+            .field("actor", &self.actor.get_id())
+            .finish()
+    }
+}
+
 impl SupervisorRef {
     /// A handle from its parts.
     pub(crate) fn new(

@@ -122,7 +122,7 @@ impl Default for Intensity {
 
 /// Everything a supervisor needs to run: how it restarts, how often it may, and its children in
 /// start order. Cloneable so that a parent can start it again after it gave up.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct SupervisorSpec {
     /// Restart strategy.
     pub strategy: Strategy,

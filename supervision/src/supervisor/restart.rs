@@ -36,8 +36,14 @@ impl SupervisorState {
                 continue;
             }
             let id = self.children[index].spec.id.clone();
+            let group = self.restarts_groups();
+            if group {
+                for later in &mut self.children[index + 1..] {
+                    later.state = ChildState::Restarting;
+                }
+            }
             self.restart_loop(myself, id).await?;
-            if self.restarts_groups() {
+            if group {
                 break;
             }
         }

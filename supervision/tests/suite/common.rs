@@ -28,6 +28,8 @@ pub enum Command {
     Exit(Exit),
     /// Block inside `handle` forever, so a stop is never seen.
     Hang,
+    /// `myself.stop(reason)` with any reason.
+    StopWith(Option<String>),
 }
 
 /// Shared, ordered record of `start <id>` and `stop <id>` lines.
@@ -131,6 +133,7 @@ impl Actor for Worker {
             Command::Exit(Exit::Abnormal) => return Err(format!("{} crashed", self.id).into()),
             Command::Exit(Exit::Panic) => panic!("{} panicked", self.id),
             Command::Hang => std::future::pending::<()>().await,
+            Command::StopWith(reason) => myself.stop(reason),
         }
         Ok(())
     }

@@ -175,3 +175,54 @@ async fn every_strategy_restart_type_and_exit() {
         check(strategy, restart, exit, expected).await;
     }
 }
+
+/// Runs one stop reason through a transient child `t` and checks the exit class it is given.
+async fn check_stop_reason(reason: Option<&str>, expected: ExitKind) {
+    let journal = Journal::default();
+    let spec = SupervisorSpec::new(OneForOne)
+        .with_backoff(Backoff::none())
+        .child(worker("t", &journal).with_restart(Transient));
+    let supervisor = Supervisor::spawn("reasons", spec).await.expect("starts");
+    let mut events = supervisor.subscribe();
+    send(
+        &supervisor,
+        "t",
+        Command::StopWith(reason.map(str::to_string)),
+    )
+    .await;
+    let exited = wait_kind(&mut events, EventKind::Exited, "t").await;
+    assert_eq!(exited.exit, Some(expected), "reason {reason:?}");
+    supervisor.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_reasons_map_to_otp_exit_classes() {
+    check_stop_reason(None, ExitKind::Normal).await;
+    check_stop_reason(Some("done"), ExitKind::Normal).await;
+    check_stop_reason(Some("shutdown"), ExitKind::Shutdown).await;
+    check_stop_reason(Some("shutdown: bye"), ExitKind::Shutdown).await;
+    check_stop_reason(Some("shutdownish"), ExitKind::Normal).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_killed_child_exited_abnormally() {
+    let journal = Journal::default();
+    let spec = SupervisorSpec::new(OneForOne)
+        .with_backoff(Backoff::none())
+        .child(worker("t", &journal).with_restart(Transient));
+    let supervisor = Supervisor::spawn("killed", spec).await.expect("starts");
+    let mut events = supervisor.subscribe();
+    supervisor
+        .child("t")
+        .await
+        .expect("answers")
+        .expect("runs")
+        .kill();
+    let exited = wait_kind(&mut events, EventKind::Exited, "t").await;
+    assert_eq!(
+        (exited.exit, exited.reason.as_str()),
+        (Some(ExitKind::Abnormal), "killed")
+    );
+    wait_kind(&mut events, EventKind::Restarted, "t").await;
+    supervisor.shutdown().await;
+}

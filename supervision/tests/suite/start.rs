@@ -102,8 +102,8 @@ async fn a_restart_never_races_its_predecessors_name() {
         wait_kind(&mut events, EventKind::Restarted, "named").await;
     }
     assert_eq!(journal.starts("named"), 6);
-    let registered = ractor::registry::where_is("supervision-test-unique-name")
-        .expect("name registered");
+    let registered =
+        ractor::registry::where_is("supervision-test-unique-name").expect("name registered");
     let current = supervisor
         .child("named")
         .await
@@ -135,5 +135,72 @@ async fn transient_children_that_end_normally_can_be_restarted_by_hand() {
         supervisor.restart_child("t").await,
         Err(SupervisorError::UnknownChild { .. })
     ));
+    supervisor.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_factory_that_forgot_to_link_is_linked_by_its_supervisor() {
+    let journal = Journal::default();
+    let plain = Worker {
+        id: "plain".into(),
+        journal: journal.clone(),
+        refuse_start: Switch::default(),
+        panic_on_start: false,
+    };
+    let plain_spec = ChildSpec::worker("plain", move |_ctx| {
+        let plain = plain.clone();
+        async move {
+            let (actor, _join) = ractor::Actor::spawn(None, plain, ()).await?;
+            Ok(actor.into())
+        }
+    });
+    let supervisor = Supervisor::spawn("unlinked", spec(5).child(plain_spec))
+        .await
+        .expect("starts");
+    let mut events = supervisor.subscribe();
+    send(&supervisor, "plain", Command::Exit(Exit::Abnormal)).await;
+    wait_kind(&mut events, EventKind::Restarted, "plain").await;
+    assert_eq!(journal.starts("plain"), 2);
+    supervisor.shutdown().await;
+    assert_eq!(
+        journal.stops("plain"),
+        1,
+        "the second incarnation was stopped by the supervisor"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn group_members_wait_for_a_child_that_fails_to_start() {
+    let journal = Journal::default();
+    let broken = Switch::default();
+    broken.set(true);
+    let backoff = Backoff {
+        initial: Duration::from_secs(1),
+        jitter: 0.0,
+        ..Backoff::default()
+    };
+    let spec = SupervisorSpec::new(Strategy::OneForAll)
+        .with_intensity(Intensity::new(10, Duration::from_secs(60)))
+        .with_backoff(backoff)
+        .child(worker("a", &journal))
+        .child(worker_with("b", &journal, &broken))
+        .child(worker("c", &journal));
+    let supervisor = Supervisor::spawn("waiting", spec)
+        .await
+        .expect("starts while b backs off");
+    let mut events = supervisor.subscribe();
+    let states: Vec<_> = supervisor
+        .which_children()
+        .await
+        .expect("answers")
+        .into_iter()
+        .map(|c| c.state)
+        .collect();
+    use gastown_supervision::ChildState::{BackingOff, Restarting, Running};
+    assert_eq!(states, [Running, BackingOff, Restarting]);
+    assert_eq!(journal.ids("start"), ["a"]);
+    broken.set(false);
+    wait_kind(&mut events, EventKind::Restarted, "c").await;
+    assert_eq!(journal.ids("start"), ["a", "b", "c"]);
     supervisor.shutdown().await;
 }
