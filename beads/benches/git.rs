@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// Beads changed by each measured commit.
 const CHANGED: usize = 100;
-/// Measured commits per total.
+/// Measured commits per total (`GASTOWN_BENCH_GIT_ROUNDS` to change).
 const ROUNDS: usize = 40;
 
 fn main() {
@@ -26,7 +26,9 @@ fn main() {
                 .collect()
         })
         .unwrap_or_else(|_| vec![1_000, 10_000, 100_000]);
-    println!("git ledger benchmark: {CHANGED} changed beads per commit, {ROUNDS} rounds, medians");
+    println!(
+        "git ledger benchmark: {CHANGED} changed beads per commit, medians and p90 of the rounds"
+    );
     let largest = totals.iter().copied().max().unwrap_or(0);
     for total in totals {
         bench_total(total, total == largest);
@@ -45,10 +47,12 @@ fn bench_total(total: usize, with_read_all: bool) {
         ms(started.elapsed())
     );
 
-    let mut commits = Vec::with_capacity(ROUNDS);
-    let mut diffs = Vec::with_capacity(ROUNDS);
+    let rounds = std::env::var("GASTOWN_BENCH_GIT_ROUNDS")
+        .map_or(ROUNDS, |r| r.parse().expect("a number of rounds"));
+    let mut commits = Vec::with_capacity(rounds);
+    let mut diffs = Vec::with_capacity(rounds);
     let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-    for round in 1..=ROUNDS {
+    for round in 1..=rounds {
         let changes: Vec<Change> = (0..CHANGED).map(|_| put(rng.below(total), round)).collect();
         let started = Instant::now();
         let new_tip = store

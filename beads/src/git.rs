@@ -149,12 +149,18 @@ impl GitStore {
             path: cfg.repo_path.clone(),
             source,
         })?;
-        Ok(GitStore {
+        let store = GitStore {
             repo,
             git_ref,
             cfg,
             packs_since_open: 0,
-        })
+        };
+        match pack::remove_stale_temp_files(&store.pack_dir()) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "removed temporary pack files of dead writers"),
+            Err(err) => tracing::warn!(error = %err, "could not clean temporary pack files"),
+        }
+        Ok(store)
     }
 
     /// The configuration this store was opened with.

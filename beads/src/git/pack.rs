@@ -230,11 +230,39 @@ fn bad_index(path: &Path, why: &str) -> io::Error {
     )
 }
 
+/// The prefix of the temporary files a pack is written to before it is renamed into place.
+const TEMP_PREFIX: &str = ".tmp-gastown-";
+
+/// Remove temporary pack files left by writers that died (`kill -9` mid-commit). Only files of
+/// processes that no longer exist are touched; without `/proc` nothing is.
+pub(crate) fn remove_stale_temp_files(pack_dir: &Path) -> io::Result<usize> {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() || !pack_dir.is_dir() {
+        return Ok(0);
+    }
+    let mut removed = 0;
+    for entry in fs::read_dir(pack_dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(TEMP_PREFIX)?.split('-').next())
+        else {
+            continue;
+        };
+        if pid.parse::<u32>().is_ok() && !proc.join(pid).exists() {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// Write `data` to a temporary file in `dir` (read-only, like git's packs) and sync it to disk;
 /// returns the temporary path. The caller renames it into place.
 fn write_synced(dir: &Path, name: &str, data: &[u8]) -> io::Result<PathBuf> {
     use std::os::unix::fs::OpenOptionsExt;
-    let temp_path = dir.join(format!(".tmp-gastown-{}-{name}", std::process::id()));
+    let temp_path = dir.join(format!("{TEMP_PREFIX}{}-{name}", std::process::id()));
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -502,3 +502,23 @@ fn loose_count(dir: &Path) -> usize {
         .expect("count line");
     count.parse().expect("a number")
 }
+
+#[test]
+fn temp_files_of_dead_writers_are_removed_at_open() {
+    let town = town();
+    let pack_dir = town.path().join(".git/objects/pack");
+    std::fs::create_dir_all(&pack_dir).expect("pack dir");
+    // A pid that cannot be alive (above the kernel's pid_max) and our own, which is alive.
+    let dead = pack_dir.join(".tmp-gastown-4294967295-pack-1.pack");
+    let alive = pack_dir.join(format!(".tmp-gastown-{}-pack-2.pack", std::process::id()));
+    let foreign = pack_dir.join("tmp_pack_abc");
+    for path in [&dead, &alive, &foreign] {
+        std::fs::write(path, b"partial").expect("write temp file");
+    }
+    let _store = open(town.path());
+    assert!(!dead.exists(), "the dead writer's file stays");
+    assert!(
+        alive.exists() && foreign.exists(),
+        "a live or foreign file was removed"
+    );
+}
