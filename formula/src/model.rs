@@ -121,8 +121,7 @@ pub struct Formula {
 }
 
 /// A template variable: `[vars.name]` table, or `name = "default"`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(from = "VarSpec")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct VarDef {
     /// What the variable means; shown by `formula show` and in errors.
     pub description: String,
@@ -138,14 +137,6 @@ pub struct VarDef {
     /// Declared value type (`string`, `number`, ...); informational.
     #[serde(rename = "type")]
     pub value_type: Option<String>,
-}
-
-/// The two spellings of a variable in a file.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum VarSpec {
-    Default(String),
-    Table(VarTable),
 }
 
 /// The table spelling of a variable.
@@ -166,22 +157,42 @@ struct VarTable {
     value_type: Option<String>,
 }
 
-impl From<VarSpec> for VarDef {
-    fn from(spec: VarSpec) -> Self {
-        match spec {
-            VarSpec::Default(value) => VarDef {
-                default: Some(value),
-                ..VarDef::default()
-            },
-            VarSpec::Table(t) => VarDef {
-                description: t.description,
-                required: t.required,
-                default: t.default,
-                required_unless: t.required_unless,
-                allowed: t.allowed,
-                value_type: t.value_type,
-            },
+/// Accepts `name = "default"` or a `[vars.name]` table, keeping the table's own error
+/// messages (unknown field, wrong type) instead of a generic "did not match".
+impl<'de> Deserialize<'de> for VarDef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Spelling;
+
+        impl<'de> serde::de::Visitor<'de> for Spelling {
+            type Value = VarDef;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(
+                    "a string (the default value) or a table with description, required, default",
+                )
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<VarDef, E> {
+                Ok(VarDef {
+                    default: Some(value.to_string()),
+                    ..VarDef::default()
+                })
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<VarDef, A::Error> {
+                let t = VarTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(VarDef {
+                    description: t.description,
+                    required: t.required,
+                    default: t.default,
+                    required_unless: t.required_unless,
+                    allowed: t.allowed,
+                    value_type: t.value_type,
+                })
+            }
         }
+
+        deserializer.deserialize_any(Spelling)
     }
 }
 

@@ -293,6 +293,33 @@ const CASES: &[Case] = &[
         contains: &["typo.formula.toml:4:1:", "need"],
     },
     Case {
+        name: "misspelled variable field",
+        files: &[(
+            "v.formula.toml",
+            "formula = \"v\"\n[vars.x]\nrequird = true\n[[steps]]\nid = \"a\"\n",
+        )],
+        cook: "v",
+        vars: &[],
+        file: "v.formula.toml",
+        step: None,
+        contains: &["v.formula.toml:3:1:", "unknown field `requird`"],
+    },
+    Case {
+        name: "variable that is neither a string nor a table",
+        files: &[(
+            "n.formula.toml",
+            "formula = \"n\"\n[vars]\nx = 3\n[[steps]]\nid = \"a\"\n",
+        )],
+        cook: "n",
+        vars: &[],
+        file: "n.formula.toml",
+        step: None,
+        contains: &[
+            "n.formula.toml:3:5:",
+            "a string (the default value) or a table",
+        ],
+    },
+    Case {
         name: "unknown formula type",
         files: &[(
             "kind.formula.toml",
