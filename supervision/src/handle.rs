@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use ractor::rpc::CallResult;
-use ractor::{ActorCell, ActorRef, ActorStatus, RpcReplyPort};
+use ractor::{ActorCell, ActorRef, ActorStatus, Message, RpcReplyPort};
 use tokio::sync::broadcast;
 
 use crate::child::ChildSpec;
@@ -108,6 +108,17 @@ impl SupervisorRef {
     pub async fn child(&self, id: &str) -> Result<Option<ActorCell>, SupervisorError> {
         let id = id.to_string();
         self.query(move |reply| Request::Child(id, reply)).await
+    }
+
+    /// The running actor of child `id` as a typed ref, if it runs and takes messages of type `M`.
+    pub async fn child_actor<M: Message>(
+        &self,
+        id: &str,
+    ) -> Result<Option<ActorRef<M>>, SupervisorError> {
+        let cell = self.child(id).await?;
+        Ok(cell
+            .filter(|cell| cell.is_message_type_of::<M>() == Some(true))
+            .map(ActorRef::from))
     }
 
     /// A handle to child `id` if it is a running supervisor of this crate.

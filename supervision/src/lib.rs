@@ -92,6 +92,8 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod defaults;
 
 mod backoff;
