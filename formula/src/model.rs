@@ -10,6 +10,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod compose;
+mod convoy;
+
+pub use compose::{
+    Advice, AdviceStep, Around, Compose, ExpandRule, MapRule, Overlay, OverrideMode, Pointcut,
+    StepOverride,
+};
+pub use convoy::{Leg, Output, Preset, Synthesis};
+
 /// What a formula is for; decides which tables cooking reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -255,176 +264,6 @@ pub struct Gate {
     pub timeout: Option<String>,
 }
 
-/// A convoy leg: one parallel piece of work.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Leg {
-    /// Step id of the leg.
-    pub id: String,
-    /// Title of the leg's step.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// One sentence: what this leg looks at.
-    #[serde(default)]
-    pub focus: Option<String>,
-    /// What to do.
-    #[serde(default)]
-    pub description: String,
-    /// Agent override for this leg.
-    #[serde(default)]
-    pub agent: Option<String>,
-    /// Analysis-only override for this leg.
-    #[serde(default)]
-    pub review_only: Option<bool>,
-}
-
-/// The convoy step that combines the legs' results.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Synthesis {
-    /// Step id; `synthesis` when absent.
-    #[serde(default)]
-    pub id: Option<String>,
-    /// Title of the synthesis step.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// What to do.
-    #[serde(default)]
-    pub description: String,
-    /// Legs it waits for; all legs when empty.
-    #[serde(default, alias = "needs")]
-    pub depends_on: Vec<String>,
-}
-
-/// `[compose]`: how other formulas are folded into this one.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Compose {
-    /// Aspect formulas applied to the resolved steps, in order.
-    #[serde(default)]
-    pub aspects: Vec<String>,
-    /// Expansions applied to one target step each.
-    #[serde(default)]
-    pub expand: Vec<ExpandRule>,
-    /// Expansions applied to every step whose id matches a glob.
-    #[serde(default)]
-    pub map: Vec<MapRule>,
-}
-
-/// `[[compose.expand]]`: replace step `target` by the template of expansion `with`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExpandRule {
-    /// Id of the step to replace.
-    pub target: String,
-    /// Name of the expansion formula.
-    pub with: String,
-    /// Values for `{name}` placeholders in the template.
-    #[serde(default)]
-    pub vars: BTreeMap<String, String>,
-}
-
-/// `[[compose.map]]`: expand every step whose id matches `select`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MapRule {
-    /// Glob over step ids (`*` any run of characters, `?` one character).
-    pub select: String,
-    /// Name of the expansion formula.
-    pub with: String,
-    /// Values for `{name}` placeholders in the template.
-    #[serde(default)]
-    pub vars: BTreeMap<String, String>,
-}
-
-/// `[[advice]]` of an aspect: steps inserted around steps matching `target`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Advice {
-    /// Glob over step ids.
-    pub target: String,
-    /// One step to run before the target.
-    #[serde(default)]
-    pub before: Option<AdviceStep>,
-    /// One step to run after the target.
-    #[serde(default)]
-    pub after: Option<AdviceStep>,
-    /// Several steps before and after the target.
-    #[serde(default)]
-    pub around: Option<Around>,
-}
-
-/// `[advice.around]`: before and after lists.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Around {
-    /// Steps run before the target, in order.
-    #[serde(default)]
-    pub before: Vec<AdviceStep>,
-    /// Steps run after the target, in order.
-    #[serde(default)]
-    pub after: Vec<AdviceStep>,
-}
-
-/// A step inserted by advice; `{step.id}` and `{step.title}` name the target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AdviceStep {
-    /// Step id, usually derived from `{step.id}`.
-    pub id: String,
-    /// Title; the id when absent.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// What to do.
-    #[serde(default)]
-    pub description: String,
-    /// When the step counts as done.
-    #[serde(default)]
-    pub acceptance: Option<String>,
-    /// Step type for the bead.
-    #[serde(default, rename = "type")]
-    pub step_type: Option<String>,
-}
-
-/// `[[pointcuts]]` of an aspect.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pointcut {
-    /// Glob over step ids.
-    pub glob: String,
-}
-
-/// How a step overlay changes its step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OverrideMode {
-    /// The given fields replace the step's.
-    Replace,
-    /// The given text is added after the step's, on a new line.
-    Append,
-    /// The step is removed; steps that needed it inherit its needs.
-    Skip,
-}
-
-/// `[[step-overrides]]`: change one step of the resolved formula.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepOverride {
-    /// The step to change.
-    pub step_id: String,
-    /// What to do with it.
-    pub mode: OverrideMode,
-    /// New (replace) or extra (append) description.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// New (replace) or extra (append) title.
-    #[serde(default)]
-    pub title: Option<String>,
-    /// New (replace) or extra (append) acceptance text.
-    #[serde(default)]
-    pub acceptance: Option<String>,
-}
-
 /// `[squash]`: how the runner condenses a finished molecule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -438,43 +277,4 @@ pub struct Squash {
     /// Whether the digest carries metrics.
     #[serde(default)]
     pub include_metrics: Option<bool>,
-}
-
-/// `[output]` of a convoy: where leg and synthesis results go.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Output {
-    /// Directory for all results.
-    #[serde(default)]
-    pub directory: Option<String>,
-    /// File name pattern for each leg's result.
-    #[serde(default)]
-    pub leg_pattern: Option<String>,
-    /// File name of the synthesis.
-    #[serde(default)]
-    pub synthesis: Option<String>,
-}
-
-/// `[presets.name]` of a convoy: a named subset of legs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Preset {
-    /// What the preset is for.
-    #[serde(default)]
-    pub description: String,
-    /// Leg ids in the preset.
-    #[serde(default)]
-    pub legs: Vec<String>,
-}
-
-/// A standalone overlay file (`formula-overlays/<name>.toml`): step overrides only.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Overlay {
-    /// Where the text came from; named by errors and warnings.
-    #[serde(skip)]
-    pub source: String,
-    /// The overrides, applied in order after the formula's own.
-    #[serde(default, rename = "step-overrides", alias = "step_overrides")]
-    pub step_overrides: Vec<StepOverride>,
 }
