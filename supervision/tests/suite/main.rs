@@ -7,6 +7,7 @@ mod common;
 mod backoff;
 mod dynamic;
 mod intensity;
+mod logs;
 mod matrix;
 mod shutdown;
 mod snapshot;
