@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{FormulaKind, Gate, Squash};
 
-/// A cooked formula: what `formula cook` prints and what `mol pour` instantiates.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A cooked formula: what `formula cook` prints and what `mol pour` instantiates. Serializes
+/// to the JSON `formula cook --json` prints, and reads back (e.g. when kept on a molecule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Protomolecule {
     /// The formula's name.
     pub formula: String,
@@ -21,31 +22,31 @@ pub struct Protomolecule {
     #[serde(rename = "type")]
     pub kind: FormulaKind,
     /// The formula's version, when declared.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<i64>,
     /// Every variable with a value (given, or its default), by name.
     pub vars: BTreeMap<String, String>,
     /// `pour` from the file: persistent step beads wanted.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pour: Option<bool>,
     /// `phase` from the file: `liquid` (pour) or `vapor` (wisp).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
     /// `review_only` from the file: no code commits expected.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_only: Option<bool>,
     /// `[squash]` from the file: how the finished molecule is condensed.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub squash: Option<Squash>,
     /// The steps, each after all of its needs.
     pub steps: Vec<ProtoStep>,
     /// Non-fatal problems (an overlay override naming no step), for the operator.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
 /// One step of a protomolecule: becomes one step bead.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProtoStep {
     /// Unique within the molecule.
     pub id: String,
@@ -54,29 +55,29 @@ pub struct ProtoStep {
     /// What to do.
     pub description: String,
     /// When the step counts as done.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceptance: Option<String>,
     /// Steps that must be done first (all earlier in the list).
     pub needs: Vec<String>,
     /// May run alongside siblings with the same needs.
     pub parallel: bool,
     /// Step type from the file (`parallel` container, convoy `leg`/`synthesis`, ...).
-    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub step_type: Option<String>,
     /// The container step this one is a child of.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
     /// A wait before the step may start.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gate: Option<Gate>,
     /// Bead priority for the step.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<u8>,
     /// Labels for the step bead.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
     /// Default assignee for the step bead.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignee: Option<String>,
     /// The file that defined the step (a parent's, an expansion's or an aspect's file when
     /// it came from one).

@@ -443,6 +443,8 @@ fn protomolecule_serializes_for_the_cli() {
     assert_eq!(json["type"], "workflow");
     assert_eq!(json["steps"][1]["needs"][0], "design");
     assert_eq!(json["steps"][2]["acceptance"], "f tested");
+    let back: crate::Protomolecule = serde_json::from_value(json).expect("reads back");
+    assert_eq!(back, proto);
     let text = proto.to_string();
     assert!(
         text.contains("  2. implement — Implement f  [needs design]"),
