@@ -24,8 +24,6 @@
 //! # Example
 //!
 //! ```
-//! use std::time::Duration;
-//!
 //! use gastown_supervision::{
 //!     ChildSpec, EventKind, Intensity, Restart, Strategy, Supervisor, SupervisorSpec,
 //! };
@@ -87,7 +85,6 @@
 //!
 //! // Stops `pool` (and its job), then `helper`, then `flaky`, each waited for.
 //! root.shutdown().await;
-//! # let _ = Duration::ZERO;
 //! # Ok(())
 //! # }
 //! ```
