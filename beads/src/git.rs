@@ -37,6 +37,7 @@
 
 mod error;
 mod layout;
+mod odb;
 mod pack;
 mod walk;
 
@@ -107,21 +108,6 @@ pub struct GitStore {
     packs_since_open: usize,
 }
 
-/// Reopen the repository after this many packs were written or removed through it.
-const REOPEN_AFTER_PACKS: usize = 16;
-
-/// Open the town's repository with room for the packs that commits add between reopenings.
-fn open_repo(path: &std::path::Path) -> Result<gix::Repository, gix::Error> {
-    let slots = gix::odb::store::init::Slots::AsNeededByDiskState {
-        multiplier: 2.0,
-        minimum: 64,
-    };
-    gix::open_opts(
-        path,
-        gix::open::Options::default().object_store_slots(slots),
-    )
-}
-
 impl std::fmt::Debug for GitStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GitStore")
@@ -145,7 +131,7 @@ impl GitStore {
                 reason: "it does not start with `refs/`".to_owned(),
             });
         }
-        let repo = open_repo(&cfg.repo_path).map_err(|source| GitError::NotARepository {
+        let repo = odb::open_repo(&cfg.repo_path).map_err(|source| GitError::NotARepository {
             path: cfg.repo_path.clone(),
             source,
         })?;
@@ -238,24 +224,6 @@ impl GitStore {
         walk::changed_between(self, from, to)
     }
 
-    /// Housekeeping once the ref moved; failures are logged, the commit stands.
-    fn after_commit(&mut self) {
-        match self.roll_up_packs() {
-            Ok(touched) => self.packs_since_open += touched,
-            // Leftover small packs only cost read time until the next try.
-            Err(err) => tracing::warn!(error = %err, "could not roll up the ledger's small packs"),
-        }
-        if self.packs_since_open >= REOPEN_AFTER_PACKS {
-            match open_repo(&self.cfg.repo_path) {
-                Ok(repo) => {
-                    self.repo = repo;
-                    self.packs_since_open = 0;
-                }
-                Err(err) => tracing::warn!(error = %err, "could not reopen the town repository"),
-            }
-        }
-    }
-
     /// Write the tree and the commit object (not the ref); `None` when the tree would not change.
     fn write_tree_and_commit(
         &self,
@@ -276,66 +244,6 @@ impl GitStore {
             return Ok(None);
         }
         self.write_commit(tree, expected_tip, message).map(Some)
-    }
-
-    /// The directory of the repository's packs.
-    fn pack_dir(&self) -> PathBuf {
-        self.repo.objects.store_ref().path().join("pack")
-    }
-
-    /// Write the objects collected in memory as one pack.
-    fn write_pack(&self, mut objects: gix::odb::memory::Storage) -> Result<(), GitError> {
-        let mut objects: Vec<pack::PackObject> = std::mem::take(&mut *objects)
-            .into_iter()
-            .map(|(id, (kind, data))| (id, kind, data))
-            .collect();
-        let pack_dir = self.pack_dir();
-        pack::write_pack(&pack_dir, &mut objects, self.repo.object_hash())
-            .map_err(GitError::io("write a pack of ledger objects", &pack_dir))?;
-        Ok(())
-    }
-
-    /// Merge the smallest packs into one, as `git repack --geometric=2` would, so that one pack
-    /// per commit leaves O(log n) packs. Returns how many packs were written or removed.
-    fn roll_up_packs(&self) -> Result<usize, GitError> {
-        use gix::objs::Find;
-        let pack_dir = self.pack_dir();
-        let io_err = || GitError::io("roll up the ledger's packs", &pack_dir);
-        let packs = pack::packs_to_roll_up(&pack_dir).map_err(io_err())?;
-        if packs.len() < 2 {
-            return Ok(0);
-        }
-        let mut objects = Vec::new();
-        let mut buf = Vec::new();
-        for index in &packs {
-            for id in pack::index_ids(index, self.repo.object_hash()).map_err(io_err())? {
-                let found = self
-                    .repo
-                    .objects
-                    .try_find(&id, &mut buf)
-                    .map_err(self.gix_err("read a packed object"))?;
-                let data = found.ok_or_else(|| {
-                    io_err()(std::io::Error::other(format!(
-                        "object {id} of {} is missing",
-                        index.display()
-                    )))
-                })?;
-                objects.push((id, data.kind, data.data.to_vec()));
-            }
-        }
-        objects.sort_unstable_by_key(|a| a.0);
-        objects.dedup_by(|a, b| a.0 == b.0);
-        pack::write_pack(&pack_dir, &mut objects, self.repo.object_hash()).map_err(io_err())?;
-        packs
-            .iter()
-            .try_for_each(|index| pack::remove_pack(index))
-            .map_err(io_err())?;
-        tracing::debug!(
-            packs = packs.len(),
-            objects = objects.len(),
-            "rolled up ledger packs"
-        );
-        Ok(packs.len() + 1)
     }
 
     /// The tree of commit `commit`.
