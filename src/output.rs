@@ -10,11 +10,11 @@ pub fn line(text: impl AsRef<str>) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Print a value as pretty JSON on stdout.
-pub fn json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    line(text)?;
-    Ok(())
+/// Write text that already carries its newlines.
+pub fn text(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()
 }
 
 /// True when the error (or any cause) is a broken pipe on stdout.

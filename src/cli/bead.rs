@@ -9,11 +9,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use gastown_beads::ledger::{BeadPatch, Ledger, ListFilter, NewBead};
 use gastown_beads::{Bead, DepKind, IssueType, Status};
+use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum BeadCommand {
     /// Create a bead.
     Create(CreateArgs),
@@ -83,7 +84,7 @@ pub enum BeadCommand {
     },
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct CreateArgs {
     pub title: String,
     /// task, bug, feature, epic, chore, … (default task).
@@ -115,7 +116,7 @@ pub struct CreateArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct ListArgs {
     #[arg(long, short = 's')]
     pub status: Option<String>,
@@ -132,7 +133,7 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args, Serialize, Deserialize)]
 pub struct UpdateArgs {
     pub id: String,
     #[arg(long)]
@@ -157,7 +158,7 @@ pub struct UpdateArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum DepCommand {
     /// ISSUE depends on DEPENDS_ON (by default DEPENDS_ON blocks ISSUE).
     Add {
@@ -170,10 +171,51 @@ pub enum DepCommand {
     Remove { issue: String, depends_on: String },
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
 pub enum LabelCommand {
     Add { id: String, label: String },
     Remove { id: String, label: String },
+}
+
+/// What a command prints: stdout text, plus notes for stderr (kept apart so `export` to stdout
+/// stays a clean JSONL stream).
+#[derive(Debug, Default)]
+struct Out {
+    text: String,
+}
+
+impl Out {
+    fn line(&mut self, line: impl AsRef<str>) -> Result<()> {
+        self.text.push_str(line.as_ref());
+        self.text.push('\n');
+        Ok(())
+    }
+
+    fn json<T: serde::Serialize>(&mut self, value: &T) -> Result<()> {
+        let text = serde_json::to_string_pretty(value)?;
+        self.line(text)
+    }
+
+    fn note(&mut self, note: String) {
+        eprintln!("{note}");
+    }
+}
+
+impl BeadCommand {
+    /// Resolve file arguments against the working directory, so the command means the same
+    /// when a supervisor in another directory runs it.
+    pub fn with_absolute_paths(self) -> Result<BeadCommand> {
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        Ok(match self {
+            BeadCommand::Import { file } => BeadCommand::Import {
+                file: cwd.join(file),
+            },
+            BeadCommand::Export { output: Some(p) } => BeadCommand::Export {
+                output: Some(cwd.join(p)),
+            },
+            other => other,
+        })
+    }
 }
 
 /// Who the CLI acts as: the agent named by the session's environment, else the overseer.
@@ -185,14 +227,18 @@ pub fn actor() -> String {
 }
 
 pub fn run(town: &Town, cmd: BeadCommand) -> Result<()> {
+    let cmd = cmd.with_absolute_paths()?;
     let mut ledger = town.open_ledger()?;
-    let result = apply(&mut ledger, cmd);
+    let result = apply(&mut ledger, cmd, &actor());
     // Every command leaves the ledger committed to git; the group-commit delay matters to the
     // long-running supervisor, a one-shot CLI flushes on its way out.
     let closed = ledger
         .close_ledger()
         .context("cannot flush the ledger to git");
-    result.and(closed)
+    let text = result?;
+    closed?;
+    output::text(&text)?;
+    Ok(())
 }
 
 pub fn sync(town: &Town) -> Result<()> {
@@ -206,27 +252,36 @@ pub fn sync(town: &Town) -> Result<()> {
     Ok(())
 }
 
-fn apply(ledger: &mut Ledger, cmd: BeadCommand) -> Result<()> {
-    let who = actor();
+/// Run one bead command against an open ledger as `who`; returns what goes to stdout.
+///
+/// The same function runs in the CLI (ledger opened directly) and in `gastown run` (the ledger
+/// actor), so the two behave alike.
+pub fn apply(ledger: &mut Ledger, cmd: BeadCommand, who: &str) -> Result<String> {
+    let mut out = Out::default();
+    apply_to(ledger, cmd, who, &mut out)?;
+    Ok(out.text)
+}
+
+fn apply_to(ledger: &mut Ledger, cmd: BeadCommand, who: &str, out: &mut Out) -> Result<()> {
     match cmd {
-        BeadCommand::Create(args) => create(ledger, args, &who),
+        BeadCommand::Create(args) => create(ledger, args, who, out),
         BeadCommand::Show { id, json } => {
             let bead = get(ledger, &id)?;
-            print_bead(&bead, json)
+            print_bead(&bead, json, out)
         }
-        BeadCommand::List(args) => list(ledger, args),
-        BeadCommand::Update(args) => update(ledger, args, &who),
+        BeadCommand::List(args) => list(ledger, args, out),
+        BeadCommand::Update(args) => update(ledger, args, who, out),
         BeadCommand::Close { ids, reason, json } => {
             for id in ids {
-                let bead = ledger.close(&id, &reason, &who)?;
-                print_changed("Closed", &bead, json)?;
+                let bead = ledger.close(&id, &reason, who)?;
+                print_changed("Closed", &bead, json, out)?;
             }
             Ok(())
         }
         BeadCommand::Reopen { ids, json } => {
             for id in ids {
-                let bead = ledger.reopen(&id, &who)?;
-                print_changed("Reopened", &bead, json)?;
+                let bead = ledger.reopen(&id, who)?;
+                print_changed("Reopened", &bead, json, out)?;
             }
             Ok(())
         }
@@ -236,41 +291,41 @@ fn apply(ledger: &mut Ledger, cmd: BeadCommand) -> Result<()> {
             kind,
         }) => {
             let kind = parse_dep_kind(&kind)?;
-            ledger.add_dependency(&issue, &depends_on, kind.clone(), &who)?;
-            output::line(format!(
+            ledger.add_dependency(&issue, &depends_on, kind.clone(), who)?;
+            out.line(format!(
                 "Added dependency: {issue} depends on {depends_on} ({kind})"
             ))?;
             Ok(())
         }
         BeadCommand::Dep(DepCommand::Remove { issue, depends_on }) => {
-            ledger.remove_dependency(&issue, &depends_on, &who)?;
-            output::line(format!(
+            ledger.remove_dependency(&issue, &depends_on, who)?;
+            out.line(format!(
                 "Removed dependency: {issue} no longer depends on {depends_on}"
             ))?;
             Ok(())
         }
         BeadCommand::Ready { json } => {
             let beads = ledger.ready()?;
-            print_list(&beads, json, "No ready beads")
+            print_list(&beads, json, "No ready beads", out)
         }
-        BeadCommand::Blocked { json } => blocked(ledger, json),
+        BeadCommand::Blocked { json } => blocked(ledger, json, out),
         BeadCommand::Label(LabelCommand::Add { id, label }) => {
-            let bead = ledger.add_label(&id, &label, &who)?;
-            output::line(format!("Added label {label:?} to {}", bead.id))?;
+            let bead = ledger.add_label(&id, &label, who)?;
+            out.line(format!("Added label {label:?} to {}", bead.id))?;
             Ok(())
         }
         BeadCommand::Label(LabelCommand::Remove { id, label }) => {
-            let bead = ledger.remove_label(&id, &label, &who)?;
-            output::line(format!("Removed label {label:?} from {}", bead.id))?;
+            let bead = ledger.remove_label(&id, &label, who)?;
+            out.line(format!("Removed label {label:?} from {}", bead.id))?;
             Ok(())
         }
         BeadCommand::Comment { id, text, json } => {
-            let bead = ledger.add_comment(&id, &text, &who)?;
-            print_changed("Commented on", &bead, json)
+            let bead = ledger.add_comment(&id, &text, who)?;
+            print_changed("Commented on", &bead, json, out)
         }
         BeadCommand::Import { file } => {
-            let outcome = ledger.import_file(&file, &who)?;
-            output::line(format!(
+            let outcome = ledger.import_file(&file, who)?;
+            out.line(format!(
                 "Imported {}: {} created, {} updated, {} unchanged ({} wisps)",
                 file.display(),
                 outcome.created,
@@ -280,12 +335,12 @@ fn apply(ledger: &mut Ledger, cmd: BeadCommand) -> Result<()> {
             ))?;
             Ok(())
         }
-        BeadCommand::Export { output: path } => export(ledger, path),
-        BeadCommand::Events { id, json } => events(ledger, &id, json),
+        BeadCommand::Export { output: path } => export(ledger, path, out),
+        BeadCommand::Events { id, json } => events(ledger, &id, json, out),
     }
 }
 
-fn create(ledger: &mut Ledger, args: CreateArgs, who: &str) -> Result<()> {
+fn create(ledger: &mut Ledger, args: CreateArgs, who: &str, out: &mut Out) -> Result<()> {
     let mut deps = Vec::new();
     for spec in args.deps.iter().filter(|s| !s.trim().is_empty()) {
         deps.push(parse_dep_spec(spec)?);
@@ -306,14 +361,14 @@ fn create(ledger: &mut Ledger, args: CreateArgs, who: &str) -> Result<()> {
     };
     let bead = ledger.create(new, who)?;
     if args.json {
-        output::line(bead.to_json_line())?;
+        out.line(bead.to_json_line())?;
     } else {
-        output::line(format!("Created {}: {}", bead.id, bead.title))?;
+        out.line(format!("Created {}: {}", bead.id, bead.title))?;
     }
     Ok(())
 }
 
-fn list(ledger: &Ledger, args: ListArgs) -> Result<()> {
+fn list(ledger: &Ledger, args: ListArgs, out: &mut Out) -> Result<()> {
     let filter = ListFilter {
         status: args.status.as_deref().map(parse_status).transpose()?,
         issue_type: args.issue_type.as_deref().map(parse_type).transpose()?,
@@ -322,10 +377,10 @@ fn list(ledger: &Ledger, args: ListArgs) -> Result<()> {
         all: args.all,
     };
     let beads = ledger.list(&filter)?;
-    print_list(&beads, args.json, "No beads")
+    print_list(&beads, args.json, "No beads", out)
 }
 
-fn update(ledger: &mut Ledger, args: UpdateArgs, who: &str) -> Result<()> {
+fn update(ledger: &mut Ledger, args: UpdateArgs, who: &str, out: &mut Out) -> Result<()> {
     let patch = BeadPatch {
         title: args.title,
         description: args.description,
@@ -338,20 +393,20 @@ fn update(ledger: &mut Ledger, args: UpdateArgs, who: &str) -> Result<()> {
         issue_type: args.issue_type.as_deref().map(parse_type).transpose()?,
     };
     let bead = ledger.update(&args.id, patch, who)?;
-    print_changed("Updated", &bead, args.json)
+    print_changed("Updated", &bead, args.json, out)
 }
 
-fn blocked(ledger: &Ledger, json: bool) -> Result<()> {
+fn blocked(ledger: &Ledger, json: bool, out: &mut Out) -> Result<()> {
     let blocked = ledger.blocked()?;
     if json {
         let beads: Vec<&Bead> = blocked.iter().map(|b| &b.bead).collect();
-        return output::json(&beads);
+        return out.json(&beads);
     }
     if blocked.is_empty() {
-        output::line("No blocked beads")?;
+        out.line("No blocked beads")?;
     }
     for b in &blocked {
-        output::line(format!(
+        out.line(format!(
             "{}  blocked by {}",
             summary(&b.bead),
             b.blocked_by.join(", ")
@@ -360,7 +415,7 @@ fn blocked(ledger: &Ledger, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn export(ledger: &Ledger, path: Option<PathBuf>) -> Result<()> {
+fn export(ledger: &Ledger, path: Option<PathBuf>, out: &mut Out) -> Result<()> {
     match path {
         Some(path) => {
             let file =
@@ -368,23 +423,23 @@ fn export(ledger: &Ledger, path: Option<PathBuf>) -> Result<()> {
             let mut w = BufWriter::new(file);
             let n = ledger.export_to(&mut w)?;
             w.flush()?;
-            eprintln!("exported {n} beads to {}", path.display());
+            out.note(format!("exported {n} beads to {}", path.display()));
         }
         None => {
-            let stdout = std::io::stdout();
-            let mut w = BufWriter::new(stdout.lock());
-            ledger.export_to(&mut w)?;
-            w.flush()?;
+            let mut buf = Vec::new();
+            ledger.export_to(&mut buf)?;
+            out.text
+                .push_str(&String::from_utf8(buf).context("export produced invalid UTF-8")?);
         }
     }
     Ok(())
 }
 
-fn events(ledger: &Ledger, id: &str, json: bool) -> Result<()> {
+fn events(ledger: &Ledger, id: &str, json: bool, out: &mut Out) -> Result<()> {
     get(ledger, id)?;
     let events = ledger.events(id)?;
     if json {
-        return output::json(&events);
+        return out.json(&events);
     }
     for e in &events {
         let detail = match (&e.old, &e.new) {
@@ -393,7 +448,7 @@ fn events(ledger: &Ledger, id: &str, json: bool) -> Result<()> {
             (Some(o), None) => format!(" {o}"),
             (None, None) => String::new(),
         };
-        output::line(format!("{}  {:?}  by {}{detail}", e.at, e.kind, e.actor))?;
+        out.line(format!("{}  {:?}  by {}{detail}", e.at, e.kind, e.actor))?;
     }
     Ok(())
 }
@@ -406,9 +461,9 @@ fn get(ledger: &Ledger, id: &str) -> Result<Bead> {
     }
 }
 
-fn print_bead(bead: &Bead, json: bool) -> Result<()> {
+fn print_bead(bead: &Bead, json: bool, out: &mut Out) -> Result<()> {
     if json {
-        output::line(bead.to_json_line())?;
+        out.line(bead.to_json_line())?;
         return Ok(());
     }
     let mut text = format!(
@@ -451,28 +506,28 @@ fn print_bead(bead: &Bead, json: bool) -> Result<()> {
             text.push_str(&format!("  [{}] {}: {}\n", c.created_at, c.author, c.text));
         }
     }
-    output::line(text.trim_end())?;
+    out.line(text.trim_end())?;
     Ok(())
 }
 
-fn print_changed(verb: &str, bead: &Bead, json: bool) -> Result<()> {
+fn print_changed(verb: &str, bead: &Bead, json: bool, out: &mut Out) -> Result<()> {
     if json {
-        output::line(bead.to_json_line())?;
+        out.line(bead.to_json_line())?;
     } else {
-        output::line(format!("{verb} {}: {}", bead.id, bead.title))?;
+        out.line(format!("{verb} {}: {}", bead.id, bead.title))?;
     }
     Ok(())
 }
 
-fn print_list(beads: &[Bead], json: bool, empty: &str) -> Result<()> {
+fn print_list(beads: &[Bead], json: bool, empty: &str, out: &mut Out) -> Result<()> {
     if json {
-        return output::json(&beads);
+        return out.json(&beads);
     }
     if beads.is_empty() {
-        output::line(empty)?;
+        out.line(empty)?;
     }
     for bead in beads {
-        output::line(summary(bead))?;
+        out.line(summary(bead))?;
     }
     Ok(())
 }

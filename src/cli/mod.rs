@@ -1,7 +1,9 @@
 //! The command line: one clap tree, one file per command family.
 
 mod bead;
+mod formula;
 mod install;
+mod mol;
 
 use crate::town::Town;
 use anyhow::Result;
@@ -27,6 +29,12 @@ pub enum Command {
     /// The beads ledger: create, show, list, update, close and link beads.
     #[command(subcommand)]
     Bead(bead::BeadCommand),
+    /// Formulas: list, show and cook workflow templates.
+    #[command(subcommand)]
+    Formula(formula::FormulaCommand),
+    /// Molecules: pour formulas into the ledger and walk their steps.
+    #[command(subcommand)]
+    Mol(mol::MolCommand),
     /// Commit pending ledger changes to git now (they are committed within a second anyway).
     Sync,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -41,6 +49,8 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Install(args) => install::run(args),
         Command::Bead(cmd) => bead::run(&find_town(&cli.town)?, cmd),
+        Command::Formula(cmd) => formula::run(cli.town.as_deref(), cmd),
+        Command::Mol(cmd) => mol::run(&find_town(&cli.town)?, cmd),
         Command::Sync => bead::sync(&find_town(&cli.town)?),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

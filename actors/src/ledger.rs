@@ -1,0 +1,182 @@
+//! The ledger actor: the single writer of the town's ledger while `gastown run` is up.
+//!
+//! It owns the [`Ledger`] (and with it the ledger's pid lock) and runs every operation in its own
+//! mailbox order, so operations from the socket, the role actors and the patrols never race. It
+//! drives the group commit: after a mutation it schedules a tick for when the oldest pending change
+//! is due, and on stop it flushes to git. Callers go through a [`LedgerHandle`].
+
+use gastown_beads::{CommitOutcome, Ledger, LedgerConfig, LedgerError};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// One operation on the ledger, run inside the actor.
+pub type LedgerOp = Box<dyn FnOnce(&mut Ledger) + Send>;
+
+/// The ledger actor.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LedgerActor;
+
+/// Messages of [`LedgerActor`].
+pub enum LedgerMsg {
+    /// Run an operation; the closure carries its own reply channel.
+    Run(LedgerOp),
+    /// Commit to git if the oldest pending change is due (sent by the actor to itself).
+    Tick,
+    /// Commit pending changes to git now.
+    Sync(RpcReplyPort<Result<Option<CommitOutcome>, String>>),
+}
+
+/// Arguments of [`LedgerActor`]: where the ledger is.
+#[derive(Debug, Clone)]
+pub struct LedgerArgs {
+    pub config: LedgerConfig,
+}
+
+/// State of [`LedgerActor`].
+pub struct LedgerState {
+    /// The open ledger; `None` only while closing.
+    ledger: Option<Ledger>,
+    /// Whether a `Tick` is already on its way, so mutations do not pile up timers.
+    tick_scheduled: bool,
+}
+
+impl Actor for LedgerActor {
+    type Msg = LedgerMsg;
+    type State = LedgerState;
+    type Arguments = LedgerArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<LedgerMsg>,
+        args: LedgerArgs,
+    ) -> Result<LedgerState, ActorProcessingErr> {
+        let ledger = Ledger::open(args.config)?;
+        let mut state = LedgerState {
+            ledger: Some(ledger),
+            tick_scheduled: false,
+        };
+        // Reconciliation at open may have left work for the group commit.
+        schedule_tick(&myself, &mut state);
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<LedgerMsg>,
+        msg: LedgerMsg,
+        state: &mut LedgerState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            LedgerMsg::Run(op) => run_op(op, state)?,
+            LedgerMsg::Tick => tick(state)?,
+            LedgerMsg::Sync(reply) => {
+                let outcome = open(state)?.sync().map_err(|e| e.to_string());
+                let _ = reply.send(outcome);
+            }
+        }
+        schedule_tick(&myself, state);
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<LedgerMsg>,
+        state: &mut LedgerState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(ledger) = state.ledger.take() {
+            ledger.close_ledger()?;
+        }
+        Ok(())
+    }
+}
+
+fn open(state: &mut LedgerState) -> Result<&mut Ledger, ActorProcessingErr> {
+    state
+        .ledger
+        .as_mut()
+        .ok_or_else(|| ActorProcessingErr::from("the ledger is closed"))
+}
+
+fn run_op(op: LedgerOp, state: &mut LedgerState) -> Result<(), ActorProcessingErr> {
+    op(open(state)?);
+    Ok(())
+}
+
+fn tick(state: &mut LedgerState) -> Result<(), ActorProcessingErr> {
+    state.tick_scheduled = false;
+    // A failed git commit leaves the journal in redb: nothing acknowledged is lost, and crashing
+    // the actor lets its supervisor reopen (and reconcile) the ledger.
+    open(state)?.tick()?;
+    Ok(())
+}
+
+fn schedule_tick(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState) {
+    if state.tick_scheduled {
+        return;
+    }
+    let Some(ledger) = state.ledger.as_ref() else {
+        return;
+    };
+    if let Some(due) = ledger.commit_due_in() {
+        state.tick_scheduled = true;
+        // A tiny floor keeps a due-now commit from starving the mailbox.
+        let delay = due.max(Duration::from_millis(1));
+        myself.send_after(delay, || LedgerMsg::Tick);
+    }
+}
+
+/// Why a ledger call did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerCallError {
+    #[error("the ledger actor is not running: is `gastown run` shutting down?")]
+    Unavailable,
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("git commit of the ledger failed: {0}")]
+    Commit(String),
+}
+
+/// A cloneable way to call the ledger actor.
+#[derive(Debug, Clone)]
+pub struct LedgerHandle {
+    actor: ActorRef<LedgerMsg>,
+}
+
+impl LedgerHandle {
+    pub fn new(actor: ActorRef<LedgerMsg>) -> LedgerHandle {
+        LedgerHandle { actor }
+    }
+
+    /// Run `f` against the ledger in the actor and return its result.
+    pub async fn call<R, F>(&self, f: F) -> Result<R, LedgerCallError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Ledger) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let op: LedgerOp = Box::new(move |ledger| {
+            let _ = tx.send(f(ledger));
+        });
+        self.actor
+            .send_message(LedgerMsg::Run(op))
+            .map_err(|_| LedgerCallError::Unavailable)?;
+        rx.await.map_err(|_| LedgerCallError::Unavailable)
+    }
+
+    /// Like [`LedgerHandle::call`] for operations that return a ledger result.
+    pub async fn try_call<R, F>(&self, f: F) -> Result<R, LedgerCallError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Ledger) -> Result<R, LedgerError> + Send + 'static,
+    {
+        Ok(self.call(f).await??)
+    }
+
+    /// Force the git commit now.
+    pub async fn sync(&self) -> Result<Option<CommitOutcome>, LedgerCallError> {
+        let outcome =
+            ractor::call!(self.actor, LedgerMsg::Sync).map_err(|_| LedgerCallError::Unavailable)?;
+        outcome.map_err(LedgerCallError::Commit)
+    }
+}
