@@ -457,6 +457,8 @@ fn a_bead_in_the_wrong_shard_is_malformed() {
 
 #[test]
 fn commits_are_packed_and_small_packs_are_rolled_up() {
+    // 40 commits and their roll-ups make gix's long-lived handle see more packs than it has
+    // slots (64): this also pins that the store reopens the handle in time.
     let town = town();
     let loose_before = loose_count(town.path()); // the town's own first commit
     let mut store = open(town.path());
@@ -520,5 +522,27 @@ fn temp_files_of_dead_writers_are_removed_at_open() {
     assert!(
         alive.exists() && foreign.exists(),
         "a live or foreign file was removed"
+    );
+}
+
+#[test]
+fn survives_git_gc_and_packed_refs_under_a_live_store() {
+    let town = town();
+    let mut store = open(town.path());
+    for round in 0..5 {
+        commit(&mut store, &[put(&format!("gt-{round}"), "before gc")]);
+    }
+    // A person maintains the town repository while gastown runs.
+    git(town.path(), &["gc", "--quiet", "--prune=now"]);
+    git(town.path(), &["pack-refs", "--all"]);
+    let c6 = commit(&mut store, &[put("gt-0", "after gc"), delete("gt-1")]);
+    let beads = store.read_all(c6).expect("read_all after gc");
+    assert_eq!(beads.len(), 4);
+    assert_eq!(beads[0], ("gt-0".to_owned(), line("gt-0", "after gc")));
+    assert_eq!(store.changed_between(None, c6).expect("diff").len(), 4);
+    git(town.path(), &["fsck", "--strict", "--no-progress"]);
+    assert_eq!(
+        git(town.path(), &["rev-parse", "beads"]).trim(),
+        c6.to_hex().to_string()
     );
 }
