@@ -1,0 +1,50 @@
+//! The supervisor's local socket: how `gastown` CLI calls and agent sessions talk to
+//! `gastown run`.
+//!
+//! Layers, one file each (read in this order):
+//! - [`frame`]: 4-byte big-endian length + bincode 2 payload, with a maximum frame size;
+//! - [`wire`]: the messages (hello/welcome handshake, requests, replies, typed errors, identity);
+//! - [`tokens`]: session tokens that bind a connection to an agent identity;
+//! - [`bind`]: the private runtime dir, the socket path (with its short-path fallback), binding;
+//! - [`server`] and `connection`: the listener (connection cap, shutdown) and one task per
+//!   connection (peer uid check, handshake, requests, timeouts, refusals);
+//! - [`handler`]: the trait the supervisor implements to answer requests;
+//! - [`client`]: the blocking client every CLI command uses;
+//! - [`stats`]: counters for introspection; [`bench`]: the round-trip benchmark.
+//!
+//! **Architecture invariant:** a request handler learns who is calling only from the
+//! connection's identity, established at handshake from the token; never from a payload.
+//! Protocol details for humans: `docs/socket.md`.
+
+// In the binary crate, `pub` items nobody calls yet are dead code; the CLI and supervisor adopt
+// this API piecemeal (issue 4). Remove this once the socket is fully wired.
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "the CLI and supervisor adopt the socket API piecemeal"
+)]
+
+pub mod bench;
+pub mod bind;
+pub mod client;
+mod connection;
+pub mod frame;
+pub mod handler;
+pub mod server;
+pub mod stats;
+pub mod tokens;
+pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use bind::{BindError, BoundSocket, FileModes, bind, locate_socket};
+pub use client::{Client, ClientError, ClientOptions};
+pub use handler::{Handler, HandlerFuture, SocketOnly};
+pub use server::{Server, ServerConfig};
+pub use stats::{SocketStats, StatsSnapshot};
+pub use tokens::{Token, TokenLookup, TokenRegistry};
+pub use wire::{
+    ErrorCode, Hello, Identity, PROTOCOL_VERSION, ReplyBody, Request, RequestBody, Response,
+    ServerFrame, Welcome, WireError,
+};
