@@ -262,3 +262,29 @@ async fn a_flood_beyond_the_cap_is_refused_while_earlier_clients_are_served() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_replies_is_closed_at_the_write_timeout() {
+    let server = TestServer::start(ServerConfig {
+        write_timeout: SHORT,
+        ..config()
+    })
+    .await;
+    let mut stream = UnixStream::connect(&server.path)
+        .await
+        .expect("server listens");
+    // Far more replies than the socket buffers hold, so the server's writes block.
+    let mut requests = hello_frame(PROTOCOL_VERSION, None);
+    for id in 0..100_000 {
+        requests.extend_from_slice(&request_frame(id, RequestBody::Ping));
+    }
+    let written = tokio::time::timeout(PATIENCE, stream.write_all(&requests)).await;
+    let written = written.expect("the server closes the connection instead of blocking forever");
+    assert!(
+        written.is_err(),
+        "the server closed before reading everything"
+    );
+    assert_eq!(server.snapshot().write_stalled, 1);
+    assert_served(&server.path).await;
+    server.stop().await;
+}

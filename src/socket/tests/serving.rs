@@ -173,3 +173,14 @@ fn the_round_trip_benchmark_runs() {
         "{figures:?}"
     );
 }
+
+#[test]
+fn a_silent_server_makes_the_client_time_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("silent.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+    let mut options = crate::socket::ClientOptions::new("test");
+    options.call_timeout = Duration::from_millis(100);
+    let error = Client::connect_with(&path, options).expect_err("no welcome ever comes");
+    assert!(matches!(error, ClientError::Timeout(_)), "{error:?}");
+}
