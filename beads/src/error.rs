@@ -25,12 +25,12 @@ pub enum LedgerError {
     )]
     Cycle { path: Vec<String> },
 
-    /// A malformed bead id.
-    #[error("invalid bead id: {0}")]
+    /// A malformed bead id (the message says what is wrong and how ids look).
+    #[error("{0}")]
     InvalidId(String),
 
-    /// A malformed id prefix.
-    #[error("invalid id prefix: {0}")]
+    /// A malformed id prefix (the message says what is wrong and how prefixes look).
+    #[error("{0}")]
     InvalidPrefix(String),
 
     /// A priority outside 0–4.

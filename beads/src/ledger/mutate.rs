@@ -327,6 +327,7 @@ impl Ledger {
 
     /// The bead, or `UnknownBead`.
     pub(super) fn load(&self, id: &str) -> Result<Bead, LedgerError> {
+        id::validate_id(id).map_err(|e| LedgerError::InvalidId(e.to_string()))?;
         self.store
             .get(id)?
             .map(|(b, _)| b)
@@ -334,6 +335,7 @@ impl Ledger {
     }
 
     fn require(&self, id: &str) -> Result<(), LedgerError> {
+        id::validate_id(id).map_err(|e| LedgerError::InvalidId(e.to_string()))?;
         if self.graph.contains(id) {
             Ok(())
         } else {

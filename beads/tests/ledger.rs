@@ -1,0 +1,735 @@
+//! Tests of the ledger facade against real redb files, real git repositories and real processes:
+//! mutations and their audit trail, ready/blocked as blockers close, refusals (cycles, unknown
+//! beads, bad ids and prefixes, a second process), group commit, import/export, wisps, reconcile
+//! with git both ways, and `kill -9` of a writer.
+//!
+//! Tests that need a second process spawn this test binary again, running the same test with an
+//! environment variable that makes it play the child's part.
+
+use gastown_beads::git::{Change, GitStore, GitStoreConfig};
+use gastown_beads::{
+    BeadPatch, DepKind, EventKind, IssueType, Ledger, LedgerConfig, LedgerError, ListFilter,
+    NewBead, Status,
+};
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("git prints UTF-8")
+}
+
+fn town() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    dir
+}
+
+fn config(town: &Path) -> LedgerConfig {
+    LedgerConfig {
+        repo_path: town.to_path_buf(),
+        index_path: town.join(".runtime/ledger.redb"),
+        lock_path: town.join(".runtime/ledger.lock"),
+        prefix: "gt".to_string(),
+        git_ref: "refs/heads/beads".to_string(),
+        commit_delay: Duration::from_secs(3600),
+        author_name: "test".to_string(),
+        author_email: "test@localhost".to_string(),
+    }
+}
+
+fn open(town: &Path) -> Ledger {
+    Ledger::open(config(town)).expect("ledger opens")
+}
+
+fn new(title: &str) -> NewBead {
+    NewBead {
+        title: title.to_string(),
+        priority: 2,
+        ..NewBead::default()
+    }
+}
+
+fn git_store(town: &Path) -> GitStore {
+    GitStore::open(GitStoreConfig::new(town)).expect("git store opens")
+}
+
+/// (id, line) of every bead at the tip of refs/heads/beads.
+fn in_git(town: &Path) -> Vec<(String, String)> {
+    let store = git_store(town);
+    match store.tip().expect("tip") {
+        Some(tip) => store.read_all(tip).expect("read_all"),
+        None => Vec::new(),
+    }
+}
+
+#[test]
+fn create_update_close_reopen_with_audit_trail() {
+    let t = town();
+    let mut l = open(t.path());
+    let b = l.create(new("first"), "mayor").expect("create");
+    assert!(
+        b.id.starts_with("gt-") && b.id.len() == 6,
+        "3-char hash for a small ledger: {}",
+        b.id
+    );
+    assert_eq!(b.created_by, "mayor");
+    let patch = BeadPatch {
+        title: Some("renamed".into()),
+        priority: Some(0),
+        status: Some(Status::InProgress),
+        ..BeadPatch::default()
+    };
+    let u = l.update(&b.id, patch, "mayor").expect("update");
+    assert_eq!(
+        (u.title.as_str(), u.priority, u.status.clone()),
+        ("renamed", 0, Status::InProgress)
+    );
+    let c = l.close(&b.id, "done", "witness").expect("close");
+    assert!(c.closed_at.is_some());
+    assert_eq!(c.close_reason, "done");
+    let r = l.reopen(&b.id, "mayor").expect("reopen");
+    assert_eq!(r.status, Status::Open);
+    assert_eq!(r.closed_at, None);
+    assert_eq!(l.get(&b.id).expect("get"), Some(r));
+    let kinds: Vec<EventKind> = l
+        .events(&b.id)
+        .expect("events")
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    use EventKind::*;
+    assert_eq!(
+        kinds,
+        vec![
+            Created,
+            Updated,
+            StatusChanged,
+            StatusChanged,
+            Closed,
+            StatusChanged,
+            Reopened
+        ]
+    );
+    let bad = BeadPatch {
+        priority: Some(5),
+        ..BeadPatch::default()
+    };
+    assert!(matches!(
+        l.update(&b.id, bad, "x"),
+        Err(LedgerError::InvalidPriority(5))
+    ));
+}
+
+#[test]
+fn labels_comments_children_and_list_filters() {
+    let t = town();
+    let mut l = open(t.path());
+    let epic = l
+        .create(
+            NewBead {
+                issue_type: IssueType::Epic,
+                ..new("epic")
+            },
+            "m",
+        )
+        .expect("epic");
+    let c1 = l
+        .create(
+            NewBead {
+                parent: Some(epic.id.clone()),
+                ..new("c1")
+            },
+            "m",
+        )
+        .expect("c1");
+    let c2 = l
+        .create(
+            NewBead {
+                parent: Some(epic.id.clone()),
+                ..new("c2")
+            },
+            "m",
+        )
+        .expect("c2");
+    assert_eq!(c1.id, format!("{}.1", epic.id));
+    assert_eq!(c2.id, format!("{}.2", epic.id));
+    assert_eq!(c1.dependencies[0].kind, DepKind::ParentChild);
+    l.add_label(&c1.id, "urgent", "m").expect("label");
+    l.add_label(&c1.id, "urgent", "m")
+        .expect("label twice is a no-op");
+    let with = l
+        .add_comment(&c1.id, "looks good", "refinery")
+        .expect("comment");
+    assert_eq!(with.labels, vec!["urgent"]);
+    assert_eq!(with.comments[0].author, "refinery");
+    let f = ListFilter {
+        label: Some("urgent".into()),
+        ..ListFilter::default()
+    };
+    assert_eq!(l.list(&f).expect("list").len(), 1);
+    l.close(&c2.id, "", "m").expect("close");
+    assert_eq!(l.list(&ListFilter::default()).expect("list").len(), 2);
+    assert_eq!(
+        l.list(&ListFilter {
+            all: true,
+            ..ListFilter::default()
+        })
+        .expect("list")
+        .len(),
+        3
+    );
+    let epics = ListFilter {
+        issue_type: Some(IssueType::Epic),
+        ..ListFilter::default()
+    };
+    assert_eq!(l.list(&epics).expect("list")[0].id, epic.id);
+    let without = l.remove_label(&c1.id, "urgent", "m").expect("unlabel");
+    assert!(without.labels.is_empty());
+    let kinds: Vec<EventKind> = l
+        .events(&c1.id)
+        .expect("events")
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::Created,
+            EventKind::LabelAdded,
+            EventKind::Commented,
+            EventKind::LabelRemoved
+        ]
+    );
+}
+
+#[test]
+fn ready_and_blocked_change_as_blockers_close() {
+    let t = town();
+    let mut l = open(t.path());
+    let a = l.create(new("a"), "m").expect("a");
+    let b = l
+        .create(
+            NewBead {
+                deps: vec![(DepKind::Blocks, a.id.clone())],
+                ..new("b")
+            },
+            "m",
+        )
+        .expect("b");
+    let c = l.create(new("c"), "m").expect("c");
+    l.add_dependency(&c.id, &b.id, DepKind::Blocks, "m")
+        .expect("dep");
+    assert_eq!(l.ready_ids(), vec![a.id.clone()]);
+    let blocked = l.blocked().expect("blocked");
+    assert_eq!(blocked.len(), 2);
+    assert_eq!(
+        blocked
+            .iter()
+            .find(|x| x.bead.id == b.id)
+            .expect("b blocked")
+            .blocked_by,
+        vec![a.id.clone()]
+    );
+    l.close(&a.id, "done", "m").expect("close a");
+    assert_eq!(l.ready_ids(), vec![b.id.clone()]);
+    assert_eq!(l.blocked_ids(), vec![c.id.clone()]);
+    l.remove_dependency(&c.id, &b.id, "m").expect("undep");
+    assert_eq!(l.ready().expect("ready").len(), 2);
+    l.reopen(&a.id, "m").expect("reopen");
+    assert_eq!(l.blocked_ids(), vec![b.id.clone()]);
+    // The graph is rebuilt from the index on open and agrees.
+    drop(l);
+    let l = open(t.path());
+    assert_eq!(l.blocked_ids(), vec![b.id]);
+    assert_eq!(l.ready_ids().len(), 2);
+}
+
+#[test]
+fn cycle_is_refused_naming_the_path() {
+    let t = town();
+    let mut l = open(t.path());
+    let a = l.create(new("a"), "m").expect("a");
+    let b = l
+        .create(
+            NewBead {
+                deps: vec![(DepKind::Blocks, a.id.clone())],
+                ..new("b")
+            },
+            "m",
+        )
+        .expect("b");
+    let c = l
+        .create(
+            NewBead {
+                deps: vec![(DepKind::ConditionalBlocks, b.id.clone())],
+                ..new("c")
+            },
+            "m",
+        )
+        .expect("c");
+    let err = l
+        .add_dependency(&a.id, &c.id, DepKind::Blocks, "m")
+        .expect_err("cycle");
+    match &err {
+        LedgerError::Cycle { path } => assert_eq!(
+            path,
+            &vec![a.id.clone(), c.id.clone(), b.id.clone(), a.id.clone()]
+        ),
+        other => panic!("expected a cycle, got {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("{} -> {} -> {} -> {}", a.id, c.id, b.id, a.id)),
+        "{text}"
+    );
+    assert!(matches!(
+        l.add_dependency(&a.id, &a.id, DepKind::Blocks, "m"),
+        Err(LedgerError::Cycle { .. })
+    ));
+    // A link kind is not a blocking edge: no cycle to refuse.
+    l.add_dependency(&a.id, &c.id, DepKind::Related, "m")
+        .expect("related is fine");
+    assert!(
+        l.get(&a.id)
+            .expect("get")
+            .expect("a")
+            .dependencies
+            .iter()
+            .any(|d| d.depends_on_id == c.id)
+    );
+}
+
+#[test]
+fn unknown_beads_invalid_ids_and_prefixes_are_refused() {
+    let t = town();
+    let mut l = open(t.path());
+    let a = l.create(new("a"), "m").expect("a");
+    let err = l
+        .add_dependency(&a.id, "gt-zzzz", DepKind::Blocks, "m")
+        .expect_err("unknown");
+    assert!(
+        matches!(&err, LedgerError::UnknownBead(id) if id == "gt-zzzz"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("gt-zzzz"));
+    let dep_on_unknown = NewBead {
+        deps: vec![(DepKind::Blocks, "gt-nope".into())],
+        ..new("x")
+    };
+    assert!(matches!(
+        l.create(dep_on_unknown, "m"),
+        Err(LedgerError::UnknownBead(_))
+    ));
+    assert!(matches!(
+        l.create(
+            NewBead {
+                parent: Some("gt-nope".into()),
+                ..new("x")
+            },
+            "m"
+        ),
+        Err(LedgerError::UnknownBead(_))
+    ));
+    assert!(matches!(
+        l.update("Not An Id", BeadPatch::default(), "m"),
+        Err(LedgerError::InvalidId(_))
+    ));
+    assert!(matches!(
+        l.add_dependency(&a.id, "bad id!", DepKind::Blocks, "m"),
+        Err(LedgerError::InvalidId(_))
+    ));
+    assert_eq!(
+        l.list(&ListFilter::default()).expect("list").len(),
+        1,
+        "nothing half-created"
+    );
+    drop(l);
+    let mut cfg = config(t.path());
+    cfg.prefix = "Bad-".into();
+    let err = Ledger::open(cfg).expect_err("bad prefix");
+    assert!(matches!(err, LedgerError::InvalidPrefix(_)), "{err:?}");
+}
+
+#[test]
+fn group_commit_reaches_git_on_tick_sync_and_close() {
+    let t = town();
+    let mut cfg = config(t.path());
+    cfg.commit_delay = Duration::ZERO;
+    let mut l = Ledger::open(cfg).expect("open");
+    assert_eq!(l.commit_due_in(), None);
+    let a = l.create(new("a"), "m").expect("a");
+    assert_eq!(l.commit_due_in(), Some(Duration::ZERO));
+    let out = l.tick().expect("tick").expect("a commit");
+    assert_eq!(out.beads, 1);
+    assert_eq!(l.commit_due_in(), None);
+    assert_eq!(l.tick().expect("tick"), None, "nothing pending");
+    assert_eq!(in_git(t.path()).len(), 1);
+    drop(l);
+
+    let mut l = open(t.path()); // delay of an hour
+    l.update(
+        &a.id,
+        BeadPatch {
+            title: Some("a2".into()),
+            ..BeadPatch::default()
+        },
+        "m",
+    )
+    .expect("update");
+    assert!(l.commit_due_in().expect("pending") > Duration::from_secs(3000));
+    assert_eq!(l.tick().expect("tick"), None, "not due yet");
+    let out = l.sync().expect("sync").expect("commit");
+    assert_eq!(out.commit.len(), 40);
+    assert!(in_git(t.path())[0].1.contains("\"a2\""));
+    let b = l.create(new("b"), "m").expect("b");
+    l.close_ledger().expect("close flushes");
+    let ids: Vec<String> = in_git(t.path()).into_iter().map(|(id, _)| id).collect();
+    assert!(ids.contains(&b.id));
+    assert_eq!(
+        git(t.path(), &["status", "--porcelain"])
+            .lines()
+            .filter(|l| !l.contains(".runtime"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn unsynced_changes_survive_a_drop_and_are_committed_on_open() {
+    let t = town();
+    let mut l = open(t.path());
+    let a = l.create(new("a"), "m").expect("a");
+    drop(l); // no close: the journal keeps it
+    assert!(in_git(t.path()).is_empty());
+    let l = open(t.path());
+    assert_eq!(
+        in_git(t.path())[0].0,
+        a.id,
+        "the journal was committed on open"
+    );
+    assert_eq!(l.commit_due_in(), None);
+}
+
+#[test]
+fn wisps_stay_out_of_git_but_are_exported_and_can_be_burnt() {
+    let t = town();
+    let mut l = open(t.path());
+    let w = l
+        .create(
+            NewBead {
+                ephemeral: true,
+                issue_type: IssueType::Gate,
+                ..new("gate")
+            },
+            "deacon",
+        )
+        .expect("wisp");
+    let b = l.create(new("real"), "m").expect("bead");
+    l.sync().expect("sync");
+    let ids: Vec<String> = in_git(t.path()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, vec![b.id.clone()]);
+    assert!(!l.ready_ids().contains(&w.id), "wisps are never ready");
+    let mut out = Vec::new();
+    assert_eq!(l.export_to(&mut out).expect("export"), 2);
+    assert!(String::from_utf8(out).expect("utf8").contains(&w.id));
+    assert!(matches!(l.burn_wisp(&b.id), Err(LedgerError::Invalid(_))));
+    l.burn_wisp(&w.id).expect("burn");
+    assert_eq!(l.get(&w.id).expect("get"), None);
+}
+
+#[test]
+fn import_is_all_or_nothing_and_export_round_trips() {
+    let t = town();
+    let mut l = open(t.path());
+    let good = t.path().join("good.jsonl");
+    let lines = [
+        r#"{"id":"bd-a1","title":"one","status":"open","priority":1,"issue_type":"task","created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}"#,
+        r#"{"id":"bd-a2","title":"two","status":"open","priority":2,"issue_type":"task","created_at":"2025-01-02T00:00:00Z","updated_at":"2025-01-02T00:00:00Z","dependencies":[{"issue_id":"bd-a2","depends_on_id":"bd-a1","type":"blocks"}]}"#,
+        r#"{"id":"bd-w1","title":"wisp","status":"open","priority":2,"issue_type":"gate","created_at":"2025-01-02T00:00:00Z","ephemeral":true}"#,
+    ];
+    std::fs::write(&good, lines.join("\n") + "\n").expect("write");
+    let bad = t.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        format!("{}\n{{not json\n", lines[0].replace("bd-a1", "bd-a9")),
+    )
+    .expect("write");
+    let err = l.import_file(&bad, "import").expect_err("malformed");
+    assert!(err.to_string().contains("bad.jsonl:2"), "{err}");
+    assert!(l.is_empty(), "nothing imported");
+    let out = l.import_file(&good, "import").expect("import");
+    assert_eq!(
+        (out.created, out.updated, out.unchanged, out.wisps),
+        (3, 0, 0, 1)
+    );
+    assert_eq!(l.ready_ids(), vec!["bd-a1"]);
+    assert_eq!(l.blocked_ids(), vec!["bd-a2"]);
+    let again = l.import_file(&good, "import").expect("import again");
+    assert_eq!((again.created, again.unchanged), (0, 3));
+    let mut out = Vec::new();
+    l.export_to(&mut out).expect("export");
+    let exported: Vec<serde_json::Value> = String::from_utf8(out)
+        .expect("utf8")
+        .lines()
+        .map(|x| serde_json::from_str(x).expect("json"))
+        .collect();
+    let original: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|x| serde_json::from_str(x).expect("json"))
+        .collect();
+    assert_eq!(exported, original);
+    l.sync().expect("sync");
+    assert_eq!(in_git(t.path()).len(), 2, "the wisp stays out of git");
+}
+
+#[test]
+fn git_ahead_of_the_index_is_reindexed_on_open() {
+    let t = town();
+    let mut l = open(t.path());
+    let a = l.create(new("a"), "m").expect("a");
+    let b = l
+        .create(
+            NewBead {
+                deps: vec![(DepKind::Blocks, a.id.clone())],
+                ..new("b")
+            },
+            "m",
+        )
+        .expect("b");
+    l.close_ledger().expect("close");
+    // Someone else commits to the ledger ref: closes a, adds a new bead, deletes nothing.
+    let mut store = git_store(t.path());
+    let mut closed = serde_json::to_value(
+        in_git(t.path())
+            .into_iter()
+            .find(|(id, _)| *id == a.id)
+            .expect("a in git")
+            .1,
+    )
+    .expect("v");
+    let line: String = serde_json::from_value(closed.take()).expect("string");
+    let closed_line = line.replace(
+        "\"status\":\"open\"",
+        "\"status\":\"closed\",\"closed_at\":\"2026-01-01T00:00:00Z\"",
+    );
+    let other = r#"{"id":"gt-new1","title":"from a pull","status":"open","priority":1,"issue_type":"bug","created_at":"2026-01-01T00:00:00Z"}"#;
+    let changes = [
+        Change::Put {
+            id: a.id.clone(),
+            line: closed_line,
+        },
+        Change::Put {
+            id: "gt-new1".into(),
+            line: other.into(),
+        },
+    ];
+    let tip = store.tip().expect("tip");
+    store
+        .commit(tip, &changes, "hand edit")
+        .expect("commit")
+        .expect("changed");
+    let l = open(t.path());
+    assert_eq!(
+        l.get("gt-new1").expect("get").expect("re-indexed").title,
+        "from a pull"
+    );
+    assert_eq!(
+        l.get(&a.id).expect("get").expect("a").status,
+        Status::Closed
+    );
+    assert_eq!(l.ready_ids(), vec!["gt-new1".to_string(), b.id.clone()]);
+    assert!(l.blocked_ids().is_empty());
+    assert_eq!(l.events("gt-new1").expect("events")[0].actor, "git");
+    // And a delete through the git CLI (a real `git` commit on the ref) is seen too.
+    drop(l);
+    let tree = t.path().join("wt");
+    git(
+        t.path(),
+        &[
+            "worktree",
+            "add",
+            "-q",
+            tree.to_str().expect("utf8"),
+            "beads",
+        ],
+    );
+    let file = git(&tree, &["ls-files"])
+        .lines()
+        .find(|f| f.contains("gt-new1"))
+        .expect("file")
+        .to_string();
+    git(&tree, &["rm", "-q", &file]);
+    git(
+        &tree,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "-m",
+            "drop it",
+        ],
+    );
+    git(
+        t.path(),
+        &[
+            "worktree",
+            "remove",
+            "--force",
+            tree.to_str().expect("utf8"),
+        ],
+    );
+    let l = open(t.path());
+    assert_eq!(l.get("gt-new1").expect("get"), None);
+}
+
+/// In a child process: open the ledger at `$LEDGER_LOCK_HOLDER`, say so, hold it until stdin closes.
+fn hold_lock(town: &Path) {
+    let l = open(town);
+    println!("HOLDING");
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+    drop(l);
+}
+
+fn spawn_self(test: &str, var: &str, town: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .env(var, town)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the test binary")
+}
+
+#[test]
+fn a_second_process_gets_locked_naming_the_holder() {
+    if let Some(dir) = std::env::var_os("LEDGER_LOCK_HOLDER") {
+        hold_lock(Path::new(&dir));
+        return;
+    }
+    let t = town();
+    let mut child = spawn_self(
+        "a_second_process_gets_locked_naming_the_holder",
+        "LEDGER_LOCK_HOLDER",
+        t.path(),
+    );
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    // libtest prints "test <name> ... " before the test's own output, on the same line.
+    assert!(
+        lines.any(|l| l.expect("line").ends_with("HOLDING")),
+        "the child took the lock"
+    );
+    let err = Ledger::open(config(t.path())).expect_err("locked");
+    match &err {
+        LedgerError::Locked { pid, .. } => assert_eq!(*pid, child.id()),
+        other => panic!("expected Locked, got {other:?}"),
+    }
+    assert!(
+        err.to_string().contains(&format!("process {}", child.id())),
+        "{err}"
+    );
+    drop(child.stdin.take());
+    assert!(child.wait().expect("wait").success());
+    open(t.path());
+}
+
+/// In a child process: create beads forever, syncing often, printing each acknowledged id.
+fn write_forever(town: &Path) {
+    let mut cfg = config(town);
+    cfg.commit_delay = Duration::ZERO;
+    let mut l = Ledger::open(cfg).expect("the writer opens the ledger after a kill");
+    for i in 0u64.. {
+        let b = l
+            .create(new(&format!("written {i}")), "writer")
+            .expect("create");
+        println!("ACK {}", b.id);
+        if i % 2 == 1 {
+            l.sync().expect("sync");
+        }
+    }
+}
+
+/// The id in a writer's `ACK <id>` line (the first one shares its line with libtest's "test … ").
+fn acked_id(line: &str) -> Option<String> {
+    line.split_once("ACK ").map(|(_, id)| id.trim().to_string())
+}
+
+#[test]
+fn kill_9_of_a_writer_loses_nothing_acknowledged() {
+    if let Some(dir) = std::env::var_os("LEDGER_WRITER") {
+        write_forever(Path::new(&dir));
+        return;
+    }
+    let t = town();
+    let mut acked: Vec<String> = Vec::new();
+    for round in 0..6 {
+        let mut child = spawn_self(
+            "kill_9_of_a_writer_loses_nothing_acknowledged",
+            "LEDGER_WRITER",
+            t.path(),
+        );
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let want = 5 + round * 7;
+        let mut got = 0;
+        while got < want {
+            let line = lines.next().expect("the writer is alive").expect("line");
+            if let Some(id) = acked_id(&line) {
+                acked.push(id);
+                got += 1;
+            }
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("reap");
+        // Whatever the child acknowledged before dying is read too (it was already printed).
+        for line in lines.map_while(Result::ok) {
+            if let Some(id) = acked_id(&line) {
+                acked.push(id);
+            }
+        }
+    }
+    let mut l = open(t.path());
+    for id in &acked {
+        assert!(
+            l.get(id).expect("get").is_some(),
+            "acknowledged {id} is in the ledger"
+        );
+    }
+    l.sync().expect("sync");
+    let in_git: std::collections::HashSet<String> =
+        in_git(t.path()).into_iter().map(|(id, _)| id).collect();
+    for id in &acked {
+        assert!(
+            in_git.contains(id),
+            "acknowledged {id} is in git after sync"
+        );
+    }
+    assert!(acked.len() >= 5 + 12 + 19 + 26 + 33 + 40);
+    let fsck = Command::new("git")
+        .arg("-C")
+        .arg(t.path())
+        .args(["fsck", "--no-dangling"])
+        .output()
+        .expect("fsck");
+    assert!(
+        fsck.status.success(),
+        "git fsck: {}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+}
