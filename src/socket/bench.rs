@@ -14,6 +14,9 @@ use super::wire::{ReplyBody, RequestBody};
 /// Round trips run before measuring, to warm caches and the runtime.
 const WARM_UP: usize = 200;
 
+/// Fresh connections timed for [`RoundTrip::connect_ping_median`].
+const FRESH_CONNECTIONS: usize = 200;
+
 /// Measured round-trip latencies.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoundTrip {
@@ -25,6 +28,9 @@ pub struct RoundTrip {
     pub p99: Duration,
     /// Fastest round trip.
     pub min: Duration,
+    /// Median of a whole fresh connection: connect, handshake, one ping, close (what one CLI
+    /// call costs on top of process start).
+    pub connect_ping_median: Duration,
 }
 
 /// Why the benchmark could not run.
@@ -93,6 +99,16 @@ fn measure(path: &std::path::Path, iterations: usize) -> Result<RoundTrip, Bench
         samples.push(start.elapsed());
         debug_assert_eq!(reply, ReplyBody::Pong);
     }
+    drop(client);
+    let mut fresh = Vec::with_capacity(FRESH_CONNECTIONS);
+    for _ in 0..FRESH_CONNECTIONS {
+        let start = Instant::now();
+        let mut client = Client::connect(path, None, "gastown bench socket")?;
+        client.call(RequestBody::Ping)?;
+        drop(client);
+        fresh.push(start.elapsed());
+    }
+    fresh.sort();
     samples.sort();
     let at = |quantile: f64| samples[((samples.len() - 1) as f64 * quantile) as usize];
     Ok(RoundTrip {
@@ -100,5 +116,6 @@ fn measure(path: &std::path::Path, iterations: usize) -> Result<RoundTrip, Bench
         median: at(0.5),
         p99: at(0.99),
         min: samples[0],
+        connect_ping_median: fresh[fresh.len() / 2],
     })
 }
