@@ -77,12 +77,13 @@ pub(super) async fn serve_connection(
 ) {
     let stats = Arc::clone(&shared.stats);
     let _active = stats.track_active();
-    if let Err(refusal) = check_peer(&stream, &shared) {
-        let mut connection = Connection::new(stream, shared);
-        return connection.refuse(refusal).await;
-    }
+    let peer = check_peer(&stream, &shared);
     let mut connection = Connection::new(stream, shared);
-    match connection.run(&shutdown).await {
+    let outcome = match peer {
+        Ok(()) => connection.run(&shutdown).await,
+        Err(refusal) => Err(refusal),
+    };
+    match outcome {
         Ok(Ending::PeerClosed | Ending::Internal) => tracing::debug!("connection closed"),
         Ok(Ending::Shutdown) => {
             let message = "the supervisor is shutting down: retry once `gastown run` is back, or run ledger-only commands without it";
