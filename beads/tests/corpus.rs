@@ -16,14 +16,22 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The corpus file, or `None` (with the skip notice printed) when `GASTOWN_CORPUS` is unset.
+/// A relative `GASTOWN_CORPUS` (e.g. `../shared/corpus`, as given from the workspace root) is
+/// also looked for from the workspace root, since cargo runs tests in the crate's directory.
 fn corpus_file() -> Option<PathBuf> {
-    match std::env::var_os("GASTOWN_CORPUS") {
-        Some(dir) => Some(Path::new(&dir).join("beads-classic/issues.jsonl")),
-        None => {
-            println!("skipped: GASTOWN_CORPUS is unset");
-            None
+    let Some(dir) = std::env::var_os("GASTOWN_CORPUS") else {
+        println!("skipped: GASTOWN_CORPUS is unset");
+        return None;
+    };
+    let dir = PathBuf::from(dir);
+    let file = |d: &Path| d.join("beads-classic/issues.jsonl");
+    if dir.is_relative() && !file(&dir).exists() {
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        if file(&workspace.join(&dir)).exists() {
+            return Some(file(&workspace.join(&dir)));
         }
     }
+    Some(file(&dir))
 }
 
 /// The corpus text and its parsed records.
