@@ -20,8 +20,6 @@ pub const DEFAULT_QUIET_PERIOD: Duration = Duration::from_millis(500);
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default size of the raw output ring.
 pub const DEFAULT_RING_BYTES: usize = 256 * 1024;
-/// Default number of scrolled-off lines the screen model keeps for `peek -n`.
-pub const DEFAULT_SCROLLBACK_LINES: usize = 200;
 /// Default time the startup prompt waits for the session to become ready.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -54,8 +52,6 @@ pub struct SessionArgs {
     pub stop_timeout: Duration,
     /// Bytes of raw output kept in the ring.
     pub ring_bytes: usize,
-    /// Lines of scrollback kept by the screen model.
-    pub scrollback_lines: usize,
     /// Timeouts used by nudges that do not bring their own.
     pub nudge: NudgeOptions,
 }
@@ -76,7 +72,6 @@ impl SessionArgs {
             startup_timeout: DEFAULT_STARTUP_TIMEOUT,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             ring_bytes: DEFAULT_RING_BYTES,
-            scrollback_lines: DEFAULT_SCROLLBACK_LINES,
             nudge: NudgeOptions::default(),
         }
     }
@@ -132,6 +127,8 @@ pub struct SessionSnapshot {
     pub bytes_out: u64,
     /// Input bytes written to the PTY.
     pub bytes_in: u64,
+    /// Output bytes held in the ring right now (never more than `ring_bytes`).
+    pub retained_bytes: usize,
     /// Current PTY height.
     pub rows: u16,
     /// Current PTY width.

@@ -31,8 +31,6 @@ const NEEDLE_CHARS: usize = 32;
 pub(crate) struct OutputStatus {
     /// When the last output arrived.
     pub(crate) last_output_at: std::time::Instant,
-    /// Whether the readiness marker is visible (true without a marker).
-    pub(crate) marker_visible: bool,
     /// Total output bytes so far (an absolute offset into the ring).
     pub(crate) bytes_out: u64,
     /// Whether the application asked for bracketed paste.
@@ -225,19 +223,20 @@ impl InputWorker {
                 return Err(NudgeError::Exited);
             }
             let quiet_until = status.last_output_at + self.quiet_period;
-            if status.marker_visible && std::time::Instant::now() >= quiet_until {
-                return Ok(());
+            let mut wake = deadline;
+            if std::time::Instant::now() >= quiet_until {
+                // Quiet long enough: let the actor check the marker on the current screen.
+                if self.idle_check().await? {
+                    return Ok(());
+                }
+            } else {
+                wake = Instant::from_std(quiet_until).min(deadline);
             }
             if Instant::now() >= deadline {
                 return Err(NudgeError::NotIdle {
                     waited: started.elapsed(),
                 });
             }
-            let wake = if status.marker_visible {
-                Instant::from_std(quiet_until).min(deadline)
-            } else {
-                deadline
-            };
             tokio::select! {
                 () = tokio::time::sleep_until(wake) => {}
                 changed = self.status.changed() => changed.map_err(|_| NudgeError::Exited)?,
@@ -280,6 +279,14 @@ impl InputWorker {
                 changed = self.status.changed() => changed.map_err(|_| NudgeError::Exited)?,
             }
         }
+    }
+
+    async fn idle_check(&self) -> Result<bool, NudgeError> {
+        answer(
+            self.session
+                .call(SessionMsg::IdleCheck, Some(CHECK_TIMEOUT))
+                .await,
+        )
     }
 
     async fn screen_count(&self, needle: &str) -> Result<usize, NudgeError> {

@@ -43,8 +43,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 pub use args::{
     Attachment, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES, DEFAULT_ROWS,
-    DEFAULT_SCROLLBACK_LINES, DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, NudgeOptions,
-    SessionArgs, SessionSnapshot,
+    DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, NudgeOptions, SessionArgs, SessionSnapshot,
 };
 pub use error::{
     CallError, NudgeError, ResizeError, SessionCrashed, SpawnError, StartupInputFailed, WriteError,
@@ -66,7 +65,8 @@ pub struct Session;
 /// Messages of the session actor. Requests carry a reply port and are meant to be called with a
 /// timeout (see [`client`]); the `#[doc(hidden)]` ones come from the session's own threads.
 pub enum SessionMsg {
-    /// The screen (`lines: None`) or its last `n` lines, reaching into scrollback.
+    /// The screen (`lines: None`) or its last `n` lines (more lines than the screen has are
+    /// rendered from the output ring).
     Peek {
         lines: Option<usize>,
         reply: RpcReplyPort<String>,
@@ -105,6 +105,8 @@ pub enum SessionMsg {
     ChildExited(ExitInfo),
     #[doc(hidden)]
     FinishDeadline,
+    #[doc(hidden)]
+    IdleCheck(RpcReplyPort<bool>),
     #[doc(hidden)]
     ScreenCount {
         needle: String,
@@ -205,6 +207,9 @@ impl Actor for Session {
             }
             SessionMsg::ChildExited(exit) => return state.on_child_exited(&myself, exit).await,
             SessionMsg::FinishDeadline => return state.finish(&myself),
+            SessionMsg::IdleCheck(reply) => ignore_gone(
+                reply.send(state.model.is_idle(Instant::now(), state.args.quiet_period)),
+            ),
             SessionMsg::ScreenCount { needle, reply } => {
                 ignore_gone(reply.send(state.model.screen_count(&needle)))
             }
@@ -256,13 +261,11 @@ fn start(myself: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState
     let writer = PtyWriter::start(spawned.writer, counters.clone()).map_err(thread_error)?;
     let model = OutputModel::new(
         (args.rows, args.cols),
-        args.scrollback_lines,
         args.ring_bytes,
         args.ready_marker.clone(),
     );
     let (status, status_rx) = watch::channel(OutputStatus {
         last_output_at: model.last_output_at,
-        marker_visible: model.marker_visible,
         bytes_out: 0,
         bracketed_paste: false,
         exited: false,
@@ -321,7 +324,6 @@ impl SessionState {
     fn publish_status(&self, exited: bool) {
         self.status.send_replace(OutputStatus {
             last_output_at: self.model.last_output_at,
-            marker_visible: self.model.marker_visible,
             bytes_out: self.model.ring.total(),
             bracketed_paste: self.model.parser.screen().bracketed_paste(),
             exited,
@@ -396,10 +398,11 @@ impl SessionState {
             last_output_at_ms: self.last_output_wall.map(unix_ms),
             last_input_at_ms: (last_input != 0).then_some(last_input),
             idle: self.model.is_idle(now, self.args.quiet_period),
-            ready: self.model.marker_visible,
+            ready: self.model.marker_visible(),
             exit: self.exit.borrow().clone(),
             bytes_out: self.model.ring.total(),
             bytes_in: self.counters.bytes_in.load(Ordering::Relaxed),
+            retained_bytes: self.model.ring.len(),
             rows: rows.get(),
             cols: cols.get(),
         }

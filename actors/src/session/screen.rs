@@ -3,6 +3,7 @@
 //!
 //! Pure data, no I/O: the session actor feeds every output chunk in through [`OutputModel::push`].
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
@@ -49,7 +50,6 @@ impl OutputRing {
         self.total
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.bytes.len()
     }
@@ -65,23 +65,19 @@ pub(crate) struct OutputModel {
     pub(crate) last_output_at: Instant,
     /// Text whose presence on the screen means "the agent is at its prompt", if the runtime has one.
     ready_marker: Option<String>,
-    /// Whether `ready_marker` was on the screen after the last chunk (true when there is no marker).
-    pub(crate) marker_visible: bool,
+    /// Whether `ready_marker` is on the screen, computed on demand and cached until the next chunk
+    /// (rendering the screen for every 4 KiB chunk of a flood would cost more than parsing it).
+    marker_cache: Cell<Option<bool>>,
 }
 
 impl OutputModel {
-    pub(crate) fn new(
-        size: (u16, u16),
-        scrollback: usize,
-        ring_bytes: usize,
-        ready_marker: Option<String>,
-    ) -> Self {
+    pub(crate) fn new(size: (u16, u16), ring_bytes: usize, ready_marker: Option<String>) -> Self {
         let (rows, cols) = nonzero_size(size);
         Self {
             ring: OutputRing::new(ring_bytes),
-            parser: vt100::Parser::new(rows, cols, scrollback),
+            parser: vt100::Parser::new(rows, cols, 0),
             last_output_at: Instant::now(),
-            marker_visible: ready_marker.is_none(),
+            marker_cache: Cell::new(None),
             ready_marker,
         }
     }
@@ -91,19 +87,31 @@ impl OutputModel {
         self.ring.push(chunk);
         self.parser.process(chunk);
         self.last_output_at = now;
-        if let Some(marker) = &self.ready_marker {
-            self.marker_visible = self.parser.screen().contents().contains(marker.as_str());
+        self.marker_cache.set(None);
+    }
+
+    /// Whether the readiness marker is visible on the screen (true when there is no marker).
+    pub(crate) fn marker_visible(&self) -> bool {
+        let Some(marker) = &self.ready_marker else {
+            return true;
+        };
+        if let Some(visible) = self.marker_cache.get() {
+            return visible;
         }
+        let visible = self.parser.screen().contents().contains(marker.as_str());
+        self.marker_cache.set(Some(visible));
+        visible
     }
 
     pub(crate) fn resize(&mut self, size: (u16, u16)) {
         let (rows, cols) = nonzero_size(size);
         self.parser.set_size(rows, cols);
+        self.marker_cache.set(None);
     }
 
     /// Idle = no output for `quiet` and, when the runtime has a readiness marker, the marker is visible.
     pub(crate) fn is_idle(&self, now: Instant, quiet: Duration) -> bool {
-        self.marker_visible && now.saturating_duration_since(self.last_output_at) >= quiet
+        now.saturating_duration_since(self.last_output_at) >= quiet && self.marker_visible()
     }
 
     /// How many times `needle` occurs on the visible screen.
@@ -121,38 +129,38 @@ impl OutputModel {
         String::from_utf8_lossy(&fresh).contains(needle) || self.screen_count(needle) > baseline
     }
 
-    /// The screen as text, or its last `lines` lines (reaching into scrollback when asked for more
-    /// lines than the screen has), with trailing blank lines removed.
-    pub(crate) fn peek(&mut self, lines: Option<usize>) -> String {
-        let Some(wanted) = lines else {
-            let text = self.parser.screen().contents();
-            return text.trim_end_matches(['\n', ' ']).to_string();
-        };
-        let mut all = self.history_lines();
-        while all.last().is_some_and(|line| line.trim().is_empty()) {
-            all.pop();
-        }
-        let first = all.len().saturating_sub(wanted);
-        all[first..].join("\n")
-    }
-
-    /// Scrollback followed by the visible screen, one `String` per row.
-    fn history_lines(&mut self) -> Vec<String> {
-        let screen = self.parser.screen_mut();
+    /// The screen as text (`None`), or its last `lines` lines. The live model keeps no scrollback
+    /// (vt100's scrollback makes every scrolled line several times dearer, which a flood of output
+    /// pays millions of times), so more lines than the screen has are rendered on demand by
+    /// replaying the output ring into a screen that tall. Trailing blank lines are removed.
+    pub(crate) fn peek(&self, lines: Option<usize>) -> String {
+        let screen = self.parser.screen();
         let (rows, cols) = screen.size();
-        let (rows, cols) = (usize::from(rows.get()), cols.get());
-        screen.set_scrollback(usize::MAX);
-        let mut offset = screen.scrollback();
-        let mut lines = Vec::with_capacity(offset + rows);
-        while offset > 0 {
-            screen.set_scrollback(offset);
-            lines.extend(screen.rows(0, cols).take(offset.min(rows)));
-            offset = offset.saturating_sub(rows);
+        let Some(wanted) = lines else {
+            return last_lines(screen, usize::MAX);
+        };
+        if wanted <= usize::from(rows.get()) {
+            return last_lines(screen, wanted);
         }
-        screen.set_scrollback(0);
-        lines.extend(screen.rows(0, cols));
-        lines
+        let tall = u16::try_from((wanted + 1).min(MAX_REPLAY_ROWS)).unwrap_or(u16::MAX);
+        let mut replay = vt100::Parser::new(nonzero_size((tall, 1)).0, cols, 0);
+        replay.process(&self.ring.since(0));
+        last_lines(replay.screen(), wanted)
     }
+}
+
+/// Upper bound on the rows of a replay screen for `peek -n` (bounds its memory).
+const MAX_REPLAY_ROWS: usize = 5_000;
+
+/// The last `wanted` rows of `screen` that come before trailing blank rows, joined by newlines.
+fn last_lines(screen: &vt100::Screen, wanted: usize) -> String {
+    let (_, cols) = screen.size();
+    let mut rows: Vec<String> = screen.rows(0, cols.get()).collect();
+    while rows.last().is_some_and(|row| row.trim().is_empty()) {
+        rows.pop();
+    }
+    let first = rows.len().saturating_sub(wanted);
+    rows[first..].join("\n")
 }
 
 fn nonzero_size((rows, cols): (u16, u16)) -> (NonZeroU16, NonZeroU16) {

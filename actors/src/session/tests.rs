@@ -41,8 +41,8 @@ fn check_strip(input: &[u8], expected: &str) {
 }
 
 #[test]
-fn peek_returns_screen_or_last_lines_including_scrollback() {
-    let mut model = OutputModel::new((4, 20), 100, 1024, None);
+fn peek_returns_screen_or_last_lines_replaying_the_ring() {
+    let mut model = OutputModel::new((4, 20), 1024, None);
     for i in 1..=10 {
         model.push(format!("line {i}\r\n").as_bytes(), Instant::now());
     }
@@ -64,7 +64,7 @@ fn peek_returns_screen_or_last_lines_including_scrollback() {
 #[test]
 fn idle_needs_quiet_and_the_marker() {
     let quiet = Duration::from_millis(100);
-    let mut model = OutputModel::new((5, 40), 0, 1024, Some("> ".into()));
+    let mut model = OutputModel::new((5, 40), 1024, Some("> ".into()));
     let t0 = Instant::now();
     model.push(b"starting...\r\n", t0);
     assert!(!model.is_idle(t0 + quiet * 2, quiet), "no marker yet");
@@ -74,14 +74,14 @@ fn idle_needs_quiet_and_the_marker() {
         "marker but not quiet"
     );
     assert!(model.is_idle(t0 + quiet, quiet));
-    let mut no_marker = OutputModel::new((5, 40), 0, 1024, None);
+    let mut no_marker = OutputModel::new((5, 40), 1024, None);
     no_marker.push(b"x", t0);
     assert!(no_marker.is_idle(t0 + quiet, quiet));
 }
 
 #[test]
 fn echo_is_seen_in_fresh_output_or_as_a_new_screen_occurrence() {
-    let mut model = OutputModel::new((5, 40), 0, 1024, None);
+    let mut model = OutputModel::new((5, 40), 1024, None);
     model.push(b"hello\r\n", Instant::now());
     let mark = model.ring.total();
     let baseline = model.screen_count("hello");
