@@ -37,6 +37,67 @@ pub struct TownConfig {
     pub prefix: String,
     #[serde(default)]
     pub ledger: LedgerSection,
+    /// Agent runtimes of the town-level roles (none: the role runs as an actor only).
+    #[serde(default)]
+    pub roles: RolesSection,
+    /// `gastown run` settings.
+    #[serde(default)]
+    pub run: RunSection,
+}
+
+/// `[roles]` in `town.toml`: which runtime each town-level role runs (e.g. `mayor = "sim"`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RolesSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mayor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deacon: Option<String>,
+}
+
+/// `[run]` in `town.toml`; durations in humantime syntax.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// The longest an orderly shutdown may take before `gastown run` gives up waiting.
+    #[serde(default = "default_shutdown_timeout")]
+    pub shutdown_timeout: String,
+    /// How long a session gets after SIGTERM before its process group is killed.
+    #[serde(default = "default_stop_timeout")]
+    pub stop_timeout: String,
+    /// How often the deacon patrols.
+    #[serde(default = "default_patrol_interval")]
+    pub patrol_interval: String,
+    /// Log filter (env-filter syntax); `GASTOWN_LOG` overrides it.
+    #[serde(default = "default_log")]
+    pub log: String,
+}
+
+impl Default for RunSection {
+    fn default() -> Self {
+        RunSection {
+            shutdown_timeout: default_shutdown_timeout(),
+            stop_timeout: default_stop_timeout(),
+            patrol_interval: default_patrol_interval(),
+            log: default_log(),
+        }
+    }
+}
+
+fn default_shutdown_timeout() -> String {
+    "30s".to_string()
+}
+
+fn default_stop_timeout() -> String {
+    "5s".to_string()
+}
+
+fn default_patrol_interval() -> String {
+    "30s".to_string()
+}
+
+fn default_log() -> String {
+    "info".to_string()
 }
 
 /// `[ledger]` in `town.toml`.
@@ -122,6 +183,16 @@ impl Town {
         self.root.join(RUNTIME_DIR)
     }
 
+    /// A duration from config, with an error that names the key.
+    pub fn duration(&self, key: &str, text: &str) -> Result<Duration> {
+        humantime::parse_duration(text).with_context(|| {
+            format!(
+                "bad {key} {text:?} in {}: use a duration like \"1s\" or \"500ms\"",
+                self.root.join(CONFIG_FILE).display()
+            )
+        })
+    }
+
     /// The group-commit delay from config.
     pub fn commit_delay(&self) -> Result<Duration> {
         humantime::parse_duration(&self.config.ledger.commit_delay).with_context(|| {
@@ -182,6 +253,8 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         name,
         prefix: opts.prefix.clone(),
         ledger: LedgerSection::default(),
+        roles: RolesSection::default(),
+        run: RunSection::default(),
     };
     let text = toml::to_string_pretty(&config).context("cannot render town.toml")?;
     fs::write(dir.join(CONFIG_FILE), format!("# Gas Town config\n{text}"))?;

@@ -137,15 +137,32 @@ pub enum LedgerCallError {
     Commit(String),
 }
 
-/// A cloneable way to call the ledger actor.
+/// The ledger actor's registry name: callers find the current incarnation by name, so a
+/// restarted ledger actor is picked up without anyone holding a stale reference.
+pub const LEDGER_NAME: &str = "gastown-ledger";
+
+/// A cloneable way to call the ledger actor (whichever incarnation is running).
 #[derive(Debug, Clone)]
 pub struct LedgerHandle {
-    actor: ActorRef<LedgerMsg>,
+    name: String,
+}
+
+impl Default for LedgerHandle {
+    fn default() -> Self {
+        LedgerHandle::named(LEDGER_NAME)
+    }
 }
 
 impl LedgerHandle {
-    pub fn new(actor: ActorRef<LedgerMsg>) -> LedgerHandle {
-        LedgerHandle { actor }
+    /// The ledger actor registered under `name`.
+    pub fn named(name: impl Into<String>) -> LedgerHandle {
+        LedgerHandle { name: name.into() }
+    }
+
+    fn actor(&self) -> Result<ActorRef<LedgerMsg>, LedgerCallError> {
+        ractor::registry::where_is(self.name.clone())
+            .map(ActorRef::from)
+            .ok_or(LedgerCallError::Unavailable)
     }
 
     /// Run `f` against the ledger in the actor and return its result.
@@ -158,7 +175,7 @@ impl LedgerHandle {
         let op: LedgerOp = Box::new(move |ledger| {
             let _ = tx.send(f(ledger));
         });
-        self.actor
+        self.actor()?
             .send_message(LedgerMsg::Run(op))
             .map_err(|_| LedgerCallError::Unavailable)?;
         rx.await.map_err(|_| LedgerCallError::Unavailable)
@@ -175,8 +192,9 @@ impl LedgerHandle {
 
     /// Force the git commit now.
     pub async fn sync(&self) -> Result<Option<CommitOutcome>, LedgerCallError> {
+        let actor = self.actor()?;
         let outcome =
-            ractor::call!(self.actor, LedgerMsg::Sync).map_err(|_| LedgerCallError::Unavailable)?;
+            ractor::call!(actor, LedgerMsg::Sync).map_err(|_| LedgerCallError::Unavailable)?;
         outcome.map_err(LedgerCallError::Commit)
     }
 }

@@ -3,7 +3,9 @@
 //! Reading commands and `create` take `--json`: `show` and `create` print the bead as its JSONL
 //! object; `list`, `ready` and `blocked` print a JSON array of such objects.
 
+use crate::client;
 use crate::output;
+use crate::run::protocol::{TownReply, TownRequest};
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
@@ -14,7 +16,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
 pub enum BeadCommand {
     /// Create a bead.
     Create(CreateArgs),
@@ -84,7 +86,7 @@ pub enum BeadCommand {
     },
 }
 
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
 pub struct CreateArgs {
     pub title: String,
     /// task, bug, feature, epic, chore, … (default task).
@@ -116,7 +118,7 @@ pub struct CreateArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
 pub struct ListArgs {
     #[arg(long, short = 's')]
     pub status: Option<String>,
@@ -133,7 +135,7 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
 pub struct UpdateArgs {
     pub id: String,
     #[arg(long)]
@@ -158,7 +160,7 @@ pub struct UpdateArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
 pub enum DepCommand {
     /// ISSUE depends on DEPENDS_ON (by default DEPENDS_ON blocks ISSUE).
     Add {
@@ -171,7 +173,7 @@ pub enum DepCommand {
     Remove { issue: String, depends_on: String },
 }
 
-#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
 pub enum LabelCommand {
     Add { id: String, label: String },
     Remove { id: String, label: String },
@@ -228,6 +230,13 @@ pub fn actor() -> String {
 
 pub fn run(town: &Town, cmd: BeadCommand) -> Result<()> {
     let cmd = cmd.with_absolute_paths()?;
+    // With `gastown run` up, the supervisor owns the ledger: the same command runs there.
+    if let Some(mut supervisor) = client::connect(town)? {
+        return match client::call(&mut supervisor, TownRequest::Bead(cmd))? {
+            TownReply::Text(text) => Ok(output::text(&text)?),
+            other => bail!("unexpected reply from the supervisor: {other:?}"),
+        };
+    }
     let mut ledger = town.open_ledger()?;
     let result = apply(&mut ledger, cmd, &actor());
     // Every command leaves the ledger committed to git; the group-commit delay matters to the
@@ -242,6 +251,12 @@ pub fn run(town: &Town, cmd: BeadCommand) -> Result<()> {
 }
 
 pub fn sync(town: &Town) -> Result<()> {
+    if let Some(mut supervisor) = client::connect(town)? {
+        return match client::call(&mut supervisor, TownRequest::Sync)? {
+            TownReply::Text(text) => Ok(output::text(&text)?),
+            other => bail!("unexpected reply from the supervisor: {other:?}"),
+        };
+    }
     let mut ledger = town.open_ledger()?;
     let outcome = ledger.sync().context("git commit of the ledger failed")?;
     match outcome {

@@ -1,10 +1,12 @@
 //! The command line: one clap tree, one file per command family.
 
-mod bead;
+mod agents;
+pub mod bead;
 mod formula;
 mod install;
 mod mol;
 
+use crate::run::protocol::TownRequest;
 use crate::town::Town;
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -35,6 +37,37 @@ pub enum Command {
     /// Molecules: pour formulas into the ledger and walk their steps.
     #[command(subcommand)]
     Mol(mol::MolCommand),
+    /// Run the town's supervisor in the foreground (Ctrl-C stops it).
+    Run(crate::run::RunArgs),
+    /// The live supervision tree.
+    Actors(agents::ActorsArgs),
+    /// One actor and its recent supervision events.
+    Actor {
+        /// Its path, as `gastown actors` shows it (e.g. town/mayor/session).
+        path: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A session's screen, or its last N lines.
+    Peek {
+        agent: String,
+        #[arg(short = 'n', long)]
+        lines: Option<usize>,
+    },
+    /// Join a session's terminal (Ctrl-] detaches).
+    Attach { agent: String },
+    /// Type text into a session once it is idle, press Enter, and check it landed.
+    Nudge { agent: String, text: String },
+    /// Restart a session (its identity and hook stay).
+    Restart { agent: String },
+    /// SIGKILL a session's process group; the tree restarts it.
+    Kill { agent: String },
+    /// Agents under supervision.
+    #[command(subcommand)]
+    Agent(agents::AgentCommand),
+    /// The built-in scripted agent (the `sim` runtime); run by sessions, not by people.
+    #[command(hide = true)]
+    SimAgent,
     /// Commit pending ledger changes to git now (they are committed within a second anyway).
     Sync,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -51,6 +84,24 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bead(cmd) => bead::run(&find_town(&cli.town)?, cmd),
         Command::Formula(cmd) => formula::run(cli.town.as_deref(), cmd),
         Command::Mol(cmd) => mol::run(&find_town(&cli.town)?, cmd),
+        Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
+        Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
+        Command::Actor { path, json } => agents::actor(&find_town(&cli.town)?, path, json),
+        Command::Peek { agent, lines } => {
+            agents::simple(&find_town(&cli.town)?, TownRequest::Peek { agent, lines })
+        }
+        Command::Attach { agent } => agents::attach(&find_town(&cli.town)?, agent),
+        Command::Nudge { agent, text } => {
+            agents::simple(&find_town(&cli.town)?, TownRequest::Nudge { agent, text })
+        }
+        Command::Restart { agent } => {
+            agents::simple(&find_town(&cli.town)?, TownRequest::Restart { agent })
+        }
+        Command::Kill { agent } => {
+            agents::simple(&find_town(&cli.town)?, TownRequest::Kill { agent })
+        }
+        Command::Agent(cmd) => agents::agent(&find_town(&cli.town)?, cmd),
+        Command::SimAgent => crate::sim::run(),
         Command::Sync => bead::sync(&find_town(&cli.town)?),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

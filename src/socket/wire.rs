@@ -86,6 +86,8 @@ pub enum RequestBody {
     Whoami,
     /// The socket's counters. Answered by the socket layer.
     Stats,
+    /// A town request (ledger, tree, sessions), answered by `gastown run`.
+    Town(crate::run::protocol::TownRequest),
 }
 
 /// The answer to one request.
@@ -106,6 +108,8 @@ pub enum ReplyBody {
     Identity(Identity),
     /// Answer to [`RequestBody::Stats`].
     Stats(StatsSnapshot),
+    /// Answer to [`RequestBody::Town`].
+    Town(crate::run::protocol::TownReply),
 }
 
 /// Everything the server sends.

@@ -1,0 +1,295 @@
+//! Introspection and control of the live tree: `gastown actors`, `actor`, `peek`, `attach`,
+//! `nudge`, `restart`, `kill`, `agent spawn`. All of them need `gastown run`.
+
+use crate::client;
+use crate::output;
+use crate::run::protocol::{TownReply, TownRequest};
+use crate::town::Town;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct ActorsArgs {
+    #[arg(long)]
+    pub json: bool,
+    /// Redraw every second until interrupted.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Put an agent under supervision: `gastown agent spawn <rig>/crew/<name> --runtime sim`.
+    Spawn {
+        /// `<rig>/crew/<name>` or `<rig>/polecats/<name>`.
+        address: String,
+        #[arg(long, default_value = "sim")]
+        runtime: String,
+        /// Extra environment for the session, `KEY=VALUE` (e.g. the sim's fault knobs).
+        #[arg(long = "env", value_name = "KEY=VALUE")]
+        env: Vec<String>,
+    },
+}
+
+fn text(reply: TownReply) -> Result<()> {
+    match reply {
+        TownReply::Text(t) => output::text(&t)?,
+        TownReply::Json(j) => output::line(j)?,
+        TownReply::Done => {}
+        other => bail!("unexpected reply: {other:?}"),
+    }
+    Ok(())
+}
+
+fn json(reply: TownReply) -> Result<Value> {
+    match reply {
+        TownReply::Json(j) => serde_json::from_str(&j).context("the supervisor sent bad JSON"),
+        other => bail!("unexpected reply: {other:?}"),
+    }
+}
+
+pub fn actors(town: &Town, args: ActorsArgs) -> Result<()> {
+    let mut c = client::require(town)?;
+    loop {
+        let tree = json(client::call(&mut c, TownRequest::Actors)?)?;
+        if args.json {
+            output::line(serde_json::to_string_pretty(&tree)?)?;
+        } else {
+            if args.watch {
+                output::text("\x1b[H\x1b[2J")?;
+            }
+            let mut lines = vec![format!(
+                "{:<44} {:<11} {:>8} {:>9} {:>8}  {}",
+                "PATH", "STATE", "PID", "UPTIME", "RESTARTS", "LAST FAILURE"
+            )];
+            render(&tree, 0, &mut lines);
+            output::line(lines.join("\n"))?;
+        }
+        if !args.watch {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+fn render(node: &Value, depth: usize, lines: &mut Vec<String>) {
+    let path = node["path"].as_str().unwrap_or("?");
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let uptime = node["uptime_ms"]
+        .as_u64()
+        .map(|ms| humantime::format_duration(Duration::from_secs(ms / 1000)).to_string())
+        .unwrap_or_else(|| "-".to_string());
+    let pid = node["pid"]
+        .as_u64()
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "-".into());
+    let restarts = format!(
+        "{}/{}",
+        node["restarts_recent"].as_u64().unwrap_or(0),
+        node["restarts_total"].as_u64().unwrap_or(0)
+    );
+    lines.push(format!(
+        "{:<44} {:<11} {:>8} {:>9} {:>8}  {}",
+        format!("{}{}", "  ".repeat(depth), name),
+        node["state"].as_str().unwrap_or("?"),
+        pid,
+        uptime,
+        restarts,
+        node["last_failure"].as_str().unwrap_or("")
+    ));
+    if let Some(children) = node["children"].as_array() {
+        for child in children {
+            render(child, depth + 1, lines);
+        }
+    }
+}
+
+pub fn actor(town: &Town, path: String, as_json: bool) -> Result<()> {
+    let mut c = client::require(town)?;
+    let detail = json(client::call(&mut c, TownRequest::Actor { path })?)?;
+    if as_json {
+        return Ok(output::line(serde_json::to_string_pretty(&detail)?)?);
+    }
+    let a = &detail["actor"];
+    let mut out = format!(
+        "{}\n  role: {}  kind: {}  state: {}  pid: {}\n  uptime: {} ms  restarts: {} recent, {} total\n  last failure: {}\n  recent events:\n",
+        a["path"].as_str().unwrap_or("?"),
+        a["role"].as_str().unwrap_or("?"),
+        a["kind"].as_str().unwrap_or("?"),
+        a["state"].as_str().unwrap_or("?"),
+        a["pid"],
+        a["uptime_ms"],
+        a["restarts_recent"],
+        a["restarts_total"],
+        a["last_failure"].as_str().unwrap_or("none"),
+    );
+    for e in detail["events"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "    {} {} {}/{} {}\n",
+            e["at"].as_str().unwrap_or(""),
+            e["kind"].as_str().unwrap_or(""),
+            e["supervisor"].as_str().unwrap_or(""),
+            e["child"].as_str().unwrap_or(""),
+            e["reason"].as_str().unwrap_or("")
+        ));
+    }
+    output::text(&out)?;
+    Ok(())
+}
+
+pub fn simple(town: &Town, request: TownRequest) -> Result<()> {
+    let mut c = client::require(town)?;
+    text(client::call(&mut c, request)?)
+}
+
+pub fn agent(town: &Town, cmd: AgentCommand) -> Result<()> {
+    match cmd {
+        AgentCommand::Spawn {
+            address,
+            runtime,
+            env,
+        } => {
+            let mut pairs = Vec::new();
+            for kv in env {
+                let (k, v) = kv
+                    .split_once('=')
+                    .with_context(|| format!("bad --env {kv:?}: use KEY=VALUE"))?;
+                pairs.push((k.to_string(), v.to_string()));
+            }
+            simple(
+                town,
+                TownRequest::Spawn {
+                    address,
+                    runtime,
+                    env: pairs,
+                },
+            )
+        }
+    }
+}
+
+/// Ctrl-] detaches, as in telnet.
+const DETACH_KEY: u8 = 0x1d;
+
+pub fn attach(town: &Town, agent: String) -> Result<()> {
+    let mut poller = client::require(town)?;
+    let mut writer = client::require(town)?;
+    let (rows, cols) = window_size();
+    let TownReply::Attached { id, screen } = client::call(
+        &mut poller,
+        TownRequest::AttachStart {
+            agent: agent.clone(),
+            rows,
+            cols,
+        },
+    )?
+    else {
+        bail!("the supervisor did not attach");
+    };
+    let raw = RawMode::enter();
+    eprint!("[attached to {agent}; Ctrl-] detaches]\r\n");
+    let mut stdout = std::io::stdout();
+    stdout.write_all(&screen)?;
+    stdout.flush()?;
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut size = (rows, cols);
+    let result = (|| -> Result<()> {
+        loop {
+            while let Ok(bytes) = rx.try_recv() {
+                if let Some(pos) = bytes.iter().position(|b| *b == DETACH_KEY) {
+                    if pos > 0 {
+                        client::call(
+                            &mut writer,
+                            TownRequest::AttachInput {
+                                id,
+                                bytes: bytes[..pos].to_vec(),
+                            },
+                        )?;
+                    }
+                    return Ok(());
+                }
+                client::call(&mut writer, TownRequest::AttachInput { id, bytes })?;
+            }
+            let now = window_size();
+            if now != size && now.0 > 0 {
+                size = now;
+                client::call(
+                    &mut writer,
+                    TownRequest::AttachResize {
+                        id,
+                        rows: now.0,
+                        cols: now.1,
+                    },
+                )?;
+            }
+            match client::call(&mut poller, TownRequest::AttachPoll { id, wait_ms: 50 })? {
+                TownReply::Output { bytes, ended } => {
+                    stdout.write_all(&bytes)?;
+                    stdout.flush()?;
+                    if ended {
+                        eprint!("\r\n[session ended]\r\n");
+                        return Ok(());
+                    }
+                }
+                other => bail!("unexpected reply: {other:?}"),
+            }
+        }
+    })();
+    let _ = client::call(&mut writer, TownRequest::AttachEnd { id });
+    drop(raw);
+    eprintln!("\n[detached from {agent}]");
+    result
+}
+
+fn window_size() -> (u16, u16) {
+    // SAFETY: TIOCGWINSZ fills a winsize we own; on failure we use no size.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    if rc == 0 {
+        (ws.ws_row, ws.ws_col)
+    } else {
+        (0, 0)
+    }
+}
+
+/// The terminal in raw mode until dropped (a no-op when stdin is not a terminal).
+struct RawMode {
+    saved: Option<libc::termios>,
+}
+
+impl RawMode {
+    fn enter() -> RawMode {
+        // SAFETY: tcgetattr/tcsetattr on stdin with termios structs we own.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(libc::STDIN_FILENO, &mut t) != 0 {
+                return RawMode { saved: None };
+            }
+            let saved = t;
+            libc::cfmakeraw(&mut t);
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &t);
+            RawMode { saved: Some(saved) }
+        }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved {
+            // SAFETY: restoring the attributes read in `enter`.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved) };
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! How every CLI command reaches the supervisor: one blocking socket client, found through the
+//! town's runtime dir (or `GASTOWN_SOCKET`), authenticated by `GASTOWN_TOKEN` in agent sessions.
+
+use crate::run::protocol::{TownReply, TownRequest};
+use crate::socket::{Client, ClientError, ReplyBody, RequestBody, locate_socket};
+use crate::town::Town;
+use anyhow::{Result, anyhow, bail};
+use std::path::PathBuf;
+
+fn socket_path(town: &Town) -> PathBuf {
+    match std::env::var_os("GASTOWN_SOCKET") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => locate_socket(&town.runtime_dir()),
+    }
+}
+
+/// A connection to the town's supervisor, or `None` when no `gastown run` is up.
+pub fn connect(town: &Town) -> Result<Option<Client>> {
+    let token = std::env::var("GASTOWN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    match Client::connect(&socket_path(town), token.as_deref(), "gastown cli") {
+        Ok(client) => Ok(Some(client)),
+        Err(e) if e.is_no_supervisor() => Ok(None),
+        Err(e) => Err(anyhow!(e).context("cannot talk to the town's supervisor")),
+    }
+}
+
+/// A connection, for commands that only make sense with the supervisor running.
+pub fn require(town: &Town) -> Result<Client> {
+    match connect(town)? {
+        Some(client) => Ok(client),
+        None => bail!(
+            "no supervisor is running for the town at {}: start one with `gastown run` (in another terminal)",
+            town.root.display()
+        ),
+    }
+}
+
+/// One town request.
+pub fn call(client: &mut Client, request: TownRequest) -> Result<TownReply> {
+    match client.call(RequestBody::Town(request)) {
+        Ok(ReplyBody::Town(reply)) => Ok(reply),
+        Ok(other) => bail!("unexpected reply from the supervisor: {other:?}"),
+        Err(ClientError::Request(e)) => bail!("{}", e.message),
+        Err(e) => Err(anyhow!(e)),
+    }
+}

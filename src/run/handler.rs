@@ -1,0 +1,283 @@
+//! The supervisor's answers to town requests arriving on the socket.
+//!
+//! Every request runs as the connection's identity (stamped by the socket layer at handshake);
+//! a session's request also counts as its heartbeat.
+
+use super::attach::Attachments;
+use super::introspect;
+use super::protocol::{TownReply, TownRequest};
+use super::topology::{self, TreeConfig};
+use crate::cli::bead;
+use crate::socket::{
+    ErrorCode, Handler, HandlerFuture, Identity, ReplyBody, RequestBody, WireError,
+};
+use gastown_actors::identity::AgentIdentity;
+use gastown_actors::ledger::LedgerHandle;
+use gastown_actors::role::RoleMsg;
+use gastown_actors::session::{NudgeOptions, SessionMsg, client};
+use gastown_beads::{ListFilter, Status};
+use gastown_supervision::{SupervisorEvent, SupervisorRef};
+use ractor::ActorRef;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// How many supervision events `gastown actor` can show.
+pub(super) const EVENT_HISTORY: usize = 2000;
+
+/// Answers town requests.
+pub struct TownHandler {
+    /// The town supervisor, set once the tree is up (the socket starts inside it).
+    pub root: Arc<OnceLock<SupervisorRef>>,
+    pub ledger: LedgerHandle,
+    pub tree: TreeConfig,
+    /// Recent supervision events, newest last.
+    pub events: Arc<Mutex<VecDeque<SupervisorEvent>>>,
+    pub attachments: Attachments,
+}
+
+impl Handler for TownHandler {
+    fn handle<'a>(&'a self, identity: &'a Identity, body: RequestBody) -> HandlerFuture<'a> {
+        Box::pin(async move {
+            let RequestBody::Town(request) = body else {
+                return Err(WireError::new(
+                    ErrorCode::InvalidArgument,
+                    "this request is not a town request",
+                ));
+            };
+            self.heartbeat(identity).await;
+            self.answer(identity, request).await.map(ReplyBody::Town)
+        })
+    }
+}
+
+fn err(code: ErrorCode, message: impl Into<String>) -> WireError {
+    WireError::new(code, message)
+}
+
+fn actor_name(identity: &Identity) -> String {
+    match identity {
+        Identity::Overseer => "overseer".to_string(),
+        Identity::Agent { address, .. } => address.clone(),
+    }
+}
+
+impl TownHandler {
+    fn root(&self) -> Result<&SupervisorRef, WireError> {
+        self.root.get().ok_or_else(|| {
+            err(
+                ErrorCode::Unavailable,
+                "the town is still starting: try again",
+            )
+        })
+    }
+
+    async fn heartbeat(&self, identity: &Identity) {
+        let Identity::Agent { address, .. } = identity else {
+            return;
+        };
+        let Ok(root) = self.root() else { return };
+        if let Ok(role) = topology::find_role(root, address).await
+            && let Ok(Some(agent)) = role.child_actor::<RoleMsg>("agent").await
+        {
+            let _ = agent.send_message(RoleMsg::Heartbeat);
+        }
+    }
+
+    async fn answer(
+        &self,
+        identity: &Identity,
+        request: TownRequest,
+    ) -> Result<TownReply, WireError> {
+        match request {
+            TownRequest::Bead(cmd) => self.bead(identity, cmd).await,
+            TownRequest::Sync => self.sync().await,
+            TownRequest::Actors => self.actors().await,
+            TownRequest::Actor { path } => self.actor(&path).await,
+            TownRequest::Peek { agent, lines } => self.peek(&agent, lines).await,
+            TownRequest::Nudge { agent, text } => self.nudge(&agent, &text).await,
+            TownRequest::Restart { agent } => self.restart(&agent).await,
+            TownRequest::Kill { agent } => self.kill(&agent).await,
+            TownRequest::Spawn {
+                address,
+                runtime,
+                env,
+            } => self.spawn(&address, &runtime, &env).await,
+            TownRequest::Heartbeat => Ok(TownReply::Done),
+            TownRequest::Hook => self.hook(identity).await,
+            TownRequest::AttachStart { agent, rows, cols } => {
+                let session = self.session(&agent).await?;
+                self.attachments.start(session, rows, cols).await
+            }
+            TownRequest::AttachPoll { id, wait_ms } => self.attachments.poll(id, wait_ms).await,
+            TownRequest::AttachInput { id, bytes } => self.attachments.input(id, bytes).await,
+            TownRequest::AttachResize { id, rows, cols } => {
+                self.attachments.resize(id, rows, cols).await
+            }
+            TownRequest::AttachEnd { id } => self.attachments.end(id).await,
+        }
+    }
+
+    async fn bead(
+        &self,
+        identity: &Identity,
+        cmd: bead::BeadCommand,
+    ) -> Result<TownReply, WireError> {
+        let who = actor_name(identity);
+        let result = self
+            .ledger
+            .call(move |ledger| bead::apply(ledger, cmd, &who).map_err(|e| format!("{e:#}")))
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        result
+            .map(TownReply::Text)
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))
+    }
+
+    async fn sync(&self) -> Result<TownReply, WireError> {
+        let outcome = self
+            .ledger
+            .sync()
+            .await
+            .map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
+        Ok(TownReply::Text(match outcome {
+            Some(c) => format!("committed {} bead(s) in {}\n", c.beads, c.commit),
+            None => "nothing to commit: the ledger is in git\n".to_string(),
+        }))
+    }
+
+    async fn actors(&self) -> Result<TownReply, WireError> {
+        let tree = introspect::tree(self.root()?)
+            .await
+            .map_err(|e| err(ErrorCode::Internal, e))?;
+        let json =
+            serde_json::to_string(&tree).map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
+        Ok(TownReply::Json(json))
+    }
+
+    async fn actor(&self, path: &str) -> Result<TownReply, WireError> {
+        let tree = introspect::tree(self.root()?)
+            .await
+            .map_err(|e| err(ErrorCode::Internal, e))?;
+        let Some(node) = introspect::find(&tree, path) else {
+            return Err(err(
+                ErrorCode::NotFound,
+                format!("no actor at path {path:?}: `gastown actors` lists the paths"),
+            ));
+        };
+        let events: Vec<SupervisorEvent> = self
+            .events
+            .lock()
+            .map_err(|_| err(ErrorCode::Internal, "event history poisoned"))?
+            .iter()
+            .filter(|e| {
+                let child_path = format!("{}/{}", e.supervisor, e.child);
+                child_path == path
+                    || child_path.starts_with(&format!("{path}/"))
+                    || e.supervisor == path
+            })
+            .rev()
+            .take(50)
+            .cloned()
+            .collect();
+        let json = serde_json::json!({ "actor": node, "events": events });
+        Ok(TownReply::Json(json.to_string()))
+    }
+
+    async fn session(&self, agent: &str) -> Result<ActorRef<SessionMsg>, WireError> {
+        let role = topology::find_role(self.root()?, agent)
+            .await
+            .map_err(|e| err(ErrorCode::NotFound, e))?;
+        role.child_actor::<SessionMsg>("session")
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                err(
+                    ErrorCode::NotFound,
+                    format!("{agent} has no running session (no runtime, or it is restarting): see `gastown actors`"),
+                )
+            })
+    }
+
+    async fn peek(&self, agent: &str, lines: Option<usize>) -> Result<TownReply, WireError> {
+        let session = self.session(agent).await?;
+        let text = client::peek(&session, lines)
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        Ok(TownReply::Text(text))
+    }
+
+    async fn nudge(&self, agent: &str, text: &str) -> Result<TownReply, WireError> {
+        let session = self.session(agent).await?;
+        client::nudge(&session, text, NudgeOptions::default())
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        Ok(TownReply::Text(format!("nudged {agent}\n")))
+    }
+
+    async fn restart(&self, agent: &str) -> Result<TownReply, WireError> {
+        let role = topology::find_role(self.root()?, agent)
+            .await
+            .map_err(|e| err(ErrorCode::NotFound, e))?;
+        role.restart_child("session").await.map_err(|e| {
+            err(
+                ErrorCode::Unavailable,
+                format!("cannot restart {agent}'s session: {e}"),
+            )
+        })?;
+        Ok(TownReply::Text(format!("restarted {agent}'s session\n")))
+    }
+
+    async fn kill(&self, agent: &str) -> Result<TownReply, WireError> {
+        let session = self.session(agent).await?;
+        let pid = client::snapshot(&session).await.map(|s| s.pid).ok();
+        client::kill(&session)
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        let pid = pid
+            .map(|p| format!(" (process group {p})"))
+            .unwrap_or_default();
+        Ok(TownReply::Text(format!(
+            "killed {agent}'s session{pid}; its supervisor restarts it\n"
+        )))
+    }
+
+    async fn spawn(
+        &self,
+        address: &str,
+        runtime: &str,
+        env: &[(String, String)],
+    ) -> Result<TownReply, WireError> {
+        let identity = AgentIdentity::parse(address)
+            .map_err(|e| err(ErrorCode::InvalidArgument, e.to_string()))?;
+        let runtime = topology::resolve_runtime(runtime, &self.tree, env)
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+        let path = topology::spawn_agent(self.root()?, &self.tree, identity, runtime)
+            .await
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+        Ok(TownReply::Text(format!("spawned {address} at {path}\n")))
+    }
+
+    async fn hook(&self, identity: &Identity) -> Result<TownReply, WireError> {
+        let Identity::Agent { address, .. } = identity else {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                "the overseer has no hook: run this from an agent session",
+            ));
+        };
+        let address = address.clone();
+        let beads = self
+            .ledger
+            .try_call(move |ledger| {
+                ledger.list(&ListFilter {
+                    status: Some(Status::Hooked),
+                    assignee: Some(address),
+                    ..ListFilter::default()
+                })
+            })
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        let lines: Vec<String> = beads.iter().map(|b| b.to_json_line()).collect();
+        Ok(TownReply::Json(format!("[{}]", lines.join(","))))
+    }
+}

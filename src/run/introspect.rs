@@ -1,0 +1,122 @@
+//! The live tree as `gastown actors` shows it: the supervision snapshot, enriched with each
+//! session's pid, flattened into the nested JSON shape the CLI prints.
+
+use gastown_actors::session::{SessionMsg, client};
+use gastown_supervision::{ChildSnapshot, ChildState, SupervisorRef, SupervisorSnapshot};
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+
+/// One node of `gastown actors --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActorNode {
+    pub path: String,
+    /// mayor, deacon, crew, polecat, session, agent, ledger, socket, …
+    pub role: String,
+    /// `supervisor` or `worker`.
+    pub kind: String,
+    pub state: String,
+    /// The session's agent process (its process group), or null.
+    pub pid: Option<u32>,
+    pub uptime_ms: Option<u64>,
+    pub restarts_total: u64,
+    pub restarts_recent: usize,
+    pub last_failure: Option<String>,
+    pub mailbox_depth: Option<usize>,
+    /// Strategy, for supervisors.
+    pub strategy: Option<String>,
+    pub children: Vec<ActorNode>,
+}
+
+type NodeFuture<'a> = Pin<Box<dyn Future<Output = Vec<ActorNode>> + Send + 'a>>;
+
+/// The whole tree under `root`, root included.
+pub async fn tree(root: &SupervisorRef) -> Result<ActorNode, String> {
+    let snapshot = root.snapshot().await.map_err(|e| e.to_string())?;
+    let children = children(root, &snapshot).await;
+    Ok(ActorNode {
+        path: snapshot.path.clone(),
+        role: "town".to_string(),
+        kind: "supervisor".to_string(),
+        state: "running".to_string(),
+        pid: None,
+        uptime_ms: Some(snapshot.uptime_ms),
+        restarts_total: 0,
+        restarts_recent: snapshot.restarts_in_window,
+        last_failure: None,
+        mailbox_depth: None,
+        strategy: Some(format!("{:?}", snapshot.strategy)),
+        children,
+    })
+}
+
+fn children<'a>(sup: &'a SupervisorRef, snapshot: &'a SupervisorSnapshot) -> NodeFuture<'a> {
+    Box::pin(async move {
+        let mut out = Vec::new();
+        for child in &snapshot.children {
+            out.push(node(sup, child).await);
+        }
+        out
+    })
+}
+
+async fn node(parent: &SupervisorRef, child: &ChildSnapshot) -> ActorNode {
+    let mut pid = None;
+    let mut nested = Vec::new();
+    let mut strategy = None;
+    if let Some(snap) = &child.supervisor {
+        strategy = Some(format!("{:?}", snap.strategy));
+        if let Ok(Some(sub)) = parent.child_supervisor(&child.id).await {
+            nested = children(&sub, snap).await;
+        }
+    } else if child.id == "session" && child.state == ChildState::Running {
+        pid = session_pid(parent).await;
+    }
+    ActorNode {
+        path: child.path.clone(),
+        role: role_of(&child.id),
+        kind: if child.supervisor.is_some() {
+            "supervisor"
+        } else {
+            "worker"
+        }
+        .to_string(),
+        state: state_name(child.state),
+        pid,
+        uptime_ms: child.uptime_ms,
+        restarts_total: child.restarts_total,
+        restarts_recent: child.restarts_in_window,
+        last_failure: child
+            .last_failure
+            .as_ref()
+            .map(|f| format!("{} ({})", f.reason, f.at)),
+        mailbox_depth: child.mailbox_depth,
+        strategy,
+        children: nested,
+    }
+}
+
+async fn session_pid(role: &SupervisorRef) -> Option<u32> {
+    let session = role.child_actor::<SessionMsg>("session").await.ok()??;
+    client::snapshot(&session).await.ok().map(|s| s.pid)
+}
+
+/// `crew:max` → `crew`, `rig:alpha` → `rig`, `mayor` → `mayor`.
+fn role_of(id: &str) -> String {
+    id.split(':').next().unwrap_or(id).to_string()
+}
+
+fn state_name(state: ChildState) -> String {
+    serde_json::to_value(state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{state:?}"))
+}
+
+/// Find one node by path in a tree.
+pub fn find<'a>(node: &'a ActorNode, path: &str) -> Option<&'a ActorNode> {
+    if node.path == path {
+        return Some(node);
+    }
+    node.children.iter().find_map(|c| find(c, path))
+}

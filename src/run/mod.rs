@@ -1,0 +1,173 @@
+//! `gastown run`: the foreground supervisor of one town.
+//!
+//! It takes the town's run lock, installs logging, binds the socket, starts the supervision tree
+//! (see [`topology`]) and waits for a signal: SIGINT/SIGTERM stop the tree in reverse start order
+//! within `[run] shutdown_timeout` and exit 0; SIGHUP re-reads town.toml and reloads the log filter.
+
+mod attach;
+mod handler;
+pub mod introspect;
+mod logging;
+pub mod protocol;
+mod socket_actor;
+pub mod topology;
+
+use crate::socket::{Identity, ServerConfig, TokenRegistry, bind::socket_path_for};
+use crate::town::Town;
+use anyhow::{Context, Result, bail};
+use gastown_actors::identity::AgentIdentity;
+use gastown_actors::ledger::LedgerHandle;
+use gastown_actors::role::{MintToken, TownContext};
+use gastown_beads::LedgerError;
+use gastown_beads::lock::PidLock;
+use gastown_supervision::{ChildSpec, Supervisor, SupervisorEvent};
+pub use logging::LogFormat;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::broadcast;
+
+/// Options of `gastown run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Log format on stderr (the log file in .runtime/logs is always JSON).
+    #[arg(long, value_enum, default_value = "human")]
+    pub log_format: LogFormat,
+}
+
+/// Run the supervisor in the foreground until a signal stops it.
+pub fn run(town: Town, args: RunArgs) -> Result<()> {
+    let runtime_dir = town.runtime_dir();
+    crate::town::ensure_private_dir(&runtime_dir)?;
+    let _lock = match PidLock::acquire(&runtime_dir.join("run.lock")) {
+        Ok(lock) => lock,
+        Err(LedgerError::Locked { pid, .. }) => bail!(
+            "gastown run is already running for {} (pid {pid}): stop it with Ctrl-C in its terminal or `kill {pid}`",
+            town.root.display()
+        ),
+        Err(e) => return Err(e).context("cannot take the run lock"),
+    };
+    let logging = logging::init(&runtime_dir, args.log_format, &town.config.run.log)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("gastown-run")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(supervise(town, logging))
+}
+
+async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
+    let runtime_dir = town.runtime_dir();
+    let tokens = TokenRegistry::new();
+    let tree = tree_config(&town, &tokens)?;
+    let root_cell = Arc::new(OnceLock::new());
+    let events = Arc::new(Mutex::new(VecDeque::new()));
+    let handler = Arc::new(handler::TownHandler {
+        root: Arc::clone(&root_cell),
+        ledger: LedgerHandle::default(),
+        tree: tree.clone(),
+        events: Arc::clone(&events),
+        attachments: attach::Attachments::default(),
+    });
+    let socket_args = socket_actor::SocketArgs {
+        runtime_dir: runtime_dir.clone(),
+        handler,
+        tokens,
+        config: ServerConfig::default(),
+    };
+    let socket = ChildSpec::actor("socket", socket_actor::SocketActor, move || {
+        socket_args.clone()
+    });
+    let spec = topology::town_spec(&tree, socket).map_err(anyhow::Error::msg)?;
+    let (sender, receiver) = broadcast::channel(4096);
+    tokio::spawn(record_events(receiver, Arc::clone(&events)));
+    let root = Supervisor::spawn_with_events("town", spec, sender)
+        .await
+        .context("the town's supervision tree did not start")?;
+    let _ = root_cell.set(root.clone());
+    tracing::info!(town = %town.root.display(), pid = std::process::id(), "gastown run is up; Ctrl-C stops it");
+
+    let shutdown_timeout =
+        town.duration("run.shutdown_timeout", &town.config.run.shutdown_timeout)?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut sighup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+            _ = sighup.recv() => reload(&town, &logging),
+            _ = root.wait() => bail!("the town supervisor gave up; see the log in {}", runtime_dir.join("logs").display()),
+        }
+    }
+    tracing::info!(timeout = ?shutdown_timeout, "shutting down");
+    if tokio::time::timeout(shutdown_timeout, root.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::error!("shutdown took longer than {shutdown_timeout:?}; exiting anyway");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn reload(town: &Town, logging: &logging::Logging) {
+    match Town::load(&town.root) {
+        Ok(fresh) => match logging.reload(&fresh.config.run.log) {
+            Ok(()) => tracing::info!("SIGHUP: town.toml re-read, log filter reloaded"),
+            Err(e) => tracing::error!("SIGHUP: {e:#}; keeping the previous log filter"),
+        },
+        Err(e) => tracing::error!("SIGHUP: {e:#}; keeping the running configuration"),
+    }
+}
+
+async fn record_events(
+    mut receiver: broadcast::Receiver<SupervisorEvent>,
+    events: Arc<Mutex<VecDeque<SupervisorEvent>>>,
+) {
+    loop {
+        match receiver.recv().await {
+            Ok(event) => {
+                if let Ok(mut history) = events.lock() {
+                    if history.len() >= handler::EVENT_HISTORY {
+                        history.pop_front();
+                    }
+                    history.push_back(event);
+                }
+            }
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => break,
+        }
+    }
+}
+
+fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConfig> {
+    let tokens = tokens.clone();
+    let mint_token: MintToken = Arc::new(move |identity: &AgentIdentity| {
+        let wire_identity = Identity::Agent {
+            address: identity.address.clone(),
+            role: identity.role.to_string(),
+            rig: identity.rig.clone(),
+        };
+        // A new session's token replaces the old one's: the dead session cannot act any more.
+        tokens.revoke_address(&identity.address);
+        tokens
+            .issue(wire_identity)
+            .map(|t| t.expose().to_string())
+            .map_err(|e| e.to_string())
+    });
+    let context = TownContext {
+        town_root: town.root.clone(),
+        socket_path: socket_path_for(&town.runtime_dir()),
+        ledger: LedgerHandle::default(),
+        mint_token,
+    };
+    Ok(topology::TreeConfig {
+        town: town.clone(),
+        exe: std::env::current_exe().context("cannot find this executable for the sim runtime")?,
+        ledger: town.ledger_config()?,
+        context,
+        stop_timeout: town.duration("run.stop_timeout", &town.config.run.stop_timeout)?,
+        patrol_interval: town.duration("run.patrol_interval", &town.config.run.patrol_interval)?,
+    })
+}

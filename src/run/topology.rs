@@ -1,0 +1,265 @@
+//! The shape of a town's supervision tree, and finding or adding roles in it.
+//!
+//! ```text
+//! town (one_for_one)
+//! ├── ledger        single writer of the ledger, group commit
+//! ├── socket        the Unix socket server
+//! ├── mayor         role (rest_for_one): agent, session?
+//! ├── deacon        role: agent, session?, patrol, boot, dogs (dynamic)
+//! └── rigs (dynamic)
+//!     └── rig:<name> (one_for_one)
+//!         ├── crew (dynamic)      └── crew:<name>     role: agent, session
+//!         └── polecats (dynamic)  └── polecat:<name>  role: agent, session
+//! ```
+
+use crate::town::Town;
+use gastown_actors::deacon::{Boot, BootArgs, PATROL_NAME, Patrol};
+use gastown_actors::identity::{AgentIdentity, Role};
+use gastown_actors::ledger::{LEDGER_NAME, LedgerActor, LedgerArgs};
+use gastown_actors::role::{RoleSpec, TownContext, role_supervisor};
+use gastown_actors::runtime::Runtime;
+use gastown_beads::LedgerConfig;
+use gastown_supervision::{
+    Backoff, ChildSpec, Intensity, Restart, Strategy, SupervisorRef, SupervisorSpec,
+};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What building the tree needs.
+#[derive(Clone)]
+pub struct TreeConfig {
+    pub town: Town,
+    /// This binary, for the `sim` runtime.
+    pub exe: PathBuf,
+    pub ledger: LedgerConfig,
+    pub context: TownContext,
+    /// How long a stopping session gets after SIGTERM.
+    pub stop_timeout: Duration,
+    /// The deacon's patrol interval.
+    pub patrol_interval: Duration,
+}
+
+/// The town supervisor's spec; `socket` is the socket server's child spec.
+pub fn town_spec(cfg: &TreeConfig, socket: ChildSpec) -> Result<SupervisorSpec, String> {
+    let ledger = cfg.ledger.clone();
+    let ledger_child = ChildSpec::actor("ledger", LedgerActor, move || LedgerArgs {
+        config: ledger.clone(),
+    })
+    .with_name(LEDGER_NAME);
+    let mayor = role_spec(
+        cfg,
+        identity("mayor")?,
+        configured_runtime(cfg, Role::Mayor)?,
+    );
+    let mut deacon = role_spec(
+        cfg,
+        identity("deacon")?,
+        configured_runtime(cfg, Role::Deacon)?,
+    );
+    deacon.extra_children = deacon_children(cfg.patrol_interval);
+    Ok(SupervisorSpec::new(Strategy::OneForOne)
+        .with_intensity(Intensity::new(10, Duration::from_secs(60)))
+        .child(ledger_child)
+        .child(socket)
+        .child(ChildSpec::supervisor("mayor", role_supervisor(mayor)))
+        .child(ChildSpec::supervisor("deacon", role_supervisor(deacon)))
+        .child(ChildSpec::supervisor(
+            "rigs",
+            SupervisorSpec::new(Strategy::Dynamic),
+        )))
+}
+
+fn deacon_children(interval: Duration) -> Vec<ChildSpec> {
+    vec![
+        ChildSpec::actor("patrol", Patrol, move || interval).with_name(PATROL_NAME),
+        ChildSpec::actor("boot", Boot, move || BootArgs {
+            every: interval,
+            stale_after: interval * 3,
+        }),
+        ChildSpec::supervisor("dogs", SupervisorSpec::new(Strategy::Dynamic)),
+    ]
+}
+
+fn identity(address: &str) -> Result<AgentIdentity, String> {
+    AgentIdentity::parse(address).map_err(|e| e.to_string())
+}
+
+/// The runtime `town.toml` configures for a town-level role, if any.
+fn configured_runtime(cfg: &TreeConfig, role: Role) -> Result<Option<Runtime>, String> {
+    let name = match role {
+        Role::Mayor => cfg.town.config.roles.mayor.as_deref(),
+        Role::Deacon => cfg.town.config.roles.deacon.as_deref(),
+        _ => None,
+    };
+    name.map(|n| resolve_runtime(n, cfg, &[])).transpose()
+}
+
+/// A runtime by name. Presets for real agent CLIs come with rig configuration; today the
+/// built-in `sim` runtime is the one every town has.
+pub fn resolve_runtime(
+    name: &str,
+    cfg: &TreeConfig,
+    env: &[(String, String)],
+) -> Result<Runtime, String> {
+    match name {
+        "sim" => {
+            let mut rt = Runtime::sim(cfg.exe.clone());
+            rt.env.extend(env.iter().cloned());
+            Ok(rt)
+        }
+        other => Err(format!(
+            "unknown agent runtime {other:?}: the built-in runtime is `sim` (presets for real agent CLIs come with rig configuration)"
+        )),
+    }
+}
+
+/// The role spec of one identity. Town-level roles never give up (their sessions back off to
+/// one attempt every 30 s); rig-level agents give up after 3 crashes in 5 s, so a broken agent
+/// stops costing anything and the rest of the town keeps running.
+pub fn role_spec(cfg: &TreeConfig, identity: AgentIdentity, runtime: Option<Runtime>) -> RoleSpec {
+    let intensity = match identity.role {
+        Role::Mayor | Role::Deacon => Intensity::new(u32::MAX, Duration::from_secs(3600)),
+        _ => Intensity::default(),
+    };
+    RoleSpec {
+        home: home_of(&cfg.town, &identity),
+        identity,
+        runtime,
+        town: cfg.context.clone(),
+        intensity,
+        backoff: Backoff::default(),
+        extra_children: Vec::new(),
+        stop_timeout: cfg.stop_timeout,
+    }
+}
+
+/// Where a role's sessions run.
+pub fn home_of(town: &Town, identity: &AgentIdentity) -> PathBuf {
+    let root = &town.root;
+    match (identity.role, identity.rig.as_deref()) {
+        (Role::Mayor, _) => root.join("mayor"),
+        (Role::Deacon, _) => root.join("deacon"),
+        (Role::Dog, _) => root.join("deacon").join("dogs").join(&identity.name),
+        (Role::Crew, Some(rig)) => root.join(rig).join("crew").join(&identity.name),
+        (Role::Polecat, Some(rig)) => root.join(rig).join("polecats").join(&identity.name),
+        (_, Some(rig)) => root.join(rig).join(identity.role.as_str()),
+        (_, None) => root.join(identity.role.as_str()),
+    }
+}
+
+/// The tree path segments of a role, below the town.
+fn segments(identity: &AgentIdentity) -> Vec<String> {
+    match (identity.role, identity.rig.as_deref()) {
+        (Role::Mayor, _) => vec!["mayor".into()],
+        (Role::Deacon, _) => vec!["deacon".into()],
+        (Role::Dog, _) => vec![
+            "deacon".into(),
+            "dogs".into(),
+            format!("dog:{}", identity.name),
+        ],
+        (Role::Crew, Some(rig)) => rig_path(rig, "crew", format!("crew:{}", identity.name)),
+        (Role::Polecat, Some(rig)) => {
+            rig_path(rig, "polecats", format!("polecat:{}", identity.name))
+        }
+        (role, Some(rig)) => vec!["rigs".into(), format!("rig:{rig}"), role.as_str().into()],
+        (role, None) => vec![role.as_str().into()],
+    }
+}
+
+fn rig_path(rig: &str, group: &str, leaf: String) -> Vec<String> {
+    vec!["rigs".into(), format!("rig:{rig}"), group.into(), leaf]
+}
+
+/// The supervisor of a running role.
+pub async fn find_role(root: &SupervisorRef, address: &str) -> Result<SupervisorRef, String> {
+    let identity = identity(address)?;
+    let mut node = root.clone();
+    for seg in segments(&identity) {
+        node = match node.child_supervisor(&seg).await {
+            Ok(Some(next)) => next,
+            _ => {
+                return Err(format!(
+                    "no agent {address} is running under this supervisor: `gastown actors` lists them"
+                ));
+            }
+        };
+    }
+    Ok(node)
+}
+
+/// Put a rig-level agent under supervision (crew or polecat), creating its rig's node on demand.
+pub async fn spawn_agent(
+    root: &SupervisorRef,
+    cfg: &TreeConfig,
+    identity: AgentIdentity,
+    runtime: Runtime,
+) -> Result<String, String> {
+    let (group, leaf) = match identity.role {
+        Role::Crew => ("crew", format!("crew:{}", identity.name)),
+        Role::Polecat => ("polecats", format!("polecat:{}", identity.name)),
+        _ => {
+            return Err(format!(
+                "{identity} is not a crew member or polecat: only <rig>/crew/<name> and <rig>/polecats/<name> can be spawned"
+            ));
+        }
+    };
+    let rig = identity.rig.clone().ok_or("a rig-level agent has a rig")?;
+    let rig_sup = ensure_rig(root, &rig).await?;
+    let group_sup = rig_sup
+        .child_supervisor(group)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("rig {rig} has no {group} supervisor"))?;
+    if group_sup
+        .child_supervisor(&leaf)
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        return Err(format!(
+            "{identity} is already running: `gastown restart {identity}` restarts its session"
+        ));
+    }
+    let spec = role_spec(cfg, identity, Some(runtime));
+    let path = format!("{}/{leaf}", group_sup.path());
+    group_sup
+        .start_child(
+            ChildSpec::supervisor(leaf, role_supervisor(spec)).with_restart(Restart::Temporary),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+async fn ensure_rig(root: &SupervisorRef, rig: &str) -> Result<SupervisorRef, String> {
+    let rigs = root
+        .child_supervisor("rigs")
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the town has no rigs supervisor")?;
+    let id = format!("rig:{rig}");
+    if let Some(existing) = rigs
+        .child_supervisor(&id)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        return Ok(existing);
+    }
+    let spec = SupervisorSpec::new(Strategy::OneForOne)
+        .child(ChildSpec::supervisor(
+            "crew",
+            SupervisorSpec::new(Strategy::Dynamic),
+        ))
+        .child(ChildSpec::supervisor(
+            "polecats",
+            SupervisorSpec::new(Strategy::Dynamic),
+        ));
+    rigs.start_child(ChildSpec::supervisor(id.clone(), spec))
+        .await
+        .map_err(|e| e.to_string())?;
+    rigs.child_supervisor(&id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("rig {rig} did not start"))
+}
