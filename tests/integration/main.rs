@@ -2,4 +2,6 @@
 //! git repositories in temp dirs.
 
 mod bead;
+mod run;
+mod running;
 mod util;
