@@ -4,7 +4,9 @@ mod agents;
 pub mod bead;
 mod formula;
 mod install;
+pub mod mail;
 mod mol;
+mod rig;
 
 use crate::run::protocol::TownRequest;
 use crate::town::Town;
@@ -37,6 +39,12 @@ pub enum Command {
     /// Molecules: pour formulas into the ledger and walk their steps.
     #[command(subcommand)]
     Mol(mol::MolCommand),
+    /// Rigs: the git projects the town manages.
+    #[command(subcommand)]
+    Rig(rig::RigCommand),
+    /// Mail between agents and the overseer.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// Run the town's supervisor in the foreground (Ctrl-C stops it).
     Run(crate::run::RunArgs),
     /// The live supervision tree.
@@ -84,6 +92,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bead(cmd) => bead::run(&find_town(&cli.town)?, cmd),
         Command::Formula(cmd) => formula::run(cli.town.as_deref(), cmd),
         Command::Mol(cmd) => mol::run(&find_town(&cli.town)?, cmd),
+        Command::Rig(cmd) => rig::run(&find_town(&cli.town)?, cmd),
+        Command::Mail(cmd) => mail::run(&find_town(&cli.town)?, cmd),
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
         Command::Actor { path, json } => agents::actor(&find_town(&cli.town)?, path, json),

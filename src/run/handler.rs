@@ -7,7 +7,7 @@ use super::attach::Attachments;
 use super::introspect;
 use super::protocol::{TownReply, TownRequest};
 use super::topology::{self, TreeConfig};
-use crate::cli::bead;
+use crate::cli::{bead, mail};
 use crate::socket::{
     ErrorCode, Handler, HandlerFuture, Identity, ReplyBody, RequestBody, WireError,
 };
@@ -114,6 +114,7 @@ impl TownHandler {
                 self.attachments.resize(id, rows, cols).await
             }
             TownRequest::AttachEnd { id } => self.attachments.end(id).await,
+            TownRequest::Mail(cmd) => self.mail(identity, cmd).await,
         }
     }
 
@@ -126,6 +127,22 @@ impl TownHandler {
         let result = self
             .ledger
             .call(move |ledger| bead::apply(ledger, cmd, &who).map_err(|e| format!("{e:#}")))
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        result
+            .map(TownReply::Text)
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))
+    }
+
+    async fn mail(
+        &self,
+        identity: &Identity,
+        cmd: mail::MailCommand,
+    ) -> Result<TownReply, WireError> {
+        let who = actor_name(identity);
+        let result = self
+            .ledger
+            .call(move |ledger| mail::apply(ledger, cmd, &who).map_err(|e| format!("{e:#}")))
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
         result

@@ -5,6 +5,7 @@
 //! cannot carry, and the CLI prints JSON anyway.
 
 use crate::cli::bead::BeadCommand;
+use crate::cli::mail::MailCommand;
 use serde::{Deserialize, Serialize};
 
 /// One town request. New variants go at the end (bincode encodes the variant index).
@@ -46,6 +47,8 @@ pub enum TownRequest {
     AttachResize { id: u64, rows: u16, cols: u16 },
     /// Detach.
     AttachEnd { id: u64 },
+    /// A `gastown mail …` command, run by the ledger actor as the caller.
+    Mail(MailCommand),
 }
 
 /// One town reply. New variants go at the end.
