@@ -4,7 +4,12 @@
 //! (clap's). A closed stdout (`gastown bead list | head`) counts as success.
 
 mod cli;
+mod client;
+mod molecule;
 mod output;
+mod run;
+mod sim;
+mod socket;
 mod town;
 
 use std::process::ExitCode;
