@@ -19,6 +19,8 @@
 mod pour;
 mod squash;
 mod steps;
+#[cfg(test)]
+mod tests;
 
 pub use pour::{PourOptions, pour};
 pub use squash::{SquashOptions, burn, squash};

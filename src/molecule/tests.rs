@@ -1,0 +1,121 @@
+//! Molecule logic on a real ledger in a real town (git repository + redb index), without the
+//! CLI: a 1,000-step pour (timed; run with `--nocapture` to see the figures), readiness of
+//! parallel steps, and refusals.
+
+use super::*;
+use crate::town::{InstallOptions, Town, install};
+use gastown_formula::{CookOptions, Formula, Library, Protomolecule, cook_formula};
+use std::time::Instant;
+
+fn town() -> (tempfile::TempDir, Town) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opts = InstallOptions {
+        prefix: "gt".to_string(),
+        name: None,
+    };
+    let town = install(&dir.path().join("town"), &opts).expect("install");
+    (dir, town)
+}
+
+fn cook_text(text: &str) -> Protomolecule {
+    let formula = Formula::parse("test.formula.toml", text).expect("formula parses");
+    cook_formula(&Library::builtin(), &formula, &CookOptions::default()).expect("cooks")
+}
+
+/// A chain of `n` steps, each needing the one before.
+fn chain(n: usize) -> String {
+    let mut text = String::from("formula = \"chain\"\ndescription = \"A long chain\"\n");
+    for i in 0..n {
+        text.push_str(&format!(
+            "[[steps]]\nid = \"s{i}\"\ntitle = \"Step {i}\"\ndescription = \"Do step {i}\"\n"
+        ));
+        if i > 0 {
+            text.push_str(&format!("needs = [\"s{}\"]\n", i - 1));
+        }
+    }
+    text
+}
+
+#[test]
+fn pour_of_1000_steps_and_walking_it() {
+    let (_dir, town) = town();
+    let proto = cook_text(&chain(1000));
+    let mut ledger = town.open_ledger().expect("ledger");
+    let start = Instant::now();
+    let poured = pour(&mut ledger, &proto, &PourOptions::default(), "bench").expect("pours");
+    let pour_time = start.elapsed();
+    assert_eq!(poured.steps.len(), 1000);
+    assert_eq!(ledger.ready_ids(), vec![poured.steps[0].bead.clone()]);
+
+    let start = Instant::now();
+    let mol = load(&ledger, &poured.molecule).expect("loads");
+    let load_time = start.elapsed();
+    assert_eq!(mol.current().map(|s| s.step.as_str()), Some("s0"));
+    assert!(mol.missing.is_empty());
+
+    let start = Instant::now();
+    let done = step_done(&mut ledger, &poured.molecule, "s0", "done", "bench").expect("closes");
+    let step_time = start.elapsed();
+    match done {
+        StepDone::Closed { next, done, .. } => {
+            assert_eq!(done, 1);
+            assert_eq!(next.map(|n| n.step), Some("s1".to_string()));
+        }
+        other => panic!("expected a close, got {other:?}"),
+    }
+    let start = Instant::now();
+    ledger.sync().expect("git commit");
+    let sync_time = start.elapsed();
+    println!(
+        "pour 1000 steps: {:.1} ms; load: {:.1} ms; step done: {:.1} ms; git commit of 1001 beads: {:.1} ms",
+        pour_time.as_secs_f64() * 1e3,
+        load_time.as_secs_f64() * 1e3,
+        step_time.as_secs_f64() * 1e3,
+        sync_time.as_secs_f64() * 1e3,
+    );
+}
+
+#[test]
+fn parallel_steps_are_ready_together_and_the_join_waits_for_all() {
+    let (_dir, town) = town();
+    let proto = cook_text(
+        "formula = \"fan\"\n[[steps]]\nid = \"a\"\n[[steps]]\nid = \"b\"\n\
+         [[steps]]\nid = \"join\"\nneeds = [\"a\", \"b\"]\n",
+    );
+    let mut ledger = town.open_ledger().expect("ledger");
+    let poured = pour(&mut ledger, &proto, &PourOptions::default(), "t").expect("pours");
+    let mol = load(&ledger, &poured.molecule).expect("loads");
+    let states: Vec<StepState> = mol.steps.iter().map(|s| s.state).collect();
+    assert_eq!(
+        states,
+        [StepState::Ready, StepState::Ready, StepState::Blocked]
+    );
+    step_done(&mut ledger, &poured.molecule, "b", "", "t").expect("b closes");
+    let err = step_done(&mut ledger, &poured.molecule, "join", "", "t").expect_err("a is open");
+    assert!(
+        matches!(&err, MolError::NeedsOpen { open, .. } if open.len() == 1 && open[0].contains("`a`")),
+        "{err}"
+    );
+    step_done(&mut ledger, &poured.molecule, "a", "", "t").expect("a closes");
+    step_done(&mut ledger, &poured.molecule, "join", "", "t").expect("join closes");
+    let mol = load(&ledger, &poured.molecule).expect("loads");
+    assert_eq!(mol.done(), 3);
+    assert!(mol.current().is_none());
+}
+
+#[test]
+fn unknown_steps_and_non_molecules_are_refused() {
+    let (_dir, town) = town();
+    let proto = cook_text("formula = \"one\"\n[[steps]]\nid = \"only\"\n");
+    let mut ledger = town.open_ledger().expect("ledger");
+    let poured = pour(&mut ledger, &proto, &PourOptions::default(), "t").expect("pours");
+    let err = step_done(&mut ledger, &poured.molecule, "nope", "", "t").expect_err("no step");
+    assert!(err.to_string().contains("its steps are: only"), "{err}");
+    let step = &poured.steps[0].bead;
+    let err = load(&ledger, step).expect_err("a step is not a molecule");
+    assert!(matches!(err, MolError::NotAMolecule { .. }), "{err}");
+    let err = burn(&mut ledger, &poured.molecule).expect_err("not a wisp");
+    assert!(matches!(err, MolError::NotAWisp(_)), "{err}");
+    let err = for_agent(&ledger, "rig/polecats/none").expect_err("nothing assigned");
+    assert!(matches!(err, MolError::NoMoleculeFor { .. }), "{err}");
+}
