@@ -85,14 +85,12 @@ impl PtyWriter {
         counters: Arc<InputCounters>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel::<WriteRequest>();
-        std::thread::Builder::new()
-            .name("session-writer".into())
-            .spawn(move || {
-                while let Ok((bytes, done)) = rx.recv() {
-                    let result = writer.write_all(&bytes).and_then(|()| writer.flush());
-                    let _ = done.send(result);
-                }
-            })?;
+        super::pty::io_thread("session-writer").spawn(move || {
+            while let Ok((bytes, done)) = rx.recv() {
+                let result = writer.write_all(&bytes).and_then(|()| writer.flush());
+                let _ = done.send(result);
+            }
+        })?;
         Ok(Self { tx, counters })
     }
 

@@ -170,7 +170,13 @@ impl Actor for Session {
         myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
-        Ok(start(myself, args)?)
+        // openpty + fork/exec block for a moment (longer in a big process): not on a runtime thread.
+        let (spawned, args) = tokio::task::spawn_blocking(move || (pty::spawn(&args), args))
+            .await
+            .map_err(|error| SpawnError::Thread {
+                reason: error.to_string(),
+            })?;
+        Ok(start(myself, args, spawned?)?)
     }
 
     async fn handle(
@@ -243,8 +249,11 @@ impl Actor for Session {
 fn ignore_gone<E>(_result: Result<(), E>) {}
 
 /// Spawns the agent and the session's threads and task; the body of `pre_start`.
-fn start(myself: ActorRef<SessionMsg>, args: SessionArgs) -> Result<SessionState, SpawnError> {
-    let spawned = pty::spawn(&args)?;
+fn start(
+    myself: ActorRef<SessionMsg>,
+    args: SessionArgs,
+    spawned: pty::Spawned,
+) -> Result<SessionState, SpawnError> {
     let pid = spawned.pid;
     let (exit_tx, exit_rx) = watch::channel(None);
     let guard = GroupGuard {

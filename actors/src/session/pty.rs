@@ -21,8 +21,8 @@ use super::{SessionArgs, SessionMsg, SpawnError};
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
 /// Chunks the reader may have in flight to the actor before it waits (bounds mailbox memory).
 pub(crate) const READ_CREDITS: usize = 8;
-/// How often stop logic re-checks whether the process group is gone.
-const GROUP_POLL: Duration = Duration::from_millis(5);
+/// Longest pause between checks whether the rest of a process group is gone.
+const GROUP_POLL: Duration = Duration::from_millis(10);
 /// How long to wait for the group to vanish after SIGKILL before reporting a leak.
 const AFTER_KILL_WAIT: Duration = Duration::from_secs(2);
 
@@ -139,7 +139,7 @@ pub(crate) fn start_reader(
     credits: Receiver<()>,
     session: ActorRef<SessionMsg>,
 ) -> std::io::Result<()> {
-    let thread = std::thread::Builder::new().name("session-reader".into());
+    let thread = io_thread("session-reader");
     thread.spawn(move || {
         let mut buf = vec![0u8; READ_CHUNK];
         while credits.recv().is_ok() {
@@ -155,6 +155,17 @@ pub(crate) fn start_reader(
         let _ = session.cast(SessionMsg::ReaderClosed);
     })?;
     Ok(())
+}
+
+/// Stack size of the session's I/O threads: they hold no big frames (the read buffer is on the
+/// heap), and three threads per session times hundreds of sessions adds up.
+const IO_THREAD_STACK: usize = 128 * 1024;
+
+/// A builder for one of the session's blocking I/O threads.
+pub(crate) fn io_thread(name: &str) -> std::thread::Builder {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .stack_size(IO_THREAD_STACK)
 }
 
 /// Fills the reader's credit channel.
@@ -173,7 +184,7 @@ pub(crate) fn start_waiter(
     exit: watch::Sender<Option<ExitInfo>>,
     session: ActorRef<SessionMsg>,
 ) -> std::io::Result<()> {
-    let thread = std::thread::Builder::new().name("session-waiter".into());
+    let thread = io_thread("session-waiter");
     thread.spawn(move || {
         let info = wait_pid(pid);
         exit.send_replace(Some(info.clone()));
@@ -285,21 +296,30 @@ pub(crate) fn kill_group(pgid: u32) {
     signal_group(pgid, libc::SIGKILL);
 }
 
-/// Polls until the leader has been reaped and no member of the group is alive, or `timeout`.
+/// Waits until the leader has been reaped (event-driven, through the waiter's channel) and no
+/// member of the group is alive (polled, 1 ms doubling up to [`GROUP_POLL`]), or `timeout`.
 async fn wait_gone(
     pgid: u32,
     exit: &mut watch::Receiver<Option<ExitInfo>>,
     timeout: Duration,
 ) -> bool {
     let deadline = Instant::now() + timeout;
+    let reaped = tokio::time::timeout_at(deadline, exit.wait_for(Option::is_some))
+        .await
+        .is_ok_and(|waited| waited.is_ok());
+    if !reaped {
+        return false;
+    }
+    let mut pause = Duration::from_millis(1);
     loop {
-        if exit.borrow().is_some() && !group_alive(pgid) {
+        if !group_alive(pgid) {
             return true;
         }
         if Instant::now() >= deadline {
             return false;
         }
-        tokio::time::sleep(GROUP_POLL.min(deadline - Instant::now())).await;
+        tokio::time::sleep(pause.min(deadline - Instant::now())).await;
+        pause = (pause * 2).min(GROUP_POLL);
     }
 }
 
