@@ -7,10 +7,14 @@
 //!
 //! Layout of the branch (see `docs/ledger.md` for why): `README.md` and one file per bead,
 //! `issues/<aa>/<bb>/<id>.jsonl`, where `aa`/`bb` are the first two bytes of SHA-256(id) in hex.
-//! A commit of k beads writes k blobs, O(k) small trees and the root, whatever the total.
+//! A commit of k beads writes k blobs, O(k) small trees and the root, whatever the total, as one
+//! pack file (synced) rather than loose objects; small packs are rolled up geometrically.
 //!
 //! # API
 //! ```text
+//! GitStoreConfig { repo_path, git_ref, author_name, author_email }   // all pub
+//! GitStoreConfig::new(repo_path) -> GitStoreConfig   // refs/heads/beads, "gastown <gastown@localhost>"
+//! enum Change { Put { id, line }, Delete { id } }   // line: one JSON object, no '\n'; Change::id(&self)
 //! GitStore::open(GitStoreConfig) -> Result<GitStore, GitError>          // the repo must exist
 //! GitStore::tip(&self) -> Result<Option<ObjectId>, GitError>            // commit of the ref, None if absent
 //! GitStore::commit(&mut self, expected_tip: Option<ObjectId>, changes: &[Change], message: &str)
@@ -18,8 +22,11 @@
 //!                                             // TipMoved when the ref is not at `expected_tip`
 //! GitStore::read_all(&self, at: ObjectId) -> Result<Vec<(String, String)>, GitError>  // (id, line), by id
 //! GitStore::changed_between(&self, from: Option<ObjectId>, to: ObjectId) -> Result<Vec<Change>, GitError>
+//! GitStore::config(&self) -> &GitStoreConfig
 //! commit_message(&[Change]) -> String         // "ledger: 3 beads (gt-a, gt-b, gt-c)"
 //! ```
+//! `GitStore` is `Send` (it lives in the supervisor's ledger actor). Only one process may commit
+//! at a time (the ledger's pid lock); any number may read.
 //!
 //! # Example
 //! ```no_run
