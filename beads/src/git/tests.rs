@@ -546,3 +546,46 @@ fn survives_git_gc_and_packed_refs_under_a_live_store() {
         c6.to_hex().to_string()
     );
 }
+
+#[test]
+fn racing_writers_one_wins_the_others_see_tip_moved() {
+    let town = town();
+    let base = commit(&mut open(town.path()), &[put("gt-base", "base")]);
+    let writers = 4;
+    let barrier = std::sync::Barrier::new(writers);
+    let results: Vec<Result<Option<ObjectId>, GitError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..writers)
+            .map(|i| {
+                let (barrier, path) = (&barrier, town.path());
+                scope.spawn(move || {
+                    let mut store = open(path);
+                    barrier.wait();
+                    store.commit(Some(base), &[put(&format!("gt-w{i}"), "racer")], "")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer thread"))
+            .collect()
+    });
+    let winners: Vec<ObjectId> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().copied().flatten())
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for result in &results {
+        match result {
+            Ok(_) => {}
+            Err(GitError::TipMoved {
+                expected, actual, ..
+            }) => {
+                assert_eq!((*expected, *actual), (Some(base), Some(winners[0])));
+            }
+            Err(other) => panic!("a losing writer got {other:?}, not TipMoved"),
+        }
+    }
+    let tip = open(town.path()).tip().expect("tip");
+    assert_eq!(tip, Some(winners[0]));
+    git(town.path(), &["fsck", "--strict", "--no-progress"]);
+}
