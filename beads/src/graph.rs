@@ -164,6 +164,37 @@ impl NodeInfo {
     /// Inverse of [`NodeInfo::encode`]; `None` when the bytes are damaged.
     pub fn decode(bytes: &[u8]) -> Option<NodeInfo> {
         let mut r = Reader { b: bytes, at: 0 };
+        let h = Header::read(&mut r)?;
+        let n = r.u32()? as usize;
+        let mut edges = Vec::with_capacity(n.min(1024));
+        for _ in 0..n {
+            let kind = EdgeKind::from_code(r.u8()?)?;
+            edges.push((r.str()?, kind));
+        }
+        Some(NodeInfo {
+            id: h.id.to_string(),
+            state: h.state,
+            eligible: h.eligible,
+            priority: h.priority,
+            created: h.created,
+            defer_until: h.defer_until,
+            edges,
+        })
+    }
+}
+
+/// The fixed part of an encoded [`NodeInfo`], borrowing the id.
+struct Header<'a> {
+    id: &'a str,
+    state: State,
+    eligible: bool,
+    priority: u8,
+    created: i64,
+    defer_until: Option<i64>,
+}
+
+impl<'a> Header<'a> {
+    fn read(r: &mut Reader<'a>) -> Option<Header<'a>> {
         let flags = r.u8()?;
         let state = match flags & 3 {
             0 => State::Open,
@@ -174,21 +205,14 @@ impl NodeInfo {
         let priority = r.u8()?;
         let created = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let defer = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
-        let id = r.str()?;
-        let n = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
-        let mut edges = Vec::with_capacity(n.min(1024));
-        for _ in 0..n {
-            let kind = EdgeKind::from_code(r.u8()?)?;
-            edges.push((r.str()?, kind));
-        }
-        Some(NodeInfo {
+        let id = r.str_ref()?;
+        Some(Header {
             id,
             state,
             eligible: flags & 4 != 0,
             priority,
             created,
             defer_until: (flags & 8 != 0).then_some(defer),
-            edges,
         })
     }
 }
@@ -207,18 +231,24 @@ struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let s = self.b.get(self.at..self.at.checked_add(n)?)?;
         self.at += n;
         Some(s)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
     }
     fn u8(&mut self) -> Option<u8> {
         Some(self.take(1)?[0])
     }
     fn str(&mut self) -> Option<String> {
+        self.str_ref().map(str::to_string)
+    }
+    fn str_ref(&mut self) -> Option<&'a str> {
         let n = u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
+        std::str::from_utf8(self.take(n)?).ok()
     }
 }
 
@@ -289,10 +319,41 @@ impl Node {
 
 mod ops;
 
+pub use ops::GraphBuilder;
+
+/// FxHash (rustc's hasher) with a final mix: ids are short and local, so a fast non-keyed hash is fine here, and
+/// it makes the index of a 100k-bead graph markedly cheaper to build than SipHash.
+#[derive(Debug, Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x517c_c1b7_2722_0a95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().expect("chunks of 8"));
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+    fn finish(&self) -> u64 {
+        // The multiply leaves the low bits (hashbrown's bucket index) depending on the first
+        // bytes only; the SplitMix64 finalizer spreads every input bit over the whole word.
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 /// The readiness graph of a whole ledger.
 #[derive(Debug, Default)]
 pub struct Graph {
-    index: HashMap<Arc<str>, u32>,
+    index: HashMap<Arc<str>, u32, FxBuild>,
     nodes: Vec<Node>,
     ready: BTreeSet<Key>,
     blocked: BTreeSet<Key>,

@@ -162,7 +162,7 @@ impl Ledger {
             author_name: cfg.author_name.clone(),
             author_email: cfg.author_email.clone(),
         })?;
-        let graph = Graph::build(store.graph()?);
+        let graph = store.graph()?;
         let mut ledger = Ledger {
             cfg,
             store,

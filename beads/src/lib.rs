@@ -15,9 +15,9 @@ pub mod ledger;
 pub mod lock;
 pub mod model;
 pub mod store;
-pub mod time;
 #[doc(hidden)]
 pub mod testdata;
+pub mod time;
 
 pub use error::LedgerError;
 pub use ledger::{

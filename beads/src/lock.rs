@@ -47,8 +47,9 @@ impl PidLock {
         let write = |file: &mut File| -> std::io::Result<()> {
             file.set_len(0)?;
             file.seek(SeekFrom::Start(0))?;
-            writeln!(file, "{}", std::process::id())?;
-            file.sync_data()
+            // Not synced: the pid only serves the message of a process finding the lock taken,
+            // and the kernel drops the lock itself when this process dies.
+            writeln!(file, "{}", std::process::id())
         };
         write(&mut file)
             .map_err(|e| LedgerError::io(format!("write pid to {}", path.display()), e))?;

@@ -15,7 +15,7 @@
 //! only by [`Store::committed`], after git's ref has moved.
 
 use crate::error::LedgerError;
-use crate::graph::NodeInfo;
+use crate::graph::{Graph, GraphBuilder, NodeInfo};
 use crate::model::{Bead, Event};
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use std::path::{Path, PathBuf};
@@ -76,7 +76,21 @@ impl Store {
             path: path.to_path_buf(),
             seq: 0,
         };
-        let tx = store.db.begin_write().map_err(|e| err(&e))?;
+        let exists = {
+            let tx = store.db.begin_read().map_err(|e| err(&e))?;
+            tx.open_table(META).is_ok()
+        };
+        if !exists {
+            store.create_tables()?;
+        }
+        store.seq = store.meta_u64("seq")?.unwrap_or(0);
+        Ok(store)
+    }
+
+    /// Create every table (one transaction, so either all exist or none).
+    fn create_tables(&self) -> Result<(), LedgerError> {
+        let err = |e: &dyn std::fmt::Display| self.err(e);
+        let tx = self.db.begin_write().map_err(|e| err(&e))?;
         {
             tx.open_table(BEADS).map_err(|e| err(&e))?;
             tx.open_table(WISPS).map_err(|e| err(&e))?;
@@ -85,9 +99,7 @@ impl Store {
             tx.open_table(JOURNAL).map_err(|e| err(&e))?;
             tx.open_table(META).map_err(|e| err(&e))?;
         }
-        tx.commit().map_err(|e| err(&e))?;
-        store.seq = store.meta_u64("seq")?.unwrap_or(0);
-        Ok(store)
+        tx.commit().map_err(|e| err(&e))
     }
 
     fn err(&self, e: impl std::fmt::Display) -> LedgerError {
@@ -157,21 +169,21 @@ impl Store {
             .collect()
     }
 
-    /// The graph records of every bead and wisp.
-    pub fn graph(&self) -> Result<Vec<NodeInfo>, LedgerError> {
+    /// The readiness graph, built straight from the compact records of every bead and wisp.
+    pub fn graph(&self) -> Result<Graph, LedgerError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let t = tx.open_table(GRAPH).map_err(|e| self.err(e))?;
-        let mut out = Vec::with_capacity(t.len().map_err(|e| self.err(e))? as usize);
+        let mut builder = GraphBuilder::with_capacity(t.len().map_err(|e| self.err(e))? as usize);
         for row in t.iter().map_err(|e| self.err(e))? {
             let (k, v) = row.map_err(|e| self.err(e))?;
-            out.push(
-                NodeInfo::decode(v.value()).ok_or_else(|| LedgerError::Corrupt {
+            if !builder.add_encoded(v.value()) {
+                return Err(LedgerError::Corrupt {
                     id: k.value().to_string(),
                     message: "damaged graph record".to_string(),
-                })?,
-            );
+                });
+            }
         }
-        Ok(out)
+        Ok(builder.finish())
     }
 
     /// The audit trail of one bead, oldest first.

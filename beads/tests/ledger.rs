@@ -216,6 +216,45 @@ fn labels_comments_children_and_list_filters() {
 }
 
 #[test]
+fn create_many_is_one_all_or_nothing_batch() {
+    let t = town();
+    let mut l = open(t.path());
+    let epic = l.create(new("epic"), "m").expect("epic");
+    let child = |title: &str| NewBead {
+        parent: Some(epic.id.clone()),
+        ..new(title)
+    };
+    let made = l
+        .create_many(
+            vec![child("s1"), child("s2"), new("free"), new("free")],
+            "formula",
+        )
+        .expect("create_many");
+    let ids: Vec<&str> = made.iter().map(|b| b.id.as_str()).collect();
+    assert_eq!(
+        &ids[..2],
+        &[format!("{}.1", epic.id), format!("{}.2", epic.id)]
+    );
+    assert_ne!(ids[2], ids[3], "same title and time still get distinct ids");
+    let bad = vec![
+        new("ok"),
+        NewBead {
+            priority: 9,
+            ..new("bad")
+        },
+    ];
+    assert!(matches!(
+        l.create_many(bad, "m"),
+        Err(LedgerError::InvalidPriority(9))
+    ));
+    assert_eq!(l.len(), 5, "nothing of the refused batch was written");
+    assert_eq!(
+        l.create(child("s3"), "m").expect("s3").id,
+        format!("{}.3", epic.id)
+    );
+}
+
+#[test]
 fn ready_and_blocked_change_as_blockers_close() {
     let t = town();
     let mut l = open(t.path());
@@ -679,6 +718,7 @@ fn kill_9_of_a_writer_loses_nothing_acknowledged() {
     }
     let t = town();
     let mut acked: Vec<String> = Vec::new();
+    let mut killed_mid_ref_update = 0;
     for round in 0..6 {
         let mut child = spawn_self(
             "kill_9_of_a_writer_loses_nothing_acknowledged",
@@ -697,6 +737,9 @@ fn kill_9_of_a_writer_loses_nothing_acknowledged() {
         }
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
+        if t.path().join(".git/refs/heads/beads.lock").exists() {
+            killed_mid_ref_update += 1;
+        }
         // Whatever the child acknowledged before dying is read too (it was already printed).
         for line in lines.map_while(Result::ok) {
             if let Some(id) = acked_id(&line) {
@@ -704,6 +747,7 @@ fn kill_9_of_a_writer_loses_nothing_acknowledged() {
             }
         }
     }
+    eprintln!("writer killed 6 times, {killed_mid_ref_update} of them inside git's ref update");
     let mut l = open(t.path());
     for id in &acked {
         assert!(

@@ -11,35 +11,99 @@
 //! are recomputed, and a flip of `blocked` goes on to the node's children (a worklist, not a
 //! recursion).
 
-use super::{EdgeKind, Graph, Node, NodeInfo, State};
+use super::{EdgeKind, Graph, Header, Node, NodeInfo, Reader, State};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-impl Graph {
-    /// Build a graph from whole records at once (opening a ledger): O(beads + edges).
-    pub fn build(infos: Vec<NodeInfo>) -> Graph {
+/// Builds a [`Graph`] from whole records (opening a ledger), without per-record propagation:
+/// counters and sets are computed once at [`GraphBuilder::finish`].
+#[derive(Debug)]
+pub struct GraphBuilder {
+    g: Graph,
+}
+
+impl GraphBuilder {
+    /// A builder expecting about `n` beads.
+    pub fn with_capacity(n: usize) -> GraphBuilder {
         let mut g = Graph::new();
-        g.nodes.reserve(infos.len());
-        g.index.reserve(infos.len());
-        let mut edges = Vec::with_capacity(infos.len());
-        for info in infos {
-            let s = g.slot_or_placeholder(&info.id);
-            let n = &mut g.nodes[s as usize];
-            if !n.exists {
-                g.count += 1;
-            }
-            set_attrs(n, &info);
-            edges.push((s, info.edges));
+        g.nodes.reserve(n);
+        g.index.reserve(n);
+        GraphBuilder { g }
+    }
+
+    /// Add one record in [`NodeInfo::encode`]'s form, decoding it in place (no intermediate
+    /// strings); `false` when the bytes are damaged.
+    pub fn add_encoded(&mut self, bytes: &[u8]) -> bool {
+        self.try_add_encoded(bytes).is_some()
+    }
+
+    fn try_add_encoded(&mut self, bytes: &[u8]) -> Option<()> {
+        let mut r = Reader { b: bytes, at: 0 };
+        let h = Header::read(&mut r)?;
+        let s = self.node(h.id, |n| {
+            n.state = h.state;
+            n.eligible = h.eligible;
+            n.priority = h.priority;
+            n.created = h.created;
+            n.defer_until = h.defer_until;
+        });
+        for _ in 0..r.u32()? {
+            let kind = EdgeKind::from_code(r.u8()?)?;
+            let target = r.str_ref()?;
+            self.edge(s, target, kind);
         }
-        for (s, list) in edges {
-            for (target, kind) in list {
-                let t = g.slot_or_placeholder(&target);
-                g.nodes[s as usize].out.push((t, kind));
-                g.nodes[t as usize].inc.push((s, kind));
+        Some(())
+    }
+
+    fn node(&mut self, id: &str, set: impl FnOnce(&mut Node)) -> u32 {
+        // Most records are new ids: one hash and probe through the entry API (a placeholder made
+        // for an earlier edge is found the same way).
+        let next = u32::try_from(self.g.nodes.len()).expect("fewer than 4 billion beads");
+        let s = match self.g.index.entry(Arc::from(id)) {
+            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let id = e.key().clone();
+                e.insert(next);
+                self.g.nodes.push(Node::placeholder(id));
+                next
+            }
+        };
+        let n = &mut self.g.nodes[s as usize];
+        if !n.exists {
+            self.g.count += 1;
+        }
+        n.exists = true;
+        set(n);
+        s
+    }
+
+    fn edge(&mut self, s: u32, target: &str, kind: EdgeKind) {
+        let t = self.g.slot_or_placeholder(target);
+        let out = &mut self.g.nodes[s as usize].out;
+        if !out.contains(&(t, kind)) {
+            out.push((t, kind));
+            self.g.nodes[t as usize].inc.push((s, kind));
+        }
+    }
+
+    /// Compute counters and the ordered sets.
+    pub fn finish(mut self) -> Graph {
+        self.g.count_all();
+        self.g
+    }
+}
+
+impl Graph {
+    /// Build a graph from whole records at once: O(beads + edges).
+    pub fn build(infos: Vec<NodeInfo>) -> Graph {
+        let mut b = GraphBuilder::with_capacity(infos.len());
+        for info in &infos {
+            let s = b.node(&info.id, |n| set_attrs(n, info));
+            for (target, kind) in &info.edges {
+                b.edge(s, target, *kind);
             }
         }
-        g.count_all();
-        g
+        b.finish()
     }
 
     fn count_all(&mut self) {

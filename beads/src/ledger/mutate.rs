@@ -8,73 +8,81 @@ use crate::id;
 use crate::model::{Bead, Comment, DepKind, Dependency, Event, EventKind, Status};
 use crate::store::{Batch, Put};
 use serde_json::Value;
+use std::collections::{HashMap, HashSet};
 
 impl Ledger {
     /// Create a bead: a fresh hash id (or `parent.N`), validated dependencies, an audit event.
+    /// Durable when it returns (one redb transaction, one fsync).
     pub fn create(&mut self, new: NewBead, actor: &str) -> Result<Bead, LedgerError> {
-        check_priority(new.priority)?;
-        for (_, target) in &new.deps {
-            self.require(target)?;
-        }
+        let mut made = self.create_many(vec![new], actor)?;
+        Ok(made
+            .pop()
+            .expect("create_many returns one bead per NewBead"))
+    }
+
+    /// Create several beads in one durable transaction (all or none): the cost of the fsync is
+    /// shared, which is what a formula instantiating a molecule, or an actor batching concurrent
+    /// requests, wants. Dependencies and parents must be existing beads.
+    pub fn create_many(
+        &mut self,
+        news: Vec<NewBead>,
+        actor: &str,
+    ) -> Result<Vec<Bead>, LedgerError> {
         let now = crate::time::now_rfc3339();
-        let mut meta = Vec::new();
-        let id = match &new.parent {
-            Some(parent) => {
-                self.require(parent)?;
-                let key = format!("child:{parent}");
-                let mut n = self.store.meta_u64(&key)?.unwrap_or(0);
-                let id = loop {
-                    n += 1;
-                    let id = id::child_id(parent, n as u32);
-                    if !self.graph.is_known(&id) {
-                        break id;
-                    }
-                };
-                meta.push((key, n));
-                id
+        let mut taken: HashSet<String> = HashSet::new();
+        let mut counters: HashMap<String, u64> = HashMap::new();
+        let mut batch = Batch::default();
+        for new in news {
+            check_priority(new.priority)?;
+            for (_, target) in &new.deps {
+                self.require(target)?;
             }
-            None => {
-                let seed = format!("{}\n{}\n{}", new.title, new.description, now);
-                id::generate_id(&self.cfg.prefix, &seed, self.graph.len(), |id| {
-                    self.graph.is_known(id)
-                })
-            }
-        };
-        id::validate_id(&id).map_err(|e| LedgerError::InvalidId(e.to_string()))?;
-        let mut bead = Bead::new(id.clone(), new.title);
-        bead.created_at = now.clone();
-        bead.updated_at = now.clone();
-        bead.created_by = actor.to_string();
-        bead.description = new.description;
-        bead.design = new.design;
-        bead.acceptance_criteria = new.acceptance_criteria;
-        bead.notes = new.notes;
-        bead.issue_type = new.issue_type;
-        bead.priority = new.priority;
-        bead.assignee = new.assignee;
-        bead.ephemeral = new.ephemeral;
-        for label in new.labels {
-            if !bead.labels.contains(&label) {
-                bead.labels.push(label);
-            }
+            let id = match &new.parent {
+                Some(parent) => {
+                    self.require(parent)?;
+                    let key = format!("child:{parent}");
+                    let mut n = match counters.get(&key) {
+                        Some(n) => *n,
+                        None => self.store.meta_u64(&key)?.unwrap_or(0),
+                    };
+                    let id = loop {
+                        n += 1;
+                        let id = id::child_id(parent, n as u32);
+                        if !self.graph.is_known(&id) && !taken.contains(&id) {
+                            break id;
+                        }
+                    };
+                    counters.insert(key, n);
+                    id
+                }
+                None => {
+                    let seed = format!("{}\n{}\n{}", new.title, new.description, now);
+                    let count = self.graph.len() + taken.len();
+                    id::generate_id(&self.cfg.prefix, &seed, count, |id| {
+                        self.graph.is_known(id) || taken.contains(id)
+                    })
+                }
+            };
+            id::validate_id(&id).map_err(|e| LedgerError::InvalidId(e.to_string()))?;
+            taken.insert(id.clone());
+            let bead = new_bead(id, new, actor, &now);
+            batch.events.push(event(
+                &bead.id,
+                EventKind::Created,
+                actor,
+                &now,
+                None,
+                Some(bead.title.clone()),
+            ));
+            batch.puts.push(Put {
+                bead,
+                journal: true,
+            });
         }
-        let parent_dep = new.parent.map(|p| (DepKind::ParentChild, p));
-        for (kind, target) in parent_dep.into_iter().chain(new.deps) {
-            if !bead.dependencies.iter().any(|d| d.depends_on_id == target) {
-                bead.dependencies
-                    .push(dependency(&id, &target, kind, actor, &now));
-            }
-        }
-        bead.extra = new.extra;
-        let created = event(
-            &id,
-            EventKind::Created,
-            actor,
-            &now,
-            None,
-            Some(bead.title.clone()),
-        );
-        self.write_bead(bead, vec![created], meta)
+        batch.meta = counters.into_iter().collect();
+        let beads = batch.puts.iter().map(|p| p.bead.clone()).collect();
+        self.apply(batch)?;
+        Ok(beads)
     }
 
     /// Change fields; a status change to or from `closed` sets or clears `closed_at`.
@@ -362,6 +370,36 @@ impl Ledger {
         self.apply(batch)?;
         Ok(out)
     }
+}
+
+/// The record of a new bead.
+fn new_bead(id: String, new: NewBead, actor: &str, now: &str) -> Bead {
+    let mut bead = Bead::new(id.clone(), new.title);
+    bead.created_at = now.to_string();
+    bead.updated_at = now.to_string();
+    bead.created_by = actor.to_string();
+    bead.description = new.description;
+    bead.design = new.design;
+    bead.acceptance_criteria = new.acceptance_criteria;
+    bead.notes = new.notes;
+    bead.issue_type = new.issue_type;
+    bead.priority = new.priority;
+    bead.assignee = new.assignee;
+    bead.ephemeral = new.ephemeral;
+    for label in new.labels {
+        if !bead.labels.contains(&label) {
+            bead.labels.push(label);
+        }
+    }
+    let parent_dep = new.parent.map(|p| (DepKind::ParentChild, p));
+    for (kind, target) in parent_dep.into_iter().chain(new.deps) {
+        if !bead.dependencies.iter().any(|d| d.depends_on_id == target) {
+            bead.dependencies
+                .push(dependency(&id, &target, kind, actor, now));
+        }
+    }
+    bead.extra = new.extra;
+    bead
 }
 
 fn check_priority(p: u8) -> Result<(), LedgerError> {
