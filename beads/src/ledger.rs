@@ -356,6 +356,7 @@ impl Ledger {
             .collect();
         let message = git::commit_message(&changes);
         let commit = self.git.commit(tip, &changes, &message)?;
+        fault_point("after-git-commit");
         let new_tip = commit.or(tip).map(|c| c.to_hex().to_string());
         self.store.committed(&journal, new_tip.as_deref())?;
         self.pending_since = None;
@@ -382,6 +383,16 @@ fn event(
         at: at.to_string(),
         old,
         new,
+    }
+}
+
+/// Fault injection for the crash tests: with `GASTOWN_LEDGER_FAULT=<name>` the process kills
+/// itself with SIGKILL at the named point — a real `kill -9` at the worst moment, e.g.
+/// `after-git-commit` (the ref moved, the journal not yet cleared).
+fn fault_point(name: &str) {
+    if std::env::var_os("GASTOWN_LEDGER_FAULT").is_some_and(|v| v == name) {
+        // SAFETY: sending a signal to ourselves; SIGKILL does not return.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
     }
 }
 

@@ -647,8 +647,15 @@ fn hold_lock(town: &Path) {
 }
 
 fn spawn_self(test: &str, var: &str, town: &Path) -> std::process::Child {
-    Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+    spawn_self_with(test, var, town, None)
+}
+
+fn spawn_self_with(test: &str, var: &str, town: &Path, fault: Option<&str>) -> std::process::Child {
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
+    if let Some(f) = fault {
+        cmd.env("GASTOWN_LEDGER_FAULT", f);
+    }
+    cmd.args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(var, town)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -719,6 +726,34 @@ fn kill_9_of_a_writer_loses_nothing_acknowledged() {
     let t = town();
     let mut acked: Vec<String> = Vec::new();
     let mut killed_mid_ref_update = 0;
+    // First a writer that kills itself (SIGKILL) right after git's ref moved, before its journal
+    // entries are cleared: the worst moment, hit deterministically.
+    let test = "kill_9_of_a_writer_loses_nothing_acknowledged";
+    let mut child = spawn_self_with(test, "LEDGER_WRITER", t.path(), Some("after-git-commit"));
+    let out = BufReader::new(child.stdout.take().expect("stdout"));
+    acked.extend(
+        out.lines()
+            .map_while(Result::ok)
+            .filter_map(|l| acked_id(&l)),
+    );
+    let status = child.wait().expect("reap");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the writer died of SIGKILL at the fault point"
+    );
+    assert_eq!(
+        acked.len(),
+        2,
+        "it acknowledged two beads, then died in the first sync"
+    );
+    assert_eq!(
+        in_git(t.path()).len(),
+        2,
+        "the commit reached the ref before the kill"
+    );
+    // Then writers killed from outside at varying points.
     for round in 0..6 {
         let mut child = spawn_self(
             "kill_9_of_a_writer_loses_nothing_acknowledged",
@@ -764,7 +799,7 @@ fn kill_9_of_a_writer_loses_nothing_acknowledged() {
             "acknowledged {id} is in git after sync"
         );
     }
-    assert!(acked.len() >= 5 + 12 + 19 + 26 + 33 + 40);
+    assert!(acked.len() >= 2 + 5 + 12 + 19 + 26 + 33 + 40);
     let fsck = Command::new("git")
         .arg("-C")
         .arg(t.path())
