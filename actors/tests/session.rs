@@ -2,7 +2,6 @@
 //! agents. A probe actor supervises each session and reports how it ended. No test sleeps for a
 //! fixed time: every wait polls a condition against a deadline.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use gastown_actors::session::{
@@ -229,11 +228,10 @@ async fn concurrent_nudges_never_interleave() {
     let texts: Vec<String> = (0..4)
         .map(|i| format!("nudge-{i}-{}", "abcdefghij".repeat(3)))
         .collect();
-    let nudges = texts
-        .iter()
-        .map(|text| client::nudge(&harness.session, text, NudgeOptions::default()));
-    // join_all polls in order, so the requests reach the session in order.
-    for result in futures_join_all(nudges).await {
+    let nudge = |i: usize| client::nudge(&harness.session, &texts[i], NudgeOptions::default());
+    // `join!` polls in order, so the requests reach the session in order, all at once.
+    let results = tokio::join!(nudge(0), nudge(1), nudge(2), nudge(3));
+    for result in [results.0, results.1, results.2, results.3] {
         result.expect("every nudge lands");
     }
     let screen = harness.wait_screen(&format!("got:{}", texts[3])).await;
@@ -248,49 +246,16 @@ async fn concurrent_nudges_never_interleave() {
     );
 }
 
-/// `futures::future::join_all` without the dependency: runs every future on this task, in order.
-async fn futures_join_all<F: Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.map(Box::pin).collect();
-    let mut outputs = Vec::new();
-    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
-    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all_done = true;
-        for (slot, result) in pending.iter_mut().zip(results.iter_mut()) {
-            if let Some(future) = slot {
-                match future.as_mut().poll(cx) {
-                    std::task::Poll::Ready(output) => {
-                        *result = Some(output);
-                        *slot = None;
-                    }
-                    std::task::Poll::Pending => all_done = false,
-                }
-            }
-        }
-        if all_done {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
-    })
-    .await;
-    outputs.extend(
-        results
-            .into_iter()
-            .map(|result| result.expect("every future finished")),
-    );
-    outputs
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nudge_reports_not_idle_and_not_echoed() {
+    // Ticks every 20 ms against a 1 s quiet period: idle only if the machine stalls for a second.
     let busy = Harness::start(
         "echo READY; while :; do echo tick; sleep 0.02; done",
-        |_| {},
+        |args| args.quiet_period = Duration::from_secs(1),
     )
     .await;
     let options = NudgeOptions {
-        idle_timeout: Duration::from_millis(300),
+        idle_timeout: Duration::from_millis(1500),
         echo_timeout: Duration::from_secs(1),
     };
     let error = client::nudge(&busy.session, "hi", options)

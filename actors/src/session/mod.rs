@@ -227,7 +227,11 @@ impl Actor for Session {
             } => {
                 ignore_gone(reply.send(state.model.echoed(&needle, since, baseline)));
             }
-            SessionMsg::StartupFailed(error) => return Err(Box::new(StartupInputFailed(error))),
+            // An agent that exits before its prompt is typed is judged by its exit, not by this.
+            SessionMsg::StartupFailed(error) if state.exit.borrow().is_none() => {
+                return Err(Box::new(StartupInputFailed(error)));
+            }
+            SessionMsg::StartupFailed(_) => {}
         }
         Ok(())
     }
