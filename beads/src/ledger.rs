@@ -311,10 +311,19 @@ impl Ledger {
         Ok(())
     }
 
-    /// Commit everything pending to git now.
+    /// Commit everything pending to git now (after taking in whatever git has that the index has
+    /// not seen).
     pub fn sync(&mut self) -> Result<Option<CommitOutcome>, LedgerError> {
         let tip = self.catch_up()?;
-        self.commit_from(tip)
+        match self.commit_from(tip) {
+            // Someone committed to the ref between our look and our commit: take their changes
+            // in and try once more.
+            Err(LedgerError::Git(git::GitError::TipMoved { .. })) => {
+                let tip = self.catch_up()?;
+                self.commit_from(tip)
+            }
+            other => other,
+        }
     }
 
     /// How long until pending changes are due in git; `None` when nothing is pending.

@@ -637,6 +637,62 @@ fn git_ahead_of_the_index_is_reindexed_on_open() {
     assert_eq!(l.get("gt-new1").expect("get"), None);
 }
 
+#[test]
+fn git_ahead_while_open_is_taken_in_at_sync_and_local_changes_win() {
+    let t = town();
+    let mut l = open(t.path());
+    let a = l.create(new("a"), "m").expect("a");
+    l.sync().expect("sync");
+    // Behind the open ledger's back: a new bead, and an edit of `a`.
+    let mut store = git_store(t.path());
+    let other = r#"{"id":"gt-zz9","title":"theirs","status":"open","priority":2,"issue_type":"task","created_at":"2026-01-01T00:00:00Z"}"#;
+    let theirs_a = l
+        .get(&a.id)
+        .expect("get")
+        .expect("a")
+        .to_json_line()
+        .replace("\"title\":\"a\"", "\"title\":\"theirs\"");
+    let changes = [
+        Change::Put {
+            id: "gt-zz9".into(),
+            line: other.into(),
+        },
+        Change::Put {
+            id: a.id.clone(),
+            line: theirs_a,
+        },
+    ];
+    let tip = store.tip().expect("tip");
+    store
+        .commit(tip, &changes, "remote")
+        .expect("commit")
+        .expect("changed");
+    // Meanwhile a local, unsynced change of `a`.
+    l.update(
+        &a.id,
+        BeadPatch {
+            title: Some("ours".into()),
+            ..BeadPatch::default()
+        },
+        "m",
+    )
+    .expect("update");
+    l.sync()
+        .expect("sync takes theirs in, then commits ours on top");
+    assert_eq!(
+        l.get("gt-zz9").expect("get").expect("theirs").title,
+        "theirs"
+    );
+    assert_eq!(l.get(&a.id).expect("get").expect("a").title, "ours");
+    let git_a = in_git(t.path())
+        .into_iter()
+        .find(|(id, _)| *id == a.id)
+        .expect("a")
+        .1;
+    assert!(git_a.contains("\"ours\""), "{git_a}");
+    assert_eq!(in_git(t.path()).len(), 2);
+}
+
 /// In a child process: open the ledger at `$LEDGER_LOCK_HOLDER`, say so, hold it until stdin closes.
 fn hold_lock(town: &Path) {
     let l = open(town);
