@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use gastown_actors::session::{Session, SessionArgs, SessionMsg, client};
+use gastown_actors::session::{NudgeOptions, Session, SessionArgs, SessionMsg, client};
 use ractor::{Actor, ActorRef};
 
 const READY_AGENT: &str = "echo READY; while read l; do :; done";
@@ -22,6 +22,7 @@ fn main() {
             450 * 1024, // 300 KiB of "y\n" is 450 KiB through the PTY ("\r\n")
         )
         .await;
+        nudge_latency(20).await;
         flood().await;
     });
 }
@@ -109,6 +110,32 @@ async fn memory_per_session(count: usize, label: &str, script: &str, min_bytes: 
             .await
             .expect("terminate");
     }
+}
+
+async fn nudge_latency(runs: usize) {
+    let mut args = args(r#"echo READY; while read l; do echo "got:$l"; done"#);
+    args.quiet_period = Duration::from_millis(50);
+    let session = Actor::spawn(None, Session, args)
+        .await
+        .expect("the session starts")
+        .0;
+    let mut took = Vec::new();
+    for i in 0..runs {
+        let started = Instant::now();
+        let text = format!("nudge number {i}");
+        client::nudge(&session, &text, NudgeOptions::default())
+            .await
+            .expect("the nudge lands");
+        took.push(started.elapsed());
+    }
+    println!(
+        "nudge (idle wait with 50 ms quiet period, type, echo, Enter), {runs} runs: median {:?}  p90 {:?}",
+        median(&mut took),
+        p90(&mut took)
+    );
+    client::terminate(&session, Duration::from_secs(2))
+        .await
+        .expect("terminate");
 }
 
 async fn flood() {
