@@ -23,6 +23,8 @@ enum Ended {
     Failed {
         message: String,
         crash: Option<ExitInfo>,
+        /// The agent's pid, from the [`SessionCrashed`].
+        pid: Option<u32>,
     },
 }
 
@@ -54,6 +56,9 @@ impl Actor for Probe {
                 crash: error
                     .downcast_ref::<SessionCrashed>()
                     .map(|crash| crash.exit.clone()),
+                pid: error
+                    .downcast_ref::<SessionCrashed>()
+                    .map(|crash| crash.pid),
                 message: error.to_string(),
             },
             _ => return Ok(()),
@@ -290,6 +295,7 @@ async fn crash_exit_three_fails_the_actor() {
         Ended::Failed {
             crash: Some(exit),
             message,
+            ..
         } => {
             assert_eq!(
                 exit,
@@ -302,6 +308,21 @@ async fn crash_exit_three_fails_the_actor() {
         }
         other => panic!("exit 3 must fail the actor, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_cleans_up_the_rest_of_the_group() {
+    // The sleep ignores SIGHUP (the tty hangup at the leader's exit), so only the session's
+    // cleanup can end it.
+    let mut harness = Harness::start("trap '' HUP; sleep 1000 & echo READY; exit 3", |_| {}).await;
+    let Ended::Failed { pid: Some(pid), .. } = harness.ended().await else {
+        panic!("exit 3 must fail the actor with SessionCrashed");
+    };
+    assert!(
+        group_members(pid).is_empty(),
+        "left behind: {:?}",
+        group_members(pid)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
