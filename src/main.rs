@@ -5,8 +5,10 @@
 
 mod cli;
 mod client;
+mod git_cli;
 mod molecule;
 mod output;
+mod rig;
 mod run;
 mod sim;
 mod socket;

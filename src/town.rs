@@ -13,13 +13,13 @@
 //! The ledger itself is committed to the town repository's own ref (`refs/heads/beads`), so the
 //! work tree people commit to stays clean.
 
+use crate::git_cli::git;
 use anyhow::{Context, Result, bail};
 use gastown_beads::ledger::{Ledger, LedgerConfig};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// The file whose presence marks a town's root.
@@ -332,45 +332,6 @@ fn git_init_and_commit(dir: &Path) -> Result<()> {
             "-m",
             "gastown install: town config and role homes",
         ],
-    )
-}
-
-/// Run the git CLI in `dir`; a failure reports the command and git's stderr.
-fn git(dir: &Path, args: &[&str]) -> Result<()> {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C").arg(dir);
-    // Commits need an identity; use gastown's where the user has none configured.
-    if !has_git_identity(dir) {
-        cmd.args([
-            "-c",
-            "user.name=gastown",
-            "-c",
-            "user.email=gastown@localhost",
-        ]);
-    }
-    let out = cmd
-        .args(args)
-        .output()
-        .context("cannot run `git`: is git installed and on PATH?")?;
-    if !out.status.success() {
-        bail!(
-            "`git {}` failed in {}: {}",
-            args.join(" "),
-            dir.display(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
+    )?;
     Ok(())
-}
-
-fn has_git_identity(dir: &Path) -> bool {
-    ["user.name", "user.email"].iter().all(|key| {
-        Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(["config", "--get", key])
-            .output()
-            .map(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
-            .unwrap_or(false)
-    })
 }

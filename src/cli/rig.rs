@@ -1,15 +1,268 @@
-//! `gastown rig …` (being built).
+//! `gastown rig add|list|show|remove|gate`: the git projects the town manages. The work is done
+//! by `crate::rig`; this file parses flags and prints (text, or JSON with `--json`).
 
+use crate::git_cli::{self, Worktree};
+use crate::output;
+use crate::rig::{self, AddOptions, Gate, GateOutcome, PolecatStatus, Rig, RigConfig};
 use crate::town::Town;
-use anyhow::Result;
-use clap::Subcommand;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum RigCommand {
-    /// List rigs.
-    List,
+    /// Add a rig: a shared bare clone of the repository, rig.toml and the refinery's worktree.
+    Add(AddArgs),
+    /// List the town's rigs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a rig: config, worktrees, polecats, crew and branch tips.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a rig, its clone and worktrees (refused while work would be lost).
+    Remove {
+        name: String,
+        /// Remove even with uncommitted, unmerged or unpushed work.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run one of a rig's gates, as the refinery would (exit 1 when it fails).
+    Gate {
+        name: String,
+        gate: Gate,
+        /// The worktree to run it in (default: the refinery's).
+        #[arg(long)]
+        worktree: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub fn run(_town: &Town, _cmd: RigCommand) -> Result<()> {
-    anyhow::bail!("gastown rig is being built")
+#[derive(Debug, Clone, Args)]
+pub struct AddArgs {
+    /// The rig's name: lowercase letters, digits, '-' and '_'.
+    pub name: String,
+    /// A git URL, or a path to a local repository.
+    pub source: String,
+    /// The default branch (default: the repository's HEAD).
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// The agent runtime of the rig's roles (default: the town's).
+    #[arg(long)]
+    pub runtime: Option<String>,
+    /// The bead id prefix of the rig's beads (default: from the name).
+    #[arg(long)]
+    pub prefix: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(town: &Town, cmd: RigCommand) -> Result<()> {
+    match cmd {
+        RigCommand::Add(args) => add(town, args),
+        RigCommand::List { json } => list(town, json),
+        RigCommand::Show { name, json } => show(town, &name, json),
+        RigCommand::Remove { name, force } => {
+            rig::remove_rig(town, &name, force)?;
+            output::line(format!("Removed rig {name}"))?;
+            Ok(())
+        }
+        RigCommand::Gate {
+            name,
+            gate,
+            worktree,
+            json,
+        } => run_gate(town, &name, gate, worktree, json),
+    }
+}
+
+fn add(town: &Town, args: AddArgs) -> Result<()> {
+    let opts = AddOptions {
+        name: args.name,
+        source: args.source,
+        branch: args.branch,
+        runtime: args.runtime,
+        prefix: args.prefix,
+    };
+    let rig = rig::add_rig(town, &opts)?;
+    if args.json {
+        return print_json(&rig.config);
+    }
+    let c = &rig.config;
+    output::line(format!(
+        "Added rig {} at {}\n  source:         {}\n  default branch: {}\n  bead prefix:    {}\n  \
+         refinery:       {}\n  next:           edit {} to set gates, then `gastown sling <bead> {}`",
+        c.name,
+        rig.dir().display(),
+        c.url,
+        c.default_branch,
+        c.prefix,
+        rig.refinery_worktree().display(),
+        rig.config_path().display(),
+        c.name
+    ))?;
+    Ok(())
+}
+
+fn list(town: &Town, json: bool) -> Result<()> {
+    let rigs = Rig::list(town)?;
+    if json {
+        let configs: Vec<&RigConfig> = rigs.iter().map(|r| &r.config).collect();
+        return print_json(&configs);
+    }
+    if rigs.is_empty() {
+        output::line("No rigs yet: add one with `gastown rig add <name> <url-or-path>`")?;
+    }
+    for rig in &rigs {
+        let polecats = rig.polecats_present()?.len();
+        output::line(format!(
+            "{}\t{}\t{} polecat(s)\t{}",
+            rig.config.name, rig.config.default_branch, polecats, rig.config.url
+        ))?;
+    }
+    Ok(())
+}
+
+/// Everything `rig show --json` prints.
+#[derive(Debug, Serialize)]
+struct RigView {
+    dir: PathBuf,
+    config: RigConfig,
+    bare_repo: PathBuf,
+    refinery: PathBuf,
+    worktrees: Vec<Worktree>,
+    polecats: Vec<PolecatStatus>,
+    crew: Vec<String>,
+    branches: Vec<BranchTip>,
+}
+
+#[derive(Debug, Serialize)]
+struct BranchTip {
+    name: String,
+    commit: String,
+}
+
+fn show(town: &Town, name: &str, json: bool) -> Result<()> {
+    let rig = Rig::load(town, name)?;
+    let bare = rig.bare_repo();
+    let polecats = rig
+        .polecats_present()?
+        .iter()
+        .map(|p| rig::polecat_status(&rig, p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let view = RigView {
+        dir: rig.dir().to_path_buf(),
+        config: rig.config.clone(),
+        bare_repo: bare.clone(),
+        refinery: rig.refinery_worktree(),
+        worktrees: git_cli::worktree_list(&bare)?,
+        polecats,
+        crew: rig.crew_present()?,
+        branches: git_cli::branch_tips(&bare)?
+            .into_iter()
+            .map(|(name, commit)| BranchTip { name, commit })
+            .collect(),
+    };
+    if json {
+        return print_json(&view);
+    }
+    output::text(&render_show(&view))?;
+    Ok(())
+}
+
+fn render_show(v: &RigView) -> String {
+    let c = &v.config;
+    let gates = Gate::ALL
+        .iter()
+        .map(|g| format!("{g}: {}", c.gates.command(*g).unwrap_or("-")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut s = format!(
+        "rig {}\n  dir:            {}\n  source:         {}\n  default branch: {}\n  \
+         bead prefix:    {}\n  merge:          {:?}, batch {}, max polecats {}\n  \
+         runtime:        {}\n  gates:          {gates} (timeout {})\n  bare clone:     {}\n",
+        c.name,
+        v.dir.display(),
+        c.url,
+        c.default_branch,
+        c.prefix,
+        c.merge_strategy,
+        c.batch,
+        c.max_polecats,
+        c.runtime.as_deref().unwrap_or("(town default)"),
+        humantime::format_duration(c.gates.timeout.0),
+        v.bare_repo.display(),
+    );
+    s.push_str("worktrees:\n");
+    for w in v.worktrees.iter().filter(|w| !w.bare) {
+        let on = w.branch.as_deref().unwrap_or("(detached)");
+        let head = w.head.as_deref().map(short).unwrap_or("-");
+        let gone = if w.prunable { " (missing)" } else { "" };
+        s.push_str(&format!("  {} {on} {head}{gone}\n", w.path.display()));
+    }
+    s.push_str("polecats:\n");
+    for p in &v.polecats {
+        let on = p.branch.as_deref().unwrap_or("(no worktree)");
+        let dirty = if p.dirty { ", dirty" } else { "" };
+        s.push_str(&format!("  {} {on}, {} ahead{dirty}\n", p.name, p.ahead));
+    }
+    s.push_str(&format!("crew: {}\nbranches:\n", v.crew.join(", ")));
+    for b in &v.branches {
+        s.push_str(&format!("  {} {}\n", b.name, short(&b.commit)));
+    }
+    s
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+fn run_gate(
+    town: &Town,
+    name: &str,
+    gate: Gate,
+    worktree: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    let rig = Rig::load(town, name)?;
+    let dir = match worktree {
+        Some(dir) => dir,
+        None => rig::ensure_refinery_worktree(&rig)?,
+    };
+    let outcome: GateOutcome = rig::run_gate(&rig, gate, &dir)?;
+    if json {
+        print_json(&outcome)?;
+    } else {
+        output::text(&outcome.output)?;
+    }
+    let what = format!("gate {gate} of rig {name}");
+    match (&outcome.command, outcome.ok, outcome.timed_out) {
+        (None, _, _) if !json => output::line(format!("{what}: not configured (passes)"))?,
+        (None, _, _) | (Some(_), true, _) => {}
+        (Some(cmd), false, true) => bail!(
+            "{what} (`{cmd}`) timed out after {} and was killed: raise [gates] timeout in {}",
+            humantime::format_duration(rig.config.gates.timeout.0),
+            rig.config_path().display()
+        ),
+        (Some(cmd), false, false) => bail!(
+            "{what} (`{cmd}`) failed with exit code {}",
+            outcome.exit_code.map_or_else(
+                || "none (killed by a signal)".to_string(),
+                |c| c.to_string()
+            )
+        ),
+    }
+    Ok(())
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).context("cannot render JSON")?;
+    output::line(text)?;
+    Ok(())
 }

@@ -1,0 +1,422 @@
+//! The git CLI, for the git work gix cannot do for us: clones, worktrees, committing an agent's
+//! work tree, branch operations, rev-list counts, merge bases and pushes.
+//!
+//! Everything goes through [`git`], which runs `git -C <dir> …` with a clean environment (no
+//! inherited `GIT_DIR` and friends, no credential prompts), lends gastown's identity to commands
+//! that commit when the user has none configured, and turns a failure into a [`GitCliError`] that
+//! names the command, the directory and git's own stderr.
+
+// Helpers that sling, done and the refinery call (issue 5) are not all called yet.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use thiserror::Error;
+
+/// A git command that could not run or did not succeed.
+#[derive(Debug, Error)]
+pub enum GitCliError {
+    #[error("cannot run `git` in {dir}: {error}; is git installed and on PATH?")]
+    Spawn { dir: PathBuf, error: std::io::Error },
+    #[error("`git {command}` failed in {dir}: {stderr}")]
+    Failed {
+        /// The arguments after `git -C <dir>`, joined by spaces.
+        command: String,
+        dir: PathBuf,
+        /// git's exit code (`None` when it was killed by a signal).
+        code: Option<i32>,
+        /// git's stderr, trimmed (or its stdout when stderr was empty).
+        stderr: String,
+    },
+    #[error("`git {command}` in {dir} printed something unexpected: {output:?}")]
+    Unexpected {
+        command: String,
+        dir: PathBuf,
+        output: String,
+    },
+}
+
+impl GitCliError {
+    /// The exit code of a git command that ran and failed.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            GitCliError::Failed { code, .. } => *code,
+            _ => None,
+        }
+    }
+}
+
+/// Subcommands that write commits and so need an author and committer identity.
+const COMMITTING: &[&str] = &[
+    "commit",
+    "merge",
+    "rebase",
+    "cherry-pick",
+    "revert",
+    "am",
+    "tag",
+    "pull",
+    "stash",
+];
+
+/// Run `git -C dir <args>` and return its stdout with trailing whitespace removed.
+pub fn git(dir: &Path, args: &[&str]) -> Result<String, GitCliError> {
+    let out = output(dir, args)?;
+    if !out.status.success() {
+        return Err(failed(dir, args, &out));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+}
+
+/// Run git and return `Some(stdout)` on success, `None` when it exits with code 1 (git's "no" for
+/// queries like `show-ref --verify --quiet` or `symbolic-ref --quiet`), and an error otherwise.
+fn git_query(dir: &Path, args: &[&str]) -> Result<Option<String>, GitCliError> {
+    let out = output(dir, args)?;
+    if out.status.success() {
+        return Ok(Some(
+            String::from_utf8_lossy(&out.stdout).trim_end().to_string(),
+        ));
+    }
+    if out.status.code() == Some(1) {
+        return Ok(None);
+    }
+    Err(failed(dir, args, &out))
+}
+
+fn output(dir: &Path, args: &[&str]) -> Result<Output, GitCliError> {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir);
+    if needs_identity(args) && !has_git_identity(dir) {
+        cmd.args([
+            "-c",
+            "user.name=gastown",
+            "-c",
+            "user.email=gastown@localhost",
+        ]);
+    }
+    // A gastown command may itself run inside a git hook or an agent's shell: never let an
+    // inherited GIT_DIR or index redirect us, and never wait for a password on a terminal.
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_COMMON_DIR",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+        "GIT_PREFIX",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(Stdio::null())
+        .args(args)
+        .output()
+        .map_err(|error| GitCliError::Spawn {
+            dir: dir.to_path_buf(),
+            error,
+        })
+}
+
+fn failed(dir: &Path, args: &[&str], out: &Output) -> GitCliError {
+    let mut stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    if stderr.is_empty() {
+        stderr = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    }
+    if stderr.is_empty() {
+        stderr = format!("exit status {}", out.status);
+    }
+    GitCliError::Failed {
+        command: args.join(" "),
+        dir: dir.to_path_buf(),
+        code: out.status.code(),
+        stderr,
+    }
+}
+
+fn needs_identity(args: &[&str]) -> bool {
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        if *arg == "-c" {
+            rest.next();
+        } else if !arg.starts_with('-') {
+            return COMMITTING.contains(arg);
+        }
+    }
+    false
+}
+
+fn has_git_identity(dir: &Path) -> bool {
+    ["user.name", "user.email"].iter().all(|key| {
+        Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["config", "--get", key])
+            .stdin(Stdio::null())
+            .output()
+            .map(|o| o.status.success() && !o.stdout.trim_ascii().is_empty())
+            .unwrap_or(false)
+    })
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// `git clone --bare <url> <dest>`, then a fetch refspec so `git fetch` keeps
+/// `refs/remotes/origin/*` up to date (a bare clone has none by default) while the local
+/// branches (`refs/heads/*`) stay ours.
+pub fn clone_bare(url: &str, dest: &Path) -> Result<(), GitCliError> {
+    let parent = dest.parent().unwrap_or(Path::new("."));
+    let dest_s = path_str(dest);
+    git(
+        parent,
+        &["clone", "--bare", "--quiet", "--", url, dest_s.as_str()],
+    )?;
+    git(
+        dest,
+        &[
+            "config",
+            "remote.origin.fetch",
+            "+refs/heads/*:refs/remotes/origin/*",
+        ],
+    )?;
+    fetch(dest)
+}
+
+/// `git fetch --prune origin` (quietly).
+pub fn fetch(repo: &Path) -> Result<(), GitCliError> {
+    git(repo, &["fetch", "--quiet", "--prune", "origin"]).map(drop)
+}
+
+/// Add a worktree of `bare` at `path`. With `branch`: check it out, creating it at `start_point`
+/// if it does not exist yet. Without: a detached HEAD at `start_point`.
+pub fn worktree_add(
+    bare: &Path,
+    path: &Path,
+    branch: Option<&str>,
+    start_point: &str,
+) -> Result<(), GitCliError> {
+    let path_s = path_str(path);
+    match branch {
+        None => git(
+            bare,
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                "--detach",
+                &path_s,
+                start_point,
+            ],
+        ),
+        Some(b) if branch_exists(bare, b)? => {
+            git(bare, &["worktree", "add", "--quiet", &path_s, b])
+        }
+        Some(b) => git(
+            bare,
+            &["worktree", "add", "--quiet", "-b", b, &path_s, start_point],
+        ),
+    }
+    .map(drop)
+}
+
+/// Remove the worktree at `path` (with `force`, even when it has changes) and prune stale
+/// registrations, so a worktree whose directory is already gone is forgotten too.
+pub fn worktree_remove(bare: &Path, path: &Path, force: bool) -> Result<(), GitCliError> {
+    if path.exists() {
+        let path_s = path_str(path);
+        let mut args = vec!["worktree", "remove"];
+        if force {
+            // Twice: also removes a locked worktree.
+            args.extend(["--force", "--force"]);
+        }
+        args.push(&path_s);
+        git(bare, &args)?;
+    }
+    worktree_prune(bare)
+}
+
+/// `git worktree prune`: forget worktrees whose directories are gone.
+pub fn worktree_prune(bare: &Path) -> Result<(), GitCliError> {
+    git(bare, &["worktree", "prune"]).map(drop)
+}
+
+/// One entry of `git worktree list --porcelain`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Worktree {
+    pub path: PathBuf,
+    /// The checked-out commit (`None` for the bare repository itself).
+    pub head: Option<String>,
+    /// The checked-out branch, short name (`None` when detached or bare).
+    pub branch: Option<String>,
+    /// The repository itself, not a linked worktree.
+    pub bare: bool,
+    /// Its directory is gone; `git worktree prune` would forget it.
+    pub prunable: bool,
+}
+
+/// The worktrees of a repository, the repository itself first.
+pub fn worktree_list(bare: &Path) -> Result<Vec<Worktree>, GitCliError> {
+    let text = git(bare, &["worktree", "list", "--porcelain"])?;
+    Ok(parse_worktree_list(&text))
+}
+
+fn parse_worktree_list(text: &str) -> Vec<Worktree> {
+    let mut list = Vec::new();
+    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
+        let mut wt = Worktree {
+            path: PathBuf::new(),
+            head: None,
+            branch: None,
+            bare: false,
+            prunable: false,
+        };
+        for line in block.lines() {
+            let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+            match key {
+                "worktree" => wt.path = PathBuf::from(value),
+                "HEAD" => wt.head = Some(value.to_string()),
+                "branch" => {
+                    wt.branch = Some(value.trim_start_matches("refs/heads/").to_string());
+                }
+                "bare" => wt.bare = true,
+                "prunable" => wt.prunable = true,
+                _ => {}
+            }
+        }
+        list.push(wt);
+    }
+    list
+}
+
+/// Stage everything in `worktree` (new, changed and deleted files) and commit it. Returns the new
+/// commit, or `None` when there was nothing to commit.
+pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>, GitCliError> {
+    git(worktree, &["add", "--all"])?;
+    if git_query(worktree, &["diff", "--cached", "--quiet"])?.is_some() {
+        return Ok(None);
+    }
+    git(worktree, &["commit", "--quiet", "-m", message])?;
+    rev_parse(worktree, "HEAD").map(Some)
+}
+
+/// True when `worktree` has uncommitted changes or untracked files (ignored files do not count).
+pub fn is_dirty(worktree: &Path) -> Result<bool, GitCliError> {
+    Ok(!git(worktree, &["status", "--porcelain"])?.is_empty())
+}
+
+/// How many commits `HEAD` of `worktree` has that `base_ref` does not.
+pub fn commits_ahead(worktree: &Path, base_ref: &str) -> Result<usize, GitCliError> {
+    let range = format!("{base_ref}..HEAD");
+    count(worktree, &["rev-list", "--count", &range])
+}
+
+/// How many commits of `HEAD` are on no remote-tracking branch (work not pushed anywhere).
+pub fn commits_unpushed(worktree: &Path) -> Result<usize, GitCliError> {
+    count(
+        worktree,
+        &["rev-list", "--count", "HEAD", "--not", "--remotes"],
+    )
+}
+
+fn count(dir: &Path, args: &[&str]) -> Result<usize, GitCliError> {
+    let text = git(dir, args)?;
+    text.trim().parse().map_err(|_| GitCliError::Unexpected {
+        command: args.join(" "),
+        dir: dir.to_path_buf(),
+        output: text,
+    })
+}
+
+/// The branch checked out in `dir` (short name), or `None` when HEAD is detached.
+pub fn current_branch(dir: &Path) -> Result<Option<String>, GitCliError> {
+    git_query(dir, &["symbolic-ref", "--quiet", "--short", "HEAD"])
+}
+
+/// The commit id `rev` names in `dir`.
+pub fn rev_parse(dir: &Path, rev: &str) -> Result<String, GitCliError> {
+    let spec = format!("{rev}^{{commit}}");
+    git(dir, &["rev-parse", "--verify", "--quiet", &spec])
+}
+
+/// True when `refs/heads/<branch>` exists in `dir`'s repository.
+pub fn branch_exists(dir: &Path, branch: &str) -> Result<bool, GitCliError> {
+    let full = format!("refs/heads/{branch}");
+    Ok(git_query(dir, &["show-ref", "--verify", "--quiet", &full])?.is_some())
+}
+
+/// Delete a local branch; without `force` git refuses when it is not merged into HEAD.
+pub fn delete_branch(dir: &Path, branch: &str, force: bool) -> Result<(), GitCliError> {
+    let flag = if force { "-D" } else { "-d" };
+    git(dir, &["branch", "--quiet", flag, "--", branch]).map(drop)
+}
+
+/// The local branches of `dir`'s repository with their tips, sorted by name.
+pub fn branch_tips(dir: &Path) -> Result<Vec<(String, String)>, GitCliError> {
+    let text = git(
+        dir,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short) %(objectname)",
+            "refs/heads/",
+        ],
+    )?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, id)| (name.to_string(), id.to_string()))
+        .collect())
+}
+
+/// The best common ancestor of `a` and `b`, or `None` when they share no history.
+pub fn merge_base(dir: &Path, a: &str, b: &str) -> Result<Option<String>, GitCliError> {
+    git_query(dir, &["merge-base", a, b])
+}
+
+/// `git push <remote> <refspec>` (quietly).
+pub fn push(dir: &Path, remote: &str, refspec: &str) -> Result<(), GitCliError> {
+    git(dir, &["push", "--quiet", remote, refspec]).map(drop)
+}
+
+/// The branch `HEAD` names in a (bare) repository, e.g. right after a clone: the source's
+/// default branch.
+pub fn head_branch(repo: &Path) -> Result<Option<String>, GitCliError> {
+    git_query(repo, &["symbolic-ref", "--quiet", "--short", "HEAD"])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worktree_list_porcelain_is_parsed() {
+        let text = "worktree /t/r/.repo.git\nbare\n\n\
+                    worktree /t/r/refinery/rig\nHEAD abc\ndetached\n\n\
+                    worktree /t/r/polecats/nux/rig\nHEAD def\nbranch refs/heads/polecat/nux/gt-1\nprunable gitdir file points to non-existent location\n";
+        let list = parse_worktree_list(text);
+        assert_eq!(list.len(), 3);
+        assert!(list[0].bare && list[0].head.is_none());
+        assert_eq!(list[1].branch, None);
+        assert_eq!(list[1].head.as_deref(), Some("abc"));
+        assert_eq!(list[2].branch.as_deref(), Some("polecat/nux/gt-1"));
+        assert!(list[2].prunable);
+    }
+
+    #[test]
+    fn identity_only_for_committing_commands() {
+        assert!(needs_identity(&["commit", "-m", "x"]));
+        assert!(needs_identity(&["-c", "core.x=y", "merge", "b"]));
+        assert!(!needs_identity(&["worktree", "add", "p"]));
+        assert!(!needs_identity(&["-c", "commit", "status"]));
+    }
+
+    #[test]
+    fn a_failure_names_command_dir_and_stderr() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let err = git(dir.path(), &["rev-parse", "--verify", "nope"]).expect_err("not a repo");
+        let text = err.to_string();
+        assert!(text.contains("`git rev-parse --verify nope`"), "{text}");
+        assert!(text.contains(&dir.path().display().to_string()), "{text}");
+        assert!(text.contains("not a git repository"), "{text}");
+    }
+}

@@ -1,0 +1,243 @@
+//! Adding a rig to a town (clone, config, refinery worktree, commit to the town repository) and
+//! removing one. Adding is all or nothing: on any failure the rig's directory and anything staged
+//! in the town repository are gone again.
+
+use super::config::{RIG_CONFIG_FILE, RigConfig, default_prefix};
+use super::error::{Result, RigError};
+use super::names::validate_rig_name;
+use super::worktree::{ensure_refinery_worktree, polecat_status};
+use super::{BARE_REPO_DIR, Rig};
+use crate::git_cli;
+use crate::town::Town;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// What `gastown rig add` was asked for.
+#[derive(Debug, Clone)]
+pub struct AddOptions {
+    pub name: String,
+    /// A URL git can clone, or a local path (made absolute).
+    pub source: String,
+    /// The default branch (default: the source's HEAD).
+    pub branch: Option<String>,
+    /// The agent runtime of the rig's roles.
+    pub runtime: Option<String>,
+    /// The bead id prefix (default: derived from the name).
+    pub prefix: Option<String>,
+}
+
+/// The rig's own `.gitignore`: everything but its config stays out of the town repository.
+const RIG_GITIGNORE: &str = "# gastown: the rig's clone and working copies are not part of the town repository\n\
+/.repo.git/\n/refinery/\n/polecats/\n/crew/\n";
+
+/// Add a rig: a bare clone of the source, `rig.toml`, the refinery's worktree, and a commit of
+/// the config in the town repository. Nothing is left on disk or staged when it fails.
+pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
+    validate_rig_name(&opts.name)?;
+    let prefix = opts
+        .prefix
+        .clone()
+        .unwrap_or_else(|| default_prefix(&opts.name));
+    gastown_beads::id::validate_prefix(&prefix).map_err(|error| RigError::Prefix {
+        rig: opts.name.clone(),
+        error,
+    })?;
+    let dir = town.root.join(&opts.name);
+    if dir.exists() {
+        return Err(RigError::Exists { path: dir });
+    }
+    let url = resolve_source(&opts.source);
+    fs::create_dir(&dir).map_err(|e| RigError::io("create", &dir, e))?;
+    let mut undo = Undo {
+        town: &town.root,
+        dir: &dir,
+        name: &opts.name,
+        armed: true,
+    };
+    let bare = dir.join(BARE_REPO_DIR);
+    git_cli::clone_bare(&url, &bare).map_err(|error| RigError::Clone {
+        url: url.clone(),
+        error,
+    })?;
+    let branch = default_branch(&bare, &url, opts.branch.as_deref())?;
+    let mut config = RigConfig::new(&opts.name, &url, &branch, &prefix);
+    config.runtime = opts.runtime.clone();
+    config.check().map_err(|message| RigError::Config {
+        path: dir.join(RIG_CONFIG_FILE),
+        message,
+    })?;
+    config.write(&dir.join(RIG_CONFIG_FILE))?;
+    let ignore = dir.join(".gitignore");
+    fs::write(&ignore, RIG_GITIGNORE).map_err(|e| RigError::io("write", &ignore, e))?;
+    let rig = Rig::from_dir(&dir)?;
+    ensure_refinery_worktree(&rig)?;
+    commit_rig_files(
+        &town.root,
+        &opts.name,
+        &format!("gastown rig add {}", opts.name),
+    )?;
+    undo.armed = false;
+    Ok(rig)
+}
+
+/// A local path that exists becomes absolute (worktrees and crew clones outlive the working
+/// directory); anything else is passed to git as a URL.
+fn resolve_source(source: &str) -> String {
+    match Path::new(source).canonicalize() {
+        Ok(path) if !source.contains("://") => path.to_string_lossy().into_owned(),
+        _ => source.to_string(),
+    }
+}
+
+/// `--branch` if it exists in the clone, else the branch the source's HEAD names; either must
+/// have a commit.
+fn default_branch(bare: &Path, url: &str, wanted: Option<&str>) -> Result<String> {
+    let branch = match wanted {
+        Some(b) => b.to_string(),
+        None => git_cli::head_branch(bare)?.ok_or_else(|| RigError::EmptySource {
+            url: url.to_string(),
+        })?,
+    };
+    if git_cli::branch_exists(bare, &branch)? {
+        return Ok(branch);
+    }
+    match wanted {
+        Some(_) => Err(RigError::NoSuchBranch {
+            url: url.to_string(),
+            branch,
+        }),
+        None => Err(RigError::EmptySource {
+            url: url.to_string(),
+        }),
+    }
+}
+
+/// Stage and commit `<rig>/rig.toml` and `<rig>/.gitignore` (only those) in the town repository.
+fn commit_rig_files(town: &Path, name: &str, message: &str) -> Result<()> {
+    let config = format!("{name}/{RIG_CONFIG_FILE}");
+    let ignore = format!("{name}/.gitignore");
+    git_cli::git(town, &["add", "--", &config, &ignore])?;
+    git_cli::git(
+        town,
+        &["commit", "--quiet", "-m", message, "--", &config, &ignore],
+    )?;
+    Ok(())
+}
+
+/// Undoes a half-made `rig add` when dropped armed: unstages the rig's files, removes its dir.
+struct Undo<'a> {
+    town: &'a Path,
+    dir: &'a Path,
+    name: &'a str,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let _ = git_cli::git(self.town, &["reset", "--quiet", "--", self.name]);
+        if let Err(e) = fs::remove_dir_all(self.dir) {
+            tracing::warn!(dir = %self.dir.display(), error = %e, "cannot remove a half-made rig");
+        }
+    }
+}
+
+/// Remove a rig: its worktrees (through git), its directory, and its files from the town
+/// repository (committed). Without `force`, refuses while any work would be lost: uncommitted
+/// changes or unmerged commits in polecat worktrees, unmerged polecat branches, crew clones with
+/// changes or unpushed commits, default-branch commits not pushed to the source.
+pub fn remove_rig(town: &Town, name: &str, force: bool) -> Result<()> {
+    let rig = Rig::load(town, name)?;
+    if !force {
+        let details = unsaved_work(&rig)?;
+        if !details.is_empty() {
+            return Err(RigError::UnsavedWork {
+                what: format!("rig {name:?}"),
+                details,
+            });
+        }
+    }
+    let bare = rig.bare_repo();
+    if bare.is_dir() {
+        for wt in git_cli::worktree_list(&bare)?.iter().filter(|w| !w.bare) {
+            git_cli::worktree_remove(&bare, &wt.path, true)?;
+        }
+    }
+    fs::remove_dir_all(rig.dir()).map_err(|e| RigError::io("remove", rig.dir(), e))?;
+    git_cli::git(
+        &town.root,
+        &[
+            "rm",
+            "-r",
+            "--quiet",
+            "--cached",
+            "--ignore-unmatch",
+            "--",
+            name,
+        ],
+    )?;
+    let staged = git_cli::git(&town.root, &["diff", "--cached", "--name-only", "--", name])?;
+    if !staged.is_empty() {
+        let message = format!("gastown rig remove {name}");
+        git_cli::git(
+            &town.root,
+            &["commit", "--quiet", "-m", &message, "--", name],
+        )?;
+    }
+    Ok(())
+}
+
+/// Every piece of work that removing the rig would lose, described for the user.
+pub fn unsaved_work(rig: &Rig) -> Result<Vec<String>> {
+    let mut details = Vec::new();
+    let mut checked_out = Vec::new();
+    for polecat in rig.polecats_present()? {
+        let status = polecat_status(rig, &polecat)?;
+        checked_out.extend(status.branch.clone());
+        details.extend(status.unsaved());
+    }
+    for crew in rig.crew_present()? {
+        details.extend(crew_unsaved(&rig.crew_clone(&crew), &crew)?);
+    }
+    let bare = rig.bare_repo();
+    let default = rig.default_ref();
+    for (branch, _) in git_cli::branch_tips(&bare)? {
+        if !branch.starts_with("polecat/") || checked_out.contains(&branch) {
+            continue;
+        }
+        let range = format!("{default}..refs/heads/{branch}");
+        let ahead = git_cli::git(&bare, &["rev-list", "--count", &range])?;
+        if ahead.trim() != "0" {
+            details.push(format!("branch {branch}: {ahead} commit(s) not merged"));
+        }
+    }
+    let upstream = format!("refs/remotes/origin/{}", rig.config.default_branch);
+    if git_cli::rev_parse(&bare, &upstream).is_ok() {
+        let range = format!("{upstream}..{default}");
+        let ahead = git_cli::git(&bare, &["rev-list", "--count", &range])?;
+        if ahead.trim() != "0" {
+            details.push(format!(
+                "{}: {ahead} commit(s) not pushed to {}",
+                rig.config.default_branch, rig.config.url
+            ));
+        }
+    }
+    Ok(details)
+}
+
+fn crew_unsaved(clone: &PathBuf, crew: &str) -> Result<Vec<String>> {
+    let mut details = Vec::new();
+    if !clone.join(".git").exists() {
+        return Ok(details);
+    }
+    if git_cli::is_dirty(clone)? {
+        details.push(format!("crew {crew}: uncommitted changes"));
+    }
+    let unpushed = git_cli::commits_unpushed(clone)?;
+    if unpushed > 0 {
+        details.push(format!("crew {crew}: {unpushed} commit(s) not pushed"));
+    }
+    Ok(details)
+}

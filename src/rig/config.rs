@@ -1,0 +1,358 @@
+//! `rig.toml`: a rig's config — where its code comes from, its default branch, the gates a merge
+//! must pass, how the refinery merges, and how many polecats it may run under which names.
+//!
+//! ```toml
+//! name = "myrig"
+//! url = "https://example.com/me/myrig.git"
+//! default_branch = "main"
+//! prefix = "myrig"
+//! merge_strategy = "merge"   # or "squash", "rebase"
+//! max_polecats = 4
+//! batch = 1
+//! runtime = "claude"         # optional: the agent runtime of this rig's roles
+//! polecat_names = ["nux", "furiosa", "slit"]
+//!
+//! [gates]                    # each optional; run with `sh -c` in a worktree
+//! setup = "npm ci"
+//! build = "cargo build"
+//! test = "cargo test"
+//! lint = "cargo clippy -- -D warnings"
+//! timeout = "10m"            # per gate command, humantime syntax
+//! ```
+
+use super::error::{Result, RigError};
+use super::names::{DEFAULT_POLECAT_NAMES, validate_name};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+/// The file in a rig's directory that makes it a rig.
+pub const RIG_CONFIG_FILE: &str = "rig.toml";
+
+/// `rig.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RigConfig {
+    /// The rig's name; equal to its directory's name under the town.
+    pub name: String,
+    /// Where the code comes from: a URL git can clone, or an absolute local path.
+    pub url: String,
+    /// The branch polecats start from and the refinery merges into.
+    pub default_branch: String,
+    /// The bead id prefix of the rig's beads (`myrig-a1b2`).
+    pub prefix: String,
+    /// How the refinery lands a merge request on the default branch.
+    #[serde(default)]
+    pub merge_strategy: MergeStrategy,
+    /// The most polecats working at once; more work waits in the rig's dispatch queue.
+    #[serde(default = "default_max_polecats")]
+    pub max_polecats: usize,
+    /// How many merge requests the refinery merges and gates together.
+    #[serde(default = "default_batch")]
+    pub batch: usize,
+    /// The agent runtime of the rig's roles (none: the town's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+    /// Names given to new polecats, in order.
+    #[serde(default = "default_polecat_names")]
+    pub polecat_names: Vec<String>,
+    /// Commands a merge must pass.
+    #[serde(default)]
+    pub gates: GatesConfig,
+}
+
+/// `[gates]` in `rig.toml`: shell commands run with `sh -c` in a worktree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatesConfig {
+    /// Prepares a fresh worktree (install dependencies, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint: Option<String>,
+    /// The longest one gate command may run before its process group is killed.
+    #[serde(default = "default_gate_timeout")]
+    pub timeout: HumanDuration,
+}
+
+impl Default for GatesConfig {
+    fn default() -> Self {
+        GatesConfig {
+            setup: None,
+            build: None,
+            test: None,
+            lint: None,
+            timeout: default_gate_timeout(),
+        }
+    }
+}
+
+impl GatesConfig {
+    /// The command of one gate, if the rig has one.
+    pub fn command(&self, gate: Gate) -> Option<&str> {
+        match gate {
+            Gate::Setup => self.setup.as_deref(),
+            Gate::Build => self.build.as_deref(),
+            Gate::Test => self.test.as_deref(),
+            Gate::Lint => self.lint.as_deref(),
+        }
+    }
+}
+
+/// One of a rig's gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Gate {
+    Setup,
+    Build,
+    Test,
+    Lint,
+}
+
+impl Gate {
+    /// All gates in the order the refinery runs them.
+    pub const ALL: [Gate; 4] = [Gate::Setup, Gate::Build, Gate::Test, Gate::Lint];
+}
+
+impl fmt::Display for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Gate::Setup => "setup",
+            Gate::Build => "build",
+            Gate::Test => "test",
+            Gate::Lint => "lint",
+        })
+    }
+}
+
+/// How the refinery lands work on the default branch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeStrategy {
+    /// A merge commit (the polecat's commits stay, so its branch counts as merged).
+    #[default]
+    Merge,
+    /// One new commit with the branch's changes.
+    Squash,
+    /// The branch's commits replayed onto the target.
+    Rebase,
+}
+
+/// A duration written in humantime syntax (`"10m"`, `"200ms"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl Serialize for HumanDuration {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text)
+            .map(HumanDuration)
+            .map_err(|e| {
+                serde::de::Error::custom(format!(
+                    "bad duration {text:?} ({e}): use a duration like \"10m\" or \"500ms\""
+                ))
+            })
+    }
+}
+
+fn default_max_polecats() -> usize {
+    4
+}
+
+fn default_batch() -> usize {
+    1
+}
+
+fn default_gate_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(600))
+}
+
+/// The default polecat name pool.
+pub fn default_polecat_names() -> Vec<String> {
+    DEFAULT_POLECAT_NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect()
+}
+
+impl RigConfig {
+    /// A config with defaults for everything but what `rig add` knows.
+    pub fn new(name: &str, url: &str, default_branch: &str, prefix: &str) -> RigConfig {
+        RigConfig {
+            name: name.to_string(),
+            url: url.to_string(),
+            default_branch: default_branch.to_string(),
+            prefix: prefix.to_string(),
+            merge_strategy: MergeStrategy::default(),
+            max_polecats: default_max_polecats(),
+            batch: default_batch(),
+            runtime: None,
+            polecat_names: default_polecat_names(),
+            gates: GatesConfig::default(),
+        }
+    }
+
+    /// Read and check `path`; every error names the file.
+    pub fn read(path: &Path) -> Result<RigConfig> {
+        let text = fs::read_to_string(path).map_err(|e| RigError::io("read", path, e))?;
+        let config: RigConfig = toml::from_str(&text).map_err(|e| RigError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        config.check().map_err(|message| RigError::Config {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Write the config to `path`.
+    pub fn write(&self, path: &Path) -> Result<()> {
+        let body = toml::to_string_pretty(self).map_err(|e| RigError::Config {
+            path: path.to_path_buf(),
+            message: format!("cannot render: {e}"),
+        })?;
+        let text = format!(
+            "# Gas Town rig config: see docs/rigs.md for every key.\n\
+             # Gates are shell commands run with `sh -c` in a worktree.\n{body}"
+        );
+        fs::write(path, text).map_err(|e| RigError::io("write", path, e))
+    }
+
+    /// The rules serde cannot express; the message names the key.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        validate_name("rig", &self.name).map_err(|e| format!("bad `name`: {e}"))?;
+        gastown_beads::id::validate_prefix(&self.prefix)
+            .map_err(|e| format!("bad `prefix`: {e}"))?;
+        if self.url.trim().is_empty() {
+            return Err("`url` is empty: set it to the URL or path the rig was cloned from".into());
+        }
+        if self.default_branch.trim().is_empty() || self.default_branch.starts_with('-') {
+            return Err(format!(
+                "bad `default_branch` {:?}: name a branch of the rig",
+                self.default_branch
+            ));
+        }
+        if self.max_polecats == 0 {
+            return Err("`max_polecats` is 0: allow at least 1 polecat".into());
+        }
+        if self.batch == 0 {
+            return Err("`batch` is 0: merge at least 1 merge request at a time".into());
+        }
+        if self.runtime.as_deref().is_some_and(|r| r.trim().is_empty()) {
+            return Err("`runtime` is empty: name a runtime or leave the key out".into());
+        }
+        self.check_polecat_names()
+    }
+
+    fn check_polecat_names(&self) -> std::result::Result<(), String> {
+        if self.polecat_names.is_empty() {
+            return Err("`polecat_names` is empty: list at least one name".into());
+        }
+        for (i, name) in self.polecat_names.iter().enumerate() {
+            validate_name("polecat", name).map_err(|e| format!("bad `polecat_names`: {e}"))?;
+            if self.polecat_names[..i].contains(name) {
+                return Err(format!("`polecat_names` lists {name:?} twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The default bead id prefix for a rig: its name made into a valid prefix (`_` → `-`, no
+/// doubled or trailing `-`, at most 16 characters, starting with a letter).
+pub fn default_prefix(rig_name: &str) -> String {
+    let mut p = String::new();
+    for c in rig_name.chars() {
+        let c = if c == '_' { '-' } else { c };
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || (c == '-' && !p.ends_with('-')) {
+            p.push(c);
+        }
+    }
+    if !p.starts_with(|c: char| c.is_ascii_lowercase()) {
+        p.insert(0, 'r');
+    }
+    p.truncate(gastown_beads::id::MAX_PREFIX_LEN);
+    while p.ends_with('-') {
+        p.pop();
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_prefix(name: &str, expected: &str) {
+        let p = default_prefix(name);
+        assert_eq!(p, expected, "{name}");
+        gastown_beads::id::validate_prefix(&p).expect("a default prefix is valid");
+    }
+
+    #[test]
+    fn default_prefixes_are_valid() {
+        check_prefix("myrig", "myrig");
+        check_prefix("my_rig", "my-rig");
+        check_prefix("a__b", "a-b");
+        check_prefix("9lives", "r9lives");
+        check_prefix("a-very-long-rig-name-indeed", "a-very-long-rig");
+        check_prefix("abcdefghijklmno-x", "abcdefghijklmno");
+    }
+
+    fn config_error(text: &str) -> String {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(RIG_CONFIG_FILE);
+        fs::write(&path, text).expect("write");
+        let err = RigConfig::read(&path)
+            .expect_err("a bad config")
+            .to_string();
+        assert!(err.contains(&path.display().to_string()), "{err}");
+        err
+    }
+
+    const BASE: &str = "name = \"r\"\nurl = \"/src\"\ndefault_branch = \"main\"\nprefix = \"r\"\n";
+
+    #[test]
+    fn bad_configs_name_the_file_and_the_key() {
+        assert!(config_error(&format!("{BASE}colour = 1\n")).contains("colour"));
+        assert!(config_error(&format!("{BASE}merge_strategy = \"yolo\"\n")).contains("yolo"));
+        assert!(config_error(&format!("{BASE}[gates]\ntimeout = \"soon\"\n")).contains("soon"));
+        assert!(config_error(&format!("{BASE}max_polecats = 0\n")).contains("max_polecats"));
+        assert!(config_error(&format!("{BASE}polecat_names = [\"a\", \"a\"]\n")).contains("twice"));
+        assert!(config_error(&format!("{BASE}polecat_names = [\"../x\"]\n")).contains("../x"));
+        let bad_name = BASE.replace("name = \"r\"", "name = \"R\"");
+        assert!(config_error(&bad_name).contains("`name`"));
+    }
+
+    #[test]
+    fn defaults_fill_in_and_round_trip() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(RIG_CONFIG_FILE);
+        fs::write(
+            &path,
+            format!("{BASE}[gates]\ntest = \"true\"\ntimeout = \"200ms\"\n"),
+        )
+        .expect("write");
+        let config = RigConfig::read(&path).expect("valid");
+        assert_eq!(config.max_polecats, 4);
+        assert_eq!(config.batch, 1);
+        assert_eq!(config.merge_strategy, MergeStrategy::Merge);
+        assert_eq!(config.polecat_names, default_polecat_names());
+        assert_eq!(config.gates.timeout.0, Duration::from_millis(200));
+        assert_eq!(config.gates.command(Gate::Test), Some("true"));
+        config.write(&path).expect("write back");
+        assert_eq!(RigConfig::read(&path).expect("still valid"), config);
+    }
+}

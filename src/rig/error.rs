@@ -1,0 +1,86 @@
+//! What can go wrong with a rig; each message says what happened and what to do next.
+
+use crate::git_cli::GitCliError;
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// An error of a rig operation.
+#[derive(Debug, Error)]
+pub enum RigError {
+    #[error(
+        "invalid {what} name {name:?}: {why}; a name is 1 to 64 characters of a-z, 0-9, '-' and \
+         '_', starting with a letter or digit (e.g. \"myproject\", \"nux\")"
+    )]
+    InvalidName {
+        /// What the name is for: "rig", "polecat", "crew".
+        what: &'static str,
+        name: String,
+        why: String,
+    },
+    #[error(
+        "no rig named {name:?} in {town}: `gastown rig list` shows the rigs, \
+         `gastown rig add <name> <url>` adds one"
+    )]
+    NotFound { name: String, town: PathBuf },
+    #[error("{path} already exists: remove it or choose another rig name")]
+    Exists { path: PathBuf },
+    #[error("bad --prefix for rig {rig:?}: {error}")]
+    Prefix {
+        rig: String,
+        error: gastown_beads::id::IdError,
+    },
+    #[error("{path} is not a valid rig config: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error("cannot clone {url}: {error}")]
+    Clone { url: String, error: GitCliError },
+    #[error("{url} has no branch {branch:?}: pass an existing branch with --branch")]
+    NoSuchBranch { url: String, branch: String },
+    #[error(
+        "{url} has no commits (its HEAD names no commit): commit something to it first, or \
+         pass --branch with a branch that has commits"
+    )]
+    EmptySource { url: String },
+    #[error(
+        "{path} exists but is not a worktree or clone of rig {rig:?} (it holds {found}): move \
+         it away and retry"
+    )]
+    NotAWorktree {
+        rig: String,
+        path: PathBuf,
+        found: String,
+    },
+    #[error(
+        "{what} has work that is not merged or not saved ({}): merge or push it first, or pass \
+         --force to throw it away",
+        details.join("; ")
+    )]
+    UnsavedWork { what: String, details: Vec<String> },
+    #[error("cannot start gate `{command}` in {dir}: {error}")]
+    GateSpawn {
+        command: String,
+        dir: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot {action} {path}: {error}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(transparent)]
+    Git(#[from] GitCliError),
+}
+
+impl RigError {
+    /// An I/O error with what we were doing and on which path.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, error: std::io::Error) -> RigError {
+        RigError::Io {
+            action,
+            path: path.into(),
+            error,
+        }
+    }
+}
+
+/// Results of rig operations.
+pub type Result<T, E = RigError> = std::result::Result<T, E>;
