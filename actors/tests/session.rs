@@ -280,6 +280,39 @@ async fn nudge_reports_not_idle_and_not_echoed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keystrokes_pass_a_nudge_that_waits_for_idle() {
+    let harness = Harness::start(
+        "echo READY; while :; do echo tick; sleep 0.02; done",
+        |args| args.quiet_period = Duration::from_secs(1),
+    )
+    .await;
+    harness.wait_screen("tick").await;
+    let options = NudgeOptions {
+        idle_timeout: Duration::from_secs(3),
+        echo_timeout: Duration::from_secs(1),
+    };
+    let nudge = async {
+        let result = client::nudge(&harness.session, "later", options).await;
+        (result, Instant::now())
+    };
+    let keystroke = async {
+        // Sent after the nudge (join! polls in order), so it queues behind it in the mailbox.
+        let result = client::write(&harness.session, b"x".to_vec()).await;
+        (result, Instant::now())
+    };
+    let ((nudged, nudge_done), (written, write_done)) = tokio::join!(nudge, keystroke);
+    assert!(
+        matches!(nudged, Err(NudgeError::NotIdle { .. })),
+        "{nudged:?}"
+    );
+    written.expect("the keystroke is written");
+    assert!(
+        write_done < nudge_done,
+        "the keystroke waited for the nudge's idle timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_zero_stops_normally() {
     let mut harness = Harness::start("echo READY; echo bye; exit 0", |_| {}).await;
     match harness.ended().await {
