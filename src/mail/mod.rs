@@ -1,0 +1,53 @@
+//! Mail on the ledger: message beads, addresses, groups, queues, channels, DND and rendering.
+//!
+//! A mail is a bead of type `message`: the sender in `sender` and `created_by` (stamped from the
+//! caller's authenticated identity, never from the client), the recipient in `assignee`, the
+//! subject as `title`, the body as `description`, a reply linked to what it answers by a
+//! `replies-to` dependency. State lives in labels and status: unread is the default, `read` once
+//! read or acknowledged, closed once archived; `urgent` marks urgent mail. A send to a group or a
+//! channel writes one bead per recipient, so every inbox holds each mail exactly once. Protocol
+//! messages are wisps (see [`store::send_protocol`]). `docs/mail.md` has the whole story.
+//!
+//! The CLI (`src/cli/mail.rs`) and the supervisor's router call this module; it only needs a
+//! `&mut Ledger` and never sleeps, so it runs inside the ledger actor.
+
+pub mod address;
+pub mod channel;
+pub mod dnd;
+pub mod format;
+pub mod groups;
+pub mod queue;
+pub mod store;
+
+pub use address::{Resolved, resolve};
+#[allow(
+    unused_imports,
+    reason = "the router's delivery API: the lead wires it into the actors"
+)]
+pub use dnd::{dnd, is_dnd};
+#[allow(
+    unused_imports,
+    reason = "the router's delivery API: the lead wires it into the actors"
+)]
+pub use store::{
+    Outgoing, ProtocolKind, archive, inbox, is_unread, mark_read, mark_unread, protocol_kind, send,
+    send_protocol, sender_of, unread_for,
+};
+
+/// The largest mail body accepted, in bytes.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The largest subject accepted, in bytes.
+pub const MAX_SUBJECT: usize = 500;
+
+/// Label of mail that was read (or acknowledged).
+pub const READ: &str = "read";
+
+/// Label of urgent mail.
+pub const URGENT: &str = "urgent";
+
+/// The overseer's address (the human at the keyboard).
+pub const OVERSEER: &str = "overseer";
+
+#[cfg(test)]
+mod tests;

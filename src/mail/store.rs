@@ -1,0 +1,412 @@
+//! Message beads on the ledger: send, inbox, state changes, threads, search, protocol wisps.
+//!
+//! State: a mail is *unread* while open without the `read` label; reading or acking adds
+//! `read`; `mark-unread` removes it (and reopens archived mail); archiving closes the bead (reason
+//! `archived`). Delivery bookkeeping for the router: `delivered` is added once a session was told
+//! of the mail (typed into its PTY or shown by `mail check --inject`).
+
+use super::address::{Resolved, resolve};
+use super::{MAX_BODY, MAX_SUBJECT, OVERSEER, READ, URGENT};
+use anyhow::{Result, bail};
+use gastown_beads::{Bead, DepKind, IssueType, Ledger, ListFilter, NewBead, Status};
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+
+/// Label of mail a session has been told about.
+pub const DELIVERED: &str = "delivered";
+
+#[allow(
+    dead_code,
+    reason = "the router's delivery API: the lead wires it into the actors"
+)]
+/// Label prefix of protocol messages (`protocol:POLECAT_DONE`).
+pub const PROTOCOL: &str = "protocol:";
+
+/// Close reason of archived mail.
+pub const ARCHIVED: &str = "archived";
+
+/// A mail to send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The address as typed: an identity, `@group`, `queue:<name>` or `channel:<name>`.
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub urgent: bool,
+    /// The id of the mail this one answers (a `replies-to` dependency).
+    pub reply_to: Option<String>,
+}
+
+#[allow(
+    dead_code,
+    reason = "the router's delivery API: the lead wires it into the actors"
+)]
+/// Protocol messages between roles: typed, recorded as wisps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProtocolKind {
+    PolecatDone,
+    MergeReady,
+    Merged,
+    MergeFailed,
+    Rework,
+    Help,
+    Handoff,
+}
+
+#[allow(
+    dead_code,
+    reason = "the router's delivery API: the lead wires it into the actors"
+)]
+impl ProtocolKind {
+    pub const ALL: [ProtocolKind; 7] = [
+        ProtocolKind::PolecatDone,
+        ProtocolKind::MergeReady,
+        ProtocolKind::Merged,
+        ProtocolKind::MergeFailed,
+        ProtocolKind::Rework,
+        ProtocolKind::Help,
+        ProtocolKind::Handoff,
+    ];
+
+    /// `POLECAT_DONE`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolKind::PolecatDone => "POLECAT_DONE",
+            ProtocolKind::MergeReady => "MERGE_READY",
+            ProtocolKind::Merged => "MERGED",
+            ProtocolKind::MergeFailed => "MERGE_FAILED",
+            ProtocolKind::Rework => "REWORK",
+            ProtocolKind::Help => "HELP",
+            ProtocolKind::Handoff => "HANDOFF",
+        }
+    }
+
+    /// Parse `POLECAT_DONE`, ….
+    pub fn parse(text: &str) -> Option<ProtocolKind> {
+        ProtocolKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// The sender of a message bead (`sender`, else `created_by`).
+pub fn sender_of(bead: &Bead) -> String {
+    if !bead.sender.is_empty() {
+        return bead.sender.clone();
+    }
+    match bead.extra.get("sender").and_then(Value::as_str) {
+        Some(s) => s.to_string(),
+        None => bead.created_by.clone(),
+    }
+}
+
+#[allow(
+    dead_code,
+    reason = "the router's delivery API: the lead wires it into the actors"
+)]
+/// The protocol kind of a message, if it is a protocol message.
+pub fn protocol_kind(bead: &Bead) -> Option<ProtocolKind> {
+    bead.labels
+        .iter()
+        .find_map(|l| l.strip_prefix(PROTOCOL).and_then(ProtocolKind::parse))
+}
+
+/// Is this a piece of mail (a message bead with a recipient), not a group/queue/channel record?
+pub fn is_mail(bead: &Bead) -> bool {
+    bead.issue_type == IssueType::Message && !bead.assignee.is_empty()
+}
+
+/// Open and not yet read.
+pub fn is_unread(bead: &Bead) -> bool {
+    bead.status != Status::Closed && !bead.labels.iter().any(|l| l == READ)
+}
+
+/// The mail this one answers.
+pub fn replies_to(bead: &Bead) -> Option<&str> {
+    bead.dependencies
+        .iter()
+        .find(|d| d.kind == DepKind::RepliesTo)
+        .map(|d| d.depends_on_id.as_str())
+}
+
+fn check_content(subject: &str, body: &str) -> Result<()> {
+    if subject.trim().is_empty() {
+        bail!("the subject is empty: give one with -s \"…\"");
+    }
+    if subject.len() > MAX_SUBJECT {
+        bail!(
+            "the subject is {} bytes, over the limit of {MAX_SUBJECT} bytes: put the detail in the body",
+            subject.len()
+        );
+    }
+    if body.len() > MAX_BODY {
+        bail!(
+            "the body is {} bytes, over the limit of {} KiB ({MAX_BODY} bytes): attach a file path or a bead id instead",
+            body.len(),
+            MAX_BODY / 1024
+        );
+    }
+    Ok(())
+}
+
+/// Send mail from `who` (the authenticated caller); one bead per recipient inbox, returned in
+/// recipient order.
+pub fn send(ledger: &mut Ledger, who: &str, out: &Outgoing) -> Result<Vec<Bead>> {
+    check_content(&out.subject, &out.body)?;
+    if let Some(parent) = &out.reply_to {
+        match ledger.get(parent)? {
+            Some(b) if is_mail(&b) => {}
+            _ => bail!("cannot reply to {parent:?}: it is not a mail in this town"),
+        }
+    }
+    let resolved = resolve(ledger, &out.to, who)?;
+    let mut labels = Vec::new();
+    if out.urgent {
+        labels.push(URGENT.to_string());
+    }
+    match &resolved {
+        Resolved::Group { group, .. } => labels.push(format!("via:{group}")),
+        Resolved::Channel { channel, .. } => labels.push(channel.clone()),
+        _ => {}
+    }
+    let mut sent = Vec::new();
+    for to in resolved.recipients() {
+        let new = new_message(
+            who,
+            &to,
+            &out.subject,
+            &out.body,
+            labels.clone(),
+            out.reply_to.as_deref(),
+            out.urgent,
+        );
+        sent.push(ledger.create(new, who)?);
+    }
+    Ok(sent)
+}
+
+fn new_message(
+    from: &str,
+    to: &str,
+    subject: &str,
+    body: &str,
+    labels: Vec<String>,
+    reply_to: Option<&str>,
+    urgent: bool,
+) -> NewBead {
+    let mut extra = Map::new();
+    extra.insert("sender".to_string(), Value::String(from.to_string()));
+    NewBead {
+        title: subject.trim().to_string(),
+        description: body.to_string(),
+        issue_type: IssueType::Message,
+        priority: if urgent { 0 } else { 2 },
+        assignee: to.to_string(),
+        labels,
+        deps: reply_to
+            .map(|r| (DepKind::RepliesTo, r.to_string()))
+            .into_iter()
+            .collect(),
+        extra,
+        ..NewBead::default()
+    }
+}
+
+#[allow(
+    dead_code,
+    reason = "the router's delivery API: the lead wires it into the actors"
+)]
+/// Record a protocol message as a wisp from `from` to `to` (an identity address, not checked
+/// against the town: protocol traffic is between live actors).
+pub fn send_protocol(
+    ledger: &mut Ledger,
+    kind: ProtocolKind,
+    to: &str,
+    from: &str,
+    body: &str,
+) -> Result<Bead> {
+    check_content(kind.as_str(), body)?;
+    let labels = vec![format!("{PROTOCOL}{}", kind.as_str())];
+    let mut new = new_message(from, to, kind.as_str(), body, labels, None, false);
+    new.ephemeral = true;
+    Ok(ledger.create(new, from)?)
+}
+
+/// Mail of `address`, oldest first: unread only, or (with `all`) read too. Archived mail is
+/// left out.
+pub fn inbox(ledger: &Ledger, address: &str, all: bool) -> Result<Vec<Bead>> {
+    let mut mail: Vec<Bead> = ledger
+        .list(&ListFilter {
+            issue_type: Some(IssueType::Message),
+            assignee: Some(address.to_string()),
+            ..ListFilter::default()
+        })?
+        .into_iter()
+        .filter(|b| all || is_unread(b))
+        .collect();
+    sort_by_time(&mut mail);
+    Ok(mail)
+}
+
+/// The unread mail of `address`, oldest first: what its role actor's mailbox mirrors.
+pub fn unread_for(ledger: &Ledger, address: &str) -> Result<Vec<Bead>> {
+    inbox(ledger, address, false)
+}
+
+/// Unread mail of `address` its session has not been told about yet, oldest first.
+pub fn undelivered_for(ledger: &Ledger, address: &str) -> Result<Vec<Bead>> {
+    Ok(unread_for(ledger, address)?
+        .into_iter()
+        .filter(|b| !b.labels.iter().any(|l| l == DELIVERED))
+        .collect())
+}
+
+fn sort_by_time(mail: &mut [Bead]) {
+    mail.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
+}
+
+#[allow(
+    dead_code,
+    reason = "the router's delivery API: the lead wires it into the actors"
+)]
+/// Note that the recipient's session was told of this mail.
+pub fn mark_delivered(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
+    Ok(ledger.add_label(id, DELIVERED, who)?)
+}
+
+/// Mark read (acknowledge).
+pub fn mark_read(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
+    Ok(ledger.add_label(id, READ, who)?)
+}
+
+/// Mark unread again; reopens archived mail.
+pub fn mark_unread(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
+    let bead = get_mail(ledger, id)?;
+    if bead.status == Status::Closed {
+        ledger.reopen(id, who)?;
+    }
+    Ok(ledger.remove_label(id, READ, who)?)
+}
+
+/// Archive: mark read and close.
+pub fn archive(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
+    let bead = get_mail(ledger, id)?;
+    if bead.status == Status::Closed {
+        return Ok(bead);
+    }
+    ledger.add_label(id, READ, who)?;
+    Ok(ledger.close(id, ARCHIVED, who)?)
+}
+
+/// A mail by id, or an error that says so.
+pub fn get_mail(ledger: &Ledger, id: &str) -> Result<Bead> {
+    gastown_beads::id::validate_id(id)?;
+    match ledger.get(id)? {
+        Some(b) if is_mail(&b) => Ok(b),
+        Some(b) => bail!("{id} is a {} bead, not a mail", b.issue_type),
+        None => bail!("no mail {id:?} in this town: `gastown mail inbox --all` shows the ids"),
+    }
+}
+
+/// May `who` see this mail? The overseer sees all; an agent its own (sent or received) and
+/// queue items.
+pub fn can_see(who: &str, bead: &Bead) -> bool {
+    who == OVERSEER
+        || bead.assignee == who
+        || sender_of(bead) == who
+        || bead.assignee.starts_with("queue:")
+}
+
+/// May `who` change this mail's state (read, ack, archive)? Its recipient, a queue item's
+/// claimant, or the overseer.
+pub fn can_change(who: &str, bead: &Bead) -> bool {
+    who == OVERSEER || bead.assignee == who || super::queue::claimant(bead) == Some(who)
+}
+
+/// Every mail (not group/queue/channel records), archived ones too.
+fn all_mail(ledger: &Ledger) -> Result<Vec<Bead>> {
+    Ok(ledger
+        .list(&ListFilter {
+            issue_type: Some(IssueType::Message),
+            all: true,
+            ..ListFilter::default()
+        })?
+        .into_iter()
+        .filter(is_mail)
+        .collect())
+}
+
+/// The whole thread `id` belongs to (root first, by time), as `who` may see it.
+pub fn thread(ledger: &Ledger, who: &str, id: &str) -> Result<Vec<Bead>> {
+    let start = get_mail(ledger, id)?;
+    if !can_see(who, &start) {
+        bail!("{id} is not your mail: an agent sees only mail it sent or received");
+    }
+    let mail = all_mail(ledger)?;
+    let by_id: HashMap<&str, &Bead> = mail.iter().map(|b| (b.id.as_str(), b)).collect();
+    let mut root = start.id.clone();
+    let mut seen = HashSet::new();
+    while let Some(parent) = by_id.get(root.as_str()).and_then(|b| replies_to(b)) {
+        if !seen.insert(parent.to_string()) || !by_id.contains_key(parent) {
+            break;
+        }
+        root = parent.to_string();
+    }
+    let mut members: HashSet<String> = HashSet::from([root]);
+    loop {
+        let before = members.len();
+        for b in &mail {
+            if replies_to(b).is_some_and(|p| members.contains(p)) {
+                members.insert(b.id.clone());
+            }
+        }
+        if members.len() == before {
+            break;
+        }
+    }
+    let mut out: Vec<Bead> = mail
+        .into_iter()
+        .filter(|b| members.contains(&b.id) && can_see(who, b))
+        .collect();
+    sort_by_time(&mut out);
+    Ok(out)
+}
+
+/// Mail `who` may see whose subject or body contains `text` (case-insensitive), oldest first.
+pub fn search(ledger: &Ledger, who: &str, text: &str) -> Result<Vec<Bead>> {
+    if text.trim().is_empty() {
+        bail!("nothing to search for: give some text");
+    }
+    let needle = text.to_lowercase();
+    let mut out: Vec<Bead> = all_mail(ledger)?
+        .into_iter()
+        .filter(|b| can_see(who, b))
+        .filter(|b| {
+            b.title.to_lowercase().contains(&needle)
+                || b.description.to_lowercase().contains(&needle)
+        })
+        .collect();
+    sort_by_time(&mut out);
+    Ok(out)
+}
+
+/// Reply to `id` from `who`: to the original sender, subject `Re: …`, a `replies-to` edge.
+pub fn reply(ledger: &mut Ledger, who: &str, id: &str, body: &str, urgent: bool) -> Result<Bead> {
+    let original = get_mail(ledger, id)?;
+    if !can_see(who, &original) {
+        bail!("{id} is not your mail: you can reply only to mail you sent or received");
+    }
+    let subject = if original.title.starts_with("Re: ") {
+        original.title.clone()
+    } else {
+        format!("Re: {}", original.title)
+    };
+    let out = Outgoing {
+        to: sender_of(&original),
+        subject,
+        body: body.to_string(),
+        urgent,
+        reply_to: Some(original.id.clone()),
+    };
+    let mut sent = send(ledger, who, &out)?;
+    sent.pop()
+        .ok_or_else(|| anyhow::anyhow!("the reply reached no inbox"))
+}
