@@ -5,6 +5,7 @@
 
 mod cli;
 mod client;
+mod mail;
 mod git_cli;
 mod molecule;
 mod output;

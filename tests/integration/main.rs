@@ -2,6 +2,7 @@
 //! git repositories in temp dirs.
 
 mod bead;
+mod mail;
 mod mol;
 mod run;
 mod running;
