@@ -6,7 +6,8 @@
 //! changed beads as JSON lines and gets commits back.
 //!
 //! Layout of the branch (see `docs/ledger.md` for why): `README.md` and one file per bead,
-//! `issues/<aa>/<bb>/<id>.jsonl`, where `aa`/`bb` are the first two bytes of SHA-256(id) in hex.
+//! `issues/<h1>/<h2>/<h3>/<h4>/<id>.jsonl`, where `h1`…`h4` are the first four hex digits of
+//! SHA-256(id) (`gt-abc` → `issues/e/4/d/a/gt-abc.jsonl`).
 //! A commit of k beads writes k blobs, O(k) small trees and the root, whatever the total, as one
 //! pack file (synced) rather than loose objects; small packs are rolled up geometrically.
 //!

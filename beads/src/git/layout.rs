@@ -2,13 +2,14 @@
 //! holds, the README at the root, and the default commit message.
 //!
 //! ```text
-//! README.md                          what this branch is (written once, kept)
-//! issues/<aa>/<bb>/<id>.jsonl        one bead: its JSON line + '\n'
+//! README.md                               what this branch is (written once, kept)
+//! issues/<h1>/<h2>/<h3>/<h4>/<id>.jsonl   one bead: its JSON line + '\n'
 //! ```
-//! `aa` and `bb` are the first two bytes, in hex, of SHA-256(id). Two levels of 256 directories
-//! keep every tree small (≤ 256 entries above the leaves, ~1.5 files per leaf at 100k beads, ~150
-//! at 10M), so a commit that touches k beads rewrites k blobs, at most 2k small trees and the root,
-//! whatever the total.
+//! `h1`…`h4` are the first four hex digits of SHA-256(id), one directory level each. Four levels
+//! of 16 keep every tree tiny (≤ 16 entries above the leaves, ~1.5 files per leaf at 100k beads,
+//! ~150 at 10M), so a commit that touches k beads rewrites k blobs, at most 4k trees of ≤ 16
+//! entries and the root, whatever the total. (Two levels of 256 — `aa/bb` — cost about 2× the time
+//! and 4–5× more repository growth per commit: every touched tree holds 256 entries.)
 
 use super::{Change, GitError};
 use sha2::{Digest, Sha256};
@@ -31,27 +32,38 @@ beads (issues, mail, molecules, agents). Do not commit to it by hand while a gas
 
 Layout: one file per bead, holding the bead's JSON line (the classic beads JSONL schema):
 
-    issues/<aa>/<bb>/<id>.jsonl
+    issues/<h1>/<h2>/<h3>/<h4>/<id>.jsonl
 
-where `<aa>` and `<bb>` are the first two bytes, in hex, of SHA-256 of the bead id. The two
-levels of shards keep every git tree small, so a commit that changes a few beads costs the same
-at one thousand beads as at one million.
+where `<h1>`..`<h4>` are the first four hex digits of SHA-256 of the bead id (`gt-abc` lives
+at `issues/e/4/d/a/gt-abc.jsonl`). The four levels of 16 shards keep every git tree small, so a
+commit that changes a few beads costs the same at one thousand beads as at one million.
 
 To get one classic `issues.jsonl` (sorted by id) that the classic `bd` reads, run:
 
     gastown bead export -o issues.jsonl
 ";
 
-/// The path of bead `id`'s file: `issues/<aa>/<bb>/<id>.jsonl` (the id holds no '/').
+/// How many levels of 16 shard directories lie between `issues/` and the bead files.
+pub(crate) const SHARD_LEVELS: usize = 4;
+
+/// The path of bead `id`'s file: `issues/<h1>/<h2>/<h3>/<h4>/<id>.jsonl` (the id holds no '/').
 pub(crate) fn bead_path(id: &str) -> String {
-    let (aa, bb) = shard(id);
-    format!("{ISSUES_DIR}/{aa}/{bb}/{id}{BEAD_SUFFIX}")
+    format!("{ISSUES_DIR}/{}/{id}{BEAD_SUFFIX}", shard(id))
 }
 
-/// The two shard directory names of `id`.
-pub(crate) fn shard(id: &str) -> (String, String) {
+/// The shard directories of `id`: the first four hex digits of SHA-256(id), one per level
+/// (`e/4/d/a` for `gt-abc`).
+pub(crate) fn shard(id: &str) -> String {
     let digest = Sha256::digest(id.as_bytes());
-    (format!("{:02x}", digest[0]), format!("{:02x}", digest[1]))
+    let hex = format!("{:02x}{:02x}", digest[0], digest[1]);
+    let mut dirs = String::with_capacity(2 * SHARD_LEVELS);
+    for (i, digit) in hex.chars().take(SHARD_LEVELS).enumerate() {
+        if i > 0 {
+            dirs.push('/');
+        }
+        dirs.push(digit);
+    }
+    dirs
 }
 
 /// Refuse ids that cannot be a single, ordinary file name in a git tree.
@@ -150,8 +162,8 @@ mod tests {
     #[test]
     fn shard_is_pinned() {
         // SHA-256("gt-abc") = e4da…: pinned so the layout of existing branches never drifts.
-        assert_eq!(shard("gt-abc"), ("e4".to_owned(), "da".to_owned()));
-        assert_eq!(bead_path("gt-abc"), "issues/e4/da/gt-abc.jsonl");
+        assert_eq!(shard("gt-abc"), "e/4/d/a");
+        assert_eq!(bead_path("gt-abc"), "issues/e/4/d/a/gt-abc.jsonl");
     }
 
     #[test]

@@ -436,7 +436,7 @@ fn a_bead_in_the_wrong_shard_is_malformed() {
         .expect("blob");
     editor
         .upsert(
-            "issues/00/00/gt-a.jsonl",
+            "issues/0/0/0/0/gt-a.jsonl",
             gix::object::tree::EntryKind::Blob,
             blob.detach(),
         )
@@ -446,7 +446,7 @@ fn a_bead_in_the_wrong_shard_is_malformed() {
     let err = store.read_all(commit).expect_err("wrong shard");
     let message = err.to_string();
     assert!(
-        message.contains("issues/00/00/gt-a.jsonl") && message.contains("belongs in"),
+        message.contains("issues/0/0/0/0/gt-a.jsonl") && message.contains("belongs in"),
         "{message}"
     );
     let err = store

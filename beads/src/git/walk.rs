@@ -7,8 +7,8 @@ use super::{Change, GitError, GitStore};
 use gix::ObjectId;
 use gix::objs::FindExt;
 
-/// Depth of the bead files below `issues/`: `<aa>/<bb>/<id>.jsonl`.
-const LEAF_DEPTH: usize = 2;
+/// Depth of the bead files below `issues/`: `<h1>/<h2>/<h3>/<h4>/<id>.jsonl`.
+const LEAF_DEPTH: usize = layout::SHARD_LEVELS;
 
 /// Every bead at `at`, sorted by id.
 pub(super) fn read_all(store: &GitStore, at: ObjectId) -> Result<Vec<(String, String)>, GitError> {
@@ -217,12 +217,9 @@ impl<'a> Reader<'a> {
         }
         let id = layout::id_of_file(&entry.name)
             .ok_or_else(|| self.malformed(path, "not a bead file (`<id>.jsonl`)"))?;
-        let (aa, bb) = layout::shard(id);
-        if !path.ends_with(&format!("/{aa}/{bb}/{}", entry.name)) {
-            return Err(self.malformed(
-                path,
-                &format!("the bead belongs in {ISSUES_DIR}/{aa}/{bb}/"),
-            ));
+        let shard = layout::shard(id);
+        if !path.ends_with(&format!("/{shard}/{}", entry.name)) {
+            return Err(self.malformed(path, &format!("the bead belongs in {ISSUES_DIR}/{shard}/")));
         }
         Ok(id.to_owned())
     }
