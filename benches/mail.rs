@@ -1,0 +1,192 @@
+//! Mail benchmark: the real `gastown` binary against a running `gastown run`.
+//!
+//! - `gastown mail send` as a whole CLI process (start, connect, handshake, send, durable write,
+//!   reply), one after another: median and p90;
+//! - the same from many processes at once: mails per second;
+//! - `gastown mail inbox` of an identity with 10,000 unread mails (imported with
+//!   `gastown bead import`) among other mail and work beads: median of the whole process.
+//!
+//! Run: `cargo bench -p gastown --bench mail` (MAIL_BENCH_SENDS, MAIL_BENCH_UNREAD to scale).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gastown");
+
+fn gastown(town: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .current_dir(town)
+        .env_remove("GASTOWN_TOWN")
+        .env_remove("GASTOWN_AGENT")
+        .args(args)
+        .output()
+        .expect("gastown runs")
+}
+
+fn ok(town: &Path, args: &[&str]) -> String {
+    let out = gastown(town, args);
+    assert!(
+        out.status.success(),
+        "gastown {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Supervisor(Child);
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+fn start(town: &Path) -> Supervisor {
+    let child = Command::new(BIN)
+        .current_dir(town)
+        .env_remove("GASTOWN_TOWN")
+        .arg("run")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("gastown run starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !gastown(town, &["actors", "--json"]).status.success() {
+        assert!(Instant::now() < deadline, "the supervisor did not come up");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Supervisor(child)
+}
+
+/// A bd JSONL file of `n` unread mails to `to` plus `n` work beads.
+fn import_file(dir: &Path, n: usize, to: &str) -> PathBuf {
+    let path = dir.join("bulk.jsonl");
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "{{\"id\":\"gt-m{i:05}\",\"title\":\"bulk mail {i}\",\"description\":\"body {i}\",\
+             \"status\":\"open\",\"priority\":2,\"issue_type\":\"message\",\"assignee\":\"{to}\",\
+             \"sender\":\"mayor\",\"created_at\":\"2026-01-01T00:00:00Z\",\"created_by\":\"mayor\"}}\n"
+        ));
+        text.push_str(&format!(
+            "{{\"id\":\"gt-w{i:05}\",\"title\":\"work {i}\",\"status\":\"open\",\"priority\":2,\
+             \"issue_type\":\"task\",\"created_at\":\"2026-01-01T00:00:00Z\"}}\n"
+        ));
+    }
+    std::fs::write(&path, text).expect("write import file");
+    path
+}
+
+fn sequential_sends(town: &Path, n: usize) {
+    for _ in 0..20 {
+        ok(town, &["mail", "send", "mayor", "-s", "warm-up", "-m", "x"]);
+    }
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n {
+        let subject = format!("bench {i}");
+        let t = Instant::now();
+        ok(
+            town,
+            &["mail", "send", "mayor", "-s", &subject, "-m", "a body"],
+        );
+        samples.push(t.elapsed());
+    }
+    let median = percentile(&mut samples, 0.5);
+    let p90 = percentile(&mut samples, 0.9);
+    println!(
+        "mail send (whole CLI process, {n} sequential): median {}, p90 {}",
+        ms(median),
+        ms(p90)
+    );
+}
+
+fn parallel_sends(town: &Path, threads: usize, each: usize) {
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for k in 0..threads {
+            s.spawn(move || {
+                for i in 0..each {
+                    let subject = format!("par {k}-{i}");
+                    ok(town, &["mail", "send", "deacon", "-s", &subject, "-m", "x"]);
+                }
+            });
+        }
+    });
+    let total = threads * each;
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "mail send from {threads} processes at a time: {total} mails in {secs:.2} s = {:.0} mails/s",
+        total as f64 / secs
+    );
+}
+
+fn inbox(town: &Path, to: &str, unread: usize) {
+    let mut samples = Vec::new();
+    let mut lines = 0;
+    for _ in 0..15 {
+        let t = Instant::now();
+        let text = ok(town, &["mail", "inbox", to, "--limit", "0"]);
+        samples.push(t.elapsed());
+        lines = text.lines().count();
+    }
+    assert_eq!(lines, unread, "every unread mail listed");
+    println!(
+        "mail inbox with {unread} unread (whole CLI process, all {lines} lines): median {}",
+        ms(percentile(&mut samples, 0.5))
+    );
+    let mut samples = Vec::new();
+    for _ in 0..15 {
+        let t = Instant::now();
+        ok(town, &["mail", "check"]);
+        samples.push(t.elapsed());
+    }
+    println!(
+        "mail check as the overseer (its own small inbox, same ledger): median {}",
+        ms(percentile(&mut samples, 0.5))
+    );
+}
+
+fn main() {
+    let sends = env_usize("MAIL_BENCH_SENDS", 300);
+    let unread = env_usize("MAIL_BENCH_UNREAD", 10_000);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let town = dir.path().join("town");
+    ok(dir.path(), &["install", town.to_str().expect("utf-8 path")]);
+    std::fs::create_dir_all(town.join("alpha")).expect("rig dir");
+    std::fs::write(town.join("alpha").join("rig.toml"), "").expect("rig.toml");
+    let bulk = import_file(dir.path(), unread, "alpha/witness");
+    let _supervisor = start(&town);
+    sequential_sends(&town, sends);
+    parallel_sends(&town, 8, sends / 4);
+    let t = Instant::now();
+    ok(
+        &town,
+        &["bead", "import", bulk.to_str().expect("utf-8 path")],
+    );
+    println!(
+        "(imported {unread} mails + {unread} work beads in {})",
+        ms(t.elapsed())
+    );
+    inbox(&town, "alpha/witness", unread);
+}
