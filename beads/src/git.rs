@@ -170,6 +170,10 @@ impl GitStore {
             .map_err(self.gix_err("read the ledger ref"))?;
         match found {
             None => Ok(None),
+            // A direct ref names its commit: no object lookup needed.
+            Some(ref reference) if let gix::refs::TargetRef::Object(id) = reference.target() => {
+                Ok(Some(id.to_owned()))
+            }
             Some(mut reference) => {
                 let id = reference
                     .peel_to_id()
