@@ -312,6 +312,15 @@ fn real_git_reads_the_ledger_branch() {
         c2.to_hex().to_string()
     );
     git(town.path(), &["fsck", "--strict", "--no-progress"]);
+    let reflog = git(
+        town.path(),
+        &["reflog", "show", "--format=%gs", "refs/heads/beads"],
+    );
+    assert_eq!(
+        reflog.lines().next(),
+        Some("gastown ledger: ledger: 1 bead (gt-b)"),
+        "{reflog}"
+    );
     // The commit carries a sane time: within a minute of now.
     let committed: i64 = git(town.path(), &["log", "-1", "--format=%ct", "beads"])
         .trim()
