@@ -185,7 +185,7 @@ fn render_show(v: &RigView) -> String {
         .join(", ");
     let mut s = format!(
         "rig {}\n  dir:            {}\n  source:         {}\n  default branch: {}\n  \
-         bead prefix:    {}\n  merge:          {:?}, batch {}, max polecats {}\n  \
+         bead prefix:    {}\n  merge:          {}, batch {}, max polecats {}\n  \
          runtime:        {}\n  gates:          {gates} (timeout {})\n  bare clone:     {}\n",
         c.name,
         v.dir.display(),
@@ -207,12 +207,20 @@ fn render_show(v: &RigView) -> String {
         s.push_str(&format!("  {} {on} {head}{gone}\n", w.path.display()));
     }
     s.push_str("polecats:\n");
+    if v.polecats.is_empty() {
+        s.push_str("  (none)\n");
+    }
     for p in &v.polecats {
         let on = p.branch.as_deref().unwrap_or("(no worktree)");
         let dirty = if p.dirty { ", dirty" } else { "" };
         s.push_str(&format!("  {} {on}, {} ahead{dirty}\n", p.name, p.ahead));
     }
-    s.push_str(&format!("crew: {}\nbranches:\n", v.crew.join(", ")));
+    let crew = if v.crew.is_empty() {
+        "(none)".to_string()
+    } else {
+        v.crew.join(", ")
+    };
+    s.push_str(&format!("crew: {crew}\nbranches:\n"));
     for b in &v.branches {
         s.push_str(&format!("  {} {}\n", b.name, short(&b.commit)));
     }

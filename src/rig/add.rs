@@ -10,7 +10,7 @@ use super::{BARE_REPO_DIR, Rig};
 use crate::git_cli;
 use crate::town::Town;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// What `gastown rig add` was asked for.
 #[derive(Debug, Clone)]
@@ -60,6 +60,7 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
         error,
     })?;
     let branch = default_branch(&bare, &url, opts.branch.as_deref())?;
+    keep_only_branch(&bare, &branch)?;
     let mut config = RigConfig::new(&opts.name, &url, &branch, &prefix);
     config.runtime = opts.runtime.clone();
     config.check().map_err(|message| RigError::Config {
@@ -110,6 +111,21 @@ fn default_branch(bare: &Path, url: &str, wanted: Option<&str>) -> Result<String
             url: url.to_string(),
         }),
     }
+}
+
+/// The source's other branches stay reachable as `origin/*`; the rig's own branches are the
+/// default branch and the polecats' branches. HEAD names the default branch.
+fn keep_only_branch(bare: &Path, branch: &str) -> Result<()> {
+    git_cli::git(
+        bare,
+        &["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")],
+    )?;
+    for (other, _) in git_cli::branch_tips(bare)? {
+        if other != branch {
+            git_cli::delete_branch(bare, &other, true)?;
+        }
+    }
+    Ok(())
 }
 
 /// Stage and commit `<rig>/rig.toml` and `<rig>/.gitignore` (only those) in the town repository.
@@ -227,7 +243,7 @@ pub fn unsaved_work(rig: &Rig) -> Result<Vec<String>> {
     Ok(details)
 }
 
-fn crew_unsaved(clone: &PathBuf, crew: &str) -> Result<Vec<String>> {
+fn crew_unsaved(clone: &Path, crew: &str) -> Result<Vec<String>> {
     let mut details = Vec::new();
     if !clone.join(".git").exists() {
         return Ok(details);

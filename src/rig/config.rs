@@ -144,6 +144,16 @@ pub enum MergeStrategy {
     Rebase,
 }
 
+impl fmt::Display for MergeStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            MergeStrategy::Merge => "merge",
+            MergeStrategy::Squash => "squash",
+            MergeStrategy::Rebase => "rebase",
+        })
+    }
+}
+
 /// A duration written in humantime syntax (`"10m"`, `"200ms"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
@@ -220,13 +230,14 @@ impl RigConfig {
 
     /// Write the config to `path`.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let body = toml::to_string_pretty(self).map_err(|e| RigError::Config {
+        let body = toml::to_string(self).map_err(|e| RigError::Config {
             path: path.to_path_buf(),
             message: format!("cannot render: {e}"),
         })?;
         let text = format!(
             "# Gas Town rig config: see docs/rigs.md for every key.\n\
-             # Gates are shell commands run with `sh -c` in a worktree.\n{body}"
+             # [gates]: setup, build, test, lint are shell commands run with `sh -c` in a worktree,\n\
+             # each killed (with everything it started) after `timeout`.\n{body}"
         );
         fs::write(path, text).map_err(|e| RigError::io("write", path, e))
     }

@@ -5,5 +5,6 @@ mod bead;
 mod mail;
 mod mol;
 mod run;
+mod rig;
 mod running;
 mod util;
