@@ -3,10 +3,11 @@
 //! Exit codes follow ripgrep's habit: 0 success, 1 an error the command reported, 2 a usage error
 //! (clap's). A closed stdout (`gastown bead list | head`) counts as success.
 
+mod bench;
 mod cli;
 mod client;
-mod mail;
 mod git_cli;
+mod mail;
 mod molecule;
 mod output;
 mod rig;

@@ -104,7 +104,7 @@ impl Actor for Boot {
         _msg: BootMsg,
         args: &mut BootArgs,
     ) -> Result<(), ActorProcessingErr> {
-        let Some(cell) = ractor::registry::where_is(PATROL_NAME.to_string()) else {
+        let Some(cell) = ractor::registry::where_is(PATROL_NAME) else {
             return Ok(()); // Between patrol incarnations: its supervisor is on it.
         };
         let patrol: ActorRef<PatrolMsg> = cell.clone().into();

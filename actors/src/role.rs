@@ -69,7 +69,7 @@ pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
     let identity = spec.identity.clone();
     let mut sup = SupervisorSpec::new(Strategy::RestForOne)
         .with_intensity(spec.intensity)
-        .with_backoff(spec.backoff.clone())
+        .with_backoff(spec.backoff)
         .child(ChildSpec::actor("agent", RoleActor, move || {
             identity.clone()
         }));

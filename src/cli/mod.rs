@@ -73,6 +73,9 @@ pub enum Command {
     /// Agents under supervision.
     #[command(subcommand)]
     Agent(agents::AgentCommand),
+    /// Measure the supervisor: socket, sessions, restarts (see docs/benchmarks.md).
+    #[command(subcommand, hide = true)]
+    Bench(crate::bench::BenchCommand),
     /// The built-in scripted agent (the `sim` runtime); run by sessions, not by people.
     #[command(hide = true)]
     SimAgent,
@@ -112,6 +115,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Agent(cmd) => agents::agent(&find_town(&cli.town)?, cmd),
         Command::SimAgent => crate::sim::run(),
+        Command::Bench(cmd) => crate::bench::run(cmd),
         Command::Sync => bead::sync(&find_town(&cli.town)?),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();

@@ -62,20 +62,29 @@ fn actor_name(identity: &Identity) -> String {
 }
 
 impl TownHandler {
-    fn root(&self) -> Result<&SupervisorRef, WireError> {
-        self.root.get().ok_or_else(|| {
-            err(
-                ErrorCode::Unavailable,
-                "the town is still starting: try again",
-            )
-        })
+    /// The town supervisor; a request that arrives while the tree is still starting waits
+    /// for it (the socket starts inside the tree, before the tree is complete).
+    async fn root(&self) -> Result<&SupervisorRef, WireError> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(root) = self.root.get() {
+                return Ok(root);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(err(
+                    ErrorCode::Unavailable,
+                    "the town is still starting: try again",
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     async fn heartbeat(&self, identity: &Identity) {
         let Identity::Agent { address, .. } = identity else {
             return;
         };
-        let Ok(root) = self.root() else { return };
+        let Ok(root) = self.root().await else { return };
         if let Ok(role) = topology::find_role(root, address).await
             && let Ok(Some(agent)) = role.child_actor::<RoleMsg>("agent").await
         {
@@ -163,7 +172,7 @@ impl TownHandler {
     }
 
     async fn actors(&self) -> Result<TownReply, WireError> {
-        let tree = introspect::tree(self.root()?)
+        let tree = introspect::tree(self.root().await?)
             .await
             .map_err(|e| err(ErrorCode::Internal, e))?;
         let json =
@@ -172,7 +181,7 @@ impl TownHandler {
     }
 
     async fn actor(&self, path: &str) -> Result<TownReply, WireError> {
-        let tree = introspect::tree(self.root()?)
+        let tree = introspect::tree(self.root().await?)
             .await
             .map_err(|e| err(ErrorCode::Internal, e))?;
         let Some(node) = introspect::find(&tree, path) else {
@@ -201,7 +210,7 @@ impl TownHandler {
     }
 
     async fn session(&self, agent: &str) -> Result<ActorRef<SessionMsg>, WireError> {
-        let role = topology::find_role(self.root()?, agent)
+        let role = topology::find_role(self.root().await?, agent)
             .await
             .map_err(|e| err(ErrorCode::NotFound, e))?;
         role.child_actor::<SessionMsg>("session")
@@ -233,7 +242,7 @@ impl TownHandler {
     }
 
     async fn restart(&self, agent: &str) -> Result<TownReply, WireError> {
-        let role = topology::find_role(self.root()?, agent)
+        let role = topology::find_role(self.root().await?, agent)
             .await
             .map_err(|e| err(ErrorCode::NotFound, e))?;
         role.restart_child("session").await.map_err(|e| {
@@ -269,7 +278,7 @@ impl TownHandler {
             .map_err(|e| err(ErrorCode::InvalidArgument, e.to_string()))?;
         let runtime = topology::resolve_runtime(runtime, &self.tree, env)
             .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
-        let path = topology::spawn_agent(self.root()?, &self.tree, identity, runtime)
+        let path = topology::spawn_agent(self.root().await?, &self.tree, identity, runtime)
             .await
             .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
         Ok(TownReply::Text(format!("spawned {address} at {path}\n")))

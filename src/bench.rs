@@ -1,0 +1,330 @@
+//! `gastown bench …`: the supervisor's performance figures, measured on real processes.
+//!
+//! - `socket`: the socket round trip from an in-process client, and a whole `gastown` CLI call
+//!   (process start, connect, handshake, request) against a running supervisor;
+//! - `sessions --count N`: N sim sessions under one `gastown run`: the supervisor's RSS and its
+//!   idle CPU over a window;
+//! - `restart --rounds N`: crash of a session (SIGKILL) → a new session back at its prompt.
+//!
+//! Each sub-benchmark makes a throw-away town, starts `gastown run` as a child process and stops
+//! it with SIGTERM at the end. Figures go to stdout; `docs/benchmarks.md` records them.
+
+use crate::client;
+use crate::run::protocol::{TownReply, TownRequest};
+use crate::socket::Client;
+use crate::town::{self, InstallOptions, Town};
+use anyhow::{Context, Result, bail};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// Socket round trip in-process, and a whole CLI call.
+    Socket {
+        #[arg(long, default_value = "2000")]
+        iterations: usize,
+    },
+    /// Many sim sessions under one supervisor: RSS and idle CPU.
+    Sessions {
+        #[arg(long, default_value = "200")]
+        count: usize,
+        /// How long to watch idle CPU.
+        #[arg(long, default_value = "10s")]
+        window: humantime::Duration,
+    },
+    /// Crash → new session back at its prompt.
+    Restart {
+        #[arg(long, default_value = "30")]
+        rounds: usize,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Socket { iterations } => socket(iterations),
+        BenchCommand::Sessions { count, window } => sessions(count, window.into()),
+        BenchCommand::Restart { rounds } => restart(rounds),
+    }
+}
+
+/// A throw-away town with `gastown run` up.
+struct Supervised {
+    _dir: tempfile_dir::TempDir,
+    town: Town,
+    child: Child,
+}
+
+mod tempfile_dir {
+    //! A temp dir removed on drop (the binary has no tempfile dependency).
+    use std::path::{Path, PathBuf};
+
+    pub struct TempDir(PathBuf);
+
+    impl TempDir {
+        pub fn new() -> std::io::Result<TempDir> {
+            let path = std::env::temp_dir().join(format!(
+                "gastown-bench-{}-{}",
+                std::process::id(),
+                super::now_nanos()
+            ));
+            std::fs::create_dir_all(&path)?;
+            Ok(TempDir(path))
+        }
+
+        pub fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+impl Supervised {
+    fn start() -> Result<Supervised> {
+        let dir = tempfile_dir::TempDir::new().context("cannot make a temp dir")?;
+        let root = dir.path().join("town");
+        let town = town::install(
+            &root,
+            &InstallOptions {
+                prefix: "gt".to_string(),
+                name: Some("bench".to_string()),
+            },
+        )?;
+        let child = Command::new(std::env::current_exe()?)
+            .arg("--town")
+            .arg(&town.root)
+            .arg("run")
+            .env("GASTOWN_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("cannot start gastown run")?;
+        let sup = Supervised {
+            _dir: dir,
+            town,
+            child,
+        };
+        wait_until(Duration::from_secs(30), || {
+            Ok(client::connect(&sup.town)?.is_some())
+        })?;
+        Ok(sup)
+    }
+
+    fn client(&self) -> Result<Client> {
+        client::require(&self.town)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_until(limit: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
+    let start = Instant::now();
+    while !check()? {
+        if start.elapsed() > limit {
+            bail!("timed out after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn socket(iterations: usize) -> Result<()> {
+    let rt =
+        crate::socket::bench::bench_round_trip(iterations).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "socket round trip (in-process client, {} pings): median {:?}, p99 {:?}, min {:?}; connect+handshake+ping median {:?}",
+        rt.iterations, rt.median, rt.p99, rt.min, rt.connect_ping_median
+    );
+    let sup = Supervised::start()?;
+    let exe = std::env::current_exe()?;
+    let mut times = Vec::new();
+    for _ in 0..100 {
+        let start = Instant::now();
+        let out = Command::new(&exe)
+            .arg("--town")
+            .arg(&sup.town.root)
+            .args(["bead", "list", "--json"])
+            .output()?;
+        times.push(start.elapsed());
+        if !out.status.success() {
+            bail!(
+                "gastown bead list failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+    println!(
+        "whole CLI call through the supervisor (`gastown bead list --json`, process start included, 100 runs): median {:?}",
+        median(times)
+    );
+    Ok(())
+}
+
+fn spawn_sims(c: &mut Client, count: usize, extra: &[(String, String)]) -> Result<()> {
+    for i in 0..count {
+        client::call(
+            c,
+            TownRequest::Spawn {
+                address: format!("bench/crew/s{i}"),
+                runtime: "sim".to_string(),
+                env: extra.to_vec(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+fn running_sessions(c: &mut Client) -> Result<usize> {
+    let TownReply::Json(json) = client::call(c, TownRequest::Actors)? else {
+        bail!("unexpected reply to Actors");
+    };
+    Ok(json
+        .matches("\"role\":\"session\",\"kind\":\"worker\",\"state\":\"running\",\"pid\":")
+        .count())
+}
+
+/// Resident set of a process, in KiB, and its CPU ticks (user + system).
+fn proc_stats(pid: u32) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .context("no VmRSS")?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat.rsplit(')').next().context("bad stat")?;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = fields
+        .get(11)
+        .and_then(|u| u.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0);
+    Ok((rss, ticks))
+}
+
+fn sessions(count: usize, window: Duration) -> Result<()> {
+    let sup = Supervised::start()?;
+    let mut c = sup.client()?;
+    let (rss0, _) = proc_stats(sup.pid())?;
+    let start = Instant::now();
+    // Heartbeats off: they are the agents' doing, not the supervisor's idle cost.
+    spawn_sims(
+        &mut c,
+        count,
+        &[("GASTOWN_SIM_HEARTBEAT".into(), "0s".into())],
+    )?;
+    wait_until(Duration::from_secs(120), || {
+        Ok(running_sessions(&mut c)? == count)
+    })?;
+    println!("{count} sim sessions up in {:?}", start.elapsed());
+    std::thread::sleep(Duration::from_secs(2));
+    let (rss1, t0) = proc_stats(sup.pid())?;
+    std::thread::sleep(window);
+    let (_, t1) = proc_stats(sup.pid())?;
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let cpu = (t1 - t0) as f64 / hz / window.as_secs_f64() * 100.0;
+    println!(
+        "supervisor RSS: {} MiB with {count} sessions ({} MiB before spawning); idle CPU over {:?}: {cpu:.2}% of one core",
+        rss1 / 1024,
+        rss0 / 1024,
+        window
+    );
+    Ok(())
+}
+
+fn session_pid(c: &mut Client, path: &str) -> Result<Option<u64>> {
+    let TownReply::Json(json) = client::call(c, TownRequest::Actors)? else {
+        bail!("unexpected reply to Actors");
+    };
+    let tree: serde_json::Value = serde_json::from_str(&json)?;
+    Ok(find_pid(&tree, path))
+}
+
+fn find_pid(node: &serde_json::Value, path: &str) -> Option<u64> {
+    if node["path"] == path {
+        return node["pid"].as_u64();
+    }
+    node["children"]
+        .as_array()?
+        .iter()
+        .find_map(|c| find_pid(c, path))
+}
+
+/// Each round crashes a fresh, healthy agent once: the figure is the cost of a restart, not of
+fn restart(rounds: usize) -> Result<()> {
+    let sup = Supervised::start()?;
+    let mut c = sup.client()?;
+    let quiet = [("GASTOWN_SIM_HEARTBEAT".to_string(), "0s".to_string())];
+    let mut times = Vec::new();
+    for round in 0..rounds {
+        let agent = format!("bench/crew/r{round}");
+        client::call(
+            &mut c,
+            TownRequest::Spawn {
+                address: agent.clone(),
+                runtime: "sim".to_string(),
+                env: quiet.to_vec(),
+            },
+        )?;
+        let path = format!("town/rigs/rig:bench/crew/crew:r{round}/session");
+        let mut old = None;
+        wait_until(Duration::from_secs(30), || {
+            old = session_pid(&mut c, &path)?;
+            Ok(old.is_some() && at_prompt(&mut c, &agent))
+        })?;
+        let old = old.context("a session pid")?;
+        let start = Instant::now();
+        // SAFETY: killing the agent process group the bench started.
+        unsafe { libc::kill(-(old as i32), libc::SIGKILL) };
+        wait_until(Duration::from_secs(30), || {
+            let now = session_pid(&mut c, &path)?;
+            Ok(now.is_some() && now != Some(old) && at_prompt(&mut c, &agent))
+        })?;
+        times.push(start.elapsed());
+    }
+    println!(
+        "crash (SIGKILL) -> new session at its prompt, {rounds} rounds: median {:?}, min {:?}",
+        median(times.clone()),
+        times.iter().min().copied().unwrap_or_default()
+    );
+    Ok(())
+}
+
+fn at_prompt(c: &mut Client, agent: &str) -> bool {
+    matches!(
+        client::call(c, TownRequest::Peek { agent: agent.to_string(), lines: Some(2) }),
+        Ok(TownReply::Text(t)) if t.contains("sim>")
+    )
+}
