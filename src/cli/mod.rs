@@ -2,6 +2,7 @@
 
 mod agents;
 pub mod bead;
+mod config;
 mod formula;
 mod install;
 pub mod mail;
@@ -45,6 +46,9 @@ pub enum Command {
     /// Mail between agents and the overseer.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Town configuration: agent runtimes and the default one.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
     /// Run the town's supervisor in the foreground (Ctrl-C stops it).
     Run(crate::run::RunArgs),
     /// The live supervision tree.
@@ -97,6 +101,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mol(cmd) => mol::run(&find_town(&cli.town)?, cmd),
         Command::Rig(cmd) => rig::run(&find_town(&cli.town)?, cmd),
         Command::Mail(cmd) => mail::run(&find_town(&cli.town)?, cmd),
+        Command::Config(cmd) => config::run(&find_town(&cli.town)?, cmd),
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
         Command::Actor { path, json } => agents::actor(&find_town(&cli.town)?, path, json),
