@@ -257,13 +257,82 @@ impl<'a> Reader<'a> {
 struct Key {
     priority: u8,
     created: i64,
-    id: Arc<str>,
+    id: IdBuf,
     defer_until: Option<i64>,
+}
+
+/// A bead id stored inline when it has up to 30 bytes (all real ones do), in nodes, in the index
+/// and in set keys: walking a set or probing the index then reads the id where it is instead of
+/// chasing one pointer per bead, which dominated `ready_ids` and opening at 100k beads.
+#[derive(Clone)]
+enum IdBuf {
+    Inline(u8, [u8; 30]),
+    Heap(Arc<str>),
+}
+
+impl IdBuf {
+    fn new(id: &str) -> IdBuf {
+        let b = id.as_bytes();
+        if b.len() <= 30 {
+            let mut buf = [0u8; 30];
+            buf[..b.len()].copy_from_slice(b);
+            IdBuf::Inline(b.len() as u8, buf)
+        } else {
+            IdBuf::Heap(Arc::from(id))
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            IdBuf::Inline(n, buf) => {
+                std::str::from_utf8(&buf[..*n as usize]).expect("copied whole from a str")
+            }
+            IdBuf::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for IdBuf {
+    fn eq(&self, other: &IdBuf) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for IdBuf {}
+
+impl PartialOrd for IdBuf {
+    fn partial_cmp(&self, other: &IdBuf) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for IdBuf {
+    fn cmp(&self, other: &IdBuf) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for IdBuf {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl std::borrow::Borrow<str> for IdBuf {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for IdBuf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_str().fmt(f)
+    }
 }
 
 #[derive(Debug)]
 struct Node {
-    id: Arc<str>,
+    id: IdBuf,
     exists: bool,
     state: State,
     eligible: bool,
@@ -282,7 +351,7 @@ struct Node {
 }
 
 impl Node {
-    fn placeholder(id: Arc<str>) -> Node {
+    fn placeholder(id: IdBuf) -> Node {
         Node {
             id,
             exists: false,
@@ -353,7 +422,7 @@ type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 /// The readiness graph of a whole ledger.
 #[derive(Debug, Default)]
 pub struct Graph {
-    index: HashMap<Arc<str>, u32, FxBuild>,
+    index: HashMap<IdBuf, u32, FxBuild>,
     nodes: Vec<Node>,
     ready: BTreeSet<Key>,
     blocked: BTreeSet<Key>,
@@ -391,13 +460,16 @@ impl Graph {
         self.ready
             .iter()
             .filter(|k| k.defer_until.is_none_or(|d| d <= now_nanos))
-            .map(|k| k.id.to_string())
+            .map(|k| k.id.as_str().to_string())
             .collect()
     }
 
     /// Blocked ids in order (priority, creation time, id).
     pub fn blocked_ids(&self) -> Vec<String> {
-        self.blocked.iter().map(|k| k.id.to_string()).collect()
+        self.blocked
+            .iter()
+            .map(|k| k.id.as_str().to_string())
+            .collect()
     }
 
     /// True when the bead is ready (ignoring `defer_until`).
@@ -426,8 +498,8 @@ impl Graph {
                 EdgeKind::Parent => n.blocked,
                 EdgeKind::WaitsFor => n.active_children > 0,
             };
-            if holds && !out.iter().any(|o: &String| **o == *n.id) {
-                out.push(n.id.to_string());
+            if holds && !out.iter().any(|o: &String| o == n.id.as_str()) {
+                out.push(n.id.as_str().to_string());
             }
         }
         out
@@ -464,7 +536,7 @@ impl Graph {
                     full.extend(
                         back.iter()
                             .rev()
-                            .map(|&s| self.nodes[s as usize].id.to_string()),
+                            .map(|&s| self.nodes[s as usize].id.as_str().to_string()),
                     );
                     return Some(full);
                 }

@@ -11,9 +11,8 @@
 //! are recomputed, and a flip of `blocked` goes on to the node's children (a worklist, not a
 //! recursion).
 
-use super::{EdgeKind, Graph, Header, Node, NodeInfo, Reader, State};
+use super::{EdgeKind, Graph, Header, IdBuf, Node, NodeInfo, Reader, State};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 /// Builds a [`Graph`] from whole records (opening a ledger), without per-record propagation:
 /// counters and sets are computed once at [`GraphBuilder::finish`].
@@ -59,7 +58,7 @@ impl GraphBuilder {
         // Most records are new ids: one hash and probe through the entry API (a placeholder made
         // for an earlier edge is found the same way).
         let next = u32::try_from(self.g.nodes.len()).expect("fewer than 4 billion beads");
-        let s = match self.g.index.entry(Arc::from(id)) {
+        let s = match self.g.index.entry(IdBuf::new(id)) {
             std::collections::hash_map::Entry::Occupied(e) => *e.get(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let id = e.key().clone();
@@ -155,19 +154,40 @@ impl Graph {
                 }
             }
         }
-        let mut ready = Vec::new();
-        let mut blocked = Vec::new();
-        for node in &mut self.nodes {
+        let mut ready: Vec<u32> = Vec::new();
+        let mut blocked: Vec<u32> = Vec::new();
+        for (s, node) in self.nodes.iter_mut().enumerate() {
             if node.blocked {
                 node.in_blocked = true;
-                blocked.push(node.key());
+                blocked.push(s as u32);
             } else if node.exists && node.state == State::Open && node.eligible {
                 node.in_ready = true;
-                ready.push(node.key());
+                ready.push(s as u32);
             }
         }
-        self.ready = BTreeSet::from_iter(ready);
-        self.blocked = BTreeSet::from_iter(blocked);
+        self.ready = self.ordered_set(ready);
+        self.blocked = self.ordered_set(blocked);
+    }
+
+    /// The set of these nodes' keys. Sorting compact (priority, created, slot) triples — the id
+    /// is looked at only on ties — and handing the B-tree an already sorted run is much cheaper
+    /// than letting it sort the 64-byte keys itself.
+    fn ordered_set(&self, slots: Vec<u32>) -> BTreeSet<super::Key> {
+        let nodes = &self.nodes;
+        let mut order: Vec<(u8, i64, u32)> = slots
+            .into_iter()
+            .map(|s| (nodes[s as usize].priority, nodes[s as usize].created, s))
+            .collect();
+        order.sort_unstable_by(|a, b| {
+            (a.0, a.1).cmp(&(b.0, b.1)).then_with(|| {
+                let (x, y) = (&nodes[a.2 as usize], &nodes[b.2 as usize]);
+                (x.id.as_str(), x.defer_until).cmp(&(y.id.as_str(), y.defer_until))
+            })
+        });
+        order
+            .into_iter()
+            .map(|(_, _, s)| nodes[s as usize].key())
+            .collect()
     }
 
     /// Insert or replace a bead.
@@ -222,7 +242,7 @@ impl Graph {
             return *s;
         }
         let s = u32::try_from(self.nodes.len()).expect("fewer than 4 billion beads");
-        let id: Arc<str> = Arc::from(id);
+        let id = IdBuf::new(id);
         self.index.insert(id.clone(), s);
         self.nodes.push(Node::placeholder(id));
         s

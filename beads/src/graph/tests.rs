@@ -215,3 +215,15 @@ fn incremental_matches_reference_and_bulk_build_under_random_mutations() {
         }
     }
 }
+
+#[test]
+fn nodes_and_keys_stay_small() {
+    // Above 128 bytes a Node is no longer copied inline but through a libc memcpy call per
+    // push, which made opening a 100k ledger measurably slower; keep the layout compact.
+    assert_eq!(std::mem::size_of::<IdBuf>(), 32);
+    assert!(
+        std::mem::size_of::<Node>() <= 128,
+        "Node is {} bytes",
+        std::mem::size_of::<Node>()
+    );
+}
