@@ -36,6 +36,11 @@ pub enum RigError {
     #[error("{url} has no branch {branch:?}: pass an existing branch with --branch")]
     NoSuchBranch { url: String, branch: String },
     #[error(
+        "invalid branch name {branch:?}: use a git branch name like \"polecat/nux/gt-a1b\" \
+         (no spaces, no '..', not starting with '-')"
+    )]
+    InvalidBranch { branch: String },
+    #[error(
         "{url} has no commits (its HEAD names no commit): commit something to it first, or \
          pass --branch with a branch that has commits"
     )]

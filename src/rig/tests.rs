@@ -104,11 +104,15 @@ fn a_reused_polecat_switches_branch_only_when_clean() {
 }
 
 #[test]
-fn bad_polecat_names_are_refused_before_touching_disk() {
+fn bad_polecat_and_branch_names_are_refused_before_touching_disk() {
     let f = fixture();
     for name in ["..", "a/b", "with space", ""] {
         let err = ensure_polecat_worktree(&f.rig, name, "polecat/x/y").expect_err(name);
         assert!(err.to_string().contains("invalid polecat name"), "{err}");
+    }
+    for branch in ["", "-x", "a..b", "with space", "x/"] {
+        let err = ensure_polecat_worktree(&f.rig, "nux", branch).expect_err(branch);
+        assert!(err.to_string().contains("invalid branch name"), "{err}");
     }
     assert!(!f.rig.polecats_dir().exists());
 }

@@ -37,6 +37,7 @@ pub fn ensure_refinery_worktree(rig: &Rig) -> Result<PathBuf> {
 /// `branch` if it has no uncommitted changes. The old branch is kept.
 pub fn ensure_polecat_worktree(rig: &Rig, polecat: &str, branch: &str) -> Result<PathBuf> {
     validate_name("polecat", polecat)?;
+    check_branch_name(rig, branch)?;
     let path = rig.polecat_worktree(polecat);
     if is_worktree_of(rig, &path)? {
         let current = git_cli::current_branch(&path)?;
@@ -58,6 +59,21 @@ pub fn ensure_polecat_worktree(rig: &Rig, polecat: &str, branch: &str) -> Result
     prepare_worktree_dir(rig, &path)?;
     git_cli::worktree_add(&rig.bare_repo(), &path, Some(branch), &rig.default_ref())?;
     Ok(path)
+}
+
+/// A branch name git accepts, and that no git command could take for an option.
+fn check_branch_name(rig: &Rig, branch: &str) -> Result<()> {
+    let invalid = || RigError::InvalidBranch {
+        branch: branch.to_string(),
+    };
+    if branch.is_empty() || branch.starts_with('-') {
+        return Err(invalid());
+    }
+    match git_cli::git(&rig.bare_repo(), &["check-ref-format", "--branch", branch]) {
+        Ok(_) => Ok(()),
+        Err(git_cli::GitCliError::Failed { .. }) => Err(invalid()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn switch_branch(rig: &Rig, worktree: &Path, branch: &str) -> Result<()> {

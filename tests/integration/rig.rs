@@ -334,8 +334,10 @@ fn gates_pass_fail_and_time_out() {
     let text = fs::read_to_string(&path).expect("read");
     let gates = "[gates]\ntest = \"cat README.md; echo tested\"\nbuild = \"echo oops >&2; exit 3\"\n\
                  lint = \"sleep 5\"\ntimeout = \"200ms\"\n";
-    let start = text.find("[gates]").expect("rig.toml has a [gates] table");
-    fs::write(&path, format!("{}{gates}", &text[..start])).expect("write");
+    let start = text
+        .find("\n[gates]\n")
+        .expect("rig.toml has a [gates] table");
+    fs::write(&path, format!("{}\n{gates}", &text[..start])).expect("write");
 
     let out = town.ok(&["rig", "gate", "proj", "test"]);
     assert!(out.contains("hello") && out.contains("tested"), "{out}");
