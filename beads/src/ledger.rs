@@ -12,6 +12,7 @@
 //! seen (a pull, a hand edit) are re-indexed from the diff `last_commit..tip`, then the journal is
 //! committed. When both changed one bead, the local unsynced change wins (it is committed on top).
 
+mod keyed;
 mod mutate;
 mod query;
 

@@ -342,7 +342,7 @@ impl Ledger {
             .ok_or_else(|| LedgerError::UnknownBead(id.to_string()))
     }
 
-    fn require(&self, id: &str) -> Result<(), LedgerError> {
+    pub(super) fn require(&self, id: &str) -> Result<(), LedgerError> {
         id::validate_id(id).map_err(|e| LedgerError::InvalidId(e.to_string()))?;
         if self.graph.contains(id) {
             Ok(())
@@ -351,7 +351,7 @@ impl Ledger {
         }
     }
 
-    fn write_bead(
+    pub(super) fn write_bead(
         &mut self,
         bead: Bead,
         events: Vec<Event>,
@@ -373,7 +373,7 @@ impl Ledger {
 }
 
 /// The record of a new bead.
-fn new_bead(id: String, new: NewBead, actor: &str, now: &str) -> Bead {
+pub(super) fn new_bead(id: String, new: NewBead, actor: &str, now: &str) -> Bead {
     let mut bead = Bead::new(id.clone(), new.title);
     bead.created_at = now.to_string();
     bead.updated_at = now.to_string();
