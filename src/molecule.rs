@@ -41,6 +41,11 @@ pub const STEP_FIELD: &str = "step_id";
 pub enum MolError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error("cannot write {}: {source}; check the town's .runtime directory", path.display())]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("no bead {0:?} in this town; `gastown bead list --type molecule` lists the molecules")]
     UnknownBead(String),
     #[error(
