@@ -1,5 +1,6 @@
 //! The git CLI, for the git work gix cannot do for us: clones, worktrees, committing an agent's
-//! work tree, branch operations, rev-list counts, merge bases and pushes.
+//! work tree, branch operations, rev-list counts, merge bases, pushes, and merges without a work
+//! tree for the refinery (`merge.rs`). Worktree operations are in `worktree.rs`.
 //!
 //! Everything goes through [`git`], which runs `git -C <dir> …` with a clean environment (no
 //! inherited `GIT_DIR` and friends, no credential prompts), lends gastown's identity to commands
@@ -7,7 +8,13 @@
 //! names the command, the directory and git's own stderr.
 
 // Helpers that sling, done and the refinery call (issue 5) are not all called yet.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+mod merge;
+mod worktree;
+
+pub use merge::{MergeTree, commit_tree, merge_tree, update_ref};
+pub use worktree::{Worktree, worktree_add, worktree_list, worktree_prune, worktree_remove};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -57,6 +64,7 @@ const COMMITTING: &[&str] = &[
     "tag",
     "pull",
     "stash",
+    "commit-tree",
 ];
 
 /// Run `git -C dir <args>` and return its stdout with trailing whitespace removed.
@@ -188,107 +196,6 @@ pub fn fetch(repo: &Path) -> Result<(), GitCliError> {
     git(repo, &["fetch", "--quiet", "--prune", "origin"]).map(drop)
 }
 
-/// Add a worktree of `bare` at `path`. With `branch`: check it out, creating it at `start_point`
-/// if it does not exist yet. Without: a detached HEAD at `start_point`.
-pub fn worktree_add(
-    bare: &Path,
-    path: &Path,
-    branch: Option<&str>,
-    start_point: &str,
-) -> Result<(), GitCliError> {
-    let path_s = path_str(path);
-    match branch {
-        None => git(
-            bare,
-            &[
-                "worktree",
-                "add",
-                "--quiet",
-                "--detach",
-                &path_s,
-                start_point,
-            ],
-        ),
-        Some(b) if branch_exists(bare, b)? => {
-            git(bare, &["worktree", "add", "--quiet", &path_s, b])
-        }
-        Some(b) => git(
-            bare,
-            &["worktree", "add", "--quiet", "-b", b, &path_s, start_point],
-        ),
-    }
-    .map(drop)
-}
-
-/// Remove the worktree at `path` (with `force`, even when it has changes) and prune stale
-/// registrations, so a worktree whose directory is already gone is forgotten too.
-pub fn worktree_remove(bare: &Path, path: &Path, force: bool) -> Result<(), GitCliError> {
-    if path.exists() {
-        let path_s = path_str(path);
-        let mut args = vec!["worktree", "remove"];
-        if force {
-            // Twice: also removes a locked worktree.
-            args.extend(["--force", "--force"]);
-        }
-        args.push(&path_s);
-        git(bare, &args)?;
-    }
-    worktree_prune(bare)
-}
-
-/// `git worktree prune`: forget worktrees whose directories are gone.
-pub fn worktree_prune(bare: &Path) -> Result<(), GitCliError> {
-    git(bare, &["worktree", "prune"]).map(drop)
-}
-
-/// One entry of `git worktree list --porcelain`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Worktree {
-    pub path: PathBuf,
-    /// The checked-out commit (`None` for the bare repository itself).
-    pub head: Option<String>,
-    /// The checked-out branch, short name (`None` when detached or bare).
-    pub branch: Option<String>,
-    /// The repository itself, not a linked worktree.
-    pub bare: bool,
-    /// Its directory is gone; `git worktree prune` would forget it.
-    pub prunable: bool,
-}
-
-/// The worktrees of a repository, the repository itself first.
-pub fn worktree_list(bare: &Path) -> Result<Vec<Worktree>, GitCliError> {
-    let text = git(bare, &["worktree", "list", "--porcelain"])?;
-    Ok(parse_worktree_list(&text))
-}
-
-fn parse_worktree_list(text: &str) -> Vec<Worktree> {
-    let mut list = Vec::new();
-    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
-        let mut wt = Worktree {
-            path: PathBuf::new(),
-            head: None,
-            branch: None,
-            bare: false,
-            prunable: false,
-        };
-        for line in block.lines() {
-            let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-            match key {
-                "worktree" => wt.path = PathBuf::from(value),
-                "HEAD" => wt.head = Some(value.to_string()),
-                "branch" => {
-                    wt.branch = Some(value.trim_start_matches("refs/heads/").to_string());
-                }
-                "bare" => wt.bare = true,
-                "prunable" => wt.prunable = true,
-                _ => {}
-            }
-        }
-        list.push(wt);
-    }
-    list
-}
-
 /// Stage everything in `worktree` (new, changed and deleted files) and commit it. Returns the new
 /// commit, or `None` when there was nothing to commit.
 pub fn commit_all(worktree: &Path, message: &str) -> Result<Option<String>, GitCliError> {
@@ -387,20 +294,6 @@ pub fn head_branch(repo: &Path) -> Result<Option<String>, GitCliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn worktree_list_porcelain_is_parsed() {
-        let text = "worktree /t/r/.repo.git\nbare\n\n\
-                    worktree /t/r/refinery/rig\nHEAD abc\ndetached\n\n\
-                    worktree /t/r/polecats/nux/rig\nHEAD def\nbranch refs/heads/polecat/nux/gt-1\nprunable gitdir file points to non-existent location\n";
-        let list = parse_worktree_list(text);
-        assert_eq!(list.len(), 3);
-        assert!(list[0].bare && list[0].head.is_none());
-        assert_eq!(list[1].branch, None);
-        assert_eq!(list[1].head.as_deref(), Some("abc"));
-        assert_eq!(list[2].branch.as_deref(), Some("polecat/nux/gt-1"));
-        assert!(list[2].prunable);
-    }
 
     #[test]
     fn identity_only_for_committing_commands() {
