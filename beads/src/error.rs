@@ -6,11 +6,12 @@ use std::path::PathBuf;
 /// An error of the ledger facade.
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
-    /// Another process holds the ledger lock.
+    /// Another process holds the lock (the ledger's, or any [`PidLock`](crate::lock::PidLock)).
     #[error(
-        "the ledger is in use by process {pid} (lock file {path}); stop that process (or talk to \
-         the running supervisor) and retry — if no such process runs, the lock is released \
-         automatically and a retry succeeds"
+        "{} is held by process {pid}: another gastown process is using this town; stop it (or \
+         go through the running supervisor) and retry — if no such process runs any more, the \
+         lock is already released and a retry succeeds",
+        .path.display()
     )]
     Locked { pid: u32, path: PathBuf },
 

@@ -744,7 +744,8 @@ fn a_second_process_gets_locked_naming_the_holder() {
         other => panic!("expected Locked, got {other:?}"),
     }
     assert!(
-        err.to_string().contains(&format!("process {}", child.id())),
+        err.to_string()
+            .contains(&format!("held by process {}", child.id())),
         "{err}"
     );
     drop(child.stdin.take());
