@@ -3,6 +3,13 @@
 //! Synchronous by design (no async, no actors): the supervisor's ledger actor owns one
 //! `Ledger` and calls it; the CLI opens one directly when no supervisor runs.
 //!
+//! - [`ledger`]: the [`Ledger`] facade — mutations, queries, import/export, group commit to git,
+//!   reconcile on open;
+//! - [`graph`]: the incremental ready/blocked graph (and the exact definitions of both);
+//! - [`store`]: the redb index and write-ahead journal;
+//! - [`git`]: the ledger's own ref `refs/heads/beads`, written through gix;
+//! - [`id`], [`jsonl`]: hash ids; `bd` import and export;
+//! - [`lock`]: the pid lock; [`error`]: [`LedgerError`];
 //! - [`model`]: the bead record in the classic beads JSONL schema (unknown fields kept);
 //! - [`time`]: RFC 3339 timestamps.
 
