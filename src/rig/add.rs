@@ -46,6 +46,7 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
     if dir.exists() {
         return Err(RigError::Exists { path: dir });
     }
+    check_prefix_free(town, &prefix)?;
     let url = resolve_source(&opts.source);
     fs::create_dir(&dir).map_err(|e| RigError::io("create", &dir, e))?;
     let mut undo = Undo {
@@ -79,6 +80,29 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
     )?;
     undo.armed = false;
     Ok(rig)
+}
+
+/// Bead ids must say where they belong: a rig's prefix is neither the town's nor another rig's.
+/// (A rig whose config does not load cannot be checked; `rig list` reports it.)
+fn check_prefix_free(town: &Town, prefix: &str) -> Result<()> {
+    let taken = |by: String| {
+        Err(RigError::PrefixTaken {
+            prefix: prefix.to_string(),
+            by,
+        })
+    };
+    if town.config.prefix == prefix {
+        return taken("the town".to_string());
+    }
+    let entries = fs::read_dir(&town.root).map_err(|e| RigError::io("list", &town.root, e))?;
+    for entry in entries.flatten() {
+        if let Ok(rig) = Rig::from_dir(&entry.path())
+            && rig.config.prefix == prefix
+        {
+            return taken(format!("rig {:?}", rig.name()));
+        }
+    }
+    Ok(())
 }
 
 /// A local path that exists becomes absolute (worktrees and crew clones outlive the working

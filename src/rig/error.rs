@@ -29,6 +29,8 @@ pub enum RigError {
         rig: String,
         error: gastown_beads::id::IdError,
     },
+    #[error("bead prefix {prefix:?} is already used by {by}: pass another with --prefix")]
+    PrefixTaken { prefix: String, by: String },
     #[error("{path} is not a valid rig config: {message}")]
     Config { path: PathBuf, message: String },
     #[error("cannot clone {url}: {error}")]

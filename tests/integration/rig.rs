@@ -132,6 +132,12 @@ fn rig_add_takes_branch_prefix_and_runtime() {
     assert_eq!(shown["config"]["prefix"], "ot");
     assert_eq!(shown["config"]["default_branch"], "main");
 
+    let err = town.fails(&["rig", "add", "third", src.arg(), "--prefix", "ot"]);
+    assert!(err.contains("already used by rig \"other\""), "{err}");
+    let err = town.fails(&["rig", "add", "gt", src.arg()]);
+    assert!(err.contains("already used by the town"), "{err}");
+    assert!(!town.root.join("third").exists() && !town.root.join("gt").exists());
+
     let err = town.fails(&["rig", "add", "bad", src.arg(), "--prefix", "Bad!"]);
     assert!(err.contains("bad --prefix"), "{err}");
     assert!(!town.root.join("bad").exists());
