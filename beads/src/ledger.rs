@@ -233,7 +233,16 @@ impl Ledger {
 
     /// Apply the beads that changed in git between `from` and `to` (local journal entries win).
     fn reindex(&mut self, from: Option<ObjectId>, to: ObjectId) -> Result<(), LedgerError> {
-        let changes = self.git.changed_between(from, to)?;
+        let changes = match self.git.changed_between(from, to) {
+            Ok(changes) => changes,
+            // The commit the index last saw is gone (history rewritten and collected): take
+            // every bead at the tip instead.
+            Err(e) if from.is_some() => {
+                tracing::warn!(error = %e, "cannot diff from the last indexed commit; re-indexing everything at the tip");
+                self.git.changed_between(None, to)?
+            }
+            Err(e) => return Err(e.into()),
+        };
         let journaled: HashSet<String> = self
             .store
             .journal()?

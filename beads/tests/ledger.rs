@@ -76,6 +76,16 @@ fn in_git(town: &Path) -> Vec<(String, String)> {
 }
 
 #[test]
+fn a_ledger_can_move_to_another_thread() {
+    fn assert_send<T: Send + 'static>(_: &T) {}
+    let t = town();
+    let l = open(t.path());
+    assert_send(&l);
+    let handle = std::thread::spawn(move || l.ready_ids().len());
+    assert_eq!(handle.join().expect("thread"), 0);
+}
+
+#[test]
 fn create_update_close_reopen_with_audit_trail() {
     let t = town();
     let mut l = open(t.path());
@@ -532,6 +542,29 @@ fn import_is_all_or_nothing_and_export_round_trips() {
     assert_eq!(exported, original);
     l.sync().expect("sync");
     assert_eq!(in_git(t.path()).len(), 2, "the wisp stays out of git");
+}
+
+#[test]
+fn a_lost_index_is_rebuilt_from_git() {
+    let t = town();
+    let mut l = open(t.path());
+    let a = l.create(new("a"), "m").expect("a");
+    let b = l
+        .create(
+            NewBead {
+                deps: vec![(DepKind::Blocks, a.id.clone())],
+                ..new("b")
+            },
+            "m",
+        )
+        .expect("b");
+    l.close_ledger().expect("close");
+    std::fs::remove_file(t.path().join(".runtime/ledger.redb")).expect("delete the index");
+    let l = open(t.path());
+    assert_eq!(l.len(), 2);
+    assert_eq!(l.ready_ids(), vec![a.id.clone()]);
+    assert_eq!(l.blocked_ids(), vec![b.id.clone()]);
+    assert_eq!(l.get(&b.id).expect("get").expect("b").title, "b");
 }
 
 #[test]
