@@ -417,12 +417,84 @@ impl std::hash::Hasher for FxHasher {
     }
 }
 
-type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+/// The id -> slot index: open addressing over a power-of-two table of (slot, hash tag) pairs,
+/// linear probing, at most half full; a tag match is confirmed against the node's inline id.
+/// Ids are never removed (a removed bead stays as a placeholder), so there are no tombstones.
+/// Its 8-byte entries keep a 100k-bead index at 2 MiB, which is what opening a ledger pays for.
+#[derive(Debug, Default)]
+struct IdIndex {
+    table: Vec<(u32, u32)>,
+    len: usize,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+impl IdIndex {
+    fn hash(id: &str) -> u64 {
+        use std::hash::Hasher;
+        let mut h = FxHasher::default();
+        h.write(id.as_bytes());
+        h.finish()
+    }
+
+    /// The slot of `id`, or the table position where it would go.
+    fn probe(&self, id: &str, nodes: &[Node]) -> Result<u32, usize> {
+        let h = Self::hash(id);
+        let tag = (h >> 32) as u32;
+        let mask = self.table.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            let (slot, t) = self.table[i];
+            if slot == EMPTY {
+                return Err(i);
+            }
+            if t == tag && nodes[slot as usize].id.as_str() == id {
+                return Ok(slot);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn find(&self, id: &str, nodes: &[Node]) -> Option<u32> {
+        if self.table.is_empty() {
+            return None;
+        }
+        self.probe(id, nodes).ok()
+    }
+
+    /// Index `nodes[slot]`, whose id is not indexed yet.
+    fn insert(&mut self, slot: u32, nodes: &[Node]) {
+        if (self.len + 1) * 2 > self.table.len() {
+            self.grow_to((self.len + 1) * 2, nodes);
+        }
+        let id = nodes[slot as usize].id.as_str();
+        let i = self.probe(id, nodes).expect_err("inserted ids are new");
+        self.table[i] = (slot, (Self::hash(id) >> 32) as u32);
+        self.len += 1;
+    }
+
+    /// Make room for `n` ids without growing again.
+    fn reserve(&mut self, n: usize, nodes: &[Node]) {
+        if (self.len + n) * 2 > self.table.len() {
+            self.grow_to((self.len + n) * 2, nodes);
+        }
+    }
+
+    fn grow_to(&mut self, min: usize, nodes: &[Node]) {
+        let cap = min.next_power_of_two().max(16);
+        let old = std::mem::replace(&mut self.table, vec![(EMPTY, 0); cap]);
+        for (slot, tag) in old.into_iter().filter(|e| e.0 != EMPTY) {
+            let id = nodes[slot as usize].id.as_str();
+            let i = self.probe(id, nodes).expect_err("ids are unique");
+            self.table[i] = (slot, tag);
+        }
+    }
+}
 
 /// The readiness graph of a whole ledger.
 #[derive(Debug, Default)]
 pub struct Graph {
-    index: HashMap<IdBuf, u32, FxBuild>,
+    index: IdIndex,
     nodes: Vec<Node>,
     ready: BTreeSet<Key>,
     blocked: BTreeSet<Key>,
@@ -452,7 +524,7 @@ impl Graph {
 
     /// True when the id is a bead or is referenced by some dependency (so a new bead must not take it).
     pub fn is_known(&self, id: &str) -> bool {
-        self.index.contains_key(id)
+        self.slot(id).is_some()
     }
 
     /// Ready ids in order (priority, creation time, id), leaving out beads deferred past `now_nanos`.
@@ -547,7 +619,7 @@ impl Graph {
     }
 
     fn slot(&self, id: &str) -> Option<u32> {
-        self.index.get(id).copied()
+        self.index.find(id, &self.nodes)
     }
 }
 

@@ -26,7 +26,7 @@ impl GraphBuilder {
     pub fn with_capacity(n: usize) -> GraphBuilder {
         let mut g = Graph::new();
         g.nodes.reserve(n);
-        g.index.reserve(n);
+        g.index.reserve(n, &g.nodes);
         GraphBuilder { g }
     }
 
@@ -55,18 +55,7 @@ impl GraphBuilder {
     }
 
     fn node(&mut self, id: &str, set: impl FnOnce(&mut Node)) -> u32 {
-        // Most records are new ids: one hash and probe through the entry API (a placeholder made
-        // for an earlier edge is found the same way).
-        let next = u32::try_from(self.g.nodes.len()).expect("fewer than 4 billion beads");
-        let s = match self.g.index.entry(IdBuf::new(id)) {
-            std::collections::hash_map::Entry::Occupied(e) => *e.get(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let id = e.key().clone();
-                e.insert(next);
-                self.g.nodes.push(Node::placeholder(id));
-                next
-            }
-        };
+        let s = self.g.slot_or_placeholder(id);
         let n = &mut self.g.nodes[s as usize];
         if !n.exists {
             self.g.count += 1;
@@ -238,13 +227,12 @@ impl Graph {
     }
 
     fn slot_or_placeholder(&mut self, id: &str) -> u32 {
-        if let Some(s) = self.index.get(id) {
-            return *s;
+        if let Some(s) = self.slot(id) {
+            return s;
         }
         let s = u32::try_from(self.nodes.len()).expect("fewer than 4 billion beads");
-        let id = IdBuf::new(id);
-        self.index.insert(id.clone(), s);
-        self.nodes.push(Node::placeholder(id));
+        self.nodes.push(Node::placeholder(IdBuf::new(id)));
+        self.index.insert(s, &self.nodes);
         s
     }
 

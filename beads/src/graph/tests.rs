@@ -227,3 +227,28 @@ fn nodes_and_keys_stay_small() {
         std::mem::size_of::<Node>()
     );
 }
+
+#[test]
+fn the_id_index_finds_every_id_through_growth() {
+    let mut g = Graph::new();
+    for i in 0..10_000 {
+        g.upsert(&info(&format!("gt-{i:x}"), State::Open, &[]));
+    }
+    let built = Graph::build(
+        (0..10_000)
+            .map(|i| info(&format!("gt-{i:x}"), State::Open, &[]))
+            .collect(),
+    );
+    for i in 0..10_000 {
+        let id = format!("gt-{i:x}");
+        assert!(g.contains(&id) && built.contains(&id), "{id}");
+    }
+    assert!(!g.contains("gt-zz") && !g.is_known("gt-x.1"));
+    assert_eq!((g.len(), built.len()), (10_000, 10_000));
+    let long = "gt-".to_string() + &"a".repeat(40);
+    g.upsert(&info(&long, State::Open, &[("gt-0", EdgeKind::Blocks)]));
+    assert!(
+        g.is_blocked(&long),
+        "ids longer than the inline buffer work too"
+    );
+}
