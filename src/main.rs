@@ -12,9 +12,11 @@ mod molecule;
 mod output;
 mod rig;
 mod run;
+mod runtimes;
 mod sim;
 mod socket;
 mod town;
+mod work;
 
 use std::process::ExitCode;
 

@@ -13,6 +13,13 @@
 //! | `GASTOWN_SIM_IGNORE_INPUT=1` | read input but never answer |
 //! | `GASTOWN_SIM_FLOOD=<bytes>` | print that many bytes of noise at start |
 //! | `GASTOWN_SIM_HEARTBEAT=<duration>` | heartbeat interval (default 5s, `0s` off) |
+//! | `GASTOWN_SIM_WORK=0` | read the hook but do not work it |
+//! | `GASTOWN_SIM_CRASH_IN_STEP=<step id>` | exit 70 just before closing that molecule step |
+//!
+//! Working a hook: walk the attached molecule's steps in order, closing each (`gastown mol step
+//! done`) — after a crash a new session resumes at the first open step, never redoing a closed
+//! one; make the change (run the description's fenced `sh` block in the worktree, or write a small
+//! deterministic file); commit; run `gastown done`.
 
 use crate::client;
 use crate::run::protocol::{TownReply, TownRequest};
@@ -140,22 +147,146 @@ fn connect() -> Option<Client> {
 fn respond(line: &str) -> Vec<String> {
     let lower = line.to_lowercase();
     if lower.contains("prime") || lower.contains("hook") {
-        return hook_lines();
+        let (mut lines, hooked) = hook_lines();
+        let work = std::env::var("GASTOWN_SIM_WORK").map_or(true, |v| v != "0");
+        if work && let Some(bead) = hooked.first() {
+            lines.extend(work_hook(bead));
+        }
+        return lines;
     }
     vec![format!("ack: {}", line.trim())]
 }
 
-fn hook_lines() -> Vec<String> {
+/// Run this binary as a CLI command in the session's environment; its output lines.
+fn gastown(args: &[&str]) -> Result<String> {
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let out = std::process::Command::new(exe)
+        .args(args)
+        .output()
+        .context("cannot run gastown")?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        anyhow::bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(text)
+}
+
+fn git(args: &[&str]) -> Result<String> {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=gastown-sim",
+            "-c",
+            "user.email=sim@gastown.invalid",
+        ])
+        .args(args)
+        .output()
+        .context("cannot run git")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Work the hooked bead to the end; the lines to show.
+fn work_hook(bead: &serde_json::Value) -> Vec<String> {
+    let id = bead["id"].as_str().unwrap_or("").to_string();
+    match work(&id, bead) {
+        Ok(mut lines) => {
+            lines.push(format!("WORKED: {id}"));
+            lines
+        }
+        Err(e) => vec![format!("WORK FAILED: {id}: {e:#}")],
+    }
+}
+
+fn work(id: &str, bead: &serde_json::Value) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    if let Some(mol) = bead.get("molecule").and_then(|m| m.as_str()) {
+        walk_molecule(mol, &mut lines)?;
+    }
+    let description = bead["description"].as_str().unwrap_or("");
+    match sh_block(description) {
+        Some(script) => {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .output()?;
+            if !out.status.success() {
+                anyhow::bail!(
+                    "the sh block failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+            lines.push(format!("ran the sh block of {id}"));
+        }
+        None => {
+            std::fs::create_dir_all("gastown-sim")?;
+            let title = bead["title"].as_str().unwrap_or("");
+            std::fs::write(
+                format!("gastown-sim/{id}.md"),
+                format!("# {title}\n\nDone by the sim agent for {id}.\n"),
+            )?;
+            lines.push(format!("wrote gastown-sim/{id}.md"));
+        }
+    }
+    git(&["add", "-A"])?;
+    if !git(&["status", "--porcelain"])?.trim().is_empty() {
+        let title = bead["title"].as_str().unwrap_or("");
+        git(&["commit", "--quiet", "-m", &format!("{id}: {title}")])?;
+        lines.push("committed".to_string());
+    }
+    let done = gastown(&["done"])?;
+    lines.extend(done.lines().map(str::to_string));
+    Ok(lines)
+}
+
+/// Close the molecule's steps in order; a restarted session starts at the first open one.
+fn walk_molecule(mol: &str, lines: &mut Vec<String>) -> Result<()> {
+    let crash_in = std::env::var("GASTOWN_SIM_CRASH_IN_STEP").ok();
+    for _ in 0..1000 {
+        let current: serde_json::Value =
+            serde_json::from_str(&gastown(&["mol", "current", mol, "--json"])?)?;
+        let Some(step) = current["step"].as_str() else {
+            return Ok(());
+        };
+        let step_bead = current["bead"].as_str().unwrap_or(step).to_string();
+        lines.push(format!("STEP: {step}"));
+        if crash_in.as_deref() == Some(step) {
+            // Leave a trace the test can see, then die mid-step.
+            let _ = std::fs::write(format!(".sim-crashed-in-{step}"), "");
+            std::process::exit(CRASH_STATUS);
+        }
+        gastown(&["mol", "step", "done", &step_bead])?;
+    }
+    anyhow::bail!("molecule {mol} did not finish in 1000 steps")
+}
+
+/// The first fenced ```sh block of a description.
+fn sh_block(description: &str) -> Option<String> {
+    let start = description.find("```sh\n")? + "```sh\n".len();
+    let end = description[start..].find("```")? + start;
+    Some(description[start..end].to_string())
+}
+
+fn hook_lines() -> (Vec<String>, Vec<serde_json::Value>) {
     let Some(mut c) = connect() else {
-        return vec!["HOOK: unknown (no supervisor socket)".to_string()];
+        return (
+            vec!["HOOK: unknown (no supervisor socket)".to_string()],
+            Vec::new(),
+        );
     };
     match client::call(&mut c, TownRequest::Hook) {
         Ok(TownReply::Json(json)) => {
             let beads: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap_or_default();
             if beads.is_empty() {
-                return vec!["HOOK: empty".to_string()];
+                return (vec!["HOOK: empty".to_string()], beads);
             }
-            beads
+            let lines = beads
                 .iter()
                 .map(|b| {
                     format!(
@@ -164,9 +295,27 @@ fn hook_lines() -> Vec<String> {
                         b["title"].as_str().unwrap_or("")
                     )
                 })
-                .collect()
+                .collect();
+            (lines, beads)
         }
-        Ok(other) => vec![format!("HOOK: unexpected reply {other:?}")],
-        Err(e) => vec![format!("HOOK: error {e:#}")],
+        Ok(other) => (
+            vec![format!("HOOK: unexpected reply {other:?}")],
+            Vec::new(),
+        ),
+        Err(e) => (vec![format!("HOOK: error {e:#}")], Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sh_block;
+
+    #[test]
+    fn sh_blocks_are_found() {
+        assert_eq!(
+            sh_block("do it\n```sh\necho hi > x\n```\n").as_deref(),
+            Some("echo hi > x\n")
+        );
+        assert_eq!(sh_block("no block here"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Gas Town's actors: the live incarnations of durable identities.
 //!
 //! - [`ledger`]: the single writer of the town's ledger while `gastown run` is up;
+//! - [`agents`]: identities as agent beads (state, hook, session history);
 //! - [`deacon`]: the deacon's patrol timer and Boot, its watchdog;
 //! - [`identity`]: agent addresses;
 //! - [`role`]: a role's supervisor, its role actor, and the session factory (GUPP prompt);
@@ -9,6 +10,7 @@
 //!
 //! Actors know the ledger, never the socket's wire format (that is the binary's).
 
+pub mod agents;
 pub mod deacon;
 pub mod identity;
 pub mod ledger;

@@ -87,14 +87,22 @@ pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
 
 async fn start_session(spec: Arc<RoleSpec>, ctx: ChildContext) -> Result<StartedChild, SpawnErr> {
     let failed = |what: String| SpawnErr::StartupFailed(what.into());
-    let address = spec.identity.address.clone();
+    let identity = spec.identity.clone();
+    let runtime_name = spec
+        .runtime
+        .as_ref()
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    let session_id = format!("{}-{}", std::process::id(), now_ms());
     let hook = spec
         .town
         .ledger
         .try_call(move |ledger| {
+            // The identity's history gets this session before it starts (`gastown seance`).
+            crate::agents::session_started(ledger, &identity, &session_id, &runtime_name)?;
             ledger.list(&ListFilter {
                 status: Some(Status::Hooked),
-                assignee: Some(address),
+                assignee: Some(identity.address.clone()),
                 ..ListFilter::default()
             })
         })

@@ -52,7 +52,7 @@ pub enum FormulaCommand {
 }
 
 /// Where the rig layer of the search path is.
-#[derive(Debug, Clone, Default, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Args, Serialize, Deserialize)]
 pub struct SearchArgs {
     /// A rig directory whose `.beads/formulas/` comes first on the search path (default: the
     /// nearest `.beads/formulas/` at or above the working directory, below the town root).

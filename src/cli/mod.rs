@@ -3,11 +3,12 @@
 mod agents;
 pub mod bead;
 mod config;
-mod formula;
+pub mod formula;
 mod install;
 pub mod mail;
-mod mol;
+pub mod mol;
 mod rig;
+mod work;
 
 use crate::run::protocol::TownRequest;
 use crate::town::Town;
@@ -49,6 +50,53 @@ pub enum Command {
     /// Town configuration: agent runtimes and the default one.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Put a bead on an agent's hook and get a session working on it.
+    Sling {
+        bead: String,
+        /// `<rig>`, `<rig>/polecats/<name>`, `<rig>/crew/<name>`, `mayor` or `deacon/dogs/<name>`.
+        target: String,
+        /// Move the bead even if another agent holds it (the old holder is told).
+        #[arg(long)]
+        force: bool,
+        /// The agent runtime for a new session (default: the rig's, then the town's, then sim).
+        #[arg(long)]
+        runtime: Option<String>,
+        /// The work formula to attach (default: mol-polecat-work for polecats).
+        #[arg(long)]
+        formula: Option<String>,
+        /// Attach no formula.
+        #[arg(long, conflicts_with = "formula")]
+        no_formula: bool,
+    },
+    /// Show or change an agent's hook (`show` by default; your own inside a session).
+    Hook {
+        #[arg(value_enum)]
+        action: Option<crate::work::HookAction>,
+        /// The bead, for `attach`.
+        bead: Option<String>,
+        /// Whose hook (the overseer must say; an agent defaults to itself).
+        #[arg(long)]
+        agent: Option<String>,
+        #[arg(long)]
+        force: bool,
+    },
+    /// What a fresh session reads first: role, hook, current step, unread mail, commands.
+    Prime,
+    /// A polecat finishes: commit, merge request, hook cleared.
+    Done {
+        #[arg(long, value_enum, default_value = "completed")]
+        status: crate::work::DoneStatus,
+        /// A note (for escalations).
+        #[arg(long, short = 'm')]
+        message: Option<String>,
+    },
+    /// Hand over to a fresh session on the same hook (mail to self, new session).
+    Handoff {
+        #[arg(long, short = 'm')]
+        message: Option<String>,
+    },
+    /// An identity's earlier sessions, and how to resume one.
+    Seance { agent: String },
     /// Run the town's supervisor in the foreground (Ctrl-C stops it).
     Run(crate::run::RunArgs),
     /// The live supervision tree.
@@ -102,6 +150,38 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rig(cmd) => rig::run(&find_town(&cli.town)?, cmd),
         Command::Mail(cmd) => mail::run(&find_town(&cli.town)?, cmd),
         Command::Config(cmd) => config::run(&find_town(&cli.town)?, cmd),
+        Command::Sling {
+            bead,
+            target,
+            force,
+            runtime,
+            formula,
+            no_formula,
+        } => work::sling(
+            &find_town(&cli.town)?,
+            bead,
+            target,
+            force,
+            runtime,
+            formula,
+            no_formula,
+        ),
+        Command::Hook {
+            action,
+            bead,
+            agent,
+            force,
+        } => work::hook(&find_town(&cli.town)?, action, bead, agent, force),
+        Command::Prime => work::run(&find_town(&cli.town)?, crate::work::WorkCommand::Prime),
+        Command::Done { status, message } => work::done(&find_town(&cli.town)?, status, message),
+        Command::Handoff { message } => work::run(
+            &find_town(&cli.town)?,
+            crate::work::WorkCommand::Handoff { message },
+        ),
+        Command::Seance { agent } => work::run(
+            &find_town(&cli.town)?,
+            crate::work::WorkCommand::Seance { agent },
+        ),
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
         Command::Actor { path, json } => agents::actor(&find_town(&cli.town)?, path, json),

@@ -18,7 +18,7 @@ use gastown_beads::ledger::Ledger;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
-#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
 pub enum MolCommand {
     /// Pour a formula into the ledger as a persistent molecule: a molecule bead with one
     /// step bead per step, linked by the steps' needs.
@@ -62,7 +62,7 @@ pub enum MolCommand {
     },
 }
 
-#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
 pub enum StepCommand {
     /// Close a step; refused while a step it needs is open, a no-op on a closed step.
     Done {
@@ -79,7 +79,7 @@ pub enum StepCommand {
     },
 }
 
-#[derive(Debug, Clone, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
 pub struct PourArgs {
     /// A formula name, or a path to a `.formula.toml`.
     pub formula: String,
@@ -120,6 +120,16 @@ impl MolCommand {
 
 pub fn run(town: &Town, cmd: MolCommand) -> Result<()> {
     let cmd = cmd.with_absolute_paths()?;
+    // With `gastown run` up, the supervisor owns the ledger: the same command runs there.
+    if let Some(mut supervisor) = crate::client::connect(town)? {
+        return match crate::client::call(
+            &mut supervisor,
+            crate::run::protocol::TownRequest::Mol(cmd),
+        )? {
+            crate::run::protocol::TownReply::Text(text) => Ok(output::text(&text)?),
+            other => anyhow::bail!("unexpected reply from the supervisor: {other:?}"),
+        };
+    }
     let mut ledger = town.open_ledger()?;
     let result = apply(&mut ledger, town, cmd, &actor());
     let closed = ledger

@@ -11,6 +11,7 @@ use crate::cli::{bead, mail};
 use crate::socket::{
     ErrorCode, Handler, HandlerFuture, Identity, ReplyBody, RequestBody, WireError,
 };
+use crate::work::{self, Effect, WorkCommand};
 use gastown_actors::identity::AgentIdentity;
 use gastown_actors::ledger::LedgerHandle;
 use gastown_actors::role::RoleMsg;
@@ -124,6 +125,8 @@ impl TownHandler {
             }
             TownRequest::AttachEnd { id } => self.attachments.end(id).await,
             TownRequest::Mail(cmd) => self.mail(identity, cmd).await,
+            TownRequest::Work(cmd) => self.work(identity, cmd).await,
+            TownRequest::Mol(cmd) => self.mol(identity, cmd).await,
         }
     }
 
@@ -157,6 +160,76 @@ impl TownHandler {
         result
             .map(TownReply::Text)
             .map_err(|e| err(ErrorCode::InvalidArgument, e))
+    }
+
+    async fn work(&self, identity: &Identity, cmd: WorkCommand) -> Result<TownReply, WireError> {
+        let who = actor_name(identity);
+        let town = self.tree.town.clone();
+        let outcome = self
+            .ledger
+            .call(move |ledger| work::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}")))
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+        let mut text = outcome.text;
+        for effect in outcome.effects {
+            match self.carry_out(effect).await {
+                Ok(note) => text.push_str(&note),
+                Err(e) => text.push_str(&format!("warning: {e}\n")),
+            }
+        }
+        Ok(TownReply::Text(text))
+    }
+
+    async fn mol(
+        &self,
+        identity: &Identity,
+        cmd: crate::cli::mol::MolCommand,
+    ) -> Result<TownReply, WireError> {
+        let who = actor_name(identity);
+        let town = self.tree.town.clone();
+        let result = self
+            .ledger
+            .call(move |ledger| {
+                crate::cli::mol::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}"))
+            })
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        result
+            .map(TownReply::Text)
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))
+    }
+
+    /// Carry out one effect of a work command on the live tree.
+    pub async fn carry_out(&self, effect: Effect) -> Result<String, String> {
+        let root = self.root().await.map_err(|e| e.message)?;
+        match effect {
+            Effect::EnsureSession { address, runtime } => {
+                let identity = AgentIdentity::parse(&address).map_err(|e| e.to_string())?;
+                if let Ok(role) = topology::find_role(root, &address).await {
+                    if role.child("session").await.ok().flatten().is_some() {
+                        role.restart_child("session")
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        return Ok(format!("restarted {address}'s session on its new hook\n"));
+                    }
+                    return Ok(format!(
+                        "{address} runs without a session (no runtime configured)\n"
+                    ));
+                }
+                let name = runtime_for(&self.tree, &identity, runtime.as_deref());
+                let rt = topology::resolve_runtime(&name, &self.tree, &[])?;
+                let path = topology::spawn_agent(root, &self.tree, identity, rt).await?;
+                Ok(format!("started {address} ({name}) at {path}\n"))
+            }
+            Effect::RestartSession { address } => {
+                let role = topology::find_role(root, &address).await?;
+                role.restart_child("session")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("restarted {address}'s session\n"))
+            }
+        }
     }
 
     async fn sync(&self) -> Result<TownReply, WireError> {
@@ -305,5 +378,57 @@ impl TownHandler {
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
         let lines: Vec<String> = beads.iter().map(|b| b.to_json_line()).collect();
         Ok(TownReply::Json(format!("[{}]", lines.join(","))))
+    }
+}
+
+/// The runtime an identity's new session runs: the flag, else its rig's, else `sim`.
+fn runtime_for(tree: &TreeConfig, identity: &AgentIdentity, flag: Option<&str>) -> String {
+    if let Some(name) = flag {
+        return name.to_string();
+    }
+    identity
+        .rig
+        .as_deref()
+        .and_then(|r| crate::rig::Rig::load(&tree.town, r).ok())
+        .and_then(|rig| rig.config.runtime.clone())
+        .unwrap_or_else(|| "sim".to_string())
+}
+
+/// GUPP across restarts: every identity with a hook gets a session working on it.
+pub async fn resume_hooked(handler: &TownHandler) {
+    let hooked = handler
+        .ledger
+        .try_call(|ledger| {
+            ledger.list(&gastown_beads::ListFilter {
+                status: Some(gastown_beads::Status::Hooked),
+                ..gastown_beads::ListFilter::default()
+            })
+        })
+        .await;
+    let Ok(beads) = hooked else {
+        tracing::warn!("cannot read hooked work at start; sessions start when work is slung");
+        return;
+    };
+    let mut addresses: Vec<String> = beads.into_iter().map(|b| b.assignee).collect();
+    addresses.sort();
+    addresses.dedup();
+    for address in addresses {
+        let Ok(identity) = AgentIdentity::parse(&address) else {
+            continue;
+        };
+        if !matches!(
+            identity.role,
+            gastown_actors::identity::Role::Polecat | gastown_actors::identity::Role::Crew
+        ) {
+            continue;
+        }
+        let effect = Effect::EnsureSession {
+            address: address.clone(),
+            runtime: None,
+        };
+        match handler.carry_out(effect).await {
+            Ok(note) => tracing::info!(agent = %address, "{}", note.trim()),
+            Err(e) => tracing::warn!(agent = %address, "cannot resume hooked work: {e}"),
+        }
     }
 }

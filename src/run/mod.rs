@@ -62,13 +62,15 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     let tree = tree_config(&town, &tokens)?;
     let root_cell = Arc::new(OnceLock::new());
     let events = Arc::new(Mutex::new(VecDeque::new()));
-    let handler = Arc::new(handler::TownHandler {
+    let town_handler = Arc::new(handler::TownHandler {
         root: Arc::clone(&root_cell),
         ledger: LedgerHandle::default(),
         tree: tree.clone(),
         events: Arc::clone(&events),
         attachments: attach::Attachments::default(),
     });
+    let resume = Arc::clone(&town_handler);
+    let handler: Arc<dyn crate::socket::Handler> = town_handler;
     let socket_args = socket_actor::SocketArgs {
         runtime_dir: runtime_dir.clone(),
         handler,
@@ -80,11 +82,16 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     });
     let spec = topology::town_spec(&tree, socket).map_err(anyhow::Error::msg)?;
     let (sender, receiver) = broadcast::channel(4096);
-    tokio::spawn(record_events(receiver, Arc::clone(&events)));
+    tokio::spawn(record_events(
+        receiver,
+        Arc::clone(&events),
+        LedgerHandle::default(),
+    ));
     let root = Supervisor::spawn_with_events("town", spec, sender)
         .await
         .context("the town's supervision tree did not start")?;
     let _ = root_cell.set(root.clone());
+    handler::resume_hooked(&resume).await;
     tracing::info!(town = %town.root.display(), pid = std::process::id(), "gastown run is up; Ctrl-C stops it");
 
     let shutdown_timeout =
@@ -124,10 +131,12 @@ fn reload(town: &Town, logging: &logging::Logging) {
 async fn record_events(
     mut receiver: broadcast::Receiver<SupervisorEvent>,
     events: Arc<Mutex<VecDeque<SupervisorEvent>>>,
+    ledger: LedgerHandle,
 ) {
     loop {
         match receiver.recv().await {
             Ok(event) => {
+                record_session_end(&ledger, &event);
                 if let Ok(mut history) = events.lock() {
                     if history.len() >= handler::EVENT_HISTORY {
                         history.pop_front();
@@ -139,6 +148,26 @@ async fn record_events(
             Err(broadcast::error::RecvError::Closed) => break,
         }
     }
+}
+
+/// A session's end goes into its identity's history (`gastown seance`).
+fn record_session_end(ledger: &LedgerHandle, event: &SupervisorEvent) {
+    if event.kind != gastown_supervision::EventKind::Exited || event.child != "session" {
+        return;
+    }
+    let Some(address) = topology::address_of_role_path(&event.supervisor) else {
+        return;
+    };
+    let ledger = ledger.clone();
+    let reason = event.reason.clone();
+    tokio::spawn(async move {
+        let recorded = ledger
+            .try_call(move |l| gastown_actors::agents::session_ended(l, &address, &reason))
+            .await;
+        if let Err(e) = recorded {
+            tracing::debug!("session end not recorded: {e}");
+        }
+    });
 }
 
 fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConfig> {

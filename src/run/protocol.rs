@@ -49,6 +49,10 @@ pub enum TownRequest {
     AttachEnd { id: u64 },
     /// A `gastown mail …` command, run by the ledger actor as the caller.
     Mail(MailCommand),
+    /// A work command (sling, hook, prime, done, handoff, seance) as the caller.
+    Work(crate::work::WorkCommand),
+    /// A `gastown mol …` command as the caller.
+    Mol(crate::cli::mol::MolCommand),
 }
 
 /// One town reply. New variants go at the end.

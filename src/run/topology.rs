@@ -94,23 +94,25 @@ fn configured_runtime(cfg: &TreeConfig, role: Role) -> Result<Option<Runtime>, S
     name.map(|n| resolve_runtime(n, cfg, &[])).transpose()
 }
 
-/// A runtime by name. Presets for real agent CLIs come with rig configuration; today the
-/// built-in `sim` runtime is the one every town has.
+/// A runtime by name: `sim`, a custom agent of town.toml, or a preset (see `crate::runtimes`),
+/// with `env` added to its environment. town.toml is read afresh so `gastown config agent set`
+/// counts at once; if it has become unreadable the config `gastown run` started with is used.
 pub fn resolve_runtime(
     name: &str,
     cfg: &TreeConfig,
     env: &[(String, String)],
 ) -> Result<Runtime, String> {
-    match name {
-        "sim" => {
-            let mut rt = Runtime::sim(cfg.exe.clone());
-            rt.env.extend(env.iter().cloned());
-            Ok(rt)
+    let fresh = Town::load(&cfg.town.root);
+    let town = match &fresh {
+        Ok(town) => town,
+        Err(e) => {
+            tracing::warn!(error = %e, "town.toml unreadable; using the config gastown run started with");
+            &cfg.town
         }
-        other => Err(format!(
-            "unknown agent runtime {other:?}: the built-in runtime is `sim` (presets for real agent CLIs come with rig configuration)"
-        )),
-    }
+    };
+    let mut rt = crate::runtimes::by_name(town, name, &cfg.exe).map_err(|e| e.to_string())?;
+    rt.env.extend(env.iter().cloned());
+    Ok(rt)
 }
 
 /// The role spec of one identity. Town-level roles never give up (their sessions back off to
@@ -140,8 +142,13 @@ pub fn home_of(town: &Town, identity: &AgentIdentity) -> PathBuf {
         (Role::Mayor, _) => root.join("mayor"),
         (Role::Deacon, _) => root.join("deacon"),
         (Role::Dog, _) => root.join("deacon").join("dogs").join(&identity.name),
-        (Role::Crew, Some(rig)) => root.join(rig).join("crew").join(&identity.name),
-        (Role::Polecat, Some(rig)) => root.join(rig).join("polecats").join(&identity.name),
+        // Polecats and crew work in their rig's worktree / clone (made by `sling`).
+        (Role::Crew, Some(rig)) => root.join(rig).join("crew").join(&identity.name).join("rig"),
+        (Role::Polecat, Some(rig)) => root
+            .join(rig)
+            .join("polecats")
+            .join(&identity.name)
+            .join("rig"),
         (_, Some(rig)) => root.join(rig).join(identity.role.as_str()),
         (_, None) => root.join(identity.role.as_str()),
     }
@@ -262,4 +269,20 @@ async fn ensure_rig(root: &SupervisorRef, rig: &str) -> Result<SupervisorRef, St
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("rig {rig} did not start"))
+}
+
+/// The address of the role whose supervisor path is `path`
+/// (`town/rigs/rig:alpha/crew/crew:max` → `alpha/crew/max`).
+pub fn address_of_role_path(path: &str) -> Option<String> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["town", "mayor"] => Some("mayor".into()),
+        ["town", "deacon"] => Some("deacon".into()),
+        ["town", "rigs", rig, group, leaf] => {
+            let rig = rig.strip_prefix("rig:")?;
+            let name = leaf.split_once(':')?.1;
+            Some(format!("{rig}/{group}/{name}"))
+        }
+        _ => None,
+    }
 }

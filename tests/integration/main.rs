@@ -4,7 +4,8 @@
 mod bead;
 mod mail;
 mod mol;
-mod run;
 mod rig;
+mod run;
 mod running;
 mod util;
+mod work;

@@ -1,0 +1,202 @@
+//! The polecat lifecycle end to end, as a new user runs it: install a town, add a local rig,
+//! create beads, sling them, and watch sim polecats work them to merge requests — also across a
+//! `kill -9` of `gastown run`.
+
+use crate::running::{RunningTown, wait_for};
+use crate::util::TestTown;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// A source repository with one commit on `main`.
+fn source_repo(dir: &Path) -> String {
+    let repo = dir.join("source");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(repo.join("README.md"), "# sample\n").expect("write");
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "first"]);
+    repo.to_string_lossy().into_owned()
+}
+
+fn town_with_rig() -> TestTown {
+    let town = TestTown::new();
+    let src = source_repo(town.root.parent().expect("parent"));
+    town.ok(&["rig", "add", "alpha", &src]);
+    town
+}
+
+fn json_list(town: &TestTown, args: &[&str]) -> Vec<serde_json::Value> {
+    serde_json::from_str(&town.ok(args)).expect("a JSON array")
+}
+
+fn merge_requests(town: &TestTown) -> Vec<serde_json::Value> {
+    json_list(
+        town,
+        &["bead", "list", "--all", "--type", "merge-request", "--json"],
+    )
+}
+
+#[test]
+fn three_beads_slung_become_three_merge_requests() {
+    let town = town_with_rig();
+    let beads: Vec<String> = (1..=3)
+        .map(|i| town.create(&[&format!("Task {i}")]))
+        .collect();
+    let t = RunningTown::start_in(town);
+    for b in &beads {
+        t.town.ok(&["sling", b, "alpha"]);
+    }
+    let mrs = wait_for("three merge requests", Duration::from_secs(90), || {
+        let mrs = merge_requests(&t.town);
+        (mrs.len() == 3).then_some(mrs)
+    });
+    let mut sources: Vec<&str> = mrs
+        .iter()
+        .map(|m| m["source_bead"].as_str().expect("source"))
+        .collect();
+    sources.sort();
+    let mut expected: Vec<&str> = beads.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(sources, expected, "one merge request per bead");
+    // Hooks cleared, polecats with worktrees and commits on their branches.
+    wait_for("hooks cleared", Duration::from_secs(30), || {
+        json_list(&t.town, &["bead", "list", "--status", "hooked", "--json"])
+            .is_empty()
+            .then_some(())
+    });
+    let polecats = t.town.root.join("alpha/polecats");
+    let names: Vec<_> = std::fs::read_dir(&polecats)
+        .expect("polecats dir")
+        .collect();
+    assert_eq!(names.len(), 3, "three polecats");
+    for mr in &mrs {
+        let branch = mr["branch"].as_str().expect("branch");
+        let log = t.town.git(&[
+            "-C",
+            "alpha/.repo.git",
+            "log",
+            "--oneline",
+            &format!("main..{branch}"),
+        ]);
+        assert!(!log.trim().is_empty(), "{branch} has commits ahead of main");
+    }
+}
+
+#[test]
+fn kill_dash_nine_of_run_resumes_hooked_work_without_duplicates() {
+    let town = town_with_rig();
+    let beads: Vec<String> = (1..=2)
+        .map(|i| town.create(&[&format!("Job {i}")]))
+        .collect();
+    // Slung with no supervisor: the hooks are set, sessions wait for `gastown run` (GUPP).
+    for b in &beads {
+        town.ok(&["sling", b, "alpha"]);
+    }
+    let hooked = json_list(&town, &["bead", "list", "--status", "hooked", "--json"]);
+    assert_eq!(hooked.len(), 2);
+    let mut t = RunningTown::start_in(town);
+    wait_for("some work done", Duration::from_secs(60), || {
+        (!merge_requests(&t.town).is_empty()).then_some(())
+    });
+    // SAFETY: killing the supervisor process this test started.
+    let pid = t.child.as_ref().expect("running").id();
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let _ = t.child.take().expect("child").wait();
+    let town = std::mem::replace(&mut t.town, TestTown::new());
+    drop(t);
+    let t = RunningTown::start_in(town);
+    let mrs = wait_for("both merge requests", Duration::from_secs(90), || {
+        let mrs = merge_requests(&t.town);
+        (mrs.len() >= 2).then_some(mrs)
+    });
+    assert_eq!(mrs.len(), 2, "no merge request twice: {mrs:?}");
+    let worktrees = t.town.git(&["-C", "alpha/.repo.git", "worktree", "list"]);
+    assert_eq!(
+        worktrees
+            .lines()
+            .filter(|l| l.contains("/polecats/"))
+            .count(),
+        2,
+        "{worktrees}"
+    );
+}
+
+#[test]
+fn sling_refuses_bad_targets_and_held_beads() {
+    let town = town_with_rig();
+    let bead = town.create(&["Contested"]);
+    let err = town.fails(&["sling", "gt-nope", "alpha"]);
+    assert!(err.contains("gt-nope"), "{err}");
+    let err = town.fails(&["sling", &bead, "nowhere"]);
+    assert!(err.contains("nowhere"), "{err}");
+    for bad in ["alpha/crew/..", "alpha/crew/a b", "../x", "alpha/polecats/"] {
+        town.fails(&["sling", &bead, bad]);
+    }
+    town.ok(&["sling", &bead, "alpha/crew/max"]);
+    // Idempotent.
+    let again = town.ok(&["sling", &bead, "alpha/crew/max"]);
+    assert!(again.contains("already"), "{again}");
+    let err = town.fails(&["sling", &bead, "alpha/crew/zoe"]);
+    assert!(
+        err.contains("alpha/crew/max") && err.contains("--force"),
+        "{err}"
+    );
+    town.ok(&["sling", &bead, "alpha/crew/zoe", "--force"]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&town.ok(&["bead", "show", &bead, "--json"])).expect("json");
+    assert_eq!(shown["assignee"], "alpha/crew/zoe");
+}
+
+#[test]
+fn done_outside_a_polecat_or_without_commits_changes_nothing() {
+    let town = town_with_rig();
+    let bead = town.create(&["Nothing yet"]);
+    town.ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
+    let err = town.fails(&["done"]);
+    assert!(err.contains("agent"), "{err}");
+    let as_polecat = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_gastown"))
+            .current_dir(&town.root)
+            .env("GASTOWN_AGENT", "alpha/polecats/nux")
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let out = as_polecat(&["done"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no commits"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(merge_requests(&town).is_empty(), "no merge request");
+    let shown: serde_json::Value =
+        serde_json::from_str(&town.ok(&["bead", "show", &bead, "--json"])).expect("json");
+    assert_eq!(shown["status"], "hooked", "the hook is kept");
+    let crew = Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(&town.root)
+        .env("GASTOWN_AGENT", "alpha/crew/max")
+        .arg("done")
+        .output()
+        .expect("runs");
+    assert!(String::from_utf8_lossy(&crew.stderr).contains("polecats"));
+
+    // prime shows the hook; seance the identity.
+    let prime = String::from_utf8_lossy(&as_polecat(&["prime"]).stdout).into_owned();
+    assert!(prime.contains(&bead) && prime.contains("GUPP"), "{prime}");
+}
