@@ -3,11 +3,14 @@
 mod agents;
 pub mod bead;
 mod config;
+pub mod convoy;
 pub mod formula;
 mod install;
 pub mod mail;
 pub mod mol;
+pub mod mq;
 mod rig;
+mod routed;
 mod work;
 
 use crate::run::protocol::TownRequest;
@@ -97,6 +100,12 @@ pub enum Command {
     },
     /// An identity's earlier sessions, and how to resume one.
     Seance { agent: String },
+    /// The refinery's merge queue.
+    #[command(subcommand)]
+    Mq(mq::MqCommand),
+    /// Convoys: delivery units tracking beads across rigs.
+    #[command(subcommand)]
+    Convoy(convoy::ConvoyCommand),
     /// Run the town's supervisor in the foreground (Ctrl-C stops it).
     Run(crate::run::RunArgs),
     /// The live supervision tree.
@@ -182,6 +191,16 @@ pub fn run(cli: Cli) -> Result<()> {
             &find_town(&cli.town)?,
             crate::work::WorkCommand::Seance { agent },
         ),
+        Command::Mq(cmd) => {
+            let town = find_town(&cli.town)?;
+            let request = TownRequest::Mq(cmd.clone());
+            routed::run(&town, request, |l, who| mq::apply(l, &town, cmd, who))
+        }
+        Command::Convoy(cmd) => {
+            let town = find_town(&cli.town)?;
+            let request = TownRequest::Convoy(cmd.clone());
+            routed::run(&town, request, |l, who| convoy::apply(l, &town, cmd, who))
+        }
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
         Command::Actor { path, json } => agents::actor(&find_town(&cli.town)?, path, json),

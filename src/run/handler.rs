@@ -127,6 +127,18 @@ impl TownHandler {
             TownRequest::Mail(cmd) => self.mail(identity, cmd).await,
             TownRequest::Work(cmd) => self.work(identity, cmd).await,
             TownRequest::Mol(cmd) => self.mol(identity, cmd).await,
+            TownRequest::Mq(cmd) => {
+                self.ledger_text(identity, move |l, town, who| {
+                    crate::cli::mq::apply(l, town, cmd, who)
+                })
+                .await
+            }
+            TownRequest::Convoy(cmd) => {
+                self.ledger_text(identity, move |l, town, who| {
+                    crate::cli::convoy::apply(l, town, cmd, who)
+                })
+                .await
+            }
         }
     }
 
@@ -193,6 +205,25 @@ impl TownHandler {
             .call(move |ledger| {
                 crate::cli::mol::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}"))
             })
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        result
+            .map(TownReply::Text)
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))
+    }
+
+    /// Run a ledger command family's `apply` in the ledger actor as the caller.
+    async fn ledger_text<F>(&self, identity: &Identity, f: F) -> Result<TownReply, WireError>
+    where
+        F: FnOnce(&mut gastown_beads::Ledger, &crate::town::Town, &str) -> anyhow::Result<String>
+            + Send
+            + 'static,
+    {
+        let who = actor_name(identity);
+        let town = self.tree.town.clone();
+        let result = self
+            .ledger
+            .call(move |ledger| f(ledger, &town, &who).map_err(|e| format!("{e:#}")))
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
         result

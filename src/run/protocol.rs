@@ -53,6 +53,10 @@ pub enum TownRequest {
     Work(crate::work::WorkCommand),
     /// A `gastown mol …` command as the caller.
     Mol(crate::cli::mol::MolCommand),
+    /// A `gastown mq …` command as the caller.
+    Mq(crate::cli::mq::MqCommand),
+    /// A `gastown convoy …` command as the caller.
+    Convoy(crate::cli::convoy::ConvoyCommand),
 }
 
 /// One town reply. New variants go at the end.
