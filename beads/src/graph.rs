@@ -408,7 +408,7 @@ impl std::hash::Hasher for FxHasher {
         }
     }
     fn finish(&self) -> u64 {
-        // The multiply leaves the low bits (hashbrown's bucket index) depending on the first
+        // The multiply leaves the low bits (the table position) depending on the first
         // bytes only; the SplitMix64 finalizer spreads every input bit over the whole word.
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
