@@ -126,7 +126,10 @@ impl NodeInfo {
                 }
             }
         }
-        let nanos = |s: &str| crate::time::parse_rfc3339(s).map(|n| n as i64);
+        let nanos = |s: &str| {
+            crate::time::parse_rfc3339(s)
+                .map(|n| n.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+        };
         NodeInfo {
             id: b.id.clone(),
             state,

@@ -199,7 +199,7 @@ fn every_readiness_rule_in_a_ledger_matches_the_oracle() {
         line("t-v", "open", "").replace("\"task\"", "\"convoy\""),
         line("t-p", "open", r#","pinned":true"#),
         line("t-q", "open", r#","ephemeral":true"#),
-        line("t-f", "open", r#","defer_until":"2200-01-01T00:00:00Z""#),
+        line("t-f", "open", r#","defer_until":"2999-01-01T00:00:00Z""#),
         line("t-g", "open", r#","defer_until":"2001-01-01T00:00:00Z""#),
         line(
             "t-h",
