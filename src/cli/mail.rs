@@ -102,6 +102,10 @@ pub struct InboxArgs {
     /// Include read mail.
     #[arg(long)]
     pub all: bool,
+    /// Show at most N mails, oldest first (0: all of them; a reply over the socket is capped
+    /// at 1 MiB, a few thousand mails).
+    #[arg(long, default_value = "1000")]
+    pub limit: usize,
     #[arg(long)]
     pub json: bool,
 }
@@ -242,11 +246,23 @@ fn inbox(ledger: &mut Ledger, args: InboxArgs, who: &str) -> Result<String> {
             "{who} may read only its own inbox, not {address}'s: the overseer may read any inbox"
         );
     }
-    let mail = mail::inbox(ledger, &address, args.all)?;
+    let mut mail = mail::inbox(ledger, &address, args.all)?;
+    let total = mail.len();
+    if args.limit > 0 {
+        mail.truncate(args.limit);
+    }
     if args.json {
         return json(&mail);
     }
-    Ok(format::inbox(&address, &mail, args.all))
+    let mut text = format::inbox(&address, &mail, args.all);
+    if total > mail.len() {
+        text.push_str(&format!(
+            "… and {} more: archive some, or see them with --limit {}\n",
+            total - mail.len(),
+            total
+        ));
+    }
+    Ok(text)
 }
 
 fn read(ledger: &mut Ledger, id: &str, json_out: bool, who: &str) -> Result<String> {

@@ -57,7 +57,7 @@ pub fn change(
         }
         (false, false) => bail!("{address} is not subscribed to channel:{name}"),
         (true, false) => {
-            if !matches!(resolve(ledger, &address, "")?, Resolved::One(_)) {
+            if !matches!(resolve(ledger, &address, who)?, Resolved::One(_)) {
                 bail!("{address} cannot subscribe: use an agent address or overseer");
             }
             subs.push(address.clone());

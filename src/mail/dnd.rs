@@ -93,7 +93,7 @@ pub fn dnd(ledger: &mut Ledger, who: &str, on: bool) -> Result<String> {
         None => {
             let mut extra = Map::new();
             extra.insert("address".to_string(), Value::String(who.to_string()));
-            ledger.create(
+            let bead = ledger.create(
                 NewBead {
                     title: who.to_string(),
                     issue_type: IssueType::Agent,
@@ -102,7 +102,9 @@ pub fn dnd(ledger: &mut Ledger, who: &str, on: bool) -> Result<String> {
                     ..NewBead::default()
                 },
                 who,
-            )?
+            )?;
+            super::index::note(ledger, &bead, true);
+            bead
         }
     };
     if on {

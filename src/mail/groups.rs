@@ -86,6 +86,7 @@ impl Def {
             },
             who,
         )?;
+        super::index::note(ledger, &bead, true);
         Ok(bead)
     }
 

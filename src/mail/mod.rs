@@ -16,6 +16,7 @@ pub mod channel;
 pub mod dnd;
 pub mod format;
 pub mod groups;
+pub mod index;
 pub mod queue;
 pub mod store;
 

@@ -8,9 +8,9 @@
 //! is atomic.
 
 use super::groups::Def;
-use super::{OVERSEER, format};
+use super::{OVERSEER, format, index};
 use anyhow::{Result, bail};
-use gastown_beads::{Bead, BeadPatch, IssueType, Ledger, ListFilter, Status};
+use gastown_beads::{Bead, BeadPatch, Ledger, Status};
 
 pub const QUEUE: Def = Def {
     label: "mail:queue",
@@ -45,13 +45,7 @@ pub fn create(ledger: &mut Ledger, who: &str, name: &str) -> Result<String> {
 
 /// Open items of a queue, oldest first.
 pub fn items(ledger: &Ledger, name: &str) -> Result<Vec<Bead>> {
-    let mut items = ledger.list(&ListFilter {
-        issue_type: Some(IssueType::Message),
-        assignee: Some(format!("queue:{name}")),
-        ..ListFilter::default()
-    })?;
-    items.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
-    Ok(items)
+    index::open_mail(ledger, &format!("queue:{name}"))
 }
 
 /// `mail queue claim <queue-or-id>`: a queue name claims its oldest unclaimed item; an item id
@@ -92,12 +86,14 @@ pub fn claim(ledger: &mut Ledger, who: &str, target: &str) -> Result<String> {
         ),
         None => {}
     }
-    ledger.add_label(&item.id, &format!("{CLAIMED_BY}{who}"), who)?;
+    let labelled = ledger.add_label(&item.id, &format!("{CLAIMED_BY}{who}"), who)?;
+    index::note(ledger, &labelled, false);
     let patch = BeadPatch {
         status: Some(Status::InProgress),
         ..BeadPatch::default()
     };
     let item = ledger.update(&item.id, patch, who)?;
+    index::note(ledger, &item, false);
     Ok(format!(
         "claimed from queue:{queue}:\n{}",
         format::message(&item)
@@ -115,12 +111,14 @@ pub fn release(ledger: &mut Ledger, who: &str, id: &str) -> Result<String> {
     if c != who && who != OVERSEER {
         bail!("{id} is claimed by {c}: only they (or the overseer) can release it");
     }
-    ledger.remove_label(id, &format!("{CLAIMED_BY}{c}"), who)?;
+    let unlabelled = ledger.remove_label(id, &format!("{CLAIMED_BY}{c}"), who)?;
+    index::note(ledger, &unlabelled, false);
     let patch = BeadPatch {
         status: Some(Status::Open),
         ..BeadPatch::default()
     };
-    ledger.update(id, patch, who)?;
+    let item = ledger.update(id, patch, who)?;
+    index::note(ledger, &item, false);
     Ok(format!("released {id} (was claimed by {c})\n"))
 }
 

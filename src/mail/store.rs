@@ -6,6 +6,7 @@
 //! of the mail (typed into its PTY or shown by `mail check --inject`).
 
 use super::address::{Resolved, resolve};
+use super::index;
 use super::{MAX_BODY, MAX_SUBJECT, OVERSEER, READ, URGENT};
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, DepKind, IssueType, Ledger, ListFilter, NewBead, Status};
@@ -178,7 +179,9 @@ pub fn send(ledger: &mut Ledger, who: &str, out: &Outgoing) -> Result<Vec<Bead>>
             out.reply_to.as_deref(),
             out.urgent,
         );
-        sent.push(ledger.create(new, who)?);
+        let bead = ledger.create(new, who)?;
+        index::note(ledger, &bead, true);
+        sent.push(bead);
     }
     Ok(sent)
 }
@@ -227,23 +230,25 @@ pub fn send_protocol(
     let labels = vec![format!("{PROTOCOL}{}", kind.as_str())];
     let mut new = new_message(from, to, kind.as_str(), body, labels, None, false);
     new.ephemeral = true;
-    Ok(ledger.create(new, from)?)
+    let bead = ledger.create(new, from)?;
+    index::note(ledger, &bead, true);
+    Ok(bead)
 }
 
 /// Mail of `address`, oldest first: unread only, or (with `all`) read too. Archived mail is
-/// left out.
+/// left out. Served by the process's [`index`].
 pub fn inbox(ledger: &Ledger, address: &str, all: bool) -> Result<Vec<Bead>> {
-    let mut mail: Vec<Bead> = ledger
-        .list(&ListFilter {
-            issue_type: Some(IssueType::Message),
-            assignee: Some(address.to_string()),
-            ..ListFilter::default()
-        })?
-        .into_iter()
-        .filter(|b| all || is_unread(b))
-        .collect();
-    sort_by_time(&mut mail);
+    let mut mail = index::open_mail(ledger, address)?;
+    if !all {
+        mail.retain(is_unread);
+    }
     Ok(mail)
+}
+
+/// Tell the index about a mail this module changed (not created), and pass it on.
+pub(super) fn changed(ledger: &Ledger, bead: Bead) -> Result<Bead> {
+    index::note(ledger, &bead, false);
+    Ok(bead)
 }
 
 /// The unread mail of `address`, oldest first: what its role actor's mailbox mirrors.
@@ -269,21 +274,25 @@ fn sort_by_time(mail: &mut [Bead]) {
 )]
 /// Note that the recipient's session was told of this mail.
 pub fn mark_delivered(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
-    Ok(ledger.add_label(id, DELIVERED, who)?)
+    let bead = ledger.add_label(id, DELIVERED, who)?;
+    changed(ledger, bead)
 }
 
 /// Mark read (acknowledge).
 pub fn mark_read(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
-    Ok(ledger.add_label(id, READ, who)?)
+    let bead = ledger.add_label(id, READ, who)?;
+    changed(ledger, bead)
 }
 
 /// Mark unread again; reopens archived mail.
 pub fn mark_unread(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
     let bead = get_mail(ledger, id)?;
     if bead.status == Status::Closed {
-        ledger.reopen(id, who)?;
+        let bead = ledger.reopen(id, who)?;
+        index::note(ledger, &bead, false);
     }
-    Ok(ledger.remove_label(id, READ, who)?)
+    let bead = ledger.remove_label(id, READ, who)?;
+    changed(ledger, bead)
 }
 
 /// Archive: mark read and close.
@@ -292,8 +301,10 @@ pub fn archive(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
     if bead.status == Status::Closed {
         return Ok(bead);
     }
-    ledger.add_label(id, READ, who)?;
-    Ok(ledger.close(id, ARCHIVED, who)?)
+    let bead = ledger.add_label(id, READ, who)?;
+    index::note(ledger, &bead, false);
+    let bead = ledger.close(id, ARCHIVED, who)?;
+    changed(ledger, bead)
 }
 
 /// A mail by id, or an error that says so.

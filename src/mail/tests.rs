@@ -99,3 +99,48 @@ fn town_fans_out_to_every_agent_but_the_sender() {
             .all(|b| b.labels.contains(&"via:@alpha".to_string()))
     );
 }
+
+#[test]
+fn the_index_follows_foreign_creates_and_is_invalidated_for_foreign_updates() {
+    let (_d, mut ledger) = town();
+    send(&mut ledger, "overseer", &mail("mayor", "one")).expect("sent");
+    assert_eq!(unread_for(&ledger, "mayor").expect("q").len(), 1);
+    // A message bead made outside this module (`gastown bead create -t message`).
+    let foreign = ledger
+        .create(
+            gastown_beads::NewBead {
+                title: "two".to_string(),
+                issue_type: gastown_beads::IssueType::Message,
+                assignee: "mayor".to_string(),
+                ..Default::default()
+            },
+            "overseer",
+        )
+        .expect("created");
+    send(&mut ledger, "overseer", &mail("mayor", "three")).expect("sent");
+    let titles: Vec<String> = unread_for(&ledger, "mayor")
+        .expect("q")
+        .into_iter()
+        .map(|b| b.title)
+        .collect();
+    assert_eq!(titles, vec!["one", "two", "three"]);
+    // A foreign update is seen once the owner invalidates.
+    ledger
+        .close(&foreign.id, "by hand", "overseer")
+        .expect("closed");
+    index::invalidate(&ledger);
+    assert_eq!(unread_for(&ledger, "mayor").expect("q").len(), 2);
+}
+
+#[test]
+fn a_large_inbox_comes_back_whole_and_in_order() {
+    let (_d, mut ledger) = town();
+    for i in 0..500 {
+        send(&mut ledger, "overseer", &mail("deacon", &format!("m{i}"))).expect("sent");
+    }
+    let mail = unread_for(&ledger, "deacon").expect("q");
+    assert_eq!(mail.len(), 500);
+    assert!(mail.windows(2).all(|w| w[0].created_at <= w[1].created_at));
+    let again = unread_for(&ledger, "deacon").expect("from the index");
+    assert_eq!(again, mail);
+}

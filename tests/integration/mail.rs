@@ -455,7 +455,7 @@ fn concurrent_senders_over_the_socket_put_every_mail_exactly_once() {
     let t = TestTown::new();
     add_rig(&t, "alpha");
     let running = RunningTown::start_in(t);
-    let (senders, each) = (20, 25);
+    let (senders, each) = (50, 20);
     let expected: Mutex<HashMap<String, Vec<String>>> = Mutex::new(HashMap::new());
     std::thread::scope(|s| {
         for sender in 0..senders {
