@@ -35,6 +35,10 @@ pub struct TownConfig {
     pub name: String,
     /// The prefix of the town's bead ids (`gt` gives `gt-a1b2`).
     pub prefix: String,
+    /// The agent runtime of agents nobody chose one for (a preset, a custom agent, or `sim`;
+    /// none: `sim`). `gastown config default-agent` sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_agent: Option<String>,
     #[serde(default)]
     pub ledger: LedgerSection,
     /// Agent runtimes of the town-level roles (none: the role runs as an actor only).
@@ -43,6 +47,29 @@ pub struct TownConfig {
     /// `gastown run` settings.
     #[serde(default)]
     pub run: RunSection,
+    /// Custom agent runtimes, `[agents.<name>]` (see docs/runtimes.md); `gastown config agent`
+    /// edits them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub agents: std::collections::BTreeMap<String, crate::runtimes::AgentConfig>,
+    /// Convoy settings: the command run when a convoy lands.
+    #[serde(default, skip_serializing_if = "ConvoySection::is_unset")]
+    pub convoy: ConvoySection,
+}
+
+/// `[convoy]` in `town.toml`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvoySection {
+    /// Run with `sh -c` in the town root when a convoy created with `--notify` lands, with
+    /// `GASTOWN_CONVOY_ID` and `GASTOWN_CONVOY_NAME` set (e.g. a desktop notification or webhook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_command: Option<String>,
+}
+
+impl ConvoySection {
+    fn is_unset(&self) -> bool {
+        self.notify_command.is_none()
+    }
 }
 
 /// `[roles]` in `town.toml`: which runtime each town-level role runs (e.g. `mayor = "sim"`).
@@ -255,6 +282,9 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         ledger: LedgerSection::default(),
         roles: RolesSection::default(),
         run: RunSection::default(),
+        default_agent: None,
+        agents: Default::default(),
+        convoy: ConvoySection::default(),
     };
     let text = toml::to_string_pretty(&config).context("cannot render town.toml")?;
     fs::write(dir.join(CONFIG_FILE), format!("# Gas Town config\n{text}"))?;

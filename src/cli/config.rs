@@ -1,15 +1,202 @@
-//! `gastown config …` (being built).
+//! `gastown config …`: the town's agent runtimes (presets and custom ones), its default agent,
+//! and a summary of its configuration. Changes edit town.toml in place (comments kept) and are
+//! committed to the town repository.
 
+use crate::output;
+use crate::runtimes::{self, Change, Kind, Listed, SetOptions};
 use crate::town::Town;
-use anyhow::Result;
-use clap::Subcommand;
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use gastown_actors::runtime::{PromptMode, Runtime, SIM_NAME};
+use serde_json::json;
+use std::path::PathBuf;
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum ConfigCommand {
-    /// Show the town's configuration.
-    Show,
+    /// Show the town's configuration: default agent, custom agents, rig runtimes.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Agent runtimes: list, define and remove.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Show the default agent, or set it (a preset, a custom agent, or `sim`).
+    DefaultAgent { name: Option<String> },
 }
 
-pub fn run(_town: &Town, _cmd: ConfigCommand) -> Result<()> {
-    anyhow::bail!("gastown config is being built")
+#[derive(Debug, Clone, Subcommand)]
+pub enum AgentCommand {
+    /// Every runtime the town knows; `*` marks the default.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Define or change a custom agent: `set codex-low "codex --thinking low"`.
+    Set(SetArgs),
+    /// Remove a custom agent (presets and the default agent cannot be removed).
+    Remove { name: String },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SetArgs {
+    /// The agent's name (lowercase letters, digits, '-', '_').
+    pub name: String,
+    /// Behave like this preset (prompt, readiness, resume, hooks); default: the preset whose
+    /// program the command runs, if any.
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// How the startup prompt is given.
+    #[arg(long, value_enum)]
+    pub prompt: Option<PromptArg>,
+    /// Text on the screen that shows the agent waits at its prompt.
+    #[arg(long)]
+    pub ready_marker: Option<String>,
+    /// The command: one quoted command line, or the program and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PromptArg {
+    Argument,
+    Typed,
+}
+
+pub fn run(town: &Town, cmd: ConfigCommand) -> Result<()> {
+    let exe = exe()?;
+    match cmd {
+        ConfigCommand::Show { json } => show(town, &exe, json),
+        ConfigCommand::Agent(AgentCommand::List { json }) => list(town, &exe, json),
+        ConfigCommand::Agent(AgentCommand::Set(args)) => set(town, args),
+        ConfigCommand::Agent(AgentCommand::Remove { name }) => {
+            let change = runtimes::remove_agent(town, &name)?;
+            report(change, &format!("removed agent {name}"))
+        }
+        ConfigCommand::DefaultAgent { name: None } => output::line(
+            town.config
+                .default_agent
+                .clone()
+                .unwrap_or_else(|| format!("{SIM_NAME} (built-in; no default_agent set)")),
+        )
+        .map_err(Into::into),
+        ConfigCommand::DefaultAgent { name: Some(name) } => {
+            let change = runtimes::set_default_agent(town, &name, &exe)?;
+            report(change, &format!("default agent is now {name}"))
+        }
+    }
+}
+
+/// This binary, for the `sim` runtime's command line.
+fn exe() -> Result<PathBuf> {
+    std::env::current_exe().context("cannot find this executable for the sim runtime")
+}
+
+fn set(town: &Town, args: SetArgs) -> Result<()> {
+    let opts = SetOptions {
+        preset: args.preset,
+        prompt: args.prompt.map(|p| match p {
+            PromptArg::Argument => PromptMode::Argument,
+            PromptArg::Typed => PromptMode::Typed,
+        }),
+        ready_marker: args.ready_marker,
+    };
+    let change = runtimes::set_agent(town, &args.name, &args.command, &opts)?;
+    let town = Town::load(&town.root)?;
+    let cfg = town
+        .config
+        .agents
+        .get(&args.name)
+        .context("the agent just set is missing from town.toml")?;
+    report(
+        change,
+        &format!(
+            "agent {} runs `{}`",
+            args.name,
+            runtimes::describe_agent(cfg)
+        ),
+    )
+}
+
+fn report(change: Change, what: &str) -> Result<()> {
+    let text = match change {
+        Change::Committed => format!("{what} (town.toml committed)"),
+        Change::Unchanged => format!("{what} (unchanged)"),
+    };
+    output::line(text).map_err(Into::into)
+}
+
+fn kind_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::BuiltIn => "built-in",
+        Kind::Preset => "preset",
+        Kind::Custom => "custom",
+        Kind::Override => "custom, overrides preset",
+    }
+}
+
+fn list(town: &Town, exe: &std::path::Path, json: bool) -> Result<()> {
+    let rows = runtimes::list(town, exe);
+    if json {
+        let items: Vec<_> = rows.iter().map(listed_json).collect();
+        let text = serde_json::to_string_pretty(&items).context("cannot render JSON")?;
+        return output::line(text).map_err(Into::into);
+    }
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    let mut text = String::new();
+    for row in &rows {
+        let star = if row.default { '*' } else { ' ' };
+        let command = match &row.runtime {
+            Ok(rt) if rt.name == SIM_NAME => "<gastown> sim-agent".to_string(),
+            Ok(rt) => shell_words::join(rt.command()),
+            Err(e) => format!("error: {e}"),
+        };
+        text.push_str(&format!(
+            "{star} {:width$}  [{}]  {command}\n",
+            row.name,
+            kind_label(row.kind)
+        ));
+    }
+    output::text(&text).map_err(Into::into)
+}
+
+fn listed_json(row: &Listed) -> serde_json::Value {
+    match &row.runtime {
+        Ok(rt) => json!({
+            "name": row.name,
+            "kind": row.kind,
+            "default": row.default,
+            "command": rt.command(),
+            "prompt": rt.prompt,
+            "ready_marker": rt.ready_marker,
+            "quiet_period": humantime::format_duration(rt.quiet_period).to_string(),
+            "resume": rt.resume_args,
+            "hooks": rt.hooks,
+            "instructions_file": rt.instructions_file,
+            "env": env_json(rt),
+        }),
+        Err(e) => json!({
+            "name": row.name,
+            "kind": row.kind,
+            "default": row.default,
+            "error": e,
+        }),
+    }
+}
+
+fn env_json(rt: &Runtime) -> serde_json::Value {
+    rt.env
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+fn show(town: &Town, exe: &std::path::Path, json: bool) -> Result<()> {
+    let summary = runtimes::summary(town, exe)?;
+    if json {
+        let text = serde_json::to_string_pretty(&summary).context("cannot render JSON")?;
+        return output::line(text).map_err(Into::into);
+    }
+    output::text(&runtimes::render_summary(&summary)).map_err(Into::into)
 }

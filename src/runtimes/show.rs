@@ -1,0 +1,154 @@
+//! `gastown config show`: the town's configuration at a glance — who it is, which agent runs
+//! where and why, and its custom agents.
+
+use super::{AgentConfig, resolve_explained, rig_runtime};
+use crate::town::Town;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// What `config show` prints.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub name: String,
+    pub root: PathBuf,
+    pub prefix: String,
+    /// The runtime an agent with no flag and no rig runtime gets.
+    pub default_agent: String,
+    /// Whether town.toml sets `default_agent` (otherwise `sim` is the built-in default).
+    pub default_agent_set: bool,
+    /// `[roles]`: the runtime of the mayor and the deacon (none: actor only).
+    pub mayor: Option<String>,
+    pub deacon: Option<String>,
+    pub agents: Vec<AgentSummary>,
+    pub rigs: Vec<RigSummary>,
+    pub ledger_ref: String,
+    pub commit_delay: String,
+}
+
+/// One custom agent.
+#[derive(Debug, Serialize)]
+pub struct AgentSummary {
+    pub name: String,
+    pub command: String,
+    pub preset: Option<String>,
+}
+
+/// One rig and the runtime its agents get.
+#[derive(Debug, Serialize)]
+pub struct RigSummary {
+    pub name: String,
+    /// `runtime` in its rig.toml.
+    pub runtime: Option<String>,
+    /// What its agents run when no flag says otherwise, or the error that stops them.
+    pub resolved: String,
+}
+
+/// The program and arguments of a custom agent as one shell-quoted line.
+pub fn describe_agent(cfg: &AgentConfig) -> String {
+    let mut argv = vec![cfg.command.clone()];
+    argv.extend(cfg.args.iter().cloned());
+    shell_words::join(&argv)
+}
+
+/// Gather the summary.
+pub fn summary(town: &Town, exe: &Path) -> Result<Summary> {
+    let cfg = &town.config;
+    let mut rigs = Vec::new();
+    for name in rig_names(town)? {
+        let runtime = rig_runtime(town, &name)?;
+        let resolved = match resolve_explained(town, Some(&name), None, exe) {
+            Ok((rt, origin)) => format!("{} ({origin})", rt.name),
+            Err(e) => format!("error: {e}"),
+        };
+        rigs.push(RigSummary {
+            name,
+            runtime,
+            resolved,
+        });
+    }
+    Ok(Summary {
+        name: cfg.name.clone(),
+        root: town.root.clone(),
+        prefix: cfg.prefix.clone(),
+        default_agent: cfg
+            .default_agent
+            .clone()
+            .unwrap_or_else(|| gastown_actors::runtime::SIM_NAME.to_string()),
+        default_agent_set: cfg.default_agent.is_some(),
+        mayor: cfg.roles.mayor.clone(),
+        deacon: cfg.roles.deacon.clone(),
+        agents: cfg
+            .agents
+            .iter()
+            .map(|(name, a)| AgentSummary {
+                name: name.clone(),
+                command: describe_agent(a),
+                preset: a.preset.clone(),
+            })
+            .collect(),
+        rigs,
+        ledger_ref: cfg.ledger.git_ref.clone(),
+        commit_delay: cfg.ledger.commit_delay.clone(),
+    })
+}
+
+/// The rigs of the town: its directories holding a rig.toml, sorted.
+fn rig_names(town: &Town) -> Result<Vec<String>> {
+    let entries = std::fs::read_dir(&town.root)
+        .with_context(|| format!("cannot list {}", town.root.display()))?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", town.root.display()))?;
+        if entry.path().join("rig.toml").is_file() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The summary as text.
+pub fn render_summary(s: &Summary) -> String {
+    let mut out = String::new();
+    let default_note = if s.default_agent_set {
+        "town.toml default_agent"
+    } else {
+        "built-in; set one with `gastown config default-agent <name>`"
+    };
+    let role = |r: &Option<String>| r.clone().unwrap_or_else(|| "(actor only)".to_string());
+    let _ = writeln!(out, "town:          {} ({})", s.name, s.root.display());
+    let _ = writeln!(out, "prefix:        {}", s.prefix);
+    let _ = writeln!(out, "default agent: {} ({default_note})", s.default_agent);
+    let _ = writeln!(out, "mayor:         {}", role(&s.mayor));
+    let _ = writeln!(out, "deacon:        {}", role(&s.deacon));
+    let _ = writeln!(
+        out,
+        "ledger:        {} (commit delay {})",
+        s.ledger_ref, s.commit_delay
+    );
+    if s.agents.is_empty() {
+        let _ = writeln!(
+            out,
+            "custom agents: none (`gastown config agent list` shows presets)"
+        );
+    } else {
+        let _ = writeln!(out, "custom agents:");
+        for a in &s.agents {
+            let preset = a
+                .preset
+                .as_ref()
+                .map(|p| format!("  (like {p})"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "  {}  {}{preset}", a.name, a.command);
+        }
+    }
+    if !s.rigs.is_empty() {
+        let _ = writeln!(out, "rigs:");
+        for r in &s.rigs {
+            let _ = writeln!(out, "  {}  runs {}", r.name, r.resolved);
+        }
+    }
+    out
+}
