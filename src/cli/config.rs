@@ -151,10 +151,10 @@ fn list(town: &Town, exe: &std::path::Path, json: bool) -> Result<()> {
             Ok(rt) => shell_words::join(rt.command()),
             Err(e) => format!("error: {e}"),
         };
+        let kind = format!("[{}]", kind_label(row.kind));
         text.push_str(&format!(
-            "{star} {:width$}  [{}]  {command}\n",
-            row.name,
-            kind_label(row.kind)
+            "{star} {:width$}  {kind:10}  {command}\n",
+            row.name
         ));
     }
     output::text(&text).map_err(Into::into)

@@ -2,6 +2,8 @@
 //! git repositories in temp dirs.
 
 mod bead;
+mod delivery;
+mod config;
 mod mail;
 mod mol;
 mod rig;
