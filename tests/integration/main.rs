@@ -2,7 +2,6 @@
 //! git repositories in temp dirs.
 
 mod bead;
-mod delivery;
 mod config;
 mod mail;
 mod mol;
