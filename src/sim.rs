@@ -146,6 +146,9 @@ fn connect() -> Option<Client> {
 /// What the sim says to one line of input.
 fn respond(line: &str) -> Vec<String> {
     let lower = line.to_lowercase();
+    if let Some(id) = mail_id(line) {
+        return read_mail(&id);
+    }
     if lower.contains("prime") || lower.contains("hook") {
         let (mut lines, hooked) = hook_lines();
         let work = std::env::var("GASTOWN_SIM_WORK").map_or(true, |v| v != "0");
@@ -155,6 +158,31 @@ fn respond(line: &str) -> Vec<String> {
         return lines;
     }
     vec![format!("ack: {}", line.trim())]
+}
+
+/// The id in a "run `gastown mail read <id>`" notice.
+fn mail_id(line: &str) -> Option<String> {
+    let rest = line.split("gastown mail read ").nth(1)?;
+    let id: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+        .collect();
+    (!id.is_empty()).then_some(id)
+}
+
+/// Read a mail and act on it: REWORK means the hook needs work again; HANDOFF and anything
+/// else are read and acknowledged.
+fn read_mail(id: &str) -> Vec<String> {
+    match gastown(&["mail", "read", id]) {
+        Ok(text) => {
+            let mut lines: Vec<String> = text.lines().map(|l| format!("MAIL: {l}")).collect();
+            if text.contains("REWORK") {
+                lines.extend(respond("prime"));
+            }
+            lines
+        }
+        Err(e) => vec![format!("MAIL: cannot read {id}: {e:#}")],
+    }
 }
 
 /// Run this binary as a CLI command in the session's environment; its output lines.

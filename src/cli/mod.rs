@@ -70,6 +70,9 @@ pub enum Command {
         /// Attach no formula.
         #[arg(long, conflicts_with = "formula")]
         no_formula: bool,
+        /// Do not add the bead to a convoy (by default one is created unless one tracks it).
+        #[arg(long)]
+        no_convoy: bool,
     },
     /// Show or change an agent's hook (`show` by default; your own inside a session).
     Hook {
@@ -106,6 +109,11 @@ pub enum Command {
     /// Convoys: delivery units tracking beads across rigs.
     #[command(subcommand)]
     Convoy(convoy::ConvoyCommand),
+    /// Do not disturb: hold your mail instead of having it typed into your session.
+    Dnd {
+        #[arg(value_parser = ["on", "off"])]
+        state: String,
+    },
     /// Run the town's supervisor in the foreground (Ctrl-C stops it).
     Run(crate::run::RunArgs),
     /// The live supervision tree.
@@ -166,6 +174,7 @@ pub fn run(cli: Cli) -> Result<()> {
             runtime,
             formula,
             no_formula,
+            no_convoy,
         } => work::sling(
             &find_town(&cli.town)?,
             bead,
@@ -174,6 +183,7 @@ pub fn run(cli: Cli) -> Result<()> {
             runtime,
             formula,
             no_formula,
+            no_convoy,
         ),
         Command::Hook {
             action,
@@ -200,6 +210,13 @@ pub fn run(cli: Cli) -> Result<()> {
             let town = find_town(&cli.town)?;
             let request = TownRequest::Convoy(cmd.clone());
             routed::run(&town, request, |l, who| convoy::apply(l, &town, cmd, who))
+        }
+        Command::Dnd { state } => {
+            let town = find_town(&cli.town)?;
+            let on = state == "on";
+            routed::run(&town, TownRequest::Dnd { on }, |l, who| {
+                crate::mail::dnd(l, who, on)
+            })
         }
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),

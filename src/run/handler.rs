@@ -124,9 +124,21 @@ impl TownHandler {
                 self.attachments.resize(id, rows, cols).await
             }
             TownRequest::AttachEnd { id } => self.attachments.end(id).await,
-            TownRequest::Mail(cmd) => self.mail(identity, cmd).await,
+            TownRequest::Mail(cmd) => {
+                let reply = self.mail(identity, cmd).await;
+                // New mail may be waiting for a live session: let the router look now.
+                if let Some(router) = ractor::registry::where_is(super::router::ROUTER_NAME) {
+                    let router: ActorRef<super::router::RouterMsg> = router.into();
+                    let _ = router.send_message(super::router::RouterMsg::Sweep);
+                }
+                reply
+            }
             TownRequest::Work(cmd) => self.work(identity, cmd).await,
             TownRequest::Mol(cmd) => self.mol(identity, cmd).await,
+            TownRequest::Dnd { on } => {
+                self.ledger_text(identity, move |l, _town, who| crate::mail::dnd(l, who, on))
+                    .await
+            }
             TownRequest::Mq(cmd) => {
                 self.ledger_text(identity, move |l, town, who| {
                     crate::cli::mq::apply(l, town, cmd, who)
@@ -231,6 +243,38 @@ impl TownHandler {
             .map_err(|e| err(ErrorCode::InvalidArgument, e))
     }
 
+    /// Each role's mailbox depth: its unread mail in the ledger (the actor's mailbox mirrors it).
+    async fn fill_unread_mail(&self, tree: &mut introspect::ActorNode) {
+        let mut addresses = Vec::new();
+        introspect::visit(tree, &mut |n| {
+            if let Some(a) = topology::address_of_role_path(&n.path) {
+                addresses.push(a);
+            }
+        });
+        let counts = self
+            .ledger
+            .call(move |l| {
+                addresses
+                    .into_iter()
+                    .map(|a| {
+                        let n = crate::mail::store::unread_for(l, &a)
+                            .map(|m| m.len())
+                            .unwrap_or(0);
+                        (a, n)
+                    })
+                    .collect::<std::collections::HashMap<String, usize>>()
+            })
+            .await
+            .unwrap_or_default();
+        introspect::visit_mut(tree, &mut |n| {
+            if let Some(a) = topology::address_of_role_path(&n.path)
+                && let Some(count) = counts.get(&a)
+            {
+                n.mailbox_depth = Some(n.mailbox_depth.unwrap_or(0) + count);
+            }
+        });
+    }
+
     /// Carry out one effect of a work command on the live tree.
     pub async fn carry_out(&self, effect: Effect) -> Result<String, String> {
         let root = self.root().await.map_err(|e| e.message)?;
@@ -276,9 +320,10 @@ impl TownHandler {
     }
 
     async fn actors(&self) -> Result<TownReply, WireError> {
-        let tree = introspect::tree(self.root().await?)
+        let mut tree = introspect::tree(self.root().await?)
             .await
             .map_err(|e| err(ErrorCode::Internal, e))?;
+        self.fill_unread_mail(&mut tree).await;
         let json =
             serde_json::to_string(&tree).map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
         Ok(TownReply::Json(json))

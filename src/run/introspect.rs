@@ -120,3 +120,19 @@ pub fn find<'a>(node: &'a ActorNode, path: &str) -> Option<&'a ActorNode> {
     }
     node.children.iter().find_map(|c| find(c, path))
 }
+
+/// Call `f` on every node, depth first.
+pub fn visit(node: &ActorNode, f: &mut impl FnMut(&ActorNode)) {
+    f(node);
+    for c in &node.children {
+        visit(c, f);
+    }
+}
+
+/// Call `f` on every node, depth first, mutably.
+pub fn visit_mut(node: &mut ActorNode, f: &mut impl FnMut(&mut ActorNode)) {
+    f(node);
+    for c in &mut node.children {
+        visit_mut(c, f);
+    }
+}

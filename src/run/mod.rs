@@ -9,6 +9,7 @@ mod handler;
 pub mod introspect;
 mod logging;
 pub mod protocol;
+mod router;
 mod socket_actor;
 pub mod topology;
 
@@ -80,7 +81,13 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     let socket = ChildSpec::actor("socket", socket_actor::SocketActor, move || {
         socket_args.clone()
     });
-    let spec = topology::town_spec(&tree, socket).map_err(anyhow::Error::msg)?;
+    let router_args = router::RouterArgs {
+        root: Arc::clone(&root_cell),
+        ledger: LedgerHandle::default(),
+    };
+    let router = ChildSpec::actor("router", router::Router, move || router_args.clone())
+        .with_name(router::ROUTER_NAME);
+    let spec = topology::town_spec(&tree, socket, router).map_err(anyhow::Error::msg)?;
     let (sender, receiver) = broadcast::channel(4096);
     tokio::spawn(record_events(
         receiver,

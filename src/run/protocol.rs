@@ -57,6 +57,8 @@ pub enum TownRequest {
     Mq(crate::cli::mq::MqCommand),
     /// A `gastown convoy …` command as the caller.
     Convoy(crate::cli::convoy::ConvoyCommand),
+    /// `gastown dnd on|off` for the caller.
+    Dnd { on: bool },
 }
 
 /// One town reply. New variants go at the end.

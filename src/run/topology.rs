@@ -3,6 +3,7 @@
 //! ```text
 //! town (one_for_one)
 //! ├── ledger        single writer of the ledger, group commit
+//! ├── router        mail delivery into sessions
 //! ├── socket        the Unix socket server
 //! ├── mayor         role (rest_for_one): agent, session?
 //! ├── deacon        role: agent, session?, patrol, boot, dogs (dynamic)
@@ -40,7 +41,11 @@ pub struct TreeConfig {
 }
 
 /// The town supervisor's spec; `socket` is the socket server's child spec.
-pub fn town_spec(cfg: &TreeConfig, socket: ChildSpec) -> Result<SupervisorSpec, String> {
+pub fn town_spec(
+    cfg: &TreeConfig,
+    socket: ChildSpec,
+    router: ChildSpec,
+) -> Result<SupervisorSpec, String> {
     let ledger = cfg.ledger.clone();
     let ledger_child = ChildSpec::actor("ledger", LedgerActor, move || LedgerArgs {
         config: ledger.clone(),
@@ -60,6 +65,7 @@ pub fn town_spec(cfg: &TreeConfig, socket: ChildSpec) -> Result<SupervisorSpec, 
     Ok(SupervisorSpec::new(Strategy::OneForOne)
         .with_intensity(Intensity::new(10, Duration::from_secs(60)))
         .child(ledger_child)
+        .child(router)
         .child(socket)
         .child(ChildSpec::supervisor("mayor", role_supervisor(mayor)))
         .child(ChildSpec::supervisor("deacon", role_supervisor(deacon)))

@@ -3,6 +3,7 @@
 
 mod bead;
 mod config;
+mod delivery;
 mod mail;
 mod mol;
 mod rig;
