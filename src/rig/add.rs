@@ -10,7 +10,7 @@ use super::{BARE_REPO_DIR, Rig};
 use crate::git_cli;
 use crate::town::Town;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What `gastown rig add` was asked for.
 #[derive(Debug, Clone)]
@@ -32,6 +32,11 @@ const RIG_GITIGNORE: &str = "# gastown: the rig's clone and working copies are n
 
 /// Add a rig: a bare clone of the source, `rig.toml`, the refinery's worktree, and a commit of
 /// the config in the town repository. Nothing is left on disk or staged when it fails.
+///
+/// The clone (the slow part, and the one most likely to be interrupted) is made in a staging
+/// directory under the town's git-ignored runtime dir and moved into place once it is complete,
+/// so even a killed `rig add` leaves no half-made rig in the town; stale staging directories of
+/// dead processes are removed by the next `rig add`.
 pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
     validate_rig_name(&opts.name)?;
     let prefix = opts
@@ -48,6 +53,8 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
     }
     check_prefix_free(town, &prefix)?;
     let url = resolve_source(&opts.source);
+    let staging = Staging::new(town, &opts.name)?;
+    let branch = clone_source(&staging.bare(), &url, opts.branch.as_deref())?;
     fs::create_dir(&dir).map_err(|e| RigError::io("create", &dir, e))?;
     let mut undo = Undo {
         town: &town.root,
@@ -56,30 +63,93 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
         armed: true,
     };
     let bare = dir.join(BARE_REPO_DIR);
-    git_cli::clone_bare(&url, &bare).map_err(|error| RigError::Clone {
-        url: url.clone(),
-        error,
-    })?;
-    let branch = default_branch(&bare, &url, opts.branch.as_deref())?;
-    keep_only_branch(&bare, &branch)?;
+    fs::rename(staging.bare(), &bare).map_err(|e| RigError::io("move the clone to", &bare, e))?;
     let mut config = RigConfig::new(&opts.name, &url, &branch, &prefix);
     config.runtime = opts.runtime.clone();
-    config.check().map_err(|message| RigError::Config {
-        path: dir.join(RIG_CONFIG_FILE),
-        message,
-    })?;
-    config.write(&dir.join(RIG_CONFIG_FILE))?;
-    let ignore = dir.join(".gitignore");
-    fs::write(&ignore, RIG_GITIGNORE).map_err(|e| RigError::io("write", &ignore, e))?;
-    let rig = Rig::from_dir(&dir)?;
+    let rig = write_rig_files(&dir, &config)?;
     ensure_refinery_worktree(&rig)?;
-    commit_rig_files(
-        &town.root,
-        &opts.name,
-        &format!("gastown rig add {}", opts.name),
-    )?;
+    let message = format!("gastown rig add {}", opts.name);
+    commit_rig_files(&town.root, &opts.name, &message)?;
     undo.armed = false;
     Ok(rig)
+}
+
+/// Clone `url` bare into `bare` and settle the default branch: `wanted`, else the source's HEAD.
+fn clone_source(bare: &Path, url: &str, wanted: Option<&str>) -> Result<String> {
+    git_cli::clone_bare(url, bare).map_err(|error| RigError::Clone {
+        url: url.to_string(),
+        error,
+    })?;
+    let branch = default_branch(bare, url, wanted)?;
+    keep_only_branch(bare, &branch)?;
+    Ok(branch)
+}
+
+/// Check and write `rig.toml` and the rig's `.gitignore`, and read the rig back.
+fn write_rig_files(dir: &Path, config: &RigConfig) -> Result<Rig> {
+    let path = dir.join(RIG_CONFIG_FILE);
+    config.check().map_err(|message| RigError::Config {
+        path: path.clone(),
+        message,
+    })?;
+    config.write(&path)?;
+    let ignore = dir.join(".gitignore");
+    fs::write(&ignore, RIG_GITIGNORE).map_err(|e| RigError::io("write", &ignore, e))?;
+    Rig::from_dir(dir)
+}
+
+/// `<town>/.runtime/rig-add-<name>-<pid>`: where the clone is made; removed when dropped.
+struct Staging {
+    dir: PathBuf,
+}
+
+impl Staging {
+    const PREFIX: &str = "rig-add-";
+
+    fn new(town: &Town, name: &str) -> Result<Staging> {
+        let runtime = town.runtime_dir();
+        fs::create_dir_all(&runtime).map_err(|e| RigError::io("create", &runtime, e))?;
+        remove_stale_staging(&runtime);
+        let dir = runtime.join(format!("{}{name}-{}", Staging::PREFIX, std::process::id()));
+        if dir.exists() {
+            fs::remove_dir_all(&dir).map_err(|e| RigError::io("remove", &dir, e))?;
+        }
+        fs::create_dir(&dir).map_err(|e| RigError::io("create", &dir, e))?;
+        Ok(Staging { dir })
+    }
+
+    fn bare(&self) -> PathBuf {
+        self.dir.join(BARE_REPO_DIR)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Remove staging directories left by `rig add`s that were killed (their pid is gone).
+fn remove_stale_staging(runtime: &Path) {
+    let Ok(entries) = fs::read_dir(runtime) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(Staging::PREFIX) else {
+            continue;
+        };
+        let pid = rest.rsplit('-').next().and_then(|p| p.parse::<i32>().ok());
+        if pid.is_some_and(|pid| !process_alive(pid)) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+fn process_alive(pid: i32) -> bool {
+    // SAFETY: kill(2) with signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// Bead ids must say where they belong: a rig's prefix is neither the town's nor another rig's.

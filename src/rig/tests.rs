@@ -238,3 +238,26 @@ fn a_gate_past_its_timeout_loses_its_whole_process_group() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn rig_add_clears_staging_left_by_dead_processes_only() {
+    let f = fixture();
+    let runtime = f.town.runtime_dir();
+    let mut child = std::process::Command::new("true").spawn().expect("spawn");
+    let dead_pid = child.id();
+    child.wait().expect("reaped");
+    let dead = runtime.join(format!("rig-add-old-{dead_pid}"));
+    let live = runtime.join(format!("rig-add-busy-{}", std::process::id()));
+    fs::create_dir_all(dead.join(".repo.git")).expect("mkdir");
+    fs::create_dir_all(&live).expect("mkdir");
+    let opts = AddOptions {
+        name: "second".to_string(),
+        source: f.source.to_string_lossy().into_owned(),
+        branch: None,
+        runtime: None,
+        prefix: None,
+    };
+    add_rig(&f.town, &opts).expect("rig add");
+    assert!(!dead.exists(), "a dead add's staging is removed");
+    assert!(live.exists(), "a running add's staging is left alone");
+}

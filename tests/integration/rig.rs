@@ -304,6 +304,16 @@ fn an_uncloneable_source_leaves_nothing_behind() {
     );
     assert!(!town.root.join("proj").exists());
     assert_eq!(town_entries(&town), before);
+    let runtime: Vec<_> = fs::read_dir(town.root.join(".runtime"))
+        .expect("runtime dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(
+        !runtime
+            .iter()
+            .any(|n| n.to_string_lossy().starts_with("rig-add-")),
+        "no staging clone left: {runtime:?}"
+    );
 
     let src = source();
     let err = town.fails(&["rig", "add", "proj", src.arg(), "--branch", "nope"]);
