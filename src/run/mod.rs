@@ -9,6 +9,7 @@ mod handler;
 pub mod introspect;
 mod logging;
 pub mod protocol;
+mod refinery_actor;
 mod router;
 mod socket_actor;
 pub mod topology;
@@ -71,6 +72,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         attachments: attach::Attachments::default(),
     });
     let resume = Arc::clone(&town_handler);
+    let _ = tree.handler.set(Arc::clone(&town_handler));
     let handler: Arc<dyn crate::socket::Handler> = town_handler;
     let socket_args = socket_actor::SocketArgs {
         runtime_dir: runtime_dir.clone(),
@@ -98,6 +100,11 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         .await
         .context("the town's supervision tree did not start")?;
     let _ = root_cell.set(root.clone());
+    for rig in crate::rig::Rig::list(&town).unwrap_or_default() {
+        if let Err(e) = topology::ensure_rig(&root, &tree, rig.name()).await {
+            tracing::warn!(rig = rig.name(), "cannot start the rig: {e}");
+        }
+    }
     handler::resume_hooked(&resume).await;
     tracing::info!(town = %town.root.display(), pid = std::process::id(), "gastown run is up; Ctrl-C stops it");
 
@@ -205,5 +212,6 @@ fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConf
         context,
         stop_timeout: town.duration("run.stop_timeout", &town.config.run.stop_timeout)?,
         patrol_interval: town.duration("run.patrol_interval", &town.config.run.patrol_interval)?,
+        handler: Arc::new(OnceLock::new()),
     })
 }

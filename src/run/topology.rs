@@ -9,6 +9,7 @@
 //! ├── deacon        role: agent, session?, patrol, boot, dogs (dynamic)
 //! └── rigs (dynamic)
 //!     └── rig:<name> (one_for_one)
+//!         ├── refinery             the merge queue (rigs on disk)
 //!         ├── crew (dynamic)      └── crew:<name>     role: agent, session
 //!         └── polecats (dynamic)  └── polecat:<name>  role: agent, session
 //! ```
@@ -24,6 +25,7 @@ use gastown_supervision::{
     Backoff, ChildSpec, Intensity, Restart, Strategy, SupervisorRef, SupervisorSpec,
 };
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// What building the tree needs.
@@ -38,6 +40,8 @@ pub struct TreeConfig {
     pub stop_timeout: Duration,
     /// The deacon's patrol interval.
     pub patrol_interval: Duration,
+    /// The socket's request handler, once built (refineries carry out effects through it).
+    pub handler: Arc<OnceLock<Arc<super::handler::TownHandler>>>,
 }
 
 /// The town supervisor's spec; `socket` is the socket server's child spec.
@@ -217,7 +221,7 @@ pub async fn spawn_agent(
         }
     };
     let rig = identity.rig.clone().ok_or("a rig-level agent has a rig")?;
-    let rig_sup = ensure_rig(root, &rig).await?;
+    let rig_sup = ensure_rig(root, cfg, &rig).await?;
     let group_sup = rig_sup
         .child_supervisor(group)
         .await
@@ -245,7 +249,12 @@ pub async fn spawn_agent(
     Ok(path)
 }
 
-async fn ensure_rig(root: &SupervisorRef, rig: &str) -> Result<SupervisorRef, String> {
+/// The rig's supervisor, started (with its refinery) if it is not running yet.
+pub async fn ensure_rig(
+    root: &SupervisorRef,
+    cfg: &TreeConfig,
+    rig: &str,
+) -> Result<SupervisorRef, String> {
     let rigs = root
         .child_supervisor("rigs")
         .await
@@ -259,7 +268,7 @@ async fn ensure_rig(root: &SupervisorRef, rig: &str) -> Result<SupervisorRef, St
     {
         return Ok(existing);
     }
-    let spec = SupervisorSpec::new(Strategy::OneForOne)
+    let mut spec = SupervisorSpec::new(Strategy::OneForOne)
         .child(ChildSpec::supervisor(
             "crew",
             SupervisorSpec::new(Strategy::Dynamic),
@@ -268,6 +277,20 @@ async fn ensure_rig(root: &SupervisorRef, rig: &str) -> Result<SupervisorRef, St
             "polecats",
             SupervisorSpec::new(Strategy::Dynamic),
         ));
+    let on_disk = crate::rig::Rig::load(&cfg.town, rig).is_ok();
+    if let (true, Some(handler)) = (on_disk, cfg.handler.get()) {
+        let args = super::refinery_actor::RefineryArgs {
+            town: cfg.town.clone(),
+            rig: rig.to_string(),
+            ledger: gastown_actors::ledger::LedgerHandle::default(),
+            handler: Arc::clone(handler),
+        };
+        spec = spec.child(ChildSpec::actor(
+            "refinery",
+            super::refinery_actor::RefineryActor,
+            move || args.clone(),
+        ));
+    }
     rigs.start_child(ChildSpec::supervisor(id.clone(), spec))
         .await
         .map_err(|e| e.to_string())?;
@@ -290,5 +313,25 @@ pub fn address_of_role_path(path: &str) -> Option<String> {
             Some(format!("{rig}/{group}/{name}"))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_of_role_path;
+
+    #[test]
+    fn role_paths_map_to_addresses() {
+        let check = |path: &str, want: Option<&str>| {
+            assert_eq!(address_of_role_path(path).as_deref(), want, "{path}");
+        };
+        check("town/mayor", Some("mayor"));
+        check("town/rigs/rig:alpha/crew/crew:max", Some("alpha/crew/max"));
+        check(
+            "town/rigs/rig:alpha/polecats/polecat:nux",
+            Some("alpha/polecats/nux"),
+        );
+        check("town/rigs/rig:alpha/crew", None);
+        check("town/ledger", None);
     }
 }

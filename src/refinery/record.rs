@@ -1,0 +1,291 @@
+//! The bookkeeping after [`super::land`]: what each result means for the ledger, the polecat,
+//! the witness and the mayor. Idempotent: an MR already closed is left alone, so recording the
+//! same outcome twice (or after [`super::recover`]) changes nothing.
+
+use super::queue::MergeRequest;
+use super::{LandOutcome, MAX_RETRIES, MrResult};
+use crate::git_cli;
+use crate::mail::store::{self, Outgoing, ProtocolKind, send_protocol};
+use crate::rig::{self, Rig};
+use crate::town::Town;
+use crate::work::{Effect, WorkCommand};
+use anyhow::Result;
+use gastown_actors::identity::AgentIdentity;
+use gastown_beads::{BeadPatch, Ledger, Status};
+use serde_json::{Map, Value, json};
+
+/// What [`record`] did: one line per MR, and the effects on the live tree (sessions to start
+/// for re-slung work) that the supervisor carries out.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    pub notes: Vec<String>,
+    pub effects: Vec<Effect>,
+}
+
+/// Record every result of `outcome` in the ledger as `who` (normally `<rig>/refinery`).
+pub fn record(ledger: &mut Ledger, town: &Town, outcome: &LandOutcome, who: &str) -> Result<Recorded> {
+    let mut done = Recorded::default();
+    let rig = Rig::load(town, &outcome.rig)?;
+    for o in &outcome.outcomes {
+        let Some(bead) = ledger.get(&o.mr.id)? else {
+            done.notes.push(format!("{}: no such bead any more, skipped", o.mr.id));
+            continue;
+        };
+        if bead.is_closed() {
+            continue;
+        }
+        // The ledger's view (retry count, rework state), not the batch's snapshot.
+        let mr = MergeRequest::from_bead(&bead).unwrap_or_else(|| o.mr.clone());
+        let note = match &o.result {
+            MrResult::Merged { commit } | MrResult::AlreadyMerged { commit } => {
+                merged(ledger, &rig, &mr, commit, who)?
+            }
+            MrResult::Conflict { files } => {
+                let text = format!(
+                    "{} does not merge onto {}: conflicts in {}. Rebase your branch onto {} and run `gastown done` again.",
+                    mr.branch,
+                    mr.target,
+                    files.join(", "),
+                    mr.target
+                );
+                rework(ledger, town, &mr, "conflict", &text, who, &mut done.effects)?
+            }
+            MrResult::GateFailed { gate, output } => {
+                let text = format!(
+                    "The {gate} gate fails with {} merged onto {}. Fix it and run `gastown done` again.\n\n{output}",
+                    mr.branch, mr.target
+                );
+                rework(ledger, town, &mr, "gate", &text, who, &mut done.effects)?
+            }
+            MrResult::TimedOut { gate, output } => {
+                let text = format!(
+                    "The {gate} gate ran past the rig's timeout with {} merged onto {} and was killed. Make it finish and run `gastown done` again.\n\n{output}",
+                    mr.branch, mr.target
+                );
+                rework(ledger, town, &mr, "timeout", &text, who, &mut done.effects)?
+            }
+            MrResult::GateFailedOnTarget { gate, output, target_tip } => {
+                target_broken(ledger, &mr, gate, output, target_tip, who)?
+            }
+            MrResult::BranchMissing { branch } => branch_missing(ledger, &mr, branch, who)?,
+            MrResult::Held { target_tip } => format!(
+                "{}: held, {} at {} still fails its gates without it",
+                mr.id,
+                mr.target,
+                short(target_tip)
+            ),
+        };
+        done.notes.push(note);
+    }
+    Ok(done)
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..10).unwrap_or(commit)
+}
+
+fn extra(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()
+}
+
+/// Merged: close the source bead and the MR, tell the polecat and the witness, and now that
+/// the merge is confirmed, remove the polecat's sandbox and its branch.
+fn merged(ledger: &mut Ledger, rig: &Rig, mr: &MergeRequest, commit: &str, who: &str) -> Result<String> {
+    let reason = format!("merged in {} ({})", short(commit), mr.id);
+    if let Some(source) = ledger.get(&mr.source_bead)?
+        && !source.is_closed()
+    {
+        ledger.close(&source.id, &reason, who)?;
+        on_source_closed(ledger, &source.id, who)?;
+    }
+    ledger.set_extra(&mr.id, extra(&[("merge_commit", json!(commit))]), who)?;
+    ledger.close(&mr.id, &format!("merged as {commit}"), who)?;
+    let body = format!("{} merged: {} landed on {} as {commit}", mr.id, mr.branch, mr.target);
+    if !mr.worker.is_empty() {
+        send_protocol(ledger, ProtocolKind::Merged, &mr.worker, who, &body)?;
+    }
+    send_protocol(ledger, ProtocolKind::Merged, &format!("{}/witness", mr.rig), who, &body)?;
+    let cleanup = remove_sandbox(rig, mr);
+    Ok(format!("{}: merged as {} ({}){cleanup}", mr.id, short(commit), mr.source_bead))
+}
+
+/// The one place the refinery tells convoys a tracked bead closed. The convoy module is being
+/// written alongside; once `crate::convoy::on_bead_closed(ledger, bead_id, who)` exists, this
+/// calls it.
+fn on_source_closed(_ledger: &mut Ledger, _bead_id: &str, _who: &str) -> Result<()> {
+    Ok(())
+}
+
+/// Remove the merged polecat's worktree (only if it is still on this MR's branch and has no
+/// uncommitted changes) and then the branch. Failures are reported, never fatal: the merge is
+/// already recorded.
+fn remove_sandbox(rig: &Rig, mr: &MergeRequest) -> String {
+    let Some(polecat) = AgentIdentity::parse(&mr.worker)
+        .ok()
+        .filter(|id| id.role == gastown_actors::identity::Role::Polecat)
+        .map(|id| id.name)
+    else {
+        return String::new();
+    };
+    let status = match rig::polecat_status(rig, &polecat) {
+        Ok(s) => s,
+        Err(e) => return format!("; sandbox kept ({e})"),
+    };
+    if status.exists {
+        if status.branch.as_deref() != Some(mr.branch.as_str()) {
+            return format!("; sandbox kept: {polecat} is on other work");
+        }
+        if status.dirty {
+            return format!("; sandbox kept: {polecat}'s worktree has uncommitted changes");
+        }
+        if let Err(e) = rig::remove_polecat_worktree(rig, &polecat, true) {
+            return format!("; sandbox kept ({e})");
+        }
+    }
+    match git_cli::delete_branch(&rig.bare_repo(), &mr.branch, true) {
+        Ok(()) => format!("; sandbox and branch {} removed", mr.branch),
+        Err(e) => format!("; sandbox removed, branch kept ({e})"),
+    }
+}
+
+/// Send the work back to its polecat (REWORK mail, source bead re-slung as a rebase/fix task),
+/// or escalate to the mayor once the MR has used up its retries.
+fn rework(
+    ledger: &mut Ledger,
+    town: &Town,
+    mr: &MergeRequest,
+    why: &str,
+    text: &str,
+    who: &str,
+    effects: &mut Vec<Effect>,
+) -> Result<String> {
+    let retries = mr.retry_count + 1;
+    ledger.set_extra(
+        &mr.id,
+        extra(&[
+            ("retry_count", json!(retries)),
+            ("rework_from", json!(mr.commit)),
+            ("last_failure", json!(why)),
+        ]),
+        who,
+    )?;
+    if retries >= MAX_RETRIES || mr.worker.is_empty() {
+        return escalate(ledger, mr, retries, text, who);
+    }
+    let body = format!("{} ({}): {text}", mr.id, mr.source_bead);
+    send_protocol(ledger, ProtocolKind::Rework, &mr.worker, who, &body)?;
+    if let Some(source) = ledger.get(&mr.source_bead)? {
+        let notes = format!("{}\n\nRefinery ({why}, try {retries}): {text}", source.notes)
+            .trim_start()
+            .to_string();
+        ledger.update(&source.id, BeadPatch { notes: Some(notes), ..BeadPatch::default() }, who)?;
+    }
+    let sling = WorkCommand::Sling {
+        bead: mr.source_bead.clone(),
+        target: mr.worker.clone(),
+        force: true,
+        runtime: None,
+        // The rig's work formula, so the session has steps to work (an open molecule is kept).
+        formula: None,
+        no_formula: false,
+        // Rework stays in the convoy it already belongs to.
+        no_convoy: true,
+    };
+    match crate::work::apply(ledger, town, sling, who) {
+        Ok(out) => effects.extend(out.effects),
+        Err(e) => {
+            return Ok(format!(
+                "{}: {why}, REWORK sent to {} but re-slinging {} failed: {e}",
+                mr.id, mr.worker, mr.source_bead
+            ));
+        }
+    }
+    Ok(format!(
+        "{}: {why}, sent back to {} (try {retries} of {MAX_RETRIES})",
+        mr.id, mr.worker
+    ))
+}
+
+/// Too many tries: HELP to the mayor, the MR blocked and labelled until `gastown mq retry`.
+fn escalate(ledger: &mut Ledger, mr: &MergeRequest, retries: u64, text: &str, who: &str) -> Result<String> {
+    let body = format!(
+        "{} ({} from {}) failed {retries} times; last: {text}\n\n`gastown mq retry {}` puts it back in the queue, `gastown mq reject {}` drops it.",
+        mr.id, mr.branch, mr.worker, mr.id, mr.id
+    );
+    send_protocol(ledger, ProtocolKind::Help, "mayor", who, &body)?;
+    ledger.update(&mr.id, BeadPatch { status: Some(Status::Blocked), ..BeadPatch::default() }, who)?;
+    ledger.add_label(&mr.id, "escalated", who)?;
+    Ok(format!("{}: escalated to the mayor after {retries} tries", mr.id))
+}
+
+/// The target fails its gates without the MR: tell the mayor (once per broken tip) and keep
+/// the MR queued, unblamed.
+fn target_broken(
+    ledger: &mut Ledger,
+    mr: &MergeRequest,
+    gate: &str,
+    output: &str,
+    tip: &str,
+    who: &str,
+) -> Result<String> {
+    if mr.target_broken_at.as_deref() != Some(tip) {
+        ledger.set_extra(&mr.id, extra(&[("target_broken_at", json!(tip))]), who)?;
+        let mail = Outgoing {
+            to: "mayor".to_string(),
+            subject: format!("{} of rig {} fails its {gate} gate", mr.target, mr.rig),
+            body: format!(
+                "The {gate} gate fails on {} at {tip} without any merge request, so the refinery of {} holds its queue ({} waits) until the target changes.\n\n{output}",
+                mr.target, mr.rig, mr.id
+            ),
+            urgent: true,
+            reply_to: None,
+        };
+        if let Err(e) = store::send(ledger, who, &mail) {
+            send_protocol(ledger, ProtocolKind::Help, "mayor", who, &format!("{}: {e}", mail.subject))?;
+        }
+    }
+    Ok(format!(
+        "{}: not blamed, {} at {} fails its {gate} gate on its own (mayor told)",
+        mr.id,
+        mr.target,
+        short(tip)
+    ))
+}
+
+/// The branch is gone: nothing can be merged. MERGE_FAILED to the polecat, the MR closed as
+/// failed, the source bead back in the ready pool.
+fn branch_missing(ledger: &mut Ledger, mr: &MergeRequest, branch: &str, who: &str) -> Result<String> {
+    let reason = format!(
+        "failed: branch {branch} no longer exists in rig {}'s repository, nothing to merge",
+        mr.rig
+    );
+    if !mr.worker.is_empty() {
+        let body = format!("{} ({}): {reason}", mr.id, mr.source_bead);
+        send_protocol(ledger, ProtocolKind::MergeFailed, &mr.worker, who, &body)?;
+    }
+    ledger.close(&mr.id, &reason, who)?;
+    reopen_source(ledger, mr, &reason, who)?;
+    Ok(format!("{}: {reason}", mr.id))
+}
+
+/// Put the source bead back in the ready pool (open, unassigned) with a note saying why.
+pub fn reopen_source(ledger: &mut Ledger, mr: &MergeRequest, why: &str, who: &str) -> Result<()> {
+    let Some(source) = ledger.get(&mr.source_bead)? else {
+        return Ok(());
+    };
+    if source.is_closed() {
+        return Ok(());
+    }
+    let notes = format!("{}\n\nRefinery: {} {why}", source.notes, mr.id).trim_start().to_string();
+    ledger.update(
+        &source.id,
+        BeadPatch {
+            status: Some(Status::Open),
+            assignee: Some(String::new()),
+            notes: Some(notes),
+            ..BeadPatch::default()
+        },
+        who,
+    )?;
+    Ok(())
+}
