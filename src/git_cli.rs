@@ -240,9 +240,14 @@ pub fn current_branch(dir: &Path) -> Result<Option<String>, GitCliError> {
     git_query(dir, &["symbolic-ref", "--quiet", "--short", "HEAD"])
 }
 
-/// The commit id `rev` names in `dir`.
+/// The commit id `rev` names in `dir` (peeled to a commit, so a tag gives its commit). A `rev`
+/// that already says what to peel to (`main^{tree}`) is taken as it is.
 pub fn rev_parse(dir: &Path, rev: &str) -> Result<String, GitCliError> {
-    let spec = format!("{rev}^{{commit}}");
+    let spec = if rev.contains("^{") {
+        rev.to_string()
+    } else {
+        format!("{rev}^{{commit}}")
+    };
     git(dir, &["rev-parse", "--verify", "--quiet", &spec])
 }
 
@@ -294,6 +299,27 @@ pub fn head_branch(repo: &Path) -> Result<Option<String>, GitCliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rev_parse_peels_to_commits_unless_told_otherwise() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = dir.path();
+        git(repo, &["init", "--quiet", "--initial-branch=main"]).expect("init");
+        std::fs::write(repo.join("f"), "x\n").expect("write");
+        let commit = commit_all(repo, "one").expect("commit").expect("a commit");
+        git(repo, &["tag", "-a", "-m", "v1", "v1"]).expect("annotated tag");
+        assert_eq!(rev_parse(repo, "v1").expect("tag"), commit);
+        let tree = rev_parse(repo, "main^{tree}").expect("tree");
+        assert_eq!(tree, git(repo, &["write-tree"]).expect("index tree"));
+        assert!(rev_parse(repo, "nope").is_err());
+        assert!(!branch_exists(repo, "nope").expect("query"));
+        assert_eq!(
+            current_branch(repo).expect("branch").as_deref(),
+            Some("main")
+        );
+        git(repo, &["switch", "--quiet", "--detach"]).expect("detach");
+        assert_eq!(current_branch(repo).expect("detached"), None);
+    }
 
     #[test]
     fn identity_only_for_committing_commands() {
