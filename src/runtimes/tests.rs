@@ -385,3 +385,46 @@ fn runtimes_serialize_with_the_new_fields_and_read_the_old_shape() {
     let back: Runtime = serde_json::from_str(&text).expect("reads back");
     assert_eq!(back, claude);
 }
+
+#[test]
+fn prepare_home_never_dirties_a_work_tree_nor_touches_tracked_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let repo = dir.path().join("repo");
+    fs::create_dir_all(repo.join(".claude")).expect("dir");
+    fs::write(repo.join(".claude/settings.json"), "{}\n").expect("write");
+    fs::write(repo.join("README"), "project\n").expect("write");
+    git(
+        dir.path(),
+        &["init", "--quiet", "--initial-branch=main", "repo"],
+    )
+    .expect("init");
+    git(&repo, &["add", "."]).expect("add");
+    git(&repo, &["commit", "--quiet", "-m", "project"]).expect("commit");
+    git(&repo, &["worktree", "add", "--quiet", "../wt"]).expect("worktree");
+    let claude = runtime::preset("claude").expect("preset");
+    let check = |home: &Path, who: &str| {
+        prepare_home(home, &identity(who), &claude).expect("prepared");
+        prepare_home(home, &identity(who), &claude).expect("prepared twice");
+        assert_eq!(
+            git(home, &["status", "--porcelain"]).expect("status"),
+            "",
+            "{home:?}"
+        );
+        assert_eq!(
+            fs::read_to_string(home.join(".claude/settings.json")).expect("read"),
+            "{}\n",
+            "a tracked settings file is the project's"
+        );
+        assert!(home.join("CLAUDE.md").is_file(), "{home:?}");
+    };
+    check(&dir.path().join("wt"), "alpha/polecats/nux");
+    check(&repo, "alpha/crew/max");
+    let sub = repo.join("mayor");
+    let codex = runtime::preset("codex").expect("preset");
+    prepare_home(&sub, &identity("mayor"), &codex).expect("prepared");
+    assert!(sub.join("AGENTS.md").is_file());
+    assert_eq!(git(&repo, &["status", "--porcelain"]).expect("status"), "");
+    let exclude = fs::read_to_string(repo.join(".git/info/exclude")).expect("exclude");
+    assert!(exclude.contains("/mayor/AGENTS.md\n"), "{exclude}");
+    assert_eq!(exclude.matches("/CLAUDE.md\n").count(), 1, "{exclude}");
+}
