@@ -6,6 +6,7 @@
 mod bench;
 mod cli;
 mod client;
+mod convoy;
 mod git_cli;
 mod mail;
 mod molecule;

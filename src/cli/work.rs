@@ -37,6 +37,7 @@ pub fn sling(
     runtime: Option<String>,
     formula: Option<String>,
     no_formula: bool,
+    no_convoy: bool,
 ) -> Result<()> {
     run(
         town,
@@ -47,6 +48,7 @@ pub fn sling(
             runtime,
             formula,
             no_formula,
+            no_convoy,
         },
     )
 }

@@ -29,6 +29,9 @@ pub enum WorkCommand {
         runtime: Option<String>,
         formula: Option<String>,
         no_formula: bool,
+        /// Do not add the bead to a convoy (by default one is auto-created).
+        #[serde(default)]
+        no_convoy: bool,
     },
     Hook {
         action: HookAction,
@@ -97,6 +100,7 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: WorkCommand, who: &str) -> R
             runtime,
             formula,
             no_formula,
+            no_convoy,
         } => sling::sling(
             ledger,
             town,
@@ -106,6 +110,7 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: WorkCommand, who: &str) -> R
                 force,
                 runtime,
                 formula: if no_formula { None } else { Some(formula) },
+                no_convoy,
             },
             who,
         ),

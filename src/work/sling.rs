@@ -26,6 +26,8 @@ pub struct SlingRequest {
     pub runtime: Option<String>,
     /// `None`: no formula; `Some(None)`: the rig's work formula; `Some(Some(name))`: that one.
     pub formula: Option<Option<String>>,
+    /// Do not auto-create a convoy for the bead.
+    pub no_convoy: bool,
 }
 
 pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) -> Result<Outcome> {
@@ -95,6 +97,10 @@ pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) ->
         )?;
     }
     out.say(format!("slung {} to {}", bead.id, identity.address));
+    // Convoys (src/convoy): track the slung bead unless told not to or already tracked.
+    if !req.no_convoy {
+        crate::convoy::auto_for_sling(ledger, &bead, who, &mut out)?;
+    }
     out.effects.push(Effect::EnsureSession {
         address: identity.address,
         runtime: req.runtime.clone(),
@@ -278,6 +284,7 @@ pub fn dispatch_queue(
         force: false,
         runtime: None,
         formula: Some(None),
+        no_convoy: false,
     };
     let out = sling(ledger, town, &request, who)?;
     Ok(Some(out))
