@@ -14,6 +14,7 @@
 //! | `GASTOWN_SIM_FLOOD=<bytes>` | print that many bytes of noise at start |
 //! | `GASTOWN_SIM_HEARTBEAT=<duration>` | heartbeat interval (default 5s, `0s` off) |
 //! | `GASTOWN_SIM_WORK=0` | read the hook but do not work it |
+//! | `GASTOWN_SIM_CHAOS=<percent>` | at each step of work: crash with that chance, or hang a while |
 //! | `GASTOWN_SIM_CRASH_IN_STEP=<step id>` | exit 70 just before closing that molecule step |
 //!
 //! Working a hook: walk the attached molecule's steps in order, closing each (`gastown mol step
@@ -268,6 +269,7 @@ fn work(id: &str, bead: &serde_json::Value) -> Result<Vec<String>> {
         git(&["commit", "--quiet", "-m", &format!("{id}: {title}")])?;
         lines.push("committed".to_string());
     }
+    chaos_point();
     let done = gastown(&["done"])?;
     lines.extend(done.lines().map(str::to_string));
     Ok(lines)
@@ -284,6 +286,7 @@ fn walk_molecule(mol: &str, lines: &mut Vec<String>) -> Result<()> {
         };
         let step_bead = current["bead"].as_str().unwrap_or(step).to_string();
         lines.push(format!("STEP: {step}"));
+        chaos_point();
         if crash_in.as_deref() == Some(step) {
             // Leave a trace the test can see, then die mid-step.
             let _ = std::fs::write(format!(".sim-crashed-in-{step}"), "");
@@ -292,6 +295,42 @@ fn walk_molecule(mol: &str, lines: &mut Vec<String>) -> Result<()> {
         gastown(&["mol", "step", "done", &step_bead])?;
     }
     anyhow::bail!("molecule {mol} did not finish in 1000 steps")
+}
+
+/// `GASTOWN_SIM_CHAOS=<p>`: crash with p% chance, else hang 1–2 s with p% chance.
+fn chaos_point() {
+    let Some(p) = std::env::var("GASTOWN_SIM_CHAOS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let roll = random_below(100);
+    if roll < p {
+        std::process::exit(CRASH_STATUS);
+    }
+    if roll < 2 * p {
+        std::thread::sleep(Duration::from_millis(1000 + random_below(1000)));
+    }
+}
+
+/// A small xorshift draw seeded from the clock and the pid (chaos needs no better).
+fn random_below(n: u64) -> u64 {
+    use std::sync::atomic::AtomicU64;
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        x = nanos ^ (u64::from(std::process::id()) << 32) | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    x % n.max(1)
 }
 
 /// The first fenced ```sh block of a description.

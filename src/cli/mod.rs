@@ -114,6 +114,9 @@ pub enum Command {
         #[arg(value_parser = ["on", "off"])]
         state: String,
     },
+    /// The whole system on the built-in sim agents, in a throw-away town: beads, a convoy,
+    /// polecats, the refinery; ends when the convoy lands.
+    Demo(crate::demo::DemoArgs),
     /// Run the town's supervisor in the foreground (Ctrl-C stops it).
     Run(crate::run::RunArgs),
     /// The live supervision tree.
@@ -218,6 +221,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 crate::mail::dnd(l, who, on)
             })
         }
+        Command::Demo(args) => crate::demo::run(args),
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
         Command::Actor { path, json } => agents::actor(&find_town(&cli.town)?, path, json),

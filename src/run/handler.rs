@@ -34,7 +34,13 @@ pub struct TownHandler {
     /// Recent supervision events, newest last.
     pub events: Arc<Mutex<VecDeque<SupervisorEvent>>>,
     pub attachments: Attachments,
+    /// When the GUPP patrol last started each identity, so an agent that keeps dying is retried
+    /// every [`RESUME_COOLDOWN`] rather than spun.
+    pub resumed: Mutex<std::collections::HashMap<String, std::time::Instant>>,
 }
+
+/// The least time between two patrol restarts of the same identity.
+pub const RESUME_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Handler for TownHandler {
     fn handle<'a>(&'a self, identity: &'a Identity, body: RequestBody) -> HandlerFuture<'a> {
@@ -277,11 +283,24 @@ impl TownHandler {
 
     /// Carry out one effect of a work command on the live tree.
     pub async fn carry_out(&self, effect: Effect) -> Result<String, String> {
+        self.carry_out_with(effect, true).await
+    }
+
+    /// Like [`TownHandler::carry_out`]; with `restart_running` false an identity whose role
+    /// already runs is left alone (the patrol's "make sure", not a new hook's "tell it").
+    pub async fn carry_out_with(
+        &self,
+        effect: Effect,
+        restart_running: bool,
+    ) -> Result<String, String> {
         let root = self.root().await.map_err(|e| e.message)?;
         match effect {
             Effect::EnsureSession { address, runtime } => {
                 let identity = AgentIdentity::parse(&address).map_err(|e| e.to_string())?;
                 if let Ok(role) = topology::find_role(root, &address).await {
+                    if !restart_running {
+                        return Ok(String::new());
+                    }
                     if role.child("session").await.ok().flatten().is_some() {
                         role.restart_child("session")
                             .await
@@ -470,7 +489,8 @@ fn runtime_for(tree: &TreeConfig, identity: &AgentIdentity, flag: Option<&str>) 
         .unwrap_or_else(|| "sim".to_string())
 }
 
-/// GUPP across restarts: every identity with a hook gets a session working on it.
+/// GUPP across restarts, and the patrol that keeps it: every identity with a hook has a
+/// session working on it (a role whose supervisor gave up is started again).
 pub async fn resume_hooked(handler: &TownHandler) {
     let hooked = handler
         .ledger
@@ -498,11 +518,28 @@ pub async fn resume_hooked(handler: &TownHandler) {
         ) {
             continue;
         }
+        let Ok(root) = handler.root().await else {
+            return;
+        };
+        if topology::find_role(root, &address).await.is_ok() {
+            continue; // Running: nothing to do.
+        }
+        let cooling = handler.resumed.lock().is_ok_and(|r| {
+            r.get(&address)
+                .is_some_and(|t| t.elapsed() < RESUME_COOLDOWN)
+        });
+        if cooling {
+            continue;
+        }
+        if let Ok(mut r) = handler.resumed.lock() {
+            r.insert(address.clone(), std::time::Instant::now());
+        }
         let effect = Effect::EnsureSession {
             address: address.clone(),
             runtime: None,
         };
-        match handler.carry_out(effect).await {
+        match handler.carry_out_with(effect, false).await {
+            Ok(note) if note.is_empty() => {}
             Ok(note) => tracing::info!(agent = %address, "{}", note.trim()),
             Err(e) => tracing::warn!(agent = %address, "cannot resume hooked work: {e}"),
         }

@@ -70,6 +70,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         tree: tree.clone(),
         events: Arc::clone(&events),
         attachments: attach::Attachments::default(),
+        resumed: Mutex::new(std::collections::HashMap::new()),
     });
     let resume = Arc::clone(&town_handler);
     let _ = tree.handler.set(Arc::clone(&town_handler));
@@ -86,6 +87,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     let router_args = router::RouterArgs {
         root: Arc::clone(&root_cell),
         ledger: LedgerHandle::default(),
+        handler: Arc::clone(&tree.handler),
     };
     let router = ChildSpec::actor("router", router::Router, move || router_args.clone())
         .with_name(router::ROUTER_NAME);

@@ -10,7 +10,8 @@
 //!
 //! It wakes on `Deliver { address }` (cast after a send through the socket) and on a timer that
 //! sweeps every running identity (mail sent while the supervisor was down, or to an actor that
-//! was restarting).
+//! was restarting). The same timer runs the GUPP patrol: any identity with hooked work whose
+//! role is not running (its supervisor gave up) gets a new one.
 
 use super::topology;
 use crate::mail::store::{self, mark_delivered, undelivered_for};
@@ -42,6 +43,8 @@ pub enum RouterMsg {
 pub struct RouterArgs {
     pub root: Arc<OnceLock<SupervisorRef>>,
     pub ledger: LedgerHandle,
+    /// For the GUPP patrol: identities with hooked work and no running role get one.
+    pub handler: Arc<OnceLock<Arc<super::handler::TownHandler>>>,
 }
 
 impl Actor for Router {
@@ -69,6 +72,9 @@ impl Actor for Router {
             RouterMsg::Sweep => {
                 for address in running_addresses(state).await {
                     deliver(state, &address).await;
+                }
+                if let Some(handler) = state.handler.get() {
+                    super::handler::resume_hooked(handler).await;
                 }
             }
         }

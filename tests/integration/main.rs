@@ -2,8 +2,10 @@
 //! git repositories in temp dirs.
 
 mod bead;
+mod convoy;
 mod config;
 mod delivery;
+mod demo;
 mod mail;
 mod mol;
 mod rig;

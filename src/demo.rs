@@ -1,0 +1,460 @@
+//! `gastown demo`: the whole system on the built-in sim runtime, in a throw-away town.
+//!
+//! It makes a town and a sample rig (a real git project whose test gate checks every item file),
+//! files M beads — each says, in a fenced `sh` block, which item to add — tracks them in a convoy,
+//! starts `gastown run`, slings the beads to the rig (N polecats at most; the rest wait in the
+//! dispatch queue), and shows progress while the sim polecats work their molecules, commit and
+//! submit, and the refinery merges, gates and lands each merge request. It ends when the convoy
+//! lands, with a summary; exit 0 only then. `--chaos` makes the sims crash and hang at random:
+//! the supervision tree restarts them and the work still lands, each bead merged exactly once.
+
+use crate::client;
+use crate::rig::{self, AddOptions};
+use crate::run::protocol::{TownReply, TownRequest};
+use crate::socket::Client;
+use crate::town::{self, InstallOptions, Town};
+use crate::work::WorkCommand;
+use anyhow::{Context, Result, bail};
+use gastown_beads::{DepKind, IssueType, ListFilter, NewBead};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Options of `gastown demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Polecats working at once.
+    #[arg(long, default_value = "4")]
+    pub agents: usize,
+    /// Beads to land.
+    #[arg(long, default_value = "12")]
+    pub beads: usize,
+    /// Sim agents crash and hang at random; the demo still lands.
+    #[arg(long)]
+    pub chaos: bool,
+    /// Keep the town in this directory (it must not exist yet) for inspection.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Give up after this long.
+    #[arg(long, default_value = "10m")]
+    pub timeout: humantime::Duration,
+}
+
+/// The sample project's test gate: every item file says ok.
+const CHECK_SH: &str = "#!/bin/sh\n# The sample rig's test gate: every item must say ok.\nset -e\nfor f in items/*.txt; do\n  [ -e \"$f\" ] || continue\n  grep -qx ok \"$f\" || { echo \"$f is not ok\"; exit 1; }\ndone\n";
+
+pub fn run(args: DemoArgs) -> Result<()> {
+    if args.agents == 0 || args.beads == 0 {
+        bail!("--agents and --beads must be at least 1");
+    }
+    let (root, _keep) = match &args.dir {
+        Some(dir) => {
+            if dir.exists() {
+                bail!("{} exists: give --dir a new directory", dir.display());
+            }
+            std::fs::create_dir_all(dir)?;
+            (dir.canonicalize()?, None)
+        }
+        None => {
+            let tmp = TempDir::new()?;
+            (tmp.0.clone(), Some(tmp))
+        }
+    };
+    let start = Instant::now();
+    let town = setup(&root, &args)?;
+    let mut supervisor = Supervisor::start(&town, args.chaos)?;
+    let result = drive(&town, &args, start);
+    supervisor.stop();
+    if args.dir.is_some() || result.is_err() {
+        eprintln!("the demo town is at {}", town.root.display());
+        if args.dir.is_none() {
+            // Keep a failed run's town for inspection.
+            if let Some(tmp) = _keep {
+                std::mem::forget(tmp);
+            }
+        }
+    }
+    result
+}
+
+fn say(text: impl AsRef<str>) {
+    eprintln!("{}", text.as_ref());
+}
+
+fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
+    let source = root.join("sample-src");
+    make_sample_project(&source)?;
+    let town = town::install(
+        &root.join("town"),
+        &InstallOptions {
+            prefix: "gt".to_string(),
+            name: Some("demo".to_string()),
+        },
+    )?;
+    say(format!("town: {}", town.root.display()));
+    let rig = rig::add_rig(
+        &town,
+        &AddOptions {
+            name: "sample".to_string(),
+            source: source.to_string_lossy().into_owned(),
+            branch: Some("main".to_string()),
+            runtime: Some("sim".to_string()),
+            prefix: Some("sm".to_string()),
+        },
+    )?;
+    let mut config = rig.config.clone();
+    config.max_polecats = args.agents;
+    config.gates.test = Some("sh check.sh".to_string());
+    config.write(&rig.config_path())?;
+    say(format!(
+        "rig: sample (test gate `sh check.sh`, {} polecats at most)",
+        args.agents
+    ));
+    let mut ledger = town.open_ledger()?;
+    let mut ids = Vec::new();
+    for i in 1..=args.beads {
+        let new = NewBead {
+            title: format!("Add item {i}"),
+            description: format!(
+                "Add item {i} to the sample project.\n\n```sh\nmkdir -p items && echo ok > items/{i:03}.txt\n```\n"
+            ),
+            acceptance_criteria: format!("items/{i:03}.txt exists and the test gate passes"),
+            priority: 2,
+            ..NewBead::default()
+        };
+        ids.push(ledger.create(new, "overseer")?.id);
+    }
+    let convoy = NewBead {
+        title: format!("Demo: {} items", args.beads),
+        issue_type: IssueType::Convoy,
+        priority: 2,
+        deps: ids.iter().map(|id| (DepKind::Tracks, id.clone())).collect(),
+        labels: vec!["notify".to_string()],
+        ..NewBead::default()
+    };
+    let convoy = ledger.create(convoy, "overseer")?;
+    ledger.close_ledger()?;
+    say(format!(
+        "{} beads filed, tracked by convoy {}",
+        ids.len(),
+        convoy.id
+    ));
+    Ok(town)
+}
+
+fn make_sample_project(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir.join("items"))?;
+    std::fs::write(dir.join("check.sh"), CHECK_SH)?;
+    std::fs::write(dir.join("items/.keep"), "")?;
+    std::fs::write(
+        dir.join("README.md"),
+        "# sample\n\nA project Gas Town's demo polecats add items to.\n",
+    )?;
+    let git = |args: &[&str]| -> Result<()> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args([
+                "-c",
+                "user.name=gastown",
+                "-c",
+                "user.email=gastown@localhost",
+            ])
+            .args(args)
+            .output()
+            .context("cannot run git: is it installed?")?;
+        if !out.status.success() {
+            bail!(
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    };
+    git(&["init", "--quiet", "--initial-branch=main"])?;
+    git(&["add", "."])?;
+    git(&["commit", "--quiet", "-m", "sample project"])
+}
+
+/// `gastown run` as a child process for the demo's life.
+struct Supervisor {
+    child: Option<Child>,
+}
+
+impl Supervisor {
+    fn start(town: &Town, chaos: bool) -> Result<Supervisor> {
+        let log = std::fs::File::create(town.runtime_dir().join("demo-run.log"))?;
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.arg("--town")
+            .arg(&town.root)
+            .args(["run", "--log-format", "json"])
+            .env("GASTOWN_LOG", "info")
+            .env("GASTOWN_SIM_HEARTBEAT", "0s")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        if chaos {
+            cmd.env("GASTOWN_SIM_CHAOS", "8");
+        }
+        let child = cmd.spawn().context("cannot start gastown run")?;
+        let sup = Supervisor { child: Some(child) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client::connect(town)?.is_none() {
+            if Instant::now() > deadline {
+                bail!(
+                    "gastown run did not come up; see {}",
+                    town.runtime_dir().join("demo-run.log").display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(sup)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn drive(town: &Town, args: &DemoArgs, start: Instant) -> Result<()> {
+    let mut c = client::require(town)?;
+    let beads = bead_ids(&mut c)?;
+    for id in &beads {
+        let reply = client::call(
+            &mut c,
+            TownRequest::Work(WorkCommand::Sling {
+                bead: id.clone(),
+                target: "sample".to_string(),
+                force: false,
+                runtime: None,
+                formula: None,
+                no_formula: false,
+                no_convoy: true,
+            }),
+        )?;
+        if let TownReply::Text(text) = reply
+            && let Some(last) = text
+                .lines()
+                .find(|l| l.starts_with("slung") || l.contains("queue"))
+        {
+            say(format!("  {last}"));
+        }
+    }
+    let deadline = start + Duration::from(args.timeout);
+    let tty = std::io::stderr().is_terminal();
+    let mut last_print = Instant::now() - Duration::from_secs(10);
+    loop {
+        let p = progress(&mut c, town)?;
+        if tty || last_print.elapsed() >= Duration::from_secs(2) {
+            let line = format!(
+                "[{:>5.1}s] merged {}/{} | working {} | queued {} | in review {} | restarts {}",
+                start.elapsed().as_secs_f64(),
+                p.closed,
+                p.total,
+                p.working,
+                p.queued,
+                p.in_review,
+                p.restarts
+            );
+            if tty {
+                eprint!("\r{line}   ");
+            } else {
+                eprintln!("{line}");
+            }
+            last_print = Instant::now();
+        }
+        if p.convoy_closed {
+            if tty {
+                eprintln!();
+            }
+            return summary(&mut c, town, &p, start);
+        }
+        if Instant::now() > deadline {
+            eprintln!();
+            let held = client::call(
+                &mut c,
+                TownRequest::Convoy(crate::cli::convoy::ConvoyCommand::List {
+                    all: false,
+                    json: false,
+                }),
+            )
+            .ok();
+            bail!(
+                "the convoy did not land within {}: {}/{} merged{}",
+                args.timeout,
+                p.closed,
+                p.total,
+                held.map(|h| format!("\n{h:?}")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn list(c: &mut Client, filter: crate::cli::bead::ListArgs) -> Result<Vec<serde_json::Value>> {
+    match client::call(
+        c,
+        TownRequest::Bead(crate::cli::bead::BeadCommand::List(filter)),
+    )? {
+        TownReply::Text(text) => Ok(serde_json::from_str(&text).context("bead list --json")?),
+        other => bail!("unexpected reply {other:?}"),
+    }
+}
+
+fn list_args(issue_type: Option<&str>, status: Option<&str>) -> crate::cli::bead::ListArgs {
+    crate::cli::bead::ListArgs {
+        status: status.map(str::to_string),
+        issue_type: issue_type.map(str::to_string),
+        assignee: None,
+        label: None,
+        all: true,
+        json: true,
+    }
+}
+
+fn bead_ids(c: &mut Client) -> Result<Vec<String>> {
+    let tasks = list(c, list_args(Some("task"), Some("open")))?;
+    Ok(tasks
+        .iter()
+        .filter(|b| {
+            b["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Add item"))
+        })
+        .filter_map(|b| b["id"].as_str().map(str::to_string))
+        .collect())
+}
+
+#[derive(Debug, Default)]
+struct Progress {
+    total: usize,
+    closed: usize,
+    working: usize,
+    queued: usize,
+    in_review: usize,
+    restarts: u64,
+    convoy_closed: bool,
+}
+
+fn progress(c: &mut Client, _town: &Town) -> Result<Progress> {
+    let tasks: Vec<serde_json::Value> = list(c, list_args(Some("task"), None))?
+        .into_iter()
+        .filter(|b| {
+            b["title"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Add item"))
+        })
+        .collect();
+    let count = |status: &str| tasks.iter().filter(|b| b["status"] == status).count();
+    let convoys = list(c, list_args(Some("convoy"), None))?;
+    let restarts = match client::call(c, TownRequest::Actors)? {
+        TownReply::Json(json) => {
+            let tree: serde_json::Value = serde_json::from_str(&json)?;
+            sum_restarts(&tree)
+        }
+        _ => 0,
+    };
+    Ok(Progress {
+        total: tasks.len(),
+        closed: count("closed"),
+        working: count("hooked"),
+        queued: tasks
+            .iter()
+            .filter(|b| b["status"] == "open" && b["labels"].to_string().contains("dispatch:"))
+            .count(),
+        in_review: count("in_progress"),
+        restarts,
+        convoy_closed: convoys.iter().any(|cv| {
+            cv["title"].as_str().is_some_and(|t| t.starts_with("Demo:")) && cv["status"] == "closed"
+        }),
+    })
+}
+
+fn sum_restarts(node: &serde_json::Value) -> u64 {
+    let own = if node["role"] == "session" {
+        node["restarts_total"].as_u64().unwrap_or(0)
+    } else {
+        0
+    };
+    own + node["children"]
+        .as_array()
+        .map(|cs| cs.iter().map(sum_restarts).sum())
+        .unwrap_or(0)
+}
+
+fn summary(c: &mut Client, town: &Town, p: &Progress, start: Instant) -> Result<()> {
+    let bare = town.root.join("sample").join(".repo.git");
+    let git = |args: &[&str]| -> String {
+        Command::new("git")
+            .arg("-C")
+            .arg(&bare)
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let commits = git(&["rev-list", "--count", "main"])
+        .trim()
+        .parse::<usize>()
+        .unwrap_or(0);
+    let trailers = git(&["log", "main", "--format=%B"])
+        .matches("Gastown-MR:")
+        .count();
+    let mails = list(c, list_args(Some("message"), None))?.len();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Convoy landed.")?;
+    writeln!(out, "  beads merged:     {}/{}", p.closed, p.total)?;
+    writeln!(
+        out,
+        "  merge trailers:   {trailers} (each bead merged exactly once)"
+    )?;
+    writeln!(out, "  commits on main:  {commits}")?;
+    writeln!(out, "  mails sent:       {mails}")?;
+    writeln!(out, "  session restarts: {}", p.restarts)?;
+    writeln!(
+        out,
+        "  wall time:        {:.1}s",
+        start.elapsed().as_secs_f64()
+    )?;
+    if trailers != p.total {
+        bail!(
+            "{trailers} merge trailers for {} beads: a bead merged other than once",
+            p.total
+        );
+    }
+    Ok(())
+}
+
+/// A temp dir removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Result<TempDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("gastown-demo-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir(path))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
