@@ -1,18 +1,218 @@
-//! `gastown mq …` (being built).
+//! `gastown mq …`: the merge queues of the town's rigs (see docs/refinery.md).
+//!
+//! `list` and `show` read the queue; `retry` puts an MR back in it (retry count reset);
+//! `reject` drops it (closed, its source bead back in the ready pool, the polecat told). The
+//! hidden `process` works a rig's queue to the end in the calling process (what the benchmark
+//! and tests drive; the live refinery actor runs the same phases).
 
+use crate::mail::store::{ProtocolKind, send_protocol};
+use crate::refinery::{self, LandOptions, MergeRequest, QueueState};
+use crate::rig::Rig;
 use crate::town::Town;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Subcommand;
-use gastown_beads::Ledger;
+use gastown_beads::{BeadPatch, Ledger, Status};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
 pub enum MqCommand {
-    /// The merge queue of a rig.
-    List,
+    /// The merge queue of a rig (all rigs without one), in landing order.
+    List {
+        rig: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One merge request: branch, target, source bead, worker, tries, state.
+    Show {
+        mr: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put a merge request back in the queue (escalated or waiting for rework), tries reset.
+    Retry { mr: String },
+    /// Drop a merge request: closed, its source bead back in the ready pool, the polecat told.
+    Reject {
+        mr: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Land a rig's queue now, in this process (benchmarks and tests).
+    #[command(hide = true)]
+    Process {
+        rig: String,
+        /// Until nothing more can land (default: one batch).
+        #[arg(long)]
+        all: bool,
+        /// Merge with `git merge` in the refinery's worktree instead of in memory.
+        #[arg(long)]
+        worktree_merge: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Run one mq command against the ledger as `who`.
-pub fn apply(_ledger: &mut Ledger, _town: &Town, _cmd: MqCommand, _who: &str) -> Result<String> {
-    anyhow::bail!("gastown mq is being built")
+pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Result<String> {
+    match cmd {
+        MqCommand::List { rig, json } => list(ledger, town, rig.as_deref(), json),
+        MqCommand::Show { mr, json } => show(ledger, &mr, json),
+        MqCommand::Retry { mr } => retry(ledger, &mr, who),
+        MqCommand::Reject { mr, reason } => reject(ledger, &mr, reason.as_deref(), who),
+        MqCommand::Process {
+            rig,
+            all,
+            worktree_merge,
+            json,
+        } => {
+            let rig = Rig::load(town, &rig)?;
+            let opts = LandOptions {
+                worktree_merge,
+                ..LandOptions::default()
+            };
+            let refinery = format!("{}/refinery", rig.name());
+            let max = if all { None } else { Some(1) };
+            let summary = refinery::process_rig(ledger, town, &rig, max, &opts, &refinery)?;
+            if json {
+                return Ok(format!("{}\n", serde_json::to_string_pretty(&summary)?));
+            }
+            let mut out = String::new();
+            for note in &summary.notes {
+                writeln!(out, "{note}")?;
+            }
+            writeln!(
+                out,
+                "rig {}: {} merged, {} sent back, {} failed, {} held ({} recovered) in {} batch(es), {} gate run(s), {} ms",
+                summary.rig,
+                summary.merged,
+                summary.sent_back,
+                summary.failed,
+                summary.held,
+                summary.recovered,
+                summary.batches,
+                summary.gate_runs,
+                summary.elapsed_ms
+            )?;
+            Ok(out)
+        }
+    }
+}
+
+fn state_word(mr: &MergeRequest) -> &'static str {
+    match mr.state {
+        QueueState::Queued if mr.target_broken_at.is_some() => "held",
+        QueueState::Queued => "queued",
+        QueueState::Rework => "rework",
+        QueueState::Escalated => "escalated",
+        QueueState::Closed => "closed",
+    }
+}
+
+fn list(ledger: &Ledger, town: &Town, rig: Option<&str>, json: bool) -> Result<String> {
+    if let Some(r) = rig {
+        Rig::load(town, r)?;
+    }
+    let mrs = refinery::queue_of(ledger, rig)?;
+    if json {
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&mrs)?));
+    }
+    if mrs.is_empty() {
+        return Ok(match rig {
+            Some(r) => format!("the merge queue of {r} is empty\n"),
+            None => "every merge queue is empty\n".to_string(),
+        });
+    }
+    let mut out = String::new();
+    for (i, mr) in mrs.iter().enumerate() {
+        writeln!(
+            out,
+            "{:>3}. {}  P{}  {:<9}  {}  {} → {}  tries {}  {}",
+            i + 1,
+            mr.id,
+            mr.priority,
+            state_word(mr),
+            mr.source_bead,
+            mr.branch,
+            mr.target,
+            mr.retry_count,
+            mr.worker
+        )?;
+    }
+    Ok(out)
+}
+
+fn show(ledger: &Ledger, id: &str, json: bool) -> Result<String> {
+    let mr = MergeRequest::load(ledger, id)?;
+    let bead = ledger.get(id)?;
+    if json {
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&mr)?));
+    }
+    let mut out = String::new();
+    writeln!(out, "{}  {}", mr.id, mr.title)?;
+    writeln!(out, "  state:    {}", state_word(&mr))?;
+    writeln!(out, "  rig:      {}", mr.rig)?;
+    writeln!(out, "  branch:   {} → {}", mr.branch, mr.target)?;
+    writeln!(out, "  commit:   {}", mr.commit)?;
+    writeln!(out, "  source:   {}", mr.source_bead)?;
+    writeln!(out, "  worker:   {}", mr.worker)?;
+    writeln!(out, "  priority: P{}", mr.priority)?;
+    writeln!(out, "  tries:    {}", mr.retry_count)?;
+    if let Some(reason) = bead.map(|b| b.close_reason).filter(|r| !r.is_empty()) {
+        writeln!(out, "  closed:   {reason}")?;
+    }
+    Ok(out)
+}
+
+fn open_mr(ledger: &Ledger, id: &str) -> Result<MergeRequest> {
+    let mr = MergeRequest::load(ledger, id)?;
+    if mr.state == QueueState::Closed {
+        bail!("{id} is closed: only an open merge request can be retried or rejected");
+    }
+    Ok(mr)
+}
+
+fn retry(ledger: &mut Ledger, id: &str, who: &str) -> Result<String> {
+    let mr = open_mr(ledger, id)?;
+    let mut fields = Map::new();
+    fields.insert("retry_count".into(), json!(0));
+    for key in ["rework_from", "target_broken_at", "last_failure"] {
+        fields.insert(key.into(), Value::Null);
+    }
+    ledger.set_extra(id, fields, who)?;
+    if mr.state == QueueState::Escalated {
+        ledger.update(
+            id,
+            BeadPatch {
+                status: Some(Status::Open),
+                ..BeadPatch::default()
+            },
+            who,
+        )?;
+    }
+    if ledger
+        .get(id)?
+        .is_some_and(|b| b.labels.iter().any(|l| l == "escalated"))
+    {
+        ledger.remove_label(id, "escalated", who)?;
+    }
+    Ok(format!(
+        "{id} is back in the merge queue of {} (tries reset)\n",
+        mr.rig
+    ))
+}
+
+fn reject(ledger: &mut Ledger, id: &str, reason: Option<&str>, who: &str) -> Result<String> {
+    let mr = open_mr(ledger, id)?;
+    let why = format!("rejected by {who}: {}", reason.unwrap_or("no reason given"));
+    ledger.close(id, &why, who)?;
+    if !mr.worker.is_empty() {
+        let body = format!("{id} ({} on {}) was {why}", mr.source_bead, mr.branch);
+        send_protocol(ledger, ProtocolKind::MergeFailed, &mr.worker, who, &body)?;
+    }
+    refinery::reopen_source(ledger, &mr, &why, who)?;
+    Ok(format!(
+        "{id} rejected; {} is back in the ready pool; {} keeps its branch {}\n",
+        mr.source_bead, mr.worker, mr.branch
+    ))
 }

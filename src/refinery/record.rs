@@ -4,6 +4,7 @@
 
 use super::queue::MergeRequest;
 use super::{LandOutcome, MAX_RETRIES, MrResult};
+use crate::convoy::{self, ConvoyLanded};
 use crate::git_cli;
 use crate::mail::store::{self, Outgoing, ProtocolKind, send_protocol};
 use crate::rig::{self, Rig};
@@ -20,15 +21,23 @@ use serde_json::{Map, Value, json};
 pub struct Recorded {
     pub notes: Vec<String>,
     pub effects: Vec<Effect>,
+    /// Convoys that landed because a source bead closed (for `crate::convoy::announce`).
+    pub landed_convoys: Vec<ConvoyLanded>,
 }
 
 /// Record every result of `outcome` in the ledger as `who` (normally `<rig>/refinery`).
-pub fn record(ledger: &mut Ledger, town: &Town, outcome: &LandOutcome, who: &str) -> Result<Recorded> {
+pub fn record(
+    ledger: &mut Ledger,
+    town: &Town,
+    outcome: &LandOutcome,
+    who: &str,
+) -> Result<Recorded> {
     let mut done = Recorded::default();
     let rig = Rig::load(town, &outcome.rig)?;
     for o in &outcome.outcomes {
         let Some(bead) = ledger.get(&o.mr.id)? else {
-            done.notes.push(format!("{}: no such bead any more, skipped", o.mr.id));
+            done.notes
+                .push(format!("{}: no such bead any more, skipped", o.mr.id));
             continue;
         };
         if bead.is_closed() {
@@ -37,9 +46,15 @@ pub fn record(ledger: &mut Ledger, town: &Town, outcome: &LandOutcome, who: &str
         // The ledger's view (retry count, rework state), not the batch's snapshot.
         let mr = MergeRequest::from_bead(&bead).unwrap_or_else(|| o.mr.clone());
         let note = match &o.result {
-            MrResult::Merged { commit } | MrResult::AlreadyMerged { commit } => {
-                merged(ledger, &rig, &mr, commit, who)?
-            }
+            MrResult::Merged { commit } | MrResult::AlreadyMerged { commit } => merged(
+                ledger,
+                town,
+                &rig,
+                &mr,
+                commit,
+                who,
+                &mut done.landed_convoys,
+            )?,
             MrResult::Conflict { files } => {
                 let text = format!(
                     "{} does not merge onto {}: conflicts in {}. Rebase your branch onto {} and run `gastown done` again.",
@@ -64,9 +79,11 @@ pub fn record(ledger: &mut Ledger, town: &Town, outcome: &LandOutcome, who: &str
                 );
                 rework(ledger, town, &mr, "timeout", &text, who, &mut done.effects)?
             }
-            MrResult::GateFailedOnTarget { gate, output, target_tip } => {
-                target_broken(ledger, &mr, gate, output, target_tip, who)?
-            }
+            MrResult::GateFailedOnTarget {
+                gate,
+                output,
+                target_tip,
+            } => target_broken(ledger, &mr, gate, output, target_tip, who)?,
             MrResult::BranchMissing { branch } => branch_missing(ledger, &mr, branch, who)?,
             MrResult::Held { target_tip } => format!(
                 "{}: held, {} at {} still fails its gates without it",
@@ -85,35 +102,54 @@ fn short(commit: &str) -> &str {
 }
 
 fn extra(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect()
 }
 
 /// Merged: close the source bead and the MR, tell the polecat and the witness, and now that
 /// the merge is confirmed, remove the polecat's sandbox and its branch.
-fn merged(ledger: &mut Ledger, rig: &Rig, mr: &MergeRequest, commit: &str, who: &str) -> Result<String> {
+fn merged(
+    ledger: &mut Ledger,
+    town: &Town,
+    rig: &Rig,
+    mr: &MergeRequest,
+    commit: &str,
+    who: &str,
+    landed: &mut Vec<ConvoyLanded>,
+) -> Result<String> {
     let reason = format!("merged in {} ({})", short(commit), mr.id);
     if let Some(source) = ledger.get(&mr.source_bead)?
         && !source.is_closed()
     {
         ledger.close(&source.id, &reason, who)?;
-        on_source_closed(ledger, &source.id, who)?;
+        // The one place the refinery tells convoys a tracked bead closed.
+        landed.extend(convoy::on_bead_closed(ledger, town, &source.id, who)?);
     }
     ledger.set_extra(&mr.id, extra(&[("merge_commit", json!(commit))]), who)?;
     ledger.close(&mr.id, &format!("merged as {commit}"), who)?;
-    let body = format!("{} merged: {} landed on {} as {commit}", mr.id, mr.branch, mr.target);
+    let body = format!(
+        "{} merged: {} landed on {} as {commit}",
+        mr.id, mr.branch, mr.target
+    );
     if !mr.worker.is_empty() {
         send_protocol(ledger, ProtocolKind::Merged, &mr.worker, who, &body)?;
     }
-    send_protocol(ledger, ProtocolKind::Merged, &format!("{}/witness", mr.rig), who, &body)?;
+    send_protocol(
+        ledger,
+        ProtocolKind::Merged,
+        &format!("{}/witness", mr.rig),
+        who,
+        &body,
+    )?;
     let cleanup = remove_sandbox(rig, mr);
-    Ok(format!("{}: merged as {} ({}){cleanup}", mr.id, short(commit), mr.source_bead))
-}
-
-/// The one place the refinery tells convoys a tracked bead closed. The convoy module is being
-/// written alongside; once `crate::convoy::on_bead_closed(ledger, bead_id, who)` exists, this
-/// calls it.
-fn on_source_closed(_ledger: &mut Ledger, _bead_id: &str, _who: &str) -> Result<()> {
-    Ok(())
+    Ok(format!(
+        "{}: merged as {} ({}){cleanup}",
+        mr.id,
+        short(commit),
+        mr.source_bead
+    ))
 }
 
 /// Remove the merged polecat's worktree (only if it is still on this MR's branch and has no
@@ -175,10 +211,20 @@ fn rework(
     let body = format!("{} ({}): {text}", mr.id, mr.source_bead);
     send_protocol(ledger, ProtocolKind::Rework, &mr.worker, who, &body)?;
     if let Some(source) = ledger.get(&mr.source_bead)? {
-        let notes = format!("{}\n\nRefinery ({why}, try {retries}): {text}", source.notes)
-            .trim_start()
-            .to_string();
-        ledger.update(&source.id, BeadPatch { notes: Some(notes), ..BeadPatch::default() }, who)?;
+        let notes = format!(
+            "{}\n\nRefinery ({why}, try {retries}): {text}",
+            source.notes
+        )
+        .trim_start()
+        .to_string();
+        ledger.update(
+            &source.id,
+            BeadPatch {
+                notes: Some(notes),
+                ..BeadPatch::default()
+            },
+            who,
+        )?;
     }
     let sling = WorkCommand::Sling {
         bead: mr.source_bead.clone(),
@@ -207,15 +253,31 @@ fn rework(
 }
 
 /// Too many tries: HELP to the mayor, the MR blocked and labelled until `gastown mq retry`.
-fn escalate(ledger: &mut Ledger, mr: &MergeRequest, retries: u64, text: &str, who: &str) -> Result<String> {
+fn escalate(
+    ledger: &mut Ledger,
+    mr: &MergeRequest,
+    retries: u64,
+    text: &str,
+    who: &str,
+) -> Result<String> {
     let body = format!(
         "{} ({} from {}) failed {retries} times; last: {text}\n\n`gastown mq retry {}` puts it back in the queue, `gastown mq reject {}` drops it.",
         mr.id, mr.branch, mr.worker, mr.id, mr.id
     );
     send_protocol(ledger, ProtocolKind::Help, "mayor", who, &body)?;
-    ledger.update(&mr.id, BeadPatch { status: Some(Status::Blocked), ..BeadPatch::default() }, who)?;
+    ledger.update(
+        &mr.id,
+        BeadPatch {
+            status: Some(Status::Blocked),
+            ..BeadPatch::default()
+        },
+        who,
+    )?;
     ledger.add_label(&mr.id, "escalated", who)?;
-    Ok(format!("{}: escalated to the mayor after {retries} tries", mr.id))
+    Ok(format!(
+        "{}: escalated to the mayor after {retries} tries",
+        mr.id
+    ))
 }
 
 /// The target fails its gates without the MR: tell the mayor (once per broken tip) and keep
@@ -241,7 +303,13 @@ fn target_broken(
             reply_to: None,
         };
         if let Err(e) = store::send(ledger, who, &mail) {
-            send_protocol(ledger, ProtocolKind::Help, "mayor", who, &format!("{}: {e}", mail.subject))?;
+            send_protocol(
+                ledger,
+                ProtocolKind::Help,
+                "mayor",
+                who,
+                &format!("{}: {e}", mail.subject),
+            )?;
         }
     }
     Ok(format!(
@@ -254,7 +322,12 @@ fn target_broken(
 
 /// The branch is gone: nothing can be merged. MERGE_FAILED to the polecat, the MR closed as
 /// failed, the source bead back in the ready pool.
-fn branch_missing(ledger: &mut Ledger, mr: &MergeRequest, branch: &str, who: &str) -> Result<String> {
+fn branch_missing(
+    ledger: &mut Ledger,
+    mr: &MergeRequest,
+    branch: &str,
+    who: &str,
+) -> Result<String> {
     let reason = format!(
         "failed: branch {branch} no longer exists in rig {}'s repository, nothing to merge",
         mr.rig
@@ -276,7 +349,9 @@ pub fn reopen_source(ledger: &mut Ledger, mr: &MergeRequest, why: &str, who: &st
     if source.is_closed() {
         return Ok(());
     }
-    let notes = format!("{}\n\nRefinery: {} {why}", source.notes, mr.id).trim_start().to_string();
+    let notes = format!("{}\n\nRefinery: {} {why}", source.notes, mr.id)
+        .trim_start()
+        .to_string();
     ledger.update(
         &source.id,
         BeadPatch {

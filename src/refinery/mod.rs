@@ -1,0 +1,152 @@
+//! The Refinery: one merge queue per rig, landing merge-request beads on the rig's target
+//! branch exactly once.
+//!
+//! The work is split in three phases so that the slow part never holds the ledger:
+//!
+//! 1. [`next_batch`] (ledger, read only): the open MRs of a rig, by priority then age, skipping
+//!    ones waiting for rework, escalated or held because the target itself is broken.
+//! 2. [`land`] (git and gates only, NO ledger): merge each MR onto the target without a work
+//!    tree (`git merge-tree --write-tree`, `git commit-tree`), every MR's commit carrying the
+//!    trailer `Gastown-MR: <mr-id>`; run the rig's gates once per batch in the refinery's
+//!    worktree (bisecting on failure); advance `refs/heads/<target>` with a compare-and-swap.
+//! 3. [`record`] (ledger): close MRs and source beads, mail the polecat, witness and mayor,
+//!    send work back for rework, escalate after [`MAX_RETRIES`], remove merged sandboxes.
+//!
+//! A crash between 2 and 3 is healed by [`recover`] (and by `land` itself): a trailer already
+//! in the target's history means "merged", so the bookkeeping is finished, never the merge
+//! repeated. See docs/refinery.md.
+
+// The refinery actor (the lead's) calls `next_batch`, `land` and `record`; `mq process` uses
+// the rest today.
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "the API the live refinery actor is wired to"
+)]
+
+mod batch;
+mod gitops;
+mod land;
+mod process;
+mod queue;
+mod record;
+mod recover;
+
+pub use land::{LandOptions, land, land_with};
+pub use process::{ProcessSummary, process_rig};
+pub use queue::{MergeRequest, QueueState, next_batch, queue_of};
+pub use record::{Recorded, record, reopen_source};
+pub use recover::recover;
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// The trailer key that records which MR a commit on the target landed.
+pub const TRAILER: &str = "Gastown-MR";
+
+/// Rework rounds (conflicts or gate failures) before an MR is escalated to the mayor.
+pub const MAX_RETRIES: u64 = 3;
+
+/// How many commits of the target's history are searched for trailers.
+pub const HISTORY_DEPTH: usize = 500;
+
+/// What happened to one MR in a landing attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum MrResult {
+    /// Landed now; `commit` carries its trailer.
+    Merged { commit: String },
+    /// Its trailer was already on the target (a crash before the bookkeeping): only the
+    /// bookkeeping is left.
+    AlreadyMerged { commit: String },
+    /// The branch does not merge cleanly onto the target.
+    Conflict { files: Vec<String> },
+    /// A gate failed because of this MR.
+    GateFailed { gate: String, output: String },
+    /// The same gate also fails on the target alone: not the MR's fault; it stays queued.
+    GateFailedOnTarget {
+        gate: String,
+        output: String,
+        target_tip: String,
+    },
+    /// A gate ran past the rig's timeout and was killed.
+    TimedOut { gate: String, output: String },
+    /// The MR's branch is gone from the rig's repository.
+    BranchMissing { branch: String },
+    /// Not attempted: the target is still at a tip whose gates already failed without it.
+    Held { target_tip: String },
+}
+
+impl MrResult {
+    /// True when the MR is on the target (now or before).
+    pub fn is_merged(&self) -> bool {
+        matches!(
+            self,
+            MrResult::Merged { .. } | MrResult::AlreadyMerged { .. }
+        )
+    }
+
+    /// A short word for tables and logs.
+    pub fn word(&self) -> &'static str {
+        match self {
+            MrResult::Merged { .. } => "merged",
+            MrResult::AlreadyMerged { .. } => "already-merged",
+            MrResult::Conflict { .. } => "conflict",
+            MrResult::GateFailed { .. } => "gate-failed",
+            MrResult::GateFailedOnTarget { .. } => "target-broken",
+            MrResult::TimedOut { .. } => "timed-out",
+            MrResult::BranchMissing { .. } => "branch-missing",
+            MrResult::Held { .. } => "held",
+        }
+    }
+}
+
+/// One MR and what happened to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MrOutcome {
+    pub mr: MergeRequest,
+    #[serde(flatten)]
+    pub result: MrResult,
+}
+
+/// What [`land`] did with a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LandOutcome {
+    pub rig: String,
+    pub target: String,
+    /// The target's tip before and after (equal when nothing landed).
+    pub old_tip: String,
+    pub new_tip: String,
+    /// One entry per MR of the batch, in batch order.
+    pub outcomes: Vec<MrOutcome>,
+    /// Gate rounds run (a round is every configured gate on one candidate).
+    pub gate_runs: usize,
+    /// Compare-and-swap attempts that found the target moved and started again.
+    pub cas_retries: usize,
+    #[serde(with = "millis")]
+    pub elapsed: Duration,
+}
+
+impl LandOutcome {
+    /// MRs now on the target.
+    pub fn merged(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| o.result.is_merged())
+            .count()
+    }
+}
+
+mod millis {
+    use serde::Serializer;
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+/// `Gastown-MR: <id>`, the line every landed MR's commit ends with.
+pub fn trailer_line(mr_id: &str) -> String {
+    format!("{TRAILER}: {mr_id}")
+}
