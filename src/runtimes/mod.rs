@@ -158,6 +158,25 @@ pub fn resolve_explained(
     Ok((runtime, origin))
 }
 
+/// [`resolve`] for one identity's new session, with town.toml read afresh (so `gastown config`
+/// changes count without a restart; `town` is used when the file has become unreadable).
+pub fn resolve_for(
+    town: &Town,
+    identity: &gastown_actors::identity::AgentIdentity,
+    flag: Option<&str>,
+    exe: &Path,
+) -> Result<Runtime, RuntimeError> {
+    let fresh = Town::load(&town.root);
+    let town = match &fresh {
+        Ok(fresh) => fresh,
+        Err(e) => {
+            tracing::warn!(error = %e, "town.toml unreadable; using the config read at start");
+            town
+        }
+    };
+    resolve(town, identity.rig.as_deref(), flag, exe)
+}
+
 fn choose_name(
     town: &Town,
     rig: Option<&str>,

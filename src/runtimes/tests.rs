@@ -428,3 +428,19 @@ fn prepare_home_never_dirties_a_work_tree_nor_touches_tracked_files() {
     assert!(exclude.contains("/mayor/AGENTS.md\n"), "{exclude}");
     assert_eq!(exclude.matches("/CLAUDE.md\n").count(), 1, "{exclude}");
 }
+
+#[test]
+fn resolve_for_reads_town_toml_afresh_and_uses_the_identitys_rig() {
+    let (_d, town) = town_with(BASE, &[("alpha", Some("amp"))]);
+    let crew = identity("alpha/crew/max");
+    let rt = resolve_for(&town, &crew, None, Path::new(EXE)).expect("resolves");
+    assert_eq!(rt.name, "amp");
+    let rt = resolve_for(&town, &identity("mayor"), None, Path::new(EXE)).expect("resolves");
+    assert_eq!(rt.name, "sim");
+    set_default_agent(&town, "gemini", Path::new(EXE)).expect("default");
+    let rt = resolve_for(&town, &identity("mayor"), None, Path::new(EXE)).expect("resolves");
+    assert_eq!(
+        rt.name, "gemini",
+        "the stale `town` value still says no default"
+    );
+}
