@@ -206,3 +206,6 @@ pub fn auto_for_sling(
     ));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

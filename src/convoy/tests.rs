@@ -1,0 +1,178 @@
+//! Convoys on a real ledger in a throw-away town: the landing API the refinery and the deacon
+//! call.
+
+use super::*;
+use crate::town::{InstallOptions, Town, install};
+use gastown_beads::{Ledger, NewBead, Status};
+
+fn town() -> (tempfile::TempDir, Town, Ledger) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let opts = InstallOptions {
+        prefix: "gt".to_string(),
+        name: None,
+    };
+    let town = install(&dir.path().join("town"), &opts).expect("install");
+    let ledger = town.open_ledger().expect("ledger");
+    (dir, town, ledger)
+}
+
+fn bead(ledger: &mut Ledger, title: &str) -> String {
+    let new = NewBead {
+        title: title.to_string(),
+        ..NewBead::default()
+    };
+    ledger.create(new, "overseer").expect("create").id
+}
+
+fn landed_mail(ledger: &Ledger) -> Vec<String> {
+    crate::mail::store::inbox(ledger, "overseer", true)
+        .expect("inbox")
+        .into_iter()
+        .map(|m| m.title)
+        .filter(|t| t.starts_with("Convoy landed"))
+        .collect()
+}
+
+#[test]
+fn on_bead_closed_lands_only_the_convoys_whose_beads_are_all_closed() {
+    let (_d, town, mut ledger) = town();
+    let a = bead(&mut ledger, "a");
+    let b = bead(&mut ledger, "b");
+    let both = create(
+        &mut ledger,
+        "Both",
+        &[a.clone(), b.clone()],
+        true,
+        "overseer",
+    )
+    .expect("convoy");
+    let only_a = create(
+        &mut ledger,
+        "Only a",
+        std::slice::from_ref(&a),
+        false,
+        "overseer",
+    )
+    .expect("convoy");
+    let unrelated = create(
+        &mut ledger,
+        "Only b",
+        std::slice::from_ref(&b),
+        false,
+        "overseer",
+    )
+    .expect("convoy");
+
+    ledger.close(&a, "merged", "alpha/refinery").expect("close");
+    let landed = on_bead_closed(&mut ledger, &town, &a, "alpha/refinery").expect("landing");
+    assert_eq!(
+        landed,
+        vec![ConvoyLanded {
+            id: only_a.id.clone(),
+            name: "Only a".to_string(),
+            beads: vec![a.clone()],
+            notify: false,
+        }]
+    );
+    let status = |l: &Ledger, id: &str| l.get(id).expect("get").expect("there").status;
+    assert_eq!(status(&ledger, &only_a.id), Status::Closed);
+    assert_eq!(status(&ledger, &both.id), Status::Open, "b is still open");
+    assert_eq!(status(&ledger, &unrelated.id), Status::Open);
+    assert_eq!(
+        landed_mail(&ledger),
+        vec!["Convoy landed: Only a".to_string()]
+    );
+
+    ledger.close(&b, "merged", "alpha/refinery").expect("close");
+    let mut landed = on_bead_closed(&mut ledger, &town, &b, "alpha/refinery").expect("landing");
+    landed.sort_by(|x, y| x.name.cmp(&y.name));
+    let names: Vec<(&str, bool)> = landed.iter().map(|l| (l.name.as_str(), l.notify)).collect();
+    assert_eq!(names, vec![("Both", true), ("Only b", false)]);
+    // Nothing left to land: a second call or a sweep lands nothing and mails nobody again.
+    assert!(
+        on_bead_closed(&mut ledger, &town, &b, "x")
+            .expect("again")
+            .is_empty()
+    );
+    assert!(
+        sweep(&mut ledger, &town, "deacon")
+            .expect("sweep")
+            .is_empty()
+    );
+    assert_eq!(landed_mail(&ledger).len(), 3);
+}
+
+#[test]
+fn sweep_lands_convoys_whose_beads_were_closed_by_hand() {
+    let (_d, town, mut ledger) = town();
+    let a = bead(&mut ledger, "a");
+    let convoy = create(
+        &mut ledger,
+        "Manual",
+        std::slice::from_ref(&a),
+        false,
+        "overseer",
+    )
+    .expect("convoy");
+    assert!(
+        sweep(&mut ledger, &town, "deacon")
+            .expect("sweep")
+            .is_empty()
+    );
+    ledger.close(&a, "done by hand", "overseer").expect("close");
+    let landed = sweep(&mut ledger, &town, "deacon").expect("sweep");
+    assert_eq!(landed.len(), 1);
+    assert_eq!(landed[0].id, convoy.id);
+    let p = progress(&ledger, &convoy.id).expect("progress");
+    assert_eq!((p.status.as_str(), p.closed, p.total), ("closed", 1, 1));
+}
+
+#[test]
+fn tracking_does_not_block_readiness() {
+    let (_d, _town, mut ledger) = town();
+    let a = bead(&mut ledger, "a");
+    let convoy = create(
+        &mut ledger,
+        "C",
+        std::slice::from_ref(&a),
+        false,
+        "overseer",
+    )
+    .expect("convoy");
+    let ready = ledger.ready_ids();
+    assert!(ready.contains(&a), "{ready:?}");
+    assert!(
+        !ready.contains(&convoy.id),
+        "a convoy is coordination, not work"
+    );
+}
+
+#[test]
+fn no_notify_command_is_fine_and_a_configured_one_gets_the_convoy() {
+    let (dir, mut town, _ledger) = town();
+    let landed = ConvoyLanded {
+        id: "gt-abc".to_string(),
+        name: "It's done".to_string(),
+        beads: vec!["gt-1".to_string(), "gt-2".to_string()],
+        notify: true,
+    };
+    run_notify_command(&town, &landed).expect("no command configured: nothing to do");
+    let out = dir.path().join("out.txt");
+    town.config.convoy.notify_command = Some(format!(
+        "printf '%s|%s|%s' \"$GASTOWN_CONVOY_ID\" \"$GASTOWN_CONVOY_NAME\" \"$GASTOWN_CONVOY_BEADS\" > {}.tmp && mv {0}.tmp {0}",
+        out.display()
+    ));
+    run_notify_command(&town, &landed).expect("started");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        if let Ok(text) = std::fs::read_to_string(&out) {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the notify command never wrote"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(text, "gt-abc|It's done|gt-1 gt-2");
+}
