@@ -6,7 +6,7 @@
 //! and tests drive; the live refinery actor runs the same phases).
 
 use crate::mail::store::{ProtocolKind, send_protocol};
-use crate::refinery::{self, LandOptions, MergeRequest, QueueState};
+use crate::refinery::{self, LandOptions, MergeRequest, ProcessOptions, QueueState};
 use crate::rig::Rig;
 use crate::town::Town;
 use anyhow::{Result, bail};
@@ -48,6 +48,9 @@ pub enum MqCommand {
         /// Merge with `git merge` in the refinery's worktree instead of in memory.
         #[arg(long)]
         worktree_merge: bool,
+        /// Land one batch and stop before the bookkeeping (what a crash leaves behind).
+        #[arg(long)]
+        land_only: bool,
         #[arg(long)]
         json: bool,
     },
@@ -64,16 +67,20 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Res
             rig,
             all,
             worktree_merge,
+            land_only,
             json,
         } => {
             let rig = Rig::load(town, &rig)?;
-            let opts = LandOptions {
-                worktree_merge,
-                ..LandOptions::default()
+            let opts = ProcessOptions {
+                max_batches: if all { None } else { Some(1) },
+                land: LandOptions {
+                    worktree_merge,
+                    ..LandOptions::default()
+                },
+                skip_record: land_only,
             };
             let refinery = format!("{}/refinery", rig.name());
-            let max = if all { None } else { Some(1) };
-            let summary = refinery::process_rig(ledger, town, &rig, max, &opts, &refinery)?;
+            let summary = refinery::process_rig(ledger, town, &rig, &opts, &refinery)?;
             if json {
                 return Ok(format!("{}\n", serde_json::to_string_pretty(&summary)?));
             }

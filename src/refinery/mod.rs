@@ -33,7 +33,7 @@ mod record;
 mod recover;
 
 pub use land::{LandOptions, land, land_with};
-pub use process::{ProcessSummary, process_rig};
+pub use process::{ProcessOptions, ProcessSummary, process_rig};
 pub use queue::{MergeRequest, QueueState, next_batch, queue_of};
 pub use record::{Recorded, record, reopen_source};
 pub use recover::recover;
