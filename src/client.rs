@@ -39,7 +39,7 @@ pub fn require(town: &Town) -> Result<Client> {
 
 /// One town request.
 pub fn call(client: &mut Client, request: TownRequest) -> Result<TownReply> {
-    match client.call(RequestBody::Town(request)) {
+    match client.call(RequestBody::Town(Box::new(request))) {
         Ok(ReplyBody::Town(reply)) => Ok(reply),
         Ok(other) => bail!("unexpected reply from the supervisor: {other:?}"),
         Err(ClientError::Request(e)) => bail!("{}", e.message),

@@ -15,7 +15,7 @@ use crate::socket::Client;
 use crate::town::{self, InstallOptions, Town};
 use crate::work::WorkCommand;
 use anyhow::{Context, Result, bail};
-use gastown_beads::{DepKind, IssueType, ListFilter, NewBead};
+use gastown_beads::{DepKind, IssueType, NewBead};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

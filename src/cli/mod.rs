@@ -178,15 +178,17 @@ pub fn run(cli: Cli) -> Result<()> {
             formula,
             no_formula,
             no_convoy,
-        } => work::sling(
+        } => work::run(
             &find_town(&cli.town)?,
-            bead,
-            target,
-            force,
-            runtime,
-            formula,
-            no_formula,
-            no_convoy,
+            crate::work::WorkCommand::Sling {
+                bead,
+                target,
+                force,
+                runtime,
+                formula,
+                no_formula,
+                no_convoy,
+            },
         ),
         Command::Hook {
             action,

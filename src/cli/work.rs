@@ -29,30 +29,6 @@ pub fn run(town: &Town, cmd: WorkCommand) -> Result<()> {
     Ok(())
 }
 
-pub fn sling(
-    town: &Town,
-    bead: String,
-    target: String,
-    force: bool,
-    runtime: Option<String>,
-    formula: Option<String>,
-    no_formula: bool,
-    no_convoy: bool,
-) -> Result<()> {
-    run(
-        town,
-        WorkCommand::Sling {
-            bead,
-            target,
-            force,
-            runtime,
-            formula,
-            no_formula,
-            no_convoy,
-        },
-    )
-}
-
 pub fn hook(
     town: &Town,
     action: Option<HookAction>,

@@ -52,7 +52,7 @@ impl Handler for TownHandler {
                 ));
             };
             self.heartbeat(identity).await;
-            self.answer(identity, request).await.map(ReplyBody::Town)
+            self.answer(identity, *request).await.map(ReplyBody::Town)
         })
     }
 }
@@ -311,8 +311,14 @@ impl TownHandler {
                         "{address} runs without a session (no runtime configured)\n"
                     ));
                 }
-                let name = runtime_for(&self.tree, &identity, runtime.as_deref());
-                let rt = topology::resolve_runtime(&name, &self.tree, &[])?;
+                let rt = crate::runtimes::resolve_for(
+                    &self.tree.town,
+                    &identity,
+                    runtime.as_deref(),
+                    &self.tree.exe,
+                )
+                .map_err(|e| e.to_string())?;
+                let name = rt.name.clone();
                 let path = topology::spawn_agent(root, &self.tree, identity, rt).await?;
                 Ok(format!("started {address} ({name}) at {path}\n"))
             }
@@ -474,19 +480,6 @@ impl TownHandler {
         let lines: Vec<String> = beads.iter().map(|b| b.to_json_line()).collect();
         Ok(TownReply::Json(format!("[{}]", lines.join(","))))
     }
-}
-
-/// The runtime an identity's new session runs: the flag, else its rig's, else `sim`.
-fn runtime_for(tree: &TreeConfig, identity: &AgentIdentity, flag: Option<&str>) -> String {
-    if let Some(name) = flag {
-        return name.to_string();
-    }
-    identity
-        .rig
-        .as_deref()
-        .and_then(|r| crate::rig::Rig::load(&tree.town, r).ok())
-        .and_then(|rig| rig.config.runtime.clone())
-        .unwrap_or_else(|| "sim".to_string())
 }
 
 /// GUPP across restarts, and the patrol that keeps it: every identity with a hook has a

@@ -8,8 +8,7 @@
 //! could not be told yet (busy session, actor down) is simply told on a later pass: the ledger is
 //! the queue, nothing is lost.
 //!
-//! It wakes on `Deliver { address }` (cast after a send through the socket) and on a timer that
-//! sweeps every running identity (mail sent while the supervisor was down, or to an actor that
+//! It wakes after a send through the socket and on a timer, and sweeps every running identity (mail sent while the supervisor was down, or to an actor that
 //! was restarting). The same timer runs the GUPP patrol: any identity with hooked work whose
 //! role is not running (its supervisor gave up) gets a new one.
 
@@ -33,9 +32,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 pub struct Router;
 
 pub enum RouterMsg {
-    /// New mail for `address` is in the ledger.
-    Deliver { address: String },
-    /// Look at every running identity.
+    /// Look at every running identity (on the timer, and after mail is sent).
     Sweep,
 }
 
@@ -68,7 +65,6 @@ impl Actor for Router {
         state: &mut RouterArgs,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            RouterMsg::Deliver { address } => deliver(state, &address).await,
             RouterMsg::Sweep => {
                 for address in running_addresses(state).await {
                     deliver(state, &address).await;

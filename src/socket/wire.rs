@@ -87,7 +87,7 @@ pub enum RequestBody {
     /// The socket's counters. Answered by the socket layer.
     Stats,
     /// A town request (ledger, tree, sessions), answered by `gastown run`.
-    Town(crate::run::protocol::TownRequest),
+    Town(Box<crate::run::protocol::TownRequest>),
 }
 
 /// The answer to one request.
