@@ -121,40 +121,44 @@ fn refresh_states(ledger: &Ledger, mol: &mut Molecule) -> Result<(), MolError> {
     Ok(())
 }
 
-/// The molecule an agent's session works: an open molecule assigned to the agent (hooked
-/// first, then in progress, then open), else an open molecule attached to a bead hooked to it.
+/// The molecule an agent's session works. First the hook: an open molecule attached to a bead
+/// hooked to the agent (named by the bead's extra field `molecule`, as sling records it, or
+/// `tracks`-linked from the molecule). Else an open molecule assigned to the agent: status
+/// `hooked` first, then `in_progress`, then `open`. Several equally good candidates are an
+/// error naming them.
 pub fn for_agent(ledger: &Ledger, agent: &str) -> Result<String, MolError> {
     let open_molecules = ledger.list(&ListFilter {
         issue_type: Some(IssueType::Molecule),
         ..ListFilter::default()
     })?;
-    let rank = |b: &Bead| match b.status {
-        Status::Hooked => 0,
-        Status::InProgress => 1,
-        _ => 2,
+    let hooked = ledger.list(&ListFilter {
+        status: Some(Status::Hooked),
+        assignee: Some(agent.to_string()),
+        ..ListFilter::default()
+    })?;
+    let on_hook = |m: &&Bead| {
+        hooked.iter().any(|h| {
+            h.extra.get("molecule").and_then(|v| v.as_str()) == Some(m.id.as_str())
+                || m.dependencies
+                    .iter()
+                    .any(|d| d.kind == DepKind::Tracks && d.depends_on_id == h.id)
+        })
     };
-    let assigned: Vec<&Bead> = open_molecules
-        .iter()
-        .filter(|m| m.assignee == agent)
-        .collect();
-    let candidates: Vec<&Bead> = match assigned.iter().map(|m| rank(m)).min() {
-        Some(best) => assigned.into_iter().filter(|m| rank(m) == best).collect(),
-        None => {
-            let hooked = ledger.list(&ListFilter {
-                status: Some(Status::Hooked),
-                assignee: Some(agent.to_string()),
-                ..ListFilter::default()
-            })?;
-            open_molecules
-                .iter()
-                .filter(|m| {
-                    m.dependencies.iter().any(|d| {
-                        d.kind == DepKind::Tracks && hooked.iter().any(|h| h.id == d.depends_on_id)
-                    })
-                })
-                .collect()
+    let mut candidates: Vec<&Bead> = open_molecules.iter().filter(on_hook).collect();
+    if candidates.is_empty() {
+        let rank = |b: &Bead| match b.status {
+            Status::Hooked => 0,
+            Status::InProgress => 1,
+            _ => 2,
+        };
+        let assigned: Vec<&Bead> = open_molecules
+            .iter()
+            .filter(|m| m.assignee == agent)
+            .collect();
+        if let Some(best) = assigned.iter().map(|m| rank(m)).min() {
+            candidates = assigned.into_iter().filter(|m| rank(m) == best).collect();
         }
-    };
+    }
     match candidates.as_slice() {
         [] => Err(MolError::NoMoleculeFor {
             agent: agent.to_string(),

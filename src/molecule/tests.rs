@@ -133,3 +133,43 @@ fn unknown_steps_and_non_molecules_are_refused() {
     let err = for_agent(&ledger, "rig/polecats/none").expect_err("nothing assigned");
     assert!(matches!(err, MolError::NoMoleculeFor { .. }), "{err}");
 }
+
+#[test]
+fn the_hook_decides_which_molecule_an_agent_works() {
+    let (_dir, town) = new_town();
+    let proto = cook_text("formula = \"one\"\n[[steps]]\nid = \"only\"\n");
+    let mut ledger = town.open_ledger().expect("ledger");
+    let agent = "rig/polecats/nux";
+    let opts = PourOptions {
+        assignee: agent.to_string(),
+        ..PourOptions::default()
+    };
+    let first = pour(&mut ledger, &proto, &opts, "t").expect("pours");
+    assert_eq!(for_agent(&ledger, agent).expect("one"), first.molecule);
+    let second = pour(&mut ledger, &proto, &opts, "t").expect("pours");
+    let err = for_agent(&ledger, agent).expect_err("two assigned");
+    assert!(
+        matches!(&err, MolError::Ambiguous { candidates, .. } if candidates.len() == 2),
+        "{err}"
+    );
+    // A bead hooked to the agent names its molecule: that one wins.
+    let work = ledger
+        .create(
+            gastown_beads::ledger::NewBead {
+                title: "work".to_string(),
+                assignee: agent.to_string(),
+                ..Default::default()
+            },
+            "t",
+        )
+        .expect("work bead");
+    let patch = gastown_beads::ledger::BeadPatch {
+        status: Some(Status::Hooked),
+        ..Default::default()
+    };
+    ledger.update(&work.id, patch, "t").expect("hooked");
+    let mut extra = serde_json::Map::new();
+    extra.insert("molecule".into(), Value::from(second.molecule.clone()));
+    ledger.set_extra(&work.id, extra, "t").expect("extra");
+    assert_eq!(for_agent(&ledger, agent).expect("hooked"), second.molecule);
+}
