@@ -176,6 +176,45 @@ pub fn close(
     Ok(ledger.close(&convoy.id, reason.unwrap_or("closed by hand"), who)?)
 }
 
+/// An open convoy with tracked beads that are ready work nobody holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stranded {
+    pub convoy: String,
+    pub name: String,
+    /// Ready, open, on nobody's hook, in no dispatch queue.
+    pub beads: Vec<String>,
+}
+
+/// Convoys stranded with ready work nobody was given (the deacon's patrol slings it or tells the
+/// mayor), oldest convoy first.
+#[allow(dead_code, reason = "the deacon's patrol calls it (being wired)")]
+pub fn stranded(ledger: &Ledger) -> Result<Vec<Stranded>> {
+    let ready: std::collections::HashSet<String> = ledger.ready_ids().into_iter().collect();
+    let mut out = Vec::new();
+    for convoy in convoys(ledger, false)? {
+        let mut beads = Vec::new();
+        for id in tracked_ids(&convoy)
+            .into_iter()
+            .filter(|id| ready.contains(id))
+        {
+            let unheld = ledger.get(&id)?.is_some_and(|b| {
+                b.assignee.is_empty() && !b.labels.iter().any(|l| l.starts_with("dispatch:"))
+            });
+            if unheld {
+                beads.push(id);
+            }
+        }
+        if !beads.is_empty() {
+            out.push(Stranded {
+                convoy: convoy.id,
+                name: convoy.title,
+                beads,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// `gastown sling`'s convoy: unless the slung bead is already tracked by an open convoy, create
 /// one named after it. Says what it did in the sling's output.
 pub fn auto_for_sling(

@@ -176,3 +176,31 @@ fn no_notify_command_is_fine_and_a_configured_one_gets_the_convoy() {
     };
     assert_eq!(text, "gt-abc|It's done|gt-1 gt-2");
 }
+
+#[test]
+fn stranded_names_ready_beads_nobody_holds() {
+    let (_d, _town, mut ledger) = town();
+    let idle = bead(&mut ledger, "idle");
+    let held = bead(&mut ledger, "held");
+    let queued = bead(&mut ledger, "queued");
+    let beads = [idle.clone(), held.clone(), queued.clone()];
+    let convoy = create(&mut ledger, "C", &beads, false, "overseer").expect("convoy");
+    let patch = gastown_beads::BeadPatch {
+        status: Some(Status::Hooked),
+        assignee: Some("alpha/polecats/nux".to_string()),
+        ..Default::default()
+    };
+    ledger.update(&held, patch, "overseer").expect("hook");
+    ledger
+        .add_label(&queued, "dispatch:alpha", "overseer")
+        .expect("queue");
+    let found = stranded(&ledger).expect("stranded");
+    assert_eq!(
+        found,
+        vec![Stranded {
+            convoy: convoy.id,
+            name: "C".to_string(),
+            beads: vec![idle],
+        }]
+    );
+}
