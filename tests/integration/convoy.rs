@@ -2,7 +2,7 @@
 //! bead is closed (the overseer's mail, the notify command); a convoy held open by a polecat that
 //! never finishes; the convoy `gastown sling` creates; and bad input that must change nothing.
 
-use crate::running::wait_for;
+use crate::running::{RunningTown, wait_for};
 use crate::util::TestTown;
 use serde_json::Value;
 use std::path::Path;
@@ -351,4 +351,66 @@ fn a_notify_convoy_runs_the_notify_command_with_its_id_and_name() {
         format!("{loud}|Bell please\n"),
         "only the --notify convoy: {quiet}"
     );
+}
+
+#[test]
+fn a_live_polecat_that_never_works_its_hook_holds_the_convoy_open() {
+    let town = town_with_rig();
+    // A sim agent that reads its hook and never works it.
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str(&format!(
+        "\n[agents.idler]\ncommand = \"{}\"\nargs = [\"sim-agent\"]\nprompt = \"typed\"\nready_marker = \"sim>\"\nquiet_period = \"150ms\"\nenv = {{ GASTOWN_SIM_WORK = \"0\" }}\n",
+        env!("CARGO_BIN_EXE_gastown")
+    ));
+    std::fs::write(&config, text).expect("write town.toml");
+    let stuck = town.create(&["Never finished"]);
+    let quick = town.create(&["Finished"]);
+    let id = create_convoy(&town, &["Release", &stuck, &quick]);
+
+    let t = RunningTown::start_in(town);
+    t.town.ok(&["sling", &stuck, "alpha", "--runtime", "idler"]);
+    t.town.ok(&["sling", &quick, "alpha"]);
+    let holder = json(&t.town, &["bead", "show", &stuck, "--json"])["assignee"]
+        .as_str()
+        .expect("assignee")
+        .to_string();
+    // The working polecat finishes while the idle one's session is up and reads its hook.
+    wait_for(
+        "the quick bead's merge request",
+        Duration::from_secs(90),
+        || {
+            let mrs = json(
+                &t.town,
+                &["bead", "list", "--all", "--type", "merge-request", "--json"],
+            );
+            mrs.as_array()
+                .expect("array")
+                .iter()
+                .any(|m| m["source_bead"] == quick.as_str())
+                .then_some(())
+        },
+    );
+    wait_for(
+        "the idle polecat's session",
+        Duration::from_secs(30),
+        || {
+            let out = t.town.run(&["peek", &holder]);
+            (out.status.success() && String::from_utf8_lossy(&out.stdout).contains("sim>"))
+                .then_some(())
+        },
+    );
+    // Landed by the refinery or not yet: close it by hand to leave only the idle polecat's bead.
+    let _ = t.town.run(&["bead", "close", &quick]);
+
+    let text = t.town.ok(&["convoy", "show", &id]);
+    assert!(text.contains("open · 1/2 closed"), "{text}");
+    let line = format!("held by {stuck} (hooked by {holder} for ");
+    let held = text
+        .lines()
+        .find(|l| l.starts_with(&line))
+        .unwrap_or_else(|| panic!("show names {stuck} and {holder}: {text}"));
+    assert!(held.contains("no progress"), "{held}");
+    let shown = json(&t.town, &["bead", "show", &stuck, "--json"]);
+    assert_eq!(shown["status"], "hooked", "the idle polecat still holds it");
 }
