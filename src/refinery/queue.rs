@@ -65,7 +65,12 @@ impl MergeRequest {
             return None;
         }
         let commit = text(bead, "commit");
-        let rework_from = opt_text(bead, "rework_from");
+        // Present (even empty) from the moment the MR was sent back until `mq retry`.
+        let rework_from = bead
+            .extra
+            .get("rework_from")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let state = if bead.is_closed() {
             QueueState::Closed
         } else if bead.status == Status::Blocked {
