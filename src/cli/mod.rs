@@ -113,6 +113,9 @@ pub enum Command {
     Dnd {
         #[arg(value_parser = ["on", "off"])]
         state: String,
+        /// The agent (the overseer may set anyone's; an agent only its own).
+        #[arg(long)]
+        agent: Option<String>,
     },
     /// The whole system on the built-in sim agents, in a throw-away town: beads, a convoy,
     /// polecats, the refinery; ends when the convoy lands.
@@ -216,11 +219,15 @@ pub fn run(cli: Cli) -> Result<()> {
             let request = TownRequest::Convoy(cmd.clone());
             routed::run(&town, request, |l, who| convoy::apply(l, &town, cmd, who))
         }
-        Command::Dnd { state } => {
+        Command::Dnd { state, agent } => {
             let town = find_town(&cli.town)?;
             let on = state == "on";
-            routed::run(&town, TownRequest::Dnd { on }, |l, who| {
-                crate::mail::dnd(l, who, on)
+            let request = TownRequest::Dnd {
+                on,
+                agent: agent.clone(),
+            };
+            routed::run(&town, request, |l, who| {
+                dnd_for(l, who, agent.as_deref(), on)
             })
         }
         Command::Demo(args) => crate::demo::run(args),
@@ -249,6 +256,24 @@ pub fn run(cli: Cli) -> Result<()> {
             clap_complete::generate(shell, &mut cmd, "gastown", &mut std::io::stdout());
             Ok(())
         }
+    }
+}
+
+/// `gastown dnd` for `agent` (default: the caller); only the overseer acts for someone else.
+pub fn dnd_for(
+    ledger: &mut gastown_beads::Ledger,
+    who: &str,
+    agent: Option<&str>,
+    on: bool,
+) -> Result<String> {
+    match agent {
+        Some(target) if target != who && who != "overseer" => {
+            anyhow::bail!(
+                "{who} cannot set do-not-disturb for {target}: only its own, or the overseer"
+            )
+        }
+        Some(target) => crate::mail::dnd(ledger, target, on),
+        None => crate::mail::dnd(ledger, who, on),
     }
 }
 

@@ -141,9 +141,11 @@ impl TownHandler {
             }
             TownRequest::Work(cmd) => self.work(identity, cmd).await,
             TownRequest::Mol(cmd) => self.mol(identity, cmd).await,
-            TownRequest::Dnd { on } => {
-                self.ledger_text(identity, move |l, _town, who| crate::mail::dnd(l, who, on))
-                    .await
+            TownRequest::Dnd { on, agent } => {
+                self.ledger_text(identity, move |l, _town, who| {
+                    crate::cli::dnd_for(l, who, agent.as_deref(), on)
+                })
+                .await
             }
             TownRequest::Mq(cmd) => {
                 self.ledger_text(identity, move |l, town, who| {

@@ -58,7 +58,7 @@ pub enum TownRequest {
     /// A `gastown convoy …` command as the caller.
     Convoy(crate::cli::convoy::ConvoyCommand),
     /// `gastown dnd on|off` for the caller.
-    Dnd { on: bool },
+    Dnd { on: bool, agent: Option<String> },
 }
 
 /// One town reply. New variants go at the end.

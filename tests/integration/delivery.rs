@@ -43,17 +43,7 @@ fn mail_reaches_an_idle_session_once_and_dnd_holds_it() {
     );
 
     // Do-not-disturb: held in the inbox, not typed.
-    let dnd = std::process::Command::new(env!("CARGO_BIN_EXE_gastown"))
-        .current_dir(&t.town.root)
-        .env("GASTOWN_AGENT", "alpha/crew/max")
-        .args(["dnd", "on"])
-        .output()
-        .expect("runs");
-    assert!(
-        dnd.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dnd.stderr)
-    );
+    t.town.ok(&["dnd", "on", "--agent", "alpha/crew/max"]);
     t.town.ok(&[
         "mail",
         "send",
