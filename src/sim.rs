@@ -15,7 +15,7 @@
 //! | `GASTOWN_SIM_HEARTBEAT=<duration>` | heartbeat interval (default 5s, `0s` off) |
 //! | `GASTOWN_SIM_WORK=0` | read the hook but do not work it |
 //! | `GASTOWN_SIM_CHAOS=<percent>` | at each step of work: crash with that chance, or hang a while |
-//! | `GASTOWN_SIM_CRASH_IN_STEP=<step id>` | exit 70 just before closing that molecule step |
+//! | `GASTOWN_SIM_CRASH_IN_STEP=<step id>` | exit 70 just before closing that molecule step (once per agent) |
 //!
 //! Working a hook: walk the attached molecule's steps in order, closing each (`gastown mol step
 //! done`) — after a crash a new session resumes at the first open step, never redoing a closed
@@ -288,9 +288,13 @@ fn walk_molecule(mol: &str, lines: &mut Vec<String>) -> Result<()> {
         lines.push(format!("STEP: {step}"));
         chaos_point();
         if crash_in.as_deref() == Some(step) {
-            // Leave a trace the test can see, then die mid-step.
-            let _ = std::fs::write(format!(".sim-crashed-in-{step}"), "");
-            std::process::exit(CRASH_STATUS);
+            // Die mid-step, once per agent: the marker (outside the worktree) lets the next
+            // session, resumed at this same open step, finish it.
+            let marker = crash_marker(step);
+            if !marker.exists() {
+                let _ = std::fs::write(&marker, "");
+                std::process::exit(CRASH_STATUS);
+            }
         }
         gastown(&["mol", "step", "done", &step_bead])?;
     }
@@ -331,6 +335,18 @@ fn random_below(n: u64) -> u64 {
     x ^= x << 17;
     STATE.store(x, Ordering::Relaxed);
     x % n.max(1)
+}
+
+/// Where the sim notes that it crashed in a step (the town's runtime dir, not the worktree).
+fn crash_marker(step: &str) -> PathBuf {
+    let town = std::env::var_os("GASTOWN_TOWN")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let agent = std::env::var("GASTOWN_AGENT")
+        .unwrap_or_default()
+        .replace('/', "-");
+    town.join(".runtime")
+        .join(format!("sim-crashed-{agent}-{step}"))
 }
 
 /// The first fenced ```sh block of a description.

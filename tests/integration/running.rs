@@ -33,12 +33,18 @@ impl RunningTown {
     }
 
     pub fn start_in(town: TestTown) -> RunningTown {
+        RunningTown::start_with_env(town, &[])
+    }
+
+    /// Start with extra environment for the supervisor (inherited by every session).
+    pub fn start_with_env(town: TestTown, env: &[(&str, &str)]) -> RunningTown {
         let log =
             std::fs::File::create(town.root.join(".runtime").join("run.stderr")).expect("log file");
         let child = Command::new(env!("CARGO_BIN_EXE_gastown"))
             .current_dir(&town.root)
             .env_remove("GASTOWN_TOWN")
             .env("GASTOWN_LOG", "info")
+            .envs(env.iter().copied())
             .arg("run")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

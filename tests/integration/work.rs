@@ -217,3 +217,39 @@ fn done_outside_a_polecat_or_without_commits_changes_nothing() {
     let prime = String::from_utf8_lossy(&as_polecat(&["prime"]).stdout).into_owned();
     assert!(prime.contains(&bead) && prime.contains("GUPP"), "{prime}");
 }
+
+#[test]
+fn a_polecat_resumes_its_molecule_after_a_crash_without_redoing_a_step() {
+    let town = town_with_rig();
+    let bead = town.create(&["Careful work"]);
+    let t = RunningTown::start_with_env(town, &[("GASTOWN_SIM_CRASH_IN_STEP", "implement")]);
+    t.town.ok(&["sling", &bead, "alpha"]);
+    let mrs = wait_for("the merge request", Duration::from_secs(90), || {
+        let mrs = merge_requests(&t.town);
+        (!mrs.is_empty()).then_some(mrs)
+    });
+    assert_eq!(mrs.len(), 1);
+    let worker = mrs[0]["worker"].as_str().expect("worker").replace('/', "-");
+    let marker = t
+        .town
+        .root
+        .join(format!(".runtime/sim-crashed-{worker}-implement"));
+    assert!(marker.exists(), "the session really crashed mid-molecule");
+    // Every step of the molecule closed exactly once (the audit trail of each step bead).
+    let shown: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["bead", "show", &bead, "--json"])).expect("json");
+    let mol = shown["molecule"].as_str().expect("a molecule is attached");
+    let status = t.town.ok(&["mol", "status", mol, "--json"]);
+    let steps: Vec<String> = (1..=5).map(|n| format!("{mol}.{n}")).collect();
+    for step in &steps {
+        let events: serde_json::Value =
+            serde_json::from_str(&t.town.ok(&["bead", "events", step, "--json"])).expect("json");
+        let closes = events
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == "closed")
+            .count();
+        assert_eq!(closes, 1, "{step} closed exactly once: {events} / {status}");
+    }
+}
