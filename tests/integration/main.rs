@@ -2,8 +2,8 @@
 //! git repositories in temp dirs.
 
 mod bead;
-mod convoy;
 mod config;
+mod convoy;
 mod delivery;
 mod demo;
 mod mail;
