@@ -47,6 +47,13 @@ fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples[i]
 }
 
+/// `median X ms (min Y ms)`: the machine is shared, so the minimum shows the cost without
+/// contention.
+fn summary(samples: &mut [Duration]) -> String {
+    let median = percentile(samples, 0.5);
+    format!("median {} (min {})", ms(median), ms(samples[0]))
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
@@ -61,14 +68,17 @@ impl Drop for Supervisor {
     }
 }
 
-fn start(town: &Path) -> Supervisor {
+/// Start `gastown run` logging each mail command's ledger-side duration to `log`.
+fn start(town: &Path, log: &Path) -> Supervisor {
+    let log = std::fs::File::create(log).expect("log file");
     let child = Command::new(BIN)
         .current_dir(town)
         .env_remove("GASTOWN_TOWN")
+        .env("GASTOWN_LOG", "warn,gastown::cli::mail=debug")
         .arg("run")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("gastown run starts");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -98,6 +108,39 @@ fn import_file(dir: &Path, n: usize, to: &str) -> PathBuf {
     path
 }
 
+/// Drop ANSI colour sequences.
+fn plain(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The ledger-side durations (`micros=`) the supervisor logged for `command`, in order.
+fn logged(log: &Path, command: &str) -> Vec<Duration> {
+    let text = std::fs::read_to_string(log).expect("read the log");
+    let tag = format!("command=\"{command}\"");
+    text.lines()
+        .map(plain)
+        .filter(|l| l.contains("mail command applied") && l.contains(&tag))
+        .filter_map(|l| {
+            let rest = &l[l.find("micros=")? + 7..];
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok().map(Duration::from_micros)
+        })
+        .collect()
+}
+
 fn sequential_sends(town: &Path, n: usize) {
     for _ in 0..20 {
         ok(town, &["mail", "send", "mayor", "-s", "warm-up", "-m", "x"]);
@@ -112,11 +155,10 @@ fn sequential_sends(town: &Path, n: usize) {
         );
         samples.push(t.elapsed());
     }
-    let median = percentile(&mut samples, 0.5);
     let p90 = percentile(&mut samples, 0.9);
     println!(
-        "mail send (whole CLI process, {n} sequential): median {}, p90 {}",
-        ms(median),
+        "mail send (whole CLI process, {n} sequential): {}, p90 {}",
+        summary(&mut samples),
         ms(p90)
     );
 }
@@ -144,7 +186,7 @@ fn parallel_sends(town: &Path, threads: usize, each: usize) {
 fn inbox(town: &Path, to: &str, unread: usize) {
     let mut samples = Vec::new();
     let mut lines = 0;
-    for _ in 0..15 {
+    for _ in 0..31 {
         let t = Instant::now();
         let text = ok(town, &["mail", "inbox", to, "--limit", "0"]);
         samples.push(t.elapsed());
@@ -152,18 +194,28 @@ fn inbox(town: &Path, to: &str, unread: usize) {
     }
     assert_eq!(lines, unread, "every unread mail listed");
     println!(
-        "mail inbox with {unread} unread (whole CLI process, all {lines} lines): median {}",
-        ms(percentile(&mut samples, 0.5))
+        "mail inbox with {unread} unread (whole CLI process, all {lines} lines): {}",
+        summary(&mut samples)
     );
     let mut samples = Vec::new();
-    for _ in 0..15 {
+    for _ in 0..31 {
+        let t = Instant::now();
+        ok(town, &["mail", "inbox", to, "--limit", "1"]);
+        samples.push(t.elapsed());
+    }
+    println!(
+        "mail inbox with {unread} unread, first line only (the lookup without the 900 KB of output): {}",
+        summary(&mut samples)
+    );
+    let mut samples = Vec::new();
+    for _ in 0..31 {
         let t = Instant::now();
         ok(town, &["mail", "check"]);
         samples.push(t.elapsed());
     }
     println!(
-        "mail check as the overseer (its own small inbox, same ledger): median {}",
-        ms(percentile(&mut samples, 0.5))
+        "mail check as the overseer (its own small inbox, same ledger): {}",
+        summary(&mut samples)
     );
 }
 
@@ -176,8 +228,14 @@ fn main() {
     std::fs::create_dir_all(town.join("alpha")).expect("rig dir");
     std::fs::write(town.join("alpha").join("rig.toml"), "").expect("rig.toml");
     let bulk = import_file(dir.path(), unread, "alpha/witness");
-    let _supervisor = start(&town);
+    let log = dir.path().join("run.log");
+    let _supervisor = start(&town, &log);
     sequential_sends(&town, sends);
+    let mut inside = logged(&log, "send").split_off(20);
+    println!(
+        "  of which inside the supervisor (mail::apply: resolve + durable write): {}",
+        summary(&mut inside)
+    );
     parallel_sends(&town, 8, sends / 4);
     let t = Instant::now();
     ok(
@@ -189,4 +247,13 @@ fn main() {
         ms(t.elapsed())
     );
     inbox(&town, "alpha/witness", unread);
+    let inboxes = logged(&log, "inbox");
+    let (mut full, mut first) = (inboxes[..31].to_vec(), inboxes[31..62].to_vec());
+    println!(
+        "inside the supervisor: inbox of {unread} unread, all lines {}; first line only {}",
+        summary(&mut full),
+        summary(&mut first)
+    );
+    let mut checks = logged(&log, "check");
+    println!("inside the supervisor: check {}", summary(&mut checks));
 }

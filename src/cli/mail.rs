@@ -172,21 +172,74 @@ pub enum ChannelCommand {
 
 /// Run one mail command against the ledger as `who` (an agent address or `overseer`).
 pub fn apply(ledger: &mut Ledger, cmd: MailCommand, who: &str) -> Result<String> {
+    apply_with_sent(ledger, cmd, who).map(|(text, _)| text)
+}
+
+/// [`apply`], also returning the mail beads the command created (`send`, `reply`: one per
+/// inbox), for the router to cast to the recipients' actors.
+pub fn apply_with_sent(
+    ledger: &mut Ledger,
+    cmd: MailCommand,
+    who: &str,
+) -> Result<(String, Vec<Bead>)> {
+    let started = std::time::Instant::now();
+    let command = cmd.name();
+    let result = apply_inner(ledger, cmd, who);
+    // The ledger-side cost of each command (`GASTOWN_LOG=gastown::cli::mail=debug`); the mail
+    // benchmark reads it.
+    tracing::debug!(
+        command,
+        micros = started.elapsed().as_micros() as u64,
+        "mail command applied"
+    );
+    result
+}
+
+impl MailCommand {
+    /// The subcommand's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            MailCommand::Send(_) => "send",
+            MailCommand::Inbox(_) => "inbox",
+            MailCommand::Read { .. } => "read",
+            MailCommand::Ack { .. } => "ack",
+            MailCommand::Archive { .. } => "archive",
+            MailCommand::MarkUnread { .. } => "mark-unread",
+            MailCommand::Reply(_) => "reply",
+            MailCommand::Thread { .. } => "thread",
+            MailCommand::Search { .. } => "search",
+            MailCommand::Check { .. } => "check",
+            MailCommand::Group(_) => "group",
+            MailCommand::Queue(_) => "queue",
+            MailCommand::Channel(_) => "channel",
+            MailCommand::Dnd { .. } => "dnd",
+        }
+    }
+}
+
+fn apply_inner(ledger: &mut Ledger, cmd: MailCommand, who: &str) -> Result<(String, Vec<Bead>)> {
     match cmd {
         MailCommand::Send(args) => send(ledger, args, who),
+        MailCommand::Reply(args) => {
+            let body = args.message.unwrap_or_default();
+            let bead = store::reply(ledger, who, &args.id, &body, args.urgent)?;
+            let text = format!("sent {} to {}: {}\n", bead.id, bead.assignee, bead.title);
+            Ok((text, vec![bead]))
+        }
+        other => Ok((apply_other(ledger, other, who)?, Vec::new())),
+    }
+}
+
+fn apply_other(ledger: &mut Ledger, cmd: MailCommand, who: &str) -> Result<String> {
+    match cmd {
+        MailCommand::Send(_) | MailCommand::Reply(_) => {
+            bail!("send and reply go through apply_with_sent")
+        }
         MailCommand::Inbox(args) => inbox(ledger, args, who),
         MailCommand::Read { id, json } => read(ledger, &id, json, who),
         MailCommand::Ack { ids } => change(ledger, &ids, who, "read", store::mark_read),
         MailCommand::Archive { ids } => change(ledger, &ids, who, "archived", store::archive),
         MailCommand::MarkUnread { ids } => change(ledger, &ids, who, "unread", store::mark_unread),
-        MailCommand::Reply(args) => {
-            let body = args.message.unwrap_or_default();
-            let bead = store::reply(ledger, who, &args.id, &body, args.urgent)?;
-            Ok(format!(
-                "sent {} to {}: {}\n",
-                bead.id, bead.assignee, bead.title
-            ))
-        }
         MailCommand::Thread { id, json } => listing(&store::thread(ledger, who, &id)?, json),
         MailCommand::Search { text, json } => listing(&store::search(ledger, who, &text)?, json),
         MailCommand::Check { inject } => check(ledger, inject, who),
@@ -216,7 +269,7 @@ pub fn dnd(ledger: &mut Ledger, who: &str, on: bool) -> Result<String> {
     mail::dnd(ledger, who, on)
 }
 
-fn send(ledger: &mut Ledger, args: SendArgs, who: &str) -> Result<String> {
+fn send(ledger: &mut Ledger, args: SendArgs, who: &str) -> Result<(String, Vec<Bead>)> {
     let out = Outgoing {
         to: args.address,
         subject: args.subject,
@@ -225,7 +278,7 @@ fn send(ledger: &mut Ledger, args: SendArgs, who: &str) -> Result<String> {
         reply_to: args.reply_to,
     };
     let sent = mail::send(ledger, who, &out)?;
-    Ok(match sent.as_slice() {
+    let text = match sent.as_slice() {
         [one] => format!("sent {} to {}\n", one.id, one.assignee),
         many => {
             let ids: Vec<&str> = many.iter().map(|b| b.id.as_str()).collect();
@@ -236,7 +289,8 @@ fn send(ledger: &mut Ledger, args: SendArgs, who: &str) -> Result<String> {
                 ids.join(" ")
             )
         }
-    })
+    };
+    Ok((text, sent))
 }
 
 fn inbox(ledger: &mut Ledger, args: InboxArgs, who: &str) -> Result<String> {
@@ -246,23 +300,27 @@ fn inbox(ledger: &mut Ledger, args: InboxArgs, who: &str) -> Result<String> {
             "{who} may read only its own inbox, not {address}'s: the overseer may read any inbox"
         );
     }
-    let mut mail = mail::inbox(ledger, &address, args.all)?;
-    let total = mail.len();
-    if args.limit > 0 {
-        mail.truncate(args.limit);
-    }
-    if args.json {
-        return json(&mail);
-    }
-    let mut text = format::inbox(&address, &mail, args.all);
-    if total > mail.len() {
-        text.push_str(&format!(
-            "… and {} more: archive some, or see them with --limit {}\n",
-            total - mail.len(),
-            total
-        ));
-    }
-    Ok(text)
+    mail::index::with_open_mail(ledger, &address, |mut mail| {
+        if !args.all {
+            mail.retain(|b| mail::is_unread(b));
+        }
+        let total = mail.len();
+        if args.limit > 0 {
+            mail.truncate(args.limit);
+        }
+        if args.json {
+            return json(&mail);
+        }
+        let mut text = format::inbox(&address, &mail, args.all);
+        if total > mail.len() {
+            text.push_str(&format!(
+                "… and {} more: archive some, or see them with --limit {}\n",
+                total - mail.len(),
+                total
+            ));
+        }
+        Ok(text)
+    })?
 }
 
 fn read(ledger: &mut Ledger, id: &str, json_out: bool, who: &str) -> Result<String> {
@@ -330,7 +388,7 @@ fn listing(mail: &[Bead], json_out: bool) -> Result<String> {
     Ok(format::messages(mail))
 }
 
-fn json(mail: &[Bead]) -> Result<String> {
+fn json<B: Serialize>(mail: &[B]) -> Result<String> {
     let mut text = serde_json::to_string_pretty(mail)?;
     text.push('\n');
     Ok(text)

@@ -19,30 +19,35 @@ fn flags(b: &Bead) -> String {
 
 /// One inbox line: flags (`*` unread, `!` urgent), id, sender, date, subject.
 pub fn line(b: &Bead) -> String {
-    let date = b
-        .created_at
-        .get(..16)
-        .unwrap_or(&b.created_at)
-        .replace('T', " ");
-    format!(
-        "{} {}  {:<24} {}  {}",
+    let mut out = String::with_capacity(96);
+    push_line(&mut out, b);
+    out
+}
+
+/// Append one inbox line (without its newline).
+fn push_line(out: &mut String, b: &Bead) {
+    use std::fmt::Write;
+    let date = b.created_at.get(..16).unwrap_or(&b.created_at);
+    let (day, time) = date.split_once('T').unwrap_or((date, ""));
+    let _ = write!(
+        out,
+        "{} {}  {:<24} {day} {time}  {}",
         flags(b),
         b.id,
         sender_of(b),
-        date,
         b.title
-    )
+    );
 }
 
 /// An inbox listing, or a line saying it is empty.
-pub fn inbox(address: &str, mail: &[Bead], all: bool) -> String {
+pub fn inbox(address: &str, mail: &[&Bead], all: bool) -> String {
     if mail.is_empty() {
         let what = if all { "no mail" } else { "no unread mail" };
         return format!("{address}: {what}\n");
     }
     let mut out = String::with_capacity(mail.len() * 96);
     for b in mail {
-        out.push_str(&line(b));
+        push_line(&mut out, b);
         out.push('\n');
     }
     out

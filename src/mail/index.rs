@@ -108,6 +108,15 @@ pub fn note(ledger: &Ledger, bead: &Bead, created: bool) {
 
 /// The open mail of `address` (read and unread), oldest first.
 pub fn open_mail(ledger: &Ledger, address: &str) -> Result<Vec<Bead>> {
+    with_open_mail(ledger, address, |mail| mail.into_iter().cloned().collect())
+}
+
+/// Run `f` on the open mail of `address` (read and unread, oldest first) without copying it.
+pub fn with_open_mail<R>(
+    ledger: &Ledger,
+    address: &str,
+    f: impl FnOnce(Vec<&Bead>) -> R,
+) -> Result<R> {
     let mut all = indexes()
         .lock()
         .map_err(|_| anyhow::anyhow!("the mail index lock is poisoned: restart the process"))?;
@@ -115,9 +124,10 @@ pub fn open_mail(ledger: &Ledger, address: &str) -> Result<Vec<Bead>> {
     if all.get(&k).is_none_or(|i| i.len != ledger.len()) {
         all.insert(k.clone(), Index::build(ledger)?);
     }
-    Ok(all
+    let mail: Vec<&Bead> = all
         .get(&k)
         .and_then(|i| i.by_assignee.get(address))
-        .map(|m| m.values().cloned().collect())
-        .unwrap_or_default())
+        .map(|m| m.values().collect())
+        .unwrap_or_default();
+    Ok(f(mail))
 }
