@@ -51,11 +51,26 @@ fn json(reply: TownReply) -> Result<Value> {
     }
 }
 
+/// The socket's counters (accepted, refused by kind, …), as JSON.
+fn socket_stats(c: &mut crate::socket::Client) -> Result<Value> {
+    match c.call(crate::socket::RequestBody::Stats)? {
+        crate::socket::ReplyBody::Stats(stats) => Ok(serde_json::to_value(stats)?),
+        other => bail!("unexpected reply: {other:?}"),
+    }
+}
+
 pub fn actors(town: &Town, args: ActorsArgs) -> Result<()> {
     let mut c = client::require(town)?;
     loop {
-        let tree = json(client::call(&mut c, TownRequest::Actors)?)?;
+        let mut tree = json(client::call(&mut c, TownRequest::Actors)?)?;
+        let stats = socket_stats(&mut c)?;
         if args.json {
+            // The socket's node carries its counters: bad input is counted here.
+            if let Some(children) = tree["children"].as_array_mut()
+                && let Some(socket) = children.iter_mut().find(|n| n["role"] == "socket")
+            {
+                socket["stats"] = stats;
+            }
             output::line(serde_json::to_string_pretty(&tree)?)?;
         } else {
             if args.watch {
@@ -66,6 +81,12 @@ pub fn actors(town: &Town, args: ActorsArgs) -> Result<()> {
                 "PATH", "STATE", "PID", "UPTIME", "RESTARTS", "LAST FAILURE"
             )];
             render(&tree, 0, &mut lines);
+            lines.push(format!(
+                "socket: {} accepted, {} active; refused: {} other uid, {} bad frame, {} oversized, {} wrong version, {} unknown token, {} revoked token, {} idle, {} over capacity",
+                stats["accepted"], stats["active"], stats["rejected_uid"], stats["bad_frame"],
+                stats["oversized"], stats["version_mismatch"], stats["unknown_token"],
+                stats["revoked_token"], stats["idle_closed"], stats["over_capacity"]
+            ));
             output::line(lines.join("\n"))?;
         }
         if !args.watch {
@@ -109,7 +130,11 @@ fn render(node: &Value, depth: usize, lines: &mut Vec<String>) {
 
 pub fn actor(town: &Town, path: String, as_json: bool) -> Result<()> {
     let mut c = client::require(town)?;
-    let detail = json(client::call(&mut c, TownRequest::Actor { path })?)?;
+    let is_socket = path.ends_with("/socket");
+    let mut detail = json(client::call(&mut c, TownRequest::Actor { path })?)?;
+    if is_socket {
+        detail["socket_stats"] = socket_stats(&mut c)?;
+    }
     if as_json {
         return Ok(output::line(serde_json::to_string_pretty(&detail)?)?);
     }
@@ -126,6 +151,9 @@ pub fn actor(town: &Town, path: String, as_json: bool) -> Result<()> {
         a["restarts_total"],
         a["last_failure"].as_str().unwrap_or("none"),
     );
+    if is_socket {
+        out.push_str(&format!("  socket counters: {}\n", detail["socket_stats"]));
+    }
     for e in detail["events"].as_array().into_iter().flatten() {
         out.push_str(&format!(
             "    {} {} {}/{} {}\n",

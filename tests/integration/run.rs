@@ -247,6 +247,28 @@ fn ledger_commands_go_through_the_supervisor_and_a_second_run_is_refused() {
         stderr(&second)
     );
 
+    // Bad input on the socket is counted in introspection.
+    {
+        use std::io::Write;
+        // Where the supervisor says its socket is (a long temp path falls back elsewhere).
+        let recorded =
+            std::fs::read_to_string(t.town.root.join(".runtime/socket.path")).expect("socket.path");
+        let socket = std::path::PathBuf::from(recorded.trim());
+        let mut garbage = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+        garbage
+            .write_all(b"\x00\x00\x00\x05hello")
+            .expect("write garbage");
+        let _ = std::io::Read::read(&mut garbage, &mut [0u8; 64]);
+    }
+    let tree: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["actors", "--json"])).expect("json");
+    let socket = crate::running::find(&tree, "town/socket").expect("socket node");
+    let refused: u64 = ["bad_frame", "version_mismatch", "oversized"]
+        .iter()
+        .map(|k| socket["stats"][k].as_u64().unwrap_or(0))
+        .sum();
+    assert!(refused >= 1, "the garbage was counted: {socket}");
+
     // Commands that need the supervisor say so when it is not there.
     let other = crate::util::TestTown::new();
     let err = other.fails(&["actors"]);
