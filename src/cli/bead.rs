@@ -230,24 +230,10 @@ pub fn actor() -> String {
 
 pub fn run(town: &Town, cmd: BeadCommand) -> Result<()> {
     let cmd = cmd.with_absolute_paths()?;
-    // With `gastown run` up, the supervisor owns the ledger: the same command runs there.
-    if let Some(mut supervisor) = client::connect(town)? {
-        return match client::call(&mut supervisor, TownRequest::Bead(cmd))? {
-            TownReply::Text(text) => Ok(output::text(&text)?),
-            other => bail!("unexpected reply from the supervisor: {other:?}"),
-        };
-    }
-    let mut ledger = town.open_ledger()?;
-    let result = apply(&mut ledger, cmd, &actor());
-    // Every command leaves the ledger committed to git; the group-commit delay matters to the
-    // long-running supervisor, a one-shot CLI flushes on its way out.
-    let closed = ledger
-        .close_ledger()
-        .context("cannot flush the ledger to git");
-    let text = result?;
-    closed?;
-    output::text(&text)?;
-    Ok(())
+    // With `gastown run` up the supervisor owns the ledger and runs the same command; without
+    // it the ledger is opened here and flushed to git on the way out.
+    let request = TownRequest::Bead(cmd.clone());
+    crate::cli::routed::run(town, request, |ledger, who| apply(ledger, cmd, who))
 }
 
 pub fn sync(town: &Town) -> Result<()> {

@@ -434,19 +434,7 @@ fn with_body(cmd: MailCommand) -> Result<MailCommand> {
 
 /// `gastown mail …` from the CLI: through the supervisor when it runs, else on the ledger.
 pub fn run(town: &crate::town::Town, cmd: MailCommand) -> Result<()> {
-    use crate::run::protocol::{TownReply, TownRequest};
     let cmd = with_body(cmd)?;
-    if let Some(mut supervisor) = crate::client::connect(town)? {
-        return match crate::client::call(&mut supervisor, TownRequest::Mail(cmd))? {
-            TownReply::Text(text) => Ok(crate::output::text(&text)?),
-            other => anyhow::bail!("unexpected reply from the supervisor: {other:?}"),
-        };
-    }
-    let mut ledger = town.open_ledger()?;
-    let result = apply(&mut ledger, cmd, &crate::cli::bead::actor());
-    let closed = ledger.close_ledger();
-    let text = result?;
-    closed?;
-    crate::output::text(&text)?;
-    Ok(())
+    let request = crate::run::protocol::TownRequest::Mail(cmd.clone());
+    crate::cli::routed::run(town, request, |ledger, who| apply(ledger, cmd, who))
 }

@@ -10,7 +10,7 @@ pub mod mail;
 pub mod mol;
 pub mod mq;
 mod rig;
-mod routed;
+pub mod routed;
 mod work;
 
 use crate::run::protocol::TownRequest;

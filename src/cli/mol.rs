@@ -7,10 +7,8 @@
 
 mod render;
 
-use super::bead::actor;
 use super::formula::{self as formula_cli, SearchArgs};
 use crate::molecule::{self, MolError, PourOptions, SquashOptions, StepDone};
-use crate::output;
 use crate::town::Town;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -120,25 +118,8 @@ impl MolCommand {
 
 pub fn run(town: &Town, cmd: MolCommand) -> Result<()> {
     let cmd = cmd.with_absolute_paths()?;
-    // With `gastown run` up, the supervisor owns the ledger: the same command runs there.
-    if let Some(mut supervisor) = crate::client::connect(town)? {
-        return match crate::client::call(
-            &mut supervisor,
-            crate::run::protocol::TownRequest::Mol(cmd),
-        )? {
-            crate::run::protocol::TownReply::Text(text) => Ok(output::text(&text)?),
-            other => anyhow::bail!("unexpected reply from the supervisor: {other:?}"),
-        };
-    }
-    let mut ledger = town.open_ledger()?;
-    let result = apply(&mut ledger, town, cmd, &actor());
-    let closed = ledger
-        .close_ledger()
-        .context("cannot flush the ledger to git");
-    let text = result?;
-    closed?;
-    output::text(&text)?;
-    Ok(())
+    let request = crate::run::protocol::TownRequest::Mol(cmd.clone());
+    crate::cli::routed::run(town, request, |ledger, who| apply(ledger, town, cmd, who))
 }
 
 /// Run one mol command against an open ledger as `who`; returns what goes to stdout.
