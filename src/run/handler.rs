@@ -135,7 +135,7 @@ impl TownHandler {
                 // New mail may be waiting for a live session: let the router look now.
                 if let Some(router) = ractor::registry::where_is(super::router::ROUTER_NAME) {
                     let router: ActorRef<super::router::RouterMsg> = router.into();
-                    let _ = router.send_message(super::router::RouterMsg::Sweep);
+                    let _ = router.send_message(super::router::RouterMsg::Deliver);
                 }
                 reply
             }
@@ -170,7 +170,12 @@ impl TownHandler {
         let who = actor_name(identity);
         let result = self
             .ledger
-            .call(move |ledger| bead::apply(ledger, cmd, &who).map_err(|e| format!("{e:#}")))
+            .call(move |ledger| {
+                let out = bead::apply(ledger, cmd, &who).map_err(|e| format!("{e:#}"));
+                // A bead command may change a mail bead by hand: the inbox index must re-read.
+                crate::mail::index::invalidate(ledger);
+                out
+            })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
         result

@@ -32,7 +32,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 pub struct Router;
 
 pub enum RouterMsg {
-    /// Look at every running identity (on the timer, and after mail is sent).
+    /// New mail may wait for live sessions: deliver (cast after a send through the socket).
+    Deliver,
+    /// The timer: deliver, then run the GUPP patrol.
     Sweep,
 }
 
@@ -65,6 +67,11 @@ impl Actor for Router {
         state: &mut RouterArgs,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
+            RouterMsg::Deliver => {
+                for address in running_addresses(state).await {
+                    deliver(state, &address).await;
+                }
+            }
             RouterMsg::Sweep => {
                 for address in running_addresses(state).await {
                     deliver(state, &address).await;
