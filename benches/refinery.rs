@@ -177,17 +177,19 @@ fn main() {
         .unwrap_or(100);
     println!("refinery benchmark: real `gastown mq process alpha --all`, fresh town per row");
     println!(
-        "{:<58} {:>9} {:>10} {:>6} {:>8}",
-        "scenario", "wall s", "ms / MR", "gates", "batches"
+        "{:<58} {:>9} {:>10} {:>6} {:>8} {:>8} {:>8}",
+        "scenario", "wall s", "ms / MR", "gates", "batches", "land ms", "ledgr ms"
     );
     let row = |name: &str, d: Duration, s: &serde_json::Value, n: usize| {
         println!(
-            "{:<58} {:>9.2} {:>10.1} {:>6} {:>8}",
+            "{:<58} {:>9.2} {:>10.1} {:>6} {:>8} {:>8} {:>8}",
             name,
             secs(d),
             secs(d) * 1000.0 / n as f64,
             s["gate_runs"],
-            s["batches"]
+            s["batches"],
+            s["land_ms"],
+            s["ledger_ms"]
         );
         if std::env::var_os("REFINERY_BENCH_NOTES").is_some() {
             for note in s["notes"].as_array().into_iter().flatten() {

@@ -80,7 +80,12 @@ impl<'a> Attempt<'a> {
         let Some(fail) = self.gate(&candidate)? else {
             self.known_good.insert(candidate.clone());
             for (mr, commit) in merged {
-                results.insert(mr.id.clone(), MrResult::Merged { commit });
+                let branch_tip = self
+                    .branch_tips
+                    .get(&mr.id)
+                    .cloned()
+                    .unwrap_or_else(|| mr.commit.clone());
+                results.insert(mr.id.clone(), MrResult::Merged { commit, branch_tip });
             }
             return Ok(candidate);
         };

@@ -54,8 +54,8 @@ pub const HISTORY_DEPTH: usize = 500;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum MrResult {
-    /// Landed now; `commit` carries its trailer.
-    Merged { commit: String },
+    /// Landed now; `commit` carries its trailer; `branch_tip` is the branch commit that landed.
+    Merged { commit: String, branch_tip: String },
     /// Its trailer was already on the target (a crash before the bookkeeping): only the
     /// bookkeeping is left.
     AlreadyMerged { commit: String },

@@ -22,6 +22,11 @@ pub struct ProcessSummary {
     pub failed: usize,
     pub held: usize,
     pub gate_runs: usize,
+    /// Times the target moved during a landing and the batch started again from its new tip.
+    pub cas_retries: usize,
+    /// Time in `land` (git and gates) and in `next_batch` + `record` (the ledger).
+    pub land_ms: u64,
+    pub ledger_ms: u64,
     pub elapsed_ms: u64,
     /// One line per MR result, in order.
     pub notes: Vec<String>,
@@ -68,9 +73,12 @@ pub fn process_rig(
         if batch.is_empty() {
             break;
         }
+        let landing = Instant::now();
         let outcome = land_with(town, rig, &batch, opts)?;
+        summary.land_ms += millis(landing.elapsed());
         summary.batches += 1;
         summary.gate_runs += outcome.gate_runs;
+        summary.cas_retries += outcome.cas_retries;
         let mut progress = false;
         for o in &outcome.outcomes {
             match &o.result {
@@ -101,6 +109,11 @@ pub fn process_rig(
             break;
         }
     }
-    summary.elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    summary.elapsed_ms = millis(start.elapsed());
+    summary.ledger_ms = summary.elapsed_ms.saturating_sub(summary.land_ms);
     Ok(summary)
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

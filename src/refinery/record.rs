@@ -3,7 +3,7 @@
 //! same outcome twice (or after [`super::recover`]) changes nothing.
 
 use super::queue::MergeRequest;
-use super::{LandOutcome, MAX_RETRIES, MrResult};
+use super::{LandOutcome, MAX_RETRIES, MrResult, gitops};
 use crate::convoy::{self, ConvoyLanded};
 use crate::git_cli;
 use crate::mail::store::{self, Outgoing, ProtocolKind, send_protocol};
@@ -46,12 +46,23 @@ pub fn record(
         // The ledger's view (retry count, rework state), not the batch's snapshot.
         let mr = MergeRequest::from_bead(&bead).unwrap_or_else(|| o.mr.clone());
         let note = match &o.result {
-            MrResult::Merged { commit } | MrResult::AlreadyMerged { commit } => merged(
+            MrResult::Merged { commit, branch_tip } => merged(
                 ledger,
                 town,
                 &rig,
                 &mr,
                 commit,
+                Some(branch_tip),
+                who,
+                &mut done.landed_convoys,
+            )?,
+            MrResult::AlreadyMerged { commit } => merged(
+                ledger,
+                town,
+                &rig,
+                &mr,
+                commit,
+                None,
                 who,
                 &mut done.landed_convoys,
             )?,
@@ -116,6 +127,7 @@ fn merged(
     rig: &Rig,
     mr: &MergeRequest,
     commit: &str,
+    landed_tip: Option<&str>,
     who: &str,
     landed: &mut Vec<ConvoyLanded>,
 ) -> Result<String> {
@@ -143,7 +155,7 @@ fn merged(
         who,
         &body,
     )?;
-    let cleanup = remove_sandbox(rig, mr);
+    let cleanup = remove_sandbox(rig, mr, landed_tip);
     Ok(format!(
         "{}: merged as {} ({}){cleanup}",
         mr.id,
@@ -152,35 +164,47 @@ fn merged(
     ))
 }
 
-/// Remove the merged polecat's worktree (only if it is still on this MR's branch and has no
-/// uncommitted changes) and then the branch. Failures are reported, never fatal: the merge is
+/// Remove the merged polecat's worktree and branch, but only what the merge confirms: the
+/// branch must be at the commit that landed (or contained in the target), and the worktree still
+/// on that branch with no uncommitted changes. Failures are reported, never fatal: the merge is
 /// already recorded.
-fn remove_sandbox(rig: &Rig, mr: &MergeRequest) -> String {
-    let Some(polecat) = AgentIdentity::parse(&mr.worker)
+fn remove_sandbox(rig: &Rig, mr: &MergeRequest, landed_tip: Option<&str>) -> String {
+    let repo = rig.bare_repo();
+    let tip = match gitops::branch_tip(&repo, &mr.branch) {
+        Ok(Some(tip)) => tip,
+        Ok(None) => return String::new(),
+        Err(e) => return format!("; sandbox kept ({e:#})"),
+    };
+    let contained = landed_tip == Some(tip.as_str())
+        || git_cli::git(&repo, &["merge-base", "--is-ancestor", &tip, &mr.target]).is_ok();
+    if !contained {
+        return format!(
+            "; sandbox and branch kept: {} has commits that did not land",
+            mr.branch
+        );
+    }
+    let polecat = AgentIdentity::parse(&mr.worker)
         .ok()
         .filter(|id| id.role == gastown_actors::identity::Role::Polecat)
-        .map(|id| id.name)
-    else {
-        return String::new();
-    };
-    let status = match rig::polecat_status(rig, &polecat) {
-        Ok(s) => s,
-        Err(e) => return format!("; sandbox kept ({e})"),
-    };
-    if status.exists {
-        if status.branch.as_deref() != Some(mr.branch.as_str()) {
-            return format!("; sandbox kept: {polecat} is on other work");
-        }
-        if status.dirty {
-            return format!("; sandbox kept: {polecat}'s worktree has uncommitted changes");
-        }
-        if let Err(e) = rig::remove_polecat_worktree(rig, &polecat, true) {
-            return format!("; sandbox kept ({e})");
+        .map(|id| id.name);
+    if let Some(polecat) = polecat {
+        let status = match rig::polecat_status(rig, &polecat) {
+            Ok(s) => s,
+            Err(e) => return format!("; sandbox kept ({e})"),
+        };
+        let on_branch = status.branch.as_deref() == Some(mr.branch.as_str());
+        if status.exists && on_branch {
+            if status.dirty {
+                return format!("; sandbox kept: {polecat}'s worktree has uncommitted changes");
+            }
+            if let Err(e) = rig::remove_polecat_worktree(rig, &polecat, true) {
+                return format!("; sandbox kept ({e})");
+            }
         }
     }
-    match git_cli::delete_branch(&rig.bare_repo(), &mr.branch, true) {
+    match git_cli::delete_branch(&repo, &mr.branch, true) {
         Ok(()) => format!("; sandbox and branch {} removed", mr.branch),
-        Err(e) => format!("; sandbox removed, branch kept ({e})"),
+        Err(e) => format!("; branch {} kept ({e})", mr.branch),
     }
 }
 

@@ -562,3 +562,28 @@ fn reject_closes_the_mr_and_returns_the_work() {
     );
     assert_eq!(process(&town)["merged"], 0);
 }
+
+#[test]
+fn a_target_moved_during_the_gates_is_not_overwritten_the_batch_lands_on_the_new_tip() {
+    let town = town();
+    let marker = town.root.parent().expect("parent").join("moved-once");
+    // The gate itself moves main once (as a push from elsewhere would), between the refinery
+    // reading the tip and its compare-and-swap.
+    let gate = format!(
+        "if [ ! -e {m} ]; then touch {m}; git update-ref refs/heads/main $(git commit-tree -p main -m outside 'main^{{tree}}'); fi",
+        m = marker.display()
+    );
+    configure(&town, 1, "merge", &format!("test = {gate:?}"));
+    let (_, mr) = submit(&town, "nux", "Racy", &[("r.txt", "x\n")]);
+    let summary = process(&town);
+    assert_eq!(summary["merged"], 1, "{summary}");
+    assert_eq!(summary["cas_retries"], 1, "{summary}");
+    assert_eq!(trailers(&town, &mr), 1);
+    let subjects = git_in(&bare(&town), &["log", "main", "--format=%s"]);
+    assert!(
+        subjects.lines().any(|l| l == "outside"),
+        "the other commit is kept:\n{subjects}"
+    );
+    let first_parent = git_in(&bare(&town), &["log", "-1", "--format=%s", "main^1"]);
+    assert_eq!(first_parent.trim(), "outside", "landed on the new tip");
+}
