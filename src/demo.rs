@@ -279,6 +279,8 @@ fn drive(town: &Town, args: &DemoArgs, start: Instant) -> Result<()> {
             if tty {
                 eprintln!();
             }
+            // Read again: a bead may have closed between the two listings above.
+            let p = progress(&mut c, town)?;
             return summary(&mut c, town, &p, start);
         }
         if Instant::now() > deadline {
