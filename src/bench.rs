@@ -32,6 +32,13 @@ pub enum BenchCommand {
         #[arg(long, default_value = "10s")]
         window: humantime::Duration,
     },
+    /// Durable mail through the socket from many clients at once (group commit).
+    Mail {
+        #[arg(long, default_value = "16")]
+        clients: usize,
+        #[arg(long, default_value = "20000")]
+        mails: usize,
+    },
     /// Crash → new session back at its prompt.
     Restart {
         #[arg(long, default_value = "30")]
@@ -44,6 +51,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Socket { iterations } => socket(iterations),
         BenchCommand::Sessions { count, window } => sessions(count, window.into()),
         BenchCommand::Restart { rounds } => restart(rounds),
+        BenchCommand::Mail { clients, mails } => mail(clients, mails),
     }
 }
 
@@ -280,6 +288,47 @@ fn find_pid(node: &serde_json::Value, path: &str) -> Option<u64> {
         .as_array()?
         .iter()
         .find_map(|c| find_pid(c, path))
+}
+
+/// `clients` threads, each with its own socket connection, send `mails` mails in all; every
+/// reply comes after the mail is durable in the ledger.
+fn mail(clients: usize, mails: usize) -> Result<()> {
+    use crate::cli::mail::{MailCommand, SendArgs};
+    let sup = Supervised::start()?;
+    let clients = clients.max(1);
+    let per_client = mails.div_ceil(clients);
+    let start = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let mut c = sup.client();
+            std::thread::spawn(move || -> Result<usize> {
+                let c = c.as_mut().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+                for n in 0..per_client {
+                    let send = MailCommand::Send(SendArgs {
+                        address: "mayor".to_string(),
+                        subject: format!("bench {i}/{n}"),
+                        message: Some("x".to_string()),
+                        urgent: false,
+                        reply_to: None,
+                    });
+                    client::call(c, TownRequest::Mail(send))?;
+                }
+                Ok(per_client)
+            })
+        })
+        .collect();
+    let mut sent = 0;
+    for t in threads {
+        sent += t
+            .join()
+            .map_err(|_| anyhow::anyhow!("a sender panicked"))??;
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "{sent} durable mails from {clients} socket clients in {elapsed:?}: {:.0} mails/s",
+        sent as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Each round crashes a fresh, healthy agent once: the figure is the cost of a restart, not of

@@ -342,6 +342,18 @@ impl Ledger {
             .map(|t| (t + self.cfg.commit_delay).saturating_duration_since(Instant::now()))
     }
 
+    /// Group commit of the index: while on, mutations are written without an fsync and are
+    /// NOT durable until [`Ledger::make_durable`]. For an owner (the supervisor's ledger actor)
+    /// that acknowledges a batch of operations only after one durable commit.
+    pub fn set_deferred_durability(&mut self, on: bool) {
+        self.store.set_deferred(on);
+    }
+
+    /// Make every mutation so far durable (one fsync for all deferred ones).
+    pub fn make_durable(&mut self) -> Result<(), LedgerError> {
+        self.store.make_durable()
+    }
+
     /// Commit to git if the oldest pending change is `commit_delay` old.
     pub fn tick(&mut self) -> Result<Option<CommitOutcome>, LedgerError> {
         match self.commit_due_in() {

@@ -53,6 +53,9 @@ pub struct Store {
     db: Database,
     path: PathBuf,
     seq: u64,
+    /// Group commit: while set, batches commit without an fsync and are made durable together by
+    /// [`Store::make_durable`]. Only an owner that acknowledges nothing before then may set it.
+    deferred: bool,
 }
 
 impl std::fmt::Debug for Store {
@@ -75,6 +78,7 @@ impl Store {
             db,
             path: path.to_path_buf(),
             seq: 0,
+            deferred: false,
         };
         let exists = {
             let tx = store.db.begin_read().map_err(|e| err(&e))?;
@@ -247,7 +251,11 @@ impl Store {
     /// Apply a batch in one durable transaction.
     pub fn write(&mut self, batch: &Batch) -> Result<(), LedgerError> {
         let seq = self.seq + 1;
-        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        if self.deferred {
+            tx.set_durability(redb::Durability::None)
+                .map_err(|e| self.err(e))?;
+        }
         {
             let mut beads = tx.open_table(BEADS).map_err(|e| self.err(e))?;
             let mut wisps = tx.open_table(WISPS).map_err(|e| self.err(e))?;
@@ -307,6 +315,19 @@ impl Store {
         tx.commit().map_err(|e| self.err(e))?;
         self.seq = seq;
         Ok(())
+    }
+
+    /// Group commit: defer (or stop deferring) the fsync of writes until [`Store::make_durable`].
+    pub fn set_deferred(&mut self, deferred: bool) {
+        self.deferred = deferred;
+    }
+
+    /// One durable commit that makes every deferred write before it durable.
+    pub fn make_durable(&mut self) -> Result<(), LedgerError> {
+        let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        tx.set_durability(redb::Durability::Immediate)
+            .map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))
     }
 
     /// After git's ref moved to `tip`: drop the journal entries that commit covered (an entry
