@@ -31,6 +31,8 @@ mod process;
 mod queue;
 mod record;
 mod recover;
+#[cfg(test)]
+mod tests;
 
 pub use land::{LandOptions, land, land_with};
 pub use process::{ProcessOptions, ProcessSummary, process_rig};
