@@ -85,6 +85,7 @@ pub fn land_with(
                 }
                 Err(e) => return Err(e.into()),
             }
+            attempt.remember_passed(&new_tip);
         }
         let outcomes = batch
             .iter()
