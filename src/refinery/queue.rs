@@ -133,10 +133,14 @@ pub fn queue_of(ledger: &Ledger, rig: Option<&str>) -> Result<Vec<MergeRequest>>
     Ok(mrs)
 }
 
-/// Up to `max` MRs of `rig` ready to land, in queue order.
+/// Up to `max` MRs of `rig` ready to land, in queue order, all for the same target branch.
 pub fn next_batch(ledger: &Ledger, rig: &str, max: usize) -> Result<Vec<MergeRequest>> {
     let mut mrs = queue_of(ledger, Some(rig))?;
     mrs.retain(|mr| mr.state == QueueState::Queued);
+    // A batch lands on one target: the first MR's; others wait for a later batch.
+    if let Some(target) = mrs.first().map(|mr| mr.target.clone()) {
+        mrs.retain(|mr| mr.target == target);
+    }
     mrs.truncate(max.max(1));
     Ok(mrs)
 }
