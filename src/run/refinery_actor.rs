@@ -103,6 +103,13 @@ async fn work(state: &mut RefineryState) -> Result<(), ActorProcessingErr> {
     for note in &recorded.notes {
         tracing::info!(rig = %args.rig, "{note}");
     }
+    // Convoys the merges landed (closed and the overseer mailed inside `record`): ring and notify.
+    if !recorded.landed_convoys.is_empty() {
+        for l in &recorded.landed_convoys {
+            tracing::info!(convoy = %l.id, name = %l.name, "convoy landed");
+        }
+        crate::convoy::announce(&args.town, &recorded.landed_convoys);
+    }
     for effect in recorded.effects {
         if let Err(e) = args.handler.carry_out(effect).await {
             tracing::warn!(rig = %args.rig, "after the merge: {e}");
@@ -112,7 +119,8 @@ async fn work(state: &mut RefineryState) -> Result<(), ActorProcessingErr> {
     Ok(())
 }
 
-/// Convoys whose beads all closed: closed, the overseer mailed and (with --notify) rung.
+/// Convoys whose beads were closed some other way (by hand): closed, the overseer mailed and
+/// (with --notify) rung.
 pub async fn announce_convoys(args: &RefineryArgs) {
     let town = args.town.clone();
     let landed = args
