@@ -82,6 +82,7 @@ async fn work(state: &mut RefineryState) -> Result<(), ActorProcessingErr> {
         }
         state.recovered = true;
     }
+    dispatch(&args, &who).await;
     let (name, size) = (args.rig.clone(), rig.config.batch.max(1));
     let batch = args
         .ledger
@@ -117,6 +118,36 @@ async fn work(state: &mut RefineryState) -> Result<(), ActorProcessingErr> {
     }
     announce_convoys(&args).await;
     Ok(())
+}
+
+/// Hand queued beads to polecats while the rig has room: a merge frees a polecat (and its name)
+/// after its `done` already looked at the queue, so the queue is drained here too.
+async fn dispatch(args: &RefineryArgs, who: &str) {
+    let (town, rig, who) = (args.town.clone(), args.rig.clone(), who.to_string());
+    let effects = args
+        .ledger
+        .call(move |l| {
+            let mut effects = Vec::new();
+            // Each round slings one bead; a bead that goes back to the queue ends the rounds.
+            for _ in 0..64 {
+                match crate::work::dispatch_queue(l, &town, &rig, &who) {
+                    Ok(Some(out)) if !out.effects.is_empty() => effects.extend(out.effects),
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(rig = %rig, "dispatch: {e:#}");
+                        break;
+                    }
+                }
+            }
+            effects
+        })
+        .await
+        .unwrap_or_default();
+    for effect in effects {
+        if let Err(e) = args.handler.carry_out(effect).await {
+            tracing::warn!(rig = %args.rig, "dispatch: {e}");
+        }
+    }
 }
 
 /// Convoys whose beads were closed some other way (by hand): closed, the overseer mailed and

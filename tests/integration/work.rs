@@ -253,3 +253,45 @@ fn a_polecat_resumes_its_molecule_after_a_crash_without_redoing_a_step() {
         assert_eq!(closes, 1, "{step} closed exactly once: {events} / {status}");
     }
 }
+
+#[test]
+fn the_dispatch_queue_drains_when_merges_free_the_polecat_names() {
+    let town = town_with_rig();
+    // Two names for five beads: work waits in the queue until merges free a name.
+    let config = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&config).expect("rig.toml");
+    let start = text.find("polecat_names = [").expect("a name pool");
+    let end = start + text[start..].find(']').expect("the pool's end") + 1;
+    let text = format!(
+        "{}polecat_names = [\"ace\", \"dag\"]{}",
+        &text[..start],
+        &text[end..]
+    )
+    .replace("max_polecats = 4", "max_polecats = 2");
+    std::fs::write(&config, text).expect("write rig.toml");
+    let beads: Vec<String> = (1..=5)
+        .map(|i| town.create(&[&format!("Item {i}")]))
+        .collect();
+    let t = RunningTown::start_in(town);
+    for b in &beads {
+        t.town.ok(&["sling", b, "alpha"]);
+    }
+    wait_for("all five merged", Duration::from_secs(120), || {
+        let closed = json_list(
+            &t.town,
+            &["bead", "list", "--all", "--type", "task", "--json"],
+        )
+        .iter()
+        .filter(|b| beads.iter().any(|id| b["id"] == id.as_str()) && b["status"] == "closed")
+        .count();
+        (closed == 5).then_some(())
+    });
+    let log = t
+        .town
+        .git(&["-C", "alpha/.repo.git", "log", "main", "--format=%B"]);
+    assert_eq!(
+        log.matches("Gastown-MR:").count(),
+        5,
+        "each merged exactly once"
+    );
+}
