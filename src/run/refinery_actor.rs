@@ -96,6 +96,14 @@ async fn work(state: &mut RefineryState) -> Result<(), ActorProcessingErr> {
         refinery::land_with(&town, &r, &batch, &LandOptions::default())
     })
     .await??;
+    // Fault point for the crash test: die like `kill -9` after the merge landed on the target
+    // and before its bookkeeping; the restarted refinery must finish it without merging again.
+    if std::env::var("GASTOWN_REFINERY_FAULT").is_ok_and(|f| f == "after-land")
+        && outcome.merged() > 0
+    {
+        // SAFETY: signalling our own process.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
     let (town, w) = (args.town.clone(), who.clone());
     let recorded = args
         .ledger

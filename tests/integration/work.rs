@@ -295,3 +295,47 @@ fn the_dispatch_queue_drains_when_merges_free_the_polecat_names() {
         "each merged exactly once"
     );
 }
+
+#[test]
+fn kill_dash_nine_between_merge_and_bookkeeping_merges_exactly_once() {
+    let town = town_with_rig();
+    let bead = town.create(&["Land me once"]);
+    let mut t = RunningTown::start_with_env(town, &[("GASTOWN_REFINERY_FAULT", "after-land")]);
+    t.town.ok(&["sling", &bead, "alpha"]);
+    // The supervisor kills itself right after the merge reached main.
+    let mut child = t.child.take().expect("running");
+    let status = wait_for(
+        "gastown run to die after landing",
+        Duration::from_secs(90),
+        || child.try_wait().expect("wait"),
+    );
+    assert!(!status.success(), "killed: {status}");
+    let log = t
+        .town
+        .git(&["-C", "alpha/.repo.git", "log", "main", "--format=%B"]);
+    assert_eq!(
+        log.matches("Gastown-MR:").count(),
+        1,
+        "merged before the crash"
+    );
+    let open_mrs: Vec<_> = merge_requests(&t.town)
+        .into_iter()
+        .filter(|m| m["status"] != "closed")
+        .collect();
+    assert_eq!(open_mrs.len(), 1, "bookkeeping not done yet");
+    // Restart without the fault: the refinery finds the trailer and finishes the bookkeeping.
+    let town = std::mem::replace(&mut t.town, TestTown::new());
+    drop(t);
+    let t = RunningTown::start_in(town);
+    wait_for("the bookkeeping finished", Duration::from_secs(60), || {
+        let shown: serde_json::Value =
+            serde_json::from_str(&t.town.ok(&["bead", "show", &bead, "--json"])).expect("json");
+        (shown["status"] == "closed").then_some(())
+    });
+    let mrs = merge_requests(&t.town);
+    assert!(mrs.iter().all(|m| m["status"] == "closed"), "{mrs:?}");
+    let log = t
+        .town
+        .git(&["-C", "alpha/.repo.git", "log", "main", "--format=%B"]);
+    assert_eq!(log.matches("Gastown-MR:").count(), 1, "merged exactly once");
+}
