@@ -3,43 +3,9 @@
 //! never finishes; the convoy `gastown sling` creates; and bad input that must change nothing.
 
 use crate::running::{RunningTown, wait_for};
-use crate::util::TestTown;
+use crate::util::{TestTown, town_with_rig};
 use serde_json::Value;
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
-
-/// A source repository with one commit on `main`.
-fn source_repo(dir: &Path) -> String {
-    let repo = dir.join("source");
-    std::fs::create_dir_all(&repo).expect("mkdir");
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-            .args(args)
-            .output()
-            .expect("git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git(&["init", "--quiet", "--initial-branch=main"]);
-    std::fs::write(repo.join("README.md"), "# sample\n").expect("write");
-    git(&["add", "."]);
-    git(&["commit", "--quiet", "-m", "first"]);
-    repo.to_string_lossy().into_owned()
-}
-
-fn town_with_rig() -> TestTown {
-    let town = TestTown::new();
-    let src = source_repo(town.root.parent().expect("parent"));
-    town.ok(&["rig", "add", "alpha", &src]);
-    town
-}
 
 fn json(town: &TestTown, args: &[&str]) -> Value {
     let text = town.ok(args);

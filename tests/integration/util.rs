@@ -99,3 +99,32 @@ pub fn ids(json: &str) -> Vec<String> {
         .map(|b| b["id"].as_str().expect("id").to_string())
         .collect()
 }
+
+/// A source repository with one commit on `main`, in `dir/source`.
+pub fn source_repo(dir: &Path) -> String {
+    let repo = dir.join("source");
+    std::fs::create_dir_all(&repo).expect("mkdir");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+            .args(args)
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    };
+    git(&["init", "--quiet", "--initial-branch=main"]);
+    std::fs::write(repo.join("README.md"), "# sample\n").expect("write");
+    git(&["add", "."]);
+    git(&["commit", "--quiet", "-m", "first"]);
+    repo.to_string_lossy().into_owned()
+}
+
+/// A town with a rig `alpha` made from a fresh source repository.
+pub fn town_with_rig() -> TestTown {
+    let town = TestTown::new();
+    let src = source_repo(town.root.parent().expect("parent"));
+    town.ok(&["rig", "add", "alpha", &src]);
+    town
+}
