@@ -8,12 +8,11 @@
 //! names the command, the directory and git's own stderr.
 
 // Helpers that sling, done and the refinery call (issue 5) are not all called yet.
-#![allow(dead_code, unused_imports)]
 
 mod merge;
 mod worktree;
 
-pub use merge::{MergeTree, commit_tree, merge_tree, update_ref};
+pub use merge::{MergeTree, merge_tree, update_ref};
 pub use worktree::{Worktree, worktree_add, worktree_list, worktree_prune, worktree_remove};
 
 use std::path::{Path, PathBuf};
@@ -41,16 +40,6 @@ pub enum GitCliError {
         dir: PathBuf,
         output: String,
     },
-}
-
-impl GitCliError {
-    /// The exit code of a git command that ran and failed.
-    pub fn code(&self) -> Option<i32> {
-        match self {
-            GitCliError::Failed { code, .. } => *code,
-            _ => None,
-        }
-    }
 }
 
 /// Subcommands that write commits and so need an author and committer identity.
@@ -278,16 +267,6 @@ pub fn branch_tips(dir: &Path) -> Result<Vec<(String, String)>, GitCliError> {
         .filter_map(|l| l.split_once(' '))
         .map(|(name, id)| (name.to_string(), id.to_string()))
         .collect())
-}
-
-/// The best common ancestor of `a` and `b`, or `None` when they share no history.
-pub fn merge_base(dir: &Path, a: &str, b: &str) -> Result<Option<String>, GitCliError> {
-    git_query(dir, &["merge-base", a, b])
-}
-
-/// `git push <remote> <refspec>` (quietly).
-pub fn push(dir: &Path, remote: &str, refspec: &str) -> Result<(), GitCliError> {
-    git(dir, &["push", "--quiet", remote, refspec]).map(drop)
 }
 
 /// The branch `HEAD` names in a (bare) repository, e.g. right after a clone: the source's

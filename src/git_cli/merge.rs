@@ -56,6 +56,7 @@ pub fn merge_tree(repo: &Path, ours: &str, theirs: &str) -> Result<MergeTree, Gi
 }
 
 /// Make a commit of `tree` with `parents` (first parent first) and return its id. No ref moves.
+#[cfg(test)]
 pub fn commit_tree(
     repo: &Path,
     tree: &str,

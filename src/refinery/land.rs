@@ -32,11 +32,6 @@ impl Default for LandOptions {
     }
 }
 
-/// Land `batch` (MRs of `rig`, one target) with the default options.
-pub fn land(town: &Town, rig: &Rig, batch: &[MergeRequest]) -> Result<LandOutcome> {
-    land_with(town, rig, batch, &LandOptions::default())
-}
-
 /// Land `batch` on its target. Every MR of the batch gets exactly one result.
 pub fn land_with(
     _town: &Town,

@@ -18,12 +18,6 @@
 
 // The refinery actor (the lead's) calls `next_batch`, `land` and `record`; `mq process` uses
 // the rest today.
-#![allow(
-    dead_code,
-    unused_imports,
-    reason = "the API the live refinery actor is wired to"
-)]
-
 mod batch;
 mod gitops;
 mod land;
@@ -34,10 +28,10 @@ mod recover;
 #[cfg(test)]
 mod tests;
 
-pub use land::{LandOptions, land, land_with};
-pub use process::{ProcessOptions, ProcessSummary, process_rig};
+pub use land::{LandOptions, land_with};
+pub use process::{ProcessOptions, process_rig};
 pub use queue::{MergeRequest, QueueState, next_batch, queue_of};
-pub use record::{Recorded, record, reopen_source};
+pub use record::{record, reopen_source};
 pub use recover::recover;
 
 use serde::Serialize;
@@ -86,20 +80,6 @@ impl MrResult {
             self,
             MrResult::Merged { .. } | MrResult::AlreadyMerged { .. }
         )
-    }
-
-    /// A short word for tables and logs.
-    pub fn word(&self) -> &'static str {
-        match self {
-            MrResult::Merged { .. } => "merged",
-            MrResult::AlreadyMerged { .. } => "already-merged",
-            MrResult::Conflict { .. } => "conflict",
-            MrResult::GateFailed { .. } => "gate-failed",
-            MrResult::GateFailedOnTarget { .. } => "target-broken",
-            MrResult::TimedOut { .. } => "timed-out",
-            MrResult::BranchMissing { .. } => "branch-missing",
-            MrResult::Held { .. } => "held",
-        }
     }
 }
 

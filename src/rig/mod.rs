@@ -14,7 +14,6 @@
 
 // This is the API sling, done, the witness and the refinery build on (issue 5); not all of it
 // is called yet.
-#![allow(dead_code, unused_imports)]
 
 mod add;
 mod config;
@@ -24,12 +23,10 @@ mod names;
 mod worktree;
 
 pub use add::{AddOptions, add_rig, remove_rig};
-pub use config::{
-    Gate, GatesConfig, HumanDuration, MergeStrategy, RIG_CONFIG_FILE, RigConfig, default_prefix,
-};
+pub use config::{Gate, MergeStrategy, RIG_CONFIG_FILE, RigConfig};
 pub use error::{Result, RigError};
 pub use gate::{GateOutcome, run_gate};
-pub use names::{DEFAULT_POLECAT_NAMES, validate_name, validate_rig_name};
+pub use names::validate_name;
 pub use worktree::{
     PolecatStatus, ensure_crew_clone, ensure_polecat_worktree, ensure_refinery_worktree,
     polecat_branch, polecat_status, remove_polecat_worktree,

@@ -1,6 +1,7 @@
 //! Tests of the rig API against real git repositories in temp dirs: polecat worktrees, crew
 //! clones, the name pool and gates (including the kill of a gate's whole process group).
 
+use super::config::HumanDuration;
 use super::*;
 use crate::git_cli::{self, git};
 use crate::town::{InstallOptions, Town, install};

@@ -23,15 +23,14 @@
 
 // `resolve` and `prepare_home` are the API sling and the session factory call (issue 5); until
 // they are wired in, not all of it is called.
-#![allow(dead_code, unused_imports)]
 
 mod edit;
 mod home;
 mod show;
 
-pub use edit::{Change, SetOptions, apply_change, remove_agent, set_agent, set_default_agent};
-pub use home::{CLAUDE_HOOKS, GENERATED_MARKER, instructions, merge_hooks, prepare_home};
-pub use show::{Summary, describe_agent, render_summary, summary};
+pub use edit::{Change, SetOptions, remove_agent, set_agent, set_default_agent};
+pub use home::prepare_home;
+pub use show::{describe_agent, render_summary, summary};
 
 use crate::town::Town;
 use gastown_actors::runtime::{

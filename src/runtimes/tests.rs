@@ -1,5 +1,6 @@
 //! Unit tests of runtime resolution, custom agents, town.toml edits and role homes.
 
+use super::home::GENERATED_MARKER;
 use super::*;
 use crate::git_cli::git;
 use gastown_actors::identity::AgentIdentity;

@@ -113,6 +113,7 @@ impl ClientError {
     }
 
     /// The server's typed error, if the failure was one.
+    #[cfg(test)]
     pub fn wire_error(&self) -> Option<&WireError> {
         match self {
             ClientError::Connection(error) | ClientError::Request(error) => Some(error),
@@ -126,7 +127,8 @@ impl ClientError {
 pub struct Client {
     /// The socket, with read and write timeouts set to the call timeout.
     stream: UnixStream,
-    /// Who the server says we are.
+    /// Who the server says we are (tests check it; the CLI learns its identity from errors).
+    #[cfg_attr(not(test), allow(dead_code))]
     identity: Identity,
     /// The id the next request gets.
     next_id: u64,
@@ -197,6 +199,7 @@ impl Client {
     }
 
     /// The identity the server bound this connection to.
+    #[cfg(test)]
     pub fn identity(&self) -> &Identity {
         &self.identity
     }

@@ -18,11 +18,6 @@
 
 // In the binary crate, `pub` items nobody calls yet are dead code; the CLI and supervisor adopt
 // this API piecemeal (issue 4). Remove this once the socket is fully wired.
-#![allow(
-    dead_code,
-    unused_imports,
-    reason = "the CLI and supervisor adopt the socket API piecemeal"
-)]
 
 pub mod bench;
 pub mod bind;
@@ -38,13 +33,9 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use bind::{BindError, BoundSocket, FileModes, bind, locate_socket};
-pub use client::{Client, ClientError, ClientOptions};
-pub use handler::{Handler, HandlerFuture, SocketOnly};
+pub use bind::{FileModes, bind, locate_socket};
+pub use client::{Client, ClientError};
+pub use handler::{Handler, HandlerFuture};
 pub use server::{Server, ServerConfig};
-pub use stats::{SocketStats, StatsSnapshot};
-pub use tokens::{Token, TokenLookup, TokenRegistry};
-pub use wire::{
-    ErrorCode, Hello, Identity, PROTOCOL_VERSION, ReplyBody, Request, RequestBody, Response,
-    ServerFrame, Welcome, WireError,
-};
+pub use tokens::TokenRegistry;
+pub use wire::{ErrorCode, Identity, ReplyBody, RequestBody, WireError};

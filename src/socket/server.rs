@@ -100,6 +100,7 @@ impl Server {
     }
 
     /// The live counters (for introspection); valid before, during and after [`Server::run`].
+    #[cfg(test)]
     pub fn stats(&self) -> Arc<SocketStats> {
         Arc::clone(&self.shared.stats)
     }

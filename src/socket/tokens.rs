@@ -80,6 +80,7 @@ impl TokenRegistry {
     }
 
     /// Revokes a token; returns whether it was live.
+    #[cfg(test)]
     pub fn revoke(&self, token: &Token) -> bool {
         match self.lock().get_mut(token.expose()) {
             Some(entry) if !entry.revoked => {

@@ -17,9 +17,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::frame::{DEFAULT_MAX_FRAME, encode_frame, read_frame};
+use super::handler::SocketOnly;
+use super::stats::{SocketStats, StatsSnapshot};
+use super::wire::{Hello, PROTOCOL_VERSION, Request, ServerFrame};
 use super::{
-    Client, ClientError, FileModes, Hello, PROTOCOL_VERSION, ReplyBody, Request, RequestBody,
-    Server, ServerConfig, ServerFrame, SocketOnly, SocketStats, StatsSnapshot, TokenRegistry, bind,
+    Client, ClientError, FileModes, ReplyBody, RequestBody, Server, ServerConfig, TokenRegistry,
+    bind,
 };
 
 /// Upper bound for anything a test waits on; reached only when a test is failing.

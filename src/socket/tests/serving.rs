@@ -1,8 +1,9 @@
 //! Happy paths and lifecycle: round trips, identities, shutdown, binding rules, path fallback.
 
 use super::*;
+use crate::socket::bind::BindError;
 use crate::socket::bind::{SOCKET_PATH_FILE_NAME, socket_path_for};
-use crate::socket::{BindError, ErrorCode, Identity, locate_socket};
+use crate::socket::{ErrorCode, Identity, locate_socket};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_trip_ping_whoami_and_stats_as_the_overseer() {
@@ -179,7 +180,7 @@ fn a_silent_server_makes_the_client_time_out() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("silent.sock");
     let _listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
-    let mut options = crate::socket::ClientOptions::new("test");
+    let mut options = crate::socket::client::ClientOptions::new("test");
     options.call_timeout = Duration::from_millis(100);
     let error = Client::connect_with(&path, options).expect_err("no welcome ever comes");
     assert!(matches!(error, ClientError::Timeout(_)), "{error:?}");
