@@ -9,12 +9,15 @@
 //!   that arrived meanwhile. The flush makes them all durable with one fsync, then replies. So
 //!   nothing is acknowledged before it is durable, and concurrent callers share the fsync (one
 //!   4 ms fsync per batch instead of per operation);
-//! - **git**: after a mutation it schedules a tick for when the oldest pending change is due, and
-//!   on stop it flushes to git.
+//! - **git**: after a mutation it schedules a tick for when the oldest pending change is due. The
+//!   tick prepares the commit ([`Ledger::begin_commit`]) and runs it on a blocking thread, so
+//!   hashing and packing thousands of beads never stalls the operations behind it; the result
+//!   comes back as a message ([`Ledger::finish_commit`]). One commit is out at a time; an explicit
+//!   sync waits for it, then commits the rest. On stop it flushes to git.
 //!
 //! Callers go through a [`LedgerHandle`].
 
-use gastown_beads::{CommitOutcome, Ledger, LedgerConfig, LedgerError};
+use gastown_beads::{CommitDone, CommitOutcome, Ledger, LedgerConfig, LedgerError};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -40,6 +43,8 @@ pub enum LedgerMsg {
     Sync(RpcReplyPort<Result<Option<CommitOutcome>, String>>),
     /// Make the operations run since the last flush durable, then send their replies.
     Flush,
+    /// A git commit running on a blocking thread is done.
+    Committed(CommitDone),
 }
 
 /// Arguments of [`LedgerActor`]: where the ledger is.
@@ -56,6 +61,10 @@ pub struct LedgerState {
     tick_scheduled: bool,
     /// Replies of operations not yet durable (sent by the next `Flush`).
     held: Vec<Reply>,
+    /// A git commit is running on a blocking thread.
+    committing: bool,
+    /// Syncs that arrived while a commit was running: answered once it is done.
+    waiting_syncs: Vec<RpcReplyPort<Result<Option<CommitOutcome>, String>>>,
 }
 
 impl Actor for LedgerActor {
@@ -69,11 +78,13 @@ impl Actor for LedgerActor {
         args: LedgerArgs,
     ) -> Result<LedgerState, ActorProcessingErr> {
         let mut ledger = Ledger::open(args.config)?;
-        ledger.set_deferred_durability(true);
+        ledger.set_deferred_durability(true)?;
         let mut state = LedgerState {
             ledger: Some(ledger),
             tick_scheduled: false,
             held: Vec::new(),
+            committing: false,
+            waiting_syncs: Vec::new(),
         };
         // Reconciliation at open may have left work for the group commit.
         schedule_tick(&myself, &mut state);
@@ -96,11 +107,25 @@ impl Actor for LedgerActor {
                 state.held.push(reply);
             }
             LedgerMsg::Flush => flush(state)?,
-            LedgerMsg::Tick => tick(state)?,
+            LedgerMsg::Tick => tick(&myself, state)?,
             LedgerMsg::Sync(reply) => {
-                flush(state)?;
-                let outcome = open(state)?.sync().map_err(|e| e.to_string());
-                let _ = reply.send(outcome);
+                if state.committing {
+                    state.waiting_syncs.push(reply);
+                } else {
+                    sync(state, reply)?;
+                }
+            }
+            LedgerMsg::Committed(done) => {
+                state.committing = false;
+                if let Err(e) = open(state)?.finish_commit(done) {
+                    // The journal keeps every change: the next tick commits them again. Someone
+                    // else moving the ref is expected (the next tick takes their commits in
+                    // first); anything else is worth a warning.
+                    tracing::warn!(error = %e, "git commit of the ledger failed; will retry");
+                }
+                for reply in std::mem::take(&mut state.waiting_syncs) {
+                    sync(state, reply)?;
+                }
             }
         }
         schedule_tick(&myself, state);
@@ -113,6 +138,8 @@ impl Actor for LedgerActor {
         state: &mut LedgerState,
     ) -> Result<(), ActorProcessingErr> {
         flush(state)?;
+        // A commit still running holds the git store: closing waits for it, then commits all
+        // that is left (what it covered again, which git makes a no-op).
         if let Some(ledger) = state.ledger.take() {
             ledger.close_ledger()?;
         }
@@ -141,16 +168,47 @@ fn flush(state: &mut LedgerState) -> Result<(), ActorProcessingErr> {
     Ok(())
 }
 
-fn tick(state: &mut LedgerState) -> Result<(), ActorProcessingErr> {
+/// Commit everything pending to git now, then answer.
+fn sync(
+    state: &mut LedgerState,
+    reply: RpcReplyPort<Result<Option<CommitOutcome>, String>>,
+) -> Result<(), ActorProcessingErr> {
+    flush(state)?;
+    let outcome = open(state)?.sync().map_err(|e| e.to_string());
+    let _ = reply.send(outcome);
+    Ok(())
+}
+
+/// When the oldest pending change is due, start its git commit on a blocking thread.
+fn tick(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState) -> Result<(), ActorProcessingErr> {
     state.tick_scheduled = false;
-    // A failed git commit leaves the journal in redb: nothing acknowledged is lost, and crashing
-    // the actor lets its supervisor reopen (and reconcile) the ledger.
-    open(state)?.tick()?;
+    if state.committing {
+        return Ok(()); // The commit's result schedules the next tick.
+    }
+    let ledger = open(state)?;
+    if !ledger.commit_due_in().is_some_and(|d| d.is_zero()) {
+        return Ok(());
+    }
+    // Preparing makes the group durable: the replies it covers can go now.
+    flush(state)?;
+    // A failure here (reading the index, catching up with git) leaves the journal in redb:
+    // nothing acknowledged is lost, and crashing the actor lets its supervisor reopen (and
+    // reconcile) the ledger.
+    let Some(job) = open(state)?.begin_commit()? else {
+        return Ok(());
+    };
+    state.committing = true;
+    let myself = myself.clone();
+    tokio::task::spawn_blocking(move || {
+        let done = job.run();
+        // If the actor is gone, its ledger was closed and committed everything itself.
+        let _ = myself.send_message(LedgerMsg::Committed(done));
+    });
     Ok(())
 }
 
 fn schedule_tick(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState) {
-    if state.tick_scheduled {
+    if state.tick_scheduled || state.committing {
         return;
     }
     let Some(ledger) = state.ledger.as_ref() else {

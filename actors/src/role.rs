@@ -15,7 +15,7 @@
 
 use crate::identity::AgentIdentity;
 use crate::ledger::LedgerHandle;
-use crate::runtime::{PromptMode, Runtime};
+use crate::runtime::{HookSupport, PromptMode, Runtime};
 use crate::session::{Session, SessionArgs};
 use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
@@ -66,13 +66,19 @@ pub struct RoleSpec {
 
 /// The supervisor spec of one role.
 pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
-    let identity = spec.identity.clone();
+    let args = RoleArgs {
+        identity: spec.identity.clone(),
+        runtime: spec.runtime.as_ref().map(|r| r.name.clone()),
+        hooks: spec
+            .runtime
+            .as_ref()
+            .map(|r| r.hooks)
+            .unwrap_or(HookSupport::None),
+    };
     let mut sup = SupervisorSpec::new(Strategy::RestForOne)
         .with_intensity(spec.intensity)
         .with_backoff(spec.backoff)
-        .child(ChildSpec::actor("agent", RoleActor, move || {
-            identity.clone()
-        }));
+        .child(ChildSpec::actor("agent", RoleActor, move || args.clone()));
     if spec.runtime.is_some() {
         let shared = Arc::new(spec.clone());
         sup = sup.child(ChildSpec::worker("session", move |ctx| {
@@ -178,9 +184,21 @@ pub enum RoleMsg {
     Info(RpcReplyPort<RoleInfo>),
 }
 
+/// Arguments of [`RoleActor`]: who it is and what its session runs.
+#[derive(Debug, Clone)]
+pub struct RoleArgs {
+    pub identity: AgentIdentity,
+    /// The runtime's name (`sim`, `claude`, …); `None` for a role without a session.
+    pub runtime: Option<String>,
+    /// Which lifecycle hooks that runtime runs (the router holds mail for hook runtimes).
+    pub hooks: HookSupport,
+}
+
 /// State of [`RoleActor`].
 pub struct RoleState {
     identity: AgentIdentity,
+    runtime: Option<String>,
+    hooks: HookSupport,
     /// Milliseconds since the epoch of the last heartbeat.
     last_heartbeat_ms: Option<u64>,
     heartbeats: u64,
@@ -190,6 +208,8 @@ pub struct RoleState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoleInfo {
     pub identity: AgentIdentity,
+    pub runtime: Option<String>,
+    pub hooks: HookSupport,
     pub last_heartbeat_ms: Option<u64>,
     pub heartbeats: u64,
 }
@@ -197,15 +217,17 @@ pub struct RoleInfo {
 impl Actor for RoleActor {
     type Msg = RoleMsg;
     type State = RoleState;
-    type Arguments = AgentIdentity;
+    type Arguments = RoleArgs;
 
     async fn pre_start(
         &self,
         _myself: ActorRef<RoleMsg>,
-        identity: AgentIdentity,
+        args: RoleArgs,
     ) -> Result<RoleState, ActorProcessingErr> {
         Ok(RoleState {
-            identity,
+            identity: args.identity,
+            runtime: args.runtime,
+            hooks: args.hooks,
             last_heartbeat_ms: None,
             heartbeats: 0,
         })
@@ -225,6 +247,8 @@ impl Actor for RoleActor {
             RoleMsg::Info(reply) => {
                 let _ = reply.send(RoleInfo {
                     identity: state.identity.clone(),
+                    runtime: state.runtime.clone(),
+                    hooks: state.hooks,
                     last_heartbeat_ms: state.last_heartbeat_ms,
                     heartbeats: state.heartbeats,
                 });

@@ -25,6 +25,7 @@ use crate::store::{Batch, Put, Store};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Where a ledger lives and how it commits.
@@ -124,7 +125,8 @@ pub struct CommitOutcome {
 pub struct Ledger {
     cfg: LedgerConfig,
     store: Store,
-    git: GitStore,
+    /// Shared with a [`CommitJob`] that runs on another thread; locked only briefly otherwise.
+    git: Arc<Mutex<GitStore>>,
     graph: Graph,
     /// When the oldest change not yet in git was made.
     pending_since: Option<Instant>,
@@ -167,7 +169,7 @@ impl Ledger {
         let mut ledger = Ledger {
             cfg,
             store,
-            git,
+            git: Arc::new(Mutex::new(git)),
             graph,
             pending_since: None,
             lock,
@@ -202,7 +204,7 @@ impl Ledger {
 
     /// Re-index whatever git has that the index has not seen; returns the tip.
     fn catch_up(&mut self) -> Result<Option<ObjectId>, LedgerError> {
-        let tip = self.git.tip()?;
+        let tip = self.git().tip()?;
         let last = self.last_commit()?;
         if tip == last {
             return Ok(tip);
@@ -233,13 +235,14 @@ impl Ledger {
 
     /// Apply the beads that changed in git between `from` and `to` (local journal entries win).
     fn reindex(&mut self, from: Option<ObjectId>, to: ObjectId) -> Result<(), LedgerError> {
-        let changes = match self.git.changed_between(from, to) {
+        let changed = self.git().changed_between(from, to);
+        let changes = match changed {
             Ok(changes) => changes,
             // The commit the index last saw is gone (history rewritten and collected): take
             // every bead at the tip instead.
             Err(e) if from.is_some() => {
                 tracing::warn!(error = %e, "cannot diff from the last indexed commit; re-indexing everything at the tip");
-                self.git.changed_between(None, to)?
+                self.git().changed_between(None, to)?
             }
             Err(e) => return Err(e.into()),
         };
@@ -324,6 +327,11 @@ impl Ledger {
     /// Commit everything pending to git now (after taking in whatever git has that the index has
     /// not seen).
     pub fn sync(&mut self) -> Result<Option<CommitOutcome>, LedgerError> {
+        // Git must never hold a change the index could still lose (and a caller was not told
+        // of): an open group is made durable first.
+        self.store.make_durable()?;
+        // The git cadence is also the event log's: fold it while we are at it.
+        self.store.fold_events()?;
         let tip = self.catch_up()?;
         match self.commit_from(tip) {
             // Someone committed to the ref between our look and our commit: take their changes
@@ -342,14 +350,17 @@ impl Ledger {
             .map(|t| (t + self.cfg.commit_delay).saturating_duration_since(Instant::now()))
     }
 
-    /// Group commit of the index: while on, mutations are written without an fsync and are
-    /// NOT durable until [`Ledger::make_durable`]. For an owner (the supervisor's ledger actor)
-    /// that acknowledges a batch of operations only after one durable commit.
-    pub fn set_deferred_durability(&mut self, on: bool) {
-        self.store.set_deferred(on);
+    /// Group commit of the index: while on, mutations join one open redb transaction and are
+    /// NOT durable until [`Ledger::make_durable`] commits it. For an owner (the supervisor's
+    /// ledger actor) that acknowledges a group of operations only after one durable commit.
+    /// Turning it off commits the open group.
+    pub fn set_deferred_durability(&mut self, on: bool) -> Result<(), LedgerError> {
+        self.store.set_deferred(on)
     }
 
-    /// Make every mutation so far durable (one fsync for all deferred ones).
+    /// Make every mutation so far durable (one commit, one fsync, for the whole group). An error
+    /// means the group was rolled back: none of its operations may be acknowledged, and the
+    /// in-memory graph no longer matches the index, so the owner must reopen the ledger.
     pub fn make_durable(&mut self) -> Result<(), LedgerError> {
         self.store.make_durable()
     }
@@ -368,8 +379,34 @@ impl Ledger {
         Ok(())
     }
 
+    /// The git store (a commit job running elsewhere holds it until it is done).
+    fn git(&self) -> MutexGuard<'_, GitStore> {
+        // A job that panicked left no half-made state behind: the ref moves atomically.
+        self.git
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     /// One commit of the journal on top of `tip`; the journal entries go once the ref moved.
     fn commit_from(&mut self, tip: Option<ObjectId>) -> Result<Option<CommitOutcome>, LedgerError> {
+        match self.prepare_commit(tip)? {
+            Some(job) => self.finish_commit(job.run()),
+            None => Ok(None),
+        }
+    }
+
+    /// Prepare the git commit of everything pending, to run with [`CommitJob::run`] on another
+    /// thread while this ledger goes on serving operations; hand its result to
+    /// [`Ledger::finish_commit`]. `None` when nothing is pending. Changes made meanwhile stay in
+    /// the journal for the next commit. At most one job may be out at a time.
+    pub fn begin_commit(&mut self) -> Result<Option<CommitJob>, LedgerError> {
+        self.store.make_durable()?;
+        self.store.fold_events()?;
+        let tip = self.catch_up()?;
+        self.prepare_commit(tip)
+    }
+
+    fn prepare_commit(&mut self, tip: Option<ObjectId>) -> Result<Option<CommitJob>, LedgerError> {
         let journal = self.store.journal()?;
         if journal.is_empty() {
             self.pending_since = None;
@@ -385,16 +422,84 @@ impl Ledger {
                 None => Change::Delete { id },
             })
             .collect();
-        let message = git::commit_message(&changes);
-        let commit = self.git.commit(tip, &changes, &message)?;
-        fault_point("after-git-commit");
-        let new_tip = commit.or(tip).map(|c| c.to_hex().to_string());
-        self.store.committed(&journal, new_tip.as_deref())?;
+        // Changes from now on start a new wait for the next commit.
         self.pending_since = None;
+        Ok(Some(CommitJob {
+            git: Arc::clone(&self.git),
+            tip,
+            journal,
+            changes,
+        }))
+    }
+
+    /// Take in what a [`CommitJob`] did: once the ref moved, the journal entries it covered go.
+    /// On failure they stay, and the next commit tries again.
+    pub fn finish_commit(
+        &mut self,
+        done: CommitDone,
+    ) -> Result<Option<CommitOutcome>, LedgerError> {
+        let commit = match done.result {
+            Ok(commit) => commit,
+            Err(e) => {
+                self.pending_since.get_or_insert_with(Instant::now);
+                return Err(e.into());
+            }
+        };
+        let new_tip = commit.or(done.tip).map(|c| c.to_hex().to_string());
+        self.store.committed(&done.journal, new_tip.as_deref())?;
         Ok(commit.map(|c| CommitOutcome {
             commit: c.to_hex().to_string(),
-            beads: changes.len(),
+            beads: done.beads,
         }))
+    }
+}
+
+/// A git commit of the ledger's pending changes, prepared by [`Ledger::begin_commit`]: the
+/// hashing, compressing and pack writing, free of the ledger so that its owner can serve
+/// operations meanwhile.
+pub struct CommitJob {
+    git: Arc<Mutex<GitStore>>,
+    tip: Option<ObjectId>,
+    journal: Vec<(String, u64)>,
+    changes: Vec<Change>,
+}
+
+impl std::fmt::Debug for CommitJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitJob")
+            .field("tip", &self.tip)
+            .field("beads", &self.changes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a [`CommitJob`] did, for [`Ledger::finish_commit`].
+#[derive(Debug)]
+pub struct CommitDone {
+    tip: Option<ObjectId>,
+    journal: Vec<(String, u64)>,
+    beads: usize,
+    result: Result<Option<ObjectId>, git::GitError>,
+}
+
+impl CommitJob {
+    /// Write the commit and move the ref (blocking: git objects, a pack, the ref update).
+    pub fn run(self) -> CommitDone {
+        let message = git::commit_message(&self.changes);
+        let result = self
+            .git
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .commit(self.tip, &self.changes, &message);
+        if result.is_ok() {
+            fault_point("after-git-commit");
+        }
+        CommitDone {
+            tip: self.tip,
+            journal: self.journal,
+            beads: self.changes.len(),
+            result,
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub mod time;
 
 pub use error::LedgerError;
 pub use ledger::{
-    BeadPatch, Blocked, CommitOutcome, ImportOutcome, Ledger, LedgerConfig, ListFilter, NewBead,
+    BeadPatch, Blocked, CommitDone, CommitJob, CommitOutcome, ImportOutcome, Ledger, LedgerConfig,
+    ListFilter, NewBead,
 };
 pub use model::{Bead, Comment, DepKind, Dependency, Event, EventKind, IssueType, Status};

@@ -902,3 +902,129 @@ fn kill_9_of_a_writer_loses_nothing_acknowledged() {
         String::from_utf8_lossy(&fsck.stderr)
     );
 }
+
+fn titles(l: &Ledger) -> Vec<String> {
+    let mut t: Vec<String> = l
+        .list(&ListFilter {
+            all: true,
+            ..ListFilter::default()
+        })
+        .expect("list")
+        .into_iter()
+        .map(|b| b.title)
+        .collect();
+    t.sort();
+    t
+}
+
+#[test]
+fn a_deferred_group_reads_its_own_writes_and_is_durable_only_once_made_so() {
+    let t = town();
+    let mut l = open(t.path());
+    l.set_deferred_durability(true).expect("deferred");
+    let a = l.create(new("a"), "m").expect("a");
+    // Later operations of the group see earlier ones: update reads a from the open group.
+    l.update(
+        &a.id,
+        BeadPatch {
+            title: Some("a2".into()),
+            ..BeadPatch::default()
+        },
+        "m",
+    )
+    .expect("update within the group");
+    assert_eq!(l.get(&a.id).expect("get").expect("a").title, "a2");
+    assert_eq!(l.events(&a.id).expect("events").len(), 2);
+    drop(l); // never made durable: the whole group is gone
+    let mut l = open(t.path());
+    assert!(l.get(&a.id).expect("get").is_none(), "nothing acknowledged");
+    assert!(titles(&l).is_empty());
+
+    l.set_deferred_durability(true).expect("deferred");
+    let b = l.create(new("b"), "m").expect("b");
+    let c = l.create(new("c"), "m").expect("c");
+    l.make_durable().expect("one commit for the group");
+    drop(l);
+    let l = open(t.path());
+    assert_eq!(titles(&l), ["b", "c"]);
+    assert_eq!(l.events(&b.id).expect("events")[0].kind, EventKind::Created);
+    assert_eq!(l.events(&c.id).expect("events").len(), 1);
+}
+
+#[test]
+fn turning_the_group_commit_off_commits_the_open_group() {
+    let t = town();
+    let mut l = open(t.path());
+    l.set_deferred_durability(true).expect("deferred");
+    l.create(new("a"), "m").expect("a");
+    l.set_deferred_durability(false).expect("off commits");
+    l.create(new("b"), "m").expect("b, durable on its own");
+    drop(l);
+    assert_eq!(titles(&open(t.path())), ["a", "b"]);
+}
+
+#[test]
+fn the_audit_trail_is_whole_before_and_after_the_event_log_is_folded() {
+    let t = town();
+    let mut l = open(t.path());
+    let a = l.create(new("a"), "m").expect("a");
+    l.close(&a.id, "done", "m").expect("close");
+    let kinds = |l: &Ledger| -> Vec<EventKind> {
+        l.events(&a.id)
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    };
+    let before = kinds(&l);
+    assert_eq!(before.first(), Some(&EventKind::Created));
+    assert!(before.len() >= 2, "{before:?}");
+    drop(l);
+    // Reopened with the events still in the log.
+    let mut l = open(t.path());
+    assert_eq!(kinds(&l), before);
+    l.sync().expect("sync folds the log");
+    assert_eq!(kinds(&l), before);
+    l.reopen(&a.id, "m").expect("reopen");
+    let after = kinds(&l);
+    assert!(after.len() > before.len(), "{after:?}");
+    assert_eq!(
+        &after[..before.len()],
+        &before[..],
+        "folded first, then the new ones"
+    );
+    drop(l);
+    assert_eq!(kinds(&open(t.path())), after);
+}
+
+#[test]
+fn a_commit_job_runs_on_another_thread_while_the_ledger_goes_on() {
+    let t = town();
+    let mut l = open(t.path());
+    let a = l.create(new("a"), "m").expect("a");
+    let job = l.begin_commit().expect("prepare").expect("a is pending");
+    assert_eq!(
+        l.commit_due_in(),
+        None,
+        "what the job covers is no longer pending"
+    );
+    let running = std::thread::spawn(move || job.run());
+    let b = l.create(new("b"), "m").expect("b while the job runs");
+    let done = running.join().expect("job thread");
+    let out = l.finish_commit(done).expect("finish").expect("a commit");
+    assert_eq!(out.beads, 1);
+    let ids: Vec<String> = in_git(t.path()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, [a.id.clone()]);
+    assert!(l.commit_due_in().is_some(), "b still waits for git");
+    let out = l.sync().expect("sync").expect("b's commit");
+    assert_eq!(
+        out.beads, 1,
+        "only b: a's journal entry went with its commit"
+    );
+    let mut ids: Vec<String> = in_git(t.path()).into_iter().map(|(id, _)| id).collect();
+    ids.sort();
+    let mut want = vec![a.id, b.id];
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(l.begin_commit().expect("prepare").is_none(), "nothing left");
+}

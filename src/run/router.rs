@@ -8,13 +8,17 @@
 //! could not be told yet (busy session, actor down) is simply told on a later pass: the ledger is
 //! the queue, nothing is lost.
 //!
-//! It wakes after a send through the socket and on a timer, and sweeps every running identity (mail sent while the supervisor was down, or to an actor that
-//! was restarting). The same timer runs the GUPP patrol: any identity with hooked work whose
-//! role is not running (its supervisor gave up) gets a new one.
+//! It wakes after a send through the socket and on a timer, and sweeps every running identity
+//! (mail sent while the supervisor was down, or to an actor that was restarting). Wake-ups that
+//! arrive while a pass is already queued are folded into it, so a burst of thousands of sends
+//! costs a handful of passes, not one each. The same timer runs the GUPP patrol: any identity with
+//! hooked work whose role is not running (its supervisor gave up) gets a new one.
 
 use super::topology;
 use crate::mail::store::{self, mark_delivered, undelivered_for};
 use gastown_actors::ledger::LedgerHandle;
+use gastown_actors::role::{RoleInfo, RoleMsg};
+use gastown_actors::runtime::HookSupport;
 use gastown_actors::session::{NudgeOptions, SessionMsg, client};
 use gastown_beads::Bead;
 use gastown_supervision::SupervisorRef;
@@ -32,10 +36,20 @@ const SWEEP_EVERY: Duration = Duration::from_secs(2);
 pub struct Router;
 
 pub enum RouterMsg {
-    /// New mail may wait for live sessions: deliver (cast after a send through the socket).
+    /// New mail may wait for live sessions (cast after a send through the socket): queue a
+    /// delivery pass unless one is queued already.
     Deliver,
+    /// The queued delivery pass (sent by the router to itself).
+    Pass,
     /// The timer: deliver, then run the GUPP patrol.
     Sweep,
+}
+
+/// State of [`Router`].
+pub struct RouterState {
+    args: RouterArgs,
+    /// A `Pass` is in the mailbox: further `Deliver`s fold into it.
+    pass_queued: bool,
 }
 
 #[derive(Clone)]
@@ -48,40 +62,53 @@ pub struct RouterArgs {
 
 impl Actor for Router {
     type Msg = RouterMsg;
-    type State = RouterArgs;
+    type State = RouterState;
     type Arguments = RouterArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<RouterMsg>,
         args: RouterArgs,
-    ) -> Result<RouterArgs, ActorProcessingErr> {
+    ) -> Result<RouterState, ActorProcessingErr> {
         myself.send_interval(SWEEP_EVERY, || RouterMsg::Sweep);
-        Ok(args)
+        Ok(RouterState {
+            args,
+            pass_queued: false,
+        })
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<RouterMsg>,
+        myself: ActorRef<RouterMsg>,
         msg: RouterMsg,
-        state: &mut RouterArgs,
+        state: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             RouterMsg::Deliver => {
-                for address in running_addresses(state).await {
-                    deliver(state, &address).await;
+                if !state.pass_queued {
+                    state.pass_queued = true;
+                    myself.send_message(RouterMsg::Pass)?;
                 }
             }
+            RouterMsg::Pass => {
+                state.pass_queued = false;
+                deliver_all(&state.args).await;
+            }
             RouterMsg::Sweep => {
-                for address in running_addresses(state).await {
-                    deliver(state, &address).await;
-                }
-                if let Some(handler) = state.handler.get() {
+                deliver_all(&state.args).await;
+                if let Some(handler) = state.args.handler.get() {
                     super::handler::resume_hooked(handler).await;
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// One delivery pass over every running identity.
+async fn deliver_all(state: &RouterArgs) {
+    for address in running_addresses(state).await {
+        deliver(state, &address).await;
     }
 }
 
@@ -118,6 +145,18 @@ async fn deliver(state: &RouterArgs, address: &str) {
     let Ok(Some(session)) = role.child_actor::<SessionMsg>("session").await else {
         return;
     };
+    // A runtime with hooks runs `gastown mail check --inject` before each prompt: its mail is
+    // held for that, and only urgent mail is typed in.
+    let hooked = match role.child_actor::<RoleMsg>("agent").await {
+        Ok(Some(agent)) => matches!(
+            ractor::call!(agent, RoleMsg::Info),
+            Ok(RoleInfo {
+                hooks: HookSupport::ClaudeSettings,
+                ..
+            })
+        ),
+        _ => false,
+    };
     let who = address.to_string();
     let pending = state
         .ledger
@@ -133,6 +172,7 @@ async fn deliver(state: &RouterArgs, address: &str) {
                 .unwrap_or_default()
                 .into_iter()
                 .filter(|b| store::protocol_kind(b).is_none())
+                .filter(|b| !hooked || is_urgent(b))
                 .collect::<Vec<Bead>>()
         })
         .await
@@ -153,7 +193,7 @@ async fn deliver(state: &RouterArgs, address: &str) {
 
 /// Type one mail notice into the session: at once when urgent, else once it is idle.
 async fn tell(session: &ActorRef<SessionMsg>, mail: &Bead) -> bool {
-    let urgent = mail.labels.iter().any(|l| l == crate::mail::URGENT);
+    let urgent = is_urgent(mail);
     let text = format!(
         "{}mail from {}: {} — run `gastown mail read {}`",
         if urgent { "URGENT " } else { "" },
@@ -171,4 +211,8 @@ async fn tell(session: &ActorRef<SessionMsg>, mail: &Bead) -> bool {
         echo_timeout: Duration::from_secs(5),
     };
     client::nudge(session, &text, options).await.is_ok()
+}
+
+fn is_urgent(mail: &Bead) -> bool {
+    mail.labels.iter().any(|l| l == crate::mail::URGENT)
 }
