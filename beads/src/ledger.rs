@@ -331,7 +331,7 @@ impl Ledger {
         // of): an open group is made durable first.
         self.store.make_durable()?;
         // The git cadence is also the event log's: fold it while we are at it.
-        self.store.fold_events()?;
+        self.store.fold()?;
         let tip = self.catch_up()?;
         match self.commit_from(tip) {
             // Someone committed to the ref between our look and our commit: take their changes
@@ -401,7 +401,7 @@ impl Ledger {
     /// the journal for the next commit. At most one job may be out at a time.
     pub fn begin_commit(&mut self) -> Result<Option<CommitJob>, LedgerError> {
         self.store.make_durable()?;
-        self.store.fold_events()?;
+        self.store.fold()?;
         let tip = self.catch_up()?;
         self.prepare_commit(tip)
     }

@@ -6,9 +6,14 @@
 //! - `graph`: id -> the compact [`NodeInfo`] of every bead and wisp, so opening a ledger rebuilds the
 //!   readiness graph without parsing any JSON;
 //! - `events`: (id, event number) -> one audit-trail [`Event`] as JSON;
+//! - `wal`: (sequence, n) -> (id, kind, JSON line, graph record): bead, wisp and graph changes
+//!   written since the last fold, in order. Like `event_log` below it only grows at its end, and
+//!   [`Store::fold`] moves the newest change of each id into `beads`/`wisps`/`graph` once per git
+//!   commit (or every `FOLD_AT` changes). An in-memory map from id to its newest `wal` row makes
+//!   every read see the change at once;
 //! - `event_log`: event number -> (id, JSON): events written since the last fold. A write appends
 //!   here (keys only grow, so a group of writes dirties a page or two, where inserting into
-//!   `events` under random ids would dirty a page per event); [`Store::fold_events`] moves them
+//!   `events` under random ids would dirty a page per event); [`Store::fold`] moves them
 //!   into `events` in one pass, so each page of `events` is rewritten once per fold, not once
 //!   per write. Readers see both;
 //! - `journal_log`: (sequence, id) -> (): beads changed locally and not yet committed to git,
@@ -42,11 +47,24 @@ const WISPS: TableDefinition<&str, &str> = TableDefinition::new("wisps");
 const GRAPH: TableDefinition<&str, &[u8]> = TableDefinition::new("graph");
 const EVENTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("events");
 const EVENT_LOG: TableDefinition<u64, (&str, &str)> = TableDefinition::new("event_log");
+const WAL: TableDefinition<(u64, u32), (&str, u8, &str, &[u8])> = TableDefinition::new("wal");
+
+/// Kinds of `wal` rows.
+const WAL_BEAD: u8 = 0;
+const WAL_WISP: u8 = 1;
+const WAL_REMOVED: u8 = 2;
+
+/// Where the newest change of an id not yet folded is: its `wal` row and what it did.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    key: (u64, u32),
+    kind: u8,
+}
 const JOURNAL: TableDefinition<(u64, &str), ()> = TableDefinition::new("journal_log");
 /// The journal of ledgers written before `journal_log`: id -> sequence; migrated at open.
 const JOURNAL_V1: TableDefinition<&str, u64> = TableDefinition::new("journal");
 
-/// Fold the event log into `events` once it holds this many events, whatever the owner does.
+/// Fold the logs into their tables once they hold this many changes, whatever the owner does.
 const FOLD_AT: usize = 50_000;
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -108,6 +126,10 @@ pub struct Store {
     logged: HashMap<String, Vec<u64>>,
     /// How many events the log holds.
     logged_count: usize,
+    /// Ids changed since the last fold -> their newest `wal` row.
+    pending: HashMap<String, Pending>,
+    /// How many rows `wal` holds.
+    wal_count: usize,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,18 +157,21 @@ impl Store {
             rolled_back: false,
             logged: HashMap::new(),
             logged_count: 0,
+            pending: HashMap::new(),
+            wal_count: 0,
         };
         let current = {
             let tx = store.db.begin_read().map_err(|e| err(&e))?;
             tx.open_table(META).is_ok()
                 && tx.open_table(EVENT_LOG).is_ok()
                 && tx.open_table(JOURNAL).is_ok()
+                && tx.open_table(WAL).is_ok()
         };
         if !current {
             store.create_tables()?;
         }
         store.seq = store.meta_u64("seq")?.unwrap_or(0);
-        store.load_event_log()?;
+        store.load_logs()?;
         Ok(store)
     }
 
@@ -161,6 +186,7 @@ impl Store {
             tx.open_table(GRAPH).map_err(|e| err(&e))?;
             tx.open_table(EVENTS).map_err(|e| err(&e))?;
             tx.open_table(EVENT_LOG).map_err(|e| err(&e))?;
+            tx.open_table(WAL).map_err(|e| err(&e))?;
             tx.open_table(META).map_err(|e| err(&e))?;
             let mut journal = tx.open_table(JOURNAL).map_err(|e| err(&e))?;
             let old: Vec<(String, u64)> = match tx.open_table(JOURNAL_V1) {
@@ -184,19 +210,30 @@ impl Store {
         tx.commit().map_err(|e| err(&e))
     }
 
-    /// Index the event log by bead id (it holds what was written since the last fold).
-    fn load_event_log(&mut self) -> Result<(), LedgerError> {
+    /// Index the logs by bead id (they hold what was written since the last fold).
+    fn load_logs(&mut self) -> Result<(), LedgerError> {
         let mut logged: HashMap<String, Vec<u64>> = HashMap::new();
         let mut count = 0;
-        with_tables!(self, log = EVENT_LOG => {
+        let mut pending: HashMap<String, Pending> = HashMap::new();
+        let mut wal_count = 0;
+        with_tables!(self, log = EVENT_LOG, wal = WAL => {
             for row in log.iter().map_err(|e| self.err(e))? {
                 let (k, v) = row.map_err(|e| self.err(e))?;
                 logged.entry(v.value().0.to_string()).or_default().push(k.value());
                 count += 1;
             }
+            // Rows come in order: the last one of an id is its newest change.
+            for row in wal.iter().map_err(|e| self.err(e))? {
+                let (k, v) = row.map_err(|e| self.err(e))?;
+                let (id, kind, _, _) = v.value();
+                pending.insert(id.to_string(), Pending { key: k.value(), kind });
+                wal_count += 1;
+            }
         });
         self.logged = logged;
         self.logged_count = count;
+        self.pending = pending;
+        self.wal_count = wal_count;
         Ok(())
     }
 
@@ -226,9 +263,13 @@ impl Store {
         match f(tx, &self.path) {
             Ok(out) => Ok(out),
             Err(e) => {
-                // Dropping an uncommitted transaction aborts it: every write of the group goes.
+                // Dropping an uncommitted transaction aborts it: every write of the group goes,
+                // and the in-memory maps go back to what is committed.
                 self.open = None;
                 self.rolled_back = true;
+                if let Err(reload) = self.load_logs() {
+                    tracing::warn!(error = %reload, "cannot re-read the ledger's logs after a rollback");
+                }
                 Err(e)
             }
         }
@@ -236,25 +277,24 @@ impl Store {
 
     /// A bead or wisp by id, with `true` when it is a wisp.
     pub fn get(&self, id: &str) -> Result<Option<(Bead, bool)>, LedgerError> {
-        with_tables!(self, beads = BEADS, wisps = WISPS => {
-            if let Some(line) = beads.get(id).map_err(|e| self.err(e))? {
-                return Ok(Some((parse(id, line.value())?, false)));
-            }
-            if let Some(line) = wisps.get(id).map_err(|e| self.err(e))? {
-                return Ok(Some((parse(id, line.value())?, true)));
-            }
-            Ok(None)
-        })
+        Ok(self.get_many(&[id.to_string()])?.pop().flatten())
     }
 
     /// Every bead and wisp, sorted by id.
     pub fn all(&self) -> Result<Vec<(Bead, bool)>, LedgerError> {
         let mut out = Vec::new();
-        with_tables!(self, beads = BEADS, wisps = WISPS => {
+        with_tables!(self, beads = BEADS, wisps = WISPS, wal = WAL => {
             for (t, wisp) in [(&beads, false), (&wisps, true)] {
                 for row in t.iter().map_err(|e| self.err(e))? {
                     let (k, v) = row.map_err(|e| self.err(e))?;
-                    out.push((parse(k.value(), v.value())?, wisp));
+                    if !self.pending.contains_key(k.value()) {
+                        out.push((parse(k.value(), v.value())?, wisp));
+                    }
+                }
+            }
+            for (id, p) in &self.pending {
+                if let Some((line, wisp)) = self.pending_line(&wal, p)? {
+                    out.push((parse(id, &line)?, wisp));
                 }
             }
         });
@@ -262,12 +302,30 @@ impl Store {
         Ok(out)
     }
 
+    /// The line of a change not yet folded, with `true` for a wisp; `None` for a removal.
+    fn pending_line(
+        &self,
+        wal: &impl ReadableTable<(u64, u32), (&'static str, u8, &'static str, &'static [u8])>,
+        p: &Pending,
+    ) -> Result<Option<(String, bool)>, LedgerError> {
+        if p.kind == WAL_REMOVED {
+            return Ok(None);
+        }
+        let row = wal.get(p.key).map_err(|e| self.err(e))?;
+        Ok(row.map(|v| (v.value().2.to_string(), p.kind == WAL_WISP)))
+    }
+
     /// Several beads or wisps in one read transaction (`None` for ids that are not there).
     pub fn get_many(&self, ids: &[String]) -> Result<Vec<Option<(Bead, bool)>>, LedgerError> {
-        with_tables!(self, beads = BEADS, wisps = WISPS => {
+        with_tables!(self, beads = BEADS, wisps = WISPS, wal = WAL => {
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 let id = id.as_str();
+                if let Some(p) = self.pending.get(id) {
+                    let found = self.pending_line(&wal, p)?;
+                    out.push(found.map(|(line, wisp)| parse(id, &line).map(|b| (b, wisp))).transpose()?);
+                    continue;
+                }
                 let found = match beads.get(id).map_err(|e| self.err(e))? {
                     Some(line) => Some((parse(id, line.value())?, false)),
                     None => match wisps.get(id).map_err(|e| self.err(e))? {
@@ -283,9 +341,14 @@ impl Store {
 
     /// The stored JSON lines of these (non-wisp) beads, in one read transaction.
     pub fn lines(&self, ids: &[String]) -> Result<Vec<Option<String>>, LedgerError> {
-        with_tables!(self, t = BEADS => {
+        with_tables!(self, t = BEADS, wal = WAL => {
             ids.iter()
                 .map(|id| {
+                    if let Some(p) = self.pending.get(id.as_str()) {
+                        return Ok(self
+                            .pending_line(&wal, p)?
+                            .and_then(|(line, wisp)| (!wisp).then_some(line)));
+                    }
                     Ok(t.get(id.as_str())
                         .map_err(|e| self.err(e))?
                         .map(|v| v.value().to_string()))
@@ -294,18 +357,37 @@ impl Store {
         })
     }
 
+    /// True when `id` is a bead (not a wisp, not absent).
+    fn is_bead(&self, id: &str) -> Result<bool, LedgerError> {
+        if let Some(p) = self.pending.get(id) {
+            return Ok(p.kind == WAL_BEAD);
+        }
+        with_tables!(self, t = BEADS => { Ok(t.get(id).map_err(|e| self.err(e))?.is_some()) })
+    }
+
     /// The readiness graph, built straight from the compact records of every bead and wisp.
     pub fn graph(&self) -> Result<Graph, LedgerError> {
-        with_tables!(self, t = GRAPH => {
+        with_tables!(self, t = GRAPH, wal = WAL => {
             let mut builder =
                 GraphBuilder::with_capacity(t.len().map_err(|e| self.err(e))? as usize);
+            let damaged = |id: &str| LedgerError::Corrupt {
+                id: id.to_string(),
+                message: "damaged graph record".to_string(),
+            };
             for row in t.iter().map_err(|e| self.err(e))? {
                 let (k, v) = row.map_err(|e| self.err(e))?;
-                if !builder.add_encoded(v.value()) {
-                    return Err(LedgerError::Corrupt {
-                        id: k.value().to_string(),
-                        message: "damaged graph record".to_string(),
-                    });
+                if !self.pending.contains_key(k.value()) && !builder.add_encoded(v.value()) {
+                    return Err(damaged(k.value()));
+                }
+            }
+            for (id, p) in &self.pending {
+                if p.kind == WAL_REMOVED {
+                    continue;
+                }
+                if let Some(v) = wal.get(p.key).map_err(|e| self.err(e))?
+                    && !builder.add_encoded(v.value().3)
+                {
+                    return Err(damaged(id));
                 }
             }
             Ok(builder.finish())
@@ -385,8 +467,30 @@ impl Store {
     /// Apply a batch: in one durable transaction, or (deferred) in the group's open one.
     pub fn write(&mut self, batch: &Batch) -> Result<(), LedgerError> {
         let seq = self.seq + 1;
-        self.in_write(|tx, path| write_batch(tx, path, seq, batch))?;
+        // Whether each removed id was a bead (its removal then goes to git).
+        let removed_beads = batch
+            .removes
+            .iter()
+            .map(|(id, _)| self.is_bead(id))
+            .collect::<Result<Vec<bool>, _>>()?;
+        self.in_write(|tx, path| write_batch(tx, path, seq, batch, &removed_beads))?;
         self.seq = seq;
+        for (n, p) in batch.puts.iter().enumerate() {
+            let kind = if p.bead.ephemeral { WAL_WISP } else { WAL_BEAD };
+            let pending = Pending {
+                key: (seq, n as u32),
+                kind,
+            };
+            self.pending.insert(p.bead.id.clone(), pending);
+        }
+        for (n, (id, _)) in batch.removes.iter().enumerate() {
+            let pending = Pending {
+                key: (seq, (batch.puts.len() + n) as u32),
+                kind: WAL_REMOVED,
+            };
+            self.pending.insert(id.clone(), pending);
+        }
+        self.wal_count += batch.puts.len() + batch.removes.len();
         for (i, ev) in batch.events.iter().enumerate() {
             self.logged
                 .entry(ev.issue_id.clone())
@@ -394,18 +498,21 @@ impl Store {
                 .push(event_key(seq, i));
         }
         self.logged_count += batch.events.len();
-        if self.logged_count >= FOLD_AT {
-            self.fold_events()?;
+        if self.logged_count + self.wal_count >= FOLD_AT {
+            self.fold()?;
         }
         Ok(())
     }
 
-    /// Move the event log into `events` (one write; in deferred mode part of the open group).
-    pub fn fold_events(&mut self) -> Result<(), LedgerError> {
-        if self.logged_count == 0 {
+    /// Move the logs into their tables: the newest change of each id into `beads`, `wisps` and
+    /// `graph`, every event into `events` (one write; in deferred mode part of the open group).
+    pub fn fold(&mut self) -> Result<(), LedgerError> {
+        if self.logged_count == 0 && self.wal_count == 0 {
             return Ok(());
         }
-        self.in_write(|tx, path| {
+        let taken = std::mem::take(&mut self.pending);
+        let pending = &taken;
+        let folded = self.in_write(|tx, path| {
             let err = |e: &dyn std::fmt::Display| index_err(path, e);
             {
                 let log = tx.open_table(EVENT_LOG).map_err(|e| err(&e))?;
@@ -415,13 +522,59 @@ impl Store {
                     let (id, json) = v.value();
                     events.insert((id, k.value()), json).map_err(|e| err(&e))?;
                 }
+                let wal = tx.open_table(WAL).map_err(|e| err(&e))?;
+                let mut beads = tx.open_table(BEADS).map_err(|e| err(&e))?;
+                let mut wisps = tx.open_table(WISPS).map_err(|e| err(&e))?;
+                let mut graph = tx.open_table(GRAPH).map_err(|e| err(&e))?;
+                // In id order: neighbouring ids share pages.
+                let mut ids: Vec<(&String, &Pending)> = pending.iter().collect();
+                ids.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                for (id, p) in ids {
+                    let id = id.as_str();
+                    let row = wal.get(p.key).map_err(|e| err(&e))?;
+                    let (line, node) = match &row {
+                        Some(v) => {
+                            let (_, _, line, node) = v.value();
+                            (line, node)
+                        }
+                        None => ("", &[][..]),
+                    };
+                    match p.kind {
+                        WAL_BEAD => {
+                            wisps.remove(id).map_err(|e| err(&e))?;
+                            beads.insert(id, line).map_err(|e| err(&e))?;
+                            graph.insert(id, node).map_err(|e| err(&e))?;
+                        }
+                        WAL_WISP => {
+                            beads.remove(id).map_err(|e| err(&e))?;
+                            wisps.insert(id, line).map_err(|e| err(&e))?;
+                            graph.insert(id, node).map_err(|e| err(&e))?;
+                        }
+                        _ => {
+                            beads.remove(id).map_err(|e| err(&e))?;
+                            wisps.remove(id).map_err(|e| err(&e))?;
+                            graph.remove(id).map_err(|e| err(&e))?;
+                        }
+                    }
+                }
             }
             tx.delete_table(EVENT_LOG).map_err(|e| err(&e))?;
             tx.open_table(EVENT_LOG).map_err(|e| err(&e))?;
+            tx.delete_table(WAL).map_err(|e| err(&e))?;
+            tx.open_table(WAL).map_err(|e| err(&e))?;
             Ok(())
-        })?;
+        });
+        if let Err(e) = folded {
+            // A group that failed re-read its maps already; a single write just did not happen.
+            if !self.deferred {
+                self.pending = taken;
+            }
+            return Err(e);
+        }
         self.logged.clear();
         self.logged_count = 0;
+        self.pending.clear();
+        self.wal_count = 0;
         Ok(())
     }
 
@@ -476,6 +629,8 @@ impl Store {
 
     /// Put every bead (not wisps) in the journal, e.g. when the git ref vanished.
     pub fn journal_everything(&mut self) -> Result<(), LedgerError> {
+        // Every bead is in `beads` once the logs are folded.
+        self.fold()?;
         let seq = self.seq + 1;
         self.in_write(|tx, path| {
             let err = |e: &dyn std::fmt::Display| index_err(path, e);
@@ -518,39 +673,34 @@ fn index_err(path: &Path, e: impl std::fmt::Display) -> LedgerError {
     }
 }
 
-/// Write one batch into `tx` under change sequence `seq`.
+/// Write one batch into `tx` under change sequence `seq`: appended to the logs, folded later.
+/// `removed_beads[n]` says whether the `n`th removal removes a bead (rather than a wisp).
 fn write_batch(
     tx: &WriteTransaction,
     path: &Path,
     seq: u64,
     batch: &Batch,
+    removed_beads: &[bool],
 ) -> Result<(), LedgerError> {
     let err = |e: &dyn std::fmt::Display| index_err(path, e);
-    let mut beads = tx.open_table(BEADS).map_err(|e| err(&e))?;
-    let mut wisps = tx.open_table(WISPS).map_err(|e| err(&e))?;
-    let mut graph = tx.open_table(GRAPH).map_err(|e| err(&e))?;
+    let mut wal = tx.open_table(WAL).map_err(|e| err(&e))?;
     let mut journal = tx.open_table(JOURNAL).map_err(|e| err(&e))?;
-    for p in &batch.puts {
+    for (n, p) in batch.puts.iter().enumerate() {
         let id = p.bead.id.as_str();
         let line = p.bead.to_json_line();
-        if p.bead.ephemeral {
-            beads.remove(id).map_err(|e| err(&e))?;
-            wisps.insert(id, line.as_str()).map_err(|e| err(&e))?;
-        } else {
-            wisps.remove(id).map_err(|e| err(&e))?;
-            beads.insert(id, line.as_str()).map_err(|e| err(&e))?;
-        }
         let node = NodeInfo::from_bead(&p.bead).encode();
-        graph.insert(id, node.as_slice()).map_err(|e| err(&e))?;
+        let kind = if p.bead.ephemeral { WAL_WISP } else { WAL_BEAD };
+        wal.insert((seq, n as u32), (id, kind, line.as_str(), node.as_slice()))
+            .map_err(|e| err(&e))?;
         if p.journal && !p.bead.ephemeral {
             journal.insert((seq, id), ()).map_err(|e| err(&e))?;
         }
     }
-    for (id, journal_it) in &batch.removes {
-        let was_bead = beads.remove(id.as_str()).map_err(|e| err(&e))?.is_some();
-        wisps.remove(id.as_str()).map_err(|e| err(&e))?;
-        graph.remove(id.as_str()).map_err(|e| err(&e))?;
-        if was_bead && *journal_it {
+    for (n, (id, journal_it)) in batch.removes.iter().enumerate() {
+        let key = (seq, (batch.puts.len() + n) as u32);
+        wal.insert(key, (id.as_str(), WAL_REMOVED, "", &[][..]))
+            .map_err(|e| err(&e))?;
+        if removed_beads.get(n).copied().unwrap_or(false) && *journal_it {
             journal
                 .insert((seq, id.as_str()), ())
                 .map_err(|e| err(&e))?;
@@ -652,5 +802,97 @@ mod tests {
             "gt-a went with it"
         );
         store.make_durable().expect("the next group starts clean");
+    }
+
+    fn put(id: &str, title: &str, ephemeral: bool) -> Put {
+        let mut bead = Bead::new(id, title);
+        bead.ephemeral = ephemeral;
+        Put {
+            bead,
+            journal: true,
+        }
+    }
+
+    /// What every read says: (id, title, wisp) of all, lines of some ids, graph size.
+    fn view(store: &Store) -> (Vec<(String, String, bool)>, Vec<Option<String>>, usize) {
+        let all = store
+            .all()
+            .expect("all")
+            .into_iter()
+            .map(|(b, w)| (b.id, b.title, w))
+            .collect();
+        let ids: Vec<String> = ["gt-a", "gt-b", "gt-c", "gt-d"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let lines = store
+            .lines(&ids)
+            .expect("lines")
+            .into_iter()
+            .map(|l| l.map(|l| l.contains("\"title\"").to_string()))
+            .collect();
+        (all, lines, store.graph().expect("graph").len())
+    }
+
+    #[test]
+    fn reads_are_the_same_before_and_after_a_fold_and_across_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("ledger.redb");
+        let mut store = Store::open(&path).expect("open");
+        // A folded base, then changes in the log on top of it.
+        store
+            .write(&Batch {
+                puts: vec![put("gt-a", "a", false), put("gt-b", "b", false)],
+                ..Batch::default()
+            })
+            .expect("write");
+        store.fold().expect("fold");
+        store
+            .write(&Batch {
+                puts: vec![
+                    put("gt-a", "a2", false),    // a bead changed
+                    put("gt-b", "b-wisp", true), // a bead turned wisp
+                    put("gt-c", "c", true),      // a new wisp
+                    put("gt-d", "d", false),     // a new bead
+                ],
+                ..Batch::default()
+            })
+            .expect("write");
+        store
+            .write(&Batch {
+                removes: vec![("gt-c".to_string(), true)],
+                ..Batch::default()
+            })
+            .expect("remove");
+        let expected = (
+            vec![
+                ("gt-a".to_string(), "a2".to_string(), false),
+                ("gt-b".to_string(), "b-wisp".to_string(), true),
+                ("gt-d".to_string(), "d".to_string(), false),
+            ],
+            vec![
+                Some("true".to_string()),
+                None, // a wisp has no line for git
+                None,
+                Some("true".to_string()),
+            ],
+            3,
+        );
+        assert_eq!(view(&store), expected, "from the log");
+        assert_eq!(store.get("gt-c").expect("get"), None);
+        assert!(store.get("gt-b").expect("get").expect("b").1, "b is a wisp");
+        drop(store);
+        let mut store = Store::open(&path).expect("reopen with the log unfolded");
+        assert_eq!(view(&store), expected, "log replayed at open");
+        store.fold().expect("fold");
+        assert_eq!(view(&store), expected, "folded");
+        drop(store);
+        let store = Store::open(&path).expect("reopen folded");
+        assert_eq!(view(&store), expected, "folded, reopened");
+        assert_eq!(
+            store.journal().expect("journal").len(),
+            3,
+            "a, b and d changed; removing wisp c is not git's business"
+        );
     }
 }
