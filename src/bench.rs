@@ -4,9 +4,12 @@
 //!   (process start, connect, handshake, request) against a running supervisor;
 //! - `sessions --count N`: N sim sessions under one `gastown run`: the supervisor's RSS and its
 //!   idle CPU over a window;
-//! - `restart --rounds N`: crash of a session (SIGKILL) → a new session back at its prompt.
+//! - `restart --rounds N`: crash of a session (SIGKILL) → a new session back at its prompt;
+//! - `mail --clients N --mails M [--to a,b] [--running <town>]`: durable mails through the socket
+//!   from N connections at once; client `i`'s `n`th mail has subject `bench i/n` and goes to the
+//!   `(i + n) mod len`th address of `--to`, so a test can check every one arrived exactly once.
 //!
-//! Each sub-benchmark makes a throw-away town, starts `gastown run` as a child process and stops
+//! Each sub-benchmark makes a throw-away town (or, for `mail --running`, uses a running one), starts `gastown run` as a child process and stops
 //! it with SIGTERM at the end. Figures go to stdout; `docs/benchmarks.md` records them.
 
 use crate::client;
@@ -38,6 +41,12 @@ pub enum BenchCommand {
         clients: usize,
         #[arg(long, default_value = "20000")]
         mails: usize,
+        /// Recipients, taken in turn.
+        #[arg(long, value_delimiter = ',', default_value = "mayor")]
+        to: Vec<String>,
+        /// Send to the supervisor already running for this town instead of a throw-away one.
+        #[arg(long, value_name = "TOWN")]
+        running: Option<std::path::PathBuf>,
     },
     /// Crash → new session back at its prompt.
     Restart {
@@ -51,7 +60,12 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Socket { iterations } => socket(iterations),
         BenchCommand::Sessions { count, window } => sessions(count, window.into()),
         BenchCommand::Restart { rounds } => restart(rounds),
-        BenchCommand::Mail { clients, mails } => mail(clients, mails),
+        BenchCommand::Mail {
+            clients,
+            mails,
+            to,
+            running,
+        } => mail(clients, mails, &to, running.as_deref()),
     }
 }
 
@@ -292,26 +306,46 @@ fn find_pid(node: &serde_json::Value, path: &str) -> Option<u64> {
 
 /// `clients` threads, each with its own socket connection, send `mails` mails in all; every
 /// reply comes after the mail is durable in the ledger.
-fn mail(clients: usize, mails: usize) -> Result<()> {
+fn mail(
+    clients: usize,
+    mails: usize,
+    to: &[String],
+    running: Option<&std::path::Path>,
+) -> Result<()> {
     use crate::cli::mail::{MailCommand, SendArgs};
-    let sup = Supervised::start()?;
+    if to.is_empty() {
+        bail!("--to needs at least one address");
+    }
+    let (_sup, town) = match running {
+        Some(root) => (None, Town::load(root)?),
+        None => {
+            let sup = Supervised::start()?;
+            let town = sup.town.clone();
+            (Some(sup), town)
+        }
+    };
     let clients = clients.max(1);
     let per_client = mails.div_ceil(clients);
+    // Every connection first, so that the clock measures mail, not handshakes.
+    let connections = (0..clients)
+        .map(|_| client::require(&town))
+        .collect::<Result<Vec<Client>>>()?;
     let start = Instant::now();
-    let threads: Vec<_> = (0..clients)
-        .map(|i| {
-            let mut c = sup.client();
+    let threads: Vec<_> = connections
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut c)| {
+            let to = to.to_vec();
             std::thread::spawn(move || -> Result<usize> {
-                let c = c.as_mut().map_err(|e| anyhow::anyhow!("{e:#}"))?;
                 for n in 0..per_client {
                     let send = MailCommand::Send(SendArgs {
-                        address: "mayor".to_string(),
+                        address: to[(i + n) % to.len()].clone(),
                         subject: format!("bench {i}/{n}"),
                         message: Some("x".to_string()),
                         urgent: false,
                         reply_to: None,
                     });
-                    client::call(c, TownRequest::Mail(send))?;
+                    client::call(&mut c, TownRequest::Mail(send))?;
                 }
                 Ok(per_client)
             })

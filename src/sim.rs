@@ -83,6 +83,11 @@ pub fn run() -> Result<()> {
         if ignore || hung.load(Ordering::SeqCst) {
             continue;
         }
+        // Like Claude Code: the UserPromptSubmit hooks of `.claude/settings.json` run before
+        // each prompt, and what they print joins the prompt (held mail, for one).
+        for hooked in prompt_hooks() {
+            writeln!(out, "HOOK: {hooked}")?;
+        }
         for reply in respond(&line) {
             writeln!(out, "{reply}")?;
         }
@@ -159,6 +164,52 @@ fn respond(line: &str) -> Vec<String> {
         return lines;
     }
     vec![format!("ack: {}", line.trim())]
+}
+
+/// Run the UserPromptSubmit hook commands of `.claude/settings.json` in the working directory
+/// (present when the runtime has hooks); their output lines. `gastown …` runs this binary.
+fn prompt_hooks() -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(".claude/settings.json") else {
+        return Vec::new();
+    };
+    let Ok(settings) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return vec!["cannot parse .claude/settings.json".to_string()];
+    };
+    let mut commands = Vec::new();
+    hook_commands(&settings["hooks"]["UserPromptSubmit"], &mut commands);
+    let mut lines = Vec::new();
+    for command in commands {
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let output = match words.split_first() {
+            Some((&"gastown", args)) => gastown(args),
+            _ => std::process::Command::new("sh")
+                .args(["-c", &command])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .map_err(anyhow::Error::from),
+        };
+        match output {
+            Ok(text) => lines.extend(text.lines().map(str::to_string)),
+            Err(e) => lines.push(format!("hook {command:?} failed: {e:#}")),
+        }
+    }
+    lines
+}
+
+/// The `command` strings of a hooks entry (`[{"hooks": [{"type": "command", "command": …}]}]`).
+fn hook_commands(entry: &serde_json::Value, out: &mut Vec<String>) {
+    match entry {
+        serde_json::Value::Array(items) => items.iter().for_each(|i| hook_commands(i, out)),
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(c)) = map.get("command") {
+                out.push(c.clone());
+            }
+            if let Some(nested) = map.get("hooks") {
+                hook_commands(nested, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The id in a "run `gastown mail read <id>`" notice.

@@ -31,6 +31,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// the token registry (and the wire format); actors only ask for a token.
 pub type MintToken = Arc<dyn Fn(&AgentIdentity) -> Result<String, String> + Send + Sync>;
 
+/// Prepares an agent's home for its runtime before each session: role instructions, and the
+/// hook settings of runtimes with hooks (through which they get their mail). The binary owns
+/// what goes in them.
+pub type PrepareHome =
+    Arc<dyn Fn(&std::path::Path, &AgentIdentity, &Runtime) -> Result<(), String> + Send + Sync>;
+
 /// What every role in a town shares.
 #[derive(Clone)]
 pub struct TownContext {
@@ -42,6 +48,8 @@ pub struct TownContext {
     pub ledger: LedgerHandle,
     /// Token minting for new sessions.
     pub mint_token: MintToken,
+    /// Run before every session start (after any checkout of the home).
+    pub prepare_home: Option<PrepareHome>,
 }
 
 /// How to run one role.
@@ -118,6 +126,12 @@ async fn start_session(spec: Arc<RoleSpec>, ctx: ChildContext) -> Result<Started
         .map_err(|e| failed(format!("cannot mint a session token: {e}")))?;
     std::fs::create_dir_all(&spec.home)
         .map_err(|e| failed(format!("cannot create {}: {e}", spec.home.display())))?;
+    if let (Some(prepare), Some(runtime)) = (&spec.town.prepare_home, &spec.runtime) {
+        // A home left unprepared still runs; the agent just lacks its instructions or hooks.
+        if let Err(e) = prepare(&spec.home, &spec.identity, runtime) {
+            tracing::warn!(agent = %spec.identity, "cannot prepare the agent's home: {e}");
+        }
+    }
     let args = session_args(&spec, hook.first(), &token)
         .ok_or_else(|| failed(format!("{} has no runtime", spec.identity)))?;
     ctx.spawn(Session, args).await

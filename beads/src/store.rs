@@ -47,7 +47,11 @@ const WISPS: TableDefinition<&str, &str> = TableDefinition::new("wisps");
 const GRAPH: TableDefinition<&str, &[u8]> = TableDefinition::new("graph");
 const EVENTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("events");
 const EVENT_LOG: TableDefinition<u64, (&str, &str)> = TableDefinition::new("event_log");
-const WAL: TableDefinition<(u64, u32), (&str, u8, &str, &[u8])> = TableDefinition::new("wal");
+/// A `wal` row's key: (change sequence, position in its batch).
+type WalKey = (u64, u32);
+/// A `wal` row: (id, kind, JSON line, graph record).
+type WalRow = (&'static str, u8, &'static str, &'static [u8]);
+const WAL: TableDefinition<WalKey, WalRow> = TableDefinition::new("wal");
 
 /// Kinds of `wal` rows.
 const WAL_BEAD: u8 = 0;
@@ -57,7 +61,7 @@ const WAL_REMOVED: u8 = 2;
 /// Where the newest change of an id not yet folded is: its `wal` row and what it did.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
-    key: (u64, u32),
+    key: WalKey,
     kind: u8,
 }
 const JOURNAL: TableDefinition<(u64, &str), ()> = TableDefinition::new("journal_log");
@@ -305,7 +309,7 @@ impl Store {
     /// The line of a change not yet folded, with `true` for a wisp; `None` for a removal.
     fn pending_line(
         &self,
-        wal: &impl ReadableTable<(u64, u32), (&'static str, u8, &'static str, &'static [u8])>,
+        wal: &impl ReadableTable<WalKey, WalRow>,
         p: &Pending,
     ) -> Result<Option<(String, bool)>, LedgerError> {
         if p.kind == WAL_REMOVED {
@@ -814,7 +818,9 @@ mod tests {
     }
 
     /// What every read says: (id, title, wisp) of all, lines of some ids, graph size.
-    fn view(store: &Store) -> (Vec<(String, String, bool)>, Vec<Option<String>>, usize) {
+    type View = (Vec<(String, String, bool)>, Vec<Option<String>>, usize);
+
+    fn view(store: &Store) -> View {
         let all = store
             .all()
             .expect("all")

@@ -1014,7 +1014,7 @@ fn a_commit_job_runs_on_another_thread_while_the_ledger_goes_on() {
     let out = l.finish_commit(done).expect("finish").expect("a commit");
     assert_eq!(out.beads, 1);
     let ids: Vec<String> = in_git(t.path()).into_iter().map(|(id, _)| id).collect();
-    assert_eq!(ids, [a.id.clone()]);
+    assert_eq!(ids, std::slice::from_ref(&a.id));
     assert!(l.commit_due_in().is_some(), "b still waits for git");
     let out = l.sync().expect("sync").expect("b's commit");
     assert_eq!(

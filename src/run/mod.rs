@@ -206,6 +206,13 @@ fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConf
         socket_path: socket_path_for(&town.runtime_dir()),
         ledger: LedgerHandle::default(),
         mint_token,
+        // The built-in sim reads no instructions file: its sessions start without the git calls.
+        prepare_home: Some(Arc::new(|home, identity, runtime| {
+            if runtime.name == gastown_actors::runtime::SIM_NAME {
+                return Ok(());
+            }
+            crate::runtimes::prepare_home(home, identity, runtime).map_err(|e| format!("{e:#}"))
+        })),
     };
     Ok(topology::TreeConfig {
         town: town.clone(),

@@ -238,13 +238,8 @@ pub async fn spawn_agent(
             "{identity} is already running: `gastown restart {identity}` restarts its session"
         ));
     }
-    let spec = role_spec(cfg, identity.clone(), Some(runtime.clone()));
-    // Role instructions (and hook settings for runtimes that have them) in the agent's home —
-    // once it is a checkout: a home made before its worktree would be in the worktree's way.
-    let checkout = spec.home.join(".git").exists();
-    if checkout && let Err(e) = crate::runtimes::prepare_home(&spec.home, &identity, &runtime) {
-        tracing::warn!(agent = %identity, "cannot prepare the agent's home: {e:#}");
-    }
+    // The session factory prepares the home (instructions, hook settings) before each start.
+    let spec = role_spec(cfg, identity.clone(), Some(runtime));
     let path = format!("{}/{leaf}", group_sup.path());
     group_sup
         .start_child(

@@ -70,3 +70,78 @@ fn mail_reaches_an_idle_session_once_and_dnd_holds_it() {
         "told once: {screen}"
     );
 }
+
+/// A runtime with hooks (here the sim dressed as Claude Code: `.claude/settings.json` in its
+/// home, whose UserPromptSubmit hook the sim runs before each prompt, as Claude does) gets its
+/// mail through `gastown mail check --inject`: the router types nothing but urgent mail.
+#[test]
+fn a_hook_runtime_gets_its_mail_from_the_hook_and_only_urgent_mail_is_typed() {
+    let town = crate::util::TestTown::new();
+    town.ok(&[
+        "config",
+        "agent",
+        "set",
+        "hooked",
+        "--preset",
+        "claude",
+        "--prompt",
+        "typed",
+        "--ready-marker",
+        "sim>",
+        env!("CARGO_BIN_EXE_gastown"),
+        "sim-agent",
+    ]);
+    let t = RunningTown::start_in(town);
+    t.town
+        .ok(&["agent", "spawn", "alpha/crew/hk", "--runtime", "hooked"]);
+    wait_for("the prompt", Duration::from_secs(20), || {
+        t.town
+            .ok(&["peek", "alpha/crew/hk"])
+            .contains("sim>")
+            .then_some(())
+    });
+    t.town.ok(&[
+        "mail",
+        "send",
+        "alpha/crew/hk",
+        "-s",
+        "Quiet note",
+        "-m",
+        "whenever",
+    ]);
+    t.town.ok(&[
+        "mail",
+        "send",
+        "alpha/crew/hk",
+        "-s",
+        "Fire drill",
+        "-m",
+        "now",
+        "--urgent",
+    ]);
+    // The urgent one is typed in; the prompt it makes runs the hook, which brings the other.
+    wait_for(
+        "the hook to inject the held mail",
+        Duration::from_secs(20),
+        || {
+            let screen = t.town.ok(&["peek", "alpha/crew/hk", "-n", "80"]);
+            (screen.contains("URGENT mail from overseer: Fire drill")
+                && screen.contains("HOOK: - ")
+                && screen.contains("from overseer: Quiet note"))
+            .then_some(screen)
+        },
+    );
+    let screen = t.town.ok(&["peek", "alpha/crew/hk", "-n", "80"]);
+    assert!(
+        !screen.contains("mail from overseer: Quiet note"),
+        "non-urgent mail is never typed into a hook runtime: {screen}"
+    );
+    let quiet = inbox_json(&t, "alpha/crew/hk")
+        .into_iter()
+        .find(|m| m["title"] == "Quiet note")
+        .expect("in the inbox");
+    assert!(
+        quiet["labels"].to_string().contains("delivered"),
+        "the hook told it, so it counts as delivered: {quiet}"
+    );
+}
