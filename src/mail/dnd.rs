@@ -63,10 +63,6 @@ fn load(ledger: &Ledger) -> Result<HashSet<String>> {
         .collect())
 }
 
-#[allow(
-    dead_code,
-    reason = "the router's delivery API: the lead wires it into the actors"
-)]
 /// Is `address` in do-not-disturb? (False when the ledger cannot be read: mail then flows.)
 pub fn is_dnd(ledger: &Ledger, address: &str) -> bool {
     let Ok(mut cache) = cache().lock() else {

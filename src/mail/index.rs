@@ -78,10 +78,6 @@ fn key(ledger: &Ledger) -> PathBuf {
 
 /// Forget the index of this ledger (it is rebuilt on next use). The ledger's owner calls this
 /// after a ledger call outside `crate::mail` that may have changed a message bead.
-#[allow(
-    dead_code,
-    reason = "the ledger owner's hook: the lead calls it after non-mail ledger calls"
-)]
 pub fn invalidate(ledger: &Ledger) {
     if let Ok(mut all) = indexes().lock() {
         all.remove(&key(ledger));

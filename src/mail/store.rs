@@ -16,10 +16,6 @@ use std::collections::{HashMap, HashSet};
 /// Label of mail a session has been told about.
 pub const DELIVERED: &str = "delivered";
 
-#[allow(
-    dead_code,
-    reason = "the router's delivery API: the lead wires it into the actors"
-)]
 /// Label prefix of protocol messages (`protocol:POLECAT_DONE`).
 pub const PROTOCOL: &str = "protocol:";
 
@@ -38,10 +34,6 @@ pub struct Outgoing {
     pub reply_to: Option<String>,
 }
 
-#[allow(
-    dead_code,
-    reason = "the router's delivery API: the lead wires it into the actors"
-)]
 /// Protocol messages between roles: typed, recorded as wisps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ProtocolKind {
@@ -54,10 +46,6 @@ pub enum ProtocolKind {
     Handoff,
 }
 
-#[allow(
-    dead_code,
-    reason = "the router's delivery API: the lead wires it into the actors"
-)]
 impl ProtocolKind {
     pub const ALL: [ProtocolKind; 7] = [
         ProtocolKind::PolecatDone,
@@ -99,10 +87,6 @@ pub fn sender_of(bead: &Bead) -> String {
     }
 }
 
-#[allow(
-    dead_code,
-    reason = "the router's delivery API: the lead wires it into the actors"
-)]
 /// The protocol kind of a message, if it is a protocol message.
 pub fn protocol_kind(bead: &Bead) -> Option<ProtocolKind> {
     bead.labels
@@ -213,10 +197,6 @@ fn new_message(
     }
 }
 
-#[allow(
-    dead_code,
-    reason = "the router's delivery API: the lead wires it into the actors"
-)]
 /// Record a protocol message as a wisp from `from` to `to` (an identity address, not checked
 /// against the town: protocol traffic is between live actors).
 pub fn send_protocol(
@@ -268,10 +248,6 @@ fn sort_by_time(mail: &mut [Bead]) {
     mail.sort_by(|a, b| (&a.created_at, &a.id).cmp(&(&b.created_at, &b.id)));
 }
 
-#[allow(
-    dead_code,
-    reason = "the router's delivery API: the lead wires it into the actors"
-)]
 /// Note that the recipient's session was told of this mail.
 pub fn mark_delivered(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
     let bead = ledger.add_label(id, DELIVERED, who)?;
