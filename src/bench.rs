@@ -362,7 +362,32 @@ fn mail(
         "{sent} durable mails from {clients} socket clients in {elapsed:?}: {:.0} mails/s",
         sent as f64 / elapsed.as_secs_f64()
     );
+    // Each group of mails waits for one fsync: the figure depends on the disk, so say how fast
+    // it is right now.
+    println!(
+        "the disk under the ledger: one 4 KiB write + fdatasync, median of 50: {:?}",
+        fsync_floor(&town.runtime_dir())?
+    );
     Ok(())
+}
+
+/// Median time of a 4 KiB write + `fdatasync` in `dir` (the floor of one durable commit).
+fn fsync_floor(dir: &std::path::Path) -> Result<Duration> {
+    use std::io::Write;
+    let path = dir.join(format!("fsync-probe-{}", std::process::id()));
+    let mut file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    let block = [0u8; 4096];
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let start = Instant::now();
+        file.write_all(&block)?;
+        file.sync_data()?;
+        times.push(start.elapsed());
+    }
+    drop(file);
+    std::fs::remove_file(&path)?;
+    Ok(median(times))
 }
 
 /// Each round crashes a fresh, healthy agent once: the figure is the cost of a restart, not of

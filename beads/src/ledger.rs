@@ -457,6 +457,11 @@ impl Ledger {
 /// A git commit of the ledger's pending changes, prepared by [`Ledger::begin_commit`]: the
 /// hashing, compressing and pack writing, free of the ledger so that its owner can serve
 /// operations meanwhile.
+///
+/// It touches only git: content-addressed objects and a compare-and-swap of the ref, never the
+/// index. If the ledger is dropped (or reopened) while it runs, it still finishes safely: the
+/// journal kept everything it covered, so the next commit on top of it, or the next open's
+/// reconcile, takes it in (recommitting identical lines is a no-op in git).
 pub struct CommitJob {
     git: Arc<Mutex<GitStore>>,
     tip: Option<ObjectId>,

@@ -47,16 +47,24 @@ const WISPS: TableDefinition<&str, &str> = TableDefinition::new("wisps");
 const GRAPH: TableDefinition<&str, &[u8]> = TableDefinition::new("graph");
 const EVENTS: TableDefinition<(&str, u64), &str> = TableDefinition::new("events");
 const EVENT_LOG: TableDefinition<u64, (&str, &str)> = TableDefinition::new("event_log");
+const WAL: TableDefinition<WalKey, WalRow> = TableDefinition::new("wal");
+const JOURNAL: TableDefinition<(u64, &str), ()> = TableDefinition::new("journal_log");
+/// The journal of ledgers written before `journal_log`: id -> sequence; migrated at open.
+const JOURNAL_V1: TableDefinition<&str, u64> = TableDefinition::new("journal");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
 /// A `wal` row's key: (change sequence, position in its batch).
 type WalKey = (u64, u32);
 /// A `wal` row: (id, kind, JSON line, graph record).
 type WalRow = (&'static str, u8, &'static str, &'static [u8]);
-const WAL: TableDefinition<WalKey, WalRow> = TableDefinition::new("wal");
 
 /// Kinds of `wal` rows.
 const WAL_BEAD: u8 = 0;
 const WAL_WISP: u8 = 1;
 const WAL_REMOVED: u8 = 2;
+
+/// Fold the logs into their tables once they hold this many changes, whatever the owner does.
+const FOLD_AT: usize = 50_000;
 
 /// Where the newest change of an id not yet folded is: its `wal` row and what it did.
 #[derive(Debug, Clone, Copy)]
@@ -64,13 +72,6 @@ struct Pending {
     key: WalKey,
     kind: u8,
 }
-const JOURNAL: TableDefinition<(u64, &str), ()> = TableDefinition::new("journal_log");
-/// The journal of ledgers written before `journal_log`: id -> sequence; migrated at open.
-const JOURNAL_V1: TableDefinition<&str, u64> = TableDefinition::new("journal");
-
-/// Fold the logs into their tables once they hold this many changes, whatever the owner does.
-const FOLD_AT: usize = 50_000;
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 /// One bead to write.
 #[derive(Debug)]

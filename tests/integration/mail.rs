@@ -448,6 +448,18 @@ fn assert_exactly_once(town: &TestTown, expected: &HashMap<String, Vec<String>>)
     }
 }
 
+/// The ledger holds exactly `n` message beads: nothing extra beside the inboxes checked.
+fn assert_message_beads(town: &TestTown, n: usize) {
+    let all: serde_json::Value =
+        serde_json::from_str(&town.ok(&["bead", "list", "--type", "message", "--json"]))
+            .expect("json");
+    assert_eq!(
+        all.as_array().expect("array").len(),
+        n,
+        "nothing extra in the ledger"
+    );
+}
+
 const RECIPIENTS: [&str; 3] = ["mayor", "deacon", "alpha/witness"];
 
 #[test]
@@ -481,17 +493,7 @@ fn concurrent_senders_over_the_socket_put_every_mail_exactly_once() {
         senders * each
     );
     assert_exactly_once(&running.town, &expected);
-    let all: serde_json::Value = serde_json::from_str(
-        &running
-            .town
-            .ok(&["bead", "list", "--type", "message", "--json"]),
-    )
-    .expect("json");
-    assert_eq!(
-        all.as_array().expect("array").len(),
-        senders * each,
-        "nothing extra in the ledger"
-    );
+    assert_message_beads(&running.town, senders * each);
 }
 
 /// The full size: 50 socket connections × 200 mails each, all at once, through the
@@ -534,17 +536,7 @@ fn fifty_socket_clients_times_two_hundred_mails_each_land_exactly_once() {
         }
     }
     assert_exactly_once(&running.town, &expected);
-    let all: serde_json::Value = serde_json::from_str(
-        &running
-            .town
-            .ok(&["bead", "list", "--type", "message", "--json"]),
-    )
-    .expect("json");
-    assert_eq!(
-        all.as_array().expect("array").len(),
-        clients * each,
-        "nothing extra in the ledger"
-    );
+    assert_message_beads(&running.town, clients * each);
 }
 
 fn spawn_run(town: &TestTown) -> Child {
