@@ -180,10 +180,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn socket(iterations: usize) -> Result<()> {
     let rt =
         crate::socket::bench::bench_round_trip(iterations).map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!(
+    crate::output::line(format!(
         "socket round trip (in-process client, {} pings): median {:?}, p99 {:?}, min {:?}; connect+handshake+ping median {:?}",
         rt.iterations, rt.median, rt.p99, rt.min, rt.connect_ping_median
-    );
+    ))?;
     let sup = Supervised::start()?;
     let exe = std::env::current_exe()?;
     let mut times = Vec::new();
@@ -202,10 +202,10 @@ fn socket(iterations: usize) -> Result<()> {
             );
         }
     }
-    println!(
+    crate::output::line(format!(
         "whole CLI call through the supervisor (`gastown bead list --json`, process start included, 100 runs): median {:?}",
         median(times)
-    );
+    ))?;
     Ok(())
 }
 
@@ -269,7 +269,7 @@ fn sessions(count: usize, window: Duration) -> Result<()> {
     wait_until(Duration::from_secs(120), || {
         Ok(running_sessions(&mut c)? == count)
     })?;
-    println!("{count} sim sessions up in {:?}", start.elapsed());
+    crate::output::line(format!("{count} sim sessions up in {:?}", start.elapsed()))?;
     std::thread::sleep(Duration::from_secs(2));
     let (rss1, t0) = proc_stats(sup.pid())?;
     std::thread::sleep(window);
@@ -277,12 +277,12 @@ fn sessions(count: usize, window: Duration) -> Result<()> {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let cpu = (t1 - t0) as f64 / hz / window.as_secs_f64() * 100.0;
-    println!(
+    crate::output::line(format!(
         "supervisor RSS: {} MiB with {count} sessions ({} MiB before spawning); idle CPU over {:?}: {cpu:.2}% of one core",
         rss1 / 1024,
         rss0 / 1024,
         window
-    );
+    ))?;
     Ok(())
 }
 
@@ -358,16 +358,16 @@ fn mail(
             .map_err(|_| anyhow::anyhow!("a sender panicked"))??;
     }
     let elapsed = start.elapsed();
-    println!(
+    crate::output::line(format!(
         "{sent} durable mails from {clients} socket clients in {elapsed:?}: {:.0} mails/s",
         sent as f64 / elapsed.as_secs_f64()
-    );
+    ))?;
     // Each group of mails waits for one fsync: the figure depends on the disk, so say how fast
     // it is right now.
-    println!(
+    crate::output::line(format!(
         "the disk under the ledger: one 4 KiB write + fdatasync, median of 50: {:?}",
         fsync_floor(&town.runtime_dir())?
-    );
+    ))?;
     Ok(())
 }
 
@@ -422,11 +422,11 @@ fn restart(rounds: usize) -> Result<()> {
         })?;
         times.push(start.elapsed());
     }
-    println!(
+    crate::output::line(format!(
         "crash (SIGKILL) -> new session at its prompt, {rounds} rounds: median {:?}, min {:?}",
         median(times.clone()),
         times.iter().min().copied().unwrap_or_default()
-    );
+    ))?;
     Ok(())
 }
 

@@ -1,7 +1,11 @@
 //! The `gastown` binary: parses the command line and runs one command.
 //!
 //! Exit codes follow ripgrep's habit: 0 success, 1 an error the command reported, 2 a usage error
-//! (clap's). A closed stdout (`gastown bead list | head`) counts as success.
+//! (clap's). A closed stdout (`gastown bead list | head`) counts as success: every data write goes
+//! through [`output`] and returns its error here, where a broken pipe becomes exit status 0.
+
+// Data reaches stdout only through `output`, so a closed pipe is never a `println!` panic.
+#![deny(clippy::print_stdout)]
 
 mod bench;
 mod cli;
@@ -21,6 +25,7 @@ mod socket;
 mod town;
 mod work;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -29,9 +34,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            // Written without `eprintln!`, which would panic if stderr is a closed pipe too.
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error: {err}");
             for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                let _ = writeln!(stderr, "  caused by: {cause}");
             }
             ExitCode::from(1)
         }

@@ -253,7 +253,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync => bead::sync(&find_town(&cli.town)?),
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "gastown", &mut std::io::stdout());
+            crate::output::generated(|buf| {
+                clap_complete::generate(shell, &mut cmd, "gastown", buf)
+            })?;
             Ok(())
         }
     }

@@ -37,6 +37,10 @@ fn chain(n: usize) -> String {
 }
 
 #[test]
+#[allow(
+    clippy::print_stdout,
+    reason = "the benchmark test reports its figures"
+)]
 fn pour_of_1000_steps_and_walking_it() {
     let (_dir, town) = new_town();
     let proto = cook_text(&chain(1000));

@@ -8,6 +8,7 @@ mod delivery;
 mod demo;
 mod mail;
 mod mol;
+mod output;
 mod refinery;
 mod rig;
 mod run;
