@@ -34,6 +34,13 @@ pub enum LedgerError {
     #[error("{0}")]
     InvalidPrefix(String),
 
+    /// A bead created, or retitled, with an empty or whitespace-only title.
+    #[error(
+        "a bead needs a title, and {0:?} is empty: say in a few words what it is about \
+         (e.g. \"Fix the login timeout\")"
+    )]
+    EmptyTitle(String),
+
     /// A priority outside 0–4.
     #[error("invalid priority {0}: priorities go from 0 (critical) to 4 (backlog)")]
     InvalidPriority(u8),

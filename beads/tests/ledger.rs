@@ -265,6 +265,35 @@ fn create_many_is_one_all_or_nothing_batch() {
 }
 
 #[test]
+fn empty_and_blank_titles_are_refused_on_create_and_update() {
+    let t = town();
+    let mut l = open(t.path());
+    for blank in ["", "   ", "\t\n"] {
+        let err = l.create(new(blank), "m").expect_err("a blank title");
+        assert!(matches!(&err, LedgerError::EmptyTitle(_)), "{err:?}");
+        assert!(err.to_string().contains("needs a title"), "{err}");
+    }
+    let err = l
+        .create_many(vec![new("fine"), new(" ")], "m")
+        .expect_err("a blank title in a batch");
+    assert!(matches!(err, LedgerError::EmptyTitle(_)), "{err:?}");
+    assert_eq!(l.len(), 0, "nothing of a refused batch is written");
+    let a = l.create(new("a title"), "m").expect("a");
+    let retitle = |title: &str| BeadPatch {
+        title: Some(title.to_string()),
+        ..BeadPatch::default()
+    };
+    let err = l.update(&a.id, retitle("  "), "m").expect_err("blank");
+    assert!(matches!(err, LedgerError::EmptyTitle(_)), "{err:?}");
+    let kept = l.get(&a.id).expect("get").expect("a exists");
+    assert_eq!(kept.title, "a title", "the refused update changed nothing");
+    assert_eq!(
+        l.update(&a.id, retitle("new"), "m").expect("ok").title,
+        "new"
+    );
+}
+
+#[test]
 fn ready_and_blocked_change_as_blockers_close() {
     let t = town();
     let mut l = open(t.path());

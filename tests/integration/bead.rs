@@ -147,6 +147,22 @@ fn bad_input_is_refused_with_a_clear_error() {
 }
 
 #[test]
+fn an_empty_or_blank_title_is_refused_on_create_and_update() {
+    let town = TestTown::new();
+    for blank in ["", "   "] {
+        let err = town.fails(&["bead", "create", blank]);
+        assert!(err.contains("needs a title"), "{err}");
+    }
+    assert_eq!(ids(&town.ok(&["bead", "list", "--json"])).len(), 0);
+    let a = town.create(&["Keep this title"]);
+    let err = town.fails(&["bead", "update", &a, "--title", " "]);
+    assert!(err.contains("needs a title"), "{err}");
+    let shown: serde_json::Value =
+        serde_json::from_str(&town.ok(&["bead", "show", &a, "--json"])).expect("json");
+    assert_eq!(shown["title"], "Keep this title", "nothing was changed");
+}
+
+#[test]
 fn a_malformed_import_names_the_line_and_imports_nothing() {
     let town = TestTown::new();
     let file = town.root.join("bad.jsonl");

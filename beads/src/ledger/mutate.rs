@@ -34,6 +34,7 @@ impl Ledger {
         let mut batch = Batch::default();
         for new in news {
             check_priority(new.priority)?;
+            check_title(&new.title)?;
             for (_, target) in &new.deps {
                 self.require(target)?;
             }
@@ -89,6 +90,9 @@ impl Ledger {
     pub fn update(&mut self, id: &str, patch: BeadPatch, actor: &str) -> Result<Bead, LedgerError> {
         if let Some(p) = patch.priority {
             check_priority(p)?;
+        }
+        if let Some(title) = &patch.title {
+            check_title(title)?;
         }
         let mut bead = self.load(id)?;
         let now = crate::time::now_rfc3339();
@@ -400,6 +404,16 @@ pub(super) fn new_bead(id: String, new: NewBead, actor: &str, now: &str) -> Bead
     }
     bead.extra = new.extra;
     bead
+}
+
+/// Every bead made or retitled here has a title with something in it (imported records are
+/// taken as they are: `bd` data is not ours to refuse).
+fn check_title(title: &str) -> Result<(), LedgerError> {
+    if title.trim().is_empty() {
+        Err(LedgerError::EmptyTitle(title.to_string()))
+    } else {
+        Ok(())
+    }
 }
 
 fn check_priority(p: u8) -> Result<(), LedgerError> {
