@@ -52,6 +52,36 @@ pub struct AgentIdentity {
     pub name: String,
 }
 
+/// Longest simple name (a rig, polecat, crew member, dog or agent runtime): the one limit for
+/// `rig add`, addresses and everything else that takes such a name. The original Gas Town's
+/// names are short (`gastown`, `nux`, `furiosa`); 32 keeps the longest address,
+/// `<rig>/polecats/<name>` (74 characters), on one line of `gastown actors`, mail headers and
+/// `hook:` lines, and a polecat's branch `polecat/<name>/<bead>` well inside git's limits.
+pub const MAX_NAME_LEN: usize = 32;
+
+/// What makes a name not a simple name; see [`simple_name_problem`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameProblem {
+    #[error("it is empty")]
+    Empty,
+    #[error("it is {0} characters long, over the limit of {MAX_NAME_LEN}")]
+    TooLong(usize),
+    #[error("it has a path separator")]
+    PathSeparator,
+    #[error("it has a '.'")]
+    Dot,
+    #[error("it has whitespace")]
+    Whitespace,
+    #[error("it has the character {0:?}")]
+    Character(char),
+    #[error("it does not start with a letter or digit")]
+    Start,
+}
+
+/// The rule for a simple name, said once for every message that explains it.
+pub const SIMPLE_NAME_RULE: &str = "a name is 1 to 32 characters of a-z, 0-9, '-' and '_', \
+     starting with a letter or digit";
+
 /// Why an address was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
@@ -61,25 +91,52 @@ pub enum AddressError {
     )]
     Unknown(String),
     #[error(
-        "{what} {name:?} in address {address:?} is not a simple name: use lowercase letters, \
-         digits, '-' and '_' (not starting with '-' or '_', at most 40 characters)"
+        "{what} {name:?} in address {address:?} is not a simple name: {problem}; \
+         {SIMPLE_NAME_RULE}"
     )]
     BadName {
         what: &'static str,
         name: String,
         address: String,
+        problem: NameProblem,
     },
 }
 
-/// Is `name` a simple name (a rig, polecat, crew member or dog)? Refuses `..`, `/`, spaces, empty.
-pub fn is_simple_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return false;
+/// What is wrong with `name` as a simple name, or `None` when it is one: 1 to
+/// [`MAX_NAME_LEN`] characters of `a-z 0-9 - _`, starting with a letter or digit. Refuses
+/// `..`, `/`, spaces, capitals, the empty name. The one definition every caller uses.
+pub fn simple_name_problem(name: &str) -> Option<NameProblem> {
+    let Some(first) = name.chars().next() else {
+        return Some(NameProblem::Empty);
     };
-    name.len() <= 40
-        && (first.is_ascii_lowercase() || first.is_ascii_digit())
-        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    let length = name.chars().count();
+    if length > MAX_NAME_LEN {
+        return Some(NameProblem::TooLong(length));
+    }
+    if name.contains(['/', '\\']) {
+        return Some(NameProblem::PathSeparator);
+    }
+    if name.contains('.') {
+        return Some(NameProblem::Dot);
+    }
+    if name.chars().any(char::is_whitespace) {
+        return Some(NameProblem::Whitespace);
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+    {
+        return Some(NameProblem::Character(c));
+    }
+    if !(first.is_ascii_lowercase() || first.is_ascii_digit()) {
+        return Some(NameProblem::Start);
+    }
+    None
+}
+
+/// Is `name` a simple name (a rig, polecat, crew member or dog)? See [`simple_name_problem`].
+pub fn is_simple_name(name: &str) -> bool {
+    simple_name_problem(name).is_none()
 }
 
 impl AgentIdentity {
@@ -87,14 +144,14 @@ impl AgentIdentity {
     pub fn parse(address: &str) -> Result<AgentIdentity, AddressError> {
         let parts: Vec<&str> = address.split('/').collect();
         let check = |what: &'static str, name: &str| -> Result<(), AddressError> {
-            if is_simple_name(name) {
-                Ok(())
-            } else {
-                Err(AddressError::BadName {
+            match simple_name_problem(name) {
+                None => Ok(()),
+                Some(problem) => Err(AddressError::BadName {
                     what,
                     name: name.to_string(),
                     address: address.to_string(),
-                })
+                    problem,
+                }),
             }
         };
         let identity = |role, rig: Option<&str>, name: &str| AgentIdentity {
@@ -183,5 +240,47 @@ mod tests {
         ] {
             check(bad, Err(()));
         }
+    }
+
+    #[test]
+    fn names_at_the_length_limit() {
+        let longest = "x".repeat(MAX_NAME_LEN);
+        let too_long = "x".repeat(MAX_NAME_LEN + 1);
+        assert_eq!(simple_name_problem(&longest), None);
+        assert_eq!(
+            simple_name_problem(&too_long),
+            Some(NameProblem::TooLong(MAX_NAME_LEN + 1))
+        );
+        check(
+            &format!("{longest}/polecats/{longest}"),
+            Ok((Role::Polecat, Some(longest.as_str()), longest.as_str())),
+        );
+        check(&format!("{too_long}/witness"), Err(()));
+        check(&format!("alpha/crew/{too_long}"), Err(()));
+        let err = AgentIdentity::parse(&format!("alpha/crew/{too_long}")).expect_err("too long");
+        assert!(err.to_string().contains("over the limit of 32"), "{err}");
+    }
+
+    #[test]
+    fn the_rule_text_names_the_limit() {
+        assert!(SIMPLE_NAME_RULE.contains(&format!("1 to {MAX_NAME_LEN} characters")));
+    }
+
+    #[test]
+    fn each_problem_is_named() {
+        for (name, problem) in [
+            ("", NameProblem::Empty),
+            ("a/b", NameProblem::PathSeparator),
+            ("..", NameProblem::Dot),
+            (".git", NameProblem::Dot),
+            ("a b", NameProblem::Whitespace),
+            ("Caps", NameProblem::Character('C')),
+            ("-x", NameProblem::Start),
+            ("_x", NameProblem::Start),
+        ] {
+            assert_eq!(simple_name_problem(name), Some(problem), "{name:?}");
+        }
+        assert_eq!(simple_name_problem("my-rig_2"), None);
+        assert_eq!(simple_name_problem("9lives"), None);
     }
 }

@@ -8,8 +8,8 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum RigError {
     #[error(
-        "invalid {what} name {name:?}: {why}; a name is 1 to 64 characters of a-z, 0-9, '-' and \
-         '_', starting with a letter or digit (e.g. \"myproject\", \"nux\")"
+        "invalid {what} name {name:?}: {why}; {} (e.g. \"myproject\", \"nux\")",
+        gastown_actors::identity::SIMPLE_NAME_RULE
     )]
     InvalidName {
         /// What the name is for: "rig", "polecat", "crew".

@@ -2,9 +2,7 @@
 //! segments of agent addresses (`<rig>/polecats/<name>`) and parts of git branch names.
 
 use super::error::{Result, RigError};
-
-/// Longest accepted name.
-pub const MAX_NAME_LEN: usize = 64;
+use gastown_actors::identity::simple_name_problem;
 
 /// Names a rig cannot take: the town's own directories and the town-level addresses.
 pub const RESERVED_RIG_NAMES: &[&str] = &[
@@ -18,41 +16,18 @@ pub const DEFAULT_POLECAT_NAMES: &[&str] = &[
     "splendid",
 ];
 
-/// Check a simple name: 1–64 of `a-z 0-9 - _`, starting with a letter or digit. `what` says what
-/// the name is for in the error ("rig", "polecat", "crew").
+/// Check a simple name (the one rule of [`gastown_actors::identity::simple_name_problem`], so
+/// what `rig add` accepts is exactly what an address accepts). `what` says what the name is for
+/// in the error ("rig", "polecat", "crew").
 pub fn validate_name(what: &'static str, name: &str) -> Result<()> {
-    let bad = |why: &str| {
-        Err(RigError::InvalidName {
+    match simple_name_problem(name) {
+        None => Ok(()),
+        Some(problem) => Err(RigError::InvalidName {
             what,
             name: name.to_string(),
-            why: why.to_string(),
-        })
-    };
-    if name.is_empty() {
-        return bad("it is empty");
+            why: problem.to_string(),
+        }),
     }
-    if name.len() > MAX_NAME_LEN {
-        return bad("it is longer than 64 characters");
-    }
-    if name.contains('/') || name.contains('\\') {
-        return bad("it has a path separator");
-    }
-    if name.contains("..") || name.starts_with('.') {
-        return bad("it has a '.'");
-    }
-    if name.chars().any(char::is_whitespace) {
-        return bad("it has whitespace");
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
-    {
-        return bad(&format!("it has the character {c:?}"));
-    }
-    if !name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit()) {
-        return bad("it does not start with a letter or digit");
-    }
-    Ok(())
 }
 
 /// Check a rig name: a simple name that is not one of the town's own ([`RESERVED_RIG_NAMES`]).
@@ -100,7 +75,27 @@ mod tests {
         check("_x", Some("does not start"));
         check("mayor", Some("the town uses"));
         check("deacon", Some("the town uses"));
-        check(&"x".repeat(65), Some("longer"));
+        check(&"x".repeat(65), Some("over the limit"));
+    }
+
+    #[test]
+    fn rig_names_end_where_addresses_end() {
+        use gastown_actors::identity::{AgentIdentity, MAX_NAME_LEN};
+        let longest = "r".repeat(MAX_NAME_LEN);
+        check(&longest, None);
+        AgentIdentity::parse(&format!("{longest}/polecats/nux")).expect("the longest rig name");
+        let too_long = "r".repeat(MAX_NAME_LEN + 1);
+        check(&too_long, Some("over the limit of 32"));
+        assert!(AgentIdentity::parse(&format!("{too_long}/polecats/nux")).is_err());
+        // Every length the rig accepts, the address accepts, and the other way round.
+        for len in 1..=64 {
+            let name = "a".repeat(len);
+            assert_eq!(
+                validate_rig_name(&name).is_ok(),
+                AgentIdentity::parse(&format!("{name}/witness")).is_ok(),
+                "length {len}"
+            );
+        }
     }
 
     #[test]

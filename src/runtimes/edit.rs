@@ -7,7 +7,7 @@ use super::{by_name, custom, known_names};
 use crate::git_cli::git;
 use crate::town::{CONFIG_FILE, Town, TownConfig};
 use anyhow::{Context, Result, bail};
-use gastown_actors::identity::is_simple_name;
+use gastown_actors::identity::{SIMPLE_NAME_RULE, simple_name_problem};
 use gastown_actors::runtime::{PRESET_NAMES, PromptMode, SIM_NAME, preset};
 use std::fs;
 use std::path::Path;
@@ -189,11 +189,8 @@ fn check_agent_name(name: &str) -> Result<()> {
     if name == SIM_NAME {
         bail!("`sim` is the built-in scripted agent and cannot be redefined: pick another name");
     }
-    if !is_simple_name(name) {
-        bail!(
-            "agent name {name:?} is not a simple name: use lowercase letters, digits, '-' and '_' \
-             (not starting with '-' or '_', at most 40 characters)"
-        );
+    if let Some(problem) = simple_name_problem(name) {
+        bail!("agent name {name:?} is not a simple name: {problem}; {SIMPLE_NAME_RULE}");
     }
     Ok(())
 }

@@ -292,6 +292,37 @@ fn bad_rig_names_are_refused_and_nothing_is_made() {
     assert_eq!(town.git(&["status", "--porcelain"]), "");
 }
 
+/// Regression (issue 12): `rig add` took 41–64-character names that addresses then refused.
+#[test]
+fn rig_names_and_addresses_share_one_length_limit() {
+    let town = TestTown::new();
+    let src = source();
+    let before = town_entries(&town);
+    let too_long = "r".repeat(33);
+    let err = town.fails(&["rig", "add", &too_long, src.arg()]);
+    assert!(
+        err.contains("invalid rig name") && err.contains("over the limit of 32"),
+        "{err}"
+    );
+    assert_eq!(town_entries(&town), before, "a refused name made nothing");
+    // The longest accepted name works everywhere an address is used: a sling hooks the bead
+    // on `<rig>/polecats/<name>` and mail to the rig's witness is accepted.
+    let longest = "r".repeat(32);
+    town.ok(&["rig", "add", &longest, src.arg()]);
+    let bead = town.create(&["Work for the long rig"]);
+    let out = town.ok(&["sling", &bead, &longest, "--no-formula"]);
+    assert!(out.contains(&format!("{longest}/polecats/")), "{out}");
+    town.ok(&[
+        "mail",
+        "send",
+        &format!("{longest}/witness"),
+        "-s",
+        "hello",
+        "-m",
+        "the address parses",
+    ]);
+}
+
 #[test]
 fn an_uncloneable_source_leaves_nothing_behind() {
     let town = TestTown::new();
