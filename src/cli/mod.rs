@@ -88,11 +88,14 @@ pub enum Command {
     },
     /// What a fresh session reads first: role, hook, current step, unread mail, commands.
     Prime,
-    /// A polecat finishes: commit, merge request, hook cleared.
+    /// A polecat finishes its hooked bead: submitted for merge, escalated or put back.
+    ///
+    /// Run by a polecat from its session (GASTOWN_AGENT). Whatever the status, a bead waiting
+    /// in the rig's dispatch queue may then go out to a free polecat.
     Done {
         #[arg(long, value_enum, default_value = "completed")]
         status: crate::work::DoneStatus,
-        /// A note (for escalations).
+        /// The note sent with the HELP of `--status escalated` (unused by the other statuses).
         #[arg(long, short = 'm')]
         message: Option<String>,
     },

@@ -54,17 +54,16 @@ pub fn done(
         DoneStatus::Completed => complete(ledger, &rig, &identity.name, &bead, who, &mut out)?,
         DoneStatus::Escalated => {
             let text = message.unwrap_or("the polecat is stuck and asks for help");
-            send_protocol(
-                ledger,
-                ProtocolKind::Help,
-                &format!("{rig_name}/witness"),
-                who,
-                &format!("{}: {text}", bead.id),
-            )?;
+            let help = format!("{} ({}): {text}", bead.id, bead.title);
+            let witness = format!("{rig_name}/witness");
+            // The witness acts on its rig; the mayor hears of every escalation (as `--help` says).
+            for to in [witness.as_str(), "mayor"] {
+                send_protocol(ledger, ProtocolKind::Help, to, who, &help)?;
+            }
             ledger.add_label(&bead.id, "escalated", who)?;
             super::hook::clear(ledger, &identity, Status::Open, who)?;
             out.say(format!(
-                "escalated {}: the witness was asked for help",
+                "escalated {}: HELP sent to {witness} and the mayor; the bead is open, off the hook",
                 bead.id
             ));
         }

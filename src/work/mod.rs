@@ -52,14 +52,21 @@ pub enum WorkCommand {
     },
 }
 
-/// How a polecat finishes.
+/// How a polecat finishes. Each variant's doc is its line in `gastown done --help`: keep it
+/// exactly what `done` does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 pub enum DoneStatus {
-    /// The work is done: commit, merge request, hook cleared.
+    /// The work is done: what is left in the worktree is committed, there must be commits ahead
+    /// of the rig's default branch, the merge request is created (or refreshed), the refinery
+    /// (MERGE_READY) and the witness (POLECAT_DONE) are told, the hook is cleared; the sandbox
+    /// stays until the merge is confirmed
     Completed,
-    /// Stuck: the witness and mayor are asked for help; the bead stays open.
+    /// Stuck: HELP (with the bead and --message) goes to the rig's witness and to the mayor; the
+    /// bead is labelled `escalated`, taken off the hook and left open, still assigned to the
+    /// polecat; nothing is committed
     Escalated,
-    /// Put back: the bead returns to the ready pool.
+    /// Put back: the bead is taken off the hook, unassigned and open again (back in the ready
+    /// pool); nothing is committed and no one is told
     Deferred,
 }
 

@@ -15,3 +15,4 @@ mod run;
 mod running;
 mod util;
 mod work;
+mod workloop;
