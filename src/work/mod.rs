@@ -9,6 +9,7 @@ mod done;
 mod hook;
 mod prime;
 mod sling;
+mod slingable;
 
 use crate::town::Town;
 use anyhow::{Result, bail};

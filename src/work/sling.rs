@@ -6,6 +6,7 @@
 //! the target's hook changes nothing but makes sure a session works on it.
 
 use super::hook;
+use super::slingable;
 use super::{Effect, Outcome};
 use crate::rig::{self, Rig};
 use crate::town::Town;
@@ -44,7 +45,14 @@ pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) ->
             bead.id
         );
     }
+    // Records that coordinate work are refused; a blocked bead goes out with a warning.
+    if let Some(refusal) = slingable::refusal(&bead) {
+        bail!(refusal);
+    }
     let mut out = Outcome::default();
+    if let Some(warning) = slingable::blocked_warning(ledger, &bead)? {
+        out.say(warning);
+    }
     let identity = match target_identity(ledger, town, &bead, &req.target)? {
         Target::Agent(identity) => identity,
         Target::AlreadyThere(identity) => {
@@ -273,7 +281,8 @@ pub fn dispatch_queue(
         label: Some(queue_label(rig)),
         ..ListFilter::default()
     })?;
-    queued.retain(|b| b.status == Status::Open);
+    // Only work goes out: a record labelled into the queue by hand is never handed to a polecat.
+    queued.retain(|b| b.status == Status::Open && slingable::is_work(b));
     queued.sort_by(|a, b| (a.priority, &a.created_at).cmp(&(b.priority, &b.created_at)));
     let Some(next) = queued.first() else {
         return Ok(None);

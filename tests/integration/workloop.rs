@@ -81,3 +81,140 @@ fn done_help_says_what_each_status_does() {
     assert!(section("completed").contains("merge request"), "{help}");
     assert!(section("deferred").contains("ready"), "{help}");
 }
+
+fn rig_polecats(town: &TestTown) -> Vec<String> {
+    match std::fs::read_dir(town.root.join("alpha/polecats")) {
+        Ok(entries) => entries
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn hooked(town: &TestTown) -> Vec<String> {
+    crate::util::ids(&town.ok(&["bead", "list", "--status", "hooked", "--json"]))
+}
+
+/// Regression (issue 12): slinging a convoy worked it as a task and showed it "landed" at 0/4.
+#[test]
+fn sling_refuses_records_that_are_not_work_and_changes_nothing() {
+    let town = town_with_rig();
+    let one = town.create(&["First task"]);
+    let two = town.create(&["Second task"]);
+    let created = town.ok(&["convoy", "create", "release", &one, &two]);
+    let convoy = crate::util::ids(&town.ok(&["bead", "list", "-t", "convoy", "--json"]))
+        .pop()
+        .unwrap_or_else(|| panic!("a convoy: {created}"));
+    let err = town.fails(&["sling", &convoy, "alpha"]);
+    assert!(
+        err.contains("is a convoy bead")
+            && err.contains(&one)
+            && err.contains(&format!("gastown convoy show {convoy}")),
+        "{err}"
+    );
+    let mut records = vec![("convoy", convoy.clone())];
+    for kind in [
+        "molecule",
+        "merge-request",
+        "message",
+        "agent",
+        "event",
+        "gate",
+    ] {
+        records.push((
+            kind,
+            town.create(&[&format!("A {kind} record"), "-t", kind]),
+        ));
+    }
+    for (kind, id) in &records {
+        for target in ["alpha", "alpha/polecats/nux", "alpha/crew/max", "mayor"] {
+            let err = town.fails(&["sling", id, target]);
+            assert!(
+                err.contains(&format!("{id} is a {kind} bead, not work to sling")),
+                "{kind} to {target}: {err}"
+            );
+        }
+        let b = show(&town, id);
+        assert_eq!(b["status"], "open", "{kind} untouched");
+        assert!(b["labels"].is_null() || !b["labels"].to_string().contains("dispatch:"));
+    }
+    assert!(hooked(&town).is_empty(), "nothing was hooked");
+    assert!(rig_polecats(&town).is_empty(), "no polecat was made");
+    let progress = town.ok(&["convoy", "show", &convoy]);
+    assert!(!progress.contains("landed"), "{progress}");
+}
+
+/// The rig's dispatch queue never hands out a record, even one labelled into it by hand.
+#[test]
+fn the_dispatch_queue_skips_records_that_are_not_work() {
+    let town = town_with_rig();
+    let config = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&config).expect("rig.toml");
+    std::fs::write(
+        &config,
+        text.replace("max_polecats = 4", "max_polecats = 1"),
+    )
+    .expect("write rig.toml");
+    let first = town.create(&["Busy the only polecat"]);
+    let record = town.create(&["Labelled by hand", "-t", "convoy"]);
+    town.ok(&["bead", "label", "add", &record, "dispatch:alpha"]);
+    let waiting = town.create(&["Waits for a polecat"]);
+    town.ok(&["sling", &first, "alpha", "--no-formula"]);
+    let queued = town.ok(&["sling", &waiting, "alpha", "--no-formula"]);
+    assert!(queued.contains("dispatch queue"), "{queued}");
+    // The polecat finishes: the queue hands out its next bead, which must be the work.
+    let worker = show(&town, &first)["assignee"]
+        .as_str()
+        .expect("assignee")
+        .to_string();
+    let name = worker.rsplit('/').next().expect("name");
+    let worktree = town.root.join(format!("alpha/polecats/{name}/rig"));
+    std::fs::write(worktree.join("done.txt"), "done\n").expect("write work");
+    let out = as_agent(&town, &worker, &["done"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(hooked(&town), vec![waiting.clone()], "{}", stdout(&out));
+    assert_eq!(
+        show(&town, &record)["status"],
+        "open",
+        "the record stayed put"
+    );
+}
+
+/// Regression (issue 12): slinging a blocked bead gave no warning.
+#[test]
+fn sling_warns_about_a_blocked_bead_and_says_what_blocks_it() {
+    let town = town_with_rig();
+    let design = town.create(&["Design the API"]);
+    let build = town.create(&["Build the API", "--deps", &design]);
+    let out = town.ok(&["sling", &build, "alpha/crew/max", "--no-formula"]);
+    assert!(
+        out.contains(&format!("warning: {build} is blocked"))
+            && out.contains(&format!(
+                "{design} \"Design the API\" (open) is not closed (blocks)"
+            )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("slung {build}")),
+        "the sling went ahead: {out}"
+    );
+    assert_eq!(show(&town, &build)["status"], "hooked");
+
+    // A blocked parent holds its children back; waits-for waits on a parent's open children.
+    let gate = town.create(&["Sign-off"]);
+    let epic = town.create(&["Epic", "-t", "epic", "--deps", &gate]);
+    let child = town.create(&["Child", "--parent", &epic]);
+    let out = town.ok(&["sling", &child, "alpha/crew/zoe", "--no-formula"]);
+    assert!(out.contains(&format!("its parent {epic}")), "{out}");
+    let after = town.create(&["After the epic", "--deps", &format!("waits-for:{epic}")]);
+    let out = town.ok(&["sling", &after, "alpha/crew/ann", "--no-formula"]);
+    assert!(
+        out.contains(&format!("waits for {epic}")) && out.contains("open children"),
+        "{out}"
+    );
+
+    // Work that is not blocked goes out without a word of warning.
+    let free = town.create(&["Free work"]);
+    let out = town.ok(&["sling", &free, "alpha/crew/bob", "--no-formula"]);
+    assert!(!out.contains("warning"), "{out}");
+}
