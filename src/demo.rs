@@ -121,6 +121,8 @@ fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
             ),
             acceptance_criteria: format!("items/{i:03}.txt exists and the test gate passes"),
             priority: 2,
+            // Work filed for the sample rig carries its prefix, as `bead create --rig` would.
+            prefix: Some(rig.config.prefix.clone()),
             ..NewBead::default()
         };
         ids.push(ledger.create(new, "overseer")?.id);
@@ -131,6 +133,7 @@ fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
         priority: 2,
         deps: ids.iter().map(|id| (DepKind::Tracks, id.clone())).collect(),
         labels: vec!["notify".to_string()],
+        prefix: Some(rig.config.prefix.clone()),
         ..NewBead::default()
     };
     let convoy = ledger.create(convoy, "overseer")?;

@@ -14,14 +14,17 @@
 //!   container's step id is kept in extra `step_parent`.
 //!
 //! A wisp is the same with every bead ephemeral: in the redb index only, never in git.
-//! Squash and burn live in [`squash`].
+//! Squash and burn live in [`squash`]; a molecule closing by itself when its last step or its
+//! work closes, in [`finish`].
 
+mod finish;
 mod pour;
 mod squash;
 mod steps;
 #[cfg(test)]
 mod tests;
 
+pub use finish::on_closed;
 pub use pour::{PourOptions, pour};
 pub use squash::{SquashOptions, burn, squash};
 pub use steps::{StepDone, for_agent, open_molecules, resolve_step, step_done};

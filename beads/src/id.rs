@@ -193,6 +193,23 @@ pub fn parent_of(id: &str) -> Option<&str> {
     id.rsplit_once('.').map(|(parent, _)| parent)
 }
 
+/// Was `id` (or its top-level parent, for a child `x.N`) made with `prefix`: exactly
+/// `prefix-<hash>`, the hash one segment? `alpha-x-3f` is not `alpha`'s but `alpha-x`'s.
+pub fn has_prefix(id: &str, prefix: &str) -> bool {
+    let base = id.split('.').next().unwrap_or_default();
+    base.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .is_some_and(|hash| !hash.is_empty() && !hash.contains('-'))
+}
+
+/// The prefix a generated id was made with: everything before the last `-` of its top-level
+/// part (`alpha-3f.2` -> `alpha`); `None` when that is not a valid prefix.
+pub fn prefix_of(id: &str) -> Option<&str> {
+    let base = id.split('.').next().unwrap_or_default();
+    let (prefix, _) = base.rsplit_once('-')?;
+    validate_prefix(prefix).ok().map(|()| prefix)
+}
+
 /// A new id that `exists` does not know: nonces 0, 1, … at [`id_length_for`]`(count)`; after
 /// 16 collisions at one length the length grows by one (up to 12), so this always ends.
 pub fn generate_id(
@@ -218,6 +235,21 @@ pub fn generate_id(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_prefix_an_id_was_made_with() {
+        assert!(has_prefix("alpha-3f", "alpha"));
+        assert!(has_prefix("alpha-3f.2.1", "alpha"));
+        assert!(!has_prefix("alpha-x-3f", "alpha"));
+        assert!(has_prefix("alpha-x-3f", "alpha-x"));
+        assert!(!has_prefix("alphabet-3f", "alpha"));
+        assert!(!has_prefix("alpha-", "alpha"));
+        assert!(!has_prefix("gt-3f", "alpha"));
+        assert_eq!(prefix_of("alpha-3f.2"), Some("alpha"));
+        assert_eq!(prefix_of("my-proj-a1b"), Some("my-proj"));
+        assert_eq!(prefix_of("gt-3f"), Some("gt"));
+        assert_eq!(prefix_of("nohyphen"), None);
+    }
 
     #[test]
     fn prefixes() {

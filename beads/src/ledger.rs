@@ -67,6 +67,10 @@ pub struct NewBead {
     pub ephemeral: bool,
     /// Further fields of the record (sender, await_type, …, or unknown ones).
     pub extra: Map<String, Value>,
+    /// The id prefix of the new bead (a rig's, so its beads say where they belong); `None`: the
+    /// ledger's own ([`LedgerConfig::prefix`]). The id rules are the same whatever the prefix:
+    /// adaptive hash length, a collision retried. A child (`parent`) takes its parent's id.
+    pub prefix: Option<String>,
 }
 
 /// Fields to change; `None` leaves a field as it is.

@@ -574,6 +574,108 @@ fn import_is_all_or_nothing_and_export_round_trips() {
 }
 
 #[test]
+fn beads_made_with_a_rig_prefix_work_like_any_other() {
+    let t = town();
+    let mut l = open(t.path());
+    let in_rig = |title: &str| NewBead {
+        prefix: Some("alpha".to_string()),
+        ..new(title)
+    };
+    let town_bead = l.create(new("town work"), "m").expect("town bead");
+    let a = l.create(in_rig("rig work"), "m").expect("rig bead");
+    assert!(gastown_beads::id::has_prefix(&a.id, "alpha"), "{}", a.id);
+    assert!(gastown_beads::id::has_prefix(&town_bead.id, "gt"));
+    // Same adaptive hash length as the town's ids at this size.
+    let hash_len = |id: &str| id.rsplit('-').next().expect("hash").len();
+    assert_eq!(hash_len(&a.id), hash_len(&town_bead.id));
+    // Lookups, updates, dependencies across prefixes and children all work by id alone.
+    let b = l
+        .create(
+            NewBead {
+                deps: vec![(DepKind::Blocks, a.id.clone())],
+                ..new("town work blocked by rig work")
+            },
+            "m",
+        )
+        .expect("b");
+    let child = l
+        .create(
+            NewBead {
+                parent: Some(a.id.clone()),
+                prefix: Some("ignored".to_string()),
+                ..new("child")
+            },
+            "m",
+        )
+        .expect("child");
+    assert_eq!(
+        child.id,
+        format!("{}.1", a.id),
+        "a child takes its parent's id"
+    );
+    assert_eq!(l.blocked_ids(), vec![b.id.clone()]);
+    l.close(&a.id, "done", "m").expect("close the rig bead");
+    assert!(l.ready_ids().contains(&b.id), "{:?}", l.ready_ids());
+    assert_eq!(
+        l.get(&a.id).expect("get").expect("a").status,
+        Status::Closed
+    );
+    // A bad prefix is refused and nothing is written.
+    let before = l.len();
+    for bad in ["Alpha", "a--b", "x-", ""] {
+        let err = l
+            .create(
+                NewBead {
+                    prefix: Some(bad.to_string()),
+                    ..new("bad")
+                },
+                "m",
+            )
+            .expect_err("a bad prefix");
+        assert!(
+            matches!(err, LedgerError::InvalidPrefix(_)),
+            "{bad:?}: {err:?}"
+        );
+    }
+    assert_eq!(l.len(), before);
+    // Many ids under one prefix never collide with each other or the town's.
+    let many = l
+        .create_many(
+            (0..200)
+                .map(|i| in_rig(&format!("same {}", i % 2)))
+                .collect(),
+            "m",
+        )
+        .expect("many");
+    let mut ids: Vec<&str> = many.iter().map(|b| b.id.as_str()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200);
+    // Export, then import into a ledger with another prefix: every id kept, readiness the same.
+    let mut export = Vec::new();
+    l.export_to(&mut export).expect("export");
+    l.close_ledger().expect("close");
+    let other = town();
+    let path = other.path().join("issues.jsonl");
+    std::fs::write(&path, &export).expect("write export");
+    let mut cfg = config(other.path());
+    cfg.prefix = "hq".to_string();
+    let mut m = Ledger::open(cfg).expect("other ledger");
+    m.import_file(&path, "import").expect("import");
+    assert_eq!(m.get(&a.id).expect("get").expect("a").title, "rig work");
+    assert_eq!(
+        m.get(&child.id).expect("get").expect("child").title,
+        "child"
+    );
+    assert!(m.ready_ids().contains(&b.id));
+    // The index rebuilt from git knows them too.
+    m.close_ledger().expect("close");
+    std::fs::remove_file(other.path().join(".runtime/ledger.redb")).expect("drop the index");
+    let m = Ledger::open(config(other.path())).expect("reopen");
+    assert!(m.get(&a.id).expect("get").is_some());
+}
+
+#[test]
 fn a_lost_index_is_rebuilt_from_git() {
     let t = town();
     let mut l = open(t.path());

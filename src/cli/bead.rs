@@ -26,7 +26,11 @@ pub enum BeadCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List beads (open ones by default; --all adds closed ones).
+    /// List work: open beads people filed (tasks, bugs, features, epics, chores, convoys, …).
+    ///
+    /// Records of how work is coordinated — mail (message), agent, molecule and its steps, and
+    /// merge-request beads — are left out unless asked for with --all or --type. --all also
+    /// adds closed beads. --json follows the same rule.
     List(ListArgs),
     /// Change fields of a bead.
     Update(UpdateArgs),
@@ -114,6 +118,10 @@ pub struct CreateArgs {
     /// Make the bead a child `parent.N` of this bead.
     #[arg(long)]
     pub parent: Option<String>,
+    /// The rig the bead is for: its id takes the rig's prefix. Default: the rig whose
+    /// directory you are in, else the rig of the agent creating it, else the town's prefix.
+    #[arg(long)]
+    pub rig: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -128,7 +136,8 @@ pub struct ListArgs {
     pub assignee: Option<String>,
     #[arg(long, short = 'l')]
     pub label: Option<String>,
-    /// Include closed beads.
+    /// Every bead: closed ones, and the records left out by default (mail, agents, molecules
+    /// and their steps, merge requests).
     #[arg(long)]
     pub all: bool,
     #[arg(long)]
@@ -218,6 +227,19 @@ impl BeadCommand {
             other => other,
         })
     }
+
+    /// A `create` run from inside a rig's directory is for that rig unless `--rig` says
+    /// otherwise; the working directory is the caller's, so this is decided before the
+    /// command travels to a supervisor.
+    pub fn with_rig_of(self, town: &Town, cwd: &std::path::Path) -> BeadCommand {
+        match self {
+            BeadCommand::Create(mut args) if args.rig.is_none() => {
+                args.rig = crate::rig::rig_of_dir(town, cwd);
+                BeadCommand::Create(args)
+            }
+            other => other,
+        }
+    }
 }
 
 /// Who the CLI acts as: the agent named by the session's environment, else the overseer.
@@ -229,11 +251,12 @@ pub fn actor() -> String {
 }
 
 pub fn run(town: &Town, cmd: BeadCommand) -> Result<()> {
-    let cmd = cmd.with_absolute_paths()?;
+    let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    let cmd = cmd.with_absolute_paths()?.with_rig_of(town, &cwd);
     // With `gastown run` up the supervisor owns the ledger and runs the same command; without
     // it the ledger is opened here and flushed to git on the way out.
     let request = TownRequest::Bead(cmd.clone());
-    crate::cli::routed::run(town, request, |ledger, who| apply(ledger, cmd, who))
+    crate::cli::routed::run(town, request, |ledger, who| apply(ledger, town, cmd, who))
 }
 
 pub fn sync(town: &Town) -> Result<()> {
@@ -257,15 +280,21 @@ pub fn sync(town: &Town) -> Result<()> {
 ///
 /// The same function runs in the CLI (ledger opened directly) and in `gastown run` (the ledger
 /// actor), so the two behave alike.
-pub fn apply(ledger: &mut Ledger, cmd: BeadCommand, who: &str) -> Result<String> {
+pub fn apply(ledger: &mut Ledger, town: &Town, cmd: BeadCommand, who: &str) -> Result<String> {
     let mut out = Out::default();
-    apply_to(ledger, cmd, who, &mut out)?;
+    apply_to(ledger, town, cmd, who, &mut out)?;
     Ok(out.text)
 }
 
-fn apply_to(ledger: &mut Ledger, cmd: BeadCommand, who: &str, out: &mut Out) -> Result<()> {
+fn apply_to(
+    ledger: &mut Ledger,
+    town: &Town,
+    cmd: BeadCommand,
+    who: &str,
+    out: &mut Out,
+) -> Result<()> {
     match cmd {
-        BeadCommand::Create(args) => create(ledger, args, who, out),
+        BeadCommand::Create(args) => create(ledger, town, args, who, out),
         BeadCommand::Show { id, json } => {
             let bead = get(ledger, &id)?;
             print_bead(&bead, json, out)
@@ -276,6 +305,7 @@ fn apply_to(ledger: &mut Ledger, cmd: BeadCommand, who: &str, out: &mut Out) -> 
             for id in ids {
                 let bead = ledger.close(&id, &reason, who)?;
                 print_changed("Closed", &bead, json, out)?;
+                finish_molecules(ledger, &bead.id, json, who, out)?;
             }
             Ok(())
         }
@@ -341,11 +371,23 @@ fn apply_to(ledger: &mut Ledger, cmd: BeadCommand, who: &str, out: &mut Out) -> 
     }
 }
 
-fn create(ledger: &mut Ledger, args: CreateArgs, who: &str, out: &mut Out) -> Result<()> {
+fn create(
+    ledger: &mut Ledger,
+    town: &Town,
+    args: CreateArgs,
+    who: &str,
+    out: &mut Out,
+) -> Result<()> {
     let mut deps = Vec::new();
     for spec in args.deps.iter().filter(|s| !s.trim().is_empty()) {
         deps.push(parse_dep_spec(spec)?);
     }
+    // The rig the bead is for (`--rig`, or the directory it was filed from), else the
+    // caller's own rig: its id carries that rig's prefix.
+    let prefix = match &args.rig {
+        Some(rig) => Some(crate::rig::bead_prefix(town, rig)?),
+        None => crate::rig::caller_prefix(town, who),
+    };
     let new = NewBead {
         title: args.title,
         description: args.description,
@@ -358,6 +400,7 @@ fn create(ledger: &mut Ledger, args: CreateArgs, who: &str, out: &mut Out) -> Re
         labels: args.labels.into_iter().filter(|l| !l.is_empty()).collect(),
         deps,
         parent: args.parent,
+        prefix,
         ..NewBead::default()
     };
     let bead = ledger.create(new, who)?;
@@ -377,8 +420,22 @@ fn list(ledger: &Ledger, args: ListArgs, out: &mut Out) -> Result<()> {
         label: args.label,
         all: args.all,
     };
-    let beads = ledger.list(&filter)?;
+    let mut beads = ledger.list(&filter)?;
+    // `--type` asks for one type, every bead of it; `--all` for everything.
+    if !args.all && filter.issue_type.is_none() {
+        beads.retain(is_work_view);
+    }
     print_list(&beads, args.json, "No beads", out)
+}
+
+/// Is `bead` in `bead list`'s default view: what people filed, not the records that coordinate
+/// it (mail, agent identities, molecules and their step beads, merge requests)?
+fn is_work_view(bead: &Bead) -> bool {
+    let record = matches!(
+        bead.issue_type,
+        IssueType::Message | IssueType::Agent | IssueType::Molecule | IssueType::MergeRequest
+    );
+    !record && crate::molecule::step_id(bead).is_none()
 }
 
 fn update(ledger: &mut Ledger, args: UpdateArgs, who: &str, out: &mut Out) -> Result<()> {
@@ -394,7 +451,25 @@ fn update(ledger: &mut Ledger, args: UpdateArgs, who: &str, out: &mut Out) -> Re
         issue_type: args.issue_type.as_deref().map(parse_type).transpose()?,
     };
     let bead = ledger.update(&args.id, patch, who)?;
-    print_changed("Updated", &bead, args.json, out)
+    print_changed("Updated", &bead, args.json, out)?;
+    finish_molecules(ledger, &bead.id, args.json, who, out)
+}
+
+/// A bead was closed by hand: the molecules its closing finishes close too (see
+/// [`crate::molecule::on_closed`]); said in text output, left out of `--json`.
+fn finish_molecules(
+    ledger: &mut Ledger,
+    id: &str,
+    json: bool,
+    who: &str,
+    out: &mut Out,
+) -> Result<()> {
+    for note in crate::molecule::on_closed(ledger, id, who)? {
+        if !json {
+            out.line(note)?;
+        }
+    }
+    Ok(())
 }
 
 fn blocked(ledger: &Ledger, json: bool, out: &mut Out) -> Result<()> {
@@ -598,6 +673,39 @@ mod tests {
         assert_eq!(parse_priority("4").expect("valid"), 4);
         assert!(parse_priority("5").is_err());
         assert!(parse_priority("high").is_err());
+    }
+
+    #[test]
+    fn the_default_list_shows_work_and_leaves_out_records() {
+        let of = |kind: IssueType| {
+            let mut b = Bead::new("gt-abc", "t".to_string());
+            b.issue_type = kind;
+            b
+        };
+        for shown in [
+            IssueType::Task,
+            IssueType::Bug,
+            IssueType::Feature,
+            IssueType::Epic,
+            IssueType::Chore,
+            IssueType::Convoy,
+            IssueType::Gate,
+            IssueType::Event,
+        ] {
+            assert!(is_work_view(&of(shown.clone())), "{shown}");
+        }
+        for hidden in [
+            IssueType::Message,
+            IssueType::Agent,
+            IssueType::Molecule,
+            IssueType::MergeRequest,
+        ] {
+            assert!(!is_work_view(&of(hidden.clone())), "{hidden}");
+        }
+        let mut step = of(IssueType::Task);
+        step.extra
+            .insert(crate::molecule::STEP_FIELD.to_string(), "design".into());
+        assert!(!is_work_view(&step), "a molecule's step is left out");
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: ConvoyCommand, who: &str) ->
             notify,
             json,
         } => {
-            let created = convoy::create(ledger, &name, &beads, notify, who)?;
+            // A convoy of one rig's beads is that rig's record; across rigs it is the town's.
+            let prefix = crate::rig::shared_rig_prefix(town, &beads)?;
+            let created = convoy::create(ledger, &name, &beads, notify, prefix, who)?;
             let p = convoy::progress(ledger, &created.id)?;
             if json {
                 return to_json(&p);

@@ -194,10 +194,14 @@ fn pour(ledger: &mut Ledger, town: &Town, args: PourArgs, wisp: bool, who: &str)
         Some(&args.formula),
     )?;
     let proto = formula_cli::cook(&library, &args.formula, &args.vars)?;
+    // Poured for an agent of a rig (or by one): the rig's molecule, with its prefix.
+    let prefix = crate::rig::caller_prefix(town, &args.assignee)
+        .or_else(|| crate::rig::caller_prefix(town, who));
     let opts = PourOptions {
         ephemeral: wisp,
         assignee: args.assignee,
         attach: args.attach,
+        prefix,
         ..PourOptions::default()
     };
     let poured = molecule::pour(ledger, &proto, &opts, who)
@@ -290,6 +294,7 @@ fn step_done(
             next,
             done,
             total,
+            molecule_closed,
         } => {
             let mut out = format!(
                 "Closed step {} ({}) of {molecule}: {done}/{total} done\n",
@@ -298,6 +303,12 @@ fn step_done(
             match next {
                 Some(n) => {
                     let _ = writeln!(out, "Next: {} — {} ({})", n.step, n.title, n.bead);
+                }
+                None if molecule_closed => {
+                    let _ = writeln!(
+                        out,
+                        "All steps done: molecule {molecule} is closed; condense it with `gastown mol squash {molecule}`"
+                    );
                 }
                 None if done == total => {
                     let _ = writeln!(

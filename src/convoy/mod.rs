@@ -104,12 +104,13 @@ fn trackable(ledger: &Ledger, ids: &[String]) -> Result<Vec<String>> {
 }
 
 /// Create a convoy named `name` tracking `beads` (every one must exist; on any error nothing is
-/// created).
+/// created), with the id prefix of the rig it belongs to (`None`: the town's).
 pub fn create(
     ledger: &mut Ledger,
     name: &str,
     beads: &[String],
     notify: bool,
+    prefix: Option<String>,
     who: &str,
 ) -> Result<Bead> {
     let name = name.trim();
@@ -125,6 +126,7 @@ pub fn create(
             issue_type: IssueType::Convoy,
             deps: beads.into_iter().map(|b| (DepKind::Tracks, b)).collect(),
             extra,
+            prefix,
             ..NewBead::default()
         },
         who,
@@ -216,10 +218,12 @@ pub fn stranded(ledger: &Ledger) -> Result<Vec<Stranded>> {
 }
 
 /// `gastown sling`'s convoy: unless the slung bead is already tracked by an open convoy, create
-/// one named after it. Says what it did in the sling's output.
+/// one named after it, with `prefix` (the rig's the bead was slung into; `None`: the town's).
+/// Says what it did in the sling's output.
 pub fn auto_for_sling(
     ledger: &mut Ledger,
     bead: &Bead,
+    prefix: Option<String>,
     who: &str,
     out: &mut crate::work::Outcome,
 ) -> Result<()> {
@@ -238,7 +242,8 @@ pub fn auto_for_sling(
     } else {
         &bead.title
     };
-    let convoy = create(ledger, name, std::slice::from_ref(&bead.id), false, who)?;
+    let tracked = std::slice::from_ref(&bead.id);
+    let convoy = create(ledger, name, tracked, false, prefix, who)?;
     out.text.push_str(&format!(
         "created convoy {} tracking {} (--no-convoy skips this)\n",
         convoy.id, bead.id

@@ -43,6 +43,7 @@ fn on_bead_closed_lands_only_the_convoys_whose_beads_are_all_closed() {
         "Both",
         &[a.clone(), b.clone()],
         true,
+        None,
         "overseer",
     )
     .expect("convoy");
@@ -51,6 +52,7 @@ fn on_bead_closed_lands_only_the_convoys_whose_beads_are_all_closed() {
         "Only a",
         std::slice::from_ref(&a),
         false,
+        None,
         "overseer",
     )
     .expect("convoy");
@@ -59,6 +61,7 @@ fn on_bead_closed_lands_only_the_convoys_whose_beads_are_all_closed() {
         "Only b",
         std::slice::from_ref(&b),
         false,
+        None,
         "overseer",
     )
     .expect("convoy");
@@ -111,6 +114,7 @@ fn sweep_lands_convoys_whose_beads_were_closed_by_hand() {
         "Manual",
         std::slice::from_ref(&a),
         false,
+        None,
         "overseer",
     )
     .expect("convoy");
@@ -136,6 +140,7 @@ fn tracking_does_not_block_readiness() {
         "C",
         std::slice::from_ref(&a),
         false,
+        None,
         "overseer",
     )
     .expect("convoy");
@@ -184,7 +189,7 @@ fn stranded_names_ready_beads_nobody_holds() {
     let held = bead(&mut ledger, "held");
     let queued = bead(&mut ledger, "queued");
     let beads = [idle.clone(), held.clone(), queued.clone()];
-    let convoy = create(&mut ledger, "C", &beads, false, "overseer").expect("convoy");
+    let convoy = create(&mut ledger, "C", &beads, false, None, "overseer").expect("convoy");
     let patch = gastown_beads::BeadPatch {
         status: Some(Status::Hooked),
         assignee: Some("alpha/polecats/nux".to_string()),

@@ -20,6 +20,9 @@ pub struct PourOptions {
     pub attach: Option<String>,
     /// Priority of the molecule and of steps that set none.
     pub priority: u8,
+    /// Id prefix of the molecule (the rig's it is poured for; `None`: the town's). Its steps
+    /// are its children `<mol>.N`, so they carry it too.
+    pub prefix: Option<String>,
 }
 
 impl Default for PourOptions {
@@ -29,6 +32,7 @@ impl Default for PourOptions {
             assignee: String::new(),
             attach: None,
             priority: 2,
+            prefix: None,
         }
     }
 }
@@ -186,6 +190,7 @@ fn molecule_bead(proto: &Protomolecule, opts: &PourOptions) -> NewBead {
             .collect(),
         ephemeral: opts.ephemeral,
         extra,
+        prefix: opts.prefix.clone(),
         ..NewBead::default()
     }
 }

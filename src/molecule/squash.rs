@@ -191,6 +191,8 @@ fn digest_bead(ledger: &Ledger, mol: &Molecule, who: &str) -> Result<NewBead, Mo
         deps,
         ephemeral: false,
         extra,
+        // The digest is the molecule's record: it keeps the molecule's (perhaps a rig's) prefix.
+        prefix: gastown_beads::id::prefix_of(&mol.bead.id).map(str::to_string),
         ..NewBead::default()
     })
 }

@@ -18,6 +18,9 @@ pub enum StepDone {
         next: Option<StepRef>,
         done: usize,
         total: usize,
+        /// That was the last step: the molecule closed with it.
+        #[serde(default)]
+        molecule_closed: bool,
     },
     /// The step was already closed; nothing changed.
     AlreadyClosed {
@@ -96,12 +99,14 @@ pub fn step_done(
     mol.steps[index].bead = closed;
     mol.steps[index].state = StepState::Done;
     refresh_states(ledger, &mut mol)?;
+    let molecule_closed = super::finish::finish(ledger, &mol, who)?.is_some();
     Ok(StepDone::Closed {
         molecule: mol.bead.id.clone(),
         step: reference,
         next: mol.current().map(step_ref),
         done: mol.done(),
         total: mol.steps.len(),
+        molecule_closed,
     })
 }
 

@@ -177,3 +177,146 @@ fn the_hook_decides_which_molecule_an_agent_works() {
     ledger.set_extra(&work.id, extra, "t").expect("extra");
     assert_eq!(for_agent(&ledger, agent).expect("hooked"), second.molecule);
 }
+
+/// Pour a three-step chain attached to a fresh work bead; returns (work id, poured).
+fn attached_chain(ledger: &mut gastown_beads::Ledger) -> (String, pour::Poured) {
+    let work = ledger
+        .create(
+            gastown_beads::ledger::NewBead {
+                title: "work".to_string(),
+                ..Default::default()
+            },
+            "t",
+        )
+        .expect("work bead");
+    let opts = PourOptions {
+        attach: Some(work.id.clone()),
+        ..PourOptions::default()
+    };
+    let poured = pour(ledger, &cook_text(&chain(3)), &opts, "t").expect("pours");
+    (work.id, poured)
+}
+
+fn status_of(ledger: &gastown_beads::Ledger, id: &str) -> Status {
+    ledger.get(id).expect("get").expect("exists").status
+}
+
+#[test]
+fn a_molecule_closes_with_its_last_step() {
+    let (_dir, town) = new_town();
+    let mut ledger = town.open_ledger().expect("ledger");
+    let (_, poured) = attached_chain(&mut ledger);
+    for (i, step) in ["s0", "s1", "s2"].iter().enumerate() {
+        let done = step_done(&mut ledger, &poured.molecule, step, "", "t").expect("closes");
+        let StepDone::Closed {
+            molecule_closed, ..
+        } = done
+        else {
+            panic!("{step} was open");
+        };
+        assert_eq!(molecule_closed, i == 2, "{step}");
+    }
+    let mol = ledger.get(&poured.molecule).expect("get").expect("mol");
+    assert_eq!(mol.status, Status::Closed);
+    assert_eq!(mol.close_reason, "all 3 steps done");
+    // A step closed by hand (`bead close`) finishes the molecule the same way.
+    let (_, other) = attached_chain(&mut ledger);
+    for step in &other.steps {
+        ledger.close(&step.bead, "by hand", "t").expect("close");
+        let notes = on_closed(&mut ledger, &step.bead, "t").expect("on_closed");
+        assert_eq!(notes.is_empty(), step.step != "s2", "{notes:?}");
+    }
+    assert_eq!(status_of(&ledger, &other.molecule), Status::Closed);
+}
+
+#[test]
+fn closing_the_work_closes_its_molecules_open_steps() {
+    let (_dir, town) = new_town();
+    let mut ledger = town.open_ledger().expect("ledger");
+    let (work, poured) = attached_chain(&mut ledger);
+    step_done(&mut ledger, &poured.molecule, "s0", "", "t").expect("s0");
+    assert_eq!(ledger.blocked_ids(), vec![poured.steps[2].bead.clone()]);
+    ledger
+        .close(&work, "merged in abc", "refinery")
+        .expect("close work");
+    let notes = on_closed(&mut ledger, &work, "refinery").expect("on_closed");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains(&poured.molecule), "{notes:?}");
+    for step in &poured.steps[1..] {
+        let b = ledger.get(&step.bead).expect("get").expect("step");
+        assert_eq!(b.status, Status::Closed, "{}", step.step);
+        assert!(b.close_reason.contains(&work), "{}", b.close_reason);
+    }
+    let first = ledger.get(&poured.steps[0].bead).expect("get").expect("s0");
+    assert_eq!(
+        first.close_reason, "",
+        "a step already done keeps its own close"
+    );
+    assert_eq!(status_of(&ledger, &poured.molecule), Status::Closed);
+    assert!(
+        ledger.blocked_ids().is_empty(),
+        "{:?}",
+        ledger.blocked_ids()
+    );
+    assert!(ledger.ready_ids().is_empty(), "{:?}", ledger.ready_ids());
+    // Again (a retried bookkeeping): nothing more to do.
+    assert!(
+        on_closed(&mut ledger, &work, "refinery")
+            .expect("again")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_molecule_closed_by_hand_takes_its_open_steps_with_it() {
+    let (_dir, town) = new_town();
+    let mut ledger = town.open_ledger().expect("ledger");
+    let (work, poured) = attached_chain(&mut ledger);
+    ledger
+        .close(&poured.molecule, "abandoned", "t")
+        .expect("close");
+    on_closed(&mut ledger, &poured.molecule, "t").expect("on_closed");
+    for step in &poured.steps {
+        assert_eq!(
+            status_of(&ledger, &step.bead),
+            Status::Closed,
+            "{}",
+            step.step
+        );
+    }
+    assert_eq!(ledger.ready_ids(), vec![work], "only the work is ready");
+}
+
+#[test]
+fn a_molecule_poured_for_a_rig_carries_its_prefix_down_to_its_digest() {
+    let (_dir, town) = new_town();
+    let mut ledger = town.open_ledger().expect("ledger");
+    let opts = PourOptions {
+        prefix: Some("alpha".to_string()),
+        ..PourOptions::default()
+    };
+    let poured = pour(&mut ledger, &cook_text(&chain(2)), &opts, "t").expect("pours");
+    assert!(gastown_beads::id::has_prefix(&poured.molecule, "alpha"));
+    for step in &poured.steps {
+        assert!(
+            gastown_beads::id::has_prefix(&step.bead, "alpha"),
+            "{}",
+            step.bead
+        );
+    }
+    let squashed = squash(
+        &mut ledger,
+        &poured.molecule,
+        SquashOptions {
+            force: true,
+            ..Default::default()
+        },
+        "t",
+    )
+    .expect("squash");
+    assert!(
+        gastown_beads::id::has_prefix(&squashed.digest, "alpha"),
+        "{}",
+        squashed.digest
+    );
+}

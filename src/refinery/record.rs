@@ -136,6 +136,9 @@ fn merged(
         // The one place the refinery tells convoys a tracked bead closed.
         landed.extend(convoy::on_bead_closed(ledger, town, &source.id, who)?);
     }
+    // Its molecule's steps are moot once the work merged (idempotent, so a retried
+    // bookkeeping finishes it too).
+    crate::molecule::on_closed(ledger, &mr.source_bead, who)?;
     ledger.set_extra(&mr.id, extra(&[("merge_commit", json!(commit))]), who)?;
     ledger.close(&mr.id, &format!("merged as {commit}"), who)?;
     let body = format!(

@@ -20,6 +20,7 @@ mod config;
 mod error;
 mod gate;
 mod names;
+mod prefix;
 mod worktree;
 
 pub use add::{AddOptions, add_rig, remove_rig};
@@ -27,6 +28,7 @@ pub use config::{Gate, MergeStrategy, RIG_CONFIG_FILE, RigConfig};
 pub use error::{Result, RigError};
 pub use gate::{GateOutcome, run_gate};
 pub use names::validate_name;
+pub use prefix::{bead_prefix, caller_prefix, identity_prefix, rig_of_dir, shared_rig_prefix};
 pub use worktree::{
     PolecatStatus, ensure_crew_clone, ensure_polecat_worktree, ensure_refinery_worktree,
     polecat_branch, polecat_status, remove_polecat_worktree,

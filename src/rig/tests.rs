@@ -262,3 +262,33 @@ fn rig_add_clears_staging_left_by_dead_processes_only() {
     assert!(!dead.exists(), "a dead add's staging is removed");
     assert!(live.exists(), "a running add's staging is left alone");
 }
+
+#[test]
+fn the_prefix_of_new_beads_follows_the_rig_they_belong_to() {
+    let f = fixture();
+    assert_eq!(bead_prefix(&f.town, "r").expect("prefix"), "r");
+    assert!(
+        bead_prefix(&f.town, "ghost").is_err(),
+        "an unknown rig is named"
+    );
+    assert_eq!(
+        caller_prefix(&f.town, "r/polecats/nux"),
+        Some("r".to_string())
+    );
+    assert_eq!(caller_prefix(&f.town, "mayor"), None);
+    assert_eq!(caller_prefix(&f.town, "overseer"), None);
+    assert_eq!(
+        caller_prefix(&f.town, "gone/crew/max"),
+        None,
+        "a rig that is gone"
+    );
+    // Directories: anywhere under the rig is the rig; the town root and role homes are not.
+    let worktree = ensure_polecat_worktree(&f.rig, "nux", "polecat/nux/gt-abc").expect("wt");
+    assert_eq!(rig_of_dir(&f.town, &worktree), Some("r".to_string()));
+    assert_eq!(rig_of_dir(&f.town, f.rig.dir()), Some("r".to_string()));
+    assert_eq!(rig_of_dir(&f.town, &f.town.root), None);
+    assert_eq!(rig_of_dir(&f.town, &f.town.root.join("mayor")), None);
+    let through_dots = f.town.root.join("mayor/../r/refinery");
+    assert_eq!(rig_of_dir(&f.town, &through_dots), Some("r".to_string()));
+    assert_eq!(rig_of_dir(&f.town, &f.source), None, "outside the town");
+}

@@ -168,10 +168,11 @@ impl TownHandler {
         cmd: bead::BeadCommand,
     ) -> Result<TownReply, WireError> {
         let who = actor_name(identity);
+        let town = self.tree.town.clone();
         let result = self
             .ledger
             .call(move |ledger| {
-                let out = bead::apply(ledger, cmd, &who).map_err(|e| format!("{e:#}"));
+                let out = bead::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}"));
                 // A bead command may change a mail bead by hand: the inbox index must re-read.
                 crate::mail::index::invalidate(ledger);
                 out

@@ -193,6 +193,7 @@ fn merge_request(
         assignee: format!("{}/refinery", rig.name()),
         deps: vec![(DepKind::Related, bead.id.clone())],
         extra,
+        prefix: Some(rig.config.prefix.clone()),
         ..NewBead::default()
     };
     Ok(ledger.create(new, who)?)

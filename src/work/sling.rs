@@ -107,7 +107,8 @@ pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) ->
     out.say(format!("slung {} to {}", bead.id, identity.address));
     // Convoys (src/convoy): track the slung bead unless told not to or already tracked.
     if !req.no_convoy {
-        crate::convoy::auto_for_sling(ledger, &bead, who, &mut out)?;
+        let prefix = rig::identity_prefix(town, &identity);
+        crate::convoy::auto_for_sling(ledger, &bead, prefix, who, &mut out)?;
     }
     out.effects.push(Effect::EnsureSession {
         address: identity.address,
@@ -254,6 +255,7 @@ fn attach_formula(
         &crate::molecule::PourOptions {
             assignee: identity.address.clone(),
             attach: Some(bead.id.clone()),
+            prefix: rig::identity_prefix(town, identity),
             ..crate::molecule::PourOptions::default()
         },
         who,

@@ -6,6 +6,7 @@ mod config;
 mod convoy;
 mod delivery;
 mod demo;
+mod finish;
 mod mail;
 mod mol;
 mod output;

@@ -218,3 +218,133 @@ fn sling_warns_about_a_blocked_bead_and_says_what_blocks_it() {
     let out = town.ok(&["sling", &free, "alpha/crew/bob", "--no-formula"]);
     assert!(!out.contains("warning"), "{out}");
 }
+
+/// `gastown <args>` with `cwd` as the working directory (the town found by walking up).
+fn in_dir(cwd: &std::path::Path, args: &[&str]) -> String {
+    let out = crate::util::gastown(cwd, args);
+    assert!(out.status.success(), "gastown {args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+fn created_id(json: &str) -> String {
+    let bead: Value = serde_json::from_str(json).expect("create --json");
+    bead["id"].as_str().expect("id").to_string()
+}
+
+fn has_prefix(id: &str, prefix: &str) -> bool {
+    gastown_beads::id::has_prefix(id, prefix)
+}
+
+/// Regression (issue 12): the rig's bead prefix was validated but never used.
+#[test]
+fn beads_filed_in_or_for_a_rig_carry_its_prefix() {
+    let town = town_with_rig();
+    let town_bead = town.create(&["Town chore"]);
+    assert!(has_prefix(&town_bead, "gt"), "{town_bead}");
+    let flagged = town.create(&["For alpha", "--rig", "alpha"]);
+    assert!(has_prefix(&flagged, "alpha"), "{flagged}");
+    // From inside the rig's directory (its refinery worktree here), no flag needed.
+    let inside = town.root.join("alpha/refinery/rig");
+    let here = created_id(&in_dir(
+        &inside,
+        &["bead", "create", "Filed in alpha", "--json"],
+    ));
+    assert!(has_prefix(&here, "alpha"), "{here}");
+    // An agent of the rig files beads for its rig, wherever it stands.
+    let out = as_agent(
+        &town,
+        "alpha/crew/max",
+        &["bead", "create", "Found a bug", "--json"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let by_agent = created_id(&stdout(&out));
+    assert!(has_prefix(&by_agent, "alpha"), "{by_agent}");
+    // An unknown rig is named, and nothing is made.
+    let err = town.fails(&["bead", "create", "Lost", "--rig", "ghost"]);
+    assert!(err.contains("ghost") && err.contains("rig list"), "{err}");
+    // Lookups by id work whatever the prefix: show, dependencies across prefixes, close.
+    assert_eq!(show(&town, &flagged)["title"], "For alpha");
+    town.ok(&["bead", "dep", "add", &town_bead, &flagged]);
+    let blocked = crate::util::ids(&town.ok(&["bead", "blocked", "--json"]));
+    assert_eq!(blocked, vec![town_bead.clone()]);
+    town.ok(&["bead", "close", &flagged]);
+    assert!(crate::util::ids(&town.ok(&["bead", "ready", "--json"])).contains(&town_bead));
+    // Export and import into another town keep every id.
+    let export = town.ok(&["bead", "export"]);
+    let other = TestTown::new();
+    let file = other.root.join("from-alpha.jsonl");
+    std::fs::write(&file, &export).expect("write export");
+    other.ok(&["bead", "import", file.to_str().expect("utf-8")]);
+    for id in [&town_bead, &flagged, &here, &by_agent] {
+        assert_eq!(show(&other, id)["id"], id.as_str());
+    }
+}
+
+#[test]
+fn a_rigs_records_carry_its_prefix_and_agent_beads_keep_theirs() {
+    let town = town_with_rig();
+    let bead = town.create(&["Work for a polecat"]);
+    let out = town.ok(&["sling", &bead, "alpha"]);
+    let molecule = show(&town, &bead)["molecule"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a molecule was attached: {out}"))
+        .to_string();
+    assert!(has_prefix(&molecule, "alpha"), "{molecule}");
+    assert!(
+        has_prefix(&format!("{molecule}.1"), "alpha"),
+        "its steps are its children"
+    );
+    let convoys = crate::util::ids(&town.ok(&["bead", "list", "-t", "convoy", "--json"]));
+    assert_eq!(convoys.len(), 1, "{out}");
+    assert!(has_prefix(&convoys[0], "alpha"), "{convoys:?}");
+    // The merge request `done` makes is the rig's record.
+    let polecat = show(&town, &bead)["assignee"]
+        .as_str()
+        .expect("assignee")
+        .to_string();
+    let name = polecat.rsplit('/').next().expect("name");
+    let worktree = town.root.join(format!("alpha/polecats/{name}/rig"));
+    std::fs::write(worktree.join("work.txt"), "work\n").expect("write work");
+    let done = as_agent(&town, &polecat, &["done"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let mrs = crate::util::ids(&town.ok(&["bead", "list", "-t", "merge-request", "--json"]));
+    assert_eq!(mrs.len(), 1);
+    assert!(has_prefix(&mrs[0], "alpha"), "{mrs:?}");
+    // Agent beads keep the ids derived from their address with the town's prefix.
+    let agents: Vec<Value> =
+        serde_json::from_str(&town.ok(&["bead", "list", "--all", "-t", "agent", "--json"]))
+            .expect("agents");
+    assert!(!agents.is_empty());
+    for agent in &agents {
+        let id = agent["id"].as_str().expect("id");
+        assert!(id.starts_with("gt-agent-"), "{id}");
+    }
+    // A convoy of one rig's beads is the rig's; one across the town is the town's.
+    let a = town.create(&["alpha one", "--rig", "alpha"]);
+    let b = town.create(&["alpha two", "--rig", "alpha"]);
+    let town_work = town.create(&["town work"]);
+    let rig_convoy = town.ok(&["convoy", "create", "alpha batch", &a, &b, "--json"]);
+    let mixed = town.ok(&["convoy", "create", "mixed", &a, &town_work, "--json"]);
+    let convoy_id = |json: &str| -> String {
+        let v: Value = serde_json::from_str(json).expect("convoy --json");
+        v["id"].as_str().expect("id").to_string()
+    };
+    assert!(has_prefix(&convoy_id(&rig_convoy), "alpha"), "{rig_convoy}");
+    assert!(has_prefix(&convoy_id(&mixed), "gt"), "{mixed}");
+}
+
+#[test]
+fn the_supervisor_gives_beads_their_rigs_prefix_too() {
+    let town = town_with_rig();
+    let t = crate::running::RunningTown::start_in(town);
+    let flagged = t.town.create(&["Through the socket", "--rig", "alpha"]);
+    assert!(has_prefix(&flagged, "alpha"), "{flagged}");
+    let inside = t.town.root.join("alpha/refinery/rig");
+    let here = created_id(&in_dir(
+        &inside,
+        &["bead", "create", "From the rig", "--json"],
+    ));
+    assert!(has_prefix(&here, "alpha"), "{here}");
+    let plain = t.town.create(&["Town work"]);
+    assert!(has_prefix(&plain, "gt"), "{plain}");
+}

@@ -57,9 +57,19 @@ impl Ledger {
                     id
                 }
                 None => {
+                    let prefix = match &new.prefix {
+                        Some(p) => {
+                            id::validate_prefix(p)
+                                .map_err(|e| LedgerError::InvalidPrefix(e.to_string()))?;
+                            p.as_str()
+                        }
+                        None => self.cfg.prefix.as_str(),
+                    };
                     let seed = format!("{}\n{}\n{}", new.title, new.description, now);
+                    // The length adapts to the whole ledger, not one prefix: ids stay as short
+                    // as the town's and collisions as rare.
                     let count = self.graph.len() + taken.len();
-                    id::generate_id(&self.cfg.prefix, &seed, count, |id| {
+                    id::generate_id(prefix, &seed, count, |id| {
                         self.graph.is_known(id) || taken.contains(id)
                     })
                 }
