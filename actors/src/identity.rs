@@ -54,10 +54,11 @@ pub struct AgentIdentity {
 
 /// Longest simple name (a rig, polecat, crew member, dog or agent runtime): the one limit for
 /// `rig add`, addresses and everything else that takes such a name. The original Gas Town's
-/// names are short (`gastown`, `nux`, `furiosa`); 32 keeps the longest address,
-/// `<rig>/polecats/<name>` (74 characters), on one line of `gastown actors`, mail headers and
-/// `hook:` lines, and a polecat's branch `polecat/<name>/<bead>` well inside git's limits.
-pub const MAX_NAME_LEN: usize = 32;
+/// names are short (`gastown`, `nux`, `furiosa`), so any limit this size is generous; 40 is the
+/// limit addresses always had, so every rig and agent that works today keeps working, while
+/// the 41–64-character names `rig add` used to accept (whose agents had no valid address) are
+/// refused up front.
+pub const MAX_NAME_LEN: usize = 40;
 
 /// What makes a name not a simple name; see [`simple_name_problem`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,7 +80,7 @@ pub enum NameProblem {
 }
 
 /// The rule for a simple name, said once for every message that explains it.
-pub const SIMPLE_NAME_RULE: &str = "a name is 1 to 32 characters of a-z, 0-9, '-' and '_', \
+pub const SIMPLE_NAME_RULE: &str = "a name is 1 to 40 characters of a-z, 0-9, '-' and '_', \
      starting with a letter or digit";
 
 /// Why an address was refused.
@@ -258,7 +259,7 @@ mod tests {
         check(&format!("{too_long}/witness"), Err(()));
         check(&format!("alpha/crew/{too_long}"), Err(()));
         let err = AgentIdentity::parse(&format!("alpha/crew/{too_long}")).expect_err("too long");
-        assert!(err.to_string().contains("over the limit of 32"), "{err}");
+        assert!(err.to_string().contains("over the limit of 40"), "{err}");
     }
 
     #[test]

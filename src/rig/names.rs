@@ -85,7 +85,7 @@ mod tests {
         check(&longest, None);
         AgentIdentity::parse(&format!("{longest}/polecats/nux")).expect("the longest rig name");
         let too_long = "r".repeat(MAX_NAME_LEN + 1);
-        check(&too_long, Some("over the limit of 32"));
+        check(&too_long, Some("over the limit of 40"));
         assert!(AgentIdentity::parse(&format!("{too_long}/polecats/nux")).is_err());
         // Every length the rig accepts, the address accepts, and the other way round.
         for len in 1..=64 {

@@ -298,16 +298,16 @@ fn rig_names_and_addresses_share_one_length_limit() {
     let town = TestTown::new();
     let src = source();
     let before = town_entries(&town);
-    let too_long = "r".repeat(33);
+    let too_long = "r".repeat(41);
     let err = town.fails(&["rig", "add", &too_long, src.arg()]);
     assert!(
-        err.contains("invalid rig name") && err.contains("over the limit of 32"),
+        err.contains("invalid rig name") && err.contains("over the limit of 40"),
         "{err}"
     );
     assert_eq!(town_entries(&town), before, "a refused name made nothing");
     // The longest accepted name works everywhere an address is used: a sling hooks the bead
     // on `<rig>/polecats/<name>` and mail to the rig's witness is accepted.
-    let longest = "r".repeat(32);
+    let longest = "r".repeat(40);
     town.ok(&["rig", "add", &longest, src.arg()]);
     let bead = town.create(&["Work for the long rig"]);
     let out = town.ok(&["sling", &bead, &longest, "--no-formula"]);
