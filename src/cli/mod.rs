@@ -209,6 +209,13 @@ pub fn run(cli: Cli) -> Result<()> {
             &find_town(&cli.town)?,
             crate::work::WorkCommand::Seance { agent },
         ),
+        Command::Mq(mq::MqCommand::AcceptOrigin { rig }) => {
+            // Git only, and it waits on the network: never in the supervisor's ledger actor.
+            let town = find_town(&cli.town)?;
+            let rig = crate::rig::Rig::load(&town, &rig)?;
+            crate::output::text(&crate::refinery::accept_origin(&rig)?)?;
+            Ok(())
+        }
         Command::Mq(cmd) => {
             let town = find_town(&cli.town)?;
             let request = TownRequest::Mq(cmd.clone());

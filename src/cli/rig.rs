@@ -59,6 +59,9 @@ pub struct AddArgs {
     /// The bead id prefix of the rig's beads (default: from the name).
     #[arg(long)]
     pub prefix: Option<String>,
+    /// Keep landed work in the town: never push to the source (`[refinery] push = false`).
+    #[arg(long)]
+    pub no_push: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -89,6 +92,7 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
         branch: args.branch,
         runtime: args.runtime,
         prefix: args.prefix,
+        no_push: args.no_push,
     };
     let rig = rig::add_rig(town, &opts)?;
     if args.json {
@@ -140,6 +144,10 @@ struct RigView {
     polecats: Vec<PolecatStatus>,
     crew: Vec<String>,
     branches: Vec<BranchTip>,
+    /// Where the refinery lands (`origin` of the bare clone, credentials redacted).
+    origin: String,
+    /// Polecat branches gastown pushed to origin (while their work is in flight).
+    on_origin: Vec<BranchTip>,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,12 +176,31 @@ fn show(town: &Town, name: &str, json: bool) -> Result<()> {
             .into_iter()
             .map(|(name, commit)| BranchTip { name, commit })
             .collect(),
+        origin: git_cli::origin_url(&bare),
+        on_origin: pushed_branches(&bare)?,
     };
     if json {
         return print_json(&view);
     }
     output::text(&render_show(&view))?;
     Ok(())
+}
+
+/// The polecat branches gastown pushed to origin (`refs/gastown/pushed/*`), by name.
+fn pushed_branches(bare: &std::path::Path) -> Result<Vec<BranchTip>> {
+    let prefix = crate::refinery::pushed_ref("");
+    let text = git_cli::git(
+        bare,
+        &["for-each-ref", "--format=%(refname) %(objectname)", &prefix],
+    )?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, commit)| BranchTip {
+            name: name.trim_start_matches(&prefix).to_string(),
+            commit: commit.to_string(),
+        })
+        .collect())
 }
 
 fn render_show(v: &RigView) -> String {
@@ -186,7 +213,8 @@ fn render_show(v: &RigView) -> String {
     let mut s = format!(
         "rig {}\n  dir:            {}\n  source:         {}\n  default branch: {}\n  \
          bead prefix:    {}\n  merge:          {}, batch {}, max polecats {}\n  \
-         runtime:        {}\n  gates:          {gates} (timeout {})\n  bare clone:     {}\n",
+         runtime:        {}\n  gates:          {gates} (timeout {})\n  bare clone:     {}\n  \
+         origin:         {} ({})\n",
         c.name,
         v.dir.display(),
         c.url,
@@ -198,6 +226,8 @@ fn render_show(v: &RigView) -> String {
         c.runtime.as_deref().unwrap_or("(town default)"),
         humantime::format_duration(c.gates.timeout.0),
         v.bare_repo.display(),
+        v.origin,
+        landing(c),
     );
     s.push_str("worktrees:\n");
     for w in v.worktrees.iter().filter(|w| !w.bare) {
@@ -224,7 +254,31 @@ fn render_show(v: &RigView) -> String {
     for b in &v.branches {
         s.push_str(&format!("  {} {}\n", b.name, short(&b.commit)));
     }
+    if !v.on_origin.is_empty() {
+        s.push_str("on origin (pushed by `gastown done`):\n");
+        for b in &v.on_origin {
+            s.push_str(&format!("  {} {}\n", b.name, short(&b.commit)));
+        }
+    }
     s
+}
+
+/// How the refinery lands, in words.
+fn landing(c: &RigConfig) -> String {
+    let r = &c.refinery;
+    if !r.push {
+        return "push = false: landed work stays in the town".to_string();
+    }
+    format!(
+        "landed work is pushed to {}{}; remote timeout {}",
+        c.default_branch,
+        if r.push_branches {
+            ", polecat branches too"
+        } else {
+            ""
+        },
+        humantime::format_duration(r.remote_timeout.0)
+    )
 }
 
 fn short(commit: &str) -> &str {

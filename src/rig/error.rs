@@ -43,6 +43,16 @@ pub enum RigError {
     )]
     InvalidBranch { branch: String },
     #[error(
+        "{} is a non-bare repository with {branch} checked out, and git refuses pushes to a \
+         checked-out branch, so the refinery could not land work there: allow them with \
+         `git -C {} config receive.denyCurrentBranch updateInstead` (each push then updates its \
+         work tree, which must be clean), or add the rig with --no-push to keep landed work in \
+         the town (`[refinery] push = false`)",
+        path.display(),
+        path.display()
+    )]
+    SourceRefusesPushes { path: PathBuf, branch: String },
+    #[error(
         "{url} has no commits (its HEAD names no commit): commit something to it first, or \
          pass --branch with a branch that has commits"
     )]

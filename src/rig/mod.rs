@@ -22,7 +22,7 @@ mod gate;
 mod names;
 mod worktree;
 
-pub use add::{AddOptions, add_rig, remove_rig};
+pub use add::{AddOptions, add_rig, checked_out_fix, remove_rig};
 pub use config::{Gate, MergeStrategy, RIG_CONFIG_FILE, RigConfig};
 pub use error::{Result, RigError};
 pub use gate::{GateOutcome, run_gate};
