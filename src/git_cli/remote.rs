@@ -74,11 +74,14 @@ pub fn fetch_branch(
     timeout: Duration,
 ) -> Result<String, RemoteError> {
     let refspec = format!("+refs/heads/{branch}:{into_ref}");
+    // `--refmap=`: no opportunistic update of `refs/remotes/origin/*`, which the refinery
+    // keeps as "the origin tip last accepted" and compares the fetched tip against.
     let args = [
         "fetch",
         "--quiet",
         "--no-tags",
         "--no-write-fetch-head",
+        "--refmap=",
         ORIGIN,
         &refspec,
     ];

@@ -53,13 +53,13 @@ pub fn push_polecat_branch(rig: &Rig, branch: &str, commit: &str) -> String {
         }
         Err(RemoteError::Stale { .. }) => format!(
             "warning: {branch} is not on origin {remote}: origin already has a branch of that \
-             name that gastown did not push, and it was left alone. The merge request is filed \
-             and the work is safe in the town; delete or rename that branch on origin if it is \
-             not needed, and the next `gastown done` pushes this one\n"
+             name that gastown did not push, and it was left alone (delete or rename it there \
+             if it is not needed). The merge request is filed and the work is safe in the town: \
+             the refinery lands it from there\n"
         ),
         Err(e) => format!(
             "warning: {branch} is not on origin: {e}. The merge request is filed and the work \
-             is safe in the town; the next `gastown done` pushes the branch again\n"
+             is safe in the town: the refinery lands it from there\n"
         ),
     }
 }

@@ -242,6 +242,7 @@ fn precheck(
     tip: &str,
 ) -> Result<HashMap<String, MrResult>> {
     let landed = gitops::trailers(&attempt.repo, tip, HISTORY_DEPTH)?;
+    let dropped = gitops::dropped_history(&attempt.repo, tip)?;
     let mut results = HashMap::new();
     for mr in batch {
         if let Some(commit) = landed.get(&mr.id) {
@@ -261,7 +262,15 @@ fn precheck(
         } else {
             match gitops::branch_tip(&attempt.repo, &mr.branch)? {
                 Some(commit) => {
-                    attempt.branch_tips.insert(mr.id.clone(), commit);
+                    match gitops::carries_dropped(&attempt.repo, &dropped, &commit, tip)? {
+                        0 => {
+                            attempt.branch_tips.insert(mr.id.clone(), commit);
+                        }
+                        n => {
+                            results
+                                .insert(mr.id.clone(), MrResult::OnDroppedHistory { dropped: n });
+                        }
+                    }
                 }
                 None => {
                     results.insert(

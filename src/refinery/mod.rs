@@ -80,6 +80,9 @@ pub enum MrResult {
     TimedOut { gate: String, output: String },
     /// The MR's branch is gone from the rig's repository.
     BranchMissing { branch: String },
+    /// The branch was started on history that origin dropped (a force-push the overseer
+    /// accepted with `mq accept-origin`): merging it would push the dropped commits back.
+    OnDroppedHistory { dropped: usize },
     /// Not attempted: the target is still at a tip whose gates already failed without it.
     Held { target_tip: String },
     /// Not landed: origin could not take it (see [`LandOutcome::remote`]); it stays queued.

@@ -90,7 +90,8 @@ pub fn process_rig(
                 MrResult::Merged { .. } | MrResult::AlreadyMerged { .. } => summary.merged += 1,
                 MrResult::Conflict { .. }
                 | MrResult::GateFailed { .. }
-                | MrResult::TimedOut { .. } => summary.sent_back += 1,
+                | MrResult::TimedOut { .. }
+                | MrResult::OnDroppedHistory { .. } => summary.sent_back += 1,
                 MrResult::BranchMissing { .. } => summary.failed += 1,
                 MrResult::GateFailedOnTarget { .. } | MrResult::Held { .. } => {
                     summary.held += 1;

@@ -95,6 +95,24 @@ pub fn record(
                 target_tip,
             } => target_broken(ledger, &mr, gate, output, target_tip, who)?,
             MrResult::BranchMissing { branch } => branch_missing(ledger, &mr, branch, who)?,
+            MrResult::OnDroppedHistory { dropped } => {
+                let text = format!(
+                    "{} was started on history that origin's {} no longer has (a force-push, \
+                     accepted with `gastown mq accept-origin`): merging it would push {dropped} \
+                     dropped commit(s) back. Move your own commits onto the new {} (`git rebase \
+                     --onto {} <the commit you started from>`) and run `gastown done` again.",
+                    mr.branch, mr.target, mr.target, mr.target
+                );
+                rework(
+                    ledger,
+                    town,
+                    &mr,
+                    "dropped-history",
+                    &text,
+                    who,
+                    &mut done.effects,
+                )?
+            }
             MrResult::Held { target_tip } => format!(
                 "{}: held, {} at {} still fails its gates without it",
                 mr.id,

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn git_in(dir: &Path, args: &[&str]) -> String {
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -22,7 +22,7 @@ fn git_in(dir: &Path, args: &[&str]) -> String {
 
 /// A town with rig `alpha` from a source repository whose README has three lines (main
 /// checked out, accepting the refinery's pushes: its work tree follows them).
-fn town() -> TestTown {
+pub fn town() -> TestTown {
     let town = TestTown::new();
     let src = town.root.parent().expect("parent").join("source");
     std::fs::create_dir_all(&src).expect("mkdir");
@@ -39,7 +39,7 @@ fn town() -> TestTown {
 }
 
 /// Rewrite rig.toml: `batch`, `merge_strategy` and the `[gates]` table body.
-fn configure(town: &TestTown, batch: usize, strategy: &str, gates: &str) {
+pub fn configure(town: &TestTown, batch: usize, strategy: &str, gates: &str) {
     let path = town.root.join("alpha/rig.toml");
     let text = std::fs::read_to_string(&path).expect("rig.toml");
     let mut out = String::new();
@@ -65,15 +65,15 @@ fn configure(town: &TestTown, batch: usize, strategy: &str, gates: &str) {
     std::fs::write(&path, out).expect("write rig.toml");
 }
 
-fn bare(town: &TestTown) -> PathBuf {
+pub fn bare(town: &TestTown) -> PathBuf {
     town.root.join("alpha/.repo.git")
 }
 
-fn worktree(town: &TestTown, polecat: &str) -> PathBuf {
+pub fn worktree(town: &TestTown, polecat: &str) -> PathBuf {
     town.root.join(format!("alpha/polecats/{polecat}/rig"))
 }
 
-fn as_agent(town: &TestTown, agent: &str, args: &[&str]) -> String {
+pub fn as_agent(town: &TestTown, agent: &str, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_gastown"))
         .current_dir(&town.root)
         .env_remove("GASTOWN_TOWN")
@@ -89,7 +89,7 @@ fn as_agent(town: &TestTown, agent: &str, args: &[&str]) -> String {
     stdout(&out)
 }
 
-fn mr_of(town: &TestTown, bead: &str) -> Value {
+pub fn mr_of(town: &TestTown, bead: &str) -> Value {
     let all: Vec<Value> = serde_json::from_str(&town.ok(&[
         "bead",
         "list",
@@ -105,7 +105,7 @@ fn mr_of(town: &TestTown, bead: &str) -> Value {
 }
 
 /// Work `files` in polecat `polecat`'s worktree and `gastown done`; returns (bead, MR id).
-fn submit_bead(town: &TestTown, polecat: &str, bead: &str, files: &[(&str, &str)]) -> String {
+pub fn submit_bead(town: &TestTown, polecat: &str, bead: &str, files: &[(&str, &str)]) -> String {
     let wt = worktree(town, polecat);
     for (path, text) in files {
         std::fs::write(wt.join(path), text).expect("write work");
@@ -114,7 +114,12 @@ fn submit_bead(town: &TestTown, polecat: &str, bead: &str, files: &[(&str, &str)
     mr_of(town, bead)["id"].as_str().expect("id").to_string()
 }
 
-fn submit(town: &TestTown, polecat: &str, title: &str, files: &[(&str, &str)]) -> (String, String) {
+pub fn submit(
+    town: &TestTown,
+    polecat: &str,
+    title: &str,
+    files: &[(&str, &str)],
+) -> (String, String) {
     let bead = town.create(&[title]);
     town.ok(&[
         "sling",
@@ -127,15 +132,15 @@ fn submit(town: &TestTown, polecat: &str, title: &str, files: &[(&str, &str)]) -
     (bead, mr)
 }
 
-fn process(town: &TestTown) -> Value {
+pub fn process(town: &TestTown) -> Value {
     serde_json::from_str(&town.ok(&["mq", "process", "alpha", "--all", "--json"])).expect("JSON")
 }
 
-fn bead(town: &TestTown, id: &str) -> Value {
+pub fn bead(town: &TestTown, id: &str) -> Value {
     serde_json::from_str(&town.ok(&["bead", "show", id, "--json"])).expect("JSON")
 }
 
-fn mq_show(town: &TestTown, id: &str) -> Value {
+pub fn mq_show(town: &TestTown, id: &str) -> Value {
     serde_json::from_str(&town.ok(&["mq", "show", id, "--json"])).expect("JSON")
 }
 
@@ -147,11 +152,11 @@ fn trailers(town: &TestTown, mr: &str) -> usize {
         .count()
 }
 
-fn inbox(town: &TestTown, address: &str) -> Vec<Value> {
+pub fn inbox(town: &TestTown, address: &str) -> Vec<Value> {
     serde_json::from_str(&town.ok(&["mail", "inbox", address, "--all", "--json"])).expect("JSON")
 }
 
-fn has_mail(town: &TestTown, address: &str, subject: &str, text: &str) -> bool {
+pub fn has_mail(town: &TestTown, address: &str, subject: &str, text: &str) -> bool {
     inbox(town, address).iter().any(|m| {
         m["title"].as_str().is_some_and(|t| t.contains(subject))
             && m["description"].as_str().is_some_and(|d| d.contains(text))
