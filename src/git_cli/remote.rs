@@ -302,6 +302,57 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_remote_that_never_answers_is_given_up_on_at_the_timeout_with_its_group_killed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = dir.path();
+        super::super::git(repo, &["init", "--quiet", "--bare"]).expect("init");
+        // An ssh remote whose "ssh" (the user's own choice, so it is kept) hangs, leaving a
+        // child of its own behind; the secret in the URL must never show.
+        let pidfile = repo.join("hung.pid");
+        let ssh = format!(
+            "sh -c 'sleep 30 & echo $! > {}; wait' --",
+            pidfile.display()
+        );
+        for (k, v) in [
+            ("remote.origin.url", "ssh://me:secret@example.invalid/r.git"),
+            ("core.sshCommand", ssh.as_str()),
+        ] {
+            super::super::git(repo, &["config", k, v]).expect("config");
+        }
+        let start = std::time::Instant::now();
+        let err = fetch_branch(
+            repo,
+            "main",
+            "refs/gastown/incoming/main",
+            Duration::from_millis(500),
+        )
+        .expect_err("no answer");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            start.elapsed()
+        );
+        let text = err.to_string();
+        assert!(matches!(err, RemoteError::TimedOut { .. }), "{text}");
+        assert!(
+            text.contains("ssh://***@example.invalid/r.git") && !text.contains("secret"),
+            "{text}"
+        );
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .expect("the hung child started")
+            .trim()
+            .parse()
+            .expect("a pid");
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let alive = || unsafe { libc::kill(pid, 0) } == 0;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!alive(), "everything git started is killed with its group");
+    }
+
     fn answer(stderr: &str) -> Answer {
         Answer {
             code: Some(1),
