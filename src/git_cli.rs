@@ -17,6 +17,7 @@ mod remote;
 mod worktree;
 
 pub use merge::{MergeTree, merge_tree, update_ref};
+pub use redact::redact;
 pub use remote::{RemoteError, fetch_branch, origin_url, push_lease, remote_branch_tip};
 pub use worktree::{Worktree, worktree_add, worktree_list, worktree_prune, worktree_remove};
 
@@ -29,7 +30,8 @@ use thiserror::Error;
 pub enum GitCliError {
     #[error("cannot run `git` in {dir}: {error}; is git installed and on PATH?")]
     Spawn { dir: PathBuf, error: std::io::Error },
-    #[error("`git {command}` failed in {dir}: {stderr}")]
+    // A URL given to git (a clone, a fetch) may carry credentials: never show them.
+    #[error("`git {}` failed in {}: {}", redact(command), dir.display(), redact(stderr))]
     Failed {
         /// The arguments after `git -C <dir>`, joined by spaces.
         command: String,

@@ -212,8 +212,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mq(mq::MqCommand::AcceptOrigin { rig }) => {
             // Git only, and it waits on the network: never in the supervisor's ledger actor.
             let town = find_town(&cli.town)?;
-            let rig = crate::rig::Rig::load(&town, &rig)?;
-            crate::output::text(&crate::refinery::accept_origin(&rig)?)?;
+            let who = crate::cli::bead::actor();
+            crate::output::text(&mq::accept_origin(&town, &rig, &who)?)?;
             Ok(())
         }
         Command::Mq(cmd) => {

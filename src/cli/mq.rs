@@ -69,7 +69,7 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Res
         MqCommand::Show { mr, json } => show(ledger, town, &mr, json),
         MqCommand::Retry { mr } => retry(ledger, &mr, who),
         MqCommand::Reject { mr, reason } => reject(ledger, &mr, reason.as_deref(), who),
-        MqCommand::AcceptOrigin { rig } => refinery::accept_origin(&Rig::load(town, &rig)?),
+        MqCommand::AcceptOrigin { rig } => accept_origin(town, &rig, who),
         MqCommand::Process {
             rig,
             all,
@@ -112,6 +112,18 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Res
             Ok(out)
         }
     }
+}
+
+/// `mq accept-origin`: the overseer's (or the mayor's) decision to take origin's rewritten
+/// history; git only, so the CLI runs it in its own process.
+pub fn accept_origin(town: &Town, rig: &str, who: &str) -> Result<String> {
+    if who != crate::mail::OVERSEER && who != "mayor" {
+        bail!(
+            "{who} cannot accept origin's history for rig {rig}: that is the overseer's or the \
+             mayor's decision (it replaces the rig's target branch)"
+        );
+    }
+    refinery::accept_origin(&Rig::load(town, rig)?)
 }
 
 fn state_word(mr: &MergeRequest) -> &'static str {

@@ -95,10 +95,10 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
         no_push: args.no_push,
     };
     let rig = rig::add_rig(town, &opts)?;
+    let c = &shown(&rig.config);
     if args.json {
-        return print_json(&rig.config);
+        return print_json(c);
     }
-    let c = &rig.config;
     output::line(format!(
         "Added rig {} at {}\n  source:         {}\n  default branch: {}\n  bead prefix:    {}\n  \
          refinery:       {}\n  next:           edit {} to set gates, then `gastown sling <bead> {}`",
@@ -117,7 +117,7 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
 fn list(town: &Town, json: bool) -> Result<()> {
     let rigs = Rig::list(town)?;
     if json {
-        let configs: Vec<&RigConfig> = rigs.iter().map(|r| &r.config).collect();
+        let configs: Vec<RigConfig> = rigs.iter().map(|r| shown(&r.config)).collect();
         return print_json(&configs);
     }
     if rigs.is_empty() {
@@ -127,10 +127,20 @@ fn list(town: &Town, json: bool) -> Result<()> {
         let polecats = rig.polecats_present()?.len();
         output::line(format!(
             "{}\t{}\t{} polecat(s)\t{}",
-            rig.config.name, rig.config.default_branch, polecats, rig.config.url
+            rig.config.name,
+            rig.config.default_branch,
+            polecats,
+            git_cli::redact(&rig.config.url)
         ))?;
     }
     Ok(())
+}
+
+/// The config as printed: a URL's credentials (`https://me:token@host/…`) never shown.
+fn shown(config: &RigConfig) -> RigConfig {
+    let mut config = config.clone();
+    config.url = git_cli::redact(&config.url);
+    config
 }
 
 /// Everything `rig show --json` prints.
@@ -166,7 +176,7 @@ fn show(town: &Town, name: &str, json: bool) -> Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let view = RigView {
         dir: rig.dir().to_path_buf(),
-        config: rig.config.clone(),
+        config: shown(&rig.config),
         bare_repo: bare.clone(),
         refinery: rig.refinery_worktree(),
         worktrees: git_cli::worktree_list(&bare)?,

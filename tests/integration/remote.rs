@@ -319,6 +319,17 @@ fn an_origin_force_pushed_backwards_lands_nothing_until_the_overseer_accepts_it(
     );
     process(&town);
     told_once(&town, "origin's history was rewritten");
+    let refused = as_agent_output(
+        &town,
+        "alpha/polecats/nux",
+        &["mq", "accept-origin", "alpha"],
+    );
+    assert!(!refused.status.success(), "a polecat cannot decide that");
+    assert!(
+        stderr(&refused).contains("overseer"),
+        "{}",
+        stderr(&refused)
+    );
     let accepted = town.ok(&["mq", "accept-origin", "alpha"]);
     assert!(accepted.contains("refs/gastown/backup/main/"), "{accepted}");
     assert!(
@@ -468,4 +479,33 @@ fn an_origin_that_stops_accepting_pushes_to_its_checked_out_main_gets_the_same_f
     );
     assert_eq!(mq_show(&town, &mr)["state"], "queued");
     assert!(has_mail(&town, "overseer", "checked-out", "push = false"));
+}
+
+#[test]
+fn credentials_in_the_source_url_are_never_printed() {
+    let town = TestTown::new();
+    let err = town.fails(&["rig", "add", "alpha", "https://me:s3cret@127.0.0.1:1/r.git"]);
+    assert!(err.contains("https://***@127.0.0.1:1/r.git"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+    // A rig whose recorded URL holds a token: list, show and JSON hide it.
+    let (town, _origin) = town_on_origin();
+    let path = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&path).expect("rig.toml");
+    let url_line = text
+        .lines()
+        .find(|l| l.starts_with("url ="))
+        .expect("url")
+        .to_string();
+    let with_token = text.replace(&url_line, "url = \"https://me:s3cret@example.com/r.git\"");
+    std::fs::write(&path, with_token).expect("write");
+    for args in [
+        &["rig", "list"][..],
+        &["rig", "list", "--json"],
+        &["rig", "show", "alpha"],
+        &["rig", "show", "alpha", "--json"],
+    ] {
+        let out = town.ok(args);
+        assert!(out.contains("***@example.com"), "{args:?}: {out}");
+        assert!(!out.contains("s3cret"), "{args:?}: {out}");
+    }
 }
