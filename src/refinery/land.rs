@@ -82,72 +82,9 @@ pub fn land_with(
         cas_retries: 0,
     };
     loop {
-        let base = match landing.base()? {
-            Ok(base) => base,
-            Err(problem) => {
-                let tip = base_tip(rig, &landing.target);
-                return Ok(landing.held(HashMap::new(), &tip, problem));
-            }
-        };
-        let mut attempt = Attempt::new(rig, landing.worktree.clone(), opts.worktree_merge);
-        let mut results = precheck(&mut attempt, batch, &base.tip)?;
-        let known = results.clone();
-        let pending: Vec<&MergeRequest> = batch
-            .iter()
-            .filter(|mr| !results.contains_key(&mr.id))
-            .collect();
-        let new_tip = if pending.is_empty() {
-            base.tip.clone()
-        } else {
-            attempt.land_group(&base.tip, &pending, &mut results)?
-        };
-        landing.gate_runs += attempt.gate_runs;
-        let timeout = rig.config.refinery.remote_timeout.0;
-        let published = origin::publish(
-            rig,
-            &landing.target,
-            &base,
-            &new_tip,
-            timeout,
-            opts.crash_after_push,
-        )?;
-        match published {
-            Published::Done => {}
-            Published::Moved if landing.cas_retries < opts.max_cas_retries => {
-                landing.cas_retries += 1;
-                continue;
-            }
-            Published::Moved if base.origin.is_none() => {
-                anyhow::bail!(
-                    "rig {}: {} kept moving during {} landing tries; nothing landed, try again",
-                    rig.name(),
-                    landing.target,
-                    landing.cas_retries + 1
-                );
-            }
-            Published::Moved => {
-                let problem = RemoteProblem::KeepsMoving {
-                    remote: git_cli::origin_url(&rig.bare_repo()),
-                    target: landing.target.clone(),
-                    tries: landing.cas_retries + 1,
-                };
-                return Ok(landing.held(known, &base.tip, problem));
-            }
-            Published::Problem(problem) => return Ok(landing.held(known, &base.tip, problem)),
+        if let Some(outcome) = landing.attempt(opts)? {
+            return Ok(outcome);
         }
-        if new_tip != base.tip {
-            attempt.remember_passed(&new_tip);
-        }
-        if base.origin.is_some() {
-            problem::end_streak(rig);
-        }
-        return Ok(landing.outcome(
-            &base.local,
-            &new_tip,
-            results,
-            base.origin.is_some() && base.origin.as_deref() != Some(new_tip.as_str()),
-            None,
-        ));
     }
 }
 
@@ -157,6 +94,78 @@ fn base_tip(rig: &Rig, target: &str) -> String {
 }
 
 impl Landing<'_> {
+    /// One attempt on the current base; `None` when the target moved meanwhile (nothing was
+    /// published) and the batch must start again from its new tip.
+    fn attempt(&mut self, opts: &LandOptions) -> Result<Option<LandOutcome>> {
+        let rig = self.rig;
+        let base = match self.base()? {
+            Ok(base) => base,
+            Err(problem) => {
+                let tip = base_tip(rig, &self.target);
+                return Ok(Some(self.held(HashMap::new(), &tip, problem)));
+            }
+        };
+        let mut attempt = Attempt::new(rig, self.worktree.clone(), opts.worktree_merge);
+        let mut results = precheck(&mut attempt, self.batch, &base.tip)?;
+        let known = results.clone();
+        let pending: Vec<&MergeRequest> = self
+            .batch
+            .iter()
+            .filter(|mr| !results.contains_key(&mr.id))
+            .collect();
+        let new_tip = if pending.is_empty() {
+            base.tip.clone()
+        } else {
+            attempt.land_group(&base.tip, &pending, &mut results)?
+        };
+        self.gate_runs += attempt.gate_runs;
+        let timeout = rig.config.refinery.remote_timeout.0;
+        let published = origin::publish(
+            rig,
+            &self.target,
+            &base,
+            &new_tip,
+            timeout,
+            opts.crash_after_push,
+        )?;
+        let problem = match published {
+            Published::Done => None,
+            Published::Moved if self.cas_retries < opts.max_cas_retries => {
+                self.cas_retries += 1;
+                return Ok(None);
+            }
+            Published::Moved if base.origin.is_none() => anyhow::bail!(
+                "rig {}: {} kept moving during {} landing tries; nothing landed, try again",
+                rig.name(),
+                self.target,
+                self.cas_retries + 1
+            ),
+            Published::Moved => Some(RemoteProblem::KeepsMoving {
+                remote: git_cli::origin_url(&rig.bare_repo()),
+                target: self.target.clone(),
+                tries: self.cas_retries + 1,
+            }),
+            Published::Problem(problem) => Some(problem),
+        };
+        if let Some(problem) = problem {
+            return Ok(Some(self.held(known, &base.tip, problem)));
+        }
+        if new_tip != base.tip {
+            attempt.remember_passed(&new_tip);
+        }
+        if base.origin.is_some() {
+            problem::end_streak(rig);
+        }
+        let pushed = base.origin.is_some() && base.origin.as_deref() != Some(new_tip.as_str());
+        Ok(Some(self.outcome(
+            &base.local,
+            &new_tip,
+            results,
+            pushed,
+            None,
+        )))
+    }
+
     /// The base of the next attempt: after a fetch from origin with `push`, else the rig's
     /// own target.
     fn base(&self) -> Result<Result<Base, RemoteProblem>> {
