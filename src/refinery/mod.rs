@@ -26,6 +26,8 @@ mod branches;
 mod gitops;
 mod land;
 mod origin;
+#[cfg(test)]
+mod origin_tests;
 mod problem;
 mod process;
 mod queue;
