@@ -101,13 +101,14 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
     }
     output::line(format!(
         "Added rig {} at {}\n  source:         {}\n  default branch: {}\n  bead prefix:    {}\n  \
-         refinery:       {}\n  next:           edit {} to set gates, then `gastown sling <bead> {}`",
+         refinery:       {}\n  lands on:       {}\n  next:           edit {} to set gates, then `gastown sling <bead> {}`",
         c.name,
         rig.dir().display(),
         c.url,
         c.default_branch,
         c.prefix,
         rig.refinery_worktree().display(),
+        landing(c),
         rig.config_path().display(),
         c.name
     ))?;
@@ -224,7 +225,7 @@ fn render_show(v: &RigView) -> String {
         "rig {}\n  dir:            {}\n  source:         {}\n  default branch: {}\n  \
          bead prefix:    {}\n  merge:          {}, batch {}, max polecats {}\n  \
          runtime:        {}\n  gates:          {gates} (timeout {})\n  bare clone:     {}\n  \
-         origin:         {} ({})\n",
+         origin:         {}, lands on {}\n",
         c.name,
         v.dir.display(),
         c.url,
@@ -277,13 +278,13 @@ fn render_show(v: &RigView) -> String {
 fn landing(c: &RigConfig) -> String {
     let r = &c.refinery;
     if !r.push {
-        return "push = false: landed work stays in the town".to_string();
+        return "the town only (`[refinery] push = false`)".to_string();
     }
     format!(
-        "landed work is pushed to {}{}; remote timeout {}",
+        "origin's {} (pushed with a lease{}; remote timeout {})",
         c.default_branch,
         if r.push_branches {
-            ", polecat branches too"
+            "; polecat branches pushed while in flight"
         } else {
             ""
         },

@@ -200,17 +200,19 @@ fn rejection(repo: &Path, refname: &str, summary: &str, answer: &Answer) -> Remo
 
 /// A command that failed before any ref was talked about: the remote could not be reached.
 fn unreachable(repo: &Path, answer: &Answer) -> RemoteError {
+    // git's first paragraph says what failed; the advice after the blank line is generic.
     let detail: Vec<&str> = answer
         .stderr
+        .trim_start()
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
+        .take_while(|l| !l.is_empty())
         .take(3)
         .collect();
     let detail = if detail.is_empty() {
         format!("git exited with {:?}", answer.code)
     } else {
-        detail.join(" ")
+        detail.join("; ")
     };
     RemoteError::Unreachable {
         remote: origin_url(repo),

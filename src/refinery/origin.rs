@@ -77,9 +77,17 @@ fn remote_problem(err: RemoteError, rig: &Rig, target: &str) -> RemoteProblem {
             target,
             tries: 1,
         },
-        other => RemoteProblem::Unreachable {
+        RemoteError::Unreachable { detail, .. } => RemoteProblem::Unreachable { remote, detail },
+        RemoteError::TimedOut { after, .. } => RemoteProblem::Unreachable {
             remote,
-            detail: other.to_string(),
+            detail: format!(
+                "no answer within {} (`remote_timeout`)",
+                humantime::format_duration(after)
+            ),
+        },
+        spawn @ RemoteError::Spawn { .. } => RemoteProblem::Unreachable {
+            remote,
+            detail: spawn.to_string(),
         },
     }
 }
