@@ -18,6 +18,12 @@ pub fn push_polecat_branch(rig: &Rig, branch: &str, commit: &str) -> String {
     if !rig.config.refinery.pushes_branches() {
         return String::new();
     }
+    if !is_polecat_branch(rig, branch) {
+        return format!(
+            "warning: {branch} is not on origin: only polecat branches (polecat/<name>/<bead>) \
+             are pushed. The merge request is filed: the refinery lands it from the town\n"
+        );
+    }
     let repo = rig.bare_repo();
     let remote = git_cli::origin_url(&repo);
     let timeout = rig.config.refinery.remote_timeout.0;
@@ -67,6 +73,9 @@ pub fn push_polecat_branch(rig: &Rig, branch: &str, commit: &str) -> String {
 /// Delete polecat branch `branch` on origin if gastown pushed it and it is still where gastown
 /// left it; returns a note. Failures are notes too (logged by the caller), never errors.
 pub fn delete_on_origin(rig: &Rig, branch: &str) -> String {
+    if !is_polecat_branch(rig, branch) {
+        return String::new();
+    }
     let repo = rig.bare_repo();
     let Ok(ours) = git_cli::rev_parse(&repo, &pushed_ref(branch)) else {
         return String::new();
@@ -90,4 +99,10 @@ pub fn delete_on_origin(rig: &Rig, branch: &str) -> String {
         }
         Err(e) => format!("{branch} not deleted on origin: {e}"),
     }
+}
+
+/// Only a polecat's own branch (`polecat/<name>/<bead>`) is ever pushed or deleted on origin by
+/// `done` and the refinery — never the target, whatever an MR bead says its branch is.
+pub fn is_polecat_branch(rig: &Rig, branch: &str) -> bool {
+    branch.starts_with("polecat/") && branch != rig.config.default_branch
 }

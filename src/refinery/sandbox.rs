@@ -55,6 +55,9 @@ pub fn remove_sandbox(town: &Town, sandbox: &Sandbox) -> String {
 fn remove_local(rig: &Rig, sandbox: &Sandbox) -> String {
     let repo = rig.bare_repo();
     let branch = &sandbox.branch;
+    if !super::branches::is_polecat_branch(rig, branch) || *branch == sandbox.target {
+        return format!("{branch} kept: not a polecat branch");
+    }
     let tip = match gitops::branch_tip(&repo, branch) {
         Ok(Some(tip)) => tip,
         Ok(None) => return String::new(),
