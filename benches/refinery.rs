@@ -10,7 +10,10 @@
 //! - N = 100 without gates, merged in memory (`git merge-tree`) vs with `git merge` in the
 //!   refinery's worktree (`--worktree-merge`): the ratio;
 //! - N = 20 with a gate costing T = `sleep 0.2`, batch 1, 5 and 20: ≈ ⌈N/batch⌉·T;
-//! - N = 20, batch 5, one MR in four breaking the gate: bisection's cost.
+//! - N = 20, batch 5, one MR in four breaking the gate: bisection's cost;
+//! - N = 100 with a trivial gate, landing on a local bare origin (`[refinery] push = true`:
+//!   a fetch before and a push with a lease after each batch) vs in the town only: the cost
+//!   of landing on the source remote. Every other row lands in the town only (`push = false`).
 //!
 //! Run: `cargo bench -p gastown --bench refinery` (REFINERY_BENCH_N scales the 100).
 
@@ -62,9 +65,15 @@ struct Town {
     root: PathBuf,
 }
 
-/// A town with rig `alpha` (a source of 200 small files) and `n` queued MRs; MR `i` breaks the
-/// gate `test ! -f bad.txt` when `breaks(i)`.
-fn town(n: usize, batch: usize, gate: Option<&str>, breaks: impl Fn(usize) -> bool) -> Town {
+/// A town with rig `alpha` (a bare origin of 200 small files) and `n` queued MRs; MR `i` breaks
+/// the gate `test ! -f bad.txt` when `breaks(i)`; `push`: land on origin, else in the town only.
+fn town(
+    n: usize,
+    batch: usize,
+    gate: Option<&str>,
+    breaks: impl Fn(usize) -> bool,
+    push: bool,
+) -> Town {
     let dir = tempfile::tempdir().expect("temp dir");
     let src = dir.path().join("source");
     std::fs::create_dir_all(src.join("src")).expect("mkdir");
@@ -74,13 +83,18 @@ fn town(n: usize, batch: usize, gate: Option<&str>, breaks: impl Fn(usize) -> bo
     }
     git(&src, &["add", "."]);
     git(&src, &["commit", "--quiet", "-m", "first"]);
+    let origin = dir.path().join("origin.git");
+    git(
+        dir.path(),
+        &["clone", "--quiet", "--bare", "source", "origin.git"],
+    );
     let root = dir.path().join("town");
     ok(dir.path(), &["install", root.to_str().expect("utf-8")]);
     ok(
         &root,
-        &["rig", "add", "alpha", src.to_str().expect("utf-8")],
+        &["rig", "add", "alpha", origin.to_str().expect("utf-8")],
     );
-    configure(&root, batch, gate);
+    configure(&root, batch, gate, push);
     let bare = root.join("alpha/.repo.git");
     let main = git(&bare, &["rev-parse", "main"]);
     let mut stream = String::new();
@@ -125,7 +139,7 @@ fn town(n: usize, batch: usize, gate: Option<&str>, breaks: impl Fn(usize) -> bo
     Town { _dir: dir, root }
 }
 
-fn configure(root: &Path, batch: usize, gate: Option<&str>) {
+fn configure(root: &Path, batch: usize, gate: Option<&str>, push: bool) {
     let path = root.join("alpha/rig.toml");
     let text = std::fs::read_to_string(&path).expect("rig.toml");
     let mut out = String::new();
@@ -143,6 +157,7 @@ fn configure(root: &Path, batch: usize, gate: Option<&str>) {
     if let Some(g) = gate {
         out.push_str(&format!("test = {g:?}\n"));
     }
+    out.push_str(&format!("[refinery]\npush = {push}\n"));
     std::fs::write(&path, out).expect("write rig.toml");
 }
 
@@ -198,22 +213,48 @@ fn main() {
         }
     };
 
-    let (d, s) = process(&town(n, 1, Some("true"), |_| false), &[], n);
+    let (local, s) = process(&town(n, 1, Some("true"), |_| false, false), &[], n);
     row(
         &format!("{n} MRs, gate `true`, batch 1, in memory"),
-        d,
+        local,
         &s,
         n,
     );
+    let pushed_town = town(n, 1, Some("true"), |_| false, true);
+    let (pushed, s) = process(&pushed_town, &[], n);
+    row(
+        &format!("{n} MRs, gate `true`, batch 1, landed on a local bare origin"),
+        pushed,
+        &s,
+        n,
+    );
+    let origin = pushed_town
+        .root
+        .parent()
+        .expect("parent")
+        .join("origin.git");
+    let on_origin = git(&origin, &["log", "main", "--format=%B"])
+        .lines()
+        .filter(|l| l.starts_with("Gastown-MR: "))
+        .count();
+    assert_eq!(on_origin, n, "every MR on origin exactly once");
+    println!(
+        "  fetch + push per batch = {:.1} ms",
+        (secs(pushed) - secs(local)) * 1000.0 / n as f64
+    );
 
-    let (mem, s) = process(&town(n, 1, None, |_| false), &[], n);
+    let (mem, s) = process(&town(n, 1, None, |_| false, false), &[], n);
     row(
         &format!("{n} MRs, no gate, in memory (merge-tree)"),
         mem,
         &s,
         n,
     );
-    let (wt, s) = process(&town(n, 1, None, |_| false), &["--worktree-merge"], n);
+    let (wt, s) = process(
+        &town(n, 1, None, |_| false, false),
+        &["--worktree-merge"],
+        n,
+    );
     row(
         &format!("{n} MRs, no gate, `git merge` in the worktree"),
         wt,
@@ -228,7 +269,7 @@ fn main() {
     let g = 20;
     let t = 0.2;
     for batch in [1, 5, 20] {
-        let (d, s) = process(&town(g, batch, Some("sleep 0.2"), |_| false), &[], g);
+        let (d, s) = process(&town(g, batch, Some("sleep 0.2"), |_| false, false), &[], g);
         let expected = g.div_ceil(batch) as f64 * t;
         row(
             &format!("{g} MRs, gate `sleep 0.2`, batch {batch} (⌈N/b⌉·T = {expected:.1} s)"),
@@ -238,7 +279,11 @@ fn main() {
         );
     }
     let gate = "sleep 0.2; test ! -f bad.txt";
-    let (d, s) = process(&town(g, 5, Some(gate), |i| i % 4 == 3), &[], g - g / 4);
+    let (d, s) = process(
+        &town(g, 5, Some(gate), |i| i % 4 == 3, false),
+        &[],
+        g - g / 4,
+    );
     row(
         &format!("{g} MRs, gate `sleep 0.2` + 1 in 4 breaks it, batch 5"),
         d,

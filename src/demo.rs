@@ -101,6 +101,7 @@ fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
             branch: Some("main".to_string()),
             runtime: Some("sim".to_string()),
             prefix: Some("sm".to_string()),
+            no_push: false,
         },
     )?;
     let mut config = rig.config.clone();
@@ -177,6 +178,9 @@ fn make_sample_project(dir: &Path) -> Result<()> {
         Ok(())
     };
     git(&["init", "--quiet", "--initial-branch=main"])?;
+    // The demo's own throw-away source keeps `main` checked out; let the refinery push landed
+    // work into it (its work tree follows), as a bare remote would accept it.
+    git(&["config", "receive.denyCurrentBranch", "updateInstead"])?;
     git(&["add", "."])?;
     git(&["commit", "--quiet", "-m", "sample project"])
 }

@@ -1,6 +1,8 @@
 //! The git CLI, for the git work gix cannot do for us: clones, worktrees, committing an agent's
-//! work tree, branch operations, rev-list counts, merge bases, pushes, and merges without a work
-//! tree for the refinery (`merge.rs`). Worktree operations are in `worktree.rs`.
+//! work tree, branch operations, rev-list counts, merge bases, and merges without a work tree
+//! for the refinery (`merge.rs`). Worktree operations are in `worktree.rs`; fetching from and
+//! pushing to `origin`, with a timeout and never a prompt, in `remote.rs`; keeping credentials
+//! out of messages in `redact.rs`.
 //!
 //! Everything goes through [`git`], which runs `git -C <dir> …` with a clean environment (no
 //! inherited `GIT_DIR` and friends, no credential prompts), lends gastown's identity to commands
@@ -10,9 +12,13 @@
 // Helpers that sling, done and the refinery call (issue 5) are not all called yet.
 
 mod merge;
+mod redact;
+mod remote;
 mod worktree;
 
 pub use merge::{MergeTree, merge_tree, update_ref};
+pub use redact::redact;
+pub use remote::{RemoteError, fetch_branch, origin_url, push_lease, remote_branch_tip};
 pub use worktree::{Worktree, worktree_add, worktree_list, worktree_prune, worktree_remove};
 
 use std::path::{Path, PathBuf};
@@ -24,7 +30,8 @@ use thiserror::Error;
 pub enum GitCliError {
     #[error("cannot run `git` in {dir}: {error}; is git installed and on PATH?")]
     Spawn { dir: PathBuf, error: std::io::Error },
-    #[error("`git {command}` failed in {dir}: {stderr}")]
+    // A URL given to git (a clone, a fetch) may carry credentials: never show them.
+    #[error("`git {}` failed in {}: {}", redact(command), dir.display(), redact(stderr))]
     Failed {
         /// The arguments after `git -C <dir>`, joined by spaces.
         command: String,
@@ -80,6 +87,18 @@ fn git_query(dir: &Path, args: &[&str]) -> Result<Option<String>, GitCliError> {
     Err(failed(dir, args, &out))
 }
 
+/// Variables a calling git hook or agent shell may have set that would point our git commands at
+/// another repository, work tree or index.
+const INHERITED_GIT_VARS: [&str; 7] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_PREFIX",
+];
+
 fn output(dir: &Path, args: &[&str]) -> Result<Output, GitCliError> {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(dir);
@@ -93,15 +112,7 @@ fn output(dir: &Path, args: &[&str]) -> Result<Output, GitCliError> {
     }
     // A gastown command may itself run inside a git hook or an agent's shell: never let an
     // inherited GIT_DIR or index redirect us, and never wait for a password on a terminal.
-    for var in [
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_COMMON_DIR",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-        "GIT_PREFIX",
-    ] {
+    for var in INHERITED_GIT_VARS {
         cmd.env_remove(var);
     }
     cmd.env("GIT_TERMINAL_PROMPT", "0")
@@ -267,6 +278,11 @@ pub fn branch_tips(dir: &Path) -> Result<Vec<(String, String)>, GitCliError> {
         .filter_map(|l| l.split_once(' '))
         .map(|(name, id)| (name.to_string(), id.to_string()))
         .collect())
+}
+
+/// True when `ancestor` is `descendant` or one of its ancestors (`git merge-base --is-ancestor`).
+pub fn is_ancestor(dir: &Path, ancestor: &str, descendant: &str) -> Result<bool, GitCliError> {
+    Ok(git_query(dir, &["merge-base", "--is-ancestor", ancestor, descendant])?.is_some())
 }
 
 /// The branch `HEAD` names in a (bare) repository, e.g. right after a clone: the source's

@@ -212,6 +212,13 @@ pub fn run(cli: Cli) -> Result<()> {
             &find_town(&cli.town)?,
             crate::work::WorkCommand::Seance { agent },
         ),
+        Command::Mq(mq::MqCommand::AcceptOrigin { rig }) => {
+            // Git only, and it waits on the network: never in the supervisor's ledger actor.
+            let town = find_town(&cli.town)?;
+            let who = crate::cli::bead::actor();
+            crate::output::text(&mq::accept_origin(&town, &rig, &who)?)?;
+            Ok(())
+        }
         Command::Mq(cmd) => {
             let town = find_town(&cli.town)?;
             let request = TownRequest::Mq(cmd.clone());

@@ -1,9 +1,11 @@
 //! `gastown mq …`: the merge queues of the town's rigs (see docs/refinery.md).
 //!
-//! `list` and `show` read the queue; `retry` puts an MR back in it (retry count reset);
-//! `reject` drops it (closed, its source bead back in the ready pool, the polecat told). The
-//! hidden `process` works a rig's queue to the end in the calling process (what the benchmark
-//! and tests drive; the live refinery actor runs the same phases).
+//! `list` and `show` read the queue; `retry` puts an MR back in it (its try count kept, so an
+//! MR that keeps failing is escalated again); `reject` drops it (closed, its source bead back in
+//! the ready pool, the polecat told); `accept-origin` takes origin's rewritten history after a
+//! force-push (git only: it runs in the calling process, never in the supervisor). The hidden
+//! `process` works a rig's queue to the end in the calling process (what the benchmark and
+//! tests drive; the live refinery actor runs the same phases).
 
 use crate::mail::store::{ProtocolKind, send_protocol};
 use crate::refinery::{self, LandOptions, MergeRequest, ProcessOptions, QueueState};
@@ -13,7 +15,7 @@ use anyhow::{Result, bail};
 use clap::Subcommand;
 use gastown_beads::{BeadPatch, Ledger, Status};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
@@ -30,7 +32,8 @@ pub enum MqCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Put a merge request back in the queue (escalated or waiting for rework), tries reset.
+    /// Put a merge request back in the queue (escalated or waiting for rework); its tries are
+    /// kept, so one that fails again is escalated again.
     Retry { mr: String },
     /// Drop a merge request: closed, its source bead back in the ready pool, the polecat told.
     Reject {
@@ -54,15 +57,19 @@ pub enum MqCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Take origin's rewritten target branch (after a force-push) as the rig's own; the rig's
+    /// old one is saved to refs/gastown/backup/<branch>/<time> first.
+    AcceptOrigin { rig: String },
 }
 
 /// Run one mq command against the ledger as `who`.
 pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Result<String> {
     match cmd {
         MqCommand::List { rig, json } => list(ledger, town, rig.as_deref(), json),
-        MqCommand::Show { mr, json } => show(ledger, &mr, json),
+        MqCommand::Show { mr, json } => show(ledger, town, &mr, json),
         MqCommand::Retry { mr } => retry(ledger, &mr, who),
         MqCommand::Reject { mr, reason } => reject(ledger, &mr, reason.as_deref(), who),
+        MqCommand::AcceptOrigin { rig } => accept_origin(town, &rig, who),
         MqCommand::Process {
             rig,
             all,
@@ -90,12 +97,13 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Res
             }
             writeln!(
                 out,
-                "rig {}: {} merged, {} sent back, {} failed, {} held ({} recovered) in {} batch(es), {} gate run(s), {} ms",
+                "rig {}: {} merged, {} sent back, {} failed, {} held, {} waiting for origin ({} recovered) in {} batch(es), {} gate run(s), {} ms",
                 summary.rig,
                 summary.merged,
                 summary.sent_back,
                 summary.failed,
                 summary.held,
+                summary.waiting_for_origin,
                 summary.recovered,
                 summary.batches,
                 summary.gate_runs,
@@ -104,6 +112,18 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Res
             Ok(out)
         }
     }
+}
+
+/// `mq accept-origin`: the overseer's (or the mayor's) decision to take origin's rewritten
+/// history; git only, so the CLI runs it in its own process.
+pub fn accept_origin(town: &Town, rig: &str, who: &str) -> Result<String> {
+    if who != crate::mail::OVERSEER && who != "mayor" {
+        bail!(
+            "{who} cannot accept origin's history for rig {rig}: that is the overseer's or the \
+             mayor's decision (it replaces the rig's target branch)"
+        );
+    }
+    refinery::accept_origin(&Rig::load(town, rig)?)
 }
 
 fn state_word(mr: &MergeRequest) -> &'static str {
@@ -149,7 +169,7 @@ fn list(ledger: &Ledger, town: &Town, rig: Option<&str>, json: bool) -> Result<S
     Ok(out)
 }
 
-fn show(ledger: &Ledger, id: &str, json: bool) -> Result<String> {
+fn show(ledger: &Ledger, town: &Town, id: &str, json: bool) -> Result<String> {
     let mr = MergeRequest::load(ledger, id)?;
     let bead = ledger.get(id)?;
     if json {
@@ -165,6 +185,15 @@ fn show(ledger: &Ledger, id: &str, json: bool) -> Result<String> {
     writeln!(out, "  worker:   {}", mr.worker)?;
     writeln!(out, "  priority: P{}", mr.priority)?;
     writeln!(out, "  tries:    {}", mr.retry_count)?;
+    if let Ok(rig) = Rig::load(town, &mr.rig) {
+        let pushed = crate::git_cli::rev_parse(&rig.bare_repo(), &refinery::pushed_ref(&mr.branch));
+        let on_origin = match pushed {
+            Ok(commit) if commit == mr.commit => "yes, at this commit".to_string(),
+            Ok(commit) => format!("yes, at {commit} (an earlier one)"),
+            Err(_) => "no".to_string(),
+        };
+        writeln!(out, "  on origin: {on_origin}")?;
+    }
     if let Some(reason) = bead.map(|b| b.close_reason).filter(|r| !r.is_empty()) {
         writeln!(out, "  closed:   {reason}")?;
     }
@@ -181,8 +210,8 @@ fn open_mr(ledger: &Ledger, id: &str) -> Result<MergeRequest> {
 
 fn retry(ledger: &mut Ledger, id: &str, who: &str) -> Result<String> {
     let mr = open_mr(ledger, id)?;
+    // The try count is never reset: an MR that fails again after a retry is escalated again.
     let mut fields = Map::new();
-    fields.insert("retry_count".into(), json!(0));
     for key in ["rework_from", "target_broken_at", "last_failure"] {
         fields.insert(key.into(), Value::Null);
     }
@@ -204,8 +233,10 @@ fn retry(ledger: &mut Ledger, id: &str, who: &str) -> Result<String> {
         ledger.remove_label(id, "escalated", who)?;
     }
     Ok(format!(
-        "{id} is back in the merge queue of {} (tries reset)\n",
-        mr.rig
+        "{id} is back in the merge queue of {} ({} tr{} so far; the mayor is told again if it fails)\n",
+        mr.rig,
+        mr.retry_count,
+        if mr.retry_count == 1 { "y" } else { "ies" }
     ))
 }
 

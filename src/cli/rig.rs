@@ -59,6 +59,9 @@ pub struct AddArgs {
     /// The bead id prefix of the rig's beads (default: from the name).
     #[arg(long)]
     pub prefix: Option<String>,
+    /// Keep landed work in the town: never push to the source (`[refinery] push = false`).
+    #[arg(long)]
+    pub no_push: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -89,21 +92,23 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
         branch: args.branch,
         runtime: args.runtime,
         prefix: args.prefix,
+        no_push: args.no_push,
     };
     let rig = rig::add_rig(town, &opts)?;
+    let c = &shown(&rig.config);
     if args.json {
-        return print_json(&rig.config);
+        return print_json(c);
     }
-    let c = &rig.config;
     output::line(format!(
         "Added rig {} at {}\n  source:         {}\n  default branch: {}\n  bead prefix:    {}\n  \
-         refinery:       {}\n  next:           edit {} to set gates, then `gastown sling <bead> {}`",
+         refinery:       {}\n  lands on:       {}\n  next:           edit {} to set gates, then `gastown sling <bead> {}`",
         c.name,
         rig.dir().display(),
         c.url,
         c.default_branch,
         c.prefix,
         rig.refinery_worktree().display(),
+        landing(c),
         rig.config_path().display(),
         c.name
     ))?;
@@ -113,7 +118,7 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
 fn list(town: &Town, json: bool) -> Result<()> {
     let rigs = Rig::list(town)?;
     if json {
-        let configs: Vec<&RigConfig> = rigs.iter().map(|r| &r.config).collect();
+        let configs: Vec<RigConfig> = rigs.iter().map(|r| shown(&r.config)).collect();
         return print_json(&configs);
     }
     if rigs.is_empty() {
@@ -123,10 +128,20 @@ fn list(town: &Town, json: bool) -> Result<()> {
         let polecats = rig.polecats_present()?.len();
         output::line(format!(
             "{}\t{}\t{} polecat(s)\t{}",
-            rig.config.name, rig.config.default_branch, polecats, rig.config.url
+            rig.config.name,
+            rig.config.default_branch,
+            polecats,
+            git_cli::redact(&rig.config.url)
         ))?;
     }
     Ok(())
+}
+
+/// The config as printed: a URL's credentials (`https://me:token@host/…`) never shown.
+fn shown(config: &RigConfig) -> RigConfig {
+    let mut config = config.clone();
+    config.url = git_cli::redact(&config.url);
+    config
 }
 
 /// Everything `rig show --json` prints.
@@ -140,6 +155,10 @@ struct RigView {
     polecats: Vec<PolecatStatus>,
     crew: Vec<String>,
     branches: Vec<BranchTip>,
+    /// Where the refinery lands (`origin` of the bare clone, credentials redacted).
+    origin: String,
+    /// Polecat branches gastown pushed to origin (while their work is in flight).
+    on_origin: Vec<BranchTip>,
 }
 
 #[derive(Debug, Serialize)]
@@ -158,7 +177,7 @@ fn show(town: &Town, name: &str, json: bool) -> Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let view = RigView {
         dir: rig.dir().to_path_buf(),
-        config: rig.config.clone(),
+        config: shown(&rig.config),
         bare_repo: bare.clone(),
         refinery: rig.refinery_worktree(),
         worktrees: git_cli::worktree_list(&bare)?,
@@ -168,12 +187,31 @@ fn show(town: &Town, name: &str, json: bool) -> Result<()> {
             .into_iter()
             .map(|(name, commit)| BranchTip { name, commit })
             .collect(),
+        origin: git_cli::origin_url(&bare),
+        on_origin: pushed_branches(&bare)?,
     };
     if json {
         return print_json(&view);
     }
     output::text(&render_show(&view))?;
     Ok(())
+}
+
+/// The polecat branches gastown pushed to origin (`refs/gastown/pushed/*`), by name.
+fn pushed_branches(bare: &std::path::Path) -> Result<Vec<BranchTip>> {
+    let prefix = crate::refinery::pushed_ref("");
+    let text = git_cli::git(
+        bare,
+        &["for-each-ref", "--format=%(refname) %(objectname)", &prefix],
+    )?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(name, commit)| BranchTip {
+            name: name.trim_start_matches(&prefix).to_string(),
+            commit: commit.to_string(),
+        })
+        .collect())
 }
 
 fn render_show(v: &RigView) -> String {
@@ -186,7 +224,8 @@ fn render_show(v: &RigView) -> String {
     let mut s = format!(
         "rig {}\n  dir:            {}\n  source:         {}\n  default branch: {}\n  \
          bead prefix:    {}\n  merge:          {}, batch {}, max polecats {}\n  \
-         runtime:        {}\n  gates:          {gates} (timeout {})\n  bare clone:     {}\n",
+         runtime:        {}\n  gates:          {gates} (timeout {})\n  bare clone:     {}\n  \
+         origin:         {}, lands on {}\n",
         c.name,
         v.dir.display(),
         c.url,
@@ -198,6 +237,8 @@ fn render_show(v: &RigView) -> String {
         c.runtime.as_deref().unwrap_or("(town default)"),
         humantime::format_duration(c.gates.timeout.0),
         v.bare_repo.display(),
+        v.origin,
+        landing(c),
     );
     s.push_str("worktrees:\n");
     for w in v.worktrees.iter().filter(|w| !w.bare) {
@@ -224,7 +265,31 @@ fn render_show(v: &RigView) -> String {
     for b in &v.branches {
         s.push_str(&format!("  {} {}\n", b.name, short(&b.commit)));
     }
+    if !v.on_origin.is_empty() {
+        s.push_str("on origin (pushed by `gastown done`):\n");
+        for b in &v.on_origin {
+            s.push_str(&format!("  {} {}\n", b.name, short(&b.commit)));
+        }
+    }
     s
+}
+
+/// How the refinery lands, in words.
+fn landing(c: &RigConfig) -> String {
+    let r = &c.refinery;
+    if !r.push {
+        return "the town only (`[refinery] push = false`)".to_string();
+    }
+    format!(
+        "origin's {} (pushed with a lease{}; remote timeout {})",
+        c.default_branch,
+        if r.push_branches {
+            "; polecat branches pushed while in flight"
+        } else {
+            ""
+        },
+        humantime::format_duration(r.remote_timeout.0)
+    )
 }
 
 fn short(commit: &str) -> &str {

@@ -23,7 +23,10 @@ pub fn run(town: &Town, cmd: WorkCommand) -> Result<()> {
     let outcome = result?;
     closed?;
     output::text(&outcome.text)?;
-    if !outcome.effects.is_empty() {
+    // The ledger is closed: the network work of the command (a branch push) runs now.
+    let (pushed, left) = work::Effect::carry_out_without_supervisor(town, outcome.effects);
+    output::text(&pushed)?;
+    if !left.is_empty() {
         eprintln!("(no supervisor is running: sessions start when `gastown run` comes up)");
     }
     Ok(())

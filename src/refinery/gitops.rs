@@ -173,6 +173,47 @@ pub fn commit_tree_as(
     Ok(stdout.trim().to_string())
 }
 
+/// The rig's old targets saved by `mq accept-origin` (`refs/gastown/backup/*`) that `tip` does
+/// not contain: history origin dropped, which no merge may bring back.
+pub fn dropped_history(repo: &Path, tip: &str) -> Result<Vec<String>> {
+    let text = git_cli::git(
+        repo,
+        &[
+            "for-each-ref",
+            "--format=%(objectname)",
+            "refs/gastown/backup/",
+        ],
+    )?;
+    let mut dropped = Vec::new();
+    for backup in text.lines().filter(|l| !l.is_empty()) {
+        if !git_cli::is_ancestor(repo, backup, tip)? {
+            dropped.push(backup.to_string());
+        }
+    }
+    Ok(dropped)
+}
+
+/// How many dropped commits (history of `dropped` that `tip` lacks) merging `branch_tip` would
+/// bring back: the branch forked from the dropped history, not from `tip`'s.
+pub fn carries_dropped(
+    repo: &Path,
+    dropped: &[String],
+    branch_tip: &str,
+    tip: &str,
+) -> Result<usize> {
+    for backup in dropped {
+        let Ok(fork) = git_cli::git(repo, &["merge-base", branch_tip, backup]) else {
+            continue;
+        };
+        if !git_cli::is_ancestor(repo, &fork, tip)? {
+            let not_tip = format!("^{tip}");
+            let n = git_cli::git(repo, &["rev-list", "--count", &fork, &not_tip])?;
+            return Ok(n.trim().parse().unwrap_or(1).max(1));
+        }
+    }
+    Ok(0)
+}
+
 /// True when `err` is git refusing a compare-and-swap because the ref moved.
 pub fn is_cas_miss(err: &GitCliError) -> bool {
     matches!(err, GitCliError::Failed { stderr, .. }

@@ -1,9 +1,13 @@
-//! Landing a batch: check what is already merged or gone, build and gate candidates
-//! ([`super::batch`]), then move `refs/heads/<target>` with a compare-and-swap, starting again
-//! from the new tip when someone else moved it meanwhile. No ledger access here: this is the
-//! slow phase, run outside the ledger's owner.
+//! Landing a batch: pick the base (origin's tip, after a fetch — see [`super::origin`] — or the
+//! rig's own target when the rig does not push), check what is already merged or gone, build and
+//! gate candidates ([`super::batch`]), then publish: push with an exact lease and move the rig's
+//! target with a compare-and-swap, starting again from the new tip when someone else moved
+//! either meanwhile. No ledger access here: this is the slow phase, run outside the ledger's
+//! owner.
 
 use super::batch::Attempt;
+use super::origin::{self, Base, Published};
+use super::problem::{self, RemoteProblem};
 use super::queue::MergeRequest;
 use super::{HISTORY_DEPTH, LandOutcome, MrOutcome, MrResult, gitops};
 use crate::git_cli;
@@ -11,6 +15,7 @@ use crate::rig::{Gate, Rig, ensure_refinery_worktree};
 use crate::town::Town;
 use anyhow::{Context, Result};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// How to land.
@@ -19,8 +24,11 @@ pub struct LandOptions {
     /// Merge with `git merge` in the refinery's worktree instead of in memory (merge strategy
     /// only; kept to measure against).
     pub worktree_merge: bool,
-    /// Times to start again when the target moved under us.
+    /// Times to start again when the target moved under us (locally, or on origin).
     pub max_cas_retries: usize,
+    /// Test fault point: SIGKILL this process right after a push to origin succeeded, before
+    /// any local ref moved (`GASTOWN_REFINERY_FAULT=after-push` in the live refinery).
+    pub crash_after_push: bool,
 }
 
 impl Default for LandOptions {
@@ -28,8 +36,20 @@ impl Default for LandOptions {
         LandOptions {
             worktree_merge: false,
             max_cas_retries: 8,
+            crash_after_push: false,
         }
     }
+}
+
+/// What one landing accumulates across its attempts.
+struct Landing<'a> {
+    rig: &'a Rig,
+    batch: &'a [MergeRequest],
+    target: String,
+    worktree: Option<PathBuf>,
+    start: Instant,
+    gate_runs: usize,
+    cas_retries: usize,
 }
 
 /// Land `batch` on its target. Every MR of the batch gets exactly one result.
@@ -39,14 +59,11 @@ pub fn land_with(
     batch: &[MergeRequest],
     opts: &LandOptions,
 ) -> Result<LandOutcome> {
-    let start = Instant::now();
     let target = batch
         .first()
         .map(|mr| mr.target.clone())
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| rig.config.default_branch.clone());
-    let refname = format!("refs/heads/{target}");
-    let repo = rig.bare_repo();
     let has_gates = Gate::ALL
         .iter()
         .any(|g| rig.config.gates.command(*g).is_some());
@@ -55,34 +72,154 @@ pub fn land_with(
     } else {
         None
     };
-    let mut cas_retries = 0;
+    let mut landing = Landing {
+        rig,
+        batch,
+        target,
+        worktree,
+        start: Instant::now(),
+        gate_runs: 0,
+        cas_retries: 0,
+    };
     loop {
-        let old_tip = git_cli::rev_parse(&repo, &refname)
-            .with_context(|| format!("rig {}: target branch {target} is missing", rig.name()))?;
-        let mut attempt = Attempt::new(rig, worktree.clone(), opts.worktree_merge);
-        let mut results = precheck(&mut attempt, batch, &old_tip)?;
-        let pending: Vec<&MergeRequest> = batch
+        if let Some(outcome) = landing.attempt(opts)? {
+            return Ok(outcome);
+        }
+    }
+}
+
+/// The rig's own target, for an outcome that never got a base.
+fn base_tip(rig: &Rig, target: &str) -> String {
+    git_cli::rev_parse(&rig.bare_repo(), &format!("refs/heads/{target}")).unwrap_or_default()
+}
+
+impl Landing<'_> {
+    /// One attempt on the current base; `None` when the target moved meanwhile (nothing was
+    /// published) and the batch must start again from its new tip.
+    fn attempt(&mut self, opts: &LandOptions) -> Result<Option<LandOutcome>> {
+        let rig = self.rig;
+        let base = match self.base()? {
+            Ok(base) => base,
+            Err(problem) => {
+                let tip = base_tip(rig, &self.target);
+                return Ok(Some(self.held(HashMap::new(), &tip, problem)));
+            }
+        };
+        let mut attempt = Attempt::new(rig, self.worktree.clone(), opts.worktree_merge);
+        let mut results = precheck(&mut attempt, self.batch, &base.tip)?;
+        let known = results.clone();
+        let pending: Vec<&MergeRequest> = self
+            .batch
             .iter()
             .filter(|mr| !results.contains_key(&mr.id))
             .collect();
         let new_tip = if pending.is_empty() {
-            old_tip.clone()
+            base.tip.clone()
         } else {
-            attempt.land_group(&old_tip, &pending, &mut results)?
+            attempt.land_group(&base.tip, &pending, &mut results)?
         };
-        if new_tip != old_tip {
-            let reason = format!("gastown refinery: land {} MR(s)", pending.len());
-            match git_cli::update_ref(&repo, &refname, &new_tip, Some(&old_tip), &reason) {
-                Ok(()) => {}
-                Err(e) if gitops::is_cas_miss(&e) && cas_retries < opts.max_cas_retries => {
-                    cas_retries += 1;
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
+        self.gate_runs += attempt.gate_runs;
+        let timeout = rig.config.refinery.remote_timeout.0;
+        let published = origin::publish(
+            rig,
+            &self.target,
+            &base,
+            &new_tip,
+            timeout,
+            opts.crash_after_push,
+        )?;
+        let problem = match published {
+            Published::Done => None,
+            Published::Moved if self.cas_retries < opts.max_cas_retries => {
+                self.cas_retries += 1;
+                return Ok(None);
             }
+            Published::Moved if base.origin.is_none() => anyhow::bail!(
+                "rig {}: {} kept moving during {} landing tries; nothing landed, try again",
+                rig.name(),
+                self.target,
+                self.cas_retries + 1
+            ),
+            Published::Moved => Some(RemoteProblem::KeepsMoving {
+                remote: git_cli::origin_url(&rig.bare_repo()),
+                target: self.target.clone(),
+                tries: self.cas_retries + 1,
+            }),
+            Published::Problem(problem) => Some(problem),
+        };
+        if let Some(problem) = problem {
+            return Ok(Some(self.held(known, &base.tip, problem)));
+        }
+        if new_tip != base.tip {
             attempt.remember_passed(&new_tip);
         }
-        let outcomes = batch
+        if base.origin.is_some() {
+            problem::end_streak(rig);
+        }
+        let pushed = base.origin.is_some() && base.origin.as_deref() != Some(new_tip.as_str());
+        Ok(Some(self.outcome(
+            &base.local,
+            &new_tip,
+            results,
+            pushed,
+            None,
+        )))
+    }
+
+    /// The base of the next attempt: after a fetch from origin with `push`, else the rig's
+    /// own target.
+    fn base(&self) -> Result<Result<Base, RemoteProblem>> {
+        let rig = self.rig;
+        if !rig.config.refinery.push {
+            let tip = git_cli::rev_parse(&rig.bare_repo(), &format!("refs/heads/{}", self.target))
+                .with_context(|| {
+                    format!(
+                        "rig {}: target branch {} is missing",
+                        rig.name(),
+                        self.target
+                    )
+                })?;
+            return Ok(Ok(Base {
+                local: tip.clone(),
+                tip,
+                origin: None,
+            }));
+        }
+        let timeout = rig.config.refinery.remote_timeout.0;
+        match origin::sync(rig, &self.target, timeout)? {
+            Ok(synced) => origin::base(rig, &self.target, synced),
+            Err(problem) => Ok(Err(problem)),
+        }
+    }
+
+    /// Nothing published: the MRs judged before merging (already merged, branch gone, held)
+    /// keep their results, every other waits in the queue for origin.
+    fn held(
+        &self,
+        mut known: HashMap<String, MrResult>,
+        tip: &str,
+        problem: RemoteProblem,
+    ) -> LandOutcome {
+        for mr in self.batch {
+            known
+                .entry(mr.id.clone())
+                .or_insert_with(|| MrResult::RemoteHeld {
+                    reason: problem.summary(),
+                });
+        }
+        self.outcome(tip, tip, known, false, Some(problem))
+    }
+
+    fn outcome(
+        &self,
+        old_tip: &str,
+        new_tip: &str,
+        mut results: HashMap<String, MrResult>,
+        pushed: bool,
+        remote: Option<RemoteProblem>,
+    ) -> LandOutcome {
+        let outcomes = self
+            .batch
             .iter()
             .map(|mr| MrOutcome {
                 mr: mr.clone(),
@@ -91,16 +228,18 @@ pub fn land_with(
                     .expect("every MR of the batch gets a result"),
             })
             .collect();
-        return Ok(LandOutcome {
-            rig: rig.name().to_string(),
-            target,
-            old_tip,
-            new_tip,
+        LandOutcome {
+            rig: self.rig.name().to_string(),
+            target: self.target.clone(),
+            old_tip: old_tip.to_string(),
+            new_tip: new_tip.to_string(),
             outcomes,
-            gate_runs: attempt.gate_runs,
-            cas_retries,
-            elapsed: start.elapsed(),
-        });
+            gate_runs: self.gate_runs,
+            cas_retries: self.cas_retries,
+            pushed,
+            remote,
+            elapsed: self.start.elapsed(),
+        }
     }
 }
 
@@ -112,6 +251,7 @@ fn precheck(
     tip: &str,
 ) -> Result<HashMap<String, MrResult>> {
     let landed = gitops::trailers(&attempt.repo, tip, HISTORY_DEPTH)?;
+    let dropped = gitops::dropped_history(&attempt.repo, tip)?;
     let mut results = HashMap::new();
     for mr in batch {
         if let Some(commit) = landed.get(&mr.id) {
@@ -131,7 +271,15 @@ fn precheck(
         } else {
             match gitops::branch_tip(&attempt.repo, &mr.branch)? {
                 Some(commit) => {
-                    attempt.branch_tips.insert(mr.id.clone(), commit);
+                    match gitops::carries_dropped(&attempt.repo, &dropped, &commit, tip)? {
+                        0 => {
+                            attempt.branch_tips.insert(mr.id.clone(), commit);
+                        }
+                        n => {
+                            results
+                                .insert(mr.id.clone(), MrResult::OnDroppedHistory { dropped: n });
+                        }
+                    }
                 }
                 None => {
                     results.insert(

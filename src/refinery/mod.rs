@@ -5,34 +5,47 @@
 //!
 //! 1. [`next_batch`] (ledger, read only): the open MRs of a rig, by priority then age, skipping
 //!    ones waiting for rework, escalated or held because the target itself is broken.
-//! 2. [`land`] (git and gates only, NO ledger): merge each MR onto the target without a work
-//!    tree (`git merge-tree --write-tree`, `git commit-tree`), every MR's commit carrying the
-//!    trailer `Gastown-MR: <mr-id>`; run the rig's gates once per batch in the refinery's
-//!    worktree (bisecting on failure); advance `refs/heads/<target>` with a compare-and-swap.
+//! 2. [`land_with`] (git and gates only, NO ledger): fetch origin's target and merge on its tip
+//!    ([`origin`]); merge each MR onto it without a work tree (`git merge-tree --write-tree`,
+//!    `git commit-tree`), every MR's commit carrying the trailer `Gastown-MR: <mr-id>`; run the
+//!    rig's gates once per batch in the refinery's worktree (bisecting on failure); push to
+//!    origin with an exact lease, then advance `refs/heads/<target>` with a compare-and-swap.
 //! 3. [`record`] (ledger): close MRs and source beads, mail the polecat, witness and mayor,
-//!    send work back for rework, escalate after [`MAX_RETRIES`], remove merged sandboxes.
+//!    send work back for rework, escalate after [`MAX_RETRIES`], tell the mayor and overseer
+//!    what keeps origin from taking work; return the merged sandboxes, which the caller removes
+//!    ([`remove_sandbox`]) once the polecat's session has ended.
 //!
 //! A crash between 2 and 3 is healed by [`recover`] (and by `land` itself): a trailer already
-//! in the target's history means "merged", so the bookkeeping is finished, never the merge
-//! repeated. See docs/refinery.md.
+//! in the target's history — on origin too, fetched first — means "merged", so the
+//! bookkeeping is finished, never the merge repeated. See docs/refinery.md.
 
 // The refinery actor (the lead's) calls `next_batch`, `land` and `record`; `mq process` uses
 // the rest today.
 mod batch;
+mod branches;
 mod gitops;
 mod land;
+mod origin;
+#[cfg(test)]
+mod origin_tests;
+mod problem;
 mod process;
 mod queue;
 mod record;
 mod recover;
+mod sandbox;
 #[cfg(test)]
 mod tests;
 
+pub use branches::push_polecat_branch;
 pub use land::{LandOptions, land_with};
+pub use origin::{accept_origin, pushed_ref};
+pub use problem::RemoteProblem;
 pub use process::{ProcessOptions, process_rig};
 pub use queue::{MergeRequest, QueueState, next_batch, queue_of};
-pub use record::{record, reopen_source};
-pub use recover::recover;
+pub use record::{Recorded, record, reopen_source};
+pub use recover::{recover, sync_origin};
+pub use sandbox::remove_sandbox;
 
 use serde::Serialize;
 use std::time::Duration;
@@ -69,8 +82,13 @@ pub enum MrResult {
     TimedOut { gate: String, output: String },
     /// The MR's branch is gone from the rig's repository.
     BranchMissing { branch: String },
+    /// The branch was started on history that origin dropped (a force-push the overseer
+    /// accepted with `mq accept-origin`): merging it would push the dropped commits back.
+    OnDroppedHistory { dropped: usize },
     /// Not attempted: the target is still at a tip whose gates already failed without it.
     Held { target_tip: String },
+    /// Not landed: origin could not take it (see [`LandOutcome::remote`]); it stays queued.
+    RemoteHeld { reason: String },
 }
 
 impl MrResult {
@@ -105,6 +123,11 @@ pub struct LandOutcome {
     pub gate_runs: usize,
     /// Compare-and-swap attempts that found the target moved and started again.
     pub cas_retries: usize,
+    /// The new tip was pushed to origin.
+    pub pushed: bool,
+    /// What kept origin from taking the batch (every MR not judged before merging is then
+    /// [`MrResult::RemoteHeld`]).
+    pub remote: Option<RemoteProblem>,
     #[serde(with = "millis")]
     pub elapsed: Duration,
 }

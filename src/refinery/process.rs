@@ -3,7 +3,7 @@
 //! refinery actor runs the same three phases, with `land` outside the ledger's owner.
 
 use super::land::{LandOptions, land_with};
-use super::{MrResult, next_batch, record, recover};
+use super::{MrResult, next_batch, record, recover, remove_sandbox, sync_origin};
 use crate::rig::Rig;
 use crate::town::Town;
 use anyhow::Result;
@@ -21,6 +21,8 @@ pub struct ProcessSummary {
     pub sent_back: usize,
     pub failed: usize,
     pub held: usize,
+    /// MRs that stayed queued because origin could not take them.
+    pub waiting_for_origin: usize,
     pub gate_runs: usize,
     /// Times the target moved during a landing and the batch started again from its new tip.
     pub cas_retries: usize,
@@ -60,13 +62,16 @@ pub fn process_rig(
     let start = Instant::now();
     let mut summary = ProcessSummary {
         rig: rig.name().to_string(),
-        recovered: if popts.skip_record {
-            0
-        } else {
-            recover(ledger, town, rig, who)?
-        },
         ..ProcessSummary::default()
     };
+    if !popts.skip_record {
+        if let Some(problem) = sync_origin(rig)? {
+            summary
+                .notes
+                .push(format!("before recovery: {}", problem.summary()));
+        }
+        summary.recovered = recover(ledger, town, rig, who)?;
+    }
     let size = rig.config.batch.max(1);
     while max_batches.is_none_or(|m| summary.batches < m) {
         let batch = next_batch(ledger, rig.name(), size)?;
@@ -85,10 +90,15 @@ pub fn process_rig(
                 MrResult::Merged { .. } | MrResult::AlreadyMerged { .. } => summary.merged += 1,
                 MrResult::Conflict { .. }
                 | MrResult::GateFailed { .. }
-                | MrResult::TimedOut { .. } => summary.sent_back += 1,
+                | MrResult::TimedOut { .. }
+                | MrResult::OnDroppedHistory { .. } => summary.sent_back += 1,
                 MrResult::BranchMissing { .. } => summary.failed += 1,
                 MrResult::GateFailedOnTarget { .. } | MrResult::Held { .. } => {
                     summary.held += 1;
+                    continue;
+                }
+                MrResult::RemoteHeld { .. } => {
+                    summary.waiting_for_origin += 1;
                     continue;
                 }
             }
@@ -105,6 +115,13 @@ pub fn process_rig(
         }
         let recorded = record(ledger, town, &outcome, who)?;
         summary.notes.extend(recorded.notes);
+        // No sessions here (this is `gastown mq process`): sandboxes go at once.
+        for sandbox in &recorded.sandboxes {
+            let note = remove_sandbox(town, sandbox);
+            if !note.is_empty() {
+                summary.notes.push(format!("{}: {note}", sandbox.branch));
+            }
+        }
         if !progress {
             break;
         }

@@ -1,28 +1,32 @@
-//! The bookkeeping after [`super::land`]: what each result means for the ledger, the polecat,
-//! the witness and the mayor. Idempotent: an MR already closed is left alone, so recording the
-//! same outcome twice (or after [`super::recover`]) changes nothing.
+//! The bookkeeping after [`super::land_with`]: what each result means for the ledger, the
+//! polecat, the witness, the mayor and the overseer. Idempotent: an MR already closed is left
+//! alone, so recording the same outcome twice (or after [`super::recover`]) changes nothing.
+//! No slow git work here (this runs in the ledger's owner): merged sandboxes are returned for
+//! the caller to remove once the polecats' sessions have ended.
 
+use super::problem::{self, RemoteProblem};
 use super::queue::MergeRequest;
-use super::{LandOutcome, MAX_RETRIES, MrResult, gitops};
+use super::sandbox::Sandbox;
+use super::{LandOutcome, MAX_RETRIES, MrResult};
 use crate::convoy::{self, ConvoyLanded};
-use crate::git_cli;
 use crate::mail::store::{self, Outgoing, ProtocolKind, send_protocol};
-use crate::rig::{self, Rig};
+use crate::rig::Rig;
 use crate::town::Town;
 use crate::work::{Effect, WorkCommand};
 use anyhow::Result;
-use gastown_actors::identity::AgentIdentity;
 use gastown_beads::{BeadPatch, Ledger, Status};
 use serde_json::{Map, Value, json};
 
-/// What [`record`] did: one line per MR, and the effects on the live tree (sessions to start
-/// for re-slung work) that the supervisor carries out.
+/// What [`record`] did: one line per MR, the effects on the live tree (sessions to start for
+/// re-slung work) that the supervisor carries out, and the merged sandboxes to remove.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recorded {
     pub notes: Vec<String>,
     pub effects: Vec<Effect>,
     /// Convoys that landed because a source bead closed (for `crate::convoy::announce`).
     pub landed_convoys: Vec<ConvoyLanded>,
+    /// Merged MRs' sandboxes: end each polecat's session first, then [`super::remove_sandbox`].
+    pub sandboxes: Vec<Sandbox>,
 }
 
 /// Record every result of `outcome` in the ledger as `who` (normally `<rig>/refinery`).
@@ -34,6 +38,10 @@ pub fn record(
 ) -> Result<Recorded> {
     let mut done = Recorded::default();
     let rig = Rig::load(town, &outcome.rig)?;
+    if let Some(problem) = &outcome.remote {
+        done.notes
+            .push(tell_remote_problem(ledger, &rig, outcome, problem, who)?);
+    }
     for o in &outcome.outcomes {
         let Some(bead) = ledger.get(&o.mr.id)? else {
             done.notes
@@ -49,21 +57,14 @@ pub fn record(
             MrResult::Merged { commit, branch_tip } => merged(
                 ledger,
                 town,
-                &rig,
                 &mr,
                 (commit, Some(branch_tip)),
                 who,
-                &mut done.landed_convoys,
+                &mut done,
             )?,
-            MrResult::AlreadyMerged { commit } => merged(
-                ledger,
-                town,
-                &rig,
-                &mr,
-                (commit, None),
-                who,
-                &mut done.landed_convoys,
-            )?,
+            MrResult::AlreadyMerged { commit } => {
+                merged(ledger, town, &mr, (commit, None), who, &mut done)?
+            }
             MrResult::Conflict { files } => {
                 let text = format!(
                     "{} does not merge onto {}: conflicts in {}. Rebase your branch onto {} and run `gastown done` again.",
@@ -94,12 +95,31 @@ pub fn record(
                 target_tip,
             } => target_broken(ledger, &mr, gate, output, target_tip, who)?,
             MrResult::BranchMissing { branch } => branch_missing(ledger, &mr, branch, who)?,
+            MrResult::OnDroppedHistory { dropped } => {
+                let text = format!(
+                    "{} was started on history that origin's {} no longer has (a force-push, \
+                     accepted with `gastown mq accept-origin`): merging it would push {dropped} \
+                     dropped commit(s) back. Move your own commits onto the new {} (`git rebase \
+                     --onto {} <the commit you started from>`) and run `gastown done` again.",
+                    mr.branch, mr.target, mr.target, mr.target
+                );
+                rework(
+                    ledger,
+                    town,
+                    &mr,
+                    "dropped-history",
+                    &text,
+                    who,
+                    &mut done.effects,
+                )?
+            }
             MrResult::Held { target_tip } => format!(
                 "{}: held, {} at {} still fails its gates without it",
                 mr.id,
                 mr.target,
                 short(target_tip)
             ),
+            MrResult::RemoteHeld { reason } => format!("{}: queued, {reason}", mr.id),
         };
         done.notes.push(note);
     }
@@ -117,16 +137,16 @@ fn extra(pairs: &[(&str, Value)]) -> Map<String, Value> {
         .collect()
 }
 
-/// Merged: close the source bead and the MR, tell the polecat and the witness, and now that
-/// the merge is confirmed, remove the polecat's sandbox and its branch.
+/// Merged: close the source bead and the MR, tell the polecat and the witness; the sandbox
+/// goes to the caller, to remove once the polecat's session has ended (never before the merge
+/// is confirmed, which it now is).
 fn merged(
     ledger: &mut Ledger,
     town: &Town,
-    rig: &Rig,
     mr: &MergeRequest,
     (commit, landed_tip): (&str, Option<&str>),
     who: &str,
-    landed: &mut Vec<ConvoyLanded>,
+    done: &mut Recorded,
 ) -> Result<String> {
     let reason = format!("merged in {} ({})", short(commit), mr.id);
     if let Some(source) = ledger.get(&mr.source_bead)?
@@ -134,7 +154,8 @@ fn merged(
     {
         ledger.close(&source.id, &reason, who)?;
         // The one place the refinery tells convoys a tracked bead closed.
-        landed.extend(convoy::on_bead_closed(ledger, town, &source.id, who)?);
+        done.landed_convoys
+            .extend(convoy::on_bead_closed(ledger, town, &source.id, who)?);
     }
     // Its molecule's steps are moot once the work merged (idempotent, so a retried
     // bookkeeping finishes it too).
@@ -155,57 +176,53 @@ fn merged(
         who,
         &body,
     )?;
-    let cleanup = remove_sandbox(rig, mr, landed_tip);
+    done.sandboxes.push(Sandbox {
+        rig: mr.rig.clone(),
+        worker: mr.worker.clone(),
+        branch: mr.branch.clone(),
+        target: mr.target.clone(),
+        landed_tip: landed_tip.map(str::to_string),
+    });
     Ok(format!(
-        "{}: merged as {} ({}){cleanup}",
+        "{}: merged as {} ({})",
         mr.id,
         short(commit),
         mr.source_bead
     ))
 }
 
-/// Remove the merged polecat's worktree and branch, but only what the merge confirms: the
-/// branch must be at the commit that landed (or contained in the target), and the worktree still
-/// on that branch with no uncommitted changes. Failures are reported, never fatal: the merge is
-/// already recorded.
-fn remove_sandbox(rig: &Rig, mr: &MergeRequest, landed_tip: Option<&str>) -> String {
-    let repo = rig.bare_repo();
-    let tip = match gitops::branch_tip(&repo, &mr.branch) {
-        Ok(Some(tip)) => tip,
-        Ok(None) => return String::new(),
-        Err(e) => return format!("; sandbox kept ({e:#})"),
-    };
-    let contained = landed_tip == Some(tip.as_str())
-        || git_cli::git(&repo, &["merge-base", "--is-ancestor", &tip, &mr.target]).is_ok();
-    if !contained {
-        return format!(
-            "; sandbox and branch kept: {} has commits that did not land",
-            mr.branch
-        );
+/// Origin cannot take the batch: tell the mayor (urgent) and the overseer what happened and
+/// what to do — once per streak (see [`super::problem`]).
+fn tell_remote_problem(
+    ledger: &mut Ledger,
+    rig: &Rig,
+    outcome: &LandOutcome,
+    problem: &RemoteProblem,
+    who: &str,
+) -> Result<String> {
+    let summary = problem.summary();
+    if !problem::first_of_streak(rig, problem) {
+        return Ok(format!("{}: nothing landed, {summary}", rig.name()));
     }
-    let polecat = AgentIdentity::parse(&mr.worker)
-        .ok()
-        .filter(|id| id.role == gastown_actors::identity::Role::Polecat)
-        .map(|id| id.name);
-    if let Some(polecat) = polecat {
-        let status = match rig::polecat_status(rig, &polecat) {
-            Ok(s) => s,
-            Err(e) => return format!("; sandbox kept ({e})"),
+    let waiting = outcome
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.result, MrResult::RemoteHeld { .. }))
+        .count();
+    for to in ["mayor", crate::mail::OVERSEER] {
+        let mail = Outgoing {
+            to: to.to_string(),
+            subject: problem.subject(rig.name()),
+            body: problem.body(rig, waiting),
+            urgent: to == "mayor",
+            reply_to: None,
         };
-        let on_branch = status.branch.as_deref() == Some(mr.branch.as_str());
-        if status.exists && on_branch {
-            if status.dirty {
-                return format!("; sandbox kept: {polecat}'s worktree has uncommitted changes");
-            }
-            if let Err(e) = rig::remove_polecat_worktree(rig, &polecat, true) {
-                return format!("; sandbox kept ({e})");
-            }
-        }
+        store::send(ledger, who, &mail)?;
     }
-    match git_cli::delete_branch(&repo, &mr.branch, true) {
-        Ok(()) => format!("; sandbox and branch {} removed", mr.branch),
-        Err(e) => format!("; branch {} kept ({e})", mr.branch),
-    }
+    Ok(format!(
+        "{}: nothing landed, {summary} (mayor and overseer told)",
+        rig.name()
+    ))
 }
 
 /// Send the work back to its polecat (REWORK mail, source bead re-slung as a rebase/fix task),

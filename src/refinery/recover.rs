@@ -1,12 +1,16 @@
 //! Crash safety: finish the bookkeeping of MRs that landed but were not recorded.
 //!
-//! `land` moves the target first and `record` writes the ledger after; a crash in between
-//! leaves an open MR whose trailer is already on the target. On start the refinery scans the
-//! target's recent history for trailers of MRs still open and records them as merged — it
-//! never merges them again (`land` also checks the trailers before merging).
+//! `land` moves the target first (origin, then the rig's own) and `record` writes the ledger
+//! after; a crash in between leaves an open MR whose trailer is already on the target — maybe
+//! only on origin, when the crash came right after the push. On start the refinery first
+//! brings origin's target in ([`sync_origin`], outside the ledger's owner: it waits on the
+//! network), then scans the target's recent history for trailers of MRs still open and records
+//! them as merged — it never merges them again (`land` also checks the trailers before
+//! merging, after its own fetch).
 
+use super::problem::RemoteProblem;
 use super::queue::{MergeRequest, queue_of};
-use super::{HISTORY_DEPTH, LandOutcome, MrOutcome, MrResult, gitops, record};
+use super::{HISTORY_DEPTH, LandOutcome, MrOutcome, MrResult, gitops, origin, record};
 use crate::git_cli;
 use crate::rig::Rig;
 use crate::town::Town;
@@ -14,6 +18,18 @@ use anyhow::Result;
 use gastown_beads::Ledger;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// Fetch origin's default branch and bring the rig's to it (when the rig pushes), so that
+/// [`recover`] sees trailers that reached origin before a crash. A problem with origin is
+/// returned, not an error: recovery then works from what the rig has, and `land` fetches again.
+pub fn sync_origin(rig: &Rig) -> Result<Option<RemoteProblem>> {
+    if !rig.config.refinery.push {
+        return Ok(None);
+    }
+    let target = &rig.config.default_branch;
+    let timeout = rig.config.refinery.remote_timeout.0;
+    Ok(origin::sync(rig, target, timeout)?.err())
+}
 
 /// Record as merged every open MR of `rig` whose trailer is on its target; returns how many.
 pub fn recover(ledger: &mut Ledger, town: &Town, rig: &Rig, who: &str) -> Result<usize> {
@@ -55,6 +71,8 @@ pub fn recover(ledger: &mut Ledger, town: &Town, rig: &Rig, who: &str) -> Result
             outcomes,
             gate_runs: 0,
             cas_retries: 0,
+            pushed: false,
+            remote: None,
             elapsed: Duration::ZERO,
         };
         record(ledger, town, &outcome, who)?;

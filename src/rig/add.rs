@@ -24,6 +24,8 @@ pub struct AddOptions {
     pub runtime: Option<String>,
     /// The bead id prefix (default: derived from the name).
     pub prefix: Option<String>,
+    /// Keep landed work in the town (`[refinery] push = false`): nothing is pushed to the source.
+    pub no_push: bool,
 }
 
 /// The rig's own `.gitignore`: everything but its config stays out of the town repository.
@@ -55,6 +57,9 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
     let url = resolve_source(&opts.source);
     let staging = Staging::new(town, &opts.name)?;
     let branch = clone_source(&staging.bare(), &url, opts.branch.as_deref())?;
+    if !opts.no_push {
+        check_accepts_pushes(&url, &branch)?;
+    }
     fs::create_dir(&dir).map_err(|e| RigError::io("create", &dir, e))?;
     let mut undo = Undo {
         town: &town.root,
@@ -66,6 +71,7 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
     fs::rename(staging.bare(), &bare).map_err(|e| RigError::io("move the clone to", &bare, e))?;
     let mut config = RigConfig::new(&opts.name, &url, &branch, &prefix);
     config.runtime = opts.runtime.clone();
+    config.refinery.push = !opts.no_push;
     let rig = write_rig_files(&dir, &config)?;
     ensure_refinery_worktree(&rig)?;
     let message = format!("gastown rig add {}", opts.name);
@@ -83,6 +89,49 @@ fn clone_source(bare: &Path, url: &str, wanted: Option<&str>) -> Result<String> 
     let branch = default_branch(bare, url, wanted)?;
     keep_only_branch(bare, &branch)?;
     Ok(branch)
+}
+
+/// The refinery pushes landed work to the source's default branch. A local non-bare repository
+/// with that branch checked out refuses such pushes (git's `receive.denyCurrentBranch`, default
+/// `refuse`); say so now, with the fix, rather than at the first landing. The user's repository
+/// config is never changed for them.
+fn check_accepts_pushes(url: &str, branch: &str) -> Result<()> {
+    let path = Path::new(url);
+    if url.contains("://") || !path.is_dir() {
+        return Ok(());
+    }
+    if git_cli::git(path, &["rev-parse", "--is-bare-repository"])? != "false" {
+        return Ok(());
+    }
+    if git_cli::current_branch(path)?.as_deref() != Some(branch) {
+        return Ok(());
+    }
+    let deny = git_cli::git(path, &["config", "--get", "receive.denyCurrentBranch"]).ok();
+    let refuses = match deny.as_deref().map(str::to_ascii_lowercase) {
+        None => true,
+        Some(v) => matches!(v.as_str(), "refuse" | "true" | "yes" | "on" | "1"),
+    };
+    if refuses {
+        return Err(RigError::SourceRefusesPushes {
+            path: path.to_path_buf(),
+            branch: branch.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// What to do about a non-bare origin with the target checked out (for the refinery's message
+/// too): the exact command, or landing in the town only.
+pub fn checked_out_fix(url: &str) -> String {
+    let allow = if url.contains("://") || !Path::new(url).is_absolute() {
+        "run `git config receive.denyCurrentBranch updateInstead` in that repository".to_string()
+    } else {
+        format!("run `git -C {url} config receive.denyCurrentBranch updateInstead`")
+    };
+    format!(
+        "{allow} (each push then updates its work tree, which must be clean), or set \
+         `[refinery] push = false` in the rig's rig.toml to keep landed work in the town"
+    )
 }
 
 /// Check and write `rig.toml` and the rig's `.gitignore`, and read the rig back.

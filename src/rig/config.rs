@@ -18,6 +18,11 @@
 //! test = "cargo test"
 //! lint = "cargo clippy -- -D warnings"
 //! timeout = "10m"            # per gate command, humantime syntax
+//!
+//! [refinery]                 # optional; these are the defaults
+//! push = true                # land on origin: fetch, merge on its tip, push with a lease
+//! push_branches = true       # `gastown done` pushes the polecat's branch to origin
+//! remote_timeout = "2m"      # the longest one fetch or push may take
 //! ```
 
 use super::error::{Result, RigError};
@@ -61,6 +66,54 @@ pub struct RigConfig {
     /// Commands a merge must pass.
     #[serde(default)]
     pub gates: GatesConfig,
+    /// How the refinery talks to the rig's source remote (`origin` of the bare clone).
+    #[serde(default)]
+    pub refinery: RefineryConfig,
+}
+
+/// `[refinery]` in `rig.toml`: landing on the source remote. A rig.toml without the table (made
+/// before it existed) gets these defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefineryConfig {
+    /// Land on origin: before each batch fetch origin's target and merge on its tip; after the
+    /// gates pass push with a compare-and-swap, then move the rig's own target. `false`: the
+    /// rig's bare clone is the only target (work stays in the town), and nothing is pushed.
+    #[serde(default = "default_true")]
+    pub push: bool,
+    /// `gastown done` pushes the polecat's branch to origin (so work in flight survives the loss
+    /// of the town's disk); the refinery deletes it there once the merge is confirmed. Only
+    /// with `push = true`.
+    #[serde(default = "default_true")]
+    pub push_branches: bool,
+    /// The longest one fetch, push or query of origin may take before git is killed.
+    #[serde(default = "default_remote_timeout")]
+    pub remote_timeout: HumanDuration,
+}
+
+impl Default for RefineryConfig {
+    fn default() -> Self {
+        RefineryConfig {
+            push: true,
+            push_branches: true,
+            remote_timeout: default_remote_timeout(),
+        }
+    }
+}
+
+impl RefineryConfig {
+    /// Polecat branches go to origin: `push` and `push_branches` both on.
+    pub fn pushes_branches(&self) -> bool {
+        self.push && self.push_branches
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_remote_timeout() -> HumanDuration {
+    HumanDuration(Duration::from_secs(120))
 }
 
 /// `[gates]` in `rig.toml`: shell commands run with `sh -c` in a worktree.
@@ -211,6 +264,7 @@ impl RigConfig {
             runtime: None,
             polecat_names: default_polecat_names(),
             gates: GatesConfig::default(),
+            refinery: RefineryConfig::default(),
         }
     }
 
@@ -237,7 +291,9 @@ impl RigConfig {
         let text = format!(
             "# Gas Town rig config: see docs/rigs.md for every key.\n\
              # [gates]: setup, build, test, lint are shell commands run with `sh -c` in a worktree,\n\
-             # each killed (with everything it started) after `timeout`.\n{body}"
+             # each killed (with everything it started) after `timeout`.\n\
+             # [refinery]: push = land on origin (fetch, merge on its tip, push with a lease);\n\
+             # push_branches = `gastown done` pushes polecat branches; remote_timeout per git call.\n{body}"
         );
         fs::write(path, text).map_err(|e| RigError::io("write", path, e))
     }
@@ -261,6 +317,11 @@ impl RigConfig {
         }
         if self.batch == 0 {
             return Err("`batch` is 0: merge at least 1 merge request at a time".into());
+        }
+        if self.refinery.remote_timeout.0.is_zero() {
+            return Err(
+                "`refinery.remote_timeout` is 0: give origin time to answer, e.g. \"2m\"".into(),
+            );
         }
         if self.runtime.as_deref().is_some_and(|r| r.trim().is_empty()) {
             return Err("`runtime` is empty: name a runtime or leave the key out".into());
@@ -343,6 +404,16 @@ mod tests {
         assert!(config_error(&format!("{BASE}max_polecats = 0\n")).contains("max_polecats"));
         assert!(config_error(&format!("{BASE}polecat_names = [\"a\", \"a\"]\n")).contains("twice"));
         assert!(config_error(&format!("{BASE}polecat_names = [\"../x\"]\n")).contains("../x"));
+        assert!(config_error(&format!("{BASE}[refinery]\npush = \"yes\"\n")).contains("push"));
+        assert!(config_error(&format!("{BASE}[refinery]\npull = true\n")).contains("pull"));
+        assert!(
+            config_error(&format!("{BASE}[refinery]\nremote_timeout = \"0s\"\n"))
+                .contains("remote_timeout")
+        );
+        assert!(
+            config_error(&format!("{BASE}[refinery]\nremote_timeout = \"later\"\n"))
+                .contains("later")
+        );
         let bad_name = BASE.replace("name = \"r\"", "name = \"R\"");
         assert!(config_error(&bad_name).contains("`name`"));
     }
@@ -363,7 +434,36 @@ mod tests {
         assert_eq!(config.polecat_names, default_polecat_names());
         assert_eq!(config.gates.timeout.0, Duration::from_millis(200));
         assert_eq!(config.gates.command(Gate::Test), Some("true"));
+        // A rig.toml from before `[refinery]` existed lands on origin with the defaults.
+        assert_eq!(config.refinery, RefineryConfig::default());
+        assert!(config.refinery.push && config.refinery.pushes_branches());
+        assert_eq!(config.refinery.remote_timeout.0, Duration::from_secs(120));
         config.write(&path).expect("write back");
         assert_eq!(RigConfig::read(&path).expect("still valid"), config);
+    }
+
+    #[test]
+    fn the_refinery_table_is_read_and_written_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(RIG_CONFIG_FILE);
+        fs::write(
+            &path,
+            format!("{BASE}[refinery]\npush_branches = false\nremote_timeout = \"5s\"\n"),
+        )
+        .expect("write");
+        let config = RigConfig::read(&path).expect("valid");
+        assert!(config.refinery.push);
+        assert!(!config.refinery.pushes_branches());
+        assert_eq!(config.refinery.remote_timeout.0, Duration::from_secs(5));
+        config.write(&path).expect("write back");
+        let text = fs::read_to_string(&path).expect("read");
+        assert!(text.contains("[refinery]"), "{text}");
+        assert_eq!(RigConfig::read(&path).expect("still valid"), config);
+        let mut local = config.clone();
+        local.refinery.push = false;
+        assert!(
+            !local.refinery.pushes_branches(),
+            "push = false pushes nothing"
+        );
     }
 }

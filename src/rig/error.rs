@@ -1,6 +1,6 @@
 //! What can go wrong with a rig; each message says what happened and what to do next.
 
-use crate::git_cli::GitCliError;
+use crate::git_cli::{GitCliError, redact};
 use std::path::PathBuf;
 use thiserror::Error;
 
@@ -33,9 +33,12 @@ pub enum RigError {
     PrefixTaken { prefix: String, by: String },
     #[error("{path} is not a valid rig config: {message}")]
     Config { path: PathBuf, message: String },
-    #[error("cannot clone {url}: {error}")]
+    #[error("cannot clone {}: {error}", redact(url))]
     Clone { url: String, error: GitCliError },
-    #[error("{url} has no branch {branch:?}: pass an existing branch with --branch")]
+    #[error(
+        "{} has no branch {branch:?}: pass an existing branch with --branch",
+        redact(url)
+    )]
     NoSuchBranch { url: String, branch: String },
     #[error(
         "invalid branch name {branch:?}: use a git branch name like \"polecat/nux/gt-a1b\" \
@@ -43,8 +46,19 @@ pub enum RigError {
     )]
     InvalidBranch { branch: String },
     #[error(
-        "{url} has no commits (its HEAD names no commit): commit something to it first, or \
-         pass --branch with a branch that has commits"
+        "{} is a non-bare repository with {branch} checked out, and git refuses pushes to a \
+         checked-out branch, so the refinery could not land work there: allow them with \
+         `git -C {} config receive.denyCurrentBranch updateInstead` (each push then updates its \
+         work tree, which must be clean), or add the rig with --no-push to keep landed work in \
+         the town (`[refinery] push = false`)",
+        path.display(),
+        path.display()
+    )]
+    SourceRefusesPushes { path: PathBuf, branch: String },
+    #[error(
+        "{} has no commits (its HEAD names no commit): commit something to it first, or \
+         pass --branch with a branch that has commits",
+        redact(url)
     )]
     EmptySource { url: String },
     #[error(

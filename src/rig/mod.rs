@@ -23,7 +23,7 @@ mod names;
 mod prefix;
 mod worktree;
 
-pub use add::{AddOptions, add_rig, remove_rig};
+pub use add::{AddOptions, add_rig, checked_out_fix, remove_rig};
 pub use config::{Gate, MergeStrategy, RIG_CONFIG_FILE, RigConfig};
 pub use error::{Result, RigError};
 pub use gate::{GateOutcome, run_gate};

@@ -21,6 +21,12 @@ fn fixture() -> Fixture {
     let source = dir.path().join("source");
     fs::create_dir(&source).expect("mkdir source");
     git(&source, &["init", "--quiet", "--initial-branch=main"]).expect("git init");
+    // main stays checked out in this source: let the refinery push into it.
+    git(
+        &source,
+        &["config", "receive.denyCurrentBranch", "updateInstead"],
+    )
+    .expect("git config");
     fs::write(source.join("README.md"), "hello\n").expect("write");
     git_cli::commit_all(&source, "first").expect("commit");
     let town = install(
@@ -37,6 +43,7 @@ fn fixture() -> Fixture {
         branch: None,
         runtime: None,
         prefix: None,
+        no_push: false,
     };
     let rig = add_rig(&town, &opts).expect("rig add");
     Fixture {
@@ -257,6 +264,7 @@ fn rig_add_clears_staging_left_by_dead_processes_only() {
         branch: None,
         runtime: None,
         prefix: None,
+        no_push: false,
     };
     add_rig(&f.town, &opts).expect("rig add");
     assert!(!dead.exists(), "a dead add's staging is removed");

@@ -337,6 +337,41 @@ impl TownHandler {
                     .map_err(|e| e.to_string())?;
                 Ok(format!("restarted {address}'s session\n"))
             }
+            Effect::StopSession { address } => self.stop_session(root, &address).await,
+            Effect::PushBranch {
+                rig,
+                branch,
+                commit,
+            } => {
+                let town = self.tree.town.clone();
+                let what = branch.clone();
+                tokio::task::spawn_blocking(move || {
+                    work::push_branch(&town, &rig, &branch, &commit)
+                })
+                .await
+                .map_err(|e| format!("the push of {what} did not finish: {e}"))
+            }
+        }
+    }
+
+    /// [`Effect::StopSession`]: stop the identity's role (session included) and wait until its
+    /// processes are gone — unless new work is on its hook meanwhile (a reused polecat).
+    async fn stop_session(&self, root: &SupervisorRef, address: &str) -> Result<String, String> {
+        let identity = AgentIdentity::parse(address).map_err(|e| e.to_string())?;
+        let who = address.to_string();
+        let hooked = self
+            .ledger
+            .call(move |l| work::hooked(l, &who).map_err(|e| format!("{e:#}")))
+            .await
+            .map_err(|e| e.to_string())??;
+        if !hooked.is_empty() {
+            return Ok(format!(
+                "{address} kept running: it has new work on its hook\n"
+            ));
+        }
+        match topology::stop_role(root, &identity).await? {
+            true => Ok(format!("stopped {address}'s session\n")),
+            false => Ok(String::new()),
         }
     }
 

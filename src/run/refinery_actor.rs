@@ -1,21 +1,32 @@
 //! The refinery of one rig as a supervised actor: it works the rig's merge queue on a short
 //! timer, in three phases so that slow work never holds the ledger: pick the next batch (in the
-//! ledger actor), land it (merge, gates, compare-and-swap — on a blocking thread, no ledger), and
-//! record the outcome (in the ledger actor). On start it first finishes the bookkeeping of any MR
-//! whose merge reached the target before a crash (the `Gastown-MR:` trailer), so nothing merges
-//! twice. Convoys that land are announced on `gastown run`'s terminal.
+//! ledger actor), land it (fetch from origin, merge, gates, push, compare-and-swap — on a
+//! blocking thread, no ledger), and record the outcome (in the ledger actor). Merged polecats'
+//! sessions are ended before their worktrees are removed (on a blocking thread).
+//!
+//! On start it first brings origin's target in and finishes the bookkeeping of any MR whose
+//! merge reached the target (or origin) before a crash (the `Gastown-MR:` trailer), so nothing
+//! merges twice. Failures never crash the actor: a round that fails, or an origin that cannot
+//! take work (unreachable, refusing, rewritten), makes it back off — doubling from
+//! [`BACKOFF_START`] to [`BACKOFF_MAX`] — instead of re-running gates every [`POLL`]. Convoys
+//! that land are announced on `gastown run`'s terminal.
 
 use super::handler::TownHandler;
-use crate::refinery::{self, LandOptions};
+use crate::refinery::{self, LandOptions, Recorded};
 use crate::rig::Rig;
 use crate::town::Town;
+use crate::work::Effect;
 use gastown_actors::ledger::LedgerHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How often an idle refinery looks at its queue.
 const POLL: Duration = Duration::from_millis(500);
+/// The first pause after a round that could not land because of origin (or failed).
+const BACKOFF_START: Duration = Duration::from_secs(2);
+/// The longest pause between two tries against an origin that keeps failing.
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 pub struct RefineryActor;
@@ -30,7 +41,7 @@ pub struct RefineryArgs {
     pub town: Town,
     pub rig: String,
     pub ledger: LedgerHandle,
-    /// Carries out effects (re-slung work needs sessions).
+    /// Carries out effects (re-slung work needs sessions; merged polecats' sessions end).
     pub handler: Arc<TownHandler>,
 }
 
@@ -38,6 +49,8 @@ pub struct RefineryState {
     args: RefineryArgs,
     /// Whether the start-of-life recovery ran.
     recovered: bool,
+    /// No round before this instant (after a failure), and the pause that led to it.
+    backoff: Option<(Instant, Duration)>,
 }
 
 impl Actor for RefineryActor {
@@ -54,6 +67,7 @@ impl Actor for RefineryActor {
         Ok(RefineryState {
             args,
             recovered: false,
+            backoff: None,
         })
     }
 
@@ -63,23 +77,40 @@ impl Actor for RefineryActor {
         _msg: RefineryMsg,
         state: &mut RefineryState,
     ) -> Result<(), ActorProcessingErr> {
-        work(state).await
+        if state
+            .backoff
+            .is_some_and(|(until, _)| Instant::now() < until)
+        {
+            return Ok(());
+        }
+        let rig = state.args.rig.clone();
+        let healthy = match work(state).await {
+            Ok(healthy) => healthy,
+            Err(e) => {
+                tracing::warn!(%rig, "refinery round failed, backing off: {e}");
+                false
+            }
+        };
+        state.backoff = if healthy {
+            None
+        } else {
+            let pause = state
+                .backoff
+                .map_or(BACKOFF_START, |(_, p)| (p * 2).min(BACKOFF_MAX));
+            tracing::info!(%rig, ?pause, "refinery backs off");
+            Some((Instant::now() + pause, pause))
+        };
+        Ok(())
     }
 }
 
-async fn work(state: &mut RefineryState) -> Result<(), ActorProcessingErr> {
+/// One round; `Ok(false)` when origin could not take the batch (back off).
+async fn work(state: &mut RefineryState) -> Result<bool, String> {
     let args = state.args.clone();
-    let rig = Rig::load(&args.town, &args.rig)?;
+    let rig = Rig::load(&args.town, &args.rig).map_err(|e| e.to_string())?;
     let who = format!("{}/refinery", args.rig);
     if !state.recovered {
-        let (town, r, w) = (args.town.clone(), rig.clone(), who.clone());
-        let n = args
-            .ledger
-            .call(move |l| refinery::recover(l, &town, &r, &w).map_err(|e| format!("{e:#}")))
-            .await??;
-        if n > 0 {
-            tracing::info!(rig = %args.rig, recovered = n, "finished the bookkeeping of merges that landed before a restart");
-        }
+        recover(&args, &rig, &who).await?;
         state.recovered = true;
     }
     dispatch(&args, &who).await;
@@ -87,28 +118,69 @@ async fn work(state: &mut RefineryState) -> Result<(), ActorProcessingErr> {
     let batch = args
         .ledger
         .call(move |l| refinery::next_batch(l, &name, size).map_err(|e| format!("{e:#}")))
-        .await??;
+        .await
+        .map_err(|e| e.to_string())??;
     if batch.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
+    let fault = std::env::var("GASTOWN_REFINERY_FAULT").unwrap_or_default();
+    let opts = LandOptions {
+        crash_after_push: fault == "after-push",
+        ..LandOptions::default()
+    };
     let (town, r) = (args.town.clone(), rig.clone());
-    let outcome = tokio::task::spawn_blocking(move || {
-        refinery::land_with(&town, &r, &batch, &LandOptions::default())
-    })
-    .await??;
+    let outcome =
+        tokio::task::spawn_blocking(move || refinery::land_with(&town, &r, &batch, &opts))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:#}"))?;
     // Fault point for the crash test: die like `kill -9` after the merge landed on the target
     // and before its bookkeeping; the restarted refinery must finish it without merging again.
-    if std::env::var("GASTOWN_REFINERY_FAULT").is_ok_and(|f| f == "after-land")
-        && outcome.merged() > 0
-    {
+    if fault == "after-land" && outcome.merged() > 0 {
         // SAFETY: signalling our own process.
         unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
     }
+    let healthy = outcome.remote.is_none();
     let (town, w) = (args.town.clone(), who.clone());
     let recorded = args
         .ledger
         .call(move |l| refinery::record(l, &town, &outcome, &w).map_err(|e| format!("{e:#}")))
-        .await??;
+        .await
+        .map_err(|e| e.to_string())??;
+    after_record(&args, recorded).await;
+    announce_convoys(&args).await;
+    Ok(healthy)
+}
+
+/// Start of life: bring origin's target in (blocking thread), then finish the bookkeeping of
+/// merges that landed before a crash (ledger actor).
+async fn recover(args: &RefineryArgs, rig: &Rig, who: &str) -> Result<(), String> {
+    let r = rig.clone();
+    let synced = tokio::task::spawn_blocking(move || refinery::sync_origin(&r))
+        .await
+        .map_err(|e| e.to_string())?;
+    match synced {
+        Ok(Some(problem)) => {
+            tracing::warn!(rig = %args.rig, "recovery without origin: {}", problem.summary());
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(rig = %args.rig, "recovery without origin: {e:#}"),
+    }
+    let (town, r, w) = (args.town.clone(), rig.clone(), who.to_string());
+    let n = args
+        .ledger
+        .call(move |l| refinery::recover(l, &town, &r, &w).map_err(|e| format!("{e:#}")))
+        .await
+        .map_err(|e| e.to_string())??;
+    if n > 0 {
+        tracing::info!(rig = %args.rig, recovered = n, "finished the bookkeeping of merges that landed before a restart");
+    }
+    Ok(())
+}
+
+/// Notes, convoys, effects, and the merged sandboxes: each polecat's session ends first, then
+/// its worktree and branch go (a blocking thread: git work).
+async fn after_record(args: &RefineryArgs, recorded: Recorded) {
     for note in &recorded.notes {
         tracing::info!(rig = %args.rig, "{note}");
     }
@@ -124,8 +196,28 @@ async fn work(state: &mut RefineryState) -> Result<(), ActorProcessingErr> {
             tracing::warn!(rig = %args.rig, "after the merge: {e}");
         }
     }
-    announce_convoys(&args).await;
-    Ok(())
+    for sandbox in recorded.sandboxes {
+        if !sandbox.worker.is_empty() {
+            let stop = Effect::StopSession {
+                address: sandbox.worker.clone(),
+            };
+            if let Err(e) = args.handler.carry_out(stop).await {
+                // A session may still run there: keep the sandbox rather than pull the floor.
+                tracing::warn!(rig = %args.rig, worker = %sandbox.worker, "sandbox kept, the session did not stop: {e}");
+                continue;
+            }
+        }
+        let town = args.town.clone();
+        let note = tokio::task::spawn_blocking(move || {
+            let note = refinery::remove_sandbox(&town, &sandbox);
+            format!("{}: {note}", sandbox.branch)
+        })
+        .await;
+        match note {
+            Ok(note) => tracing::info!(rig = %args.rig, "{note}"),
+            Err(e) => tracing::warn!(rig = %args.rig, "sandbox removal failed: {e}"),
+        }
+    }
 }
 
 /// Hand queued beads to polecats while the rig has room: a merge frees a polecat (and its name)

@@ -204,6 +204,33 @@ pub async fn find_role(root: &SupervisorRef, address: &str) -> Result<Supervisor
     Ok(node)
 }
 
+/// Stop a running role and wait until it is gone (its session's process group included): its
+/// parent terminates the child. `Ok(false)` when it was not running. The town-level roles
+/// (mayor, deacon) are never stopped this way.
+pub async fn stop_role(root: &SupervisorRef, identity: &AgentIdentity) -> Result<bool, String> {
+    let mut segs = segments(identity);
+    if segs.len() < 2 {
+        return Err(format!(
+            "{identity} is a town-level role: it is stopped with the town"
+        ));
+    }
+    let leaf = segs.pop().expect("at least two segments");
+    let mut node = root.clone();
+    for seg in segs {
+        node = match node.child_supervisor(&seg).await {
+            Ok(Some(next)) => next,
+            _ => return Ok(false),
+        };
+    }
+    if node.child(&leaf).await.ok().flatten().is_none() {
+        return Ok(false);
+    }
+    node.terminate_child(&leaf)
+        .await
+        .map_err(|e| format!("cannot stop {identity}: {e}"))?;
+    Ok(true)
+}
+
 /// Put a rig-level agent under supervision (crew or polecat), creating its rig's node on demand.
 pub async fn spawn_agent(
     root: &SupervisorRef,

@@ -122,6 +122,7 @@ fn complete(
     let commit = git_cli::rev_parse(&worktree, "HEAD")?;
     let branch =
         git_cli::current_branch(&worktree)?.context("the polecat's worktree is on a branch")?;
+    refuse_unchanged_rework(ledger, bead, &branch, &commit)?;
     let mr = merge_request(ledger, rig, bead, &branch, &commit, who)?;
     ledger.update(
         &bead.id,
@@ -156,6 +157,38 @@ fn complete(
         "{} submitted as {} ({branch}); hook cleared, sandbox kept until the merge",
         bead.id, mr.id
     ));
+    // Network work: carried out outside the ledger's owner, after this command.
+    if rig.config.refinery.pushes_branches() {
+        out.effects.push(Effect::PushBranch {
+            rig: rig_name.to_string(),
+            branch,
+            commit,
+        });
+    }
+    Ok(())
+}
+
+/// A merge request sent back for rework waits for a new commit: `done` at the very commit it
+/// was sent back at would only send the same work again, and leave the MR in rework forever.
+/// Refused before anything changes (the hook is kept).
+fn refuse_unchanged_rework(ledger: &Ledger, bead: &Bead, branch: &str, commit: &str) -> Result<()> {
+    let waiting = open_merge_requests(ledger)?.into_iter().find(|mr| {
+        !mr.is_closed()
+            && field(mr, "source_bead") == bead.id
+            && field(mr, "branch") == branch
+            && field(mr, "rework_from") == commit
+    });
+    if let Some(mr) = waiting {
+        let why = match field(&mr, "last_failure") {
+            "" => "it was sent back".to_string(),
+            failure => format!("it was sent back ({failure})"),
+        };
+        bail!(
+            "nothing changed since {} was sent back for rework: {branch} is still at {commit}, where {why}. \
+             Fix what the REWORK mail names, commit it, and run `gastown done` again (the hook is kept)",
+            mr.id
+        );
+    }
     Ok(())
 }
 

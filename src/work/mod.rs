@@ -82,6 +82,49 @@ pub enum Effect {
     },
     /// A fresh session for the identity (handoff).
     RestartSession { address: String },
+    /// End the identity's session and role (a polecat whose merge is confirmed), waiting until
+    /// its processes are gone, so its worktree can be removed; left alone if it has new work on
+    /// its hook. Without a supervisor there is no session: nothing to do.
+    StopSession { address: String },
+    /// Push a polecat's branch to the rig's origin (`gastown done`); network work, so it runs
+    /// outside the ledger's owner — in the supervisor, or right after the command without one.
+    PushBranch {
+        rig: String,
+        branch: String,
+        commit: String,
+    },
+}
+
+impl Effect {
+    /// Carry out the effects that need no supervisor (the branch push) here and now; returns
+    /// what to print and the effects left for `gastown run`.
+    pub fn carry_out_without_supervisor(
+        town: &Town,
+        effects: Vec<Effect>,
+    ) -> (String, Vec<Effect>) {
+        let mut text = String::new();
+        let mut left = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::PushBranch {
+                    rig,
+                    branch,
+                    commit,
+                } => text.push_str(&push_branch(town, &rig, &branch, &commit)),
+                Effect::StopSession { .. } => {}
+                other => left.push(other),
+            }
+        }
+        (text, left)
+    }
+}
+
+/// [`Effect::PushBranch`]: push and return the line for the polecat.
+pub fn push_branch(town: &Town, rig: &str, branch: &str, commit: &str) -> String {
+    match crate::rig::Rig::load(town, rig) {
+        Ok(rig) => crate::refinery::push_polecat_branch(&rig, branch, commit),
+        Err(e) => format!("warning: {branch} is not on origin: {e}\n"),
+    }
 }
 
 /// What a work command produced.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn git_in(dir: &Path, args: &[&str]) -> String {
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -20,12 +20,17 @@ fn git_in(dir: &Path, args: &[&str]) -> String {
     stdout(&out)
 }
 
-/// A town with rig `alpha` from a source repository whose README has three lines.
-fn town() -> TestTown {
+/// A town with rig `alpha` from a source repository whose README has three lines (main
+/// checked out, accepting the refinery's pushes: its work tree follows them).
+pub fn town() -> TestTown {
     let town = TestTown::new();
     let src = town.root.parent().expect("parent").join("source");
     std::fs::create_dir_all(&src).expect("mkdir");
     git_in(&src, &["init", "--quiet", "--initial-branch=main"]);
+    git_in(
+        &src,
+        &["config", "receive.denyCurrentBranch", "updateInstead"],
+    );
     std::fs::write(src.join("README.md"), "one\ntwo\nthree\n").expect("write");
     git_in(&src, &["add", "."]);
     git_in(&src, &["commit", "--quiet", "-m", "first"]);
@@ -34,7 +39,7 @@ fn town() -> TestTown {
 }
 
 /// Rewrite rig.toml: `batch`, `merge_strategy` and the `[gates]` table body.
-fn configure(town: &TestTown, batch: usize, strategy: &str, gates: &str) {
+pub fn configure(town: &TestTown, batch: usize, strategy: &str, gates: &str) {
     let path = town.root.join("alpha/rig.toml");
     let text = std::fs::read_to_string(&path).expect("rig.toml");
     let mut out = String::new();
@@ -60,15 +65,15 @@ fn configure(town: &TestTown, batch: usize, strategy: &str, gates: &str) {
     std::fs::write(&path, out).expect("write rig.toml");
 }
 
-fn bare(town: &TestTown) -> PathBuf {
+pub fn bare(town: &TestTown) -> PathBuf {
     town.root.join("alpha/.repo.git")
 }
 
-fn worktree(town: &TestTown, polecat: &str) -> PathBuf {
+pub fn worktree(town: &TestTown, polecat: &str) -> PathBuf {
     town.root.join(format!("alpha/polecats/{polecat}/rig"))
 }
 
-fn as_agent(town: &TestTown, agent: &str, args: &[&str]) -> String {
+pub fn as_agent(town: &TestTown, agent: &str, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_gastown"))
         .current_dir(&town.root)
         .env_remove("GASTOWN_TOWN")
@@ -84,7 +89,7 @@ fn as_agent(town: &TestTown, agent: &str, args: &[&str]) -> String {
     stdout(&out)
 }
 
-fn mr_of(town: &TestTown, bead: &str) -> Value {
+pub fn mr_of(town: &TestTown, bead: &str) -> Value {
     let all: Vec<Value> = serde_json::from_str(&town.ok(&[
         "bead",
         "list",
@@ -100,7 +105,7 @@ fn mr_of(town: &TestTown, bead: &str) -> Value {
 }
 
 /// Work `files` in polecat `polecat`'s worktree and `gastown done`; returns (bead, MR id).
-fn submit_bead(town: &TestTown, polecat: &str, bead: &str, files: &[(&str, &str)]) -> String {
+pub fn submit_bead(town: &TestTown, polecat: &str, bead: &str, files: &[(&str, &str)]) -> String {
     let wt = worktree(town, polecat);
     for (path, text) in files {
         std::fs::write(wt.join(path), text).expect("write work");
@@ -109,7 +114,12 @@ fn submit_bead(town: &TestTown, polecat: &str, bead: &str, files: &[(&str, &str)
     mr_of(town, bead)["id"].as_str().expect("id").to_string()
 }
 
-fn submit(town: &TestTown, polecat: &str, title: &str, files: &[(&str, &str)]) -> (String, String) {
+pub fn submit(
+    town: &TestTown,
+    polecat: &str,
+    title: &str,
+    files: &[(&str, &str)],
+) -> (String, String) {
     let bead = town.create(&[title]);
     town.ok(&[
         "sling",
@@ -122,15 +132,15 @@ fn submit(town: &TestTown, polecat: &str, title: &str, files: &[(&str, &str)]) -
     (bead, mr)
 }
 
-fn process(town: &TestTown) -> Value {
+pub fn process(town: &TestTown) -> Value {
     serde_json::from_str(&town.ok(&["mq", "process", "alpha", "--all", "--json"])).expect("JSON")
 }
 
-fn bead(town: &TestTown, id: &str) -> Value {
+pub fn bead(town: &TestTown, id: &str) -> Value {
     serde_json::from_str(&town.ok(&["bead", "show", id, "--json"])).expect("JSON")
 }
 
-fn mq_show(town: &TestTown, id: &str) -> Value {
+pub fn mq_show(town: &TestTown, id: &str) -> Value {
     serde_json::from_str(&town.ok(&["mq", "show", id, "--json"])).expect("JSON")
 }
 
@@ -142,11 +152,11 @@ fn trailers(town: &TestTown, mr: &str) -> usize {
         .count()
 }
 
-fn inbox(town: &TestTown, address: &str) -> Vec<Value> {
+pub fn inbox(town: &TestTown, address: &str) -> Vec<Value> {
     serde_json::from_str(&town.ok(&["mail", "inbox", address, "--all", "--json"])).expect("JSON")
 }
 
-fn has_mail(town: &TestTown, address: &str, subject: &str, text: &str) -> bool {
+pub fn has_mail(town: &TestTown, address: &str, subject: &str, text: &str) -> bool {
     inbox(town, address).iter().any(|m| {
         m["title"].as_str().is_some_and(|t| t.contains(subject))
             && m["description"].as_str().is_some_and(|d| d.contains(text))
@@ -324,10 +334,11 @@ fn a_failing_gate_sends_the_work_back_with_its_output_and_escalates_after_three_
     assert_eq!(shown["state"], "escalated", "{shown}");
     assert!(has_mail(&town, "mayor", "HELP", &mr));
     assert!(town.ok(&["mq", "list"]).contains("escalated"));
-    // The overseer fixes the gate and retries: it lands.
+    // The overseer fixes the gate and retries: it lands. The tries are kept (never reset).
     configure(&town, 1, "merge", "test = \"true\"");
-    town.ok(&["mq", "retry", &mr]);
-    assert_eq!(mq_show(&town, &mr)["retry_count"], 0);
+    let retried = town.ok(&["mq", "retry", &mr]);
+    assert!(retried.contains("3 tries so far"), "{retried}");
+    assert_eq!(mq_show(&town, &mr)["retry_count"], 3);
     assert_eq!(process(&town)["merged"], 1);
     assert_eq!(trailers(&town, &mr), 1);
 }
@@ -567,13 +578,19 @@ fn reject_closes_the_mr_and_returns_the_work() {
 fn a_target_moved_during_the_gates_is_not_overwritten_the_batch_lands_on_the_new_tip() {
     let town = town();
     let marker = town.root.parent().expect("parent").join("moved-once");
-    // The gate itself moves main once (as a push from elsewhere would), between the refinery
-    // reading the tip and its compare-and-swap.
+    // The gate itself moves the rig's main once, between the refinery reading the tip and its
+    // compare-and-swap. (A rig that lands only in the town: with push, origin is the target;
+    // see the test below.)
     let gate = format!(
         "if [ ! -e {m} ]; then touch {m}; git update-ref refs/heads/main $(git commit-tree -p main -m outside 'main^{{tree}}'); fi",
         m = marker.display()
     );
-    configure(&town, 1, "merge", &format!("test = {gate:?}"));
+    configure(
+        &town,
+        1,
+        "merge",
+        &format!("test = {gate:?}\n[refinery]\npush = false"),
+    );
     let (_, mr) = submit(&town, "nux", "Racy", &[("r.txt", "x\n")]);
     let summary = process(&town);
     assert_eq!(summary["merged"], 1, "{summary}");
@@ -586,4 +603,41 @@ fn a_target_moved_during_the_gates_is_not_overwritten_the_batch_lands_on_the_new
     );
     let first_parent = git_in(&bare(&town), &["log", "-1", "--format=%s", "main^1"]);
     assert_eq!(first_parent.trim(), "outside", "landed on the new tip");
+}
+
+#[test]
+fn origin_moved_during_the_gates_fails_the_lease_and_the_batch_lands_on_its_new_tip() {
+    let town = town();
+    let src = town.root.parent().expect("parent").join("source");
+    let marker = town.root.parent().expect("parent").join("pushed-once");
+    // The gate pushes a commit to origin's main once (a human's push), between the refinery's
+    // fetch and its push: the lease must fail, nothing be overwritten, and the batch land on
+    // top of the human's commit after a new fetch and gate run.
+    let gate = format!(
+        "if [ ! -e {m} ]; then touch {m}; git push -q origin $(git commit-tree -p origin/main -m outside 'origin/main^{{tree}}'):refs/heads/main; fi",
+        m = marker.display()
+    );
+    configure(&town, 1, "merge", &format!("test = {gate:?}"));
+    let (_, mr) = submit(&town, "nux", "Racy", &[("r.txt", "x\n")]);
+    let summary = process(&town);
+    assert_eq!(summary["merged"], 1, "{summary}");
+    assert_eq!(summary["cas_retries"], 1, "{summary}");
+    assert_eq!(
+        summary["gate_runs"], 2,
+        "gated again on the new tip: {summary}"
+    );
+    let on_origin = git_in(&src, &["log", "main", "--format=%s%n%b"]);
+    assert!(on_origin.lines().any(|l| l == "outside"), "{on_origin}");
+    assert_eq!(
+        on_origin.matches(&format!("Gastown-MR: {mr}")).count(),
+        1,
+        "{on_origin}"
+    );
+    let first_parent = git_in(&src, &["log", "-1", "--format=%s", "main^1"]);
+    assert_eq!(first_parent.trim(), "outside", "landed on origin's new tip");
+    assert_eq!(
+        git_in(&src, &["rev-parse", "main"]),
+        git_in(&bare(&town), &["rev-parse", "main"]),
+        "the rig's main follows origin"
+    );
 }

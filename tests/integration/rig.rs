@@ -38,6 +38,11 @@ fn source() -> Source {
     let path = dir.path().join("project");
     fs::create_dir(&path).expect("mkdir");
     git(&path, &["init", "--quiet", "--initial-branch=main"]);
+    // main stays checked out here: accept the refinery's pushes (the work tree follows).
+    git(
+        &path,
+        &["config", "receive.denyCurrentBranch", "updateInstead"],
+    );
     fs::write(path.join("README.md"), "hello\n").expect("write");
     git(&path, &["add", "README.md"]);
     git(&path, &["commit", "--quiet", "-m", "first"]);

@@ -100,7 +100,9 @@ pub fn ids(json: &str) -> Vec<String> {
         .collect()
 }
 
-/// A source repository with one commit on `main`, in `dir/source`.
+/// A source repository with one commit on `main`, in `dir/source`. It keeps `main` checked
+/// out, so it is set to accept the refinery's pushes into it (`receive.denyCurrentBranch
+/// updateInstead`: its work tree follows), as `rig add` asks of such a repository.
 pub fn source_repo(dir: &Path) -> String {
     let repo = dir.join("source");
     std::fs::create_dir_all(&repo).expect("mkdir");
@@ -115,6 +117,7 @@ pub fn source_repo(dir: &Path) -> String {
         assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
     };
     git(&["init", "--quiet", "--initial-branch=main"]);
+    git(&["config", "receive.denyCurrentBranch", "updateInstead"]);
     std::fs::write(repo.join("README.md"), "# sample\n").expect("write");
     git(&["add", "."]);
     git(&["commit", "--quiet", "-m", "first"]);
