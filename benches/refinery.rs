@@ -75,7 +75,10 @@ fn town(n: usize, batch: usize, gate: Option<&str>, breaks: impl Fn(usize) -> bo
     git(&src, &["add", "."]);
     git(&src, &["commit", "--quiet", "-m", "first"]);
     let root = dir.path().join("town");
-    ok(dir.path(), &["install", root.to_str().expect("utf-8")]);
+    ok(
+        dir.path(),
+        &["install", root.to_str().expect("utf-8"), "--agent", "sim"],
+    );
     ok(
         &root,
         &["rig", "add", "alpha", src.to_str().expect("utf-8")],

@@ -35,8 +35,9 @@ pub struct TownConfig {
     pub name: String,
     /// The prefix of the town's bead ids (`gt` gives `gt-a1b2`).
     pub prefix: String,
-    /// The agent runtime of agents nobody chose one for (a preset, a custom agent, or `sim`;
-    /// none: `sim`). `gastown config default-agent` sets it.
+    /// The agent runtime of new agents nobody chose one for (a preset, a custom agent, or `sim`;
+    /// none: such a sling is refused until one is chosen). `gastown install --agent` and
+    /// `gastown config default-agent` set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_agent: Option<String>,
     #[serde(default)]
@@ -259,14 +260,30 @@ impl Town {
 pub struct InstallOptions {
     pub prefix: String,
     pub name: Option<String>,
+    /// The town's default agent runtime.
+    pub agent: DefaultAgent,
+}
+
+/// How `gastown install` chooses the town's default agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultAgent {
+    /// `--agent NAME`: `sim` or a preset.
+    Named(String),
+    /// The first preset whose CLI is on this `PATH`; none found: no default (slings then need
+    /// `--runtime` until `gastown config default-agent` sets one).
+    FirstOnPath(std::ffi::OsString),
 }
 
 /// Create a town at `dir`: git repository, `town.toml`, role homes, runtime dir, empty ledger.
+/// Refused, with nothing created: a directory that is already a town, one inside a town (a rig's
+/// worktree included), and one that is not empty.
 pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
     gastown_beads::id::validate_prefix(&opts.prefix).context("bad --prefix")?;
-    if dir.join(CONFIG_FILE).exists() {
-        bail!("{} is already a town ({CONFIG_FILE} exists)", dir.display());
-    }
+    check_install_dir(dir)?;
+    let default_agent = match &opts.agent {
+        DefaultAgent::Named(name) => Some(check_agent_name(name)?),
+        DefaultAgent::FirstOnPath(path) => crate::runtimes::first_preset_on_path(path),
+    };
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let name = match &opts.name {
         Some(n) => n.clone(),
@@ -282,7 +299,7 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         ledger: LedgerSection::default(),
         roles: RolesSection::default(),
         run: RunSection::default(),
-        default_agent: None,
+        default_agent,
         agents: Default::default(),
         convoy: ConvoySection::default(),
     };
@@ -298,6 +315,60 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         .close_ledger()
         .context("cannot close the new ledger")?;
     Ok(town)
+}
+
+/// Where a town may not be made: an existing town, inside a town, a directory with files.
+fn check_install_dir(dir: &Path) -> Result<()> {
+    if dir.join(CONFIG_FILE).exists() {
+        bail!("{} is already a town ({CONFIG_FILE} exists)", dir.display());
+    }
+    let absolute =
+        std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    // The nearest directory that exists, resolved: a town above it holds the new one.
+    let existing = absolute
+        .ancestors()
+        .find(|a| a.exists())
+        .and_then(|a| a.canonicalize().ok());
+    if let Some(town) = existing
+        .iter()
+        .flat_map(|e| e.ancestors())
+        .find(|a| a.join(CONFIG_FILE).is_file())
+    {
+        bail!(
+            "{} is inside the town at {}: a town cannot hold another (nor can its rigs' worktrees); \
+             install somewhere outside it",
+            dir.display(),
+            town.display()
+        );
+    }
+    if dir.exists() {
+        let mut entries = fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}: install needs a directory", dir.display()))?;
+        if let Some(first) = entries.next() {
+            let first = first.with_context(|| format!("cannot read {}", dir.display()))?;
+            bail!(
+                "{} is not empty (it holds {:?}, among others): install into a new or empty \
+                 directory",
+                dir.display(),
+                first.file_name()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `--agent NAME`: `sim` or a preset (custom agents are defined after install).
+fn check_agent_name(name: &str) -> Result<String> {
+    let known = gastown_actors::runtime::SIM_NAME == name
+        || gastown_actors::runtime::preset(name).is_some();
+    if !known {
+        bail!(
+            "unknown --agent {name:?}: use sim or a preset ({}); custom agents are added after \
+             install with `gastown config agent set <name> <command…>`",
+            gastown_actors::runtime::PRESET_NAMES.join(", ")
+        );
+    }
+    Ok(name.to_string())
 }
 
 fn append_gitignore(dir: &Path) -> Result<()> {

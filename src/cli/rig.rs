@@ -3,6 +3,7 @@
 
 use crate::git_cli::{self, Worktree};
 use crate::output;
+use crate::rig::orphans::{self, Claims, Orphans};
 use crate::rig::{self, AddOptions, Gate, GateOutcome, PolecatStatus, Rig, RigConfig};
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
@@ -140,6 +141,8 @@ struct RigView {
     polecats: Vec<PolecatStatus>,
     crew: Vec<String>,
     branches: Vec<BranchTip>,
+    /// Worktrees, polecat branches and homes that belong to no identity (never removed here).
+    orphans: Orphans,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,6 +171,7 @@ fn show(town: &Town, name: &str, json: bool) -> Result<()> {
             .into_iter()
             .map(|(name, commit)| BranchTip { name, commit })
             .collect(),
+        orphans: orphans::find(&rig, &claims(town)?)?,
     };
     if json {
         return print_json(&view);
@@ -224,7 +228,36 @@ fn render_show(v: &RigView) -> String {
     for b in &v.branches {
         s.push_str(&format!("  {} {}\n", b.name, short(&b.commit)));
     }
+    if v.orphans.is_empty() {
+        s.push_str("orphans: none\n");
+    } else {
+        s.push_str(
+            "orphans (belong to no identity; kept until merged or saved, then remove by hand):\n",
+        );
+        for line in v.orphans.lines() {
+            s.push_str(&format!("  {line}\n"));
+        }
+    }
     s
+}
+
+/// What the ledger says belongs to whom: from the supervisor when it runs (it owns the ledger),
+/// else from the ledger opened here.
+fn claims(town: &Town) -> Result<Claims> {
+    if let Some(mut supervisor) = crate::client::connect(town)? {
+        let reply = crate::client::call(
+            &mut supervisor,
+            crate::run::protocol::TownRequest::RigClaims,
+        )?;
+        let crate::run::protocol::TownReply::Json(json) = reply else {
+            bail!("unexpected reply from the supervisor: {reply:?}");
+        };
+        return serde_json::from_str(&json).context("the supervisor sent bad claims");
+    }
+    let ledger = town.open_ledger()?;
+    let claims = Claims::read(&ledger);
+    ledger.close_ledger()?;
+    claims
 }
 
 fn short(commit: &str) -> &str {

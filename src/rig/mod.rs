@@ -20,6 +20,8 @@ mod config;
 mod error;
 mod gate;
 mod names;
+pub mod orphans;
+pub mod reconcile;
 mod worktree;
 
 pub use add::{AddOptions, add_rig, remove_rig};
