@@ -166,15 +166,17 @@ async fn begin_session(
         .ledger
         .try_call(move |ledger| {
             let bead = crate::agents::ensure(ledger, &identity)?;
+            // A polecat or crew member runs only its recorded runtime; the mayor and the deacon
+            // run what town.toml's `[roles]` says, which is recorded as it changes.
             match crate::agents::runtime_of(&bead) {
-                Some(recorded) if recorded != runtime && identity.rig.is_some() => {
+                Some(recorded) if recorded == runtime => {}
+                Some(recorded) if identity.rig.is_some() => {
                     return Ok(Err(format!(
                         "{identity} is recorded to run runtime {recorded}, not {runtime}: \
                          its role must be started again (`gastown sling` with `--runtime` does that)"
                     )));
                 }
-                Some(_) => {}
-                None => {
+                _ => {
                     crate::agents::record_runtime(ledger, &identity, &runtime)?;
                 }
             }
