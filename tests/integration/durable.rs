@@ -333,3 +333,53 @@ fn seance_records_each_end_on_its_own_session() {
         "{seance}"
     );
 }
+
+#[test]
+fn a_queued_bead_is_dispatched_with_the_runtime_it_was_slung_with() {
+    let town = town_with_rig();
+    let config = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&config).expect("rig.toml");
+    std::fs::write(
+        &config,
+        text.replace("max_polecats = 4", "max_polecats = 1"),
+    )
+    .expect("write rig.toml");
+    custom_runtime(&town, "hang", "sleep 1000");
+    custom_runtime(&town, "wait", "sleep 1000");
+    let first = town.create(&["First"]);
+    let second = town.create(&["Second"]);
+    town.ok(&[
+        "sling",
+        &first,
+        "alpha",
+        "--runtime",
+        "hang",
+        "--no-formula",
+    ]);
+    let out = town.ok(&[
+        "sling",
+        &second,
+        "alpha",
+        "--runtime",
+        "wait",
+        "--no-formula",
+    ]);
+    assert!(out.contains("dispatch queue"), "{out}");
+    let queued: serde_json::Value =
+        serde_json::from_str(&town.ok(&["bead", "show", &second, "--json"])).expect("json");
+    assert_eq!(
+        queued["runtime"], "wait",
+        "the queued bead keeps its runtime"
+    );
+    // nux is free again; the refinery's dispatch hands it the queued bead.
+    town.ok(&["hook", "clear", "--agent", "alpha/polecats/nux"]);
+    let t = RunningTown::start_in(town);
+    let pid = wait_for("the dispatched session", Duration::from_secs(30), || {
+        t.session_pid(NUX)
+    });
+    assert!(cmdline(pid).contains("wait-agent"), "{}", cmdline(pid));
+    assert_eq!(status(&t.town, &second), "hooked");
+    let nux = agent_bead(&t.town, "alpha/polecats/nux").expect("agent bead");
+    assert_eq!(nux["runtime"], "wait");
+    kill_group(pid);
+}

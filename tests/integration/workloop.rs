@@ -50,7 +50,10 @@ fn an_agent_holds_one_bead_and_a_second_is_refused_naming_the_first() {
         let err = town.fails(&args);
         assert!(err.contains(&first), "{err}");
     }
-    assert_eq!(hooked_on(&town, "alpha/crew/max"), std::slice::from_ref(&first));
+    assert_eq!(
+        hooked_on(&town, "alpha/crew/max"),
+        std::slice::from_ref(&first)
+    );
     assert_eq!(
         status(&town, &second),
         "open",
