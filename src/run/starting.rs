@@ -89,7 +89,7 @@ impl TownHandler {
         if !matches!(identity.role, Role::Polecat | Role::Crew) {
             return town_role_session(&root, address, restart_running).await;
         }
-        let plan = self.plan(&identity, None).await?;
+        let plan = self.plan(&identity).await?;
         let mut note = String::new();
         if let Ok(role) = topology::find_role(&root, address).await {
             let running = running_runtime(&role).await;
@@ -123,28 +123,43 @@ impl TownHandler {
     ) -> Result<String, String> {
         let root = self.root().await.map_err(|e| e.message)?.clone();
         topology::check_spawnable(&self.tree, identity)?;
-        if let Some(name) = flag {
-            // A bad flag is a bad request, not a stuck identity.
-            topology::resolve_runtime(name, &self.tree, env)?;
-        }
         if topology::find_role(&root, &identity.address).await.is_ok() {
             return Err(format!(
                 "{identity} is already running: `gastown restart {identity}` restarts its session, \
                  `gastown sling <bead> {identity} --runtime <name>` gives it work with another runtime"
             ));
         }
-        let plan = self.plan(identity, flag).await?;
+        let plan = self
+            .decide_plan(identity, flag)
+            .await
+            .map_err(|e| format!("cannot spawn {identity}: {e}"))?;
+        // Asked for by hand: a workspace that is not ready is the caller's to fix, said plainly
+        // (a polecat with nothing hooked has no worktree to start in).
+        self.check_workspace(identity, plan.hook.clone())
+            .await
+            .map_err(|e| format!("cannot spawn {identity}: {e}"))?;
         self.start(identity, &plan, env).await
     }
 
-    /// The runtime recorded for the identity — or, with `flag` (`agent spawn --runtime`), that
-    /// one — and its hook. An identity with none recorded gets one decided and recorded as
-    /// `sling` would; none at all makes it stuck.
-    async fn plan(&self, identity: &AgentIdentity, flag: Option<&str>) -> Result<Plan, String> {
+    /// The runtime recorded for the identity, and its hook; an identity with none recorded gets
+    /// one decided and recorded as `sling` would. None at all makes it stuck.
+    async fn plan(&self, identity: &AgentIdentity) -> Result<Plan, String> {
+        match self.decide_plan(identity, None).await {
+            Ok(plan) => Ok(plan),
+            Err(e) => Err(self.cannot_start(identity, None, &e).await),
+        }
+    }
+
+    /// [`TownHandler::plan`] without the consequences: with `flag` (`agent spawn --runtime`)
+    /// that runtime is decided and recorded.
+    async fn decide_plan(
+        &self,
+        identity: &AgentIdentity,
+        flag: Option<&str>,
+    ) -> Result<Plan, String> {
         let town = self.tree.town.clone();
         let (who, flag) = (identity.clone(), flag.map(str::to_string));
-        let decided = self
-            .ledger
+        self.ledger
             .call(move |ledger| {
                 let hooked = crate::work::hooked(ledger, &who.address)?;
                 let hook = hooked.first().map(|b| b.id.clone());
@@ -165,11 +180,8 @@ impl TownHandler {
                 })
             })
             .await
-            .map_err(|e| e.to_string())?;
-        match decided {
-            Ok(plan) => Ok(plan),
-            Err(e) => Err(self.cannot_start(identity, None, &format!("{e:#}")).await),
-        }
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("{e:#}"))
     }
 
     /// Check the program and the workspace, then start the role.

@@ -111,6 +111,13 @@ fn agent_spawn_refuses_a_rig_that_does_not_exist_and_creates_nothing() {
         assert!(!group.exists(), "{} was made", group.display());
     }
     assert!(!t.town.root.join("ghost").exists());
+    // A polecat with nothing hooked has no worktree to start in: said plainly, nobody mailed.
+    let err = t
+        .town
+        .fails(&["agent", "spawn", "alpha/polecats/nux", "--runtime", "sim"]);
+    assert!(err.contains("nothing on its hook"), "{err}");
+    assert!(!t.town.root.join("alpha/polecats/nux").exists());
+    assert!(inbox(&t.town, "mayor").is_empty());
     let tree = serde_json::to_string(&t.tree()).expect("json");
     assert!(
         !tree.contains("rig:ghost") && !tree.contains("rig:mayor"),
