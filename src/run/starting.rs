@@ -24,7 +24,7 @@ use gastown_actors::role::RoleMsg;
 use gastown_actors::session::{SessionMsg, client};
 use gastown_supervision::SupervisorRef;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The patrol's first retry of an identity waits this long after its last start.
@@ -40,13 +40,27 @@ pub fn retry_delay(attempts: u32) -> Duration {
     RETRY_FIRST.saturating_mul(1 << doublings).min(RETRY_MAX)
 }
 
-/// When each identity was last started and how often in a row, for the patrol's backoff.
+/// When each identity was last started and how often in a row, for the patrol's backoff; and
+/// one lock per identity, so a sling and the patrol never start the same identity at once.
 #[derive(Default)]
-pub struct Attempts(Mutex<HashMap<String, (Instant, u32)>>);
+pub struct Attempts {
+    starts: Mutex<HashMap<String, (Instant, u32)>>,
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
 
 impl Attempts {
+    /// Hold while starting or stopping `address`'s role.
+    async fn lock(&self, address: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = match self.locks.lock() {
+            Ok(mut locks) => Arc::clone(locks.entry(address.to_string()).or_default()),
+            // A poisoned map: go on without the lock rather than never start anything.
+            Err(_) => Arc::new(tokio::sync::Mutex::new(())),
+        };
+        lock.lock_owned().await
+    }
+
     fn note(&self, address: &str) {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut map) = self.starts.lock() {
             let entry = map
                 .entry(address.to_string())
                 .or_insert((Instant::now(), 0));
@@ -55,14 +69,14 @@ impl Attempts {
     }
 
     fn due(&self, address: &str) -> bool {
-        self.0.lock().is_ok_and(|map| {
+        self.starts.lock().is_ok_and(|map| {
             map.get(address)
                 .is_none_or(|(last, n)| last.elapsed() >= retry_delay(*n))
         })
     }
 
     fn reset(&self, address: &str) {
-        if let Ok(mut map) = self.0.lock() {
+        if let Ok(mut map) = self.starts.lock() {
             map.remove(address);
         }
     }
@@ -89,6 +103,7 @@ impl TownHandler {
         if !matches!(identity.role, Role::Polecat | Role::Crew) {
             return town_role_session(&root, address, restart_running).await;
         }
+        let _starting = self.attempts.lock(address).await;
         let plan = self.plan(&identity).await?;
         let mut note = String::new();
         if let Ok(role) = topology::find_role(&root, address).await {
@@ -123,6 +138,7 @@ impl TownHandler {
     ) -> Result<String, String> {
         let root = self.root().await.map_err(|e| e.message)?.clone();
         topology::check_spawnable(&self.tree, identity)?;
+        let _starting = self.attempts.lock(&identity.address).await;
         if topology::find_role(&root, &identity.address).await.is_ok() {
             return Err(format!(
                 "{identity} is already running: `gastown restart {identity}` restarts its session, \
@@ -332,10 +348,17 @@ async fn town_role_session(
     ))
 }
 
-/// GUPP across restarts, and the patrol that keeps it: every polecat and crew member with a hook
-/// has a session of its recorded runtime working on it. Roles that gave up and identities that
-/// are stuck are retried with a per-identity backoff; a session that runs ends their streak.
-pub async fn resume_hooked(handler: &TownHandler) {
+/// One hooked identity, as the patrol sees it in the ledger.
+struct Hooked {
+    address: String,
+    /// Its agent bead says `stuck`.
+    stuck: bool,
+    /// The runtime recorded for it.
+    runtime: Option<String>,
+}
+
+/// The polecats and crew members with hooked work.
+async fn hooked_identities(handler: &TownHandler) -> Option<Vec<Hooked>> {
     let view = handler
         .ledger
         .try_call(|ledger| {
@@ -343,40 +366,58 @@ pub async fn resume_hooked(handler: &TownHandler) {
                 status: Some(gastown_beads::Status::Hooked),
                 ..gastown_beads::ListFilter::default()
             })?;
-            let mut out: Vec<(String, bool)> = Vec::new();
+            let mut out: Vec<Hooked> = Vec::new();
             for address in hooked.into_iter().map(|b| b.assignee) {
-                if out.iter().any(|(a, _)| *a == address) {
+                let rig_level = AgentIdentity::parse(&address)
+                    .is_ok_and(|i| matches!(i.role, Role::Polecat | Role::Crew));
+                if !rig_level || out.iter().any(|h| h.address == address) {
                     continue;
                 }
-                let stuck = agents::find(ledger, &address)?
-                    .is_some_and(|b| agents::state_of(&b) == agents::STUCK);
-                out.push((address, stuck));
+                let bead = agents::find(ledger, &address)?;
+                out.push(Hooked {
+                    stuck: bead
+                        .as_ref()
+                        .is_some_and(|b| agents::state_of(b) == agents::STUCK),
+                    runtime: bead
+                        .as_ref()
+                        .and_then(|b| agents::runtime_of(b).map(str::to_string)),
+                    address,
+                });
             }
             Ok(out)
         })
         .await;
-    let Ok(view) = view else {
-        tracing::warn!("cannot read hooked work; the patrol tries again");
+    match view {
+        Ok(view) => Some(view),
+        Err(e) => {
+            tracing::warn!("cannot read hooked work ({e}); the patrol tries again");
+            None
+        }
+    }
+}
+
+/// GUPP across restarts, and the patrol that keeps it: every polecat and crew member with a hook
+/// has a session of its recorded runtime working on it. Roles that gave up and identities that
+/// are stuck are retried with a per-identity backoff; a session that runs ends their streak; a
+/// role found running another runtime than the recorded one is started again with it.
+pub async fn resume_hooked(handler: &TownHandler) {
+    let Some(view) = hooked_identities(handler).await else {
         return;
     };
     let Ok(root) = handler.root().await else {
         return;
     };
-    for (address, stuck) in view {
-        let Ok(identity) = AgentIdentity::parse(&address) else {
-            continue;
-        };
-        if !matches!(identity.role, Role::Polecat | Role::Crew) {
-            continue;
-        }
-        if let Ok(role) = topology::find_role(root, &address).await {
-            handler.note_health(&address, &role, stuck).await;
-            continue;
-        }
-        if !handler.attempts.due(&address) {
+    for hooked in view {
+        let address = &hooked.address;
+        if let Ok(role) = topology::find_role(root, address).await {
+            if hooked.runtime.is_none() || running_runtime(&role).await == hooked.runtime {
+                handler.note_health(address, &role, hooked.stuck).await;
+                continue;
+            }
+        } else if !handler.attempts.due(address) {
             continue;
         }
-        match handler.ensure_session(&address, false).await {
+        match handler.ensure_session(address, false).await {
             Ok(note) if note.is_empty() => {}
             Ok(note) => tracing::info!(agent = %address, "{}", note.trim()),
             Err(e) => tracing::warn!(agent = %address, "cannot resume hooked work: {e}"),
