@@ -342,15 +342,20 @@ fn check_install_dir(dir: &Path) -> Result<()> {
         );
     }
     if dir.exists() {
-        let mut entries = fs::read_dir(dir)
-            .with_context(|| format!("cannot read {}: install needs a directory", dir.display()))?;
-        if let Some(first) = entries.next() {
-            let first = first.with_context(|| format!("cannot read {}", dir.display()))?;
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}: install needs a directory", dir.display()))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        if let Some(first) = names.first() {
+            let more = match names.len() - 1 {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
             bail!(
-                "{} is not empty (it holds {:?}, among others): install into a new or empty \
-                 directory",
-                dir.display(),
-                first.file_name()
+                "{} is not empty (it holds {first:?}{more}): install into a new or empty directory",
+                dir.display()
             );
         }
     }

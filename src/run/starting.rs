@@ -91,8 +91,10 @@ struct Plan {
 }
 
 impl TownHandler {
-    /// Make sure `address` has a session of its recorded runtime. With `restart_running` a
-    /// running one is restarted so it is told its (new) hook; without, it is left alone.
+    /// Make sure `address` has a session of its recorded runtime. With `restart_running` (a
+    /// sling, a hook attach) a running one is restarted so it is told its (new) hook; without
+    /// (the patrol) it is left alone, and a role that is not running is started only when its
+    /// backoff is due.
     pub async fn ensure_session(
         &self,
         address: &str,
@@ -104,9 +106,14 @@ impl TownHandler {
             return town_role_session(&root, address, restart_running).await;
         }
         let _starting = self.attempts.lock(address).await;
+        let running_role = topology::find_role(&root, address).await.ok();
+        if running_role.is_none() && !restart_running && !self.attempts.due(address) {
+            // The patrol, right behind another start of this identity (a sling): not yet due.
+            return Ok(String::new());
+        }
         let plan = self.plan(&identity).await?;
         let mut note = String::new();
-        if let Ok(role) = topology::find_role(&root, address).await {
+        if let Some(role) = running_role {
             let running = running_runtime(&role).await;
             if running.as_deref() == Some(plan.runtime.as_str()) {
                 if !restart_running {
