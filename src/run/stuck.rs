@@ -16,8 +16,10 @@ use gastown_beads::Ledger;
 /// Who the stuck mail comes from: the town's patrol.
 const SENDER: &str = "deacon";
 
-/// Mark `identity` stuck because of `reason` and, when this starts a streak, mail the mayor and
-/// the overseer. Returns whether they were mailed.
+/// Mark `identity` stuck because of `reason` and, when this starts a streak and it holds work,
+/// mail the mayor and the overseer. Returns whether they were mailed. (An identity with nothing
+/// hooked loses nothing by not starting — a finished polecat, a crew member spawned by hand who
+/// was told at once — so nobody is mailed about it.)
 pub fn mark_and_tell(
     ledger: &mut Ledger,
     identity: &AgentIdentity,
@@ -28,19 +30,22 @@ pub fn mark_and_tell(
         return Ok(false);
     }
     let address = &identity.address;
+    let hook = crate::work::hooked(ledger, address)?
+        .into_iter()
+        .next()
+        .map(|b| b.id);
+    let Some(hook) = hook else {
+        return Ok(false);
+    };
     let runtime = runtime.map(str::to_string).or_else(|| {
         agents::find(ledger, address)
             .ok()
             .flatten()
             .and_then(|b| agents::runtime_of(&b).map(str::to_string))
     });
-    let hook = crate::work::hooked(ledger, address)?
-        .into_iter()
-        .next()
-        .map(|b| b.id);
     let mail = Outgoing {
         subject: format!("{address} is stuck: it cannot start"),
-        body: body(address, runtime.as_deref(), hook.as_deref(), reason),
+        body: body(address, runtime.as_deref(), &hook, reason),
         ..Outgoing::default()
     };
     for to in ["mayor", crate::mail::OVERSEER] {
@@ -56,25 +61,17 @@ pub fn mark_and_tell(
     Ok(true)
 }
 
-fn body(address: &str, runtime: Option<&str>, hook: Option<&str>, reason: &str) -> String {
+fn body(address: &str, runtime: Option<&str>, hook: &str, reason: &str) -> String {
     let runtime_line = match runtime {
         Some(r) => format!("Runtime: {r} (recorded for it; nothing else is started in its place)."),
         None => "Runtime: none recorded.".to_string(),
     };
-    let (hook_line, resling) = match hook {
-        Some(bead) => (
-            format!("Hook: {bead} (kept; it goes on once {address} can start)."),
-            format!("`gastown sling {bead} {address} --runtime <another>`"),
-        ),
-        None => (
-            "Hook: empty.".to_string(),
-            format!("`gastown sling <bead> {address} --runtime <another>`"),
-        ),
-    };
     format!(
-        "{address} cannot start: {reason}\n\n{runtime_line}\n{hook_line}\n\nWhat to do: fix the \
-         cause above (install the agent's program, or correct it with `gastown config agent set`) \
-         and the supervisor retries on its own, backing off; or give the work another runtime \
-         with {resling}. This is told once; `gastown seance {address}` shows its sessions."
+        "{address} cannot start: {reason}\n\n{runtime_line}\nHook: {hook} (kept; the work goes \
+         on once {address} can start).\n\nWhat to do: fix the cause above (install the agent's \
+         program, or correct it with `gastown config agent set`) and the supervisor retries on \
+         its own, backing off; or give the work another runtime with `gastown sling {hook} \
+         {address} --runtime <another>`. This is told once; `gastown seance {address}` shows its \
+         sessions."
     )
 }
