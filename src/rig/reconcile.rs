@@ -98,16 +98,19 @@ pub fn check_crew(rig: &Rig, name: &str) -> Result<Checked> {
             "a plain directory, not a git clone",
         ));
     }
-    let toplevel = git_cli::git(&path, &["rev-parse", "--show-toplevel"])
-        .map_err(|e| not_a_worktree(rig, &path, &format!("a .git that git cannot read: {e}")))?;
-    if !same_dir(Path::new(&toplevel), &path) {
-        return Err(not_a_worktree(
-            rig,
-            &path,
-            "a directory inside another repository",
-        ));
-    }
-    let origin = git_cli::git(&path, &["config", "--get", "remote.origin.url"]).unwrap_or_default();
+    // Its own `.git` directory makes it a repository of its own: git run there finds nothing
+    // above it (a worktree's `.git` is a file; a plain directory has none).
+    let origin = match git_cli::git(&path, &["config", "--get", "remote.origin.url"]) {
+        Ok(url) => url,
+        Err(git_cli::GitCliError::Failed { code: Some(1), .. }) => String::new(),
+        Err(e) => {
+            return Err(not_a_worktree(
+                rig,
+                &path,
+                &format!("a .git that git cannot read: {e}"),
+            ));
+        }
+    };
     if origin != rig.config.url {
         return Err(RigError::ForeignRepository {
             rig: rig.name().to_string(),
