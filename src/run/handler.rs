@@ -35,8 +35,8 @@ pub struct TownHandler {
     pub events: Arc<Mutex<VecDeque<SupervisorEvent>>>,
     pub attachments: Attachments,
     /// When each identity was last started and how often in a row: the GUPP patrol retries an
-    /// identity that cannot start with an exponential backoff (`super::starting`).
-    pub attempts: super::starting::Attempts,
+    /// identity that cannot start with an exponential backoff (`super::patrol`).
+    pub attempts: super::patrol::Attempts,
 }
 
 impl Handler for TownHandler {

@@ -8,6 +8,7 @@ mod attach;
 mod handler;
 pub mod introspect;
 mod logging;
+mod patrol;
 pub mod protocol;
 mod refinery_actor;
 mod router;
@@ -72,7 +73,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         tree: tree.clone(),
         events: Arc::clone(&events),
         attachments: attach::Attachments::default(),
-        attempts: starting::Attempts::default(),
+        attempts: patrol::Attempts::default(),
     });
     let resume = Arc::clone(&town_handler);
     let _ = tree.handler.set(Arc::clone(&town_handler));
@@ -113,7 +114,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     log_orphans(&town, &LedgerHandle::default()).await;
     // Reconciliation and GUPP: every hooked identity's workspace is checked and its session
     // started with its recorded runtime, before the patrol takes over.
-    starting::resume_hooked(&resume).await;
+    patrol::resume_hooked(&resume).await;
     tracing::info!(town = %town.root.display(), pid = std::process::id(), "gastown run is up; Ctrl-C stops it");
 
     let shutdown_timeout =
@@ -180,7 +181,7 @@ fn note_gave_up(ledger: &LedgerHandle, event: &SupervisorEvent) {
         return;
     }
     if let Some(address) = topology::address_of_role_path(&event.supervisor) {
-        starting::role_gave_up(ledger.clone(), address, event.reason.clone());
+        patrol::role_gave_up(ledger.clone(), address, event.reason.clone());
     }
 }
 

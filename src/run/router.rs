@@ -97,7 +97,7 @@ impl Actor for Router {
             RouterMsg::Sweep => {
                 deliver_all(&state.args).await;
                 if let Some(handler) = state.args.handler.get() {
-                    super::starting::resume_hooked(handler).await;
+                    super::patrol::resume_hooked(handler).await;
                 }
             }
         }
