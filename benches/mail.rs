@@ -224,7 +224,15 @@ fn main() {
     let unread = env_usize("MAIL_BENCH_UNREAD", 10_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let town = dir.path().join("town");
-    ok(dir.path(), &["install", town.to_str().expect("utf-8 path")]);
+    ok(
+        dir.path(),
+        &[
+            "install",
+            town.to_str().expect("utf-8 path"),
+            "--agent",
+            "sim",
+        ],
+    );
     std::fs::create_dir_all(town.join("alpha")).expect("rig dir");
     std::fs::write(town.join("alpha").join("rig.toml"), "").expect("rig.toml");
     let bulk = import_file(dir.path(), unread, "alpha/witness");

@@ -89,7 +89,10 @@ fn town(
         &["clone", "--quiet", "--bare", "source", "origin.git"],
     );
     let root = dir.path().join("town");
-    ok(dir.path(), &["install", root.to_str().expect("utf-8")]);
+    ok(
+        dir.path(),
+        &["install", root.to_str().expect("utf-8"), "--agent", "sim"],
+    );
     ok(
         &root,
         &["rig", "add", "alpha", origin.to_str().expect("utf-8")],

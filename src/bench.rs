@@ -121,8 +121,10 @@ impl Supervised {
             &InstallOptions {
                 prefix: "gt".to_string(),
                 name: Some("bench".to_string()),
+                agent: crate::town::DefaultAgent::Named("sim".to_string()),
             },
         )?;
+        add_bench_rig(&town, &dir.path().join("source"))?;
         let child = Command::new(std::env::current_exe()?)
             .arg("--town")
             .arg(&town.root)
@@ -159,6 +161,37 @@ impl Drop for Supervised {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let _ = self.child.wait();
     }
+}
+
+/// The rig `bench` whose crew the benchmarks spawn (agents are spawned only into rigs that
+/// exist), from a one-commit source repository at `source`.
+fn add_bench_rig(town: &Town, source: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(source)?;
+    std::fs::write(source.join("README.md"), "# bench\n")?;
+    crate::git_cli::git(source, &["init", "--quiet", "--initial-branch=main"])?;
+    crate::git_cli::commit_all(source, "bench source")?;
+    crate::rig::add_rig(
+        town,
+        &crate::rig::AddOptions {
+            name: "bench".to_string(),
+            source: source.to_string_lossy().into_owned(),
+            branch: None,
+            runtime: None,
+            prefix: None,
+            // The benchmarks measure the town, not pushes to the source (a checked-out repo).
+            no_push: true,
+        },
+    )?;
+    Ok(())
+}
+
+/// Make the crew clones the spawned sims work in beforehand, so the figures are the sessions'.
+fn prepare_crew(town: &Town, names: impl IntoIterator<Item = String>) -> Result<()> {
+    let rig = crate::rig::Rig::load(town, "bench")?;
+    for name in names {
+        crate::rig::ensure_crew_clone(&rig, &name)?;
+    }
+    Ok(())
 }
 
 fn wait_until(limit: Duration, mut check: impl FnMut() -> Result<bool>) -> Result<()> {
@@ -215,7 +248,7 @@ fn spawn_sims(c: &mut Client, count: usize, extra: &[(String, String)]) -> Resul
             c,
             TownRequest::Spawn {
                 address: format!("bench/crew/s{i}"),
-                runtime: "sim".to_string(),
+                runtime: Some("sim".to_string()),
                 env: extra.to_vec(),
             },
         )?;
@@ -258,6 +291,7 @@ fn proc_stats(pid: u32) -> Result<(u64, u64)> {
 fn sessions(count: usize, window: Duration) -> Result<()> {
     let sup = Supervised::start()?;
     let mut c = sup.client()?;
+    prepare_crew(&sup.town, (0..count).map(|i| format!("s{i}")))?;
     let (rss0, _) = proc_stats(sup.pid())?;
     let start = Instant::now();
     // Heartbeats off: they are the agents' doing, not the supervisor's idle cost.
@@ -395,6 +429,7 @@ fn restart(rounds: usize) -> Result<()> {
     let sup = Supervised::start()?;
     let mut c = sup.client()?;
     let quiet = [("GASTOWN_SIM_HEARTBEAT".to_string(), "0s".to_string())];
+    prepare_crew(&sup.town, (0..rounds).map(|r| format!("r{r}")))?;
     let mut times = Vec::new();
     for round in 0..rounds {
         let agent = format!("bench/crew/r{round}");
@@ -402,7 +437,7 @@ fn restart(rounds: usize) -> Result<()> {
             &mut c,
             TownRequest::Spawn {
                 address: agent.clone(),
-                runtime: "sim".to_string(),
+                runtime: Some("sim".to_string()),
                 env: quiet.to_vec(),
             },
         )?;

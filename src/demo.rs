@@ -90,6 +90,7 @@ fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
         &InstallOptions {
             prefix: "gt".to_string(),
             name: Some("demo".to_string()),
+            agent: crate::town::DefaultAgent::Named("sim".to_string()),
         },
     )?;
     say(format!("town: {}", town.root.display()));

@@ -13,7 +13,10 @@
 //! The ledger itself is committed to the town repository's own ref (`refs/heads/beads`), so the
 //! work tree people commit to stays clean.
 
-use crate::git_cli::git;
+mod install;
+
+pub use install::{DefaultAgent, InstallOptions, install};
+
 use anyhow::{Context, Result, bail};
 use gastown_beads::ledger::{Ledger, LedgerConfig};
 use serde::{Deserialize, Serialize};
@@ -35,8 +38,9 @@ pub struct TownConfig {
     pub name: String,
     /// The prefix of the town's bead ids (`gt` gives `gt-a1b2`).
     pub prefix: String,
-    /// The agent runtime of agents nobody chose one for (a preset, a custom agent, or `sim`;
-    /// none: `sim`). `gastown config default-agent` sets it.
+    /// The agent runtime of new agents nobody chose one for (a preset, a custom agent, or `sim`;
+    /// none: such a sling is refused until one is chosen). `gastown install --agent` and
+    /// `gastown config default-agent` set it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_agent: Option<String>,
     #[serde(default)]
@@ -255,113 +259,9 @@ impl Town {
     }
 }
 
-/// Options of `gastown install`.
-pub struct InstallOptions {
-    pub prefix: String,
-    pub name: Option<String>,
-}
-
-/// Create a town at `dir`: git repository, `town.toml`, role homes, runtime dir, empty ledger.
-pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
-    gastown_beads::id::validate_prefix(&opts.prefix).context("bad --prefix")?;
-    if dir.join(CONFIG_FILE).exists() {
-        bail!("{} is already a town ({CONFIG_FILE} exists)", dir.display());
-    }
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let name = match &opts.name {
-        Some(n) => n.clone(),
-        None => dir
-            .canonicalize()?
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "town".to_string()),
-    };
-    let config = TownConfig {
-        name,
-        prefix: opts.prefix.clone(),
-        ledger: LedgerSection::default(),
-        roles: RolesSection::default(),
-        run: RunSection::default(),
-        default_agent: None,
-        agents: Default::default(),
-        convoy: ConvoySection::default(),
-    };
-    let text = toml::to_string_pretty(&config).context("cannot render town.toml")?;
-    fs::write(dir.join(CONFIG_FILE), format!("# Gas Town config\n{text}"))?;
-    append_gitignore(dir)?;
-    write_role_homes(dir)?;
-    ensure_private_dir(&dir.join(RUNTIME_DIR))?;
-    git_init_and_commit(dir)?;
-    let town = Town::load(dir)?;
-    let ledger = town.open_ledger()?;
-    ledger
-        .close_ledger()
-        .context("cannot close the new ledger")?;
-    Ok(town)
-}
-
-fn append_gitignore(dir: &Path) -> Result<()> {
-    let path = dir.join(".gitignore");
-    let existing = fs::read_to_string(&path).unwrap_or_default();
-    if existing
-        .lines()
-        .any(|l| l.trim() == "/.runtime/" || l.trim() == ".runtime/")
-    {
-        return Ok(());
-    }
-    let mut text = existing;
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    text.push_str("# local state of gastown: ledger index, socket, logs\n/.runtime/\n");
-    fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
-}
-
-fn write_role_homes(dir: &Path) -> Result<()> {
-    for (role, text) in [("mayor", MAYOR_AGENTS_MD), ("deacon", DEACON_AGENTS_MD)] {
-        let home = dir.join(role);
-        fs::create_dir_all(&home)?;
-        let path = home.join("AGENTS.md");
-        if !path.exists() {
-            fs::write(&path, text)?;
-        }
-    }
-    Ok(())
-}
-
-const MAYOR_AGENTS_MD: &str = "# Mayor\n\nYou are the Mayor of this Gas Town: the overseer's \
-chief of staff. Turn what the overseer wants into beads, group them in convoys, and sling them to \
-polecats and crew. Start every session with `gastown prime`. If there is work on your hook, you \
-must run it.\n";
-
-const DEACON_AGENTS_MD: &str = "# Deacon\n\nYou are the Deacon: the town's patrol. Mechanical \
-checks run in the supervisor; you are summoned for judgement. Start every session with \
-`gastown prime`. If there is work on your hook, you must run it.\n";
-
 /// Create `dir` (and parents) with mode 0700, or tighten an existing one.
 pub fn ensure_private_dir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
         .with_context(|| format!("cannot set mode 0700 on {}", dir.display()))
-}
-
-fn git_init_and_commit(dir: &Path) -> Result<()> {
-    if !dir.join(".git").exists() {
-        git(dir, &["init", "--quiet", "--initial-branch=main"])?;
-    }
-    git(
-        dir,
-        &["add", "--", CONFIG_FILE, ".gitignore", "mayor", "deacon"],
-    )?;
-    git(
-        dir,
-        &[
-            "commit",
-            "--quiet",
-            "--allow-empty",
-            "-m",
-            "gastown install: town config and role homes",
-        ],
-    )?;
-    Ok(())
 }

@@ -9,14 +9,16 @@
 //! └── …         role-specific children (the deacon's boot and dogs)
 //! ```
 //!
-//! The session's factory runs on every (re)start: it reads the identity's hook from the ledger,
-//! mints a fresh session token, and starts the runtime with the GUPP prompt — so a restarted
-//! session is always told its hook again, with nobody typing anything.
+//! The session's factory runs on every (re)start: it checks that the runtime is the one recorded
+//! for the identity, records the session's start (its end is recorded on it by id, however it
+//! ends), reads the identity's hook from the ledger, checks that the working directory is the
+//! identity's own workspace, mints a fresh session token, and starts the runtime with the GUPP
+//! prompt — so a restarted session is always told its hook again, with nobody typing anything.
 
-use crate::identity::AgentIdentity;
+use crate::identity::{AgentIdentity, Role};
 use crate::ledger::LedgerHandle;
 use crate::runtime::{HookSupport, PromptMode, Runtime};
-use crate::session::{Session, SessionArgs};
+use crate::session::{EndNotice, Session, SessionArgs, SessionEnd};
 use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
     Backoff, ChildContext, ChildSpec, Intensity, StartedChild, Strategy, SupervisorSpec,
@@ -24,7 +26,8 @@ use gastown_supervision::{
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Mints the per-session secret that binds a socket connection to an identity. The binary owns
@@ -36,6 +39,13 @@ pub type MintToken = Arc<dyn Fn(&AgentIdentity) -> Result<String, String> + Send
 /// what goes in them.
 pub type PrepareHome =
     Arc<dyn Fn(&std::path::Path, &AgentIdentity, &Runtime) -> Result<(), String> + Send + Sync>;
+
+/// Checks, before each session of a polecat or crew member, that its home is its own workspace
+/// (the rig's worktree on its branch, or its clone), remaking what can be remade from git;
+/// `Err` says why no session may start there. Given the hooked bead's id. The binary owns rigs
+/// and git; it runs on a blocking thread.
+pub type CheckWorkspace =
+    Arc<dyn Fn(&AgentIdentity, Option<&str>) -> Result<(), String> + Send + Sync>;
 
 /// What every role in a town shares.
 #[derive(Clone)]
@@ -50,6 +60,9 @@ pub struct TownContext {
     pub mint_token: MintToken,
     /// Run before every session start (after any checkout of the home).
     pub prepare_home: Option<PrepareHome>,
+    /// Run before every session start of a polecat or crew member; without it their homes must
+    /// already exist.
+    pub check_workspace: Option<CheckWorkspace>,
 }
 
 /// How to run one role.
@@ -58,7 +71,8 @@ pub struct RoleSpec {
     pub identity: AgentIdentity,
     /// The agent CLI to run, or `None` for a role that runs as an actor only.
     pub runtime: Option<Runtime>,
-    /// The session's working directory (created if missing).
+    /// The session's working directory: created if missing for town-level roles; for polecats
+    /// and crew it must be their workspace (see [`CheckWorkspace`]).
     pub home: PathBuf,
     pub town: TownContext,
     /// Restart intensity of the role's supervisor (how often its session may die before the
@@ -99,42 +113,142 @@ pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
     sup
 }
 
+/// A session start the factory refused, or could not make.
+fn failed(what: String) -> SpawnErr {
+    SpawnErr::StartupFailed(what.into())
+}
+
 async fn start_session(spec: Arc<RoleSpec>, ctx: ChildContext) -> Result<StartedChild, SpawnErr> {
-    let failed = |what: String| SpawnErr::StartupFailed(what.into());
-    let identity = spec.identity.clone();
-    let runtime_name = spec
+    let runtime = spec
         .runtime
-        .as_ref()
-        .map(|r| r.name.clone())
-        .unwrap_or_default();
-    let session_id = format!("{}-{}", std::process::id(), now_ms());
-    let hook = spec
-        .town
-        .ledger
-        .try_call(move |ledger| {
-            // The identity's history gets this session before it starts (`gastown seance`).
-            crate::agents::session_started(ledger, &identity, &session_id, &runtime_name)?;
-            ledger.list(&ListFilter {
-                status: Some(Status::Hooked),
-                assignee: Some(identity.address.clone()),
-                ..ListFilter::default()
-            })
-        })
-        .await
-        .map_err(|e| failed(format!("cannot read the hook of {}: {e}", spec.identity)))?;
+        .clone()
+        .ok_or_else(|| failed(format!("{} has no runtime", spec.identity)))?;
+    let session_id = new_session_id();
+    let hook = begin_session(&spec, &runtime.name, &session_id).await?;
     let token = (spec.town.mint_token)(&spec.identity)
         .map_err(|e| failed(format!("cannot mint a session token: {e}")))?;
-    std::fs::create_dir_all(&spec.home)
-        .map_err(|e| failed(format!("cannot create {}: {e}", spec.home.display())))?;
-    if let (Some(prepare), Some(runtime)) = (&spec.town.prepare_home, &spec.runtime) {
+    if let Err(e) = ready_home(&spec, hook.first()).await {
+        end_session(&spec, &session_id, format!("not started: {e}"));
+        return Err(failed(e));
+    }
+    if let Some(prepare) = &spec.town.prepare_home {
         // A home left unprepared still runs; the agent just lacks its instructions or hooks.
-        if let Err(e) = prepare(&spec.home, &spec.identity, runtime) {
+        if let Err(e) = prepare(&spec.home, &spec.identity, &runtime) {
             tracing::warn!(agent = %spec.identity, "cannot prepare the agent's home: {e}");
         }
     }
-    let args = session_args(&spec, hook.first(), &token)
-        .ok_or_else(|| failed(format!("{} has no runtime", spec.identity)))?;
-    ctx.spawn(Session, args).await
+    let mut args = session_args(&spec, &runtime, hook.first(), &token);
+    let (notice_spec, notice_id) = (Arc::clone(&spec), session_id.clone());
+    args.on_end = Some(EndNotice(Arc::new(move |end: SessionEnd| {
+        end_session(&notice_spec, &notice_id, end.to_string());
+    })));
+    match ctx.spawn(Session, args).await {
+        Ok(started) => Ok(started),
+        Err(e) => {
+            end_session(&spec, &session_id, format!("not started: {e}"));
+            Err(e)
+        }
+    }
+}
+
+/// In one ledger call: check that the runtime is the one recorded for the identity (no code
+/// path may start an identity under another runtime), record the session's start, and read the
+/// hook.
+async fn begin_session(
+    spec: &RoleSpec,
+    runtime: &str,
+    session_id: &str,
+) -> Result<Vec<Bead>, SpawnErr> {
+    let identity = spec.identity.clone();
+    let (runtime, session_id) = (runtime.to_string(), session_id.to_string());
+    let checked = spec
+        .town
+        .ledger
+        .try_call(move |ledger| {
+            let bead = crate::agents::ensure(ledger, &identity)?;
+            // A polecat or crew member runs only its recorded runtime; the mayor and the deacon
+            // run what town.toml's `[roles]` says, which is recorded as it changes.
+            match crate::agents::runtime_of(&bead) {
+                Some(recorded) if recorded == runtime => {}
+                Some(recorded) if identity.rig.is_some() => {
+                    return Ok(Err(format!(
+                        "{identity} is recorded to run runtime {recorded}, not {runtime}: \
+                         its role must be started again (`gastown sling` with `--runtime` does that)"
+                    )));
+                }
+                _ => {
+                    crate::agents::record_runtime(ledger, &identity, &runtime)?;
+                }
+            }
+            // The identity's history gets this session before it starts (`gastown seance`).
+            let prefix = run_prefix();
+            crate::agents::session_started(ledger, &identity, &session_id, &runtime, prefix)?;
+            Ok(Ok(ledger.list(&ListFilter {
+                status: Some(Status::Hooked),
+                assignee: Some(identity.address.clone()),
+                ..ListFilter::default()
+            })?))
+        })
+        .await
+        .map_err(|e| failed(format!("cannot read the hook of {}: {e}", spec.identity)))?;
+    checked.map_err(failed)
+}
+
+/// Make sure the session's working directory is the identity's own before anything runs there.
+/// Polecats and crew work in their rig's worktree or clone: the town's `check_workspace` checks
+/// it (and remakes a missing worktree from its branch); their homes are never made as plain
+/// directories, where `git` would find the town's repository instead of the rig's.
+async fn ready_home(spec: &RoleSpec, hook: Option<&Bead>) -> Result<(), String> {
+    if !matches!(spec.identity.role, Role::Polecat | Role::Crew) {
+        return std::fs::create_dir_all(&spec.home)
+            .map_err(|e| format!("cannot create {}: {e}", spec.home.display()));
+    }
+    let Some(check) = spec.town.check_workspace.clone() else {
+        return if spec.home.is_dir() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} has no workspace at {}",
+                spec.identity,
+                spec.home.display()
+            ))
+        };
+    };
+    let identity = spec.identity.clone();
+    let hook = hook.map(|b| b.id.clone());
+    tokio::task::spawn_blocking(move || check(&identity, hook.as_deref()))
+        .await
+        .map_err(|e| format!("the workspace check of {} failed: {e}", spec.identity))?
+}
+
+/// Record, without waiting, how session `session_id` of the role ended.
+fn end_session(spec: &RoleSpec, session_id: &str, exit: String) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return; // The runtime is going away: the next run closes the session as unknown.
+    };
+    let ledger = spec.town.ledger.clone();
+    let (address, id) = (spec.identity.address.clone(), session_id.to_string());
+    runtime.spawn(async move {
+        let recorded = ledger
+            .try_call(move |l| crate::agents::session_ended(l, &address, &id, &exit))
+            .await;
+        if let Err(e) = recorded {
+            tracing::debug!("session end not recorded: {e}");
+        }
+    });
+}
+
+/// The prefix of this process's session ids: sessions of earlier runs of the supervisor have
+/// other prefixes, so their ends (lost with that run) can be told apart.
+pub fn run_prefix() -> &'static str {
+    static PREFIX: OnceLock<String> = OnceLock::new();
+    PREFIX.get_or_init(|| format!("{}.{}-", std::process::id(), now_ms()))
+}
+
+/// A new session id, unique in this town: `<pid>.<run start ms>-<n>`.
+fn new_session_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    format!("{}{}", run_prefix(), NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
 /// The GUPP startup prompt: who you are, your hook, what to run first.
@@ -152,8 +266,12 @@ pub fn startup_prompt(identity: &AgentIdentity, hook: Option<&Bead>) -> String {
     )
 }
 
-fn session_args(spec: &RoleSpec, hook: Option<&Bead>, token: &str) -> Option<SessionArgs> {
-    let runtime = spec.runtime.as_ref()?;
+fn session_args(
+    spec: &RoleSpec,
+    runtime: &Runtime,
+    hook: Option<&Bead>,
+    token: &str,
+) -> SessionArgs {
     let identity = &spec.identity;
     let mut args = SessionArgs::new(runtime.program.clone(), spec.home.clone());
     args.args = runtime.args.clone();
@@ -183,7 +301,7 @@ fn session_args(spec: &RoleSpec, hook: Option<&Bead>, token: &str) -> Option<Ses
         ),
     ];
     args.env.extend(runtime.env.iter().cloned());
-    Some(args)
+    args
 }
 
 /// The role actor: holds the identity's live state.

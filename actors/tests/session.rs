@@ -635,3 +635,45 @@ async fn requests_to_an_exited_session_say_so() {
         "{error:?}"
     );
 }
+
+/// A session's end notice (`SessionArgs::on_end`) is told once, however the session ended:
+/// the agent's own exit carries its status, a stop from outside says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_notice_is_told_once_with_how_the_session_ended() {
+    use gastown_actors::session::{EndNotice, SessionEnd};
+    use std::sync::Arc;
+    let notice = |tx: mpsc::UnboundedSender<SessionEnd>| {
+        Some(EndNotice(Arc::new(move |end: SessionEnd| {
+            let _ = tx.send(end);
+        })))
+    };
+    let (tx, mut ends) = mpsc::unbounded_channel();
+    let mut crashed = Harness::start("echo READY; exit 3", |a| a.on_end = notice(tx.clone())).await;
+    crashed.ended().await;
+    let end = tokio::time::timeout(SOON, ends.recv())
+        .await
+        .expect("told in time")
+        .expect("told");
+    assert!(!end.stopped);
+    assert_eq!(end.to_string(), "exit code 3");
+
+    let stopped = Harness::start("sleep 1000 & echo READY; wait", |a| {
+        a.on_end = notice(tx.clone())
+    })
+    .await;
+    stopped.wait_screen("READY").await;
+    stopped
+        .session
+        .stop_and_wait(None, Some(SOON))
+        .await
+        .expect("the session stops");
+    let end = tokio::time::timeout(SOON, ends.recv())
+        .await
+        .expect("told in time")
+        .expect("told");
+    assert!(end.stopped, "{end:?}");
+    assert_eq!(end.to_string(), "stopped by the supervisor");
+    drop(crashed);
+    drop(stopped);
+    assert!(ends.try_recv().is_err(), "each session told once");
+}

@@ -24,10 +24,12 @@ pub struct ActorsArgs {
 pub enum AgentCommand {
     /// Put an agent under supervision: `gastown agent spawn <rig>/crew/<name> --runtime sim`.
     Spawn {
-        /// `<rig>/crew/<name>` or `<rig>/polecats/<name>`.
+        /// `<rig>/crew/<name>` or `<rig>/polecats/<name>` of a rig that exists.
         address: String,
-        #[arg(long, default_value = "sim")]
-        runtime: String,
+        /// Its runtime, recorded for every later start (default: the one recorded for it, else
+        /// the rig's, else the town's default agent).
+        #[arg(long)]
+        runtime: Option<String>,
         /// Extra environment for the session, `KEY=VALUE` (e.g. the sim's fault knobs).
         #[arg(long = "env", value_name = "KEY=VALUE")]
         env: Vec<String>,

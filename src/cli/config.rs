@@ -77,7 +77,9 @@ pub fn run(town: &Town, cmd: ConfigCommand) -> Result<()> {
             town.config
                 .default_agent
                 .clone()
-                .unwrap_or_else(|| format!("{SIM_NAME} (built-in; no default_agent set)")),
+                .unwrap_or_else(|| {
+                    "none (no default_agent in town.toml): set one with `gastown config default-agent <name>`".to_string()
+                }),
         )
         .map_err(Into::into),
         ConfigCommand::DefaultAgent { name: Some(name) } => {

@@ -1,14 +1,14 @@
-//! `gastown install <dir>`: create a town.
+//! `gastown install <dir>`: create a town, and say which agent runtime it runs by default.
 
 use crate::output;
-use crate::town::{self, InstallOptions};
+use crate::town::{self, DefaultAgent, InstallOptions};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// Where to create the town (created if missing).
+    /// Where to create the town: a new or empty directory, outside any town.
     pub dir: PathBuf,
     /// Prefix of the town's bead ids.
     #[arg(long, default_value = "gt")]
@@ -16,16 +16,32 @@ pub struct InstallArgs {
     /// A name for the town (default: the directory's name).
     #[arg(long)]
     pub name: Option<String>,
+    /// The town's default agent runtime: `sim` (the built-in scripted agent) or a preset
+    /// (claude, codex, …). Default: the first preset whose CLI is on PATH, else none.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
 }
 
 pub fn run(args: InstallArgs) -> Result<()> {
+    let agent = match &args.agent {
+        Some(name) => DefaultAgent::Named(name.clone()),
+        None => DefaultAgent::FirstOnPath(std::env::var_os("PATH").unwrap_or_default()),
+    };
     let opts = InstallOptions {
         prefix: args.prefix,
         name: args.name,
+        agent,
     };
     let town = town::install(&args.dir, &opts)?;
+    let agent = match (&town.config.default_agent, &args.agent) {
+        (Some(name), Some(_)) => format!("{name} (given with --agent)"),
+        (Some(name), None) => format!(
+            "{name} (its CLI was the first preset found on PATH; change it with `gastown config default-agent <name>`)"
+        ),
+        (None, _) => "none (no agent CLI found on PATH): choose one with `gastown config default-agent <name>`, or pass --runtime to `gastown sling`".to_string(),
+    };
     output::line(format!(
-        "Created town {:?} at {}\n  ledger: git ref {} (bead ids {}-…)\n  next:   cd {} && gastown bead create \"My first bead\"",
+        "Created town {:?} at {}\n  ledger: git ref {} (bead ids {}-…)\n  agent:  {agent}\n  next:   cd {} && gastown bead create \"My first bead\"",
         town.config.name,
         town.root.display(),
         town.config.ledger.git_ref,

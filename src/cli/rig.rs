@@ -3,6 +3,7 @@
 
 use crate::git_cli::{self, Worktree};
 use crate::output;
+use crate::rig::orphans::{self, Claims, Orphans};
 use crate::rig::{self, AddOptions, Gate, GateOutcome, PolecatStatus, Rig, RigConfig};
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
@@ -159,6 +160,8 @@ struct RigView {
     origin: String,
     /// Polecat branches gastown pushed to origin (while their work is in flight).
     on_origin: Vec<BranchTip>,
+    /// Worktrees, polecat branches and homes that belong to no identity (never removed here).
+    orphans: Orphans,
 }
 
 #[derive(Debug, Serialize)]
@@ -189,6 +192,7 @@ fn show(town: &Town, name: &str, json: bool) -> Result<()> {
             .collect(),
         origin: git_cli::origin_url(&bare),
         on_origin: pushed_branches(&bare)?,
+        orphans: orphans::find(&rig, &claims(town)?)?,
     };
     if json {
         return print_json(&view);
@@ -271,6 +275,16 @@ fn render_show(v: &RigView) -> String {
             s.push_str(&format!("  {} {}\n", b.name, short(&b.commit)));
         }
     }
+    if v.orphans.is_empty() {
+        s.push_str("orphans: none\n");
+    } else {
+        s.push_str(
+            "orphans (belong to no identity; kept until merged or saved, then remove by hand):\n",
+        );
+        for line in v.orphans.lines() {
+            s.push_str(&format!("  {line}\n"));
+        }
+    }
     s
 }
 
@@ -290,6 +304,25 @@ fn landing(c: &RigConfig) -> String {
         },
         humantime::format_duration(r.remote_timeout.0)
     )
+}
+
+/// What the ledger says belongs to whom: from the supervisor when it runs (it owns the ledger),
+/// else from the ledger opened here.
+fn claims(town: &Town) -> Result<Claims> {
+    if let Some(mut supervisor) = crate::client::connect(town)? {
+        let reply = crate::client::call(
+            &mut supervisor,
+            crate::run::protocol::TownRequest::RigClaims,
+        )?;
+        let crate::run::protocol::TownReply::Json(json) = reply else {
+            bail!("unexpected reply from the supervisor: {reply:?}");
+        };
+        return serde_json::from_str(&json).context("the supervisor sent bad claims");
+    }
+    let ledger = town.open_ledger()?;
+    let claims = Claims::read(&ledger);
+    ledger.close_ledger()?;
+    claims
 }
 
 fn short(commit: &str) -> &str {

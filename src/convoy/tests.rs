@@ -10,6 +10,7 @@ fn town() -> (tempfile::TempDir, Town, Ledger) {
     let opts = InstallOptions {
         prefix: "gt".to_string(),
         name: None,
+        agent: crate::town::DefaultAgent::Named("sim".to_string()),
     };
     let town = install(&dir.path().join("town"), &opts).expect("install");
     let ledger = town.open_ledger().expect("ledger");

@@ -1,10 +1,11 @@
 //! Do-not-disturb: while on, the router holds an identity's mail instead of typing it into its
 //! session (urgent mail included; it waits in the inbox and for `mail check`).
 //!
-//! The state is the `dnd` label on the identity's agent bead: a bead of type `agent` whose
-//! `address` field (or, failing that, its title) is the address. `gastown dnd on` creates that
-//! bead when the identity has none yet. Whoever else creates agent beads should look for an
-//! existing one first with [`agent_bead`].
+//! The state is the `dnd` label on the identity's agent bead — the one bead per identity, with
+//! the id derived from its address (`gastown_actors::agents`). `gastown dnd on` creates it when
+//! the identity has none yet, exactly as `sling` would, so the two never make two beads for one
+//! identity (older ledgers that have two are folded by `gastown run`, see
+//! `agents::merge_duplicates`).
 //!
 //! [`is_dnd`] is on the router's path for every mail, so it reads a per-process cache of the DND
 //! set, loaded from the ledger once per town and kept current by [`dnd`]. The ledger is written
@@ -13,8 +14,9 @@
 
 use super::OVERSEER;
 use anyhow::{Result, bail};
-use gastown_beads::{Bead, IssueType, Ledger, ListFilter, NewBead};
-use serde_json::{Map, Value};
+use gastown_actors::agents;
+use gastown_actors::identity::AgentIdentity;
+use gastown_beads::{Bead, IssueType, Ledger, ListFilter};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -33,13 +35,6 @@ fn key(ledger: &Ledger) -> PathBuf {
     ledger.config().index_path.clone()
 }
 
-/// The agent bead of `address`, if any.
-pub fn agent_bead(ledger: &Ledger, address: &str) -> Result<Option<Bead>> {
-    Ok(agent_beads(ledger)?
-        .into_iter()
-        .find(|b| address_of(b) == address))
-}
-
 fn agent_beads(ledger: &Ledger) -> Result<Vec<Bead>> {
     Ok(ledger.list(&ListFilter {
         issue_type: Some(IssueType::Agent),
@@ -47,19 +42,11 @@ fn agent_beads(ledger: &Ledger) -> Result<Vec<Bead>> {
     })?)
 }
 
-/// The address an agent bead stands for.
-fn address_of(bead: &Bead) -> &str {
-    bead.extra
-        .get("address")
-        .and_then(Value::as_str)
-        .unwrap_or(&bead.title)
-}
-
 fn load(ledger: &Ledger) -> Result<HashSet<String>> {
     Ok(agent_beads(ledger)?
         .iter()
         .filter(|b| b.labels.iter().any(|l| l == DND))
-        .map(|b| address_of(b).to_string())
+        .map(|b| agents::address_of(b).to_string())
         .collect())
 }
 
@@ -83,22 +70,14 @@ pub fn dnd(ledger: &mut Ledger, who: &str, on: bool) -> Result<String> {
             "do-not-disturb is for agent sessions: run `gastown dnd` from inside one (GASTOWN_AGENT)"
         );
     }
-    let bead = match agent_bead(ledger, who)? {
+    // A ledger from before identities had derived ids may hold a stray agent bead for `who`.
+    agents::merge_duplicates(ledger)?;
+    let bead = match agents::find(ledger, who)? {
         Some(b) => b,
         None if !on => return Ok(format!("{who}: do-not-disturb is off\n")),
         None => {
-            let mut extra = Map::new();
-            extra.insert("address".to_string(), Value::String(who.to_string()));
-            let bead = ledger.create(
-                NewBead {
-                    title: who.to_string(),
-                    issue_type: IssueType::Agent,
-                    priority: 2,
-                    extra,
-                    ..NewBead::default()
-                },
-                who,
-            )?;
+            let identity = AgentIdentity::parse(who)?;
+            let bead = agents::ensure(ledger, &identity)?;
             super::index::note(ledger, &bead, true);
             bead
         }

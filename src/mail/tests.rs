@@ -10,6 +10,7 @@ fn town() -> (tempfile::TempDir, Ledger) {
     let opts = InstallOptions {
         prefix: "gt".to_string(),
         name: None,
+        agent: crate::town::DefaultAgent::Named("sim".to_string()),
     };
     let town = install(&root, &opts).expect("install");
     std::fs::create_dir_all(root.join("alpha")).expect("rig dir");

@@ -12,6 +12,7 @@ fn new_town() -> (tempfile::TempDir, Town) {
     let opts = InstallOptions {
         prefix: "gt".to_string(),
         name: None,
+        agent: crate::town::DefaultAgent::Named("sim".to_string()),
     };
     let town = install(&dir.path().join("town"), &opts).expect("install");
     (dir, town)

@@ -39,6 +39,7 @@ fn fixture() -> Fixture {
         &InstallOptions {
             prefix: "gt".to_string(),
             name: None,
+            agent: crate::town::DefaultAgent::Named("sim".to_string()),
         },
     )
     .expect("install");

@@ -71,6 +71,33 @@ pub enum RigError {
         found: String,
     },
     #[error(
+        "{path} is {repo} — not a worktree of rig {rig:?}'s repository: nothing there was \
+         touched and no session starts in it; move it away, then the agent's worktree is made \
+         again from its branch"
+    )]
+    ForeignRepository {
+        rig: String,
+        path: PathBuf,
+        /// What it belongs to instead (its git common dir, or the clone's origin).
+        repo: String,
+    },
+    #[error(
+        "the worktree of {who} ({path}) is gone and so is its branch {branch}: its work cannot \
+         be restored from this town; look for it in the source repository or a backup ref \
+         (`git -C <rig>/.repo.git reflog`), then clear the hook (`gastown hook clear --agent \
+         {who}`) and sling the bead again"
+    )]
+    BranchGone {
+        who: String,
+        branch: String,
+        path: PathBuf,
+    },
+    #[error(
+        "{who} has no worktree at {path} and nothing on its hook to make one for: sling work to \
+         it (`gastown sling <bead> {who}`)"
+    )]
+    NoWorkspace { who: String, path: PathBuf },
+    #[error(
         "{what} has work that is not merged or not saved ({}): merge or push it first, or pass \
          --force to throw it away",
         details.join("; ")

@@ -21,6 +21,8 @@ mod error;
 mod gate;
 mod names;
 mod prefix;
+pub mod orphans;
+pub mod reconcile;
 mod worktree;
 
 pub use add::{AddOptions, add_rig, checked_out_fix, remove_rig};

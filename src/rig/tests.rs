@@ -34,6 +34,7 @@ fn fixture() -> Fixture {
         &InstallOptions {
             prefix: "gt".to_string(),
             name: None,
+            agent: crate::town::DefaultAgent::Named("sim".to_string()),
         },
     )
     .expect("install");
@@ -299,4 +300,71 @@ fn the_prefix_of_new_beads_follows_the_rig_they_belong_to() {
     let through_dots = f.town.root.join("mayor/../r/refinery");
     assert_eq!(rig_of_dir(&f.town, &through_dots), Some("r".to_string()));
     assert_eq!(rig_of_dir(&f.town, &f.source), None, "outside the town");
+}
+
+#[test]
+fn reconcile_remakes_refuses_and_escalates_a_polecat_worktree() {
+    use super::reconcile::{Checked, check_polecat};
+    let f = fixture();
+    let branch = polecat_branch("nux", "gt-abc");
+    let path = ensure_polecat_worktree(&f.rig, "nux", &branch).expect("worktree");
+    assert_eq!(
+        check_polecat(&f.rig, "nux", Some("gt-abc")).expect("ok"),
+        Checked::Ready
+    );
+    fs::write(path.join("work.txt"), "mine\n").expect("write");
+    git_cli::commit_all(&path, "work").expect("commit");
+    fs::remove_dir_all(&path).expect("vanish");
+    assert_eq!(
+        check_polecat(&f.rig, "nux", Some("gt-abc")).expect("remade"),
+        Checked::Remade(path.clone())
+    );
+    assert!(path.join("work.txt").is_file(), "remade from its branch");
+    // Its hook moved on: switched to the new branch (which sling made).
+    ensure_polecat_worktree(&f.rig, "nux", &polecat_branch("nux", "gt-new")).expect("new");
+    git(&path, &["switch", "--quiet", &branch]).expect("back");
+    assert!(matches!(
+        check_polecat(&f.rig, "nux", Some("gt-new")).expect("switched"),
+        Checked::Switched { .. }
+    ));
+    // Gone with its branch: escalated, nothing made.
+    fs::remove_dir_all(&path).expect("vanish");
+    git_cli::worktree_prune(&f.rig.bare_repo()).expect("prune");
+    git_cli::delete_branch(&f.rig.bare_repo(), "polecat/nux/gt-new", true).expect("delete");
+    let err = check_polecat(&f.rig, "nux", Some("gt-new")).expect_err("gone");
+    assert!(matches!(err, RigError::BranchGone { .. }), "{err}");
+    assert!(!path.exists());
+    // A plain directory: refused, untouched.
+    fs::create_dir_all(&path).expect("mkdir");
+    fs::write(path.join("notes.txt"), "keep\n").expect("write");
+    let err = check_polecat(&f.rig, "nux", Some("gt-abc")).expect_err("plain");
+    assert!(err.to_string().contains("plain directory"), "{err}");
+    assert!(!path.join(".git").exists());
+    // A polecat with nothing hooked and no worktree has nothing to start in.
+    let err = check_polecat(&f.rig, "slit", None).expect_err("no workspace");
+    assert!(matches!(err, RigError::NoWorkspace { .. }), "{err}");
+}
+
+#[test]
+fn reconcile_clones_a_missing_crew_clone_and_refuses_another_repository() {
+    use super::reconcile::{Checked, check_crew};
+    let f = fixture();
+    let path = f.rig.crew_clone("max");
+    assert_eq!(
+        check_crew(&f.rig, "max").expect("cloned"),
+        Checked::Remade(path.clone())
+    );
+    assert_eq!(check_crew(&f.rig, "max").expect("ready"), Checked::Ready);
+    git(&path, &["remote", "set-url", "origin", "/elsewhere"]).expect("set-url");
+    let err = check_crew(&f.rig, "max").expect_err("foreign");
+    assert!(
+        matches!(err, RigError::ForeignRepository { .. }) && err.to_string().contains("/elsewhere"),
+        "{err}"
+    );
+    let zoe = f.rig.crew_clone("zoe");
+    fs::create_dir_all(&zoe).expect("mkdir");
+    fs::write(zoe.join("notes.txt"), "keep\n").expect("write");
+    let err = check_crew(&f.rig, "zoe").expect_err("plain");
+    assert!(err.to_string().contains("plain directory"), "{err}");
+    assert!(zoe.join("notes.txt").is_file());
 }

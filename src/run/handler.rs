@@ -34,13 +34,10 @@ pub struct TownHandler {
     /// Recent supervision events, newest last.
     pub events: Arc<Mutex<VecDeque<SupervisorEvent>>>,
     pub attachments: Attachments,
-    /// When the GUPP patrol last started each identity, so an agent that keeps dying is retried
-    /// every [`RESUME_COOLDOWN`] rather than spun.
-    pub resumed: Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// When each identity was last started and how often in a row: the GUPP patrol retries an
+    /// identity that cannot start with an exponential backoff (`super::patrol`).
+    pub attempts: super::patrol::Attempts,
 }
-
-/// The least time between two patrol restarts of the same identity.
-pub const RESUME_COOLDOWN: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Handler for TownHandler {
     fn handle<'a>(&'a self, identity: &'a Identity, body: RequestBody) -> HandlerFuture<'a> {
@@ -71,7 +68,7 @@ fn actor_name(identity: &Identity) -> String {
 impl TownHandler {
     /// The town supervisor; a request that arrives while the tree is still starting waits
     /// for it (the socket starts inside the tree, before the tree is complete).
-    async fn root(&self) -> Result<&SupervisorRef, WireError> {
+    pub(super) async fn root(&self) -> Result<&SupervisorRef, WireError> {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
             if let Some(root) = self.root.get() {
@@ -117,7 +114,7 @@ impl TownHandler {
                 address,
                 runtime,
                 env,
-            } => self.spawn(&address, &runtime, &env).await,
+            } => self.spawn(&address, runtime.as_deref(), &env).await,
             TownRequest::Heartbeat => Ok(TownReply::Done),
             TownRequest::Hook => self.hook(identity).await,
             TownRequest::AttachStart { agent, rows, cols } => {
@@ -159,6 +156,7 @@ impl TownHandler {
                 })
                 .await
             }
+            TownRequest::RigClaims => self.rig_claims().await,
         }
     }
 
@@ -301,43 +299,22 @@ impl TownHandler {
         effect: Effect,
         restart_running: bool,
     ) -> Result<String, String> {
-        let root = self.root().await.map_err(|e| e.message)?;
         match effect {
-            Effect::EnsureSession { address, runtime } => {
-                let identity = AgentIdentity::parse(&address).map_err(|e| e.to_string())?;
-                if let Ok(role) = topology::find_role(root, &address).await {
-                    if !restart_running {
-                        return Ok(String::new());
-                    }
-                    if role.child("session").await.ok().flatten().is_some() {
-                        role.restart_child("session")
-                            .await
-                            .map_err(|e| e.to_string())?;
-                        return Ok(format!("restarted {address}'s session on its new hook\n"));
-                    }
-                    return Ok(format!(
-                        "{address} runs without a session (no runtime configured)\n"
-                    ));
-                }
-                let rt = crate::runtimes::resolve_for(
-                    &self.tree.town,
-                    &identity,
-                    runtime.as_deref(),
-                    &self.tree.exe,
-                )
-                .map_err(|e| e.to_string())?;
-                let name = rt.name.clone();
-                let path = topology::spawn_agent(root, &self.tree, identity, rt).await?;
-                Ok(format!("started {address} ({name}) at {path}\n"))
+            Effect::EnsureSession { address } => {
+                self.ensure_session(&address, restart_running).await
             }
             Effect::RestartSession { address } => {
+                let root = self.root().await.map_err(|e| e.message)?;
                 let role = topology::find_role(root, &address).await?;
                 role.restart_child("session")
                     .await
                     .map_err(|e| e.to_string())?;
                 Ok(format!("restarted {address}'s session\n"))
             }
-            Effect::StopSession { address } => self.stop_session(root, &address).await,
+            Effect::StopSession { address } => {
+                let root = self.root().await.map_err(|e| e.message)?;
+                self.stop_session(root, &address).await
+            }
             Effect::PushBranch {
                 rig,
                 branch,
@@ -369,7 +346,7 @@ impl TownHandler {
                 "{address} kept running: it has new work on its hook\n"
             ));
         }
-        match topology::stop_role(root, &identity).await? {
+        match topology::stop_agent(root, &identity).await? {
             true => Ok(format!("stopped {address}'s session\n")),
             false => Ok(String::new()),
         }
@@ -488,17 +465,29 @@ impl TownHandler {
     async fn spawn(
         &self,
         address: &str,
-        runtime: &str,
+        runtime: Option<&str>,
         env: &[(String, String)],
     ) -> Result<TownReply, WireError> {
         let identity = AgentIdentity::parse(address)
             .map_err(|e| err(ErrorCode::InvalidArgument, e.to_string()))?;
-        let runtime = topology::resolve_runtime(runtime, &self.tree, env)
-            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
-        let path = topology::spawn_agent(self.root().await?, &self.tree, identity, runtime)
+        let started = self
+            .spawn_identity(&identity, runtime, env)
             .await
             .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
-        Ok(TownReply::Text(format!("spawned {address} at {path}\n")))
+        Ok(TownReply::Text(started.replace("started ", "spawned ")))
+    }
+
+    /// What the ledger says belongs to whom, for `gastown rig show`'s orphans.
+    async fn rig_claims(&self) -> Result<TownReply, WireError> {
+        let claims = self
+            .ledger
+            .call(|l| crate::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}")))
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
+            .map_err(|e| err(ErrorCode::Internal, e))?;
+        let json =
+            serde_json::to_string(&claims).map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
+        Ok(TownReply::Json(json))
     }
 
     async fn hook(&self, identity: &Identity) -> Result<TownReply, WireError> {
@@ -522,62 +511,5 @@ impl TownHandler {
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
         let lines: Vec<String> = beads.iter().map(|b| b.to_json_line()).collect();
         Ok(TownReply::Json(format!("[{}]", lines.join(","))))
-    }
-}
-
-/// GUPP across restarts, and the patrol that keeps it: every identity with a hook has a
-/// session working on it (a role whose supervisor gave up is started again).
-pub async fn resume_hooked(handler: &TownHandler) {
-    let hooked = handler
-        .ledger
-        .try_call(|ledger| {
-            ledger.list(&gastown_beads::ListFilter {
-                status: Some(gastown_beads::Status::Hooked),
-                ..gastown_beads::ListFilter::default()
-            })
-        })
-        .await;
-    let Ok(beads) = hooked else {
-        tracing::warn!("cannot read hooked work at start; sessions start when work is slung");
-        return;
-    };
-    let mut addresses: Vec<String> = beads.into_iter().map(|b| b.assignee).collect();
-    addresses.sort();
-    addresses.dedup();
-    for address in addresses {
-        let Ok(identity) = AgentIdentity::parse(&address) else {
-            continue;
-        };
-        if !matches!(
-            identity.role,
-            gastown_actors::identity::Role::Polecat | gastown_actors::identity::Role::Crew
-        ) {
-            continue;
-        }
-        let Ok(root) = handler.root().await else {
-            return;
-        };
-        if topology::find_role(root, &address).await.is_ok() {
-            continue; // Running: nothing to do.
-        }
-        let cooling = handler.resumed.lock().is_ok_and(|r| {
-            r.get(&address)
-                .is_some_and(|t| t.elapsed() < RESUME_COOLDOWN)
-        });
-        if cooling {
-            continue;
-        }
-        if let Ok(mut r) = handler.resumed.lock() {
-            r.insert(address.clone(), std::time::Instant::now());
-        }
-        let effect = Effect::EnsureSession {
-            address: address.clone(),
-            runtime: None,
-        };
-        match handler.carry_out_with(effect, false).await {
-            Ok(note) if note.is_empty() => {}
-            Ok(note) => tracing::info!(agent = %address, "{}", note.trim()),
-            Err(e) => tracing::warn!(agent = %address, "cannot resume hooked work: {e}"),
-        }
     }
 }

@@ -8,10 +8,13 @@ mod attach;
 mod handler;
 pub mod introspect;
 mod logging;
+mod patrol;
 pub mod protocol;
 mod refinery_actor;
 mod router;
 mod socket_actor;
+mod starting;
+mod stuck;
 pub mod topology;
 
 use crate::socket::{Identity, ServerConfig, TokenRegistry, bind::socket_path_for};
@@ -70,7 +73,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         tree: tree.clone(),
         events: Arc::clone(&events),
         attachments: attach::Attachments::default(),
-        resumed: Mutex::new(std::collections::HashMap::new()),
+        attempts: patrol::Attempts::default(),
     });
     let resume = Arc::clone(&town_handler);
     let _ = tree.handler.set(Arc::clone(&town_handler));
@@ -102,12 +105,16 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         .await
         .context("the town's supervision tree did not start")?;
     let _ = root_cell.set(root.clone());
+    merge_duplicate_identities(&LedgerHandle::default()).await;
     for rig in crate::rig::Rig::list(&town).unwrap_or_default() {
         if let Err(e) = topology::ensure_rig(&root, &tree, rig.name()).await {
             tracing::warn!(rig = rig.name(), "cannot start the rig: {e}");
         }
     }
-    handler::resume_hooked(&resume).await;
+    log_orphans(&town, &LedgerHandle::default()).await;
+    // Reconciliation and GUPP: every hooked identity's workspace is checked and its session
+    // started with its recorded runtime, before the patrol takes over.
+    patrol::resume_hooked(&resume).await;
     tracing::info!(town = %town.root.display(), pid = std::process::id(), "gastown run is up; Ctrl-C stops it");
 
     let shutdown_timeout =
@@ -152,7 +159,7 @@ async fn record_events(
     loop {
         match receiver.recv().await {
             Ok(event) => {
-                record_session_end(&ledger, &event);
+                note_gave_up(&ledger, &event);
                 if let Ok(mut history) = events.lock() {
                     if history.len() >= handler::EVENT_HISTORY {
                         history.pop_front();
@@ -166,24 +173,64 @@ async fn record_events(
     }
 }
 
-/// A session's end goes into its identity's history (`gastown seance`).
-fn record_session_end(ledger: &LedgerHandle, event: &SupervisorEvent) {
-    if event.kind != gastown_supervision::EventKind::Exited || event.child != "session" {
+/// A role whose sessions die at once until its supervisor gives up makes its identity stuck.
+/// (Session ends are recorded by the session factory's end notice, on the session they belong
+/// to; see `gastown_actors::role`.)
+fn note_gave_up(ledger: &LedgerHandle, event: &SupervisorEvent) {
+    if event.kind != gastown_supervision::EventKind::GaveUp {
         return;
     }
-    let Some(address) = topology::address_of_role_path(&event.supervisor) else {
+    if let Some(address) = topology::address_of_role_path(&event.supervisor) {
+        patrol::role_gave_up(ledger.clone(), address, event.reason.clone());
+    }
+}
+
+/// One agent bead per identity: fold the duplicates an older ledger may hold.
+async fn merge_duplicate_identities(ledger: &LedgerHandle) {
+    match ledger
+        .try_call(gastown_actors::agents::merge_duplicates)
+        .await
+    {
+        Ok(merged) if merged.is_empty() => {}
+        Ok(merged) => tracing::info!(
+            identities = %merged.join(", "),
+            "folded duplicate agent beads into one per identity"
+        ),
+        Err(e) => tracing::warn!("cannot fold duplicate agent beads: {e}"),
+    }
+}
+
+/// Worktrees, branches and homes of no identity are logged (never removed): `gastown rig show`
+/// lists them too.
+async fn log_orphans(town: &Town, ledger: &LedgerHandle) {
+    let claims = ledger
+        .call(|l| crate::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}")))
+        .await;
+    let Ok(Ok(claims)) = claims else {
+        tracing::warn!("cannot read the ledger's claims: orphans are not listed");
         return;
     };
-    let ledger = ledger.clone();
-    let reason = event.reason.clone();
-    tokio::spawn(async move {
-        let recorded = ledger
-            .try_call(move |l| gastown_actors::agents::session_ended(l, &address, &reason))
-            .await;
-        if let Err(e) = recorded {
-            tracing::debug!("session end not recorded: {e}");
+    let town = town.clone();
+    let found = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for rig in crate::rig::Rig::list(&town).unwrap_or_default() {
+            match crate::rig::orphans::find(&rig, &claims) {
+                Ok(orphans) => lines.extend(
+                    orphans
+                        .lines()
+                        .into_iter()
+                        .map(|l| (rig.name().to_string(), l)),
+                ),
+                Err(e) => tracing::warn!(rig = rig.name(), "cannot list orphans: {e}"),
+            }
         }
-    });
+        lines
+    })
+    .await
+    .unwrap_or_default();
+    for (rig, line) in found {
+        tracing::warn!(%rig, "belongs to no identity: {line} (`gastown rig show {rig}`)");
+    }
 }
 
 fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConfig> {
@@ -212,6 +259,10 @@ fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConf
                 return Ok(());
             }
             crate::runtimes::prepare_home(home, identity, runtime).map_err(|e| format!("{e:#}"))
+        })),
+        check_workspace: Some(Arc::new({
+            let town = town.clone();
+            move |identity, hook| starting::check_workspace(&town, identity, hook)
         })),
     };
     Ok(topology::TreeConfig {

@@ -27,10 +27,10 @@ pub enum TownRequest {
     Restart { agent: String },
     /// SIGKILL a session's process group (the tree restarts it).
     Kill { agent: String },
-    /// Put an agent under supervision.
+    /// Put an agent under supervision, with `runtime` (recorded for it) or the one recorded.
     Spawn {
         address: String,
-        runtime: String,
+        runtime: Option<String>,
         env: Vec<(String, String)>,
     },
     /// A session's liveness signal (any request counts; this one does nothing else).
@@ -59,6 +59,8 @@ pub enum TownRequest {
     Convoy(crate::cli::convoy::ConvoyCommand),
     /// `gastown dnd on|off` for the caller.
     Dnd { on: bool, agent: Option<String> },
+    /// What the ledger says belongs to whom (`rig::orphans::Claims` as JSON), for `rig show`.
+    RigClaims,
 }
 
 /// One town reply. New variants go at the end.

@@ -97,7 +97,7 @@ impl Actor for Router {
             RouterMsg::Sweep => {
                 deliver_all(&state.args).await;
                 if let Some(handler) = state.args.handler.get() {
-                    super::handler::resume_hooked(handler).await;
+                    super::patrol::resume_hooked(handler).await;
                 }
             }
         }

@@ -204,49 +204,67 @@ pub async fn find_role(root: &SupervisorRef, address: &str) -> Result<Supervisor
     Ok(node)
 }
 
-/// Stop a running role and wait until it is gone (its session's process group included): its
-/// parent terminates the child. `Ok(false)` when it was not running. The town-level roles
-/// (mayor, deacon) are never stopped this way.
-pub async fn stop_role(root: &SupervisorRef, identity: &AgentIdentity) -> Result<bool, String> {
-    let mut segs = segments(identity);
-    if segs.len() < 2 {
-        return Err(format!(
-            "{identity} is a town-level role: it is stopped with the town"
-        ));
+/// The group supervisor id and leaf id of a crew member or polecat.
+fn leaf_of(identity: &AgentIdentity) -> Result<(&'static str, String), String> {
+    match identity.role {
+        Role::Crew => Ok(("crew", format!("crew:{}", identity.name))),
+        Role::Polecat => Ok(("polecats", format!("polecat:{}", identity.name))),
+        _ => Err(format!(
+            "{identity} is not a crew member or polecat: only <rig>/crew/<name> and <rig>/polecats/<name> can be spawned"
+        )),
     }
-    let leaf = segs.pop().expect("at least two segments");
-    let mut node = root.clone();
-    for seg in segs {
-        node = match node.child_supervisor(&seg).await {
-            Ok(Some(next)) => next,
-            _ => return Ok(false),
-        };
-    }
-    if node.child(&leaf).await.ok().flatten().is_none() {
+}
+
+/// Can `identity` be put under supervision? A crew member or polecat of a rig that exists (a
+/// rig's directory holds its rig.toml; `town`, `mayor`, `deacon` … are never rigs). Checked
+/// before anything is made.
+pub fn check_spawnable(cfg: &TreeConfig, identity: &AgentIdentity) -> Result<(), String> {
+    leaf_of(identity)?;
+    let rig = identity
+        .rig
+        .as_deref()
+        .ok_or("a rig-level agent has a rig")?;
+    crate::rig::Rig::load(&cfg.town, rig)
+        .map(drop)
+        .map_err(|e| format!("cannot spawn {identity}: {e}"))
+}
+
+/// Stop a running crew member or polecat (its whole role: actor and session) and wait until it
+/// is gone, its session's process group included: to start it again with another runtime, or
+/// before its worktree is removed. `Ok(false)` when it was not running.
+pub async fn stop_agent(root: &SupervisorRef, identity: &AgentIdentity) -> Result<bool, String> {
+    let (group, leaf) = leaf_of(identity)?;
+    let rig = identity
+        .rig
+        .as_deref()
+        .ok_or("a rig-level agent has a rig")?;
+    let Ok(Some(rigs)) = root.child_supervisor("rigs").await else {
         return Ok(false);
+    };
+    let Ok(Some(rig_sup)) = rigs.child_supervisor(&format!("rig:{rig}")).await else {
+        return Ok(false);
+    };
+    let Ok(Some(group_sup)) = rig_sup.child_supervisor(group).await else {
+        return Ok(false);
+    };
+    match group_sup.terminate_child(&leaf).await {
+        Ok(()) => Ok(true),
+        Err(gastown_supervision::SupervisorError::UnknownChild { .. }) => Ok(false),
+        Err(e) => Err(format!("cannot stop {identity}: {e}")),
     }
-    node.terminate_child(&leaf)
-        .await
-        .map_err(|e| format!("cannot stop {identity}: {e}"))?;
-    Ok(true)
 }
 
 /// Put a rig-level agent under supervision (crew or polecat), creating its rig's node on demand.
+/// Its workspace must be ready (see `super::starting`); the runtime must be the one recorded
+/// for it (the session factory refuses any other).
 pub async fn spawn_agent(
     root: &SupervisorRef,
     cfg: &TreeConfig,
     identity: AgentIdentity,
     runtime: Runtime,
 ) -> Result<String, String> {
-    let (group, leaf) = match identity.role {
-        Role::Crew => ("crew", format!("crew:{}", identity.name)),
-        Role::Polecat => ("polecats", format!("polecat:{}", identity.name)),
-        _ => {
-            return Err(format!(
-                "{identity} is not a crew member or polecat: only <rig>/crew/<name> and <rig>/polecats/<name> can be spawned"
-            ));
-        }
-    };
+    check_spawnable(cfg, &identity)?;
+    let (group, leaf) = leaf_of(&identity)?;
     let rig = identity.rig.clone().ok_or("a rig-level agent has a rig")?;
     let rig_sup = ensure_rig(root, cfg, &rig).await?;
     let group_sup = rig_sup

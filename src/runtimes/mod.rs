@@ -2,8 +2,10 @@
 //!
 //! A runtime name is one of: `sim` (the built-in scripted agent), a custom agent from
 //! `town.toml` (`[agents.<name>]`, which may shadow a preset of the same name), or a preset
-//! (claude, codex, gemini, cursor, auggie, amp, opencode, copilot). Resolution for one agent:
-//! the sling/spawn flag → the rig's `runtime` (rig.toml) → the town's `default_agent` → `sim`.
+//! (claude, codex, gemini, cursor, auggie, amp, opencode, copilot). Resolution for a new
+//! identity: the sling/spawn flag → the rig's `runtime` (rig.toml) → the town's `default_agent`;
+//! with none of them there is no runtime (never a silent `sim`). Once chosen, an identity's
+//! runtime is recorded on its agent bead and every later start uses it (`durable`).
 //!
 //! ```toml
 //! default_agent = "claude-opus"
@@ -21,15 +23,16 @@
 //!
 //! `edit` changes these through `gastown config`; `home` prepares a role's home for its runtime.
 
-// `resolve` and `prepare_home` are the API sling and the session factory call (issue 5); until
-// they are wired in, not all of it is called.
-
+mod durable;
 mod edit;
 mod home;
+mod program;
 mod show;
 
+pub use durable::{Ask, REQUESTED_RUNTIME, decide_and_record};
 pub use edit::{Change, SetOptions, remove_agent, set_agent, set_default_agent};
 pub use home::prepare_home;
+pub use program::{check_program, first_preset_on_path};
 pub use show::{describe_agent, render_summary, summary};
 
 use crate::town::Town;
@@ -100,6 +103,23 @@ pub enum RuntimeError {
     BadQuietPeriod { name: String, text: String },
     #[error("cannot read the rig config {path}: {message}")]
     RigConfig { path: PathBuf, message: String },
+    #[error(
+        "no agent runtime for {who}: nothing chose one (no --runtime, none recorded for it, no \
+         `runtime` in its rig.toml, no default_agent in town.toml); pass --runtime <name>, or set \
+         the town's default with `gastown config default-agent <name>` (`gastown config agent \
+         list` shows the names)"
+    )]
+    NoRuntime { who: String },
+    #[error(
+        "runtime {name} runs `{program}`, which {problem}: install it (or fix the command with \
+         `gastown config agent set {name} …`), or choose another runtime with --runtime"
+    )]
+    ProgramMissing {
+        name: String,
+        program: String,
+        /// "is not on PATH (…)", "does not exist", "is not executable".
+        problem: String,
+    },
 }
 
 /// Where a resolved runtime's name came from.
@@ -112,8 +132,10 @@ pub enum Origin {
     Rig(String),
     /// The town's `default_agent`.
     TownDefault,
-    /// Nothing chose one: the built-in `sim`.
-    BuiltIn,
+    /// Asked for by the bead itself (a `--runtime` given when it was queued).
+    Bead(String),
+    /// Recorded on the identity's agent bead when it was first started.
+    Recorded,
 }
 
 impl std::fmt::Display for Origin {
@@ -122,23 +144,16 @@ impl std::fmt::Display for Origin {
             Origin::Flag => f.write_str("given on the command line"),
             Origin::Rig(rig) => write!(f, "the `runtime` of rig {rig}'s rig.toml"),
             Origin::TownDefault => f.write_str("town.toml's default_agent"),
-            Origin::BuiltIn => f.write_str("the built-in default"),
+            Origin::Bead(bead) => write!(f, "asked for by bead {bead}"),
+            Origin::Recorded => f.write_str("recorded for the identity"),
         }
     }
 }
 
-/// The runtime an agent runs: `flag` → the rig's `runtime` → the town's `default_agent` →
-/// `sim`. `rig` is the agent's rig name (its `<town>/<rig>/rig.toml` is read when present).
-pub fn resolve(
-    town: &Town,
-    rig: Option<&str>,
-    flag: Option<&str>,
-    exe: &Path,
-) -> Result<Runtime, RuntimeError> {
-    resolve_explained(town, rig, flag, exe).map(|(runtime, _)| runtime)
-}
-
-/// [`resolve`], also saying where the name came from.
+/// The runtime a new agent runs, and where its name came from: `flag` → the rig's `runtime` →
+/// the town's `default_agent`; none of them is [`RuntimeError::NoRuntime`]. `rig` is the agent's
+/// rig name (its `<town>/<rig>/rig.toml` is read when present). An identity that has run before
+/// uses the runtime recorded for it instead (see `durable`).
 pub fn resolve_explained(
     town: &Town,
     rig: Option<&str>,
@@ -157,25 +172,6 @@ pub fn resolve_explained(
     Ok((runtime, origin))
 }
 
-/// [`resolve`] for one identity's new session, with town.toml read afresh (so `gastown config`
-/// changes count without a restart; `town` is used when the file has become unreadable).
-pub fn resolve_for(
-    town: &Town,
-    identity: &gastown_actors::identity::AgentIdentity,
-    flag: Option<&str>,
-    exe: &Path,
-) -> Result<Runtime, RuntimeError> {
-    let fresh = Town::load(&town.root);
-    let town = match &fresh {
-        Ok(fresh) => fresh,
-        Err(e) => {
-            tracing::warn!(error = %e, "town.toml unreadable; using the config read at start");
-            town
-        }
-    };
-    resolve(town, identity.rig.as_deref(), flag, exe)
-}
-
 fn choose_name(
     town: &Town,
     rig: Option<&str>,
@@ -192,7 +188,12 @@ fn choose_name(
     if let Some(name) = &town.config.default_agent {
         return Ok((name.clone(), Origin::TownDefault));
     }
-    Ok((SIM_NAME.to_string(), Origin::BuiltIn))
+    Err(RuntimeError::NoRuntime {
+        who: match rig {
+            Some(rig) => format!("the agents of rig {rig}"),
+            None => "this agent".to_string(),
+        },
+    })
 }
 
 /// Only the field this module needs from `rig.toml` (the rig module owns the rest).
@@ -316,7 +317,7 @@ pub enum Kind {
 pub struct Listed {
     pub name: String,
     pub kind: Kind,
-    /// Whether it is the town's default agent (or `sim` when no default is set).
+    /// Whether it is the town's default agent.
     pub default: bool,
     /// The runtime, or why it cannot be built (a broken custom entry).
     pub runtime: Result<Runtime, String>,
@@ -324,7 +325,7 @@ pub struct Listed {
 
 /// Every runtime the town knows, in [`known_names`] order.
 pub fn list(town: &Town, exe: &Path) -> Vec<Listed> {
-    let default = town.config.default_agent.as_deref().unwrap_or(SIM_NAME);
+    let default = town.config.default_agent.as_deref().unwrap_or("");
     known_names(town)
         .into_iter()
         .map(|name| {

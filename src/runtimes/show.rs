@@ -14,9 +14,10 @@ pub struct Summary {
     pub name: String,
     pub root: PathBuf,
     pub prefix: String,
-    /// The runtime an agent with no flag and no rig runtime gets.
-    pub default_agent: String,
-    /// Whether town.toml sets `default_agent` (otherwise `sim` is the built-in default).
+    /// The runtime a new agent with no flag and no rig runtime gets (none: such a sling is
+    /// refused until one is chosen).
+    pub default_agent: Option<String>,
+    /// Whether town.toml sets `default_agent`.
     pub default_agent_set: bool,
     /// `[roles]`: the runtime of the mayor and the deacon (none: actor only).
     pub mayor: Option<String>,
@@ -72,10 +73,7 @@ pub fn summary(town: &Town, exe: &Path) -> Result<Summary> {
         name: cfg.name.clone(),
         root: town.root.clone(),
         prefix: cfg.prefix.clone(),
-        default_agent: cfg
-            .default_agent
-            .clone()
-            .unwrap_or_else(|| gastown_actors::runtime::SIM_NAME.to_string()),
+        default_agent: cfg.default_agent.clone(),
         default_agent_set: cfg.default_agent.is_some(),
         mayor: cfg.roles.mayor.clone(),
         deacon: cfg.roles.deacon.clone(),
@@ -112,15 +110,15 @@ fn rig_names(town: &Town) -> Result<Vec<String>> {
 /// The summary as text.
 pub fn render_summary(s: &Summary) -> String {
     let mut out = String::new();
-    let default_note = if s.default_agent_set {
-        "town.toml default_agent"
-    } else {
-        "built-in; set one with `gastown config default-agent <name>`"
+    let default = match &s.default_agent {
+        Some(name) => format!("{name} (town.toml default_agent)"),
+        None => "none: slings need --runtime; set one with `gastown config default-agent <name>`"
+            .to_string(),
     };
     let role = |r: &Option<String>| r.clone().unwrap_or_else(|| "(actor only)".to_string());
     let _ = writeln!(out, "town:          {} ({})", s.name, s.root.display());
     let _ = writeln!(out, "prefix:        {}", s.prefix);
-    let _ = writeln!(out, "default agent: {} ({default_note})", s.default_agent);
+    let _ = writeln!(out, "default agent: {default}");
     let _ = writeln!(out, "mayor:         {}", role(&s.mayor));
     let _ = writeln!(out, "deacon:        {}", role(&s.deacon));
     let _ = writeln!(

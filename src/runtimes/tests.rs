@@ -76,23 +76,31 @@ fn resolution_order_is_flag_then_rig_then_town_default_then_sim() {
         "gemini",
         Origin::Rig("withrt".into()),
     );
-    check(&bare, Some("plain"), None, "sim", Origin::BuiltIn);
-    check(&bare, None, None, "sim", Origin::BuiltIn);
     check(&bare, None, Some("sim"), "sim", Origin::Flag);
+    // Nothing chose one: no silent `sim`, an error that says how to choose.
+    for rig in [Some("plain"), None] {
+        let err = resolve_explained(&bare, rig, None, Path::new(EXE)).expect_err("no runtime");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("--runtime") && msg.contains("gastown config default-agent"),
+            "{msg}"
+        );
+    }
 }
 
 #[test]
 fn unknown_names_list_the_known_ones_and_say_where_they_came_from() {
     let text = format!("{BASE}default_agent = \"nope\"\n\n[agents.mine]\ncommand = \"x\"\n");
     let (_d, town) = town_with(&text, &[("r", Some("ghost"))]);
-    let err = resolve(&town, Some("r"), None, Path::new(EXE)).expect_err("ghost is unknown");
+    let err =
+        resolve_explained(&town, Some("r"), None, Path::new(EXE)).expect_err("ghost is unknown");
     let msg = err.to_string();
     assert!(msg.contains("\"ghost\"") && msg.contains("rig r"), "{msg}");
     assert!(
         msg.contains("sim, claude, codex") && msg.contains("mine"),
         "{msg}"
     );
-    let err = resolve(&town, None, None, Path::new(EXE)).expect_err("nope is unknown");
+    let err = resolve_explained(&town, None, None, Path::new(EXE)).expect_err("nope is unknown");
     assert!(err.to_string().contains("default_agent"), "{err}");
 }
 
@@ -179,8 +187,8 @@ fn a_custom_agent_may_shadow_a_preset_but_not_sim() {
     assert_eq!(claude.kind, Kind::Override);
     assert_eq!(rows.iter().filter(|r| r.name == "claude").count(), 1);
     assert!(
-        rows[0].default && rows[0].name == "sim",
-        "sim is the default without one"
+        rows.iter().all(|r| !r.default),
+        "nothing is the default until one is chosen, not even sim"
     );
     let err = set_agent(&town, "sim", &["x".into()], &SetOptions::default()).expect_err("sim");
     assert!(err.to_string().contains("built-in scripted agent"), "{err}");
@@ -431,17 +439,103 @@ fn prepare_home_never_dirties_a_work_tree_nor_touches_tracked_files() {
 }
 
 #[test]
-fn resolve_for_reads_town_toml_afresh_and_uses_the_identitys_rig() {
-    let (_d, town) = town_with(BASE, &[("alpha", Some("amp"))]);
-    let crew = identity("alpha/crew/max");
-    let rt = resolve_for(&town, &crew, None, Path::new(EXE)).expect("resolves");
-    assert_eq!(rt.name, "amp");
-    let rt = resolve_for(&town, &identity("mayor"), None, Path::new(EXE)).expect("resolves");
-    assert_eq!(rt.name, "sim");
-    set_default_agent(&town, "gemini", Path::new(EXE)).expect("default");
-    let rt = resolve_for(&town, &identity("mayor"), None, Path::new(EXE)).expect("resolves");
+fn an_identitys_runtime_is_decided_once_recorded_and_then_kept() {
+    let (_d, town) = town_with(BASE, &[("alpha", Some("amp")), ("plain", None)]);
+    let mut ledger = town.open_ledger().expect("ledger");
+    let max = identity("alpha/crew/max");
+    let ask = |flag, bead, use_recorded| Ask {
+        flag,
+        bead,
+        use_recorded,
+    };
+    let decided = decide_and_record(&mut ledger, &town, &max, ask(None, None, true))
+        .expect("the rig's runtime");
     assert_eq!(
-        rt.name, "gemini",
-        "the stale `town` value still says no default"
+        (decided.name.as_str(), decided.origin),
+        ("amp", Origin::Rig("alpha".into()))
     );
+    decide_and_record(&mut ledger, &town, &max, ask(Some("codex"), None, true)).expect("flag");
+    let kept = decide_and_record(&mut ledger, &town, &max, ask(None, None, true)).expect("kept");
+    assert_eq!(
+        (kept.name.as_str(), kept.origin),
+        ("codex", Origin::Recorded)
+    );
+    // town.toml is read afresh, and a rig-picked polecat does not inherit its last runtime.
+    set_default_agent(&town, "gemini", Path::new(EXE)).expect("default");
+    let nux = identity("plain/polecats/nux");
+    decide_and_record(&mut ledger, &town, &nux, ask(Some("claude"), None, true)).expect("flag");
+    let fresh = decide_and_record(&mut ledger, &town, &nux, ask(None, None, false)).expect("new");
+    assert_eq!(
+        (fresh.name.as_str(), fresh.origin),
+        ("gemini", Origin::TownDefault)
+    );
+    // A bead that asked for a runtime gets it.
+    let mut extra = serde_json::Map::new();
+    extra.insert(REQUESTED_RUNTIME.into(), serde_json::json!("cursor"));
+    let bead = ledger
+        .create(
+            gastown_beads::NewBead {
+                title: "queued".into(),
+                priority: 2,
+                extra,
+                ..gastown_beads::NewBead::default()
+            },
+            "t",
+        )
+        .expect("bead");
+    let asked = decide_and_record(&mut ledger, &town, &nux, ask(None, Some(&bead), true))
+        .expect("the bead's");
+    assert_eq!(asked.origin, Origin::Bead(bead.id.clone()));
+    assert_eq!(asked.name, "cursor");
+    let err = decide_and_record(&mut ledger, &town, &nux, ask(Some("ghost"), None, true))
+        .expect_err("unknown");
+    assert!(
+        err.to_string().contains("given on the command line"),
+        "{err}"
+    );
+    ledger.close_ledger().expect("closed");
+}
+
+#[test]
+fn a_runtime_whose_program_is_missing_is_refused_with_what_to_do() {
+    let missing = custom(
+        "ghost",
+        &AgentConfig {
+            command: "gastown-no-such-agent-cli".into(),
+            ..AgentConfig::default()
+        },
+    )
+    .expect("a runtime");
+    let msg = check_program(&missing)
+        .expect_err("not on PATH")
+        .to_string();
+    assert!(
+        msg.contains("gastown-no-such-agent-cli")
+            && msg.contains("PATH")
+            && msg.contains("--runtime"),
+        "{msg}"
+    );
+    let by_path = custom(
+        "abs",
+        &AgentConfig {
+            command: "/nonexistent/agent".into(),
+            ..AgentConfig::default()
+        },
+    )
+    .expect("a runtime");
+    assert!(
+        check_program(&by_path)
+            .expect_err("no file")
+            .to_string()
+            .contains("does not exist")
+    );
+    let sh = custom(
+        "sh",
+        &AgentConfig {
+            command: "sh".into(),
+            ..AgentConfig::default()
+        },
+    )
+    .expect("a runtime");
+    assert!(check_program(&sh).is_ok(), "sh is on PATH");
 }

@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 
 use super::stats::StatsSnapshot;
 
-/// The protocol this build speaks; a client and server must agree exactly.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol this build speaks; a client and server must agree exactly. 2: `Spawn`'s
+/// runtime became optional (the runtime recorded for the identity is the default).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The first frame a client sends.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -247,17 +247,8 @@ pub fn handoff(ledger: &mut Ledger, message: Option<&str>, who: &str) -> Result<
             hook.join(", ")
         }
     );
-    crate::mail::store::send(
-        ledger,
-        who,
-        &crate::mail::store::Outgoing {
-            to: who.to_string(),
-            subject: "HANDOFF".to_string(),
-            body: body.clone(),
-            urgent: false,
-            reply_to: None,
-        },
-    )?;
+    // One HANDOFF in the inbox: the protocol message, which `gastown prime` lists for the
+    // successor (a mail bead as well made two of them).
     send_protocol(ledger, ProtocolKind::Handoff, who, who, &body)?;
     let mut out = Outcome::default();
     out.say(format!(

@@ -27,7 +27,8 @@ pub fn hooked(ledger: &Ledger, address: &str) -> Result<Vec<Bead>> {
 }
 
 /// Put `bead` on `identity`'s hook. Refuses a bead hooked by another agent unless `force`,
-/// naming the holder; returns the previous holder when forced.
+/// naming the holder, and a second bead for an agent that holds one (even with `force`);
+/// returns the previous holder when forced.
 pub fn attach(
     ledger: &mut Ledger,
     identity: &AgentIdentity,
@@ -52,6 +53,7 @@ pub fn attach(
             identity.address
         );
     }
+    one_at_a_time(ledger, identity, bead_id)?;
     if let Some(holder) = &previous
         && let Ok(old) = AgentIdentity::parse(holder)
     {
@@ -68,6 +70,23 @@ pub fn attach(
     )?;
     agents::set_state(ledger, identity, "working", Some(bead_id))?;
     Ok(previous)
+}
+
+/// An agent holds one bead at a time: a second one is refused, naming what it holds (no queue
+/// per agent: the rig's dispatch queue is where work waits, and a refusal loses nothing).
+fn one_at_a_time(ledger: &Ledger, identity: &AgentIdentity, bead_id: &str) -> Result<()> {
+    let held = hooked(ledger, &identity.address)?;
+    if let Some(other) = held.iter().find(|b| b.id != bead_id) {
+        let address = &identity.address;
+        bail!(
+            "{address} already holds {} (\"{}\") on its hook, and an agent works one bead at a time: \
+             let it finish, clear its hook with `gastown hook clear --agent {address}`, or sling \
+             {bead_id} to the rig so a free polecat takes it",
+            other.id,
+            other.title
+        );
+    }
+    Ok(())
 }
 
 /// Take every bead off `identity`'s hook, back to `status`.
@@ -127,10 +146,7 @@ pub fn hook(
                 out.say(format!("moved {bead} from {p}'s hook"));
             }
             out.say(format!("{bead} is on {address}'s hook"));
-            out.effects.push(super::Effect::EnsureSession {
-                address,
-                runtime: None,
-            });
+            out.effects.push(super::Effect::EnsureSession { address });
         }
         HookAction::Detach | HookAction::Clear => {
             let cleared = clear(ledger, &identity, Status::Open, who)?;

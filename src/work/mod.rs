@@ -74,12 +74,10 @@ pub enum DoneStatus {
 /// Something the live tree must do after a work command.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Effect {
-    /// The identity must have a session working on its hook: start its role if it is not
-    /// running, otherwise restart its session so it is told its new hook.
-    EnsureSession {
-        address: String,
-        runtime: Option<String>,
-    },
+    /// The identity must have a session working on its hook, of the runtime recorded for it:
+    /// start its role if it is not running; restart its session so it is told its new hook; a
+    /// role running another runtime is stopped and started again with the recorded one.
+    EnsureSession { address: String },
     /// A fresh session for the identity (handoff).
     RestartSession { address: String },
     /// End the identity's session and role (a polecat whose merge is confirmed), waiting until

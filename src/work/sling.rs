@@ -2,13 +2,18 @@
 //!
 //! Targets: `<rig>` (a polecat of the rig: an idle one is reused, else a new one is named from the
 //! rig's pool; at `max_polecats` the bead waits in the rig's dispatch queue), `<rig>/polecats/<n>`,
-//! `<rig>/crew/<n>`, `mayor`, `deacon/dogs/<n>`. Idempotent: slinging a bead that is already on
-//! the target's hook changes nothing but makes sure a session works on it.
+//! `<rig>/crew/<n>`, `mayor` (when `[roles] mayor` gives it a runtime). Idempotent: slinging a
+//! bead that is already on the target's hook changes nothing but makes sure a session works on
+//! it (with a new `--runtime`, a session of that runtime). An agent holds one bead at a time.
+//!
+//! The runtime is decided here, in the ledger, and recorded on the identity's agent bead (see
+//! `runtimes::decide`): every later start of the identity uses it.
 
 use super::hook;
 use super::slingable;
 use super::{Effect, Outcome};
 use crate::rig::{self, Rig};
+use crate::runtimes;
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
 use gastown_actors::identity::{AgentIdentity, Role, is_simple_name};
@@ -60,23 +65,22 @@ pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) ->
                 "{} is already on {}'s hook",
                 bead.id, identity.address
             ));
+            let continuing = true;
+            choose_runtime(ledger, town, &identity, req, &bead, continuing, &mut out)?;
             out.effects.push(Effect::EnsureSession {
                 address: identity.address,
-                runtime: req.runtime.clone(),
             });
             return Ok(out);
         }
         Target::Queued(rig) => {
-            if !bead.labels.contains(&queue_label(&rig)) {
-                ledger.add_label(&bead.id, &queue_label(&rig), who)?;
-            }
-            out.say(format!(
-                "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
-                bead.id
-            ));
+            queue(ledger, town, &bead, &rig, req, who, &mut out)?;
             return Ok(out);
         }
     };
+    // A polecat the rig picks for new work does not carry its last runtime into it; an agent
+    // named by the sling (crew, a polecat being sent rework) does.
+    let named = !is_simple_name(&req.target);
+    choose_runtime(ledger, town, &identity, req, &bead, named, &mut out)?;
     prepare_workspace(town, &identity, &bead.id)?;
     let previous = hook::attach(ledger, &identity, &bead.id, req.force, who)?;
     if let Some(p) = previous {
@@ -112,9 +116,83 @@ pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) ->
     }
     out.effects.push(Effect::EnsureSession {
         address: identity.address,
-        runtime: req.runtime.clone(),
     });
     Ok(out)
+}
+
+/// Decide (and record on its agent bead) the runtime the identity works the bead with; see
+/// `runtimes::decide` for the order (`use_recorded`: whether the identity's recorded runtime
+/// counts). A `--runtime` is also kept on the bead, so the bead's own choice outlives this
+/// identity (a re-sling, the dispatch queue). The mayor runs what `[roles] mayor` says.
+fn choose_runtime(
+    ledger: &mut Ledger,
+    town: &Town,
+    identity: &AgentIdentity,
+    req: &SlingRequest,
+    bead: &Bead,
+    use_recorded: bool,
+    out: &mut Outcome,
+) -> Result<()> {
+    if identity.role == Role::Mayor {
+        let configured = town.config.roles.mayor.as_deref().unwrap_or_default();
+        if let Some(flag) = req.runtime.as_deref().filter(|f| *f != configured) {
+            bail!(
+                "the mayor runs {configured} (`[roles] mayor` in town.toml), not {flag}: change it there and restart `gastown run`"
+            );
+        }
+        return Ok(());
+    }
+    let ask = runtimes::Ask {
+        flag: req.runtime.as_deref(),
+        bead: Some(bead),
+        use_recorded,
+    };
+    let decision = runtimes::decide_and_record(ledger, town, identity, ask)?;
+    if let Some(runtime) = &req.runtime {
+        request_runtime(ledger, &bead.id, runtime, "gastown")?;
+    }
+    out.say(format!(
+        "{} runs {} ({})",
+        identity.address, decision.name, decision.origin
+    ));
+    Ok(())
+}
+
+/// Keep `runtime` on the bead as the runtime it asked for.
+fn request_runtime(ledger: &mut Ledger, bead: &str, runtime: &str, who: &str) -> Result<()> {
+    let mut extra = serde_json::Map::new();
+    extra.insert(
+        runtimes::REQUESTED_RUNTIME.into(),
+        serde_json::json!(runtime),
+    );
+    ledger.set_extra(bead, extra, who)?;
+    Ok(())
+}
+
+/// Put the bead in the rig's dispatch queue; a `--runtime` goes with it (checked now, used when
+/// it is dispatched).
+fn queue(
+    ledger: &mut Ledger,
+    town: &Town,
+    bead: &Bead,
+    rig: &str,
+    req: &SlingRequest,
+    who: &str,
+    out: &mut Outcome,
+) -> Result<()> {
+    if let Some(runtime) = &req.runtime {
+        runtimes::by_name(town, runtime, std::path::Path::new("gastown"))
+            .with_context(|| format!("--runtime {runtime} for {}", bead.id))?;
+        request_runtime(ledger, &bead.id, runtime, who)?;
+    }
+    if !bead.labels.contains(&queue_label(rig)) {
+        ledger.add_label(&bead.id, &queue_label(rig), who)?;
+    }
+    out.say(format!(
+        "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
+        bead.id
+    ));
+    Ok(())
 }
 
 enum Target {
@@ -137,7 +215,18 @@ fn target_identity(ledger: &Ledger, town: &Town, bead: &Bead, target: &str) -> R
     }
     if matches!(identity.role, Role::Witness | Role::Refinery | Role::Deacon) {
         bail!(
-            "{target} runs patrols, not hooked work: sling to a rig, a polecat, crew, the mayor or a dog"
+            "{target} runs patrols, not hooked work: sling to a rig, a polecat, crew or the mayor"
+        );
+    }
+    if identity.role == Role::Dog {
+        bail!(
+            "{target} is a dog: dogs run the supervisor's own chores (wisp reaper, compactor, sync) and no agent session, so nothing would ever work a bead on its hook; sling to a rig, a polecat, crew or the mayor"
+        );
+    }
+    if identity.role == Role::Mayor && town.config.roles.mayor.is_none() {
+        bail!(
+            "the mayor has no runtime (`[roles] mayor` is not set in {}), so nothing would ever work a bead on its hook: set it (e.g. `mayor = \"claude\"` under `[roles]`) and restart `gastown run`, or sling to a rig, a polecat or crew",
+            town.root.join(crate::town::CONFIG_FILE).display()
         );
     }
     if bead.status == Status::Hooked && bead.assignee == identity.address {

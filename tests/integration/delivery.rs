@@ -76,7 +76,7 @@ fn mail_reaches_an_idle_session_once_and_dnd_holds_it() {
 /// mail through `gastown mail check --inject`: the router types nothing but urgent mail.
 #[test]
 fn a_hook_runtime_gets_its_mail_from_the_hook_and_only_urgent_mail_is_typed() {
-    let town = crate::util::TestTown::new();
+    let town = crate::util::town_with_rig();
     town.ok(&[
         "config",
         "agent",

@@ -1,16 +1,19 @@
 //! Integration tests: one test binary that drives the real `gastown` executable against real
 //! git repositories in temp dirs.
 
+mod agents;
 mod bead;
 mod config;
 mod convoy;
 mod delivery;
 mod demo;
+mod durable;
 mod finish;
 mod landing;
 mod mail;
 mod mol;
 mod output;
+mod reconcile;
 mod refinery;
 mod remote;
 mod rework;

@@ -26,10 +26,10 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Optio
 }
 
 impl RunningTown {
-    /// Install a town and start `gastown run` in it; returns once the socket answers.
+    /// Install a town with the rig `alpha` (agents are spawned only into rigs that exist) and
+    /// start `gastown run` in it; returns once the socket answers.
     pub fn start() -> RunningTown {
-        let town = TestTown::new();
-        RunningTown::start_in(town)
+        RunningTown::start_in(crate::util::town_with_rig())
     }
 
     pub fn start_in(town: TestTown) -> RunningTown {

@@ -11,11 +11,20 @@ pub struct TestTown {
 }
 
 impl TestTown {
-    /// `gastown install` into a fresh temp dir.
+    /// `gastown install --agent sim` into a fresh temp dir: tests run the built-in sim agent
+    /// (a town chooses its agent explicitly; nothing falls back to sim).
     pub fn new() -> TestTown {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().join("town");
-        let out = gastown(dir.path(), &["install", root.to_str().expect("utf-8 path")]);
+        let out = gastown(
+            dir.path(),
+            &[
+                "install",
+                root.to_str().expect("utf-8 path"),
+                "--agent",
+                "sim",
+            ],
+        );
         assert!(out.status.success(), "install failed: {}", stderr(&out));
         TestTown { _dir: dir, root }
     }

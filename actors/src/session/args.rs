@@ -54,6 +54,41 @@ pub struct SessionArgs {
     pub ring_bytes: usize,
     /// Timeouts used by nudges that do not bring their own.
     pub nudge: NudgeOptions,
+    /// Told once how the session ended, whatever ended it (the agent's exit, a stop from the
+    /// supervisor, a kill of the actor). `None`: nobody asked.
+    pub on_end: Option<EndNotice>,
+}
+
+/// How a session ended, for [`SessionArgs::on_end`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionEnd {
+    /// The agent's pid (its process group).
+    pub pid: u32,
+    /// The agent's exit status, when it was reaped.
+    pub exit: Option<ExitInfo>,
+    /// The session was stopped from outside (a `Terminate`, or its supervisor stopping it: a
+    /// restart, a shutdown) before the agent ended on its own.
+    pub stopped: bool,
+}
+
+impl std::fmt::Display for SessionEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.exit, self.stopped) {
+            (_, true) => f.write_str("stopped by the supervisor"),
+            (Some(exit), false) => write!(f, "{exit}"),
+            (None, false) => f.write_str("ended (exit status unknown)"),
+        }
+    }
+}
+
+/// A callback told how a session ended (see [`SessionArgs::on_end`]).
+#[derive(Clone)]
+pub struct EndNotice(pub Arc<dyn Fn(SessionEnd) + Send + Sync>);
+
+impl std::fmt::Debug for EndNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EndNotice")
+    }
 }
 
 impl SessionArgs {
@@ -73,6 +108,7 @@ impl SessionArgs {
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             ring_bytes: DEFAULT_RING_BYTES,
             nudge: NudgeOptions::default(),
+            on_end: None,
         }
     }
 }

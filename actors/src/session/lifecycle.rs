@@ -82,6 +82,7 @@ pub(super) fn start(
         exit: exit_rx,
         reader_closed: false,
         finishing: false,
+        stopped: false,
         _guard: guard,
         args,
     })
@@ -94,6 +95,9 @@ impl SessionState {
         reply: RpcReplyPort<Option<ExitInfo>>,
     ) {
         self.publish_status(true);
+        if self.exit.borrow().is_none() {
+            self.stopped = true;
+        }
         let outcome = pty::terminate_group(self.pid, &mut self.exit, self.args.stop_timeout).await;
         tracing::info!(pid = self.pid, ?outcome, "session terminated on request");
         ignore_gone(reply.send(self.exit.borrow().clone()));

@@ -44,7 +44,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 pub use args::{
     Attachment, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES, DEFAULT_ROWS,
-    DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, NudgeOptions, SessionArgs, SessionSnapshot,
+    DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, NudgeOptions, SessionArgs,
+    SessionEnd, SessionSnapshot,
 };
 pub use error::{
     CallError, NudgeError, ResizeError, SessionCrashed, SpawnError, StartupInputFailed, WriteError,
@@ -157,8 +158,23 @@ pub struct SessionState {
     reader_closed: bool,
     /// The agent exited and its group is gone; the actor stops once the reader is drained.
     finishing: bool,
+    /// Stopped from outside before the agent ended on its own (for [`SessionEnd::stopped`]).
+    stopped: bool,
     /// Kills the group if the state is dropped without a clean stop.
     _guard: GroupGuard,
+}
+
+impl Drop for SessionState {
+    /// Every end of the session, however it came, is told once to `on_end`.
+    fn drop(&mut self) {
+        if let Some(notice) = self.args.on_end.take() {
+            (notice.0)(SessionEnd {
+                pid: self.pid,
+                exit: self.exit.borrow().clone(),
+                stopped: self.stopped,
+            });
+        }
+    }
 }
 
 impl Actor for Session {
@@ -243,6 +259,9 @@ impl Actor for Session {
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         state.publish_status(true);
+        if state.exit.borrow().is_none() {
+            state.stopped = true;
+        }
         let outcome =
             pty::terminate_group(state.pid, &mut state.exit, state.args.stop_timeout).await;
         tracing::debug!(pid = state.pid, ?outcome, "session stopped");

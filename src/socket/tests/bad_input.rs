@@ -42,10 +42,11 @@ async fn check(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_bytes_are_refused_as_a_bad_frame() {
     let server = TestServer::start(config()).await;
-    // A well-formed length, then the right version and an invalid Option tag.
+    // A well-formed length, then the right version (one varint byte) and an invalid Option tag.
+    let version = u8::try_from(PROTOCOL_VERSION).expect("a version below 251 is one byte");
     check(
         &server,
-        &[0, 0, 0, 4, 1, 9, 9, 9],
+        &[0, 0, 0, 4, version, 9, 9, 9],
         false,
         ErrorCode::BadFrame,
         |s| s.bad_frame,

@@ -1,0 +1,77 @@
+//! Identities that cannot start: marked `stuck` on their agent bead (with the reason), their hook
+//! kept, and the mayor and the overseer told — once per stuck streak, not once per retry. A
+//! streak ends when a session of the identity has run for a while, or when its work is slung
+//! again (see `gastown_actors::agents::mark_stuck`).
+//!
+//! What makes an identity stuck: its runtime's program is missing, it has no runtime at all, its
+//! sessions die at once until its role's supervisor gives up, or its workspace cannot be made
+//! right (see `crate::rig::reconcile`). Nothing is ever started in its place.
+
+use crate::mail::store::{self, Outgoing};
+use anyhow::Result;
+use gastown_actors::agents;
+use gastown_actors::identity::AgentIdentity;
+use gastown_beads::Ledger;
+
+/// Who the stuck mail comes from: the town's patrol.
+const SENDER: &str = "deacon";
+
+/// Mark `identity` stuck because of `reason` and, when this starts a streak and it holds work,
+/// mail the mayor and the overseer. Returns whether they were mailed. (An identity with nothing
+/// hooked loses nothing by not starting — a finished polecat, a crew member spawned by hand who
+/// was told at once — so nobody is mailed about it.)
+pub fn mark_and_tell(
+    ledger: &mut Ledger,
+    identity: &AgentIdentity,
+    runtime: Option<&str>,
+    reason: &str,
+) -> Result<bool> {
+    if !agents::mark_stuck(ledger, identity, reason)? {
+        return Ok(false);
+    }
+    let address = &identity.address;
+    let hook = crate::work::hooked(ledger, address)?
+        .into_iter()
+        .next()
+        .map(|b| b.id);
+    let Some(hook) = hook else {
+        return Ok(false);
+    };
+    let runtime = runtime.map(str::to_string).or_else(|| {
+        agents::find(ledger, address)
+            .ok()
+            .flatten()
+            .and_then(|b| agents::runtime_of(&b).map(str::to_string))
+    });
+    let mail = Outgoing {
+        subject: format!("{address} is stuck: it cannot start"),
+        body: body(address, runtime.as_deref(), &hook, reason),
+        ..Outgoing::default()
+    };
+    for to in ["mayor", crate::mail::OVERSEER] {
+        store::send(
+            ledger,
+            SENDER,
+            &Outgoing {
+                to: to.to_string(),
+                ..mail.clone()
+            },
+        )?;
+    }
+    Ok(true)
+}
+
+fn body(address: &str, runtime: Option<&str>, hook: &str, reason: &str) -> String {
+    let runtime_line = match runtime {
+        Some(r) => format!("Runtime: {r} (recorded for it; nothing else is started in its place)."),
+        None => "Runtime: none recorded.".to_string(),
+    };
+    format!(
+        "{address} cannot start: {reason}\n\n{runtime_line}\nHook: {hook} (kept; the work goes \
+         on once {address} can start).\n\nWhat to do: fix the cause above (install the agent's \
+         program, or correct it with `gastown config agent set`) and the supervisor retries on \
+         its own, backing off; or give the work another runtime with `gastown sling {hook} \
+         {address} --runtime <another>`. This is told once; `gastown seance {address}` shows its \
+         sessions."
+    )
+}
