@@ -20,8 +20,8 @@ mod config;
 mod error;
 mod gate;
 mod names;
-mod prefix;
 pub mod orphans;
+mod prefix;
 pub mod reconcile;
 mod worktree;
 

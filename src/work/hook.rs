@@ -42,6 +42,10 @@ pub fn attach(
     if bead.is_closed() {
         bail!("bead {bead_id} is closed: reopen it first with `gastown bead reopen {bead_id}`");
     }
+    // Only work goes on a hook, whichever command puts it there (sling checks this first too).
+    if let Some(why) = super::slingable::refusal(&bead) {
+        bail!("{why}");
+    }
     let previous = (bead.status == Status::Hooked && !bead.assignee.is_empty())
         .then(|| bead.assignee.clone())
         .filter(|holder| *holder != identity.address);

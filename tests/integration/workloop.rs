@@ -134,6 +134,12 @@ fn sling_refuses_records_that_are_not_work_and_changes_nothing() {
                 "{kind} to {target}: {err}"
             );
         }
+        // `hook attach` is the other way onto a hook: the same rule.
+        let err = town.fails(&["hook", "attach", id, "--agent", "alpha/crew/max"]);
+        assert!(
+            err.contains(&format!("{id} is a {kind} bead, not work to sling")),
+            "hook attach of a {kind}: {err}"
+        );
         let b = show(&town, id);
         assert_eq!(b["status"], "open", "{kind} untouched");
         assert!(b["labels"].is_null() || !b["labels"].to_string().contains("dispatch:"));
