@@ -155,7 +155,22 @@ fn choose_runtime(
         "{} runs {} ({})",
         identity.address, decision.name, decision.origin
     ));
+    if let Some(warning) = missing_program(town, &decision.name) {
+        out.say(warning);
+    }
     Ok(())
+}
+
+/// A warning when the chosen runtime's program cannot be found from here: the bead is hooked
+/// all the same (the program may be installed before the session starts), but the user hears
+/// of it now rather than from the stuck mail.
+fn missing_program(town: &Town, runtime: &str) -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let rt = runtimes::by_name(town, runtime, &exe).ok()?;
+    let problem = runtimes::check_program(&rt).err()?;
+    Some(format!(
+        "warning: {problem}; the bead stays hooked, and the agent is stuck (the mayor and the overseer are told) until its program is there"
+    ))
 }
 
 /// Keep `runtime` on the bead as the runtime it asked for.

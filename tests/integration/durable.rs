@@ -383,3 +383,22 @@ fn a_queued_bead_is_dispatched_with_the_runtime_it_was_slung_with() {
     assert_eq!(nux["runtime"], "wait");
     kill_group(pid);
 }
+
+/// Without a supervisor, sling still says at once that the runtime's program is missing; the
+/// bead is hooked all the same and the runtime recorded (nothing else will be started for it).
+#[test]
+fn sling_without_a_supervisor_warns_that_the_program_is_missing() {
+    let town = town_with_rig();
+    town.ok(&["config", "agent", "set", "ghost", "/nonexistent/ghost-cli"]);
+    let bead = town.create(&["Nobody home yet"]);
+    let out = town.ok(&["sling", &bead, "alpha", "--runtime", "ghost"]);
+    assert!(
+        out.contains("warning:")
+            && out.contains("/nonexistent/ghost-cli")
+            && out.contains("does not exist"),
+        "{out}"
+    );
+    assert_eq!(status(&town, &bead), "hooked");
+    let nux = agent_bead(&town, "alpha/polecats/nux").expect("the polecat's agent bead");
+    assert_eq!(nux["runtime"], "ghost");
+}
