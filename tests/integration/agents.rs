@@ -5,19 +5,10 @@
 
 use crate::durable::{agent_bead, inbox, status};
 use crate::running::RunningTown;
+use crate::util::as_agent;
 use crate::util::{TestTown, gastown, source_repo, stderr, stdout, town_with_rig};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn as_agent(town: &TestTown, who: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gastown"))
-        .current_dir(&town.root)
-        .env_remove("GASTOWN_TOWN")
-        .env("GASTOWN_AGENT", who)
-        .args(args)
-        .output()
-        .expect("the gastown binary runs")
-}
 
 fn hooked_on(town: &TestTown, address: &str) -> Vec<String> {
     crate::util::ids(&town.ok(&[

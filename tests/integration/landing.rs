@@ -4,10 +4,11 @@
 //! still lands exactly once; a refusing origin makes the refinery back off (never crash-loop);
 //! and a merged polecat's session ends before its worktree is removed.
 
-use crate::refinery::{bare, configure, git_in};
+use crate::refinery::{bare, configure};
 use crate::remote::{Origin, town_on_origin};
 use crate::running::{RunningTown, group_alive, wait_for};
 use crate::util::TestTown;
+use crate::util::git_in;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

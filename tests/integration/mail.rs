@@ -2,24 +2,14 @@
 //! supervisor's socket (concurrent senders, `kill -9` during a burst).
 
 use crate::running::{RunningTown, wait_for};
+use crate::util::as_agent;
 use crate::util::{TestTown, stderr, stdout};
 use std::collections::HashMap;
 use std::io::Write;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Run `gastown <args>` in the town as agent `who` (direct mode: no supervisor runs).
-fn as_agent(town: &TestTown, who: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gastown"))
-        .current_dir(&town.root)
-        .env_remove("GASTOWN_TOWN")
-        .env("GASTOWN_AGENT", who)
-        .args(args)
-        .output()
-        .expect("the gastown binary runs")
-}
 
 fn ok_as(town: &TestTown, who: &str, args: &[&str]) -> String {
     let out = as_agent(town, who, args);

@@ -4,9 +4,9 @@
 
 mod formulas;
 
+use crate::util::as_agent;
 use crate::util::{TestTown, ids, stderr, stdout};
 use serde_json::Value;
-use std::process::{Command, Output};
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).expect("--json prints JSON")
@@ -28,17 +28,6 @@ fn pour(town: &TestTown, verb: &str, args: &[&str]) -> (String, Vec<String>) {
         poured["molecule"].as_str().expect("molecule").to_string(),
         steps,
     )
-}
-
-/// Run as an agent session would: `GASTOWN_AGENT` set, in the town.
-fn as_agent(town: &TestTown, agent: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gastown"))
-        .current_dir(&town.root)
-        .env_remove("GASTOWN_TOWN")
-        .env("GASTOWN_AGENT", agent)
-        .args(args)
-        .output()
-        .expect("the gastown binary runs")
 }
 
 fn bead(town: &TestTown, id: &str) -> Value {

@@ -6,29 +6,12 @@
 
 use crate::durable::{assert_told_once, custom_runtime, sessions, status, wait_stuck};
 use crate::running::{RunningTown, group_alive, wait_for};
+use crate::util::git_in;
 use crate::util::{TestTown, town_with_rig};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 const NUX: &str = "town/rigs/rig:alpha/polecats/polecat:nux";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn worktree(town: &TestTown, polecat: &str) -> PathBuf {
     town.root.join("alpha/polecats").join(polecat).join("rig")
@@ -62,15 +45,15 @@ fn a_worktree_deleted_while_the_supervisor_is_down_is_made_again_from_its_branch
     let (town, beads) = slung(&["nux"]);
     let path = worktree(&town, "nux");
     std::fs::write(path.join("work.txt"), "done so far\n").expect("write");
-    git(&path, &["add", "work.txt"]);
-    git(&path, &["commit", "--quiet", "-m", "work in progress"]);
+    git_in(&path, &["add", "work.txt"]);
+    git_in(&path, &["commit", "--quiet", "-m", "work in progress"]);
     std::fs::remove_dir_all(&path).expect("the worktree vanishes");
     let t = RunningTown::start_in(town);
     let pid = wait_for("the session", Duration::from_secs(30), || {
         t.session_pid(NUX)
     });
     let branch = format!("polecat/nux/{}", beads[0]);
-    assert_eq!(git(&path, &["branch", "--show-current"]), branch);
+    assert_eq!(git_in(&path, &["branch", "--show-current"]), branch);
     assert_eq!(
         std::fs::read_to_string(path.join("work.txt")).expect("the commit is back"),
         "done so far\n"
@@ -81,7 +64,7 @@ fn a_worktree_deleted_while_the_supervisor_is_down_is_made_again_from_its_branch
         path.canonicalize().expect("path"),
         "runs in its worktree"
     );
-    let common = git(
+    let common = git_in(
         &path,
         &["rev-parse", "--path-format=absolute", "--git-common-dir"],
     );
@@ -103,21 +86,21 @@ fn a_plain_directory_or_another_repositorys_worktree_is_refused_and_left_alone()
     // nux: a plain directory with someone's file in it.
     let plain = worktree(&town, "nux");
     std::fs::remove_dir_all(&plain).expect("remove");
-    git(&town.root.join("alpha/.repo.git"), &["worktree", "prune"]);
+    git_in(&town.root.join("alpha/.repo.git"), &["worktree", "prune"]);
     std::fs::create_dir_all(&plain).expect("mkdir");
     std::fs::write(plain.join("mine.txt"), "keep me\n").expect("write");
     // slit: a worktree of another repository.
     let foreign = worktree(&town, "slit");
     std::fs::remove_dir_all(&foreign).expect("remove");
-    git(&town.root.join("alpha/.repo.git"), &["worktree", "prune"]);
+    git_in(&town.root.join("alpha/.repo.git"), &["worktree", "prune"]);
     let other = town.root.parent().expect("parent").join("other");
     std::fs::create_dir_all(&other).expect("mkdir");
-    git(&other, &["init", "--quiet", "--initial-branch=main"]);
-    git(
+    git_in(&other, &["init", "--quiet", "--initial-branch=main"]);
+    git_in(
         &other,
         &["commit", "--quiet", "--allow-empty", "-m", "other"],
     );
-    git(
+    git_in(
         &other,
         &[
             "worktree",
@@ -148,7 +131,7 @@ fn a_plain_directory_or_another_repositorys_worktree_is_refused_and_left_alone()
         "keep me\n"
     );
     assert!(!plain.join(".git").exists(), "nothing made over it");
-    let common = git(
+    let common = git_in(
         &foreign,
         &["rev-parse", "--path-format=absolute", "--git-common-dir"],
     );
@@ -156,7 +139,7 @@ fn a_plain_directory_or_another_repositorys_worktree_is_refused_and_left_alone()
         common.starts_with(other.to_str().expect("utf-8")),
         "{common}"
     );
-    assert_eq!(git(&foreign, &["branch", "--show-current"]), "x");
+    assert_eq!(git_in(&foreign, &["branch", "--show-current"]), "x");
 }
 
 #[test]
@@ -165,9 +148,9 @@ fn a_polecat_whose_worktree_and_branch_are_gone_is_escalated_and_nothing_starts(
     let path = worktree(&town, "nux");
     std::fs::remove_dir_all(&path).expect("remove");
     let bare = town.root.join("alpha/.repo.git");
-    git(&bare, &["worktree", "prune"]);
+    git_in(&bare, &["worktree", "prune"]);
     let branch = format!("polecat/nux/{}", beads[0]);
-    git(&bare, &["branch", "-D", &branch]);
+    git_in(&bare, &["branch", "-D", &branch]);
     let t = RunningTown::start_in(town);
     let reason = wait_stuck(&t.town, "alpha/polecats/nux");
     assert!(
@@ -186,9 +169,9 @@ fn a_polecat_whose_worktree_and_branch_are_gone_is_escalated_and_nothing_starts(
 fn rig_show_lists_worktrees_branches_and_homes_that_belong_to_no_identity() {
     let (town, _beads) = slung(&["nux"]);
     let bare = town.root.join("alpha/.repo.git");
-    git(&bare, &["branch", "polecat/old/gt-gone", "main"]);
+    git_in(&bare, &["branch", "polecat/old/gt-gone", "main"]);
     let ghost = worktree(&town, "ghost");
-    git(
+    git_in(
         &bare,
         &[
             "worktree",
@@ -201,8 +184,8 @@ fn rig_show_lists_worktrees_branches_and_homes_that_belong_to_no_identity() {
         ],
     );
     std::fs::write(ghost.join("unsaved.txt"), "x\n").expect("write");
-    git(&ghost, &["add", "."]);
-    git(&ghost, &["commit", "--quiet", "-m", "only copy"]);
+    git_in(&ghost, &["add", "."]);
+    git_in(&ghost, &["commit", "--quiet", "-m", "only copy"]);
     let check = |town: &TestTown| {
         let view: serde_json::Value =
             serde_json::from_str(&town.ok(&["rig", "show", "alpha", "--json"])).expect("json");

@@ -3,22 +3,10 @@
 //! with every failure path: conflicts, failing and hanging gates, vanished branches, a crash
 //! between the merge and the bookkeeping, batches bisected, a target that is already broken.
 
-use crate::util::{TestTown, stderr, stdout};
+use crate::util::TestTown;
+use crate::util::{as_agent_ok, git_in};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-pub fn git_in(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@t"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
-    stdout(&out)
-}
+use std::path::PathBuf;
 
 /// A town with rig `alpha` from a source repository whose README has three lines (main
 /// checked out, accepting the refinery's pushes: its work tree follows them).
@@ -73,22 +61,6 @@ pub fn worktree(town: &TestTown, polecat: &str) -> PathBuf {
     town.root.join(format!("alpha/polecats/{polecat}/rig"))
 }
 
-pub fn as_agent(town: &TestTown, agent: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_gastown"))
-        .current_dir(&town.root)
-        .env_remove("GASTOWN_TOWN")
-        .env("GASTOWN_AGENT", agent)
-        .args(args)
-        .output()
-        .expect("gastown runs");
-    assert!(
-        out.status.success(),
-        "{agent}: gastown {args:?}: {}",
-        stderr(&out)
-    );
-    stdout(&out)
-}
-
 pub fn mr_of(town: &TestTown, bead: &str) -> Value {
     let all: Vec<Value> = serde_json::from_str(&town.ok(&[
         "bead",
@@ -110,7 +82,7 @@ pub fn submit_bead(town: &TestTown, polecat: &str, bead: &str, files: &[(&str, &
     for (path, text) in files {
         std::fs::write(wt.join(path), text).expect("write work");
     }
-    as_agent(town, &format!("alpha/polecats/{polecat}"), &["done"]);
+    as_agent_ok(town, &format!("alpha/polecats/{polecat}"), &["done"]);
     mr_of(town, bead)["id"].as_str().expect("id").to_string()
 }
 
@@ -163,8 +135,16 @@ pub fn has_mail(town: &TestTown, address: &str, subject: &str, text: &str) -> bo
     })
 }
 
+/// The content of `path` on the rig's `main`, exactly (no trimming).
 fn main_file(town: &TestTown, path: &str) -> String {
-    git_in(&bare(town), &["show", &format!("main:{path}")])
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(bare(town))
+        .args(["show", &format!("main:{path}")])
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "no {path} on main");
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]

@@ -4,11 +4,12 @@
 //! non-bare repository with main checked out holds the queue with a clear message naming the
 //! remote and what to do — nothing overwritten, nothing lost.
 
-use crate::refinery::{bare, bead, git_in, has_mail, inbox, mq_show, process, submit};
+use crate::refinery::{bare, bead, has_mail, inbox, mq_show, process, submit};
 use crate::util::{TestTown, stderr, stdout};
+use crate::util::{as_agent, git_in};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// A bare origin with one commit on main, and a clone of it for the human.
 pub struct Origin {
@@ -105,17 +106,6 @@ pub fn town_on_origin() -> (TestTown, Origin) {
     let origin = Origin::new(town.root.parent().expect("parent"));
     town.ok(&["rig", "add", "alpha", origin.path.to_str().expect("utf-8")]);
     (town, origin)
-}
-
-/// `gastown <args>` as `agent`, whatever the exit status.
-fn as_agent_output(town: &TestTown, agent: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gastown"))
-        .current_dir(&town.root)
-        .env_remove("GASTOWN_TOWN")
-        .env("GASTOWN_AGENT", agent)
-        .args(args)
-        .output()
-        .expect("gastown runs")
 }
 
 fn mails(town: &TestTown, address: &str, subject: &str) -> Vec<Value> {
@@ -237,7 +227,7 @@ fn done_with_origin_unreachable_files_the_mr_and_warns() {
     std::fs::write(wt.join("o.txt"), "x\n").expect("write");
     let gone = origin.path.with_extension("gone");
     std::fs::rename(&origin.path, &gone).expect("take origin away");
-    let out = as_agent_output(&town, "alpha/polecats/nux", &["done"]);
+    let out = as_agent(&town, "alpha/polecats/nux", &["done"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("submitted as"), "{text}");
@@ -319,7 +309,7 @@ fn an_origin_force_pushed_backwards_lands_nothing_until_the_overseer_accepts_it(
     );
     process(&town);
     told_once(&town, "origin's history was rewritten");
-    let refused = as_agent_output(
+    let refused = as_agent(
         &town,
         "alpha/polecats/nux",
         &["mq", "accept-origin", "alpha"],
@@ -358,7 +348,7 @@ fn an_origin_force_pushed_backwards_lands_nothing_until_the_overseer_accepts_it(
     // The polecat moves its own commit onto the new main and submits again: it lands, alone.
     let wt = town.root.join("alpha/polecats/slit/rig");
     git_in(&wt, &["rebase", "--quiet", "--onto", "main", &old_main]);
-    let again = as_agent_output(&town, "alpha/polecats/slit", &["done"]);
+    let again = as_agent(&town, "alpha/polecats/slit", &["done"]);
     assert!(again.status.success(), "{}", stderr(&again));
     assert_eq!(process(&town)["merged"], 1);
     assert_eq!(origin.trailers(&waiting), 1);
@@ -390,7 +380,7 @@ fn a_branch_name_already_taken_on_origin_is_left_alone_and_the_mr_is_filed() {
         "--no-convoy",
     ]);
     std::fs::write(town.root.join("alpha/polecats/nux/rig/mine.txt"), "mine\n").expect("write");
-    let out = as_agent_output(&town, "alpha/polecats/nux", &["done"]);
+    let out = as_agent(&town, "alpha/polecats/nux", &["done"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(
@@ -444,7 +434,7 @@ fn an_origin_with_main_checked_out_is_refused_at_rig_add_with_the_fix() {
         "--no-convoy",
     ]);
     std::fs::write(town.root.join("alpha/polecats/nux/rig/l.txt"), "x\n").expect("write");
-    let out = as_agent_output(&town, "alpha/polecats/nux", &["done"]);
+    let out = as_agent(&town, "alpha/polecats/nux", &["done"]);
     assert!(
         !stdout(&out).contains("warning"),
         "no push tried: {}",

@@ -4,28 +4,11 @@
 //! pass, fail and time out.
 
 use crate::util::TestTown;
+use crate::util::git_in;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-/// Run git in `dir` with an identity; returns trimmed stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} in {}: {}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A source repository with one commit on `main` and one more on `dev`.
 struct Source {
@@ -37,21 +20,21 @@ fn source() -> Source {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("project");
     fs::create_dir(&path).expect("mkdir");
-    git(&path, &["init", "--quiet", "--initial-branch=main"]);
+    git_in(&path, &["init", "--quiet", "--initial-branch=main"]);
     // main stays checked out here: accept the refinery's pushes (the work tree follows).
-    git(
+    git_in(
         &path,
         &["config", "receive.denyCurrentBranch", "updateInstead"],
     );
     fs::write(path.join("README.md"), "hello\n").expect("write");
-    git(&path, &["add", "README.md"]);
-    git(&path, &["commit", "--quiet", "-m", "first"]);
-    git(&path, &["branch", "dev"]);
-    git(&path, &["switch", "--quiet", "dev"]);
+    git_in(&path, &["add", "README.md"]);
+    git_in(&path, &["commit", "--quiet", "-m", "first"]);
+    git_in(&path, &["branch", "dev"]);
+    git_in(&path, &["switch", "--quiet", "dev"]);
     fs::write(path.join("dev.txt"), "dev\n").expect("write");
-    git(&path, &["add", "dev.txt"]);
-    git(&path, &["commit", "--quiet", "-m", "on dev"]);
-    git(&path, &["switch", "--quiet", "main"]);
+    git_in(&path, &["add", "dev.txt"]);
+    git_in(&path, &["commit", "--quiet", "-m", "on dev"]);
+    git_in(&path, &["switch", "--quiet", "main"]);
     Source { _dir: dir, path }
 }
 
@@ -83,16 +66,19 @@ fn rig_add_lays_out_clone_config_and_refinery_with_a_clean_town() {
 
     let rig = town.root.join("proj");
     let bare = rig.join(".repo.git");
-    assert_eq!(git(&bare, &["rev-parse", "--is-bare-repository"]), "true");
     assert_eq!(
-        git(&bare, &["config", "remote.origin.fetch"]),
+        git_in(&bare, &["rev-parse", "--is-bare-repository"]),
+        "true"
+    );
+    assert_eq!(
+        git_in(&bare, &["config", "remote.origin.fetch"]),
         "+refs/heads/*:refs/remotes/origin/*"
     );
     assert!(rig.join("rig.toml").is_file());
     let refinery = rig.join("refinery/rig");
     assert!(refinery.join("README.md").is_file());
-    let main_tip = git(&src.path, &["rev-parse", "main"]);
-    assert_eq!(git(&refinery, &["rev-parse", "HEAD"]), main_tip);
+    let main_tip = git_in(&src.path, &["rev-parse", "main"]);
+    assert_eq!(git_in(&refinery, &["rev-parse", "HEAD"]), main_tip);
     let out = Command::new("git")
         .arg("-C")
         .arg(&refinery)
@@ -206,7 +192,7 @@ fn add_polecat_with_commit(town: &TestTown, rig: &str, polecat: &str, branch: &s
         .join(polecat)
         .join("rig");
     let wt_s = wt.to_str().expect("utf-8 path");
-    git(
+    git_in(
         &bare,
         &[
             "worktree",
@@ -219,8 +205,8 @@ fn add_polecat_with_commit(town: &TestTown, rig: &str, polecat: &str, branch: &s
         ],
     );
     fs::write(wt.join("work.txt"), "work\n").expect("write");
-    git(&wt, &["add", "work.txt"]);
-    git(&wt, &["commit", "--quiet", "-m", "work"]);
+    git_in(&wt, &["add", "work.txt"]);
+    git_in(&wt, &["commit", "--quiet", "-m", "work"]);
     wt
 }
 
@@ -244,8 +230,8 @@ fn rig_remove_refuses_unmerged_or_dirty_work_unless_forced() {
 
     // Merged work (here: the default branch moved to it) no longer blocks; a dirty file does.
     let bare = town.root.join("proj/.repo.git");
-    let tip = git(&wt, &["rev-parse", "HEAD"]);
-    git(&bare, &["update-ref", "refs/heads/main", &tip]);
+    let tip = git_in(&wt, &["rev-parse", "HEAD"]);
+    git_in(&bare, &["update-ref", "refs/heads/main", &tip]);
     fs::write(wt.join("scratch.txt"), "wip\n").expect("write");
     let err = town.fails(&["rig", "remove", "proj"]);
     assert!(err.contains("uncommitted changes"), "{err}");
@@ -357,7 +343,7 @@ fn an_uncloneable_source_leaves_nothing_behind() {
     assert!(!town.root.join("proj").exists());
 
     let empty = tempfile::tempdir().expect("temp dir");
-    git(empty.path(), &["init", "--quiet"]);
+    git_in(empty.path(), &["init", "--quiet"]);
     let err = town.fails(&["rig", "add", "proj", empty.path().to_str().expect("utf-8")]);
     assert!(err.contains("has no commits"), "{err}");
     assert!(!town.root.join("proj").exists());

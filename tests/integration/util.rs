@@ -140,3 +140,44 @@ pub fn town_with_rig() -> TestTown {
     town.ok(&["rig", "add", "alpha", &src]);
     town
 }
+
+/// Run `gastown <args>` in the town as agent `who` would from its session (`GASTOWN_AGENT`
+/// set); returns the output whatever the exit status.
+pub fn as_agent(town: &TestTown, who: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(&town.root)
+        .env_remove("GASTOWN_TOWN")
+        .env("GASTOWN_AGENT", who)
+        .args(args)
+        .output()
+        .expect("the gastown binary runs")
+}
+
+/// [`as_agent`], requiring success; returns stdout.
+pub fn as_agent_ok(town: &TestTown, who: &str, args: &[&str]) -> String {
+    let out = as_agent(town, who, args);
+    assert!(
+        out.status.success(),
+        "{who}: gastown {args:?}: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+/// Run git in `dir` with a test identity, requiring success; returns stdout trimmed.
+pub fn git_in(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=test", "-c", "user.email=test@localhost"])
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} in {}: {}",
+        dir.display(),
+        stderr(&out)
+    );
+    stdout(&out).trim().to_string()
+}

@@ -2,20 +2,9 @@
 //! escalations reach the mayor, sling refuses records that are not work and warns on blocked
 //! beads, and the rig's bead prefix is used.
 
+use crate::util::as_agent;
 use crate::util::{TestTown, stderr, stdout, town_with_rig};
 use serde_json::Value;
-use std::process::{Command, Output};
-
-/// Run `gastown <args>` as agent `agent` would from its session (GASTOWN_AGENT set).
-fn as_agent(town: &TestTown, agent: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gastown"))
-        .current_dir(&town.root)
-        .env_remove("GASTOWN_TOWN")
-        .env("GASTOWN_AGENT", agent)
-        .args(args)
-        .output()
-        .expect("the gastown binary runs")
-}
 
 fn show(town: &TestTown, id: &str) -> Value {
     serde_json::from_str(&town.ok(&["bead", "show", id, "--json"])).expect("show --json")
