@@ -15,8 +15,8 @@
 use crate::client;
 use crate::run::protocol::{TownReply, TownRequest};
 use crate::socket::Client;
-use crate::town::{self, InstallOptions, Town};
 use anyhow::{Context, Result, bail};
+use gastown_town::town::{self, InstallOptions, Town};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -121,7 +121,7 @@ impl Supervised {
             &InstallOptions {
                 prefix: "gt".to_string(),
                 name: Some("bench".to_string()),
-                agent: crate::town::DefaultAgent::Named("sim".to_string()),
+                agent: gastown_town::town::DefaultAgent::Named("sim".to_string()),
             },
         )?;
         add_bench_rig(&town, &dir.path().join("source"))?;
@@ -168,11 +168,11 @@ impl Drop for Supervised {
 fn add_bench_rig(town: &Town, source: &std::path::Path) -> Result<()> {
     std::fs::create_dir_all(source)?;
     std::fs::write(source.join("README.md"), "# bench\n")?;
-    crate::git_cli::git(source, &["init", "--quiet", "--initial-branch=main"])?;
-    crate::git_cli::commit_all(source, "bench source")?;
-    crate::rig::add_rig(
+    gastown_town::git_cli::git(source, &["init", "--quiet", "--initial-branch=main"])?;
+    gastown_town::git_cli::commit_all(source, "bench source")?;
+    gastown_town::rig::add_rig(
         town,
-        &crate::rig::AddOptions {
+        &gastown_town::rig::AddOptions {
             name: "bench".to_string(),
             source: source.to_string_lossy().into_owned(),
             branch: None,
@@ -187,9 +187,9 @@ fn add_bench_rig(town: &Town, source: &std::path::Path) -> Result<()> {
 
 /// Make the crew clones the spawned sims work in beforehand, so the figures are the sessions'.
 fn prepare_crew(town: &Town, names: impl IntoIterator<Item = String>) -> Result<()> {
-    let rig = crate::rig::Rig::load(town, "bench")?;
+    let rig = gastown_town::rig::Rig::load(town, "bench")?;
     for name in names {
-        crate::rig::ensure_crew_clone(&rig, &name)?;
+        gastown_town::rig::ensure_crew_clone(&rig, &name)?;
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 
 use crate::run::protocol::{TownReply, TownRequest};
 use crate::socket::{Client, ClientError, ReplyBody, RequestBody, locate_socket};
-use crate::town::Town;
 use anyhow::{Result, anyhow, bail};
+use gastown_town::town::Town;
 use std::path::PathBuf;
 
 fn socket_path(town: &Town) -> PathBuf {

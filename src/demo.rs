@@ -9,13 +9,13 @@
 //! the supervision tree restarts them and the work still lands, each bead merged exactly once.
 
 use crate::client;
-use crate::rig::{self, AddOptions};
 use crate::run::protocol::{TownReply, TownRequest};
 use crate::socket::Client;
-use crate::town::{self, InstallOptions, Town};
-use crate::work::WorkCommand;
 use anyhow::{Context, Result, bail};
 use gastown_beads::{DepKind, IssueType, NewBead};
+use gastown_town::rig::{self, AddOptions};
+use gastown_town::town::{self, InstallOptions, Town};
+use gastown_town::work::WorkCommand;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -90,7 +90,7 @@ fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
         &InstallOptions {
             prefix: "gt".to_string(),
             name: Some("demo".to_string()),
-            agent: crate::town::DefaultAgent::Named("sim".to_string()),
+            agent: gastown_town::town::DefaultAgent::Named("sim".to_string()),
         },
     )?;
     say(format!("town: {}", town.root.display()));

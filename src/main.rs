@@ -10,20 +10,11 @@
 mod bench;
 mod cli;
 mod client;
-mod convoy;
 mod demo;
-mod git_cli;
-mod mail;
-mod molecule;
 mod output;
-mod refinery;
-mod rig;
 mod run;
-mod runtimes;
 mod sim;
 mod socket;
-mod town;
-mod work;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -26,7 +26,7 @@ use crate::client;
 use crate::run::protocol::{TownReply, TownRequest};
 use crate::socket::Client;
 use anyhow::{Context, Result};
-use gastown_actors::runtime::SIM_PROMPT;
+use gastown_town::runtimes::spec::SIM_PROMPT;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::sync::Arc;

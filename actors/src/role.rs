@@ -15,14 +15,14 @@
 //! identity's own workspace, mints a fresh session token, and starts the runtime with the GUPP
 //! prompt — so a restarted session is always told its hook again, with nobody typing anything.
 
-use crate::identity::{AgentIdentity, Role};
 use crate::ledger::LedgerHandle;
-use crate::runtime::{HookSupport, PromptMode, Runtime};
 use crate::session::{EndNotice, Session, SessionArgs, SessionEnd};
 use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
     Backoff, ChildContext, ChildSpec, Intensity, StartedChild, Strategy, SupervisorSpec,
 };
+use gastown_town::identity::{AgentIdentity, Role};
+use gastown_town::runtimes::spec::{HookSupport, PromptMode, Runtime};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -165,10 +165,10 @@ async fn begin_session(
         .town
         .ledger
         .try_call(move |ledger| {
-            let bead = crate::agents::ensure(ledger, &identity)?;
+            let bead = gastown_town::agents::ensure(ledger, &identity)?;
             // A polecat or crew member runs only its recorded runtime; the mayor and the deacon
             // run what town.toml's `[roles]` says, which is recorded as it changes.
-            match crate::agents::runtime_of(&bead) {
+            match gastown_town::agents::runtime_of(&bead) {
                 Some(recorded) if recorded == runtime => {}
                 Some(recorded) if identity.rig.is_some() => {
                     return Ok(Err(format!(
@@ -177,12 +177,12 @@ async fn begin_session(
                     )));
                 }
                 _ => {
-                    crate::agents::record_runtime(ledger, &identity, &runtime)?;
+                    gastown_town::agents::record_runtime(ledger, &identity, &runtime)?;
                 }
             }
             // The identity's history gets this session before it starts (`gastown seance`).
             let prefix = run_prefix();
-            crate::agents::session_started(ledger, &identity, &session_id, &runtime, prefix)?;
+            gastown_town::agents::session_started(ledger, &identity, &session_id, &runtime, prefix)?;
             Ok(Ok(ledger.list(&ListFilter {
                 status: Some(Status::Hooked),
                 assignee: Some(identity.address.clone()),
@@ -230,7 +230,7 @@ fn end_session(spec: &RoleSpec, session_id: &str, exit: String) {
     let (address, id) = (spec.identity.address.clone(), session_id.to_string());
     runtime.spawn(async move {
         let recorded = ledger
-            .try_call(move |l| crate::agents::session_ended(l, &address, &id, &exit))
+            .try_call(move |l| gastown_town::agents::session_ended(l, &address, &id, &exit))
             .await;
         if let Err(e) = recorded {
             tracing::debug!("session end not recorded: {e}");

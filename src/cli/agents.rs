@@ -4,9 +4,9 @@
 use crate::client;
 use crate::output;
 use crate::run::protocol::{TownReply, TownRequest};
-use crate::town::Town;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use gastown_town::town::Town;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::time::Duration;

@@ -6,11 +6,11 @@
 use crate::client;
 use crate::output;
 use crate::run::protocol::{TownReply, TownRequest};
-use crate::town::Town;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use gastown_beads::ledger::{BeadPatch, Ledger, ListFilter, NewBead};
 use gastown_beads::{Bead, DepKind, IssueType, Status};
+use gastown_town::town::Town;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -234,7 +234,7 @@ impl BeadCommand {
     pub fn with_rig_of(self, town: &Town, cwd: &std::path::Path) -> BeadCommand {
         match self {
             BeadCommand::Create(mut args) if args.rig.is_none() => {
-                args.rig = crate::rig::rig_of_dir(town, cwd);
+                args.rig = gastown_town::rig::rig_of_dir(town, cwd);
                 BeadCommand::Create(args)
             }
             other => other,
@@ -385,8 +385,8 @@ fn create(
     // The rig the bead is for (`--rig`, or the directory it was filed from), else the
     // caller's own rig: its id carries that rig's prefix.
     let prefix = match &args.rig {
-        Some(rig) => Some(crate::rig::bead_prefix(town, rig)?),
-        None => crate::rig::caller_prefix(town, who),
+        Some(rig) => Some(gastown_town::rig::bead_prefix(town, rig)?),
+        None => gastown_town::rig::caller_prefix(town, who),
     };
     let new = NewBead {
         title: args.title,
@@ -435,7 +435,7 @@ fn is_work_view(bead: &Bead) -> bool {
         bead.issue_type,
         IssueType::Message | IssueType::Agent | IssueType::Molecule | IssueType::MergeRequest
     );
-    !record && crate::molecule::step_id(bead).is_none()
+    !record && gastown_town::molecule::step_id(bead).is_none()
 }
 
 fn update(ledger: &mut Ledger, args: UpdateArgs, who: &str, out: &mut Out) -> Result<()> {
@@ -456,7 +456,7 @@ fn update(ledger: &mut Ledger, args: UpdateArgs, who: &str, out: &mut Out) -> Re
 }
 
 /// A bead was closed by hand: the molecules its closing finishes close too (see
-/// [`crate::molecule::on_closed`]); said in text output, left out of `--json`.
+/// [`gastown_town::molecule::on_closed`]); said in text output, left out of `--json`.
 fn finish_molecules(
     ledger: &mut Ledger,
     id: &str,
@@ -464,7 +464,7 @@ fn finish_molecules(
     who: &str,
     out: &mut Out,
 ) -> Result<()> {
-    for note in crate::molecule::on_closed(ledger, id, who)? {
+    for note in gastown_town::molecule::on_closed(ledger, id, who)? {
         if !json {
             out.line(note)?;
         }
@@ -703,8 +703,10 @@ mod tests {
             assert!(!is_work_view(&of(hidden.clone())), "{hidden}");
         }
         let mut step = of(IssueType::Task);
-        step.extra
-            .insert(crate::molecule::STEP_FIELD.to_string(), "design".into());
+        step.extra.insert(
+            gastown_town::molecule::STEP_FIELD.to_string(),
+            "design".into(),
+        );
         assert!(!is_work_view(&step), "a molecule's step is left out");
     }
 

@@ -3,11 +3,11 @@
 //! committed to the town repository.
 
 use crate::output;
-use crate::runtimes::{self, Change, Kind, Listed, SetOptions};
-use crate::town::Town;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use gastown_actors::runtime::{PromptMode, Runtime, SIM_NAME};
+use gastown_town::runtimes::spec::{PromptMode, Runtime, SIM_NAME};
+use gastown_town::runtimes::{self, Change, Kind, Listed, SetOptions};
+use gastown_town::town::Town;
 use serde_json::json;
 use std::path::PathBuf;
 

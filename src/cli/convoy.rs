@@ -4,11 +4,11 @@
 //! `list`, `show` and `refresh` first land every convoy whose beads are all closed (a bead closed
 //! by hand lands its convoy the next time anyone looks), so what they print is never stale.
 
-use crate::convoy::{self, Progress};
-use crate::town::Town;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use gastown_beads::Ledger;
+use gastown_town::convoy::{self, Progress};
+use gastown_town::town::Town;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
@@ -68,7 +68,7 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: ConvoyCommand, who: &str) ->
             json,
         } => {
             // A convoy of one rig's beads is that rig's record; across rigs it is the town's.
-            let prefix = crate::rig::shared_rig_prefix(town, &beads)?;
+            let prefix = gastown_town::rig::shared_rig_prefix(town, &beads)?;
             let created = convoy::create(ledger, &name, &beads, notify, prefix, who)?;
             let p = convoy::progress(ledger, &created.id)?;
             if json {

@@ -1,9 +1,9 @@
 //! `gastown install <dir>`: create a town, and say which agent runtime it runs by default.
 
 use crate::output;
-use crate::town::{self, DefaultAgent, InstallOptions};
 use anyhow::Result;
 use clap::Args;
+use gastown_town::town::{self, DefaultAgent, InstallOptions};
 use std::path::PathBuf;
 
 #[derive(Debug, Args)]

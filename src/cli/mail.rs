@@ -3,12 +3,12 @@
 //! Every command runs as `who`: the connection's authenticated identity when the supervisor runs
 //! the command, else `GASTOWN_AGENT` or the overseer. A body not given with `-m` is read from
 //! stdin (when stdin is not a terminal) by the CLI process, before the command leaves it.
-//! The ledger side lives in `crate::mail`; `docs/mail.md` describes the model.
+//! The ledger side lives in `gastown_town::mail`; `docs/mail.md` describes the model.
 
-use crate::mail::{self, OVERSEER, Outgoing, channel, format, groups, queue, store};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use gastown_beads::{Bead, Ledger};
+use gastown_town::mail::{self, OVERSEER, Outgoing, channel, format, groups, queue, store};
 use serde::{Deserialize, Serialize};
 use std::io::{IsTerminal, Read};
 
@@ -433,7 +433,7 @@ fn with_body(cmd: MailCommand) -> Result<MailCommand> {
 }
 
 /// `gastown mail …` from the CLI: through the supervisor when it runs, else on the ledger.
-pub fn run(town: &crate::town::Town, cmd: MailCommand) -> Result<()> {
+pub fn run(town: &gastown_town::town::Town, cmd: MailCommand) -> Result<()> {
     let cmd = with_body(cmd)?;
     let request = crate::run::protocol::TownRequest::Mail(cmd.clone());
     crate::cli::routed::run(town, request, |ledger, who| apply(ledger, cmd, who))

@@ -1,6 +1,7 @@
 //! The command line: one clap tree, one file per command family.
 
 mod agents;
+mod args;
 pub mod bead;
 mod config;
 pub mod convoy;
@@ -14,9 +15,9 @@ pub mod routed;
 mod work;
 
 use crate::run::protocol::TownRequest;
-use crate::town::Town;
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
+use gastown_town::town::Town;
 use std::path::PathBuf;
 
 /// Gas Town: run many coding-agent sessions in parallel without losing track of who does what.
@@ -77,7 +78,7 @@ pub enum Command {
     /// Show or change an agent's hook (`show` by default; your own inside a session).
     Hook {
         #[arg(value_enum)]
-        action: Option<crate::work::HookAction>,
+        action: Option<args::HookActionArg>,
         /// The bead, for `attach`.
         bead: Option<String>,
         /// Whose hook (the overseer must say; an agent defaults to itself).
@@ -94,7 +95,7 @@ pub enum Command {
     /// in the rig's dispatch queue may then go out to a free polecat.
     Done {
         #[arg(long, value_enum, default_value = "completed")]
-        status: crate::work::DoneStatus,
+        status: args::DoneStatusArg,
         /// The note sent with the HELP of `--status escalated` (unused by the other statuses).
         #[arg(long, short = 'm')]
         message: Option<String>,
@@ -186,7 +187,7 @@ pub fn run(cli: Cli) -> Result<()> {
             no_convoy,
         } => work::run(
             &find_town(&cli.town)?,
-            crate::work::WorkCommand::Sling {
+            gastown_town::work::WorkCommand::Sling {
                 bead,
                 target,
                 force,
@@ -201,16 +202,27 @@ pub fn run(cli: Cli) -> Result<()> {
             bead,
             agent,
             force,
-        } => work::hook(&find_town(&cli.town)?, action, bead, agent, force),
-        Command::Prime => work::run(&find_town(&cli.town)?, crate::work::WorkCommand::Prime),
-        Command::Done { status, message } => work::done(&find_town(&cli.town)?, status, message),
+        } => work::hook(
+            &find_town(&cli.town)?,
+            action.map(Into::into),
+            bead,
+            agent,
+            force,
+        ),
+        Command::Prime => work::run(
+            &find_town(&cli.town)?,
+            gastown_town::work::WorkCommand::Prime,
+        ),
+        Command::Done { status, message } => {
+            work::done(&find_town(&cli.town)?, status.into(), message)
+        }
         Command::Handoff { message } => work::run(
             &find_town(&cli.town)?,
-            crate::work::WorkCommand::Handoff { message },
+            gastown_town::work::WorkCommand::Handoff { message },
         ),
         Command::Seance { agent } => work::run(
             &find_town(&cli.town)?,
-            crate::work::WorkCommand::Seance { agent },
+            gastown_town::work::WorkCommand::Seance { agent },
         ),
         Command::Mq(mq::MqCommand::AcceptOrigin { rig }) => {
             // Git only, and it waits on the network: never in the supervisor's ledger actor.
@@ -284,8 +296,8 @@ pub fn dnd_for(
                 "{who} cannot set do-not-disturb for {target}: only its own, or the overseer"
             )
         }
-        Some(target) => crate::mail::dnd(ledger, target, on),
-        None => crate::mail::dnd(ledger, who, on),
+        Some(target) => gastown_town::mail::dnd(ledger, target, on),
+        None => gastown_town::mail::dnd(ledger, who, on),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `gastown mol pour|wisp|status|current|step done|squash|burn`: molecules in the ledger.
 //!
-//! The ledger work is in [`crate::molecule`]; this file parses, resolves which molecule is
+//! The ledger work is in [`gastown_town::molecule`]; this file parses, resolves which molecule is
 //! meant, and renders. Without a molecule argument, `status` and `current` use the molecule
 //! hooked or assigned to the acting agent (`GASTOWN_AGENT`); `status` then falls back to
 //! every open molecule.
@@ -8,11 +8,11 @@
 mod render;
 
 use super::formula::{self as formula_cli, SearchArgs};
-use crate::molecule::{self, MolError, PourOptions, SquashOptions, StepDone};
-use crate::town::Town;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use gastown_beads::ledger::Ledger;
+use gastown_town::molecule::{self, MolError, PourOptions, SquashOptions, StepDone};
+use gastown_town::town::Town;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -101,7 +101,7 @@ impl MolCommand {
     /// command means the same when a supervisor elsewhere runs it.
     pub fn with_absolute_paths(self) -> Result<MolCommand> {
         let fix = |mut args: PourArgs| -> Result<PourArgs> {
-            args.formula = formula_cli::absolute_if_path(&args.formula)?;
+            args.formula = gastown_town::formulas::absolute_if_path(&args.formula)?;
             if let Some(dir) = args.search.rig_dir.take() {
                 let cwd = std::env::current_dir().context("cannot read the working directory")?;
                 args.search.rig_dir = Some(cwd.join(dir));
@@ -188,15 +188,15 @@ fn which(ledger: &Ledger, mol: Option<String>, who: &str) -> Result<String> {
 }
 
 fn pour(ledger: &mut Ledger, town: &Town, args: PourArgs, wisp: bool, who: &str) -> Result<String> {
-    let library = formula_cli::library(
+    let library = gastown_town::formulas::library(
         Some(town),
         args.search.rig_dir.as_deref(),
         Some(&args.formula),
     )?;
-    let proto = formula_cli::cook(&library, &args.formula, &args.vars)?;
+    let proto = gastown_town::formulas::cook(&library, &args.formula, &args.vars)?;
     // Poured for an agent of a rig (or by one): the rig's molecule, with its prefix.
-    let prefix = crate::rig::caller_prefix(town, &args.assignee)
-        .or_else(|| crate::rig::caller_prefix(town, who));
+    let prefix = gastown_town::rig::caller_prefix(town, &args.assignee)
+        .or_else(|| gastown_town::rig::caller_prefix(town, who));
     let opts = PourOptions {
         ephemeral: wisp,
         assignee: args.assignee,

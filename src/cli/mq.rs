@@ -7,13 +7,13 @@
 //! `process` works a rig's queue to the end in the calling process (what the benchmark and
 //! tests drive; the live refinery actor runs the same phases).
 
-use crate::mail::store::{ProtocolKind, send_protocol};
-use crate::refinery::{self, LandOptions, MergeRequest, ProcessOptions, QueueState};
-use crate::rig::Rig;
-use crate::town::Town;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use gastown_beads::{BeadPatch, Ledger, Status};
+use gastown_town::mail::store::{ProtocolKind, send_protocol};
+use gastown_town::refinery::{self, LandOptions, MergeRequest, ProcessOptions, QueueState};
+use gastown_town::rig::Rig;
+use gastown_town::town::Town;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
@@ -117,7 +117,7 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Res
 /// `mq accept-origin`: the overseer's (or the mayor's) decision to take origin's rewritten
 /// history; git only, so the CLI runs it in its own process.
 pub fn accept_origin(town: &Town, rig: &str, who: &str) -> Result<String> {
-    if who != crate::mail::OVERSEER && who != "mayor" {
+    if who != gastown_town::mail::OVERSEER && who != "mayor" {
         bail!(
             "{who} cannot accept origin's history for rig {rig}: that is the overseer's or the \
              mayor's decision (it replaces the rig's target branch)"
@@ -186,7 +186,8 @@ fn show(ledger: &Ledger, town: &Town, id: &str, json: bool) -> Result<String> {
     writeln!(out, "  priority: P{}", mr.priority)?;
     writeln!(out, "  tries:    {}", mr.retry_count)?;
     if let Ok(rig) = Rig::load(town, &mr.rig) {
-        let pushed = crate::git_cli::rev_parse(&rig.bare_repo(), &refinery::pushed_ref(&mr.branch));
+        let pushed =
+            gastown_town::git_cli::rev_parse(&rig.bare_repo(), &refinery::pushed_ref(&mr.branch));
         let on_origin = match pushed {
             Ok(commit) if commit == mr.commit => "yes, at this commit".to_string(),
             Ok(commit) => format!("yes, at {commit} (an earlier one)"),

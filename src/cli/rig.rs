@@ -1,13 +1,13 @@
 //! `gastown rig add|list|show|remove|gate`: the git projects the town manages. The work is done
-//! by `crate::rig`; this file parses flags and prints (text, or JSON with `--json`).
+//! by `gastown_town::rig`; this file parses flags and prints (text, or JSON with `--json`).
 
-use crate::git_cli::{self, Worktree};
 use crate::output;
-use crate::rig::orphans::{self, Claims, Orphans};
-use crate::rig::{self, AddOptions, Gate, GateOutcome, PolecatStatus, Rig, RigConfig};
-use crate::town::Town;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use gastown_town::git_cli::{self, Worktree};
+use gastown_town::rig::orphans::{self, Claims, Orphans};
+use gastown_town::rig::{self, AddOptions, Gate, GateOutcome, PolecatStatus, Rig, RigConfig};
+use gastown_town::town::Town;
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -36,7 +36,7 @@ pub enum RigCommand {
     /// Run one of a rig's gates, as the refinery would (exit 1 when it fails).
     Gate {
         name: String,
-        gate: Gate,
+        gate: super::args::GateArg,
         /// The worktree to run it in (default: the refinery's).
         #[arg(long)]
         worktree: Option<PathBuf>,
@@ -82,7 +82,7 @@ pub fn run(town: &Town, cmd: RigCommand) -> Result<()> {
             gate,
             worktree,
             json,
-        } => run_gate(town, &name, gate, worktree, json),
+        } => run_gate(town, &name, gate.into(), worktree, json),
     }
 }
 
@@ -203,7 +203,7 @@ fn show(town: &Town, name: &str, json: bool) -> Result<()> {
 
 /// The polecat branches gastown pushed to origin (`refs/gastown/pushed/*`), by name.
 fn pushed_branches(bare: &std::path::Path) -> Result<Vec<BranchTip>> {
-    let prefix = crate::refinery::pushed_ref("");
+    let prefix = gastown_town::refinery::pushed_ref("");
     let text = git_cli::git(
         bare,
         &["for-each-ref", "--format=%(refname) %(objectname)", &prefix],

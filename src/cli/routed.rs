@@ -5,9 +5,9 @@
 use crate::client;
 use crate::output;
 use crate::run::protocol::{TownReply, TownRequest};
-use crate::town::Town;
 use anyhow::{Context, Result, bail};
 use gastown_beads::Ledger;
+use gastown_town::town::Town;
 
 /// Send `request` to the supervisor if one runs, else run `direct` on the opened ledger.
 pub fn run(

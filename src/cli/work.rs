@@ -5,9 +5,9 @@
 use crate::client;
 use crate::output;
 use crate::run::protocol::{TownReply, TownRequest};
-use crate::town::Town;
-use crate::work::{self, DoneStatus, HookAction, WorkCommand};
 use anyhow::{Result, bail};
+use gastown_town::town::Town;
+use gastown_town::work::{self, DoneStatus, HookAction, WorkCommand};
 
 /// Run a work command the same way with or without a supervisor.
 pub fn run(town: &Town, cmd: WorkCommand) -> Result<()> {

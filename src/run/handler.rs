@@ -11,13 +11,13 @@ use crate::cli::{bead, mail};
 use crate::socket::{
     ErrorCode, Handler, HandlerFuture, Identity, ReplyBody, RequestBody, WireError,
 };
-use crate::work::{self, Effect, WorkCommand};
-use gastown_actors::identity::AgentIdentity;
 use gastown_actors::ledger::LedgerHandle;
 use gastown_actors::role::RoleMsg;
 use gastown_actors::session::{NudgeOptions, SessionMsg, client};
 use gastown_beads::{ListFilter, Status};
 use gastown_supervision::{SupervisorEvent, SupervisorRef};
+use gastown_town::identity::AgentIdentity;
+use gastown_town::work::{self, Effect, WorkCommand};
 use ractor::ActorRef;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -172,7 +172,7 @@ impl TownHandler {
             .call(move |ledger| {
                 let out = bead::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}"));
                 // A bead command may change a mail bead by hand: the inbox index must re-read.
-                crate::mail::index::invalidate(ledger);
+                gastown_town::mail::index::invalidate(ledger);
                 out
             })
             .await
@@ -239,7 +239,11 @@ impl TownHandler {
     /// Run a ledger command family's `apply` in the ledger actor as the caller.
     async fn ledger_text<F>(&self, identity: &Identity, f: F) -> Result<TownReply, WireError>
     where
-        F: FnOnce(&mut gastown_beads::Ledger, &crate::town::Town, &str) -> anyhow::Result<String>
+        F: FnOnce(
+                &mut gastown_beads::Ledger,
+                &gastown_town::town::Town,
+                &str,
+            ) -> anyhow::Result<String>
             + Send
             + 'static,
     {
@@ -269,7 +273,7 @@ impl TownHandler {
                 addresses
                     .into_iter()
                     .map(|a| {
-                        let n = crate::mail::store::unread_for(l, &a)
+                        let n = gastown_town::mail::store::unread_for(l, &a)
                             .map(|m| m.len())
                             .unwrap_or(0);
                         (a, n)
@@ -481,7 +485,7 @@ impl TownHandler {
     async fn rig_claims(&self) -> Result<TownReply, WireError> {
         let claims = self
             .ledger
-            .call(|l| crate::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}")))
+            .call(|l| gastown_town::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}")))
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
             .map_err(|e| err(ErrorCode::Internal, e))?;

@@ -18,14 +18,14 @@ mod stuck;
 pub mod topology;
 
 use crate::socket::{Identity, ServerConfig, TokenRegistry, bind::socket_path_for};
-use crate::town::Town;
 use anyhow::{Context, Result, bail};
-use gastown_actors::identity::AgentIdentity;
 use gastown_actors::ledger::LedgerHandle;
 use gastown_actors::role::{MintToken, TownContext};
 use gastown_beads::LedgerError;
 use gastown_beads::lock::PidLock;
 use gastown_supervision::{ChildSpec, Supervisor, SupervisorEvent};
+use gastown_town::identity::AgentIdentity;
+use gastown_town::town::Town;
 pub use logging::LogFormat;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -43,7 +43,7 @@ pub struct RunArgs {
 /// Run the supervisor in the foreground until a signal stops it.
 pub fn run(town: Town, args: RunArgs) -> Result<()> {
     let runtime_dir = town.runtime_dir();
-    crate::town::ensure_private_dir(&runtime_dir)?;
+    gastown_town::town::ensure_private_dir(&runtime_dir)?;
     let _lock = match PidLock::acquire(&runtime_dir.join("run.lock")) {
         Ok(lock) => lock,
         Err(LedgerError::Locked { pid, .. }) => bail!(
@@ -106,7 +106,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         .context("the town's supervision tree did not start")?;
     let _ = root_cell.set(root.clone());
     merge_duplicate_identities(&LedgerHandle::default()).await;
-    for rig in crate::rig::Rig::list(&town).unwrap_or_default() {
+    for rig in gastown_town::rig::Rig::list(&town).unwrap_or_default() {
         if let Err(e) = topology::ensure_rig(&root, &tree, rig.name()).await {
             tracing::warn!(rig = rig.name(), "cannot start the rig: {e}");
         }
@@ -188,7 +188,7 @@ fn note_gave_up(ledger: &LedgerHandle, event: &SupervisorEvent) {
 /// One agent bead per identity: fold the duplicates an older ledger may hold.
 async fn merge_duplicate_identities(ledger: &LedgerHandle) {
     match ledger
-        .try_call(gastown_actors::agents::merge_duplicates)
+        .try_call(gastown_town::agents::merge_duplicates)
         .await
     {
         Ok(merged) if merged.is_empty() => {}
@@ -204,7 +204,7 @@ async fn merge_duplicate_identities(ledger: &LedgerHandle) {
 /// lists them too.
 async fn log_orphans(town: &Town, ledger: &LedgerHandle) {
     let claims = ledger
-        .call(|l| crate::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}")))
+        .call(|l| gastown_town::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}")))
         .await;
     let Ok(Ok(claims)) = claims else {
         tracing::warn!("cannot read the ledger's claims: orphans are not listed");
@@ -213,8 +213,8 @@ async fn log_orphans(town: &Town, ledger: &LedgerHandle) {
     let town = town.clone();
     let found = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
-        for rig in crate::rig::Rig::list(&town).unwrap_or_default() {
-            match crate::rig::orphans::find(&rig, &claims) {
+        for rig in gastown_town::rig::Rig::list(&town).unwrap_or_default() {
+            match gastown_town::rig::orphans::find(&rig, &claims) {
                 Ok(orphans) => lines.extend(
                     orphans
                         .lines()
@@ -255,10 +255,11 @@ fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConf
         mint_token,
         // The built-in sim reads no instructions file: its sessions start without the git calls.
         prepare_home: Some(Arc::new(|home, identity, runtime| {
-            if runtime.name == gastown_actors::runtime::SIM_NAME {
+            if runtime.name == gastown_town::runtimes::spec::SIM_NAME {
                 return Ok(());
             }
-            crate::runtimes::prepare_home(home, identity, runtime).map_err(|e| format!("{e:#}"))
+            gastown_town::runtimes::prepare_home(home, identity, runtime)
+                .map_err(|e| format!("{e:#}"))
         })),
         check_workspace: Some(Arc::new({
             let town = town.clone();

@@ -10,10 +10,10 @@
 use super::handler::TownHandler;
 use super::starting::running_runtime;
 use super::{stuck, topology};
-use gastown_actors::agents;
-use gastown_actors::identity::{AgentIdentity, Role};
 use gastown_actors::session::{SessionMsg, client};
 use gastown_supervision::SupervisorRef;
+use gastown_town::agents;
+use gastown_town::identity::{AgentIdentity, Role};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -50,7 +50,7 @@ pub enum TownRequest {
     /// A `gastown mail …` command, run by the ledger actor as the caller.
     Mail(MailCommand),
     /// A work command (sling, hook, prime, done, handoff, seance) as the caller.
-    Work(crate::work::WorkCommand),
+    Work(gastown_town::work::WorkCommand),
     /// A `gastown mol …` command as the caller.
     Mol(crate::cli::mol::MolCommand),
     /// A `gastown mq …` command as the caller.

@@ -12,11 +12,11 @@
 //! that land are announced on `gastown run`'s terminal.
 
 use super::handler::TownHandler;
-use crate::refinery::{self, LandOptions, Recorded};
-use crate::rig::Rig;
-use crate::town::Town;
-use crate::work::Effect;
 use gastown_actors::ledger::LedgerHandle;
+use gastown_town::refinery::{self, LandOptions, Recorded};
+use gastown_town::rig::Rig;
+use gastown_town::town::Town;
+use gastown_town::work::Effect;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -189,7 +189,7 @@ async fn after_record(args: &RefineryArgs, recorded: Recorded) {
         for l in &recorded.landed_convoys {
             tracing::info!(convoy = %l.id, name = %l.name, "convoy landed");
         }
-        crate::convoy::announce(&args.town, &recorded.landed_convoys);
+        gastown_town::convoy::announce(&args.town, &recorded.landed_convoys);
     }
     for effect in recorded.effects {
         if let Err(e) = args.handler.carry_out(effect).await {
@@ -230,7 +230,7 @@ async fn dispatch(args: &RefineryArgs, who: &str) {
             let mut effects = Vec::new();
             // Each round slings one bead; a bead that goes back to the queue ends the rounds.
             for _ in 0..64 {
-                match crate::work::dispatch_queue(l, &town, &rig, &who) {
+                match gastown_town::work::dispatch_queue(l, &town, &rig, &who) {
                     Ok(Some(out)) if !out.effects.is_empty() => effects.extend(out.effects),
                     Ok(_) => break,
                     Err(e) => {
@@ -256,13 +256,13 @@ pub async fn announce_convoys(args: &RefineryArgs) {
     let town = args.town.clone();
     let landed = args
         .ledger
-        .call(move |l| crate::convoy::sweep(l, &town, "deacon").unwrap_or_default())
+        .call(move |l| gastown_town::convoy::sweep(l, &town, "deacon").unwrap_or_default())
         .await
         .unwrap_or_default();
     if !landed.is_empty() {
         for l in &landed {
             tracing::info!(convoy = %l.id, name = %l.name, "convoy landed");
         }
-        crate::convoy::announce(&args.town, &landed);
+        gastown_town::convoy::announce(&args.town, &landed);
     }
 }

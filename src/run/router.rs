@@ -15,13 +15,13 @@
 //! hooked work whose role is not running (its supervisor gave up) gets a new one.
 
 use super::topology;
-use crate::mail::store::{self, mark_delivered, undelivered_for};
 use gastown_actors::ledger::LedgerHandle;
 use gastown_actors::role::{RoleInfo, RoleMsg};
-use gastown_actors::runtime::HookSupport;
 use gastown_actors::session::{NudgeOptions, SessionMsg, client};
 use gastown_beads::Bead;
 use gastown_supervision::SupervisorRef;
+use gastown_town::mail::store::{self, mark_delivered, undelivered_for};
+use gastown_town::runtimes::spec::HookSupport;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -161,7 +161,7 @@ async fn deliver(state: &RouterArgs, address: &str) {
     let pending = state
         .ledger
         .call(move |l| {
-            if crate::mail::is_dnd(l, &who) {
+            if gastown_town::mail::is_dnd(l, &who) {
                 let held = undelivered_for(l, &who).map(|m| m.len()).unwrap_or(0);
                 if held > 0 {
                     tracing::info!(agent = %who, held, "mail held: do not disturb");
@@ -214,5 +214,5 @@ async fn tell(session: &ActorRef<SessionMsg>, mail: &Bead) -> bool {
 }
 
 fn is_urgent(mail: &Bead) -> bool {
-    mail.labels.iter().any(|l| l == crate::mail::URGENT)
+    mail.labels.iter().any(|l| l == gastown_town::mail::URGENT)
 }

@@ -6,7 +6,7 @@
 //! 2. leaves a role that already runs that runtime alone (or restarts its session so it is told
 //!    a new hook), and stops a role that runs another runtime before starting it again;
 //! 3. checks that the runtime's program exists and that the identity's workspace is its own
-//!    (`crate::rig::reconcile`);
+//!    (`gastown_town::rig::reconcile`);
 //! 4. starts the role.
 //!
 //! When step 1 or 3 fails the identity is stuck (`super::stuck`): nothing is started, its hook
@@ -15,12 +15,12 @@
 
 use super::handler::TownHandler;
 use super::{stuck, topology};
-use crate::rig::{Rig, reconcile};
-use crate::runtimes;
-use gastown_actors::agents;
-use gastown_actors::identity::{AgentIdentity, Role};
 use gastown_actors::role::RoleMsg;
 use gastown_supervision::SupervisorRef;
+use gastown_town::agents;
+use gastown_town::identity::{AgentIdentity, Role};
+use gastown_town::rig::{Rig, reconcile};
+use gastown_town::runtimes;
 
 /// What the ledger says a start of an identity needs.
 struct Plan {
@@ -124,7 +124,7 @@ impl TownHandler {
         let (who, flag) = (identity.clone(), flag.map(str::to_string));
         self.ledger
             .call(move |ledger| {
-                let hooked = crate::work::hooked(ledger, &who.address)?;
+                let hooked = gastown_town::work::hooked(ledger, &who.address)?;
                 let hook = hooked.first().map(|b| b.id.clone());
                 let recorded = agents::find(ledger, &who.address)?
                     .and_then(|b| agents::runtime_of(&b).map(str::to_string));
@@ -219,7 +219,7 @@ impl TownHandler {
 
 /// The workspace check the session factory and [`TownHandler::ensure_session`] run.
 pub fn check_workspace(
-    town: &crate::town::Town,
+    town: &gastown_town::town::Town,
     identity: &AgentIdentity,
     hook: Option<&str>,
 ) -> Result<(), String> {

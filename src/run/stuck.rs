@@ -1,17 +1,17 @@
 //! Identities that cannot start: marked `stuck` on their agent bead (with the reason), their hook
 //! kept, and the mayor and the overseer told — once per stuck streak, not once per retry. A
 //! streak ends when a session of the identity has run for a while, or when its work is slung
-//! again (see `gastown_actors::agents::mark_stuck`).
+//! again (see `gastown_town::agents::mark_stuck`).
 //!
 //! What makes an identity stuck: its runtime's program is missing, it has no runtime at all, its
 //! sessions die at once until its role's supervisor gives up, or its workspace cannot be made
-//! right (see `crate::rig::reconcile`). Nothing is ever started in its place.
+//! right (see `gastown_town::rig::reconcile`). Nothing is ever started in its place.
 
-use crate::mail::store::{self, Outgoing};
 use anyhow::Result;
-use gastown_actors::agents;
-use gastown_actors::identity::AgentIdentity;
 use gastown_beads::Ledger;
+use gastown_town::agents;
+use gastown_town::identity::AgentIdentity;
+use gastown_town::mail::store::{self, Outgoing};
 
 /// Who the stuck mail comes from: the town's patrol.
 const SENDER: &str = "deacon";
@@ -30,7 +30,7 @@ pub fn mark_and_tell(
         return Ok(false);
     }
     let address = &identity.address;
-    let hook = crate::work::hooked(ledger, address)?
+    let hook = gastown_town::work::hooked(ledger, address)?
         .into_iter()
         .next()
         .map(|b| b.id);
@@ -48,7 +48,7 @@ pub fn mark_and_tell(
         body: body(address, runtime.as_deref(), &hook, reason),
         ..Outgoing::default()
     };
-    for to in ["mayor", crate::mail::OVERSEER] {
+    for to in ["mayor", gastown_town::mail::OVERSEER] {
         store::send(
             ledger,
             SENDER,

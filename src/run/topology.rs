@@ -14,16 +14,16 @@
 //!         └── polecats (dynamic)  └── polecat:<name>  role: agent, session
 //! ```
 
-use crate::town::Town;
 use gastown_actors::deacon::{Boot, BootArgs, PATROL_NAME, Patrol};
-use gastown_actors::identity::{AgentIdentity, Role};
 use gastown_actors::ledger::{LEDGER_NAME, LedgerActor, LedgerArgs};
 use gastown_actors::role::{RoleSpec, TownContext, role_supervisor};
-use gastown_actors::runtime::Runtime;
 use gastown_beads::LedgerConfig;
 use gastown_supervision::{
     Backoff, ChildSpec, Intensity, Restart, Strategy, SupervisorRef, SupervisorSpec,
 };
+use gastown_town::identity::{AgentIdentity, Role};
+use gastown_town::runtimes::spec::Runtime;
+use gastown_town::town::Town;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -104,7 +104,7 @@ fn configured_runtime(cfg: &TreeConfig, role: Role) -> Result<Option<Runtime>, S
     name.map(|n| resolve_runtime(n, cfg, &[])).transpose()
 }
 
-/// A runtime by name: `sim`, a custom agent of town.toml, or a preset (see `crate::runtimes`),
+/// A runtime by name: `sim`, a custom agent of town.toml, or a preset (see `gastown_town::runtimes`),
 /// with `env` added to its environment. town.toml is read afresh so `gastown config agent set`
 /// counts at once; if it has become unreadable the config `gastown run` started with is used.
 pub fn resolve_runtime(
@@ -120,7 +120,8 @@ pub fn resolve_runtime(
             &cfg.town
         }
     };
-    let mut rt = crate::runtimes::by_name(town, name, &cfg.exe).map_err(|e| e.to_string())?;
+    let mut rt =
+        gastown_town::runtimes::by_name(town, name, &cfg.exe).map_err(|e| e.to_string())?;
     rt.env.extend(env.iter().cloned());
     Ok(rt)
 }
@@ -224,7 +225,7 @@ pub fn check_spawnable(cfg: &TreeConfig, identity: &AgentIdentity) -> Result<(),
         .rig
         .as_deref()
         .ok_or("a rig-level agent has a rig")?;
-    crate::rig::Rig::load(&cfg.town, rig)
+    gastown_town::rig::Rig::load(&cfg.town, rig)
         .map(drop)
         .map_err(|e| format!("cannot spawn {identity}: {e}"))
 }
@@ -323,7 +324,7 @@ pub async fn ensure_rig(
             "polecats",
             SupervisorSpec::new(Strategy::Dynamic),
         ));
-    let on_disk = crate::rig::Rig::load(&cfg.town, rig).is_ok();
+    let on_disk = gastown_town::rig::Rig::load(&cfg.town, rig).is_ok();
     if let (true, Some(handler)) = (on_disk, cfg.handler.get()) {
         let args = super::refinery_actor::RefineryArgs {
             town: cfg.town.clone(),

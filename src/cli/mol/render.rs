@@ -1,7 +1,7 @@
 //! Text and JSON renderings of a molecule for `mol status` and `mol current`.
 
-use crate::molecule::{Molecule, StepState};
 use anyhow::Result;
+use gastown_town::molecule::{Molecule, StepState};
 use serde_json::json;
 use std::fmt::Write as _;
 

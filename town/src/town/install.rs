@@ -1,0 +1,191 @@
+//! `gastown install`: where a town may be made (a new or empty directory outside any town),
+//! which agent it runs by default, and what it starts with (git repository, `town.toml`, role
+//! homes, runtime dir, empty ledger).
+
+use super::{
+    CONFIG_FILE, ConvoySection, LedgerSection, RUNTIME_DIR, RolesSection, RunSection, Town,
+    TownConfig, ensure_private_dir,
+};
+use crate::git_cli::git;
+use anyhow::{Context, Result, bail};
+use std::fs;
+use std::path::Path;
+
+/// Options of `gastown install`.
+pub struct InstallOptions {
+    pub prefix: String,
+    pub name: Option<String>,
+    /// The town's default agent runtime.
+    pub agent: DefaultAgent,
+}
+
+/// How `gastown install` chooses the town's default agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DefaultAgent {
+    /// `--agent NAME`: `sim` or a preset.
+    Named(String),
+    /// The first preset whose CLI is on this `PATH`; none found: no default (slings then need
+    /// `--runtime` until `gastown config default-agent` sets one).
+    FirstOnPath(std::ffi::OsString),
+}
+
+/// Create a town at `dir`: git repository, `town.toml`, role homes, runtime dir, empty ledger.
+/// Refused, with nothing created: a directory that is already a town, one inside a town (a rig's
+/// worktree included), and one that is not empty.
+pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
+    gastown_beads::id::validate_prefix(&opts.prefix).context("bad --prefix")?;
+    check_install_dir(dir)?;
+    let default_agent = match &opts.agent {
+        DefaultAgent::Named(name) => Some(check_agent_name(name)?),
+        DefaultAgent::FirstOnPath(path) => crate::runtimes::first_preset_on_path(path),
+    };
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => dir
+            .canonicalize()?
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "town".to_string()),
+    };
+    let config = TownConfig {
+        name,
+        prefix: opts.prefix.clone(),
+        ledger: LedgerSection::default(),
+        roles: RolesSection::default(),
+        run: RunSection::default(),
+        default_agent,
+        agents: Default::default(),
+        convoy: ConvoySection::default(),
+    };
+    let text = toml::to_string_pretty(&config).context("cannot render town.toml")?;
+    fs::write(dir.join(CONFIG_FILE), format!("# Gas Town config\n{text}"))?;
+    append_gitignore(dir)?;
+    write_role_homes(dir)?;
+    ensure_private_dir(&dir.join(RUNTIME_DIR))?;
+    git_init_and_commit(dir)?;
+    let town = Town::load(dir)?;
+    let ledger = town.open_ledger()?;
+    ledger
+        .close_ledger()
+        .context("cannot close the new ledger")?;
+    Ok(town)
+}
+
+/// Where a town may not be made: an existing town, inside a town, a directory with files.
+fn check_install_dir(dir: &Path) -> Result<()> {
+    if dir.join(CONFIG_FILE).exists() {
+        bail!("{} is already a town ({CONFIG_FILE} exists)", dir.display());
+    }
+    let absolute =
+        std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    // The nearest directory that exists, resolved: a town above it holds the new one.
+    let existing = absolute
+        .ancestors()
+        .find(|a| a.exists())
+        .and_then(|a| a.canonicalize().ok());
+    if let Some(town) = existing
+        .iter()
+        .flat_map(|e| e.ancestors())
+        .find(|a| a.join(CONFIG_FILE).is_file())
+    {
+        bail!(
+            "{} is inside the town at {}: a town cannot hold another (nor can its rigs' worktrees); \
+             install somewhere outside it",
+            dir.display(),
+            town.display()
+        );
+    }
+    if dir.exists() {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}: install needs a directory", dir.display()))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        if let Some(first) = names.first() {
+            let more = match names.len() - 1 {
+                0 => String::new(),
+                n => format!(" and {n} more"),
+            };
+            bail!(
+                "{} is not empty (it holds {first:?}{more}): install into a new or empty directory",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `--agent NAME`: `sim` or a preset (custom agents are defined after install).
+fn check_agent_name(name: &str) -> Result<String> {
+    let known =
+        crate::runtimes::spec::SIM_NAME == name || crate::runtimes::spec::preset(name).is_some();
+    if !known {
+        bail!(
+            "unknown --agent {name:?}: use sim or a preset ({}); custom agents are added after \
+             install with `gastown config agent set <name> <command…>`",
+            crate::runtimes::spec::PRESET_NAMES.join(", ")
+        );
+    }
+    Ok(name.to_string())
+}
+
+fn append_gitignore(dir: &Path) -> Result<()> {
+    let path = dir.join(".gitignore");
+    let existing = fs::read_to_string(&path).unwrap_or_default();
+    if existing
+        .lines()
+        .any(|l| l.trim() == "/.runtime/" || l.trim() == ".runtime/")
+    {
+        return Ok(());
+    }
+    let mut text = existing;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# local state of gastown: ledger index, socket, logs\n/.runtime/\n");
+    fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn write_role_homes(dir: &Path) -> Result<()> {
+    for (role, text) in [("mayor", MAYOR_AGENTS_MD), ("deacon", DEACON_AGENTS_MD)] {
+        let home = dir.join(role);
+        fs::create_dir_all(&home)?;
+        let path = home.join("AGENTS.md");
+        if !path.exists() {
+            fs::write(&path, text)?;
+        }
+    }
+    Ok(())
+}
+
+const MAYOR_AGENTS_MD: &str = "# Mayor\n\nYou are the Mayor of this Gas Town: the overseer's \
+chief of staff. Turn what the overseer wants into beads, group them in convoys, and sling them to \
+polecats and crew. Start every session with `gastown prime`. If there is work on your hook, you \
+must run it.\n";
+
+const DEACON_AGENTS_MD: &str = "# Deacon\n\nYou are the Deacon: the town's patrol. Mechanical \
+checks run in the supervisor; you are summoned for judgement. Start every session with \
+`gastown prime`. If there is work on your hook, you must run it.\n";
+
+fn git_init_and_commit(dir: &Path) -> Result<()> {
+    if !dir.join(".git").exists() {
+        git(dir, &["init", "--quiet", "--initial-branch=main"])?;
+    }
+    git(
+        dir,
+        &["add", "--", CONFIG_FILE, ".gitignore", "mayor", "deacon"],
+    )?;
+    git(
+        dir,
+        &[
+            "commit",
+            "--quiet",
+            "--allow-empty",
+            "-m",
+            "gastown install: town config and role homes",
+        ],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! `gastown done` and `gastown handoff`: how a polecat finishes its work, and how any agent asks
+//! for a fresh session on the same hook.
+//!
+//! `done` (completed): commit what is left in the worktree, check there are commits ahead of the
+//! rig's default branch, create the merge-request bead exactly once (a second `done` finds the
+//! first and refreshes its commit), tell the refinery (MERGE_READY) and the witness
+//! (POLECAT_DONE), clear the hook, and leave the polecat idle with its sandbox kept until the
+//! merge is confirmed. Then the rig's dispatch queue may hand out its next bead.
+
+use super::{DoneStatus, Effect, Outcome, caller, is_polecat};
+use crate::agents;
+use crate::git_cli;
+use crate::mail::store::{ProtocolKind, send_protocol};
+use crate::rig::Rig;
+use crate::town::Town;
+use anyhow::{Context, Result, bail};
+use gastown_beads::{Bead, BeadPatch, DepKind, IssueType, Ledger, ListFilter, NewBead, Status};
+use serde_json::{Map, Value, json};
+
+/// Merge-request beads not yet closed.
+pub fn open_merge_requests(ledger: &Ledger) -> Result<Vec<Bead>> {
+    Ok(ledger.list(&ListFilter {
+        issue_type: Some(IssueType::MergeRequest),
+        ..ListFilter::default()
+    })?)
+}
+
+fn field<'a>(bead: &'a Bead, key: &str) -> &'a str {
+    bead.extra.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+pub fn done(
+    ledger: &mut Ledger,
+    town: &Town,
+    status: DoneStatus,
+    message: Option<&str>,
+    who: &str,
+) -> Result<Outcome> {
+    let identity = caller(who, "done")?;
+    if !is_polecat(&identity) {
+        bail!(
+            "`gastown done` is for polecats; {who} is a {}: use `gastown hook clear` to drop work",
+            identity.role
+        );
+    }
+    let hooked = super::hooked(ledger, who)?;
+    let Some(bead) = hooked.first().cloned() else {
+        bail!("nothing is on {who}'s hook: there is no work to finish");
+    };
+    let rig_name = identity.rig.clone().context("a polecat has a rig")?;
+    let rig = Rig::load(town, &rig_name)?;
+    let mut out = Outcome::default();
+    match status {
+        DoneStatus::Completed => complete(ledger, &rig, &identity.name, &bead, who, &mut out)?,
+        DoneStatus::Escalated => {
+            let text = message.unwrap_or("the polecat is stuck and asks for help");
+            let help = format!("{} ({}): {text}", bead.id, bead.title);
+            let witness = format!("{rig_name}/witness");
+            // The witness acts on its rig; the mayor hears of every escalation (as `--help` says).
+            for to in [witness.as_str(), "mayor"] {
+                send_protocol(ledger, ProtocolKind::Help, to, who, &help)?;
+            }
+            ledger.add_label(&bead.id, "escalated", who)?;
+            super::hook::clear(ledger, &identity, Status::Open, who)?;
+            out.say(format!(
+                "escalated {}: HELP sent to {witness} and the mayor; the bead is open, off the hook",
+                bead.id
+            ));
+        }
+        DoneStatus::Deferred => {
+            super::hook::clear(ledger, &identity, Status::Open, who)?;
+            ledger.update(
+                &bead.id,
+                BeadPatch {
+                    assignee: Some(String::new()),
+                    ..BeadPatch::default()
+                },
+                who,
+            )?;
+            out.say(format!(
+                "deferred {}: it is back in the ready pool",
+                bead.id
+            ));
+        }
+    }
+    if let Some(next) = super::dispatch_queue(ledger, town, &rig_name, who)? {
+        out.text.push_str(&next.text);
+        out.effects.extend(next.effects);
+    }
+    Ok(out)
+}
+
+fn complete(
+    ledger: &mut Ledger,
+    rig: &Rig,
+    polecat: &str,
+    bead: &Bead,
+    who: &str,
+    out: &mut Outcome,
+) -> Result<()> {
+    let worktree = rig.polecat_worktree(polecat);
+    if !worktree.exists() {
+        bail!(
+            "{who} has no worktree at {}: nothing to merge",
+            worktree.display()
+        );
+    }
+    let base = rig.default_ref();
+    let ahead = git_cli::commits_ahead(&worktree, &base)?;
+    let dirty = git_cli::is_dirty(&worktree)?;
+    if ahead == 0 && !dirty {
+        bail!(
+            "{who} has no commits ahead of {base} and nothing to commit: there is nothing to merge (the hook is kept)"
+        );
+    }
+    if let Some(commit) = git_cli::commit_all(
+        &worktree,
+        &format!("{}: {} (gastown done)", bead.id, bead.title),
+    )? {
+        out.say(format!("committed what was left: {commit}"));
+    }
+    let commit = git_cli::rev_parse(&worktree, "HEAD")?;
+    let branch =
+        git_cli::current_branch(&worktree)?.context("the polecat's worktree is on a branch")?;
+    refuse_unchanged_rework(ledger, bead, &branch, &commit)?;
+    let mr = merge_request(ledger, rig, bead, &branch, &commit, who)?;
+    ledger.update(
+        &bead.id,
+        BeadPatch {
+            status: Some(Status::InProgress),
+            ..BeadPatch::default()
+        },
+        who,
+    )?;
+    let identity = crate::identity::AgentIdentity::parse(who)?;
+    agents::set_state(ledger, &identity, "idle", Some(""))?;
+    let rig_name = rig.name();
+    let note = format!(
+        "{} ready to merge: {branch} at {commit} ({})",
+        mr.id, bead.id
+    );
+    send_protocol(
+        ledger,
+        ProtocolKind::MergeReady,
+        &format!("{rig_name}/refinery"),
+        who,
+        &note,
+    )?;
+    send_protocol(
+        ledger,
+        ProtocolKind::PolecatDone,
+        &format!("{rig_name}/witness"),
+        who,
+        &note,
+    )?;
+    out.say(format!(
+        "{} submitted as {} ({branch}); hook cleared, sandbox kept until the merge",
+        bead.id, mr.id
+    ));
+    // Network work: carried out outside the ledger's owner, after this command.
+    if rig.config.refinery.pushes_branches() {
+        out.effects.push(Effect::PushBranch {
+            rig: rig_name.to_string(),
+            branch,
+            commit,
+        });
+    }
+    Ok(())
+}
+
+/// A merge request sent back for rework waits for a new commit: `done` at the very commit it
+/// was sent back at would only send the same work again, and leave the MR in rework forever.
+/// Refused before anything changes (the hook is kept).
+fn refuse_unchanged_rework(ledger: &Ledger, bead: &Bead, branch: &str, commit: &str) -> Result<()> {
+    let waiting = open_merge_requests(ledger)?.into_iter().find(|mr| {
+        !mr.is_closed()
+            && field(mr, "source_bead") == bead.id
+            && field(mr, "branch") == branch
+            && field(mr, "rework_from") == commit
+    });
+    if let Some(mr) = waiting {
+        let why = match field(&mr, "last_failure") {
+            "" => "it was sent back".to_string(),
+            failure => format!("it was sent back ({failure})"),
+        };
+        bail!(
+            "nothing changed since {} was sent back for rework: {branch} is still at {commit}, where {why}. \
+             Fix what the REWORK mail names, commit it, and run `gastown done` again (the hook is kept)",
+            mr.id
+        );
+    }
+    Ok(())
+}
+
+/// The merge request of `bead` on `branch`: the open one if a previous `done` made it (its
+/// commit refreshed), else a new one.
+fn merge_request(
+    ledger: &mut Ledger,
+    rig: &Rig,
+    bead: &Bead,
+    branch: &str,
+    commit: &str,
+    who: &str,
+) -> Result<Bead> {
+    let existing = open_merge_requests(ledger)?.into_iter().find(|mr| {
+        !mr.is_closed() && field(mr, "source_bead") == bead.id && field(mr, "branch") == branch
+    });
+    if let Some(mr) = existing {
+        let mut extra = Map::new();
+        extra.insert("commit".into(), json!(commit));
+        return Ok(ledger.set_extra(&mr.id, extra, who)?);
+    }
+    let mut extra = Map::new();
+    extra.insert("rig".into(), json!(rig.name()));
+    extra.insert("branch".into(), json!(branch));
+    extra.insert("target".into(), json!(rig.config.default_branch));
+    extra.insert("source_bead".into(), json!(bead.id));
+    extra.insert("worker".into(), json!(who));
+    extra.insert("commit".into(), json!(commit));
+    extra.insert("retry_count".into(), json!(0));
+    let new = NewBead {
+        title: format!("Merge {branch}: {}", bead.title),
+        description: format!("Merge request for {} ({}) from {who}.", bead.id, bead.title),
+        issue_type: IssueType::MergeRequest,
+        priority: bead.priority,
+        assignee: format!("{}/refinery", rig.name()),
+        deps: vec![(DepKind::Related, bead.id.clone())],
+        extra,
+        prefix: Some(rig.config.prefix.clone()),
+        ..NewBead::default()
+    };
+    Ok(ledger.create(new, who)?)
+}
+
+pub fn handoff(ledger: &mut Ledger, message: Option<&str>, who: &str) -> Result<Outcome> {
+    let identity = caller(who, "handoff")?;
+    let hook: Vec<String> = super::hooked(ledger, who)?
+        .into_iter()
+        .map(|b| b.id)
+        .collect();
+    let body = format!(
+        "{}\n\nHook: {}",
+        message.unwrap_or("Handing off to a fresh session."),
+        if hook.is_empty() {
+            "empty".to_string()
+        } else {
+            hook.join(", ")
+        }
+    );
+    // One HANDOFF in the inbox: the protocol message, which `gastown prime` lists for the
+    // successor (a mail bead as well made two of them).
+    send_protocol(ledger, ProtocolKind::Handoff, who, who, &body)?;
+    let mut out = Outcome::default();
+    out.say(format!(
+        "handoff mailed to {}; a fresh session takes over the same hook",
+        identity.address
+    ));
+    out.effects.push(Effect::RestartSession {
+        address: identity.address,
+    });
+    Ok(out)
+}
