@@ -1,13 +1,16 @@
 //! The real ledger corpus (`$GASTOWN_CORPUS/beads-classic/issues.jsonl`, 3,003 beads written by
 //! the classic `bd`) read, written back and checked; plus the bad-input cases of import.
 //!
-//! When `GASTOWN_CORPUS` is unset the corpus tests print "skipped: GASTOWN_CORPUS is unset" and
-//! return; the bad-input tests always run.
+//! When `GASTOWN_CORPUS` is unset the corpus tests are skipped visibly (a `SKIPPED` line on
+//! stderr; CI sets `GASTOWN_REQUIRE_CORPUS`, which makes them fail instead); the bad-input tests
+//! always run.
 
 #[path = "corpus/in_ledger.rs"]
 mod in_ledger;
 #[path = "corpus/readiness.rs"]
 mod readiness;
+#[path = "../../tests/support/corpus.rs"]
+mod support;
 
 use gastown_beads::id::validate_id;
 use gastown_beads::jsonl::{self, ImportRecord, JsonlError};
@@ -15,23 +18,10 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// The corpus file, or `None` (with the skip notice printed) when `GASTOWN_CORPUS` is unset.
-/// A relative `GASTOWN_CORPUS` (e.g. `../shared/corpus`, as given from the workspace root) is
-/// also looked for from the workspace root, since cargo runs tests in the crate's directory.
-fn corpus_file() -> Option<PathBuf> {
-    let Some(dir) = std::env::var_os("GASTOWN_CORPUS") else {
-        println!("skipped: GASTOWN_CORPUS is unset");
-        return None;
-    };
-    let dir = PathBuf::from(dir);
-    let file = |d: &Path| d.join("beads-classic/issues.jsonl");
-    if dir.is_relative() && !file(&dir).exists() {
-        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        if file(&workspace.join(&dir)).exists() {
-            return Some(file(&workspace.join(&dir)));
-        }
-    }
-    Some(file(&dir))
+/// The corpus file for `test`, or `None` when the test is skipped (visibly; see
+/// `tests/support/corpus.rs`).
+fn corpus_file(test: &str) -> Option<PathBuf> {
+    support::corpus_dir(test).map(|dir| dir.join("beads-classic/issues.jsonl"))
 }
 
 /// The corpus text and its parsed records.
@@ -55,7 +45,9 @@ fn raw_values(text: &str) -> Vec<Value> {
 
 #[test]
 fn corpus_every_line_reads_as_a_bead() {
-    let Some(path) = corpus_file() else { return };
+    let Some(path) = corpus_file("corpus_every_line_reads_as_a_bead") else {
+        return;
+    };
     let (text, records) = load(&path);
     let lines = text.lines().count();
     assert_eq!(lines, 3003, "the corpus has 3,003 lines");
@@ -67,7 +59,9 @@ fn corpus_every_line_reads_as_a_bead() {
 
 #[test]
 fn corpus_each_bead_serializes_to_the_same_json_value() {
-    let Some(path) = corpus_file() else { return };
+    let Some(path) = corpus_file("corpus_each_bead_serializes_to_the_same_json_value") else {
+        return;
+    };
     let (text, records) = load(&path);
     for (line, r) in text.lines().zip(&records) {
         let orig: Value = serde_json::from_str(line).expect("corpus line is JSON");
@@ -89,7 +83,9 @@ fn corpus_each_bead_serializes_to_the_same_json_value() {
 
 #[test]
 fn corpus_export_gives_back_the_same_values_line_by_line() {
-    let Some(path) = corpus_file() else { return };
+    let Some(path) = corpus_file("corpus_export_gives_back_the_same_values_line_by_line") else {
+        return;
+    };
     let (text, records) = load(&path);
     let mut out = Vec::new();
     jsonl::write_export(&mut out, records.into_iter().map(|r| r.bead)).expect("export to memory");
@@ -110,7 +106,9 @@ fn corpus_export_gives_back_the_same_values_line_by_line() {
 
 #[test]
 fn corpus_ids_are_valid_and_closed_at_follows_status() {
-    let Some(path) = corpus_file() else { return };
+    let Some(path) = corpus_file("corpus_ids_are_valid_and_closed_at_follows_status") else {
+        return;
+    };
     let (text, _) = load(&path);
     let mut closed = 0;
     for v in raw_values(&text) {
@@ -135,7 +133,9 @@ fn corpus_ids_are_valid_and_closed_at_follows_status() {
 
 #[test]
 fn corpus_tombstones_and_comments_survive() {
-    let Some(path) = corpus_file() else { return };
+    let Some(path) = corpus_file("corpus_tombstones_and_comments_survive") else {
+        return;
+    };
     let (_, records) = load(&path);
     let tombstones = records
         .iter()
@@ -154,7 +154,9 @@ fn corpus_tombstones_and_comments_survive() {
 
 #[test]
 fn corpus_readiness_oracle_sees_work_and_blockers() {
-    let Some(path) = corpus_file() else { return };
+    let Some(path) = corpus_file("corpus_readiness_oracle_sees_work_and_blockers") else {
+        return;
+    };
     let (text, _) = load(&path);
     let now = gastown_beads::time::now_unix_nanos();
     let (ready, blocked) = readiness::ready_and_blocked(&raw_values(&text), now);

@@ -11,9 +11,13 @@ use gastown_formula::{CookOptions, Library, Vars, cook_formula, declared_vars};
 /// Corpus files that are truly malformed: (file name, text the error must contain).
 const EXPECTED_REJECTS: &[(&str, &str)] = &[];
 
-fn corpus_dir() -> Option<PathBuf> {
-    let root = std::env::var_os("GASTOWN_CORPUS")?;
-    Some(PathBuf::from(root).join("gastown-formulas"))
+#[path = "../../tests/support/corpus.rs"]
+mod support;
+
+/// The corpus formulas for `test`, or `None` when the test is skipped (visibly; see
+/// `tests/support/corpus.rs`).
+fn corpus_dir(test: &str) -> Option<PathBuf> {
+    support::corpus_dir(test).map(|root| root.join("gastown-formulas"))
 }
 
 /// A placeholder for every required variable (one per `required_unless` group).
@@ -42,8 +46,7 @@ fn placeholders(library: &Library, formula: &gastown_formula::Formula) -> Vars {
 
 #[test]
 fn every_corpus_formula_cooks_or_is_a_listed_reject() {
-    let Some(dir) = corpus_dir() else {
-        println!("skipped: GASTOWN_CORPUS is unset");
+    let Some(dir) = corpus_dir("every_corpus_formula_cooks_or_is_a_listed_reject") else {
         return;
     };
     let files = formula_files(&dir).expect("the corpus directory can be listed");
@@ -117,8 +120,7 @@ fn step_ids(proto: &gastown_formula::Protomolecule) -> Vec<&str> {
 
 #[test]
 fn corpus_composition_comes_out_as_the_authors_meant() {
-    let Some(dir) = corpus_dir() else {
-        println!("skipped: GASTOWN_CORPUS is unset");
+    let Some(dir) = corpus_dir("corpus_composition_comes_out_as_the_authors_meant") else {
         return;
     };
     let library = load_library(&[SearchDir::new("corpus", &dir)]).expect("corpus loads");
@@ -182,8 +184,7 @@ fn corpus_composition_comes_out_as_the_authors_meant() {
 
 #[test]
 fn no_declared_variable_is_left_unsubstituted() {
-    let Some(dir) = corpus_dir() else {
-        println!("skipped: GASTOWN_CORPUS is unset");
+    let Some(dir) = corpus_dir("no_declared_variable_is_left_unsubstituted") else {
         return;
     };
     let library = load_library(&[SearchDir::new("corpus", &dir)]).expect("corpus loads");

@@ -20,6 +20,8 @@ mod rework;
 mod rig;
 mod run;
 mod running;
+#[path = "../support/corpus.rs"]
+mod support;
 mod util;
 mod work;
 mod workloop;

@@ -303,8 +303,7 @@ fn squash_condenses_a_finished_molecule_into_a_digest() {
 
 #[test]
 fn corpus_formulas_pour() {
-    let Some(corpus) = std::env::var_os("GASTOWN_CORPUS") else {
-        eprintln!("skipped: GASTOWN_CORPUS is unset");
+    let Some(corpus) = crate::support::corpus_dir("corpus_formulas_pour") else {
         return;
     };
     let town = TestTown::new();

@@ -95,7 +95,10 @@ fn open_blockers(values: &[Value]) -> Vec<String> {
 
 #[test]
 fn corpus_in_a_ledger_matches_the_oracle_and_exports_unchanged() {
-    let Some(path) = corpus_file() else { return };
+    let Some(path) = corpus_file("corpus_in_a_ledger_matches_the_oracle_and_exports_unchanged")
+    else {
+        return;
+    };
     let original = std::fs::read_to_string(&path).expect("corpus is readable");
     let dir = town();
     let mut ledger = Ledger::open(config(dir.path())).expect("ledger opens");
@@ -135,7 +138,9 @@ fn corpus_in_a_ledger_matches_the_oracle_and_exports_unchanged() {
 
 #[test]
 fn corpus_reimport_changes_nothing() {
-    let Some(path) = corpus_file() else { return };
+    let Some(path) = corpus_file("corpus_reimport_changes_nothing") else {
+        return;
+    };
     let dir = town();
     let mut ledger = Ledger::open(config(dir.path())).expect("ledger opens");
     ledger
