@@ -117,8 +117,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     patrol::resume_hooked(&resume).await;
     tracing::info!(town = %town.root.display(), pid = std::process::id(), "gastown run is up; Ctrl-C stops it");
 
-    let shutdown_timeout =
-        town.duration("run.shutdown_timeout", &town.config.run.shutdown_timeout)?;
+    let shutdown_timeout = town.config.run.shutdown_timeout.0;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut sighup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
@@ -271,8 +270,8 @@ fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConf
         exe: std::env::current_exe().context("cannot find this executable for the sim runtime")?,
         ledger: town.ledger_config()?,
         context,
-        stop_timeout: town.duration("run.stop_timeout", &town.config.run.stop_timeout)?,
-        patrol_interval: town.duration("run.patrol_interval", &town.config.run.patrol_interval)?,
+        stop_timeout: town.config.run.stop_timeout.0,
+        patrol_interval: town.config.run.patrol_interval.0,
         handler: Arc::new(OnceLock::new()),
     })
 }

@@ -185,3 +185,41 @@ fn a_custom_agent_set_while_the_supervisor_runs_is_spawned_with_its_typed_prompt
         "{err}"
     );
 }
+
+/// Durations in town.toml are parsed when the town is read: a bad or zero one is refused at
+/// once, naming the key and what to write, before any command does anything.
+#[test]
+fn a_bad_duration_in_town_toml_is_refused_at_load_naming_the_key() {
+    let town = TestTown::new();
+    let path = town.root.join("town.toml");
+    let original = std::fs::read_to_string(&path).expect("town.toml");
+    let with = |from: &str, to: &str| {
+        assert!(original.contains(from), "{original}");
+        std::fs::write(&path, original.replace(from, to)).expect("write");
+    };
+    for (from, to, expect) in [
+        (
+            "patrol_interval = \"30s\"",
+            "patrol_interval = \"soon\"",
+            ["patrol_interval", "soon"],
+        ),
+        (
+            "patrol_interval = \"30s\"",
+            "patrol_interval = \"0s\"",
+            ["run.patrol_interval", "is 0"],
+        ),
+        (
+            "commit_delay = \"1s\"",
+            "commit_delay = \"later\"",
+            ["commit_delay", "later"],
+        ),
+    ] {
+        with(from, to);
+        let err = town.fails(&["bead", "list"]);
+        for word in expect {
+            assert!(err.contains(word), "{to}: {err}");
+        }
+    }
+    with("patrol_interval = \"30s\"", "patrol_interval = \"1m 30s\"");
+    town.ok(&["bead", "list"]);
+}

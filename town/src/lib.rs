@@ -19,6 +19,8 @@
 
 pub mod agents;
 pub mod convoy;
+pub mod defaults;
+pub mod duration;
 pub mod formulas;
 pub mod git_cli;
 pub mod identity;

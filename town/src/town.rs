@@ -17,13 +17,14 @@ mod install;
 
 pub use install::{DefaultAgent, InstallOptions, install};
 
+use crate::defaults;
+use crate::duration::HumanDuration;
 use anyhow::{Context, Result, bail};
 use gastown_beads::ledger::{Ledger, LedgerConfig};
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 /// The file whose presence marks a town's root.
 pub const CONFIG_FILE: &str = "town.toml";
@@ -60,6 +61,25 @@ pub struct TownConfig {
     pub convoy: ConvoySection,
 }
 
+impl TownConfig {
+    /// What the types cannot say: durations that must not be zero. The error names the key.
+    fn check(&self, path: &Path) -> Result<()> {
+        let run = &self.run;
+        for (key, value) in [
+            ("run.shutdown_timeout", run.shutdown_timeout),
+            ("run.patrol_interval", run.patrol_interval),
+        ] {
+            if value.0.is_zero() {
+                bail!(
+                    "`{key}` is 0 in {}: give it a duration like \"30s\"",
+                    path.display()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `[convoy]` in `town.toml`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -86,19 +106,19 @@ pub struct RolesSection {
     pub deacon: Option<String>,
 }
 
-/// `[run]` in `town.toml`; durations in humantime syntax.
+/// `[run]` in `town.toml`; durations in humantime syntax, parsed when the file is read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSection {
     /// The longest an orderly shutdown may take before `gastown run` gives up waiting.
     #[serde(default = "default_shutdown_timeout")]
-    pub shutdown_timeout: String,
+    pub shutdown_timeout: HumanDuration,
     /// How long a session gets after SIGTERM before its process group is killed.
     #[serde(default = "default_stop_timeout")]
-    pub stop_timeout: String,
+    pub stop_timeout: HumanDuration,
     /// How often the deacon patrols.
     #[serde(default = "default_patrol_interval")]
-    pub patrol_interval: String,
+    pub patrol_interval: HumanDuration,
     /// Log filter (env-filter syntax); `GASTOWN_LOG` overrides it.
     #[serde(default = "default_log")]
     pub log: String,
@@ -115,20 +135,20 @@ impl Default for RunSection {
     }
 }
 
-fn default_shutdown_timeout() -> String {
-    "30s".to_string()
+fn default_shutdown_timeout() -> HumanDuration {
+    HumanDuration(defaults::SHUTDOWN_TIMEOUT)
 }
 
-fn default_stop_timeout() -> String {
-    "5s".to_string()
+fn default_stop_timeout() -> HumanDuration {
+    HumanDuration(defaults::STOP_TIMEOUT)
 }
 
-fn default_patrol_interval() -> String {
-    "30s".to_string()
+fn default_patrol_interval() -> HumanDuration {
+    HumanDuration(defaults::PATROL_INTERVAL)
 }
 
 fn default_log() -> String {
-    "info".to_string()
+    defaults::LOG_FILTER.to_string()
 }
 
 /// `[ledger]` in `town.toml`.
@@ -140,7 +160,7 @@ pub struct LedgerSection {
     pub git_ref: String,
     /// The longest a change waits in the journal before its git commit (humantime: `1s`, `500ms`).
     #[serde(default = "default_commit_delay")]
-    pub commit_delay: String,
+    pub commit_delay: HumanDuration,
 }
 
 impl Default for LedgerSection {
@@ -153,11 +173,11 @@ impl Default for LedgerSection {
 }
 
 fn default_git_ref() -> String {
-    "refs/heads/beads".to_string()
+    defaults::LEDGER_GIT_REF.to_string()
 }
 
-fn default_commit_delay() -> String {
-    "1s".to_string()
+fn default_commit_delay() -> HumanDuration {
+    HumanDuration(defaults::COMMIT_DELAY)
 }
 
 /// A found town: its root and its config.
@@ -206,33 +226,13 @@ impl Town {
             .with_context(|| format!("{} is not a valid town config", path.display()))?;
         gastown_beads::id::validate_prefix(&config.prefix)
             .with_context(|| format!("bad `prefix` in {}", path.display()))?;
+        config.check(&path)?;
         Ok(Town { root, config })
     }
 
     /// The git-ignored local state dir.
     pub fn runtime_dir(&self) -> PathBuf {
         self.root.join(RUNTIME_DIR)
-    }
-
-    /// A duration from config, with an error that names the key.
-    pub fn duration(&self, key: &str, text: &str) -> Result<Duration> {
-        humantime::parse_duration(text).with_context(|| {
-            format!(
-                "bad {key} {text:?} in {}: use a duration like \"1s\" or \"500ms\"",
-                self.root.join(CONFIG_FILE).display()
-            )
-        })
-    }
-
-    /// The group-commit delay from config.
-    pub fn commit_delay(&self) -> Result<Duration> {
-        humantime::parse_duration(&self.config.ledger.commit_delay).with_context(|| {
-            format!(
-                "bad ledger.commit_delay {:?} in {}: use a duration like \"1s\" or \"500ms\"",
-                self.config.ledger.commit_delay,
-                self.root.join(CONFIG_FILE).display()
-            )
-        })
     }
 
     /// How to open this town's ledger.
@@ -245,7 +245,7 @@ impl Town {
             lock_path: runtime.join("ledger.lock"),
             prefix: self.config.prefix.clone(),
             git_ref: self.config.ledger.git_ref.clone(),
-            commit_delay: self.commit_delay()?,
+            commit_delay: self.config.ledger.commit_delay.0,
             author_name: "gastown".to_string(),
             author_email: "gastown@localhost".to_string(),
         })

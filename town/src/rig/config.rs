@@ -27,11 +27,12 @@
 
 use super::error::{Result, RigError};
 use super::names::{DEFAULT_POLECAT_NAMES, validate_name};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
+
+pub use crate::duration::HumanDuration;
 
 /// The file in a rig's directory that makes it a rig.
 pub const RIG_CONFIG_FILE: &str = "rig.toml";
@@ -113,7 +114,7 @@ fn default_true() -> bool {
 }
 
 fn default_remote_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(120))
+    HumanDuration(crate::defaults::REMOTE_TIMEOUT)
 }
 
 /// `[gates]` in `rig.toml`: shell commands run with `sh -c` in a worktree.
@@ -207,39 +208,16 @@ impl fmt::Display for MergeStrategy {
     }
 }
 
-/// A duration written in humantime syntax (`"10m"`, `"200ms"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HumanDuration(pub Duration);
-
-impl Serialize for HumanDuration {
-    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(self.0).to_string())
-    }
-}
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text)
-            .map(HumanDuration)
-            .map_err(|e| {
-                serde::de::Error::custom(format!(
-                    "bad duration {text:?} ({e}): use a duration like \"10m\" or \"500ms\""
-                ))
-            })
-    }
-}
-
 fn default_max_polecats() -> usize {
-    4
+    crate::defaults::MAX_POLECATS
 }
 
 fn default_batch() -> usize {
-    1
+    crate::defaults::BATCH
 }
 
 fn default_gate_timeout() -> HumanDuration {
-    HumanDuration(Duration::from_secs(600))
+    HumanDuration(crate::defaults::GATE_TIMEOUT)
 }
 
 /// The default polecat name pool.
@@ -366,6 +344,7 @@ pub fn default_prefix(rig_name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn check_prefix(name: &str, expected: &str) {
         let p = default_prefix(name);

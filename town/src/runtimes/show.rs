@@ -88,7 +88,7 @@ pub fn summary(town: &Town, exe: &Path) -> Result<Summary> {
             .collect(),
         rigs,
         ledger_ref: cfg.ledger.git_ref.clone(),
-        commit_delay: cfg.ledger.commit_delay.clone(),
+        commit_delay: cfg.ledger.commit_delay.to_string(),
     })
 }
 
