@@ -15,8 +15,13 @@ use serde::{Deserialize, Serialize};
 use super::stats::StatsSnapshot;
 
 /// The protocol this build speaks; a client and server must agree exactly. 2: `Spawn`'s
-/// runtime became optional (the runtime recorded for the identity is the default).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// runtime became optional (the runtime recorded for the identity is the default). 3: the
+/// town's requests and replies became plain typed messages of their own (`crate::protocol`),
+/// no longer the CLI's clap structs and rendered text.
+///
+/// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
+/// shape: the golden-bytes test (`crate::protocol` `golden.rs`) fails until it moves.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The first frame a client sends.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +93,7 @@ pub enum RequestBody {
     /// The socket's counters. Answered by the socket layer.
     Stats,
     /// A town request (ledger, tree, sessions), answered by `gastown run`.
-    Town(Box<crate::run::protocol::TownRequest>),
+    Town(Box<crate::protocol::TownRequest>),
 }
 
 /// The answer to one request.
@@ -110,7 +115,7 @@ pub enum ReplyBody {
     /// Answer to [`RequestBody::Stats`].
     Stats(StatsSnapshot),
     /// Answer to [`RequestBody::Town`].
-    Town(crate::run::protocol::TownReply),
+    Town(Box<crate::protocol::TownReply>),
 }
 
 /// Everything the server sends.
