@@ -13,6 +13,7 @@ use crate::protocol::{ActorNode, TownReply, TownRequest};
 use crate::socket::Client;
 use anyhow::{Context, Result, bail};
 use gastown_beads::{Bead, DepKind, IssueType, NewBead, Status};
+use gastown_town::Caller;
 use gastown_town::command::bead::{BeadOutcome, BeadRequest, ListRequest};
 use gastown_town::command::convoy::{ConvoyOutcome, ConvoyRequest};
 use gastown_town::rig::{self, AddOptions};
@@ -129,7 +130,7 @@ fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
             prefix: Some(rig.config.prefix.clone()),
             ..NewBead::default()
         };
-        ids.push(ledger.create(new, "overseer")?.id);
+        ids.push(ledger.create(new, Caller::Overseer.name())?.id);
     }
     let convoy = NewBead {
         title: format!("Demo: {} items", args.beads),
@@ -140,7 +141,7 @@ fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
         prefix: Some(rig.config.prefix.clone()),
         ..NewBead::default()
     };
-    let convoy = ledger.create(convoy, "overseer")?;
+    let convoy = ledger.create(convoy, Caller::Overseer.name())?;
     ledger.close_ledger()?;
     say(format!(
         "{} beads filed, tracked by convoy {}",
