@@ -6,17 +6,17 @@
 //! command runs in the domain (`gastown_town::command::mail`); this file turns the arguments
 //! into its request and renders its outcome. `docs/mail.md` describes the model.
 
+mod render;
+
 use super::routed::{self, unexpected};
 use crate::output;
 use crate::protocol::{TownReply, TownRequest};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use gastown_beads::Bead;
 use gastown_town::command::mail::{
-    self as domain, ChannelRequest, GroupRequest, MailOutcome, MailRequest, QueueRequest,
-    SendRequest,
+    self as domain, ChannelRequest, GroupRequest, MailRequest, QueueRequest, SendRequest,
 };
-use gastown_town::mail::{self, format};
+use gastown_town::mail;
 use gastown_town::town::Town;
 use std::io::{IsTerminal, Read};
 
@@ -342,85 +342,8 @@ pub fn run_request(town: &Town, request: MailRequest, json: bool) -> Result<()> 
     let TownReply::Mail(outcome) = reply else {
         return Err(unexpected(&reply));
     };
-    output::text(&render(&outcome, json)?)?;
+    output::text(&render::render(&outcome, json)?)?;
     Ok(())
-}
-
-/// What a mail command prints on stdout.
-pub fn render(outcome: &MailOutcome, json: bool) -> Result<String> {
-    Ok(match outcome {
-        MailOutcome::Sent { to, mail } => match mail.as_slice() {
-            [one] => format!("sent {} to {}\n", one.id, one.assignee),
-            many => {
-                let ids: Vec<&str> = many.iter().map(|b| b.id.as_str()).collect();
-                format!("sent to {to} ({} inboxes): {}\n", many.len(), ids.join(" "))
-            }
-        },
-        MailOutcome::Replied(bead) => {
-            format!("sent {} to {}: {}\n", bead.id, bead.assignee, bead.title)
-        }
-        MailOutcome::Inbox { mail, .. } if json => pretty(mail)?,
-        MailOutcome::Inbox {
-            address,
-            all,
-            total,
-            mail,
-        } => {
-            let shown: Vec<&Bead> = mail.iter().collect();
-            let mut text = format::inbox(address, &shown, *all);
-            if *total > mail.len() {
-                text.push_str(&format!(
-                    "… and {} more: archive some, or see them with --limit {total}\n",
-                    total - mail.len(),
-                ));
-            }
-            text
-        }
-        MailOutcome::Message(bead) if json => format!("{}\n", bead.to_json_line()),
-        MailOutcome::Message(bead) => format::message(bead),
-        MailOutcome::Marked { ids, state } => {
-            ids.iter().map(|id| format!("{id}: {state}\n")).collect()
-        }
-        MailOutcome::Found(mail) if json => pretty(mail)?,
-        MailOutcome::Found(mail) if mail.is_empty() => "no mail\n".to_string(),
-        MailOutcome::Found(mail) => format::messages(mail),
-        MailOutcome::Unread { mail, .. } if json => pretty(mail)?,
-        MailOutcome::Unread {
-            address,
-            inject: true,
-            mail,
-        } => format::inject(address, mail),
-        MailOutcome::Unread { address, mail, .. } => format::check(address, mail),
-        MailOutcome::Noted(text) => text.clone(),
-        MailOutcome::Groups(groups) if json => pretty(groups)?,
-        MailOutcome::Groups(groups) => groups
-            .iter()
-            .map(|g| format!("@{}: {}\n", g.name, g.members.join(", ")))
-            .collect(),
-        MailOutcome::Queues(queues) if json => pretty(queues)?,
-        MailOutcome::Queues(queues) => queues
-            .iter()
-            .map(|q| format!("queue:{} ({} open)\n", q.name, q.open))
-            .collect(),
-        MailOutcome::QueueItems(items) if json => pretty(items)?,
-        MailOutcome::QueueItems(items) => items
-            .iter()
-            .map(|i| {
-                let who = i.claimant.as_deref().unwrap_or("unclaimed");
-                format!("{}  {:<24} {}\n", i.id, who, i.title)
-            })
-            .collect(),
-        MailOutcome::Channels(channels) if json => pretty(channels)?,
-        MailOutcome::Channels(channels) => channels
-            .iter()
-            .map(|c| format!("{}: {}\n", c.address, c.subscribers.join(", ")))
-            .collect(),
-    })
-}
-
-/// Pretty JSON and a newline.
-fn pretty<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
-    Ok(format!("{}\n", serde_json::to_string_pretty(value)?))
 }
 
 /// Read a body from stdin when `-m` was not given and stdin is not a terminal; refuses more than
