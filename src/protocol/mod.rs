@@ -1,7 +1,7 @@
 //! The town's protocol: what the CLI and agent sessions ask `gastown run`, and its typed answers.
 //!
 //! Requests and replies travel inside the socket layer's `RequestBody::Town` /
-//! `ReplyBody::Town` (`crate::socket::wire`), framed and bincode-encoded. They are plain types,
+//! `ReplyBody::Town`, framed and bincode-encoded. They are plain types,
 //! not the CLI's clap structs: `cli/` converts what was typed into a request and renders the
 //! reply as text or JSON — the same rendering whether the command ran in the supervisor or, with
 //! no supervisor up, in the CLI itself on the ledger it opened.
@@ -12,17 +12,16 @@
 //! attachments) and their replies ([`tree`]).
 //!
 //! Compatibility: bincode encodes enum variants by index and struct fields in order, so any
-//! change to a type reachable from [`TownRequest`] or [`TownReply`] changes the wire. The
-//! golden-bytes test (`golden.rs`) pins one encoded sample of every variant and fails until
-//! `PROTOCOL_VERSION` (`crate::socket::wire`) moves; a CLI and a `gastown run` of different
-//! versions are refused at handshake with "restart `gastown run`", never served garbage.
+//! change to a type reachable from [`TownRequest`] or [`TownReply`] changes the wire. The socket
+//! layer's golden-bytes test pins one encoded sample of every variant (from `samples.rs`) and
+//! fails until its `PROTOCOL_VERSION` moves; a CLI and a `gastown run` of different versions
+//! are refused at handshake with "restart `gastown run`", never served garbage. The dependency
+//! runs one way: the socket layer knows this module, this module knows nothing of the socket.
 
 pub mod tree;
 
 #[cfg(test)]
-mod golden;
-#[cfg(test)]
-mod samples;
+pub mod samples;
 
 use gastown_town::command::agent::{HookView, Seance};
 use gastown_town::command::as_json;

@@ -31,6 +31,8 @@ pub mod tokens;
 pub mod wire;
 
 #[cfg(test)]
+mod golden;
+#[cfg(test)]
 mod tests;
 
 pub use bind::{FileModes, bind, locate_socket};

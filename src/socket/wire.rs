@@ -20,7 +20,7 @@ use super::stats::StatsSnapshot;
 /// no longer the CLI's clap structs and rendered text.
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
-/// shape: the golden-bytes test (`crate::protocol` `golden.rs`) fails until it moves.
+/// shape: the golden-bytes test (`golden.rs`) fails until it moves.
 pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The first frame a client sends.

@@ -1,25 +1,25 @@
 //! The golden-bytes test: the wire as this build speaks it, compared with the record of it in
-//! `golden/v<PROTOCOL_VERSION>.txt`.
+//! `golden/v<PROTOCOL_VERSION>.txt` beside this file.
 //!
 //! The record holds the shape of every message type (its variants or fields, in order: what
 //! bincode's encoding follows) and the encoded bytes of one sample of every request and reply
-//! ([`super::samples`]) inside the frames they travel in, plus the socket layer's own messages.
+//! (`crate::protocol::samples`) inside the frames they travel in, plus the socket layer's own messages.
 //! Any change to the wire changes the record, and the test fails until `PROTOCOL_VERSION`
 //! moves: a CLI and a `gastown run` that speak different versions are refused at handshake,
 //! while two builds with the same version and different wires would exchange garbage.
 //!
 //! To record a new version: bump `PROTOCOL_VERSION` in `src/socket/wire.rs`, delete the old
-//! record, then run `GASTOWN_BLESS_PROTOCOL=1 cargo test -p gastown protocol::golden`. The test
+//! record, then run `GASTOWN_BLESS_PROTOCOL=1 cargo test -p gastown socket::golden`. The test
 //! never overwrites an existing record.
 
-use super::samples::{replies, requests};
-use super::{ActorDetail, ActorEvent, ActorNode, Synced, TownReply, TownRequest};
-use crate::socket::frame::encode_payload;
-use crate::socket::stats::StatsSnapshot;
-use crate::socket::wire::{
+use super::frame::{decode_payload, encode_payload};
+use super::stats::StatsSnapshot;
+use super::wire::{
     ErrorCode, Hello, Identity, PROTOCOL_VERSION, ReplyBody, Request, RequestBody, Response,
     ServerFrame, Welcome, WireError,
 };
+use crate::protocol::samples::{replies, requests};
+use crate::protocol::{ActorDetail, ActorEvent, ActorNode, Synced, TownReply, TownRequest};
 use gastown_town::command::{agent, bead, convoy, mail, mol, mq};
 use serde::de::{self, DeserializeOwned, Visitor};
 use std::collections::BTreeSet;
@@ -192,7 +192,7 @@ fn hex(bytes: &[u8]) -> String {
 fn record() -> String {
     let mut out = format!(
         "# gastown wire protocol {PROTOCOL_VERSION}: written by `GASTOWN_BLESS_PROTOCOL=1 cargo \
-         test -p gastown protocol::golden`; never edit by hand\n"
+         test -p gastown socket::golden`; never edit by hand\n"
     );
     for line in shapes() {
         out.push_str(&line);
@@ -275,7 +275,7 @@ fn encode<T: serde::Serialize>(message: &T) -> Vec<u8> {
 
 fn golden_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("src/protocol/golden")
+        .join("src/socket/golden")
         .join(format!("v{PROTOCOL_VERSION}.txt"))
 }
 
@@ -291,7 +291,7 @@ fn the_wire_is_the_recorded_one_for_this_protocol_version() {
         }
         Err(e) => panic!(
             "no record of protocol {PROTOCOL_VERSION} at {} ({e}): record it with \
-             `GASTOWN_BLESS_PROTOCOL=1 cargo test -p gastown protocol::golden`",
+             `GASTOWN_BLESS_PROTOCOL=1 cargo test -p gastown socket::golden`",
             path.display()
         ),
     };
@@ -307,7 +307,7 @@ fn the_wire_is_the_recorded_one_for_this_protocol_version() {
     panic!(
         "the wire changed but PROTOCOL_VERSION is still {PROTOCOL_VERSION}: bump it in \
          src/socket/wire.rs (and say why in its doc), delete {}, then record the new version with \
-         `GASTOWN_BLESS_PROTOCOL=1 cargo test -p gastown protocol::golden`\nfirst difference:\n{first}",
+         `GASTOWN_BLESS_PROTOCOL=1 cargo test -p gastown socket::golden`\nfirst difference:\n{first}",
         path.display()
     );
 }
@@ -371,7 +371,7 @@ fn every_variant_of_every_command_family_has_a_sample() {
     }
     assert!(
         missing.is_empty(),
-        "no sample in src/protocol/samples.rs for: {missing:?}"
+        "no sample in src/protocol/samples/ for: {missing:?}"
     );
 }
 
@@ -383,7 +383,7 @@ fn every_sample_survives_the_wire() {
             body: RequestBody::Town(Box::new(request)),
         };
         let bytes = encode_payload(&frame).expect("encodes");
-        let back: Request = crate::socket::frame::decode_payload(&bytes).expect("decodes");
+        let back: Request = decode_payload(&bytes).expect("decodes");
         assert_eq!(back, frame);
     }
     for reply in replies() {
@@ -392,7 +392,7 @@ fn every_sample_survives_the_wire() {
             body: Ok(ReplyBody::Town(Box::new(reply))),
         });
         let bytes = encode_payload(&frame).expect("encodes");
-        let back: ServerFrame = crate::socket::frame::decode_payload(&bytes).expect("decodes");
+        let back: ServerFrame = decode_payload(&bytes).expect("decodes");
         assert_eq!(back, frame);
     }
 }
