@@ -10,6 +10,7 @@ use crate::protocol::{TownReply, TownRequest};
 use anyhow::Result;
 use clap::Subcommand;
 use gastown_town::command::mq::{self as domain, MqOutcome, MqRequest, OnOrigin, state_word};
+use gastown_town::refinery::{MergeRequest, ProcessSummary};
 use gastown_town::town::Town;
 use std::fmt::Write as _;
 
@@ -116,96 +117,111 @@ fn pretty<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
 
 /// What an mq command prints on stdout.
 fn render(outcome: &MqOutcome, json: bool) -> Result<String> {
-    let mut out = String::new();
-    match outcome {
-        MqOutcome::Queue { merge_requests, .. } if json => return pretty(merge_requests),
+    Ok(match outcome {
+        MqOutcome::Queue { merge_requests, .. } if json => pretty(merge_requests)?,
         MqOutcome::Queue {
             rig,
             merge_requests,
-        } => {
-            if merge_requests.is_empty() {
-                return Ok(match rig {
-                    Some(r) => format!("the merge queue of {r} is empty\n"),
-                    None => "every merge queue is empty\n".to_string(),
-                });
-            }
-            for (i, mr) in merge_requests.iter().enumerate() {
-                writeln!(
-                    out,
-                    "{:>3}. {}  P{}  {:<9}  {}  {} → {}  tries {}  {}",
-                    i + 1,
-                    mr.id,
-                    mr.priority,
-                    state_word(mr),
-                    mr.source_bead,
-                    mr.branch,
-                    mr.target,
-                    mr.retry_count,
-                    mr.worker
-                )?;
-            }
-        }
-        MqOutcome::Shown { merge_request, .. } if json => return pretty(merge_request),
+        } => queue_text(rig.as_deref(), merge_requests)?,
+        MqOutcome::Shown { merge_request, .. } if json => pretty(merge_request)?,
         MqOutcome::Shown {
-            merge_request: mr,
+            merge_request,
             on_origin,
             closed,
-        } => {
-            writeln!(out, "{}  {}", mr.id, mr.title)?;
-            writeln!(out, "  state:    {}", state_word(mr))?;
-            writeln!(out, "  rig:      {}", mr.rig)?;
-            writeln!(out, "  branch:   {} → {}", mr.branch, mr.target)?;
-            writeln!(out, "  commit:   {}", mr.commit)?;
-            writeln!(out, "  source:   {}", mr.source_bead)?;
-            writeln!(out, "  worker:   {}", mr.worker)?;
-            writeln!(out, "  priority: P{}", mr.priority)?;
-            writeln!(out, "  tries:    {}", mr.retry_count)?;
-            if let Some(on_origin) = on_origin {
-                let said = match on_origin {
-                    OnOrigin::AtThisCommit => "yes, at this commit".to_string(),
-                    OnOrigin::AtEarlier(commit) => format!("yes, at {commit} (an earlier one)"),
-                    OnOrigin::No => "no".to_string(),
-                };
-                writeln!(out, "  on origin: {said}")?;
-            }
-            if let Some(reason) = closed {
-                writeln!(out, "  closed:   {reason}")?;
-            }
-        }
-        MqOutcome::Retried { id, rig, tries } => writeln!(
-            out,
-            "{id} is back in the merge queue of {rig} ({tries} tr{} so far; the mayor is told again if it fails)",
+        } => show_text(merge_request, on_origin.as_ref(), closed.as_deref())?,
+        MqOutcome::Retried { id, rig, tries } => format!(
+            "{id} is back in the merge queue of {rig} ({tries} tr{} so far; the mayor is told again if it fails)\n",
             if *tries == 1 { "y" } else { "ies" }
-        )?,
+        ),
         MqOutcome::Rejected {
             id,
             source_bead,
             worker,
             branch,
-        } => writeln!(
-            out,
-            "{id} rejected; {source_bead} is back in the ready pool; {worker} keeps its branch {branch}"
-        )?,
-        MqOutcome::Processed(summary) if json => return pretty(summary),
-        MqOutcome::Processed(summary) => {
-            for note in &summary.notes {
-                writeln!(out, "{note}")?;
-            }
-            writeln!(
-                out,
-                "rig {}: {} merged, {} sent back, {} failed, {} held, {} waiting for origin ({} recovered) in {} batch(es), {} gate run(s), {} ms",
-                summary.rig,
-                summary.merged,
-                summary.sent_back,
-                summary.failed,
-                summary.held,
-                summary.waiting_for_origin,
-                summary.recovered,
-                summary.batches,
-                summary.gate_runs,
-                summary.elapsed_ms
-            )?;
-        }
+        } => format!(
+            "{id} rejected; {source_bead} is back in the ready pool; {worker} keeps its branch {branch}\n"
+        ),
+        MqOutcome::Processed(summary) if json => pretty(summary)?,
+        MqOutcome::Processed(summary) => processed_text(summary)?,
+    })
+}
+
+/// `mq list`: one line per merge request, in landing order.
+fn queue_text(rig: Option<&str>, merge_requests: &[MergeRequest]) -> Result<String> {
+    if merge_requests.is_empty() {
+        return Ok(match rig {
+            Some(r) => format!("the merge queue of {r} is empty\n"),
+            None => "every merge queue is empty\n".to_string(),
+        });
     }
+    let mut out = String::new();
+    for (i, mr) in merge_requests.iter().enumerate() {
+        writeln!(
+            out,
+            "{:>3}. {}  P{}  {:<9}  {}  {} → {}  tries {}  {}",
+            i + 1,
+            mr.id,
+            mr.priority,
+            state_word(mr),
+            mr.source_bead,
+            mr.branch,
+            mr.target,
+            mr.retry_count,
+            mr.worker
+        )?;
+    }
+    Ok(out)
+}
+
+/// `mq show`: one merge request, field by field.
+fn show_text(
+    mr: &MergeRequest,
+    on_origin: Option<&OnOrigin>,
+    closed: Option<&str>,
+) -> Result<String> {
+    let mut out = String::new();
+    writeln!(out, "{}  {}", mr.id, mr.title)?;
+    writeln!(out, "  state:    {}", state_word(mr))?;
+    writeln!(out, "  rig:      {}", mr.rig)?;
+    writeln!(out, "  branch:   {} → {}", mr.branch, mr.target)?;
+    writeln!(out, "  commit:   {}", mr.commit)?;
+    writeln!(out, "  source:   {}", mr.source_bead)?;
+    writeln!(out, "  worker:   {}", mr.worker)?;
+    writeln!(out, "  priority: P{}", mr.priority)?;
+    writeln!(out, "  tries:    {}", mr.retry_count)?;
+    if let Some(on_origin) = on_origin {
+        let said = match on_origin {
+            OnOrigin::AtThisCommit => "yes, at this commit".to_string(),
+            OnOrigin::AtEarlier(commit) => format!("yes, at {commit} (an earlier one)"),
+            OnOrigin::No => "no".to_string(),
+        };
+        writeln!(out, "  on origin: {said}")?;
+    }
+    if let Some(reason) = closed {
+        writeln!(out, "  closed:   {reason}")?;
+    }
+    Ok(out)
+}
+
+/// `mq process`: each merge request's result, then the totals.
+fn processed_text(summary: &ProcessSummary) -> Result<String> {
+    let mut out = String::new();
+    for note in &summary.notes {
+        writeln!(out, "{note}")?;
+    }
+    writeln!(
+        out,
+        "rig {}: {} merged, {} sent back, {} failed, {} held, {} waiting for origin ({} recovered) in {} batch(es), {} gate run(s), {} ms",
+        summary.rig,
+        summary.merged,
+        summary.sent_back,
+        summary.failed,
+        summary.held,
+        summary.waiting_for_origin,
+        summary.recovered,
+        summary.batches,
+        summary.gate_runs,
+        summary.elapsed_ms
+    )?;
     Ok(out)
 }

@@ -198,17 +198,39 @@ fn record() -> String {
         out.push_str(&line);
         out.push('\n');
     }
-    let mut line = |name: String, bytes: Vec<u8>| {
+    let town_requests = requests().into_iter().map(|request| {
+        let name = format!("TownRequest.{}", name_of(&request));
+        let frame = Request {
+            id: 1,
+            body: RequestBody::Town(Box::new(request)),
+        };
+        (name, encode(&frame))
+    });
+    let town_replies = replies().into_iter().map(|reply| {
+        let name = format!("TownReply.{}", name_of(&reply));
+        let frame = ServerFrame::Response(Response {
+            id: 1,
+            body: Ok(ReplyBody::Town(Box::new(reply))),
+        });
+        (name, encode(&frame))
+    });
+    for (name, bytes) in socket_samples()
+        .into_iter()
+        .chain(town_requests)
+        .chain(town_replies)
+    {
         let _ = writeln!(out, "sample {name}: {}", hex(&bytes));
+    }
+    out
+}
+
+/// The socket layer's own messages, encoded: the handshake, its requests and replies.
+fn socket_samples() -> Vec<(String, Vec<u8>)> {
+    let hello = Hello {
+        protocol: PROTOCOL_VERSION,
+        token: Some("0123456789abcdef".into()),
+        client: "gastown cli".into(),
     };
-    line(
-        "Hello".into(),
-        encode(&Hello {
-            protocol: PROTOCOL_VERSION,
-            token: Some("0123456789abcdef".into()),
-            client: "gastown cli".into(),
-        }),
-    );
     let welcome = ServerFrame::Welcome(Welcome {
         protocol: PROTOCOL_VERSION,
         identity: Identity::Agent {
@@ -217,20 +239,21 @@ fn record() -> String {
             rig: Some("alpha".into()),
         },
     });
-    line("ServerFrame.Welcome".into(), encode(&welcome));
-    line(
-        "ServerFrame.Error".into(),
-        encode(&ServerFrame::Error(WireError::new(
-            ErrorCode::VersionMismatch,
-            "restart `gastown run`",
-        ))),
-    );
+    let refusal = ServerFrame::Error(WireError::new(
+        ErrorCode::VersionMismatch,
+        "restart `gastown run`",
+    ));
+    let mut samples = vec![
+        ("Hello".to_string(), encode(&hello)),
+        ("ServerFrame.Welcome".to_string(), encode(&welcome)),
+        ("ServerFrame.Error".to_string(), encode(&refusal)),
+    ];
     for (name, body) in [
         ("Ping", RequestBody::Ping),
         ("Whoami", RequestBody::Whoami),
         ("Stats", RequestBody::Stats),
     ] {
-        line(format!("Request.{name}"), encode(&Request { id: 1, body }));
+        samples.push((format!("Request.{name}"), encode(&Request { id: 1, body })));
     }
     let stats = StatsSnapshot {
         accepted: 5,
@@ -247,25 +270,9 @@ fn record() -> String {
         ),
     ] {
         let frame = ServerFrame::Response(Response { id: 1, body });
-        line(format!("Response.{name}"), encode(&frame));
+        samples.push((format!("Response.{name}"), encode(&frame)));
     }
-    for request in requests() {
-        let name = format!("TownRequest.{}", name_of(&request));
-        let frame = Request {
-            id: 1,
-            body: RequestBody::Town(Box::new(request)),
-        };
-        line(name, encode(&frame));
-    }
-    for reply in replies() {
-        let name = format!("TownReply.{}", name_of(&reply));
-        let frame = ServerFrame::Response(Response {
-            id: 1,
-            body: Ok(ReplyBody::Town(Box::new(reply))),
-        });
-        line(name, encode(&frame));
-    }
-    out
+    samples
 }
 
 /// One message as it travels (the frame's payload; the length prefix is the frame layer's).

@@ -195,21 +195,13 @@ pub fn apply(
         BeadRequest::List(args) => BeadOutcome::Listed(list(ledger, args)?),
         BeadRequest::Update(args) => BeadOutcome::Updated(update(ledger, args, who)?),
         BeadRequest::Close { ids, reason } => {
-            let mut closed = Vec::new();
-            for id in ids {
-                let bead = ledger.close(&id, &reason, who)?;
-                let notes = crate::molecule::on_closed(ledger, &bead.id, who)?;
-                closed.push(Changed { bead, notes });
-            }
-            BeadOutcome::Closed(closed)
+            BeadOutcome::Closed(close(ledger, ids, &reason, who)?)
         }
-        BeadRequest::Reopen { ids } => {
-            let mut reopened = Vec::new();
-            for id in ids {
-                reopened.push(ledger.reopen(&id, who)?);
-            }
-            BeadOutcome::Reopened(reopened)
-        }
+        BeadRequest::Reopen { ids } => BeadOutcome::Reopened(
+            ids.iter()
+                .map(|id| ledger.reopen(id, who))
+                .collect::<Result<_, _>>()?,
+        ),
         BeadRequest::DepAdd {
             issue,
             depends_on,
@@ -228,16 +220,7 @@ pub fn apply(
             BeadOutcome::DependencyRemoved { issue, depends_on }
         }
         BeadRequest::Ready => BeadOutcome::Ready(ledger.ready()?),
-        BeadRequest::Blocked => BeadOutcome::Blocked(
-            ledger
-                .blocked()?
-                .into_iter()
-                .map(|b| BlockedBead {
-                    bead: b.bead,
-                    blocked_by: b.blocked_by,
-                })
-                .collect(),
-        ),
+        BeadRequest::Blocked => BeadOutcome::Blocked(blocked(ledger)?),
         BeadRequest::LabelAdd { id, label } => {
             let bead = ledger.add_label(&id, &label, who)?;
             BeadOutcome::LabelAdded { id: bead.id, label }
@@ -249,21 +232,46 @@ pub fn apply(
         BeadRequest::Comment { id, text } => {
             BeadOutcome::Commented(ledger.add_comment(&id, &text, who)?)
         }
-        BeadRequest::Import { file } => {
-            let outcome = ledger.import_file(&file, who)?;
-            BeadOutcome::Imported {
-                file,
-                created: outcome.created,
-                updated: outcome.updated,
-                unchanged: outcome.unchanged,
-                wisps: outcome.wisps,
-            }
-        }
+        BeadRequest::Import { file } => import(ledger, file, who)?,
         BeadRequest::Export { output } => export(ledger, output)?,
         BeadRequest::Events { id } => {
             get(ledger, &id)?;
             BeadOutcome::Events(ledger.events(&id)?)
         }
+    })
+}
+
+/// Close each bead in order, and the molecules its closing finishes (see
+/// [`crate::molecule::on_closed`]).
+fn close(ledger: &mut Ledger, ids: Vec<String>, reason: &str, who: &str) -> Result<Vec<Changed>> {
+    let mut closed = Vec::new();
+    for id in ids {
+        let bead = ledger.close(&id, reason, who)?;
+        let notes = crate::molecule::on_closed(ledger, &bead.id, who)?;
+        closed.push(Changed { bead, notes });
+    }
+    Ok(closed)
+}
+
+fn blocked(ledger: &Ledger) -> Result<Vec<BlockedBead>> {
+    Ok(ledger
+        .blocked()?
+        .into_iter()
+        .map(|b| BlockedBead {
+            bead: b.bead,
+            blocked_by: b.blocked_by,
+        })
+        .collect())
+}
+
+fn import(ledger: &mut Ledger, file: PathBuf, who: &str) -> Result<BeadOutcome> {
+    let outcome = ledger.import_file(&file, who)?;
+    Ok(BeadOutcome::Imported {
+        file,
+        created: outcome.created,
+        updated: outcome.updated,
+        unchanged: outcome.unchanged,
+        wisps: outcome.wisps,
     })
 }
 
