@@ -1,8 +1,10 @@
 //! Build script: names the commit this binary is built from, for `gastown --version`.
 //!
 //! The commit comes from `GASTOWN_COMMIT` when set (a packager building from a tarball can say
-//! it), else from `git rev-parse` in the source tree; a tree without git (a tarball) builds as
-//! "unknown commit". Cargo reruns this when HEAD or the branch it points at moves.
+//! it), else from `git rev-parse` in the source tree — only when the source tree is the top of
+//! its git repository, so a tarball unpacked inside another repository does not take that
+//! repository's commit; a tree without git builds as "unknown commit". Cargo reruns this when
+//! HEAD or the branch it points at moves.
 
 use std::path::Path;
 use std::process::Command;
@@ -28,8 +30,19 @@ fn main() {
     }
 }
 
-/// The commit checked out, abbreviated.
+/// The commit checked out, abbreviated, if the source tree is a git repository of its own.
 fn git_commit() -> Option<String> {
+    let top = git(&["rev-parse", "--show-toplevel"])?;
+    let dir = std::env::var("CARGO_MANIFEST_DIR").ok()?;
+    let same = |a: &str, b: &str| {
+        Path::new(a)
+            .canonicalize()
+            .ok()
+            .is_some_and(|a| Path::new(b).canonicalize().ok() == Some(a))
+    };
+    if !same(&top, &dir) {
+        return None;
+    }
     git(&["rev-parse", "--short=12", "HEAD"])
 }
 
