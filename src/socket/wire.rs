@@ -6,9 +6,12 @@
 //! [`ServerFrame::Error`] can arrive at any point; it is about the connection (idle timeout, bad
 //! frame, shutdown) and the server closes the connection after sending it.
 //!
-//! Compatibility: bincode encodes enum variants by index, so new variants go at the END of each
-//! enum, and [`Hello`]'s first field stays the protocol version so any server can read it.
-//! Bump [`PROTOCOL_VERSION`] whenever an existing message changes shape.
+//! Compatibility: bincode encodes enum variants by index and fields in order, and [`Hello`]'s
+//! first field stays the protocol version so any server can read it. Bump [`PROTOCOL_VERSION`]
+//! whenever any message changes shape (a new variant included, and the town's messages in
+//! `crate::protocol`): the golden-bytes test (`golden.rs`) fails until it moves. New variants
+//! still go at the end, so the socket layer's own refusal (`ServerFrame::Error`) stays readable
+//! by every version.
 
 use serde::{Deserialize, Serialize};
 
