@@ -20,9 +20,6 @@
 //! connection's identity, established at handshake from the token; never from a payload.
 //! Protocol details for humans: `docs/socket.md`.
 
-// In the binary crate, `pub` items nobody calls yet are dead code; the CLI and supervisor adopt
-// this API piecemeal (issue 4). Remove this once the socket is fully wired.
-
 pub mod bench;
 pub mod bind;
 pub mod client;
