@@ -74,7 +74,7 @@ fn start(town: &Path, log: &Path) -> Supervisor {
     let child = Command::new(BIN)
         .current_dir(town)
         .env_remove("GASTOWN_TOWN")
-        .env("GASTOWN_LOG", "warn,gastown::cli::mail=debug")
+        .env("GASTOWN_LOG", "warn,gastown_town::command::mail=debug")
         .arg("run")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

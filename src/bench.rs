@@ -13,7 +13,7 @@
 //! it with SIGTERM at the end. Figures go to stdout; `docs/benchmarks.md` records them.
 
 use crate::client;
-use crate::run::protocol::{TownReply, TownRequest};
+use crate::protocol::{ActorNode, TownReply, TownRequest};
 use crate::socket::Client;
 use anyhow::{Context, Result, bail};
 use gastown_town::town::{self, InstallOptions, Town};
@@ -24,11 +24,13 @@ use std::time::{Duration, Instant};
 pub enum BenchCommand {
     /// Socket round trip in-process, and a whole CLI call.
     Socket {
+        /// Round trips to time.
         #[arg(long, default_value = "2000")]
         iterations: usize,
     },
     /// Many sim sessions under one supervisor: RSS and idle CPU.
     Sessions {
+        /// Sim sessions to start.
         #[arg(long, default_value = "200")]
         count: usize,
         /// How long to watch idle CPU.
@@ -37,8 +39,10 @@ pub enum BenchCommand {
     },
     /// Durable mail through the socket from many clients at once (group commit).
     Mail {
+        /// Socket clients sending at once.
         #[arg(long, default_value = "16")]
         clients: usize,
+        /// Mails in all.
         #[arg(long, default_value = "20000")]
         mails: usize,
         /// Recipients, taken in turn.
@@ -50,6 +54,7 @@ pub enum BenchCommand {
     },
     /// Crash → new session back at its prompt.
     Restart {
+        /// Crashes to time.
         #[arg(long, default_value = "30")]
         rounds: usize,
     },
@@ -257,12 +262,19 @@ fn spawn_sims(c: &mut Client, count: usize, extra: &[(String, String)]) -> Resul
 }
 
 fn running_sessions(c: &mut Client) -> Result<usize> {
-    let TownReply::Json(json) = client::call(c, TownRequest::Actors)? else {
-        bail!("unexpected reply to Actors");
-    };
-    Ok(json
-        .matches("\"role\":\"session\",\"kind\":\"worker\",\"state\":\"running\",\"pid\":")
-        .count())
+    fn count(node: &ActorNode) -> usize {
+        let own = usize::from(node.role == "session" && node.state == "running");
+        own + node.children.iter().map(count).sum::<usize>()
+    }
+    Ok(count(&tree(c)?))
+}
+
+/// The live tree.
+fn tree(c: &mut Client) -> Result<ActorNode> {
+    match client::call(c, TownRequest::Actors)? {
+        TownReply::Tree(tree) => Ok(tree),
+        _ => bail!("the supervisor did not answer with its tree: restart `gastown run`"),
+    }
 }
 
 /// Resident set of a process, in KiB, and its CPU ticks (user + system).
@@ -321,21 +333,14 @@ fn sessions(count: usize, window: Duration) -> Result<()> {
 }
 
 fn session_pid(c: &mut Client, path: &str) -> Result<Option<u64>> {
-    let TownReply::Json(json) = client::call(c, TownRequest::Actors)? else {
-        bail!("unexpected reply to Actors");
-    };
-    let tree: serde_json::Value = serde_json::from_str(&json)?;
-    Ok(find_pid(&tree, path))
+    Ok(find_pid(&tree(c)?, path))
 }
 
-fn find_pid(node: &serde_json::Value, path: &str) -> Option<u64> {
-    if node["path"] == path {
-        return node["pid"].as_u64();
+fn find_pid(node: &ActorNode, path: &str) -> Option<u64> {
+    if node.path == path {
+        return node.pid.map(u64::from);
     }
-    node["children"]
-        .as_array()?
-        .iter()
-        .find_map(|c| find_pid(c, path))
+    node.children.iter().find_map(|c| find_pid(c, path))
 }
 
 /// `clients` threads, each with its own socket connection, send `mails` mails in all; every
@@ -346,7 +351,7 @@ fn mail(
     to: &[String],
     running: Option<&std::path::Path>,
 ) -> Result<()> {
-    use crate::cli::mail::{MailCommand, SendArgs};
+    use gastown_town::command::mail::{MailRequest, SendRequest};
     if to.is_empty() {
         bail!("--to needs at least one address");
     }
@@ -372,7 +377,7 @@ fn mail(
             let to = to.to_vec();
             std::thread::spawn(move || -> Result<usize> {
                 for n in 0..per_client {
-                    let send = MailCommand::Send(SendArgs {
+                    let send = MailRequest::Send(SendRequest {
                         address: to[(i + n) % to.len()].clone(),
                         subject: format!("bench {i}/{n}"),
                         message: Some("x".to_string()),
@@ -468,6 +473,6 @@ fn restart(rounds: usize) -> Result<()> {
 fn at_prompt(c: &mut Client, agent: &str) -> bool {
     matches!(
         client::call(c, TownRequest::Peek { agent: agent.to_string(), lines: Some(2) }),
-        Ok(TownReply::Text(t)) if t.contains("sim>")
+        Ok(TownReply::Screen { text, .. }) if text.contains("sim>")
     )
 }

@@ -1,7 +1,7 @@
 //! How every CLI command reaches the supervisor: one blocking socket client, found through the
 //! town's runtime dir (or `GASTOWN_SOCKET`), authenticated by `GASTOWN_TOKEN` in agent sessions.
 
-use crate::run::protocol::{TownReply, TownRequest};
+use crate::protocol::{TownReply, TownRequest};
 use crate::socket::{Client, ClientError, ReplyBody, RequestBody, locate_socket};
 use anyhow::{Result, anyhow, bail};
 use gastown_town::town::Town;
@@ -22,6 +22,8 @@ pub fn connect(town: &Town) -> Result<Option<Client>> {
     match Client::connect(&socket_path(town), token.as_deref(), "gastown cli") {
         Ok(client) => Ok(Some(client)),
         Err(e) if e.is_no_supervisor() => Ok(None),
+        // Says itself what to do: restart `gastown run`.
+        Err(e @ ClientError::VersionMismatch { .. }) => Err(anyhow!(e)),
         Err(e) => Err(anyhow!(e).context("cannot talk to the town's supervisor")),
     }
 }
@@ -40,8 +42,10 @@ pub fn require(town: &Town) -> Result<Client> {
 /// One town request.
 pub fn call(client: &mut Client, request: TownRequest) -> Result<TownReply> {
     match client.call(RequestBody::Town(Box::new(request))) {
-        Ok(ReplyBody::Town(reply)) => Ok(reply),
-        Ok(other) => bail!("unexpected reply from the supervisor: {other:?}"),
+        Ok(ReplyBody::Town(reply)) => Ok(*reply),
+        Ok(_) => bail!(
+            "the supervisor answered a town request with a socket-layer reply: restart `gastown run`"
+        ),
         Err(ClientError::Request(e)) => bail!("{}", e.message),
         Err(e) => Err(anyhow!(e)),
     }

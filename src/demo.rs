@@ -9,10 +9,13 @@
 //! the supervision tree restarts them and the work still lands, each bead merged exactly once.
 
 use crate::client;
-use crate::run::protocol::{TownReply, TownRequest};
+use crate::protocol::{ActorNode, TownReply, TownRequest};
 use crate::socket::Client;
 use anyhow::{Context, Result, bail};
-use gastown_beads::{DepKind, IssueType, NewBead};
+use gastown_beads::{Bead, DepKind, IssueType, NewBead, Status};
+use gastown_town::Caller;
+use gastown_town::command::bead::{BeadOutcome, BeadRequest, ListRequest};
+use gastown_town::command::convoy::{ConvoyOutcome, ConvoyRequest};
 use gastown_town::rig::{self, AddOptions};
 use gastown_town::town::{self, InstallOptions, Town};
 use gastown_town::work::WorkCommand;
@@ -127,7 +130,7 @@ fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
             prefix: Some(rig.config.prefix.clone()),
             ..NewBead::default()
         };
-        ids.push(ledger.create(new, "overseer")?.id);
+        ids.push(ledger.create(new, Caller::Overseer.name())?.id);
     }
     let convoy = NewBead {
         title: format!("Demo: {} items", args.beads),
@@ -138,7 +141,7 @@ fn setup(root: &Path, args: &DemoArgs) -> Result<Town> {
         prefix: Some(rig.config.prefix.clone()),
         ..NewBead::default()
     };
-    let convoy = ledger.create(convoy, "overseer")?;
+    let convoy = ledger.create(convoy, Caller::Overseer.name())?;
     ledger.close_ledger()?;
     say(format!(
         "{} beads filed, tracked by convoy {}",
@@ -252,7 +255,7 @@ fn drive(town: &Town, args: &DemoArgs, start: Instant) -> Result<()> {
                 no_convoy: true,
             }),
         )?;
-        if let TownReply::Text(text) = reply
+        if let TownReply::Work { text } = reply
             && let Some(last) = text
                 .lines()
                 .find(|l| l.starts_with("slung") || l.contains("queue"))
@@ -293,58 +296,59 @@ fn drive(town: &Town, args: &DemoArgs, start: Instant) -> Result<()> {
         }
         if Instant::now() > deadline {
             eprintln!();
-            let held = client::call(
+            let held = match client::call(
                 &mut c,
-                TownRequest::Convoy(crate::cli::convoy::ConvoyCommand::List {
-                    all: false,
-                    json: false,
-                }),
-            )
-            .ok();
+                TownRequest::Convoy(ConvoyRequest::List { all: false }),
+            ) {
+                Ok(TownReply::Convoy(ConvoyOutcome::Listed { convoys, .. })) => convoys
+                    .iter()
+                    .flat_map(|p| p.holders())
+                    .map(|t| {
+                        format!(
+                            "\n  held by {} ({})",
+                            t.id,
+                            t.held.as_deref().unwrap_or("open")
+                        )
+                    })
+                    .collect(),
+                _ => String::new(),
+            };
             bail!(
-                "the convoy did not land within {}: {}/{} merged{}",
+                "the convoy did not land within {}: {}/{} merged{held}",
                 args.timeout,
                 p.closed,
                 p.total,
-                held.map(|h| format!("\n{h:?}")).unwrap_or_default()
             );
         }
         std::thread::sleep(Duration::from_millis(250));
     }
 }
 
-fn list(c: &mut Client, filter: crate::cli::bead::ListArgs) -> Result<Vec<serde_json::Value>> {
-    match client::call(
-        c,
-        TownRequest::Bead(crate::cli::bead::BeadCommand::List(filter)),
-    )? {
-        TownReply::Text(text) => Ok(serde_json::from_str(&text).context("bead list --json")?),
-        other => bail!("unexpected reply {other:?}"),
+fn list(c: &mut Client, filter: ListRequest) -> Result<Vec<Bead>> {
+    match client::call(c, TownRequest::Bead(BeadRequest::List(filter)))? {
+        TownReply::Bead(BeadOutcome::Listed(beads)) => Ok(beads),
+        _ => bail!("the supervisor did not answer `bead list`: restart `gastown run`"),
     }
 }
 
-fn list_args(issue_type: Option<&str>, status: Option<&str>) -> crate::cli::bead::ListArgs {
-    crate::cli::bead::ListArgs {
+fn list_args(issue_type: Option<&str>, status: Option<&str>) -> ListRequest {
+    ListRequest {
         status: status.map(str::to_string),
         issue_type: issue_type.map(str::to_string),
         assignee: None,
         label: None,
         all: true,
-        json: true,
     }
+}
+
+/// The demo's work items.
+fn is_item(bead: &Bead) -> bool {
+    bead.title.starts_with("Add item")
 }
 
 fn bead_ids(c: &mut Client) -> Result<Vec<String>> {
     let tasks = list(c, list_args(Some("task"), Some("open")))?;
-    Ok(tasks
-        .iter()
-        .filter(|b| {
-            b["title"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("Add item"))
-        })
-        .filter_map(|b| b["id"].as_str().map(str::to_string))
-        .collect())
+    Ok(tasks.into_iter().filter(is_item).map(|b| b.id).collect())
 }
 
 #[derive(Debug, Default)]
@@ -359,49 +363,41 @@ struct Progress {
 }
 
 fn progress(c: &mut Client, _town: &Town) -> Result<Progress> {
-    let tasks: Vec<serde_json::Value> = list(c, list_args(Some("task"), None))?
+    let tasks: Vec<Bead> = list(c, list_args(Some("task"), None))?
         .into_iter()
-        .filter(|b| {
-            b["title"]
-                .as_str()
-                .is_some_and(|t| t.starts_with("Add item"))
-        })
+        .filter(is_item)
         .collect();
-    let count = |status: &str| tasks.iter().filter(|b| b["status"] == status).count();
+    let count = |status: Status| tasks.iter().filter(|b| b.status == status).count();
     let convoys = list(c, list_args(Some("convoy"), None))?;
     let restarts = match client::call(c, TownRequest::Actors)? {
-        TownReply::Json(json) => {
-            let tree: serde_json::Value = serde_json::from_str(&json)?;
-            sum_restarts(&tree)
-        }
+        TownReply::Tree(tree) => sum_restarts(&tree),
         _ => 0,
     };
     Ok(Progress {
         total: tasks.len(),
-        closed: count("closed"),
-        working: count("hooked"),
+        closed: count(Status::Closed),
+        working: count(Status::Hooked),
         queued: tasks
             .iter()
-            .filter(|b| b["status"] == "open" && b["labels"].to_string().contains("dispatch:"))
+            .filter(|b| {
+                b.status == Status::Open && b.labels.iter().any(|l| l.contains("dispatch:"))
+            })
             .count(),
-        in_review: count("in_progress"),
+        in_review: count(Status::InProgress),
         restarts,
-        convoy_closed: convoys.iter().any(|cv| {
-            cv["title"].as_str().is_some_and(|t| t.starts_with("Demo:")) && cv["status"] == "closed"
-        }),
+        convoy_closed: convoys
+            .iter()
+            .any(|cv| cv.title.starts_with("Demo:") && cv.status == Status::Closed),
     })
 }
 
-fn sum_restarts(node: &serde_json::Value) -> u64 {
-    let own = if node["role"] == "session" {
-        node["restarts_total"].as_u64().unwrap_or(0)
+fn sum_restarts(node: &ActorNode) -> u64 {
+    let own = if node.role == "session" {
+        node.restarts_total
     } else {
         0
     };
-    own + node["children"]
-        .as_array()
-        .map(|cs| cs.iter().map(sum_restarts).sum())
-        .unwrap_or(0)
+    own + node.children.iter().map(sum_restarts).sum::<u64>()
 }
 
 fn summary(c: &mut Client, town: &Town, p: &Progress, start: Instant) -> Result<()> {

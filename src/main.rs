@@ -12,6 +12,7 @@ mod cli;
 mod client;
 mod demo;
 mod output;
+mod protocol;
 mod run;
 mod sim;
 mod socket;
@@ -20,8 +21,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = <cli::Cli as clap::Parser>::parse();
-    match cli::run(args) {
+    let (args, matches) = cli::parse();
+    match cli::run(args, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {

@@ -23,7 +23,7 @@
 //! deterministic file); commit; run `gastown done`.
 
 use crate::client;
-use crate::run::protocol::{TownReply, TownRequest};
+use crate::protocol::{TownReply, TownRequest};
 use crate::socket::Client;
 use anyhow::{Context, Result};
 use gastown_town::runtimes::spec::SIM_PROMPT;
@@ -414,9 +414,14 @@ fn hook_lines() -> (Vec<String>, Vec<serde_json::Value>) {
             Vec::new(),
         );
     };
-    match client::call(&mut c, TownRequest::Hook) {
-        Ok(TownReply::Json(json)) => {
-            let beads: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap_or_default();
+    match client::call(&mut c, TownRequest::Hook { agent: None }) {
+        Ok(TownReply::Hook(hook)) => {
+            // The work steps read the bead's JSON fields (its description, its molecule).
+            let beads: Vec<serde_json::Value> = hook
+                .beads
+                .iter()
+                .filter_map(|b| serde_json::to_value(b).ok())
+                .collect();
             if beads.is_empty() {
                 return (vec!["HOOK: empty".to_string()], beads);
             }
@@ -432,8 +437,8 @@ fn hook_lines() -> (Vec<String>, Vec<serde_json::Value>) {
                 .collect();
             (lines, beads)
         }
-        Ok(other) => (
-            vec![format!("HOOK: unexpected reply {other:?}")],
+        Ok(_) => (
+            vec!["HOOK: unexpected reply (restart `gastown run`)".to_string()],
             Vec::new(),
         ),
         Err(e) => (vec![format!("HOOK: error {e:#}")], Vec::new()),

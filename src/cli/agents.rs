@@ -1,9 +1,11 @@
 //! Introspection and control of the live tree: `gastown actors`, `actor`, `peek`, `attach`,
-//! `nudge`, `restart`, `kill`, `agent spawn`. All of them need `gastown run`.
+//! `nudge`, `restart`, `kill`, `agent spawn`. All of them need `gastown run`; every one that names
+//! an agent takes its address.
 
+use super::routed::unexpected;
 use crate::client;
 use crate::output;
-use crate::run::protocol::{TownReply, TownRequest};
+use crate::protocol::{TownReply, TownRequest};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use gastown_town::town::Town;
@@ -13,6 +15,7 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct ActorsArgs {
+    /// Print the tree as JSON (the socket's node carries its counters).
     #[arg(long)]
     pub json: bool,
     /// Redraw every second until interrupted.
@@ -36,21 +39,21 @@ pub enum AgentCommand {
     },
 }
 
-fn text(reply: TownReply) -> Result<()> {
-    match reply {
-        TownReply::Text(t) => output::text(&t)?,
-        TownReply::Json(j) => output::line(j)?,
-        TownReply::Done => {}
-        other => bail!("unexpected reply: {other:?}"),
-    }
-    Ok(())
-}
-
-fn json(reply: TownReply) -> Result<Value> {
-    match reply {
-        TownReply::Json(j) => serde_json::from_str(&j).context("the supervisor sent bad JSON"),
-        other => bail!("unexpected reply: {other:?}"),
-    }
+/// What a command on one session prints: the supervisor's typed answer, in words.
+fn said(reply: &TownReply) -> Result<String> {
+    Ok(match reply {
+        TownReply::Nudged { agent } => format!("nudged {agent}\n"),
+        TownReply::Restarted { agent } => format!("restarted {agent}'s session\n"),
+        TownReply::Killed { agent, pid } => {
+            let pid = pid
+                .map(|p| format!(" (process group {p})"))
+                .unwrap_or_default();
+            format!("killed {agent}'s session{pid}; its supervisor restarts it\n")
+        }
+        TownReply::Spawned { text } => text.clone(),
+        TownReply::Done => String::new(),
+        other => return Err(unexpected(other)),
+    })
 }
 
 /// The socket's counters (accepted, refused by kind, …), as JSON.
@@ -64,7 +67,11 @@ fn socket_stats(c: &mut crate::socket::Client) -> Result<Value> {
 pub fn actors(town: &Town, args: ActorsArgs) -> Result<()> {
     let mut c = client::require(town)?;
     loop {
-        let mut tree = json(client::call(&mut c, TownRequest::Actors)?)?;
+        let tree = match client::call(&mut c, TownRequest::Actors)? {
+            TownReply::Tree(tree) => tree,
+            other => return Err(unexpected(&other)),
+        };
+        let mut tree = serde_json::to_value(tree)?;
         let stats = socket_stats(&mut c)?;
         if args.json {
             // The socket's node carries its counters: bad input is counted here.
@@ -130,10 +137,16 @@ fn render(node: &Value, depth: usize, lines: &mut Vec<String>) {
     }
 }
 
-pub fn actor(town: &Town, path: String, as_json: bool) -> Result<()> {
+/// `gastown actor <target>`: an agent's address (its role), an address and a child
+/// (`alpha/crew/max/session`), or a tree path (`town/ledger`).
+pub fn actor(town: &Town, target: String, as_json: bool) -> Result<()> {
     let mut c = client::require(town)?;
-    let is_socket = path.ends_with("/socket");
-    let mut detail = json(client::call(&mut c, TownRequest::Actor { path })?)?;
+    let detail = match client::call(&mut c, TownRequest::Actor { target })? {
+        TownReply::Actor(detail) => detail,
+        other => return Err(unexpected(&other)),
+    };
+    let is_socket = detail.actor.role == "socket";
+    let mut detail = serde_json::to_value(detail)?;
     if is_socket {
         detail["socket_stats"] = socket_stats(&mut c)?;
     }
@@ -170,9 +183,27 @@ pub fn actor(town: &Town, path: String, as_json: bool) -> Result<()> {
     Ok(())
 }
 
+/// A command on one session (nudge, restart, kill, spawn): send it, print what happened.
 pub fn simple(town: &Town, request: TownRequest) -> Result<()> {
     let mut c = client::require(town)?;
-    text(client::call(&mut c, request)?)
+    output::text(&said(&client::call(&mut c, request)?)?)?;
+    Ok(())
+}
+
+/// `gastown peek <agent>`: its screen (or last lines), as text or JSON.
+pub fn peek(town: &Town, agent: String, lines: Option<usize>, json: bool) -> Result<()> {
+    let mut c = client::require(town)?;
+    let (agent, text) = match client::call(&mut c, TownRequest::Peek { agent, lines })? {
+        TownReply::Screen { agent, text } => (agent, text),
+        other => return Err(unexpected(&other)),
+    };
+    if json {
+        let value = serde_json::json!({ "agent": agent, "screen": text });
+        output::line(serde_json::to_string_pretty(&value)?)?;
+    } else {
+        output::text(&text)?;
+    }
+    Ok(())
 }
 
 pub fn agent(town: &Town, cmd: AgentCommand) -> Result<()> {
@@ -273,7 +304,7 @@ pub fn attach(town: &Town, agent: String) -> Result<()> {
                         return Ok(());
                     }
                 }
-                other => bail!("unexpected reply: {other:?}"),
+                other => return Err(unexpected(&other)),
             }
         }
     })();

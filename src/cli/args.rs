@@ -18,13 +18,14 @@ pub enum HookActionArg {
     Clear,
 }
 
-impl From<HookActionArg> for HookAction {
-    fn from(arg: HookActionArg) -> HookAction {
-        match arg {
-            HookActionArg::Show => HookAction::Show,
-            HookActionArg::Attach => HookAction::Attach,
-            HookActionArg::Detach => HookAction::Detach,
-            HookActionArg::Clear => HookAction::Clear,
+impl HookActionArg {
+    /// The change to make, or `None` for `show` (a view, not a change).
+    pub fn change(self) -> Option<HookAction> {
+        match self {
+            HookActionArg::Show => None,
+            HookActionArg::Attach => Some(HookAction::Attach),
+            HookActionArg::Detach => Some(HookAction::Detach),
+            HookActionArg::Clear => Some(HookAction::Clear),
         }
     }
 }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 pub enum ConfigCommand {
     /// Show the town's configuration: default agent, custom agents, rig runtimes.
     Show {
+        /// Print the configuration as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -22,20 +23,30 @@ pub enum ConfigCommand {
     #[command(subcommand)]
     Agent(AgentCommand),
     /// Show the default agent, or set it (a preset, a custom agent, or `sim`).
-    DefaultAgent { name: Option<String> },
+    DefaultAgent {
+        /// The agent to make the default (default: show the current one).
+        name: Option<String>,
+        /// Show the default agent as JSON (`{"default_agent": <name or null>}`).
+        #[arg(long, conflicts_with = "name")]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum AgentCommand {
     /// Every runtime the town knows; `*` marks the default.
     List {
+        /// Print a JSON array of the runtimes.
         #[arg(long)]
         json: bool,
     },
     /// Define or change a custom agent: `set codex-low "codex --thinking low"`.
     Set(SetArgs),
     /// Remove a custom agent (presets and the default agent cannot be removed).
-    Remove { name: String },
+    Remove {
+        /// The custom agent's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -59,7 +70,9 @@ pub struct SetArgs {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum PromptArg {
+    /// On the command line, as the program's last argument.
     Argument,
+    /// Typed into the session once it is ready.
     Typed,
 }
 
@@ -73,20 +86,27 @@ pub fn run(town: &Town, cmd: ConfigCommand) -> Result<()> {
             let change = runtimes::remove_agent(town, &name)?;
             report(change, &format!("removed agent {name}"))
         }
-        ConfigCommand::DefaultAgent { name: None } => output::line(
-            town.config
-                .default_agent
-                .clone()
-                .unwrap_or_else(|| {
-                    "none (no default_agent in town.toml): set one with `gastown config default-agent <name>`".to_string()
-                }),
-        )
-        .map_err(Into::into),
-        ConfigCommand::DefaultAgent { name: Some(name) } => {
+        ConfigCommand::DefaultAgent { name: None, json } => default_agent(town, json),
+        ConfigCommand::DefaultAgent {
+            name: Some(name), ..
+        } => {
             let change = runtimes::set_default_agent(town, &name, &exe)?;
             report(change, &format!("default agent is now {name}"))
         }
     }
+}
+
+/// `config default-agent` without a name: the town's default agent.
+fn default_agent(town: &Town, json: bool) -> Result<()> {
+    let agent = &town.config.default_agent;
+    let text = if json {
+        serde_json::to_string_pretty(&json!({ "default_agent": agent }))?
+    } else {
+        agent.clone().unwrap_or_else(|| {
+            "none (no default_agent in town.toml): set one with `gastown config default-agent <name>`".to_string()
+        })
+    };
+    output::line(text).map_err(Into::into)
 }
 
 /// This binary, for the `sim` runtime's command line.

@@ -1,18 +1,21 @@
 //! `gastown convoy create|list|show|add|close|refresh`: delivery units tracking beads across rigs
 //! (see `docs/convoys.md`).
 //!
-//! `list`, `show` and `refresh` first land every convoy whose beads are all closed (a bead closed
-//! by hand lands its convoy the next time anyone looks), so what they print is never stale.
+//! The command runs in the domain (`gastown_town::command::convoy`); this file turns the
+//! arguments into its request and renders its outcome. `list`, `show`, `add` and `refresh`
+//! first land every convoy whose beads are all closed, and say so in text.
 
-use anyhow::{Result, bail};
+use super::routed::{self, unexpected};
+use crate::output;
+use crate::protocol::{TownReply, TownRequest};
+use anyhow::Result;
 use clap::Subcommand;
-use gastown_beads::Ledger;
-use gastown_town::convoy::{self, Progress};
+use gastown_town::command::convoy::{self as domain, ConvoyOutcome, ConvoyRequest};
+use gastown_town::convoy::{ConvoyLanded, Progress};
 use gastown_town::town::Town;
-use serde::{Deserialize, Serialize};
 use std::fmt::Write;
 
-#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum ConvoyCommand {
     /// Create a convoy tracking beads (from any rig).
     Create {
@@ -24,6 +27,7 @@ pub enum ConvoyCommand {
         /// lands (the overseer is mailed either way).
         #[arg(long)]
         notify: bool,
+        /// Print the new convoy's progress as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -32,6 +36,7 @@ pub enum ConvoyCommand {
         /// Closed (landed) convoys too.
         #[arg(long)]
         all: bool,
+        /// Print a JSON array of the convoys' progress.
         #[arg(long)]
         json: bool,
     },
@@ -39,18 +44,23 @@ pub enum ConvoyCommand {
     Show {
         /// The convoy (optional when exactly one is open).
         id: Option<String>,
+        /// Print the convoy's progress as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Track more beads in an open convoy.
     Add {
+        /// The convoy.
         convoy: String,
+        /// The beads to track.
         #[arg(required = true)]
         beads: Vec<String>,
     },
     /// Close a convoy by hand (its beads stay as they are).
     Close {
+        /// The convoy.
         convoy: String,
+        /// Why it was closed.
         #[arg(long, short = 'r')]
         reason: Option<String>,
     },
@@ -58,98 +68,101 @@ pub enum ConvoyCommand {
     Refresh,
 }
 
-/// Run one convoy command against the ledger as `who`.
-pub fn apply(ledger: &mut Ledger, town: &Town, cmd: ConvoyCommand, who: &str) -> Result<String> {
-    match cmd {
+/// `gastown convoy …`.
+pub fn run(town: &Town, cmd: ConvoyCommand) -> Result<()> {
+    let (request, json) = match cmd {
         ConvoyCommand::Create {
             name,
             beads,
             notify,
             json,
+        } => (
+            ConvoyRequest::Create {
+                name,
+                beads,
+                notify,
+            },
+            json,
+        ),
+        ConvoyCommand::List { all, json } => (ConvoyRequest::List { all }, json),
+        ConvoyCommand::Show { id, json } => (ConvoyRequest::Show { id }, json),
+        ConvoyCommand::Add { convoy, beads } => (ConvoyRequest::Add { convoy, beads }, false),
+        ConvoyCommand::Close { convoy, reason } => (ConvoyRequest::Close { convoy, reason }, false),
+        ConvoyCommand::Refresh => (ConvoyRequest::Refresh, false),
+    };
+    let reply = routed::run(
+        town,
+        TownRequest::Convoy(request.clone()),
+        |ledger, caller| domain::apply(ledger, town, request, caller).map(TownReply::Convoy),
+    )?;
+    let TownReply::Convoy(outcome) = reply else {
+        return Err(unexpected(&reply));
+    };
+    output::text(&render(&outcome, json)?)?;
+    Ok(())
+}
+
+fn pretty<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+    Ok(format!("{}\n", serde_json::to_string_pretty(value)?))
+}
+
+/// What a convoy command prints on stdout.
+pub fn render(outcome: &ConvoyOutcome, json: bool) -> Result<String> {
+    Ok(match outcome {
+        ConvoyOutcome::Created { progress, .. } if json => pretty(progress)?,
+        ConvoyOutcome::Created {
+            progress: p,
+            notify,
+        } => format!(
+            "created convoy {} ({}) tracking {} bead(s){}\n",
+            p.id,
+            p.name,
+            p.total,
+            if *notify { ", notify on landing" } else { "" }
+        ),
+        ConvoyOutcome::Listed { convoys, .. } if json => pretty(convoys)?,
+        ConvoyOutcome::Listed {
+            landed,
+            all,
+            convoys,
         } => {
-            // A convoy of one rig's beads is that rig's record; across rigs it is the town's.
-            let prefix = gastown_town::rig::shared_rig_prefix(town, &beads)?;
-            let created = convoy::create(ledger, &name, &beads, notify, prefix, who)?;
-            let p = convoy::progress(ledger, &created.id)?;
-            if json {
-                return to_json(&p);
-            }
-            Ok(format!(
-                "created convoy {} ({}) tracking {} bead(s){}\n",
-                p.id,
-                p.name,
-                p.total,
-                if notify { ", notify on landing" } else { "" }
-            ))
-        }
-        ConvoyCommand::List { all, json } => {
-            let mut out = settle(ledger, town, who)?;
-            let list = convoy::convoys(ledger, all)?
-                .iter()
-                .map(|c| convoy::progress(ledger, &c.id))
-                .collect::<Result<Vec<_>>>()?;
-            if json {
-                return to_json(&list);
-            }
-            if list.is_empty() {
-                out.push_str(if all {
+            let mut out = landed_lines(landed);
+            if convoys.is_empty() {
+                out.push_str(if *all {
                     "no convoys\n"
                 } else {
                     "no open convoys (--all shows landed ones)\n"
                 });
             }
-            for p in &list {
+            for p in convoys {
                 out.push_str(&list_line(p));
             }
-            Ok(out)
+            out
         }
-        ConvoyCommand::Show { id, json } => {
-            let mut out = settle(ledger, town, who)?;
-            let id = match id {
-                Some(id) => id,
-                None => only_open(ledger)?,
-            };
-            let p = convoy::progress(ledger, &id)?;
-            if json {
-                return to_json(&p);
-            }
-            out.push_str(&show_text(&p));
-            Ok(out)
+        ConvoyOutcome::Shown { progress, .. } if json => pretty(progress)?,
+        ConvoyOutcome::Shown { landed, progress } => landed_lines(landed) + &show_text(progress),
+        ConvoyOutcome::Added {
+            id,
+            title,
+            added,
+            total,
+            landed,
+        } => {
+            format!("added {added} bead(s) to convoy {id} ({title}): now tracking {total}\n")
+                + &landed_lines(landed)
         }
-        ConvoyCommand::Add { convoy, beads } => {
-            let (c, added) = convoy::add(ledger, &convoy, &beads, who)?;
-            let total = convoy::tracked_ids(&c).len();
-            let mut out = format!(
-                "added {} bead(s) to convoy {} ({}): now tracking {total}\n",
-                added.len(),
-                c.id,
-                c.title
-            );
-            // A convoy whose new beads are already closed may land at once.
-            out.push_str(&settle(ledger, town, who)?);
-            Ok(out)
+        ConvoyOutcome::Closed { id, title } => format!("closed convoy {id} ({title})\n"),
+        ConvoyOutcome::Refreshed { landed } if landed.is_empty() => {
+            "no convoy landed\n".to_string()
         }
-        ConvoyCommand::Close { convoy, reason } => {
-            let c = convoy::close(ledger, &convoy, reason.as_deref(), who)?;
-            Ok(format!("closed convoy {} ({})\n", c.id, c.title))
-        }
-        ConvoyCommand::Refresh => {
-            let out = settle(ledger, town, who)?;
-            Ok(if out.is_empty() {
-                "no convoy landed\n".to_string()
-            } else {
-                out
-            })
-        }
-    }
+        ConvoyOutcome::Refreshed { landed } => landed_lines(landed),
+    })
 }
 
-/// Land what can land, ring for it, and say so.
-fn settle(ledger: &mut Ledger, town: &Town, who: &str) -> Result<String> {
-    let landed = convoy::sweep(ledger, town, who)?;
-    convoy::announce(town, &landed);
+/// One line per convoy that just landed.
+fn landed_lines(landed: &[ConvoyLanded]) -> String {
     let mut out = String::new();
-    for l in &landed {
+    for l in landed {
         let _ = writeln!(
             out,
             "convoy {} ({}) landed: all {} beads closed; the overseer was mailed",
@@ -158,23 +171,7 @@ fn settle(ledger: &mut Ledger, town: &Town, who: &str) -> Result<String> {
             l.beads.len()
         );
     }
-    Ok(out)
-}
-
-fn only_open(ledger: &Ledger) -> Result<String> {
-    let open = convoy::convoys(ledger, false)?;
-    match open.as_slice() {
-        [one] => Ok(one.id.clone()),
-        [] => bail!("no open convoy: name one (`gastown convoy list --all` shows landed ones)"),
-        many => bail!(
-            "{} convoys are open, name one: {}",
-            many.len(),
-            many.iter()
-                .map(|c| c.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+    out
 }
 
 fn list_line(p: &Progress) -> String {
@@ -229,8 +226,4 @@ fn show_text(p: &Progress) -> String {
         }
     }
     out
-}
-
-fn to_json<T: Serialize>(value: &T) -> Result<String> {
-    Ok(format!("{}\n", serde_json::to_string_pretty(value)?))
 }

@@ -12,16 +12,16 @@ use gastown_formula::loader;
 use gastown_formula::{Formula, Library, declared_vars};
 use gastown_town::formulas::{absolute_if_path, cook, library};
 use gastown_town::town::Town;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum FormulaCommand {
     /// List formulas on the search path (rig, town, built-in), broken files with their error.
     List {
         #[command(flatten)]
         search: SearchArgs,
+        /// Print a JSON array of the formulas.
         #[arg(long)]
         json: bool,
     },
@@ -31,6 +31,7 @@ pub enum FormulaCommand {
         name: String,
         #[command(flatten)]
         search: SearchArgs,
+        /// Print the formula as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -47,13 +48,14 @@ pub enum FormulaCommand {
         verbose: bool,
         #[command(flatten)]
         search: SearchArgs,
+        /// Print the protomolecule as JSON.
         #[arg(long)]
         json: bool,
     },
 }
 
 /// Where the rig layer of the search path is.
-#[derive(Debug, Clone, PartialEq, Default, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Args)]
 pub struct SearchArgs {
     /// A rig directory whose `.beads/formulas/` comes first on the search path (default: the
     /// nearest `.beads/formulas/` at or above the working directory, below the town root).

@@ -1,18 +1,26 @@
 //! `gastown mail …` (and `gastown dnd`): mail between agents and the overseer.
 //!
-//! Every command runs as `who`: the connection's authenticated identity when the supervisor runs
-//! the command, else `GASTOWN_AGENT` or the overseer. A body not given with `-m` is read from
-//! stdin (when stdin is not a terminal) by the CLI process, before the command leaves it.
-//! The ledger side lives in `gastown_town::mail`; `docs/mail.md` describes the model.
+//! Every command runs as the caller: the connection's authenticated identity when the supervisor
+//! runs the command, else `GASTOWN_AGENT` or the overseer. A body not given with `-m` is read from
+//! stdin (when stdin is not a terminal) by the CLI process, before the command leaves it. The
+//! command runs in the domain (`gastown_town::command::mail`); this file turns the arguments
+//! into its request and renders its outcome. `docs/mail.md` describes the model.
 
+mod render;
+
+use super::routed::{self, unexpected};
+use crate::output;
+use crate::protocol::{TownReply, TownRequest};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use gastown_beads::{Bead, Ledger};
-use gastown_town::mail::{self, OVERSEER, Outgoing, channel, format, groups, queue, store};
-use serde::{Deserialize, Serialize};
+use gastown_town::command::mail::{
+    self as domain, ChannelRequest, GroupRequest, MailRequest, QueueRequest, SendRequest,
+};
+use gastown_town::mail;
+use gastown_town::town::Town;
 use std::io::{IsTerminal, Read};
 
-#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum MailCommand {
     /// Send mail to an address (agent, overseer, @group, queue:<name>, channel:<name>).
     Send(SendArgs),
@@ -20,22 +28,27 @@ pub enum MailCommand {
     Inbox(InboxArgs),
     /// Print one mail and mark it read (when you are its recipient).
     Read {
+        /// The mail's id.
         id: String,
+        /// Print the mail as its JSONL object.
         #[arg(long)]
         json: bool,
     },
     /// Acknowledge mail: mark it read.
     Ack {
+        /// The mails.
         #[arg(required = true)]
         ids: Vec<String>,
     },
     /// Archive mail: mark it read and close it (it leaves the inbox, stays searchable).
     Archive {
+        /// The mails.
         #[arg(required = true)]
         ids: Vec<String>,
     },
     /// Mark mail unread again (reopens archived mail).
     MarkUnread {
+        /// The mails.
         #[arg(required = true)]
         ids: Vec<String>,
     },
@@ -43,13 +56,17 @@ pub enum MailCommand {
     Reply(ReplyArgs),
     /// The whole thread a mail belongs to.
     Thread {
+        /// Any mail of the thread.
         id: String,
+        /// Print a JSON array of the mail.
         #[arg(long)]
         json: bool,
     },
     /// Mail you may see whose subject or body contains TEXT.
     Search {
+        /// What to look for (case does not matter).
         text: String,
+        /// Print a JSON array of the mail.
         #[arg(long)]
         json: bool,
     },
@@ -58,6 +75,9 @@ pub enum MailCommand {
         /// Format as a system-reminder block for a UserPromptSubmit hook (each mail once).
         #[arg(long)]
         inject: bool,
+        /// Print a JSON array of the mail.
+        #[arg(long)]
+        json: bool,
     },
     /// Mail groups (@name).
     #[command(subcommand)]
@@ -69,19 +89,25 @@ pub enum MailCommand {
     #[command(subcommand)]
     Channel(ChannelCommand),
     /// Do-not-disturb for your session (same as `gastown dnd on|off`).
-    Dnd { state: DndState },
+    Dnd {
+        /// on: hold your mail; off: have it typed into your session again.
+        state: DndState,
+    },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DndState {
+    /// Hold mail until `dnd off`.
     On,
+    /// Deliver mail into the session again.
     Off,
 }
 
-#[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct SendArgs {
     /// Recipient: mayor, deacon, <rig>/witness, <rig>/polecats/<name>, overseer, @group, …
     pub address: String,
+    /// The subject line.
     #[arg(long, short = 's')]
     pub subject: String,
     /// The body (default: read from stdin when it is not a terminal).
@@ -95,7 +121,7 @@ pub struct SendArgs {
     pub reply_to: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct InboxArgs {
     /// Whose inbox (default: yours).
     pub address: Option<String>,
@@ -106,292 +132,218 @@ pub struct InboxArgs {
     /// at 1 MiB, a few thousand mails).
     #[arg(long, default_value = "1000")]
     pub limit: usize,
+    /// Print a JSON array of the mail.
     #[arg(long)]
     pub json: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Args, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Args)]
 pub struct ReplyArgs {
+    /// The mail to answer.
     pub id: String,
     /// The body (default: read from stdin when it is not a terminal).
     #[arg(long = "message", short = 'm')]
     pub message: Option<String>,
+    /// Interrupt the recipient's session even when it is busy.
     #[arg(long)]
     pub urgent: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum GroupCommand {
     /// Create a group with these members (addresses or @groups).
-    Create { name: String, members: Vec<String> },
+    Create {
+        /// The group's name (with or without `@`).
+        name: String,
+        /// Its members: addresses, overseer or @groups.
+        members: Vec<String>,
+    },
     /// Add members.
     Add {
+        /// The group's name.
         name: String,
+        /// Members to add.
         #[arg(required = true)]
         members: Vec<String>,
     },
     /// Remove members.
     Remove {
+        /// The group's name.
         name: String,
+        /// Members to remove.
         #[arg(required = true)]
         members: Vec<String>,
     },
     /// Groups and their members (built-in ones included).
-    List { name: Option<String> },
+    List {
+        /// One group only.
+        name: Option<String>,
+        /// Print a JSON array of the groups.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum QueueCommand {
     /// Create queue:<name>.
-    Create { name: String },
+    Create {
+        /// The queue's name (with or without `queue:`).
+        name: String,
+    },
     /// Claim the oldest unclaimed item of a queue, or one item by id.
-    Claim { target: String },
+    Claim {
+        /// A queue's name, or an item's id.
+        target: String,
+    },
     /// Give a claimed item back to its queue.
-    Release { id: String },
+    Release {
+        /// The item's id.
+        id: String,
+    },
     /// The queues, or one queue's open items and their claimants.
-    List { name: Option<String> },
+    List {
+        /// One queue: its open items.
+        name: Option<String>,
+        /// Print a JSON array of the queues (or items).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum ChannelCommand {
     /// Create channel:<name>.
-    Create { name: String },
+    Create {
+        /// The channel's name (with or without `channel:`).
+        name: String,
+    },
     /// Subscribe yourself (or, as the overseer, ADDRESS).
     Subscribe {
+        /// The channel's name.
         name: String,
+        /// Who subscribes (default: you; only the overseer names another).
         address: Option<String>,
     },
     /// Unsubscribe yourself (or, as the overseer, ADDRESS).
     Unsubscribe {
+        /// The channel's name.
         name: String,
+        /// Who unsubscribes (default: you; only the overseer names another).
         address: Option<String>,
     },
     /// Channels and their subscribers.
-    List,
-}
-
-/// Run one mail command against the ledger as `who` (an agent address or `overseer`).
-pub fn apply(ledger: &mut Ledger, cmd: MailCommand, who: &str) -> Result<String> {
-    apply_with_sent(ledger, cmd, who).map(|(text, _)| text)
-}
-
-/// [`apply`], also returning the mail beads the command created (`send`, `reply`: one per
-/// inbox), for the router to cast to the recipients' actors.
-pub fn apply_with_sent(
-    ledger: &mut Ledger,
-    cmd: MailCommand,
-    who: &str,
-) -> Result<(String, Vec<Bead>)> {
-    let started = std::time::Instant::now();
-    let command = cmd.name();
-    let result = apply_inner(ledger, cmd, who);
-    // The ledger-side cost of each command (`GASTOWN_LOG=gastown::cli::mail=debug`); the mail
-    // benchmark reads it.
-    tracing::debug!(
-        command,
-        micros = started.elapsed().as_micros() as u64,
-        "mail command applied"
-    );
-    result
+    List {
+        /// Print a JSON array of the channels.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl MailCommand {
-    /// The subcommand's name, for logs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            MailCommand::Send(_) => "send",
-            MailCommand::Inbox(_) => "inbox",
-            MailCommand::Read { .. } => "read",
-            MailCommand::Ack { .. } => "ack",
-            MailCommand::Archive { .. } => "archive",
-            MailCommand::MarkUnread { .. } => "mark-unread",
-            MailCommand::Reply(_) => "reply",
-            MailCommand::Thread { .. } => "thread",
-            MailCommand::Search { .. } => "search",
-            MailCommand::Check { .. } => "check",
-            MailCommand::Group(_) => "group",
-            MailCommand::Queue(_) => "queue",
-            MailCommand::Channel(_) => "channel",
-            MailCommand::Dnd { .. } => "dnd",
-        }
+    /// The request (a body not given with `-m` read from stdin first, so it travels with it)
+    /// and whether to print JSON.
+    fn into_request(self) -> Result<(MailRequest, bool)> {
+        Ok(match self {
+            MailCommand::Send(a) => (
+                MailRequest::Send(SendRequest {
+                    address: a.address,
+                    subject: a.subject,
+                    message: body_from_stdin(a.message)?,
+                    urgent: a.urgent,
+                    reply_to: a.reply_to,
+                }),
+                false,
+            ),
+            MailCommand::Inbox(a) => (
+                MailRequest::Inbox {
+                    address: a.address,
+                    all: a.all,
+                    limit: a.limit,
+                },
+                a.json,
+            ),
+            MailCommand::Read { id, json } => (MailRequest::Read { id }, json),
+            MailCommand::Ack { ids } => (MailRequest::Ack { ids }, false),
+            MailCommand::Archive { ids } => (MailRequest::Archive { ids }, false),
+            MailCommand::MarkUnread { ids } => (MailRequest::MarkUnread { ids }, false),
+            MailCommand::Reply(a) => (
+                MailRequest::Reply {
+                    id: a.id,
+                    message: body_from_stdin(a.message)?,
+                    urgent: a.urgent,
+                },
+                false,
+            ),
+            MailCommand::Thread { id, json } => (MailRequest::Thread { id }, json),
+            MailCommand::Search { text, json } => (MailRequest::Search { text }, json),
+            MailCommand::Check { inject, json } => (MailRequest::Check { inject }, json),
+            MailCommand::Group(cmd) => group_request(cmd),
+            MailCommand::Queue(cmd) => queue_request(cmd),
+            MailCommand::Channel(cmd) => channel_request(cmd),
+            MailCommand::Dnd { state } => (
+                MailRequest::Dnd {
+                    on: state == DndState::On,
+                    agent: None,
+                },
+                false,
+            ),
+        })
     }
 }
 
-fn apply_inner(ledger: &mut Ledger, cmd: MailCommand, who: &str) -> Result<(String, Vec<Bead>)> {
-    match cmd {
-        MailCommand::Send(args) => send(ledger, args, who),
-        MailCommand::Reply(args) => {
-            let body = args.message.unwrap_or_default();
-            let bead = store::reply(ledger, who, &args.id, &body, args.urgent)?;
-            let text = format!("sent {} to {}: {}\n", bead.id, bead.assignee, bead.title);
-            Ok((text, vec![bead]))
-        }
-        other => Ok((apply_other(ledger, other, who)?, Vec::new())),
-    }
-}
-
-fn apply_other(ledger: &mut Ledger, cmd: MailCommand, who: &str) -> Result<String> {
-    match cmd {
-        MailCommand::Send(_) | MailCommand::Reply(_) => {
-            bail!("send and reply go through apply_with_sent")
-        }
-        MailCommand::Inbox(args) => inbox(ledger, args, who),
-        MailCommand::Read { id, json } => read(ledger, &id, json, who),
-        MailCommand::Ack { ids } => change(ledger, &ids, who, "read", store::mark_read),
-        MailCommand::Archive { ids } => change(ledger, &ids, who, "archived", store::archive),
-        MailCommand::MarkUnread { ids } => change(ledger, &ids, who, "unread", store::mark_unread),
-        MailCommand::Thread { id, json } => listing(&store::thread(ledger, who, &id)?, json),
-        MailCommand::Search { text, json } => listing(&store::search(ledger, who, &text)?, json),
-        MailCommand::Check { inject } => check(ledger, inject, who),
-        MailCommand::Group(cmd) => group(ledger, cmd, who),
-        MailCommand::Queue(cmd) => match cmd {
-            QueueCommand::Create { name } => queue::create(ledger, who, &name),
-            QueueCommand::Claim { target } => queue::claim(ledger, who, &target),
-            QueueCommand::Release { id } => queue::release(ledger, who, &id),
-            QueueCommand::List { name } => queue::list(ledger, name.as_deref()),
-        },
-        MailCommand::Channel(cmd) => match cmd {
-            ChannelCommand::Create { name } => channel::create(ledger, who, &name),
-            ChannelCommand::Subscribe { name, address } => {
-                channel::change(ledger, who, &name, address.as_deref(), true)
-            }
-            ChannelCommand::Unsubscribe { name, address } => {
-                channel::change(ledger, who, &name, address.as_deref(), false)
-            }
-            ChannelCommand::List => channel::list(ledger),
-        },
-        MailCommand::Dnd { state } => dnd(ledger, who, state == DndState::On),
-    }
-}
-
-/// `gastown dnd on|off` as `who`.
-pub fn dnd(ledger: &mut Ledger, who: &str, on: bool) -> Result<String> {
-    mail::dnd(ledger, who, on)
-}
-
-fn send(ledger: &mut Ledger, args: SendArgs, who: &str) -> Result<(String, Vec<Bead>)> {
-    let out = Outgoing {
-        to: args.address,
-        subject: args.subject,
-        body: args.message.unwrap_or_default(),
-        urgent: args.urgent,
-        reply_to: args.reply_to,
+fn group_request(cmd: GroupCommand) -> (MailRequest, bool) {
+    let (request, json) = match cmd {
+        GroupCommand::Create { name, members } => (GroupRequest::Create { name, members }, false),
+        GroupCommand::Add { name, members } => (GroupRequest::Add { name, members }, false),
+        GroupCommand::Remove { name, members } => (GroupRequest::Remove { name, members }, false),
+        GroupCommand::List { name, json } => (GroupRequest::List { name }, json),
     };
-    let sent = mail::send(ledger, who, &out)?;
-    let text = match sent.as_slice() {
-        [one] => format!("sent {} to {}\n", one.id, one.assignee),
-        many => {
-            let ids: Vec<&str> = many.iter().map(|b| b.id.as_str()).collect();
-            format!(
-                "sent to {} ({} inboxes): {}\n",
-                out.to,
-                many.len(),
-                ids.join(" ")
-            )
-        }
+    (MailRequest::Group(request), json)
+}
+
+fn queue_request(cmd: QueueCommand) -> (MailRequest, bool) {
+    let (request, json) = match cmd {
+        QueueCommand::Create { name } => (QueueRequest::Create { name }, false),
+        QueueCommand::Claim { target } => (QueueRequest::Claim { target }, false),
+        QueueCommand::Release { id } => (QueueRequest::Release { id }, false),
+        QueueCommand::List { name, json } => (QueueRequest::List { name }, json),
     };
-    Ok((text, sent))
+    (MailRequest::Queue(request), json)
 }
 
-fn inbox(ledger: &mut Ledger, args: InboxArgs, who: &str) -> Result<String> {
-    let address = args.address.unwrap_or_else(|| who.to_string());
-    if address != who && who != OVERSEER {
-        bail!(
-            "{who} may read only its own inbox, not {address}'s: the overseer may read any inbox"
-        );
-    }
-    mail::index::with_open_mail(ledger, &address, |mut mail| {
-        if !args.all {
-            mail.retain(|b| mail::is_unread(b));
+fn channel_request(cmd: ChannelCommand) -> (MailRequest, bool) {
+    let (request, json) = match cmd {
+        ChannelCommand::Create { name } => (ChannelRequest::Create { name }, false),
+        ChannelCommand::Subscribe { name, address } => {
+            (ChannelRequest::Subscribe { name, address }, false)
         }
-        let total = mail.len();
-        if args.limit > 0 {
-            mail.truncate(args.limit);
+        ChannelCommand::Unsubscribe { name, address } => {
+            (ChannelRequest::Unsubscribe { name, address }, false)
         }
-        if args.json {
-            return json(&mail);
-        }
-        let mut text = format::inbox(&address, &mail, args.all);
-        if total > mail.len() {
-            text.push_str(&format!(
-                "… and {} more: archive some, or see them with --limit {}\n",
-                total - mail.len(),
-                total
-            ));
-        }
-        Ok(text)
-    })?
+        ChannelCommand::List { json } => (ChannelRequest::List, json),
+    };
+    (MailRequest::Channel(request), json)
 }
 
-fn read(ledger: &mut Ledger, id: &str, json_out: bool, who: &str) -> Result<String> {
-    let mut bead = store::get_mail(ledger, id)?;
-    if !store::can_see(who, &bead) {
-        bail!("{id} is not your mail: an agent reads only mail it sent or received");
-    }
-    if bead.assignee == who && mail::is_unread(&bead) {
-        bead = mail::mark_read(ledger, id, who)?;
-    }
-    if json_out {
-        return Ok(format!("{}\n", bead.to_json_line()));
-    }
-    Ok(format::message(&bead))
+/// `gastown mail …` from the CLI: through the supervisor when it runs, else on the ledger.
+pub fn run(town: &Town, cmd: MailCommand) -> Result<()> {
+    let (request, json) = cmd.into_request()?;
+    run_request(town, request, json)
 }
 
-type Change = fn(&mut Ledger, &str, &str) -> Result<Bead>;
-
-fn change(ledger: &mut Ledger, ids: &[String], who: &str, what: &str, f: Change) -> Result<String> {
-    let mut out = String::new();
-    for id in ids {
-        let bead = store::get_mail(ledger, id)?;
-        if !store::can_change(who, &bead) {
-            bail!(
-                "{id} is {}'s mail: only its recipient or the overseer can mark it",
-                bead.assignee
-            );
-        }
-        f(ledger, id, who)?;
-        out.push_str(&format!("{id}: {what}\n"));
-    }
-    Ok(out)
-}
-
-fn check(ledger: &mut Ledger, inject: bool, who: &str) -> Result<String> {
-    if !inject {
-        return Ok(format::check(who, &mail::unread_for(ledger, who)?));
-    }
-    let fresh = store::undelivered_for(ledger, who)?;
-    let text = format::inject(who, &fresh);
-    for b in &fresh {
-        store::mark_delivered(ledger, &b.id, who)?;
-    }
-    Ok(text)
-}
-
-fn group(ledger: &mut Ledger, cmd: GroupCommand, who: &str) -> Result<String> {
-    match cmd {
-        GroupCommand::Create { name, members } => groups::create(ledger, who, &name, &members),
-        GroupCommand::Add { name, members } => groups::change(ledger, who, &name, &members, true),
-        GroupCommand::Remove { name, members } => {
-            groups::change(ledger, who, &name, &members, false)
-        }
-        GroupCommand::List { name } => groups::list(ledger, name.as_deref()),
-    }
-}
-
-fn listing(mail: &[Bead], json_out: bool) -> Result<String> {
-    if json_out {
-        return json(mail);
-    }
-    if mail.is_empty() {
-        return Ok("no mail\n".to_string());
-    }
-    Ok(format::messages(mail))
-}
-
-fn json<B: Serialize>(mail: &[B]) -> Result<String> {
-    let mut text = serde_json::to_string_pretty(mail)?;
-    text.push('\n');
-    Ok(text)
+/// Run one mail request (also `gastown dnd`) and print what it did.
+pub fn run_request(town: &Town, request: MailRequest, json: bool) -> Result<()> {
+    let reply = routed::run(
+        town,
+        TownRequest::Mail(request.clone()),
+        |ledger, caller| domain::apply(ledger, request, caller).map(TownReply::Mail),
+    )?;
+    let TownReply::Mail(outcome) = reply else {
+        return Err(unexpected(&reply));
+    };
+    output::text(&render::render(&outcome, json)?)?;
+    Ok(())
 }
 
 /// Read a body from stdin when `-m` was not given and stdin is not a terminal; refuses more than
@@ -415,26 +367,4 @@ fn body_from_stdin(message: Option<String>) -> Result<Option<String>> {
     Ok(Some(String::from_utf8(buf).map_err(|_| {
         anyhow::anyhow!("the body on stdin is not UTF-8 text")
     })?))
-}
-
-/// Put a stdin body into the command, so it travels with it.
-fn with_body(cmd: MailCommand) -> Result<MailCommand> {
-    Ok(match cmd {
-        MailCommand::Send(mut args) => {
-            args.message = body_from_stdin(args.message)?;
-            MailCommand::Send(args)
-        }
-        MailCommand::Reply(mut args) => {
-            args.message = body_from_stdin(args.message)?;
-            MailCommand::Reply(args)
-        }
-        other => other,
-    })
-}
-
-/// `gastown mail …` from the CLI: through the supervisor when it runs, else on the ledger.
-pub fn run(town: &gastown_town::town::Town, cmd: MailCommand) -> Result<()> {
-    let cmd = with_body(cmd)?;
-    let request = crate::run::protocol::TownRequest::Mail(cmd.clone());
-    crate::cli::routed::run(town, request, |ledger, who| apply(ledger, cmd, who))
 }

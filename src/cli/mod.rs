@@ -1,28 +1,38 @@
 //! The command line: one clap tree, one file per command family.
+//!
+//! The grammar, the same everywhere: a command that names an agent takes its address
+//! (`alpha/polecats/nux`, `mayor`, `deacon/dogs/rex`); every reading command takes `--json`;
+//! every argument has help text (a test walks the tree); `--town` is offered where a town is
+//! acted on, not by `install`, `demo` or `completions`.
 
 mod agents;
 mod args;
 pub mod bead;
 mod config;
-pub mod convoy;
+mod convoy;
 pub mod formula;
 mod install;
-pub mod mail;
-pub mod mol;
-pub mod mq;
+mod mail;
+mod mol;
+mod mq;
 mod rig;
-pub mod routed;
+mod routed;
 mod work;
 
-use crate::run::protocol::TownRequest;
-use anyhow::Result;
-use clap::{CommandFactory, Parser, Subcommand};
+use anyhow::{Result, bail};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use gastown_town::command::mail::MailRequest;
 use gastown_town::town::Town;
+use gastown_town::work::WorkCommand;
 use std::path::PathBuf;
+
+/// `gastown --version`: the package version and the commit it was built from.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("GASTOWN_COMMIT"), ")");
 
 /// Gas Town: run many coding-agent sessions in parallel without losing track of who does what.
 #[derive(Debug, Parser)]
-#[command(name = "gastown", version, about, propagate_version = true)]
+#[command(name = "gastown", version = VERSION, about, propagate_version = true)]
 pub struct Cli {
     /// The town to act on (default: GASTOWN_TOWN, else the town containing the working directory).
     #[arg(long, global = true, env = "GASTOWN_TOWN", value_name = "DIR")]
@@ -32,10 +42,25 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Keeps the global `--town` out of a command it means nothing for: clap does not hand a
+/// global argument to a command that has one of the same id, so this one stands in for it,
+/// hidden from help (and refused when given, by [`run`]).
+#[derive(Debug, Args)]
+pub struct NoTown {
+    /// Not used by this command: it acts on no existing town.
+    #[arg(long = "town", id = "town", hide = true, value_name = "DIR")]
+    town: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a town: git repository, town.toml, ledger, runtime dir, role homes.
-    Install(install::InstallArgs),
+    Install {
+        #[command(flatten)]
+        args: install::InstallArgs,
+        #[command(flatten)]
+        no_town: NoTown,
+    },
     /// The beads ledger: create, show, list, update, close and link beads.
     #[command(subcommand)]
     Bead(bead::BeadCommand),
@@ -56,6 +81,7 @@ pub enum Command {
     Config(config::ConfigCommand),
     /// Put a bead on an agent's hook and get a session working on it.
     Sling {
+        /// The bead to put on the hook.
         bead: String,
         /// `<rig>`, `<rig>/polecats/<name>`, `<rig>/crew/<name>`, `mayor` or `deacon/dogs/<name>`.
         target: String,
@@ -77,15 +103,20 @@ pub enum Command {
     },
     /// Show or change an agent's hook (`show` by default; your own inside a session).
     Hook {
+        /// What to do with the hook.
         #[arg(value_enum)]
         action: Option<args::HookActionArg>,
         /// The bead, for `attach`.
         bead: Option<String>,
-        /// Whose hook (the overseer must say; an agent defaults to itself).
+        /// Whose hook, by address (the overseer must say; an agent defaults to itself).
         #[arg(long)]
         agent: Option<String>,
+        /// For `attach`: move the bead even if another agent holds it.
         #[arg(long)]
         force: bool,
+        /// For `show`: print the hook as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// What a fresh session reads first: role, hook, current step, unread mail, commands.
     Prime,
@@ -94,6 +125,7 @@ pub enum Command {
     /// Run by a polecat from its session (GASTOWN_AGENT). Whatever the status, a bead waiting
     /// in the rig's dispatch queue may then go out to a free polecat.
     Done {
+        /// How the work ended.
         #[arg(long, value_enum, default_value = "completed")]
         status: args::DoneStatusArg,
         /// The note sent with the HELP of `--status escalated` (unused by the other statuses).
@@ -102,11 +134,18 @@ pub enum Command {
     },
     /// Hand over to a fresh session on the same hook (mail to self, new session).
     Handoff {
+        /// A note for the successor (default: "Handing off to a fresh session.").
         #[arg(long, short = 'm')]
         message: Option<String>,
     },
     /// An identity's earlier sessions, and how to resume one.
-    Seance { agent: String },
+    Seance {
+        /// The agent's address.
+        agent: String,
+        /// Print the sessions as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// The refinery's merge queue.
     #[command(subcommand)]
     Mq(mq::MqCommand),
@@ -115,40 +154,67 @@ pub enum Command {
     Convoy(convoy::ConvoyCommand),
     /// Do not disturb: hold your mail instead of having it typed into your session.
     Dnd {
+        /// on: hold mail; off: deliver it into the session again.
         #[arg(value_parser = ["on", "off"])]
         state: String,
-        /// The agent (the overseer may set anyone's; an agent only its own).
+        /// The agent, by address (the overseer may set anyone's; an agent only its own).
         #[arg(long)]
         agent: Option<String>,
     },
     /// The whole system on the built-in sim agents, in a throw-away town: beads, a convoy,
     /// polecats, the refinery; ends when the convoy lands.
-    Demo(crate::demo::DemoArgs),
+    Demo {
+        #[command(flatten)]
+        args: crate::demo::DemoArgs,
+        #[command(flatten)]
+        no_town: NoTown,
+    },
     /// Run the town's supervisor in the foreground (Ctrl-C stops it).
     Run(crate::run::RunArgs),
     /// The live supervision tree.
     Actors(agents::ActorsArgs),
     /// One actor and its recent supervision events.
     Actor {
-        /// Its path, as `gastown actors` shows it (e.g. town/mayor/session).
-        path: String,
+        /// An agent's address (its role: `alpha/crew/max`), an address and a child
+        /// (`alpha/crew/max/session`), or a path `gastown actors` shows (`town/ledger`).
+        target: String,
+        /// Print the actor and its events as JSON.
         #[arg(long)]
         json: bool,
     },
     /// A session's screen, or its last N lines.
     Peek {
+        /// The agent's address.
         agent: String,
+        /// Only the last N lines of its output.
         #[arg(short = 'n', long)]
         lines: Option<usize>,
+        /// Print the screen as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Join a session's terminal (Ctrl-] detaches).
-    Attach { agent: String },
+    Attach {
+        /// The agent's address.
+        agent: String,
+    },
     /// Type text into a session once it is idle, press Enter, and check it landed.
-    Nudge { agent: String, text: String },
+    Nudge {
+        /// The agent's address.
+        agent: String,
+        /// What to type.
+        text: String,
+    },
     /// Restart a session (its identity and hook stay).
-    Restart { agent: String },
+    Restart {
+        /// The agent's address.
+        agent: String,
+    },
     /// SIGKILL a session's process group; the tree restarts it.
-    Kill { agent: String },
+    Kill {
+        /// The agent's address.
+        agent: String,
+    },
     /// Agents under supervision.
     #[command(subcommand)]
     Agent(agents::AgentCommand),
@@ -164,13 +230,33 @@ pub enum Command {
     Completions {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
+        #[command(flatten)]
+        no_town: NoTown,
     },
 }
 
-/// Run one parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Parse the command line (exiting with clap's usage error, status 2, on a bad one).
+pub fn parse() -> (Cli, ArgMatches) {
+    let matches = Cli::command().get_matches();
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => (cli, matches),
+        Err(e) => e.exit(),
+    }
+}
+
+/// Run one parsed command line; `matches` says where `--town` came from.
+pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
+    let town_typed = matches.value_source("town") == Some(ValueSource::CommandLine);
     match cli.command {
-        Command::Install(args) => install::run(args),
+        Command::Install { .. } | Command::Demo { .. } | Command::Completions { .. }
+            if town_typed =>
+        {
+            bail!(
+                "--town means nothing for `gastown {}`: it acts on no existing town; leave it out",
+                matches.subcommand_name().unwrap_or("this command")
+            )
+        }
+        Command::Install { args, .. } => install::run(args),
         Command::Bead(cmd) => bead::run(&find_town(&cli.town)?, cmd),
         Command::Formula(cmd) => formula::run(cli.town.as_deref(), cmd),
         Command::Mol(cmd) => mol::run(&find_town(&cli.town)?, cmd),
@@ -187,7 +273,7 @@ pub fn run(cli: Cli) -> Result<()> {
             no_convoy,
         } => work::run(
             &find_town(&cli.town)?,
-            gastown_town::work::WorkCommand::Sling {
+            WorkCommand::Sling {
                 bead,
                 target,
                 force,
@@ -202,78 +288,69 @@ pub fn run(cli: Cli) -> Result<()> {
             bead,
             agent,
             force,
-        } => work::hook(
-            &find_town(&cli.town)?,
-            action.map(Into::into),
-            bead,
-            agent,
-            force,
-        ),
-        Command::Prime => work::run(
-            &find_town(&cli.town)?,
-            gastown_town::work::WorkCommand::Prime,
-        ),
-        Command::Done { status, message } => {
-            work::done(&find_town(&cli.town)?, status.into(), message)
-        }
-        Command::Handoff { message } => work::run(
-            &find_town(&cli.town)?,
-            gastown_town::work::WorkCommand::Handoff { message },
-        ),
-        Command::Seance { agent } => work::run(
-            &find_town(&cli.town)?,
-            gastown_town::work::WorkCommand::Seance { agent },
-        ),
-        Command::Mq(mq::MqCommand::AcceptOrigin { rig }) => {
-            // Git only, and it waits on the network: never in the supervisor's ledger actor.
+            json,
+        } => {
             let town = find_town(&cli.town)?;
-            let who = crate::cli::bead::actor();
-            crate::output::text(&mq::accept_origin(&town, &rig, &who)?)?;
-            Ok(())
+            match action.and_then(args::HookActionArg::change) {
+                None => work::show_hook(&town, agent, json),
+                Some(action) => work::run(
+                    &town,
+                    WorkCommand::Hook {
+                        action,
+                        agent,
+                        bead,
+                        force,
+                    },
+                ),
+            }
         }
-        Command::Mq(cmd) => {
-            let town = find_town(&cli.town)?;
-            let request = TownRequest::Mq(cmd.clone());
-            routed::run(&town, request, |l, who| mq::apply(l, &town, cmd, who))
+        Command::Prime => work::run(&find_town(&cli.town)?, WorkCommand::Prime),
+        Command::Done { status, message } => work::run(
+            &find_town(&cli.town)?,
+            WorkCommand::Done {
+                status: status.into(),
+                message,
+            },
+        ),
+        Command::Handoff { message } => {
+            work::run(&find_town(&cli.town)?, WorkCommand::Handoff { message })
         }
-        Command::Convoy(cmd) => {
-            let town = find_town(&cli.town)?;
-            let request = TownRequest::Convoy(cmd.clone());
-            routed::run(&town, request, |l, who| convoy::apply(l, &town, cmd, who))
-        }
-        Command::Dnd { state, agent } => {
-            let town = find_town(&cli.town)?;
-            let on = state == "on";
-            let request = TownRequest::Dnd {
-                on,
-                agent: agent.clone(),
-            };
-            routed::run(&town, request, |l, who| {
-                dnd_for(l, who, agent.as_deref(), on)
-            })
-        }
-        Command::Demo(args) => crate::demo::run(args),
+        Command::Seance { agent, json } => work::seance(&find_town(&cli.town)?, agent, json),
+        Command::Mq(cmd) => mq::run(&find_town(&cli.town)?, cmd),
+        Command::Convoy(cmd) => convoy::run(&find_town(&cli.town)?, cmd),
+        Command::Dnd { state, agent } => mail::run_request(
+            &find_town(&cli.town)?,
+            MailRequest::Dnd {
+                on: state == "on",
+                agent,
+            },
+            false,
+        ),
+        Command::Demo { args, .. } => crate::demo::run(args),
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
-        Command::Actor { path, json } => agents::actor(&find_town(&cli.town)?, path, json),
-        Command::Peek { agent, lines } => {
-            agents::simple(&find_town(&cli.town)?, TownRequest::Peek { agent, lines })
+        Command::Actor { target, json } => agents::actor(&find_town(&cli.town)?, target, json),
+        Command::Peek { agent, lines, json } => {
+            agents::peek(&find_town(&cli.town)?, agent, lines, json)
         }
         Command::Attach { agent } => agents::attach(&find_town(&cli.town)?, agent),
-        Command::Nudge { agent, text } => {
-            agents::simple(&find_town(&cli.town)?, TownRequest::Nudge { agent, text })
-        }
-        Command::Restart { agent } => {
-            agents::simple(&find_town(&cli.town)?, TownRequest::Restart { agent })
-        }
-        Command::Kill { agent } => {
-            agents::simple(&find_town(&cli.town)?, TownRequest::Kill { agent })
-        }
+        Command::Nudge { agent, text } => agents::simple(
+            &find_town(&cli.town)?,
+            crate::protocol::TownRequest::Nudge { agent, text },
+        ),
+        Command::Restart { agent } => agents::simple(
+            &find_town(&cli.town)?,
+            crate::protocol::TownRequest::Restart { agent },
+        ),
+        Command::Kill { agent } => agents::simple(
+            &find_town(&cli.town)?,
+            crate::protocol::TownRequest::Kill { agent },
+        ),
         Command::Agent(cmd) => agents::agent(&find_town(&cli.town)?, cmd),
         Command::SimAgent => crate::sim::run(),
         Command::Bench(cmd) => crate::bench::run(cmd),
         Command::Sync => bead::sync(&find_town(&cli.town)?),
-        Command::Completions { shell } => {
+        Command::Completions { shell, .. } => {
             let mut cmd = Cli::command();
             crate::output::generated(|buf| {
                 clap_complete::generate(shell, &mut cmd, "gastown", buf)
@@ -283,34 +360,9 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-/// `gastown dnd` for `agent` (default: the caller); only the overseer acts for someone else.
-pub fn dnd_for(
-    ledger: &mut gastown_beads::Ledger,
-    who: &str,
-    agent: Option<&str>,
-    on: bool,
-) -> Result<String> {
-    match agent {
-        Some(target) if target != who && who != "overseer" => {
-            anyhow::bail!(
-                "{who} cannot set do-not-disturb for {target}: only its own, or the overseer"
-            )
-        }
-        Some(target) => gastown_town::mail::dnd(ledger, target, on),
-        None => gastown_town::mail::dnd(ledger, who, on),
-    }
-}
-
 fn find_town(explicit: &Option<PathBuf>) -> Result<Town> {
     Town::find(explicit.as_deref())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cli_definition_is_consistent() {
-        Cli::command().debug_assert();
-    }
-}
+mod tests;

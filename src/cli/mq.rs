@@ -1,49 +1,55 @@
 //! `gastown mq …`: the merge queues of the town's rigs (see docs/refinery.md).
 //!
-//! `list` and `show` read the queue; `retry` puts an MR back in it (its try count kept, so an
-//! MR that keeps failing is escalated again); `reject` drops it (closed, its source bead back in
-//! the ready pool, the polecat told); `accept-origin` takes origin's rewritten history after a
-//! force-push (git only: it runs in the calling process, never in the supervisor). The hidden
-//! `process` works a rig's queue to the end in the calling process (what the benchmark and
-//! tests drive; the live refinery actor runs the same phases).
+//! The ledger commands run in the domain (`gastown_town::command::mq`); `accept-origin` is git
+//! only and waits on the network, so it runs here, in the calling process, never in the
+//! supervisor. This file turns the arguments into requests and renders the outcomes.
 
-use anyhow::{Result, bail};
+use super::routed::{self, caller_from_env, unexpected};
+use crate::output;
+use crate::protocol::{TownReply, TownRequest};
+use anyhow::Result;
 use clap::Subcommand;
-use gastown_beads::{BeadPatch, Ledger, Status};
-use gastown_town::mail::store::{ProtocolKind, send_protocol};
-use gastown_town::refinery::{self, LandOptions, MergeRequest, ProcessOptions, QueueState};
-use gastown_town::rig::Rig;
+use gastown_town::command::mq::{self as domain, MqOutcome, MqRequest, OnOrigin, state_word};
+use gastown_town::refinery::{MergeRequest, ProcessSummary};
 use gastown_town::town::Town;
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
-#[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum MqCommand {
     /// The merge queue of a rig (all rigs without one), in landing order.
     List {
+        /// The rig (default: every rig).
         rig: Option<String>,
+        /// Print a JSON array of the merge requests.
         #[arg(long)]
         json: bool,
     },
     /// One merge request: branch, target, source bead, worker, tries, state.
     Show {
+        /// The merge request's id.
         mr: String,
+        /// Print the merge request as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Put a merge request back in the queue (escalated or waiting for rework); its tries are
     /// kept, so one that fails again is escalated again.
-    Retry { mr: String },
+    Retry {
+        /// The merge request's id.
+        mr: String,
+    },
     /// Drop a merge request: closed, its source bead back in the ready pool, the polecat told.
     Reject {
+        /// The merge request's id.
         mr: String,
+        /// Why (told to the polecat).
         #[arg(long)]
         reason: Option<String>,
     },
     /// Land a rig's queue now, in this process (benchmarks and tests).
     #[command(hide = true)]
     Process {
+        /// The rig.
         rig: String,
         /// Until nothing more can land (default: one batch).
         #[arg(long)]
@@ -54,104 +60,102 @@ pub enum MqCommand {
         /// Land one batch and stop before the bookkeeping (what a crash leaves behind).
         #[arg(long)]
         land_only: bool,
+        /// Print the summary as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Take origin's rewritten target branch (after a force-push) as the rig's own; the rig's
     /// old one is saved to refs/gastown/backup/<branch>/<time> first.
-    AcceptOrigin { rig: String },
+    AcceptOrigin {
+        /// The rig.
+        rig: String,
+    },
 }
 
-/// Run one mq command against the ledger as `who`.
-pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Result<String> {
-    match cmd {
-        MqCommand::List { rig, json } => list(ledger, town, rig.as_deref(), json),
-        MqCommand::Show { mr, json } => show(ledger, town, &mr, json),
-        MqCommand::Retry { mr } => retry(ledger, &mr, who),
-        MqCommand::Reject { mr, reason } => reject(ledger, &mr, reason.as_deref(), who),
-        MqCommand::AcceptOrigin { rig } => accept_origin(town, &rig, who),
+/// `gastown mq …`.
+pub fn run(town: &Town, cmd: MqCommand) -> Result<()> {
+    let (request, json) = match cmd {
+        MqCommand::AcceptOrigin { rig } => {
+            // Git only, and it waits on the network: never in the supervisor's ledger actor.
+            let text = domain::accept_origin(town, &rig, &caller_from_env()?)?;
+            output::text(&text)?;
+            return Ok(());
+        }
+        MqCommand::List { rig, json } => (MqRequest::List { rig }, json),
+        MqCommand::Show { mr, json } => (MqRequest::Show { mr }, json),
+        MqCommand::Retry { mr } => (MqRequest::Retry { mr }, false),
+        MqCommand::Reject { mr, reason } => (MqRequest::Reject { mr, reason }, false),
         MqCommand::Process {
             rig,
             all,
             worktree_merge,
             land_only,
             json,
-        } => {
-            let rig = Rig::load(town, &rig)?;
-            let opts = ProcessOptions {
-                max_batches: if all { None } else { Some(1) },
-                land: LandOptions {
-                    worktree_merge,
-                    ..LandOptions::default()
-                },
-                skip_record: land_only,
-            };
-            let refinery = format!("{}/refinery", rig.name());
-            let summary = refinery::process_rig(ledger, town, &rig, &opts, &refinery)?;
-            if json {
-                return Ok(format!("{}\n", serde_json::to_string_pretty(&summary)?));
-            }
-            let mut out = String::new();
-            for note in &summary.notes {
-                writeln!(out, "{note}")?;
-            }
-            writeln!(
-                out,
-                "rig {}: {} merged, {} sent back, {} failed, {} held, {} waiting for origin ({} recovered) in {} batch(es), {} gate run(s), {} ms",
-                summary.rig,
-                summary.merged,
-                summary.sent_back,
-                summary.failed,
-                summary.held,
-                summary.waiting_for_origin,
-                summary.recovered,
-                summary.batches,
-                summary.gate_runs,
-                summary.elapsed_ms
-            )?;
-            Ok(out)
-        }
-    }
+        } => (
+            MqRequest::Process {
+                rig,
+                all,
+                worktree_merge,
+                land_only,
+            },
+            json,
+        ),
+    };
+    let reply = routed::run(town, TownRequest::Mq(request.clone()), |ledger, caller| {
+        domain::apply(ledger, town, request, caller).map(TownReply::Mq)
+    })?;
+    let TownReply::Mq(outcome) = reply else {
+        return Err(unexpected(&reply));
+    };
+    output::text(&render(&outcome, json)?)?;
+    Ok(())
 }
 
-/// `mq accept-origin`: the overseer's (or the mayor's) decision to take origin's rewritten
-/// history; git only, so the CLI runs it in its own process.
-pub fn accept_origin(town: &Town, rig: &str, who: &str) -> Result<String> {
-    if who != gastown_town::mail::OVERSEER && who != "mayor" {
-        bail!(
-            "{who} cannot accept origin's history for rig {rig}: that is the overseer's or the \
-             mayor's decision (it replaces the rig's target branch)"
-        );
-    }
-    refinery::accept_origin(&Rig::load(town, rig)?)
+fn pretty<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+    Ok(format!("{}\n", serde_json::to_string_pretty(value)?))
 }
 
-fn state_word(mr: &MergeRequest) -> &'static str {
-    match mr.state {
-        QueueState::Queued if mr.target_broken_at.is_some() => "held",
-        QueueState::Queued => "queued",
-        QueueState::Rework => "rework",
-        QueueState::Escalated => "escalated",
-        QueueState::Closed => "closed",
-    }
+/// What an mq command prints on stdout.
+fn render(outcome: &MqOutcome, json: bool) -> Result<String> {
+    Ok(match outcome {
+        MqOutcome::Queue { merge_requests, .. } if json => pretty(merge_requests)?,
+        MqOutcome::Queue {
+            rig,
+            merge_requests,
+        } => queue_text(rig.as_deref(), merge_requests)?,
+        MqOutcome::Shown { merge_request, .. } if json => pretty(merge_request)?,
+        MqOutcome::Shown {
+            merge_request,
+            on_origin,
+            closed,
+        } => show_text(merge_request, on_origin.as_ref(), closed.as_deref())?,
+        MqOutcome::Retried { id, rig, tries } => format!(
+            "{id} is back in the merge queue of {rig} ({tries} tr{} so far; the mayor is told again if it fails)\n",
+            if *tries == 1 { "y" } else { "ies" }
+        ),
+        MqOutcome::Rejected {
+            id,
+            source_bead,
+            worker,
+            branch,
+        } => format!(
+            "{id} rejected; {source_bead} is back in the ready pool; {worker} keeps its branch {branch}\n"
+        ),
+        MqOutcome::Processed(summary) if json => pretty(summary)?,
+        MqOutcome::Processed(summary) => processed_text(summary)?,
+    })
 }
 
-fn list(ledger: &Ledger, town: &Town, rig: Option<&str>, json: bool) -> Result<String> {
-    if let Some(r) = rig {
-        Rig::load(town, r)?;
-    }
-    let mrs = refinery::queue_of(ledger, rig)?;
-    if json {
-        return Ok(format!("{}\n", serde_json::to_string_pretty(&mrs)?));
-    }
-    if mrs.is_empty() {
+/// `mq list`: one line per merge request, in landing order.
+fn queue_text(rig: Option<&str>, merge_requests: &[MergeRequest]) -> Result<String> {
+    if merge_requests.is_empty() {
         return Ok(match rig {
             Some(r) => format!("the merge queue of {r} is empty\n"),
             None => "every merge queue is empty\n".to_string(),
         });
     }
     let mut out = String::new();
-    for (i, mr) in mrs.iter().enumerate() {
+    for (i, mr) in merge_requests.iter().enumerate() {
         writeln!(
             out,
             "{:>3}. {}  P{}  {:<9}  {}  {} → {}  tries {}  {}",
@@ -169,15 +173,15 @@ fn list(ledger: &Ledger, town: &Town, rig: Option<&str>, json: bool) -> Result<S
     Ok(out)
 }
 
-fn show(ledger: &Ledger, town: &Town, id: &str, json: bool) -> Result<String> {
-    let mr = MergeRequest::load(ledger, id)?;
-    let bead = ledger.get(id)?;
-    if json {
-        return Ok(format!("{}\n", serde_json::to_string_pretty(&mr)?));
-    }
+/// `mq show`: one merge request, field by field.
+fn show_text(
+    mr: &MergeRequest,
+    on_origin: Option<&OnOrigin>,
+    closed: Option<&str>,
+) -> Result<String> {
     let mut out = String::new();
     writeln!(out, "{}  {}", mr.id, mr.title)?;
-    writeln!(out, "  state:    {}", state_word(&mr))?;
+    writeln!(out, "  state:    {}", state_word(mr))?;
     writeln!(out, "  rig:      {}", mr.rig)?;
     writeln!(out, "  branch:   {} → {}", mr.branch, mr.target)?;
     writeln!(out, "  commit:   {}", mr.commit)?;
@@ -185,73 +189,39 @@ fn show(ledger: &Ledger, town: &Town, id: &str, json: bool) -> Result<String> {
     writeln!(out, "  worker:   {}", mr.worker)?;
     writeln!(out, "  priority: P{}", mr.priority)?;
     writeln!(out, "  tries:    {}", mr.retry_count)?;
-    if let Ok(rig) = Rig::load(town, &mr.rig) {
-        let pushed =
-            gastown_town::git_cli::rev_parse(&rig.bare_repo(), &refinery::pushed_ref(&mr.branch));
-        let on_origin = match pushed {
-            Ok(commit) if commit == mr.commit => "yes, at this commit".to_string(),
-            Ok(commit) => format!("yes, at {commit} (an earlier one)"),
-            Err(_) => "no".to_string(),
+    if let Some(on_origin) = on_origin {
+        let said = match on_origin {
+            OnOrigin::AtThisCommit => "yes, at this commit".to_string(),
+            OnOrigin::AtEarlier(commit) => format!("yes, at {commit} (an earlier one)"),
+            OnOrigin::No => "no".to_string(),
         };
-        writeln!(out, "  on origin: {on_origin}")?;
+        writeln!(out, "  on origin: {said}")?;
     }
-    if let Some(reason) = bead.map(|b| b.close_reason).filter(|r| !r.is_empty()) {
+    if let Some(reason) = closed {
         writeln!(out, "  closed:   {reason}")?;
     }
     Ok(out)
 }
 
-fn open_mr(ledger: &Ledger, id: &str) -> Result<MergeRequest> {
-    let mr = MergeRequest::load(ledger, id)?;
-    if mr.state == QueueState::Closed {
-        bail!("{id} is closed: only an open merge request can be retried or rejected");
+/// `mq process`: each merge request's result, then the totals.
+fn processed_text(summary: &ProcessSummary) -> Result<String> {
+    let mut out = String::new();
+    for note in &summary.notes {
+        writeln!(out, "{note}")?;
     }
-    Ok(mr)
-}
-
-fn retry(ledger: &mut Ledger, id: &str, who: &str) -> Result<String> {
-    let mr = open_mr(ledger, id)?;
-    // The try count is never reset: an MR that fails again after a retry is escalated again.
-    let mut fields = Map::new();
-    for key in ["rework_from", "target_broken_at", "last_failure"] {
-        fields.insert(key.into(), Value::Null);
-    }
-    ledger.set_extra(id, fields, who)?;
-    if mr.state == QueueState::Escalated {
-        ledger.update(
-            id,
-            BeadPatch {
-                status: Some(Status::Open),
-                ..BeadPatch::default()
-            },
-            who,
-        )?;
-    }
-    if ledger
-        .get(id)?
-        .is_some_and(|b| b.labels.iter().any(|l| l == "escalated"))
-    {
-        ledger.remove_label(id, "escalated", who)?;
-    }
-    Ok(format!(
-        "{id} is back in the merge queue of {} ({} tr{} so far; the mayor is told again if it fails)\n",
-        mr.rig,
-        mr.retry_count,
-        if mr.retry_count == 1 { "y" } else { "ies" }
-    ))
-}
-
-fn reject(ledger: &mut Ledger, id: &str, reason: Option<&str>, who: &str) -> Result<String> {
-    let mr = open_mr(ledger, id)?;
-    let why = format!("rejected by {who}: {}", reason.unwrap_or("no reason given"));
-    ledger.close(id, &why, who)?;
-    if !mr.worker.is_empty() {
-        let body = format!("{id} ({} on {}) was {why}", mr.source_bead, mr.branch);
-        send_protocol(ledger, ProtocolKind::MergeFailed, &mr.worker, who, &body)?;
-    }
-    refinery::reopen_source(ledger, &mr, &why, who)?;
-    Ok(format!(
-        "{id} rejected; {} is back in the ready pool; {} keeps its branch {}\n",
-        mr.source_bead, mr.worker, mr.branch
-    ))
+    writeln!(
+        out,
+        "rig {}: {} merged, {} sent back, {} failed, {} held, {} waiting for origin ({} recovered) in {} batch(es), {} gate run(s), {} ms",
+        summary.rig,
+        summary.merged,
+        summary.sent_back,
+        summary.failed,
+        summary.held,
+        summary.waiting_for_origin,
+        summary.recovered,
+        summary.batches,
+        summary.gate_runs,
+        summary.elapsed_ms
+    )?;
+    Ok(out)
 }

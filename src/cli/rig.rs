@@ -2,6 +2,7 @@
 //! by `gastown_town::rig`; this file parses flags and prints (text, or JSON with `--json`).
 
 use crate::output;
+use crate::protocol::{TownReply, TownRequest};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use gastown_town::git_cli::{self, Worktree};
@@ -17,17 +18,21 @@ pub enum RigCommand {
     Add(AddArgs),
     /// List the town's rigs.
     List {
+        /// Print a JSON array of the rigs' configurations.
         #[arg(long)]
         json: bool,
     },
     /// Show a rig: config, worktrees, polecats, crew and branch tips.
     Show {
+        /// The rig's name.
         name: String,
+        /// Print everything shown as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Remove a rig, its clone and worktrees (refused while work would be lost).
     Remove {
+        /// The rig's name.
         name: String,
         /// Remove even with uncommitted, unmerged or unpushed work.
         #[arg(long)]
@@ -35,11 +40,14 @@ pub enum RigCommand {
     },
     /// Run one of a rig's gates, as the refinery would (exit 1 when it fails).
     Gate {
+        /// The rig's name.
         name: String,
+        /// Which gate.
         gate: super::args::GateArg,
         /// The worktree to run it in (default: the refinery's).
         #[arg(long)]
         worktree: Option<PathBuf>,
+        /// Print the gate's outcome as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -63,6 +71,7 @@ pub struct AddArgs {
     /// Keep landed work in the town: never push to the source (`[refinery] push = false`).
     #[arg(long)]
     pub no_push: bool,
+    /// Print the new rig's configuration as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -310,14 +319,10 @@ fn landing(c: &RigConfig) -> String {
 /// else from the ledger opened here.
 fn claims(town: &Town) -> Result<Claims> {
     if let Some(mut supervisor) = crate::client::connect(town)? {
-        let reply = crate::client::call(
-            &mut supervisor,
-            crate::run::protocol::TownRequest::RigClaims,
-        )?;
-        let crate::run::protocol::TownReply::Json(json) = reply else {
-            bail!("unexpected reply from the supervisor: {reply:?}");
+        return match crate::client::call(&mut supervisor, TownRequest::RigClaims)? {
+            TownReply::Claims(claims) => Ok(claims),
+            other => Err(super::routed::unexpected(&other)),
         };
-        return serde_json::from_str(&json).context("the supervisor sent bad claims");
     }
     let ledger = town.open_ledger()?;
     let claims = Claims::read(&ledger);

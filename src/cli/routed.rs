@@ -1,33 +1,77 @@
-//! Ledger command families that run the same with or without a supervisor: through the socket
-//! when `gastown run` is up (the supervisor owns the ledger; the caller is the connection's
-//! identity), else on the ledger opened directly.
+//! Commands that run the same with or without a supervisor: through the socket when `gastown
+//! run` is up (the supervisor owns the ledger; the caller is the connection's identity), else on
+//! the ledger opened here (the caller is `GASTOWN_AGENT`, else the overseer). Either way the
+//! command's typed reply comes back here, for the family's file to render.
 
 use crate::client;
-use crate::output;
-use crate::run::protocol::{TownReply, TownRequest};
-use anyhow::{Context, Result, bail};
+use crate::protocol::{TownReply, TownRequest};
+use anyhow::{Context, Result, anyhow};
 use gastown_beads::Ledger;
+use gastown_town::Caller;
 use gastown_town::town::Town;
 
-/// Send `request` to the supervisor if one runs, else run `direct` on the opened ledger.
+/// Send `request` to the supervisor if one runs, else run `direct` on the opened ledger (flushed
+/// to git on the way out) as the caller [`caller_from_env`] names.
 pub fn run(
     town: &Town,
     request: TownRequest,
-    direct: impl FnOnce(&mut Ledger, &str) -> Result<String>,
-) -> Result<()> {
+    direct: impl FnOnce(&mut Ledger, &Caller) -> Result<TownReply>,
+) -> Result<TownReply> {
     if let Some(mut supervisor) = client::connect(town)? {
-        return match client::call(&mut supervisor, request)? {
-            TownReply::Text(text) => Ok(output::text(&text)?),
-            other => bail!("unexpected reply from the supervisor: {other:?}"),
-        };
+        return client::call(&mut supervisor, request);
     }
+    let caller = caller_from_env()?;
     let mut ledger = town.open_ledger()?;
-    let result = direct(&mut ledger, &crate::cli::bead::actor());
+    let result = direct(&mut ledger, &caller);
     let closed = ledger
         .close_ledger()
         .context("cannot flush the ledger to git");
-    let text = result?;
+    let reply = result?;
     closed?;
-    output::text(&text)?;
-    Ok(())
+    Ok(reply)
+}
+
+/// Who the CLI acts as without a supervisor: the agent `GASTOWN_AGENT` names (set in every
+/// agent session), else the overseer.
+pub fn caller_from_env() -> Result<Caller> {
+    match std::env::var("GASTOWN_AGENT") {
+        Ok(name) if !name.is_empty() => Caller::from_name(&name).map_err(|e| {
+            anyhow!("GASTOWN_AGENT={name:?} names no agent: {e}; unset it to act as the overseer")
+        }),
+        _ => Ok(Caller::Overseer),
+    }
+}
+
+/// The reply a request of this family cannot get: the supervisor and this CLI disagree.
+pub fn unexpected(reply: &TownReply) -> anyhow::Error {
+    anyhow!(
+        "unexpected reply from the supervisor ({}): restart `gastown run` with this gastown",
+        reply_name(reply)
+    )
+}
+
+/// A reply's variant, for messages (never its content: it may be large).
+fn reply_name(reply: &TownReply) -> &'static str {
+    match reply {
+        TownReply::Bead(_) => "bead",
+        TownReply::Mail(_) => "mail",
+        TownReply::Mol(_) => "mol",
+        TownReply::Mq(_) => "mq",
+        TownReply::Convoy(_) => "convoy",
+        TownReply::Work { .. } => "work",
+        TownReply::Hook(_) => "hook",
+        TownReply::Seance(_) => "seance",
+        TownReply::Synced(_) => "synced",
+        TownReply::Claims(_) => "claims",
+        TownReply::Tree(_) => "tree",
+        TownReply::Actor(_) => "actor",
+        TownReply::Screen { .. } => "screen",
+        TownReply::Nudged { .. } => "nudged",
+        TownReply::Restarted { .. } => "restarted",
+        TownReply::Killed { .. } => "killed",
+        TownReply::Spawned { .. } => "spawned",
+        TownReply::Attached { .. } => "attached",
+        TownReply::Output { .. } => "output",
+        TownReply::Done => "done",
+    }
 }

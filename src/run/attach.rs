@@ -4,7 +4,7 @@
 //! then long-polls `AttachPoll` for output and sends keystrokes with `AttachInput`. The output
 //! subscription lives here between polls, so nothing is lost between two polls.
 
-use super::protocol::TownReply;
+use crate::protocol::TownReply;
 use crate::socket::{ErrorCode, WireError};
 use gastown_actors::session::{SessionMsg, client};
 use ractor::ActorRef;

@@ -1,22 +1,25 @@
 //! The supervisor's answers to town requests arriving on the socket.
 //!
-//! Every request runs as the connection's identity (stamped by the socket layer at handshake);
-//! a session's request also counts as its heartbeat.
+//! Every request runs as the connection's identity (stamped by the socket layer at handshake),
+//! turned here into the domain's [`Caller`] and handed to every handler; a session's request
+//! also counts as its heartbeat. The ledger commands run the domain's `apply`
+//! (`gastown_town::command`, `gastown_town::work`) in the ledger actor and answer its typed
+//! outcome; the live tree's requests are answered in `live.rs`.
 
 use super::attach::Attachments;
-use super::introspect;
-use super::protocol::{TownReply, TownRequest};
 use super::topology::{self, TreeConfig};
-use crate::cli::{bead, mail};
+use crate::protocol::{Synced, TownReply, TownRequest};
 use crate::socket::{
     ErrorCode, Handler, HandlerFuture, Identity, ReplyBody, RequestBody, WireError,
 };
 use gastown_actors::ledger::LedgerHandle;
 use gastown_actors::role::RoleMsg;
-use gastown_actors::session::{NudgeOptions, SessionMsg, client};
-use gastown_beads::{ListFilter, Status};
+use gastown_beads::Ledger;
 use gastown_supervision::{SupervisorEvent, SupervisorRef};
+use gastown_town::Caller;
+use gastown_town::command::{agent, bead, convoy, mail, mol, mq};
 use gastown_town::identity::AgentIdentity;
+use gastown_town::town::Town;
 use gastown_town::work::{self, Effect, WorkCommand};
 use ractor::ActorRef;
 use std::collections::VecDeque;
@@ -48,20 +51,31 @@ impl Handler for TownHandler {
                     "this request is not a town request",
                 ));
             };
-            self.heartbeat(identity).await;
-            self.answer(identity, *request).await.map(ReplyBody::Town)
+            let caller = caller_of(identity)?;
+            self.heartbeat(&caller).await;
+            self.answer(&caller, *request)
+                .await
+                .map(|reply| ReplyBody::Town(Box::new(reply)))
         })
     }
 }
 
-fn err(code: ErrorCode, message: impl Into<String>) -> WireError {
+pub(super) fn err(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError::new(code, message)
 }
 
-fn actor_name(identity: &Identity) -> String {
+/// The domain's caller for a connection's identity.
+fn caller_of(identity: &Identity) -> Result<Caller, WireError> {
     match identity {
-        Identity::Overseer => "overseer".to_string(),
-        Identity::Agent { address, .. } => address.clone(),
+        Identity::Overseer => Ok(Caller::Overseer),
+        Identity::Agent { address, .. } => AgentIdentity::parse(address)
+            .map(Caller::Agent)
+            .map_err(|e| {
+                err(
+                    ErrorCode::Internal,
+                    format!("this connection's token names {address:?}, not an agent: {e}"),
+                )
+            }),
     }
 }
 
@@ -84,51 +98,36 @@ impl TownHandler {
         }
     }
 
-    async fn heartbeat(&self, identity: &Identity) {
-        let Identity::Agent { address, .. } = identity else {
+    async fn heartbeat(&self, caller: &Caller) {
+        let Some(agent) = caller.agent() else {
             return;
         };
         let Ok(root) = self.root().await else { return };
-        if let Ok(role) = topology::find_role(root, address).await
+        if let Ok(role) = topology::find_role(root, &agent.address).await
             && let Ok(Some(agent)) = role.child_actor::<RoleMsg>("agent").await
         {
             let _ = agent.send_message(RoleMsg::Heartbeat);
         }
     }
 
-    async fn answer(
-        &self,
-        identity: &Identity,
-        request: TownRequest,
-    ) -> Result<TownReply, WireError> {
+    async fn answer(&self, caller: &Caller, request: TownRequest) -> Result<TownReply, WireError> {
         match request {
-            TownRequest::Bead(cmd) => self.bead(identity, cmd).await,
-            TownRequest::Sync => self.sync().await,
-            TownRequest::Actors => self.actors().await,
-            TownRequest::Actor { path } => self.actor(&path).await,
-            TownRequest::Peek { agent, lines } => self.peek(&agent, lines).await,
-            TownRequest::Nudge { agent, text } => self.nudge(&agent, &text).await,
-            TownRequest::Restart { agent } => self.restart(&agent).await,
-            TownRequest::Kill { agent } => self.kill(&agent).await,
-            TownRequest::Spawn {
-                address,
-                runtime,
-                env,
-            } => self.spawn(&address, runtime.as_deref(), &env).await,
-            TownRequest::Heartbeat => Ok(TownReply::Done),
-            TownRequest::Hook => self.hook(identity).await,
-            TownRequest::AttachStart { agent, rows, cols } => {
-                let session = self.session(&agent).await?;
-                self.attachments.start(session, rows, cols).await
+            TownRequest::Bead(request) => {
+                self.in_ledger(caller, move |l, town, caller| {
+                    let outcome = bead::apply(l, town, request, caller);
+                    // A bead command may change a mail bead by hand: the inbox index must
+                    // re-read.
+                    gastown_town::mail::index::invalidate(l);
+                    outcome.map(TownReply::Bead)
+                })
+                .await
             }
-            TownRequest::AttachPoll { id, wait_ms } => self.attachments.poll(id, wait_ms).await,
-            TownRequest::AttachInput { id, bytes } => self.attachments.input(id, bytes).await,
-            TownRequest::AttachResize { id, rows, cols } => {
-                self.attachments.resize(id, rows, cols).await
-            }
-            TownRequest::AttachEnd { id } => self.attachments.end(id).await,
-            TownRequest::Mail(cmd) => {
-                let reply = self.mail(identity, cmd).await;
+            TownRequest::Mail(request) => {
+                let reply = self
+                    .in_ledger(caller, move |l, _, caller| {
+                        mail::apply(l, request, caller).map(TownReply::Mail)
+                    })
+                    .await;
                 // New mail may be waiting for a live session: let the router look now.
                 if let Some(router) = ractor::registry::where_is(super::router::ROUTER_NAME) {
                     let router: ActorRef<super::router::RouterMsg> = router.into();
@@ -136,74 +135,72 @@ impl TownHandler {
                 }
                 reply
             }
-            TownRequest::Work(cmd) => self.work(identity, cmd).await,
-            TownRequest::Mol(cmd) => self.mol(identity, cmd).await,
-            TownRequest::Dnd { on, agent } => {
-                self.ledger_text(identity, move |l, _town, who| {
-                    crate::cli::dnd_for(l, who, agent.as_deref(), on)
+            TownRequest::Mol(request) => {
+                self.in_ledger(caller, move |l, town, caller| {
+                    mol::apply(l, town, request, caller).map(TownReply::Mol)
                 })
                 .await
             }
-            TownRequest::Mq(cmd) => {
-                self.ledger_text(identity, move |l, town, who| {
-                    crate::cli::mq::apply(l, town, cmd, who)
+            TownRequest::Mq(request) => {
+                self.in_ledger(caller, move |l, town, caller| {
+                    mq::apply(l, town, request, caller).map(TownReply::Mq)
                 })
                 .await
             }
-            TownRequest::Convoy(cmd) => {
-                self.ledger_text(identity, move |l, town, who| {
-                    crate::cli::convoy::apply(l, town, cmd, who)
+            TownRequest::Convoy(request) => {
+                self.in_ledger(caller, move |l, town, caller| {
+                    convoy::apply(l, town, request, caller).map(TownReply::Convoy)
                 })
                 .await
             }
-            TownRequest::RigClaims => self.rig_claims().await,
+            TownRequest::Work(request) => self.work(caller, request).await,
+            TownRequest::Hook { agent } => {
+                self.in_ledger(caller, move |l, _, caller| {
+                    agent::hook(l, caller, agent.as_deref()).map(TownReply::Hook)
+                })
+                .await
+            }
+            TownRequest::Seance { agent } => {
+                self.in_ledger(caller, move |l, _, _| {
+                    agent::seance(l, &agent).map(TownReply::Seance)
+                })
+                .await
+            }
+            TownRequest::Sync => self.sync().await,
+            TownRequest::RigClaims => {
+                self.in_ledger(caller, |l, _, _| {
+                    gastown_town::rig::orphans::Claims::read(l).map(TownReply::Claims)
+                })
+                .await
+            }
+            other => self.answer_live(other).await,
         }
     }
 
-    async fn bead(
-        &self,
-        identity: &Identity,
-        cmd: bead::BeadCommand,
-    ) -> Result<TownReply, WireError> {
-        let who = actor_name(identity);
+    /// Run `f` in the ledger actor as `caller`: an error of the command is the caller's
+    /// (`InvalidArgument`, its message says what to do), a ledger actor that cannot be
+    /// reached is `Unavailable`.
+    async fn in_ledger<F>(&self, caller: &Caller, f: F) -> Result<TownReply, WireError>
+    where
+        F: FnOnce(&mut Ledger, &Town, &Caller) -> anyhow::Result<TownReply> + Send + 'static,
+    {
+        let caller = caller.clone();
         let town = self.tree.town.clone();
-        let result = self
-            .ledger
-            .call(move |ledger| {
-                let out = bead::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}"));
-                // A bead command may change a mail bead by hand: the inbox index must re-read.
-                gastown_town::mail::index::invalidate(ledger);
-                out
-            })
+        self.ledger
+            .call(move |ledger| f(ledger, &town, &caller).map_err(|e| format!("{e:#}")))
             .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
-        result
-            .map(TownReply::Text)
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
             .map_err(|e| err(ErrorCode::InvalidArgument, e))
     }
 
-    async fn mail(
-        &self,
-        identity: &Identity,
-        cmd: mail::MailCommand,
-    ) -> Result<TownReply, WireError> {
-        let who = actor_name(identity);
-        let result = self
-            .ledger
-            .call(move |ledger| mail::apply(ledger, cmd, &who).map_err(|e| format!("{e:#}")))
-            .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
-        result
-            .map(TownReply::Text)
-            .map_err(|e| err(ErrorCode::InvalidArgument, e))
-    }
-
-    async fn work(&self, identity: &Identity, cmd: WorkCommand) -> Result<TownReply, WireError> {
-        let who = actor_name(identity);
+    async fn work(&self, caller: &Caller, request: WorkCommand) -> Result<TownReply, WireError> {
+        let caller = caller.clone();
         let town = self.tree.town.clone();
         let outcome = self
             .ledger
-            .call(move |ledger| work::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}")))
+            .call(move |ledger| {
+                work::apply(ledger, &town, request, &caller).map_err(|e| format!("{e:#}"))
+            })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
             .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
@@ -214,81 +211,7 @@ impl TownHandler {
                 Err(e) => text.push_str(&format!("warning: {e}\n")),
             }
         }
-        Ok(TownReply::Text(text))
-    }
-
-    async fn mol(
-        &self,
-        identity: &Identity,
-        cmd: crate::cli::mol::MolCommand,
-    ) -> Result<TownReply, WireError> {
-        let who = actor_name(identity);
-        let town = self.tree.town.clone();
-        let result = self
-            .ledger
-            .call(move |ledger| {
-                crate::cli::mol::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}"))
-            })
-            .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
-        result
-            .map(TownReply::Text)
-            .map_err(|e| err(ErrorCode::InvalidArgument, e))
-    }
-
-    /// Run a ledger command family's `apply` in the ledger actor as the caller.
-    async fn ledger_text<F>(&self, identity: &Identity, f: F) -> Result<TownReply, WireError>
-    where
-        F: FnOnce(
-                &mut gastown_beads::Ledger,
-                &gastown_town::town::Town,
-                &str,
-            ) -> anyhow::Result<String>
-            + Send
-            + 'static,
-    {
-        let who = actor_name(identity);
-        let town = self.tree.town.clone();
-        let result = self
-            .ledger
-            .call(move |ledger| f(ledger, &town, &who).map_err(|e| format!("{e:#}")))
-            .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
-        result
-            .map(TownReply::Text)
-            .map_err(|e| err(ErrorCode::InvalidArgument, e))
-    }
-
-    /// Each role's mailbox depth: its unread mail in the ledger (the actor's mailbox mirrors it).
-    async fn fill_unread_mail(&self, tree: &mut introspect::ActorNode) {
-        let mut addresses = Vec::new();
-        introspect::visit(tree, &mut |n| {
-            if let Some(a) = topology::address_of_role_path(&n.path) {
-                addresses.push(a);
-            }
-        });
-        let counts = self
-            .ledger
-            .call(move |l| {
-                addresses
-                    .into_iter()
-                    .map(|a| {
-                        let n = gastown_town::mail::store::unread_for(l, &a)
-                            .map(|m| m.len())
-                            .unwrap_or(0);
-                        (a, n)
-                    })
-                    .collect::<std::collections::HashMap<String, usize>>()
-            })
-            .await
-            .unwrap_or_default();
-        introspect::visit_mut(tree, &mut |n| {
-            if let Some(a) = topology::address_of_role_path(&n.path)
-                && let Some(count) = counts.get(&a)
-            {
-                n.mailbox_depth = Some(n.mailbox_depth.unwrap_or(0) + count);
-            }
-        });
+        Ok(TownReply::Work { text })
     }
 
     /// Carry out one effect of a work command on the live tree.
@@ -362,158 +285,9 @@ impl TownHandler {
             .sync()
             .await
             .map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
-        Ok(TownReply::Text(match outcome {
-            Some(c) => format!("committed {} bead(s) in {}\n", c.beads, c.commit),
-            None => "nothing to commit: the ledger is in git\n".to_string(),
-        }))
-    }
-
-    async fn actors(&self) -> Result<TownReply, WireError> {
-        let mut tree = introspect::tree(self.root().await?)
-            .await
-            .map_err(|e| err(ErrorCode::Internal, e))?;
-        self.fill_unread_mail(&mut tree).await;
-        let json =
-            serde_json::to_string(&tree).map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
-        Ok(TownReply::Json(json))
-    }
-
-    async fn actor(&self, path: &str) -> Result<TownReply, WireError> {
-        let tree = introspect::tree(self.root().await?)
-            .await
-            .map_err(|e| err(ErrorCode::Internal, e))?;
-        let Some(node) = introspect::find(&tree, path) else {
-            return Err(err(
-                ErrorCode::NotFound,
-                format!("no actor at path {path:?}: `gastown actors` lists the paths"),
-            ));
-        };
-        let events: Vec<SupervisorEvent> = self
-            .events
-            .lock()
-            .map_err(|_| err(ErrorCode::Internal, "event history poisoned"))?
-            .iter()
-            .filter(|e| {
-                let child_path = format!("{}/{}", e.supervisor, e.child);
-                child_path == path
-                    || child_path.starts_with(&format!("{path}/"))
-                    || e.supervisor == path
-            })
-            .rev()
-            .take(50)
-            .cloned()
-            .collect();
-        let json = serde_json::json!({ "actor": node, "events": events });
-        Ok(TownReply::Json(json.to_string()))
-    }
-
-    async fn session(&self, agent: &str) -> Result<ActorRef<SessionMsg>, WireError> {
-        let role = topology::find_role(self.root().await?, agent)
-            .await
-            .map_err(|e| err(ErrorCode::NotFound, e))?;
-        role.child_actor::<SessionMsg>("session")
-            .await
-            .ok()
-            .flatten()
-            .ok_or_else(|| {
-                err(
-                    ErrorCode::NotFound,
-                    format!("{agent} has no running session (no runtime, or it is restarting): see `gastown actors`"),
-                )
-            })
-    }
-
-    async fn peek(&self, agent: &str, lines: Option<usize>) -> Result<TownReply, WireError> {
-        let session = self.session(agent).await?;
-        let text = client::peek(&session, lines)
-            .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
-        Ok(TownReply::Text(text))
-    }
-
-    async fn nudge(&self, agent: &str, text: &str) -> Result<TownReply, WireError> {
-        let session = self.session(agent).await?;
-        client::nudge(&session, text, NudgeOptions::default())
-            .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
-        Ok(TownReply::Text(format!("nudged {agent}\n")))
-    }
-
-    async fn restart(&self, agent: &str) -> Result<TownReply, WireError> {
-        let role = topology::find_role(self.root().await?, agent)
-            .await
-            .map_err(|e| err(ErrorCode::NotFound, e))?;
-        role.restart_child("session").await.map_err(|e| {
-            err(
-                ErrorCode::Unavailable,
-                format!("cannot restart {agent}'s session: {e}"),
-            )
-        })?;
-        Ok(TownReply::Text(format!("restarted {agent}'s session\n")))
-    }
-
-    async fn kill(&self, agent: &str) -> Result<TownReply, WireError> {
-        let session = self.session(agent).await?;
-        let pid = client::snapshot(&session).await.map(|s| s.pid).ok();
-        client::kill(&session)
-            .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
-        let pid = pid
-            .map(|p| format!(" (process group {p})"))
-            .unwrap_or_default();
-        Ok(TownReply::Text(format!(
-            "killed {agent}'s session{pid}; its supervisor restarts it\n"
-        )))
-    }
-
-    async fn spawn(
-        &self,
-        address: &str,
-        runtime: Option<&str>,
-        env: &[(String, String)],
-    ) -> Result<TownReply, WireError> {
-        let identity = AgentIdentity::parse(address)
-            .map_err(|e| err(ErrorCode::InvalidArgument, e.to_string()))?;
-        let started = self
-            .spawn_identity(&identity, runtime, env)
-            .await
-            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
-        Ok(TownReply::Text(started.replace("started ", "spawned ")))
-    }
-
-    /// What the ledger says belongs to whom, for `gastown rig show`'s orphans.
-    async fn rig_claims(&self) -> Result<TownReply, WireError> {
-        let claims = self
-            .ledger
-            .call(|l| gastown_town::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}")))
-            .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
-            .map_err(|e| err(ErrorCode::Internal, e))?;
-        let json =
-            serde_json::to_string(&claims).map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
-        Ok(TownReply::Json(json))
-    }
-
-    async fn hook(&self, identity: &Identity) -> Result<TownReply, WireError> {
-        let Identity::Agent { address, .. } = identity else {
-            return Err(err(
-                ErrorCode::InvalidArgument,
-                "the overseer has no hook: run this from an agent session",
-            ));
-        };
-        let address = address.clone();
-        let beads = self
-            .ledger
-            .try_call(move |ledger| {
-                ledger.list(&ListFilter {
-                    status: Some(Status::Hooked),
-                    assignee: Some(address),
-                    ..ListFilter::default()
-                })
-            })
-            .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
-        let lines: Vec<String> = beads.iter().map(|b| b.to_json_line()).collect();
-        Ok(TownReply::Json(format!("[{}]", lines.join(","))))
+        Ok(TownReply::Synced(outcome.map(|c| Synced {
+            beads: c.beads,
+            commit: c.commit.to_string(),
+        })))
     }
 }

@@ -3,30 +3,11 @@
 
 use gastown_actors::session::{SessionMsg, client};
 use gastown_supervision::{ChildSnapshot, ChildState, SupervisorRef, SupervisorSnapshot};
-use serde::Serialize;
 use std::future::Future;
 use std::pin::Pin;
 
-/// One node of `gastown actors --json`.
-#[derive(Debug, Clone, Serialize)]
-pub struct ActorNode {
-    pub path: String,
-    /// mayor, deacon, crew, polecat, session, agent, ledger, socket, …
-    pub role: String,
-    /// `supervisor` or `worker`.
-    pub kind: String,
-    pub state: String,
-    /// The session's agent process (its process group), or null.
-    pub pid: Option<u32>,
-    pub uptime_ms: Option<u64>,
-    pub restarts_total: u64,
-    pub restarts_recent: usize,
-    pub last_failure: Option<String>,
-    pub mailbox_depth: Option<usize>,
-    /// Strategy, for supervisors.
-    pub strategy: Option<String>,
-    pub children: Vec<ActorNode>,
-}
+/// One node of `gastown actors --json` (a wire type: the protocol owns it).
+pub use crate::protocol::ActorNode;
 
 type NodeFuture<'a> = Pin<Box<dyn Future<Output = Vec<ActorNode>> + Send + 'a>>;
 

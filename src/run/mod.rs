@@ -7,9 +7,9 @@
 mod attach;
 mod handler;
 pub mod introspect;
+mod live;
 mod logging;
 mod patrol;
-pub mod protocol;
 mod refinery_actor;
 mod router;
 mod socket_actor;

@@ -22,7 +22,8 @@ use std::time::Duration;
 
 use super::frame::{DEFAULT_MAX_FRAME, FrameError, read_frame, write_frame};
 use super::wire::{
-    Hello, Identity, PROTOCOL_VERSION, ReplyBody, Request, RequestBody, ServerFrame, WireError,
+    ErrorCode, Hello, Identity, PROTOCOL_VERSION, ReplyBody, Request, RequestBody, ServerFrame,
+    WireError,
 };
 
 /// Client settings; [`ClientOptions::new`] gives the defaults. `Debug` redacts the token.
@@ -104,6 +105,17 @@ pub enum ClientError {
     /// The server sent something out of order (a bug on one side).
     #[error("protocol violation: {0}: are the CLI and `gastown run` the same build?")]
     Protocol(String),
+    /// The server speaks another protocol version: this CLI and `gastown run` are different
+    /// builds (the binary was rebuilt or upgraded while `gastown run` kept running).
+    #[error(
+        "this gastown speaks protocol {PROTOCOL_VERSION} and the running `gastown run` does not \
+         ({detail}): they are different builds; restart `gastown run` (Ctrl-C it, start it \
+         again) so it runs this gastown"
+    )]
+    VersionMismatch {
+        /// What the server said, or why its answer could not be read.
+        detail: String,
+    },
 }
 
 impl ClientError {
@@ -180,14 +192,33 @@ impl Client {
         };
         // A refusing server (over capacity) may close before reading the hello; read its reason.
         sent_or_unsendable(write_frame(&mut stream, &hello, options.max_frame))?;
-        let welcome = match read_server_frame(&mut stream, &options)? {
-            ServerFrame::Welcome(welcome) => welcome,
-            ServerFrame::Error(error) => return Err(ClientError::Connection(error)),
-            ServerFrame::Response(_) => {
+        let welcome = match read_server_frame(&mut stream, &options) {
+            Ok(ServerFrame::Welcome(welcome)) if welcome.protocol == PROTOCOL_VERSION => welcome,
+            Ok(ServerFrame::Welcome(welcome)) => {
+                return Err(ClientError::VersionMismatch {
+                    detail: format!("it welcomed us with protocol {}", welcome.protocol),
+                });
+            }
+            Ok(ServerFrame::Error(error)) if error.code == ErrorCode::VersionMismatch => {
+                return Err(ClientError::VersionMismatch {
+                    detail: error.message,
+                });
+            }
+            Ok(ServerFrame::Error(error)) => return Err(ClientError::Connection(error)),
+            Ok(ServerFrame::Response(_)) => {
                 return Err(ClientError::Protocol(
                     "a response before the welcome".to_string(),
                 ));
             }
+            // An answer to the hello this build cannot decode comes from another build.
+            Err(ClientError::Frame(FrameError::Decode { reason })) => {
+                return Err(ClientError::VersionMismatch {
+                    detail: format!(
+                        "its answer to our hello is not a message we can read: {reason}"
+                    ),
+                });
+            }
+            Err(other) => return Err(other),
         };
         Ok(Client {
             stream,

@@ -172,7 +172,7 @@ impl Connection {
         let protocol: u32 = decode_leading(payload).map_err(bad_frame)?;
         if protocol != PROTOCOL_VERSION {
             let message = format!(
-                "this supervisor speaks protocol {PROTOCOL_VERSION}, the client {protocol}: use the same gastown build for the CLI and `gastown run`"
+                "this `gastown run` speaks protocol {PROTOCOL_VERSION}, the client protocol {protocol}: they are different builds; restart `gastown run` (Ctrl-C it, start it again) with the gastown you run now"
             );
             return Err(Refusal::new(
                 Counter::VersionMismatch,

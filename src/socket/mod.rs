@@ -10,14 +10,15 @@
 //!   connection (peer uid check, handshake, requests, timeouts, refusals);
 //! - [`handler`]: the trait the supervisor implements to answer requests;
 //! - [`client`]: the blocking client every CLI command uses;
-//! - [`stats`]: counters for introspection; [`bench`]: the round-trip benchmark.
+//! - [`stats`]: counters for introspection; [`bench`]: the round-trip benchmark;
+//! - `golden` (tests): the wire of this `PROTOCOL_VERSION`, pinned byte for byte.
+//!
+//! The town's own requests and replies (`RequestBody::Town`) are `crate::protocol`'s: this layer
+//! depends on it, never the other way.
 //!
 //! **Architecture invariant:** a request handler learns who is calling only from the
 //! connection's identity, established at handshake from the token; never from a payload.
 //! Protocol details for humans: `docs/socket.md`.
-
-// In the binary crate, `pub` items nobody calls yet are dead code; the CLI and supervisor adopt
-// this API piecemeal (issue 4). Remove this once the socket is fully wired.
 
 pub mod bench;
 pub mod bind;
@@ -30,6 +31,8 @@ pub mod stats;
 pub mod tokens;
 pub mod wire;
 
+#[cfg(test)]
+mod golden;
 #[cfg(test)]
 mod tests;
 

@@ -6,17 +6,25 @@
 //! [`ServerFrame::Error`] can arrive at any point; it is about the connection (idle timeout, bad
 //! frame, shutdown) and the server closes the connection after sending it.
 //!
-//! Compatibility: bincode encodes enum variants by index, so new variants go at the END of each
-//! enum, and [`Hello`]'s first field stays the protocol version so any server can read it.
-//! Bump [`PROTOCOL_VERSION`] whenever an existing message changes shape.
+//! Compatibility: bincode encodes enum variants by index and fields in order, and [`Hello`]'s
+//! first field stays the protocol version so any server can read it. Bump [`PROTOCOL_VERSION`]
+//! whenever any message changes shape (a new variant included, and the town's messages in
+//! `crate::protocol`): the golden-bytes test (`golden.rs`) fails until it moves. New variants
+//! still go at the end, so the socket layer's own refusal (`ServerFrame::Error`) stays readable
+//! by every version.
 
 use serde::{Deserialize, Serialize};
 
 use super::stats::StatsSnapshot;
 
 /// The protocol this build speaks; a client and server must agree exactly. 2: `Spawn`'s
-/// runtime became optional (the runtime recorded for the identity is the default).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// runtime became optional (the runtime recorded for the identity is the default). 3: the
+/// town's requests and replies became plain typed messages of their own (`crate::protocol`),
+/// no longer the CLI's clap structs and rendered text.
+///
+/// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
+/// shape: the golden-bytes test (`golden.rs`) fails until it moves.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The first frame a client sends.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,7 +96,7 @@ pub enum RequestBody {
     /// The socket's counters. Answered by the socket layer.
     Stats,
     /// A town request (ledger, tree, sessions), answered by `gastown run`.
-    Town(Box<crate::run::protocol::TownRequest>),
+    Town(Box<crate::protocol::TownRequest>),
 }
 
 /// The answer to one request.
@@ -110,7 +118,7 @@ pub enum ReplyBody {
     /// Answer to [`RequestBody::Stats`].
     Stats(StatsSnapshot),
     /// Answer to [`RequestBody::Town`].
-    Town(crate::run::protocol::TownReply),
+    Town(Box<crate::protocol::TownReply>),
 }
 
 /// Everything the server sends.

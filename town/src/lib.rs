@@ -3,7 +3,11 @@
 //! - [`town`]: finding a town, its config (`town.toml`), `gastown install`;
 //! - [`rig`]: rigs (layout, `rig.toml`, worktrees, gates, reconciliation, orphans);
 //! - [`git_cli`]: the only code that runs the git CLI (and talks to remotes);
-//! - [`identity`]: agent addresses; [`agents`]: identities as agent beads;
+//! - [`identity`]: agent addresses; [`agents`]: identities as agent beads; [`caller`]: who runs
+//!   a command (the overseer or an agent), as the domain checks it;
+//! - [`command`]: the ledger commands (`bead`, `mail`, `mol`, `mq`, `convoy`, hook and seance
+//!   views): a request, a typed outcome and `apply` per family, run alike by the CLI and the
+//!   supervisor;
 //! - [`runtimes`]: agent runtimes (presets, custom agents, the durable choice per identity),
 //!   role homes;
 //! - [`work`]: sling, hook, prime, done, handoff, seance;
@@ -18,6 +22,8 @@
 //! caller to carry out.
 
 pub mod agents;
+pub mod caller;
+pub mod command;
 pub mod convoy;
 pub mod defaults;
 pub mod duration;
@@ -32,4 +38,5 @@ pub mod runtimes;
 pub mod town;
 pub mod work;
 
+pub use caller::Caller;
 pub use town::Town;

@@ -25,13 +25,13 @@ mod steps;
 mod tests;
 
 pub use finish::on_closed;
-pub use pour::{PourOptions, pour};
-pub use squash::{SquashOptions, burn, squash};
+pub use pour::{PourOptions, Poured, pour};
+pub use squash::{Burned, SquashOptions, Squashed, burn, squash};
 pub use steps::{StepDone, for_agent, open_molecules, resolve_step, step_done};
 
 use gastown_beads::ledger::{Ledger, ListFilter};
 use gastown_beads::{Bead, DepKind, EventKind, IssueType, LedgerError, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// Extra field of a molecule bead: what it was poured from.
@@ -96,7 +96,7 @@ pub enum MolError {
 }
 
 /// A step and its bead.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct StepRef {
     pub step: String,
     pub bead: String,
@@ -104,7 +104,7 @@ pub struct StepRef {
 }
 
 /// Where a step stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepState {
     /// Its bead is closed.

@@ -1,41 +1,88 @@
-//! Text and JSON renderings of a molecule for `mol status` and `mol current`.
+//! Text and JSON renderings of `mol` outcomes: pour, status, current, step done, squash, burn.
 
 use anyhow::Result;
-use gastown_town::molecule::{Molecule, StepState};
+use gastown_town::command::mol::{CurrentStep, MolOutcome, MoleculeStatus};
+use gastown_town::molecule::{StepDone, StepState};
 use serde_json::json;
 use std::fmt::Write as _;
 
-pub(super) fn status_json(m: &Molecule) -> serde_json::Value {
-    let steps: Vec<_> = m
-        .steps
-        .iter()
-        .map(|s| {
-            json!({"step": s.step, "bead": s.bead.id, "title": s.bead.title, "state": s.state,
-                   "status": s.bead.status.as_str(), "needs": s.needs})
-        })
-        .collect();
-    json!({
-        "molecule": m.bead.id, "title": m.bead.title, "status": m.bead.status.as_str(),
-        "formula": m.formula(), "ephemeral": m.bead.ephemeral, "assignee": m.bead.assignee,
-        "done": m.done(), "total": m.steps.len(), "current": m.current().map(|s| &s.step),
-        "missing": m.missing, "steps": steps,
-    })
+/// What a mol command prints on stdout.
+pub(super) fn render(outcome: &MolOutcome, json: bool) -> Result<String> {
+    match outcome {
+        MolOutcome::Poured { poured, .. } if json => pretty(poured),
+        MolOutcome::Poured { wisp, poured, .. } => {
+            let kind = if *wisp { "wisp" } else { "molecule" };
+            let mut out = format!(
+                "Poured {kind} {}: {} ({} steps)\n",
+                poured.molecule,
+                poured.title,
+                poured.steps.len()
+            );
+            let width = poured.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
+            for (i, s) in poured.steps.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "  {:>3}. {:width$}  {}  {}",
+                    i + 1,
+                    s.step,
+                    s.bead,
+                    s.title
+                );
+            }
+            let _ = writeln!(
+                out,
+                "Next: `gastown mol current {}`, then `gastown mol step done <step>` as each is finished",
+                poured.molecule
+            );
+            Ok(out)
+        }
+        MolOutcome::Status(molecules) if json => pretty(molecules),
+        MolOutcome::Status(molecules) if molecules.is_empty() => {
+            Ok("No open molecules\n".to_string())
+        }
+        MolOutcome::Status(molecules) => Ok(molecules.iter().map(status_text).collect()),
+        MolOutcome::Current(current) => current_text(current, json),
+        MolOutcome::StepDone(done) if json => pretty(done),
+        MolOutcome::StepDone(done) => Ok(step_done_text(done)),
+        MolOutcome::Squashed(done) if json => pretty(done),
+        MolOutcome::Squashed(done) => {
+            let mut out = format!("Squashed {} into digest {}", done.molecule, done.digest);
+            if !done.burned.is_empty() {
+                let _ = write!(out, "; burned {} wisp bead(s)", done.burned.len());
+            }
+            if !done.closed.is_empty() {
+                let _ = write!(out, "; closed {} unfinished step(s)", done.closed.len());
+            }
+            Ok(out + "\n")
+        }
+        MolOutcome::Burned(burned) if json => pretty(burned),
+        MolOutcome::Burned(burned) => Ok(format!(
+            "Burned wisp {} and its {} step(s)\n",
+            burned.molecule,
+            burned.steps.len()
+        )),
+    }
 }
 
-pub(super) fn status_text(m: &Molecule) -> String {
-    let wisp = if m.bead.ephemeral { ", wisp" } else { "" };
+fn pretty<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+    Ok(format!("{}\n", serde_json::to_string_pretty(value)?))
+}
+
+fn status_text(m: &MoleculeStatus) -> String {
+    let wisp = if m.ephemeral { ", wisp" } else { "" };
     let mut out = format!(
         "{}: {} [{}{wisp}]  progress {}/{}\n",
-        m.bead.id,
-        m.bead.title,
-        m.bead.status,
-        m.done(),
-        m.steps.len()
+        m.molecule, m.title, m.status, m.done, m.total
     );
     let width = m.steps.iter().map(|s| s.step.len()).max().unwrap_or(0);
-    let current = m.current().map(|s| s.bead.id.as_str());
+    // The current step is the first ready one (where a session resumes).
+    let current = m
+        .steps
+        .iter()
+        .find(|s| s.state == StepState::Ready)
+        .map(|s| s.bead.as_str());
     for s in &m.steps {
-        let marker = if Some(s.bead.id.as_str()) == current {
+        let marker = if Some(s.bead.as_str()) == current {
             ">"
         } else {
             " "
@@ -48,7 +95,7 @@ pub(super) fn status_text(m: &Molecule) -> String {
         let _ = writeln!(
             out,
             " {marker} {:width$}  {:7}  {}  {}",
-            s.step, state, s.bead.id, s.bead.title
+            s.step, state, s.bead, s.title
         );
     }
     if !m.missing.is_empty() {
@@ -61,54 +108,98 @@ pub(super) fn status_text(m: &Molecule) -> String {
     out
 }
 
-pub(super) fn current(m: &Molecule, json: bool) -> Result<String> {
-    let step = m.current();
-    let complete = m.done() == m.steps.len();
+fn current_text(m: &CurrentStep, json: bool) -> Result<String> {
+    let complete = m.done == m.total;
     if json {
-        let value = match step {
+        let value = match &m.step {
             Some(s) => json!({
-                "molecule": m.bead.id, "step": s.step, "bead": s.bead.id, "title": s.bead.title,
-                "description": s.bead.description, "acceptance": s.bead.acceptance_criteria,
-                "done": m.done(), "total": m.steps.len(), "complete": false,
+                "molecule": m.molecule, "step": s.step, "bead": s.bead, "title": s.title,
+                "description": s.description, "acceptance": s.acceptance,
+                "done": m.done, "total": m.total, "complete": false,
             }),
-            None => json!({"molecule": m.bead.id, "step": null, "done": m.done(),
-                           "total": m.steps.len(), "complete": complete}),
+            None => json!({"molecule": m.molecule, "step": null, "done": m.done,
+                           "total": m.total, "complete": complete}),
         };
-        return Ok(format!("{}\n", serde_json::to_string_pretty(&value)?));
+        return pretty(&value);
     }
-    let Some(s) = step else {
+    let Some(s) = &m.step else {
         return Ok(if complete {
             format!(
                 "All {} steps of {} are done; condense it with `gastown mol squash {}`\n",
-                m.steps.len(),
-                m.bead.id,
-                m.bead.id
+                m.total, m.molecule, m.molecule
             )
         } else {
             format!(
                 "No step of {} can be worked now ({}/{} done; the rest wait on beads outside it): see `gastown mol status {}`\n",
-                m.bead.id,
-                m.done(),
-                m.steps.len(),
-                m.bead.id
+                m.molecule, m.done, m.total, m.molecule
             )
         });
     };
     let mut out = format!(
         "Current step of {} ({}/{} done): {} — {} ({})\n",
-        m.bead.id,
-        m.done(),
-        m.steps.len(),
-        s.step,
-        s.bead.title,
-        s.bead.id
+        m.molecule, m.done, m.total, s.step, s.title, s.bead
     );
-    if !s.bead.description.is_empty() {
-        let _ = write!(out, "\n{}\n", s.bead.description.trim_end());
+    if !s.description.is_empty() {
+        let _ = write!(out, "\n{}\n", s.description.trim_end());
     }
-    if !s.bead.acceptance_criteria.is_empty() {
-        let _ = write!(out, "\nAcceptance: {}\n", s.bead.acceptance_criteria);
+    if !s.acceptance.is_empty() {
+        let _ = write!(out, "\nAcceptance: {}\n", s.acceptance);
     }
-    let _ = writeln!(out, "\nWhen done: gastown mol step done {}", s.bead.id);
+    let _ = writeln!(out, "\nWhen done: gastown mol step done {}", s.bead);
     Ok(out)
+}
+
+fn step_done_text(done: &StepDone) -> String {
+    match done {
+        StepDone::Closed {
+            molecule,
+            step,
+            next,
+            done,
+            total,
+            molecule_closed,
+        } => {
+            let mut out = format!(
+                "Closed step {} ({}) of {molecule}: {done}/{total} done\n",
+                step.step, step.bead
+            );
+            match next {
+                Some(n) => {
+                    let _ = writeln!(out, "Next: {} — {} ({})", n.step, n.title, n.bead);
+                }
+                None if *molecule_closed => {
+                    let _ = writeln!(
+                        out,
+                        "All steps done: molecule {molecule} is closed; condense it with `gastown mol squash {molecule}`"
+                    );
+                }
+                None if done == total => {
+                    let _ = writeln!(
+                        out,
+                        "All steps done; condense it with `gastown mol squash {molecule}`"
+                    );
+                }
+                None => {}
+            }
+            out
+        }
+        StepDone::AlreadyClosed {
+            molecule,
+            step,
+            closed_at,
+            closed_by,
+        } => format!(
+            "Step {} ({}) of {molecule} was already closed{}{}; nothing to do\n",
+            step.step,
+            step.bead,
+            closed_at
+                .as_ref()
+                .map(|t| format!(" at {t}"))
+                .unwrap_or_default(),
+            closed_by
+                .as_ref()
+                .map(|b| format!(" by {b}"))
+                .unwrap_or_default(),
+        ),
+    }
 }

@@ -6,11 +6,11 @@ use super::{get_convoy, tracked_ids, wants_notify};
 use anyhow::Result;
 use gastown_beads::time::{now_unix_nanos, parse_rfc3339};
 use gastown_beads::{Bead, EventKind, IssueType, Ledger, ListFilter, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One tracked bead.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tracked {
     pub id: String,
     pub title: String,
@@ -25,7 +25,7 @@ pub struct Tracked {
 }
 
 /// A convoy and how far it got.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub id: String,
     pub name: String,
@@ -38,7 +38,7 @@ pub struct Progress {
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub close_reason: String,
     pub beads: Vec<Tracked>,
 }

@@ -5,7 +5,8 @@
 //! bead per subscriber (the sender excepted), labelled `channel:<name>`.
 
 use super::groups::{Def, lines};
-use super::{OVERSEER, Resolved, resolve};
+use super::{Resolved, resolve};
+use crate::caller::Caller;
 use anyhow::{Result, bail};
 use gastown_beads::Ledger;
 
@@ -36,14 +37,15 @@ pub fn create(ledger: &mut Ledger, who: &str, name: &str) -> Result<String> {
 /// overseer may name anyone.
 pub fn change(
     ledger: &mut Ledger,
-    who: &str,
+    caller: &Caller,
     name: &str,
     address: Option<&str>,
     subscribe: bool,
 ) -> Result<String> {
     let name = name.strip_prefix("channel:").unwrap_or(name);
+    let who = caller.name();
     let address = address.unwrap_or(who).to_string();
-    if address != who && who != OVERSEER {
+    if !caller.may_act_for(&address) {
         bail!("{who} may only (un)subscribe itself; the overseer may (un)subscribe anyone");
     }
     let def = CHANNEL.get(ledger, name)?;

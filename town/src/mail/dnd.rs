@@ -12,10 +12,9 @@
 //! by one process at a time (its lock), so the cache of that process stays right; a label
 //! changed by hand with `gastown bead label` is seen after the supervisor restarts.
 
-use super::OVERSEER;
 use crate::agents;
 use crate::identity::AgentIdentity;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use gastown_beads::{Bead, IssueType, Ledger, ListFilter};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -63,21 +62,17 @@ pub fn is_dnd(ledger: &Ledger, address: &str) -> bool {
     cache.get(&k).is_some_and(|s| s.contains(address))
 }
 
-/// `gastown dnd on|off` for the caller `who`.
-pub fn dnd(ledger: &mut Ledger, who: &str, on: bool) -> Result<String> {
-    if who == OVERSEER {
-        bail!(
-            "do-not-disturb is for agent sessions: run `gastown dnd` from inside one (GASTOWN_AGENT)"
-        );
-    }
+/// `gastown dnd on|off` for `identity` (the caller decides who may set whose: see
+/// `command::mail::dnd`).
+pub fn dnd(ledger: &mut Ledger, identity: &AgentIdentity, on: bool) -> Result<String> {
+    let who = identity.address.as_str();
     // A ledger from before identities had derived ids may hold a stray agent bead for `who`.
     agents::merge_duplicates(ledger)?;
     let bead = match agents::find(ledger, who)? {
         Some(b) => b,
         None if !on => return Ok(format!("{who}: do-not-disturb is off\n")),
         None => {
-            let identity = AgentIdentity::parse(who)?;
-            let bead = agents::ensure(ledger, &identity)?;
+            let bead = agents::ensure(ledger, identity)?;
             super::index::note(ledger, &bead, true);
             bead
         }

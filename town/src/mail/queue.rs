@@ -8,7 +8,8 @@
 //! is atomic.
 
 use super::groups::Def;
-use super::{OVERSEER, format, index};
+use super::{format, index};
+use crate::caller::Caller;
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, BeadPatch, Ledger, Status};
 
@@ -101,14 +102,15 @@ pub fn claim(ledger: &mut Ledger, who: &str, target: &str) -> Result<String> {
 }
 
 /// `mail queue release <id>`: by the claimant or the overseer.
-pub fn release(ledger: &mut Ledger, who: &str, id: &str) -> Result<String> {
+pub fn release(ledger: &mut Ledger, caller: &Caller, id: &str) -> Result<String> {
+    let who = caller.name();
     let Some(item) = ledger.get(id)? else {
         bail!("no mail {id:?} in this town");
     };
     let Some(c) = claimant(&item).map(str::to_string) else {
         bail!("{id} is not claimed: nothing to release");
     };
-    if c != who && who != OVERSEER {
+    if !caller.may_act_for(&c) {
         bail!("{id} is claimed by {c}: only they (or the overseer) can release it");
     }
     let unlabelled = ledger.remove_label(id, &format!("{CLAIMED_BY}{c}"), who)?;

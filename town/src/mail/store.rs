@@ -7,7 +7,8 @@
 
 use super::address::{Resolved, resolve};
 use super::index;
-use super::{MAX_BODY, MAX_SUBJECT, OVERSEER, READ, URGENT};
+use super::{MAX_BODY, MAX_SUBJECT, READ, URGENT};
+use crate::caller::Caller;
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, DepKind, IssueType, Ledger, ListFilter, NewBead, Status};
 use serde_json::{Map, Value};
@@ -293,19 +294,21 @@ pub fn get_mail(ledger: &Ledger, id: &str) -> Result<Bead> {
     }
 }
 
-/// May `who` see this mail? The overseer sees all; an agent its own (sent or received) and
+/// May `caller` see this mail? The overseer sees all; an agent its own (sent or received) and
 /// queue items.
-pub fn can_see(who: &str, bead: &Bead) -> bool {
-    who == OVERSEER
+pub fn can_see(caller: &Caller, bead: &Bead) -> bool {
+    let who = caller.name();
+    caller.is_overseer()
         || bead.assignee == who
         || sender_of(bead) == who
         || bead.assignee.starts_with("queue:")
 }
 
-/// May `who` change this mail's state (read, ack, archive)? Its recipient, a queue item's
+/// May `caller` change this mail's state (read, ack, archive)? Its recipient, a queue item's
 /// claimant, or the overseer.
-pub fn can_change(who: &str, bead: &Bead) -> bool {
-    who == OVERSEER || bead.assignee == who || super::queue::claimant(bead) == Some(who)
+pub fn can_change(caller: &Caller, bead: &Bead) -> bool {
+    let who = caller.name();
+    caller.is_overseer() || bead.assignee == who || super::queue::claimant(bead) == Some(who)
 }
 
 /// Every mail (not group/queue/channel records), archived ones too.
@@ -322,9 +325,9 @@ fn all_mail(ledger: &Ledger) -> Result<Vec<Bead>> {
 }
 
 /// The whole thread `id` belongs to (root first, by time), as `who` may see it.
-pub fn thread(ledger: &Ledger, who: &str, id: &str) -> Result<Vec<Bead>> {
+pub fn thread(ledger: &Ledger, caller: &Caller, id: &str) -> Result<Vec<Bead>> {
     let start = get_mail(ledger, id)?;
-    if !can_see(who, &start) {
+    if !can_see(caller, &start) {
         bail!("{id} is not your mail: an agent sees only mail it sent or received");
     }
     let mail = all_mail(ledger)?;
@@ -351,21 +354,21 @@ pub fn thread(ledger: &Ledger, who: &str, id: &str) -> Result<Vec<Bead>> {
     }
     let mut out: Vec<Bead> = mail
         .into_iter()
-        .filter(|b| members.contains(&b.id) && can_see(who, b))
+        .filter(|b| members.contains(&b.id) && can_see(caller, b))
         .collect();
     sort_by_time(&mut out);
     Ok(out)
 }
 
 /// Mail `who` may see whose subject or body contains `text` (case-insensitive), oldest first.
-pub fn search(ledger: &Ledger, who: &str, text: &str) -> Result<Vec<Bead>> {
+pub fn search(ledger: &Ledger, caller: &Caller, text: &str) -> Result<Vec<Bead>> {
     if text.trim().is_empty() {
         bail!("nothing to search for: give some text");
     }
     let needle = text.to_lowercase();
     let mut out: Vec<Bead> = all_mail(ledger)?
         .into_iter()
-        .filter(|b| can_see(who, b))
+        .filter(|b| can_see(caller, b))
         .filter(|b| {
             b.title.to_lowercase().contains(&needle)
                 || b.description.to_lowercase().contains(&needle)
@@ -375,10 +378,16 @@ pub fn search(ledger: &Ledger, who: &str, text: &str) -> Result<Vec<Bead>> {
     Ok(out)
 }
 
-/// Reply to `id` from `who`: to the original sender, subject `Re: …`, a `replies-to` edge.
-pub fn reply(ledger: &mut Ledger, who: &str, id: &str, body: &str, urgent: bool) -> Result<Bead> {
+/// Reply to `id` from `caller`: to the original sender, subject `Re: …`, a `replies-to` edge.
+pub fn reply(
+    ledger: &mut Ledger,
+    caller: &Caller,
+    id: &str,
+    body: &str,
+    urgent: bool,
+) -> Result<Bead> {
     let original = get_mail(ledger, id)?;
-    if !can_see(who, &original) {
+    if !can_see(caller, &original) {
         bail!("{id} is not your mail: you can reply only to mail you sent or received");
     }
     let subject = if original.title.starts_with("Re: ") {
@@ -393,7 +402,7 @@ pub fn reply(ledger: &mut Ledger, who: &str, id: &str, body: &str, urgent: bool)
         urgent,
         reply_to: Some(original.id.clone()),
     };
-    let mut sent = send(ledger, who, &out)?;
+    let mut sent = send(ledger, caller.name(), &out)?;
     sent.pop()
         .ok_or_else(|| anyhow::anyhow!("the reply reached no inbox"))
 }

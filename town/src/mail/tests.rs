@@ -78,10 +78,11 @@ fn delivered_mail_stays_unread_but_is_not_told_twice() {
 fn dnd_is_seen_by_is_dnd_at_once() {
     let (_d, mut ledger) = town();
     assert!(!is_dnd(&ledger, "alpha/witness"));
-    dnd(&mut ledger, "alpha/witness", true).expect("on");
+    let witness = crate::identity::AgentIdentity::parse("alpha/witness").expect("an address");
+    dnd(&mut ledger, &witness, true).expect("on");
     assert!(is_dnd(&ledger, "alpha/witness"));
     assert!(!is_dnd(&ledger, "mayor"));
-    dnd(&mut ledger, "alpha/witness", false).expect("off");
+    dnd(&mut ledger, &witness, false).expect("off");
     assert!(!is_dnd(&ledger, "alpha/witness"));
 }
 

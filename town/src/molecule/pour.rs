@@ -5,7 +5,7 @@ use super::{FORMULA_FIELD, MolError, STEP_FIELD, StepRef};
 use gastown_beads::ledger::{Ledger, NewBead};
 use gastown_beads::{Bead, DepKind, Dependency, IssueType, LedgerError, id, time};
 use gastown_formula::{ProtoStep, Protomolecule};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 
@@ -38,7 +38,7 @@ impl Default for PourOptions {
 }
 
 /// A poured molecule: its bead and one bead per step, in order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Poured {
     pub molecule: String,
     pub title: String,

@@ -4,7 +4,7 @@
 use super::{MolError, Molecule, StepState, closer, load};
 use gastown_beads::ledger::{Ledger, NewBead};
 use gastown_beads::{DepKind, IssueType};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 /// How to squash.
@@ -17,7 +17,7 @@ pub struct SquashOptions {
 }
 
 /// What a squash did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Squashed {
     pub molecule: String,
     /// The digest bead (persistent, closed).
@@ -29,7 +29,7 @@ pub struct Squashed {
 }
 
 /// What a burn did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Burned {
     pub molecule: String,
     /// The step beads discarded.

@@ -4,10 +4,10 @@
 use super::{MolError, Molecule, StepRef, StepState, closer, load, needs_open, step_id, step_ref};
 use gastown_beads::ledger::{Ledger, ListFilter};
 use gastown_beads::{Bead, DepKind, IssueType, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What `step done` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum StepDone {
     /// The step was closed now.

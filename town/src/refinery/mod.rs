@@ -41,7 +41,7 @@ pub use branches::push_polecat_branch;
 pub use land::{LandOptions, land_with};
 pub use origin::{accept_origin, pushed_ref};
 pub use problem::RemoteProblem;
-pub use process::{ProcessOptions, process_rig};
+pub use process::{ProcessOptions, ProcessSummary, process_rig};
 pub use queue::{MergeRequest, QueueState, next_batch, queue_of};
 pub use record::{Recorded, record, reopen_source};
 pub use recover::{recover, sync_origin};

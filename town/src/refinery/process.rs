@@ -8,11 +8,11 @@ use crate::rig::Rig;
 use crate::town::Town;
 use anyhow::Result;
 use gastown_beads::Ledger;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// What a run over the queue did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProcessSummary {
     pub rig: String,
     pub recovered: usize,

@@ -6,11 +6,11 @@
 
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, IssueType, Ledger, ListFilter, Status};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A merge-request bead, as the refinery reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeRequest {
     pub id: String,
     pub title: String,
@@ -33,7 +33,7 @@ pub struct MergeRequest {
 }
 
 /// Where an MR stands in its queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueState {
     /// Waiting its turn.

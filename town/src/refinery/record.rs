@@ -278,7 +278,8 @@ fn rework(
         // Rework stays in the convoy it already belongs to.
         no_convoy: true,
     };
-    match crate::work::apply(ledger, town, sling, who) {
+    let refinery = crate::caller::Caller::from_name(who)?;
+    match crate::work::apply(ledger, town, sling, &refinery) {
         Ok(out) => effects.extend(out.effects),
         Err(e) => {
             return Ok(format!(

@@ -7,9 +7,10 @@
 //! (POLECAT_DONE), clear the hook, and leave the polecat idle with its sandbox kept until the
 //! merge is confirmed. Then the rig's dispatch queue may hand out its next bead.
 
-use super::{DoneStatus, Effect, Outcome, caller, is_polecat};
+use super::{DoneStatus, Effect, Outcome, is_polecat};
 use crate::agents;
 use crate::git_cli;
+use crate::identity::AgentIdentity;
 use crate::mail::store::{ProtocolKind, send_protocol};
 use crate::rig::Rig;
 use crate::town::Town;
@@ -34,9 +35,9 @@ pub fn done(
     town: &Town,
     status: DoneStatus,
     message: Option<&str>,
-    who: &str,
+    identity: AgentIdentity,
 ) -> Result<Outcome> {
-    let identity = caller(who, "done")?;
+    let who = identity.address.as_str();
     if !is_polecat(&identity) {
         bail!(
             "`gastown done` is for polecats; {who} is a {}: use `gastown hook clear` to drop work",
@@ -232,8 +233,12 @@ fn merge_request(
     Ok(ledger.create(new, who)?)
 }
 
-pub fn handoff(ledger: &mut Ledger, message: Option<&str>, who: &str) -> Result<Outcome> {
-    let identity = caller(who, "handoff")?;
+pub fn handoff(
+    ledger: &mut Ledger,
+    message: Option<&str>,
+    identity: AgentIdentity,
+) -> Result<Outcome> {
+    let who = identity.address.as_str();
     let hook: Vec<String> = super::hooked(ledger, who)?
         .into_iter()
         .map(|b| b.id)

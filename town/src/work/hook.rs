@@ -3,15 +3,15 @@
 
 use super::Outcome;
 use crate::agents;
+use crate::caller::Caller;
 use crate::identity::AgentIdentity;
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, BeadPatch, Ledger, ListFilter, Status};
 use serde::{Deserialize, Serialize};
 
-/// `gastown hook …`.
+/// `gastown hook …` that changes a hook (showing one is a view: `command::agent::hook`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HookAction {
-    Show,
     Attach,
     Detach,
     Clear,
@@ -122,25 +122,17 @@ pub fn hook(
     agent: Option<&str>,
     bead: Option<&str>,
     force: bool,
-    who: &str,
+    caller: &Caller,
 ) -> Result<Outcome> {
-    let address = match agent {
-        Some(a) => a.to_string(),
-        None if who == "overseer" => bail!("whose hook? pass --agent <address>"),
-        None => who.to_string(),
+    let who = caller.name();
+    let address = match (agent, caller) {
+        (Some(a), _) => a.to_string(),
+        (None, Caller::Agent(identity)) => identity.address.clone(),
+        (None, Caller::Overseer) => bail!("whose hook? pass --agent <address>"),
     };
     let identity = AgentIdentity::parse(&address)?;
     let mut out = Outcome::default();
     match action {
-        HookAction::Show => {
-            let beads = hooked(ledger, &address)?;
-            if beads.is_empty() {
-                out.say(format!("{address}'s hook is empty"));
-            }
-            for b in beads {
-                out.say(format!("{address} hook: {} {}", b.id, b.title));
-            }
-        }
         HookAction::Attach => {
             let Some(bead) = bead else {
                 bail!("which bead? `gastown hook attach <bead> [--agent <address>]`");

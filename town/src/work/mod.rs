@@ -1,6 +1,7 @@
-//! The work commands: `sling`, `hook`, `prime`, `done`, `handoff`, `seance`.
+//! The work commands: `sling`, `hook` (attach, detach, clear), `prime`, `done`, `handoff`.
 //!
-//! Each runs against the ledger (directly, or inside the supervisor's ledger actor) as `who` and
+//! Each runs against the ledger (directly, or inside the supervisor's ledger actor) as the
+//! [`Caller`] and
 //! returns its stdout text plus [`Effect`]s on the live tree, which the supervisor carries out
 //! (a session to start or restart). Without a supervisor the effects wait: `gastown run` starts
 //! every hooked identity's session when it comes up (GUPP).
@@ -11,9 +12,10 @@ mod prime;
 mod sling;
 mod slingable;
 
+use crate::caller::Caller;
 use crate::identity::{AgentIdentity, Role};
 use crate::town::Town;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use gastown_beads::Ledger;
 use serde::{Deserialize, Serialize};
 
@@ -47,9 +49,6 @@ pub enum WorkCommand {
     },
     Handoff {
         message: Option<String>,
-    },
-    Seance {
-        agent: String,
     },
 }
 
@@ -139,8 +138,14 @@ impl Outcome {
     }
 }
 
-/// Run one work command as `who`.
-pub fn apply(ledger: &mut Ledger, town: &Town, cmd: WorkCommand, who: &str) -> Result<Outcome> {
+/// Run one work command as `caller`.
+pub fn apply(
+    ledger: &mut Ledger,
+    town: &Town,
+    cmd: WorkCommand,
+    caller: &Caller,
+) -> Result<Outcome> {
+    let who = caller.name();
     match cmd {
         WorkCommand::Sling {
             bead,
@@ -174,25 +179,22 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: WorkCommand, who: &str) -> R
             agent.as_deref(),
             bead.as_deref(),
             force,
-            who,
+            caller,
         ),
-        WorkCommand::Prime => prime::prime(ledger, town, who),
-        WorkCommand::Done { status, message } => {
-            done::done(ledger, town, status, message.as_deref(), who)
-        }
-        WorkCommand::Handoff { message } => done::handoff(ledger, message.as_deref(), who),
-        WorkCommand::Seance { agent } => prime::seance(ledger, &agent),
+        WorkCommand::Prime => prime::prime(ledger, town, caller.require_agent("prime")?.clone()),
+        WorkCommand::Done { status, message } => done::done(
+            ledger,
+            town,
+            status,
+            message.as_deref(),
+            caller.require_agent("done")?.clone(),
+        ),
+        WorkCommand::Handoff { message } => done::handoff(
+            ledger,
+            message.as_deref(),
+            caller.require_agent("handoff")?.clone(),
+        ),
     }
-}
-
-/// The caller as an agent identity, or a clear error for the overseer.
-fn caller(who: &str, command: &str) -> Result<AgentIdentity> {
-    if who == "overseer" {
-        bail!(
-            "`gastown {command}` is run by an agent from its session (GASTOWN_AGENT), not by the overseer"
-        );
-    }
-    Ok(AgentIdentity::parse(who)?)
 }
 
 /// Is `identity` a polecat?

@@ -1,7 +1,6 @@
-//! `gastown prime` (what a fresh session reads first) and `gastown seance` (an identity's
-//! earlier sessions and how to resume one).
+//! `gastown prime`: what a fresh session reads first.
 
-use super::{Outcome, caller};
+use super::Outcome;
 use crate::agents;
 use crate::identity::{AgentIdentity, Role};
 use crate::town::Town;
@@ -9,8 +8,8 @@ use anyhow::Result;
 use gastown_beads::{Bead, Ledger};
 use serde_json::Value;
 
-pub fn prime(ledger: &mut Ledger, town: &Town, who: &str) -> Result<Outcome> {
-    let identity = caller(who, "prime")?;
+pub fn prime(ledger: &mut Ledger, town: &Town, identity: AgentIdentity) -> Result<Outcome> {
+    let who = identity.address.as_str();
     agents::ensure(ledger, &identity)?;
     let hooked = super::hooked(ledger, who)?;
     let mut md = String::new();
@@ -104,41 +103,4 @@ fn commands_section(identity: &AgentIdentity, md: &mut String) {
         md.push_str("- `gastown done` — commit, submit a merge request, clear your hook (`--status escalated|deferred`)\n");
     }
     md.push_str("- `gastown handoff -m …` — hand over to a fresh session on the same hook\n");
-}
-
-pub fn seance(ledger: &mut Ledger, agent: &str) -> Result<Outcome> {
-    let identity = AgentIdentity::parse(agent)?;
-    let mut out = Outcome::default();
-    let Some(bead) = agents::find(ledger, &identity.address)? else {
-        out.say(format!("{agent} has had no sessions in this town"));
-        return Ok(out);
-    };
-    let sessions = agents::sessions_of(&bead);
-    out.say(format!(
-        "{agent}: {} session(s), state {}",
-        sessions.len(),
-        agents::state_of(&bead)
-    ));
-    for s in &sessions {
-        let get = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
-        out.say(format!(
-            "  {}  runtime {}  started {}  ended {}  exit {}",
-            get("id"),
-            get("runtime"),
-            get("started_at"),
-            get("ended_at"),
-            get("exit")
-        ));
-    }
-    if let Some(last) = sessions.last() {
-        let runtime = last.get("runtime").and_then(Value::as_str).unwrap_or("");
-        let hint = match runtime {
-            "claude" => "resume it with `claude --resume <runtime session id>` in the agent's home",
-            "codex" => "resume it with `codex resume <runtime session id>` in the agent's home",
-            "sim" => "sim sessions are stateless: a new one reads the same hook",
-            _ => "resume it with the runtime's resume flag (see `gastown config agent list`)",
-        };
-        out.say(format!("To talk to a predecessor: {hint}"));
-    }
-    Ok(out)
 }

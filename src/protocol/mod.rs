@@ -1,0 +1,148 @@
+//! The town's protocol: what the CLI and agent sessions ask `gastown run`, and its typed answers.
+//!
+//! Requests and replies travel inside the socket layer's `RequestBody::Town` /
+//! `ReplyBody::Town`, framed and bincode-encoded. They are plain types,
+//! not the CLI's clap structs: `cli/` converts what was typed into a request and renders the
+//! reply as text or JSON — the same rendering whether the command ran in the supervisor or, with
+//! no supervisor up, in the CLI itself on the ledger it opened.
+//!
+//! The ledger commands' requests and outcomes are the domain's own
+//! (`gastown_town::command::*`: one type per command shared by client and server, as in
+//! mini-redis); this module adds the requests about the live tree (actors, sessions,
+//! attachments) and their replies ([`tree`]).
+//!
+//! Compatibility: bincode encodes enum variants by index and struct fields in order, so any
+//! change to a type reachable from [`TownRequest`] or [`TownReply`] changes the wire. The socket
+//! layer's golden-bytes test pins one encoded sample of every variant (from `samples.rs`) and
+//! fails until its `PROTOCOL_VERSION` moves; a CLI and a `gastown run` of different versions
+//! are refused at handshake with "restart `gastown run`", never served garbage. The dependency
+//! runs one way: the socket layer knows this module, this module knows nothing of the socket.
+
+pub mod tree;
+
+#[cfg(test)]
+pub mod samples;
+
+use gastown_town::command::agent::{HookView, Seance};
+use gastown_town::command::as_json;
+use gastown_town::command::bead::{BeadOutcome, BeadRequest};
+use gastown_town::command::convoy::{ConvoyOutcome, ConvoyRequest};
+use gastown_town::command::mail::{MailOutcome, MailRequest};
+use gastown_town::command::mol::{MolOutcome, MolRequest};
+use gastown_town::command::mq::{MqOutcome, MqRequest};
+use gastown_town::rig::orphans::Claims;
+use gastown_town::work::WorkCommand;
+use serde::{Deserialize, Serialize};
+pub use tree::{ActorDetail, ActorEvent, ActorNode};
+
+/// One town request. The caller is never part of it: the supervisor runs every request as the
+/// connection's identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TownRequest {
+    /// A `gastown bead …` command.
+    Bead(BeadRequest),
+    /// A `gastown mail …` command (and `gastown dnd`).
+    Mail(MailRequest),
+    /// A `gastown mol …` command.
+    Mol(MolRequest),
+    /// A `gastown mq …` command that runs against the ledger.
+    Mq(MqRequest),
+    /// A `gastown convoy …` command.
+    Convoy(ConvoyRequest),
+    /// A work command: sling, hook attach|detach|clear, prime, done, handoff.
+    Work(WorkCommand),
+    /// An agent's hook (default: the caller's).
+    Hook { agent: Option<String> },
+    /// An identity's earlier sessions.
+    Seance { agent: String },
+    /// Force the ledger's git commit.
+    Sync,
+    /// What the ledger says belongs to whom, for `rig show`'s orphans.
+    RigClaims,
+    /// The live tree (`gastown actors`).
+    Actors,
+    /// One actor and its recent supervision events: an agent's address (its role), an address
+    /// and a child (`alpha/crew/max/session`), or a tree path.
+    Actor { target: String },
+    /// A session's screen, or its last `lines` lines.
+    Peek { agent: String, lines: Option<usize> },
+    /// Type text into a session once it is idle, and check it landed.
+    Nudge { agent: String, text: String },
+    /// Restart a session.
+    Restart { agent: String },
+    /// SIGKILL a session's process group (the tree restarts it).
+    Kill { agent: String },
+    /// Put an agent under supervision, with `runtime` (recorded for it) or the one recorded.
+    Spawn {
+        address: String,
+        runtime: Option<String>,
+        env: Vec<(String, String)>,
+    },
+    /// A session's liveness signal (any request counts; this one does nothing else).
+    Heartbeat,
+    /// Start attaching to a session's PTY.
+    AttachStart { agent: String, rows: u16, cols: u16 },
+    /// Output since the last poll, waiting up to `wait_ms` for some.
+    AttachPoll { id: u64, wait_ms: u64 },
+    /// Keystrokes for the attached session.
+    AttachInput { id: u64, bytes: Vec<u8> },
+    /// The attached terminal changed size.
+    AttachResize { id: u64, rows: u16, cols: u16 },
+    /// Detach.
+    AttachEnd { id: u64 },
+}
+
+/// One town reply: a typed answer per family, for the CLI to render.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TownReply {
+    /// Answer to [`TownRequest::Bead`].
+    Bead(BeadOutcome),
+    /// Answer to [`TownRequest::Mail`].
+    Mail(MailOutcome),
+    /// Answer to [`TownRequest::Mol`].
+    Mol(MolOutcome),
+    /// Answer to [`TownRequest::Mq`].
+    Mq(MqOutcome),
+    /// Answer to [`TownRequest::Convoy`].
+    Convoy(ConvoyOutcome),
+    /// Answer to [`TownRequest::Work`]: what the command said, then what its effects on the
+    /// live tree did (sessions started, branches pushed), one line each.
+    Work { text: String },
+    /// Answer to [`TownRequest::Hook`].
+    Hook(HookView),
+    /// Answer to [`TownRequest::Seance`].
+    Seance(Seance),
+    /// Answer to [`TownRequest::Sync`]: the commit made, or `None` when the ledger was in git.
+    Synced(Option<Synced>),
+    /// Answer to [`TownRequest::RigClaims`].
+    Claims(#[serde(with = "as_json")] Claims),
+    /// Answer to [`TownRequest::Actors`].
+    Tree(ActorNode),
+    /// Answer to [`TownRequest::Actor`].
+    Actor(ActorDetail),
+    /// Answer to [`TownRequest::Peek`].
+    Screen { agent: String, text: String },
+    /// Answer to [`TownRequest::Nudge`].
+    Nudged { agent: String },
+    /// Answer to [`TownRequest::Restart`].
+    Restarted { agent: String },
+    /// Answer to [`TownRequest::Kill`]: the process group killed, when known.
+    Killed { agent: String, pid: Option<u32> },
+    /// Answer to [`TownRequest::Spawn`], in the supervisor's words.
+    Spawned { text: String },
+    /// Answer to [`TownRequest::AttachStart`]: the attachment id and the screen to paint first.
+    Attached { id: u64, screen: Vec<u8> },
+    /// Answer to [`TownRequest::AttachPoll`]: output; `ended` when the session is gone.
+    Output { bytes: Vec<u8>, ended: bool },
+    /// Done, nothing to say (heartbeat, attach input, resize, end).
+    Done,
+}
+
+/// A git commit of the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Synced {
+    /// Beads in the commit.
+    pub beads: usize,
+    /// The commit id.
+    pub commit: String,
+}

@@ -1,0 +1,288 @@
+//! The supervisor's answers about the live tree: the actors, one actor and its events, a
+//! session's screen, nudges, restarts, kills, spawns and attachments. No ledger command here
+//! (those are in `handler.rs`), only the unread-mail counts the tree shows.
+
+use super::handler::{TownHandler, err};
+use super::introspect;
+use super::topology;
+use crate::protocol::{ActorDetail, ActorEvent, ActorNode, TownReply, TownRequest};
+use crate::socket::{ErrorCode, WireError};
+use gastown_actors::session::{NudgeOptions, SessionMsg, client};
+use gastown_town::identity::AgentIdentity;
+use ractor::ActorRef;
+use std::collections::HashMap;
+
+/// How many supervision events `gastown actor` shows.
+const EVENTS_SHOWN: usize = 50;
+
+impl TownHandler {
+    /// Answer a request about the live tree.
+    pub(super) async fn answer_live(&self, request: TownRequest) -> Result<TownReply, WireError> {
+        match request {
+            TownRequest::Actors => self.actors().await,
+            TownRequest::Actor { target } => self.actor(&target).await,
+            TownRequest::Peek { agent, lines } => self.peek(agent, lines).await,
+            TownRequest::Nudge { agent, text } => self.nudge(agent, &text).await,
+            TownRequest::Restart { agent } => self.restart(agent).await,
+            TownRequest::Kill { agent } => self.kill(agent).await,
+            TownRequest::Spawn {
+                address,
+                runtime,
+                env,
+            } => self.spawn(&address, runtime.as_deref(), &env).await,
+            TownRequest::Heartbeat => Ok(TownReply::Done),
+            TownRequest::AttachStart { agent, rows, cols } => {
+                let session = self.session(&agent).await?;
+                self.attachments.start(session, rows, cols).await
+            }
+            TownRequest::AttachPoll { id, wait_ms } => self.attachments.poll(id, wait_ms).await,
+            TownRequest::AttachInput { id, bytes } => self.attachments.input(id, bytes).await,
+            TownRequest::AttachResize { id, rows, cols } => {
+                self.attachments.resize(id, rows, cols).await
+            }
+            TownRequest::AttachEnd { id } => self.attachments.end(id).await,
+            TownRequest::Bead(_)
+            | TownRequest::Mail(_)
+            | TownRequest::Mol(_)
+            | TownRequest::Mq(_)
+            | TownRequest::Convoy(_)
+            | TownRequest::Work(_)
+            | TownRequest::Hook { .. }
+            | TownRequest::Seance { .. }
+            | TownRequest::Sync
+            | TownRequest::RigClaims => Err(err(
+                ErrorCode::Internal,
+                "a ledger request reached the live tree's handler: this is a bug",
+            )),
+        }
+    }
+
+    async fn tree(&self) -> Result<ActorNode, WireError> {
+        introspect::tree(self.root().await?)
+            .await
+            .map_err(|e| err(ErrorCode::Internal, e))
+    }
+
+    async fn actors(&self) -> Result<TownReply, WireError> {
+        let mut tree = self.tree().await?;
+        self.fill_unread_mail(&mut tree).await;
+        Ok(TownReply::Tree(tree))
+    }
+
+    async fn actor(&self, target: &str) -> Result<TownReply, WireError> {
+        let tree = self.tree().await?;
+        let Some(node) = find_target(&tree, target) else {
+            return Err(err(
+                ErrorCode::NotFound,
+                format!(
+                    "no actor {target:?}: name an agent by its address (e.g. alpha/crew/max), \
+                     or an actor by a path `gastown actors` lists"
+                ),
+            ));
+        };
+        let path = node.path.as_str();
+        let events: Vec<ActorEvent> = self
+            .events
+            .lock()
+            .map_err(|_| err(ErrorCode::Internal, "event history poisoned"))?
+            .iter()
+            .filter(|e| {
+                let child_path = format!("{}/{}", e.supervisor, e.child);
+                child_path == path
+                    || child_path.starts_with(&format!("{path}/"))
+                    || e.supervisor == path
+            })
+            .rev()
+            .take(EVENTS_SHOWN)
+            .map(ActorEvent::from)
+            .collect();
+        Ok(TownReply::Actor(ActorDetail {
+            actor: node.clone(),
+            events,
+        }))
+    }
+
+    /// Each role's mailbox depth: its unread mail in the ledger (the actor's mailbox mirrors it).
+    async fn fill_unread_mail(&self, tree: &mut ActorNode) {
+        let mut addresses = Vec::new();
+        introspect::visit(tree, &mut |n| {
+            if let Some(a) = topology::address_of_role_path(&n.path) {
+                addresses.push(a);
+            }
+        });
+        let counts = self
+            .ledger
+            .call(move |l| {
+                addresses
+                    .into_iter()
+                    .map(|a| {
+                        let n = gastown_town::mail::store::unread_for(l, &a)
+                            .map(|m| m.len())
+                            .unwrap_or(0);
+                        (a, n)
+                    })
+                    .collect::<HashMap<String, usize>>()
+            })
+            .await
+            .unwrap_or_default();
+        introspect::visit_mut(tree, &mut |n| {
+            if let Some(a) = topology::address_of_role_path(&n.path)
+                && let Some(count) = counts.get(&a)
+            {
+                n.mailbox_depth = Some(n.mailbox_depth.unwrap_or(0) + count);
+            }
+        });
+    }
+
+    pub(super) async fn session(&self, agent: &str) -> Result<ActorRef<SessionMsg>, WireError> {
+        let role = topology::find_role(self.root().await?, agent)
+            .await
+            .map_err(|e| err(ErrorCode::NotFound, e))?;
+        role.child_actor::<SessionMsg>("session")
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| {
+                err(
+                    ErrorCode::NotFound,
+                    format!("{agent} has no running session (no runtime, or it is restarting): see `gastown actors`"),
+                )
+            })
+    }
+
+    async fn peek(&self, agent: String, lines: Option<usize>) -> Result<TownReply, WireError> {
+        let session = self.session(&agent).await?;
+        let text = client::peek(&session, lines)
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        Ok(TownReply::Screen { agent, text })
+    }
+
+    async fn nudge(&self, agent: String, text: &str) -> Result<TownReply, WireError> {
+        let session = self.session(&agent).await?;
+        client::nudge(&session, text, NudgeOptions::default())
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        Ok(TownReply::Nudged { agent })
+    }
+
+    async fn restart(&self, agent: String) -> Result<TownReply, WireError> {
+        let role = topology::find_role(self.root().await?, &agent)
+            .await
+            .map_err(|e| err(ErrorCode::NotFound, e))?;
+        role.restart_child("session").await.map_err(|e| {
+            err(
+                ErrorCode::Unavailable,
+                format!("cannot restart {agent}'s session: {e}"),
+            )
+        })?;
+        Ok(TownReply::Restarted { agent })
+    }
+
+    async fn kill(&self, agent: String) -> Result<TownReply, WireError> {
+        let session = self.session(&agent).await?;
+        let pid = client::snapshot(&session).await.map(|s| s.pid).ok();
+        client::kill(&session)
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
+        Ok(TownReply::Killed { agent, pid })
+    }
+
+    async fn spawn(
+        &self,
+        address: &str,
+        runtime: Option<&str>,
+        env: &[(String, String)],
+    ) -> Result<TownReply, WireError> {
+        let identity = AgentIdentity::parse(address)
+            .map_err(|e| err(ErrorCode::InvalidArgument, e.to_string()))?;
+        let started = self
+            .spawn_identity(&identity, runtime, env)
+            .await
+            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+        Ok(TownReply::Spawned {
+            text: started.replace("started ", "spawned "),
+        })
+    }
+}
+
+/// The node `gastown actor <target>` means: a tree path as `gastown actors` shows it, an
+/// agent's address (its role), or an address and a child of its role
+/// (`alpha/crew/max/session`).
+fn find_target<'a>(tree: &'a ActorNode, target: &str) -> Option<&'a ActorNode> {
+    if let Some(node) = introspect::find(tree, target) {
+        return Some(node);
+    }
+    let role_of = |address: &str| -> Option<&'a ActorNode> {
+        AgentIdentity::parse(address).ok()?;
+        let mut found = None;
+        introspect::visit(tree, &mut |n| {
+            if found.is_none()
+                && topology::address_of_role_path(&n.path).as_deref() == Some(address)
+            {
+                found = Some(n.path.clone());
+            }
+        });
+        introspect::find(tree, &found?)
+    };
+    if let Some(role) = role_of(target) {
+        return Some(role);
+    }
+    let (address, child) = target.rsplit_once('/')?;
+    let role = role_of(address)?;
+    introspect::find(role, &format!("{}/{child}", role.path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(path: &str, children: Vec<ActorNode>) -> ActorNode {
+        ActorNode {
+            path: path.to_string(),
+            role: String::new(),
+            kind: String::new(),
+            state: "running".to_string(),
+            pid: None,
+            uptime_ms: None,
+            restarts_total: 0,
+            restarts_recent: 0,
+            last_failure: None,
+            mailbox_depth: None,
+            strategy: None,
+            children,
+        }
+    }
+
+    #[test]
+    fn an_actor_is_named_by_address_address_and_child_or_path() {
+        let max = "town/rigs/rig:alpha/crew/crew:max";
+        let tree = node(
+            "town",
+            vec![
+                node("town/mayor", vec![node("town/mayor/session", vec![])]),
+                node("town/ledger", vec![]),
+                node(
+                    "town/rigs/rig:alpha/crew",
+                    vec![node(max, vec![node(&format!("{max}/session"), vec![])])],
+                ),
+            ],
+        );
+        let found = |target: &str| find_target(&tree, target).map(|n| n.path.clone());
+        assert_eq!(found("alpha/crew/max").as_deref(), Some(max));
+        assert_eq!(
+            found("alpha/crew/max/session"),
+            Some(format!("{max}/session"))
+        );
+        assert_eq!(found("mayor").as_deref(), Some("town/mayor"));
+        assert_eq!(
+            found("mayor/session").as_deref(),
+            Some("town/mayor/session")
+        );
+        assert_eq!(found("town/ledger").as_deref(), Some("town/ledger"));
+        assert_eq!(found(max).as_deref(), Some(max));
+        assert_eq!(found("alpha/crew/sam"), None);
+        assert_eq!(found("alpha/crew/max/agent"), None);
+        assert_eq!(found("nonsense"), None);
+    }
+}
