@@ -70,6 +70,11 @@ fn each_bad_connection_is_logged_once_in_its_connection_span() {
         .build()
         .expect("runtime");
     tracing::subscriber::with_default(recorder, || {
+        // Other tests in this binary hit the same callsites on other threads with no
+        // subscriber; one of them may have cached a callsite's interest as "never" while this
+        // recorder was being registered (seen: no warn at all recorded). Recompute every
+        // callsite's interest now that the recorder is in the dispatcher list.
+        tracing::callsite::rebuild_interest_cache();
         runtime.block_on(async {
             let server = TestServer::start(config()).await;
             let bad_inputs: [&[u8]; 4] = [
