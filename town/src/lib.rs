@@ -3,7 +3,8 @@
 //! - [`town`]: finding a town, its config (`town.toml`), `gastown install`;
 //! - [`rig`]: rigs (layout, `rig.toml`, worktrees, gates, reconciliation, orphans);
 //! - [`git_cli`]: the only code that runs the git CLI (and talks to remotes);
-//! - [`identity`]: agent addresses; [`agents`]: identities as agent beads;
+//! - [`identity`]: agent addresses; [`names`]: every other name of an agent (tree path, home,
+//!   bead id, registry name), derived from its address; [`agents`]: identities as agent beads;
 //! - [`runtimes`]: agent runtimes (presets, custom agents, the durable choice per identity),
 //!   role homes;
 //! - [`work`]: sling, hook, prime, done, handoff, seance;
@@ -24,6 +25,7 @@ pub mod git_cli;
 pub mod identity;
 pub mod mail;
 pub mod molecule;
+pub mod names;
 pub mod refinery;
 pub mod rig;
 pub mod runtimes;
