@@ -12,6 +12,7 @@ use crate::socket::{
     ErrorCode, Handler, HandlerFuture, Identity, ReplyBody, RequestBody, WireError,
 };
 use gastown_actors::ledger::LedgerHandle;
+use gastown_actors::registry;
 use gastown_actors::role::RoleMsg;
 use gastown_actors::session::{NudgeOptions, SessionMsg, client};
 use gastown_beads::{ListFilter, Status};
@@ -84,14 +85,15 @@ impl TownHandler {
         }
     }
 
+    /// A session's request is its heartbeat: its role actor is found by its registered name.
     async fn heartbeat(&self, identity: &Identity) {
         let Identity::Agent { address, .. } = identity else {
             return;
         };
-        let Ok(root) = self.root().await else { return };
-        if let Ok(role) = topology::find_role(root, address).await
-            && let Ok(Some(agent)) = role.child_actor::<RoleMsg>("agent").await
-        {
+        let Ok(identity) = AgentIdentity::parse(address) else {
+            return;
+        };
+        if let Some(agent) = registry::role_actor(&identity) {
             let _ = agent.send_message(RoleMsg::Heartbeat);
         }
     }
@@ -199,6 +201,8 @@ impl TownHandler {
     }
 
     async fn work(&self, identity: &Identity, cmd: WorkCommand) -> Result<TownReply, WireError> {
+        // Until its effects are carried out, the patrol leaves the roles they start to them.
+        let _working = self.attempts.working();
         let who = actor_name(identity);
         let town = self.tree.town.clone();
         let outcome = self
@@ -263,8 +267,8 @@ impl TownHandler {
     async fn fill_unread_mail(&self, tree: &mut introspect::ActorNode) {
         let mut addresses = Vec::new();
         introspect::visit(tree, &mut |n| {
-            if let Some(a) = topology::address_of_role_path(&n.path) {
-                addresses.push(a);
+            if let Some(identity) = introspect::role_identity(n) {
+                addresses.push(identity.address);
             }
         });
         let counts = self
@@ -283,8 +287,8 @@ impl TownHandler {
             .await
             .unwrap_or_default();
         introspect::visit_mut(tree, &mut |n| {
-            if let Some(a) = topology::address_of_role_path(&n.path)
-                && let Some(count) = counts.get(&a)
+            if let Some(identity) = introspect::role_identity(n)
+                && let Some(count) = counts.get(&identity.address)
             {
                 n.mailbox_depth = Some(n.mailbox_depth.unwrap_or(0) + count);
             }
@@ -407,15 +411,19 @@ impl TownHandler {
         Ok(TownReply::Json(json.to_string()))
     }
 
+    /// The running session of `agent`, found by its registered name.
     async fn session(&self, agent: &str) -> Result<ActorRef<SessionMsg>, WireError> {
-        let role = topology::find_role(self.root().await?, agent)
-            .await
-            .map_err(|e| err(ErrorCode::NotFound, e))?;
-        role.child_actor::<SessionMsg>("session")
-            .await
-            .ok()
-            .flatten()
-            .ok_or_else(|| {
+        let identity =
+            AgentIdentity::parse(agent).map_err(|e| err(ErrorCode::NotFound, e.to_string()))?;
+        if registry::role_actor(&identity).is_none() {
+            return Err(err(
+                ErrorCode::NotFound,
+                format!(
+                    "no agent {agent} is running under this supervisor: `gastown actors` lists them"
+                ),
+            ));
+        }
+        registry::session(&identity).ok_or_else(|| {
                 err(
                     ErrorCode::NotFound,
                     format!("{agent} has no running session (no runtime, or it is restarting): see `gastown actors`"),
