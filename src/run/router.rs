@@ -107,11 +107,21 @@ impl Actor for Router {
 }
 
 /// One delivery pass over every running session, found in ractor's registry (no walk of the
-/// tree).
+/// tree). Its cost is logged at debug level (`docs/benchmarks.md` measures it).
 async fn deliver_all(state: &RouterArgs) {
-    for (identity, session) in registry::running_sessions() {
+    let started = std::time::Instant::now();
+    let sessions = registry::running_sessions();
+    let lookup_us = micros(started.elapsed());
+    let count = sessions.len();
+    for (identity, session) in sessions {
         deliver(state, &identity, &session).await;
     }
+    let pass_us = micros(started.elapsed());
+    tracing::debug!(sessions = count, lookup_us, pass_us, "delivery pass");
+}
+
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Tell `identity`'s session about its undelivered mail.
