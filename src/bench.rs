@@ -446,7 +446,8 @@ fn restart(rounds: usize) -> Result<()> {
                 env: quiet.to_vec(),
             },
         )?;
-        let path = format!("town/rigs/rig:bench/crew/crew:r{round}/session");
+        let identity = gastown_town::identity::AgentIdentity::parse(&agent)?;
+        let path = format!("{}/session", gastown_town::names::tree_path(&identity));
         let mut old = None;
         wait_until(Duration::from_secs(30), || {
             old = session_pid(&mut c, &path)?;

@@ -9,22 +9,28 @@
 //! └── …         role-specific children (the deacon's boot and dogs)
 //! ```
 //!
+//! The role's supervisor (made by [`role_child`]), its role actor and its session register by
+//! the identity's address, so they are found without walking the tree (see [`crate::registry`]).
+//!
 //! The session's factory runs on every (re)start: it checks that the runtime is the one recorded
 //! for the identity, records the session's start (its end is recorded on it by id, however it
 //! ends), reads the identity's hook from the ledger, checks that the working directory is the
 //! identity's own workspace, mints a fresh session token, and starts the runtime with the GUPP
 //! prompt — so a restarted session is always told its hook again, with nobody typing anything.
 
+mod actor;
+
 use crate::ledger::LedgerHandle;
 use crate::session::{EndNotice, Session, SessionArgs, SessionEnd};
+pub use actor::{RoleActor, RoleArgs, RoleInfo, RoleMsg, RoleState};
 use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
     Backoff, ChildContext, ChildSpec, Intensity, StartedChild, Strategy, SupervisorSpec,
 };
 use gastown_town::identity::{AgentIdentity, Role};
+use gastown_town::names::{self, Registered};
 use gastown_town::runtimes::spec::{HookSupport, PromptMode, Runtime};
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SpawnErr};
-use serde::{Deserialize, Serialize};
+use ractor::SpawnErr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -86,7 +92,16 @@ pub struct RoleSpec {
     pub stop_timeout: Duration,
 }
 
-/// The supervisor spec of one role.
+/// The child spec of one role, for its place in the tree (`names::tree_place`): a supervisor
+/// running [`role_supervisor`], registered by the identity's address.
+pub fn role_child(spec: RoleSpec) -> ChildSpec {
+    let id = names::tree_place(&spec.identity).id;
+    let name = names::registered_name(Registered::Role, &spec.identity);
+    ChildSpec::supervisor(id, role_supervisor(spec)).with_name(name)
+}
+
+/// The supervisor spec of one role; its role actor and session register by the identity's
+/// address.
 pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
     let args = RoleArgs {
         identity: spec.identity.clone(),
@@ -100,12 +115,19 @@ pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
     let mut sup = SupervisorSpec::new(Strategy::RestForOne)
         .with_intensity(spec.intensity)
         .with_backoff(spec.backoff)
-        .child(ChildSpec::actor("agent", RoleActor, move || args.clone()));
+        .child(
+            ChildSpec::actor("agent", RoleActor, move || args.clone())
+                .with_name(names::registered_name(Registered::Agent, &spec.identity)),
+        );
     if spec.runtime.is_some() {
+        let name = names::registered_name(Registered::Session, &spec.identity);
         let shared = Arc::new(spec.clone());
-        sup = sup.child(ChildSpec::worker("session", move |ctx| {
-            start_session(Arc::clone(&shared), ctx)
-        }));
+        sup = sup.child(
+            ChildSpec::worker("session", move |ctx| {
+                start_session(Arc::clone(&shared), ctx)
+            })
+            .with_name(name),
+        );
     }
     for child in spec.extra_children {
         sup = sup.child(child);
@@ -302,92 +324,6 @@ fn session_args(
     ];
     args.env.extend(runtime.env.iter().cloned());
     args
-}
-
-/// The role actor: holds the identity's live state.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RoleActor;
-
-/// Messages of [`RoleActor`].
-pub enum RoleMsg {
-    /// The identity's session spoke to the supervisor (every socket request counts).
-    Heartbeat,
-    /// The identity's live state.
-    Info(RpcReplyPort<RoleInfo>),
-}
-
-/// Arguments of [`RoleActor`]: who it is and what its session runs.
-#[derive(Debug, Clone)]
-pub struct RoleArgs {
-    pub identity: AgentIdentity,
-    /// The runtime's name (`sim`, `claude`, …); `None` for a role without a session.
-    pub runtime: Option<String>,
-    /// Which lifecycle hooks that runtime runs (the router holds mail for hook runtimes).
-    pub hooks: HookSupport,
-}
-
-/// State of [`RoleActor`].
-pub struct RoleState {
-    identity: AgentIdentity,
-    runtime: Option<String>,
-    hooks: HookSupport,
-    /// Milliseconds since the epoch of the last heartbeat.
-    last_heartbeat_ms: Option<u64>,
-    heartbeats: u64,
-}
-
-/// What a role actor reports about itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RoleInfo {
-    pub identity: AgentIdentity,
-    pub runtime: Option<String>,
-    pub hooks: HookSupport,
-    pub last_heartbeat_ms: Option<u64>,
-    pub heartbeats: u64,
-}
-
-impl Actor for RoleActor {
-    type Msg = RoleMsg;
-    type State = RoleState;
-    type Arguments = RoleArgs;
-
-    async fn pre_start(
-        &self,
-        _myself: ActorRef<RoleMsg>,
-        args: RoleArgs,
-    ) -> Result<RoleState, ActorProcessingErr> {
-        Ok(RoleState {
-            identity: args.identity,
-            runtime: args.runtime,
-            hooks: args.hooks,
-            last_heartbeat_ms: None,
-            heartbeats: 0,
-        })
-    }
-
-    async fn handle(
-        &self,
-        _myself: ActorRef<RoleMsg>,
-        msg: RoleMsg,
-        state: &mut RoleState,
-    ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            RoleMsg::Heartbeat => {
-                state.heartbeats += 1;
-                state.last_heartbeat_ms = Some(now_ms());
-            }
-            RoleMsg::Info(reply) => {
-                let _ = reply.send(RoleInfo {
-                    identity: state.identity.clone(),
-                    runtime: state.runtime.clone(),
-                    hooks: state.hooks,
-                    last_heartbeat_ms: state.last_heartbeat_ms,
-                    heartbeats: state.heartbeats,
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Milliseconds since the Unix epoch.

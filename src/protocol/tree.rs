@@ -95,7 +95,7 @@ mod tests {
     fn an_event_prints_the_same_json_as_the_supervision_library() {
         let mut event = SupervisorEvent {
             supervisor: "town/rigs".into(),
-            child: "rig:alpha".into(),
+            child: "alpha".into(),
             kind: EventKind::GaveUp,
             context: Context::ReachedMaxRestartIntensity,
             exit: Some(ExitKind::Abnormal),

@@ -13,6 +13,7 @@ use crate::socket::{
     ErrorCode, Handler, HandlerFuture, Identity, ReplyBody, RequestBody, WireError,
 };
 use gastown_actors::ledger::LedgerHandle;
+use gastown_actors::registry;
 use gastown_actors::role::RoleMsg;
 use gastown_beads::Ledger;
 use gastown_supervision::{SupervisorEvent, SupervisorRef};
@@ -102,10 +103,7 @@ impl TownHandler {
         let Some(agent) = caller.agent() else {
             return;
         };
-        let Ok(root) = self.root().await else { return };
-        if let Ok(role) = topology::find_role(root, &agent.address).await
-            && let Ok(Some(agent)) = role.child_actor::<RoleMsg>("agent").await
-        {
+        if let Some(agent) = registry::role_actor(agent) {
             let _ = agent.send_message(RoleMsg::Heartbeat);
         }
     }
@@ -194,6 +192,8 @@ impl TownHandler {
     }
 
     async fn work(&self, caller: &Caller, request: WorkCommand) -> Result<TownReply, WireError> {
+        // Until its effects are carried out, the patrol leaves the roles they start to them.
+        let _working = self.attempts.working();
         let caller = caller.clone();
         let town = self.tree.town.clone();
         let outcome = self

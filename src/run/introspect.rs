@@ -1,8 +1,11 @@
 //! The live tree as `gastown actors` shows it: the supervision snapshot, enriched with each
-//! session's pid, flattened into the nested JSON shape the CLI prints.
+//! session's pid, flattened into the nested JSON shape the CLI prints. What a node is (its
+//! `role`) is read from its path through `gastown_town::names`.
 
 use gastown_actors::session::{SessionMsg, client};
 use gastown_supervision::{ChildSnapshot, ChildState, SupervisorRef, SupervisorSnapshot};
+use gastown_town::identity::AgentIdentity;
+use gastown_town::names::{self, TreeNode};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -55,7 +58,7 @@ async fn node(parent: &SupervisorRef, child: &ChildSnapshot) -> ActorNode {
     }
     ActorNode {
         path: child.path.clone(),
-        role: role_of(&child.id),
+        role: role_of(&child.path, &child.id),
         kind: if child.supervisor.is_some() {
             "supervisor"
         } else {
@@ -82,9 +85,24 @@ async fn session_pid(role: &SupervisorRef) -> Option<u32> {
     client::snapshot(&session).await.ok().map(|s| s.pid)
 }
 
-/// `crew:max` → `crew`, `rig:alpha` → `rig`, `mayor` → `mayor`.
-fn role_of(id: &str) -> String {
-    id.split(':').next().unwrap_or(id).to_string()
+/// What a node is, from its path: an agent's role is its role (`town/rigs/alpha/crew/max` →
+/// `crew`, `town/deacon/dogs/rex` → `dog`), a rig's supervisor is `rig`, any other node is its
+/// id (`ledger`, `session`, `polecats`, …).
+fn role_of(path: &str, id: &str) -> String {
+    match names::tree_node(path) {
+        TreeNode::Agent(identity) => identity.role.as_str().to_string(),
+        TreeNode::Rig(_) => "rig".to_string(),
+        TreeNode::Other => id.to_string(),
+    }
+}
+
+/// The agent whose role `node` is (a role is a supervisor; the refinery's plain actor at
+/// `town/rigs/<rig>/refinery` is none).
+pub fn role_identity(node: &ActorNode) -> Option<AgentIdentity> {
+    if node.kind != "supervisor" {
+        return None;
+    }
+    names::identity_of_tree_path(&node.path)
 }
 
 fn state_name(state: ChildState) -> String {

@@ -7,8 +7,10 @@ use super::introspect;
 use super::topology;
 use crate::protocol::{ActorDetail, ActorEvent, ActorNode, TownReply, TownRequest};
 use crate::socket::{ErrorCode, WireError};
+use gastown_actors::registry;
 use gastown_actors::session::{NudgeOptions, SessionMsg, client};
 use gastown_town::identity::AgentIdentity;
+use gastown_town::names;
 use ractor::ActorRef;
 use std::collections::HashMap;
 
@@ -106,8 +108,8 @@ impl TownHandler {
     async fn fill_unread_mail(&self, tree: &mut ActorNode) {
         let mut addresses = Vec::new();
         introspect::visit(tree, &mut |n| {
-            if let Some(a) = topology::address_of_role_path(&n.path) {
-                addresses.push(a);
+            if let Some(identity) = introspect::role_identity(n) {
+                addresses.push(identity.address);
             }
         });
         let counts = self
@@ -126,28 +128,32 @@ impl TownHandler {
             .await
             .unwrap_or_default();
         introspect::visit_mut(tree, &mut |n| {
-            if let Some(a) = topology::address_of_role_path(&n.path)
-                && let Some(count) = counts.get(&a)
+            if let Some(identity) = introspect::role_identity(n)
+                && let Some(count) = counts.get(&identity.address)
             {
                 n.mailbox_depth = Some(n.mailbox_depth.unwrap_or(0) + count);
             }
         });
     }
 
+    /// The running session of `agent`, found by its registered name.
     pub(super) async fn session(&self, agent: &str) -> Result<ActorRef<SessionMsg>, WireError> {
-        let role = topology::find_role(self.root().await?, agent)
-            .await
-            .map_err(|e| err(ErrorCode::NotFound, e))?;
-        role.child_actor::<SessionMsg>("session")
-            .await
-            .ok()
-            .flatten()
-            .ok_or_else(|| {
-                err(
-                    ErrorCode::NotFound,
-                    format!("{agent} has no running session (no runtime, or it is restarting): see `gastown actors`"),
-                )
-            })
+        let identity =
+            AgentIdentity::parse(agent).map_err(|e| err(ErrorCode::NotFound, e.to_string()))?;
+        if registry::role_actor(&identity).is_none() {
+            return Err(err(
+                ErrorCode::NotFound,
+                format!(
+                    "no agent {agent} is running under this supervisor: `gastown actors` lists them"
+                ),
+            ));
+        }
+        registry::session(&identity).ok_or_else(|| {
+            err(
+                ErrorCode::NotFound,
+                format!("{agent} has no running session (no runtime, or it is restarting): see `gastown actors`"),
+            )
+        })
     }
 
     async fn peek(&self, agent: String, lines: Option<usize>) -> Result<TownReply, WireError> {
@@ -214,16 +220,8 @@ fn find_target<'a>(tree: &'a ActorNode, target: &str) -> Option<&'a ActorNode> {
         return Some(node);
     }
     let role_of = |address: &str| -> Option<&'a ActorNode> {
-        AgentIdentity::parse(address).ok()?;
-        let mut found = None;
-        introspect::visit(tree, &mut |n| {
-            if found.is_none()
-                && topology::address_of_role_path(&n.path).as_deref() == Some(address)
-            {
-                found = Some(n.path.clone());
-            }
-        });
-        introspect::find(tree, &found?)
+        let identity = AgentIdentity::parse(address).ok()?;
+        introspect::find(tree, &names::tree_path(&identity))
     };
     if let Some(role) = role_of(target) {
         return Some(role);
@@ -256,14 +254,14 @@ mod tests {
 
     #[test]
     fn an_actor_is_named_by_address_address_and_child_or_path() {
-        let max = "town/rigs/rig:alpha/crew/crew:max";
+        let max = "town/rigs/alpha/crew/max";
         let tree = node(
             "town",
             vec![
                 node("town/mayor", vec![node("town/mayor/session", vec![])]),
                 node("town/ledger", vec![]),
                 node(
-                    "town/rigs/rig:alpha/crew",
+                    "town/rigs/alpha/crew",
                     vec![node(max, vec![node(&format!("{max}/session"), vec![])])],
                 ),
             ],

@@ -88,7 +88,6 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         socket_args.clone()
     });
     let router_args = router::RouterArgs {
-        root: Arc::clone(&root_cell),
         ledger: LedgerHandle::default(),
         handler: Arc::clone(&tree.handler),
     };
@@ -179,8 +178,8 @@ fn note_gave_up(ledger: &LedgerHandle, event: &SupervisorEvent) {
     if event.kind != gastown_supervision::EventKind::GaveUp {
         return;
     }
-    if let Some(address) = topology::address_of_role_path(&event.supervisor) {
-        patrol::role_gave_up(ledger.clone(), address, event.reason.clone());
+    if let Some(identity) = gastown_town::names::identity_of_tree_path(&event.supervisor) {
+        patrol::role_gave_up(ledger.clone(), identity, event.reason.clone());
     }
 }
 

@@ -4,17 +4,19 @@
 //! An identity whose role is not running (it gave up, or it is stuck) is started again through
 //! `TownHandler::ensure_session` — with its recorded runtime, never another — once its
 //! per-identity backoff is due: [`RETRY_FIRST`] after its last start, doubling up to
-//! [`RETRY_MAX`]. A session that has run for [`HEALTHY_AFTER`] ends a stuck streak and the
-//! backoff. A role found running another runtime than the recorded one is started again with it.
+//! [`RETRY_MAX`] — and no work command is in flight whose effects may start it
+//! ([`Attempts::working`]). A session that has run for [`HEALTHY_AFTER`] ends a stuck streak
+//! and the backoff. A role found running another runtime than the recorded one is started again
+//! with it. Roles and sessions are found by their registered names, never by walking the tree.
 
 use super::handler::TownHandler;
-use super::starting::running_runtime;
-use super::{stuck, topology};
-use gastown_actors::session::{SessionMsg, client};
-use gastown_supervision::SupervisorRef;
+use super::stuck;
+use gastown_actors::registry;
+use gastown_actors::session::client;
 use gastown_town::agents;
 use gastown_town::identity::{AgentIdentity, Role};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,15 +33,43 @@ pub fn retry_delay(attempts: u32) -> Duration {
     RETRY_FIRST.saturating_mul(1 << doublings).min(RETRY_MAX)
 }
 
-/// When each identity was last started and how often in a row, for the patrol's backoff; and
-/// one lock per identity, so a sling and the patrol never start the same identity at once.
+/// When each identity was last started and how often in a row, for the patrol's backoff; one
+/// lock per identity, so a sling and the patrol never start the same identity at once; and the
+/// work commands in flight, whose effects the patrol leaves to them.
 #[derive(Default)]
 pub struct Attempts {
     starts: Mutex<HashMap<String, (Instant, u32)>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Work commands (sling, hook attach, …) between the start of their ledger call and the end
+    /// of their effects: see [`Attempts::working`].
+    working: AtomicUsize,
+}
+
+/// Held by a work command from before its ledger call until its effects are carried out.
+pub struct Working<'a>(&'a AtomicUsize);
+
+impl Drop for Working<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Attempts {
+    /// Hold for the whole of a work command, its ledger call and its effects. A patrol whose view
+    /// of the hooked work includes that command's writes sees it in flight and starts nothing
+    /// this sweep: the command's own effect starts (or restarts) the role. Without this, the
+    /// patrol could start a role a sling is about to start, and the sling would then restart the
+    /// new session to tell it a hook it already knows.
+    pub(super) fn working(&self) -> Working<'_> {
+        self.working.fetch_add(1, Ordering::SeqCst);
+        Working(&self.working)
+    }
+
+    /// Is any work command in flight (see [`Attempts::working`])?
+    fn work_in_flight(&self) -> bool {
+        self.working.load(Ordering::SeqCst) > 0
+    }
+
     /// Hold while starting or stopping `address`'s role.
     pub(super) async fn lock(&self, address: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = match self.locks.lock() {
@@ -76,16 +106,18 @@ impl Attempts {
 impl TownHandler {
     /// The patrol's look at one hooked identity whose role runs: a session up for
     /// [`HEALTHY_AFTER`] ends a stuck streak and the backoff.
-    async fn note_health(&self, address: &str, role: &SupervisorRef, stuck: bool) {
-        let Ok(Some(session)) = role.child_actor::<SessionMsg>("session").await else {
+    async fn note_health(&self, identity: &AgentIdentity, stuck: bool) {
+        let Some(session) = registry::session(identity) else {
             return;
         };
         let up = client::snapshot(&session).await.map(|s| s.uptime_ms);
         if !up.is_ok_and(|ms| Duration::from_millis(ms) >= HEALTHY_AFTER) {
             return;
         }
+        let address = &identity.address;
         self.attempts.reset(address);
-        if stuck && let Ok(identity) = AgentIdentity::parse(address) {
+        if stuck {
+            let identity = identity.clone();
             let cleared = self
                 .ledger
                 .try_call(move |l| agents::clear_stuck(l, &identity))
@@ -153,18 +185,25 @@ pub async fn resume_hooked(handler: &TownHandler) {
     let Some(view) = hooked_identities(handler).await else {
         return;
     };
-    let Ok(root) = handler.root().await else {
-        return;
-    };
+    // Read after the view: a work command whose writes the view shows is counted by now.
+    let work_in_flight = handler.attempts.work_in_flight();
     for hooked in view {
+        let Ok(identity) = AgentIdentity::parse(&hooked.address) else {
+            continue;
+        };
         let address = &hooked.address;
-        if let Ok(role) = topology::find_role(root, address).await {
-            if hooked.runtime.is_none() || running_runtime(&role).await == hooked.runtime {
-                handler.note_health(address, &role, hooked.stuck).await;
+        // Found by its registered name: the patrol never walks the tree.
+        if let Some(info) = registry::role_info(&identity).await {
+            let running = info.and_then(|info| info.runtime);
+            if hooked.runtime.is_none() || running == hooked.runtime {
+                handler.note_health(&identity, hooked.stuck).await;
                 continue;
             }
         } else if !handler.attempts.due(address) {
             continue;
+        }
+        if work_in_flight {
+            continue; // Its effects may start this very role; the next sweep looks again.
         }
         match handler.ensure_session(address, false).await {
             Ok(note) if note.is_empty() => {}
@@ -176,10 +215,12 @@ pub async fn resume_hooked(handler: &TownHandler) {
 
 /// A role's supervisor gave up (its sessions died at once until the restart intensity was
 /// reached): its identity is stuck until a session runs again. Runs on its own task.
-pub fn role_gave_up(ledger: gastown_actors::ledger::LedgerHandle, address: String, reason: String) {
-    let Ok(identity) = AgentIdentity::parse(&address) else {
-        return;
-    };
+pub fn role_gave_up(
+    ledger: gastown_actors::ledger::LedgerHandle,
+    identity: AgentIdentity,
+    reason: String,
+) {
+    let address = identity.address.clone();
     tokio::spawn(async move {
         let why = format!("its sessions die at once, and its supervisor gave up: {reason}");
         let marked = ledger
@@ -211,5 +252,17 @@ mod tests {
         assert!(!attempts.due("a/crew/x"), "just started: not due");
         attempts.reset("a/crew/x");
         assert!(attempts.due("a/crew/x"));
+    }
+
+    #[test]
+    fn work_is_in_flight_while_any_of_its_guards_lives() {
+        let attempts = Attempts::default();
+        assert!(!attempts.work_in_flight());
+        let sling = attempts.working();
+        let attach = attempts.working();
+        drop(sling);
+        assert!(attempts.work_in_flight(), "one command is still in flight");
+        drop(attach);
+        assert!(!attempts.work_in_flight());
     }
 }

@@ -8,18 +8,20 @@
 //! could not be told yet (busy session, actor down) is simply told on a later pass: the ledger is
 //! the queue, nothing is lost.
 //!
-//! It wakes after a send through the socket and on a timer, and sweeps every running identity
-//! (mail sent while the supervisor was down, or to an actor that was restarting). Wake-ups that
+//! It wakes after a send through the socket and on a timer, and sweeps every running session
+//! (mail sent while the supervisor was down, or to an actor that was restarting). Sessions
+//! register by their agent's address (`gastown_actors::registry`), so a pass reads ractor's
+//! registry rather than a snapshot of the tree. Wake-ups that
 //! arrive while a pass is already queued are folded into it, so a burst of thousands of sends
 //! costs a handful of passes, not one each. The same timer runs the GUPP patrol: any identity with
 //! hooked work whose role is not running (its supervisor gave up) gets a new one.
 
-use super::topology;
 use gastown_actors::ledger::LedgerHandle;
-use gastown_actors::role::{RoleInfo, RoleMsg};
+use gastown_actors::registry;
+use gastown_actors::role::RoleInfo;
 use gastown_actors::session::{NudgeOptions, SessionMsg, client};
 use gastown_beads::Bead;
-use gastown_supervision::SupervisorRef;
+use gastown_town::identity::AgentIdentity;
 use gastown_town::mail::store::{self, mark_delivered, undelivered_for};
 use gastown_town::runtimes::spec::HookSupport;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
@@ -54,7 +56,6 @@ pub struct RouterState {
 
 #[derive(Clone)]
 pub struct RouterArgs {
-    pub root: Arc<OnceLock<SupervisorRef>>,
     pub ledger: LedgerHandle,
     /// For the GUPP patrol: identities with hooked work and no running role get one.
     pub handler: Arc<OnceLock<Arc<super::handler::TownHandler>>>,
@@ -105,58 +106,36 @@ impl Actor for Router {
     }
 }
 
-/// One delivery pass over every running identity.
+/// One delivery pass over every running session, found in ractor's registry (no walk of the
+/// tree). Its cost is logged at debug level (`docs/benchmarks.md` measures it).
 async fn deliver_all(state: &RouterArgs) {
-    for address in running_addresses(state).await {
-        deliver(state, &address).await;
+    let started = std::time::Instant::now();
+    let sessions = registry::running_sessions();
+    let lookup_us = micros(started.elapsed());
+    let count = sessions.len();
+    for (identity, session) in sessions {
+        deliver(state, &identity, &session).await;
     }
+    let pass_us = micros(started.elapsed());
+    tracing::debug!(sessions = count, lookup_us, pass_us, "delivery pass");
 }
 
-/// Addresses of the identities whose roles run now.
-async fn running_addresses(state: &RouterArgs) -> Vec<String> {
-    let Some(root) = state.root.get() else {
-        return Vec::new();
-    };
-    let Ok(tree) = super::introspect::tree(root).await else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    collect(&tree, &mut out);
-    out
+fn micros(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
 }
 
-fn collect(node: &super::introspect::ActorNode, out: &mut Vec<String>) {
-    if let Some(address) = topology::address_of_role_path(&node.path)
-        && node.children.iter().any(|c| c.role == "session")
-    {
-        out.push(address);
-    }
-    for c in &node.children {
-        collect(c, out);
-    }
-}
-
-/// Tell `address`'s session about its undelivered mail.
-async fn deliver(state: &RouterArgs, address: &str) {
-    let Some(root) = state.root.get() else { return };
-    let Ok(role) = topology::find_role(root, address).await else {
-        return; // Not running: the mail waits in the ledger.
-    };
-    let Ok(Some(session)) = role.child_actor::<SessionMsg>("session").await else {
-        return;
-    };
+/// Tell `identity`'s session about its undelivered mail.
+async fn deliver(state: &RouterArgs, identity: &AgentIdentity, session: &ActorRef<SessionMsg>) {
+    let address = identity.address.as_str();
     // A runtime with hooks runs `gastown mail check --inject` before each prompt: its mail is
     // held for that, and only urgent mail is typed in.
-    let hooked = match role.child_actor::<RoleMsg>("agent").await {
-        Ok(Some(agent)) => matches!(
-            ractor::call!(agent, RoleMsg::Info),
-            Ok(RoleInfo {
-                hooks: HookSupport::ClaudeSettings,
-                ..
-            })
-        ),
-        _ => false,
-    };
+    let hooked = matches!(
+        registry::role_info(identity).await,
+        Some(Some(RoleInfo {
+            hooks: HookSupport::ClaudeSettings,
+            ..
+        }))
+    );
     let who = address.to_string();
     let pending = state
         .ledger
@@ -178,7 +157,7 @@ async fn deliver(state: &RouterArgs, address: &str) {
         .await
         .unwrap_or_default();
     for mail in pending {
-        if tell(&session, &mail).await {
+        if tell(session, &mail).await {
             let id = mail.id.clone();
             let who = address.to_string();
             let _ = state

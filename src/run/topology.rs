@@ -8,20 +8,27 @@
 //! ├── mayor         role (rest_for_one): agent, session?
 //! ├── deacon        role: agent, session?, patrol, boot, dogs (dynamic)
 //! └── rigs (dynamic)
-//!     └── rig:<name> (one_for_one)
-//!         ├── refinery             the merge queue (rigs on disk)
-//!         ├── crew (dynamic)      └── crew:<name>     role: agent, session
-//!         └── polecats (dynamic)  └── polecat:<name>  role: agent, session
+//!     └── <rig> (one_for_one)
+//!         ├── crew (dynamic)      └── <name>  role: agent, session
+//!         ├── polecats (dynamic)  └── <name>  role: agent, session
+//!         └── refinery            the merge queue (rigs on disk)
 //! ```
+//!
+//! Paths are plain: a role's path is its address below `town/` (below `town/rigs/` for the
+//! agents of a rig), and every path is built or read through `gastown_town::names`. Roles
+//! register by address, so finding one ([`find_role`]) reads ractor's registry instead of
+//! walking the tree.
 
 use gastown_actors::deacon::{Boot, BootArgs, PATROL_NAME, Patrol};
 use gastown_actors::ledger::{LEDGER_NAME, LedgerActor, LedgerArgs};
-use gastown_actors::role::{RoleSpec, TownContext, role_supervisor};
+use gastown_actors::registry;
+use gastown_actors::role::{RoleSpec, TownContext, role_child};
 use gastown_beads::LedgerConfig;
 use gastown_supervision::{
     Backoff, ChildSpec, Intensity, Restart, Strategy, SupervisorRef, SupervisorSpec,
 };
 use gastown_town::identity::{AgentIdentity, Role};
+use gastown_town::names;
 use gastown_town::runtimes::spec::Runtime;
 use gastown_town::town::Town;
 use std::path::PathBuf;
@@ -71,10 +78,10 @@ pub fn town_spec(
         .child(ledger_child)
         .child(router)
         .child(socket)
-        .child(ChildSpec::supervisor("mayor", role_supervisor(mayor)))
-        .child(ChildSpec::supervisor("deacon", role_supervisor(deacon)))
+        .child(role_child(mayor))
+        .child(role_child(deacon))
         .child(ChildSpec::supervisor(
-            "rigs",
+            names::RIGS,
             SupervisorSpec::new(Strategy::Dynamic),
         )))
 }
@@ -86,7 +93,7 @@ fn deacon_children(interval: Duration) -> Vec<ChildSpec> {
             every: interval,
             stale_after: interval * 3,
         }),
-        ChildSpec::supervisor("dogs", SupervisorSpec::new(Strategy::Dynamic)),
+        ChildSpec::supervisor(names::DOGS, SupervisorSpec::new(Strategy::Dynamic)),
     ]
 }
 
@@ -135,7 +142,7 @@ pub fn role_spec(cfg: &TreeConfig, identity: AgentIdentity, runtime: Option<Runt
         _ => Intensity::default(),
     };
     RoleSpec {
-        home: home_of(&cfg.town, &identity),
+        home: names::home(&cfg.town.root, &identity),
         identity,
         runtime,
         town: cfg.context.clone(),
@@ -146,70 +153,37 @@ pub fn role_spec(cfg: &TreeConfig, identity: AgentIdentity, runtime: Option<Runt
     }
 }
 
-/// Where a role's sessions run.
-pub fn home_of(town: &Town, identity: &AgentIdentity) -> PathBuf {
-    let root = &town.root;
-    match (identity.role, identity.rig.as_deref()) {
-        (Role::Mayor, _) => root.join("mayor"),
-        (Role::Deacon, _) => root.join("deacon"),
-        (Role::Dog, _) => root.join("deacon").join("dogs").join(&identity.name),
-        // Polecats and crew work in their rig's worktree / clone (made by `sling`).
-        (Role::Crew, Some(rig)) => root.join(rig).join("crew").join(&identity.name).join("rig"),
-        (Role::Polecat, Some(rig)) => root
-            .join(rig)
-            .join("polecats")
-            .join(&identity.name)
-            .join("rig"),
-        (_, Some(rig)) => root.join(rig).join(identity.role.as_str()),
-        (_, None) => root.join(identity.role.as_str()),
-    }
-}
-
-/// The tree path segments of a role, below the town.
-fn segments(identity: &AgentIdentity) -> Vec<String> {
-    match (identity.role, identity.rig.as_deref()) {
-        (Role::Mayor, _) => vec!["mayor".into()],
-        (Role::Deacon, _) => vec!["deacon".into()],
-        (Role::Dog, _) => vec![
-            "deacon".into(),
-            "dogs".into(),
-            format!("dog:{}", identity.name),
-        ],
-        (Role::Crew, Some(rig)) => rig_path(rig, "crew", format!("crew:{}", identity.name)),
-        (Role::Polecat, Some(rig)) => {
-            rig_path(rig, "polecats", format!("polecat:{}", identity.name))
-        }
-        (role, Some(rig)) => vec!["rigs".into(), format!("rig:{rig}"), role.as_str().into()],
-        (role, None) => vec![role.as_str().into()],
-    }
-}
-
-fn rig_path(rig: &str, group: &str, leaf: String) -> Vec<String> {
-    vec!["rigs".into(), format!("rig:{rig}"), group.into(), leaf]
-}
-
-/// The supervisor of a running role.
+/// The running role of `address`, found by its registered name (no walk of the tree); it must
+/// be in `root`'s tree.
 pub async fn find_role(root: &SupervisorRef, address: &str) -> Result<SupervisorRef, String> {
     let identity = identity(address)?;
-    let mut node = root.clone();
-    for seg in segments(&identity) {
-        node = match node.child_supervisor(&seg).await {
-            Ok(Some(next)) => next,
-            _ => {
-                return Err(format!(
-                    "no agent {address} is running under this supervisor: `gastown actors` lists them"
-                ));
-            }
-        };
+    let not_running = || {
+        format!("no agent {address} is running under this supervisor: `gastown actors` lists them")
+    };
+    let role = registry::role(&identity).await.ok_or_else(not_running)?;
+    let in_tree = role
+        .path()
+        .strip_prefix(root.path())
+        .is_some_and(|rest| rest.starts_with('/'));
+    if !in_tree {
+        return Err(not_running());
     }
-    Ok(node)
+    Ok(role)
 }
 
-/// The group supervisor id and leaf id of a crew member or polecat.
-fn leaf_of(identity: &AgentIdentity) -> Result<(&'static str, String), String> {
-    match identity.role {
-        Role::Crew => Ok(("crew", format!("crew:{}", identity.name))),
-        Role::Polecat => Ok(("polecats", format!("polecat:{}", identity.name))),
+/// The supervisor at `segments` below `root`, if every one of them runs.
+async fn supervisor_at(root: &SupervisorRef, segments: &[String]) -> Option<SupervisorRef> {
+    let mut node = root.clone();
+    for segment in segments {
+        node = node.child_supervisor(segment).await.ok()??;
+    }
+    Some(node)
+}
+
+/// Refuse every identity but a crew member or polecat: only they are spawned and stopped.
+fn check_rig_level(identity: &AgentIdentity) -> Result<&str, String> {
+    match (identity.role, identity.rig.as_deref()) {
+        (Role::Crew | Role::Polecat, Some(rig)) => Ok(rig),
         _ => Err(format!(
             "{identity} is not a crew member or polecat: only <rig>/crew/<name> and <rig>/polecats/<name> can be spawned"
         )),
@@ -220,11 +194,7 @@ fn leaf_of(identity: &AgentIdentity) -> Result<(&'static str, String), String> {
 /// rig's directory holds its rig.toml; `town`, `mayor`, `deacon` … are never rigs). Checked
 /// before anything is made.
 pub fn check_spawnable(cfg: &TreeConfig, identity: &AgentIdentity) -> Result<(), String> {
-    leaf_of(identity)?;
-    let rig = identity
-        .rig
-        .as_deref()
-        .ok_or("a rig-level agent has a rig")?;
+    let rig = check_rig_level(identity)?;
     gastown_town::rig::Rig::load(&cfg.town, rig)
         .map(drop)
         .map_err(|e| format!("cannot spawn {identity}: {e}"))
@@ -234,21 +204,12 @@ pub fn check_spawnable(cfg: &TreeConfig, identity: &AgentIdentity) -> Result<(),
 /// is gone, its session's process group included: to start it again with another runtime, or
 /// before its worktree is removed. `Ok(false)` when it was not running.
 pub async fn stop_agent(root: &SupervisorRef, identity: &AgentIdentity) -> Result<bool, String> {
-    let (group, leaf) = leaf_of(identity)?;
-    let rig = identity
-        .rig
-        .as_deref()
-        .ok_or("a rig-level agent has a rig")?;
-    let Ok(Some(rigs)) = root.child_supervisor("rigs").await else {
+    check_rig_level(identity)?;
+    let place = names::tree_place(identity);
+    let Some(group) = supervisor_at(root, &place.parents).await else {
         return Ok(false);
     };
-    let Ok(Some(rig_sup)) = rigs.child_supervisor(&format!("rig:{rig}")).await else {
-        return Ok(false);
-    };
-    let Ok(Some(group_sup)) = rig_sup.child_supervisor(group).await else {
-        return Ok(false);
-    };
-    match group_sup.terminate_child(&leaf).await {
+    match group.terminate_child(&place.id).await {
         Ok(()) => Ok(true),
         Err(gastown_supervision::SupervisorError::UnknownChild { .. }) => Ok(false),
         Err(e) => Err(format!("cannot stop {identity}: {e}")),
@@ -257,7 +218,7 @@ pub async fn stop_agent(root: &SupervisorRef, identity: &AgentIdentity) -> Resul
 
 /// Put a rig-level agent under supervision (crew or polecat), creating its rig's node on demand.
 /// Its workspace must be ready (see `super::starting`); the runtime must be the one recorded
-/// for it (the session factory refuses any other).
+/// for it (the session factory refuses any other). Returns its tree path.
 pub async fn spawn_agent(
     root: &SupervisorRef,
     cfg: &TreeConfig,
@@ -265,16 +226,15 @@ pub async fn spawn_agent(
     runtime: Runtime,
 ) -> Result<String, String> {
     check_spawnable(cfg, &identity)?;
-    let (group, leaf) = leaf_of(&identity)?;
-    let rig = identity.rig.clone().ok_or("a rig-level agent has a rig")?;
-    let rig_sup = ensure_rig(root, cfg, &rig).await?;
-    let group_sup = rig_sup
-        .child_supervisor(group)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("rig {rig} has no {group} supervisor"))?;
-    if group_sup
-        .child_supervisor(&leaf)
+    let rig = check_rig_level(&identity)?;
+    ensure_rig(root, cfg, rig).await?;
+    let place = names::tree_place(&identity);
+    let group = supervisor_at(root, &place.parents).await.ok_or_else(|| {
+        let group = place.parents.last().map(String::as_str).unwrap_or_default();
+        format!("rig {rig} has no {group} supervisor")
+    })?;
+    if group
+        .child_supervisor(&place.id)
         .await
         .ok()
         .flatten()
@@ -286,14 +246,11 @@ pub async fn spawn_agent(
     }
     // The session factory prepares the home (instructions, hook settings) before each start.
     let spec = role_spec(cfg, identity.clone(), Some(runtime));
-    let path = format!("{}/{leaf}", group_sup.path());
-    group_sup
-        .start_child(
-            ChildSpec::supervisor(leaf, role_supervisor(spec)).with_restart(Restart::Temporary),
-        )
+    group
+        .start_child(role_child(spec).with_restart(Restart::Temporary))
         .await
         .map_err(|e| e.to_string())?;
-    Ok(path)
+    Ok(place.path())
 }
 
 /// The rig's supervisor, started (with its refinery) if it is not running yet.
@@ -302,14 +259,12 @@ pub async fn ensure_rig(
     cfg: &TreeConfig,
     rig: &str,
 ) -> Result<SupervisorRef, String> {
-    let rigs = root
-        .child_supervisor("rigs")
+    let place = names::rig_place(rig);
+    let rigs = supervisor_at(root, &place.parents)
         .await
-        .map_err(|e| e.to_string())?
         .ok_or("the town has no rigs supervisor")?;
-    let id = format!("rig:{rig}");
     if let Some(existing) = rigs
-        .child_supervisor(&id)
+        .child_supervisor(&place.id)
         .await
         .map_err(|e| e.to_string())?
     {
@@ -317,11 +272,11 @@ pub async fn ensure_rig(
     }
     let mut spec = SupervisorSpec::new(Strategy::OneForOne)
         .child(ChildSpec::supervisor(
-            "crew",
+            names::CREW,
             SupervisorSpec::new(Strategy::Dynamic),
         ))
         .child(ChildSpec::supervisor(
-            "polecats",
+            names::POLECATS,
             SupervisorSpec::new(Strategy::Dynamic),
         ));
     let on_disk = gastown_town::rig::Rig::load(&cfg.town, rig).is_ok();
@@ -332,53 +287,32 @@ pub async fn ensure_rig(
             ledger: gastown_actors::ledger::LedgerHandle::default(),
             handler: Arc::clone(handler),
         };
+        // At the refinery's own tree path, `town/rigs/<rig>/refinery`.
         spec = spec.child(ChildSpec::actor(
-            "refinery",
+            Role::Refinery.as_str(),
             super::refinery_actor::RefineryActor,
             move || args.clone(),
         ));
     }
-    rigs.start_child(ChildSpec::supervisor(id.clone(), spec))
+    rigs.start_child(ChildSpec::supervisor(place.id.clone(), spec))
         .await
         .map_err(|e| e.to_string())?;
-    rigs.child_supervisor(&id)
+    rigs.child_supervisor(&place.id)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("rig {rig} did not start"))
 }
 
-/// The address of the role whose supervisor path is `path`
-/// (`town/rigs/rig:alpha/crew/crew:max` → `alpha/crew/max`).
-pub fn address_of_role_path(path: &str) -> Option<String> {
-    let parts: Vec<&str> = path.split('/').collect();
-    match parts.as_slice() {
-        ["town", "mayor"] => Some("mayor".into()),
-        ["town", "deacon"] => Some("deacon".into()),
-        ["town", "rigs", rig, group, leaf] => {
-            let rig = rig.strip_prefix("rig:")?;
-            let name = leaf.split_once(':')?.1;
-            Some(format!("{rig}/{group}/{name}"))
-        }
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::address_of_role_path;
+    use gastown_actors::deacon::PATROL_NAME;
+    use gastown_actors::ledger::LEDGER_NAME;
+    use gastown_town::names;
 
     #[test]
-    fn role_paths_map_to_addresses() {
-        let check = |path: &str, want: Option<&str>| {
-            assert_eq!(address_of_role_path(path).as_deref(), want, "{path}");
-        };
-        check("town/mayor", Some("mayor"));
-        check("town/rigs/rig:alpha/crew/crew:max", Some("alpha/crew/max"));
-        check(
-            "town/rigs/rig:alpha/polecats/polecat:nux",
-            Some("alpha/polecats/nux"),
-        );
-        check("town/rigs/rig:alpha/crew", None);
-        check("town/ledger", None);
+    fn the_towns_own_registered_names_are_no_agents() {
+        for name in [LEDGER_NAME, PATROL_NAME, super::super::router::ROUTER_NAME] {
+            assert_eq!(names::identity_of_registered(name), None, "{name}");
+        }
     }
 }

@@ -9,8 +9,8 @@ use crate::util::{TestTown, town_with_rig};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const NUX: &str = "town/rigs/rig:alpha/polecats/polecat:nux";
-const MAX: &str = "town/rigs/rig:alpha/crew/crew:max";
+const NUX: &str = "town/rigs/alpha/polecats/nux";
+const MAX: &str = "town/rigs/alpha/crew/max";
 
 /// An executable shell script `name` in `dir` running `body`.
 pub fn script(dir: &Path, name: &str, body: &str) -> PathBuf {

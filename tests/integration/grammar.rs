@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-const MAX: &str = "town/rigs/rig:alpha/crew/crew:max";
+const MAX: &str = "town/rigs/alpha/crew/max";
 
 #[test]
 fn the_version_names_the_commit() {

@@ -178,9 +178,7 @@ fn a_refinery_facing_a_refusing_origin_backs_off_tells_once_and_keeps_running() 
         .filter(|m| m["title"].as_str().is_some_and(|s| s.contains(subject)))
         .count();
     assert_eq!(told, 1, "told once per streak");
-    let refinery = t
-        .node("town/rigs/rig:alpha/refinery")
-        .expect("refinery runs");
+    let refinery = t.node("town/rigs/alpha/refinery").expect("refinery runs");
     assert_eq!(refinery["restarts_total"], 0, "never crashed: {refinery}");
     assert_ne!(status(&t.town, &bead), "closed");
     std::fs::remove_file(&hook).expect("accept pushes again");
@@ -207,7 +205,7 @@ fn a_merged_polecats_session_ends_before_its_worktree_is_removed() {
         .next()
         .expect("a polecat name")
         .to_string();
-    let role = format!("town/rigs/rig:alpha/polecats/polecat:{name}");
+    let role = format!("town/rigs/alpha/polecats/{name}");
     // The sim stays at its prompt after `gastown done`, like Claude Code does.
     let pid = wait_for("the polecat's session", Duration::from_secs(30), || {
         t.session_pid(&role)

@@ -11,7 +11,7 @@ use crate::util::{TestTown, town_with_rig};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-const NUX: &str = "town/rigs/rig:alpha/polecats/polecat:nux";
+const NUX: &str = "town/rigs/alpha/polecats/nux";
 
 fn worktree(town: &TestTown, polecat: &str) -> PathBuf {
     town.root.join("alpha/polecats").join(polecat).join("rig")

@@ -6,7 +6,7 @@ use crate::running::{RunningTown, find, group_alive, wait_for};
 use crate::util::{gastown, stderr};
 use std::time::{Duration, Instant};
 
-const CREW: &str = "town/rigs/rig:alpha/crew/crew:max";
+const CREW: &str = "town/rigs/alpha/crew/max";
 
 fn spawn_max(t: &RunningTown) {
     t.town
@@ -88,14 +88,10 @@ fn an_agent_that_dies_at_once_backs_off_gives_up_and_the_town_keeps_running() {
     wait_for(
         "the crashing agent to be given up",
         Duration::from_secs(30),
-        || {
-            t.node("town/rigs/rig:alpha/crew/crew:crash")
-                .is_none()
-                .then_some(())
-        },
+        || t.node("town/rigs/alpha/crew/crash").is_none().then_some(()),
     );
     let detail: serde_json::Value =
-        serde_json::from_str(&t.town.ok(&["actor", "town/rigs/rig:alpha/crew", "--json"]))
+        serde_json::from_str(&t.town.ok(&["actor", "town/rigs/alpha/crew", "--json"]))
             .expect("json");
     let events = detail["events"].as_array().expect("events").clone();
     let of_crash = |kind: &str| -> Vec<serde_json::Value> {
@@ -106,7 +102,7 @@ fn an_agent_that_dies_at_once_backs_off_gives_up_and_the_town_keeps_running() {
                     && e["supervisor"]
                         .as_str()
                         .unwrap_or("")
-                        .ends_with("crew:crash")
+                        .ends_with("/crew/crash")
             })
             .cloned()
             .collect();
@@ -147,12 +143,9 @@ fn sigterm_with_twenty_sessions_leaves_no_process_and_exits_zero() {
         let tree = t.tree();
         let pids: Vec<u32> = (0..20)
             .filter_map(|i| {
-                find(
-                    &tree,
-                    &format!("town/rigs/rig:alpha/crew/crew:c{i}/session"),
-                )
-                .and_then(|n| n["pid"].as_u64())
-                .map(|p| p as u32)
+                find(&tree, &format!("town/rigs/alpha/crew/c{i}/session"))
+                    .and_then(|n| n["pid"].as_u64())
+                    .map(|p| p as u32)
             })
             .collect();
         (pids.len() == 20).then_some(pids)

@@ -21,7 +21,6 @@ pub use duplicates::merge_duplicates;
 use crate::identity::AgentIdentity;
 use gastown_beads::{Bead, IssueType, Ledger, LedgerError, NewBead, Status};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 
 /// How many past sessions an identity keeps in its history.
 const SESSION_HISTORY: usize = 50;
@@ -29,17 +28,9 @@ const SESSION_HISTORY: usize = 50;
 /// The state of an identity that cannot start (see [`mark_stuck`]).
 pub const STUCK: &str = "stuck";
 
-/// The agent bead id of `address` in a ledger with `prefix`.
+/// The agent bead id of `address` in a ledger with `prefix` (see [`crate::names::bead_id`]).
 pub fn agent_bead_id(prefix: &str, address: &str) -> String {
-    let digest = Sha256::digest(address.as_bytes());
-    let mut n = u64::from_be_bytes(digest[..8].try_into().expect("8 bytes of a 32-byte digest"));
-    let mut hash = String::new();
-    for _ in 0..8 {
-        let d = (n % 36) as u32;
-        hash.push(char::from_digit(d, 36).expect("a base-36 digit"));
-        n /= 36;
-    }
-    format!("{prefix}-agent-{hash}")
+    crate::names::bead_id_of_address(prefix, address)
 }
 
 /// The agent bead of `identity`, created (idle, no hook) when it has none yet.

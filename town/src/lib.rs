@@ -3,8 +3,9 @@
 //! - [`town`]: finding a town, its config (`town.toml`), `gastown install`;
 //! - [`rig`]: rigs (layout, `rig.toml`, worktrees, gates, reconciliation, orphans);
 //! - [`git_cli`]: the only code that runs the git CLI (and talks to remotes);
-//! - [`identity`]: agent addresses; [`agents`]: identities as agent beads; [`caller`]: who runs
-//!   a command (the overseer or an agent), as the domain checks it;
+//! - [`identity`]: agent addresses; [`names`]: every other name of an agent (tree path, home,
+//!   bead id, registry name), derived from its address; [`agents`]: identities as agent beads;
+//!   [`caller`]: who runs a command (the overseer or an agent), as the domain checks it;
 //! - [`command`]: the ledger commands (`bead`, `mail`, `mol`, `mq`, `convoy`, hook and seance
 //!   views): a request, a typed outcome and `apply` per family, run alike by the CLI and the
 //!   supervisor;
@@ -32,6 +33,7 @@ pub mod git_cli;
 pub mod identity;
 pub mod mail;
 pub mod molecule;
+pub mod names;
 pub mod refinery;
 pub mod rig;
 pub mod runtimes;

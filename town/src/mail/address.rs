@@ -80,14 +80,10 @@ fn known_on_disk(root: &Path, id: &AgentIdentity) -> bool {
     let rig_dir = |rig: &Option<String>| rig.as_ref().map(|r| root.join(r));
     match id.role {
         Role::Mayor | Role::Deacon => true,
-        Role::Dog => root.join("deacon").join("dogs").join(&id.name).is_dir(),
         Role::Witness | Role::Refinery => {
             rig_dir(&id.rig).is_some_and(|d| d.join("rig.toml").is_file())
         }
-        Role::Polecat => {
-            rig_dir(&id.rig).is_some_and(|d| d.join("polecats").join(&id.name).is_dir())
-        }
-        Role::Crew => rig_dir(&id.rig).is_some_and(|d| d.join("crew").join(&id.name).is_dir()),
+        Role::Dog | Role::Polecat | Role::Crew => crate::names::agent_dir(root, id).is_dir(),
     }
 }
 

@@ -12,9 +12,11 @@
 //!   checked out;
 //! - a **home** (`polecats/<name>/`, `crew/<name>/`) belongs to the identity of that name.
 
+use super::Rig;
 use super::error::Result;
-use super::{Rig, WORKTREE_DIR};
 use crate::git_cli;
+use crate::identity::{AgentIdentity, Role};
+use crate::names;
 use gastown_beads::{IssueType, Ledger, ListFilter, Status};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -136,9 +138,7 @@ pub fn find(rig: &Rig, claims: &Claims) -> Result<Orphans> {
             continue;
         }
         let owned = same_path(&w.path, &rig.refinery_worktree())
-            || owned_homes
-                .iter()
-                .any(|home| same_path(&w.path, &home.join(WORKTREE_DIR)));
+            || owned_homes.iter().any(|home| same_path(&w.path, home));
         if owned {
             checked_out.extend(w.branch.clone());
             continue;
@@ -174,16 +174,20 @@ pub fn find(rig: &Rig, claims: &Claims) -> Result<Orphans> {
     Ok(orphans)
 }
 
-/// Homes (`polecats/<name>`, `crew/<name>`) of identities the ledger knows.
+/// Homes (the workspaces `polecats/<name>/rig`, `crew/<name>/rig`) of the rig's polecats and
+/// crew members the ledger knows.
 fn owned_homes(rig: &Rig, claims: &Claims) -> Vec<PathBuf> {
-    let prefix = format!("{}/", rig.name());
+    // A rig's directory is `<town>/<rig>`.
+    let Some(town_root) = rig.dir().parent() else {
+        return Vec::new();
+    };
     claims
         .identities
         .iter()
-        .filter_map(|a| a.strip_prefix(&prefix))
-        .filter_map(|rest| rest.split_once('/'))
-        .filter(|(group, _)| matches!(*group, "polecats" | "crew"))
-        .map(|(group, name)| rig.dir().join(group).join(name))
+        .filter_map(|address| AgentIdentity::parse(address).ok())
+        .filter(|identity| identity.rig.as_deref() == Some(rig.name()))
+        .filter(|identity| matches!(identity.role, Role::Polecat | Role::Crew))
+        .map(|identity| names::home(town_root, &identity))
         .collect()
 }
 
