@@ -168,7 +168,7 @@ fn main() {
     measure(&l, "status in_progress (a large result)", &in_progress);
     measure(
         &l,
-        "everything not closed (no index)",
+        "everything not closed (75% of the ledger)",
         &ListFilter::default(),
     );
 }
