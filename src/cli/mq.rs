@@ -15,7 +15,6 @@ use gastown_town::refinery::{self, LandOptions, MergeRequest, ProcessOptions, Qu
 use gastown_town::rig::Rig;
 use gastown_town::town::Town;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
 #[derive(Debug, Clone, PartialEq, Subcommand, Serialize, Deserialize)]
@@ -212,11 +211,7 @@ fn open_mr(ledger: &Ledger, id: &str) -> Result<MergeRequest> {
 fn retry(ledger: &mut Ledger, id: &str, who: &str) -> Result<String> {
     let mr = open_mr(ledger, id)?;
     // The try count is never reset: an MR that fails again after a retry is escalated again.
-    let mut fields = Map::new();
-    for key in ["rework_from", "target_broken_at", "last_failure"] {
-        fields.insert(key.into(), Value::Null);
-    }
-    ledger.set_extra(id, fields, who)?;
+    MergeRequest::requeued().write(ledger, id, who)?;
     if mr.state == QueueState::Escalated {
         ledger.update(
             id,

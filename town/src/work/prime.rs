@@ -7,7 +7,6 @@ use crate::identity::{AgentIdentity, Role};
 use crate::town::Town;
 use anyhow::Result;
 use gastown_beads::{Bead, Ledger};
-use serde_json::Value;
 
 pub fn prime(ledger: &mut Ledger, town: &Town, who: &str) -> Result<Outcome> {
     let identity = caller(who, "prime")?;
@@ -56,7 +55,10 @@ fn hook_section(md: &mut String, bead: &Bead) {
 }
 
 fn molecule_section(ledger: &Ledger, bead: &Bead, md: &mut String) {
-    let Some(mol_id) = bead.extra.get("molecule").and_then(Value::as_str) else {
+    let Some(mol_id) = crate::molecule::record::attached_molecule(bead)
+        .ok()
+        .flatten()
+    else {
         return;
     };
     let Ok(mol) = crate::molecule::load(ledger, mol_id) else {
@@ -109,29 +111,29 @@ fn commands_section(identity: &AgentIdentity, md: &mut String) {
 pub fn seance(ledger: &mut Ledger, agent: &str) -> Result<Outcome> {
     let identity = AgentIdentity::parse(agent)?;
     let mut out = Outcome::default();
-    let Some(bead) = agents::find(ledger, &identity.address)? else {
+    let Some(record) = agents::find(ledger, &identity.address)? else {
         out.say(format!("{agent} has had no sessions in this town"));
         return Ok(out);
     };
-    let sessions = agents::sessions_of(&bead);
+    let sessions = &record.sessions;
     out.say(format!(
         "{agent}: {} session(s), state {}",
         sessions.len(),
-        agents::state_of(&bead)
+        record.state
     ));
-    for s in &sessions {
-        let get = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
+    for s in sessions {
+        let get = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
         out.say(format!(
             "  {}  runtime {}  started {}  ended {}  exit {}",
-            get("id"),
-            get("runtime"),
-            get("started_at"),
-            get("ended_at"),
-            get("exit")
+            get(&s.id),
+            get(&s.runtime),
+            get(&s.started_at),
+            get(&s.ended_at),
+            get(&s.exit)
         ));
     }
     if let Some(last) = sessions.last() {
-        let runtime = last.get("runtime").and_then(Value::as_str).unwrap_or("");
+        let runtime = last.runtime.as_deref().unwrap_or("");
         let hint = match runtime {
             "claude" => "resume it with `claude --resume <runtime session id>` in the agent's home",
             "codex" => "resume it with `codex resume <runtime session id>` in the agent's home",
