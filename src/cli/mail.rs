@@ -300,27 +300,27 @@ fn inbox(ledger: &mut Ledger, args: InboxArgs, who: &str) -> Result<String> {
             "{who} may read only its own inbox, not {address}'s: the overseer may read any inbox"
         );
     }
-    mail::index::with_open_mail(ledger, &address, |mut mail| {
-        if !args.all {
-            mail.retain(|b| mail::is_unread(b));
-        }
-        let total = mail.len();
-        if args.limit > 0 {
-            mail.truncate(args.limit);
-        }
-        if args.json {
-            return json(&mail);
-        }
-        let mut text = format::inbox(&address, &mail, args.all);
-        if total > mail.len() {
-            text.push_str(&format!(
-                "… and {} more: archive some, or see them with --limit {}\n",
-                total - mail.len(),
-                total
-            ));
-        }
-        Ok(text)
-    })?
+    let mut mail = mail::open_mail(ledger, &address)?;
+    if !args.all {
+        mail.retain(mail::is_unread);
+    }
+    let total = mail.len();
+    if args.limit > 0 {
+        mail.truncate(args.limit);
+    }
+    if args.json {
+        return json(&mail);
+    }
+    let shown: Vec<&gastown_beads::Bead> = mail.iter().collect();
+    let mut text = format::inbox(&address, &shown, args.all);
+    if total > mail.len() {
+        text.push_str(&format!(
+            "… and {} more: archive some, or see them with --limit {}\n",
+            total - mail.len(),
+            total
+        ));
+    }
+    Ok(text)
 }
 
 fn read(ledger: &mut Ledger, id: &str, json_out: bool, who: &str) -> Result<String> {

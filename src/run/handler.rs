@@ -169,12 +169,7 @@ impl TownHandler {
         let town = self.tree.town.clone();
         let result = self
             .ledger
-            .call(move |ledger| {
-                let out = bead::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}"));
-                // A bead command may change a mail bead by hand: the inbox index must re-read.
-                gastown_town::mail::index::invalidate(ledger);
-                out
-            })
+            .call(move |ledger| bead::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}")))
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
         result
