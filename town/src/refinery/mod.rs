@@ -24,6 +24,7 @@
 mod batch;
 mod branches;
 mod gitops;
+mod known_good;
 mod land;
 mod origin;
 #[cfg(test)]
