@@ -3,8 +3,8 @@
 //!
 //! The town is a real one (`town::install`, a real redb file and git ref) holding
 //! `testdata::synthetic_export(n, 0.3)` imported, then 1,000 unread and 1,000 archived mails to
-//! `alpha/witness`, 20 to `mayor`, and one agent bead per polecat of rig `alpha` (10), one of
-//! them in do-not-disturb.
+//! `alpha/witness`, 10,000 unread to `deacon`, 20 to `mayor`, and one agent bead per polecat of
+//! rig `alpha` (10), one of them in do-not-disturb.
 //!
 //! Run: `cargo bench -p gastown-town --bench inbox` (`LEDGER_BENCH_N` changes the size). Prints
 //! the median wall-clock and thread-CPU time of 30 runs: the first read in a fresh process, then
@@ -95,6 +95,7 @@ fn main() {
         .map(|i| message("alpha/witness", format!("mail {i}")))
         .collect();
     news.extend((0..20).map(|i| message("mayor", format!("to mayor {i}"))));
+    news.extend((0..10_000).map(|i| message("deacon", format!("to deacon {i}"))));
     let made = l.create_many(news, "bench").expect("mail");
     for bead in made.iter().take(1000) {
         mail::archive(&mut l, &bead.id, "alpha/witness").expect("archive");
@@ -131,6 +132,13 @@ fn main() {
         30,
         |_| {},
         |l| mail::inbox(l, "alpha/witness", false).expect("inbox").len(),
+    );
+    measure(
+        &mut l,
+        "inbox deacon (10,000 unread)",
+        10,
+        |_| {},
+        |l| mail::inbox(l, "deacon", false).expect("inbox").len(),
     );
     measure(
         &mut l,
