@@ -6,7 +6,8 @@
 //! - [`ledger`]: the [`Ledger`] facade — mutations, queries, import/export, group commit to git,
 //!   reconcile on open;
 //! - [`graph`]: the incremental ready/blocked graph (and the exact definitions of both);
-//! - [`store`]: the redb index and write-ahead journal;
+//! - [`store`]: the redb index and write-ahead journal, and its secondary indexes (beads by
+//!   status, assignee and type);
 //! - [`git`]: the ledger's own ref `refs/heads/beads`, written through gix;
 //! - [`id`], [`jsonl`]: hash ids; `bd` import and export;
 //! - [`lock`]: the pid lock; [`error`]: [`LedgerError`];

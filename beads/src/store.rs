@@ -22,7 +22,7 @@
 //! - `meta`: `last_commit` (hex id of the git commit the index reflects), `seq` (last change
 //!   sequence), `indexed_seq` (the sequence the secondary indexes reflect), `child:<id>` (last
 //!   child number given under a parent);
-//! - `by_status`, `by_assignee`, `by_type`, `indexed`: the secondary indexes ([`secondary`]),
+//! - `by_status`, `by_assignee`, `by_type`, `indexed`: the secondary indexes (`store/secondary.rs`),
 //!   folded with the beads, so [`Store::select`] answers a status, assignee or type filter at
 //!   the cost of its result.
 //!
