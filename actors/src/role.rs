@@ -187,10 +187,10 @@ async fn begin_session(
         .town
         .ledger
         .try_call(move |ledger| {
-            let bead = gastown_town::agents::ensure(ledger, &identity)?;
+            let agent = gastown_town::agents::ensure(ledger, &identity)?;
             // A polecat or crew member runs only its recorded runtime; the mayor and the deacon
             // run what town.toml's `[roles]` says, which is recorded as it changes.
-            match gastown_town::agents::runtime_of(&bead) {
+            match agent.runtime.as_deref() {
                 Some(recorded) if recorded == runtime => {}
                 Some(recorded) if identity.rig.is_some() => {
                     return Ok(Err(format!(

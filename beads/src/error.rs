@@ -71,6 +71,10 @@ pub enum LedgerError {
         source: std::io::Error,
     },
 
+    /// A record field of the wrong JSON type (see [`crate::fields`]).
+    #[error(transparent)]
+    Field(#[from] crate::fields::FieldError),
+
     /// A record in the index that does not parse (the index is damaged).
     #[error(
         "bead {id:?} in the index does not parse ({message}); delete the index file and reopen to rebuild it from git"

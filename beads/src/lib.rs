@@ -6,14 +6,17 @@
 //! - [`ledger`]: the [`Ledger`] facade — mutations, queries, import/export, group commit to git,
 //!   reconcile on open;
 //! - [`graph`]: the incremental ready/blocked graph (and the exact definitions of both);
-//! - [`store`]: the redb index and write-ahead journal;
+//! - [`store`]: the redb index and write-ahead journal, and its secondary indexes (beads by
+//!   status, assignee and type);
 //! - [`git`]: the ledger's own ref `refs/heads/beads`, written through gix;
 //! - [`id`], [`jsonl`]: hash ids; `bd` import and export;
 //! - [`lock`]: the pid lock; [`error`]: [`LedgerError`];
+//! - [`fields`]: typed reads and writes of the `extra` fields Gas Town's records keep;
 //! - [`model`]: the bead record in the classic beads JSONL schema (unknown fields kept);
 //! - [`time`]: RFC 3339 timestamps.
 
 pub mod error;
+pub mod fields;
 pub mod git;
 pub mod graph;
 pub mod id;
@@ -27,6 +30,7 @@ pub mod testdata;
 pub mod time;
 
 pub use error::LedgerError;
+pub use fields::{ExtraPatch, FieldError, Fields};
 pub use ledger::{
     BeadPatch, Blocked, CommitDone, CommitJob, CommitOutcome, ImportOutcome, Ledger, LedgerConfig,
     ListFilter, NewBead,

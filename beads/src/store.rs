@@ -20,7 +20,11 @@
 //!   one entry per change (append-only for the same reason); an id's last change is its newest
 //!   entry. A git commit covers every entry up to the sequence it read;
 //! - `meta`: `last_commit` (hex id of the git commit the index reflects), `seq` (last change
-//!   sequence), `child:<id>` (last child number given under a parent).
+//!   sequence), `indexed_seq` (the sequence the secondary indexes reflect), `child:<id>` (last
+//!   child number given under a parent);
+//! - `by_status`, `by_assignee`, `by_type`, `indexed`: the secondary indexes (`store/secondary.rs`),
+//!   folded with the beads, so [`Store::select`] answers a status, assignee or type filter at
+//!   the cost of its result.
 //!
 //! Every [`Batch`] is one write transaction committed with `Durability::Immediate`: when
 //! [`Store::write`] returns, the change survives a crash or power loss. A journal entry is removed
@@ -32,6 +36,10 @@
 //! same group see earlier ones. If any write of the group fails, the whole group is rolled back
 //! and the next `make_durable` reports it, so no operation of the group is acknowledged.
 
+mod secondary;
+
+pub use secondary::{Select, StatusIs};
+
 use crate::error::LedgerError;
 use crate::graph::{Graph, GraphBuilder, NodeInfo};
 use crate::model::{Bead, Event};
@@ -39,6 +47,7 @@ use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     WriteTransaction,
 };
+use secondary::{BY_ASSIGNEE, BY_STATUS, BY_TYPE, INDEXED, INDEXED_SEQ, Keys};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -67,10 +76,12 @@ const WAL_REMOVED: u8 = 2;
 const FOLD_AT: usize = 50_000;
 
 /// Where the newest change of an id not yet folded is: its `wal` row and what it did.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Pending {
     key: WalKey,
     kind: u8,
+    /// What the secondary indexes will hold for the id once folded (`None`: removed).
+    keys: Option<Keys>,
 }
 
 /// One bead to write.
@@ -171,13 +182,32 @@ impl Store {
                 && tx.open_table(EVENT_LOG).is_ok()
                 && tx.open_table(JOURNAL).is_ok()
                 && tx.open_table(WAL).is_ok()
+                && tx.open_table(INDEXED).is_ok()
         };
         if !current {
             store.create_tables()?;
         }
         store.seq = store.meta_u64("seq")?.unwrap_or(0);
         store.load_logs()?;
+        if store.meta_u64(INDEXED_SEQ)? != store.meta_u64("seq")? {
+            store.rebuild_secondary()?;
+        }
         Ok(store)
+    }
+
+    /// Index every bead and wisp again in the secondary indexes (see [`secondary`]): for a
+    /// ledger written before they existed, or by an older gastown since.
+    fn rebuild_secondary(&mut self) -> Result<(), LedgerError> {
+        let seq = self.seq;
+        let count = self.in_write(|tx, path| {
+            let count = secondary::rebuild(tx, path, [BEADS, WISPS])?;
+            let mut meta = tx.open_table(META).map_err(|e| index_err(path, e))?;
+            meta.insert(INDEXED_SEQ, seq.to_le_bytes().as_slice())
+                .map_err(|e| index_err(path, e))?;
+            Ok(count)
+        })?;
+        tracing::info!(path = %self.path.display(), beads = count, "indexed the ledger by status, assignee and type");
+        Ok(())
     }
 
     /// Create every missing table, and move a journal of the old layout into `journal_log`
@@ -193,6 +223,10 @@ impl Store {
             tx.open_table(EVENT_LOG).map_err(|e| err(&e))?;
             tx.open_table(WAL).map_err(|e| err(&e))?;
             tx.open_table(META).map_err(|e| err(&e))?;
+            tx.open_table(BY_STATUS).map_err(|e| err(&e))?;
+            tx.open_table(BY_ASSIGNEE).map_err(|e| err(&e))?;
+            tx.open_table(BY_TYPE).map_err(|e| err(&e))?;
+            tx.open_table(INDEXED).map_err(|e| err(&e))?;
             let mut journal = tx.open_table(JOURNAL).map_err(|e| err(&e))?;
             let old: Vec<(String, u64)> = match tx.open_table(JOURNAL_V1) {
                 Ok(t) => t
@@ -231,8 +265,14 @@ impl Store {
             for row in wal.iter().map_err(|e| self.err(e))? {
                 let (k, v) = row.map_err(|e| self.err(e))?;
                 let (id, kind, _, _) = v.value();
-                pending.insert(id.to_string(), Pending { key: k.value(), kind });
+                pending.insert(id.to_string(), Pending { key: k.value(), kind, keys: None });
                 wal_count += 1;
+            }
+            // The index keys of each id's newest change (only those are ever read).
+            for (id, p) in pending.iter_mut().filter(|(_, p)| p.kind != WAL_REMOVED) {
+                if let Some(v) = wal.get(p.key).map_err(|e| self.err(e))? {
+                    p.keys = Some(Keys::of_line(id, v.value().2)?);
+                }
             }
         });
         self.logged = logged;
@@ -342,6 +382,24 @@ impl Store {
             }
             Ok(out)
         })
+    }
+
+    /// Ids of the beads and wisps whose status, assignee and type match `sel`, sorted: from
+    /// the secondary indexes, with the changes not yet folded merged over them. Costs the
+    /// result (and the number of unfolded changes), not the ledger.
+    pub fn select(&self, sel: &Select<'_>) -> Result<Vec<String>, LedgerError> {
+        let mut ids = with_tables!(self, s = BY_STATUS, a = BY_ASSIGNEE, t = BY_TYPE => {
+            secondary::folded_ids(sel, &s, &a, &t, &self.path)?
+        });
+        // A folded row of an id changed since is stale: the change decides.
+        ids.retain(|id| !self.pending.contains_key(id));
+        for (id, p) in &self.pending {
+            if p.keys.as_ref().is_some_and(|k| sel.matches(k)) {
+                ids.push(id.clone());
+            }
+        }
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     /// The stored JSON lines of these (non-wisp) beads, in one read transaction.
@@ -485,6 +543,7 @@ impl Store {
             let pending = Pending {
                 key: (seq, n as u32),
                 kind,
+                keys: Some(Keys::of(&p.bead)),
             };
             self.pending.insert(p.bead.id.clone(), pending);
         }
@@ -492,6 +551,7 @@ impl Store {
             let pending = Pending {
                 key: (seq, (batch.puts.len() + n) as u32),
                 kind: WAL_REMOVED,
+                keys: None,
             };
             self.pending.insert(id.clone(), pending);
         }
@@ -531,11 +591,13 @@ impl Store {
                 let mut beads = tx.open_table(BEADS).map_err(|e| err(&e))?;
                 let mut wisps = tx.open_table(WISPS).map_err(|e| err(&e))?;
                 let mut graph = tx.open_table(GRAPH).map_err(|e| err(&e))?;
+                let mut index = secondary::Writer::open(tx, path)?;
                 // In id order: neighbouring ids share pages.
                 let mut ids: Vec<(&String, &Pending)> = pending.iter().collect();
                 ids.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (id, p) in ids {
                     let id = id.as_str();
+                    index.update(id, p.keys.as_ref()).map_err(|e| err(&e))?;
                     let row = wal.get(p.key).map_err(|e| err(&e))?;
                     let (line, node) = match &row {
                         Some(v) => {
@@ -648,6 +710,8 @@ impl Store {
             let mut meta = tx.open_table(META).map_err(|e| err(&e))?;
             meta.insert("seq", seq.to_le_bytes().as_slice())
                 .map_err(|e| err(&e))?;
+            meta.insert(INDEXED_SEQ, seq.to_le_bytes().as_slice())
+                .map_err(|e| err(&e))?;
             meta.remove("last_commit").map_err(|e| err(&e))?;
             Ok(())
         })?;
@@ -719,6 +783,9 @@ fn write_batch(
     }
     let mut meta = tx.open_table(META).map_err(|e| err(&e))?;
     meta.insert("seq", seq.to_le_bytes().as_slice())
+        .map_err(|e| err(&e))?;
+    // The secondary indexes see this change (through the log, folded with it).
+    meta.insert(INDEXED_SEQ, seq.to_le_bytes().as_slice())
         .map_err(|e| err(&e))?;
     for (k, v) in &batch.meta {
         meta.insert(k.as_str(), v.to_le_bytes().as_slice())

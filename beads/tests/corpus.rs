@@ -7,6 +7,8 @@
 
 #[path = "corpus/in_ledger.rs"]
 mod in_ledger;
+#[path = "corpus/lists.rs"]
+mod lists;
 #[path = "corpus/readiness.rs"]
 mod readiness;
 #[path = "../../tests/support/corpus.rs"]

@@ -112,11 +112,7 @@ impl TownHandler {
         match request {
             TownRequest::Bead(request) => {
                 self.in_ledger(caller, move |l, town, caller| {
-                    let outcome = bead::apply(l, town, request, caller);
-                    // A bead command may change a mail bead by hand: the inbox index must
-                    // re-read.
-                    gastown_town::mail::index::invalidate(l);
-                    outcome.map(TownReply::Bead)
+                    bead::apply(l, town, request, caller).map(TownReply::Bead)
                 })
                 .await
             }

@@ -154,14 +154,12 @@ async fn hooked_identities(handler: &TownHandler) -> Option<Vec<Hooked>> {
                 if !rig_level || out.iter().any(|h| h.address == address) {
                     continue;
                 }
-                let bead = agents::find(ledger, &address)?;
+                let agent = agents::find(ledger, &address)?;
                 out.push(Hooked {
-                    stuck: bead
+                    stuck: agent
                         .as_ref()
-                        .is_some_and(|b| agents::state_of(b) == agents::STUCK),
-                    runtime: bead
-                        .as_ref()
-                        .and_then(|b| agents::runtime_of(b).map(str::to_string)),
+                        .is_some_and(|a| a.state == agents::AgentState::Stuck),
+                    runtime: agent.and_then(|a| a.runtime),
                     address,
                 });
             }

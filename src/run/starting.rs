@@ -126,8 +126,7 @@ impl TownHandler {
             .call(move |ledger| {
                 let hooked = gastown_town::work::hooked(ledger, &who.address)?;
                 let hook = hooked.first().map(|b| b.id.clone());
-                let recorded = agents::find(ledger, &who.address)?
-                    .and_then(|b| agents::runtime_of(&b).map(str::to_string));
+                let recorded = agents::find(ledger, &who.address)?.and_then(|agent| agent.runtime);
                 if let (None, Some(runtime)) = (&flag, recorded) {
                     return Ok(Plan { runtime, hook });
                 }

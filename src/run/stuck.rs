@@ -41,7 +41,7 @@ pub fn mark_and_tell(
         agents::find(ledger, address)
             .ok()
             .flatten()
-            .and_then(|b| agents::runtime_of(&b).map(str::to_string))
+            .and_then(|agent| agent.runtime)
     });
     let mail = Outgoing {
         subject: format!("{address} is stuck: it cannot start"),

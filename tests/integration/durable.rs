@@ -107,6 +107,21 @@ fn cmdline(pid: u32) -> String {
         .unwrap_or_default()
 }
 
+/// The command line of session process `pid` once it has exec'd its program: right after the
+/// fork it is still the supervisor's own (`gastown run`), and empty for a moment during the exec,
+/// so a test that reads it at once sees one of those.
+fn exec_cmdline(pid: u32) -> String {
+    let start = std::time::Instant::now();
+    loop {
+        let line = cmdline(pid);
+        let settled = !line.is_empty() && !line.contains("gastown run");
+        if settled || start.elapsed() > Duration::from_secs(10) {
+            return line;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Processes whose environment says they are `address`'s agent in `town` (other tests run other
 /// towns with the same addresses), with their command lines.
 fn agent_processes(town: &TestTown, address: &str) -> Vec<(u32, String)> {
@@ -156,7 +171,8 @@ fn a_bead_slung_to_a_hanging_runtime_is_resumed_under_it_after_kill_dash_nine_of
     let first = wait_for("the hang session", Duration::from_secs(30), || {
         t.session_pid(NUX)
     });
-    assert!(cmdline(first).contains("hang-agent"), "{}", cmdline(first));
+    let line = exec_cmdline(first);
+    assert!(line.contains("hang-agent"), "{line}");
 
     // SAFETY: killing the supervisor this test started.
     let pid = t.child.as_ref().expect("running").id();
@@ -171,11 +187,8 @@ fn a_bead_slung_to_a_hanging_runtime_is_resumed_under_it_after_kill_dash_nine_of
         Duration::from_secs(30),
         || t.session_pid(NUX).filter(|p| *p != first),
     );
-    assert!(
-        cmdline(second).contains("hang-agent"),
-        "{}",
-        cmdline(second)
-    );
+    let line = exec_cmdline(second);
+    assert!(line.contains("hang-agent"), "{line}");
     // What must not happen is something starting later (the GUPP patrol sweeps every 2 s):
     // nothing can be polled for, so watch a few sweeps go by.
     std::thread::sleep(Duration::from_secs(5));
@@ -276,7 +289,8 @@ fn sling_with_another_runtime_restarts_a_running_agent_under_it() {
     let hang = wait_for("the hang session", Duration::from_secs(30), || {
         t.session_pid(MAX).filter(|p| *p != sim)
     });
-    assert!(cmdline(hang).contains("hang-agent"), "{}", cmdline(hang));
+    let line = exec_cmdline(hang);
+    assert!(line.contains("hang-agent"), "{line}");
     assert!(!group_alive(sim), "the sim session is gone");
     let bead_json = agent_bead(&t.town, "alpha/crew/max").expect("agent bead");
     assert_eq!(bead_json["runtime"], "hang");
@@ -377,7 +391,8 @@ fn a_queued_bead_is_dispatched_with_the_runtime_it_was_slung_with() {
     let pid = wait_for("the dispatched session", Duration::from_secs(30), || {
         t.session_pid(NUX)
     });
-    assert!(cmdline(pid).contains("wait-agent"), "{}", cmdline(pid));
+    let line = exec_cmdline(pid);
+    assert!(line.contains("wait-agent"), "{line}");
     assert_eq!(status(&t.town, &second), "hooked");
     let nux = agent_bead(&t.town, "alpha/polecats/nux").expect("agent bead");
     assert_eq!(nux["runtime"], "wait");

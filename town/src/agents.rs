@@ -3,30 +3,20 @@
 //!
 //! The bead's id is derived from the address (`<prefix>-agent-<hash>`), so finding an identity
 //! is a lookup, not a scan, and there is one per address ([`merge_duplicates`] folds older
-//! ledgers that have more). Its `extra` fields:
-//!
-//! | field | meaning |
-//! |---|---|
-//! | `address`, `role`, `rig` | who it is |
-//! | `agent_state` | `idle`, `working`, `stuck`, `escalated` |
-//! | `hook` | the hooked bead's id, or "" |
-//! | `runtime` | the runtime every start of the identity uses (see [`record_runtime`]) |
-//! | `stuck_reason`, `stuck_since` | why and since when it cannot start, while `stuck` |
-//! | `sessions` | history: `id`, `runtime`, `started_at`, `ended_at`, `exit` (the last 50) |
+//! ledgers that have more). Its fields are read and written through [`AgentRecord`] (see
+//! [`record`] for the list); the functions here are the ledger operations on them.
 
 mod duplicates;
+pub mod record;
 
 pub use duplicates::merge_duplicates;
+pub use record::{AgentRecord, AgentState, DND, Session, address_of};
 
 use crate::identity::AgentIdentity;
 use gastown_beads::{Bead, IssueType, Ledger, LedgerError, NewBead, Status};
-use serde_json::{Map, Value, json};
 
 /// How many past sessions an identity keeps in its history.
 const SESSION_HISTORY: usize = 50;
-
-/// The state of an identity that cannot start (see [`mark_stuck`]).
-pub const STUCK: &str = "stuck";
 
 /// The agent bead id of `address` in a ledger with `prefix` (see [`crate::names::bead_id`]).
 pub fn agent_bead_id(prefix: &str, address: &str) -> String {
@@ -34,80 +24,41 @@ pub fn agent_bead_id(prefix: &str, address: &str) -> String {
 }
 
 /// The agent bead of `identity`, created (idle, no hook) when it has none yet.
-pub fn ensure(ledger: &mut Ledger, identity: &AgentIdentity) -> Result<Bead, LedgerError> {
+pub fn ensure(ledger: &mut Ledger, identity: &AgentIdentity) -> Result<AgentRecord, LedgerError> {
     let id = agent_bead_id(&ledger.config().prefix, &identity.address);
     if let Some(bead) = ledger.get(&id)? {
-        return Ok(bead);
+        return Ok(AgentRecord::from_bead(&bead)?);
     }
-    let mut extra = Map::new();
-    extra.insert("address".into(), json!(identity.address));
-    extra.insert("role".into(), json!(identity.role.as_str()));
-    extra.insert(
-        "rig".into(),
-        json!(identity.rig.clone().unwrap_or_default()),
-    );
-    extra.insert("agent_state".into(), json!("idle"));
-    extra.insert("hook".into(), json!(""));
-    extra.insert("sessions".into(), json!([]));
     let new = NewBead {
         title: identity.address.clone(),
         issue_type: IssueType::Agent,
         priority: 2,
-        extra,
+        extra: AgentRecord::new_fields(identity).into_extra(),
         ..NewBead::default()
     };
-    ledger.create_with_id(&id, new, "gastown")
+    let bead = ledger.create_with_id(&id, new, "gastown")?;
+    Ok(AgentRecord::from_bead(&bead)?)
 }
 
-/// Find the agent bead of `address` without creating it.
-pub fn find(ledger: &Ledger, address: &str) -> Result<Option<Bead>, LedgerError> {
+/// The agent bead of `address`, read, without creating it.
+pub fn find(ledger: &Ledger, address: &str) -> Result<Option<AgentRecord>, LedgerError> {
     let id = agent_bead_id(&ledger.config().prefix, address);
-    ledger.get(&id)
-}
-
-/// The address an agent bead stands for: its `address` field, else (beads made by hand or by
-/// older versions) its title.
-pub fn address_of(bead: &Bead) -> &str {
-    bead.extra
-        .get("address")
-        .and_then(Value::as_str)
-        .unwrap_or(&bead.title)
+    match ledger.get(&id)? {
+        Some(bead) => Ok(Some(AgentRecord::from_bead(&bead)?)),
+        None => Ok(None),
+    }
 }
 
 /// Set the identity's state and hook.
 pub fn set_state(
     ledger: &mut Ledger,
     identity: &AgentIdentity,
-    state: &str,
+    state: AgentState,
     hook: Option<&str>,
-) -> Result<Bead, LedgerError> {
-    let bead = ensure(ledger, identity)?;
-    let mut extra = Map::new();
-    extra.insert("agent_state".into(), json!(state));
-    if state != STUCK {
-        extra.insert("stuck_reason".into(), Value::Null);
-        extra.insert("stuck_since".into(), Value::Null);
-    }
-    if let Some(hook) = hook {
-        extra.insert("hook".into(), json!(hook));
-    }
-    ledger.set_extra(&bead.id, extra, "gastown")
-}
-
-/// The identity's state (`idle` when unknown).
-pub fn state_of(bead: &Bead) -> &str {
-    bead.extra
-        .get("agent_state")
-        .and_then(Value::as_str)
-        .unwrap_or("idle")
-}
-
-/// The runtime recorded for the identity, if any.
-pub fn runtime_of(bead: &Bead) -> Option<&str> {
-    bead.extra
-        .get("runtime")
-        .and_then(Value::as_str)
-        .filter(|r| !r.is_empty())
+) -> Result<(), LedgerError> {
+    let agent = ensure(ledger, identity)?;
+    AgentRecord::state_fields(&state, hook).write(ledger, &agent.id, "gastown")?;
+    Ok(())
 }
 
 /// Record the runtime every later start of the identity uses (a restart of its session, the
@@ -117,21 +68,10 @@ pub fn record_runtime(
     ledger: &mut Ledger,
     identity: &AgentIdentity,
     runtime: &str,
-) -> Result<Bead, LedgerError> {
-    let bead = ensure(ledger, identity)?;
-    let mut extra = Map::new();
-    extra.insert("runtime".into(), json!(runtime));
-    ledger.set_extra(&bead.id, extra, "gastown")
-}
-
-/// Why the identity cannot start, while it is stuck.
-pub fn stuck_reason(bead: &Bead) -> Option<&str> {
-    (state_of(bead) == STUCK).then(|| {
-        bead.extra
-            .get("stuck_reason")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-    })
+) -> Result<(), LedgerError> {
+    let agent = ensure(ledger, identity)?;
+    AgentRecord::runtime_field(runtime).write(ledger, &agent.id, "gastown")?;
+    Ok(())
 }
 
 /// Mark the identity stuck: it cannot start (`reason` says why). Its hook is left as it is.
@@ -142,41 +82,28 @@ pub fn mark_stuck(
     identity: &AgentIdentity,
     reason: &str,
 ) -> Result<bool, LedgerError> {
-    let bead = ensure(ledger, identity)?;
-    let new_streak = state_of(&bead) != STUCK;
-    let mut extra = Map::new();
-    extra.insert("agent_state".into(), json!(STUCK));
-    extra.insert("stuck_reason".into(), json!(reason));
-    if new_streak {
-        extra.insert(
-            "stuck_since".into(),
-            json!(gastown_beads::time::now_rfc3339()),
-        );
-    }
-    ledger.set_extra(&bead.id, extra, "gastown")?;
+    let agent = ensure(ledger, identity)?;
+    let new_streak = agent.state != AgentState::Stuck;
+    let now = gastown_beads::time::now_rfc3339();
+    let since = new_streak.then_some(now.as_str());
+    AgentRecord::stuck_fields(reason, since).write(ledger, &agent.id, "gastown")?;
     Ok(new_streak)
 }
 
 /// End a stuck streak: a session of the identity runs. Back to `working` with a hook, else
 /// `idle`. Returns whether it was stuck.
 pub fn clear_stuck(ledger: &mut Ledger, identity: &AgentIdentity) -> Result<bool, LedgerError> {
-    let Some(bead) = find(ledger, &identity.address)? else {
+    let Some(agent) = find(ledger, &identity.address)? else {
         return Ok(false);
     };
-    if state_of(&bead) != STUCK {
+    if agent.state != AgentState::Stuck {
         return Ok(false);
     }
-    let hooked = bead
-        .extra
-        .get("hook")
-        .and_then(Value::as_str)
-        .is_some_and(|h| !h.is_empty());
-    set_state(
-        ledger,
-        identity,
-        if hooked { "working" } else { "idle" },
-        None,
-    )?;
+    let state = match agent.hook {
+        Some(_) => AgentState::Working,
+        None => AgentState::Idle,
+    };
+    set_state(ledger, identity, state, None)?;
     Ok(true)
 }
 
@@ -191,28 +118,23 @@ pub fn session_started(
     runtime: &str,
     run_prefix: &str,
 ) -> Result<(), LedgerError> {
-    let bead = ensure(ledger, identity)?;
-    let mut sessions = sessions_of(&bead);
+    let agent = ensure(ledger, identity)?;
+    let mut sessions = agent.sessions;
     let now = gastown_beads::time::now_rfc3339();
     for stale in sessions.iter_mut().filter(|s| {
-        s.get("ended_at").is_none()
-            && !s
-                .get("id")
-                .and_then(Value::as_str)
-                .is_some_and(|id| id.starts_with(run_prefix))
+        s.ended_at.is_none() && !s.id.as_deref().is_some_and(|id| id.starts_with(run_prefix))
     }) {
-        stale["ended_at"] = json!(now);
-        stale["exit"] = json!("unknown: the supervisor that ran it stopped first");
+        stale.ended_at = Some(now.clone());
+        stale.exit = Some("unknown: the supervisor that ran it stopped first".to_string());
     }
-    sessions.push(json!({
-        "id": session_id,
-        "runtime": runtime,
-        "started_at": now,
-    }));
+    sessions.push(Session {
+        id: Some(session_id.to_string()),
+        runtime: Some(runtime.to_string()),
+        started_at: Some(now),
+        ..Session::default()
+    });
     let keep = sessions.len().saturating_sub(SESSION_HISTORY);
-    let mut extra = Map::new();
-    extra.insert("sessions".into(), Value::Array(sessions.split_off(keep)));
-    ledger.set_extra(&bead.id, extra, "gastown")?;
+    AgentRecord::sessions_field(&sessions.split_off(keep)).write(ledger, &agent.id, "gastown")?;
     Ok(())
 }
 
@@ -224,30 +146,20 @@ pub fn session_ended(
     session_id: &str,
     exit: &str,
 ) -> Result<(), LedgerError> {
-    let Some(bead) = find(ledger, address)? else {
+    let Some(agent) = find(ledger, address)? else {
         return Ok(());
     };
-    let mut sessions = sessions_of(&bead);
-    let Some(session) = sessions.iter_mut().find(|s| {
-        s.get("id").and_then(Value::as_str) == Some(session_id) && s.get("ended_at").is_none()
-    }) else {
+    let mut sessions = agent.sessions;
+    let Some(session) = sessions
+        .iter_mut()
+        .find(|s| s.id.as_deref() == Some(session_id) && s.ended_at.is_none())
+    else {
         return Ok(());
     };
-    session["ended_at"] = json!(gastown_beads::time::now_rfc3339());
-    session["exit"] = json!(exit);
-    let mut extra = Map::new();
-    extra.insert("sessions".into(), Value::Array(sessions));
-    ledger.set_extra(&bead.id, extra, "gastown")?;
+    session.ended_at = Some(gastown_beads::time::now_rfc3339());
+    session.exit = Some(exit.to_string());
+    AgentRecord::sessions_field(&sessions).write(ledger, &agent.id, "gastown")?;
     Ok(())
-}
-
-/// The session history of an agent bead, oldest first.
-pub fn sessions_of(bead: &Bead) -> Vec<Value> {
-    bead.extra
-        .get("sessions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// Is the bead an open agent bead?

@@ -15,7 +15,8 @@
 //! - [`mail`]: message beads, addresses, groups, queues, channels, do-not-disturb;
 //! - [`molecule`] and [`formulas`]: pouring formulas into the ledger, the formula search path;
 //! - [`refinery`]: the merge queue, landing on the source remote;
-//! - [`convoy`]: convoys, landing, notification.
+//! - [`convoy`]: convoys, landing, notification;
+//! - [`record`]: the typed record views (agent, merge request, mail, molecule) and who owns each.
 //!
 //! Everything here is synchronous and runs against a [`gastown_beads::Ledger`] it is handed:
 //! the CLI opens the ledger directly, `gastown run` lends its ledger actor's. Effects on the
@@ -34,6 +35,7 @@ pub mod identity;
 pub mod mail;
 pub mod molecule;
 pub mod names;
+pub mod record;
 pub mod refinery;
 pub mod rig;
 pub mod runtimes;

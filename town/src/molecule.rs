@@ -19,6 +19,7 @@
 
 mod finish;
 mod pour;
+pub mod record;
 mod squash;
 mod steps;
 #[cfg(test)]
@@ -26,24 +27,21 @@ mod tests;
 
 pub use finish::on_closed;
 pub use pour::{PourOptions, Poured, pour};
+pub use record::{FORMULA_FIELD, PouredFrom, STEP_FIELD, StepFields, step_id};
 pub use squash::{Burned, SquashOptions, Squashed, burn, squash};
 pub use steps::{StepDone, for_agent, open_molecules, resolve_step, step_done};
 
 use gastown_beads::ledger::{Ledger, ListFilter};
-use gastown_beads::{Bead, DepKind, EventKind, IssueType, LedgerError, Status};
+use gastown_beads::{Bead, DepKind, EventKind, FieldError, IssueType, LedgerError, Status};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-/// Extra field of a molecule bead: what it was poured from.
-pub const FORMULA_FIELD: &str = "formula";
-/// Extra field of a step bead: the step's id in the formula.
-pub const STEP_FIELD: &str = "step_id";
 
 /// What a molecule operation can refuse or fail with; messages say what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum MolError {
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Field(#[from] FieldError),
     #[error("cannot write {}: {source}; check the town's .runtime directory", path.display())]
     Io {
         path: std::path::PathBuf,
@@ -129,6 +127,8 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub struct Molecule {
     pub bead: Bead,
+    /// What it was poured from (`None`: a molecule made elsewhere).
+    pub poured_from: Option<PouredFrom>,
     pub steps: Vec<Step>,
     /// Step beads the molecule says it has but the ledger does not (an interrupted pour).
     pub missing: Vec<String>,
@@ -150,7 +150,10 @@ impl Molecule {
 
     /// The formula's name, from the molecule's `formula` field.
     pub fn formula(&self) -> Option<&str> {
-        self.bead.extra.get(FORMULA_FIELD)?.get("name")?.as_str()
+        self.poured_from
+            .as_ref()
+            .map(|p| p.name.as_str())
+            .filter(|n| !n.is_empty())
     }
 
     /// Display label of a step bead id: "`step` (bead)".
@@ -173,7 +176,9 @@ pub fn load(ledger: &Ledger, mol_id: &str) -> Result<Molecule, MolError> {
             kind: bead.issue_type.to_string(),
         });
     }
-    let (children, missing) = step_beads(ledger, &bead)?;
+    let poured_from = PouredFrom::of(&bead)?;
+    let count = poured_from.as_ref().and_then(|p| p.steps);
+    let (children, missing) = step_beads(ledger, &bead, count)?;
     let mut steps: Vec<Step> = Vec::with_capacity(children.len());
     for child in children {
         let needs: Vec<String> = child
@@ -199,6 +204,7 @@ pub fn load(ledger: &Ledger, mol_id: &str) -> Result<Molecule, MolError> {
     }
     Ok(Molecule {
         bead,
+        poured_from,
         steps,
         missing,
     })
@@ -206,10 +212,6 @@ pub fn load(ledger: &Ledger, mol_id: &str) -> Result<Molecule, MolError> {
 
 pub(crate) fn is_done(bead: &Bead) -> bool {
     matches!(bead.status, Status::Closed | Status::Tombstone)
-}
-
-pub fn step_id(bead: &Bead) -> Option<&str> {
-    bead.extra.get(STEP_FIELD)?.as_str()
 }
 
 /// The needs (bead ids) not done yet; earlier steps are looked up in `steps`, others in the
@@ -233,13 +235,13 @@ pub(crate) fn needs_open(
 }
 
 /// The step beads of a molecule, in pour order. A pour makes them `<mol>.1 ..= <mol>.N` with
-/// N in the molecule's `formula.steps`; a molecule from elsewhere is searched by parent.
-fn step_beads(ledger: &Ledger, mol: &Bead) -> Result<(Vec<Bead>, Vec<String>), MolError> {
-    let count = mol
-        .extra
-        .get(FORMULA_FIELD)
-        .and_then(|f| f.get("steps"))
-        .and_then(Value::as_u64);
+/// N (`count`) in the molecule's `formula.steps`; a molecule from elsewhere is searched by
+/// parent.
+fn step_beads(
+    ledger: &Ledger,
+    mol: &Bead,
+    count: Option<u64>,
+) -> Result<(Vec<Bead>, Vec<String>), MolError> {
     let is_step_of = |b: &Bead| {
         step_id(b).is_some()
             && b.dependencies

@@ -5,7 +5,7 @@ use crate::error::LedgerError;
 use crate::graph::{Graph, NodeInfo};
 use crate::jsonl;
 use crate::model::{Bead, Event, EventKind, Status};
-use crate::store::{Batch, Put};
+use crate::store::{Batch, Put, Select, StatusIs};
 use std::io::Write;
 use std::path::Path;
 
@@ -17,6 +17,10 @@ impl Ledger {
 
     /// Beads matching the filter, sorted by id. Without `status` and `all`, closed beads (and
     /// tombstones) are left out; `all` keeps closed ones; `status` selects exactly that status.
+    ///
+    /// A filter by status, assignee or type (or the default "not closed") is answered from the
+    /// store's secondary indexes and costs its result; only `all` with none of those (or with
+    /// just a label) reads every bead.
     pub fn list(&self, f: &ListFilter) -> Result<Vec<Bead>, LedgerError> {
         let keep = |b: &Bead| {
             let status_ok = match &f.status {
@@ -28,10 +32,21 @@ impl Ledger {
                 && f.assignee.as_ref().is_none_or(|a| b.assignee == *a)
                 && f.label.as_ref().is_none_or(|l| b.labels.contains(l))
         };
+        let Some(select) = select(f) else {
+            return Ok(self
+                .store
+                .all()?
+                .into_iter()
+                .map(|(b, _)| b)
+                .filter(keep)
+                .collect());
+        };
+        let ids = self.store.select(&select)?;
         Ok(self
             .store
-            .all()?
+            .get_many(&ids)?
             .into_iter()
+            .flatten()
             .map(|(b, _)| b)
             .filter(keep)
             .collect())
@@ -154,4 +169,27 @@ impl Ledger {
             .map_err(|e| LedgerError::io("write the export", e))?;
         Ok(n)
     }
+}
+
+/// Statuses `list` leaves out unless asked: closed beads, and tombstones.
+const NOT_LISTED: &[&str] = &["closed", "tombstone"];
+/// Statuses `list --all` leaves out.
+const NOT_LISTED_ALL: &[&str] = &["tombstone"];
+
+/// The index lookup that answers `f`, or `None` when no index narrows it (`all` alone).
+fn select(f: &ListFilter) -> Option<Select<'_>> {
+    let status = match &f.status {
+        Some(s) => StatusIs::Exactly(s.as_str()),
+        None if f.all => StatusIs::NotIn(NOT_LISTED_ALL),
+        None => StatusIs::NotIn(NOT_LISTED),
+    };
+    let narrowed = f.status.is_some() || f.assignee.is_some() || f.issue_type.is_some();
+    if f.all && !narrowed {
+        return None;
+    }
+    Some(Select {
+        status,
+        assignee: f.assignee.as_deref(),
+        issue_type: f.issue_type.as_ref().map(|t| t.as_str()),
+    })
 }

@@ -220,6 +220,9 @@ fn merge_request() -> MergeRequest {
         created_at: s("2026-01-02T03:04:05Z"),
         rework_from: None,
         target_broken_at: Some(s("fedcba9876543210fedcba9876543210fedcba98")),
+        // Not in the MR's JSON (`serde(skip)`), so never on the wire.
+        last_failure: None,
+        merge_commit: None,
         state: QueueState::Queued,
     }
 }
@@ -231,7 +234,7 @@ fn mq_replies() -> Vec<MqOutcome> {
             merge_requests: vec![merge_request()],
         },
         MqOutcome::Shown {
-            merge_request: merge_request(),
+            merge_request: Box::new(merge_request()),
             on_origin: Some(OnOrigin::AtEarlier(s("0123abcd"))),
             closed: None,
         },

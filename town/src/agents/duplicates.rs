@@ -7,7 +7,7 @@
 //! fields), and closes the others as duplicates, naming the one kept. `gastown run` calls it
 //! when it opens the ledger.
 
-use super::{address_of, agent_bead_id};
+use super::{AgentRecord, address_of, agent_bead_id};
 use gastown_beads::{Bead, DepKind, IssueType, Ledger, LedgerError, ListFilter};
 use serde_json::Map;
 use std::collections::BTreeMap;
@@ -57,7 +57,7 @@ fn canonical_bead(
         return Ok(bead);
     }
     let mut extra = first.extra.clone();
-    extra.insert("address".into(), serde_json::json!(address));
+    extra.extend(AgentRecord::address_field(address).into_extra());
     let new = gastown_beads::NewBead {
         title: address.to_string(),
         issue_type: IssueType::Agent,

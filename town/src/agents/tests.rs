@@ -3,6 +3,7 @@
 
 use super::*;
 use gastown_beads::{LedgerConfig, ListFilter};
+use serde_json::{Map, Value, json};
 use std::time::Duration;
 
 fn ledger(dir: &std::path::Path) -> Ledger {
@@ -42,12 +43,12 @@ fn the_recorded_runtime_stays_until_changed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut l = ledger(dir.path());
     let nux = identity("alpha/polecats/nux");
-    assert_eq!(runtime_of(&ensure(&mut l, &nux).expect("bead")), None);
+    assert_eq!(ensure(&mut l, &nux).expect("bead").runtime, None);
     record_runtime(&mut l, &nux, "hang").expect("recorded");
-    set_state(&mut l, &nux, "working", Some("gt-1")).expect("state");
-    let bead = find(&l, &nux.address).expect("read").expect("exists");
-    assert_eq!(runtime_of(&bead), Some("hang"));
-    assert_eq!(state_of(&bead), "working");
+    set_state(&mut l, &nux, AgentState::Working, Some("gt-1")).expect("state");
+    let agent = find(&l, &nux.address).expect("read").expect("exists");
+    assert_eq!(agent.runtime.as_deref(), Some("hang"));
+    assert_eq!(agent.state, AgentState::Working);
 }
 
 #[test]
@@ -55,21 +56,24 @@ fn a_stuck_streak_is_reported_once_and_ends_when_cleared() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut l = ledger(dir.path());
     let nux = identity("alpha/polecats/nux");
-    set_state(&mut l, &nux, "working", Some("gt-1")).expect("state");
+    set_state(&mut l, &nux, AgentState::Working, Some("gt-1")).expect("state");
     assert!(mark_stuck(&mut l, &nux, "program missing").expect("marked"));
     assert!(!mark_stuck(&mut l, &nux, "still missing").expect("marked"));
-    let bead = find(&l, &nux.address).expect("read").expect("exists");
-    assert_eq!(stuck_reason(&bead), Some("still missing"));
+    let agent = find(&l, &nux.address).expect("read").expect("exists");
+    assert_eq!(agent.stuck(), Some("still missing"));
+    assert!(agent.stuck_since.is_some());
     assert_eq!(
-        bead.extra["hook"], "gt-1",
+        agent.hook.as_deref(),
+        Some("gt-1"),
         "the hook stays while the identity is stuck"
     );
     assert!(clear_stuck(&mut l, &nux).expect("cleared"));
     assert!(!clear_stuck(&mut l, &nux).expect("nothing to clear"));
-    let bead = find(&l, &nux.address).expect("read").expect("exists");
-    assert_eq!(state_of(&bead), "working");
-    assert_eq!(stuck_reason(&bead), None);
-    assert!(bead.extra.get("stuck_reason").is_none());
+    let agent = find(&l, &nux.address).expect("read").expect("exists");
+    assert_eq!(agent.state, AgentState::Working);
+    assert_eq!(agent.stuck(), None);
+    assert_eq!(agent.stuck_reason, None, "the reason goes with the streak");
+    assert_eq!(agent.stuck_since, None);
     assert!(
         mark_stuck(&mut l, &nux, "again").expect("marked"),
         "a new streak"
@@ -87,15 +91,20 @@ fn each_end_goes_on_its_own_session_and_stale_ones_are_closed() {
     // The end of run-1 arrives after run-2's start was recorded: it still lands on run-1.
     session_ended(&mut l, &max.address, "run-1", "signal 9").expect("end");
     session_ended(&mut l, &max.address, "run-1", "again").expect("no second end");
-    let bead = find(&l, &max.address).expect("read").expect("exists");
-    let sessions = sessions_of(&bead);
-    let field = |i: usize, k: &str| sessions[i].get(k).and_then(Value::as_str).map(String::from);
+    let sessions = find(&l, &max.address)
+        .expect("read")
+        .expect("exists")
+        .sessions;
     assert!(
-        field(0, "exit").expect("closed").starts_with("unknown"),
+        sessions[0]
+            .exit
+            .as_deref()
+            .expect("closed")
+            .starts_with("unknown"),
         "a session of an earlier run is closed when a new run starts one"
     );
-    assert_eq!(field(1, "exit").as_deref(), Some("signal 9"));
-    assert_eq!(field(2, "ended_at"), None, "the running session stays open");
+    assert_eq!(sessions[1].exit.as_deref(), Some("signal 9"));
+    assert_eq!(sessions[2].ended_at, None, "the running session stays open");
 }
 
 #[test]
@@ -103,7 +112,7 @@ fn duplicate_agent_beads_fold_into_the_one_with_the_derived_id() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut l = ledger(dir.path());
     let max = identity("alpha/crew/max");
-    set_state(&mut l, &max, "working", Some("gt-1")).expect("canonical");
+    set_state(&mut l, &max, AgentState::Working, Some("gt-1")).expect("canonical");
     let mut extra = Map::new();
     extra.insert("address".into(), json!("alpha/crew/max"));
     let stray = l
@@ -145,11 +154,13 @@ fn duplicate_agent_beads_fold_into_the_one_with_the_derived_id() {
         assert_eq!(bead.id, agent_bead_id("gt", address_of(bead)));
         assert!(bead.labels.iter().any(|l| l == "dnd"), "{bead:?}");
     }
-    let max_bead = find(&l, "alpha/crew/max").expect("read").expect("exists");
+    let max = find(&l, "alpha/crew/max").expect("read").expect("exists");
     assert_eq!(
-        max_bead.extra["hook"], "gt-1",
+        max.hook.as_deref(),
+        Some("gt-1"),
         "the kept bead's own fields win"
     );
+    assert!(max.dnd, "the stray's label came along");
     for id in [&stray.id, &zoe_stray.id] {
         let closed = l.get(id).expect("read").expect("exists");
         assert!(closed.is_closed());
@@ -158,5 +169,58 @@ fn duplicate_agent_beads_fold_into_the_one_with_the_derived_id() {
     assert!(
         merge_duplicates(&mut l).expect("again").is_empty(),
         "idempotent"
+    );
+}
+
+#[test]
+fn the_fields_are_written_as_ledgers_already_hold_them() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut l = ledger(dir.path());
+    let nux = identity("alpha/polecats/nux");
+    let id = ensure(&mut l, &nux).expect("bead").id;
+    let line = |l: &Ledger| {
+        let bead = l.get(&id).expect("read").expect("exists");
+        Value::Object(bead.extra)
+    };
+    assert_eq!(
+        line(&l).to_string(),
+        r#"{"address":"alpha/polecats/nux","role":"polecat","rig":"alpha","agent_state":"idle","hook":"","sessions":[]}"#
+    );
+    session_started(&mut l, &nux, "run-1", "sim", "run-").expect("start");
+    session_ended(&mut l, &nux.address, "run-1", "exit 0").expect("end");
+    let sessions = &line(&l)["sessions"];
+    let keys: Vec<&str> = sessions[0]
+        .as_object()
+        .expect("a session")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, ["id", "runtime", "started_at", "ended_at", "exit"]);
+    mark_stuck(&mut l, &nux, "no program").expect("stuck");
+    assert_eq!(line(&l)["agent_state"], "stuck");
+    assert_eq!(line(&l)["stuck_reason"], "no program");
+}
+
+#[test]
+fn a_malformed_field_is_an_error_naming_the_bead_and_the_field() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut l = ledger(dir.path());
+    let nux = identity("alpha/polecats/nux");
+    let id = ensure(&mut l, &nux).expect("bead").id;
+    let mut bad = Map::new();
+    bad.insert("sessions".into(), json!("yesterday"));
+    l.set_extra(&id, bad, "t").expect("written by hand");
+    let err = find(&l, &nux.address).expect_err("sessions that are text");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!(
+            "field `sessions` of {id} is \"yesterday\", not a list of sessions"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        address_of(&l.get(&id).expect("read").expect("exists")),
+        "alpha/polecats/nux",
+        "a scan still sees who it is"
     );
 }

@@ -10,7 +10,6 @@ use crate::identity::AgentIdentity;
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, Ledger};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// An agent's hook.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,29 +56,28 @@ pub fn hook(ledger: &Ledger, caller: &Caller, agent: Option<&str>) -> Result<Hoo
 /// The sessions `agent` had, from its agent bead.
 pub fn seance(ledger: &Ledger, agent: &str) -> Result<Seance> {
     let identity = AgentIdentity::parse(agent)?;
-    let Some(bead) = agents::find(ledger, &identity.address)? else {
+    let Some(record) = agents::find(ledger, &identity.address)? else {
         return Ok(Seance {
             agent: agent.to_string(),
             state: None,
             sessions: Vec::new(),
         });
     };
-    let sessions = agents::sessions_of(&bead)
+    let get = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_string());
+    let sessions = record
+        .sessions
         .iter()
-        .map(|s| {
-            let get = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("-").to_string();
-            SessionRecord {
-                id: get("id"),
-                runtime: get("runtime"),
-                started_at: get("started_at"),
-                ended_at: get("ended_at"),
-                exit: get("exit"),
-            }
+        .map(|s| SessionRecord {
+            id: get(&s.id),
+            runtime: get(&s.runtime),
+            started_at: get(&s.started_at),
+            ended_at: get(&s.ended_at),
+            exit: get(&s.exit),
         })
         .collect();
     Ok(Seance {
         agent: agent.to_string(),
-        state: Some(agents::state_of(&bead).to_string()),
+        state: Some(record.state.to_string()),
         sessions,
     })
 }

@@ -213,16 +213,14 @@ fn inbox(
             "{caller} may read only its own inbox, not {address}'s: the overseer may read any inbox"
         );
     }
-    let (total, mail) = mail::index::with_open_mail(ledger, &address, |mut mail| {
-        if !all {
-            mail.retain(|b| mail::is_unread(b));
-        }
-        let total = mail.len();
-        if limit > 0 {
-            mail.truncate(limit);
-        }
-        (total, mail.into_iter().cloned().collect())
-    })?;
+    let mut mail = mail::open_mail(ledger, &address)?;
+    if !all {
+        mail.retain(mail::is_unread);
+    }
+    let total = mail.len();
+    if limit > 0 {
+        mail.truncate(limit);
+    }
     Ok(MailOutcome::Inbox {
         address,
         all,

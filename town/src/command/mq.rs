@@ -18,7 +18,6 @@ use crate::town::Town;
 use anyhow::{Result, bail};
 use gastown_beads::{BeadPatch, Ledger, Status};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// One mq command that runs against the ledger.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,7 +54,7 @@ pub enum MqOutcome {
     /// `show`.
     Shown {
         #[serde(with = "as_json")]
-        merge_request: MergeRequest,
+        merge_request: Box<MergeRequest>,
         /// Whether its branch is on origin; `None` when its rig cannot be loaded.
         on_origin: Option<OnOrigin>,
         /// Why it was closed, if it was.
@@ -174,7 +173,7 @@ fn show(ledger: &Ledger, town: &Town, id: &str) -> Result<MqOutcome> {
         }
     });
     Ok(MqOutcome::Shown {
-        merge_request,
+        merge_request: Box::new(merge_request),
         on_origin,
         closed,
     })
@@ -191,11 +190,7 @@ fn open_mr(ledger: &Ledger, id: &str) -> Result<MergeRequest> {
 fn retry(ledger: &mut Ledger, id: &str, who: &str) -> Result<MqOutcome> {
     let mr = open_mr(ledger, id)?;
     // The try count is never reset: an MR that fails again after a retry is escalated again.
-    let mut fields = Map::new();
-    for key in ["rework_from", "target_broken_at", "last_failure"] {
-        fields.insert(key.into(), Value::Null);
-    }
-    ledger.set_extra(id, fields, who)?;
+    MergeRequest::requeued().write(ledger, id, who)?;
     if mr.state == QueueState::Escalated {
         ledger.update(
             id,

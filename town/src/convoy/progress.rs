@@ -3,11 +3,11 @@
 //! waits in a merge queue or a dispatch queue.
 
 use super::{get_convoy, tracked_ids, wants_notify};
+use crate::refinery::{MergeRequest, open_merge_requests};
 use anyhow::Result;
 use gastown_beads::time::{now_unix_nanos, parse_rfc3339};
-use gastown_beads::{Bead, EventKind, IssueType, Ledger, ListFilter, Status};
+use gastown_beads::{Bead, EventKind, Ledger, Status};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 /// One tracked bead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,7 +83,7 @@ pub fn progress(ledger: &Ledger, id: &str) -> Result<Progress> {
     })
 }
 
-fn describe(ledger: &Ledger, bead: &Bead, mrs: &[Bead], now: i128) -> Tracked {
+fn describe(ledger: &Ledger, bead: &Bead, mrs: &[MergeRequest], now: i128) -> Tracked {
     let done = bead.is_closed() || bead.status == Status::Tombstone;
     Tracked {
         id: bead.id.clone(),
@@ -96,13 +96,11 @@ fn describe(ledger: &Ledger, bead: &Bead, mrs: &[Bead], now: i128) -> Tracked {
 }
 
 /// What keeps a bead open, in words (e.g. "hooked by alpha/polecats/nux for 3h, no progress").
-fn holder(ledger: &Ledger, bead: &Bead, mrs: &[Bead], now: i128) -> String {
-    if let Some(mr) = mrs.iter().find(|m| field(m, "source_bead") == bead.id) {
+fn holder(ledger: &Ledger, bead: &Bead, mrs: &[MergeRequest], now: i128) -> String {
+    if let Some(mr) = mrs.iter().find(|m| m.source_bead == bead.id) {
         return format!(
             "done by {}, merge request {} waits in {}'s merge queue",
-            field(mr, "worker"),
-            mr.id,
-            field(mr, "rig")
+            mr.worker, mr.id, mr.rig
         );
     }
     let who = if bead.assignee.is_empty() {
@@ -145,7 +143,10 @@ fn hooked_since(ledger: &Ledger, bead: &Bead) -> Option<i128> {
 
 /// How far the bead's molecule got since it was hooked.
 fn molecule_progress(ledger: &Ledger, bead: &Bead, since: Option<i128>, now: i128) -> String {
-    let Some(mol_id) = bead.extra.get("molecule").and_then(Value::as_str) else {
+    let Some(mol_id) = crate::molecule::record::attached_molecule(bead)
+        .ok()
+        .flatten()
+    else {
         return "no molecule to measure progress by".to_string();
     };
     let Ok(molecule) = crate::molecule::load(ledger, mol_id) else {
@@ -166,17 +167,6 @@ fn molecule_progress(ledger: &Ledger, bead: &Bead, since: Option<i128>, now: i12
             ago(now, t)
         ),
     }
-}
-
-fn open_merge_requests(ledger: &Ledger) -> Result<Vec<Bead>> {
-    Ok(ledger.list(&ListFilter {
-        issue_type: Some(IssueType::MergeRequest),
-        ..ListFilter::default()
-    })?)
-}
-
-fn field<'a>(bead: &'a Bead, key: &str) -> &'a str {
-    bead.extra.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
 /// `now - then` as a short duration: `40s`, `12m`, `3h`, `2d`.

@@ -119,11 +119,10 @@ pub fn known_identities(ledger: &Ledger) -> Result<BTreeSet<String>> {
 fn seen_addresses(bead: &Bead) -> Vec<String> {
     match bead.issue_type {
         IssueType::Agent => {
-            let mut v = vec![bead.title.clone()];
-            if let Some(a) = bead.extra.get("address").and_then(|a| a.as_str()) {
-                v.push(a.to_string());
-            }
-            v
+            vec![
+                bead.title.clone(),
+                crate::agents::address_of(bead).to_string(),
+            ]
         }
         IssueType::Message => vec![bead.assignee.clone(), super::sender_of(bead)],
         _ if bead.status == Status::Hooked => vec![bead.assignee.clone()],

@@ -1,7 +1,6 @@
 //! How mail looks: inbox lines, one message, and the `mail check` / `--inject` blocks.
 
-use super::URGENT;
-use super::store::{is_unread, replies_to, sender_of};
+use super::record::{is_unread, is_urgent, replies_to, sender_of};
 use gastown_beads::Bead;
 
 /// How much of a body `mail check --inject` shows before cutting it.
@@ -9,11 +8,7 @@ const PREVIEW: usize = 400;
 
 fn flags(b: &Bead) -> String {
     let unread = if is_unread(b) { '*' } else { ' ' };
-    let urgent = if b.labels.iter().any(|l| l == URGENT) {
-        '!'
-    } else {
-        ' '
-    };
+    let urgent = if is_urgent(b) { '!' } else { ' ' };
     format!("{unread}{urgent}")
 }
 
@@ -111,18 +106,14 @@ pub fn inject(address: &str, mail: &[Bead]) -> String {
         return String::new();
     }
     let mut sorted: Vec<&Bead> = mail.iter().collect();
-    sorted.sort_by_key(|b| !b.labels.iter().any(|l| l == URGENT));
+    sorted.sort_by_key(|b| !is_urgent(b));
     let mut out = format!(
         "<system-reminder>\nYou ({address}) have {} new mail. Read one with `gastown mail read <id>`; \
          answer with `gastown mail reply <id> -m \"…\"`.\n",
         mail.len()
     );
     for b in sorted {
-        let urgent = if b.labels.iter().any(|l| l == URGENT) {
-            " [URGENT]"
-        } else {
-            ""
-        };
+        let urgent = if is_urgent(b) { " [URGENT]" } else { "" };
         out.push_str(&format!(
             "\n- {}{urgent} from {}: {}\n",
             b.id,

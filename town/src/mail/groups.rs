@@ -75,7 +75,7 @@ impl Def {
         if self.find(ledger, name)?.is_some() {
             bail!("{} {}{name} exists already", self.noun, self.prefix);
         }
-        let bead = ledger.create(
+        Ok(ledger.create(
             NewBead {
                 title: format!("{}{name}", self.prefix),
                 description: lines.join("\n"),
@@ -85,9 +85,7 @@ impl Def {
                 ..NewBead::default()
             },
             who,
-        )?;
-        super::index::note(ledger, &bead, true);
-        Ok(bead)
+        )?)
     }
 
     /// The definition named `name`, or an error that says how to create it.

@@ -16,23 +16,16 @@ pub mod channel;
 pub mod dnd;
 pub mod format;
 pub mod groups;
-pub mod index;
 pub mod queue;
+pub mod record;
 pub mod store;
 
 pub use address::{Resolved, resolve};
-#[allow(
-    unused_imports,
-    reason = "the router's delivery API: the lead wires it into the actors"
-)]
 pub use dnd::{dnd, is_dnd};
-#[allow(
-    unused_imports,
-    reason = "the router's delivery API: the lead wires it into the actors"
-)]
+pub use record::{Mail, is_urgent};
 pub use store::{
-    Outgoing, ProtocolKind, archive, inbox, is_unread, mark_read, mark_unread, protocol_kind, send,
-    send_protocol, sender_of, unread_for,
+    Outgoing, ProtocolKind, archive, inbox, is_unread, mark_read, mark_unread, open_mail,
+    protocol_kind, send, send_protocol, sender_of, unread_for,
 };
 
 /// The largest mail body accepted, in bytes.

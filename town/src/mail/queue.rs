@@ -8,7 +8,8 @@
 //! is atomic.
 
 use super::groups::Def;
-use super::{format, index};
+pub use super::record::claimant;
+use super::{format, store};
 use crate::caller::Caller;
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, BeadPatch, Ledger, Status};
@@ -32,11 +33,6 @@ pub fn names(ledger: &Ledger) -> Result<Vec<String>> {
     QUEUE.names(ledger)
 }
 
-/// Who claimed an item, if anyone.
-pub fn claimant(item: &Bead) -> Option<&str> {
-    item.labels.iter().find_map(|l| l.strip_prefix(CLAIMED_BY))
-}
-
 /// `mail queue create <name>`.
 pub fn create(ledger: &mut Ledger, who: &str, name: &str) -> Result<String> {
     let name = name.strip_prefix("queue:").unwrap_or(name);
@@ -46,7 +42,7 @@ pub fn create(ledger: &mut Ledger, who: &str, name: &str) -> Result<String> {
 
 /// Open items of a queue, oldest first.
 pub fn items(ledger: &Ledger, name: &str) -> Result<Vec<Bead>> {
-    index::open_mail(ledger, &format!("queue:{name}"))
+    store::open_mail(ledger, &format!("queue:{name}"))
 }
 
 /// `mail queue claim <queue-or-id>`: a queue name claims its oldest unclaimed item; an item id
@@ -87,14 +83,12 @@ pub fn claim(ledger: &mut Ledger, who: &str, target: &str) -> Result<String> {
         ),
         None => {}
     }
-    let labelled = ledger.add_label(&item.id, &format!("{CLAIMED_BY}{who}"), who)?;
-    index::note(ledger, &labelled, false);
+    ledger.add_label(&item.id, &format!("{CLAIMED_BY}{who}"), who)?;
     let patch = BeadPatch {
         status: Some(Status::InProgress),
         ..BeadPatch::default()
     };
     let item = ledger.update(&item.id, patch, who)?;
-    index::note(ledger, &item, false);
     Ok(format!(
         "claimed from queue:{queue}:\n{}",
         format::message(&item)
@@ -113,14 +107,12 @@ pub fn release(ledger: &mut Ledger, caller: &Caller, id: &str) -> Result<String>
     if !caller.may_act_for(&c) {
         bail!("{id} is claimed by {c}: only they (or the overseer) can release it");
     }
-    let unlabelled = ledger.remove_label(id, &format!("{CLAIMED_BY}{c}"), who)?;
-    index::note(ledger, &unlabelled, false);
+    ledger.remove_label(id, &format!("{CLAIMED_BY}{c}"), who)?;
     let patch = BeadPatch {
         status: Some(Status::Open),
         ..BeadPatch::default()
     };
-    let item = ledger.update(id, patch, who)?;
-    index::note(ledger, &item, false);
+    ledger.update(id, patch, who)?;
     Ok(format!("released {id} (was claimed by {c})\n"))
 }
 

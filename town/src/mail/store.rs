@@ -6,12 +6,12 @@
 //! of the mail (typed into its PTY or shown by `mail check --inject`).
 
 use super::address::{Resolved, resolve};
-use super::index;
+use super::record::Mail;
+pub use super::record::{is_mail, is_unread, protocol_kind, replies_to, sender_of};
 use super::{MAX_BODY, MAX_SUBJECT, READ, URGENT};
 use crate::caller::Caller;
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, DepKind, IssueType, Ledger, ListFilter, NewBead, Status};
-use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 
 /// Label of mail a session has been told about.
@@ -77,42 +77,6 @@ impl ProtocolKind {
     }
 }
 
-/// The sender of a message bead (`sender`, else `created_by`).
-pub fn sender_of(bead: &Bead) -> String {
-    if !bead.sender.is_empty() {
-        return bead.sender.clone();
-    }
-    match bead.extra.get("sender").and_then(Value::as_str) {
-        Some(s) => s.to_string(),
-        None => bead.created_by.clone(),
-    }
-}
-
-/// The protocol kind of a message, if it is a protocol message.
-pub fn protocol_kind(bead: &Bead) -> Option<ProtocolKind> {
-    bead.labels
-        .iter()
-        .find_map(|l| l.strip_prefix(PROTOCOL).and_then(ProtocolKind::parse))
-}
-
-/// Is this a piece of mail (a message bead with a recipient), not a group/queue/channel record?
-pub fn is_mail(bead: &Bead) -> bool {
-    bead.issue_type == IssueType::Message && !bead.assignee.is_empty()
-}
-
-/// Open and not yet read.
-pub fn is_unread(bead: &Bead) -> bool {
-    bead.status != Status::Closed && !bead.labels.iter().any(|l| l == READ)
-}
-
-/// The mail this one answers.
-pub fn replies_to(bead: &Bead) -> Option<&str> {
-    bead.dependencies
-        .iter()
-        .find(|d| d.kind == DepKind::RepliesTo)
-        .map(|d| d.depends_on_id.as_str())
-}
-
 fn check_content(subject: &str, body: &str) -> Result<()> {
     if subject.trim().is_empty() {
         bail!("the subject is empty: give one with -s \"…\"");
@@ -164,9 +128,7 @@ pub fn send(ledger: &mut Ledger, who: &str, out: &Outgoing) -> Result<Vec<Bead>>
             out.reply_to.as_deref(),
             out.urgent,
         );
-        let bead = ledger.create(new, who)?;
-        index::note(ledger, &bead, true);
-        sent.push(bead);
+        sent.push(ledger.create(new, who)?);
     }
     Ok(sent)
 }
@@ -180,8 +142,6 @@ fn new_message(
     reply_to: Option<&str>,
     urgent: bool,
 ) -> NewBead {
-    let mut extra = Map::new();
-    extra.insert("sender".to_string(), Value::String(from.to_string()));
     NewBead {
         title: subject.trim().to_string(),
         description: body.to_string(),
@@ -193,7 +153,7 @@ fn new_message(
             .map(|r| (DepKind::RepliesTo, r.to_string()))
             .into_iter()
             .collect(),
-        extra,
+        extra: Mail::sender_field(from).into_extra(),
         ..NewBead::default()
     }
 }
@@ -211,25 +171,33 @@ pub fn send_protocol(
     let labels = vec![format!("{PROTOCOL}{}", kind.as_str())];
     let mut new = new_message(from, to, kind.as_str(), body, labels, None, false);
     new.ephemeral = true;
-    let bead = ledger.create(new, from)?;
-    index::note(ledger, &bead, true);
-    Ok(bead)
+    Ok(ledger.create(new, from)?)
+}
+
+/// The open mail (read and unread) of `address`, oldest first: from the ledger's index of beads
+/// by assignee, so it costs the inbox, not the town.
+pub fn open_mail(ledger: &Ledger, address: &str) -> Result<Vec<Bead>> {
+    let mut mail: Vec<Bead> = ledger
+        .list(&ListFilter {
+            issue_type: Some(IssueType::Message),
+            assignee: Some(address.to_string()),
+            ..ListFilter::default()
+        })?
+        .into_iter()
+        .filter(is_mail)
+        .collect();
+    sort_by_time(&mut mail);
+    Ok(mail)
 }
 
 /// Mail of `address`, oldest first: unread only, or (with `all`) read too. Archived mail is
-/// left out. Served by the process's [`index`].
+/// left out.
 pub fn inbox(ledger: &Ledger, address: &str, all: bool) -> Result<Vec<Bead>> {
-    let mut mail = index::open_mail(ledger, address)?;
+    let mut mail = open_mail(ledger, address)?;
     if !all {
         mail.retain(is_unread);
     }
     Ok(mail)
-}
-
-/// Tell the index about a mail this module changed (not created), and pass it on.
-pub(super) fn changed(ledger: &Ledger, bead: Bead) -> Result<Bead> {
-    index::note(ledger, &bead, false);
-    Ok(bead)
 }
 
 /// The unread mail of `address`, oldest first: what its role actor's mailbox mirrors.
@@ -241,7 +209,7 @@ pub fn unread_for(ledger: &Ledger, address: &str) -> Result<Vec<Bead>> {
 pub fn undelivered_for(ledger: &Ledger, address: &str) -> Result<Vec<Bead>> {
     Ok(unread_for(ledger, address)?
         .into_iter()
-        .filter(|b| !b.labels.iter().any(|l| l == DELIVERED))
+        .filter(|b| !super::record::is_delivered(b))
         .collect())
 }
 
@@ -251,25 +219,21 @@ fn sort_by_time(mail: &mut [Bead]) {
 
 /// Note that the recipient's session was told of this mail.
 pub fn mark_delivered(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
-    let bead = ledger.add_label(id, DELIVERED, who)?;
-    changed(ledger, bead)
+    Ok(ledger.add_label(id, DELIVERED, who)?)
 }
 
 /// Mark read (acknowledge).
 pub fn mark_read(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
-    let bead = ledger.add_label(id, READ, who)?;
-    changed(ledger, bead)
+    Ok(ledger.add_label(id, READ, who)?)
 }
 
 /// Mark unread again; reopens archived mail.
 pub fn mark_unread(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
     let bead = get_mail(ledger, id)?;
     if bead.status == Status::Closed {
-        let bead = ledger.reopen(id, who)?;
-        index::note(ledger, &bead, false);
+        ledger.reopen(id, who)?;
     }
-    let bead = ledger.remove_label(id, READ, who)?;
-    changed(ledger, bead)
+    Ok(ledger.remove_label(id, READ, who)?)
 }
 
 /// Archive: mark read and close.
@@ -278,10 +242,8 @@ pub fn archive(ledger: &mut Ledger, id: &str, who: &str) -> Result<Bead> {
     if bead.status == Status::Closed {
         return Ok(bead);
     }
-    let bead = ledger.add_label(id, READ, who)?;
-    index::note(ledger, &bead, false);
-    let bead = ledger.close(id, ARCHIVED, who)?;
-    changed(ledger, bead)
+    ledger.add_label(id, READ, who)?;
+    Ok(ledger.close(id, ARCHIVED, who)?)
 }
 
 /// A mail by id, or an error that says so.

@@ -123,7 +123,7 @@ fn molecule_of_step(ledger: &Ledger, step: &Bead) -> Result<Option<String>, MolE
 /// `tracks`-linked to it (`mol pour --attach`).
 fn attached_molecules(ledger: &Ledger, work: &Bead) -> Result<Vec<String>, MolError> {
     let mut found: Vec<String> = Vec::new();
-    if let Some(mol) = work.extra.get("molecule").and_then(|m| m.as_str())
+    if let Some(mol) = super::record::attached_molecule(work)?
         && ledger
             .get(mol)?
             .is_some_and(|m| m.issue_type == IssueType::Molecule)

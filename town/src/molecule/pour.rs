@@ -1,12 +1,13 @@
 //! Pour: a protomolecule becomes a molecule bead and one child bead per step, each blocked
 //! by the beads of the steps it needs.
 
-use super::{FORMULA_FIELD, MolError, STEP_FIELD, StepRef};
+use super::record::{PouredFrom, StepFields};
+use super::{MolError, StepRef};
 use gastown_beads::ledger::{Ledger, NewBead};
 use gastown_beads::{Bead, DepKind, Dependency, IssueType, LedgerError, id, time};
 use gastown_formula::{ProtoStep, Protomolecule};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::Map;
 use std::path::Path;
 
 /// How to pour.
@@ -165,17 +166,6 @@ fn molecule_title(proto: &Protomolecule) -> String {
 }
 
 fn molecule_bead(proto: &Protomolecule, opts: &PourOptions) -> NewBead {
-    let mut extra = Map::new();
-    extra.insert(
-        FORMULA_FIELD.to_string(),
-        json!({
-            "name": proto.formula,
-            "version": proto.version,
-            "source": proto.source,
-            "vars": proto.vars,
-            "steps": proto.steps.len(),
-        }),
-    );
     NewBead {
         title: molecule_title(proto),
         description: proto.description.clone(),
@@ -189,7 +179,7 @@ fn molecule_bead(proto: &Protomolecule, opts: &PourOptions) -> NewBead {
             .map(|work| (DepKind::Tracks, work.clone()))
             .collect(),
         ephemeral: opts.ephemeral,
-        extra,
+        extra: PouredFrom::field(proto).into_extra(),
         prefix: opts.prefix.clone(),
         ..NewBead::default()
     }
@@ -205,20 +195,6 @@ fn step_bead<'a>(
     who: &str,
     at: &str,
 ) -> Bead {
-    let mut extra = Map::new();
-    extra.insert(STEP_FIELD.to_string(), Value::from(step.id.clone()));
-    if let Some(parent) = &step.parent {
-        extra.insert("step_parent".to_string(), Value::from(parent.clone()));
-    }
-    if let Some(kind) = &step.step_type {
-        extra.insert("step_type".to_string(), Value::from(kind.clone()));
-    }
-    if step.parallel {
-        extra.insert("parallel".to_string(), Value::from(true));
-    }
-    if let Some(gate) = &step.gate {
-        extra.insert("gate".to_string(), json!(gate));
-    }
     let dependency = |target: &str, kind: DepKind| Dependency {
         issue_id: id.to_string(),
         depends_on_id: target.to_string(),
@@ -250,6 +226,6 @@ fn step_bead<'a>(
         bead.dependencies.push(dependency(target, DepKind::Blocks));
     }
     bead.ephemeral = opts.ephemeral;
-    bead.extra = extra;
+    bead.extra = StepFields::of_proto(step).into_extra();
     bead
 }

@@ -5,7 +5,7 @@ use super::{MolError, Molecule, StepState, closer, load};
 use gastown_beads::ledger::{Ledger, NewBead};
 use gastown_beads::{DepKind, IssueType};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 /// How to squash.
 #[derive(Debug, Clone, Copy, Default)]
@@ -105,11 +105,9 @@ fn digest_bead(ledger: &Ledger, mol: &Molecule, who: &str) -> Result<NewBead, Mo
         gastown_beads::time::now_rfc3339(),
     );
     if let Some(vars) = mol
-        .bead
-        .extra
-        .get(super::FORMULA_FIELD)
-        .and_then(|f| f.get("vars"))
-        .and_then(Value::as_object)
+        .poured_from
+        .as_ref()
+        .map(|p| &p.vars)
         .filter(|v| !v.is_empty())
     {
         let list: Vec<String> = vars
@@ -159,15 +157,7 @@ fn digest_bead(ledger: &Ledger, mol: &Molecule, who: &str) -> Result<NewBead, Mo
             mol.missing.join(", ")
         ));
     }
-    let mut extra = Map::new();
-    extra.insert(
-        "squashed_from".to_string(),
-        Value::from(mol.bead.id.clone()),
-    );
-    if let Some(formula) = mol.bead.extra.get(super::FORMULA_FIELD) {
-        extra.insert(super::FORMULA_FIELD.to_string(), formula.clone());
-    }
-    extra.insert("steps".to_string(), Value::Array(rows));
+    let extra = super::record::digest_fields(&mol.bead, rows).into_extra();
     let mut labels = vec!["digest".to_string()];
     labels.extend(
         mol.bead

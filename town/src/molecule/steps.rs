@@ -143,7 +143,7 @@ pub fn for_agent(ledger: &Ledger, agent: &str) -> Result<String, MolError> {
     })?;
     let on_hook = |m: &&Bead| {
         hooked.iter().any(|h| {
-            h.extra.get("molecule").and_then(|v| v.as_str()) == Some(m.id.as_str())
+            super::record::attached_molecule(h).ok().flatten() == Some(m.id.as_str())
                 || m.dependencies
                     .iter()
                     .any(|d| d.kind == DepKind::Tracks && d.depends_on_id == h.id)

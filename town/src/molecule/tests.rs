@@ -173,9 +173,9 @@ fn the_hook_decides_which_molecule_an_agent_works() {
         ..Default::default()
     };
     ledger.update(&work.id, patch, "t").expect("hooked");
-    let mut extra = serde_json::Map::new();
-    extra.insert("molecule".into(), Value::from(second.molecule.clone()));
-    ledger.set_extra(&work.id, extra, "t").expect("extra");
+    super::record::attach_field(&second.molecule)
+        .write(&mut ledger, &work.id, "t")
+        .expect("extra");
     assert_eq!(for_agent(&ledger, agent).expect("hooked"), second.molecule);
 }
 

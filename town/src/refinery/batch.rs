@@ -3,6 +3,7 @@
 //! what landed) until the MR(s) that broke it are found. Nothing here moves a ref.
 
 use super::gitops;
+use super::known_good::KnownGood;
 use super::queue::MergeRequest;
 use super::{MrResult, trailer_line};
 use crate::git_cli;
@@ -10,15 +11,9 @@ use crate::rig::{Gate, MergeStrategy, Rig, run_gate};
 use anyhow::Result;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 /// Gate output kept in a result (the tail, where the error usually is).
 const OUTPUT_TAIL: usize = 8 * 1024;
-
-/// Commits that passed every gate in this process, keyed by repository, gate commands and
-/// commit: the target's tip after a landing is known good, so the next failing batch does not
-/// re-gate the target alone to tell a broken target from a broken MR.
-static PASSED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
 /// A failed gate round.
 #[derive(Debug, Clone)]
@@ -41,7 +36,10 @@ pub(super) struct Attempt<'a> {
     pub branch_tips: HashMap<String, String>,
     pub gate_runs: usize,
     gated: HashMap<String, Option<GateFail>>,
+    /// Commits that passed in this attempt.
     known_good: HashSet<String>,
+    /// Target tips that passed these gates in earlier landings (the rig's file).
+    passed: KnownGood,
 }
 
 impl<'a> Attempt<'a> {
@@ -56,6 +54,7 @@ impl<'a> Attempt<'a> {
             gate_runs: 0,
             gated: HashMap::new(),
             known_good: HashSet::new(),
+            passed: KnownGood::of(rig),
         }
     }
 
@@ -133,7 +132,7 @@ impl<'a> Attempt<'a> {
 
     /// `Some` when `base` alone fails its gates (a base that already passed is not re-run).
     fn target_failure(&mut self, base: &str) -> Result<Option<GateFail>> {
-        if self.known_good.contains(base) || self.passed_before(base) {
+        if self.known_good.contains(base) || self.passed.contains(base) {
             return Ok(None);
         }
         let fail = self.gate(base)?;
@@ -143,31 +142,9 @@ impl<'a> Attempt<'a> {
         Ok(fail)
     }
 
-    fn passed_key(&self, commit: &str) -> String {
-        format!(
-            "{}|{:?}|{commit}",
-            self.repo.display(),
-            self.rig.config.gates
-        )
-    }
-
-    fn passed_before(&self, commit: &str) -> bool {
-        let key = self.passed_key(commit);
-        PASSED
-            .lock()
-            .map(|set| set.as_ref().is_some_and(|s| s.contains(&key)))
-            .unwrap_or(false)
-    }
-
-    /// Remember that `commit` (the target's new tip) passed every gate.
+    /// Remember that `commit` (the target's new tip) passed every gate, for later landings.
     pub fn remember_passed(&self, commit: &str) {
-        if let Ok(mut set) = PASSED.lock() {
-            let set = set.get_or_insert_with(HashSet::new);
-            if set.len() > 10_000 {
-                set.clear();
-            }
-            set.insert(self.passed_key(commit));
-        }
+        self.passed.remember(commit);
     }
 
     /// Run every configured gate on `commit` in the refinery's worktree (cached per commit).

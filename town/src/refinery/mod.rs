@@ -24,6 +24,7 @@
 mod batch;
 mod branches;
 mod gitops;
+mod known_good;
 mod land;
 mod origin;
 #[cfg(test)]
@@ -42,7 +43,9 @@ pub use land::{LandOptions, land_with};
 pub use origin::{accept_origin, pushed_ref};
 pub use problem::RemoteProblem;
 pub use process::{ProcessOptions, ProcessSummary, process_rig};
-pub use queue::{MergeRequest, QueueState, next_batch, queue_of};
+pub use queue::{
+    MergeRequest, NewMergeRequest, QueueState, next_batch, open_merge_requests, queue_of,
+};
 pub use record::{Recorded, record, reopen_source};
 pub use recover::{recover, sync_origin};
 pub use sandbox::remove_sandbox;

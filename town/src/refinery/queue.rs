@@ -4,31 +4,45 @@
 //! not submitted a new one yet), while it is escalated (status `blocked`), and while the
 //! target is known to fail its gates without it (`land` reports those as held).
 
+use crate::record::RecordError;
 use anyhow::{Result, bail};
-use gastown_beads::{Bead, IssueType, Ledger, ListFilter, Status};
+use gastown_beads::{Bead, ExtraPatch, Fields, IssueType, Ledger, ListFilter, Status};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-/// A merge-request bead, as the refinery reads it.
+/// A merge-request bead, as the refinery reads it: the one owner of an MR's fields (their
+/// names in the bead's `extra` are below; [`NewMergeRequest`] writes them first, the typed
+/// setters on [`MergeRequest`] change them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeRequest {
     pub id: String,
     pub title: String,
+    /// `rig`.
     pub rig: String,
+    /// `branch`: the polecat's branch.
     pub branch: String,
+    /// `target`: the branch it lands on.
     pub target: String,
+    /// `source_bead`: the work bead it merges.
     pub source_bead: String,
-    /// The polecat's address (`<rig>/polecats/<name>`).
+    /// `worker`: the polecat's address (`<rig>/polecats/<name>`).
     pub worker: String,
-    /// The branch tip the polecat submitted.
+    /// `commit`: the branch tip the polecat submitted.
     pub commit: String,
+    /// `retry_count`: rework rounds so far (never reset).
     pub retry_count: u64,
     pub priority: u8,
     pub created_at: String,
-    /// The commit the MR was sent back for rework at, until the polecat resubmits.
+    /// `rework_from`: the commit the MR was sent back for rework at, until the polecat
+    /// resubmits (present, even empty, from then until `mq retry`).
     pub rework_from: Option<String>,
-    /// A target tip whose gates failed without this MR.
+    /// `target_broken_at`: a target tip whose gates failed without this MR.
     pub target_broken_at: Option<String>,
+    /// `last_failure`: why it was last sent back (`conflict`, `gate`, …), until `mq retry`.
+    #[serde(skip)]
+    pub last_failure: Option<String>,
+    /// `merge_commit`: the commit it landed as.
+    #[serde(skip)]
+    pub merge_commit: Option<String>,
     pub state: QueueState,
 }
 
@@ -46,31 +60,47 @@ pub enum QueueState {
     Closed,
 }
 
-fn text(bead: &Bead, key: &str) -> String {
-    bead.extra
-        .get(key)
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
+/// What `gastown done` records on a new merge request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMergeRequest<'a> {
+    pub rig: &'a str,
+    pub branch: &'a str,
+    pub target: &'a str,
+    pub source_bead: &'a str,
+    pub worker: &'a str,
+    pub commit: &'a str,
 }
 
-fn opt_text(bead: &Bead, key: &str) -> Option<String> {
-    Some(text(bead, key)).filter(|s| !s.is_empty())
+impl NewMergeRequest<'_> {
+    /// The fields of the new bead (no tries yet).
+    pub fn fields(&self) -> ExtraPatch {
+        ExtraPatch::default()
+            .set("rig", self.rig)
+            .set("branch", self.branch)
+            .set("target", self.target)
+            .set("source_bead", self.source_bead)
+            .set("worker", self.worker)
+            .set("commit", self.commit)
+            .set("retry_count", 0)
+    }
 }
 
 impl MergeRequest {
-    /// Read an MR bead; `None` for a bead of another type.
-    pub fn from_bead(bead: &Bead) -> Option<MergeRequest> {
+    /// Read an MR bead; a bead of another type, or a field of the wrong type, is an error that
+    /// names it.
+    pub fn from_bead(bead: &Bead) -> Result<MergeRequest, RecordError> {
         if bead.issue_type != IssueType::MergeRequest {
-            return None;
+            return Err(RecordError::WrongKind {
+                bead: bead.id.clone(),
+                actual: bead.issue_type.to_string(),
+                expected: "a merge request",
+                hint: "`gastown mq list` shows the merge requests",
+            });
         }
-        let commit = text(bead, "commit");
-        // Present (even empty) from the moment the MR was sent back until `mq retry`.
-        let rework_from = bead
-            .extra
-            .get("rework_from")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let f = Fields::of(bead);
+        let text = |field| Ok::<_, RecordError>(f.text(field)?.unwrap_or("").to_string());
+        let commit = text("commit")?;
+        let rework_from = f.text("rework_from")?.map(str::to_string);
         let state = if bead.is_closed() {
             QueueState::Closed
         } else if bead.status == Status::Blocked {
@@ -80,24 +110,22 @@ impl MergeRequest {
         } else {
             QueueState::Queued
         };
-        Some(MergeRequest {
+        Ok(MergeRequest {
             id: bead.id.clone(),
             title: bead.title.clone(),
-            rig: text(bead, "rig"),
-            branch: text(bead, "branch"),
-            target: text(bead, "target"),
-            source_bead: text(bead, "source_bead"),
-            worker: text(bead, "worker"),
+            rig: text("rig")?,
+            branch: text("branch")?,
+            target: text("target")?,
+            source_bead: text("source_bead")?,
+            worker: text("worker")?,
             commit,
-            retry_count: bead
-                .extra
-                .get("retry_count")
-                .and_then(Value::as_u64)
-                .unwrap_or(0),
+            retry_count: f.count("retry_count")?.unwrap_or(0),
             priority: bead.priority,
             created_at: bead.created_at.clone(),
             rework_from,
-            target_broken_at: opt_text(bead, "target_broken_at"),
+            target_broken_at: f.non_empty("target_broken_at")?.map(str::to_string),
+            last_failure: f.non_empty("last_failure")?.map(str::to_string),
+            merge_commit: f.non_empty("merge_commit")?.map(str::to_string),
             state,
         })
     }
@@ -107,14 +135,47 @@ impl MergeRequest {
         let Some(bead) = ledger.get(id)? else {
             bail!("no bead {id:?} in this town: `gastown mq list` shows the merge requests");
         };
-        match MergeRequest::from_bead(&bead) {
-            Some(mr) => Ok(mr),
-            None => bail!(
-                "{id} is a {} bead, not a merge request: `gastown mq list` shows the merge requests",
-                bead.issue_type
-            ),
-        }
+        Ok(MergeRequest::from_bead(&bead)?)
     }
+
+    /// `gastown done` again on the same branch: the new tip to merge.
+    pub fn resubmitted(commit: &str) -> ExtraPatch {
+        ExtraPatch::default().set("commit", commit)
+    }
+
+    /// Sent back to its polecat at `commit` for `why` (`conflict`, `gate`, …), `retry_count`
+    /// tries in all.
+    pub fn sent_back(retry_count: u64, commit: &str, why: &str) -> ExtraPatch {
+        ExtraPatch::default()
+            .set("retry_count", retry_count)
+            .set("rework_from", commit)
+            .set("last_failure", why)
+    }
+
+    /// The target at `tip` fails its gates without this MR.
+    pub fn target_broken_at(tip: &str) -> ExtraPatch {
+        ExtraPatch::default().set("target_broken_at", tip)
+    }
+
+    /// Landed as `commit`.
+    pub fn merged_as(commit: &str) -> ExtraPatch {
+        ExtraPatch::default().set("merge_commit", commit)
+    }
+
+    /// `gastown mq retry`: back in the queue, its rework, broken-target and failure notes
+    /// dropped (the try count stays, so a failure after a retry escalates again).
+    pub fn requeued() -> ExtraPatch {
+        ExtraPatch::default()
+            .unset("rework_from")
+            .unset("target_broken_at")
+            .unset("last_failure")
+    }
+}
+
+/// Every open merge request (all rigs, any state but closed), in queue order. One whose fields
+/// do not read is left out with a warning naming it (it is not the queue's to stop for).
+pub fn open_merge_requests(ledger: &Ledger) -> Result<Vec<MergeRequest>> {
+    queue_of(ledger, None)
 }
 
 /// Every not-closed MR of `rig` (all rigs with `None`), in queue order, whatever its state.
@@ -125,7 +186,13 @@ pub fn queue_of(ledger: &Ledger, rig: Option<&str>) -> Result<Vec<MergeRequest>>
     })?;
     let mut mrs: Vec<MergeRequest> = beads
         .iter()
-        .filter_map(MergeRequest::from_bead)
+        .filter_map(|bead| match MergeRequest::from_bead(bead) {
+            Ok(mr) => Some(mr),
+            Err(e) => {
+                tracing::warn!(error = %e, "a merge request that does not read is left out of the queue");
+                None
+            }
+        })
         .filter(|mr| mr.state != QueueState::Closed)
         .filter(|mr| rig.is_none_or(|r| mr.rig == r))
         .collect();

@@ -15,7 +15,6 @@ use crate::town::Town;
 use crate::work::{Effect, WorkCommand};
 use anyhow::Result;
 use gastown_beads::{BeadPatch, Ledger, Status};
-use serde_json::{Map, Value, json};
 
 /// What [`record`] did: one line per MR, the effects on the live tree (sessions to start for
 /// re-slung work) that the supervisor carries out, and the merged sandboxes to remove.
@@ -52,7 +51,7 @@ pub fn record(
             continue;
         }
         // The ledger's view (retry count, rework state), not the batch's snapshot.
-        let mr = MergeRequest::from_bead(&bead).unwrap_or_else(|| o.mr.clone());
+        let mr = MergeRequest::from_bead(&bead).unwrap_or_else(|_| o.mr.clone());
         let note = match &o.result {
             MrResult::Merged { commit, branch_tip } => merged(
                 ledger,
@@ -130,13 +129,6 @@ fn short(commit: &str) -> &str {
     commit.get(..10).unwrap_or(commit)
 }
 
-fn extra(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_string(), v.clone()))
-        .collect()
-}
-
 /// Merged: close the source bead and the MR, tell the polecat and the witness; the sandbox
 /// goes to the caller, to remove once the polecat's session has ended (never before the merge
 /// is confirmed, which it now is).
@@ -160,7 +152,7 @@ fn merged(
     // Its molecule's steps are moot once the work merged (idempotent, so a retried
     // bookkeeping finishes it too).
     crate::molecule::on_closed(ledger, &mr.source_bead, who)?;
-    ledger.set_extra(&mr.id, extra(&[("merge_commit", json!(commit))]), who)?;
+    MergeRequest::merged_as(commit).write(ledger, &mr.id, who)?;
     ledger.close(&mr.id, &format!("merged as {commit}"), who)?;
     let body = format!(
         "{} merged: {} landed on {} as {commit}",
@@ -237,15 +229,7 @@ fn rework(
     effects: &mut Vec<Effect>,
 ) -> Result<String> {
     let retries = mr.retry_count + 1;
-    ledger.set_extra(
-        &mr.id,
-        extra(&[
-            ("retry_count", json!(retries)),
-            ("rework_from", json!(mr.commit)),
-            ("last_failure", json!(why)),
-        ]),
-        who,
-    )?;
+    MergeRequest::sent_back(retries, &mr.commit, why).write(ledger, &mr.id, who)?;
     if retries >= MAX_RETRIES || mr.worker.is_empty() {
         return escalate(ledger, mr, retries, text, who);
     }
@@ -333,7 +317,7 @@ fn target_broken(
     who: &str,
 ) -> Result<String> {
     if mr.target_broken_at.as_deref() != Some(tip) {
-        ledger.set_extra(&mr.id, extra(&[("target_broken_at", json!(tip))]), who)?;
+        MergeRequest::target_broken_at(tip).write(ledger, &mr.id, who)?;
         let mail = Outgoing {
             to: "mayor".to_string(),
             subject: format!("{} of rig {} fails its {gate} gate", mr.target, mr.rig),

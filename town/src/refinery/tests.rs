@@ -125,5 +125,17 @@ fn an_mr_beads_fields_give_its_queue_state() {
     );
     let mut task = mr_bead("open", json!({}));
     task.issue_type = gastown_beads::IssueType::Task;
-    assert!(MergeRequest::from_bead(&task).is_none());
+    let err = MergeRequest::from_bead(&task).expect_err("a task is not an MR");
+    assert!(
+        err.to_string()
+            .contains("gt-mr1 is a task bead, not a merge request"),
+        "{err}"
+    );
+    let malformed = mr_bead("open", json!({"retry_count": "two"}));
+    let err = MergeRequest::from_bead(&malformed).expect_err("a count that is text");
+    assert!(
+        err.to_string()
+            .contains("field `retry_count` of gt-mr1 is \"two\", not a whole number"),
+        "{err}"
+    );
 }

@@ -52,13 +52,9 @@ impl Claims {
         for bead in hooked.into_iter().filter(|b| !b.assignee.is_empty()) {
             claims.hooks.entry(bead.assignee).or_default().push(bead.id);
         }
-        let mrs = ledger.list(&ListFilter {
-            issue_type: Some(IssueType::MergeRequest),
-            ..ListFilter::default()
-        })?;
-        for mr in mrs {
-            if let Some(branch) = mr.extra.get("branch").and_then(|b| b.as_str()) {
-                claims.branches.insert(branch.to_string());
+        for mr in crate::refinery::open_merge_requests(ledger)? {
+            if !mr.branch.is_empty() {
+                claims.branches.insert(mr.branch);
             }
         }
         Ok(claims)

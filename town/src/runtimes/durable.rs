@@ -64,7 +64,7 @@ pub fn decide(
     });
     let recorded = match ask.use_recorded {
         true => agents::find(ledger, &identity.address)?
-            .and_then(|b| agents::runtime_of(&b).map(str::to_string))
+            .and_then(|agent| agent.runtime)
             .map(|r| (r, Origin::Recorded)),
         false => None,
     };

@@ -12,23 +12,11 @@ use crate::agents;
 use crate::git_cli;
 use crate::identity::AgentIdentity;
 use crate::mail::store::{ProtocolKind, send_protocol};
+use crate::refinery::{MergeRequest, NewMergeRequest, open_merge_requests};
 use crate::rig::Rig;
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
-use gastown_beads::{Bead, BeadPatch, DepKind, IssueType, Ledger, ListFilter, NewBead, Status};
-use serde_json::{Map, Value, json};
-
-/// Merge-request beads not yet closed.
-pub fn open_merge_requests(ledger: &Ledger) -> Result<Vec<Bead>> {
-    Ok(ledger.list(&ListFilter {
-        issue_type: Some(IssueType::MergeRequest),
-        ..ListFilter::default()
-    })?)
-}
-
-fn field<'a>(bead: &'a Bead, key: &str) -> &'a str {
-    bead.extra.get(key).and_then(Value::as_str).unwrap_or("")
-}
+use gastown_beads::{Bead, BeadPatch, DepKind, IssueType, Ledger, NewBead, Status};
 
 pub fn done(
     ledger: &mut Ledger,
@@ -134,7 +122,7 @@ fn complete(
         who,
     )?;
     let identity = crate::identity::AgentIdentity::parse(who)?;
-    agents::set_state(ledger, &identity, "idle", Some(""))?;
+    agents::set_state(ledger, &identity, agents::AgentState::Idle, Some(""))?;
     let rig_name = rig.name();
     let note = format!(
         "{} ready to merge: {branch} at {commit} ({})",
@@ -174,15 +162,14 @@ fn complete(
 /// Refused before anything changes (the hook is kept).
 fn refuse_unchanged_rework(ledger: &Ledger, bead: &Bead, branch: &str, commit: &str) -> Result<()> {
     let waiting = open_merge_requests(ledger)?.into_iter().find(|mr| {
-        !mr.is_closed()
-            && field(mr, "source_bead") == bead.id
-            && field(mr, "branch") == branch
-            && field(mr, "rework_from") == commit
+        mr.source_bead == bead.id
+            && mr.branch == branch
+            && mr.rework_from.as_deref() == Some(commit)
     });
     if let Some(mr) = waiting {
-        let why = match field(&mr, "last_failure") {
-            "" => "it was sent back".to_string(),
-            failure => format!("it was sent back ({failure})"),
+        let why = match &mr.last_failure {
+            None => "it was sent back".to_string(),
+            Some(failure) => format!("it was sent back ({failure})"),
         };
         bail!(
             "nothing changed since {} was sent back for rework: {branch} is still at {commit}, where {why}. \
@@ -203,22 +190,22 @@ fn merge_request(
     commit: &str,
     who: &str,
 ) -> Result<Bead> {
-    let existing = open_merge_requests(ledger)?.into_iter().find(|mr| {
-        !mr.is_closed() && field(mr, "source_bead") == bead.id && field(mr, "branch") == branch
-    });
+    let existing = open_merge_requests(ledger)?
+        .into_iter()
+        .find(|mr| mr.source_bead == bead.id && mr.branch == branch);
     if let Some(mr) = existing {
-        let mut extra = Map::new();
-        extra.insert("commit".into(), json!(commit));
-        return Ok(ledger.set_extra(&mr.id, extra, who)?);
+        return Ok(MergeRequest::resubmitted(commit).write(ledger, &mr.id, who)?);
     }
-    let mut extra = Map::new();
-    extra.insert("rig".into(), json!(rig.name()));
-    extra.insert("branch".into(), json!(branch));
-    extra.insert("target".into(), json!(rig.config.default_branch));
-    extra.insert("source_bead".into(), json!(bead.id));
-    extra.insert("worker".into(), json!(who));
-    extra.insert("commit".into(), json!(commit));
-    extra.insert("retry_count".into(), json!(0));
+    let extra = NewMergeRequest {
+        rig: rig.name(),
+        branch,
+        target: &rig.config.default_branch,
+        source_bead: &bead.id,
+        worker: who,
+        commit,
+    }
+    .fields()
+    .into_extra();
     let new = NewBead {
         title: format!("Merge {branch}: {}", bead.title),
         description: format!("Merge request for {} ({}) from {who}.", bead.id, bead.title),

@@ -2,7 +2,7 @@
 //! `hooked` and its assignee is the agent's address; the agent bead's `hook` field mirrors it.
 
 use super::Outcome;
-use crate::agents;
+use crate::agents::{self, AgentState};
 use crate::caller::Caller;
 use crate::identity::AgentIdentity;
 use anyhow::{Result, bail};
@@ -61,7 +61,7 @@ pub fn attach(
     if let Some(holder) = &previous
         && let Ok(old) = AgentIdentity::parse(holder)
     {
-        agents::set_state(ledger, &old, "idle", Some(""))?;
+        agents::set_state(ledger, &old, AgentState::Idle, Some(""))?;
     }
     ledger.update(
         bead_id,
@@ -72,7 +72,7 @@ pub fn attach(
         },
         who,
     )?;
-    agents::set_state(ledger, identity, "working", Some(bead_id))?;
+    agents::set_state(ledger, identity, AgentState::Working, Some(bead_id))?;
     Ok(previous)
 }
 
@@ -112,7 +112,7 @@ pub fn clear(
         )?;
         cleared.push(bead.id);
     }
-    agents::set_state(ledger, identity, "idle", Some(""))?;
+    agents::set_state(ledger, identity, AgentState::Idle, Some(""))?;
     Ok(cleared)
 }
 

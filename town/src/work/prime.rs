@@ -6,7 +6,6 @@ use crate::identity::{AgentIdentity, Role};
 use crate::town::Town;
 use anyhow::Result;
 use gastown_beads::{Bead, Ledger};
-use serde_json::Value;
 
 pub fn prime(ledger: &mut Ledger, town: &Town, identity: AgentIdentity) -> Result<Outcome> {
     let who = identity.address.as_str();
@@ -55,7 +54,10 @@ fn hook_section(md: &mut String, bead: &Bead) {
 }
 
 fn molecule_section(ledger: &Ledger, bead: &Bead, md: &mut String) {
-    let Some(mol_id) = bead.extra.get("molecule").and_then(Value::as_str) else {
+    let Some(mol_id) = crate::molecule::record::attached_molecule(bead)
+        .ok()
+        .flatten()
+    else {
         return;
     };
     let Ok(mol) = crate::molecule::load(ledger, mol_id) else {

@@ -296,13 +296,8 @@ pub fn working_polecats(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
 fn busy_polecats(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
     let mut busy = working_polecats(ledger, rig)?;
     let prefix = format!("{rig}/polecats/");
-    for mr in super::done::open_merge_requests(ledger)? {
-        if let Some(name) = mr
-            .extra
-            .get("worker")
-            .and_then(|w| w.as_str())
-            .and_then(|w| w.strip_prefix(&prefix))
-        {
+    for mr in crate::refinery::open_merge_requests(ledger)? {
+        if let Some(name) = mr.worker.strip_prefix(&prefix) {
             busy.push(name.to_string());
         }
     }
@@ -343,7 +338,7 @@ fn attach_formula(
     if identity.role != Role::Polecat && formula.is_none() {
         return Ok(());
     }
-    if let Some(existing) = bead.extra.get("molecule").and_then(|m| m.as_str())
+    if let Some(existing) = crate::molecule::record::attached_molecule(bead)?
         && ledger.get(existing)?.is_some_and(|m| !m.is_closed())
     {
         return Ok(());
@@ -363,9 +358,7 @@ fn attach_formula(
         },
         who,
     )?;
-    let mut extra = serde_json::Map::new();
-    extra.insert("molecule".into(), serde_json::json!(poured.molecule));
-    ledger.set_extra(&bead.id, extra, who)?;
+    crate::molecule::record::attach_field(&poured.molecule).write(ledger, &bead.id, who)?;
     out.say(format!(
         "attached molecule {} ({}, {} steps)",
         poured.molecule,

@@ -40,10 +40,11 @@ pub fn refusal(bead: &Bead) -> Option<String> {
             ),
         },
         IssueType::MergeRequest => {
-            let source = bead
-                .extra
-                .get("source_bead")
-                .and_then(|s| s.as_str())
+            let mr = crate::refinery::MergeRequest::from_bead(bead).ok();
+            let source = mr
+                .as_ref()
+                .map(|mr| mr.source_bead.as_str())
+                .filter(|s| !s.is_empty())
                 .unwrap_or("its source bead");
             format!(
                 "it is the refinery's record of {source}'s branch: sling {source} to rework it, or put the request back in the queue with `gastown mq retry {id}`"
