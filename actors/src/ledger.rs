@@ -15,16 +15,35 @@
 //!   comes back as a message ([`Ledger::finish_commit`]). One commit is out at a time; an explicit
 //!   sync waits for it, then commits the rest. On stop it flushes to git.
 //!
-//! Callers go through a [`LedgerHandle`].
+//! No slow work runs here: every operation holds the whole town's ledger, so git, gates and the
+//! network run outside (commands with such work between their ledger writes run in steps from a
+//! blocking thread: [`BlockingLedger`], `gastown_town::steps`). Every operation has a name and
+//! is timed; one that takes longer than [`SLOW_OPERATION`] is named in a warning, so a slow one
+//! is found by reading the log.
+//!
+//! Callers go through a [`LedgerHandle`] (async) or a [`BlockingLedger`] (blocking threads).
 
-use gastown_beads::{CommitDone, CommitOutcome, Ledger, LedgerConfig, LedgerError};
+mod handle;
+
+pub use handle::{BlockingLedger, LEDGER_NAME, LedgerCallError, LedgerHandle};
+
+use gastown_beads::{CommitDone, CommitOutcome, Ledger, LedgerConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use std::time::Duration;
-use tokio::sync::oneshot;
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
 
-/// One operation on the ledger, run inside the actor; it returns its reply, which the actor
-/// sends only once the operation is durable.
-pub type LedgerOp = Box<dyn FnOnce(&mut Ledger) -> Reply + Send>;
+/// An operation that holds the ledger longer than this is named in a warning. Every other
+/// ledger user waits for it; a durable write takes 0.3–4 ms (one fsync) and the town promises
+/// its callers a p99 under 50 ms, so one operation above it is worth a look.
+pub const SLOW_OPERATION: Duration = Duration::from_millis(50);
+
+/// One operation on the ledger, run inside the actor.
+pub struct LedgerOp {
+    /// What it is (`sling: hook`, `bead command`): a slow one is named in the log by it.
+    pub name: Cow<'static, str>,
+    /// The work; it returns its reply, which the actor sends only once the operation is durable.
+    pub run: Box<dyn FnOnce(&mut Ledger) -> Reply + Send>,
+}
 
 /// A held reply: sends an operation's result to its caller.
 pub type Reply = Box<dyn FnOnce() + Send>;
@@ -99,34 +118,24 @@ impl Actor for LedgerActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             LedgerMsg::Run(op) => {
-                let reply = op(open(state)?);
+                let ledger = open(state)?;
+                let reply = timed(&op.name, || (op.run)(ledger));
                 if state.held.is_empty() {
                     // Queued behind whatever arrives meanwhile: they share its fsync.
                     myself.send_message(LedgerMsg::Flush)?;
                 }
                 state.held.push(reply);
             }
-            LedgerMsg::Flush => flush(state)?,
-            LedgerMsg::Tick => tick(&myself, state)?,
+            LedgerMsg::Flush => timed("flush (fsync)", || flush(state))?,
+            LedgerMsg::Tick => timed("git commit: prepare", || tick(&myself, state))?,
             LedgerMsg::Sync(reply) => {
                 if state.committing {
                     state.waiting_syncs.push(reply);
                 } else {
-                    sync(state, reply)?;
+                    timed("sync", || sync(state, reply))?;
                 }
             }
-            LedgerMsg::Committed(done) => {
-                state.committing = false;
-                if let Err(e) = open(state)?.finish_commit(done) {
-                    // The journal keeps every change: the next tick commits them again. Someone
-                    // else moving the ref is expected (the next tick takes their commits in
-                    // first); anything else is worth a warning.
-                    tracing::warn!(error = %e, "git commit of the ledger failed; will retry");
-                }
-                for reply in std::mem::take(&mut state.waiting_syncs) {
-                    sync(state, reply)?;
-                }
-            }
+            LedgerMsg::Committed(done) => timed("git commit: finish", || committed(state, done))?,
         }
         schedule_tick(&myself, state);
         Ok(())
@@ -145,6 +154,38 @@ impl Actor for LedgerActor {
         }
         Ok(())
     }
+}
+
+/// Run `f`, and name it in a warning when it held the ledger longer than [`SLOW_OPERATION`].
+fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = f();
+    let took = started.elapsed();
+    if took > SLOW_OPERATION {
+        let took_ms = took.as_millis();
+        tracing::warn!(
+            operation = name,
+            took_ms,
+            "slow ledger operation: `{name}` held the ledger for {took_ms} ms and every other \
+             ledger user waited; slow work (git, gates, the network) belongs outside the ledger actor"
+        );
+    }
+    out
+}
+
+/// A git commit that ran on a blocking thread is done: take its result, answer waiting syncs.
+fn committed(state: &mut LedgerState, done: CommitDone) -> Result<(), ActorProcessingErr> {
+    state.committing = false;
+    if let Err(e) = open(state)?.finish_commit(done) {
+        // The journal keeps every change: the next tick commits them again. Someone else
+        // moving the ref is expected (the next tick takes their commits in first); anything
+        // else is worth a warning.
+        tracing::warn!(error = %e, "git commit of the ledger failed; will retry");
+    }
+    for reply in std::mem::take(&mut state.waiting_syncs) {
+        sync(state, reply)?;
+    }
+    Ok(())
 }
 
 fn open(state: &mut LedgerState) -> Result<&mut Ledger, ActorProcessingErr> {
@@ -219,81 +260,5 @@ fn schedule_tick(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState) {
         // A tiny floor keeps a due-now commit from starving the mailbox.
         let delay = due.max(Duration::from_millis(1));
         myself.send_after(delay, || LedgerMsg::Tick);
-    }
-}
-
-/// Why a ledger call did not run.
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerCallError {
-    #[error("the ledger actor is not running: is `gastown run` shutting down?")]
-    Unavailable,
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    #[error("git commit of the ledger failed: {0}")]
-    Commit(String),
-}
-
-/// The ledger actor's registry name: callers find the current incarnation by name, so a
-/// restarted ledger actor is picked up without anyone holding a stale reference.
-pub const LEDGER_NAME: &str = "gastown-ledger";
-
-/// A cloneable way to call the ledger actor (whichever incarnation is running).
-#[derive(Debug, Clone)]
-pub struct LedgerHandle {
-    name: String,
-}
-
-impl Default for LedgerHandle {
-    fn default() -> Self {
-        LedgerHandle::named(LEDGER_NAME)
-    }
-}
-
-impl LedgerHandle {
-    /// The ledger actor registered under `name`.
-    pub fn named(name: impl Into<String>) -> LedgerHandle {
-        LedgerHandle { name: name.into() }
-    }
-
-    fn actor(&self) -> Result<ActorRef<LedgerMsg>, LedgerCallError> {
-        ractor::registry::where_is(self.name.clone())
-            .map(ActorRef::from)
-            .ok_or(LedgerCallError::Unavailable)
-    }
-
-    /// Run `f` against the ledger in the actor and return its result.
-    pub async fn call<R, F>(&self, f: F) -> Result<R, LedgerCallError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Ledger) -> R + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let op: LedgerOp = Box::new(move |ledger| {
-            let result = f(ledger);
-            Box::new(move || {
-                let _ = tx.send(result);
-            })
-        });
-        self.actor()?
-            .send_message(LedgerMsg::Run(op))
-            .map_err(|_| LedgerCallError::Unavailable)?;
-        rx.await.map_err(|_| LedgerCallError::Unavailable)
-    }
-
-    /// Like [`LedgerHandle::call`] for operations that return a ledger result.
-    pub async fn try_call<R, F>(&self, f: F) -> Result<R, LedgerCallError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Ledger) -> Result<R, LedgerError> + Send + 'static,
-    {
-        Ok(self.call(f).await??)
-    }
-
-    /// Force the git commit now.
-    pub async fn sync(&self) -> Result<Option<CommitOutcome>, LedgerCallError> {
-        let actor = self.actor()?;
-        let outcome =
-            ractor::call!(actor, LedgerMsg::Sync).map_err(|_| LedgerCallError::Unavailable)?;
-        outcome.map_err(LedgerCallError::Commit)
     }
 }

@@ -13,6 +13,7 @@ use gastown_beads::{BeadPatch, Ledger, Status};
 use gastown_town::mail::store::{ProtocolKind, send_protocol};
 use gastown_town::refinery::{self, LandOptions, MergeRequest, ProcessOptions, QueueState};
 use gastown_town::rig::Rig;
+use gastown_town::steps::LedgerSteps;
 use gastown_town::town::Town;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -76,42 +77,92 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: MqCommand, who: &str) -> Res
             worktree_merge,
             land_only,
             json,
-        } => {
-            let rig = Rig::load(town, &rig)?;
-            let opts = ProcessOptions {
-                max_batches: if all { None } else { Some(1) },
-                land: LandOptions {
-                    worktree_merge,
-                    ..LandOptions::default()
-                },
-                skip_record: land_only,
-            };
-            let refinery = format!("{}/refinery", rig.name());
-            let summary = refinery::process_rig(ledger, town, &rig, &opts, &refinery)?;
-            if json {
-                return Ok(format!("{}\n", serde_json::to_string_pretty(&summary)?));
-            }
-            let mut out = String::new();
-            for note in &summary.notes {
-                writeln!(out, "{note}")?;
-            }
-            writeln!(
-                out,
-                "rig {}: {} merged, {} sent back, {} failed, {} held, {} waiting for origin ({} recovered) in {} batch(es), {} gate run(s), {} ms",
-                summary.rig,
-                summary.merged,
-                summary.sent_back,
-                summary.failed,
-                summary.held,
-                summary.waiting_for_origin,
-                summary.recovered,
-                summary.batches,
-                summary.gate_runs,
-                summary.elapsed_ms
-            )?;
-            Ok(out)
+        } => process(
+            ledger,
+            town,
+            &ProcessRequest {
+                rig,
+                all,
+                worktree_merge,
+                land_only,
+                json,
+            },
+        ),
+    }
+}
+
+/// What `mq process` was asked (its flags, see [`MqCommand::Process`]).
+#[derive(Debug, Clone)]
+pub struct ProcessRequest {
+    pub rig: String,
+    pub all: bool,
+    pub worktree_merge: bool,
+    pub land_only: bool,
+    pub json: bool,
+}
+
+impl ProcessRequest {
+    /// The request of an `mq process` command; any other command comes back as it was.
+    pub fn of(cmd: MqCommand) -> Result<ProcessRequest, MqCommand> {
+        match cmd {
+            MqCommand::Process {
+                rig,
+                all,
+                worktree_merge,
+                land_only,
+                json,
+            } => Ok(ProcessRequest {
+                rig,
+                all,
+                worktree_merge,
+                land_only,
+                json,
+            }),
+            other => Err(other),
         }
     }
+}
+
+/// `mq process`: land a rig's queue. In steps (`gastown_town::steps`): with `gastown run` up the
+/// supervisor runs it on a blocking thread, so its gates never hold the ledger actor.
+pub fn process<L: LedgerSteps>(
+    ledger: &mut L,
+    town: &Town,
+    req: &ProcessRequest,
+) -> Result<String> {
+    let rig = Rig::load(town, &req.rig)?;
+    let opts = ProcessOptions {
+        max_batches: if req.all { None } else { Some(1) },
+        land: LandOptions {
+            worktree_merge: req.worktree_merge,
+            ..LandOptions::default()
+        },
+        skip_record: req.land_only,
+    };
+    let refinery = format!("{}/refinery", rig.name());
+    let summary = refinery::process_rig(ledger, town, &rig, &opts, &refinery)?;
+    if req.json {
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&summary)?));
+    }
+    let mut out = String::new();
+    for note in &summary.notes {
+        writeln!(out, "{note}")?;
+    }
+    writeln!(
+        out,
+        "rig {}: {} merged, {} sent back, {} failed, {} held, {} waiting for origin ({} recovered) in {} batch(es), {} gate run(s), {} ms",
+        summary.rig,
+        summary.merged,
+        summary.sent_back,
+        summary.failed,
+        summary.held,
+        summary.waiting_for_origin,
+        summary.recovered,
+        summary.batches,
+        summary.gate_runs,
+        summary.elapsed_ms
+    )?;
+    Ok(out)
 }
 
 /// `mq accept-origin`: the overseer's (or the mayor's) decision to take origin's rewritten

@@ -139,19 +139,23 @@ impl TownHandler {
             TownRequest::Work(cmd) => self.work(identity, cmd).await,
             TownRequest::Mol(cmd) => self.mol(identity, cmd).await,
             TownRequest::Dnd { on, agent } => {
-                self.ledger_text(identity, move |l, _town, who| {
+                self.ledger_text(identity, "dnd", move |l, _town, who| {
                     crate::cli::dnd_for(l, who, agent.as_deref(), on)
                 })
                 .await
             }
-            TownRequest::Mq(cmd) => {
-                self.ledger_text(identity, move |l, town, who| {
-                    crate::cli::mq::apply(l, town, cmd, who)
-                })
-                .await
-            }
+            // `mq process` lands a queue (git and gates): in steps, never in the ledger actor.
+            TownRequest::Mq(cmd) => match crate::cli::mq::ProcessRequest::of(cmd) {
+                Ok(process) => self.mq_process(process).await,
+                Err(cmd) => {
+                    self.ledger_text(identity, "mq command", move |l, town, who| {
+                        crate::cli::mq::apply(l, town, cmd, who)
+                    })
+                    .await
+                }
+            },
             TownRequest::Convoy(cmd) => {
-                self.ledger_text(identity, move |l, town, who| {
+                self.ledger_text(identity, "convoy command", move |l, town, who| {
                     crate::cli::convoy::apply(l, town, cmd, who)
                 })
                 .await
@@ -169,7 +173,7 @@ impl TownHandler {
         let town = self.tree.town.clone();
         let result = self
             .ledger
-            .call(move |ledger| {
+            .call("bead command", move |ledger| {
                 let out = bead::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}"));
                 // A bead command may change a mail bead by hand: the inbox index must re-read.
                 gastown_town::mail::index::invalidate(ledger);
@@ -190,7 +194,9 @@ impl TownHandler {
         let who = actor_name(identity);
         let result = self
             .ledger
-            .call(move |ledger| mail::apply(ledger, cmd, &who).map_err(|e| format!("{e:#}")))
+            .call("mail command", move |ledger| {
+                mail::apply(ledger, cmd, &who).map_err(|e| format!("{e:#}"))
+            })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
         result
@@ -201,9 +207,12 @@ impl TownHandler {
     async fn work(&self, identity: &Identity, cmd: WorkCommand) -> Result<TownReply, WireError> {
         let who = actor_name(identity);
         let town = self.tree.town.clone();
+        // Sling and done run git between their ledger steps: on a blocking thread.
         let outcome = self
             .ledger
-            .call(move |ledger| work::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}")))
+            .in_steps(move |steps| {
+                work::apply(steps, &town, cmd, &who).map_err(|e| format!("{e:#}"))
+            })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
             .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
@@ -226,7 +235,7 @@ impl TownHandler {
         let town = self.tree.town.clone();
         let result = self
             .ledger
-            .call(move |ledger| {
+            .call("mol command", move |ledger| {
                 crate::cli::mol::apply(ledger, &town, cmd, &who).map_err(|e| format!("{e:#}"))
             })
             .await
@@ -237,7 +246,12 @@ impl TownHandler {
     }
 
     /// Run a ledger command family's `apply` in the ledger actor as the caller.
-    async fn ledger_text<F>(&self, identity: &Identity, f: F) -> Result<TownReply, WireError>
+    async fn ledger_text<F>(
+        &self,
+        identity: &Identity,
+        name: &'static str,
+        f: F,
+    ) -> Result<TownReply, WireError>
     where
         F: FnOnce(
                 &mut gastown_beads::Ledger,
@@ -251,7 +265,9 @@ impl TownHandler {
         let town = self.tree.town.clone();
         let result = self
             .ledger
-            .call(move |ledger| f(ledger, &town, &who).map_err(|e| format!("{e:#}")))
+            .call(name, move |ledger| {
+                f(ledger, &town, &who).map_err(|e| format!("{e:#}"))
+            })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;
         result
@@ -269,7 +285,7 @@ impl TownHandler {
         });
         let counts = self
             .ledger
-            .call(move |l| {
+            .call("actors: unread mail", move |l| {
                 addresses
                     .into_iter()
                     .map(|a| {
@@ -342,7 +358,9 @@ impl TownHandler {
         let who = address.to_string();
         let hooked = self
             .ledger
-            .call(move |l| work::hooked(l, &who).map_err(|e| format!("{e:#}")))
+            .call("stop: hooked", move |l| {
+                work::hooked(l, &who).map_err(|e| format!("{e:#}"))
+            })
             .await
             .map_err(|e| e.to_string())??;
         if !hooked.is_empty() {
@@ -485,7 +503,9 @@ impl TownHandler {
     async fn rig_claims(&self) -> Result<TownReply, WireError> {
         let claims = self
             .ledger
-            .call(|l| gastown_town::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}")))
+            .call("rig claims", |l| {
+                gastown_town::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}"))
+            })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
             .map_err(|e| err(ErrorCode::Internal, e))?;
@@ -504,7 +524,7 @@ impl TownHandler {
         let address = address.clone();
         let beads = self
             .ledger
-            .try_call(move |ledger| {
+            .try_call("hook show", move |ledger| {
                 ledger.list(&ListFilter {
                     status: Some(Status::Hooked),
                     assignee: Some(address),

@@ -123,7 +123,7 @@ impl TownHandler {
         let town = self.tree.town.clone();
         let (who, flag) = (identity.clone(), flag.map(str::to_string));
         self.ledger
-            .call(move |ledger| {
+            .call("start: plan", move |ledger| {
                 let hooked = gastown_town::work::hooked(ledger, &who.address)?;
                 let hook = hooked.first().map(|b| b.id.clone());
                 let recorded = agents::find(ledger, &who.address)?
@@ -198,7 +198,9 @@ impl TownHandler {
         );
         let told = self
             .ledger
-            .call(move |l| stuck::mark_and_tell(l, &who, runtime_owned.as_deref(), &why))
+            .call("start: mark stuck", move |l| {
+                stuck::mark_and_tell(l, &who, runtime_owned.as_deref(), &why)
+            })
             .await;
         let told = match told {
             Ok(Ok(true)) => "; the mayor and the overseer were told",

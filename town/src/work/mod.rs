@@ -1,24 +1,30 @@
 //! The work commands: `sling`, `hook`, `prime`, `done`, `handoff`, `seance`.
 //!
-//! Each runs against the ledger (directly, or inside the supervisor's ledger actor) as `who` and
-//! returns its stdout text plus [`Effect`]s on the live tree, which the supervisor carries out
-//! (a session to start or restart). Without a supervisor the effects wait: `gastown run` starts
-//! every hooked identity's session when it comes up (GUPP).
+//! Each runs against the ledger as `who` and returns its stdout text plus [`Effect`]s on the live
+//! tree, which the supervisor carries out (a session to start or restart). Without a supervisor
+//! the effects wait: `gastown run` starts every hooked identity's session when it comes up
+//! (GUPP).
+//!
+//! [`apply`] takes [`LedgerSteps`]: the opened ledger (the CLI without a supervisor), or the
+//! ledger actor from a blocking thread (`gastown run`). `sling` and `done` run git between
+//! their ledger steps (a worktree or clone to make; what is left to commit), outside the ledger's
+//! owner; the other commands are one ledger step each.
 
 mod done;
 mod hook;
 mod prime;
 mod sling;
 mod slingable;
+mod target;
 
 use crate::identity::{AgentIdentity, Role};
+use crate::steps::LedgerSteps;
 use crate::town::Town;
 use anyhow::{Result, bail};
-use gastown_beads::Ledger;
 use serde::{Deserialize, Serialize};
 
 pub use hook::{HookAction, hooked};
-pub use sling::dispatch_queue;
+pub use sling::{SlingRequest, dispatch_queue, queue_label, sling_in_ledger};
 
 /// One work command, as it travels to the supervisor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,7 +146,13 @@ impl Outcome {
 }
 
 /// Run one work command as `who`.
-pub fn apply(ledger: &mut Ledger, town: &Town, cmd: WorkCommand, who: &str) -> Result<Outcome> {
+pub fn apply<L: LedgerSteps>(
+    ledger: &mut L,
+    town: &Town,
+    cmd: WorkCommand,
+    who: &str,
+) -> Result<Outcome> {
+    let w = who.to_string();
     match cmd {
         WorkCommand::Sling {
             bead,
@@ -153,7 +165,7 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: WorkCommand, who: &str) -> R
         } => sling::sling(
             ledger,
             town,
-            &sling::SlingRequest {
+            &SlingRequest {
                 bead,
                 target,
                 force,
@@ -163,25 +175,27 @@ pub fn apply(ledger: &mut Ledger, town: &Town, cmd: WorkCommand, who: &str) -> R
             },
             who,
         ),
+        WorkCommand::Done { status, message } => {
+            done::done(ledger, town, status, message.as_deref(), who)
+        }
         WorkCommand::Hook {
             action,
             agent,
             bead,
             force,
-        } => hook::hook(
-            ledger,
-            action,
-            agent.as_deref(),
-            bead.as_deref(),
-            force,
-            who,
-        ),
-        WorkCommand::Prime => prime::prime(ledger, town, who),
-        WorkCommand::Done { status, message } => {
-            done::done(ledger, town, status, message.as_deref(), who)
+        } => ledger.step("hook", move |l| {
+            hook::hook(l, action, agent.as_deref(), bead.as_deref(), force, &w)
+        })?,
+        WorkCommand::Prime => {
+            let town = town.clone();
+            ledger.step("prime", move |l| prime::prime(l, &town, &w))?
         }
-        WorkCommand::Handoff { message } => done::handoff(ledger, message.as_deref(), who),
-        WorkCommand::Seance { agent } => prime::seance(ledger, &agent),
+        WorkCommand::Handoff { message } => {
+            ledger.step("handoff", move |l| done::handoff(l, message.as_deref(), &w))?
+        }
+        WorkCommand::Seance { agent } => {
+            ledger.step("seance", move |l| prime::seance(l, &agent))?
+        }
     }
 }
 
