@@ -16,6 +16,8 @@ mod prime;
 mod sling;
 mod slingable;
 mod target;
+#[cfg(test)]
+mod tests;
 
 use crate::identity::{AgentIdentity, Role};
 use crate::steps::LedgerSteps;
