@@ -20,6 +20,7 @@ mod rework;
 mod rig;
 mod run;
 mod running;
+mod steps;
 mod util;
 mod work;
 mod workloop;
