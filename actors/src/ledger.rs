@@ -12,8 +12,9 @@
 //! - **git**: after a mutation it schedules a tick for when the oldest pending change is due. The
 //!   tick prepares the commit ([`Ledger::begin_commit`]) and runs it on a blocking thread, so
 //!   hashing and packing thousands of beads never stalls the operations behind it; the result
-//!   comes back as a message ([`Ledger::finish_commit`]). One commit is out at a time; an explicit
-//!   sync waits for it, then commits the rest. On stop it flushes to git.
+//!   comes back as a message ([`Ledger::finish_commit`]). One commit is out at a time. An explicit
+//!   sync runs its commit the same way and is answered when it is done (one that arrives while
+//!   another commit runs waits for it, then has the rest committed). On stop it flushes to git.
 //!
 //! No slow work runs here: every operation holds the whole town's ledger, so git, gates and the
 //! network run outside (commands with such work between their ledger writes run in steps from a
@@ -27,14 +28,15 @@ mod handle;
 
 pub use handle::{BlockingLedger, LEDGER_NAME, LedgerCallError, LedgerHandle};
 
-use gastown_beads::{CommitDone, CommitOutcome, Ledger, LedgerConfig};
+use gastown_beads::{CommitDone, CommitJob, CommitOutcome, Ledger, LedgerConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 /// An operation that holds the ledger longer than this is named in a warning. Every other
-/// ledger user waits for it; a durable write takes 0.3–4 ms (one fsync) and the town promises
-/// its callers a p99 under 50 ms, so one operation above it is worth a look.
+/// ledger user waits for it; a durable write takes 0.3–4 ms (one fsync), and a call's p99 is to
+/// stay under 50 ms even while a gate runs (docs/benchmarks.md), so one operation above it is
+/// worth a look.
 pub const SLOW_OPERATION: Duration = Duration::from_millis(50);
 
 /// One operation on the ledger, run inside the actor.
@@ -48,6 +50,17 @@ pub struct LedgerOp {
 /// A held reply: sends an operation's result to its caller.
 pub type Reply = Box<dyn FnOnce() + Send>;
 
+/// Where an explicit sync's outcome goes.
+type SyncReply = RpcReplyPort<Result<Option<CommitOutcome>, String>>;
+
+/// An explicit sync waiting for its git commit.
+struct PendingSync {
+    reply: SyncReply,
+    /// Its commit failed once and is being tried again (someone else may have moved the ref:
+    /// the next commit takes their commits in first); a second failure is answered.
+    retried: bool,
+}
+
 /// The ledger actor.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LedgerActor;
@@ -59,7 +72,7 @@ pub enum LedgerMsg {
     /// Commit to git if the oldest pending change is due (sent by the actor to itself).
     Tick,
     /// Commit pending changes to git now.
-    Sync(RpcReplyPort<Result<Option<CommitOutcome>, String>>),
+    Sync(SyncReply),
     /// Make the operations run since the last flush durable, then send their replies.
     Flush,
     /// A git commit running on a blocking thread is done.
@@ -82,8 +95,10 @@ pub struct LedgerState {
     held: Vec<Reply>,
     /// A git commit is running on a blocking thread.
     committing: bool,
-    /// Syncs that arrived while a commit was running: answered once it is done.
-    waiting_syncs: Vec<RpcReplyPort<Result<Option<CommitOutcome>, String>>>,
+    /// Syncs the running commit covers: answered with its outcome.
+    covered_syncs: Vec<PendingSync>,
+    /// Syncs that arrived while a commit was running: committed again once it is done.
+    waiting_syncs: Vec<PendingSync>,
 }
 
 impl Actor for LedgerActor {
@@ -103,6 +118,7 @@ impl Actor for LedgerActor {
             tick_scheduled: false,
             held: Vec::new(),
             committing: false,
+            covered_syncs: Vec::new(),
             waiting_syncs: Vec::new(),
         };
         // Reconciliation at open may have left work for the group commit.
@@ -129,13 +145,19 @@ impl Actor for LedgerActor {
             LedgerMsg::Flush => timed("flush (fsync)", || flush(state))?,
             LedgerMsg::Tick => timed("git commit: prepare", || tick(&myself, state))?,
             LedgerMsg::Sync(reply) => {
+                let pending = PendingSync {
+                    reply,
+                    retried: false,
+                };
                 if state.committing {
-                    state.waiting_syncs.push(reply);
+                    state.waiting_syncs.push(pending);
                 } else {
-                    timed("sync", || sync(state, reply))?;
+                    timed("sync: prepare", || sync(&myself, state, vec![pending]))?;
                 }
             }
-            LedgerMsg::Committed(done) => timed("git commit: finish", || committed(state, done))?,
+            LedgerMsg::Committed(done) => {
+                timed("git commit: finish", || committed(&myself, state, done))?
+            }
         }
         schedule_tick(&myself, state);
         Ok(())
@@ -173,17 +195,34 @@ fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// A git commit that ran on a blocking thread is done: take its result, answer waiting syncs.
-fn committed(state: &mut LedgerState, done: CommitDone) -> Result<(), ActorProcessingErr> {
+/// A git commit that ran on a blocking thread is done: take its result, answer the syncs it
+/// covered, and commit again for the syncs that arrived meanwhile (and a failed one's retry).
+fn committed(
+    myself: &ActorRef<LedgerMsg>,
+    state: &mut LedgerState,
+    done: CommitDone,
+) -> Result<(), ActorProcessingErr> {
     state.committing = false;
-    if let Err(e) = open(state)?.finish_commit(done) {
+    let outcome = open(state)?.finish_commit(done).map_err(|e| e.to_string());
+    if let Err(e) = &outcome {
         // The journal keeps every change: the next tick commits them again. Someone else
         // moving the ref is expected (the next tick takes their commits in first); anything
         // else is worth a warning.
         tracing::warn!(error = %e, "git commit of the ledger failed; will retry");
     }
-    for reply in std::mem::take(&mut state.waiting_syncs) {
-        sync(state, reply)?;
+    let mut again = std::mem::take(&mut state.waiting_syncs);
+    for pending in std::mem::take(&mut state.covered_syncs) {
+        if outcome.is_err() && !pending.retried {
+            again.push(PendingSync {
+                retried: true,
+                ..pending
+            });
+        } else {
+            let _ = pending.reply.send(outcome.clone());
+        }
+    }
+    if !again.is_empty() {
+        sync(myself, state, again)?;
     }
     Ok(())
 }
@@ -209,15 +248,43 @@ fn flush(state: &mut LedgerState) -> Result<(), ActorProcessingErr> {
     Ok(())
 }
 
-/// Commit everything pending to git now, then answer.
+/// Commit everything pending to git on a blocking thread, and answer `syncs` when it is done
+/// (at once when there is nothing to commit, or preparing the commit failed).
 fn sync(
+    myself: &ActorRef<LedgerMsg>,
     state: &mut LedgerState,
-    reply: RpcReplyPort<Result<Option<CommitOutcome>, String>>,
+    syncs: Vec<PendingSync>,
 ) -> Result<(), ActorProcessingErr> {
     flush(state)?;
-    let outcome = open(state)?.sync().map_err(|e| e.to_string());
-    let _ = reply.send(outcome);
+    let job = match open(state)?.begin_commit() {
+        Ok(Some(job)) => job,
+        Ok(None) => return answer(syncs, Ok(None)),
+        Err(e) => return answer(syncs, Err(e.to_string())),
+    };
+    state.covered_syncs.extend(syncs);
+    run_commit(myself, state, job);
     Ok(())
+}
+
+fn answer(
+    syncs: Vec<PendingSync>,
+    outcome: Result<Option<CommitOutcome>, String>,
+) -> Result<(), ActorProcessingErr> {
+    for pending in syncs {
+        let _ = pending.reply.send(outcome.clone());
+    }
+    Ok(())
+}
+
+/// Run a prepared git commit on a blocking thread; its result comes back as `Committed`.
+fn run_commit(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState, job: CommitJob) {
+    state.committing = true;
+    let myself = myself.clone();
+    tokio::task::spawn_blocking(move || {
+        let done = job.run();
+        // If the actor is gone, its ledger was closed and committed everything itself.
+        let _ = myself.send_message(LedgerMsg::Committed(done));
+    });
 }
 
 /// When the oldest pending change is due, start its git commit on a blocking thread.
@@ -238,13 +305,7 @@ fn tick(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState) -> Result<(), Act
     let Some(job) = open(state)?.begin_commit()? else {
         return Ok(());
     };
-    state.committing = true;
-    let myself = myself.clone();
-    tokio::task::spawn_blocking(move || {
-        let done = job.run();
-        // If the actor is gone, its ledger was closed and committed everything itself.
-        let _ = myself.send_message(LedgerMsg::Committed(done));
-    });
+    run_commit(myself, state, job);
     Ok(())
 }
 
