@@ -230,9 +230,14 @@ pub fn check_workspace(
         .as_deref()
         .ok_or("a rig-level agent has a rig")?;
     let rig = Rig::load(town, rig_name).map_err(|e| e.to_string())?;
+    // A sling or a sandbox removal may be at the same workspace: one change at a time.
     let checked = match identity.role {
-        Role::Polecat => reconcile::check_polecat(&rig, &identity.name, hook),
-        Role::Crew => reconcile::check_crew(&rig, &identity.name),
+        Role::Polecat => rig
+            .lock_polecat(&identity.name)
+            .and_then(|_lock| reconcile::check_polecat(&rig, &identity.name, hook)),
+        Role::Crew => rig
+            .lock_crew(&identity.name)
+            .and_then(|_lock| reconcile::check_crew(&rig, &identity.name)),
         _ => return Ok(()),
     }
     .map_err(|e| e.to_string())?;

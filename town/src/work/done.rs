@@ -161,6 +161,8 @@ fn begin(
 /// Step 2 (git, outside the ledger's owner): commit what is left; there must be work ahead of
 /// the rig's default branch.
 fn commit_work(work: &Work, who: &str) -> Result<Committed> {
+    // A session's start or a sling may be at the same worktree: one change at a time.
+    let _lock = work.rig.lock_polecat(&work.polecat)?;
     let worktree = work.rig.polecat_worktree(&work.polecat);
     if !worktree.exists() {
         bail!(

@@ -10,6 +10,7 @@
 //! their ledger steps (a worktree or clone to make; what is left to commit), outside the ledger's
 //! owner; the other commands are one ledger step each.
 
+mod dispatch;
 mod done;
 mod hook;
 mod prime;
@@ -25,8 +26,9 @@ use crate::town::Town;
 use anyhow::{Result, bail};
 use serde::{Deserialize, Serialize};
 
+pub use dispatch::{dispatch_queue, queue_label};
 pub use hook::{HookAction, hooked};
-pub use sling::{SlingRequest, dispatch_queue, queue_label, sling_in_ledger};
+pub use sling::{SlingRequest, sling_in_ledger};
 
 /// One work command, as it travels to the supervisor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -14,13 +14,18 @@
 //!    record its runtime — or finish here (already hooked there, or queued);
 //! 2. outside: make the polecat's worktree (`git worktree add`) or the crew member's clone;
 //! 3. `sling: hook` (ledger): choose the target again — another sling may have taken the
-//!    polecat meanwhile, and then the sling plans again — and hook the bead, pour its molecule,
-//!    add it to a convoy.
+//!    polecat meanwhile, and then the sling plans again; another sling of the same bead may
+//!    have hooked it, and then there is nothing left to do — and hook the bead, pour its
+//!    molecule, add it to a convoy.
+//!
+//! The worktree is made under the polecat's workspace lock (`rig::WorkspaceLock`), which the
+//! refinery's sandbox removal and a session's start take too.
 //!
 //! A crash after step 2 leaves a worktree and no hook: the sling was not acknowledged, and
 //! running it again reuses that polecat (idle, present). A crash after step 1 leaves only the
 //! recorded runtime, which the next decision for that identity reads the same way.
 
+use super::dispatch::queue;
 use super::hook;
 use super::slingable;
 use super::target::{Target, target_identity};
@@ -31,12 +36,7 @@ use crate::runtimes;
 use crate::steps::LedgerSteps;
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
-use gastown_beads::{Bead, Ledger, ListFilter, Status};
-
-/// The label that puts a bead in a rig's dispatch queue.
-pub fn queue_label(rig: &str) -> String {
-    format!("dispatch:{rig}")
-}
+use gastown_beads::{Bead, Ledger};
 
 /// How often a sling plans again when its target was taken while its workspace was made.
 const REPLANS: usize = 5;
@@ -166,7 +166,7 @@ fn plan(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) -> Resu
 }
 
 /// Step 3: the bead goes on the planned agent's hook — unless the target is another one now
-/// (`None`: plan again).
+/// (`None`: plan again), or another sling hooked it meanwhile (said, nothing more to do).
 fn hook_planned(
     ledger: &mut Ledger,
     town: &Town,
@@ -175,11 +175,20 @@ fn hook_planned(
     who: &str,
 ) -> Result<Option<Outcome>> {
     let bead = slingable_bead(ledger, &req.bead)?;
+    let Plan { identity, mut out } = plan;
     match target_identity(ledger, town, &bead, &req.target)? {
-        Target::Agent(now) if now.address == plan.identity.address => {}
+        Target::Agent(now) if now.address == identity.address => {}
+        // Another sling of this bead (the dispatch queue drained from two places) hooked it
+        // meanwhile: its own effects start the session.
+        Target::AlreadyThere(holder) => {
+            out.say(format!(
+                "{} is already on {}'s hook (slung meanwhile)",
+                bead.id, holder.address
+            ));
+            return Ok(Some(out));
+        }
         _ => return Ok(None),
     }
-    let Plan { identity, mut out } = plan;
     let previous = hook::attach(ledger, &identity, &bead.id, req.force, who)?;
     if let Some(p) = previous {
         out.say(format!("moved {} from {p}'s hook (--force)", bead.id));
@@ -272,7 +281,12 @@ fn missing_program(town: &Town, runtime: &str) -> Option<String> {
 }
 
 /// Keep `runtime` on the bead as the runtime it asked for.
-fn request_runtime(ledger: &mut Ledger, bead: &str, runtime: &str, who: &str) -> Result<()> {
+pub(super) fn request_runtime(
+    ledger: &mut Ledger,
+    bead: &str,
+    runtime: &str,
+    who: &str,
+) -> Result<()> {
     let mut extra = serde_json::Map::new();
     extra.insert(
         runtimes::REQUESTED_RUNTIME.into(),
@@ -282,44 +296,21 @@ fn request_runtime(ledger: &mut Ledger, bead: &str, runtime: &str, who: &str) ->
     Ok(())
 }
 
-/// Put the bead in the rig's dispatch queue; a `--runtime` goes with it (checked now, used when
-/// it is dispatched).
-fn queue(
-    ledger: &mut Ledger,
-    town: &Town,
-    bead: &Bead,
-    rig: &str,
-    req: &SlingRequest,
-    who: &str,
-    out: &mut Outcome,
-) -> Result<()> {
-    if let Some(runtime) = &req.runtime {
-        runtimes::by_name(town, runtime, std::path::Path::new("gastown"))
-            .with_context(|| format!("--runtime {runtime} for {}", bead.id))?;
-        request_runtime(ledger, &bead.id, runtime, who)?;
-    }
-    if !bead.labels.contains(&queue_label(rig)) {
-        ledger.add_label(&bead.id, &queue_label(rig), who)?;
-    }
-    out.say(format!(
-        "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
-        bead.id
-    ));
-    Ok(())
-}
-
 /// The worktree (polecat) or clone (crew) the identity works in.
 fn prepare_workspace(town: &Town, identity: &AgentIdentity, bead: &str) -> Result<()> {
     let Some(rig_name) = &identity.rig else {
         return Ok(());
     };
     let rig = Rig::load(town, rig_name)?;
+    // Another sling, a session's start or a sandbox removal may be at the same worktree.
     match identity.role {
         Role::Polecat => {
+            let _lock = rig.lock_polecat(&identity.name)?;
             let branch = rig::polecat_branch(&identity.name, bead);
             rig::ensure_polecat_worktree(&rig, &identity.name, &branch)?;
         }
         Role::Crew => {
+            let _lock = rig.lock_crew(&identity.name)?;
             rig::ensure_crew_clone(&rig, &identity.name)?;
         }
         _ => {}
@@ -370,39 +361,4 @@ fn attach_formula(
         poured.steps.len()
     ));
     Ok(())
-}
-
-/// Sling the oldest bead waiting in `rig`'s dispatch queue, if there is one: it goes to a free
-/// polecat, or stays queued when none is (the outcome says so, with no effect).
-pub fn dispatch_queue<L: LedgerSteps>(
-    ledger: &mut L,
-    town: &Town,
-    rig: &str,
-    who: &str,
-) -> Result<Option<Outcome>> {
-    let name = rig.to_string();
-    let Some(next) = ledger.step("dispatch: next", move |l| next_queued(l, &name))?? else {
-        return Ok(None);
-    };
-    let request = SlingRequest {
-        bead: next,
-        target: rig.to_string(),
-        force: false,
-        runtime: None,
-        formula: Some(None),
-        no_convoy: false,
-    };
-    sling(ledger, town, &request, who).map(Some)
-}
-
-/// The oldest open work bead in `rig`'s dispatch queue (by priority, then age).
-fn next_queued(ledger: &Ledger, rig: &str) -> Result<Option<String>> {
-    let mut queued = ledger.list(&ListFilter {
-        label: Some(queue_label(rig)),
-        ..ListFilter::default()
-    })?;
-    // Only work goes out: a record labelled into the queue by hand is never handed to a polecat.
-    queued.retain(|b| b.status == Status::Open && slingable::is_work(b));
-    queued.sort_by(|a, b| (a.priority, &a.created_at).cmp(&(b.priority, &b.created_at)));
-    Ok(queued.into_iter().next().map(|b| b.id))
 }

@@ -230,3 +230,38 @@ fn done_stopped_after_its_commit_submits_that_commit_once_when_run_again() {
     assert_eq!(made[0].extra["commit"], head.as_str());
     assert!(hooked(&fx.ledger, &polecat).expect("hooked").is_empty());
 }
+
+#[test]
+fn a_bead_slung_twice_at_once_is_hooked_once_and_the_second_sling_starts_nothing() {
+    let Fixture {
+        _dir,
+        town,
+        rig,
+        mut ledger,
+    } = fixture();
+    let bead = task(&mut ledger, "drained from two places");
+    let (other, racer) = (town.clone(), to_rig(&bead));
+    let mut steps = Interleaved {
+        ledger: &mut ledger,
+        at: "sling: hook",
+        between: Some(Box::new(move |l: &mut Ledger| {
+            super::sling::sling(l, &other, &racer, "overseer").expect("the racing sling");
+            Ok(())
+        })),
+    };
+    let out = super::sling::sling(&mut steps, &town, &to_rig(&bead), "overseer").expect("sling");
+    drop(steps);
+    let holder = hook_of(&ledger, &bead);
+    assert!(
+        out.text.contains(&format!(
+            "{bead} is already on {holder}'s hook (slung meanwhile)"
+        )),
+        "{}",
+        out.text
+    );
+    assert!(
+        out.effects.is_empty(),
+        "the racing sling starts the session: {out:?}"
+    );
+    assert_eq!(rig.polecats_present().expect("present").len(), 1);
+}
