@@ -12,22 +12,54 @@
 //! - **git**: after a mutation it schedules a tick for when the oldest pending change is due. The
 //!   tick prepares the commit ([`Ledger::begin_commit`]) and runs it on a blocking thread, so
 //!   hashing and packing thousands of beads never stalls the operations behind it; the result
-//!   comes back as a message ([`Ledger::finish_commit`]). One commit is out at a time; an explicit
-//!   sync waits for it, then commits the rest. On stop it flushes to git.
+//!   comes back as a message ([`Ledger::finish_commit`]). One commit is out at a time. An explicit
+//!   sync runs its commit the same way and is answered when it is done (one that arrives while
+//!   another commit runs waits for it, then has the rest committed). On stop it flushes to git.
 //!
-//! Callers go through a [`LedgerHandle`].
+//! No slow work runs here: every operation holds the whole town's ledger, so git, gates and the
+//! network run outside (commands with such work between their ledger writes run in steps from a
+//! blocking thread: [`BlockingLedger`], `gastown_town::steps`). Every operation has a name and
+//! is timed; one that takes longer than [`SLOW_OPERATION`] is named in a warning, so a slow one
+//! is found by reading the log.
+//!
+//! Callers go through a [`LedgerHandle`] (async) or a [`BlockingLedger`] (blocking threads).
 
-use gastown_beads::{CommitDone, CommitOutcome, Ledger, LedgerConfig, LedgerError};
+mod handle;
+
+pub use handle::{BlockingLedger, LEDGER_NAME, LedgerCallError, LedgerHandle};
+
+use gastown_beads::{CommitDone, CommitJob, CommitOutcome, Ledger, LedgerConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use std::time::Duration;
-use tokio::sync::oneshot;
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
 
-/// One operation on the ledger, run inside the actor; it returns its reply, which the actor
-/// sends only once the operation is durable.
-pub type LedgerOp = Box<dyn FnOnce(&mut Ledger) -> Reply + Send>;
+/// An operation that holds the ledger longer than this is named in a warning. Every other
+/// ledger user waits for it; a durable write takes 0.3–4 ms (one fsync), and a call's p99 is to
+/// stay under 50 ms even while a gate runs (docs/benchmarks.md), so one operation above it is
+/// worth a look.
+pub const SLOW_OPERATION: Duration = Duration::from_millis(50);
+
+/// One operation on the ledger, run inside the actor.
+pub struct LedgerOp {
+    /// What it is (`sling: hook`, `bead command`): a slow one is named in the log by it.
+    pub name: Cow<'static, str>,
+    /// The work; it returns its reply, which the actor sends only once the operation is durable.
+    pub run: Box<dyn FnOnce(&mut Ledger) -> Reply + Send>,
+}
 
 /// A held reply: sends an operation's result to its caller.
 pub type Reply = Box<dyn FnOnce() + Send>;
+
+/// Where an explicit sync's outcome goes.
+type SyncReply = RpcReplyPort<Result<Option<CommitOutcome>, String>>;
+
+/// An explicit sync waiting for its git commit.
+struct PendingSync {
+    reply: SyncReply,
+    /// Its commit failed once and is being tried again (someone else may have moved the ref:
+    /// the next commit takes their commits in first); a second failure is answered.
+    retried: bool,
+}
 
 /// The ledger actor.
 #[derive(Debug, Clone, Copy, Default)]
@@ -40,7 +72,7 @@ pub enum LedgerMsg {
     /// Commit to git if the oldest pending change is due (sent by the actor to itself).
     Tick,
     /// Commit pending changes to git now.
-    Sync(RpcReplyPort<Result<Option<CommitOutcome>, String>>),
+    Sync(SyncReply),
     /// Make the operations run since the last flush durable, then send their replies.
     Flush,
     /// A git commit running on a blocking thread is done.
@@ -63,8 +95,10 @@ pub struct LedgerState {
     held: Vec<Reply>,
     /// A git commit is running on a blocking thread.
     committing: bool,
-    /// Syncs that arrived while a commit was running: answered once it is done.
-    waiting_syncs: Vec<RpcReplyPort<Result<Option<CommitOutcome>, String>>>,
+    /// Syncs the running commit covers: answered with its outcome.
+    covered_syncs: Vec<PendingSync>,
+    /// Syncs that arrived while a commit was running: committed again once it is done.
+    waiting_syncs: Vec<PendingSync>,
 }
 
 impl Actor for LedgerActor {
@@ -84,6 +118,7 @@ impl Actor for LedgerActor {
             tick_scheduled: false,
             held: Vec::new(),
             committing: false,
+            covered_syncs: Vec::new(),
             waiting_syncs: Vec::new(),
         };
         // Reconciliation at open may have left work for the group commit.
@@ -99,33 +134,29 @@ impl Actor for LedgerActor {
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             LedgerMsg::Run(op) => {
-                let reply = op(open(state)?);
+                let ledger = open(state)?;
+                let reply = timed(&op.name, || (op.run)(ledger));
                 if state.held.is_empty() {
                     // Queued behind whatever arrives meanwhile: they share its fsync.
                     myself.send_message(LedgerMsg::Flush)?;
                 }
                 state.held.push(reply);
             }
-            LedgerMsg::Flush => flush(state)?,
-            LedgerMsg::Tick => tick(&myself, state)?,
+            LedgerMsg::Flush => timed("flush (fsync)", || flush(state))?,
+            LedgerMsg::Tick => timed("git commit: prepare", || tick(&myself, state))?,
             LedgerMsg::Sync(reply) => {
+                let pending = PendingSync {
+                    reply,
+                    retried: false,
+                };
                 if state.committing {
-                    state.waiting_syncs.push(reply);
+                    state.waiting_syncs.push(pending);
                 } else {
-                    sync(state, reply)?;
+                    timed("sync: prepare", || sync(&myself, state, vec![pending]))?;
                 }
             }
             LedgerMsg::Committed(done) => {
-                state.committing = false;
-                if let Err(e) = open(state)?.finish_commit(done) {
-                    // The journal keeps every change: the next tick commits them again. Someone
-                    // else moving the ref is expected (the next tick takes their commits in
-                    // first); anything else is worth a warning.
-                    tracing::warn!(error = %e, "git commit of the ledger failed; will retry");
-                }
-                for reply in std::mem::take(&mut state.waiting_syncs) {
-                    sync(state, reply)?;
-                }
+                timed("git commit: finish", || committed(&myself, state, done))?
             }
         }
         schedule_tick(&myself, state);
@@ -145,6 +176,55 @@ impl Actor for LedgerActor {
         }
         Ok(())
     }
+}
+
+/// Run `f`, and name it in a warning when it held the ledger longer than [`SLOW_OPERATION`].
+fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {
+    let started = Instant::now();
+    let out = f();
+    let took = started.elapsed();
+    if took > SLOW_OPERATION {
+        let took_ms = took.as_millis();
+        tracing::warn!(
+            operation = name,
+            took_ms,
+            "slow ledger operation: `{name}` held the ledger for {took_ms} ms and every other \
+             ledger user waited; slow work (git, gates, the network) belongs outside the ledger actor"
+        );
+    }
+    out
+}
+
+/// A git commit that ran on a blocking thread is done: take its result, answer the syncs it
+/// covered, and commit again for the syncs that arrived meanwhile (and a failed one's retry).
+fn committed(
+    myself: &ActorRef<LedgerMsg>,
+    state: &mut LedgerState,
+    done: CommitDone,
+) -> Result<(), ActorProcessingErr> {
+    state.committing = false;
+    let outcome = open(state)?.finish_commit(done).map_err(|e| e.to_string());
+    if let Err(e) = &outcome {
+        // The journal keeps every change: the next tick commits them again. Someone else
+        // moving the ref is expected (the next tick takes their commits in first); anything
+        // else is worth a warning.
+        tracing::warn!(error = %e, "git commit of the ledger failed; will retry");
+    }
+    let mut again = std::mem::take(&mut state.waiting_syncs);
+    for pending in std::mem::take(&mut state.covered_syncs) {
+        if outcome.is_err() && !pending.retried {
+            again.push(PendingSync {
+                retried: true,
+                ..pending
+            });
+        } else {
+            let _ = pending.reply.send(outcome.clone());
+        }
+    }
+    if !again.is_empty() {
+        sync(myself, state, again)?;
+    }
+    Ok(())
 }
 
 fn open(state: &mut LedgerState) -> Result<&mut Ledger, ActorProcessingErr> {
@@ -168,15 +248,43 @@ fn flush(state: &mut LedgerState) -> Result<(), ActorProcessingErr> {
     Ok(())
 }
 
-/// Commit everything pending to git now, then answer.
+/// Commit everything pending to git on a blocking thread, and answer `syncs` when it is done
+/// (at once when there is nothing to commit, or preparing the commit failed).
 fn sync(
+    myself: &ActorRef<LedgerMsg>,
     state: &mut LedgerState,
-    reply: RpcReplyPort<Result<Option<CommitOutcome>, String>>,
+    syncs: Vec<PendingSync>,
 ) -> Result<(), ActorProcessingErr> {
     flush(state)?;
-    let outcome = open(state)?.sync().map_err(|e| e.to_string());
-    let _ = reply.send(outcome);
+    let job = match open(state)?.begin_commit() {
+        Ok(Some(job)) => job,
+        Ok(None) => return answer(syncs, Ok(None)),
+        Err(e) => return answer(syncs, Err(e.to_string())),
+    };
+    state.covered_syncs.extend(syncs);
+    run_commit(myself, state, job);
     Ok(())
+}
+
+fn answer(
+    syncs: Vec<PendingSync>,
+    outcome: Result<Option<CommitOutcome>, String>,
+) -> Result<(), ActorProcessingErr> {
+    for pending in syncs {
+        let _ = pending.reply.send(outcome.clone());
+    }
+    Ok(())
+}
+
+/// Run a prepared git commit on a blocking thread; its result comes back as `Committed`.
+fn run_commit(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState, job: CommitJob) {
+    state.committing = true;
+    let myself = myself.clone();
+    tokio::task::spawn_blocking(move || {
+        let done = job.run();
+        // If the actor is gone, its ledger was closed and committed everything itself.
+        let _ = myself.send_message(LedgerMsg::Committed(done));
+    });
 }
 
 /// When the oldest pending change is due, start its git commit on a blocking thread.
@@ -197,13 +305,7 @@ fn tick(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState) -> Result<(), Act
     let Some(job) = open(state)?.begin_commit()? else {
         return Ok(());
     };
-    state.committing = true;
-    let myself = myself.clone();
-    tokio::task::spawn_blocking(move || {
-        let done = job.run();
-        // If the actor is gone, its ledger was closed and committed everything itself.
-        let _ = myself.send_message(LedgerMsg::Committed(done));
-    });
+    run_commit(myself, state, job);
     Ok(())
 }
 
@@ -219,81 +321,5 @@ fn schedule_tick(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState) {
         // A tiny floor keeps a due-now commit from starving the mailbox.
         let delay = due.max(Duration::from_millis(1));
         myself.send_after(delay, || LedgerMsg::Tick);
-    }
-}
-
-/// Why a ledger call did not run.
-#[derive(Debug, thiserror::Error)]
-pub enum LedgerCallError {
-    #[error("the ledger actor is not running: is `gastown run` shutting down?")]
-    Unavailable,
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    #[error("git commit of the ledger failed: {0}")]
-    Commit(String),
-}
-
-/// The ledger actor's registry name: callers find the current incarnation by name, so a
-/// restarted ledger actor is picked up without anyone holding a stale reference.
-pub const LEDGER_NAME: &str = "gastown-ledger";
-
-/// A cloneable way to call the ledger actor (whichever incarnation is running).
-#[derive(Debug, Clone)]
-pub struct LedgerHandle {
-    name: String,
-}
-
-impl Default for LedgerHandle {
-    fn default() -> Self {
-        LedgerHandle::named(LEDGER_NAME)
-    }
-}
-
-impl LedgerHandle {
-    /// The ledger actor registered under `name`.
-    pub fn named(name: impl Into<String>) -> LedgerHandle {
-        LedgerHandle { name: name.into() }
-    }
-
-    fn actor(&self) -> Result<ActorRef<LedgerMsg>, LedgerCallError> {
-        ractor::registry::where_is(self.name.clone())
-            .map(ActorRef::from)
-            .ok_or(LedgerCallError::Unavailable)
-    }
-
-    /// Run `f` against the ledger in the actor and return its result.
-    pub async fn call<R, F>(&self, f: F) -> Result<R, LedgerCallError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Ledger) -> R + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        let op: LedgerOp = Box::new(move |ledger| {
-            let result = f(ledger);
-            Box::new(move || {
-                let _ = tx.send(result);
-            })
-        });
-        self.actor()?
-            .send_message(LedgerMsg::Run(op))
-            .map_err(|_| LedgerCallError::Unavailable)?;
-        rx.await.map_err(|_| LedgerCallError::Unavailable)
-    }
-
-    /// Like [`LedgerHandle::call`] for operations that return a ledger result.
-    pub async fn try_call<R, F>(&self, f: F) -> Result<R, LedgerCallError>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut Ledger) -> Result<R, LedgerError> + Send + 'static,
-    {
-        Ok(self.call(f).await??)
-    }
-
-    /// Force the git commit now.
-    pub async fn sync(&self) -> Result<Option<CommitOutcome>, LedgerCallError> {
-        let actor = self.actor()?;
-        let outcome =
-            ractor::call!(actor, LedgerMsg::Sync).map_err(|_| LedgerCallError::Unavailable)?;
-        outcome.map_err(LedgerCallError::Commit)
     }
 }

@@ -186,7 +186,7 @@ async fn begin_session(
     let checked = spec
         .town
         .ledger
-        .try_call(move |ledger| {
+        .try_call("session: begin", move |ledger| {
             let agent = gastown_town::agents::ensure(ledger, &identity)?;
             // A polecat or crew member runs only its recorded runtime; the mayor and the deacon
             // run what town.toml's `[roles]` says, which is recorded as it changes.
@@ -252,7 +252,9 @@ fn end_session(spec: &RoleSpec, session_id: &str, exit: String) {
     let (address, id) = (spec.identity.address.clone(), session_id.to_string());
     runtime.spawn(async move {
         let recorded = ledger
-            .try_call(move |l| gastown_town::agents::session_ended(l, &address, &id, &exit))
+            .try_call("session: end", move |l| {
+                gastown_town::agents::session_ended(l, &address, &id, &exit)
+            })
             .await;
         if let Err(e) = recorded {
             tracing::debug!("session end not recorded: {e}");

@@ -111,14 +111,14 @@ impl TownHandler {
     async fn answer(&self, caller: &Caller, request: TownRequest) -> Result<TownReply, WireError> {
         match request {
             TownRequest::Bead(request) => {
-                self.in_ledger(caller, move |l, town, caller| {
+                self.in_ledger(caller, "bead command", move |l, town, caller| {
                     bead::apply(l, town, request, caller).map(TownReply::Bead)
                 })
                 .await
             }
             TownRequest::Mail(request) => {
                 let reply = self
-                    .in_ledger(caller, move |l, _, caller| {
+                    .in_ledger(caller, "mail command", move |l, _, caller| {
                         mail::apply(l, request, caller).map(TownReply::Mail)
                     })
                     .await;
@@ -130,39 +130,43 @@ impl TownHandler {
                 reply
             }
             TownRequest::Mol(request) => {
-                self.in_ledger(caller, move |l, town, caller| {
+                self.in_ledger(caller, "mol command", move |l, town, caller| {
                     mol::apply(l, town, request, caller).map(TownReply::Mol)
                 })
                 .await
             }
+            // `mq process` lands a queue (git and gates): in steps, never in the ledger actor.
+            TownRequest::Mq(request @ mq::MqRequest::Process { .. }) => {
+                self.mq_process(request).await
+            }
             TownRequest::Mq(request) => {
-                self.in_ledger(caller, move |l, town, caller| {
+                self.in_ledger(caller, "mq command", move |l, town, caller| {
                     mq::apply(l, town, request, caller).map(TownReply::Mq)
                 })
                 .await
             }
             TownRequest::Convoy(request) => {
-                self.in_ledger(caller, move |l, town, caller| {
+                self.in_ledger(caller, "convoy command", move |l, town, caller| {
                     convoy::apply(l, town, request, caller).map(TownReply::Convoy)
                 })
                 .await
             }
             TownRequest::Work(request) => self.work(caller, request).await,
             TownRequest::Hook { agent } => {
-                self.in_ledger(caller, move |l, _, caller| {
+                self.in_ledger(caller, "hook show", move |l, _, caller| {
                     agent::hook(l, caller, agent.as_deref()).map(TownReply::Hook)
                 })
                 .await
             }
             TownRequest::Seance { agent } => {
-                self.in_ledger(caller, move |l, _, _| {
+                self.in_ledger(caller, "seance", move |l, _, _| {
                     agent::seance(l, &agent).map(TownReply::Seance)
                 })
                 .await
             }
             TownRequest::Sync => self.sync().await,
             TownRequest::RigClaims => {
-                self.in_ledger(caller, |l, _, _| {
+                self.in_ledger(caller, "rig claims", |l, _, _| {
                     gastown_town::rig::orphans::Claims::read(l).map(TownReply::Claims)
                 })
                 .await
@@ -171,17 +175,25 @@ impl TownHandler {
         }
     }
 
-    /// Run `f` in the ledger actor as `caller`: an error of the command is the caller's
+    /// Run `f` in the ledger actor as `caller`, as the operation `name` (its timing is logged under
+    /// it): an error of the command is the caller's
     /// (`InvalidArgument`, its message says what to do), a ledger actor that cannot be
     /// reached is `Unavailable`.
-    async fn in_ledger<F>(&self, caller: &Caller, f: F) -> Result<TownReply, WireError>
+    async fn in_ledger<F>(
+        &self,
+        caller: &Caller,
+        name: &'static str,
+        f: F,
+    ) -> Result<TownReply, WireError>
     where
         F: FnOnce(&mut Ledger, &Town, &Caller) -> anyhow::Result<TownReply> + Send + 'static,
     {
         let caller = caller.clone();
         let town = self.tree.town.clone();
         self.ledger
-            .call(move |ledger| f(ledger, &town, &caller).map_err(|e| format!("{e:#}")))
+            .call(name, move |ledger| {
+                f(ledger, &town, &caller).map_err(|e| format!("{e:#}"))
+            })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
             .map_err(|e| err(ErrorCode::InvalidArgument, e))
@@ -192,10 +204,11 @@ impl TownHandler {
         let _working = self.attempts.working();
         let caller = caller.clone();
         let town = self.tree.town.clone();
+        // Sling and done run git between their ledger steps: on a blocking thread.
         let outcome = self
             .ledger
-            .call(move |ledger| {
-                work::apply(ledger, &town, request, &caller).map_err(|e| format!("{e:#}"))
+            .in_steps(move |steps| {
+                work::apply(steps, &town, request, &caller).map_err(|e| format!("{e:#}"))
             })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
@@ -261,7 +274,9 @@ impl TownHandler {
         let who = address.to_string();
         let hooked = self
             .ledger
-            .call(move |l| work::hooked(l, &who).map_err(|e| format!("{e:#}")))
+            .call("stop: hooked", move |l| {
+                work::hooked(l, &who).map_err(|e| format!("{e:#}"))
+            })
             .await
             .map_err(|e| e.to_string())??;
         if !hooked.is_empty() {

@@ -114,7 +114,7 @@ impl TownHandler {
         });
         let counts = self
             .ledger
-            .call(move |l| {
+            .call("actors: unread mail", move |l| {
                 addresses
                     .into_iter()
                     .map(|a| {

@@ -6,6 +6,7 @@
 
 mod attach;
 mod handler;
+mod in_steps;
 pub mod introspect;
 mod live;
 mod logging;
@@ -186,7 +187,10 @@ fn note_gave_up(ledger: &LedgerHandle, event: &SupervisorEvent) {
 /// One agent bead per identity: fold the duplicates an older ledger may hold.
 async fn merge_duplicate_identities(ledger: &LedgerHandle) {
     match ledger
-        .try_call(gastown_town::agents::merge_duplicates)
+        .try_call(
+            "run: merge duplicate identities",
+            gastown_town::agents::merge_duplicates,
+        )
         .await
     {
         Ok(merged) if merged.is_empty() => {}
@@ -202,7 +206,9 @@ async fn merge_duplicate_identities(ledger: &LedgerHandle) {
 /// lists them too.
 async fn log_orphans(town: &Town, ledger: &LedgerHandle) {
     let claims = ledger
-        .call(|l| gastown_town::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}")))
+        .call("run: read claims", |l| {
+            gastown_town::rig::orphans::Claims::read(l).map_err(|e| format!("{e:#}"))
+        })
         .await;
     let Ok(Ok(claims)) = claims else {
         tracing::warn!("cannot read the ledger's claims: orphans are not listed");

@@ -120,7 +120,9 @@ impl TownHandler {
             let identity = identity.clone();
             let cleared = self
                 .ledger
-                .try_call(move |l| agents::clear_stuck(l, &identity))
+                .try_call("patrol: clear stuck", move |l| {
+                    agents::clear_stuck(l, &identity)
+                })
                 .await;
             if let Ok(true) = cleared {
                 tracing::info!(agent = %address, "runs again: no longer stuck");
@@ -142,7 +144,7 @@ struct Hooked {
 async fn hooked_identities(handler: &TownHandler) -> Option<Vec<Hooked>> {
     let view = handler
         .ledger
-        .try_call(|ledger| {
+        .try_call("patrol: hooked identities", |ledger| {
             let hooked = ledger.list(&gastown_beads::ListFilter {
                 status: Some(gastown_beads::Status::Hooked),
                 ..gastown_beads::ListFilter::default()
@@ -222,7 +224,9 @@ pub fn role_gave_up(
     tokio::spawn(async move {
         let why = format!("its sessions die at once, and its supervisor gave up: {reason}");
         let marked = ledger
-            .call(move |l| stuck::mark_and_tell(l, &identity, None, &why))
+            .call("patrol: mark stuck", move |l| {
+                stuck::mark_and_tell(l, &identity, None, &why)
+            })
             .await;
         match marked {
             Ok(Ok(_)) => {}

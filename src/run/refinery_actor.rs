@@ -1,8 +1,10 @@
 //! The refinery of one rig as a supervised actor: it works the rig's merge queue on a short
 //! timer, in three phases so that slow work never holds the ledger: pick the next batch (in the
 //! ledger actor), land it (fetch from origin, merge, gates, push, compare-and-swap — on a
-//! blocking thread, no ledger), and record the outcome (in the ledger actor). Merged polecats'
-//! sessions are ended before their worktrees are removed (on a blocking thread).
+//! blocking thread, no ledger), and record the outcome (in the ledger actor; no git). Merged
+//! polecats' sessions are ended before their worktrees are removed (on a blocking thread). The
+//! recovery's trailer scan and the dispatch queue's slings run git too: in steps
+//! (`gastown_town::steps`) on a blocking thread.
 //!
 //! On start it first brings origin's target in and finishes the bookkeeping of any MR whose
 //! merge reached the target (or origin) before a crash (the `Gastown-MR:` trailer), so nothing
@@ -117,7 +119,9 @@ async fn work(state: &mut RefineryState) -> Result<bool, String> {
     let (name, size) = (args.rig.clone(), rig.config.batch.max(1));
     let batch = args
         .ledger
-        .call(move |l| refinery::next_batch(l, &name, size).map_err(|e| format!("{e:#}")))
+        .call("refinery: next batch", move |l| {
+            refinery::next_batch(l, &name, size).map_err(|e| format!("{e:#}"))
+        })
         .await
         .map_err(|e| e.to_string())??;
     if batch.is_empty() {
@@ -144,7 +148,9 @@ async fn work(state: &mut RefineryState) -> Result<bool, String> {
     let (town, w) = (args.town.clone(), who.clone());
     let recorded = args
         .ledger
-        .call(move |l| refinery::record(l, &town, &outcome, &w).map_err(|e| format!("{e:#}")))
+        .call("refinery: record", move |l| {
+            refinery::record(l, &town, &outcome, &w).map_err(|e| format!("{e:#}"))
+        })
         .await
         .map_err(|e| e.to_string())??;
     after_record(&args, recorded).await;
@@ -166,10 +172,13 @@ async fn recover(args: &RefineryArgs, rig: &Rig, who: &str) -> Result<(), String
         Ok(None) => {}
         Err(e) => tracing::warn!(rig = %args.rig, "recovery without origin: {e:#}"),
     }
+    // Its trailer scan is git: in steps, on a blocking thread.
     let (town, r, w) = (args.town.clone(), rig.clone(), who.to_string());
     let n = args
         .ledger
-        .call(move |l| refinery::recover(l, &town, &r, &w).map_err(|e| format!("{e:#}")))
+        .in_steps(move |steps| {
+            refinery::recover(steps, &town, &r, &w).map_err(|e| format!("{e:#}"))
+        })
         .await
         .map_err(|e| e.to_string())??;
     if n > 0 {
@@ -224,13 +233,14 @@ async fn after_record(args: &RefineryArgs, recorded: Recorded) {
 /// after its `done` already looked at the queue, so the queue is drained here too.
 async fn dispatch(args: &RefineryArgs, who: &str) {
     let (town, rig, who) = (args.town.clone(), args.rig.clone(), who.to_string());
+    // Each sling makes a worktree (git): in steps, on a blocking thread.
     let effects = args
         .ledger
-        .call(move |l| {
+        .in_steps(move |steps| {
             let mut effects = Vec::new();
             // Each round slings one bead; a bead that goes back to the queue ends the rounds.
             for _ in 0..64 {
-                match gastown_town::work::dispatch_queue(l, &town, &rig, &who) {
+                match gastown_town::work::dispatch_queue(steps, &town, &rig, &who) {
                     Ok(Some(out)) if !out.effects.is_empty() => effects.extend(out.effects),
                     Ok(_) => break,
                     Err(e) => {
@@ -256,7 +266,9 @@ pub async fn announce_convoys(args: &RefineryArgs) {
     let town = args.town.clone();
     let landed = args
         .ledger
-        .call(move |l| gastown_town::convoy::sweep(l, &town, "deacon").unwrap_or_default())
+        .call("convoy: sweep", move |l| {
+            gastown_town::convoy::sweep(l, &town, "deacon").unwrap_or_default()
+        })
         .await
         .unwrap_or_default();
     if !landed.is_empty() {

@@ -139,7 +139,7 @@ async fn deliver(state: &RouterArgs, identity: &AgentIdentity, session: &ActorRe
     let who = address.to_string();
     let pending = state
         .ledger
-        .call(move |l| {
+        .call("router: mail to deliver", move |l| {
             if gastown_town::mail::is_dnd(l, &who) {
                 let held = undelivered_for(l, &who).map(|m| m.len()).unwrap_or(0);
                 if held > 0 {
@@ -162,7 +162,9 @@ async fn deliver(state: &RouterArgs, identity: &AgentIdentity, session: &ActorRe
             let who = address.to_string();
             let _ = state
                 .ledger
-                .call(move |l| mark_delivered(l, &id, &who).map(|_| ()))
+                .call("router: mark delivered", move |l| {
+                    mark_delivered(l, &id, &who).map(|_| ())
+                })
                 .await;
         } else {
             break; // Busy: the next pass tries again, in order.

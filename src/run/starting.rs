@@ -123,7 +123,7 @@ impl TownHandler {
         let town = self.tree.town.clone();
         let (who, flag) = (identity.clone(), flag.map(str::to_string));
         self.ledger
-            .call(move |ledger| {
+            .call("start: plan", move |ledger| {
                 let hooked = gastown_town::work::hooked(ledger, &who.address)?;
                 let hook = hooked.first().map(|b| b.id.clone());
                 let recorded = agents::find(ledger, &who.address)?.and_then(|agent| agent.runtime);
@@ -197,7 +197,9 @@ impl TownHandler {
         );
         let told = self
             .ledger
-            .call(move |l| stuck::mark_and_tell(l, &who, runtime_owned.as_deref(), &why))
+            .call("start: mark stuck", move |l| {
+                stuck::mark_and_tell(l, &who, runtime_owned.as_deref(), &why)
+            })
             .await;
         let told = match told {
             Ok(Ok(true)) => "; the mayor and the overseer were told",
@@ -227,9 +229,14 @@ pub fn check_workspace(
         .as_deref()
         .ok_or("a rig-level agent has a rig")?;
     let rig = Rig::load(town, rig_name).map_err(|e| e.to_string())?;
+    // A sling or a sandbox removal may be at the same workspace: one change at a time.
     let checked = match identity.role {
-        Role::Polecat => reconcile::check_polecat(&rig, &identity.name, hook),
-        Role::Crew => reconcile::check_crew(&rig, &identity.name),
+        Role::Polecat => rig
+            .lock_polecat(&identity.name)
+            .and_then(|_lock| reconcile::check_polecat(&rig, &identity.name, hook)),
+        Role::Crew => rig
+            .lock_crew(&identity.name)
+            .and_then(|_lock| reconcile::check_crew(&rig, &identity.name)),
         _ => return Ok(()),
     }
     .map_err(|e| e.to_string())?;

@@ -22,6 +22,7 @@ mod rework;
 mod rig;
 mod run;
 mod running;
+mod steps;
 #[path = "../support/corpus.rs"]
 mod support;
 mod util;

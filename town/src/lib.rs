@@ -17,11 +17,14 @@
 //! - [`refinery`]: the merge queue, landing on the source remote;
 //! - [`convoy`]: convoys, landing, notification;
 //! - [`record`]: the typed record views (agent, merge request, mail, molecule) and who owns each.
+//! - [`steps`]: commands that run git or gates between ledger writes, in steps.
 //!
 //! Everything here is synchronous and runs against a [`gastown_beads::Ledger`] it is handed:
-//! the CLI opens the ledger directly, `gastown run` lends its ledger actor's. Effects on the
-//! live tree (sessions to start or stop, pushes) are returned as [`work::Effect`]s for the
-//! caller to carry out.
+//! the CLI opens the ledger directly, `gastown run` lends its ledger actor's. A command with
+//! slow work (`sling`, `done`, the refinery's recovery, `mq process`) takes a
+//! [`steps::LedgerSteps`] instead, so that under `gastown run` its git and gates run outside the
+//! ledger actor. Effects on the live tree (sessions to start or stop, pushes) are returned as
+//! [`work::Effect`]s for the caller to carry out.
 
 pub mod agents;
 pub mod caller;
@@ -39,6 +42,7 @@ pub mod record;
 pub mod refinery;
 pub mod rig;
 pub mod runtimes;
+pub mod steps;
 pub mod town;
 pub mod work;
 

@@ -14,6 +14,7 @@ use crate::refinery::{
     self, LandOptions, MergeRequest, ProcessOptions, ProcessSummary, QueueState,
 };
 use crate::rig::Rig;
+use crate::steps::LedgerSteps;
 use crate::town::Town;
 use anyhow::{Result, bail};
 use gastown_beads::{BeadPatch, Ledger, Status};
@@ -111,21 +112,33 @@ pub fn apply(
             all,
             worktree_merge,
             land_only,
-        } => {
-            let rig = Rig::load(town, &rig)?;
-            let opts = ProcessOptions {
-                max_batches: if all { None } else { Some(1) },
-                land: LandOptions {
-                    worktree_merge,
-                    ..LandOptions::default()
-                },
-                skip_record: land_only,
-            };
-            let refinery = format!("{}/refinery", rig.name());
-            let summary = refinery::process_rig(ledger, town, &rig, &opts, &refinery)?;
-            Ok(MqOutcome::Processed(summary))
-        }
+        } => process(ledger, town, &rig, all, worktree_merge, land_only),
     }
+}
+
+/// `mq process`: land a rig's queue (one batch, or `all`). In steps ([`crate::steps`]): under
+/// `gastown run` the supervisor runs it on a blocking thread, so its gates never hold the
+/// ledger actor.
+pub fn process<L: LedgerSteps>(
+    ledger: &mut L,
+    town: &Town,
+    rig: &str,
+    all: bool,
+    worktree_merge: bool,
+    land_only: bool,
+) -> Result<MqOutcome> {
+    let rig = Rig::load(town, rig)?;
+    let opts = ProcessOptions {
+        max_batches: if all { None } else { Some(1) },
+        land: LandOptions {
+            worktree_merge,
+            ..LandOptions::default()
+        },
+        skip_record: land_only,
+    };
+    let refinery = format!("{}/refinery", rig.name());
+    let summary = refinery::process_rig(ledger, town, &rig, &opts, &refinery)?;
+    Ok(MqOutcome::Processed(summary))
 }
 
 /// `mq accept-origin`: the overseer's (or the mayor's) decision to take origin's rewritten

@@ -1,13 +1,16 @@
 //! Working a rig's queue to the end in one call: `next_batch`, `land`, `record`, again, until
 //! nothing is left that could land. Used by `gastown mq process` (and the benchmark); the live
-//! refinery actor runs the same three phases, with `land` outside the ledger's owner.
+//! refinery actor runs the same three phases. In steps ([`crate::steps`]): `next_batch` and
+//! `record` are ledger steps, `land` (git and gates) and the sandbox removal run outside the
+//! ledger's owner — so `mq process` sent to a running supervisor never runs a gate in its
+//! ledger actor.
 
 use super::land::{LandOptions, land_with};
 use super::{MrResult, next_batch, record, recover, remove_sandbox, sync_origin};
 use crate::rig::Rig;
+use crate::steps::LedgerSteps;
 use crate::town::Town;
 use anyhow::Result;
-use gastown_beads::Ledger;
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -46,8 +49,8 @@ pub struct ProcessOptions {
 }
 
 /// Land `rig`'s queue as `who` (normally `<rig>/refinery`).
-pub fn process_rig(
-    ledger: &mut Ledger,
+pub fn process_rig<L: LedgerSteps>(
+    ledger: &mut L,
     town: &Town,
     rig: &Rig,
     popts: &ProcessOptions,
@@ -74,7 +77,8 @@ pub fn process_rig(
     }
     let size = rig.config.batch.max(1);
     while max_batches.is_none_or(|m| summary.batches < m) {
-        let batch = next_batch(ledger, rig.name(), size)?;
+        let name = rig.name().to_string();
+        let batch = ledger.step("refinery: next batch", move |l| next_batch(l, &name, size))??;
         if batch.is_empty() {
             break;
         }
@@ -113,7 +117,8 @@ pub fn process_rig(
             ));
             break;
         }
-        let recorded = record(ledger, town, &outcome, who)?;
+        let (t, w) = (town.clone(), who.to_string());
+        let recorded = ledger.step("refinery: record", move |l| record(l, &t, &outcome, &w))??;
         summary.notes.extend(recorded.notes);
         // No sessions here (this is `gastown mq process`): sandboxes go at once.
         for sandbox in &recorded.sandboxes {

@@ -1,8 +1,9 @@
 //! The bookkeeping after [`super::land_with`]: what each result means for the ledger, the
 //! polecat, the witness, the mayor and the overseer. Idempotent: an MR already closed is left
 //! alone, so recording the same outcome twice (or after [`super::recover`]) changes nothing.
-//! No slow git work here (this runs in the ledger's owner): merged sandboxes are returned for
-//! the caller to remove once the polecats' sessions have ended.
+//! No git work here (this runs in the ledger's owner): merged sandboxes are returned for the
+//! caller to remove once the polecats' sessions have ended, and work sent back for rework is
+//! hooked without touching its worktree (its session's start checks it).
 
 use super::problem::{self, RemoteProblem};
 use super::queue::MergeRequest;
@@ -12,7 +13,7 @@ use crate::convoy::{self, ConvoyLanded};
 use crate::mail::store::{self, Outgoing, ProtocolKind, send_protocol};
 use crate::rig::Rig;
 use crate::town::Town;
-use crate::work::{Effect, WorkCommand};
+use crate::work::{Effect, SlingRequest};
 use anyhow::Result;
 use gastown_beads::{BeadPatch, Ledger, Status};
 
@@ -251,19 +252,19 @@ fn rework(
             who,
         )?;
     }
-    let sling = WorkCommand::Sling {
+    let sling = SlingRequest {
         bead: mr.source_bead.clone(),
         target: mr.worker.clone(),
         force: true,
         runtime: None,
         // The rig's work formula, so the session has steps to work (an open molecule is kept).
-        formula: None,
-        no_formula: false,
+        formula: Some(None),
         // Rework stays in the convoy it already belongs to.
         no_convoy: true,
     };
-    let refinery = crate::caller::Caller::from_name(who)?;
-    match crate::work::apply(ledger, town, sling, &refinery) {
+    // In this ledger operation: the polecat's branch exists (the MR came from it), so its
+    // worktree is left to its session's start, which remakes or switches it from the branch.
+    match crate::work::sling_in_ledger(ledger, town, &sling, who) {
         Ok(out) => effects.extend(out.effects),
         Err(e) => {
             return Ok(format!(

@@ -7,15 +7,19 @@
 //! network), then scans the target's recent history for trailers of MRs still open and records
 //! them as merged — it never merges them again (`land` also checks the trailers before
 //! merging, after its own fetch).
+//!
+//! [`recover`] runs in steps ([`crate::steps`]): the open MRs (ledger), the trailers on each
+//! target (`git log`, outside the ledger's owner), the bookkeeping (ledger; [`record`] leaves an
+//! MR closed meanwhile alone, so an MR is never recorded twice).
 
 use super::problem::RemoteProblem;
 use super::queue::{MergeRequest, queue_of};
 use super::{HISTORY_DEPTH, LandOutcome, MrOutcome, MrResult, gitops, origin, record};
 use crate::git_cli;
 use crate::rig::Rig;
+use crate::steps::LedgerSteps;
 use crate::town::Town;
 use anyhow::Result;
-use gastown_beads::Ledger;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -32,10 +36,30 @@ pub fn sync_origin(rig: &Rig) -> Result<Option<RemoteProblem>> {
 }
 
 /// Record as merged every open MR of `rig` whose trailer is on its target; returns how many.
-pub fn recover(ledger: &mut Ledger, town: &Town, rig: &Rig, who: &str) -> Result<usize> {
+pub fn recover<L: LedgerSteps>(ledger: &mut L, town: &Town, rig: &Rig, who: &str) -> Result<usize> {
+    let name = rig.name().to_string();
+    let open = ledger.step("refinery: open merge requests", move |l| {
+        queue_of(l, Some(&name))
+    })??;
+    let outcomes = landed(rig, open)?;
+    let finished = outcomes.iter().map(|o| o.outcomes.len()).sum();
+    if finished == 0 {
+        return Ok(0);
+    }
+    let (town, w) = (town.clone(), who.to_string());
+    ledger.step("refinery: record recovered merges", move |l| {
+        outcomes
+            .iter()
+            .try_for_each(|outcome| record(l, &town, outcome, &w).map(|_| ()))
+    })??;
+    Ok(finished)
+}
+
+/// The open MRs whose trailer is on their target already (git only), one outcome per target.
+fn landed(rig: &Rig, open: Vec<MergeRequest>) -> Result<Vec<LandOutcome>> {
     let repo = rig.bare_repo();
     let mut by_target: BTreeMap<String, Vec<MergeRequest>> = BTreeMap::new();
-    for mr in queue_of(ledger, Some(rig.name()))? {
+    for mr in open {
         let target = if mr.target.is_empty() {
             rig.config.default_branch.clone()
         } else {
@@ -43,7 +67,7 @@ pub fn recover(ledger: &mut Ledger, town: &Town, rig: &Rig, who: &str) -> Result
         };
         by_target.entry(target).or_default().push(mr);
     }
-    let mut finished = 0;
+    let mut found = Vec::new();
     for (target, mrs) in by_target {
         let Ok(tip) = git_cli::rev_parse(&repo, &format!("refs/heads/{target}")) else {
             continue;
@@ -62,8 +86,7 @@ pub fn recover(ledger: &mut Ledger, town: &Town, rig: &Rig, who: &str) -> Result
         if outcomes.is_empty() {
             continue;
         }
-        finished += outcomes.len();
-        let outcome = LandOutcome {
+        found.push(LandOutcome {
             rig: rig.name().to_string(),
             target,
             old_tip: tip.clone(),
@@ -74,8 +97,7 @@ pub fn recover(ledger: &mut Ledger, town: &Town, rig: &Rig, who: &str) -> Result
             pushed: false,
             remote: None,
             elapsed: Duration::ZERO,
-        };
-        record(ledger, town, &outcome, who)?;
+        });
     }
-    Ok(finished)
+    Ok(found)
 }

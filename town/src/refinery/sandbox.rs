@@ -69,6 +69,12 @@ fn remove_local(rig: &Rig, sandbox: &Sandbox) -> String {
         return format!("sandbox and branch kept: {branch} has commits that did not land");
     }
     if let Some(polecat) = sandbox.polecat() {
+        // A sling may be reusing the polecat: its worktree is checked and removed under the
+        // lock, so a worktree switched to new work is seen on its new branch and kept.
+        let _lock = match rig.lock_polecat(&polecat) {
+            Ok(lock) => lock,
+            Err(e) => return format!("sandbox kept ({e})"),
+        };
         let status = match rig::polecat_status(rig, &polecat) {
             Ok(s) => s,
             Err(e) => return format!("sandbox kept ({e})"),

@@ -19,6 +19,7 @@ mod add;
 mod config;
 mod error;
 mod gate;
+mod lock;
 mod names;
 pub mod orphans;
 mod prefix;
@@ -29,6 +30,7 @@ pub use add::{AddOptions, add_rig, checked_out_fix, remove_rig};
 pub use config::{Gate, MergeStrategy, RIG_CONFIG_FILE, RigConfig};
 pub use error::{Result, RigError};
 pub use gate::{GateOutcome, run_gate};
+pub use lock::WorkspaceLock;
 pub use names::validate_name;
 pub use prefix::{bead_prefix, caller_prefix, identity_prefix, rig_of_dir, shared_rig_prefix};
 pub use worktree::{

@@ -6,6 +6,20 @@
 //! first and refreshes its commit), tell the refinery (MERGE_READY) and the witness
 //! (POLECAT_DONE), clear the hook, and leave the polecat idle with its sandbox kept until the
 //! merge is confirmed. Then the rig's dispatch queue may hand out its next bead.
+//!
+//! In steps ([`crate::steps`]), so that git never runs in the ledger's owner:
+//! 1. `done: begin` (ledger): the caller, its hooked bead, its rig; `escalated` and `deferred`
+//!    finish here (nothing to commit);
+//! 2. outside: commit what is left in the worktree, count the commits ahead, read the branch
+//!    and its tip;
+//! 3. `done: submit` (ledger): the bead must still be on the caller's hook; the merge request,
+//!    the hook cleared, MERGE_READY and POLECAT_DONE;
+//! 4. the dispatch queue ([`super::dispatch_queue`], steps of its own).
+//!
+//! A crash after step 2 leaves the work committed in the worktree and the hook kept: `done`
+//! run again finds nothing left to commit, the commits ahead, and submits them — one commit, one
+//! merge request. A crash before step 4 leaves the queue to the refinery, which drains it on
+//! its next round.
 
 use super::{DoneStatus, Effect, Outcome, is_polecat};
 use crate::agents;
@@ -14,18 +28,73 @@ use crate::identity::AgentIdentity;
 use crate::mail::store::{ProtocolKind, send_protocol};
 use crate::refinery::{MergeRequest, NewMergeRequest, open_merge_requests};
 use crate::rig::Rig;
+use crate::steps::LedgerSteps;
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
 use gastown_beads::{Bead, BeadPatch, DepKind, IssueType, Ledger, NewBead, Status};
 
-pub fn done(
-    ledger: &mut Ledger,
+pub fn done<L: LedgerSteps>(
+    ledger: &mut L,
     town: &Town,
     status: DoneStatus,
     message: Option<&str>,
     identity: AgentIdentity,
 ) -> Result<Outcome> {
-    let who = identity.address.as_str();
+    let who = identity.address.clone();
+    let who = who.as_str();
+    let (t, m) = (town.clone(), message.map(str::to_string));
+    let begun = ledger.step("done: begin", move |l| {
+        begin(l, &t, status, m.as_deref(), identity)
+    })??;
+    let (mut out, rig_name) = match begun {
+        Begun::Finished { out, rig } => (out, rig),
+        Begun::Completed(work) => {
+            let committed = commit_work(&work, who)?;
+            let rig = work.rig.name().to_string();
+            let w = who.to_string();
+            let out = ledger.step("done: submit", move |l| submit(l, &work, committed, &w))??;
+            (out, rig)
+        }
+    };
+    if let Some(next) = super::dispatch_queue(ledger, town, &rig_name, who)? {
+        out.text.push_str(&next.text);
+        out.effects.extend(next.effects);
+    }
+    Ok(out)
+}
+
+/// What the first step of `done` found.
+enum Begun {
+    /// Escalated or deferred: done (the rig's name, for its dispatch queue).
+    Finished { out: Outcome, rig: String },
+    /// Completed: the work to commit and submit.
+    Completed(Box<Work>),
+}
+
+/// A polecat's work to submit.
+struct Work {
+    rig: Rig,
+    polecat: String,
+    bead: Bead,
+}
+
+/// What committing the work found: the branch, its tip, and the commit made of what was left.
+struct Committed {
+    branch: String,
+    commit: String,
+    made: Option<String>,
+}
+
+/// Step 1: the caller, its hook, its rig; escalate or defer at once.
+fn begin(
+    ledger: &mut Ledger,
+    town: &Town,
+    status: DoneStatus,
+    message: Option<&str>,
+    identity: AgentIdentity,
+) -> Result<Begun> {
+    let who = identity.address.clone();
+    let who = who.as_str();
     if !is_polecat(&identity) {
         bail!(
             "`gastown done` is for polecats; {who} is a {}: use `gastown hook clear` to drop work",
@@ -40,7 +109,13 @@ pub fn done(
     let rig = Rig::load(town, &rig_name)?;
     let mut out = Outcome::default();
     match status {
-        DoneStatus::Completed => complete(ledger, &rig, &identity.name, &bead, who, &mut out)?,
+        DoneStatus::Completed => {
+            return Ok(Begun::Completed(Box::new(Work {
+                rig,
+                polecat: identity.name,
+                bead,
+            })));
+        }
         DoneStatus::Escalated => {
             let text = message.unwrap_or("the polecat is stuck and asks for help");
             let help = format!("{} ({}): {text}", bead.id, bead.title);
@@ -72,29 +147,22 @@ pub fn done(
             ));
         }
     }
-    if let Some(next) = super::dispatch_queue(ledger, town, &rig_name, who)? {
-        out.text.push_str(&next.text);
-        out.effects.extend(next.effects);
-    }
-    Ok(out)
+    Ok(Begun::Finished { out, rig: rig_name })
 }
 
-fn complete(
-    ledger: &mut Ledger,
-    rig: &Rig,
-    polecat: &str,
-    bead: &Bead,
-    who: &str,
-    out: &mut Outcome,
-) -> Result<()> {
-    let worktree = rig.polecat_worktree(polecat);
+/// Step 2 (git, outside the ledger's owner): commit what is left; there must be work ahead of
+/// the rig's default branch.
+fn commit_work(work: &Work, who: &str) -> Result<Committed> {
+    // A session's start or a sling may be at the same worktree: one change at a time.
+    let _lock = work.rig.lock_polecat(&work.polecat)?;
+    let worktree = work.rig.polecat_worktree(&work.polecat);
     if !worktree.exists() {
         bail!(
             "{who} has no worktree at {}: nothing to merge",
             worktree.display()
         );
     }
-    let base = rig.default_ref();
+    let base = work.rig.default_ref();
     let ahead = git_cli::commits_ahead(&worktree, &base)?;
     let dirty = git_cli::is_dirty(&worktree)?;
     if ahead == 0 && !dirty {
@@ -102,17 +170,42 @@ fn complete(
             "{who} has no commits ahead of {base} and nothing to commit: there is nothing to merge (the hook is kept)"
         );
     }
-    if let Some(commit) = git_cli::commit_all(
+    let bead = &work.bead;
+    let made = git_cli::commit_all(
         &worktree,
         &format!("{}: {} (gastown done)", bead.id, bead.title),
-    )? {
-        out.say(format!("committed what was left: {commit}"));
-    }
+    )?;
     let commit = git_cli::rev_parse(&worktree, "HEAD")?;
     let branch =
         git_cli::current_branch(&worktree)?.context("the polecat's worktree is on a branch")?;
-    refuse_unchanged_rework(ledger, bead, &branch, &commit)?;
-    let mr = merge_request(ledger, rig, bead, &branch, &commit, who)?;
+    Ok(Committed {
+        branch,
+        commit,
+        made,
+    })
+}
+
+/// Step 3: the merge request (made once), the hook cleared, the refinery and witness told.
+fn submit(ledger: &mut Ledger, work: &Work, committed: Committed, who: &str) -> Result<Outcome> {
+    // Another `done` may have submitted it meanwhile: the bead must still be on the hook.
+    let Some(bead) = super::hooked(ledger, who)?
+        .into_iter()
+        .find(|b| b.id == work.bead.id)
+    else {
+        bail!("nothing is on {who}'s hook: there is no work to finish");
+    };
+    let rig = &work.rig;
+    let Committed {
+        branch,
+        commit,
+        made,
+    } = committed;
+    let mut out = Outcome::default();
+    if let Some(made) = made {
+        out.say(format!("committed what was left: {made}"));
+    }
+    refuse_unchanged_rework(ledger, &bead, &branch, &commit)?;
+    let mr = merge_request(ledger, rig, &bead, &branch, &commit, who)?;
     ledger.update(
         &bead.id,
         BeadPatch {
@@ -154,7 +247,7 @@ fn complete(
             commit,
         });
     }
-    Ok(())
+    Ok(out)
 }
 
 /// A merge request sent back for rework waits for a new commit: `done` at the very commit it

@@ -1,26 +1,35 @@
 //! The work commands: `sling`, `hook` (attach, detach, clear), `prime`, `done`, `handoff`.
 //!
-//! Each runs against the ledger (directly, or inside the supervisor's ledger actor) as the
-//! [`Caller`] and
-//! returns its stdout text plus [`Effect`]s on the live tree, which the supervisor carries out
-//! (a session to start or restart). Without a supervisor the effects wait: `gastown run` starts
-//! every hooked identity's session when it comes up (GUPP).
+//! Each runs against the ledger as the [`Caller`] and returns its stdout text plus [`Effect`]s
+//! on the live tree, which the supervisor carries out (a session to start or restart). Without a
+//! supervisor the effects wait: `gastown run` starts every hooked identity's session when it
+//! comes up (GUPP).
+//!
+//! [`apply`] takes [`LedgerSteps`]: the opened ledger (the CLI without a supervisor), or the
+//! ledger actor from a blocking thread (`gastown run`). `sling` and `done` run git between
+//! their ledger steps (a worktree or clone to make; what is left to commit), outside the ledger's
+//! owner; the other commands are one ledger step each.
 
+mod dispatch;
 mod done;
 mod hook;
 mod prime;
 mod sling;
 mod slingable;
+mod target;
+#[cfg(test)]
+mod tests;
 
 use crate::caller::Caller;
 use crate::identity::{AgentIdentity, Role};
+use crate::steps::LedgerSteps;
 use crate::town::Town;
 use anyhow::Result;
-use gastown_beads::Ledger;
 use serde::{Deserialize, Serialize};
 
+pub use dispatch::{dispatch_queue, queue_label};
 pub use hook::{HookAction, hooked};
-pub use sling::dispatch_queue;
+pub use sling::{SlingRequest, sling_in_ledger};
 
 /// One work command, as it travels to the supervisor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,8 +148,8 @@ impl Outcome {
 }
 
 /// Run one work command as `caller`.
-pub fn apply(
-    ledger: &mut Ledger,
+pub fn apply<L: LedgerSteps>(
+    ledger: &mut L,
     town: &Town,
     cmd: WorkCommand,
     caller: &Caller,
@@ -158,7 +167,7 @@ pub fn apply(
         } => sling::sling(
             ledger,
             town,
-            &sling::SlingRequest {
+            &SlingRequest {
                 bead,
                 target,
                 force,
@@ -168,20 +177,6 @@ pub fn apply(
             },
             who,
         ),
-        WorkCommand::Hook {
-            action,
-            agent,
-            bead,
-            force,
-        } => hook::hook(
-            ledger,
-            action,
-            agent.as_deref(),
-            bead.as_deref(),
-            force,
-            caller,
-        ),
-        WorkCommand::Prime => prime::prime(ledger, town, caller.require_agent("prime")?.clone()),
         WorkCommand::Done { status, message } => done::done(
             ledger,
             town,
@@ -189,11 +184,27 @@ pub fn apply(
             message.as_deref(),
             caller.require_agent("done")?.clone(),
         ),
-        WorkCommand::Handoff { message } => done::handoff(
-            ledger,
-            message.as_deref(),
-            caller.require_agent("handoff")?.clone(),
-        ),
+        WorkCommand::Hook {
+            action,
+            agent,
+            bead,
+            force,
+        } => {
+            let caller = caller.clone();
+            ledger.step("hook", move |l| {
+                hook::hook(l, action, agent.as_deref(), bead.as_deref(), force, &caller)
+            })?
+        }
+        WorkCommand::Prime => {
+            let (town, identity) = (town.clone(), caller.require_agent("prime")?.clone());
+            ledger.step("prime", move |l| prime::prime(l, &town, identity))?
+        }
+        WorkCommand::Handoff { message } => {
+            let identity = caller.require_agent("handoff")?.clone();
+            ledger.step("handoff", move |l| {
+                done::handoff(l, message.as_deref(), identity)
+            })?
+        }
     }
 }
 

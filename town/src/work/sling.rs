@@ -8,23 +8,41 @@
 //!
 //! The runtime is decided here, in the ledger, and recorded on the identity's agent bead (see
 //! `runtimes::decide`): every later start of the identity uses it.
+//!
+//! In three steps ([`crate::steps`]), so that git never runs in the ledger's owner:
+//! 1. `sling: plan` (ledger): check the bead, choose the target ([`super::target`]), decide and
+//!    record its runtime — or finish here (already hooked there, or queued);
+//! 2. outside: make the polecat's worktree (`git worktree add`) or the crew member's clone;
+//! 3. `sling: hook` (ledger): choose the target again — another sling may have taken the
+//!    polecat meanwhile, and then the sling plans again; another sling of the same bead may
+//!    have hooked it, and then there is nothing left to do — and hook the bead, pour its
+//!    molecule, add it to a convoy.
+//!
+//! The worktree is made under the polecat's workspace lock (`rig::WorkspaceLock`), which the
+//! refinery's sandbox removal and a session's start take too.
+//!
+//! A crash after step 2 leaves a worktree and no hook: the sling was not acknowledged, and
+//! running it again reuses that polecat (idle, present). A crash after step 1 leaves only the
+//! recorded runtime, which the next decision for that identity reads the same way.
 
+use super::dispatch::queue;
 use super::hook;
 use super::slingable;
+use super::target::{Target, target_identity};
 use super::{Effect, Outcome};
 use crate::identity::{AgentIdentity, Role, is_simple_name};
 use crate::rig::{self, Rig};
 use crate::runtimes;
+use crate::steps::LedgerSteps;
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
-use gastown_beads::{Bead, Ledger, ListFilter, Status};
+use gastown_beads::{Bead, Ledger};
 
-/// The label that puts a bead in a rig's dispatch queue.
-pub fn queue_label(rig: &str) -> String {
-    format!("dispatch:{rig}")
-}
+/// How often a sling plans again when its target was taken while its workspace was made.
+const REPLANS: usize = 5;
 
 /// What to sling.
+#[derive(Debug, Clone)]
 pub struct SlingRequest {
     pub bead: String,
     pub target: String,
@@ -36,12 +54,69 @@ pub struct SlingRequest {
     pub no_convoy: bool,
 }
 
-pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) -> Result<Outcome> {
-    let Some(bead) = ledger.get(&req.bead)? else {
-        bail!(
-            "no bead {:?} in this town: `gastown bead list` shows the ids",
-            req.bead
-        );
+/// Sling in its three steps (see the module docs).
+pub fn sling<L: LedgerSteps>(
+    ledger: &mut L,
+    town: &Town,
+    req: &SlingRequest,
+    who: &str,
+) -> Result<Outcome> {
+    for _ in 0..REPLANS {
+        let (t, r, w) = (town.clone(), req.clone(), who.to_string());
+        let plan = match ledger.step("sling: plan", move |l| plan(l, &t, &r, &w))?? {
+            Planned::Finished(out) => return Ok(out),
+            Planned::Workspace(plan) => plan,
+        };
+        prepare_workspace(town, &plan.identity, &req.bead)?;
+        let (t, r, w) = (town.clone(), req.clone(), who.to_string());
+        if let Some(out) =
+            ledger.step("sling: hook", move |l| hook_planned(l, &t, &r, plan, &w))??
+        {
+            return Ok(out);
+        }
+    }
+    bail!(
+        "the polecats of {} kept being taken by other slings while {} was slung: run the sling again",
+        req.target,
+        req.bead
+    )
+}
+
+/// Sling in one ledger operation, leaving the workspace to the start of the agent's session
+/// (which remakes a missing worktree from its branch, or switches it to the branch: see
+/// `rig::reconcile`). For work going back to the polecat whose branch it is (rework): its
+/// branch exists, so nothing slow has to run in the ledger's owner.
+pub fn sling_in_ledger(
+    ledger: &mut Ledger,
+    town: &Town,
+    req: &SlingRequest,
+    who: &str,
+) -> Result<Outcome> {
+    match plan(ledger, town, req, who)? {
+        Planned::Finished(out) => Ok(out),
+        Planned::Workspace(plan) => hook_planned(ledger, town, req, plan, who)?
+            .context("the sling's target changed within one ledger operation"),
+    }
+}
+
+/// What the plan step decided.
+enum Planned {
+    /// Nothing more to do (the bead is on the target's hook already, or queued).
+    Finished(Outcome),
+    /// Make the workspace, then hook.
+    Workspace(Plan),
+}
+
+/// The target chosen in the plan step, and what was said so far.
+struct Plan {
+    identity: AgentIdentity,
+    out: Outcome,
+}
+
+/// The bead to sling, refused when it is missing, closed or no work.
+fn slingable_bead(ledger: &Ledger, id: &str) -> Result<Bead> {
+    let Some(bead) = ledger.get(id)? else {
+        bail!("no bead {id:?} in this town: `gastown bead list` shows the ids");
     };
     if bead.is_closed() {
         bail!(
@@ -54,6 +129,12 @@ pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) ->
     if let Some(refusal) = slingable::refusal(&bead) {
         bail!(refusal);
     }
+    Ok(bead)
+}
+
+/// Step 1: check the bead, choose the target and its runtime.
+fn plan(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) -> Result<Planned> {
+    let bead = slingable_bead(ledger, &req.bead)?;
     let mut out = Outcome::default();
     if let Some(warning) = slingable::blocked_warning(ledger, &bead)? {
         out.say(warning);
@@ -70,18 +151,44 @@ pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) ->
             out.effects.push(Effect::EnsureSession {
                 address: identity.address,
             });
-            return Ok(out);
+            return Ok(Planned::Finished(out));
         }
         Target::Queued(rig) => {
             queue(ledger, town, &bead, &rig, req, who, &mut out)?;
-            return Ok(out);
+            return Ok(Planned::Finished(out));
         }
     };
     // A polecat the rig picks for new work does not carry its last runtime into it; an agent
     // named by the sling (crew, a polecat being sent rework) does.
     let named = !is_simple_name(&req.target);
     choose_runtime(ledger, town, &identity, req, &bead, named, &mut out)?;
-    prepare_workspace(town, &identity, &bead.id)?;
+    Ok(Planned::Workspace(Plan { identity, out }))
+}
+
+/// Step 3: the bead goes on the planned agent's hook — unless the target is another one now
+/// (`None`: plan again), or another sling hooked it meanwhile (said, nothing more to do).
+fn hook_planned(
+    ledger: &mut Ledger,
+    town: &Town,
+    req: &SlingRequest,
+    plan: Plan,
+    who: &str,
+) -> Result<Option<Outcome>> {
+    let bead = slingable_bead(ledger, &req.bead)?;
+    let Plan { identity, mut out } = plan;
+    match target_identity(ledger, town, &bead, &req.target)? {
+        Target::Agent(now) if now.address == identity.address => {}
+        // Another sling of this bead (the dispatch queue drained from two places) hooked it
+        // meanwhile: its own effects start the session.
+        Target::AlreadyThere(holder) => {
+            out.say(format!(
+                "{} is already on {}'s hook (slung meanwhile)",
+                bead.id, holder.address
+            ));
+            return Ok(Some(out));
+        }
+        _ => return Ok(None),
+    }
     let previous = hook::attach(ledger, &identity, &bead.id, req.force, who)?;
     if let Some(p) = previous {
         out.say(format!("moved {} from {p}'s hook (--force)", bead.id));
@@ -117,7 +224,7 @@ pub fn sling(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) ->
     out.effects.push(Effect::EnsureSession {
         address: identity.address,
     });
-    Ok(out)
+    Ok(Some(out))
 }
 
 /// Decide (and record on its agent bead) the runtime the identity works the bead with; see
@@ -174,7 +281,12 @@ fn missing_program(town: &Town, runtime: &str) -> Option<String> {
 }
 
 /// Keep `runtime` on the bead as the runtime it asked for.
-fn request_runtime(ledger: &mut Ledger, bead: &str, runtime: &str, who: &str) -> Result<()> {
+pub(super) fn request_runtime(
+    ledger: &mut Ledger,
+    bead: &str,
+    runtime: &str,
+    who: &str,
+) -> Result<()> {
     let mut extra = serde_json::Map::new();
     extra.insert(
         runtimes::REQUESTED_RUNTIME.into(),
@@ -184,140 +296,21 @@ fn request_runtime(ledger: &mut Ledger, bead: &str, runtime: &str, who: &str) ->
     Ok(())
 }
 
-/// Put the bead in the rig's dispatch queue; a `--runtime` goes with it (checked now, used when
-/// it is dispatched).
-fn queue(
-    ledger: &mut Ledger,
-    town: &Town,
-    bead: &Bead,
-    rig: &str,
-    req: &SlingRequest,
-    who: &str,
-    out: &mut Outcome,
-) -> Result<()> {
-    if let Some(runtime) = &req.runtime {
-        runtimes::by_name(town, runtime, std::path::Path::new("gastown"))
-            .with_context(|| format!("--runtime {runtime} for {}", bead.id))?;
-        request_runtime(ledger, &bead.id, runtime, who)?;
-    }
-    if !bead.labels.contains(&queue_label(rig)) {
-        ledger.add_label(&bead.id, &queue_label(rig), who)?;
-    }
-    out.say(format!(
-        "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
-        bead.id
-    ));
-    Ok(())
-}
-
-enum Target {
-    Agent(AgentIdentity),
-    AlreadyThere(AgentIdentity),
-    Queued(String),
-}
-
-fn target_identity(ledger: &Ledger, town: &Town, bead: &Bead, target: &str) -> Result<Target> {
-    if is_simple_name(target) && target != "mayor" && target != "deacon" {
-        let rig = Rig::load(town, target).with_context(|| {
-            format!("unknown sling target {target:?}: a rig (`gastown rig list`), <rig>/polecats/<name>, <rig>/crew/<name>, mayor or deacon/dogs/<name>")
-        })?;
-        return polecat_for(ledger, &rig, bead);
-    }
-    let identity =
-        AgentIdentity::parse(target).with_context(|| format!("unknown sling target {target:?}"))?;
-    if let Some(rig_name) = &identity.rig {
-        Rig::load(town, rig_name).with_context(|| format!("sling target {target}: no such rig"))?;
-    }
-    if matches!(identity.role, Role::Witness | Role::Refinery | Role::Deacon) {
-        bail!(
-            "{target} runs patrols, not hooked work: sling to a rig, a polecat, crew or the mayor"
-        );
-    }
-    if identity.role == Role::Dog {
-        bail!(
-            "{target} is a dog: dogs run the supervisor's own chores (wisp reaper, compactor, sync) and no agent session, so nothing would ever work a bead on its hook; sling to a rig, a polecat, crew or the mayor"
-        );
-    }
-    if identity.role == Role::Mayor && town.config.roles.mayor.is_none() {
-        bail!(
-            "the mayor has no runtime (`[roles] mayor` is not set in {}), so nothing would ever work a bead on its hook: set it (e.g. `mayor = \"claude\"` under `[roles]`) and restart `gastown run`, or sling to a rig, a polecat or crew",
-            town.root.join(crate::town::CONFIG_FILE).display()
-        );
-    }
-    if bead.status == Status::Hooked && bead.assignee == identity.address {
-        return Ok(Target::AlreadyThere(identity));
-    }
-    Ok(Target::Agent(identity))
-}
-
-/// The polecat a bead slung to a rig goes to.
-fn polecat_for(ledger: &Ledger, rig: &Rig, bead: &Bead) -> Result<Target> {
-    let prefix = format!("{}/polecats/", rig.name());
-    if bead.status == Status::Hooked && bead.assignee.starts_with(&prefix) {
-        return Ok(Target::AlreadyThere(AgentIdentity::parse(&bead.assignee)?));
-    }
-    let working = working_polecats(ledger, rig.name())?;
-    if working.len() >= rig.config.max_polecats {
-        return Ok(Target::Queued(rig.name().to_string()));
-    }
-    // Reuse an idle polecat whose last merge is confirmed; else name a new one.
-    let busy = busy_polecats(ledger, rig.name())?;
-    let mut present = rig.polecats_present()?;
-    present.sort();
-    let idle = present.into_iter().find(|p| !busy.contains(p));
-    let name = match idle {
-        Some(name) => name,
-        None => rig::next_free_polecat_name(rig, &busy).with_context(|| {
-            format!(
-                "rig {} has no free polecat name: add names to polecat_names in its rig.toml",
-                rig.name()
-            )
-        })?,
-    };
-    Ok(Target::Agent(AgentIdentity::parse(&format!(
-        "{prefix}{name}"
-    ))?))
-}
-
-/// Polecat names of `rig` with work on their hook.
-pub fn working_polecats(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
-    let prefix = format!("{rig}/polecats/");
-    Ok(ledger
-        .list(&ListFilter {
-            status: Some(Status::Hooked),
-            ..ListFilter::default()
-        })?
-        .into_iter()
-        .filter_map(|b| b.assignee.strip_prefix(&prefix).map(str::to_string))
-        .collect())
-}
-
-/// Polecats that cannot take new work: hooked, or with a merge request still open.
-fn busy_polecats(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
-    let mut busy = working_polecats(ledger, rig)?;
-    let prefix = format!("{rig}/polecats/");
-    for mr in crate::refinery::open_merge_requests(ledger)? {
-        if let Some(name) = mr.worker.strip_prefix(&prefix) {
-            busy.push(name.to_string());
-        }
-    }
-    busy.sort();
-    busy.dedup();
-    Ok(busy)
-}
-
 /// The worktree (polecat) or clone (crew) the identity works in.
 fn prepare_workspace(town: &Town, identity: &AgentIdentity, bead: &str) -> Result<()> {
     let Some(rig_name) = &identity.rig else {
         return Ok(());
     };
     let rig = Rig::load(town, rig_name)?;
+    // Another sling, a session's start or a sandbox removal may be at the same worktree.
     match identity.role {
         Role::Polecat => {
+            let _lock = rig.lock_polecat(&identity.name)?;
             let branch = rig::polecat_branch(&identity.name, bead);
             rig::ensure_polecat_worktree(&rig, &identity.name, &branch)?;
         }
         Role::Crew => {
+            let _lock = rig.lock_crew(&identity.name)?;
             rig::ensure_crew_clone(&rig, &identity.name)?;
         }
         _ => {}
@@ -366,33 +359,4 @@ fn attach_formula(
         poured.steps.len()
     ));
     Ok(())
-}
-
-/// The oldest bead waiting in `rig`'s dispatch queue, if a polecat is free for it.
-pub fn dispatch_queue(
-    ledger: &mut Ledger,
-    town: &Town,
-    rig: &str,
-    who: &str,
-) -> Result<Option<Outcome>> {
-    let mut queued = ledger.list(&ListFilter {
-        label: Some(queue_label(rig)),
-        ..ListFilter::default()
-    })?;
-    // Only work goes out: a record labelled into the queue by hand is never handed to a polecat.
-    queued.retain(|b| b.status == Status::Open && slingable::is_work(b));
-    queued.sort_by(|a, b| (a.priority, &a.created_at).cmp(&(b.priority, &b.created_at)));
-    let Some(next) = queued.first() else {
-        return Ok(None);
-    };
-    let request = SlingRequest {
-        bead: next.id.clone(),
-        target: rig.to_string(),
-        force: false,
-        runtime: None,
-        formula: Some(None),
-        no_convoy: false,
-    };
-    let out = sling(ledger, town, &request, who)?;
-    Ok(Some(out))
 }

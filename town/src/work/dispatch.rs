@@ -1,0 +1,78 @@
+//! The rig's dispatch queue: where work slung to a rig at its polecat limit waits (label
+//! `dispatch:<rig>`), and how it drains — the oldest open work bead is slung to the rig again
+//! when a polecat frees up (after a `done`, and on each round of the rig's refinery).
+
+use super::Outcome;
+use super::sling::{SlingRequest, request_runtime, sling};
+use super::slingable;
+use crate::runtimes;
+use crate::steps::LedgerSteps;
+use crate::town::Town;
+use anyhow::{Context, Result};
+use gastown_beads::{Bead, Ledger, ListFilter, Status};
+
+/// The label that puts a bead in a rig's dispatch queue.
+pub fn queue_label(rig: &str) -> String {
+    format!("dispatch:{rig}")
+}
+
+/// Put the bead in the rig's dispatch queue; a `--runtime` goes with it (checked now, used when
+/// it is dispatched).
+pub(super) fn queue(
+    ledger: &mut Ledger,
+    town: &Town,
+    bead: &Bead,
+    rig: &str,
+    req: &SlingRequest,
+    who: &str,
+    out: &mut Outcome,
+) -> Result<()> {
+    if let Some(runtime) = &req.runtime {
+        runtimes::by_name(town, runtime, std::path::Path::new("gastown"))
+            .with_context(|| format!("--runtime {runtime} for {}", bead.id))?;
+        request_runtime(ledger, &bead.id, runtime, who)?;
+    }
+    if !bead.labels.contains(&queue_label(rig)) {
+        ledger.add_label(&bead.id, &queue_label(rig), who)?;
+    }
+    out.say(format!(
+        "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
+        bead.id
+    ));
+    Ok(())
+}
+
+/// Sling the oldest bead waiting in `rig`'s dispatch queue, if there is one: it goes to a free
+/// polecat, or stays queued when none is (the outcome says so, with no effect).
+pub fn dispatch_queue<L: LedgerSteps>(
+    ledger: &mut L,
+    town: &Town,
+    rig: &str,
+    who: &str,
+) -> Result<Option<Outcome>> {
+    let name = rig.to_string();
+    let Some(next) = ledger.step("dispatch: next", move |l| next_queued(l, &name))?? else {
+        return Ok(None);
+    };
+    let request = SlingRequest {
+        bead: next,
+        target: rig.to_string(),
+        force: false,
+        runtime: None,
+        formula: Some(None),
+        no_convoy: false,
+    };
+    sling(ledger, town, &request, who).map(Some)
+}
+
+/// The oldest open work bead in `rig`'s dispatch queue (by priority, then age).
+fn next_queued(ledger: &Ledger, rig: &str) -> Result<Option<String>> {
+    let mut queued = ledger.list(&ListFilter {
+        label: Some(queue_label(rig)),
+        ..ListFilter::default()
+    })?;
+    // Only work goes out: a record labelled into the queue by hand is never handed to a polecat.
+    queued.retain(|b| b.status == Status::Open && slingable::is_work(b));
+    queued.sort_by(|a, b| (a.priority, &a.created_at).cmp(&(b.priority, &b.created_at)));
+    Ok(queued.into_iter().next().map(|b| b.id))
+}

@@ -1,0 +1,267 @@
+//! Work commands in steps, on a real ledger, a real rig and real git: what happens when other
+//! work runs between two steps of a command, and when a command stops between its outside work
+//! and its ledger step (what a `kill -9` leaves; the binary's tests kill real processes).
+
+use super::{DoneStatus, Outcome, SlingRequest, WorkCommand, apply, hooked};
+use crate::git_cli::{self, git};
+use crate::rig::{AddOptions, Rig, add_rig};
+use crate::steps::LedgerSteps;
+use crate::town::{DefaultAgent, InstallOptions, Town, install};
+use gastown_beads::{IssueType, Ledger, ListFilter, NewBead};
+use std::fs;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    town: Town,
+    rig: Rig,
+    ledger: Ledger,
+}
+
+/// A town with the rig `r` made from a one-commit source.
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seed = dir.path().join("seed");
+    fs::create_dir(&seed).expect("mkdir");
+    git(&seed, &["init", "--quiet", "--initial-branch=main"]).expect("init");
+    fs::write(seed.join("README.md"), "one\n").expect("write");
+    git_cli::commit_all(&seed, "first").expect("commit");
+    let town = install(
+        &dir.path().join("town"),
+        &InstallOptions {
+            prefix: "gt".to_string(),
+            name: None,
+            agent: DefaultAgent::Named("sim".to_string()),
+        },
+    )
+    .expect("install");
+    let rig = add_rig(
+        &town,
+        &AddOptions {
+            name: "r".to_string(),
+            source: seed.to_string_lossy().into_owned(),
+            branch: None,
+            runtime: None,
+            prefix: None,
+            no_push: true,
+        },
+    )
+    .expect("rig add");
+    let ledger = town.open_ledger().expect("ledger");
+    Fixture {
+        _dir: dir,
+        town,
+        rig,
+        ledger,
+    }
+}
+
+fn task(ledger: &mut Ledger, title: &str) -> String {
+    let new = NewBead {
+        title: title.to_string(),
+        priority: 2,
+        ..NewBead::default()
+    };
+    ledger.create(new, "overseer").expect("create").id
+}
+
+fn to_rig(bead: &str) -> SlingRequest {
+    SlingRequest {
+        bead: bead.to_string(),
+        target: "r".to_string(),
+        force: false,
+        runtime: None,
+        formula: None,
+        no_convoy: true,
+    }
+}
+
+/// Why [`Interleaved`] stopped a command.
+#[derive(Debug, thiserror::Error)]
+#[error("stopped before the step {0}")]
+struct Stopped(&'static str);
+
+/// Work that gets in between two steps.
+type Between<'a> = Box<dyn FnOnce(&mut Ledger) -> Result<(), Stopped> + 'a>;
+
+/// Runs every step on a real ledger, and when the step named `at` comes, first runs `between`
+/// — other work that got in between two steps, or a stop (`Err`) where a crash would be.
+struct Interleaved<'a> {
+    ledger: &'a mut Ledger,
+    at: &'static str,
+    between: Option<Between<'a>>,
+}
+
+impl LedgerSteps for Interleaved<'_> {
+    type Error = Stopped;
+
+    fn step<R, F>(&mut self, name: &'static str, f: F) -> Result<R, Stopped>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Ledger) -> R + Send + 'static,
+    {
+        if name == self.at
+            && let Some(between) = self.between.take()
+        {
+            between(self.ledger)?;
+        }
+        Ok(f(self.ledger))
+    }
+}
+
+fn hook_of(ledger: &Ledger, bead: &str) -> String {
+    ledger.get(bead).expect("get").expect("bead").assignee
+}
+
+#[test]
+fn two_slings_at_once_never_share_a_polecat() {
+    let Fixture {
+        _dir,
+        town,
+        mut ledger,
+        ..
+    } = fixture();
+    let (first, second) = (task(&mut ledger, "first"), task(&mut ledger, "second"));
+    let other = town.clone();
+    let racer = to_rig(&second);
+    // `first` plans a new polecat and makes its worktree; before it hooks, `second` is slung
+    // to the rig and gets the same (first free) name.
+    let mut steps = Interleaved {
+        ledger: &mut ledger,
+        at: "sling: hook",
+        between: Some(Box::new(move |l: &mut Ledger| {
+            super::sling::sling(l, &other, &racer, "overseer").expect("the racing sling");
+            Ok(())
+        })),
+    };
+    let out = super::sling::sling(&mut steps, &town, &to_rig(&first), "overseer").expect("sling");
+    drop(steps);
+    let (a, b) = (hook_of(&ledger, &first), hook_of(&ledger, &second));
+    assert_ne!(a, b, "one polecat each: {}", out.text);
+    for address in [&a, &b] {
+        let on_hook: Vec<String> = hooked(&ledger, address)
+            .expect("hooked")
+            .into_iter()
+            .map(|b| b.id)
+            .collect();
+        assert_eq!(on_hook.len(), 1, "{address} holds one bead: {on_hook:?}");
+    }
+    assert!(
+        out.text.contains(&format!("slung {first} to {a}")),
+        "{}",
+        out.text
+    );
+}
+
+/// Sling `bead` to the rig directly and write a file in its polecat's worktree, uncommitted.
+fn working_polecat(fx: &mut Fixture, bead: &str) -> String {
+    let out = apply(
+        &mut fx.ledger,
+        &fx.town,
+        WorkCommand::Sling {
+            bead: bead.to_string(),
+            target: "r".to_string(),
+            force: false,
+            runtime: None,
+            formula: None,
+            no_formula: true,
+            no_convoy: true,
+        },
+        &crate::caller::Caller::Overseer,
+    )
+    .expect("sling");
+    let polecat = hook_of(&fx.ledger, bead);
+    assert!(!polecat.is_empty(), "{}", out.text);
+    let name = polecat.rsplit('/').next().expect("a name").to_string();
+    fs::write(fx.rig.polecat_worktree(&name).join("work.md"), "work\n").expect("write");
+    polecat
+}
+
+fn done(steps: &mut impl LedgerSteps, town: &Town, who: &str) -> anyhow::Result<Outcome> {
+    apply(
+        steps,
+        town,
+        WorkCommand::Done {
+            status: DoneStatus::Completed,
+            message: None,
+        },
+        &crate::caller::Caller::from_name(who)?,
+    )
+}
+
+#[test]
+fn done_stopped_after_its_commit_submits_that_commit_once_when_run_again() {
+    let mut fx = fixture();
+    let bead = task(&mut fx.ledger, "work");
+    let polecat = working_polecat(&mut fx, &bead);
+    let worktree = fx
+        .rig
+        .polecat_worktree(polecat.rsplit('/').next().expect("name"));
+    let mut stopped = Interleaved {
+        ledger: &mut fx.ledger,
+        at: "done: submit",
+        between: Some(Box::new(|_: &mut Ledger| Err(Stopped("done: submit")))),
+    };
+    let err = done(&mut stopped, &fx.town, &polecat).expect_err("stopped");
+    drop(stopped);
+    assert!(err.to_string().contains("done: submit"), "{err:#}");
+    // The work is committed, the ledger has not heard of it: the hook is kept.
+    assert!(!git_cli::is_dirty(&worktree).expect("status"));
+    assert_eq!(hook_of(&fx.ledger, &bead), polecat);
+    let mrs = |l: &Ledger| {
+        l.list(&ListFilter {
+            issue_type: Some(IssueType::MergeRequest),
+            ..ListFilter::default()
+        })
+        .expect("list")
+    };
+    assert!(mrs(&fx.ledger).is_empty());
+    // Run again: nothing left to commit, the commit submitted — one commit, one MR.
+    let out = done(&mut fx.ledger, &fx.town, &polecat).expect("done again");
+    assert!(
+        !out.text.contains("committed what was left"),
+        "{}",
+        out.text
+    );
+    let ahead = git_cli::commits_ahead(&worktree, &fx.rig.default_ref()).expect("ahead");
+    assert_eq!(ahead, 1, "one commit of the work");
+    let made = mrs(&fx.ledger);
+    assert_eq!(made.len(), 1, "one merge request: {made:?}");
+    let head = git_cli::rev_parse(&worktree, "HEAD").expect("HEAD");
+    assert_eq!(made[0].extra["commit"], head.as_str());
+    assert!(hooked(&fx.ledger, &polecat).expect("hooked").is_empty());
+}
+
+#[test]
+fn a_bead_slung_twice_at_once_is_hooked_once_and_the_second_sling_starts_nothing() {
+    let Fixture {
+        _dir,
+        town,
+        rig,
+        mut ledger,
+    } = fixture();
+    let bead = task(&mut ledger, "drained from two places");
+    let (other, racer) = (town.clone(), to_rig(&bead));
+    let mut steps = Interleaved {
+        ledger: &mut ledger,
+        at: "sling: hook",
+        between: Some(Box::new(move |l: &mut Ledger| {
+            super::sling::sling(l, &other, &racer, "overseer").expect("the racing sling");
+            Ok(())
+        })),
+    };
+    let out = super::sling::sling(&mut steps, &town, &to_rig(&bead), "overseer").expect("sling");
+    drop(steps);
+    let holder = hook_of(&ledger, &bead);
+    assert!(
+        out.text.contains(&format!(
+            "{bead} is already on {holder}'s hook (slung meanwhile)"
+        )),
+        "{}",
+        out.text
+    );
+    assert!(
+        out.effects.is_empty(),
+        "the racing sling starts the session: {out:?}"
+    );
+    assert_eq!(rig.polecats_present().expect("present").len(), 1);
+}
