@@ -33,11 +33,9 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-/// An operation that holds the ledger longer than this is named in a warning. Every other
-/// ledger user waits for it; a durable write takes 0.3–4 ms (one fsync), and a call's p99 is to
-/// stay under 50 ms even while a gate runs (docs/benchmarks.md), so one operation above it is
-/// worth a look.
-pub const SLOW_OPERATION: Duration = Duration::from_millis(50);
+/// An operation that holds the ledger longer than this is named in a warning (the reason is with
+/// the value, in `gastown_town::defaults`).
+pub use gastown_town::defaults::SLOW_LEDGER_OPERATION as SLOW_OPERATION;
 
 /// One operation on the ledger, run inside the actor.
 pub struct LedgerOp {

@@ -531,14 +531,11 @@ fn event(
     }
 }
 
-/// Fault injection for the crash tests: with `GASTOWN_LEDGER_FAULT=<name>` the process kills
-/// itself with SIGKILL at the named point — a real `kill -9` at the worst moment, e.g.
-/// `after-git-commit` (the ref moved, the journal not yet cleared).
+/// Fault injection for the crash tests (`crate::fault`): with `GASTOWN_LEDGER_FAULT=<name>` the
+/// process kills itself at the named point, e.g. `after-git-commit` (the ref moved, the journal
+/// not yet cleared).
 fn fault_point(name: &str) {
-    if std::env::var_os("GASTOWN_LEDGER_FAULT").is_some_and(|v| v == name) {
-        // SAFETY: sending a signal to ourselves; SIGKILL does not return.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    }
+    crate::fault::point("GASTOWN_LEDGER_FAULT", name);
 }
 
 /// A `kill -9` in the middle of a ref update leaves git's `<ref>.lock` behind, and every later

@@ -16,6 +16,7 @@
 //! - [`time`]: RFC 3339 timestamps.
 
 pub mod error;
+pub mod fault;
 pub mod fields;
 pub mod git;
 pub mod graph;

@@ -26,8 +26,7 @@ use ractor::ActorRef;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// How many supervision events `gastown actor` can show.
-pub(super) const EVENT_HISTORY: usize = 2000;
+pub(super) use gastown_town::defaults::EVENT_HISTORY;
 
 /// Answers town requests.
 pub struct TownHandler {

@@ -23,8 +23,7 @@ pub struct Logging {
     filter: reload::Handle<EnvFilter, Registry>,
 }
 
-/// How many daily log files to keep.
-const KEEP_FILES: usize = 7;
+use gastown_town::defaults::LOG_FILES_KEPT as KEEP_FILES;
 
 fn filter_from(config_filter: &str) -> Result<EnvFilter> {
     let text = std::env::var("GASTOWN_LOG").unwrap_or_else(|_| config_filter.to_string());

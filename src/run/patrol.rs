@@ -20,12 +20,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The patrol's first retry of an identity waits this long after its last start.
-pub const RETRY_FIRST: Duration = Duration::from_secs(30);
-/// ... and each further one twice as long, up to this.
-pub const RETRY_MAX: Duration = Duration::from_secs(15 * 60);
-/// A session up this long runs: its identity is no longer stuck, its backoff starts over.
-pub const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+pub use gastown_town::defaults::{
+    HEALTHY_AFTER, PATROL_RETRY_FIRST as RETRY_FIRST, PATROL_RETRY_MAX as RETRY_MAX,
+};
 
 /// How long the patrol waits after the `attempts`-th start of an identity before the next one.
 pub fn retry_delay(attempts: u32) -> Duration {

@@ -23,12 +23,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// How often an idle refinery looks at its queue.
-const POLL: Duration = Duration::from_millis(500);
-/// The first pause after a round that could not land because of origin (or failed).
-const BACKOFF_START: Duration = Duration::from_secs(2);
-/// The longest pause between two tries against an origin that keeps failing.
-const BACKOFF_MAX: Duration = Duration::from_secs(60);
+use gastown_town::defaults::{
+    REFINERY_BACKOFF_MAX as BACKOFF_MAX, REFINERY_BACKOFF_START as BACKOFF_START,
+    REFINERY_POLL as POLL,
+};
 
 #[derive(Clone)]
 pub struct RefineryActor;
@@ -127,11 +125,7 @@ async fn work(state: &mut RefineryState) -> Result<bool, String> {
     if batch.is_empty() {
         return Ok(true);
     }
-    let fault = std::env::var("GASTOWN_REFINERY_FAULT").unwrap_or_default();
-    let opts = LandOptions {
-        crash_after_push: fault == "after-push",
-        ..LandOptions::default()
-    };
+    let opts = LandOptions::default();
     let (town, r) = (args.town.clone(), rig.clone());
     let outcome =
         tokio::task::spawn_blocking(move || refinery::land_with(&town, &r, &batch, &opts))
@@ -140,9 +134,8 @@ async fn work(state: &mut RefineryState) -> Result<bool, String> {
             .map_err(|e| format!("{e:#}"))?;
     // Fault point for the crash test: die like `kill -9` after the merge landed on the target
     // and before its bookkeeping; the restarted refinery must finish it without merging again.
-    if fault == "after-land" && outcome.merged() > 0 {
-        // SAFETY: signalling our own process.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    if outcome.merged() > 0 {
+        gastown_beads::fault::point("GASTOWN_REFINERY_FAULT", "after-land");
     }
     let healthy = outcome.remote.is_none();
     let (town, w) = (args.town.clone(), who.clone());

@@ -31,8 +31,7 @@ use std::time::Duration;
 /// The router's registry name.
 pub const ROUTER_NAME: &str = "gastown-router";
 
-/// How often the router sweeps every identity for undelivered mail.
-const SWEEP_EVERY: Duration = Duration::from_secs(2);
+use gastown_town::defaults::MAIL_SWEEP as SWEEP_EVERY;
 
 #[derive(Clone)]
 pub struct Router;

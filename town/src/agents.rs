@@ -15,8 +15,7 @@ pub use record::{AgentRecord, AgentState, DND, Session, address_of};
 use crate::identity::AgentIdentity;
 use gastown_beads::{Bead, IssueType, Ledger, LedgerError, NewBead, Status};
 
-/// How many past sessions an identity keeps in its history.
-const SESSION_HISTORY: usize = 50;
+use crate::defaults::SESSION_HISTORY;
 
 /// The agent bead id of `address` in a ledger with `prefix` (see [`crate::names::bead_id`]).
 pub fn agent_bead_id(prefix: &str, address: &str) -> String {

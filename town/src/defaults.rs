@@ -50,3 +50,82 @@ pub const GATE_TIMEOUT: Duration = Duration::from_secs(600);
 /// before its process group is killed; long enough for a slow network and a big push, short
 /// enough that a dead remote does not stall the merge queue for long.
 pub const REMOTE_TIMEOUT: Duration = Duration::from_secs(120);
+
+// ---- the merge queue ----
+
+/// Rework rounds (conflicts or gate failures) before an MR is escalated to the mayor: the first
+/// failure is often a flaky test or a fresh conflict, the third means the polecat cannot fix it.
+pub const MAX_RETRIES: u64 = 3;
+
+/// Commits of the target's history searched for `Gastown-MR:` trailers (exactly-once after a
+/// crash): far more than can land between a crash and the restart's recovery.
+pub const HISTORY_DEPTH: usize = 500;
+
+/// How often an idle refinery looks at its queue: a merge request is noticed within half a
+/// second, and an idle look is a ledger read costing its result.
+pub const REFINERY_POLL: Duration = Duration::from_millis(500);
+
+/// The first pause after a refinery round that could not land (origin down, a failed round);
+/// doubled each time up to [`REFINERY_BACKOFF_MAX`], so a dead remote is not hammered and gates
+/// are not re-run every poll.
+pub const REFINERY_BACKOFF_START: Duration = Duration::from_secs(2);
+
+/// The longest pause between two tries against an origin that keeps failing: a minute keeps
+/// the queue moving soon after the remote is back.
+pub const REFINERY_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+/// Gate output kept in a merge request's result: its tail, where the error usually is, small
+/// enough to mail.
+pub const GATE_OUTPUT_TAIL: usize = 8 * 1024;
+
+/// The most output kept from one gate run (its last 256 KiB), so a runaway test cannot fill
+/// memory.
+pub const GATE_OUTPUT_CAP: usize = 256 * 1024;
+
+/// How long to wait for a gate's output pipe to close after its shell exited before killing
+/// what it left running in the background.
+pub const GATE_LINGER: Duration = Duration::from_secs(2);
+
+// ---- identities and the GUPP patrol ----
+
+/// Past sessions an identity keeps in its agent bead (`gastown seance`): enough to see a
+/// crash loop, small enough that the bead stays small.
+pub const SESSION_HISTORY: usize = 50;
+
+/// The patrol's first retry of an identity waits this long after its last start: a crash loop
+/// costs nothing while someone looks at it.
+pub const PATROL_RETRY_FIRST: Duration = Duration::from_secs(30);
+
+/// ... and each further retry twice as long, up to this: a stuck agent is still tried four
+/// times an hour, in case its program was installed meanwhile.
+pub const PATROL_RETRY_MAX: Duration = Duration::from_secs(15 * 60);
+
+/// A session up this long runs: its identity is no longer stuck and its backoff starts over
+/// (agent CLIs that cannot start die within a second or two).
+pub const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
+// ---- mail ----
+
+/// How often the router sweeps every running identity for undelivered mail (sends wake it at
+/// once; the sweep catches what a crash or a held session left).
+pub const MAIL_SWEEP: Duration = Duration::from_secs(2);
+
+/// The largest mail body accepted, in bytes: a mail is typed into a terminal; longer texts
+/// belong in a bead's description.
+pub const MAIL_MAX_BODY: usize = 64 * 1024;
+
+/// The largest subject accepted, in bytes.
+pub const MAIL_MAX_SUBJECT: usize = 500;
+
+// ---- gastown run ----
+
+/// Supervision events `gastown actor` can show (the newest; older ones are in the log).
+pub const EVENT_HISTORY: usize = 2000;
+
+/// Daily log files kept under `.runtime/logs`: a week of history.
+pub const LOG_FILES_KEPT: usize = 7;
+
+/// A ledger operation that holds the single writer longer than this is logged as a warning
+/// with its name: every other ledger user waited that long. A durable write takes 0.3–4 ms (one
+/// fsync), and a call's p99 is to stay under 50 ms even while a gate runs (docs/benchmarks.md).
+pub const SLOW_LEDGER_OPERATION: Duration = Duration::from_millis(50);

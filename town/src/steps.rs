@@ -62,8 +62,5 @@ impl LedgerSteps for Ledger {
 /// work of the step before it (e.g. `done: submit`: the polecat's work is committed in its
 /// worktree, the ledger has not heard of it). Every [`LedgerSteps`] calls it.
 pub fn fault_point(step: &str) {
-    if std::env::var_os("GASTOWN_STEP_FAULT").is_some_and(|v| v == step) {
-        // SAFETY: sending a signal to ourselves; SIGKILL does not return.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    }
+    gastown_beads::fault::point("GASTOWN_STEP_FAULT", step);
 }

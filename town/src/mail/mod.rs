@@ -28,11 +28,7 @@ pub use store::{
     protocol_kind, send, send_protocol, sender_of, unread_for,
 };
 
-/// The largest mail body accepted, in bytes.
-pub const MAX_BODY: usize = 64 * 1024;
-
-/// The largest subject accepted, in bytes.
-pub const MAX_SUBJECT: usize = 500;
+pub use crate::defaults::{MAIL_MAX_BODY as MAX_BODY, MAIL_MAX_SUBJECT as MAX_SUBJECT};
 
 /// Label of mail that was read (or acknowledged).
 pub const READ: &str = "read";

@@ -12,8 +12,7 @@ use anyhow::Result;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
-/// Gate output kept in a result (the tail, where the error usually is).
-const OUTPUT_TAIL: usize = 8 * 1024;
+use crate::defaults::GATE_OUTPUT_TAIL as OUTPUT_TAIL;
 
 /// A failed gate round.
 #[derive(Debug, Clone)]

@@ -26,9 +26,6 @@ pub struct LandOptions {
     pub worktree_merge: bool,
     /// Times to start again when the target moved under us (locally, or on origin).
     pub max_cas_retries: usize,
-    /// Test fault point: SIGKILL this process right after a push to origin succeeded, before
-    /// any local ref moved (`GASTOWN_REFINERY_FAULT=after-push` in the live refinery).
-    pub crash_after_push: bool,
 }
 
 impl Default for LandOptions {
@@ -36,7 +33,6 @@ impl Default for LandOptions {
         LandOptions {
             worktree_merge: false,
             max_cas_retries: 8,
-            crash_after_push: false,
         }
     }
 }
@@ -120,14 +116,7 @@ impl Landing<'_> {
         };
         self.gate_runs += attempt.gate_runs;
         let timeout = rig.config.refinery.remote_timeout.0;
-        let published = origin::publish(
-            rig,
-            &self.target,
-            &base,
-            &new_tip,
-            timeout,
-            opts.crash_after_push,
-        )?;
+        let published = origin::publish(rig, &self.target, &base, &new_tip, timeout)?;
         let problem = match published {
             Published::Done => None,
             Published::Moved if self.cas_retries < opts.max_cas_retries => {

@@ -56,11 +56,7 @@ use std::time::Duration;
 /// The trailer key that records which MR a commit on the target landed.
 pub const TRAILER: &str = "Gastown-MR";
 
-/// Rework rounds (conflicts or gate failures) before an MR is escalated to the mayor.
-pub const MAX_RETRIES: u64 = 3;
-
-/// How many commits of the target's history are searched for trailers.
-pub const HISTORY_DEPTH: usize = 500;
+pub use crate::defaults::{HISTORY_DEPTH, MAX_RETRIES};
 
 /// What happened to one MR in a landing attempt.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

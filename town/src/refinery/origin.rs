@@ -181,15 +181,14 @@ pub enum Published {
 }
 
 /// Put `new_tip` on origin (with `push`: an exact lease on the tip merged on) and then on the
-/// rig's own target (a compare-and-swap from `base.local`). `crash_after_push` is the test
-/// fault point between the two.
+/// rig's own target (a compare-and-swap from `base.local`). Between the two is the crash
+/// tests' fault point `GASTOWN_REFINERY_FAULT=after-push`.
 pub fn publish(
     rig: &Rig,
     target: &str,
     base: &Base,
     new_tip: &str,
     timeout: Duration,
-    crash_after_push: bool,
 ) -> Result<Published> {
     let repo = rig.bare_repo();
     if let Some(origin) = base.origin.as_deref()
@@ -200,10 +199,8 @@ pub fn publish(
             Err(RemoteError::Stale { .. }) => return Ok(Published::Moved),
             Err(e) => return Ok(Published::Problem(remote_problem(e, rig, target))),
         }
-        if crash_after_push {
-            // SAFETY: signalling our own process, like `kill -9` from outside.
-            unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-        }
+        // The crash tests' `kill -9` right after the push, before any local ref moved.
+        gastown_beads::fault::point("GASTOWN_REFINERY_FAULT", "after-push");
         let reason = "gastown refinery: pushed";
         git_cli::update_ref(&repo, &accepted_ref(target), new_tip, None, reason)?;
     }

@@ -14,11 +14,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The most output kept from one gate run: its last 256 KiB.
-const OUTPUT_CAP: usize = 256 * 1024;
-/// How long to wait for the output pipe to close after the shell exited before killing what it
-/// left running in the background.
-const LINGER: Duration = Duration::from_secs(2);
+use crate::defaults::{GATE_LINGER as LINGER, GATE_OUTPUT_CAP as OUTPUT_CAP};
 
 /// How a gate run went.
 #[derive(Debug, Clone, Serialize)]
