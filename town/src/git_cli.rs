@@ -9,8 +9,6 @@
 //! that commit when the user has none configured, and turns a failure into a [`GitCliError`] that
 //! names the command, the directory and git's own stderr.
 
-// Helpers that sling, done and the refinery call (issue 5) are not all called yet.
-
 mod merge;
 mod redact;
 mod remote;

@@ -11,12 +11,7 @@
 mod notify;
 mod progress;
 
-#[allow(
-    unused_imports,
-    reason = "the supervisor's API: the refinery calls on_bead_closed, `gastown run` announces"
-)]
 pub use notify::{ConvoyLanded, announce, on_bead_closed, run_notify_command, sweep};
-#[allow(unused_imports, reason = "the dashboard's API: a tracked bead's row")]
 pub use progress::{Progress, Tracked, progress};
 
 use anyhow::{Result, bail};
@@ -187,9 +182,8 @@ pub struct Stranded {
     pub beads: Vec<String>,
 }
 
-/// Convoys stranded with ready work nobody was given (the deacon's patrol slings it or tells the
-/// mayor), oldest convoy first.
-#[allow(dead_code, reason = "the deacon's patrol calls it (being wired)")]
+/// Convoys stranded with ready work nobody was given, oldest convoy first: what the deacon's
+/// patrol is to sling or tell the mayor of (`gastown convoy list` shows the same per convoy).
 pub fn stranded(ledger: &Ledger) -> Result<Vec<Stranded>> {
     let ready: std::collections::HashSet<String> = ledger.ready_ids().into_iter().collect();
     let mut out = Vec::new();

@@ -27,10 +27,6 @@ pub struct ConvoyLanded {
     pub notify: bool,
 }
 
-#[allow(
-    dead_code,
-    reason = "the refinery calls it after closing a source bead (being wired)"
-)]
 /// `bead_id` was just closed: land every open convoy tracking it whose beads are now all closed.
 pub fn on_bead_closed(
     ledger: &mut Ledger,
