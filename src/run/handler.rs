@@ -18,7 +18,7 @@ use gastown_actors::role::RoleMsg;
 use gastown_beads::Ledger;
 use gastown_supervision::{SupervisorEvent, SupervisorRef};
 use gastown_town::Caller;
-use gastown_town::command::{agent, bead, convoy, mail, mol, mq};
+use gastown_town::command::{agent, bead, convoy, mail, mol};
 use gastown_town::identity::AgentIdentity;
 use gastown_town::town::Town;
 use gastown_town::work::{self, Effect, WorkCommand};
@@ -134,16 +134,8 @@ impl TownHandler {
                 })
                 .await
             }
-            // `mq process` lands a queue (git and gates): in steps, never in the ledger actor.
-            TownRequest::Mq(request @ mq::MqRequest::Process { .. }) => {
-                self.mq_process(request).await
-            }
-            TownRequest::Mq(request) => {
-                self.in_ledger(caller, "mq command", move |l, town, caller| {
-                    mq::apply(l, town, request, caller).map(TownReply::Mq)
-                })
-                .await
-            }
+            // `mq process` lands a queue and `mq show` reads origin (git, gates): in steps.
+            TownRequest::Mq(request) => self.mq_in_steps(caller, request).await,
             TownRequest::Convoy(request) => {
                 self.in_ledger(caller, "convoy command", move |l, town, caller| {
                     convoy::apply(l, town, request, caller).map(TownReply::Convoy)

@@ -2,34 +2,26 @@
 //! blocking thread, each ledger step one operation of the ledger actor
 //! (`gastown_town::steps`), so a 30-second gate never stalls the town's other ledger users.
 //!
-//! `sling` and `done` (the handler's work requests) and `mq process` (here).
+//! `sling` and `done` (the handler's work requests) and the mq commands (here).
 
 use super::handler::TownHandler;
 use crate::protocol::TownReply;
 use crate::socket::{ErrorCode, WireError};
+use gastown_town::Caller;
 use gastown_town::command::mq::{self, MqRequest};
 
 impl TownHandler {
-    /// `mq process` sent to the supervisor: land the rig's queue in steps. Any other mq request
-    /// is the caller's to route to the ledger.
-    pub(super) async fn mq_process(&self, request: MqRequest) -> Result<TownReply, WireError> {
-        let MqRequest::Process {
-            rig,
-            all,
-            worktree_merge,
-            land_only,
-        } = request
-        else {
-            return Err(WireError::new(
-                ErrorCode::Internal,
-                "only `mq process` runs in steps",
-            ));
-        };
-        let town = self.tree.town.clone();
+    /// An mq command sent to the supervisor, in steps: `mq process`'s gates and `mq show`'s git
+    /// never run in the ledger actor.
+    pub(super) async fn mq_in_steps(
+        &self,
+        caller: &Caller,
+        request: MqRequest,
+    ) -> Result<TownReply, WireError> {
+        let (town, caller) = (self.tree.town.clone(), caller.clone());
         self.ledger
             .in_steps(move |steps| {
-                mq::process(steps, &town, &rig, all, worktree_merge, land_only)
-                    .map_err(|e| format!("{e:#}"))
+                mq::apply(steps, &town, request, &caller).map_err(|e| format!("{e:#}"))
             })
             .await
             .map_err(|e| WireError::new(ErrorCode::Unavailable, e.to_string()))?

@@ -85,8 +85,32 @@ pub enum OnOrigin {
     No,
 }
 
-/// Run one mq command against the ledger as `caller`.
-pub fn apply(
+/// Run one mq command as `caller`. In steps ([`crate::steps`]): `process` lands a queue (git
+/// and gates) and `show` reads where the branch is on origin (git), both outside the ledger's
+/// owner; the rest are one ledger operation each.
+pub fn apply<L: LedgerSteps>(
+    ledger: &mut L,
+    town: &Town,
+    request: MqRequest,
+    caller: &Caller,
+) -> Result<MqOutcome> {
+    match request {
+        MqRequest::Show { mr } => show(ledger, town, &mr),
+        MqRequest::Process {
+            rig,
+            all,
+            worktree_merge,
+            land_only,
+        } => process(ledger, town, &rig, all, worktree_merge, land_only),
+        other => {
+            let (town, caller) = (town.clone(), caller.clone());
+            ledger.step("mq command", move |l| in_ledger(l, &town, other, &caller))?
+        }
+    }
+}
+
+/// The mq commands that are ledger work only.
+fn in_ledger(
     ledger: &mut Ledger,
     town: &Town,
     request: MqRequest,
@@ -104,15 +128,11 @@ pub fn apply(
                 merge_requests,
             })
         }
-        MqRequest::Show { mr } => show(ledger, town, &mr),
         MqRequest::Retry { mr } => retry(ledger, &mr, who),
         MqRequest::Reject { mr, reason } => reject(ledger, &mr, reason.as_deref(), who),
-        MqRequest::Process {
-            rig,
-            all,
-            worktree_merge,
-            land_only,
-        } => process(ledger, town, &rig, all, worktree_merge, land_only),
+        MqRequest::Show { .. } | MqRequest::Process { .. } => {
+            bail!("`mq show` and `mq process` run in steps: call `command::mq::apply`")
+        }
     }
 }
 
@@ -168,12 +188,18 @@ pub fn state_word(mr: &MergeRequest) -> &'static str {
     }
 }
 
-fn show(ledger: &Ledger, town: &Town, id: &str) -> Result<MqOutcome> {
-    let merge_request = MergeRequest::load(ledger, id)?;
-    let closed = ledger
-        .get(id)?
-        .map(|b| b.close_reason)
-        .filter(|r| !r.is_empty());
+/// `mq show`: the MR from the ledger, then (git, outside the ledger's owner) whether its branch
+/// is on origin.
+fn show<L: LedgerSteps>(ledger: &mut L, town: &Town, id: &str) -> Result<MqOutcome> {
+    let id = id.to_string();
+    let (merge_request, closed) = ledger.step("mq show", move |l| -> Result<_> {
+        let merge_request = MergeRequest::load(l, &id)?;
+        let closed = l
+            .get(&id)?
+            .map(|b| b.close_reason)
+            .filter(|r| !r.is_empty());
+        Ok((merge_request, closed))
+    })??;
     let on_origin = Rig::load(town, &merge_request.rig).ok().map(|rig| {
         let pushed = crate::git_cli::rev_parse(
             &rig.bare_repo(),
