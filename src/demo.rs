@@ -266,8 +266,9 @@ fn drive(town: &Town, args: &DemoArgs, start: Instant) -> Result<()> {
     let deadline = start + Duration::from(args.timeout);
     let tty = std::io::stderr().is_terminal();
     let mut last_print = Instant::now() - Duration::from_secs(10);
+    let mut restarts = Restarts::default();
     loop {
-        let p = progress(&mut c, town)?;
+        let p = progress(&mut c, &mut restarts)?;
         if tty || last_print.elapsed() >= Duration::from_secs(2) {
             let line = format!(
                 "[{:>5.1}s] merged {}/{} | working {} | queued {} | in review {} | restarts {}",
@@ -291,7 +292,7 @@ fn drive(town: &Town, args: &DemoArgs, start: Instant) -> Result<()> {
                 eprintln!();
             }
             // Read again: a bead may have closed between the two listings above.
-            let p = progress(&mut c, town)?;
+            let p = progress(&mut c, &mut restarts)?;
             return summary(&mut c, town, &p, start);
         }
         if Instant::now() > deadline {
@@ -362,7 +363,43 @@ struct Progress {
     convoy_closed: bool,
 }
 
-fn progress(c: &mut Client, _town: &Town) -> Result<Progress> {
+/// Session restarts seen so far. A merged polecat's role is stopped and its counters go with
+/// it, and a reused name starts a new role from zero: the demo keeps the last count it saw of
+/// every session path, and banks it when the path's count starts over.
+#[derive(Debug, Default)]
+struct Restarts {
+    /// The last count seen per session path.
+    last: std::collections::HashMap<String, u64>,
+    /// Counts of earlier incarnations of a path.
+    banked: u64,
+}
+
+impl Restarts {
+    /// Take in the tree's counters; the total of every session ever seen.
+    fn update(&mut self, node: &ActorNode) -> u64 {
+        self.visit(node);
+        self.total()
+    }
+
+    fn total(&self) -> u64 {
+        self.banked + self.last.values().sum::<u64>()
+    }
+
+    fn visit(&mut self, node: &ActorNode) {
+        if node.role == "session" {
+            let last = self.last.entry(node.path.clone()).or_default();
+            if node.restarts_total < *last {
+                self.banked += *last;
+            }
+            *last = node.restarts_total;
+        }
+        for child in &node.children {
+            self.visit(child);
+        }
+    }
+}
+
+fn progress(c: &mut Client, seen: &mut Restarts) -> Result<Progress> {
     let tasks: Vec<Bead> = list(c, list_args(Some("task"), None))?
         .into_iter()
         .filter(is_item)
@@ -370,8 +407,8 @@ fn progress(c: &mut Client, _town: &Town) -> Result<Progress> {
     let count = |status: Status| tasks.iter().filter(|b| b.status == status).count();
     let convoys = list(c, list_args(Some("convoy"), None))?;
     let restarts = match client::call(c, TownRequest::Actors)? {
-        TownReply::Tree(tree) => sum_restarts(&tree),
-        _ => 0,
+        TownReply::Tree(tree) => seen.update(&tree),
+        _ => seen.total(),
     };
     Ok(Progress {
         total: tasks.len(),
@@ -389,15 +426,6 @@ fn progress(c: &mut Client, _town: &Town) -> Result<Progress> {
             .iter()
             .any(|cv| cv.title.starts_with("Demo:") && cv.status == Status::Closed),
     })
-}
-
-fn sum_restarts(node: &ActorNode) -> u64 {
-    let own = if node.role == "session" {
-        node.restarts_total
-    } else {
-        0
-    };
-    own + node.children.iter().map(sum_restarts).sum::<u64>()
 }
 
 fn summary(c: &mut Client, town: &Town, p: &Progress, start: Instant) -> Result<()> {
@@ -462,5 +490,51 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(path: &str, role: &str, restarts: u64, children: Vec<ActorNode>) -> ActorNode {
+        ActorNode {
+            path: path.to_string(),
+            role: role.to_string(),
+            kind: String::new(),
+            state: "running".to_string(),
+            pid: None,
+            uptime_ms: None,
+            restarts_total: restarts,
+            restarts_recent: 0,
+            last_failure: None,
+            mailbox_depth: None,
+            strategy: None,
+            children,
+        }
+    }
+
+    fn town(sessions: &[(&str, u64)]) -> ActorNode {
+        let roles = sessions
+            .iter()
+            .map(|(name, n)| {
+                let role = format!("town/rigs/sample/polecats/{name}");
+                let session = node(&format!("{role}/session"), "session", *n, vec![]);
+                node(&role, "polecat", 0, vec![session])
+            })
+            .collect();
+        node("town", "town", 0, roles)
+    }
+
+    #[test]
+    fn restarts_of_a_role_stopped_after_its_merge_still_count() {
+        let mut seen = Restarts::default();
+        assert_eq!(seen.update(&town(&[("nux", 1), ("slit", 0)])), 1);
+        assert_eq!(seen.update(&town(&[("nux", 2), ("slit", 1)])), 3);
+        // nux merged: its role was stopped and left the tree with its counters.
+        assert_eq!(seen.update(&town(&[("slit", 1)])), 3);
+        // A new nux (a reused name) starts from zero: the old count stays, new ones add to it.
+        assert_eq!(seen.update(&town(&[("nux", 0), ("slit", 1)])), 3);
+        assert_eq!(seen.update(&town(&[("nux", 1), ("slit", 1)])), 4);
     }
 }
