@@ -8,31 +8,12 @@
 //!
 //! Run: `cargo bench -p gastown --bench gate` (GATE_BENCH_CALLS, GATE_BENCH_SECONDS to scale).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_gastown");
-
-fn gastown(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(dir)
-        .env_remove("GASTOWN_TOWN")
-        .env_remove("GASTOWN_AGENT")
-        .args(args)
-        .output()
-        .expect("gastown runs")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = gastown(dir, args);
-    assert!(
-        out.status.success(),
-        "gastown {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::{BIN, env_number, ok, percentile, start};
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
@@ -43,19 +24,6 @@ fn git(dir: &Path, args: &[&str]) {
         .output()
         .expect("git runs");
     assert!(out.status.success(), "git {args:?}");
-}
-
-fn env_u64(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[i]
 }
 
 fn ms(d: Duration) -> String {
@@ -85,35 +53,6 @@ fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-struct Supervisor(Child);
-
-impl Drop for Supervisor {
-    fn drop(&mut self) {
-        // SAFETY: signalling our own child process.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
-
-fn start(town: &Path, log: &Path) -> Supervisor {
-    let log = std::fs::File::create(log).expect("log file");
-    let child = Command::new(BIN)
-        .current_dir(town)
-        .env_remove("GASTOWN_TOWN")
-        .env("GASTOWN_LOG", "warn")
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("gastown run starts");
-    let supervisor = Supervisor(child);
-    wait_until("the supervisor", Duration::from_secs(30), || {
-        gastown(town, &["actors", "--json"]).status.success()
-    });
-    supervisor
 }
 
 /// A town with rig `alpha` (landing in the town only) whose `test` gate appends a line to
@@ -184,8 +123,8 @@ fn report(what: &str, (mut mails, mut creates): (Vec<Duration>, Vec<Duration>)) 
 }
 
 fn main() {
-    let n = env_u64("GATE_BENCH_CALLS", 200);
-    let seconds = env_u64("GATE_BENCH_SECONDS", 30);
+    let n = env_number("GATE_BENCH_CALLS", 200);
+    let seconds = env_number("GATE_BENCH_SECONDS", 30);
     let dir = tempfile::tempdir().expect("temp dir");
     let runs = dir.path().join("gate-runs");
     let town = town(dir.path(), &runs, seconds);
@@ -193,7 +132,7 @@ fn main() {
     let bead: serde_json::Value = serde_json::from_str(&bead).expect("JSON");
     let bead = bead["id"].as_str().expect("id").to_string();
     let log = dir.path().join("run.log");
-    let supervisor = start(&town, &log);
+    let supervisor = start(&town, &log, "warn");
     for i in 0..20 {
         ok(
             &town,

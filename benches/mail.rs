@@ -8,44 +8,11 @@
 //!
 //! Run: `cargo bench -p gastown --bench mail` (MAIL_BENCH_SENDS, MAIL_BENCH_UNREAD to scale).
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_gastown");
-
-fn gastown(town: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(town)
-        .env_remove("GASTOWN_TOWN")
-        .env_remove("GASTOWN_AGENT")
-        .args(args)
-        .output()
-        .expect("gastown runs")
-}
-
-fn ok(town: &Path, args: &[&str]) -> String {
-    let out = gastown(town, args);
-    assert!(
-        out.status.success(),
-        "gastown {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[i]
-}
+use support::{env_number, ok, percentile, start};
 
 /// `median X ms (min Y ms)`: the machine is shared, so the minimum shows the cost without
 /// contention.
@@ -56,37 +23,6 @@ fn summary(samples: &mut [Duration]) -> String {
 
 fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-struct Supervisor(Child);
-
-impl Drop for Supervisor {
-    fn drop(&mut self) {
-        // SAFETY: signalling our own child process.
-        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-        let _ = self.0.wait();
-    }
-}
-
-/// Start `gastown run` logging each mail command's ledger-side duration to `log`.
-fn start(town: &Path, log: &Path) -> Supervisor {
-    let log = std::fs::File::create(log).expect("log file");
-    let child = Command::new(BIN)
-        .current_dir(town)
-        .env_remove("GASTOWN_TOWN")
-        .env("GASTOWN_LOG", "warn,gastown_town::command::mail=debug")
-        .arg("run")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("gastown run starts");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !gastown(town, &["actors", "--json"]).status.success() {
-        assert!(Instant::now() < deadline, "the supervisor did not come up");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Supervisor(child)
 }
 
 /// A bd JSONL file of `n` unread mails to `to` plus `n` work beads.
@@ -220,8 +156,8 @@ fn inbox(town: &Path, to: &str, unread: usize) {
 }
 
 fn main() {
-    let sends = env_usize("MAIL_BENCH_SENDS", 300);
-    let unread = env_usize("MAIL_BENCH_UNREAD", 10_000);
+    let sends = env_number("MAIL_BENCH_SENDS", 300);
+    let unread = env_number("MAIL_BENCH_UNREAD", 10_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let town = dir.path().join("town");
     ok(
@@ -237,7 +173,7 @@ fn main() {
     std::fs::write(town.join("alpha").join("rig.toml"), "").expect("rig.toml");
     let bulk = import_file(dir.path(), unread, "alpha/witness");
     let log = dir.path().join("run.log");
-    let _supervisor = start(&town, &log);
+    let _supervisor = start(&town, &log, "warn,gastown_town::command::mail=debug");
     sequential_sends(&town, sends);
     let mut inside = logged(&log, "send").split_off(20);
     println!(

@@ -17,32 +17,13 @@
 //!
 //! Run: `cargo bench -p gastown --bench refinery` (REFINERY_BENCH_N scales the 100).
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_gastown");
-
-fn gastown(town: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .current_dir(town)
-        .env_remove("GASTOWN_TOWN")
-        .env_remove("GASTOWN_AGENT")
-        .args(args)
-        .output()
-        .expect("gastown runs")
-}
-
-fn ok(town: &Path, args: &[&str]) -> String {
-    let out = gastown(town, args);
-    assert!(
-        out.status.success(),
-        "gastown {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::ok;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
