@@ -156,6 +156,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// redb refuses a file another process has open (`DatabaseAlreadyOpen`): that is not damage.
+fn is_lock_error(e: &redb::DatabaseError) -> bool {
+    matches!(e, redb::DatabaseError::DatabaseAlreadyOpen)
+}
+
 impl Store {
     /// Open (or create) the index at `path`.
     pub fn open(path: &Path) -> Result<Store, LedgerError> {
@@ -163,7 +168,29 @@ impl Store {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
-        let db = Database::create(path).map_err(|e| err(&e))?;
+        // redb makes a zero-length file into a new, empty database: that would drop every
+        // acknowledged change not yet in git without a word. A missing file is a new (or
+        // deliberately removed) index, rebuilt from git; an empty or unreadable one is refused.
+        let existed = match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => {
+                return Err(LedgerError::IndexDamaged {
+                    path: path.to_path_buf(),
+                    what: "empty (0 bytes)".to_string(),
+                });
+            }
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        let db = Database::create(path).map_err(|e| {
+            if existed && !is_lock_error(&e) {
+                LedgerError::IndexDamaged {
+                    path: path.to_path_buf(),
+                    what: format!("unreadable ({e})"),
+                }
+            } else {
+                err(&e)
+            }
+        })?;
         let mut store = Store {
             open: None,
             db,
@@ -643,6 +670,12 @@ impl Store {
         self.pending.clear();
         self.wal_count = 0;
         Ok(())
+    }
+
+    /// The sequence of the last change written (in the open group too, when there is one); after
+    /// opening, the last durable one.
+    pub fn seq(&self) -> u64 {
+        self.seq
     }
 
     /// Group commit: while on, writes join one open transaction that only
