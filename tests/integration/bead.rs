@@ -221,6 +221,39 @@ fn install_refuses_an_existing_town_and_a_bad_prefix() {
 }
 
 #[test]
+fn install_makes_the_town_private_and_an_open_town_gets_a_warning_with_the_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    let town = TestTown::new();
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("town dir").permissions().mode() & 0o777;
+    assert_eq!(mode(&town.root), 0o700, "install makes the town 0700");
+    let out = town.run(&["bead", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("warning"),
+        "a private town warns of nothing: {}",
+        stderr(&out)
+    );
+
+    std::fs::set_permissions(&town.root, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod 755");
+    let out = town.run(&["bead", "list"]);
+    assert!(
+        out.status.success(),
+        "the warning does not stop the command"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("mode 0755"), "{err}");
+    assert!(err.contains("other users can read"), "{err}");
+    let chmod = format!(
+        "chmod 700 {}",
+        town.root.canonicalize().expect("root").display()
+    );
+    assert!(err.contains(&chmod), "says the chmod to run: {err}");
+    assert_eq!(err.matches("warning: the town").count(), 1, "once: {err}");
+}
+
+#[test]
 fn completions_are_generated() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = gastown(dir.path(), &["completions", "bash"]);
