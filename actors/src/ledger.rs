@@ -63,8 +63,11 @@ pub struct LedgerOp {
     /// What it is (`sling: hook`, `bead command`): a slow one is named in the log by it.
     pub name: Cow<'static, str>,
     /// The work, given the ledger (or, while there is none, why); it returns its reply.
-    pub run: Box<dyn FnOnce(Result<&mut Ledger, &str>) -> Reply + Send>,
+    pub run: Work,
 }
+
+/// An operation's work: given the ledger (or, while there is none, why), it returns its reply.
+pub type Work = Box<dyn FnOnce(Result<&mut Ledger, &str>) -> Reply + Send>;
 
 /// A held reply: `Ok(())` sends an operation's result (it is durable); `Err(reason)` tells its
 /// caller the ledger was unavailable and the operation's changes were not stored (or, said in
