@@ -699,7 +699,20 @@ impl Store {
         }
         match self.open.take() {
             // A write transaction is durable (`Durability::Immediate`) unless told otherwise.
-            Some(tx) => tx.commit().map_err(|e| self.err(e)),
+            Some(tx) => {
+                if crate::fault::active("GASTOWN_LEDGER_FAULT", "commit-fails-before-durable") {
+                    drop(tx);
+                    self.load_logs()?;
+                    return Err(self.err("injected fault: the commit failed, nothing stored"));
+                }
+                tx.commit().map_err(|e| self.err(e))?;
+                if crate::fault::active("GASTOWN_LEDGER_FAULT", "commit-fails-after-durable") {
+                    return Err(self.err(
+                        "injected fault: the commit reported an error after storing the group",
+                    ));
+                }
+                Ok(())
+            }
             None => Ok(()),
         }
     }

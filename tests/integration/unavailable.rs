@@ -2,7 +2,8 @@
 //! run`: a ledger locked by another process leaves the supervisor up, answering with who holds
 //! the lock until it is released; a full disk (a real, small tmpfs filled to the last byte)
 //! leaves the sessions running and reads working, refuses creates with the reason, stores
-//! nothing it refused, and takes changes again once there is room.
+//! nothing it refused, and takes changes again once there is room; a group commit that reports an
+//! error is answered by what the reopened index holds (stored: done; not stored: said so).
 
 use crate::running::{RunningTown, group_alive, wait_for};
 use crate::util::{TestTown, source_repo, stderr};
@@ -95,6 +96,50 @@ fn a_ledger_locked_by_another_process_leaves_run_up_and_writes_wait_for_the_lock
         "{}",
         t.log()
     );
+}
+
+/// redb may report a commit error after the group is durable: the create is then reported done
+/// (the reopened index has it), never failed.
+#[test]
+fn a_create_stored_though_its_commit_reported_an_error_is_reported_done() {
+    let town = crate::util::town_with_rig();
+    let t = RunningTown::start_with_env(
+        town,
+        &[("GASTOWN_LEDGER_FAULT", "commit-fails-after-durable")],
+    );
+    // Before: the failed flush crashed the ledger actor and the create was reported failed.
+    t.town.create(&["Stored though the commit erred"]);
+    let titles = names(&t.town.ok(&["bead", "list", "--json"]));
+    assert!(
+        titles.contains(&"Stored though the commit erred".to_string()),
+        "{titles:?}"
+    );
+    assert!(t.log().contains("the ledger failed"), "{}", t.log());
+    assert!(
+        t.log().contains("the ledger is available again"),
+        "{}",
+        t.log()
+    );
+}
+
+/// A commit that fails having stored nothing: the create is reported not stored, and it is not.
+#[test]
+fn a_create_whose_commit_stored_nothing_is_reported_not_stored() {
+    let town = crate::util::town_with_rig();
+    let mut t = RunningTown::start_with_env(
+        town,
+        &[("GASTOWN_LEDGER_FAULT", "commit-fails-before-durable")],
+    );
+    let err = t.town.fails(&["bead", "create", "Never stored"]);
+    assert!(err.contains("this change was not stored"), "{err}");
+    let titles = wait_for("a list", Duration::from_secs(20), || {
+        let out = t.town.run(&["bead", "list", "--json"]);
+        out.status
+            .success()
+            .then(|| names(&String::from_utf8_lossy(&out.stdout)))
+    });
+    assert!(!titles.contains(&"Never stored".to_string()), "{titles:?}");
+    assert!(still_running(&mut t), "gastown run stays up:\n{}", t.log());
 }
 
 /// A tmpfs of `size` mounted on a fresh temp dir, unmounted when dropped; `None` when this
