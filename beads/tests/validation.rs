@@ -288,3 +288,42 @@ fn an_emptied_index_is_refused_with_instructions_never_silently_made_anew() {
         "git's beads are back"
     );
 }
+
+#[test]
+fn a_truncated_index_is_refused_too() {
+    let dir = town();
+    let cfg = config(dir.path());
+    {
+        let mut ledger = open(dir.path());
+        for i in 0..200 {
+            ledger
+                .create(
+                    NewBead {
+                        title: format!("bead {i}"),
+                        description: "d".repeat(2000),
+                        priority: 2,
+                        ..NewBead::default()
+                    },
+                    "test",
+                )
+                .expect("create");
+        }
+    }
+    let len = std::fs::metadata(&cfg.index_path).expect("index").len();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&cfg.index_path)
+        .expect("open");
+    file.set_len(len / 2).expect("cut the index in half");
+    drop(file);
+    match Ledger::open(cfg.clone()) {
+        Err(LedgerError::IndexDamaged { what, .. }) => {
+            assert!(what.contains("unreadable"), "{what}")
+        }
+        Err(other) => panic!("expected IndexDamaged, got {other}"),
+        Ok(ledger) => panic!(
+            "a truncated index opened silently with {} beads of 200",
+            ledger.len()
+        ),
+    }
+}
