@@ -120,6 +120,14 @@ pub enum LedgerError {
     /// go on, and nothing acknowledged was lost.
     #[error("the ledger cannot take changes now: {0}")]
     Unavailable(String),
+
+    /// The index's disk is full (or the quota reached): the write was not made.
+    #[error(
+        "the disk holding the ledger index {} is full ({message}): free some space and retry; \
+         the change was not stored, and nothing acknowledged was lost (do not delete the index)",
+        .path.display()
+    )]
+    DiskFull { path: PathBuf, message: String },
 }
 
 /// One invalid record of an import: its 1-based line, its id, and what is wrong.

@@ -782,9 +782,26 @@ fn event_key(seq: u64, i: usize) -> u64 {
 }
 
 fn index_err(path: &Path, e: impl std::fmt::Display) -> LedgerError {
+    let message = e.to_string();
+    // A full disk is not damage: deleting the index (what `Index` suggests) would lose the
+    // changes not yet in git, and freeing space is all it takes.
+    if [
+        "No space left on device",
+        "os error 28",
+        "Disk quota exceeded",
+        "os error 122",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+    {
+        return LedgerError::DiskFull {
+            path: path.to_path_buf(),
+            message,
+        };
+    }
     LedgerError::Index {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     }
 }
 

@@ -268,3 +268,42 @@ fn a_full_disk_keeps_sessions_and_reads_and_stores_nothing_it_refused() {
     drop(t);
     drop(tmpfs);
 }
+
+/// Without a supervisor, on a full disk: reads work, a create is refused saying the disk is full
+/// (not that the index is damaged, whose advice — delete it — would lose changes), and once
+/// there is room everything works again.
+#[test]
+fn without_a_supervisor_a_full_disk_refuses_writes_and_reads_still_work() {
+    let Some(tmpfs) = Tmpfs::mount("32m") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED without_a_supervisor_a_full_disk_refuses_writes_and_reads_still_work: \
+             cannot mount a tmpfs (not root)"
+        );
+        assert!(std::env::var_os("GASTOWN_REQUIRE_TMPFS").is_none());
+        return;
+    };
+    let outside = tempfile::tempdir().expect("temp dir");
+    let town = TestTown::install_at(outside, tmpfs.path().join("town"));
+    let before = town.create(&["Filed before"]);
+    let filler = fill(tmpfs.path());
+    let err = town.fails(&["bead", "create", "Refused on a full disk"]);
+    assert!(err.contains("is full"), "{err}");
+    assert!(err.contains("nothing acknowledged was lost"), "{err}");
+    assert!(!err.contains("delete the index file and reopen"), "{err}");
+    let shown = town.ok(&["bead", "show", &before]);
+    assert!(shown.contains("Filed before"), "{shown}");
+    std::fs::remove_file(&filler).expect("free the space");
+    town.create(&["Filed once there is room"]);
+    let titles = names(&town.ok(&["bead", "list", "--json"]));
+    assert!(
+        titles.contains(&"Filed once there is room".to_string()),
+        "{titles:?}"
+    );
+    assert!(
+        !titles.contains(&"Refused on a full disk".to_string()),
+        "{titles:?}"
+    );
+    drop(town);
+    drop(tmpfs);
+}
