@@ -80,6 +80,89 @@ pub enum LedgerError {
         "bead {id:?} in the index does not parse ({message}); delete the index file and reopen to rebuild it from git"
     )]
     Corrupt { id: String, message: String },
+
+    /// A record that fails the one validation of every local write ([`crate::validate`]).
+    #[error(
+        "bead {id} is not valid, so nothing was written: {}; fix {} and try again",
+        join(problems),
+        if problems.len() == 1 { "it" } else { "them" }
+    )]
+    InvalidBead {
+        id: String,
+        problems: Vec<crate::validate::Problem>,
+    },
+
+    /// An import file with invalid records; nothing of it was imported.
+    #[error(
+        "{} has {} invalid record{}, so nothing was imported:\n{}\nfix or remove these lines and import again",
+        .path.display(),
+        .problems.len(),
+        if problems.len() == 1 { "" } else { "s" },
+        import_lines(problems)
+    )]
+    InvalidImport {
+        path: PathBuf,
+        problems: Vec<ImportProblem>,
+    },
+
+    /// The index file exists but is empty or cut short: it is never silently made anew, since it
+    /// may hold acknowledged changes that git does not have yet.
+    #[error(
+        "ledger index {} is {what}; it may have held acknowledged changes that are not in git \
+         yet, so it was not silently replaced by an empty one. If a backup of it exists, restore \
+         it; otherwise move it aside (`mv {0} {0}.damaged`) and run the command again: the index \
+         is rebuilt from git, and only changes that never reached git are lost",
+        .path.display()
+    )]
+    IndexDamaged { path: PathBuf, what: String },
+
+    /// The ledger takes no changes for now (its owner said why: a nearly full disk, …); reads
+    /// go on, and nothing acknowledged was lost.
+    #[error("the ledger cannot take changes now: {0}")]
+    Unavailable(String),
+
+    /// The index's disk is full (or the quota reached): the write was not made.
+    #[error(
+        "the disk holding the ledger index {} is full ({message}): free some space and retry; \
+         the change was not stored, and nothing acknowledged was lost (do not delete the index)",
+        .path.display()
+    )]
+    DiskFull { path: PathBuf, message: String },
+}
+
+/// One invalid record of an import: its 1-based line, its id, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportProblem {
+    pub line: usize,
+    pub id: String,
+    pub problem: crate::validate::Problem,
+}
+
+/// The problems of one bead, `; `-separated.
+fn join(problems: &[crate::validate::Problem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Shown problems of an import: the first 20, then how many more.
+const SHOWN_IMPORT_PROBLEMS: usize = 20;
+
+fn import_lines(problems: &[ImportProblem]) -> String {
+    let mut lines: Vec<String> = problems
+        .iter()
+        .take(SHOWN_IMPORT_PROBLEMS)
+        .map(|p| format!("  line {}: {}: {}", p.line, p.id, p.problem))
+        .collect();
+    if problems.len() > SHOWN_IMPORT_PROBLEMS {
+        lines.push(format!(
+            "  … and {} more",
+            problems.len() - SHOWN_IMPORT_PROBLEMS
+        ));
+    }
+    lines.join("\n")
 }
 
 impl LedgerError {

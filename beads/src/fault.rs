@@ -8,9 +8,23 @@
 //!
 //! | variable | points |
 //! |---|---|
-//! | `GASTOWN_LEDGER_FAULT` | the ledger's own (`after-git-commit`, …) |
+//! | `GASTOWN_LEDGER_FAULT` | the ledger's own (`after-git-commit`, …); not kills: `commit-fails-before-durable`, `commit-fails-after-durable` (a group commit reports an error, having stored nothing, or everything) |
 //! | `GASTOWN_STEP_FAULT` | before a command's ledger step (`done: submit`, `sling: hook`, …) |
 //! | `GASTOWN_REFINERY_FAULT` | the refinery's `after-push` and `after-land` |
+
+/// True when the environment variable `var` equals `point`: for a fault that is not a kill (an
+/// error injected where the real one is hard to provoke). Always false without the
+/// `fault-injection` feature.
+#[inline]
+pub fn active(var: &str, point: &str) -> bool {
+    #[cfg(feature = "fault-injection")]
+    return std::env::var_os(var).is_some_and(|v| v == point);
+    #[cfg(not(feature = "fault-injection"))]
+    {
+        let _ = (var, point);
+        false
+    }
+}
 
 /// Kill this process with SIGKILL when the environment variable `var` equals `point`; a no-op
 /// without the `fault-injection` feature.

@@ -621,6 +621,19 @@ impl Graph {
         None
     }
 
+    /// The targets of `id`'s edges of one kind (none for an unknown id).
+    pub fn edges_of(&self, id: &str, kind: EdgeKind) -> Vec<String> {
+        let Some(s) = self.slot(id) else {
+            return Vec::new();
+        };
+        self.nodes[s as usize]
+            .out
+            .iter()
+            .filter(|(_, k)| *k == kind)
+            .map(|&(t, _)| self.nodes[t as usize].id.as_str().to_string())
+            .collect()
+    }
+
     fn slot(&self, id: &str) -> Option<u32> {
         self.index.find(id, &self.nodes)
     }

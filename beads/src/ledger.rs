@@ -134,6 +134,8 @@ pub struct Ledger {
     graph: Graph,
     /// When the oldest change not yet in git was made.
     pending_since: Option<Instant>,
+    /// While set, every change is refused with this reason ([`Ledger::refuse_changes`]).
+    refusing: Option<String>,
     /// Declared last so it is released last.
     lock: PidLock,
 }
@@ -176,6 +178,7 @@ impl Ledger {
             git: Arc::new(Mutex::new(git)),
             graph,
             pending_since: None,
+            refusing: None,
             lock,
         };
         ledger.reconcile()?;
@@ -311,7 +314,20 @@ impl Ledger {
     }
 
     /// Write a batch durably, then update the graph.
+    ///
+    /// Every local change (a put recorded in the journal) passes the one validation
+    /// ([`crate::validate::check_bead`]) first; beads read from git are indexed as they are.
     fn apply(&mut self, batch: Batch) -> Result<(), LedgerError> {
+        self.check_accepting()?;
+        for put in batch.puts.iter().filter(|p| p.journal) {
+            let problems = crate::validate::check_bead(&put.bead);
+            if !problems.is_empty() {
+                return Err(LedgerError::InvalidBead {
+                    id: put.bead.id.clone(),
+                    problems,
+                });
+            }
+        }
         self.store.write(&batch)?;
         let mut journaled = false;
         for put in &batch.puts {
@@ -326,6 +342,33 @@ impl Ledger {
             self.pending_since = Some(Instant::now());
         }
         Ok(())
+    }
+
+    /// Refuse every change with `reason` from now on (`None`: take changes again). Reads go on.
+    /// The supervisor's ledger actor sets it while the disk is nearly full, so that no write
+    /// reaches redb only to fail there (which would take the index down for reads too).
+    pub fn refuse_changes(&mut self, reason: Option<String>) {
+        self.refusing = reason;
+    }
+
+    /// Why changes are refused now, if they are.
+    pub fn refusing(&self) -> Option<&str> {
+        self.refusing.as_deref()
+    }
+
+    fn check_accepting(&self) -> Result<(), LedgerError> {
+        match &self.refusing {
+            Some(reason) => Err(LedgerError::Unavailable(reason.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// The sequence number of the last change: in the open group (deferred durability) until it
+    /// is made durable; right after [`Ledger::open`], the last durable one. An owner whose
+    /// group commit failed reopens the ledger and compares: a group whose last change is at or
+    /// below the reopened sequence was stored after all.
+    pub fn change_seq(&self) -> u64 {
+        self.store.seq()
     }
 
     /// Commit everything pending to git now (after taking in whatever git has that the index has

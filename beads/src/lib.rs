@@ -13,7 +13,8 @@
 //! - [`lock`]: the pid lock; [`error`]: [`LedgerError`];
 //! - [`fields`]: typed reads and writes of the `extra` fields Gas Town's records keep;
 //! - [`model`]: the bead record in the classic beads JSONL schema (unknown fields kept);
-//! - [`time`]: RFC 3339 timestamps.
+//! - [`time`]: RFC 3339 timestamps;
+//! - [`validate`]: the one validation of every local write (fields, formats, maximum sizes).
 
 pub mod error;
 pub mod fault;
@@ -29,8 +30,9 @@ pub mod store;
 #[doc(hidden)]
 pub mod testdata;
 pub mod time;
+pub mod validate;
 
-pub use error::LedgerError;
+pub use error::{ImportProblem, LedgerError};
 pub use fields::{ExtraPatch, FieldError, Fields};
 pub use ledger::{
     BeadPatch, Blocked, CommitDone, CommitJob, CommitOutcome, ImportOutcome, Ledger, LedgerConfig,

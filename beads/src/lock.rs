@@ -51,8 +51,11 @@ impl PidLock {
             // and the kernel drops the lock itself when this process dies.
             writeln!(file, "{}", std::process::id())
         };
-        write(&mut file)
-            .map_err(|e| LedgerError::io(format!("write pid to {}", path.display()), e))?;
+        if let Err(e) = write(&mut file) {
+            // The lock is held (flock) whatever the file says; only the message of a process
+            // finding it taken loses the pid. On a full disk this keeps reads possible.
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the pid into the lock file");
+        }
         Ok(PidLock {
             file,
             path: path.to_path_buf(),

@@ -156,6 +156,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// redb refuses a file another process has open (`DatabaseAlreadyOpen`): that is not damage.
+fn is_lock_error(e: &redb::DatabaseError) -> bool {
+    matches!(e, redb::DatabaseError::DatabaseAlreadyOpen)
+}
+
 impl Store {
     /// Open (or create) the index at `path`.
     pub fn open(path: &Path) -> Result<Store, LedgerError> {
@@ -163,7 +168,29 @@ impl Store {
             path: path.to_path_buf(),
             message: e.to_string(),
         };
-        let db = Database::create(path).map_err(|e| err(&e))?;
+        // redb makes a zero-length file into a new, empty database: that would drop every
+        // acknowledged change not yet in git without a word. A missing file is a new (or
+        // deliberately removed) index, rebuilt from git; an empty or unreadable one is refused.
+        let existed = match std::fs::metadata(path) {
+            Ok(m) if m.len() == 0 => {
+                return Err(LedgerError::IndexDamaged {
+                    path: path.to_path_buf(),
+                    what: "empty (0 bytes)".to_string(),
+                });
+            }
+            Ok(_) => true,
+            Err(_) => false,
+        };
+        let db = Database::create(path).map_err(|e| {
+            if existed && !is_lock_error(&e) {
+                LedgerError::IndexDamaged {
+                    path: path.to_path_buf(),
+                    what: format!("unreadable ({e})"),
+                }
+            } else {
+                err(&e)
+            }
+        })?;
         let mut store = Store {
             open: None,
             db,
@@ -645,6 +672,12 @@ impl Store {
         Ok(())
     }
 
+    /// The sequence of the last change written (in the open group too, when there is one); after
+    /// opening, the last durable one.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Group commit: while on, writes join one open transaction that only
     /// [`Store::make_durable`] commits. Turning it off commits that group first.
     pub fn set_deferred(&mut self, deferred: bool) -> Result<(), LedgerError> {
@@ -666,7 +699,20 @@ impl Store {
         }
         match self.open.take() {
             // A write transaction is durable (`Durability::Immediate`) unless told otherwise.
-            Some(tx) => tx.commit().map_err(|e| self.err(e)),
+            Some(tx) => {
+                if crate::fault::active("GASTOWN_LEDGER_FAULT", "commit-fails-before-durable") {
+                    drop(tx);
+                    self.load_logs()?;
+                    return Err(self.err("injected fault: the commit failed, nothing stored"));
+                }
+                tx.commit().map_err(|e| self.err(e))?;
+                if crate::fault::active("GASTOWN_LEDGER_FAULT", "commit-fails-after-durable") {
+                    return Err(self.err(
+                        "injected fault: the commit reported an error after storing the group",
+                    ));
+                }
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -736,9 +782,26 @@ fn event_key(seq: u64, i: usize) -> u64 {
 }
 
 fn index_err(path: &Path, e: impl std::fmt::Display) -> LedgerError {
+    let message = e.to_string();
+    // A full disk is not damage: deleting the index (what `Index` suggests) would lose the
+    // changes not yet in git, and freeing space is all it takes.
+    if [
+        "No space left on device",
+        "os error 28",
+        "Disk quota exceeded",
+        "os error 122",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+    {
+        return LedgerError::DiskFull {
+            path: path.to_path_buf(),
+            message,
+        };
+    }
     LedgerError::Index {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     }
 }
 

@@ -1,5 +1,6 @@
 //! Cooking speed: the largest corpus formula (target < 1 ms) and a generated 1,000-step
-//! protomolecule (what a 1,000-step pour starts from). Plain `Instant`, medians printed.
+//! protomolecule (what a 1,000-step pour starts from), and `extends` diamonds 22 and 30 levels
+//! deep (memoized resolution). Plain `Instant`, medians printed.
 //!
 //! Run: `cargo bench -p gastown-formula --bench cook` (corpus from `GASTOWN_CORPUS`, default
 //! `../shared/corpus` beside the workspace root).
@@ -165,6 +166,52 @@ fn bench_thousand_steps() {
     println!("  pour_records     {records}");
 }
 
+/// A diamond of `extends` `depth` levels deep: level i has `a{i}` and `b{i}`, both extending
+/// `a{i-1}` and `b{i-1}`, each with a step of its own; `top` extends the last level. Resolved
+/// naively it visits 2^depth paths (8 s at depth 22); memoized, each formula once.
+fn bench_extends_diamond(depth: usize) {
+    let mut library = Library::new();
+    let mut add = |name: String, text: String| {
+        let formula = Formula::parse(&format!("{name}.formula.toml"), &text).expect("parses");
+        library.insert("bench", formula);
+    };
+    for side in ["a", "b"] {
+        add(
+            format!("{side}0"),
+            format!("formula = \"{side}0\"\n[[steps]]\nid = \"s-{side}0\"\n"),
+        );
+    }
+    for i in 1..=depth {
+        for side in ["a", "b"] {
+            add(
+                format!("{side}{i}"),
+                format!(
+                    "formula = \"{side}{i}\"\nextends = [\"a{p}\", \"b{p}\"]\n[[steps]]\nid = \"s-{side}{i}\"\n",
+                    p = i - 1
+                ),
+            );
+        }
+    }
+    add(
+        "top".to_string(),
+        format!("formula = \"top\"\nextends = [\"a{depth}\", \"b{depth}\"]\n"),
+    );
+    let top = library.get("top").expect("top").clone();
+    let options = CookOptions {
+        vars: None,
+        overlay: None,
+    };
+    let steps = cook_formula(&library, &top, &options)
+        .expect("cooks")
+        .steps
+        .len();
+    let cook = median(51, || {
+        black_box(cook_formula(&library, black_box(&top), &options).expect("cooks"));
+    });
+    println!("extends diamond {depth} levels deep ({steps} steps)");
+    println!("  cook (parsed)    {cook}");
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -172,4 +219,6 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     bench_largest_corpus_formula();
     bench_thousand_steps();
+    bench_extends_diamond(22);
+    bench_extends_diamond(30);
 }

@@ -80,6 +80,18 @@ pub enum FormulaError {
     /// `extends` leads back to a formula already being resolved.
     #[error("{file}: extends loops {}; break the loop", chain.join(" -> "))]
     ExtendsLoop { file: String, chain: Vec<String> },
+    /// `extends` nests deeper than [`crate::MAX_EXTENDS_DEPTH`] levels.
+    #[error(
+        "{file}: extends nests {} levels deep ({}), more than the {max} allowed; flatten the \
+         chain (a formula can extend several parents at once)",
+        chain.len(),
+        chain.join(" -> ")
+    )]
+    ExtendsTooDeep {
+        file: String,
+        max: usize,
+        chain: Vec<String>,
+    },
     /// A `[compose]` rule names a formula that is not on the search path.
     #[error(
         "{file}: {rule} names formula `{name}`, which is not on the search path; fix the name or add {name}.formula.toml to .beads/formulas/"
@@ -134,6 +146,7 @@ impl FormulaError {
             | Self::VariableNotAllowed { file, .. }
             | Self::ExtendsNotFound { file, .. }
             | Self::ExtendsLoop { file, .. }
+            | Self::ExtendsTooDeep { file, .. }
             | Self::ComposeNotFound { file, .. }
             | Self::WrongKind { file, .. }
             | Self::TargetNotFound { file, .. }

@@ -56,3 +56,4 @@ pub use error::FormulaError;
 pub use library::{Entry, Library, Listed, stem};
 pub use model::{Formula, FormulaKind, Overlay, OverrideMode, Step, StepOverride, VarDef};
 pub use proto::{PourRecord, ProtoStep, Protomolecule};
+pub use resolve::MAX_EXTENDS_DEPTH;

@@ -71,18 +71,36 @@ impl Draft {
     }
 }
 
+/// How deep `extends` may nest: a formula, its parent, the parent's parent, … Real formulas
+/// use two or three levels; a chain this long is a mistake (or an attack on the ledger actor,
+/// which cooks formulas), refused with [`FormulaError::ExtendsTooDeep`].
+pub const MAX_EXTENDS_DEPTH: usize = 64;
+
 /// Resolves `formula` against `library`: extends, lowering, composition, own overrides.
+///
+/// Each formula reached through `extends` is resolved once and its draft reused (a diamond —
+/// two parents extending one grandparent — would otherwise resolve the grandparent once per
+/// path, 2^depth times in a deep diamond).
 pub(crate) fn resolve(library: &Library, formula: &Formula) -> Result<Draft, FormulaError> {
     let mut chain = Vec::new();
-    resolve_in(library, formula, &mut chain)
+    let mut memo = HashMap::new();
+    resolve_in(library, formula, &mut chain, &mut memo)
 }
 
 fn resolve_in(
     library: &Library,
     formula: &Formula,
     chain: &mut Vec<String>,
+    memo: &mut HashMap<String, Draft>,
 ) -> Result<Draft, FormulaError> {
     chain.push(formula.formula.clone());
+    if chain.len() > MAX_EXTENDS_DEPTH {
+        return Err(FormulaError::ExtendsTooDeep {
+            file: formula.source.clone(),
+            max: MAX_EXTENDS_DEPTH,
+            chain: chain.clone(),
+        });
+    }
     let mut draft = Draft::default();
     for parent_name in &formula.extends {
         if chain.contains(parent_name) {
@@ -93,6 +111,10 @@ fn resolve_in(
                 chain: looped,
             });
         }
+        if let Some(done) = memo.get(parent_name) {
+            draft.merge(done.clone());
+            continue;
+        }
         let parent = library.get(parent_name).map_err(|e| match e {
             FormulaError::NotFound { .. } => FormulaError::ExtendsNotFound {
                 file: formula.source.clone(),
@@ -101,7 +123,9 @@ fn resolve_in(
             other => other,
         })?;
         let parent = Arc::clone(parent);
-        draft.merge(resolve_in(library, &parent, chain)?);
+        let resolved = resolve_in(library, &parent, chain, memo)?;
+        memo.insert(parent_name.clone(), resolved.clone());
+        draft.merge(resolved);
     }
     draft.merge(lower(formula)?);
     compose::apply_compose(library, formula, &mut draft)?;

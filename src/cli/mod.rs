@@ -360,8 +360,16 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
     }
 }
 
+/// The town the command runs in; warns (once per process) when other users can read it.
 fn find_town(explicit: &Option<PathBuf>) -> Result<Town> {
-    Town::find(explicit.as_deref())
+    let town = Town::find(explicit.as_deref())?;
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    if let Some(warning) = gastown_town::town::exposure_warning(&town.root) {
+        WARNED.call_once(|| {
+            eprintln!("{warning}");
+        });
+    }
+    Ok(town)
 }
 
 #[cfg(test)]

@@ -64,6 +64,30 @@ pub(super) fn err(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError::new(code, message)
 }
 
+/// A command's error on the wire: the ledger unavailable (refusing changes on a full disk, or
+/// not reachable at all in a step) is `Unavailable`, with its reason; anything else is the
+/// caller's (`InvalidArgument`, its message says what to do).
+pub(super) fn command_error(e: anyhow::Error) -> WireError {
+    let unavailable = e.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<gastown_beads::LedgerError>(),
+            Some(gastown_beads::LedgerError::Unavailable(_))
+        ) || matches!(
+            cause.downcast_ref::<gastown_actors::ledger::LedgerCallError>(),
+            Some(
+                gastown_actors::ledger::LedgerCallError::LedgerUnavailable(_)
+                    | gastown_actors::ledger::LedgerCallError::Unavailable
+            )
+        )
+    });
+    let code = if unavailable {
+        ErrorCode::Unavailable
+    } else {
+        ErrorCode::InvalidArgument
+    };
+    err(code, format!("{e:#}"))
+}
+
 /// The domain's caller for a connection's identity.
 fn caller_of(identity: &Identity) -> Result<Caller, WireError> {
     match identity {
@@ -183,11 +207,10 @@ impl TownHandler {
         let town = self.tree.town.clone();
         self.ledger
             .call(name, move |ledger| {
-                f(ledger, &town, &caller).map_err(|e| format!("{e:#}"))
+                f(ledger, &town, &caller).map_err(command_error)
             })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
-            .map_err(|e| err(ErrorCode::InvalidArgument, e))
     }
 
     async fn work(&self, caller: &Caller, request: WorkCommand) -> Result<TownReply, WireError> {
@@ -199,11 +222,10 @@ impl TownHandler {
         let outcome = self
             .ledger
             .in_steps(move |steps| {
-                work::apply(steps, &town, request, &caller).map_err(|e| format!("{e:#}"))
+                work::apply(steps, &town, request, &caller).map_err(command_error)
             })
             .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
-            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))??;
         let mut text = outcome.text;
         for effect in outcome.effects {
             match self.carry_out(effect).await {

@@ -21,11 +21,10 @@ impl TownHandler {
         let (town, caller) = (self.tree.town.clone(), caller.clone());
         self.ledger
             .in_steps(move |steps| {
-                mq::apply(steps, &town, request, &caller).map_err(|e| format!("{e:#}"))
+                mq::apply(steps, &town, request, &caller).map_err(super::handler::command_error)
             })
             .await
             .map_err(|e| WireError::new(ErrorCode::Unavailable, e.to_string()))?
             .map(TownReply::Mq)
-            .map_err(|e| WireError::new(ErrorCode::InvalidArgument, e))
     }
 }

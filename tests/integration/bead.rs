@@ -181,6 +181,77 @@ fn a_malformed_import_names_the_line_and_imports_nothing() {
     assert_eq!(ids(&town.ok(&["bead", "list", "--all", "--json"])).len(), 0);
 }
 
+/// A bead line with `status`, `priority` and `created_at` as given.
+fn import_line(id: &str, status: &str, priority: u8, created_at: &str, deps: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","title":"Bead {id}","status":"{status}","priority":{priority},"issue_type":"task","created_at":"{created_at}"{deps}}}"#
+    )
+}
+
+fn blocks(id: &str, on: &str) -> String {
+    format!(
+        r#","dependencies":[{{"issue_id":"{id}","depends_on_id":"{on}","type":"blocks","created_at":"2026-01-01T00:00:00Z"}}]"#
+    )
+}
+
+/// What the CLI refuses, an import refuses too, with the line of every bad record, with or
+/// without the supervisor (the socket's request runs the same ledger write).
+#[test]
+fn an_import_refuses_what_the_cli_refuses_with_every_line_and_imports_nothing() {
+    let t = crate::running::RunningTown::start();
+    let when = "2026-01-01T00:00:00Z";
+    let lines = [
+        import_line("gt-ok1", "open", 2, when, ""),
+        import_line("gt-st1", "weird", 2, when, ""),
+        import_line("gt-pr1", "open", 9, when, ""),
+        import_line("gt-ti1", "open", 2, "yesterday", ""),
+        import_line("gt-cy1", "open", 2, when, &blocks("gt-cy1", "gt-cy2")),
+        import_line("gt-cy2", "open", 2, when, &blocks("gt-cy2", "gt-cy1")),
+        import_line("gt-da1", "open", 2, when, &blocks("gt-da1", "gt-gone")),
+        import_line("gt-tl1", "open", 2, when, "").replace("Bead gt-tl1", &"T".repeat(600)),
+    ];
+    let file = t.town.root.join("bad.jsonl");
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let path = file.to_str().expect("utf-8");
+    let err = t.town.fails(&["bead", "import", path]);
+    for needle in [
+        "6 invalid records, so nothing was imported",
+        "line 2: gt-st1: status",
+        "line 3: gt-pr1: priority",
+        "line 4: gt-ti1: created_at",
+        "line 5: gt-cy1: dependencies: blocking dependencies form a cycle",
+        "line 7: gt-da1: dependencies: depends on gt-gone",
+        "line 8: gt-tl1: title: is 600 characters long",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing:\n{err}");
+    }
+    let all = t.town.ok(&["bead", "list", "--all", "--json"]);
+    assert!(!all.contains("gt-ok1"), "nothing imported: {all}");
+    // The CLI refuses the same title.
+    let err = t.town.fails(&["bead", "create", &"T".repeat(600)]);
+    assert!(err.contains("600 characters long"), "{err}");
+    drop(t);
+}
+
+/// A zero-length index (a crash, a full disk, a bad copy) is refused with what to run; it is
+/// never silently replaced by an empty one.
+#[test]
+fn an_emptied_index_is_refused_with_the_command_to_run() {
+    let town = TestTown::new();
+    let id = town.create(&["Survives in git"]);
+    let index = town.root.join(".runtime").join("ledger.redb");
+    std::fs::File::create(&index).expect("truncate the index");
+    let err = town.fails(&["bead", "list"]);
+    assert!(err.contains("empty (0 bytes)"), "{err}");
+    assert!(err.contains("not silently replaced"), "{err}");
+    let mv = format!("mv {} {}.damaged", index.display(), index.display());
+    assert!(err.contains(&mv), "{err}");
+    assert_eq!(std::fs::metadata(&index).expect("kept").len(), 0);
+    std::fs::rename(&index, index.with_extension("redb.damaged")).expect("mv");
+    let shown = town.ok(&["bead", "show", &id]);
+    assert!(shown.contains("Survives in git"), "{shown}");
+}
+
 #[test]
 fn the_town_is_found_by_flag_env_or_walking_up() {
     let town = TestTown::new();
@@ -218,6 +289,39 @@ fn install_refuses_an_existing_town_and_a_bad_prefix() {
         !dir.path().join("t2").join("town.toml").exists(),
         "nothing half-made"
     );
+}
+
+#[test]
+fn install_makes_the_town_private_and_an_open_town_gets_a_warning_with_the_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    let town = TestTown::new();
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("town dir").permissions().mode() & 0o777;
+    assert_eq!(mode(&town.root), 0o700, "install makes the town 0700");
+    let out = town.run(&["bead", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("warning"),
+        "a private town warns of nothing: {}",
+        stderr(&out)
+    );
+
+    std::fs::set_permissions(&town.root, std::fs::Permissions::from_mode(0o755))
+        .expect("chmod 755");
+    let out = town.run(&["bead", "list"]);
+    assert!(
+        out.status.success(),
+        "the warning does not stop the command"
+    );
+    let err = stderr(&out);
+    assert!(err.contains("mode 0755"), "{err}");
+    assert!(err.contains("other users can read"), "{err}");
+    let chmod = format!(
+        "chmod 700 {}",
+        town.root.canonicalize().expect("root").display()
+    );
+    assert!(err.contains(&chmod), "says the chmod to run: {err}");
+    assert_eq!(err.matches("warning: the town").count(), 1, "once: {err}");
 }
 
 #[test]

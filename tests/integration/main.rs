@@ -25,6 +25,7 @@ mod running;
 mod steps;
 #[path = "../support/corpus.rs"]
 mod support;
+mod unavailable;
 mod util;
 mod work;
 mod workloop;

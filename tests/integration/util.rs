@@ -29,6 +29,22 @@ impl TestTown {
         TestTown { _dir: dir, root }
     }
 
+    /// `gastown install --agent sim` into `root`, a directory below `dir` (kept alive with the
+    /// town): for a town on a file system the test made, e.g. a small tmpfs.
+    pub fn install_at(dir: tempfile::TempDir, root: PathBuf) -> TestTown {
+        let out = gastown(
+            dir.path(),
+            &[
+                "install",
+                root.to_str().expect("utf-8 path"),
+                "--agent",
+                "sim",
+            ],
+        );
+        assert!(out.status.success(), "install failed: {}", stderr(&out));
+        TestTown { _dir: dir, root }
+    }
+
     /// Run `gastown <args>` inside the town; returns the output whatever the exit status.
     pub fn run(&self, args: &[&str]) -> Output {
         gastown(&self.root, args)

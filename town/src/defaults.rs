@@ -125,6 +125,26 @@ pub const EVENT_HISTORY: usize = 2000;
 /// Daily log files kept under `.runtime/logs`: a week of history.
 pub const LOG_FILES_KEPT: usize = 7;
 
+/// Free space the ledger keeps on the disk of its index: below it, the supervisor's ledger actor
+/// refuses changes (reads go on) instead of letting a write fail inside redb, which would take
+/// the index down for reads too until it is reopened. A group commit of even a large import
+/// writes a few MiB; 32 MiB is room for that and for git's packs, and nothing on a healthy disk.
+pub const LEDGER_FREE_SPACE_RESERVE: u64 = 32 * 1024 * 1024;
+
+/// While the ledger is unavailable (locked by another process, the disk full, the index
+/// unreadable), the ledger actor tries to reopen it after this long, doubling up to
+/// [`LEDGER_RETRY_MAX`]: a released lock is noticed within seconds, and a lasting problem costs
+/// one attempt every few seconds.
+pub const LEDGER_RETRY_START: Duration = Duration::from_millis(200);
+
+/// The longest wait between two attempts to reopen an unavailable ledger.
+pub const LEDGER_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// A caller whose change was in a group commit that failed waits this long for the ledger to
+/// reopen and tell whether the change was stored after all; then it is told that this is not
+/// known yet (never that it failed: it may have been stored).
+pub const LEDGER_UNCERTAIN_WAIT: Duration = Duration::from_secs(10);
+
 /// A ledger operation that holds the single writer longer than this is logged as a warning
 /// with its name: every other ledger user waited that long. A durable write takes 0.3–4 ms (one
 /// fsync), and a call's p99 is to stay under 50 ms even while a gate runs (docs/benchmarks.md).

@@ -15,7 +15,7 @@
 
 mod install;
 
-pub use install::{DefaultAgent, InstallOptions, install};
+pub use install::{DefaultAgent, InstallOptions, exposure_warning, install};
 
 use crate::defaults;
 use crate::duration::HumanDuration;

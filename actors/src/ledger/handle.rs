@@ -16,6 +16,10 @@ use tokio::sync::oneshot;
 pub enum LedgerCallError {
     #[error("the ledger actor is not running: is `gastown run` shutting down?")]
     Unavailable,
+    /// The ledger actor runs but cannot reach its ledger (locked by another process, the disk
+    /// full, the index damaged): the reason, with what to do. Nothing acknowledged was lost.
+    #[error("the ledger is unavailable: {0}")]
+    LedgerUnavailable(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error("git commit of the ledger failed: {0}")]
@@ -59,19 +63,24 @@ impl LedgerHandle {
         &self,
         name: Cow<'static, str>,
         f: F,
-    ) -> Result<oneshot::Receiver<R>, LedgerCallError>
+    ) -> Result<oneshot::Receiver<Result<R, String>>, LedgerCallError>
     where
         R: Send + 'static,
         F: FnOnce(&mut Ledger) -> R + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel();
+        let (tx, rx) = oneshot::channel::<Result<R, String>>();
         let op = LedgerOp {
             name,
-            run: Box::new(move |ledger| {
-                let result = f(ledger);
-                Box::new(move || {
-                    let _ = tx.send(result);
-                })
+            run: Box::new(move |ledger| match ledger {
+                Ok(ledger) => {
+                    let result = f(ledger);
+                    Box::new(move |durable: Result<(), String>| {
+                        let _ = tx.send(durable.map(|()| result));
+                    })
+                }
+                Err(_) => Box::new(move |refused: Result<(), String>| {
+                    let _ = tx.send(Err(refused.err().unwrap_or_default()));
+                }),
             }),
         };
         self.actor()?
@@ -92,7 +101,9 @@ impl LedgerHandle {
         F: FnOnce(&mut Ledger) -> R + Send + 'static,
     {
         let rx = self.send(name.into(), f)?;
-        rx.await.map_err(|_| LedgerCallError::Unavailable)
+        rx.await
+            .map_err(|_| LedgerCallError::Unavailable)?
+            .map_err(LedgerCallError::LedgerUnavailable)
     }
 
     /// Like [`LedgerHandle::call`] for operations that return a ledger result.
@@ -120,7 +131,9 @@ impl LedgerHandle {
         F: FnOnce(&mut Ledger) -> R + Send + 'static,
     {
         let rx = self.send(name.into(), f)?;
-        rx.blocking_recv().map_err(|_| LedgerCallError::Unavailable)
+        rx.blocking_recv()
+            .map_err(|_| LedgerCallError::Unavailable)?
+            .map_err(LedgerCallError::LedgerUnavailable)
     }
 
     /// Run a command written against [`LedgerSteps`] (`sling`, `done`, `mq process`) on a

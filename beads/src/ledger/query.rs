@@ -1,11 +1,12 @@
 //! The ledger's reads (get, list, ready, blocked, events, export) and its bulk write (import).
 
 use super::{Blocked, ImportOutcome, Ledger, ListFilter, event};
-use crate::error::LedgerError;
+use crate::error::{ImportProblem, LedgerError};
 use crate::graph::{Graph, NodeInfo};
-use crate::jsonl;
+use crate::jsonl::{self, ImportRecord};
 use crate::model::{Bead, Event, EventKind, Status};
 use crate::store::{Batch, Put, Select, StatusIs};
+use crate::validate;
 use std::io::Write;
 use std::path::Path;
 
@@ -100,10 +101,14 @@ impl Ledger {
         self.store.events(id)
     }
 
-    /// Import a `bd` export: parsed completely first (any bad line: nothing imported), then
-    /// written in one transaction. Ephemeral beads become wisps (still exported, never in git).
+    /// Import a `bd` export: parsed completely first (any bad line: nothing imported), every
+    /// record validated like any other write and its dependencies checked (none dangling, no
+    /// cycle; any problem: nothing imported, each problem named with its line), then written in
+    /// one transaction. Ephemeral beads become wisps (still exported, never in git).
     pub fn import_file(&mut self, path: &Path, actor: &str) -> Result<ImportOutcome, LedgerError> {
+        self.check_accepting()?;
         let records = jsonl::read_export(path)?;
+        check_import(&self.graph, path, &records)?;
         let now = crate::time::now_rfc3339();
         let mut outcome = ImportOutcome::default();
         let mut batch = Batch::default();
@@ -169,6 +174,37 @@ impl Ledger {
             .map_err(|e| LedgerError::io("write the export", e))?;
         Ok(n)
     }
+}
+
+/// The one validation ([`crate::validate`]) of every record of an import, and of their links
+/// against the ledger: every problem with its line, and nothing imported when there is one.
+fn check_import(graph: &Graph, path: &Path, records: &[ImportRecord]) -> Result<(), LedgerError> {
+    let mut problems: Vec<ImportProblem> = Vec::new();
+    for rec in records {
+        for problem in validate::check_bead(&rec.bead) {
+            problems.push(ImportProblem {
+                line: rec.line,
+                id: rec.bead.id.clone(),
+                problem,
+            });
+        }
+    }
+    let beads: Vec<&Bead> = records.iter().map(|r| &r.bead).collect();
+    for (i, problem) in validate::check_links(graph, &beads) {
+        problems.push(ImportProblem {
+            line: records[i].line,
+            id: records[i].bead.id.clone(),
+            problem,
+        });
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    problems.sort_by_key(|p| p.line);
+    Err(LedgerError::InvalidImport {
+        path: path.to_path_buf(),
+        problems,
+    })
 }
 
 /// Statuses `list` leaves out unless asked: closed beads, and tombstones.

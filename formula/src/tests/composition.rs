@@ -453,3 +453,88 @@ fn protomolecule_serializes_for_the_cli() {
     let verbose = format!("{proto:#}");
     assert!(verbose.contains("acceptance: f tested"), "{verbose}");
 }
+
+/// A diamond of `depth` levels: level `i` has `a{i}` and `b{i}`, both extending `a{i-1}` and
+/// `b{i-1}`; `top` extends `a{depth}` and `b{depth}`. Every formula adds its own step.
+fn extends_diamond(depth: usize) -> Vec<(String, String)> {
+    let mut files = vec![
+        (
+            "a0.formula.toml".to_string(),
+            "formula = \"a0\"\n[[steps]]\nid = \"s-a0\"\n".to_string(),
+        ),
+        (
+            "b0.formula.toml".to_string(),
+            "formula = \"b0\"\n[[steps]]\nid = \"s-b0\"\n".to_string(),
+        ),
+    ];
+    for i in 1..=depth {
+        for side in ["a", "b"] {
+            files.push((
+                format!("{side}{i}.formula.toml"),
+                format!(
+                    "formula = \"{side}{i}\"\nextends = [\"a{p}\", \"b{p}\"]\n[[steps]]\nid = \"s-{side}{i}\"\n",
+                    p = i - 1
+                ),
+            ));
+        }
+    }
+    files.push((
+        "top.formula.toml".to_string(),
+        format!(
+            "formula = \"top\"\nextends = [\"a{depth}\", \"b{depth}\"]\n[[steps]]\nid = \"s-top\"\n"
+        ),
+    ));
+    files
+}
+
+#[test]
+fn a_thirty_deep_extends_diamond_resolves_each_formula_once() {
+    // Without memoizing, this resolves a0 2^30 times (hours); with it, each formula once.
+    let files = extends_diamond(30);
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    let proto = cook_in(&refs, "top", &[]).expect("a 30-deep diamond cooks");
+    // Every formula's step once: 31 levels of two, and top's own.
+    assert_eq!(proto.steps.len(), 31 * 2 + 1);
+    assert!(ids(&proto).contains(&"s-a0"));
+    assert!(ids(&proto).contains(&"s-top"));
+}
+
+#[test]
+fn extends_deeper_than_the_cap_is_refused_naming_the_chain() {
+    let depth = crate::MAX_EXTENDS_DEPTH;
+    let mut files: Vec<(String, String)> = vec![(
+        "f0.formula.toml".to_string(),
+        "formula = \"f0\"\n[[steps]]\nid = \"s0\"\n".to_string(),
+    )];
+    for i in 1..=depth {
+        files.push((
+            format!("f{i}.formula.toml"),
+            format!(
+                "formula = \"f{i}\"\nextends = [\"f{p}\"]\n[[steps]]\nid = \"s{i}\"\n",
+                p = i - 1
+            ),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    // f{depth-1} is a chain of exactly `depth` formulas: allowed.
+    let ok = format!("f{}", depth - 1);
+    cook_in(&refs, &ok, &[]).expect("a chain at the cap cooks");
+    let top = format!("f{depth}");
+    match cook_in(&refs, &top, &[]) {
+        Err(crate::FormulaError::ExtendsTooDeep { max, chain, .. }) => {
+            assert_eq!(max, depth);
+            assert_eq!(chain.len(), depth + 1);
+            assert_eq!(chain.first().map(String::as_str), Some(top.as_str()));
+        }
+        other => panic!("expected ExtendsTooDeep, got {other:?}"),
+    }
+    let message = cook_in(&refs, &top, &[]).expect_err("too deep").to_string();
+    let expected = format!("more than the {depth} allowed");
+    assert!(message.contains(&expected), "{message}");
+}

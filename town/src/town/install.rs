@@ -39,7 +39,9 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         DefaultAgent::Named(name) => Some(check_agent_name(name)?),
         DefaultAgent::FirstOnPath(path) => crate::runtimes::first_preset_on_path(path),
     };
-    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    // The town holds every bead and mail body (its git repository included): only its owner
+    // may read it.
+    ensure_private_dir(dir)?;
     let name = match &opts.name {
         Some(n) => n.clone(),
         None => dir
@@ -70,6 +72,28 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         .close_ledger()
         .context("cannot close the new ledger")?;
     Ok(town)
+}
+
+/// A warning when the town directory at `root` lets its group or others in (read, write or
+/// search): its git repository holds every bead and mail body. `None` for a private town (or
+/// one whose mode cannot be read: the command that follows reports that better).
+pub fn exposure_warning(root: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(root).ok()?.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return None;
+    }
+    Some(format!(
+        "warning: the town at {root} has mode {mode:04o}, so other users can read its ledger (every \
+         bead and mail body, through its git repository){writable}; make it private with \
+         `chmod 700 {root}`",
+        root = root.display(),
+        writable = if mode & 0o022 != 0 {
+            " and change it"
+        } else {
+            ""
+        },
+    ))
 }
 
 /// Where a town may not be made: an existing town, inside a town, a directory with files.
