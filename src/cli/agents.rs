@@ -91,10 +91,11 @@ pub fn actors(town: &Town, args: ActorsArgs) -> Result<()> {
             )];
             render(&tree, 0, &mut lines);
             lines.push(format!(
-                "socket: {} accepted, {} active; refused: {} other uid, {} bad frame, {} oversized, {} wrong version, {} unknown token, {} revoked token, {} idle, {} over capacity",
+                "socket: {} accepted, {} active; refused: {} other uid, {} bad frame, {} oversized, {} wrong version, {} unknown token, {} revoked token, {} idle, {} over capacity, {} unidentified; {} requests forbidden; {} token mismatches",
                 stats["accepted"], stats["active"], stats["rejected_uid"], stats["bad_frame"],
                 stats["oversized"], stats["version_mismatch"], stats["unknown_token"],
-                stats["revoked_token"], stats["idle_closed"], stats["over_capacity"]
+                stats["revoked_token"], stats["idle_closed"], stats["over_capacity"],
+                stats["unidentified"], stats["forbidden"], stats["token_mismatch"]
             ));
             output::line(lines.join("\n"))?;
         }

@@ -7,6 +7,7 @@
 //! outcome; the live tree's requests are answered in `live.rs`.
 
 use super::attach::Attachments;
+use super::authorize::command_error;
 use super::topology::{self, TreeConfig};
 use crate::protocol::{Synced, TownReply, TownRequest};
 use crate::socket::{
@@ -53,6 +54,10 @@ impl Handler for TownHandler {
             };
             let caller = caller_of(identity)?;
             self.heartbeat(&caller).await;
+            if let Err(refusal) = super::authorize::authorize(&caller, &request) {
+                tracing::warn!(%caller, reason = %refusal.reason, "request refused");
+                return Err(super::authorize::forbidden(refusal));
+            }
             self.answer(&caller, *request)
                 .await
                 .map(|reply| ReplyBody::Town(Box::new(reply)))
@@ -183,11 +188,10 @@ impl TownHandler {
         let town = self.tree.town.clone();
         self.ledger
             .call(name, move |ledger| {
-                f(ledger, &town, &caller).map_err(|e| format!("{e:#}"))
+                f(ledger, &town, &caller).map_err(|e| command_error(&e))
             })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
-            .map_err(|e| err(ErrorCode::InvalidArgument, e))
     }
 
     async fn work(&self, caller: &Caller, request: WorkCommand) -> Result<TownReply, WireError> {
@@ -199,11 +203,10 @@ impl TownHandler {
         let outcome = self
             .ledger
             .in_steps(move |steps| {
-                work::apply(steps, &town, request, &caller).map_err(|e| format!("{e:#}"))
+                work::apply(steps, &town, request, &caller).map_err(|e| command_error(&e))
             })
             .await
-            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
-            .map_err(|e| err(ErrorCode::InvalidArgument, e))?;
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))??;
         let mut text = outcome.text;
         for effect in outcome.effects {
             match self.carry_out(effect).await {

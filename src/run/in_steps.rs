@@ -4,6 +4,7 @@
 //!
 //! `sling` and `done` (the handler's work requests) and the mq commands (here).
 
+use super::authorize::command_error;
 use super::handler::TownHandler;
 use crate::protocol::TownReply;
 use crate::socket::{ErrorCode, WireError};
@@ -21,11 +22,10 @@ impl TownHandler {
         let (town, caller) = (self.tree.town.clone(), caller.clone());
         self.ledger
             .in_steps(move |steps| {
-                mq::apply(steps, &town, request, &caller).map_err(|e| format!("{e:#}"))
+                mq::apply(steps, &town, request, &caller).map_err(|e| command_error(&e))
             })
             .await
             .map_err(|e| WireError::new(ErrorCode::Unavailable, e.to_string()))?
             .map(TownReply::Mq)
-            .map_err(|e| WireError::new(ErrorCode::InvalidArgument, e))
     }
 }

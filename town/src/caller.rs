@@ -71,12 +71,10 @@ impl Caller {
     }
 
     /// May the caller act for `address` (read its inbox, set its do-not-disturb, …)? The
-    /// overseer for anyone; an agent for itself only.
+    /// overseer for anyone; an agent for itself; the mayor, and a rig's witness and refinery
+    /// for its polecats: the rule is [`crate::authz::may_act_on`].
     pub fn may_act_for(&self, address: &str) -> bool {
-        match self {
-            Caller::Overseer => true,
-            Caller::Agent(identity) => identity.address == address,
-        }
+        crate::authz::may_act_on(self, address)
     }
 }
 

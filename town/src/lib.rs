@@ -6,6 +6,7 @@
 //! - [`identity`]: agent addresses; [`names`]: every other name of an agent (tree path, home,
 //!   bead id, registry name), derived from its address; [`agents`]: identities as agent beads;
 //!   [`caller`]: who runs a command (the overseer or an agent), as the domain checks it;
+//!   [`authz`]: who may do what (the one place with the rules);
 //! - [`command`]: the ledger commands (`bead`, `mail`, `mol`, `mq`, `convoy`, hook and seance
 //!   views): a request, a typed outcome and `apply` per family, run alike by the CLI and the
 //!   supervisor;
@@ -27,6 +28,7 @@
 //! [`work::Effect`]s for the caller to carry out.
 
 pub mod agents;
+pub mod authz;
 pub mod caller;
 pub mod command;
 pub mod convoy;

@@ -256,21 +256,16 @@ pub fn get_mail(ledger: &Ledger, id: &str) -> Result<Bead> {
     }
 }
 
-/// May `caller` see this mail? The overseer sees all; an agent its own (sent or received) and
-/// queue items.
+/// May `caller` see this mail? See [`crate::authz::may_see_mail`]: its sender, whoever may act
+/// on its recipient, anyone for queue items.
 pub fn can_see(caller: &Caller, bead: &Bead) -> bool {
-    let who = caller.name();
-    caller.is_overseer()
-        || bead.assignee == who
-        || sender_of(bead) == who
-        || bead.assignee.starts_with("queue:")
+    crate::authz::may_see_mail(caller, bead, &sender_of(bead))
 }
 
-/// May `caller` change this mail's state (read, ack, archive)? Its recipient, a queue item's
-/// claimant, or the overseer.
+/// May `caller` change this mail's state (read, ack, archive)? See
+/// [`crate::authz::may_change_mail`]: whoever may act on its recipient, a queue item's claimant.
 pub fn can_change(caller: &Caller, bead: &Bead) -> bool {
-    let who = caller.name();
-    caller.is_overseer() || bead.assignee == who || super::queue::claimant(bead) == Some(who)
+    crate::authz::may_change_mail(caller, bead, super::queue::claimant(bead))
 }
 
 /// Every mail (not group/queue/channel records), archived ones too.
