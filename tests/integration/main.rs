@@ -10,6 +10,7 @@ mod demo;
 mod durable;
 mod finish;
 mod grammar;
+mod identity;
 mod landing;
 mod mail;
 mod mol;

@@ -285,7 +285,10 @@ fn all_mail(ledger: &Ledger) -> Result<Vec<Bead>> {
 pub fn thread(ledger: &Ledger, caller: &Caller, id: &str) -> Result<Vec<Bead>> {
     let start = get_mail(ledger, id)?;
     if !can_see(caller, &start) {
-        bail!("{id} is not your mail: an agent sees only mail it sent or received");
+        return Err(crate::authz::Forbidden::new(format!(
+            "{caller} may not read mail {id}: it is not its mail (an agent sees mail it sent or received)"
+        ))
+        .into());
     }
     let mail = all_mail(ledger)?;
     let by_id: HashMap<&str, &Bead> = mail.iter().map(|b| (b.id.as_str(), b)).collect();
@@ -345,7 +348,10 @@ pub fn reply(
 ) -> Result<Bead> {
     let original = get_mail(ledger, id)?;
     if !can_see(caller, &original) {
-        bail!("{id} is not your mail: you can reply only to mail you sent or received");
+        return Err(crate::authz::Forbidden::new(format!(
+            "{caller} may not reply to mail {id}: an agent replies only to mail it sent or received"
+        ))
+        .into());
     }
     let subject = if original.title.starts_with("Re: ") {
         original.title.clone()
