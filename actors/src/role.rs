@@ -300,7 +300,8 @@ pub fn startup_prompt(identity: &AgentIdentity, hook: Option<&Bead>) -> String {
     let hook_line = match hook {
         Some(bead) => format!(
             "Your hook: {} \"{}\". GUPP: there is work on your hook, so you must run it.",
-            bead.id, bead.title
+            bead.id,
+            gastown_town::text::for_typing(&bead.title)
         ),
         None => "Your hook is empty.".to_string(),
     };

@@ -83,7 +83,8 @@ pub fn actors(town: &Town, args: ActorsArgs) -> Result<()> {
             output::line(serde_json::to_string_pretty(&tree)?)?;
         } else {
             if args.watch {
-                output::text("\x1b[H\x1b[2J")?;
+                // The terminal's own control sequence: the one raw write.
+                output::bytes(b"\x1b[H\x1b[2J")?;
             }
             let mut lines = vec![format!(
                 "{:<44} {:<11} {:>8} {:>9} {:>8}  {}",

@@ -11,6 +11,7 @@ mod durable;
 mod finish;
 mod grammar;
 mod identity;
+mod inert;
 mod landing;
 mod mail;
 mod mol;

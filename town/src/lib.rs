@@ -18,7 +18,8 @@
 //! - [`refinery`]: the merge queue, landing on the source remote;
 //! - [`convoy`]: convoys, landing, notification;
 //! - [`record`]: the typed record views (agent, merge request, mail, molecule) and who owns each.
-//! - [`steps`]: commands that run git or gates between ledger writes, in steps.
+//! - [`steps`]: commands that run git or gates between ledger writes, in steps;
+//! - [`text`]: text that reaches a terminal is inert (typed into sessions, printed by the CLI).
 //!
 //! Everything here is synchronous and runs against a [`gastown_beads::Ledger`] it is handed:
 //! the CLI opens the ledger directly, `gastown run` lends its ledger actor's. A command with
@@ -45,6 +46,7 @@ pub mod refinery;
 pub mod rig;
 pub mod runtimes;
 pub mod steps;
+pub mod text;
 pub mod town;
 pub mod work;
 

@@ -314,6 +314,9 @@ impl SessionState {
         reply: RpcReplyPort<Result<(), NudgeError>>,
     ) {
         let options = options.unwrap_or(self.args.nudge);
+        // Whoever asks, a nudge types one line of inert text: a CR or ESC in it (a mail
+        // subject, a bead title) must not submit or control anything.
+        let text = gastown_town::text::for_typing(&text).into_owned();
         let job = InputJob::Nudge {
             text,
             options,
