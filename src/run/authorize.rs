@@ -14,8 +14,9 @@ use gastown_town::command::mq::MqRequest;
 /// May `caller` make `request`? `Err` says who may.
 ///
 /// - the live tree: peeking at, nudging, restarting, killing, attaching to or spawning an agent
-///   is acting on it ([`authz::act_on`]); the tree, one actor, heartbeats and an attachment's own
-///   polls are anyone's (an attachment is checked when it starts);
+///   is acting on it ([`authz::act_on`]); the tree, one actor and heartbeats are anyone's; an
+///   attachment's polls, keys and resizes are its starter's alone (checked where they are
+///   answered, `live.rs`);
 /// - ledger commands are checked by the commands (mail, beads, hooks); landing a rig's merge
 ///   queue is the mayor's, and the rig's witness and refinery's ([`authz::act_on_rig`]).
 pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden> {
@@ -117,6 +118,27 @@ mod tests {
         }
         assert!(authorize(&caller("alpha/polecats/max"), &TownRequest::Actors).is_ok());
         assert!(authorize(&caller("alpha/polecats/max"), &TownRequest::Heartbeat).is_ok());
+    }
+
+    #[test]
+    fn an_attachment_is_its_starters_alone() {
+        let attachments = super::super::attach::Attachments::default();
+        attachments.claim(7, "overseer");
+        assert!(attachments.check_owner(7, "overseer").is_ok());
+        let hijack = attachments
+            .check_owner(7, "alpha/polecats/nux")
+            .expect_err("another caller's attachment");
+        assert_eq!(hijack.code, ErrorCode::Forbidden);
+        assert!(hijack.message.contains("it is overseer's"), "{hijack}");
+        let unknown = attachments
+            .check_owner(8, "overseer")
+            .expect_err("no such id");
+        assert_eq!(unknown.code, ErrorCode::NotFound);
+        attachments.forget_owner(7);
+        assert_eq!(
+            attachments.check_owner(7, "overseer").map_err(|e| e.code),
+            Err(ErrorCode::NotFound)
+        );
     }
 
     #[test]

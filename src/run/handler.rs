@@ -167,7 +167,7 @@ impl TownHandler {
                 })
                 .await
             }
-            other => self.answer_live(other).await,
+            other => self.answer_live(caller, other).await,
         }
     }
 

@@ -257,6 +257,25 @@ fn an_agent_cannot_act_as_another_agent_or_as_the_overseer() {
         "nothing forged was delivered"
     );
 
+    // The town's files are the overseer's too, even through commands the CLI runs itself.
+    for (command, refusal) in [
+        (
+            "config default-agent sim",
+            "may not change the town's configuration",
+        ),
+        ("rig remove alpha --force", "may not remove a rig"),
+    ] {
+        let (rc, out) = probe.run(&format!(
+            "env -u GASTOWN_TOKEN -u GASTOWN_AGENT $GASTOWN {command}"
+        ));
+        assert_ne!(rc, 0, "{command}: {out}");
+        assert!(out.contains(refusal), "{command}: {out}");
+    }
+    assert!(
+        town.ok(&["rig", "list"]).contains("alpha"),
+        "the rig is still there"
+    );
+
     // Every refusal was counted, and the stolen tokens seen as mismatches.
     let after = two.stats();
     let forbidden = |s: &serde_json::Value| s["forbidden"].as_u64().expect("forbidden counter");
