@@ -9,7 +9,6 @@ use crate::protocol::TownRequest;
 use crate::socket::{ErrorCode, WireError};
 use gastown_town::Caller;
 use gastown_town::authz::{self, Forbidden};
-use gastown_town::command::mq::MqRequest;
 
 /// May `caller` make `request`? `Err` says who may.
 ///
@@ -17,8 +16,9 @@ use gastown_town::command::mq::MqRequest;
 ///   is acting on it ([`authz::act_on`]); the tree, one actor and heartbeats are anyone's; an
 ///   attachment's polls, keys and resizes are its starter's alone (checked where they are
 ///   answered, `live.rs`);
-/// - ledger commands are checked by the commands (mail, beads, hooks); landing a rig's merge
-///   queue is the mayor's, and the rig's witness and refinery's ([`authz::act_on_rig`]).
+/// - ledger commands are checked by the commands themselves, with or without a supervisor
+///   (mail, beads, hooks and slings, merge queues: landing, retrying or rejecting a rig's merge
+///   requests is the mayor's, and the rig's witness and refinery's, [`authz::act_on_rig`]).
 pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden> {
     match request {
         TownRequest::Peek { agent, .. } => authz::act_on(caller, agent, "peek at the session of"),
@@ -29,9 +29,6 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
             authz::act_on(caller, agent, "attach to the session of")
         }
         TownRequest::Spawn { address, .. } => authz::act_on(caller, address, "spawn"),
-        TownRequest::Mq(MqRequest::Process { rig, .. }) => {
-            authz::act_on_rig(caller, rig, "land the merge queue of")
-        }
         TownRequest::Bead(_)
         | TownRequest::Mail(_)
         | TownRequest::Mol(_)

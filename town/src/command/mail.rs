@@ -191,7 +191,20 @@ fn apply_inner(ledger: &mut Ledger, request: MailRequest, caller: &Caller) -> Re
         MailRequest::Thread { id } => MailOutcome::Found(store::thread(ledger, caller, &id)?),
         MailRequest::Search { text } => MailOutcome::Found(store::search(ledger, caller, &text)?),
         MailRequest::Check { inject } => check(ledger, inject, who)?,
-        MailRequest::Group(request) => group(ledger, request, who)?,
+        MailRequest::Group(request) => {
+            // Who gets a group's mail is town-wide routing: the mayor's and the overseer's.
+            if !matches!(request, GroupRequest::List { .. })
+                && caller
+                    .agent()
+                    .is_some_and(|me| me.role != crate::identity::Role::Mayor)
+            {
+                return Err(crate::authz::Forbidden::new(format!(
+                    "{caller} may not change mail groups (who receives a group's mail): only the mayor and the overseer may"
+                ))
+                .into());
+            }
+            group(ledger, request, who)?
+        }
         MailRequest::Queue(request) => queue_command(ledger, request, caller)?,
         MailRequest::Channel(request) => channel_command(ledger, request, caller)?,
         MailRequest::Dnd { on, agent } => {
