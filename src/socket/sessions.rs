@@ -15,9 +15,10 @@
 //!    orphaned onto the supervisor as subreaper) has no provable identity;
 //! 4. else the peer is outside every session: the overseer's side.
 //!
-//! A peer gone before its `/proc` entry is read cannot be placed at all. The map sits behind a
-//! std mutex: every critical section is a map operation, and an empty registry (no session ever
-//! ran) costs nothing at handshake.
+//! A peer gone before its `/proc` entry is read cannot be placed at all. The walk runs even with
+//! no session registered: a gate started by the supervisor is never the overseer. The map sits
+//! behind a std mutex: every critical section is a map operation. A handshake costs one read of
+//! `/proc/<pid>/stat` per ancestor (an in-process client, the supervisor itself, one).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -139,9 +140,6 @@ impl SessionRegistry {
         let Some(peer) = ProcStat::read(pid) else {
             return PeerOrigin::Gone;
         };
-        if self.is_empty() {
-            return PeerOrigin::Outside;
-        }
         let (session, under_supervisor) = match self.walk(peer, supervisor) {
             Some(walked) => walked,
             // An ancestor exited while we walked (its children were re-parented): once more.
@@ -317,9 +315,14 @@ mod tests {
         let registry = SessionRegistry::new();
         let supervisor = std::process::id();
         assert_eq!(
-            registry.resolve(family.grandchild, supervisor),
+            registry.resolve(family.grandchild, u32::MAX),
             PeerOrigin::Outside,
-            "nothing registered: the fast path"
+            "nothing registered, and not the supervisor's"
+        );
+        assert_eq!(
+            registry.resolve(family.grandchild, supervisor),
+            PeerOrigin::SupervisorChild,
+            "nothing registered, yet a supervisor's child is not the overseer"
         );
         assert!(registry.register(family.child.id(), agent("r/polecats/a")));
         let expected = PeerOrigin::Session {
