@@ -233,6 +233,28 @@ pub fn check_bead(
     )))
 }
 
+/// May `caller` change `molecule` (finish its steps, squash it, or with `burn` throw it away)?
+/// One assigned to an agent: whoever may act on that agent. An unassigned one is shared work:
+/// anyone finishes its steps or squashes it; burning it is for its creator, the mayor and the
+/// overseer.
+pub fn change_molecule(caller: &Caller, molecule: &Bead, burn: bool) -> Result<(), Forbidden> {
+    if !molecule.assignee.is_empty() {
+        return act_on(
+            caller,
+            &molecule.assignee,
+            &format!("change molecule {} of", molecule.id),
+        );
+    }
+    let mayor = caller.agent().is_some_and(|me| me.role == Role::Mayor);
+    if !burn || caller.is_overseer() || mayor || molecule.created_by == caller.name() {
+        return Ok(());
+    }
+    Err(Forbidden::new(format!(
+        "{caller} may not burn molecule {}: only its creator ({}), the mayor and the overseer may",
+        molecule.id, molecule.created_by
+    )))
+}
+
 /// May `caller` create a bead of `issue_type` by hand? Mail, identities, merge requests and
 /// molecules are made by their own commands (`mail send`, `sling`, `done`, `mol pour`): an
 /// agent may not forge them; the overseer may.
@@ -338,6 +360,18 @@ mod tests {
         assert!(check_bead(&Caller::Overseer, &mail, BeadAction::Edit, as_mail).is_ok());
         let claimed = Some(("mayor", Some("alpha/polecats/max")));
         assert!(check_bead(&max, &mail, BeadAction::Mark, claimed).is_ok());
+    }
+
+    #[test]
+    fn molecules_are_changed_by_those_who_may_act_on_their_agent() {
+        let assigned = bead(IssueType::Molecule, "alpha/polecats/nux", "mayor");
+        assert!(change_molecule(&caller("alpha/polecats/nux"), &assigned, false).is_ok());
+        assert!(change_molecule(&caller("alpha/witness"), &assigned, true).is_ok());
+        assert!(change_molecule(&caller("alpha/polecats/max"), &assigned, false).is_err());
+        let shared = bead(IssueType::Molecule, "", "alpha/crew/sam");
+        assert!(change_molecule(&caller("alpha/polecats/max"), &shared, false).is_ok());
+        assert!(change_molecule(&caller("alpha/polecats/max"), &shared, true).is_err());
+        assert!(change_molecule(&caller("alpha/crew/sam"), &shared, true).is_ok());
     }
 
     #[test]
