@@ -153,6 +153,21 @@ fn an_agent_cannot_act_as_another_agent_or_as_the_overseer() {
         out.contains(a.as_str()) && !out.contains("overseer"),
         "without a token it is still {a}, not the overseer: {out}"
     );
+    // A process that left the session's process tree (its parent exited: re-parented) but
+    // kept the session's terminal is still a.
+    let orphan = two.boxes.join("orphan.out");
+    let (rc, out) = probe.run(&format!(
+        "( sleep 0.5; env -u GASTOWN_TOKEN -u GASTOWN_AGENT $GASTOWN mail inbox > {}.tmp 2>&1; mv {0}.tmp {0} ) &",
+        orphan.display()
+    ));
+    assert_eq!(rc, 0, "{out}");
+    let out = wait_for("the orphan's answer", Duration::from_secs(30), || {
+        std::fs::read_to_string(&orphan).ok()
+    });
+    assert!(
+        out.contains(a.as_str()) && !out.contains("overseer"),
+        "an orphan on a's terminal is a: {out}"
+    );
     let before = two.stats();
 
     // Without a token: still an agent, so acting on another agent is refused.
