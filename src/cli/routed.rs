@@ -36,7 +36,7 @@ pub fn run(
 pub fn caller_from_env() -> Result<Caller> {
     match std::env::var("GASTOWN_AGENT") {
         Ok(name) if !name.is_empty() => Caller::from_name(&name).map_err(|e| {
-            anyhow!("GASTOWN_AGENT={name:?} names no agent: {e}; unset it to act as the overseer")
+            anyhow!("GASTOWN_AGENT={name:?} names no agent: {e}; a session sets it to its agent's address (e.g. alpha/polecats/nux)")
         }),
         _ => Ok(Caller::Overseer),
     }
