@@ -27,10 +27,12 @@ fn main() -> ExitCode {
         Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             // Written without `eprintln!`, which would panic if stderr is a closed pipe too.
+            // Messages quote titles and names: their control characters are shown, not sent.
+            let inert = |text: String| gastown_town::text::paragraph(&text).into_owned();
             let mut stderr = std::io::stderr().lock();
-            let _ = writeln!(stderr, "error: {err}");
+            let _ = writeln!(stderr, "error: {}", inert(err.to_string()));
             for cause in err.chain().skip(1) {
-                let _ = writeln!(stderr, "  caused by: {cause}");
+                let _ = writeln!(stderr, "  caused by: {}", inert(cause.to_string()));
             }
             ExitCode::from(1)
         }

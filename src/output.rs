@@ -5,24 +5,32 @@
 //! `io::Result`; `main` turns an error chain holding a broken pipe into exit status 0, ripgrep's
 //! habit: `gastown completions zsh | head -3` or `gastown bead list | head` end quietly and
 //! successfully instead of panicking the way `println!` does on a closed pipe.
+//!
+//! Text written here is inert on a terminal: [`line`] and [`text`] escape every control character
+//! but line feeds and tabs (titles, subjects and bodies are anyone's text); JSON has none to
+//! escape (serde already did). Only [`bytes`] writes raw.
 
+use gastown_town::text::paragraph;
 use std::io::{self, Write};
 
 /// Write `text` (and a newline) to stdout; a broken pipe surfaces as an `io::Error` that
-/// [`is_broken_pipe`] recognises so `main` can exit 0.
+/// [`is_broken_pipe`] recognises so `main` can exit 0. Control characters other than line
+/// feeds and tabs are printed as visible escapes (`gastown_town::text::paragraph`): a title or
+/// a body holding ESC or CR never reaches the terminal raw.
 pub fn line(text: impl AsRef<str>) -> io::Result<()> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_ref().as_bytes())?;
+    out.write_all(paragraph(text.as_ref()).as_bytes())?;
     out.write_all(b"\n")?;
     out.flush()
 }
 
-/// Write text that already carries its newlines.
+/// Write text that already carries its newlines; control characters escaped as in [`line`].
 pub fn text(text: &str) -> io::Result<()> {
-    bytes(text.as_bytes())
+    bytes(paragraph(text).as_bytes())
 }
 
-/// Write raw bytes (generated scripts, terminal screens).
+/// Write raw bytes (generated scripts, terminal screens, the terminal's own control sequences):
+/// the only writer that passes control characters through.
 pub fn bytes(bytes: &[u8]) -> io::Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)?;
@@ -49,6 +57,19 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printed_text_holds_no_escape_or_carriage_return() {
+        let printed = paragraph("title \x1b[2J\r\nbody\tend");
+        assert!(
+            !printed.contains('\x1b') && !printed.contains('\r'),
+            "{printed:?}"
+        );
+        assert!(
+            printed.contains('\n') && printed.contains('\t'),
+            "{printed:?}"
+        );
+    }
 
     #[test]
     fn a_broken_pipe_anywhere_in_the_chain_is_recognised() {

@@ -16,12 +16,12 @@
 //! for the identity, records the session's start (its end is recorded on it by id, however it
 //! ends), reads the identity's hook from the ledger, checks that the working directory is the
 //! identity's own workspace, mints a fresh session token, and starts the runtime with the GUPP
-//! prompt — so a restarted session is always told its hook again, with nobody typing anything.
+//! prompt (its agent's pid told to the town's [`SessionTracker`] as soon as it is spawned) — so a restarted session is always told its hook again, with nobody typing anything.
 
 mod actor;
 
 use crate::ledger::LedgerHandle;
-use crate::session::{EndNotice, Session, SessionArgs, SessionEnd};
+use crate::session::{EndNotice, Session, SessionArgs, SessionEnd, StartNotice};
 pub use actor::{RoleActor, RoleArgs, RoleInfo, RoleMsg, RoleState};
 use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
@@ -53,6 +53,15 @@ pub type PrepareHome =
 pub type CheckWorkspace =
     Arc<dyn Fn(&AgentIdentity, Option<&str>) -> Result<(), String> + Send + Sync>;
 
+/// Told which process runs each session of an identity, and when it is gone: the binary's
+/// session registry, through which a socket peer inside a session is known to be its agent.
+pub trait SessionTracker: Send + Sync {
+    /// The session's agent was spawned as `pid` (before it can have run anything).
+    fn started(&self, identity: &AgentIdentity, pid: u32);
+    /// The session whose agent was `pid` ended.
+    fn ended(&self, identity: &AgentIdentity, pid: u32);
+}
+
 /// What every role in a town shares.
 #[derive(Clone)]
 pub struct TownContext {
@@ -64,6 +73,8 @@ pub struct TownContext {
     pub ledger: LedgerHandle,
     /// Token minting for new sessions.
     pub mint_token: MintToken,
+    /// Told each session's agent pid when it starts and ends; `None`: nobody tracks them.
+    pub sessions: Option<Arc<dyn SessionTracker>>,
     /// Run before every session start (after any checkout of the home).
     pub prepare_home: Option<PrepareHome>,
     /// Run before every session start of a polecat or crew member; without it their homes must
@@ -162,8 +173,17 @@ async fn start_session(spec: Arc<RoleSpec>, ctx: ChildContext) -> Result<Started
     let mut args = session_args(&spec, &runtime, hook.first(), &token);
     let (notice_spec, notice_id) = (Arc::clone(&spec), session_id.clone());
     args.on_end = Some(EndNotice(Arc::new(move |end: SessionEnd| {
+        if let Some(tracker) = &notice_spec.town.sessions {
+            tracker.ended(&notice_spec.identity, end.pid);
+        }
         end_session(&notice_spec, &notice_id, end.to_string());
     })));
+    if let Some(tracker) = spec.town.sessions.clone() {
+        let identity = spec.identity.clone();
+        args.on_start = Some(StartNotice(Arc::new(move |pid| {
+            tracker.started(&identity, pid);
+        })));
+    }
     match ctx.spawn(Session, args).await {
         Ok(started) => Ok(started),
         Err(e) => {
@@ -280,7 +300,8 @@ pub fn startup_prompt(identity: &AgentIdentity, hook: Option<&Bead>) -> String {
     let hook_line = match hook {
         Some(bead) => format!(
             "Your hook: {} \"{}\". GUPP: there is work on your hook, so you must run it.",
-            bead.id, bead.title
+            bead.id,
+            gastown_town::text::for_typing(&bead.title)
         ),
         None => "Your hook is empty.".to_string(),
     };

@@ -82,6 +82,7 @@ fn mayor_spec(town: &Path) -> RoleSpec {
             socket_path: town.join("no.sock"),
             ledger: LedgerHandle::default(),
             mint_token: Arc::new(|_| Ok("token".to_string())),
+            sessions: None,
             prepare_home: None,
             check_workspace: None,
         },

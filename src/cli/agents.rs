@@ -83,7 +83,8 @@ pub fn actors(town: &Town, args: ActorsArgs) -> Result<()> {
             output::line(serde_json::to_string_pretty(&tree)?)?;
         } else {
             if args.watch {
-                output::text("\x1b[H\x1b[2J")?;
+                // The terminal's own control sequence: the one raw write.
+                output::bytes(b"\x1b[H\x1b[2J")?;
             }
             let mut lines = vec![format!(
                 "{:<44} {:<11} {:>8} {:>9} {:>8}  {}",
@@ -91,10 +92,11 @@ pub fn actors(town: &Town, args: ActorsArgs) -> Result<()> {
             )];
             render(&tree, 0, &mut lines);
             lines.push(format!(
-                "socket: {} accepted, {} active; refused: {} other uid, {} bad frame, {} oversized, {} wrong version, {} unknown token, {} revoked token, {} idle, {} over capacity",
+                "socket: {} accepted, {} active; refused: {} other uid, {} bad frame, {} oversized, {} wrong version, {} unknown token, {} revoked token, {} idle, {} over capacity, {} unidentified; {} requests forbidden; {} token mismatches",
                 stats["accepted"], stats["active"], stats["rejected_uid"], stats["bad_frame"],
                 stats["oversized"], stats["version_mismatch"], stats["unknown_token"],
-                stats["revoked_token"], stats["idle_closed"], stats["over_capacity"]
+                stats["revoked_token"], stats["idle_closed"], stats["over_capacity"],
+                stats["unidentified"], stats["forbidden"], stats["token_mismatch"]
             ));
             output::line(lines.join("\n"))?;
         }

@@ -81,8 +81,12 @@ pub fn run(town: &Town, cmd: ConfigCommand) -> Result<()> {
     match cmd {
         ConfigCommand::Show { json } => show(town, &exe, json),
         ConfigCommand::Agent(AgentCommand::List { json }) => list(town, &exe, json),
-        ConfigCommand::Agent(AgentCommand::Set(args)) => set(town, args),
+        ConfigCommand::Agent(AgentCommand::Set(args)) => {
+            super::routed::overseer_only(town, "change the town's configuration")?;
+            set(town, args)
+        }
         ConfigCommand::Agent(AgentCommand::Remove { name }) => {
+            super::routed::overseer_only(town, "change the town's configuration")?;
             let change = runtimes::remove_agent(town, &name)?;
             report(change, &format!("removed agent {name}"))
         }
@@ -90,6 +94,7 @@ pub fn run(town: &Town, cmd: ConfigCommand) -> Result<()> {
         ConfigCommand::DefaultAgent {
             name: Some(name), ..
         } => {
+            super::routed::overseer_only(town, "change the town's configuration")?;
             let change = runtimes::set_default_agent(town, &name, &exe)?;
             report(change, &format!("default agent is now {name}"))
         }

@@ -78,10 +78,14 @@ pub struct AddArgs {
 
 pub fn run(town: &Town, cmd: RigCommand) -> Result<()> {
     match cmd {
-        RigCommand::Add(args) => add(town, args),
+        RigCommand::Add(args) => {
+            super::routed::overseer_only(town, "add a rig")?;
+            add(town, args)
+        }
         RigCommand::List { json } => list(town, json),
         RigCommand::Show { name, json } => show(town, &name, json),
         RigCommand::Remove { name, force } => {
+            super::routed::overseer_only(town, "remove a rig")?;
             rig::remove_rig(town, &name, force)?;
             output::line(format!("Removed rig {name}"))?;
             Ok(())

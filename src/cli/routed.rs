@@ -36,10 +36,32 @@ pub fn run(
 pub fn caller_from_env() -> Result<Caller> {
     match std::env::var("GASTOWN_AGENT") {
         Ok(name) if !name.is_empty() => Caller::from_name(&name).map_err(|e| {
-            anyhow!("GASTOWN_AGENT={name:?} names no agent: {e}; unset it to act as the overseer")
+            anyhow!("GASTOWN_AGENT={name:?} names no agent: {e}; a session sets it to its agent's address (e.g. alpha/polecats/nux)")
         }),
         _ => Ok(Caller::Overseer),
     }
+}
+
+/// Refuses a command the CLI runs itself that is the overseer's alone (`config` changes, `rig
+/// add|remove`: they change the town's files, not the ledger). With `gastown run` up the
+/// supervisor says who the caller is (it places a process inside a session as its agent,
+/// whatever its environment says); without one `GASTOWN_AGENT` does, which proves nothing
+/// (`docs/socket.md`, threat model).
+pub fn overseer_only(town: &Town, what: &str) -> Result<()> {
+    use crate::socket::{Identity, ReplyBody, RequestBody};
+    let caller = match client::connect(town)? {
+        Some(mut supervisor) => match supervisor.call(RequestBody::Whoami)? {
+            ReplyBody::Identity(Identity::Agent { address, .. }) => Caller::from_name(&address)?,
+            ReplyBody::Identity(Identity::Overseer) => Caller::Overseer,
+            other => {
+                return Err(anyhow!(
+                    "the supervisor answered `whoami` with {other:?}: restart `gastown run` with this gastown"
+                ));
+            }
+        },
+        None => caller_from_env()?,
+    };
+    Ok(gastown_town::authz::overseer_only(&caller, what)?)
 }
 
 /// The reply a request of this family cannot get: the supervisor and this CLI disagree.

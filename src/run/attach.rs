@@ -26,6 +26,9 @@ struct Attachment {
 pub struct Attachments {
     next: Arc<AtomicU64>,
     open: Arc<Mutex<HashMap<u64, Arc<Attachment>>>>,
+    /// Who started each attachment (the caller's name): only it may poll, type into, resize or
+    /// end it, so an attachment id guessed by another caller reaches nothing.
+    owners: Arc<std::sync::Mutex<HashMap<u64, String>>>,
 }
 
 fn gone(id: u64) -> WireError {
@@ -118,5 +121,35 @@ impl Attachments {
     pub async fn end(&self, id: u64) -> Result<TownReply, WireError> {
         self.open.lock().await.remove(&id);
         Ok(TownReply::Done)
+    }
+
+    /// Records `owner` as the caller that started attachment `id`.
+    pub fn claim(&self, id: u64, owner: &str) {
+        self.owners_table().insert(id, owner.to_string());
+    }
+
+    /// Refuses a caller that did not start attachment `id` (an unknown id is `NotFound`).
+    pub fn check_owner(&self, id: u64, caller: &str) -> Result<(), WireError> {
+        match self.owners_table().get(&id) {
+            Some(owner) if owner == caller => Ok(()),
+            Some(owner) => Err(WireError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "{caller} may not use attachment {id}: it is {owner}'s; attach yourself (`gastown attach <agent>`)"
+                ),
+            )),
+            None => Err(gone(id)),
+        }
+    }
+
+    /// Forgets the owner of an attachment that ended.
+    pub fn forget_owner(&self, id: u64) {
+        self.owners_table().remove(&id);
+    }
+
+    fn owners_table(&self) -> std::sync::MutexGuard<'_, HashMap<u64, String>> {
+        self.owners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

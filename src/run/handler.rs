@@ -7,6 +7,7 @@
 //! outcome; the live tree's requests are answered in `live.rs`.
 
 use super::attach::Attachments;
+use super::authorize::command_error;
 use super::topology::{self, TreeConfig};
 use crate::protocol::{Synced, TownReply, TownRequest};
 use crate::socket::{
@@ -53,6 +54,10 @@ impl Handler for TownHandler {
             };
             let caller = caller_of(identity)?;
             self.heartbeat(&caller).await;
+            if let Err(refusal) = super::authorize::authorize(&caller, &request) {
+                tracing::warn!(%caller, reason = %refusal.reason, "request refused");
+                return Err(super::authorize::forbidden(refusal));
+            }
             self.answer(&caller, *request)
                 .await
                 .map(|reply| ReplyBody::Town(Box::new(reply)))
@@ -62,30 +67,6 @@ impl Handler for TownHandler {
 
 pub(super) fn err(code: ErrorCode, message: impl Into<String>) -> WireError {
     WireError::new(code, message)
-}
-
-/// A command's error on the wire: the ledger unavailable (refusing changes on a full disk, or
-/// not reachable at all in a step) is `Unavailable`, with its reason; anything else is the
-/// caller's (`InvalidArgument`, its message says what to do).
-pub(super) fn command_error(e: anyhow::Error) -> WireError {
-    let unavailable = e.chain().any(|cause| {
-        matches!(
-            cause.downcast_ref::<gastown_beads::LedgerError>(),
-            Some(gastown_beads::LedgerError::Unavailable(_))
-        ) || matches!(
-            cause.downcast_ref::<gastown_actors::ledger::LedgerCallError>(),
-            Some(
-                gastown_actors::ledger::LedgerCallError::LedgerUnavailable(_)
-                    | gastown_actors::ledger::LedgerCallError::Unavailable
-            )
-        )
-    });
-    let code = if unavailable {
-        ErrorCode::Unavailable
-    } else {
-        ErrorCode::InvalidArgument
-    };
-    err(code, format!("{e:#}"))
 }
 
 /// The domain's caller for a connection's identity.
@@ -186,7 +167,7 @@ impl TownHandler {
                 })
                 .await
             }
-            other => self.answer_live(other).await,
+            other => self.answer_live(caller, other).await,
         }
     }
 
@@ -207,7 +188,7 @@ impl TownHandler {
         let town = self.tree.town.clone();
         self.ledger
             .call(name, move |ledger| {
-                f(ledger, &town, &caller).map_err(command_error)
+                f(ledger, &town, &caller).map_err(|e| command_error(&e))
             })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
@@ -222,7 +203,7 @@ impl TownHandler {
         let outcome = self
             .ledger
             .in_steps(move |steps| {
-                work::apply(steps, &town, request, &caller).map_err(command_error)
+                work::apply(steps, &town, request, &caller).map_err(|e| command_error(&e))
             })
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))??;

@@ -4,6 +4,7 @@
 //!
 //! `sling` and `done` (the handler's work requests) and the mq commands (here).
 
+use super::authorize::command_error;
 use super::handler::TownHandler;
 use crate::protocol::TownReply;
 use crate::socket::{ErrorCode, WireError};
@@ -21,7 +22,7 @@ impl TownHandler {
         let (town, caller) = (self.tree.town.clone(), caller.clone());
         self.ledger
             .in_steps(move |steps| {
-                mq::apply(steps, &town, request, &caller).map_err(super::handler::command_error)
+                mq::apply(steps, &town, request, &caller).map_err(|e| command_error(&e))
             })
             .await
             .map_err(|e| WireError::new(ErrorCode::Unavailable, e.to_string()))?

@@ -9,6 +9,7 @@ use crate::protocol::{ActorDetail, ActorEvent, ActorNode, TownReply, TownRequest
 use crate::socket::{ErrorCode, WireError};
 use gastown_actors::registry;
 use gastown_actors::session::{NudgeOptions, SessionMsg, client};
+use gastown_town::Caller;
 use gastown_town::identity::AgentIdentity;
 use gastown_town::names;
 use ractor::ActorRef;
@@ -19,7 +20,11 @@ const EVENTS_SHOWN: usize = 50;
 
 impl TownHandler {
     /// Answer a request about the live tree.
-    pub(super) async fn answer_live(&self, request: TownRequest) -> Result<TownReply, WireError> {
+    pub(super) async fn answer_live(
+        &self,
+        caller: &Caller,
+        request: TownRequest,
+    ) -> Result<TownReply, WireError> {
         match request {
             TownRequest::Actors => self.actors().await,
             TownRequest::Actor { target } => self.actor(&target).await,
@@ -35,14 +40,34 @@ impl TownHandler {
             TownRequest::Heartbeat => Ok(TownReply::Done),
             TownRequest::AttachStart { agent, rows, cols } => {
                 let session = self.session(&agent).await?;
-                self.attachments.start(session, rows, cols).await
+                let reply = self.attachments.start(session, rows, cols).await?;
+                if let TownReply::Attached { id, .. } = &reply {
+                    self.attachments.claim(*id, caller.name());
+                }
+                Ok(reply)
             }
-            TownRequest::AttachPoll { id, wait_ms } => self.attachments.poll(id, wait_ms).await,
-            TownRequest::AttachInput { id, bytes } => self.attachments.input(id, bytes).await,
+            // An attachment is its starter's: another caller's polls, keys and resizes are refused.
+            TownRequest::AttachPoll { id, wait_ms } => {
+                self.attachments.check_owner(id, caller.name())?;
+                let reply = self.attachments.poll(id, wait_ms).await;
+                if matches!(reply, Ok(TownReply::Output { ended: true, .. }) | Err(_)) {
+                    self.attachments.forget_owner(id);
+                }
+                reply
+            }
+            TownRequest::AttachInput { id, bytes } => {
+                self.attachments.check_owner(id, caller.name())?;
+                self.attachments.input(id, bytes).await
+            }
             TownRequest::AttachResize { id, rows, cols } => {
+                self.attachments.check_owner(id, caller.name())?;
                 self.attachments.resize(id, rows, cols).await
             }
-            TownRequest::AttachEnd { id } => self.attachments.end(id).await,
+            TownRequest::AttachEnd { id } => {
+                self.attachments.check_owner(id, caller.name())?;
+                self.attachments.forget_owner(id);
+                self.attachments.end(id).await
+            }
             TownRequest::Bead(_)
             | TownRequest::Mail(_)
             | TownRequest::Mol(_)

@@ -5,6 +5,7 @@
 //! within `[run] shutdown_timeout` and exit 0; SIGHUP re-reads town.toml and reloads the log filter.
 
 mod attach;
+mod authorize;
 mod handler;
 mod in_steps;
 pub mod introspect;
@@ -18,10 +19,12 @@ mod starting;
 mod stuck;
 pub mod topology;
 
-use crate::socket::{Identity, ServerConfig, TokenRegistry, bind::socket_path_for};
+use crate::socket::{
+    Identity, ServerConfig, SessionRegistry, TokenRegistry, bind::socket_path_for,
+};
 use anyhow::{Context, Result, bail};
 use gastown_actors::ledger::LedgerHandle;
-use gastown_actors::role::{MintToken, TownContext};
+use gastown_actors::role::{MintToken, SessionTracker, TownContext};
 use gastown_beads::LedgerError;
 use gastown_beads::lock::PidLock;
 use gastown_supervision::{ChildSpec, Supervisor, SupervisorEvent};
@@ -65,7 +68,8 @@ pub fn run(town: Town, args: RunArgs) -> Result<()> {
 async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     let runtime_dir = town.runtime_dir();
     let tokens = TokenRegistry::new();
-    let tree = tree_config(&town, &tokens)?;
+    let sessions = SessionRegistry::new();
+    let tree = tree_config(&town, &tokens, &sessions)?;
     let root_cell = Arc::new(OnceLock::new());
     let events = Arc::new(Mutex::new(VecDeque::new()));
     let town_handler = Arc::new(handler::TownHandler {
@@ -83,6 +87,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         runtime_dir: runtime_dir.clone(),
         handler,
         tokens,
+        sessions,
         config: ServerConfig::default(),
     };
     let socket = ChildSpec::actor("socket", socket_actor::SocketActor, move || {
@@ -237,14 +242,39 @@ async fn log_orphans(town: &Town, ledger: &LedgerHandle) {
     }
 }
 
-fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConfig> {
+/// The wire's identity of an agent.
+fn wire_identity(identity: &AgentIdentity) -> Identity {
+    Identity::Agent {
+        address: identity.address.clone(),
+        role: identity.role.to_string(),
+        rig: identity.rig.clone(),
+    }
+}
+
+/// The sessions' agents go into the socket's session registry as they are spawned, and out as
+/// their sessions end: a process inside a session is its agent, whatever token it shows.
+struct TrackInRegistry(SessionRegistry);
+
+impl SessionTracker for TrackInRegistry {
+    fn started(&self, identity: &AgentIdentity, pid: u32) {
+        if !self.0.register(pid, wire_identity(identity)) {
+            tracing::warn!(agent = %identity, pid, "a session's agent exited before it could be registered");
+        }
+    }
+
+    fn ended(&self, identity: &AgentIdentity, pid: u32) {
+        self.0.unregister(pid, &wire_identity(identity));
+    }
+}
+
+fn tree_config(
+    town: &Town,
+    tokens: &TokenRegistry,
+    sessions: &SessionRegistry,
+) -> Result<topology::TreeConfig> {
     let tokens = tokens.clone();
     let mint_token: MintToken = Arc::new(move |identity: &AgentIdentity| {
-        let wire_identity = Identity::Agent {
-            address: identity.address.clone(),
-            role: identity.role.to_string(),
-            rig: identity.rig.clone(),
-        };
+        let wire_identity = wire_identity(identity);
         // A new session's token replaces the old one's: the dead session cannot act any more.
         tokens.revoke_address(&identity.address);
         tokens
@@ -257,6 +287,7 @@ fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConf
         socket_path: socket_path_for(&town.runtime_dir()),
         ledger: LedgerHandle::default(),
         mint_token,
+        sessions: Some(Arc::new(TrackInRegistry(sessions.clone()))),
         // The built-in sim reads no instructions file: its sessions start without the git calls.
         prepare_home: Some(Arc::new(|home, identity, runtime| {
             if runtime.name == gastown_town::runtimes::spec::SIM_NAME {

@@ -174,13 +174,15 @@ async fn deliver(state: &RouterArgs, identity: &AgentIdentity, session: &ActorRe
 /// Type one mail notice into the session: at once when urgent, else once it is idle.
 async fn tell(session: &ActorRef<SessionMsg>, mail: &Bead) -> bool {
     let urgent = is_urgent(mail);
-    let text = format!(
+    // One inert line whatever the subject holds (a CR would submit the rest as a command).
+    let text = gastown_town::text::for_typing(&format!(
         "{}mail from {}: {} — run `gastown mail read {}`",
         if urgent { "URGENT " } else { "" },
         store::sender_of(mail),
         mail.title,
         mail.id
-    );
+    ))
+    .into_owned();
     if urgent {
         return client::write(session, format!("{text}\r").into_bytes())
             .await

@@ -1,7 +1,9 @@
 //! The socket server as a supervised actor: each incarnation binds the socket afresh and serves
 //! until it is stopped; its stop drains connections and removes the socket file.
 
-use crate::socket::{FileModes, Handler, Server, ServerConfig, TokenRegistry, bind};
+use crate::socket::{
+    FileModes, Handler, Server, ServerConfig, SessionRegistry, TokenRegistry, bind,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ pub struct SocketArgs {
     pub runtime_dir: PathBuf,
     pub handler: Arc<dyn Handler>,
     pub tokens: TokenRegistry,
+    /// The live sessions' processes, registered by the session factory.
+    pub sessions: SessionRegistry,
     pub config: ServerConfig,
 }
 
@@ -43,7 +47,8 @@ impl Actor for SocketActor {
         args: SocketArgs,
     ) -> Result<SocketState, ActorProcessingErr> {
         let bound = bind(&args.runtime_dir, FileModes::PRIVATE)?;
-        let server = Server::new(bound, args.handler, args.tokens, args.config);
+        let server =
+            Server::new(bound, args.handler, args.tokens, args.config).with_sessions(args.sessions);
         tracing::info!(socket = %server.socket_path().display(), "listening");
         let stop = Arc::new(Notify::new());
         let stopped = Arc::clone(&stop);

@@ -20,6 +20,7 @@ use super::frame::{
 };
 use super::handler::dispatch;
 use super::server::Shared;
+use super::sessions::PeerOrigin;
 use super::stats::Counter;
 use super::tokens::TokenLookup;
 use super::wire::{
@@ -66,6 +67,8 @@ struct Connection {
     framed: Framed<UnixStream, FrameCodec>,
     /// Handler, tokens, stats and config.
     shared: Arc<Shared>,
+    /// The peer's pid (SO_PEERCRED), to place its process among the sessions.
+    peer_pid: Option<u32>,
 }
 
 /// Serves one connection to its end; `_permit` holds a slot under the connection cap.
@@ -78,9 +81,10 @@ pub(super) async fn serve_connection(
     let stats = Arc::clone(&shared.stats);
     let _active = stats.track_active();
     let peer = check_peer(&stream, &shared);
-    let mut connection = Connection::new(stream, shared);
+    let peer_pid = peer.as_ref().ok().copied().flatten();
+    let mut connection = Connection::new(stream, shared, peer_pid);
     let outcome = match peer {
-        Ok(()) => connection.run(&shutdown).await,
+        Ok(_) => connection.run(&shutdown).await,
         Err(refusal) => Err(refusal),
     };
     match outcome {
@@ -114,8 +118,9 @@ pub(super) async fn refuse_over_capacity(stream: UnixStream, shared: Arc<Shared>
     }
 }
 
-/// Admits only peers with the server's uid (SO_PEERCRED) and records pid and uid in the span.
-fn check_peer(stream: &UnixStream, shared: &Shared) -> Result<(), Refusal> {
+/// Admits only peers with the server's uid (SO_PEERCRED) and records pid and uid in the span;
+/// returns the peer's pid when the kernel gave one.
+fn check_peer(stream: &UnixStream, shared: &Shared) -> Result<Option<u32>, Refusal> {
     let allowed = shared.config.allowed_uid;
     let credentials = stream.peer_cred().map_err(|error| {
         let message =
@@ -138,14 +143,18 @@ fn check_peer(stream: &UnixStream, shared: &Shared) -> Result<(), Refusal> {
             message,
         ));
     }
-    Ok(())
+    Ok(credentials.pid().and_then(|pid| u32::try_from(pid).ok()))
 }
 
 impl Connection {
     /// Frames a stream with the configured maximum frame size.
-    fn new(stream: UnixStream, shared: Arc<Shared>) -> Connection {
+    fn new(stream: UnixStream, shared: Arc<Shared>, peer_pid: Option<u32>) -> Connection {
         let framed = Framed::new(stream, FrameCodec::new(shared.config.max_frame));
-        Connection { framed, shared }
+        Connection {
+            framed,
+            shared,
+            peer_pid,
+        }
     }
 
     /// Handshake, then requests until the connection ends.
@@ -182,21 +191,62 @@ impl Connection {
         }
         let hello: Hello = decode_payload(payload).map_err(bad_frame)?;
         tracing::debug!(client = %hello.client, "hello");
-        let Some(secret) = hello.token else {
-            return Ok(Identity::Overseer);
+        let token = hello
+            .token
+            .as_deref()
+            .map(|secret| self.shared.tokens.lookup(secret));
+        self.identify(token)
+    }
+
+    /// The peer's identity: its process first (inside a session it *is* that agent), its token
+    /// only as a cross-check there; outside every session the token's agent, or the overseer
+    /// when it shows none.
+    fn identify(&self, token: Option<TokenLookup>) -> Result<Identity, Refusal> {
+        let origin = match self.peer_pid {
+            Some(pid) => self.shared.sessions.resolve(pid, std::process::id()),
+            // Linux always reports the pid; without one only an empty registry can vouch.
+            None if self.shared.sessions.is_empty() => PeerOrigin::Outside,
+            None => PeerOrigin::Gone,
         };
-        match self.shared.tokens.lookup(&secret) {
-            TokenLookup::Valid(identity) => Ok(identity),
-            TokenLookup::Revoked => Err(Refusal::new(
-                Counter::RevokedToken,
-                ErrorCode::RevokedToken,
-                "this session's token was revoked (its session ended): agents must not outlive their session; the overseer can unset GASTOWN_TOKEN",
+        match origin {
+            PeerOrigin::Session { identity, by } => {
+                let shown = match &token {
+                    None => None,
+                    Some(TokenLookup::Valid(shown)) if shown == &identity => None,
+                    Some(TokenLookup::Valid(shown)) => Some(format!("{shown:?}")),
+                    Some(TokenLookup::Revoked) => Some("a revoked token".to_string()),
+                    Some(TokenLookup::Unknown) => Some("an unknown token".to_string()),
+                };
+                if let Some(shown) = shown {
+                    self.shared.stats.bump(Counter::TokenMismatch);
+                    tracing::warn!(?identity, shown = %shown, by, "a process inside a session showed a token that is not its session's: it is served as its session's agent");
+                }
+                Ok(identity)
+            }
+            PeerOrigin::Gone => Err(Refusal::new(
+                Counter::Unidentified,
+                ErrorCode::Unauthorized,
+                "the connecting process exited before the supervisor could see which session it belongs to: who it is cannot be proven; connect from a process that stays until the reply",
             )),
-            TokenLookup::Unknown => Err(Refusal::new(
-                Counter::UnknownToken,
-                ErrorCode::UnknownToken,
-                "GASTOWN_TOKEN is not a token this supervisor issued: it may belong to an earlier `gastown run`; restart the session or unset it",
+            PeerOrigin::SupervisorChild => Err(Refusal::new(
+                Counter::Unidentified,
+                ErrorCode::Unauthorized,
+                "the connecting process was started by `gastown run` but belongs to no agent session (a gate or a hook): it has no identity on this socket",
             )),
+            PeerOrigin::Outside => match token {
+                None => Ok(Identity::Overseer),
+                Some(TokenLookup::Valid(identity)) => Ok(identity),
+                Some(TokenLookup::Revoked) => Err(Refusal::new(
+                    Counter::RevokedToken,
+                    ErrorCode::RevokedToken,
+                    "GASTOWN_TOKEN is the token of a session that has ended: agents must not outlive their session; a new session gets a new token",
+                )),
+                Some(TokenLookup::Unknown) => Err(Refusal::new(
+                    Counter::UnknownToken,
+                    ErrorCode::UnknownToken,
+                    "GASTOWN_TOKEN is not a token this supervisor issued: it may belong to an earlier `gastown run`; a session started by this one gets a valid token",
+                )),
+            },
         }
     }
 

@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::stats::SocketStats;
+use super::stats::{Counter, SocketStats};
 use super::wire::{ErrorCode, Identity, ReplyBody, RequestBody, WireError};
 
 /// What the supervisor plugs into the socket server.
@@ -47,7 +47,8 @@ impl Handler for SocketOnly {
     }
 }
 
-/// Answers one request: socket-layer requests here, the rest through the handler.
+/// Answers one request: socket-layer requests here, the rest through the handler. A
+/// `Forbidden` reply (the caller may not do this) is counted.
 pub(super) async fn dispatch(
     handler: &dyn Handler,
     stats: &SocketStats,
@@ -59,7 +60,13 @@ pub(super) async fn dispatch(
         RequestBody::Whoami => Ok(ReplyBody::Identity(identity.clone())),
         RequestBody::Stats => Ok(ReplyBody::Stats(stats.snapshot())),
         // Every command the supervisor adds lands here.
-        other => call_handler(handler, identity, other).await,
+        other => {
+            let reply = call_handler(handler, identity, other).await;
+            if matches!(&reply, Err(error) if error.code == ErrorCode::Forbidden) {
+                stats.bump(Counter::Forbidden);
+            }
+            reply
+        }
     }
 }
 

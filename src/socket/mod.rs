@@ -5,6 +5,8 @@
 //! - [`frame`]: 4-byte big-endian length + bincode 2 payload, with a maximum frame size;
 //! - [`wire`]: the messages (hello/welcome handshake, requests, replies, typed errors, identity);
 //! - [`tokens`]: session tokens that bind a connection to an agent identity;
+//! - [`sessions`]: the live sessions' processes, so a peer inside one is that agent whatever
+//!   token it shows (the token is a cross-check, never an upgrade);
 //! - [`bind`]: the private runtime dir, the socket path (with its short-path fallback), binding;
 //! - [`server`] and `connection`: the listener (connection cap, shutdown) and one task per
 //!   connection (peer uid check, handshake, requests, timeouts, refusals);
@@ -17,7 +19,8 @@
 //! depends on it, never the other way.
 //!
 //! **Architecture invariant:** a request handler learns who is calling only from the
-//! connection's identity, established at handshake from the token; never from a payload.
+//! connection's identity, established at handshake from the peer's process (and its token);
+//! never from a payload.
 //! Protocol details for humans: `docs/socket.md`.
 
 pub mod bench;
@@ -27,6 +30,7 @@ mod connection;
 pub mod frame;
 pub mod handler;
 pub mod server;
+pub mod sessions;
 pub mod stats;
 pub mod tokens;
 pub mod wire;
@@ -40,5 +44,6 @@ pub use bind::{FileModes, bind, locate_socket};
 pub use client::{Client, ClientError};
 pub use handler::{Handler, HandlerFuture};
 pub use server::{Server, ServerConfig};
+pub use sessions::SessionRegistry;
 pub use tokens::TokenRegistry;
 pub use wire::{ErrorCode, Identity, ReplyBody, RequestBody, WireError};

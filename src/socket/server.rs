@@ -21,6 +21,7 @@ use super::bind::BoundSocket;
 use super::connection::{refuse_over_capacity, serve_connection};
 use super::frame::DEFAULT_MAX_FRAME;
 use super::handler::Handler;
+use super::sessions::SessionRegistry;
 use super::stats::{Counter, SocketStats};
 use super::tokens::TokenRegistry;
 
@@ -64,6 +65,8 @@ pub(super) struct Shared {
     pub(super) handler: Arc<dyn Handler>,
     /// Resolves hello tokens to identities.
     pub(super) tokens: TokenRegistry,
+    /// The live sessions' processes: a peer inside one is its agent, whatever token it shows.
+    pub(super) sessions: SessionRegistry,
     /// Counters, also handed out through [`Server::stats`].
     pub(super) stats: Arc<SocketStats>,
     /// Limits and timeouts.
@@ -90,6 +93,7 @@ impl Server {
         let shared = Shared {
             handler,
             tokens,
+            sessions: SessionRegistry::new(),
             stats,
             config,
         };
@@ -97,6 +101,15 @@ impl Server {
             bound,
             shared: Arc::new(shared),
         }
+    }
+
+    /// Places peers by their process with `sessions` (see [`SessionRegistry::resolve`]); without
+    /// it no peer is inside a session and only tokens name agents.
+    pub fn with_sessions(mut self, sessions: SessionRegistry) -> Server {
+        Arc::get_mut(&mut self.shared)
+            .expect("the server is not running yet: nothing else holds its shared state")
+            .sessions = sessions;
+        self
     }
 
     /// The live counters (for introspection); valid before, during and after [`Server::run`].

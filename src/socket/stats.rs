@@ -35,6 +35,12 @@ pub struct SocketStats {
     write_stalled: AtomicU64,
     /// Requests answered (successfully or with a typed error).
     requests: AtomicU64,
+    /// Requests refused because the caller may not do them (`Forbidden`).
+    forbidden: AtomicU64,
+    /// Handshakes whose token named another agent than the session the peer runs in.
+    token_mismatch: AtomicU64,
+    /// Handshakes refused because the peer's process could not be placed.
+    unidentified: AtomicU64,
 }
 
 /// Names one counter, for [`SocketStats::bump`].
@@ -62,6 +68,12 @@ pub enum Counter {
     WriteStalled,
     /// See [`StatsSnapshot::requests`].
     Requests,
+    /// See [`StatsSnapshot::forbidden`].
+    Forbidden,
+    /// See [`StatsSnapshot::token_mismatch`].
+    TokenMismatch,
+    /// See [`StatsSnapshot::unidentified`].
+    Unidentified,
 }
 
 /// A point-in-time copy of the counters; field meanings as in [`SocketStats`].
@@ -91,6 +103,14 @@ pub struct StatsSnapshot {
     pub write_stalled: u64,
     /// Requests answered.
     pub requests: u64,
+    /// Requests refused with `Forbidden`: the caller may not do them.
+    pub forbidden: u64,
+    /// Handshakes from inside a session that showed another agent's token (or a stale one):
+    /// served as the session's agent, logged and counted here.
+    pub token_mismatch: u64,
+    /// Handshakes refused because the peer's process could not be placed (gone before it was
+    /// read, or a supervisor child in no session).
+    pub unidentified: u64,
 }
 
 impl SocketStats {
@@ -121,6 +141,9 @@ impl SocketStats {
             over_capacity: load(&self.over_capacity),
             write_stalled: load(&self.write_stalled),
             requests: load(&self.requests),
+            forbidden: load(&self.forbidden),
+            token_mismatch: load(&self.token_mismatch),
+            unidentified: load(&self.unidentified),
         }
     }
 
@@ -138,6 +161,9 @@ impl SocketStats {
             Counter::OverCapacity => &self.over_capacity,
             Counter::WriteStalled => &self.write_stalled,
             Counter::Requests => &self.requests,
+            Counter::Forbidden => &self.forbidden,
+            Counter::TokenMismatch => &self.token_mismatch,
+            Counter::Unidentified => &self.unidentified,
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Session tokens: random secrets that bind a socket connection to an agent identity.
 //!
 //! The supervisor issues a token when it spawns a session (passed as `GASTOWN_TOKEN`) and revokes
-//! it when the session ends. A connection that presents no token is the overseer; one that
-//! presents an unknown or revoked token is refused. Revoked tokens are remembered so the refusal
+//! it when the identity's next session starts. A token is a cross-check: a peer inside a session
+//! is that session's agent whatever it shows (`super::sessions`). Outside every session a
+//! connection that presents no token is the overseer, a valid token its agent, and an unknown or
+//! revoked token is refused. Revoked tokens are remembered so the refusal
 //! can say "revoked" (a session outliving its supervisor's view of it) rather than "unknown".
 
 use std::collections::HashMap;

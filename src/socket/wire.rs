@@ -32,7 +32,8 @@ pub struct Hello {
     /// The client's protocol version. MUST stay the first field: the server reads it before
     /// decoding the rest, so a mismatch is reported as such rather than as garbage.
     pub protocol: u32,
-    /// The session token from `GASTOWN_TOKEN`; `None` means "I am the overseer".
+    /// The session token from `GASTOWN_TOKEN`, a cross-check: a peer inside a session is its
+    /// agent whatever it shows; outside every session `None` is the overseer.
     pub token: Option<String>,
     /// A free-form client description for logs (e.g. `gastown mail send`).
     pub client: String,
@@ -52,12 +53,12 @@ impl std::fmt::Debug for Hello {
 /// Who is on the other end of a connection, as established by the server at handshake.
 ///
 /// Handlers receive this from the connection, never from a request payload: an agent cannot
-/// claim to be another agent.
+/// claim to be another agent (its process places it, see `super::sessions`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Identity {
-    /// The human: any same-uid caller without a token.
+    /// The human: a same-uid caller outside every agent session, without a token.
     Overseer,
-    /// An agent session, bound by the token issued when its session was spawned.
+    /// An agent: a process inside its session, or one outside every session showing its token.
     Agent {
         /// The agent's address, e.g. `myrig/polecats/nux`.
         address: String,

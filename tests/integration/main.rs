@@ -10,6 +10,8 @@ mod demo;
 mod durable;
 mod finish;
 mod grammar;
+mod identity;
+mod inert;
 mod landing;
 mod mail;
 mod mol;

@@ -1,9 +1,11 @@
 //! Who is asking: the caller of a town command, as a typed value the domain checks.
 //!
 //! Every command runs as a caller: the overseer (the human at the keyboard: any same-uid
-//! process without a session token) or one agent identity. With `gastown run` up, the socket
-//! layer establishes it at handshake from the connection's token and the supervisor hands it to
-//! the domain; without a supervisor the CLI takes it from `GASTOWN_AGENT` ([`Caller::from_name`]).
+//! process outside every agent session) or one agent identity. With `gastown run` up, the socket
+//! layer establishes it at handshake from the peer's process (a process inside a session is its
+//! agent; the session token is a cross-check) and the supervisor hands it to the domain; without
+//! a supervisor the CLI takes it from `GASTOWN_AGENT` ([`Caller::from_name`]), which proves
+//! nothing (`docs/socket.md`, threat model). What a caller may do is [`crate::authz`]'s.
 //! Domain code asks the caller ([`Caller::is_overseer`], [`Caller::may_act_for`],
 //! [`Caller::agent`]) and never compares names against `"overseer"`. The overseer's *mail
 //! address* is still spelled `overseer` ([`crate::mail::OVERSEER`]): that is what the ledger
@@ -71,12 +73,10 @@ impl Caller {
     }
 
     /// May the caller act for `address` (read its inbox, set its do-not-disturb, …)? The
-    /// overseer for anyone; an agent for itself only.
+    /// overseer for anyone; an agent for itself; the mayor, and a rig's witness and refinery
+    /// for its polecats: the rule is [`crate::authz::may_act_on`].
     pub fn may_act_for(&self, address: &str) -> bool {
-        match self {
-            Caller::Overseer => true,
-            Caller::Agent(identity) => identity.address == address,
-        }
+        crate::authz::may_act_on(self, address)
     }
 }
 

@@ -6,6 +6,7 @@
 //! - [`identity`]: agent addresses; [`names`]: every other name of an agent (tree path, home,
 //!   bead id, registry name), derived from its address; [`agents`]: identities as agent beads;
 //!   [`caller`]: who runs a command (the overseer or an agent), as the domain checks it;
+//!   [`authz`]: who may do what (the one place with the rules);
 //! - [`command`]: the ledger commands (`bead`, `mail`, `mol`, `mq`, `convoy`, hook and seance
 //!   views): a request, a typed outcome and `apply` per family, run alike by the CLI and the
 //!   supervisor;
@@ -17,7 +18,8 @@
 //! - [`refinery`]: the merge queue, landing on the source remote;
 //! - [`convoy`]: convoys, landing, notification;
 //! - [`record`]: the typed record views (agent, merge request, mail, molecule) and who owns each.
-//! - [`steps`]: commands that run git or gates between ledger writes, in steps.
+//! - [`steps`]: commands that run git or gates between ledger writes, in steps;
+//! - [`text`]: text that reaches a terminal is inert (typed into sessions, printed by the CLI).
 //!
 //! Everything here is synchronous and runs against a [`gastown_beads::Ledger`] it is handed:
 //! the CLI opens the ledger directly, `gastown run` lends its ledger actor's. A command with
@@ -27,6 +29,7 @@
 //! [`work::Effect`]s for the caller to carry out.
 
 pub mod agents;
+pub mod authz;
 pub mod caller;
 pub mod command;
 pub mod convoy;
@@ -43,6 +46,7 @@ pub mod refinery;
 pub mod rig;
 pub mod runtimes;
 pub mod steps;
+pub mod text;
 pub mod town;
 pub mod work;
 

@@ -57,6 +57,10 @@ pub struct SessionArgs {
     /// Told once how the session ended, whatever ended it (the agent's exit, a stop from the
     /// supervisor, a kill of the actor). `None`: nobody asked.
     pub on_end: Option<EndNotice>,
+    /// Told the agent's pid right after it is spawned, before anything else of the session
+    /// runs (the supervisor's session registry: a process inside the session is its agent).
+    /// `None`: nobody asked.
+    pub on_start: Option<StartNotice>,
 }
 
 /// How a session ended, for [`SessionArgs::on_end`].
@@ -91,6 +95,17 @@ impl std::fmt::Debug for EndNotice {
     }
 }
 
+/// A callback told the pid of a session's agent once it is spawned (see
+/// [`SessionArgs::on_start`]).
+#[derive(Clone)]
+pub struct StartNotice(pub Arc<dyn Fn(u32) + Send + Sync>);
+
+impl std::fmt::Debug for StartNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StartNotice")
+    }
+}
+
 impl SessionArgs {
     /// Arguments for `program` in `cwd` with every other field at its default.
     pub fn new(program: impl Into<String>, cwd: impl Into<PathBuf>) -> Self {
@@ -109,6 +124,7 @@ impl SessionArgs {
             ring_bytes: DEFAULT_RING_BYTES,
             nudge: NudgeOptions::default(),
             on_end: None,
+            on_start: None,
         }
     }
 }

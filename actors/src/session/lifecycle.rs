@@ -55,7 +55,8 @@ pub(super) fn start(
         quiet_period: args.quiet_period,
     };
     tokio::spawn(worker.run());
-    if let Some(text) = args.startup_input.clone() {
+    if let Some(text) = args.startup_input.as_deref() {
+        let text = gastown_town::text::for_typing(text).into_owned();
         let options = NudgeOptions {
             idle_timeout: args.startup_timeout,
             echo_timeout: args.nudge.echo_timeout,

@@ -45,7 +45,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 pub use args::{
     Attachment, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES, DEFAULT_ROWS,
     DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, NudgeOptions, SessionArgs,
-    SessionEnd, SessionSnapshot,
+    SessionEnd, SessionSnapshot, StartNotice,
 };
 pub use error::{
     CallError, NudgeError, ResizeError, SessionCrashed, SpawnError, StartupInputFailed, WriteError,
@@ -188,11 +188,19 @@ impl Actor for Session {
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
         // openpty + fork/exec block for a moment (longer in a big process): not on a runtime thread.
-        let (spawned, args) = tokio::task::spawn_blocking(move || (pty::spawn(&args), args))
-            .await
-            .map_err(|error| SpawnError::Thread {
-                reason: error.to_string(),
-            })?;
+        // The start notice runs on the same thread right after the spawn: the agent's pid is
+        // known to the supervisor before the agent can have started anything.
+        let (spawned, args) = tokio::task::spawn_blocking(move || {
+            let spawned = pty::spawn(&args);
+            if let (Ok(spawned), Some(notice)) = (&spawned, &args.on_start) {
+                (notice.0)(spawned.pid);
+            }
+            (spawned, args)
+        })
+        .await
+        .map_err(|error| SpawnError::Thread {
+            reason: error.to_string(),
+        })?;
         Ok(lifecycle::start(myself, args, spawned?)?)
     }
 
@@ -306,6 +314,9 @@ impl SessionState {
         reply: RpcReplyPort<Result<(), NudgeError>>,
     ) {
         let options = options.unwrap_or(self.args.nudge);
+        // Whoever asks, a nudge types one line of inert text: a CR or ESC in it (a mail
+        // subject, a bead title) must not submit or control anything.
+        let text = gastown_town::text::for_typing(&text).into_owned();
         let job = InputJob::Nudge {
             text,
             options,

@@ -4,6 +4,7 @@
 use anyhow::Result;
 use gastown_beads::Bead;
 use gastown_town::command::bead::{BeadOutcome, Changed};
+use gastown_town::text::one_line;
 
 /// What a bead command prints on stdout.
 pub(super) fn render(outcome: &BeadOutcome, json: bool) -> Result<String> {
@@ -14,7 +15,9 @@ pub(super) fn render(outcome: &BeadOutcome, json: bool) -> Result<String> {
     };
     match outcome {
         BeadOutcome::Created(bead) if json => line(&bead.to_json_line()),
-        BeadOutcome::Created(bead) => line(&format!("Created {}: {}", bead.id, bead.title)),
+        BeadOutcome::Created(bead) => {
+            line(&format!("Created {}: {}", bead.id, one_line(&bead.title)))
+        }
         BeadOutcome::Shown(bead) if json => line(&bead.to_json_line()),
         BeadOutcome::Shown(bead) => line(show_text(bead).trim_end()),
         BeadOutcome::Listed(beads) => return list(beads, json, "No beads"),
@@ -105,7 +108,7 @@ fn changed_line(verb: &str, bead: &Bead, json: bool) -> String {
     if json {
         bead.to_json_line()
     } else {
-        format!("{verb} {}: {}", bead.id, bead.title)
+        format!("{verb} {}: {}", bead.id, one_line(&bead.title))
     }
 }
 
@@ -123,7 +126,11 @@ fn list(beads: &[Bead], json: bool, empty: &str) -> Result<String> {
 fn show_text(bead: &Bead) -> String {
     let mut text = format!(
         "{}: {}\nStatus: {}  Priority: P{}  Type: {}\n",
-        bead.id, bead.title, bead.status, bead.priority, bead.issue_type
+        bead.id,
+        one_line(&bead.title),
+        bead.status,
+        bead.priority,
+        bead.issue_type
     );
     if !bead.assignee.is_empty() {
         text.push_str(&format!("Assignee: {}\n", bead.assignee));
@@ -168,7 +175,11 @@ fn show_text(bead: &Bead) -> String {
 fn summary(bead: &Bead) -> String {
     format!(
         "{} [P{}] [{}] {} - {}",
-        bead.id, bead.priority, bead.issue_type, bead.status, bead.title
+        bead.id,
+        bead.priority,
+        bead.issue_type,
+        bead.status,
+        one_line(&bead.title)
     )
 }
 

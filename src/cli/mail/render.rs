@@ -6,6 +6,7 @@ use anyhow::Result;
 use gastown_beads::Bead;
 use gastown_town::command::mail::MailOutcome;
 use gastown_town::mail::format;
+use gastown_town::text::one_line;
 
 /// What a mail command prints on stdout.
 pub(super) fn render(outcome: &MailOutcome, json: bool) -> Result<String> {
@@ -18,7 +19,8 @@ pub(super) fn render(outcome: &MailOutcome, json: bool) -> Result<String> {
             }
         },
         MailOutcome::Replied(bead) => {
-            format!("sent {} to {}: {}\n", bead.id, bead.assignee, bead.title)
+            let title = one_line(&bead.title);
+            format!("sent {} to {}: {title}\n", bead.id, bead.assignee)
         }
         MailOutcome::Inbox { mail, .. } if json => pretty(mail)?,
         MailOutcome::Inbox {
@@ -68,7 +70,7 @@ pub(super) fn render(outcome: &MailOutcome, json: bool) -> Result<String> {
             .iter()
             .map(|i| {
                 let who = i.claimant.as_deref().unwrap_or("unclaimed");
-                format!("{}  {:<24} {}\n", i.id, who, i.title)
+                format!("{}  {:<24} {}\n", i.id, who, one_line(&i.title))
             })
             .collect(),
         MailOutcome::Channels(channels) if json => pretty(channels)?,

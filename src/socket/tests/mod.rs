@@ -5,6 +5,7 @@
 //! "Bad input" list (each case also checks the counter moved and a good client is still served).
 
 mod bad_input;
+mod identity;
 mod logging;
 mod other_uid;
 mod serving;

@@ -10,6 +10,7 @@ mod parse;
 pub use parse::{parse_dep_kind, parse_priority, parse_status, parse_type};
 
 use super::as_json;
+use crate::authz::{self, BeadAction};
 use crate::caller::Caller;
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
@@ -188,11 +189,17 @@ pub fn apply(
     request: BeadRequest,
     caller: &Caller,
 ) -> Result<BeadOutcome> {
+    authorize(ledger, &request, caller)?;
     let who = caller.name();
     Ok(match request {
         BeadRequest::Create(args) => BeadOutcome::Created(create(ledger, town, args, who)?),
         BeadRequest::Show { id } => BeadOutcome::Shown(get(ledger, &id)?),
-        BeadRequest::List(args) => BeadOutcome::Listed(list(ledger, args)?),
+        BeadRequest::List(args) => {
+            let mut beads = list(ledger, args)?;
+            // Mail the caller may not read is not listed either.
+            beads.retain(|bead| mail_view(bead).is_none_or(|mail| can_read(caller, bead, mail)));
+            BeadOutcome::Listed(beads)
+        }
         BeadRequest::Update(args) => BeadOutcome::Updated(update(ledger, args, who)?),
         BeadRequest::Close { ids, reason } => {
             BeadOutcome::Closed(close(ledger, ids, &reason, who)?)
@@ -239,6 +246,69 @@ pub fn apply(
             BeadOutcome::Events(ledger.events(&id)?)
         }
     })
+}
+
+/// A mail's sender and queue claimant, for the rules of [`authz::check_bead`]; `None` for
+/// every other bead.
+fn mail_view(bead: &Bead) -> Option<(String, Option<&str>)> {
+    use crate::mail::record;
+    record::is_mail(bead).then(|| (record::sender_of(bead), record::claimant(bead)))
+}
+
+/// May `caller` read `bead`, a mail with this view?
+fn can_read(caller: &Caller, bead: &Bead, (sender, claimant): (String, Option<&str>)) -> bool {
+    let view = Some((sender.as_str(), claimant));
+    authz::check_bead(caller, bead, BeadAction::Read, view).is_ok()
+}
+
+/// Refuses a bead command the caller may not run (see [`crate::authz`]) before it changes
+/// anything: the ledger-wide ones are the overseer's; one bead's mail, records and work are
+/// read and changed only by those the rules name. A bead that does not exist is left to the
+/// command to report.
+fn authorize(ledger: &Ledger, request: &BeadRequest, caller: &Caller) -> Result<()> {
+    let (ids, action): (Vec<&String>, BeadAction) = match request {
+        BeadRequest::Import { .. } => {
+            return Ok(authz::overseer_only(
+                caller,
+                "import beads into the ledger",
+            )?);
+        }
+        BeadRequest::Export { .. } => {
+            return Ok(authz::overseer_only(caller, "export the whole ledger")?);
+        }
+        BeadRequest::Create(args) => {
+            return Ok(authz::create_bead(caller, &parse_type(&args.issue_type)?)?);
+        }
+        BeadRequest::List(_) | BeadRequest::Ready | BeadRequest::Blocked => return Ok(()),
+        BeadRequest::Show { id } | BeadRequest::Events { id } => (vec![id], BeadAction::Read),
+        BeadRequest::Comment { id, .. } => (vec![id], BeadAction::Comment),
+        BeadRequest::Close { ids, .. } | BeadRequest::Reopen { ids } => {
+            (ids.iter().collect(), BeadAction::Mark)
+        }
+        BeadRequest::LabelAdd { id, .. } | BeadRequest::LabelRemove { id, .. } => {
+            (vec![id], BeadAction::Mark)
+        }
+        BeadRequest::DepAdd { issue, .. } | BeadRequest::DepRemove { issue, .. } => {
+            (vec![issue], BeadAction::Edit)
+        }
+        BeadRequest::Update(args) => {
+            // Assigning work to another agent is acting on it.
+            if let Some(assignee) = args.assignee.as_deref().filter(|a| !a.is_empty()) {
+                authz::act_on(caller, assignee, "assign work to")?;
+            }
+            (vec![&args.id], BeadAction::Edit)
+        }
+    };
+    for id in ids {
+        if let Some(bead) = ledger.get(id)? {
+            let view = mail_view(&bead);
+            let view = view
+                .as_ref()
+                .map(|(sender, claimant)| (sender.as_str(), *claimant));
+            authz::check_bead(caller, &bead, action, view)?;
+        }
+    }
+    Ok(())
 }
 
 /// Close each bead in order, and the molecules its closing finishes (see

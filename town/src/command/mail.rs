@@ -191,7 +191,20 @@ fn apply_inner(ledger: &mut Ledger, request: MailRequest, caller: &Caller) -> Re
         MailRequest::Thread { id } => MailOutcome::Found(store::thread(ledger, caller, &id)?),
         MailRequest::Search { text } => MailOutcome::Found(store::search(ledger, caller, &text)?),
         MailRequest::Check { inject } => check(ledger, inject, who)?,
-        MailRequest::Group(request) => group(ledger, request, who)?,
+        MailRequest::Group(request) => {
+            // Who gets a group's mail is town-wide routing: the mayor's and the overseer's.
+            if !matches!(request, GroupRequest::List { .. })
+                && caller
+                    .agent()
+                    .is_some_and(|me| me.role != crate::identity::Role::Mayor)
+            {
+                return Err(crate::authz::Forbidden::new(format!(
+                    "{caller} may not change mail groups (who receives a group's mail): only the mayor and the overseer may"
+                ))
+                .into());
+            }
+            group(ledger, request, who)?
+        }
         MailRequest::Queue(request) => queue_command(ledger, request, caller)?,
         MailRequest::Channel(request) => channel_command(ledger, request, caller)?,
         MailRequest::Dnd { on, agent } => {
@@ -209,9 +222,10 @@ fn inbox(
 ) -> Result<MailOutcome> {
     let address = address.unwrap_or_else(|| caller.name().to_string());
     if !caller.may_act_for(&address) {
-        bail!(
-            "{caller} may read only its own inbox, not {address}'s: the overseer may read any inbox"
-        );
+        return Err(crate::authz::Forbidden::new(format!(
+            "{caller} may not read {address}'s inbox: only {address} itself, and those who may act on it (the mayor; a rig's witness and refinery for its polecats; the overseer) may"
+        ))
+        .into());
     }
     let mut mail = mail::open_mail(ledger, &address)?;
     if !all {
@@ -232,7 +246,10 @@ fn inbox(
 fn read(ledger: &mut Ledger, id: &str, caller: &Caller) -> Result<Bead> {
     let bead = store::get_mail(ledger, id)?;
     if !store::can_see(caller, &bead) {
-        bail!("{id} is not your mail: an agent reads only mail it sent or received");
+        return Err(crate::authz::Forbidden::new(format!(
+            "{caller} may not read mail {id}: it is not its mail (an agent reads mail it sent or received, and mail of agents it may act on)"
+        ))
+        .into());
     }
     if bead.assignee == caller.name() && mail::is_unread(&bead) {
         return mail::mark_read(ledger, id, caller.name());
@@ -252,10 +269,11 @@ fn change(
     for id in &ids {
         let bead = store::get_mail(ledger, id)?;
         if !store::can_change(caller, &bead) {
-            bail!(
-                "{id} is {}'s mail: only its recipient or the overseer can mark it",
+            return Err(crate::authz::Forbidden::new(format!(
+                "{caller} may not mark mail {id}: it is {}'s; only its recipient, those who may act on it and the overseer may",
                 bead.assignee
-            );
+            ))
+            .into());
         }
         f(ledger, id, caller.name())?;
     }
@@ -287,7 +305,10 @@ fn check(ledger: &mut Ledger, inject: bool, who: &str) -> Result<MailOutcome> {
 pub fn dnd(ledger: &mut Ledger, caller: &Caller, agent: Option<&str>, on: bool) -> Result<String> {
     let identity = match (agent, caller) {
         (Some(target), _) if !caller.may_act_for(target) => {
-            bail!("{caller} cannot set do-not-disturb for {target}: only its own, or the overseer")
+            return Err(crate::authz::Forbidden::new(format!(
+                "{caller} may not set do-not-disturb for {target}: only {target} itself, the mayor and the overseer may"
+            ))
+            .into())
         }
         (Some(target), _) => AgentIdentity::parse(target)?,
         (None, Caller::Agent(identity)) => identity.clone(),

@@ -189,6 +189,7 @@ pub fn apply(
     request: MolRequest,
     caller: &Caller,
 ) -> Result<MolOutcome> {
+    authorize(ledger, &request, caller)?;
     let who = caller.name();
     Ok(match request {
         MolRequest::Pour(args) => pour(ledger, town, args, false, who)?,
@@ -199,7 +200,7 @@ pub fn apply(
             MolOutcome::Current(CurrentStep::of(&molecule::load(ledger, &mol)?))
         }
         MolRequest::StepDone { step, mol, reason } => {
-            MolOutcome::StepDone(step_done(ledger, &step, mol, &reason, who)?)
+            MolOutcome::StepDone(step_done(ledger, &step, mol, &reason, caller)?)
         }
         MolRequest::Squash {
             mol,
@@ -214,6 +215,25 @@ pub fn apply(
         }
         MolRequest::Burn { mol } => MolOutcome::Burned(molecule::burn(ledger, &mol)?),
     })
+}
+
+/// Refuses a mol command on another agent's molecule (see [`crate::authz::change_molecule`]),
+/// and pouring one for another agent unless the caller may act on it. A step finished by id is
+/// checked in [`step_done`], once its molecule is known.
+fn authorize(ledger: &Ledger, request: &MolRequest, caller: &Caller) -> Result<()> {
+    match request {
+        MolRequest::Pour(args) | MolRequest::Wisp(args) if !args.assignee.is_empty() => {
+            crate::authz::act_on(caller, &args.assignee, "pour a molecule for")?;
+        }
+        MolRequest::Squash { mol, .. } | MolRequest::Burn { mol } => {
+            if let Some(bead) = ledger.get(mol)? {
+                let burn = matches!(request, MolRequest::Burn { .. });
+                crate::authz::change_molecule(caller, &bead, burn)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// The molecule meant: the one given, else the caller's.
@@ -281,8 +301,9 @@ fn step_done(
     step: &str,
     mol: Option<String>,
     reason: &str,
-    who: &str,
+    caller: &Caller,
 ) -> Result<StepDone> {
+    let who = caller.name();
     let mol = match mol {
         Some(mol) => Some(mol),
         None if ledger.get(step)?.is_none() => Some(molecule::for_agent(ledger, who).with_context(
@@ -291,5 +312,8 @@ fn step_done(
         None => None,
     };
     let (mol, step) = molecule::resolve_step(ledger, step, mol.as_deref())?;
+    if let Some(bead) = ledger.get(&mol)? {
+        crate::authz::change_molecule(caller, &bead, false)?;
+    }
     Ok(molecule::step_done(ledger, &mol, &step, reason, who)?)
 }

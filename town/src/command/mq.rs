@@ -101,7 +101,10 @@ pub fn apply<L: LedgerSteps>(
             all,
             worktree_merge,
             land_only,
-        } => process(ledger, town, &rig, all, worktree_merge, land_only),
+        } => {
+            crate::authz::act_on_rig(caller, &rig, "land the merge queue of")?;
+            process(ledger, town, &rig, all, worktree_merge, land_only)
+        }
         other => {
             let (town, caller) = (town.clone(), caller.clone());
             ledger.step("mq command", move |l| in_ledger(l, &town, other, &caller))?
@@ -128,8 +131,16 @@ fn in_ledger(
                 merge_requests,
             })
         }
-        MqRequest::Retry { mr } => retry(ledger, &mr, who),
-        MqRequest::Reject { mr, reason } => reject(ledger, &mr, reason.as_deref(), who),
+        MqRequest::Retry { mr } => {
+            let rig = open_mr(ledger, &mr)?.rig;
+            crate::authz::act_on_rig(caller, &rig, "retry the merge requests of")?;
+            retry(ledger, &mr, who)
+        }
+        MqRequest::Reject { mr, reason } => {
+            let rig = open_mr(ledger, &mr)?.rig;
+            crate::authz::act_on_rig(caller, &rig, "reject the merge requests of")?;
+            reject(ledger, &mr, reason.as_deref(), who)
+        }
         MqRequest::Show { .. } | MqRequest::Process { .. } => {
             bail!("`mq show` and `mq process` run in steps: call `command::mq::apply`")
         }

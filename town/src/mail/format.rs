@@ -1,6 +1,7 @@
 //! How mail looks: inbox lines, one message, and the `mail check` / `--inject` blocks.
 
 use super::record::{is_unread, is_urgent, replies_to, sender_of};
+use crate::text::one_line;
 use gastown_beads::Bead;
 
 /// How much of a body `mail check --inject` shows before cutting it.
@@ -30,7 +31,7 @@ fn push_line(out: &mut String, b: &Bead) {
         flags(b),
         b.id,
         sender_of(b),
-        b.title
+        one_line(&b.title)
     );
 }
 
@@ -56,7 +57,7 @@ pub fn message(b: &Bead) -> String {
         sender_of(b),
         b.assignee,
         b.created_at,
-        b.title
+        one_line(&b.title)
     );
     if let Some(parent) = replies_to(b) {
         out.push_str(&format!("In-Reply-To: {parent}\n"));
@@ -118,7 +119,7 @@ pub fn inject(address: &str, mail: &[Bead]) -> String {
             "\n- {}{urgent} from {}: {}\n",
             b.id,
             sender_of(b),
-            b.title
+            one_line(&b.title)
         ));
         let body = b.description.trim();
         if !body.is_empty() {

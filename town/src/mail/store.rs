@@ -256,21 +256,16 @@ pub fn get_mail(ledger: &Ledger, id: &str) -> Result<Bead> {
     }
 }
 
-/// May `caller` see this mail? The overseer sees all; an agent its own (sent or received) and
-/// queue items.
+/// May `caller` see this mail? See [`crate::authz::may_see_mail`]: its sender, whoever may act
+/// on its recipient, anyone for queue items.
 pub fn can_see(caller: &Caller, bead: &Bead) -> bool {
-    let who = caller.name();
-    caller.is_overseer()
-        || bead.assignee == who
-        || sender_of(bead) == who
-        || bead.assignee.starts_with("queue:")
+    crate::authz::may_see_mail(caller, bead, &sender_of(bead))
 }
 
-/// May `caller` change this mail's state (read, ack, archive)? Its recipient, a queue item's
-/// claimant, or the overseer.
+/// May `caller` change this mail's state (read, ack, archive)? See
+/// [`crate::authz::may_change_mail`]: whoever may act on its recipient, a queue item's claimant.
 pub fn can_change(caller: &Caller, bead: &Bead) -> bool {
-    let who = caller.name();
-    caller.is_overseer() || bead.assignee == who || super::queue::claimant(bead) == Some(who)
+    crate::authz::may_change_mail(caller, bead, super::queue::claimant(bead))
 }
 
 /// Every mail (not group/queue/channel records), archived ones too.
@@ -290,7 +285,10 @@ fn all_mail(ledger: &Ledger) -> Result<Vec<Bead>> {
 pub fn thread(ledger: &Ledger, caller: &Caller, id: &str) -> Result<Vec<Bead>> {
     let start = get_mail(ledger, id)?;
     if !can_see(caller, &start) {
-        bail!("{id} is not your mail: an agent sees only mail it sent or received");
+        return Err(crate::authz::Forbidden::new(format!(
+            "{caller} may not read mail {id}: it is not its mail (an agent sees mail it sent or received)"
+        ))
+        .into());
     }
     let mail = all_mail(ledger)?;
     let by_id: HashMap<&str, &Bead> = mail.iter().map(|b| (b.id.as_str(), b)).collect();
@@ -350,7 +348,10 @@ pub fn reply(
 ) -> Result<Bead> {
     let original = get_mail(ledger, id)?;
     if !can_see(caller, &original) {
-        bail!("{id} is not your mail: you can reply only to mail you sent or received");
+        return Err(crate::authz::Forbidden::new(format!(
+            "{caller} may not reply to mail {id}: an agent replies only to mail it sent or received"
+        ))
+        .into());
     }
     let subject = if original.title.starts_with("Re: ") {
         original.title.clone()

@@ -154,6 +154,7 @@ pub fn apply<L: LedgerSteps>(
     cmd: WorkCommand,
     caller: &Caller,
 ) -> Result<Outcome> {
+    authorize(&cmd, caller)?;
     let who = caller.name();
     match cmd {
         WorkCommand::Sling {
@@ -206,6 +207,37 @@ pub fn apply<L: LedgerSteps>(
             })?
         }
     }
+}
+
+/// Refuses a work command that acts on another agent's hook unless the caller may (see
+/// [`crate::authz`]): slinging onto an agent's hook, or to a rig's polecats, changing another
+/// agent's hook, and taking a bead off someone's hook (`--force`).
+fn authorize(cmd: &WorkCommand, caller: &Caller) -> Result<(), crate::authz::Forbidden> {
+    use crate::authz;
+    match cmd {
+        WorkCommand::Sling { target, force, .. } => {
+            let rig =
+                crate::identity::is_simple_name(target) && target != "mayor" && target != "deacon";
+            if rig {
+                authz::act_on_rig(caller, target, "sling work to the polecats of")?;
+            } else {
+                authz::act_on(caller, target, "sling work onto the hook of")?;
+            }
+            if *force {
+                authz::force_hook(caller)?;
+            }
+        }
+        WorkCommand::Hook { agent, force, .. } => {
+            if let Some(agent) = agent {
+                authz::act_on(caller, agent, "change the hook of")?;
+            }
+            if *force {
+                authz::force_hook(caller)?;
+            }
+        }
+        WorkCommand::Prime | WorkCommand::Done { .. } | WorkCommand::Handoff { .. } => {}
+    }
+    Ok(())
 }
 
 /// Is `identity` a polecat?
