@@ -14,6 +14,7 @@ mod landing;
 mod mail;
 mod mol;
 mod output;
+mod procs;
 mod protocol;
 mod reconcile;
 mod refinery;

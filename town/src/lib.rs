@@ -18,6 +18,8 @@
 //! - [`convoy`]: convoys, landing, notification;
 //! - [`record`]: the typed record views (agent, merge request, mail, molecule) and who owns each.
 //! - [`steps`]: commands that run git or gates between ledger writes, in steps.
+//! - [`groups`]: the process groups this process starts (sessions, gates), recorded, tied to
+//!   its life by the group leader shim, and their leftovers ended at the next start.
 //!
 //! Everything here is synchronous and runs against a [`gastown_beads::Ledger`] it is handed:
 //! the CLI opens the ledger directly, `gastown run` lends its ledger actor's. A command with
@@ -34,6 +36,7 @@ pub mod defaults;
 pub mod duration;
 pub mod formulas;
 pub mod git_cli;
+pub mod groups;
 pub mod identity;
 pub mod mail;
 pub mod molecule;
