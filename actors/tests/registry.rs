@@ -84,6 +84,7 @@ fn mayor_spec(town: &Path) -> RoleSpec {
             mint_token: Arc::new(|_| Ok("token".to_string())),
             prepare_home: None,
             check_workspace: None,
+            escalate: None,
         },
         intensity: Intensity::new(100, Duration::from_secs(60)),
         backoff: Backoff::default(),

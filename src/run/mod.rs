@@ -372,6 +372,9 @@ fn tree_config(town: &Town, tokens: &TokenRegistry) -> Result<topology::TreeConf
             let town = town.clone();
             move |identity, hook| starting::check_workspace(&town, identity, hook)
         })),
+        escalate: Some(Arc::new(|identity, failures, last| {
+            stuck::failing_starts(LedgerHandle::default(), identity.clone(), failures, last);
+        })),
     };
     Ok(topology::TreeConfig {
         town: town.clone(),
