@@ -2,7 +2,8 @@
 //! ends within the bound and leaves the merge request queued for the next run; a second signal
 //! exits at once and frees the run lock; and after `kill -9` of `gastown run` (five times, with a
 //! SIGHUP-ignoring agent, a process of it that left its session, and a running gate) no process
-//! of the town survives the next start.
+//! of the town survives the next start. Issue 14 item 9: a crash-looping agent is told to the
+//! mayor and the overseer once per streak while its restarts back off.
 
 use crate::durable::custom_runtime;
 use crate::refinery::{configure, submit};
@@ -223,6 +224,62 @@ fn after_five_kill_dash_nine_of_run_no_process_of_the_town_survives_the_next_sta
     assert!(
         t.log().contains("ended a process left behind"),
         "the escaped processes were ended by the new start: {}",
+        t.log()
+    );
+}
+
+/// The mayor's runtime exits at once: it is restarted forever (town-level roles never give up),
+/// but the mayor and the overseer are told once, and the restarts slow down.
+#[test]
+fn a_crash_looping_mayor_is_told_once_to_mayor_and_overseer_and_backs_off() {
+    let town = crate::util::town_with_rig();
+    custom_runtime(&town, "die", "exit 3");
+    let path = town.root.join("town.toml");
+    let text = std::fs::read_to_string(&path).expect("town.toml");
+    std::fs::write(
+        &path,
+        text.replace("[roles]\n", "[roles]\nmayor = \"die\"\n"),
+    )
+    .expect("write town.toml");
+    let t = RunningTown::start_in(town);
+    let told = |who: &str| -> usize {
+        let mail: Vec<serde_json::Value> =
+            serde_json::from_str(&t.town.ok(&["mail", "inbox", who, "--all", "--json"]))
+                .expect("json");
+        mail.iter()
+            .filter(|m| {
+                m["title"]
+                    .as_str()
+                    .is_some_and(|s| s.contains("mayor keeps failing to start"))
+            })
+            .count()
+    };
+    wait_for("the escalation", Duration::from_secs(30), || {
+        (told("mayor") == 1 && told("overseer") == 1).then_some(())
+    });
+    // Keep failing well past the streak: still one mail each, and each wait longer.
+    let delays = wait_for("several more restarts", Duration::from_secs(60), || {
+        let detail: serde_json::Value =
+            serde_json::from_str(&t.town.ok(&["actor", "town/mayor", "--json"])).expect("json");
+        let mut delays: Vec<u64> = detail["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .filter(|e| e["kind"] == "backing_off")
+            .filter_map(|e| e["delay_ms"].as_u64())
+            .collect();
+        delays.reverse(); // oldest first
+        (delays.len() >= 6).then_some(delays)
+    });
+    assert!(
+        delays.windows(2).all(|w| w[1] > w[0]),
+        "each restart waits longer than the one before: {delays:?}"
+    );
+    assert_eq!(told("mayor"), 1, "told once per streak");
+    assert_eq!(told("overseer"), 1, "told once per streak");
+    assert!(
+        t.log().contains("sessions keep failing at startup"),
+        "{}",
         t.log()
     );
 }
