@@ -3,7 +3,8 @@
 //! exits at once and frees the run lock; and after `kill -9` of `gastown run` (five times, with a
 //! SIGHUP-ignoring agent, a process of it that left its session, and a running gate) no process
 //! of the town survives the next start. Issue 14 item 9: a crash-looping agent is told to the
-//! mayor and the overseer once per streak while its restarts back off.
+//! mayor and the overseer once per streak while its restarts back off, and the protocol wisps of
+//! a polecat cycle are closed once handled, so they do not pile up.
 
 use crate::durable::custom_runtime;
 use crate::refinery::{configure, submit};
@@ -281,5 +282,51 @@ fn a_crash_looping_mayor_is_told_once_to_mayor_and_overseer_and_backs_off() {
         t.log().contains("sessions keep failing at startup"),
         "{}",
         t.log()
+    );
+}
+
+/// Open protocol wisps (POLECAT_DONE, MERGE_READY, MERGED, …) in the town.
+fn open_protocol_wisps(town: &TestTown) -> Vec<String> {
+    let all: Vec<serde_json::Value> =
+        serde_json::from_str(&town.ok(&["bead", "list", "--type", "message", "--json"]))
+            .expect("json");
+    all.iter()
+        .filter(|b| b["status"] != "closed")
+        .filter(|b| {
+            b["labels"].as_array().is_some_and(|l| {
+                l.iter()
+                    .any(|l| l.as_str().is_some_and(|l| l.starts_with("protocol:")))
+            })
+        })
+        .map(|b| format!("{} to {}", b["title"], b["assignee"]))
+        .collect()
+}
+
+#[test]
+fn protocol_wisps_of_polecat_cycles_are_closed_once_handled() {
+    let town = crate::refinery::town();
+    let mut counts = Vec::new();
+    for cycle in 0..4 {
+        submit(
+            &town,
+            "nux",
+            &format!("Cycle {cycle}"),
+            &[(&format!("c{cycle}.txt"), "x\n")],
+        );
+        assert!(
+            !open_protocol_wisps(&town).is_empty(),
+            "done sent MERGE_READY and POLECAT_DONE"
+        );
+        let summary = crate::refinery::process(&town);
+        assert_eq!(summary["merged"], 1, "{summary}");
+        counts.push(open_protocol_wisps(&town));
+    }
+    assert!(
+        counts.iter().all(|open| open.len() == counts[0].len()),
+        "open protocol wisps do not grow with the cycles: {counts:?}"
+    );
+    assert!(
+        counts[0].is_empty(),
+        "every wisp of a merged cycle is handled: {counts:?}"
     );
 }
