@@ -266,39 +266,61 @@ pub fn end_leftovers(dir: &Path) -> Vec<Ended> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut ended = Vec::new();
+    let mut records = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
         let record = parse_record(&path);
         let _ = std::fs::remove_file(&path);
-        let Some(record) = record else {
-            tracing::warn!(path = %path.display(), "removed an unreadable process-group record");
+        match record {
+            Some(record) => records.push(record),
+            None => {
+                tracing::warn!(path = %path.display(), "removed an unreadable process-group record")
+            }
+        }
+    }
+    if records.is_empty() {
+        return Vec::new();
+    }
+    // Leaders still running with their recorded start time: theirs are the group and session.
+    let mut by_leader = HashMap::new();
+    let mut by_token = HashMap::new();
+    for (i, record) in records.iter().enumerate() {
+        if start_time(record.pid) == Some(record.start) {
+            // Kill by the leader's group first, which also stops it forking.
+            signal_group(record.pid, libc::SIGKILL);
+            by_leader.insert(record.pid, i);
+        }
+        if !record.token.is_empty() {
+            by_token.insert(record.token.as_str(), i);
+        }
+    }
+    let me = std::process::id();
+    let mut ended = Vec::new();
+    // One pass over every process: a member of a proven group or session, or a carrier of a
+    // recorded token.
+    for pid in all_pids().into_iter().filter(|p| *p != me) {
+        let stat = proc_stat(pid);
+        let member = stat.as_ref().and_then(|s| {
+            by_leader
+                .get(&pid)
+                .or_else(|| by_leader.get(&s.pgrp))
+                .or_else(|| by_leader.get(&s.session))
+        });
+        let owner = member
+            .copied()
+            .or_else(|| token_of(pid).and_then(|token| by_token.get(token.as_str()).copied()));
+        let Some(i) = owner else {
             continue;
         };
-        let leader_ours = start_time(record.pid) == Some(record.start);
-        // Kill by the leader first (stops it forking), then whatever else is ours.
-        if leader_ours {
-            signal_group(record.pid, libc::SIGKILL);
-        }
-        let me = std::process::id();
-        let wanted = format!("{TOKEN_ENV}={}", record.token);
-        for pid in all_pids().into_iter().filter(|p| *p != me) {
-            let by_group = leader_ours
-                && proc_stat(pid).is_some_and(|s| s.pgrp == record.pid || s.session == record.pid);
-            let by_token = !record.token.is_empty() && has_env(pid, &wanted);
-            if !(by_group || by_token || (leader_ours && pid == record.pid)) {
-                continue;
-            }
-            let command = cmdline(pid);
-            // SAFETY: kill(2) only reads its arguments.
-            if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
-                ended.push(Ended {
-                    pid,
-                    kind: record.kind.clone(),
-                    label: record.label.clone(),
-                    command,
-                });
-            }
+        let command = cmdline(pid);
+        // SAFETY: kill(2) only reads its arguments.
+        if unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
+            ended.push(Ended {
+                pid,
+                kind: records[i].kind.clone(),
+                label: records[i].label.clone(),
+                command,
+            });
         }
     }
     ended
@@ -368,9 +390,13 @@ pub(crate) fn all_pids() -> Vec<u32> {
         .collect()
 }
 
-fn has_env(pid: u32, entry: &str) -> bool {
-    std::fs::read(format!("/proc/{pid}/environ"))
-        .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == entry.as_bytes()))
+/// The group token in `pid`'s environment, if it has one.
+fn token_of(pid: u32) -> Option<String> {
+    let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let key = format!("{TOKEN_ENV}=");
+    env.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(key.as_bytes()))
+        .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
 fn cmdline(pid: u32) -> String {
@@ -437,6 +463,41 @@ mod tests {
         assert_eq!(ended[0].pid, pid);
         assert!(child.wait().expect("reaped").code().is_none(), "killed");
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+
+    #[test]
+    fn a_process_that_left_its_group_is_ended_by_its_token() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let token = format!("test.{}.left", std::process::id());
+        let mut escaped = std::process::Command::new("sleep")
+            .arg("30")
+            .env(TOKEN_ENV, &token)
+            .process_group(0)
+            .spawn()
+            .expect("sleep");
+        let mut stranger = std::process::Command::new("sleep")
+            .arg("30")
+            .env(TOKEN_ENV, format!("{token}-other"))
+            .spawn()
+            .expect("sleep");
+        // The recorded leader is long gone (no such start time): only the token proves it.
+        std::fs::write(
+            dir.path().join(format!("{}-1", escaped.id() + 1)),
+            format!("kind=session\ntoken={token}\nlabel=x\n"),
+        )
+        .expect("record");
+        let ended = end_leftovers(dir.path());
+        assert_eq!(
+            ended.iter().map(|e| e.pid).collect::<Vec<_>>(),
+            [escaped.id()]
+        );
+        assert!(escaped.wait().expect("reaped").code().is_none(), "killed");
+        assert!(
+            stranger.try_wait().expect("wait").is_none(),
+            "another token: untouched"
+        );
+        let _ = stranger.kill();
+        let _ = stranger.wait();
     }
 
     use std::os::unix::process::CommandExt;
