@@ -400,3 +400,82 @@ pub fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::DEFAULT_STARTUP_TIMEOUT;
+    use gastown_town::defaults::{ROLE_BACKOFF_MAX, ROLE_BACKOFF_RESET_AFTER};
+
+    /// An agent killed at its startup deadline every time must never look healthy to the role's
+    /// backoff, or it is restarted every minute forever (issue 14).
+    #[test]
+    fn a_session_killed_at_its_startup_deadline_is_never_healthy_to_the_backoff() {
+        assert!(ROLE_BACKOFF_RESET_AFTER > DEFAULT_STARTUP_TIMEOUT + HEALTHY_AFTER);
+        let backoff = gastown_supervision::Backoff {
+            max: ROLE_BACKOFF_MAX,
+            reset_after: ROLE_BACKOFF_RESET_AFTER,
+            ..gastown_supervision::Backoff::default()
+        }
+        .without_jitter();
+        let delays: Vec<Duration> = (1..=14).map(|n| backoff.delay(n, 0.5)).collect();
+        assert!(
+            delays.windows(2).skip(1).all(|w| w[1] >= w[0]),
+            "{delays:?}"
+        );
+        assert_eq!(delays[13], ROLE_BACKOFF_MAX, "capped: {delays:?}");
+    }
+
+    #[test]
+    fn a_startup_streak_is_told_once_and_starts_over_when_healthy() {
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&told);
+        let town = TownContext {
+            town_root: PathBuf::from("/nonexistent"),
+            socket_path: PathBuf::from("/nonexistent/sock"),
+            ledger: LedgerHandle::default(),
+            mint_token: Arc::new(|_| Ok(String::new())),
+            prepare_home: None,
+            check_workspace: None,
+            escalate: Some(Arc::new(move |identity, n, last| {
+                sink.lock()
+                    .expect("not poisoned")
+                    .push(format!("{identity} {n} {last}"));
+            })),
+        };
+        let spec = RoleSpec {
+            identity: AgentIdentity::parse("mayor").expect("an address"),
+            runtime: None,
+            home: PathBuf::from("/nonexistent"),
+            town,
+            intensity: Intensity::default(),
+            backoff: gastown_supervision::Backoff::default(),
+            extra_children: Vec::new(),
+            stop_timeout: Duration::from_secs(1),
+        };
+        let streak = StartupStreak::default();
+        for _ in 0..STARTUP_FAILURE_STREAK + 3 {
+            streak.failed(&spec, "exit code 3");
+        }
+        assert_eq!(
+            told.lock().expect("not poisoned").len(),
+            1,
+            "once per streak"
+        );
+        streak.healthy();
+        for _ in 0..STARTUP_FAILURE_STREAK - 1 {
+            streak.failed(&spec, "exit code 3");
+        }
+        assert_eq!(
+            told.lock().expect("not poisoned").len(),
+            1,
+            "a new streak, not yet long"
+        );
+        streak.failed(&spec, "exit code 3");
+        assert_eq!(
+            told.lock().expect("not poisoned").len(),
+            2,
+            "the new streak is told"
+        );
+    }
+}

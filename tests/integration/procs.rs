@@ -144,6 +144,10 @@ fn sigterm_during_a_five_minute_gate_ends_within_the_bound_and_the_mr_stays_queu
             .contains("merged in"),
         "{shown}"
     );
+    // The live refinery closes the wisps it handled too (MERGE_READY, POLECAT_DONE, MERGED).
+    wait_for("the handled wisps closed", Duration::from_secs(30), || {
+        open_protocol_wisps(&t.town).is_empty().then_some(())
+    });
 }
 
 #[test]
