@@ -57,6 +57,15 @@ fn in_town(root: &Path, prefix: &str) -> Vec<Proc> {
         .collect()
 }
 
+/// A process's stat line and command line, for a failure message.
+fn describe(pid: u32) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default();
+    format!("{stat} | {cmd}")
+}
+
 /// Set `[run] shutdown_timeout` in town.toml.
 fn shutdown_timeout(town: &TestTown, value: &str) {
     let path = town.root.join("town.toml");
@@ -214,10 +223,37 @@ fn after_five_kill_dash_nine_of_run_no_process_of_the_town_survives_the_next_sta
                 (!a.is_empty() && !b.is_empty() && !c.is_empty()).then(|| [a, b, c].concat())
             },
         );
-        seen.extend(found);
+        let escaped: Vec<Proc> = in_town(&t.town.root, "sleep 1001")
+            .into_iter()
+            .filter(|p| found.contains(p))
+            .collect();
+        seen.extend(found.iter().copied());
         let mut child = t.child.take().expect("running");
         signal(&child, libc::SIGKILL);
         let _ = child.wait();
+        // The agent (SIGHUP ignored) and the gate die with the supervisor, at once...
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left: Vec<String> = found
+                .iter()
+                .filter(|p| !escaped.contains(p) && alive(**p))
+                .map(|p| describe(p.0))
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: still alive after run died: {left:?}\n{}",
+                t.log()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        // ... the process that left its session lives on until the next start ends it.
+        assert!(
+            escaped.iter().all(|p| alive(*p)),
+            "round {round}: {escaped:?}"
+        );
         town = std::mem::replace(&mut t.town, TestTown::new());
     }
     let t = RunningTown::start_in(town);

@@ -13,10 +13,14 @@
 
 use std::ffi::OsString;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The first argument that selects the shim.
 pub const ARG: &str = "__group-leader";
+
+/// Set by the watcher once the supervisor is gone and it is killing the group.
+static DYING: AtomicBool = AtomicBool::new(false);
 
 /// How often the fallback (no pidfd) checks whether the supervisor is still the parent.
 const PARENT_POLL: Duration = Duration::from_millis(200);
@@ -60,6 +64,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         .stack_size(64 * 1024)
         .spawn(move || {
             wait_for_parent_death(pidfd, parent);
+            DYING.store(true, Ordering::SeqCst);
             kill_everything();
         });
     if watcher.is_err() {
@@ -74,6 +79,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
             Err(_) => return 1,
         }
     };
+    // The watcher killed the child on its way through the group: returning now would end the
+    // watcher before it reached the rest. It ends this process itself when done.
+    while DYING.load(Ordering::SeqCst) {
+        std::thread::sleep(PARENT_POLL);
+    }
     use std::os::unix::process::ExitStatusExt;
     if let Some(code) = status.code() {
         return code;
@@ -119,20 +129,20 @@ fn wait_for_parent_death(pidfd: Option<libc::c_int>, parent: libc::pid_t) {
     }
 }
 
-/// SIGKILL every process of this group and of this terminal session, then the group itself
-/// (this process included).
+/// SIGKILL every process of this terminal session outside this group, then the whole group at
+/// once (this process included, last: nothing here returns).
 fn kill_everything() {
     // SAFETY: getpid has no preconditions.
     let me = unsafe { libc::getpid() } as u32;
     // Twice: a process forked during the first sweep is caught by the second.
     for _ in 0..2 {
         for pid in super::all_pids().into_iter().filter(|p| *p != me) {
-            if super::proc_stat(pid).is_some_and(|s| s.pgrp == me || s.session == me) {
+            if super::proc_stat(pid).is_some_and(|s| s.session == me && s.pgrp != me) {
                 // SAFETY: kill(2) only reads its arguments.
                 unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
             }
         }
     }
-    // SAFETY: as above; this ends the shim too.
+    // SAFETY: as above. One signal to the group reaches every member, the shim included.
     unsafe { libc::killpg(me as libc::pid_t, libc::SIGKILL) };
 }
