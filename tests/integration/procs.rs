@@ -136,7 +136,10 @@ fn sigterm_during_a_five_minute_gate_ends_within_the_bound_and_the_mr_stays_queu
     let records = std::fs::read_dir(t.town.root.join(".runtime/groups"))
         .expect("the group records' directory")
         .count();
-    assert_eq!(records, 0, "every group's record is removed once it is gone");
+    assert_eq!(
+        records, 0,
+        "every group's record is removed once it is gone"
+    );
 
     // The next run processes it (with a gate that passes now).
     configure(&t.town, 1, "merge", "test = \"true\"");
