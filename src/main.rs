@@ -21,6 +21,24 @@ use std::io::Write;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The group leader shim (`gastown_town::groups::shim`): no clap, no logging, just the shim.
+    let mut argv = std::env::args_os().skip(1);
+    if argv
+        .next()
+        .is_some_and(|a| a == gastown_town::groups::shim::ARG)
+    {
+        let code = gastown_town::groups::shim::main(argv.collect());
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    // Every session and gate this process starts leads its group through that shim, so none
+    // outlives this process. `/proc/self/exe` is this very binary even after an upgrade replaced
+    // (or removed) the file it was started from, so sessions still start then.
+    let this_binary = std::path::PathBuf::from("/proc/self/exe");
+    if this_binary.exists() {
+        gastown_town::groups::use_shim(this_binary);
+    } else if let Ok(exe) = std::env::current_exe() {
+        gastown_town::groups::use_shim(exe);
+    }
     let (args, matches) = cli::parse();
     match cli::run(args, &matches) {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,14 +27,15 @@ use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
     Backoff, ChildContext, ChildSpec, Intensity, StartedChild, Strategy, SupervisorSpec,
 };
+use gastown_town::defaults::{HEALTHY_AFTER, STARTUP_FAILURE_STREAK};
 use gastown_town::identity::{AgentIdentity, Role};
 use gastown_town::names::{self, Registered};
 use gastown_town::runtimes::spec::{HookSupport, PromptMode, Runtime};
 use ractor::SpawnErr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Mints the per-session secret that binds a socket connection to an identity. The binary owns
 /// the token registry (and the wire format); actors only ask for a token.
@@ -62,6 +63,11 @@ pub trait SessionTracker: Send + Sync {
     fn ended(&self, identity: &AgentIdentity, pid: u32);
 }
 
+/// Tells the mayor and the overseer that an identity's sessions keep failing at startup: given
+/// the identity, how many failed in a row, and how the last one ended. Called once per streak
+/// (see [`gastown_town::defaults::STARTUP_FAILURE_STREAK`]). The binary owns mail.
+pub type Escalate = Arc<dyn Fn(&AgentIdentity, u32, &str) + Send + Sync>;
+
 /// What every role in a town shares.
 #[derive(Clone)]
 pub struct TownContext {
@@ -80,6 +86,8 @@ pub struct TownContext {
     /// Run before every session start of a polecat or crew member; without it their homes must
     /// already exist.
     pub check_workspace: Option<CheckWorkspace>,
+    /// Told once per streak of sessions failing at startup; `None`: nobody is told.
+    pub escalate: Option<Escalate>,
 }
 
 /// How to run one role.
@@ -133,9 +141,11 @@ pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
     if spec.runtime.is_some() {
         let name = names::registered_name(Registered::Session, &spec.identity);
         let shared = Arc::new(spec.clone());
+        // One streak per role, kept across its sessions' (and its own) restarts.
+        let streak = Arc::new(StartupStreak::default());
         sup = sup.child(
             ChildSpec::worker("session", move |ctx| {
-                start_session(Arc::clone(&shared), ctx)
+                start_session(Arc::clone(&shared), Arc::clone(&streak), ctx)
             })
             .with_name(name),
         );
@@ -151,7 +161,52 @@ fn failed(what: String) -> SpawnErr {
     SpawnErr::StartupFailed(what.into())
 }
 
-async fn start_session(spec: Arc<RoleSpec>, ctx: ChildContext) -> Result<StartedChild, SpawnErr> {
+/// Sessions of one role that failed at startup in a row, and whether this streak was told.
+#[derive(Default)]
+struct StartupStreak(Mutex<(u32, bool)>);
+
+impl StartupStreak {
+    /// One more failed start: the [`STARTUP_FAILURE_STREAK`]-th in a row tells the mayor and the
+    /// overseer (through the town's `escalate`), once per streak.
+    fn failed(&self, spec: &RoleSpec, why: &str) {
+        let tell = {
+            let mut streak = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            streak.0 += 1;
+            let tell = streak.0 >= STARTUP_FAILURE_STREAK && !streak.1;
+            streak.1 |= tell;
+            tell.then_some(streak.0)
+        };
+        tracing::debug!(agent = %spec.identity, "session failed at startup: {why}");
+        if let (Some(n), Some(escalate)) = (tell, &spec.town.escalate) {
+            tracing::warn!(agent = %spec.identity, failures = n, "sessions keep failing at startup; telling the mayor and the overseer");
+            escalate(&spec.identity, n, why);
+        }
+    }
+
+    /// A session ran past its startup: the streak is over.
+    fn healthy(&self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = (0, false);
+    }
+}
+
+async fn start_session(
+    spec: Arc<RoleSpec>,
+    streak: Arc<StartupStreak>,
+    ctx: ChildContext,
+) -> Result<StartedChild, SpawnErr> {
+    let started = start_session_counted(&spec, &streak, ctx).await;
+    if let Err(e) = &started {
+        streak.failed(&spec, &format!("not started: {e}"));
+    }
+    started
+}
+
+async fn start_session_counted(
+    spec: &Arc<RoleSpec>,
+    streak: &Arc<StartupStreak>,
+    ctx: ChildContext,
+) -> Result<StartedChild, SpawnErr> {
+    let spec = Arc::clone(spec);
     let runtime = spec
         .runtime
         .clone()
@@ -172,11 +227,21 @@ async fn start_session(spec: Arc<RoleSpec>, ctx: ChildContext) -> Result<Started
     }
     let mut args = session_args(&spec, &runtime, hook.first(), &token);
     let (notice_spec, notice_id) = (Arc::clone(&spec), session_id.clone());
+    let (notice_streak, started_at) = (Arc::clone(streak), Instant::now());
+    // Past its startup timeout plus a while, a session is up: whatever ends it then is no
+    // startup failure.
+    let startup_window = args.startup_timeout + HEALTHY_AFTER;
     args.on_end = Some(EndNotice(Arc::new(move |end: SessionEnd| {
+        let how = end.to_string();
         if let Some(tracker) = &notice_spec.town.sessions {
             tracker.ended(&notice_spec.identity, end.pid);
         }
-        end_session(&notice_spec, &notice_id, end.to_string());
+        if started_at.elapsed() >= startup_window {
+            notice_streak.healthy();
+        } else if !end.stopped && !end.exit.as_ref().is_some_and(|e| e.success()) {
+            notice_streak.failed(&notice_spec, &how);
+        }
+        end_session(&notice_spec, &notice_id, how);
     })));
     if let Some(tracker) = spec.town.sessions.clone() {
         let identity = spec.identity.clone();
@@ -355,4 +420,84 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::DEFAULT_STARTUP_TIMEOUT;
+    use gastown_town::defaults::{ROLE_BACKOFF_MAX, ROLE_BACKOFF_RESET_AFTER};
+
+    /// An agent killed at its startup deadline every time must never look healthy to the role's
+    /// backoff, or it is restarted every minute forever (issue 14).
+    #[test]
+    fn a_session_killed_at_its_startup_deadline_is_never_healthy_to_the_backoff() {
+        assert!(ROLE_BACKOFF_RESET_AFTER > DEFAULT_STARTUP_TIMEOUT + HEALTHY_AFTER);
+        let backoff = gastown_supervision::Backoff {
+            max: ROLE_BACKOFF_MAX,
+            reset_after: ROLE_BACKOFF_RESET_AFTER,
+            ..gastown_supervision::Backoff::default()
+        }
+        .without_jitter();
+        let delays: Vec<Duration> = (1..=14).map(|n| backoff.delay(n, 0.5)).collect();
+        assert!(
+            delays.windows(2).skip(1).all(|w| w[1] >= w[0]),
+            "{delays:?}"
+        );
+        assert_eq!(delays[13], ROLE_BACKOFF_MAX, "capped: {delays:?}");
+    }
+
+    #[test]
+    fn a_startup_streak_is_told_once_and_starts_over_when_healthy() {
+        let told = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&told);
+        let town = TownContext {
+            town_root: PathBuf::from("/nonexistent"),
+            socket_path: PathBuf::from("/nonexistent/sock"),
+            ledger: LedgerHandle::default(),
+            mint_token: Arc::new(|_| Ok(String::new())),
+            prepare_home: None,
+            check_workspace: None,
+            sessions: None,
+            escalate: Some(Arc::new(move |identity, n, last| {
+                sink.lock()
+                    .expect("not poisoned")
+                    .push(format!("{identity} {n} {last}"));
+            })),
+        };
+        let spec = RoleSpec {
+            identity: AgentIdentity::parse("mayor").expect("an address"),
+            runtime: None,
+            home: PathBuf::from("/nonexistent"),
+            town,
+            intensity: Intensity::default(),
+            backoff: gastown_supervision::Backoff::default(),
+            extra_children: Vec::new(),
+            stop_timeout: Duration::from_secs(1),
+        };
+        let streak = StartupStreak::default();
+        for _ in 0..STARTUP_FAILURE_STREAK + 3 {
+            streak.failed(&spec, "exit code 3");
+        }
+        assert_eq!(
+            told.lock().expect("not poisoned").len(),
+            1,
+            "once per streak"
+        );
+        streak.healthy();
+        for _ in 0..STARTUP_FAILURE_STREAK - 1 {
+            streak.failed(&spec, "exit code 3");
+        }
+        assert_eq!(
+            told.lock().expect("not poisoned").len(),
+            1,
+            "a new streak, not yet long"
+        );
+        streak.failed(&spec, "exit code 3");
+        assert_eq!(
+            told.lock().expect("not poisoned").len(),
+            2,
+            "the new streak is told"
+        );
+    }
 }

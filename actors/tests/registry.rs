@@ -85,6 +85,7 @@ fn mayor_spec(town: &Path) -> RoleSpec {
             sessions: None,
             prepare_home: None,
             check_workspace: None,
+            escalate: None,
         },
         intensity: Intensity::new(100, Duration::from_secs(60)),
         backoff: Backoff::default(),

@@ -1,8 +1,12 @@
 //! `gastown run`: the foreground supervisor of one town.
 //!
-//! It takes the town's run lock, installs logging, binds the socket, starts the supervision tree
-//! (see [`topology`]) and waits for a signal: SIGINT/SIGTERM stop the tree in reverse start order
-//! within `[run] shutdown_timeout` and exit 0; SIGHUP re-reads town.toml and reloads the log filter.
+//! It takes the town's run lock, installs logging, ends the leftovers of an earlier run that died
+//! (process groups recorded in `.runtime/groups`, see [`gastown_town::groups`]), binds the socket,
+//! starts the supervision tree (see [`topology`]) and waits for a signal: SIGINT/SIGTERM stop the
+//! tree in reverse start order within `[run] shutdown_timeout` and exit 0 — gates still running
+//! near that deadline are killed and their merge requests stay queued; a second SIGINT/SIGTERM
+//! kills every session and gate at once and exits 1. SIGHUP re-reads town.toml and reloads the
+//! log filter.
 
 mod attach;
 mod authorize;
@@ -33,6 +37,7 @@ use gastown_town::town::Town;
 pub use logging::LogFormat;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::broadcast;
 
@@ -57,12 +62,43 @@ pub fn run(town: Town, args: RunArgs) -> Result<()> {
         Err(e) => return Err(e).context("cannot take the run lock"),
     };
     let logging = logging::init(&runtime_dir, args.log_format, &town.config.run.log)?;
+    end_leftovers(&runtime_dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("gastown-run")
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(supervise(town, logging))
+    let result = rt.block_on(supervise(town, logging));
+    // A blocking thread may still be in a gate or git call that the shutdown abandoned: do not
+    // wait for it (dropping the runtime would); its group is already killed.
+    rt.shutdown_timeout(RUNTIME_EXIT_WAIT);
+    result
+}
+
+/// How long the exit waits for the runtime's blocking threads after the tree stopped.
+const RUNTIME_EXIT_WAIT: Duration = Duration::from_secs(1);
+/// How long before the shutdown deadline running gates are stopped (SIGTERM, then SIGKILL after
+/// [`GATE_STOP_GRACE`]), so that the refinery's round ends and the tree stops within the bound.
+const GATE_STOP_MARGIN: Duration = Duration::from_secs(5);
+/// How long a gate gets between SIGTERM and SIGKILL when the shutdown stops it.
+const GATE_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Before anything starts: kill the process groups an earlier run recorded and left behind (it
+/// died without stopping them), proven ours by pid and start time or by their token; log each.
+/// From here on every group this process starts is recorded there.
+fn end_leftovers(runtime_dir: &std::path::Path) -> Result<()> {
+    let dir = runtime_dir.join("groups");
+    for ended in gastown_town::groups::end_leftovers(&dir) {
+        tracing::warn!(
+            pid = ended.pid,
+            kind = %ended.kind,
+            what = %ended.label,
+            command = %ended.command,
+            "ended a process left behind by an earlier gastown run"
+        );
+    }
+    gastown_town::groups::record_in(dir.clone())
+        .with_context(|| format!("cannot create {}", dir.display()))
 }
 
 async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
@@ -134,15 +170,82 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
             _ = root.wait() => bail!("the town supervisor gave up; see the log in {}", runtime_dir.join("logs").display()),
         }
     }
-    tracing::info!(timeout = ?shutdown_timeout, "shutting down");
-    if tokio::time::timeout(shutdown_timeout, root.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::error!("shutdown took longer than {shutdown_timeout:?}; exiting anyway");
+    tracing::info!(timeout = ?shutdown_timeout, "shutting down (a second Ctrl-C stops everything at once)");
+    match shut_down(&root, shutdown_timeout, &mut sigint, &mut sigterm).await {
+        Shutdown::Done => tracing::info!("stopped"),
+        Shutdown::Late => {
+            tracing::error!("shutdown took longer than {shutdown_timeout:?}; exiting anyway");
+            stop_gates().await;
+            let killed = gastown_town::groups::kill_all();
+            tracing::error!(killed, "killed the process groups still running");
+        }
+        Shutdown::Forced => {
+            let killed = gastown_town::groups::kill_all();
+            tracing::warn!(
+                killed,
+                "second signal: killed every session and gate; acknowledged ledger writes are \
+                 durable, pending git commits are finished by the next start"
+            );
+            bail!(
+                "stopped at once by a second signal: every session and gate was killed; \
+                 queued merge requests stay queued for the next `gastown run`"
+            );
+        }
     }
-    tracing::info!("stopped");
     Ok(())
+}
+
+/// How the orderly shutdown ended.
+enum Shutdown {
+    /// The tree stopped within the bound.
+    Done,
+    /// The bound passed first.
+    Late,
+    /// A second SIGINT/SIGTERM came first.
+    Forced,
+}
+
+/// Stop the tree within `bound`: no gate starts from now on; gates still running
+/// [`GATE_STOP_MARGIN`] before the deadline are stopped (their MRs stay queued), so the
+/// refinery's round ends in time; a second signal cuts it short.
+async fn shut_down(
+    root: &gastown_supervision::SupervisorRef,
+    bound: Duration,
+    sigint: &mut tokio::signal::unix::Signal,
+    sigterm: &mut tokio::signal::unix::Signal,
+) -> Shutdown {
+    gastown_town::groups::refuse_gates();
+    let deadline = tokio::time::Instant::now() + bound;
+    let gates_at = deadline - GATE_STOP_MARGIN.min(bound / 2);
+    let stop = root.shutdown();
+    tokio::pin!(stop);
+    let mut gates_stopped = false;
+    loop {
+        tokio::select! {
+            _ = &mut stop => {
+                // The refinery is gone; a gate its abandoned round started may still run.
+                stop_gates().await;
+                return Shutdown::Done;
+            }
+            _ = sigint.recv() => return Shutdown::Forced,
+            _ = sigterm.recv() => return Shutdown::Forced,
+            _ = tokio::time::sleep_until(gates_at), if !gates_stopped => {
+                gates_stopped = true;
+                let stopped = stop_gates().await;
+                if stopped > 0 {
+                    tracing::warn!(stopped, "gates stopped at the shutdown deadline; their merge requests stay queued");
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => return Shutdown::Late,
+        }
+    }
+}
+
+/// [`gastown_town::groups::stop_gates`] off the runtime's threads.
+async fn stop_gates() -> usize {
+    tokio::task::spawn_blocking(|| gastown_town::groups::stop_gates(GATE_STOP_GRACE))
+        .await
+        .unwrap_or(0)
 }
 
 fn reload(town: &Town, logging: &logging::Logging) {
@@ -299,6 +402,9 @@ fn tree_config(
         check_workspace: Some(Arc::new({
             let town = town.clone();
             move |identity, hook| starting::check_workspace(&town, identity, hook)
+        })),
+        escalate: Some(Arc::new(|identity, failures, last| {
+            stuck::failing_starts(LedgerHandle::default(), identity.clone(), failures, last);
         })),
     };
     Ok(topology::TreeConfig {

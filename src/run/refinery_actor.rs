@@ -210,14 +210,26 @@ async fn after_record(args: &RefineryArgs, recorded: Recorded) {
             }
         }
         let town = args.town.clone();
+        let removing = sandbox.clone();
         let note = tokio::task::spawn_blocking(move || {
-            let note = refinery::remove_sandbox(&town, &sandbox);
-            format!("{}: {note}", sandbox.branch)
+            let note = refinery::remove_sandbox(&town, &removing);
+            format!("{}: {note}", removing.branch)
         })
         .await;
         match note {
             Ok(note) => tracing::info!(rig = %args.rig, "{note}"),
             Err(e) => tracing::warn!(rig = %args.rig, "sandbox removal failed: {e}"),
+        }
+        // The polecat is recycled: the wisps about its MR that this answers are handled.
+        let who = format!("{}/refinery", args.rig);
+        let closed = args
+            .ledger
+            .call("refinery: recycled", move |l| {
+                refinery::recycled(l, &sandbox, &who).map_err(|e| format!("{e:#}"))
+            })
+            .await;
+        if let Ok(Err(e)) | Err(e) = closed.map_err(|e| e.to_string()) {
+            tracing::warn!(rig = %args.rig, "cannot close the handled protocol wisps: {e}");
         }
     }
 }

@@ -3,6 +3,12 @@
 //! streak ends when a session of the identity has run for a while, or when its work is slung
 //! again (see `gastown_town::agents::mark_stuck`).
 //!
+//! Sessions that keep failing at startup (the role's session factory counts them; see
+//! `gastown_actors::role`) tell the mayor and the overseer once per streak through
+//! [`failing_starts`]: an identity with work on its hook is marked stuck on the way (the same
+//! mail as above, so the later give-up of its supervisor tells nobody twice); one without (the
+//! mayor, the deacon, a crew member spawned by hand) gets its own crash-loop mail.
+//!
 //! What makes an identity stuck: its runtime's program is missing, it has no runtime at all, its
 //! sessions die at once until its role's supervisor gives up, or its workspace cannot be made
 //! right (see `gastown_town::rig::reconcile`). Nothing is ever started in its place.
@@ -74,4 +80,75 @@ fn body(address: &str, runtime: Option<&str>, hook: &str, reason: &str) -> Strin
          {address} --runtime <another>`. This is told once; `gastown seance {address}` shows its \
          sessions."
     )
+}
+
+/// Tell the mayor and the overseer, without waiting, that `identity`'s last `failures` sessions
+/// failed at startup (the last one: `last`), while its restarts back off.
+pub fn failing_starts(
+    ledger: gastown_actors::ledger::LedgerHandle,
+    identity: AgentIdentity,
+    failures: u32,
+    last: &str,
+) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let last = last.to_string();
+    let address = identity.address.clone();
+    runtime.spawn(async move {
+        let told = ledger
+            .call("stuck: failing starts", move |l| {
+                tell_failing_starts(l, &identity, failures, &last)
+            })
+            .await;
+        match told {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(agent = %address, "cannot tell of the failing starts: {e:#}")
+            }
+            Err(e) => tracing::warn!(agent = %address, "cannot tell of the failing starts: {e}"),
+        }
+    });
+}
+
+fn tell_failing_starts(
+    ledger: &mut Ledger,
+    identity: &AgentIdentity,
+    failures: u32,
+    last: &str,
+) -> Result<()> {
+    let address = &identity.address;
+    let reason = format!("its last {failures} sessions failed at startup (the last: {last})");
+    let hooked = !gastown_town::work::hooked(ledger, address)?.is_empty();
+    if hooked {
+        mark_and_tell(ledger, identity, None, &reason)?;
+        return Ok(());
+    }
+    let runtime = agents::find(ledger, address)
+        .ok()
+        .flatten()
+        .and_then(|agent| agent.runtime)
+        .unwrap_or_else(|| "none recorded".to_string());
+    let mail = Outgoing {
+        subject: format!("{address} keeps failing to start"),
+        body: format!(
+            "{address} keeps failing at startup: {reason}.\n\nRuntime: {runtime}.\n\nThe \
+             supervisor keeps restarting it, backing off (doubling up to one start every 5 \
+             minutes). What to do: look at its sessions with `gastown seance {address}` and its \
+             screen with `gastown peek {address}`, fix the runtime (`gastown config agent set`) \
+             or its configuration, or stop it. This is told once per streak of failed starts."
+        ),
+        ..Outgoing::default()
+    };
+    for to in ["mayor", gastown_town::mail::OVERSEER] {
+        store::send(
+            ledger,
+            SENDER,
+            &Outgoing {
+                to: to.to_string(),
+                ..mail.clone()
+            },
+        )?;
+    }
+    Ok(())
 }

@@ -133,9 +133,11 @@ pub fn resolve_runtime(
     Ok(rt)
 }
 
-/// The role spec of one identity. Town-level roles never give up (their sessions back off to
-/// one attempt every 30 s); rig-level agents give up after 3 crashes in 5 s, so a broken agent
-/// stops costing anything and the rest of the town keeps running.
+/// The role spec of one identity. Town-level roles never give up (their sessions back off,
+/// doubling, to one attempt every 5 minutes, and the mayor and the overseer are told of the
+/// crash loop); rig-level agents give up after 3 crashes in 5 s, so a broken agent stops costing
+/// anything and the rest of the town keeps running. A session only counts as healthy again (its
+/// backoff starting over) after 3 minutes up, longer than any startup.
 pub fn role_spec(cfg: &TreeConfig, identity: AgentIdentity, runtime: Option<Runtime>) -> RoleSpec {
     let intensity = match identity.role {
         Role::Mayor | Role::Deacon => Intensity::new(u32::MAX, Duration::from_secs(3600)),
@@ -147,7 +149,11 @@ pub fn role_spec(cfg: &TreeConfig, identity: AgentIdentity, runtime: Option<Runt
         runtime,
         town: cfg.context.clone(),
         intensity,
-        backoff: Backoff::default(),
+        backoff: Backoff {
+            max: gastown_town::defaults::ROLE_BACKOFF_MAX,
+            reset_after: gastown_town::defaults::ROLE_BACKOFF_RESET_AFTER,
+            ..Backoff::default()
+        },
         extra_children: Vec::new(),
         stop_timeout: cfg.stop_timeout,
     }

@@ -1,5 +1,5 @@
 //! `gastown demo`, the README's first command: it lands its convoy, also under chaos, with every
-//! bead merged exactly once.
+//! bead merged exactly once and no protocol wisp of its polecat cycles left open.
 
 use crate::util::gastown;
 
@@ -42,6 +42,24 @@ fn check(args: &[&str]) {
         .matches("Gastown-MR:")
         .count();
     assert_eq!(trailers, beads);
+    // Every polecat cycle's protocol wisps were handled and closed (issue 14): none pile up.
+    let listed = gastown(
+        &town.join("town"),
+        &["bead", "list", "--type", "message", "--json"],
+    );
+    let open: Vec<serde_json::Value> =
+        serde_json::from_slice(&listed.stdout).expect("bead list --json");
+    let piling: Vec<String> = open
+        .iter()
+        .filter(|m| {
+            ["MERGE_READY", "POLECAT_DONE", "MERGED"].contains(&m["title"].as_str().unwrap_or(""))
+        })
+        .map(|m| format!("{} to {}", m["title"], m["assignee"]))
+        .collect();
+    assert!(
+        piling.is_empty(),
+        "open protocol wisps after {beads} cycles: {piling:?}"
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod landing;
 mod mail;
 mod mol;
 mod output;
+mod procs;
 mod protocol;
 mod reconcile;
 mod refinery;

@@ -125,8 +125,30 @@ pub fn find(node: &serde_json::Value, path: &str) -> Option<serde_json::Value> {
         .find_map(|c| find(c, path))
 }
 
-/// Is any process of group `pgid` alive?
+/// Is any process of group `pgid` alive? A zombie is not: it runs no code, and an orphan's
+/// zombie waits for PID 1, which in some containers never reaps it (the session's own leader is
+/// the group leader shim, so a killed shim leaves the agent an orphan).
 pub fn group_alive(pgid: u32) -> bool {
     // SAFETY: kill with signal 0 only checks for existence.
-    unsafe { libc::kill(-(pgid as i32), 0) == 0 }
+    if unsafe { libc::kill(-(pgid as i32), 0) } != 0 {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+                return false;
+            };
+            let mut fields = rest.split(' ');
+            let state = fields.next().unwrap_or("Z");
+            let pgrp = fields.nth(1).and_then(|p| p.parse::<u32>().ok());
+            pgrp == Some(pgid) && state != "Z" && state != "X"
+        })
 }

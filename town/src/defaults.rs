@@ -104,6 +104,23 @@ pub const PATROL_RETRY_MAX: Duration = Duration::from_secs(15 * 60);
 /// (agent CLIs that cannot start die within a second or two).
 pub const HEALTHY_AFTER: Duration = Duration::from_secs(10);
 
+/// Sessions of one identity that fail at startup in a row before the mayor and the overseer are
+/// told (once per streak). A session fails at startup when it ends on its own, not with exit 0,
+/// before its startup timeout plus [`HEALTHY_AFTER`]: one flaky start is noise, three in a row is
+/// a crash loop someone has to look at.
+pub const STARTUP_FAILURE_STREAK: u32 = 3;
+
+/// The restart backoff of a role's children never grows past this: a crash-looping agent costs
+/// one start every five minutes while someone looks at it, and is still retried in case its
+/// cause went away.
+pub const ROLE_BACKOFF_MAX: Duration = Duration::from_secs(5 * 60);
+
+/// A role's child that stayed up this long is healthy again and its restart backoff starts over.
+/// Longer than a session's startup timeout (60 s) plus [`HEALTHY_AFTER`], so a session that is
+/// killed at its startup deadline every time (an agent that never stops printing) is never taken
+/// for a healthy one and backs off like any other crash loop.
+pub const ROLE_BACKOFF_RESET_AFTER: Duration = Duration::from_secs(3 * 60);
+
 // ---- mail ----
 
 /// How often the router sweeps every running identity for undelivered mail (sends wake it at

@@ -19,7 +19,9 @@
 //! - [`convoy`]: convoys, landing, notification;
 //! - [`record`]: the typed record views (agent, merge request, mail, molecule) and who owns each.
 //! - [`steps`]: commands that run git or gates between ledger writes, in steps;
-//! - [`text`]: text that reaches a terminal is inert (typed into sessions, printed by the CLI).
+//! - [`text`]: text that reaches a terminal is inert (typed into sessions, printed by the CLI);
+//! - [`groups`]: the process groups this process starts (sessions, gates), recorded, tied to
+//!   its life by the group leader shim, and their leftovers ended at the next start.
 //!
 //! Everything here is synchronous and runs against a [`gastown_beads::Ledger`] it is handed:
 //! the CLI opens the ledger directly, `gastown run` lends its ledger actor's. A command with
@@ -37,6 +39,7 @@ pub mod defaults;
 pub mod duration;
 pub mod formulas;
 pub mod git_cli;
+pub mod groups;
 pub mod identity;
 pub mod mail;
 pub mod molecule;

@@ -26,6 +26,7 @@ pub(super) fn start(
     let guard = GroupGuard {
         pgid: pid,
         exit: exit_rx.clone(),
+        _group: spawned.group,
     };
     let thread_error = |error: std::io::Error| SpawnError::Thread {
         reason: error.to_string(),

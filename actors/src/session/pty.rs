@@ -3,7 +3,10 @@
 //!
 //! **Architecture Invariant:** the child is a session leader (portable-pty calls `setsid` before
 //! `exec`), so its pid is its process-group id and every process it starts without leaving the
-//! group dies with [`terminate_group`] / [`kill_group`].
+//! group dies with [`terminate_group`] / [`kill_group`]. Under `gastown run` that leader is the
+//! group leader shim of [`gastown_town::groups`], which starts the agent as its child and kills
+//! the whole session if the supervisor dies; the group is recorded in the runtime dir until the
+//! session's state is dropped.
 
 use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -16,6 +19,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::{SessionArgs, SessionMsg, SpawnError};
+use gastown_town::groups;
 
 /// Size of one read from the PTY master.
 pub(crate) const READ_CHUNK: usize = 64 * 1024;
@@ -75,6 +79,8 @@ impl std::fmt::Display for ExitInfo {
 pub(crate) struct Spawned {
     pub(crate) master: Box<dyn MasterPty + Send>,
     pub(crate) pid: u32,
+    /// The group's registration (and record); dropped once the group is gone.
+    pub(crate) group: groups::Started,
     pub(crate) writer: Box<dyn std::io::Write + Send>,
     pub(crate) reader: Box<dyn Read + Send>,
 }
@@ -97,8 +103,17 @@ pub(crate) fn spawn(args: &SessionArgs) -> Result<Spawned, SpawnError> {
         .map_err(|error| SpawnError::OpenPty {
             reason: format!("{error:#}"),
         })?;
-    let mut command = CommandBuilder::new(&args.program);
-    command.args(&args.args);
+    let launch = groups::launch(&args.program, &args.args);
+    if launch.shimmed {
+        // The shim reports a program it cannot start only as an exit; say it here, as a spawn
+        // error, like a direct spawn would.
+        resolve(args).map_err(|reason| SpawnError::Spawn {
+            program: args.program.clone(),
+            reason,
+        })?;
+    }
+    let mut command = CommandBuilder::new(&launch.program);
+    command.args(&launch.args);
     command.cwd(&args.cwd);
     if command.get_env("TERM").is_none() {
         command.env("TERM", "xterm-256color");
@@ -106,6 +121,7 @@ pub(crate) fn spawn(args: &SessionArgs) -> Result<Spawned, SpawnError> {
     for (key, value) in &args.env {
         command.env(key, value);
     }
+    command.env(&launch.token.0, &launch.token.1);
     let child = pair
         .slave
         .spawn_command(command)
@@ -118,6 +134,12 @@ pub(crate) fn spawn(args: &SessionArgs) -> Result<Spawned, SpawnError> {
     let pid = child.process_id().ok_or(SpawnError::NoPid)?;
     // We reap with waitpid ourselves (to keep the signal number); the std child is never waited on.
     drop(child);
+    let group = groups::started(
+        &launch,
+        pid,
+        groups::Kind::Session,
+        &format!("session: {} {}", args.program, args.args.join(" ")),
+    );
     let reader = (pair.master.try_clone_reader()).map_err(|error| SpawnError::OpenPty {
         reason: format!("{error:#}"),
     })?;
@@ -127,9 +149,41 @@ pub(crate) fn spawn(args: &SessionArgs) -> Result<Spawned, SpawnError> {
     Ok(Spawned {
         master: pair.master,
         pid,
+        group,
         writer,
         reader,
     })
+}
+
+/// Whether the session's program can be started: a path must be an executable file (relative
+/// to the session's directory), a bare name must be one on the session's `PATH`.
+fn resolve(args: &SessionArgs) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &std::path::Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if args.program.contains('/') {
+        return if executable(&args.cwd.join(&args.program)) {
+            Ok(())
+        } else {
+            Err("no such executable file".to_string())
+        };
+    }
+    let path = args
+        .env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| std::ffi::OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    if std::env::split_paths(&path).any(|dir| executable(&dir.join(&args.program))) {
+        Ok(())
+    } else {
+        Err(format!(
+            "not found on PATH ({})",
+            std::path::Path::new(&path).display()
+        ))
+    }
 }
 
 /// Reads the PTY master on its own thread and casts each chunk to the session actor. It takes a
@@ -328,6 +382,8 @@ async fn wait_gone(
 pub(crate) struct GroupGuard {
     pub(crate) pgid: u32,
     pub(crate) exit: watch::Receiver<Option<ExitInfo>>,
+    /// Dropped after the kill: the group's record goes with it.
+    pub(crate) _group: groups::Started,
 }
 
 impl Drop for GroupGuard {

@@ -174,6 +174,27 @@ pub fn send_protocol(
     Ok(ledger.create(new, from)?)
 }
 
+/// Close the open protocol wisps of `kind` sent to `to` about `about` (a bead id their body starts
+/// with): whoever consumes that kind handled them. Returns how many were closed.
+pub fn close_handled(
+    ledger: &mut Ledger,
+    kind: ProtocolKind,
+    to: &str,
+    about: &str,
+    who: &str,
+) -> Result<usize> {
+    let prefix = format!("{about} ");
+    let handled: Vec<String> = open_mail(ledger, to)?
+        .into_iter()
+        .filter(|b| protocol_kind(b) == Some(kind) && b.description.starts_with(&prefix))
+        .map(|b| b.id)
+        .collect();
+    for id in &handled {
+        ledger.close(id, &format!("{} handled", kind.as_str()), who)?;
+    }
+    Ok(handled.len())
+}
+
 /// The open mail (read and unread) of `address`, oldest first: from the ledger's index of beads
 /// by assignee, so it costs the inbox, not the town.
 pub fn open_mail(ledger: &Ledger, address: &str) -> Result<Vec<Bead>> {

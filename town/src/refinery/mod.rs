@@ -48,7 +48,7 @@ pub use queue::{
 };
 pub use record::{Recorded, record, reopen_source};
 pub use recover::{recover, sync_origin};
-pub use sandbox::remove_sandbox;
+pub use sandbox::{recycled, remove_sandbox};
 
 use serde::Serialize;
 use std::time::Duration;

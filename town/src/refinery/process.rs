@@ -126,6 +126,10 @@ pub fn process_rig<L: LedgerSteps>(
             if !note.is_empty() {
                 summary.notes.push(format!("{}: {note}", sandbox.branch));
             }
+            let (s, w) = (sandbox.clone(), who.to_string());
+            ledger.step("refinery: recycled", move |l| {
+                super::sandbox::recycled(l, &s, &w)
+            })??;
         }
         if !progress {
             break;

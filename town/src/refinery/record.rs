@@ -121,6 +121,21 @@ pub fn record(
             ),
             MrResult::RemoteHeld { reason } => format!("{}: queued, {reason}", mr.id),
         };
+        // The refinery handled the MR (it is no longer waiting its turn): its MERGE_READY is done.
+        if !matches!(
+            o.result,
+            MrResult::Held { .. }
+                | MrResult::RemoteHeld { .. }
+                | MrResult::GateFailedOnTarget { .. }
+        ) {
+            crate::mail::store::close_handled(
+                ledger,
+                crate::mail::store::ProtocolKind::MergeReady,
+                &format!("{}/refinery", mr.rig),
+                &mr.id,
+                who,
+            )?;
+        }
         done.notes.push(note);
     }
     Ok(done)
@@ -171,6 +186,7 @@ fn merged(
     )?;
     done.sandboxes.push(Sandbox {
         rig: mr.rig.clone(),
+        mr: mr.id.clone(),
         worker: mr.worker.clone(),
         branch: mr.branch.clone(),
         target: mr.target.clone(),

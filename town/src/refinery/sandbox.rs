@@ -16,6 +16,8 @@ use crate::town::Town;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sandbox {
     pub rig: String,
+    /// The merge request that landed it.
+    pub mr: String,
     /// The polecat's address (`<rig>/polecats/<name>`); may be empty or not a polecat.
     pub worker: String,
     pub branch: String,
@@ -23,6 +25,37 @@ pub struct Sandbox {
     /// The branch commit that landed (`None` after a crash: then the branch must be contained
     /// in the target).
     pub landed_tip: Option<String>,
+}
+
+/// A merged MR's polecat is recycled (its sandbox removed): the protocol wisps about that MR
+/// that the recycling answers are handled — POLECAT_DONE and MERGED to the rig's witness (whose
+/// job, recycling, this is) and MERGED to the polecat itself (which is gone). Returns how many
+/// were closed.
+pub fn recycled(
+    ledger: &mut gastown_beads::Ledger,
+    sandbox: &Sandbox,
+    who: &str,
+) -> anyhow::Result<usize> {
+    use crate::mail::store::{ProtocolKind, close_handled};
+    let witness = format!("{}/witness", sandbox.rig);
+    let mut closed = close_handled(
+        ledger,
+        ProtocolKind::PolecatDone,
+        &witness,
+        &sandbox.mr,
+        who,
+    )?;
+    closed += close_handled(ledger, ProtocolKind::Merged, &witness, &sandbox.mr, who)?;
+    if !sandbox.worker.is_empty() {
+        closed += close_handled(
+            ledger,
+            ProtocolKind::Merged,
+            &sandbox.worker,
+            &sandbox.mr,
+            who,
+        )?;
+    }
+    Ok(closed)
 }
 
 impl Sandbox {

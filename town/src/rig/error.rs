@@ -109,6 +109,11 @@ pub enum RigError {
         dir: PathBuf,
         error: std::io::Error,
     },
+    #[error(
+        "the gate `{command}` was stopped because `gastown run` is shutting down; its merge \
+         request stays queued and the next `gastown run` runs the gates again"
+    )]
+    GateStopped { command: String },
     #[error("cannot {action} {path}: {error}")]
     Io {
         action: &'static str,

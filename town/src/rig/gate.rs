@@ -1,6 +1,8 @@
 //! Running a rig's gates: one shell command (`sh -c`) in a worktree, in its own process group,
 //! with stdout and stderr captured together and the configured timeout. A gate that runs too
-//! long has its whole process group killed, so nothing it started outlives it.
+//! long has its whole process group killed, so nothing it started outlives it. Every gate is a
+//! recorded group of [`crate::groups`] (it dies with the process that started it); one stopped by
+//! `gastown run`'s shutdown is [`RigError::GateStopped`], never a failing gate.
 
 use super::Rig;
 use super::config::Gate;
@@ -15,6 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::defaults::{GATE_LINGER as LINGER, GATE_OUTPUT_CAP as OUTPUT_CAP};
+use crate::groups;
 
 /// How a gate run went.
 #[derive(Debug, Clone, Serialize)]
@@ -63,7 +66,8 @@ pub fn run_gate(rig: &Rig, gate: Gate, worktree: &Path) -> Result<GateOutcome> {
         ("GASTOWN_RIG", rig.name()),
         ("GASTOWN_GATE", &gate.to_string()),
     ];
-    let run = run_shell(command, worktree, rig.config.gates.timeout.0, &env)?;
+    let label = format!("{} gate of rig {}: {command}", gate, rig.name());
+    let run = run_shell(command, worktree, rig.config.gates.timeout.0, &env, &label)?;
     Ok(GateOutcome {
         gate,
         command: Some(command.to_string()),
@@ -87,33 +91,45 @@ fn run_shell(
     dir: &Path,
     timeout: Duration,
     env: &[(&str, &str)],
+    label: &str,
 ) -> Result<ShellRun> {
+    let stopped = || RigError::GateStopped {
+        command: command.to_string(),
+    };
+    if groups::gates_refused() {
+        return Err(stopped());
+    }
     let spawn_err = |error| RigError::GateSpawn {
         command: command.to_string(),
         dir: dir.to_path_buf(),
         error,
     };
     let (reader, writer) = std::io::pipe().map_err(spawn_err)?;
-    let mut child = {
+    let child = {
         // The Command holds copies of the pipe's write end: it must be dropped right after the
         // spawn so the pipe closes when the gate's processes are done with it.
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(command)
+        let launch = groups::launch("sh", &["-c".to_string(), command.to_string()]);
+        let mut cmd = Command::new(&launch.program);
+        cmd.args(&launch.args)
             .current_dir(dir)
             .envs(env.iter().copied())
+            .env(&launch.token.0, &launch.token.1)
             .stdin(Stdio::null())
             .stdout(writer.try_clone().map_err(spawn_err)?)
             .stderr(writer)
             .process_group(0);
-        cmd.spawn().map_err(spawn_err)?
+        let child = cmd.spawn().map_err(spawn_err)?;
+        (child, launch)
     };
+    let (child, launch) = child;
+    let group = groups::started(&launch, child.id(), groups::Kind::Gate, label);
     let pgid = i32::try_from(child.id()).expect("pids fit in i32");
     let (out_tx, out_rx) = mpsc::channel();
     thread::spawn(move || {
         let _ = out_tx.send(read_tail(reader));
     });
     let (exit_tx, exit_rx) = mpsc::channel();
+    let mut child = child;
     thread::spawn(move || {
         let _ = exit_tx.send(child.wait());
     });
@@ -135,6 +151,10 @@ fn run_shell(
             out_rx.recv_timeout(LINGER).unwrap_or_default()
         }
     };
+    if groups::aborted(group.pgid()) {
+        return Err(stopped());
+    }
+    drop(group);
     Ok(ShellRun {
         status,
         output,
