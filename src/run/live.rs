@@ -35,7 +35,7 @@ impl TownHandler {
             TownRequest::Heartbeat => Ok(TownReply::Done),
             TownRequest::AttachStart { agent, rows, cols } => {
                 let session = self.session(&agent).await?;
-                self.attachments.start(session, rows, cols).await
+                self.attachments.start(agent, session, rows, cols).await
             }
             TownRequest::AttachPoll { id, wait_ms } => self.attachments.poll(id, wait_ms).await,
             TownRequest::AttachInput { id, bytes } => self.attachments.input(id, bytes).await,

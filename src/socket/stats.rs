@@ -35,6 +35,10 @@ pub struct SocketStats {
     write_stalled: AtomicU64,
     /// Requests answered (successfully or with a typed error).
     requests: AtomicU64,
+    /// Connections closed because a frame did not complete in time after its first byte.
+    slow_frame: AtomicU64,
+    /// Connections refused because their process or identity was at its per-peer cap.
+    over_peer_cap: AtomicU64,
 }
 
 /// Names one counter, for [`SocketStats::bump`].
@@ -62,6 +66,10 @@ pub enum Counter {
     WriteStalled,
     /// See [`StatsSnapshot::requests`].
     Requests,
+    /// See [`StatsSnapshot::slow_frame`].
+    SlowFrame,
+    /// See [`StatsSnapshot::over_peer_cap`].
+    OverPeerCap,
 }
 
 /// A point-in-time copy of the counters; field meanings as in [`SocketStats`].
@@ -91,6 +99,10 @@ pub struct StatsSnapshot {
     pub write_stalled: u64,
     /// Requests answered.
     pub requests: u64,
+    /// Connections closed because a frame did not complete in time after its first byte.
+    pub slow_frame: u64,
+    /// Connections refused at the per-process or per-identity cap.
+    pub over_peer_cap: u64,
 }
 
 impl SocketStats {
@@ -121,6 +133,8 @@ impl SocketStats {
             over_capacity: load(&self.over_capacity),
             write_stalled: load(&self.write_stalled),
             requests: load(&self.requests),
+            slow_frame: load(&self.slow_frame),
+            over_peer_cap: load(&self.over_peer_cap),
         }
     }
 
@@ -138,6 +152,8 @@ impl SocketStats {
             Counter::OverCapacity => &self.over_capacity,
             Counter::WriteStalled => &self.write_stalled,
             Counter::Requests => &self.requests,
+            Counter::SlowFrame => &self.slow_frame,
+            Counter::OverPeerCap => &self.over_peer_cap,
         }
     }
 }

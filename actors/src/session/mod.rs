@@ -44,8 +44,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 pub use args::{
     Attachment, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES, DEFAULT_ROWS,
-    DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, NudgeOptions, SessionArgs,
-    SessionEnd, SessionSnapshot,
+    DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, MAX_COLS, MAX_ROWS, NudgeOptions,
+    SessionArgs, SessionEnd, SessionSnapshot, clamp_size,
 };
 pub use error::{
     CallError, NudgeError, ResizeError, SessionCrashed, SpawnError, StartupInputFailed, WriteError,
@@ -321,6 +321,7 @@ impl SessionState {
     }
 
     fn resize(&mut self, rows: u16, cols: u16) -> Result<(), ResizeError> {
+        let (rows, cols) = clamp_size(rows, cols);
         let size = PtySize {
             rows,
             cols,
