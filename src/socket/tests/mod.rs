@@ -5,6 +5,7 @@
 //! "Bad input" list (each case also checks the counter moved and a good client is still served).
 
 mod bad_input;
+mod limits;
 mod logging;
 mod other_uid;
 mod serving;
@@ -54,11 +55,20 @@ impl TestServer {
 
     /// A server with the given file modes.
     async fn start_with(config: ServerConfig, modes: FileModes) -> TestServer {
+        TestServer::start_serving(config, modes, Arc::new(SocketOnly)).await
+    }
+
+    /// A server whose handler is `handler`.
+    async fn start_serving(
+        config: ServerConfig,
+        modes: FileModes,
+        handler: Arc<dyn super::Handler>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let runtime_dir = dir.path().join("runtime");
         let bound = bind(&runtime_dir, modes).expect("bind in a fresh temp dir");
         let tokens = TokenRegistry::new();
-        let server = Server::new(bound, Arc::new(SocketOnly), tokens.clone(), config);
+        let server = Server::new(bound, handler, tokens.clone(), config);
         let path = server.socket_path().to_path_buf();
         let stats = server.stats();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
