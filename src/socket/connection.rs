@@ -35,6 +35,10 @@ use super::wire::{
 /// varints), with room to spare: a piece is at most the frame maximum minus this.
 const PART_OVERHEAD: usize = 32;
 
+/// The bincode encoding of `ServerFrame::Response`'s variant index (1, a one-byte varint); the
+/// test `a_response_frame_is_its_variant_byte_then_the_response` pins it.
+const RESPONSE_VARIANT: u8 = 1;
+
 /// How long an over-capacity refusal may take to write before the connection is just dropped.
 const REFUSAL_WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -385,22 +389,8 @@ impl Connection {
     /// response larger than the reply maximum is replaced by a `FrameTooLarge` error for it.
     async fn send_response(&mut self, response: Response) -> Result<Option<Ending>, Refusal> {
         let max_frame = self.shared.config.max_frame;
-        let frame = ServerFrame::Response(response);
-        let payload = match encode_payload(&frame) {
-            Ok(payload) => payload,
-            Err(error) => {
-                tracing::error!(%error, "could not encode a reply (a bug); closing the connection");
-                return Ok(Some(Ending::Internal));
-            }
-        };
-        if payload.len() <= max_frame {
-            return self.send_payload(payload).await;
-        }
-        let ServerFrame::Response(response) = frame else {
-            tracing::error!("a response frame is not a response (a bug); closing the connection");
-            return Ok(Some(Ending::Internal));
-        };
-        drop(payload);
+        // Encoded once: a `ServerFrame::Response` is its variant index (one varint byte) followed
+        // by the response, so the whole frame and the parts share these bytes.
         let whole = match encode_payload(&response) {
             Ok(whole) => whole,
             Err(error) => {
@@ -408,6 +398,12 @@ impl Connection {
                 return Ok(Some(Ending::Internal));
             }
         };
+        if whole.len() < max_frame {
+            let mut payload = Vec::with_capacity(1 + whole.len());
+            payload.push(RESPONSE_VARIANT);
+            payload.extend_from_slice(&whole);
+            return self.send_payload(payload).await;
+        }
         let max_reply = clamp_max_reply(self.shared.config.max_reply);
         let piece = max_frame.saturating_sub(PART_OVERHEAD);
         if whole.len() > max_reply || piece == 0 {
@@ -492,6 +488,38 @@ impl Connection {
     /// Sends a connection-level error frame, ignoring failures: the connection closes anyway.
     async fn send_error(&mut self, error: WireError) {
         let _ = self.send(&ServerFrame::Error(error)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::wire::ReplyBody;
+
+    #[test]
+    fn a_response_frame_is_its_variant_byte_then_the_response() {
+        let response = Response {
+            id: 300,
+            body: Ok(ReplyBody::Pong),
+        };
+        let whole = encode_payload(&response).expect("encodes");
+        let frame = encode_payload(&ServerFrame::Response(response)).expect("encodes");
+        assert_eq!(frame, [vec![RESPONSE_VARIANT], whole].concat());
+    }
+
+    #[test]
+    fn response_part_bytes_encode_like_a_byte_vector() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let part = ResponsePart {
+            id: 1,
+            total: 256,
+            bytes: bytes.clone(),
+        };
+        let plain = encode_payload(&(1u64, 256u64, bytes)).expect("encodes");
+        let encoded = encode_payload(&part).expect("encodes");
+        assert_eq!(encoded, plain);
+        let back: ResponsePart = decode_payload(&encoded).expect("decodes");
+        assert_eq!(back, part);
     }
 }
 

@@ -161,8 +161,52 @@ pub struct ResponsePart {
     pub id: u64,
     /// The length of the whole encoded response (the same in every piece).
     pub total: u64,
-    /// This piece of it.
+    /// This piece of it. Encoded as a length and the raw bytes (exactly what bincode writes for
+    /// a `Vec<u8>`), but in one copy rather than one serde call per byte.
+    #[serde(with = "raw_bytes")]
     pub bytes: Vec<u8>,
+}
+
+/// Serde for a `Vec<u8>` through `serialize_bytes` / `deserialize_byte_buf`: the same bincode
+/// bytes as a sequence of `u8`, written and read in one piece.
+mod raw_bytes {
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_byte_buf(BytesVisitor)
+    }
+
+    /// Accepts bytes in every form a deserializer may offer them.
+    struct BytesVisitor;
+
+    impl<'de> Visitor<'de> for BytesVisitor {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(bytes.to_vec())
+        }
+
+        fn visit_byte_buf<E: Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(bytes)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+            while let Some(byte) = seq.next_element()? {
+                bytes.push(byte);
+            }
+            Ok(bytes)
+        }
+    }
 }
 
 impl std::fmt::Debug for ResponsePart {
