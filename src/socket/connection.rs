@@ -491,38 +491,6 @@ impl Connection {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::socket::wire::ReplyBody;
-
-    #[test]
-    fn a_response_frame_is_its_variant_byte_then_the_response() {
-        let response = Response {
-            id: 300,
-            body: Ok(ReplyBody::Pong),
-        };
-        let whole = encode_payload(&response).expect("encodes");
-        let frame = encode_payload(&ServerFrame::Response(response)).expect("encodes");
-        assert_eq!(frame, [vec![RESPONSE_VARIANT], whole].concat());
-    }
-
-    #[test]
-    fn response_part_bytes_encode_like_a_byte_vector() {
-        let bytes: Vec<u8> = (0..=255).collect();
-        let part = ResponsePart {
-            id: 1,
-            total: 256,
-            bytes: bytes.clone(),
-        };
-        let plain = encode_payload(&(1u64, 256u64, bytes)).expect("encodes");
-        let encoded = encode_payload(&part).expect("encodes");
-        assert_eq!(encoded, plain);
-        let back: ResponsePart = decode_payload(&encoded).expect("decodes");
-        assert_eq!(back, part);
-    }
-}
-
 /// The replacement for a reply that does not fit in a frame.
 fn oversized_reply(frame: &ServerFrame, size: usize, max_frame: usize) -> Vec<u8> {
     let message = format!(
@@ -556,4 +524,36 @@ fn bad_frame(error: FrameError) -> Refusal {
     let message =
         format!("{error}: connection closed; speak the gastown protocol (length-prefixed bincode)");
     Refusal::new(Counter::BadFrame, ErrorCode::BadFrame, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::socket::wire::ReplyBody;
+
+    #[test]
+    fn a_response_frame_is_its_variant_byte_then_the_response() {
+        let response = Response {
+            id: 300,
+            body: Ok(ReplyBody::Pong),
+        };
+        let whole = encode_payload(&response).expect("encodes");
+        let frame = encode_payload(&ServerFrame::Response(response)).expect("encodes");
+        assert_eq!(frame, [vec![RESPONSE_VARIANT], whole].concat());
+    }
+
+    #[test]
+    fn response_part_bytes_encode_like_a_byte_vector() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let part = ResponsePart {
+            id: 1,
+            total: 256,
+            bytes: bytes.clone(),
+        };
+        let plain = encode_payload(&(1u64, 256u64, bytes)).expect("encodes");
+        let encoded = encode_payload(&part).expect("encodes");
+        assert_eq!(encoded, plain);
+        let back: ResponsePart = decode_payload(&encoded).expect("decodes");
+        assert_eq!(back, part);
+    }
 }
