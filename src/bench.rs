@@ -135,6 +135,8 @@ impl Supervised {
             .arg(&town.root)
             .arg("run")
             .env("GASTOWN_LOG", "warn")
+            // The mail bench opens up to hundreds of connections from this one process.
+            .env("GASTOWN_SOCKET_PER_PEER", "256")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
