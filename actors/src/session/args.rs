@@ -28,6 +28,10 @@ pub fn clamp_size(rows: u16, cols: u16) -> (u16, u16) {
     (rows.clamp(1, MAX_ROWS), cols.clamp(1, MAX_COLS))
 }
 
+/// Raw input (attach keystrokes) a session accepts ahead of the agent reading it; more is
+/// refused with `WriteError::Backlog` until the agent catches up.
+pub const MAX_PENDING_INPUT: usize = 1 << 20;
+
 /// Default quiet period after which a session without new output counts as idle.
 pub const DEFAULT_QUIET_PERIOD: Duration = Duration::from_millis(500);
 /// Default time a stop waits after SIGTERM before SIGKILL.
