@@ -254,6 +254,7 @@ fn socket_config() -> Result<ServerConfig> {
             );
         };
         config.max_connections_per_peer = per_peer;
+        config.max_connections_per_identity = per_peer;
     }
     Ok(config)
 }

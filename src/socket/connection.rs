@@ -195,12 +195,12 @@ impl Connection {
         };
         let identity = self.handshake(&payload)?;
         tracing::Span::current().record("identity", tracing::field::debug(&identity));
-        let per_peer = self.shared.config.max_connections_per_peer;
-        match self.shared.peers.take_identity(&identity, per_peer) {
+        let per_identity = self.shared.config.max_connections_per_identity;
+        match self.shared.peers.take_identity(&identity, per_identity) {
             Some(slot) => self._identity_slot = slot,
             None => {
                 let message = format!(
-                    "{identity:?} already holds {per_peer} connections to the supervisor (the per-agent maximum): close some, or reuse one connection for several requests"
+                    "{identity:?} already holds {per_identity} connections to the supervisor (the per-agent maximum): close some, or reuse one connection for several requests"
                 );
                 return Err(Refusal::new(
                     Counter::OverPeerCap,

@@ -43,9 +43,12 @@ pub struct ServerConfig {
     /// How long a frame may take to arrive once its first byte has: a peer dripping a request
     /// byte by byte is closed after this, whatever the idle timeout.
     pub frame_timeout: Duration,
-    /// Connections one process (SO_PEERCRED pid) or one agent identity may hold at once; one
-    /// more gets `TooManyConnections`. Keep it below `max_connections`.
+    /// Connections one process (SO_PEERCRED pid) may hold at once; one more gets
+    /// `TooManyConnections`. Keep it below `max_connections`.
     pub max_connections_per_peer: usize,
+    /// Connections one agent identity may hold at once, whatever processes it runs in; one more
+    /// gets `TooManyConnections`. The overseer has no such cap (see `peers`).
+    pub max_connections_per_identity: usize,
     /// Largest reply sent, in parts of at most `max_frame` (clamped to 1 GiB); a larger one
     /// becomes a `FrameTooLarge` error reply.
     pub max_reply: usize,
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             attached_idle_timeout: Duration::from_secs(300),
             frame_timeout: Duration::from_secs(5),
             max_connections_per_peer: 32,
+            max_connections_per_identity: 32,
             max_reply: DEFAULT_MAX_REPLY,
             write_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(2),

@@ -350,3 +350,49 @@ async fn the_client_reconnects_after_an_idle_close_and_sends_its_request() {
     assert_eq!(server.snapshot().accepted, 2);
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_agent_gets_at_most_its_share_of_connections_and_the_overseer_is_not_capped() {
+    let server = TestServer::start(ServerConfig {
+        max_connections: 8,
+        max_connections_per_identity: 2,
+        ..config()
+    })
+    .await;
+    let agent = Identity::Agent {
+        address: "alpha/polecats/nux".to_string(),
+        role: "polecat".to_string(),
+        rig: Some("alpha".to_string()),
+    };
+    let token = server.tokens.issue(agent).expect("urandom readable");
+    let secret = token.expose().to_string();
+    let hello = hello_frame(PROTOCOL_VERSION, Some(&secret));
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut stream = UnixStream::connect(&server.path).await.expect("listens");
+        stream.write_all(&hello).await.expect("hello sent");
+        assert!(matches!(
+            read_one(&mut stream).await,
+            ServerFrame::Welcome(_)
+        ));
+        held.push(stream);
+    }
+    let frames = raw_exchange(&server.path, &hello, false).await;
+    match frames.as_slice() {
+        [ServerFrame::Error(WireError { code, message })] => {
+            assert_eq!(*code, ErrorCode::TooManyConnections);
+            assert!(message.contains("per-agent maximum"), "{message}");
+        }
+        other => panic!("one refusal, got {other:?}"),
+    }
+    assert_eq!(server.snapshot().over_peer_cap, 1);
+    // The overseer is not held to the agent's count.
+    for id in 1..=3 {
+        let mut overseer = handshaken(&server.path).await;
+        assert!(matches!(
+            async_ping(&mut overseer, id).await,
+            ServerFrame::Response(_)
+        ));
+    }
+    server.stop().await;
+}
