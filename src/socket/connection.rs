@@ -18,8 +18,8 @@ use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
 use super::frame::{
-    FrameCodec, FrameError, LENGTH_PREFIX_BYTES, clamp_max_reply, decode_leading, decode_payload,
-    encode_frame, encode_payload,
+    FrameCodec, FrameError, LENGTH_PREFIX_BYTES, clamp_max_frame, clamp_max_reply, decode_leading,
+    decode_payload, encode_frame, encode_payload,
 };
 use super::handler::dispatch;
 use super::peers::PeerSlot;
@@ -316,10 +316,15 @@ impl Connection {
         };
         let mut first_byte_at = None;
         loop {
-            match self.codec.decode(&mut self.read_buffer) {
-                Ok(Some(frame)) => return Ok(Ok(frame)),
-                Ok(None) => {}
-                Err(error) => return Err(frame_refusal(error)),
+            // The codec is handed only whole frames: given just a length prefix it would reserve
+            // the whole announced frame at once, and a peer announcing 1 MiB and sending nothing
+            // more would hold that memory. So a frame's buffer grows only with what arrived.
+            if self.whole_frame_buffered()? {
+                match self.codec.decode(&mut self.read_buffer) {
+                    Ok(Some(frame)) => return Ok(Ok(frame)),
+                    Ok(None) => {}
+                    Err(error) => return Err(frame_refusal(error)),
+                }
             }
             if !self.read_buffer.is_empty() && first_byte_at.is_none() {
                 let now = Instant::now();
@@ -349,6 +354,21 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// Whether the read buffer holds a whole frame (prefix and payload); an announced length
+    /// over the maximum is refused here, before anything is reserved for it.
+    fn whole_frame_buffered(&self) -> Result<bool, Refusal> {
+        let Some(prefix) = self.read_buffer.get(..LENGTH_PREFIX_BYTES) else {
+            return Ok(false);
+        };
+        let prefix: [u8; LENGTH_PREFIX_BYTES] = prefix.try_into().unwrap_or_default();
+        let announced = u32::from_be_bytes(prefix) as usize;
+        let max = clamp_max_frame(self.shared.config.max_frame);
+        if announced > max {
+            return Err(frame_refusal(FrameError::Oversized { max }));
+        }
+        Ok(self.read_buffer.len() >= LENGTH_PREFIX_BYTES + announced)
     }
 
     /// The refusal for a wait that ran out: silence, or a frame that did not complete in time.
