@@ -4,6 +4,11 @@
 //! returns [`ClientError::NoSupervisor`] when nothing listens, which is the CLI's cue to open the
 //! ledger directly (ledger-only commands) or to say that `gastown run` is needed.
 //!
+//! The client rides out the server's bounds: it retries a connection refused at a connection cap
+//! for a few seconds with backoff, reconnects once when the server closed it for idleness (the
+//! request was never read, so it is sent again), and reassembles replies that arrive in parts,
+//! up to `ClientOptions::max_reply`.
+//!
 //! ```text
 //! let path = locate_socket(&town.runtime_dir());
 //! let token = std::env::var("GASTOWN_TOKEN").ok();
