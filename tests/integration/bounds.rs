@@ -257,3 +257,37 @@ fn listing_twenty_thousand_beads_through_the_supervisor_returns_them_all() {
     assert_eq!(beads.len(), BEADS, "every bead, in a reply of several MiB");
     eprintln!("listed {BEADS} beads through the supervisor in {took:?}");
 }
+
+#[test]
+fn a_session_takes_at_most_eight_attachments_and_a_detach_frees_one() {
+    const ATTACH_END: u8 = 22;
+    let t = RunningTown::start();
+    t.town
+        .ok(&["agent", "spawn", "alpha/crew/max", "--runtime", "sim"]);
+    wait_for("the sim session", Duration::from_secs(20), || {
+        t.town
+            .run(&["peek", "alpha/crew/max"])
+            .status
+            .success()
+            .then_some(())
+    });
+    let socket = socket_of(&t.town);
+    let protocol = protocol_of(&socket);
+    let mut stream = handshaken(&socket, protocol);
+    let start = [string("alpha/crew/max"), varint(24), varint(80)].concat();
+    let mut ids = Vec::new();
+    for id in 1..=8u8 {
+        let attached = town_call(&mut stream, id.into(), ATTACH_START, &start);
+        assert_eq!(&attached[..5], &[1, id, 0, 3, 17], "attached: {attached:?}");
+        ids.push(attached[5]);
+    }
+    // The ninth: Err(WireError { code: Unavailable (11), message }).
+    let refused = town_call(&mut stream, 9, ATTACH_START, &start);
+    assert_eq!(&refused[..4], &[1, 9, 1, 11], "refused: {refused:?}");
+    let text = String::from_utf8_lossy(&refused);
+    assert!(text.contains("maximum per session"), "{text}");
+    // Detaching one lets the next in.
+    town_call(&mut stream, 10, ATTACH_END, &[ids[0]]);
+    let attached = town_call(&mut stream, 11, ATTACH_START, &start);
+    assert_eq!(&attached[..5], &[1, 11, 0, 3, 17], "attached: {attached:?}");
+}
