@@ -25,7 +25,7 @@ const PEEK: u8 = 12;
 
 /// The protocol version the running supervisor speaks, read from its refusal of version 0
 /// ("… speaks protocol N, …"), so this file needs no edit when the version moves.
-fn protocol_of(socket: &Path) -> u64 {
+pub fn protocol_of(socket: &Path) -> u64 {
     let mut stream = UnixStream::connect(socket).expect("the socket listens");
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
