@@ -135,6 +135,8 @@ impl Supervised {
             .arg(&town.root)
             .arg("run")
             .env("GASTOWN_LOG", "warn")
+            // The mail bench opens up to hundreds of connections from this one process.
+            .env("GASTOWN_SOCKET_PER_PEER", "256")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -368,7 +370,13 @@ fn mail(
     // Every connection first, so that the clock measures mail, not handshakes.
     let connections = (0..clients)
         .map(|_| client::require(&town))
-        .collect::<Result<Vec<Client>>>()?;
+        .collect::<Result<Vec<Client>>>()
+        .with_context(|| {
+            format!(
+                "cannot open {clients} connections from this one process: the supervisor allows 32 per process unless started with GASTOWN_SOCKET_PER_PEER (e.g. GASTOWN_SOCKET_PER_PEER={} gastown run)",
+                clients.min(256)
+            )
+        })?;
     let start = Instant::now();
     let threads: Vec<_> = connections
         .into_iter()

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use gastown_actors::session::{
-    ExitInfo, NudgeError, NudgeOptions, Session, SessionArgs, SessionCrashed, SessionMsg, client,
-    group_alive,
+    ExitInfo, MAX_COLS, MAX_PENDING_INPUT, MAX_ROWS, NudgeError, NudgeOptions, Session,
+    SessionArgs, SessionCrashed, SessionMsg, WriteError, client, group_alive,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::mpsc;
@@ -676,4 +676,52 @@ async fn the_end_notice_is_told_once_with_how_the_session_ended() {
     drop(crashed);
     drop(stopped);
     assert!(ends.try_recv().is_err(), "each session told once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_resize_is_clamped_for_the_pty_and_the_screen() {
+    let harness = Harness::start("echo READY; while read l; do stty size; done", |args| {
+        args.rows = u16::MAX;
+        args.cols = u16::MAX;
+    })
+    .await;
+    harness.wait_screen("READY").await;
+    let started = client::snapshot(&harness.session).await.expect("snapshot");
+    assert_eq!((started.rows, started.cols), (MAX_ROWS, MAX_COLS));
+    client::resize(&harness.session, u16::MAX, u16::MAX)
+        .await
+        .expect("resize");
+    client::write(&harness.session, b"\r".to_vec())
+        .await
+        .expect("write");
+    harness.wait_screen("500 1000").await;
+    let snapshot = client::snapshot(&harness.session).await.expect("snapshot");
+    assert_eq!((snapshot.rows, snapshot.cols), (MAX_ROWS, MAX_COLS));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raw_input_beyond_the_backlog_is_refused_while_the_agent_reads_nothing() {
+    let harness = Harness::start("echo READY; exec sleep 1000", |_| {}).await;
+    harness.wait_screen("READY").await;
+    let chunk = vec![b'a'; MAX_PENDING_INPUT / 2 + 1];
+    let first = tokio::spawn({
+        let session = harness.session.clone();
+        let chunk = chunk.clone();
+        async move { client::write(&session, chunk).await }
+    });
+    let second = tokio::spawn({
+        let session = harness.session.clone();
+        async move { client::write(&session, chunk).await }
+    });
+    // One of the two is queued behind the agent that reads nothing; the other must be refused
+    // at once rather than queued as well.
+    let refused = tokio::select! {
+        done = first => done,
+        done = second => done,
+    }
+    .expect("the write task runs");
+    assert!(
+        matches!(refused, Err(WriteError::Backlog { max, .. }) if max == MAX_PENDING_INPUT),
+        "{refused:?}"
+    );
 }

@@ -92,11 +92,12 @@ pub fn actors(town: &Town, args: ActorsArgs) -> Result<()> {
             )];
             render(&tree, 0, &mut lines);
             lines.push(format!(
-                "socket: {} accepted, {} active; refused: {} other uid, {} bad frame, {} oversized, {} wrong version, {} unknown token, {} revoked token, {} idle, {} over capacity, {} unidentified; {} requests forbidden; {} token mismatches",
+                "socket: {} accepted, {} active; refused: {} other uid, {} bad frame, {} oversized, {} wrong version, {} unknown token, {} revoked token, {} idle, {} slow frame, {} over capacity, {} over per-peer cap, {} unidentified; {} requests forbidden; {} token mismatches",
                 stats["accepted"], stats["active"], stats["rejected_uid"], stats["bad_frame"],
                 stats["oversized"], stats["version_mismatch"], stats["unknown_token"],
-                stats["revoked_token"], stats["idle_closed"], stats["over_capacity"],
-                stats["unidentified"], stats["forbidden"], stats["token_mismatch"]
+                stats["revoked_token"], stats["idle_closed"], stats["slow_frame"],
+                stats["over_capacity"], stats["over_peer_cap"], stats["unidentified"],
+                stats["forbidden"], stats["token_mismatch"]
             ));
             output::line(lines.join("\n"))?;
         }

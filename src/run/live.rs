@@ -40,7 +40,7 @@ impl TownHandler {
             TownRequest::Heartbeat => Ok(TownReply::Done),
             TownRequest::AttachStart { agent, rows, cols } => {
                 let session = self.session(&agent).await?;
-                let reply = self.attachments.start(session, rows, cols).await?;
+                let reply = self.attachments.start(agent, session, rows, cols).await?;
                 if let TownReply::Attached { id, .. } = &reply {
                     self.attachments.claim(*id, caller.name());
                 }

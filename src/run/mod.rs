@@ -124,7 +124,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         handler,
         tokens,
         sessions,
-        config: ServerConfig::default(),
+        config: socket_config()?,
     };
     let socket = ChildSpec::actor("socket", socket_actor::SocketActor, move || {
         socket_args.clone()
@@ -343,6 +343,28 @@ async fn log_orphans(town: &Town, ledger: &LedgerHandle) {
     for (rig, line) in found {
         tracing::warn!(%rig, "belongs to no identity: {line} (`gastown rig show {rig}`)");
     }
+}
+
+/// The socket's limits: the defaults, with `GASTOWN_SOCKET_PER_PEER` (connections one process or
+/// agent may hold) when set, for load tests that open many connections from one process.
+fn socket_config() -> Result<ServerConfig> {
+    let mut config = ServerConfig::default();
+    if let Some(raw) = std::env::var_os("GASTOWN_SOCKET_PER_PEER") {
+        let max = config.max_connections;
+        let parsed = raw
+            .to_str()
+            .and_then(|text| text.trim().parse::<usize>().ok())
+            .filter(|n| (1..=max).contains(n));
+        let Some(per_peer) = parsed else {
+            bail!(
+                "GASTOWN_SOCKET_PER_PEER={raw:?} is not a number of connections from 1 to {max}: set one, or unset it for the default {}",
+                config.max_connections_per_peer
+            );
+        };
+        config.max_connections_per_peer = per_peer;
+        config.max_connections_per_identity = per_peer;
+    }
+    Ok(config)
 }
 
 /// The wire's identity of an agent.

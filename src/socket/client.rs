@@ -4,6 +4,11 @@
 //! returns [`ClientError::NoSupervisor`] when nothing listens, which is the CLI's cue to open the
 //! ledger directly (ledger-only commands) or to say that `gastown run` is needed.
 //!
+//! The client rides out the server's bounds: it retries a connection refused at a connection cap
+//! for a few seconds with backoff, reconnects once when the server closed it for idleness (the
+//! request was never read, so it is sent again), and reassembles replies that arrive in parts,
+//! up to `ClientOptions::max_reply`.
+//!
 //! ```text
 //! let path = locate_socket(&town.runtime_dir());
 //! let token = std::env::var("GASTOWN_TOKEN").ok();
@@ -18,13 +23,23 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::frame::{DEFAULT_MAX_FRAME, FrameError, read_frame, write_frame};
-use super::wire::{
-    ErrorCode, Hello, Identity, PROTOCOL_VERSION, ReplyBody, Request, RequestBody, ServerFrame,
-    WireError,
+use super::frame::{
+    DEFAULT_MAX_FRAME, DEFAULT_MAX_REPLY, FrameError, clamp_max_reply, decode_reply_payload,
+    read_frame, write_frame,
 };
+use super::wire::{
+    ErrorCode, Hello, Identity, PROTOCOL_VERSION, ReplyBody, Request, RequestBody, Response,
+    ResponsePart, ServerFrame, WireError,
+};
+
+/// The first pause before retrying a connection refused with `TooManyConnections`; it doubles
+/// up to [`BUSY_RETRY_MAX_PAUSE`].
+const BUSY_RETRY_FIRST_PAUSE: Duration = Duration::from_millis(50);
+
+/// The longest pause between two such retries.
+const BUSY_RETRY_MAX_PAUSE: Duration = Duration::from_millis(800);
 
 /// Client settings; [`ClientOptions::new`] gives the defaults. `Debug` redacts the token.
 #[derive(Clone)]
@@ -39,6 +54,11 @@ pub struct ClientOptions {
     pub call_timeout: Duration,
     /// Largest frame accepted from the server.
     pub max_frame: usize,
+    /// Largest reply accepted, reassembled from its parts (clamped to 1 GiB).
+    pub max_reply: usize,
+    /// How long to keep retrying, with backoff, a connection the supervisor refuses with
+    /// `TooManyConnections` (it is at a connection cap) before giving up.
+    pub busy_retry: Duration,
 }
 
 impl std::fmt::Debug for ClientOptions {
@@ -49,12 +69,15 @@ impl std::fmt::Debug for ClientOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("call_timeout", &self.call_timeout)
             .field("max_frame", &self.max_frame)
+            .field("max_reply", &self.max_reply)
+            .field("busy_retry", &self.busy_retry)
             .finish()
     }
 }
 
 impl ClientOptions {
-    /// Defaults: no token, 2 s to connect, 30 s per call, 1 MiB frames.
+    /// Defaults: no token, 2 s to connect, 30 s per call, 1 MiB frames, 256 MiB replies, 4 s
+    /// of retries when the supervisor is at its connection cap.
     pub fn new(client_name: impl Into<String>) -> ClientOptions {
         ClientOptions {
             token: None,
@@ -62,6 +85,8 @@ impl ClientOptions {
             connect_timeout: Duration::from_secs(2),
             call_timeout: Duration::from_secs(30),
             max_frame: DEFAULT_MAX_FRAME,
+            max_reply: DEFAULT_MAX_REPLY,
+            busy_retry: Duration::from_secs(4),
         }
     }
 }
@@ -93,6 +118,26 @@ pub enum ClientError {
     /// The server refused or closed the connection with a typed error.
     #[error("the supervisor closed the connection: {0}")]
     Connection(WireError),
+    /// The server kept refusing the connection at a connection cap for the whole retry period.
+    #[error(
+        "the supervisor is at a connection cap and kept refusing this connection for {waited:?}: {error}; `gastown actors` shows the socket's counters, and some process may hold too many connections"
+    )]
+    Busy {
+        /// How long the client retried.
+        waited: Duration,
+        /// The server's last refusal.
+        error: WireError,
+    },
+    /// The server announced a reply larger than this client accepts.
+    #[error(
+        "the supervisor's reply ({size} bytes) exceeds this client's {max}-byte reply maximum: ask for less (filter the list)"
+    )]
+    ReplyTooLarge {
+        /// The announced size.
+        size: u64,
+        /// The maximum in force.
+        max: usize,
+    },
     /// The server answered this request with a typed error; the connection is still usable.
     #[error("{0}")]
     Request(WireError),
@@ -128,7 +173,9 @@ impl ClientError {
     #[cfg(test)]
     pub fn wire_error(&self) -> Option<&WireError> {
         match self {
-            ClientError::Connection(error) | ClientError::Request(error) => Some(error),
+            ClientError::Connection(error)
+            | ClientError::Request(error)
+            | ClientError::Busy { error, .. } => Some(error),
             _ => None,
         }
     }
@@ -137,6 +184,8 @@ impl ClientError {
 /// A handshaken connection to the supervisor.
 #[derive(Debug)]
 pub struct Client {
+    /// The socket's path, to reconnect after the server closed an idle connection.
+    path: PathBuf,
     /// The socket, with read and write timeouts set to the call timeout.
     stream: UnixStream,
     /// Who the server says we are (tests check it; the CLI learns its identity from errors).
@@ -162,8 +211,30 @@ impl Client {
         Client::connect_with(path, options)
     }
 
-    /// Connects and performs the handshake.
+    /// Connects and performs the handshake; a refusal at a connection cap
+    /// (`TooManyConnections`) is retried with backoff for up to `options.busy_retry`.
     pub fn connect_with(path: &Path, options: ClientOptions) -> Result<Client, ClientError> {
+        let started = Instant::now();
+        let mut pause = BUSY_RETRY_FIRST_PAUSE;
+        loop {
+            match Client::connect_once(path, options.clone()) {
+                Err(ClientError::Connection(error))
+                    if error.code == ErrorCode::TooManyConnections =>
+                {
+                    let waited = started.elapsed();
+                    if waited + pause > options.busy_retry {
+                        return Err(ClientError::Busy { waited, error });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(BUSY_RETRY_MAX_PAUSE);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One connection attempt with its handshake.
+    fn connect_once(path: &Path, options: ClientOptions) -> Result<Client, ClientError> {
         let mut stream = connect_stream(path, options.connect_timeout).map_err(|source| {
             match source.kind() {
                 io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => {
@@ -205,7 +276,7 @@ impl Client {
                 });
             }
             Ok(ServerFrame::Error(error)) => return Err(ClientError::Connection(error)),
-            Ok(ServerFrame::Response(_)) => {
+            Ok(ServerFrame::Response(_) | ServerFrame::ResponsePart(_)) => {
                 return Err(ClientError::Protocol(
                     "a response before the welcome".to_string(),
                 ));
@@ -221,6 +292,7 @@ impl Client {
             Err(other) => return Err(other),
         };
         Ok(Client {
+            path: path.to_path_buf(),
             stream,
             identity: welcome.identity,
             next_id: 1,
@@ -236,11 +308,29 @@ impl Client {
     }
 
     /// Sends one request and waits for its response.
+    ///
+    /// When the server had closed the connection for idleness (a caller that worked a while
+    /// between two requests), it never read the request: the client reconnects, with the same
+    /// options, and sends it again, once.
     pub fn call(&mut self, body: RequestBody) -> Result<ReplyBody, ClientError> {
         if self.broken {
             return Err(ClientError::Closed);
         }
-        let result = self.exchange(body);
+        let mut result = self.exchange(body.clone());
+        if let Err(ClientError::Connection(error)) = &result
+            && error.code == ErrorCode::IdleTimeout
+        {
+            tracing::debug!(reason = %error.message, "the supervisor closed an idle connection; reconnecting");
+            match Client::connect_with(&self.path, self.options.clone()) {
+                Ok(fresh) => {
+                    let next_id = self.next_id;
+                    *self = fresh;
+                    self.next_id = next_id;
+                    result = self.exchange(body);
+                }
+                Err(error) => result = Err(error),
+            }
+        }
         if matches!(&result, Err(error) if !matches!(error, ClientError::Request(_))) {
             self.broken = true;
         }
@@ -259,17 +349,73 @@ impl Client {
             &request,
             self.options.max_frame,
         ))?;
-        match read_server_frame(&mut self.stream, &self.options)? {
-            ServerFrame::Response(response) if response.id == id => {
-                response.body.map_err(ClientError::Request)
+        let response = match read_server_frame(&mut self.stream, &self.options)? {
+            ServerFrame::Response(response) => response,
+            ServerFrame::ResponsePart(first) => self.reassemble(first)?,
+            ServerFrame::Error(error) => return Err(ClientError::Connection(error)),
+            ServerFrame::Welcome(_) => {
+                return Err(ClientError::Protocol("a second welcome".to_string()));
             }
-            ServerFrame::Response(response) => Err(ClientError::Protocol(format!(
+        };
+        if response.id != id {
+            return Err(ClientError::Protocol(format!(
                 "response to request {} while waiting for {id}",
                 response.id
-            ))),
-            ServerFrame::Error(error) => Err(ClientError::Connection(error)),
-            ServerFrame::Welcome(_) => Err(ClientError::Protocol("a second welcome".to_string())),
+            )));
         }
+        response.body.map_err(ClientError::Request)
+    }
+
+    /// Reads the rest of a response streamed in parts, starting from its first part, and
+    /// decodes it. The announced total is checked against `max_reply` before anything is
+    /// reserved, and every part against the total.
+    fn reassemble(&mut self, first: ResponsePart) -> Result<Response, ClientError> {
+        let max = clamp_max_reply(self.options.max_reply);
+        let (id, total) = (first.id, first.total);
+        let size = usize::try_from(total)
+            .ok()
+            .filter(|size| *size <= max)
+            .ok_or(ClientError::ReplyTooLarge { size: total, max })?;
+        // Reserve at most what the first parts justify; the rest grows as parts arrive.
+        let mut whole = Vec::with_capacity(size.min(first.bytes.len().saturating_mul(16)));
+        let mut part = first;
+        loop {
+            if part.id != id || part.total != total {
+                return Err(ClientError::Protocol(format!(
+                    "a part of reply {} (total {}) inside reply {id} (total {total})",
+                    part.id, part.total
+                )));
+            }
+            if part.bytes.is_empty() || whole.len() + part.bytes.len() > size {
+                return Err(ClientError::Protocol(format!(
+                    "reply {id}'s parts do not add up to its announced {total} bytes"
+                )));
+            }
+            whole.extend_from_slice(&part.bytes);
+            if whole.len() == size {
+                return decode_reply_payload(&whole).map_err(ClientError::Frame);
+            }
+            part = match read_server_frame(&mut self.stream, &self.options)? {
+                ServerFrame::ResponsePart(next) => next,
+                ServerFrame::Error(error) => return Err(ClientError::Connection(error)),
+                other => {
+                    return Err(ClientError::Protocol(format!(
+                        "{} in the middle of reply {id}'s parts",
+                        frame_kind(&other)
+                    )));
+                }
+            };
+        }
+    }
+}
+
+/// A frame's kind, for protocol-violation messages.
+fn frame_kind(frame: &ServerFrame) -> &'static str {
+    match frame {
+        ServerFrame::Welcome(_) => "a welcome",
+        ServerFrame::Response(_) => "a whole response",
+        ServerFrame::Error(_) => "an error",
+        ServerFrame::ResponsePart(_) => "a response part",
     }
 }
 

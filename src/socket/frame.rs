@@ -26,9 +26,25 @@ pub const MAX_FRAME_CEILING: usize = 16 << 20;
 /// Bytes in the length prefix.
 pub const LENGTH_PREFIX_BYTES: usize = 4;
 
+/// Default largest reply, reassembled from its parts (see `wire::ResponsePart`): 256 MiB.
+///
+/// A reply larger than one frame travels as several frames of at most the frame maximum each;
+/// this bounds the whole, on the server (which refuses to send more) and on the client (which
+/// checks the announced total before reserving anything).
+pub const DEFAULT_MAX_REPLY: usize = 256 << 20;
+
+/// Hard ceiling for any configured maximum reply size: 1 GiB (the decode limit of
+/// [`decode_reply_payload`]).
+pub const MAX_REPLY_CEILING: usize = 1 << 30;
+
 /// The bincode configuration every frame uses; the decode limit bounds inner allocations.
 fn bincode_config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_FRAME_CEILING>()
+}
+
+/// The bincode configuration for a reassembled reply: the same encoding, a larger decode limit.
+fn reply_bincode_config() -> impl bincode::config::Config {
+    bincode::config::standard().with_limit::<MAX_REPLY_CEILING>()
 }
 
 /// Why a frame could not be read, written, encoded or decoded.
@@ -88,6 +104,26 @@ pub fn decode_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameErr
     if used != payload.len() {
         return Err(FrameError::Decode {
             reason: format!("{} trailing bytes after the message", payload.len() - used),
+        });
+    }
+    Ok(message)
+}
+
+/// Clamps a configured maximum reply size to `1..=MAX_REPLY_CEILING`.
+pub fn clamp_max_reply(max_reply: usize) -> usize {
+    max_reply.clamp(1, MAX_REPLY_CEILING)
+}
+
+/// Decodes a reassembled reply (the concatenated parts of one response, which may exceed a
+/// frame); trailing bytes are an error. The caller has already bounded `payload`'s length.
+pub fn decode_reply_payload<T: DeserializeOwned>(payload: &[u8]) -> Result<T, FrameError> {
+    let (message, used) = bincode::serde::decode_from_slice(payload, reply_bincode_config())
+        .map_err(|error| FrameError::Decode {
+            reason: error.to_string(),
+        })?;
+    if used != payload.len() {
+        return Err(FrameError::Decode {
+            reason: format!("{} trailing bytes after the reply", payload.len() - used),
         });
     }
     Ok(message)

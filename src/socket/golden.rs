@@ -16,7 +16,7 @@ use super::frame::{decode_payload, encode_payload};
 use super::stats::StatsSnapshot;
 use super::wire::{
     ErrorCode, Hello, Identity, PROTOCOL_VERSION, ReplyBody, Request, RequestBody, Response,
-    ServerFrame, Welcome, WireError,
+    ResponsePart, ServerFrame, Welcome, WireError,
 };
 use crate::protocol::samples::{replies, requests};
 use crate::protocol::{ActorDetail, ActorEvent, ActorNode, Synced, TownReply, TownRequest};
@@ -101,6 +101,7 @@ fn shapes() -> Vec<String> {
         shape::<Response>(),
         shape::<ReplyBody>(),
         shape::<ServerFrame>(),
+        shape::<ResponsePart>(),
         shape::<WireError>(),
         shape::<ErrorCode>(),
         shape::<StatsSnapshot>(),
@@ -243,10 +244,16 @@ fn socket_samples() -> Vec<(String, Vec<u8>)> {
         ErrorCode::VersionMismatch,
         "restart `gastown run`",
     ));
+    let part = ServerFrame::ResponsePart(ResponsePart {
+        id: 1,
+        total: 300,
+        bytes: vec![1, 0, 3, 17],
+    });
     let mut samples = vec![
         ("Hello".to_string(), encode(&hello)),
         ("ServerFrame.Welcome".to_string(), encode(&welcome)),
         ("ServerFrame.Error".to_string(), encode(&refusal)),
+        ("ServerFrame.ResponsePart".to_string(), encode(&part)),
     ];
     for (name, body) in [
         ("Ping", RequestBody::Ping),

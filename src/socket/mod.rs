@@ -9,7 +9,8 @@
 //!   token it shows (the token is a cross-check, never an upgrade);
 //! - [`bind`]: the private runtime dir, the socket path (with its short-path fallback), binding;
 //! - [`server`] and `connection`: the listener (connection cap, shutdown) and one task per
-//!   connection (peer uid check, handshake, requests, timeouts, refusals);
+//!   connection (peer uid check, handshake, requests, timeouts, refusals, replies streamed in
+//!   parts); `peers`: the per-process and per-identity connection caps;
 //! - [`handler`]: the trait the supervisor implements to answer requests;
 //! - [`client`]: the blocking client every CLI command uses;
 //! - [`stats`]: counters for introspection; [`bench`]: the round-trip benchmark;
@@ -29,6 +30,7 @@ pub mod client;
 mod connection;
 pub mod frame;
 pub mod handler;
+mod peers;
 pub mod server;
 pub mod sessions;
 pub mod stats;

@@ -18,9 +18,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::bind::BoundSocket;
-use super::connection::{refuse_over_capacity, serve_connection};
-use super::frame::DEFAULT_MAX_FRAME;
+use super::connection::{refuse_at_accept, serve_connection};
+use super::frame::{DEFAULT_MAX_FRAME, DEFAULT_MAX_REPLY};
 use super::handler::Handler;
+use super::peers::PeerCounts;
 use super::sessions::SessionRegistry;
 use super::stats::{Counter, SocketStats};
 use super::tokens::TokenRegistry;
@@ -34,8 +35,24 @@ pub struct ServerConfig {
     pub max_frame: usize,
     /// How long a new connection may take to send its hello.
     pub handshake_timeout: Duration,
-    /// How long a handshaken connection may stay silent between requests.
+    /// How long a handshaken connection may stay silent between requests (while a request is
+    /// being answered nothing is timed: a slow request never closes its connection).
     pub idle_timeout: Duration,
+    /// The same for a connection that has attached to a session (`Attach*` requests): a human
+    /// at a terminal may type nothing for minutes.
+    pub attached_idle_timeout: Duration,
+    /// How long a frame may take to arrive once its first byte has: a peer dripping a request
+    /// byte by byte is closed after this, whatever the idle timeout.
+    pub frame_timeout: Duration,
+    /// Connections one process (SO_PEERCRED pid) may hold at once; one more gets
+    /// `TooManyConnections`. Keep it below `max_connections`.
+    pub max_connections_per_peer: usize,
+    /// Connections one agent identity may hold at once, whatever processes it runs in; one more
+    /// gets `TooManyConnections`. The overseer has no such cap (see `peers`).
+    pub max_connections_per_identity: usize,
+    /// Largest reply sent, in parts of at most `max_frame` (clamped to 1 GiB); a larger one
+    /// becomes a `FrameTooLarge` error reply.
+    pub max_reply: usize,
     /// How long a reply may wait for a peer that does not read.
     pub write_timeout: Duration,
     /// After shutdown, how long connections get to finish before they are aborted.
@@ -50,7 +67,12 @@ impl Default for ServerConfig {
             max_connections: 256,
             max_frame: DEFAULT_MAX_FRAME,
             handshake_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(10),
+            attached_idle_timeout: Duration::from_secs(300),
+            frame_timeout: Duration::from_secs(5),
+            max_connections_per_peer: 32,
+            max_connections_per_identity: 32,
+            max_reply: DEFAULT_MAX_REPLY,
             write_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(2),
             // SAFETY: geteuid has no preconditions and cannot fail.
@@ -71,6 +93,8 @@ pub(super) struct Shared {
     pub(super) stats: Arc<SocketStats>,
     /// Limits and timeouts.
     pub(super) config: ServerConfig,
+    /// Connections held per process and per agent identity.
+    pub(super) peers: Arc<PeerCounts>,
 }
 
 /// A bound, not yet running socket server.
@@ -96,6 +120,7 @@ impl Server {
             sessions: SessionRegistry::new(),
             stats,
             config,
+            peers: Arc::default(),
         };
         Server {
             bound,
@@ -202,14 +227,41 @@ impl Server {
             identity = tracing::field::Empty,
         );
         let shared = Arc::clone(&self.shared);
+        // The pid is read here, before anything else, so the per-process cap applies before a
+        // slot under the global cap is taken. A peer without a pid (not on Linux) is not capped.
+        let pid = stream
+            .peer_cred()
+            .ok()
+            .and_then(|credentials| credentials.pid());
+        let per_peer = self.shared.config.max_connections_per_peer;
+        let pid_slot = match pid.and_then(|pid| u32::try_from(pid).ok()) {
+            Some(pid) => match self.shared.peers.take_pid(pid, per_peer) {
+                Some(slot) => Some(slot),
+                None => {
+                    span.record("pid", pid);
+                    let message = format!(
+                        "process {pid} already holds {per_peer} connections to the supervisor (the per-process maximum): close some, or reuse one connection for several requests"
+                    );
+                    let refusal = refuse_at_accept(stream, shared, Counter::OverPeerCap, message);
+                    tasks.spawn(refusal.instrument(span));
+                    return;
+                }
+            },
+            None => None,
+        };
         match Arc::clone(capacity).try_acquire_owned() {
             Ok(permit) => {
                 let cancel = cancel.clone();
-                let task = serve_connection(stream, shared, cancel, permit);
+                let task = serve_connection(stream, shared, cancel, (permit, pid_slot));
                 tasks.spawn(task.instrument(span));
             }
             Err(_full) => {
-                tasks.spawn(refuse_over_capacity(stream, shared).instrument(span));
+                let max = self.shared.config.max_connections;
+                let message = format!(
+                    "the supervisor is serving its maximum of {max} connections: retry shortly"
+                );
+                let refusal = refuse_at_accept(stream, shared, Counter::OverCapacity, message);
+                tasks.spawn(refusal.instrument(span));
             }
         }
     }

@@ -41,6 +41,10 @@ pub struct SocketStats {
     token_mismatch: AtomicU64,
     /// Handshakes refused because the peer's process could not be placed.
     unidentified: AtomicU64,
+    /// Connections closed because a frame did not complete in time after its first byte.
+    slow_frame: AtomicU64,
+    /// Connections refused because their process or identity was at its per-peer cap.
+    over_peer_cap: AtomicU64,
 }
 
 /// Names one counter, for [`SocketStats::bump`].
@@ -74,6 +78,10 @@ pub enum Counter {
     TokenMismatch,
     /// See [`StatsSnapshot::unidentified`].
     Unidentified,
+    /// See [`StatsSnapshot::slow_frame`].
+    SlowFrame,
+    /// See [`StatsSnapshot::over_peer_cap`].
+    OverPeerCap,
 }
 
 /// A point-in-time copy of the counters; field meanings as in [`SocketStats`].
@@ -111,6 +119,10 @@ pub struct StatsSnapshot {
     /// Handshakes refused because the peer's process could not be placed (gone before it was
     /// read, or a supervisor child in no session).
     pub unidentified: u64,
+    /// Connections closed because a frame did not complete in time after its first byte.
+    pub slow_frame: u64,
+    /// Connections refused at the per-process or per-identity cap.
+    pub over_peer_cap: u64,
 }
 
 impl SocketStats {
@@ -144,6 +156,8 @@ impl SocketStats {
             forbidden: load(&self.forbidden),
             token_mismatch: load(&self.token_mismatch),
             unidentified: load(&self.unidentified),
+            slow_frame: load(&self.slow_frame),
+            over_peer_cap: load(&self.over_peer_cap),
         }
     }
 
@@ -164,6 +178,8 @@ impl SocketStats {
             Counter::Forbidden => &self.forbidden,
             Counter::TokenMismatch => &self.token_mismatch,
             Counter::Unidentified => &self.unidentified,
+            Counter::SlowFrame => &self.slow_frame,
+            Counter::OverPeerCap => &self.over_peer_cap,
         }
     }
 }

@@ -20,11 +20,13 @@ use super::stats::StatsSnapshot;
 /// The protocol this build speaks; a client and server must agree exactly. 2: `Spawn`'s
 /// runtime became optional (the runtime recorded for the identity is the default). 3: the
 /// town's requests and replies became plain typed messages of their own (`crate::protocol`),
-/// no longer the CLI's clap structs and rendered text.
+/// no longer the CLI's clap structs and rendered text. 4: replies larger than a frame stream as
+/// [`ServerFrame::ResponsePart`]s; the socket counters gained `slow_frame`, `over_peer_cap`,
+/// `forbidden`, `token_mismatch` and `unidentified`.
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The first frame a client sends.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +102,24 @@ pub enum RequestBody {
     Town(Box<crate::protocol::TownRequest>),
 }
 
+impl RequestBody {
+    /// Whether this request makes its connection an attachment's (`Attach*`): such a
+    /// connection, a human's terminal, may stay quiet for the long idle timeout.
+    pub fn is_attachment(&self) -> bool {
+        use crate::protocol::TownRequest;
+        match self {
+            RequestBody::Town(request) => matches!(
+                **request,
+                TownRequest::AttachStart { .. }
+                    | TownRequest::AttachPoll { .. }
+                    | TownRequest::AttachInput { .. }
+                    | TownRequest::AttachResize { .. }
+            ),
+            RequestBody::Ping | RequestBody::Whoami | RequestBody::Stats => false,
+        }
+    }
+}
+
 /// The answer to one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response {
@@ -131,6 +151,75 @@ pub enum ServerFrame {
     Response(Response),
     /// A connection-level error; the server closes the connection right after sending it.
     Error(WireError),
+    /// One piece of a response too large for one frame (see the module docs).
+    ResponsePart(ResponsePart),
+}
+
+/// One piece of a streamed [`Response`]; the pieces of one response arrive in order, with
+/// nothing in between, and their `bytes` concatenated are the bincode encoding of the response.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponsePart {
+    /// The id of the request this answers (the same in every piece).
+    pub id: u64,
+    /// The length of the whole encoded response (the same in every piece).
+    pub total: u64,
+    /// This piece of it. Encoded as a length and the raw bytes (exactly what bincode writes for
+    /// a `Vec<u8>`), but in one copy rather than one serde call per byte.
+    #[serde(with = "raw_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// Serde for a `Vec<u8>` through `serialize_bytes` / `deserialize_byte_buf`: the same bincode
+/// bytes as a sequence of `u8`, written and read in one piece.
+mod raw_bytes {
+    use serde::de::{Error, SeqAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        deserializer.deserialize_byte_buf(BytesVisitor)
+    }
+
+    /// Accepts bytes in every form a deserializer may offer them.
+    struct BytesVisitor;
+
+    impl<'de> Visitor<'de> for BytesVisitor {
+        type Value = Vec<u8>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("bytes")
+        }
+
+        fn visit_bytes<E: Error>(self, bytes: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(bytes.to_vec())
+        }
+
+        fn visit_byte_buf<E: Error>(self, bytes: Vec<u8>) -> Result<Vec<u8>, E> {
+            Ok(bytes)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<u8>, A::Error> {
+            let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+            while let Some(byte) = seq.next_element()? {
+                bytes.push(byte);
+            }
+            Ok(bytes)
+        }
+    }
+}
+
+impl std::fmt::Debug for ResponsePart {
+    /// Shows the length, not the bytes: a piece is up to a frame long.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponsePart")
+            .field("id", &self.id)
+            .field("total", &self.total)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 /// A typed error: a machine-readable code and a message that says what to do.

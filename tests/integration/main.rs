@@ -3,6 +3,7 @@
 
 mod agents;
 mod bead;
+mod bounds;
 mod config;
 mod convoy;
 mod delivery;

@@ -14,6 +14,24 @@ use super::pty::ExitInfo;
 pub const DEFAULT_ROWS: u16 = 40;
 /// Default PTY width.
 pub const DEFAULT_COLS: u16 = 120;
+/// Largest PTY height a session accepts; larger requests are clamped to it.
+///
+/// The screen model keeps a cell per row and column, and a client chooses the size (an attach,
+/// a resize): without a bound, 65535×65535 would ask for billions of cells.
+pub const MAX_ROWS: u16 = 500;
+/// Largest PTY width a session accepts; larger requests are clamped to it.
+pub const MAX_COLS: u16 = 1000;
+
+/// A terminal size within `1..=MAX_ROWS` × `1..=MAX_COLS`: every size that reaches a session
+/// (its arguments, a resize) goes through this.
+pub fn clamp_size(rows: u16, cols: u16) -> (u16, u16) {
+    (rows.clamp(1, MAX_ROWS), cols.clamp(1, MAX_COLS))
+}
+
+/// Raw input (attach keystrokes) a session accepts ahead of the agent reading it; more is
+/// refused with `WriteError::Backlog` until the agent catches up.
+pub const MAX_PENDING_INPUT: usize = 1 << 20;
+
 /// Default quiet period after which a session without new output counts as idle.
 pub const DEFAULT_QUIET_PERIOD: Duration = Duration::from_millis(500);
 /// Default time a stop waits after SIGTERM before SIGKILL.

@@ -92,6 +92,16 @@ pub enum WriteError {
     /// The request never reached the session or its answer never came back.
     #[error(transparent)]
     Call(#[from] CallError),
+    /// Too much raw input is already waiting for the agent to read it.
+    #[error(
+        "the session already has {pending} bytes of input the agent has not read (the maximum is {max}): wait for it to take them, or send less at once"
+    )]
+    Backlog {
+        /// Bytes accepted and not yet written.
+        pending: usize,
+        /// `MAX_PENDING_INPUT`.
+        max: usize,
+    },
 }
 
 /// Why a nudge was not delivered.

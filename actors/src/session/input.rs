@@ -10,7 +10,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use ractor::{ActorRef, RpcReplyPort};
@@ -45,6 +45,9 @@ pub(crate) struct InputCounters {
     pub(crate) bytes_in: AtomicU64,
     /// Unix milliseconds of the last write; 0 = never.
     pub(crate) last_input_at_ms: AtomicU64,
+    /// Raw input bytes (attach keystrokes) accepted and not yet written to the PTY: bounded by
+    /// `MAX_PENDING_INPUT`, so a client cannot queue memory behind an agent that reads nothing.
+    pub(crate) pending_raw: AtomicUsize,
 }
 
 /// Who is waiting for a nudge's outcome.
@@ -70,7 +73,8 @@ pub(crate) enum InputJob {
     },
 }
 
-type WriteRequest = (Vec<u8>, oneshot::Sender<std::io::Result<()>>);
+/// Bytes to write, who waits for the result, and how many of them count in `pending_raw`.
+type WriteRequest = (Vec<u8>, oneshot::Sender<std::io::Result<()>>, usize);
 
 /// Owns the blocking PTY writer on its own thread (a write blocks while the agent's input buffer
 /// is full).
@@ -85,21 +89,34 @@ impl PtyWriter {
         counters: Arc<InputCounters>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::channel::<WriteRequest>();
+        let pending = Arc::clone(&counters);
         super::pty::io_thread("session-writer").spawn(move || {
-            while let Ok((bytes, done)) = rx.recv() {
+            while let Ok((bytes, done, accounted)) = rx.recv() {
                 let result = writer.write_all(&bytes).and_then(|()| writer.flush());
+                drop(bytes);
+                pending.pending_raw.fetch_sub(accounted, Ordering::Relaxed);
                 let _ = done.send(result);
             }
         })?;
         Ok(Self { tx, counters })
     }
 
+    /// Writes bytes typed by the session itself (nudges, the startup prompt).
     async fn write(&self, bytes: Vec<u8>) -> Result<(), WriteError> {
+        self.write_accounted(bytes, 0).await
+    }
+
+    /// Writes raw input whose `accounted` bytes were counted in `pending_raw` when it was
+    /// accepted; the writer thread gives them back once they are written (or failed).
+    async fn write_accounted(&self, bytes: Vec<u8>, accounted: usize) -> Result<(), WriteError> {
         let len = bytes.len() as u64;
         let (done, result) = oneshot::channel();
-        self.tx
-            .send((bytes, done))
-            .map_err(|_| WriteError::Closed)?;
+        if self.tx.send((bytes, done, accounted)).is_err() {
+            self.counters
+                .pending_raw
+                .fetch_sub(accounted, Ordering::Relaxed);
+            return Err(WriteError::Closed);
+        }
         match tokio::time::timeout(WRITE_TIMEOUT, result).await {
             Err(_) => Err(WriteError::Blocked {
                 waited: WRITE_TIMEOUT,
@@ -154,7 +171,8 @@ impl InputWorker {
             };
             match job {
                 InputJob::Write { bytes, reply } => {
-                    let _ = reply.send(self.writer.write(bytes).await);
+                    let accounted = bytes.len();
+                    let _ = reply.send(self.writer.write_accounted(bytes, accounted).await);
                 }
                 InputJob::Nudge {
                     text,
@@ -240,7 +258,8 @@ impl InputWorker {
                 changed = self.status.changed() => changed.map_err(|_| NudgeError::Exited)?,
                 job = self.jobs.recv(), if jobs_open => match job {
                     Some(InputJob::Write { bytes, reply }) => {
-                        let _ = reply.send(self.writer.write(bytes).await);
+                        let accounted = bytes.len();
+                        let _ = reply.send(self.writer.write_accounted(bytes, accounted).await);
                     }
                     Some(InputJob::Nudge { text, options, reply }) => {
                         pending.push_back(PendingNudge { text, options, reply });

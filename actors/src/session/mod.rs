@@ -44,8 +44,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 pub use args::{
     Attachment, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES, DEFAULT_ROWS,
-    DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, NudgeOptions, SessionArgs,
-    SessionEnd, SessionSnapshot, StartNotice,
+    DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, MAX_COLS, MAX_PENDING_INPUT,
+    MAX_ROWS, NudgeOptions, SessionArgs, SessionEnd, SessionSnapshot, StartNotice, clamp_size,
 };
 pub use error::{
     CallError, NudgeError, ResizeError, SessionCrashed, SpawnError, StartupInputFailed, WriteError,
@@ -299,10 +299,23 @@ impl SessionState {
         });
     }
 
+    /// Queues raw input, unless `MAX_PENDING_INPUT` bytes already wait for the agent.
     fn enqueue_write(&self, bytes: Vec<u8>, reply: RpcReplyPort<Result<(), WriteError>>) {
+        let len = bytes.len();
+        let pending = &self.counters.pending_raw;
+        let admitted = pending.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+            held.checked_add(len)
+                .filter(|total| *total <= MAX_PENDING_INPUT)
+        });
+        if let Err(held) = admitted {
+            let max = MAX_PENDING_INPUT;
+            ignore_gone(reply.send(Err(WriteError::Backlog { pending: held, max })));
+            return;
+        }
         if let Err(mpsc::error::SendError(InputJob::Write { reply, .. })) =
             self.input.send(InputJob::Write { bytes, reply })
         {
+            pending.fetch_sub(len, Ordering::Relaxed);
             ignore_gone(reply.send(Err(WriteError::Closed)));
         }
     }
@@ -332,6 +345,7 @@ impl SessionState {
     }
 
     fn resize(&mut self, rows: u16, cols: u16) -> Result<(), ResizeError> {
+        let (rows, cols) = clamp_size(rows, cols);
         let size = PtySize {
             rows,
             cols,

@@ -92,9 +92,10 @@ pub(crate) fn spawn(args: &SessionArgs) -> Result<Spawned, SpawnError> {
             cwd: args.cwd.clone(),
         });
     }
+    let (rows, cols) = super::args::clamp_size(args.rows, args.cols);
     let size = PtySize {
-        rows: args.rows,
-        cols: args.cols,
+        rows,
+        cols,
         pixel_width: 0,
         pixel_height: 0,
     };

@@ -142,8 +142,11 @@ impl OutputModel {
         if wanted <= usize::from(rows.get()) {
             return last_lines(screen, wanted);
         }
-        let tall = u16::try_from((wanted + 1).min(MAX_REPLAY_ROWS)).unwrap_or(u16::MAX);
-        let mut replay = vt100::Parser::new(nonzero_size((tall, 1)).0, cols, 0);
+        // At most as many cells as the largest live screen: the width is the client's choice.
+        let cells_allowed = MAX_REPLAY_CELLS / usize::from(cols.get());
+        let tall = (wanted + 1).min(MAX_REPLAY_ROWS).min(cells_allowed).max(1);
+        let tall = NonZeroU16::new(u16::try_from(tall).unwrap_or(u16::MAX)).unwrap_or(rows);
+        let mut replay = vt100::Parser::new(tall, cols, 0);
         replay.process(&self.ring.since(0));
         last_lines(replay.screen(), wanted)
     }
@@ -151,6 +154,10 @@ impl OutputModel {
 
 /// Upper bound on the rows of a replay screen for `peek -n` (bounds its memory).
 const MAX_REPLAY_ROWS: usize = 5_000;
+
+/// Upper bound on the cells (rows × columns) of a replay screen: 5,000 rows of a 120-column
+/// terminal; a wider one gets fewer rows (1,000 columns: 600), so memory stays bounded.
+const MAX_REPLAY_CELLS: usize = 600_000;
 
 /// The last `wanted` rows of `screen` that come before trailing blank rows, joined by newlines.
 fn last_lines(screen: &vt100::Screen, wanted: usize) -> String {
@@ -163,7 +170,9 @@ fn last_lines(screen: &vt100::Screen, wanted: usize) -> String {
     rows[first..].join("\n")
 }
 
+/// The size clamped into the session's bounds (`clamp_size`), as vt100 wants it.
 fn nonzero_size((rows, cols): (u16, u16)) -> (NonZeroU16, NonZeroU16) {
+    let (rows, cols) = super::args::clamp_size(rows, cols);
     let one = NonZeroU16::MIN;
     (
         NonZeroU16::new(rows).unwrap_or(one),

@@ -106,3 +106,34 @@ fn typed_bytes_use_bracketed_paste_only_when_asked() {
     assert_eq!(typed_bytes("a\nb", false), b"a\nb");
     assert_eq!(typed_bytes("a\nb", true), b"\x1b[200~a\nb\x1b[201~");
 }
+
+#[test]
+fn terminal_sizes_are_clamped_into_the_session_bounds() {
+    use super::args::{MAX_COLS, MAX_ROWS, clamp_size};
+    assert_eq!(clamp_size(65535, 65535), (MAX_ROWS, MAX_COLS));
+    assert_eq!(clamp_size(0, 0), (1, 1));
+    assert_eq!(clamp_size(40, 120), (40, 120));
+    // The screen model never holds more than the clamped size, however it is asked.
+    let mut model = OutputModel::new((65535, 65535), 1024, None);
+    let size = |model: &OutputModel| {
+        let (rows, cols) = model.parser.screen().size();
+        (rows.get(), cols.get())
+    };
+    assert_eq!(size(&model), (MAX_ROWS, MAX_COLS));
+    model.resize((u16::MAX, 3));
+    assert_eq!(size(&model), (MAX_ROWS, 3));
+    model.resize((0, 0));
+    assert_eq!(size(&model), (1, 1));
+}
+
+#[test]
+fn a_long_peek_on_a_wide_screen_replays_a_bounded_number_of_cells() {
+    let mut model = OutputModel::new((24, 1000), 64 * 1024, None);
+    let lines: String = (0..3000).map(|n| format!("line {n}\r\n")).collect();
+    model.push(lines.as_bytes(), Instant::now());
+    let text = model.peek(Some(5000));
+    // 600,000 cells / 1,000 columns: at most 600 rows are replayed, the last ones.
+    let shown = text.lines().count();
+    assert!(shown <= 600, "{shown} lines");
+    assert!(text.ends_with("line 2999"), "{}", &text[text.len() - 40..]);
+}

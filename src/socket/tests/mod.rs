@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod identity;
+mod limits;
 mod logging;
 mod other_uid;
 mod serving;
@@ -55,11 +56,20 @@ impl TestServer {
 
     /// A server with the given file modes.
     async fn start_with(config: ServerConfig, modes: FileModes) -> TestServer {
+        TestServer::start_serving(config, modes, Arc::new(SocketOnly)).await
+    }
+
+    /// A server whose handler is `handler`.
+    async fn start_serving(
+        config: ServerConfig,
+        modes: FileModes,
+        handler: Arc<dyn super::Handler>,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let runtime_dir = dir.path().join("runtime");
         let bound = bind(&runtime_dir, modes).expect("bind in a fresh temp dir");
         let tokens = TokenRegistry::new();
-        let server = Server::new(bound, Arc::new(SocketOnly), tokens.clone(), config);
+        let server = Server::new(bound, handler, tokens.clone(), config);
         let path = server.socket_path().to_path_buf();
         let stats = server.stats();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
