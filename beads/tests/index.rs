@@ -2,41 +2,10 @@
 //! and real git repositories: after every kind of write, across the fold of the write-ahead
 //! table, a reopen, a tombstone imported from `bd`, and an index file rebuilt from git.
 
-use gastown_beads::{
-    Bead, BeadPatch, IssueType, Ledger, LedgerConfig, ListFilter, NewBead, Status,
-};
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use gastown_beads::{Bead, BeadPatch, IssueType, Ledger, ListFilter, NewBead, Status};
 
-fn town() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let ok = Command::new("git")
-        .arg("-C")
-        .arg(dir.path())
-        .args(["init", "-q", "-b", "main"])
-        .status()
-        .expect("git runs");
-    assert!(ok.success(), "git init");
-    dir
-}
-
-fn config(town: &Path) -> LedgerConfig {
-    LedgerConfig {
-        repo_path: town.to_path_buf(),
-        index_path: town.join(".runtime/ledger.redb"),
-        lock_path: town.join(".runtime/ledger.lock"),
-        prefix: "gt".to_string(),
-        git_ref: "refs/heads/beads".to_string(),
-        commit_delay: Duration::from_secs(3600),
-        author_name: "test".to_string(),
-        author_email: "test@localhost".to_string(),
-    }
-}
-
-fn open(town: &Path) -> Ledger {
-    Ledger::open(config(town)).expect("ledger opens")
-}
+mod common;
+use common::{open, town};
 
 /// A small deterministic generator (the same sequence on every run).
 struct Lcg(u64);

@@ -8,8 +8,7 @@
 
 use gastown_beads::git::{Change, GitStore, GitStoreConfig};
 use gastown_beads::{
-    BeadPatch, DepKind, EventKind, IssueType, Ledger, LedgerConfig, LedgerError, ListFilter,
-    NewBead, Status,
+    BeadPatch, DepKind, EventKind, IssueType, Ledger, LedgerError, ListFilter, NewBead, Status,
 };
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -31,28 +30,8 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("git prints UTF-8")
 }
 
-fn town() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    git(dir.path(), &["init", "-q", "-b", "main"]);
-    dir
-}
-
-fn config(town: &Path) -> LedgerConfig {
-    LedgerConfig {
-        repo_path: town.to_path_buf(),
-        index_path: town.join(".runtime/ledger.redb"),
-        lock_path: town.join(".runtime/ledger.lock"),
-        prefix: "gt".to_string(),
-        git_ref: "refs/heads/beads".to_string(),
-        commit_delay: Duration::from_secs(3600),
-        author_name: "test".to_string(),
-        author_email: "test@localhost".to_string(),
-    }
-}
-
-fn open(town: &Path) -> Ledger {
-    Ledger::open(config(town)).expect("ledger opens")
-}
+mod common;
+use common::{config, open, town};
 
 fn new(title: &str) -> NewBead {
     NewBead {

@@ -4,40 +4,11 @@
 //! silently made anew.
 
 use gastown_beads::validate::{MAX_RECORD_BYTES, MAX_TEXT_BYTES, MAX_TITLE_CHARS};
-use gastown_beads::{BeadPatch, Ledger, LedgerConfig, LedgerError, ListFilter, NewBead};
+use gastown_beads::{BeadPatch, Ledger, LedgerError, ListFilter, NewBead};
 use serde_json::{Map, Value, json};
-use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
 
-fn town() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let ok = Command::new("git")
-        .arg("-C")
-        .arg(dir.path())
-        .args(["init", "-q", "-b", "main"])
-        .status()
-        .expect("git runs");
-    assert!(ok.success(), "git init");
-    dir
-}
-
-fn config(town: &Path) -> LedgerConfig {
-    LedgerConfig {
-        repo_path: town.to_path_buf(),
-        index_path: town.join(".runtime/ledger.redb"),
-        lock_path: town.join(".runtime/ledger.lock"),
-        prefix: "gt".to_string(),
-        git_ref: "refs/heads/beads".to_string(),
-        commit_delay: Duration::from_secs(3600),
-        author_name: "test".to_string(),
-        author_email: "test@localhost".to_string(),
-    }
-}
-
-fn open(town: &Path) -> Ledger {
-    Ledger::open(config(town)).expect("ledger opens")
-}
+mod common;
+use common::{config, open, town};
 
 /// One classic bead line with `extra` JSON fields appended (`,"k":v…`).
 fn line(id: &str, extra: &str) -> String {

@@ -16,17 +16,7 @@ impl TestTown {
     pub fn new() -> TestTown {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().join("town");
-        let out = gastown(
-            dir.path(),
-            &[
-                "install",
-                root.to_str().expect("utf-8 path"),
-                "--agent",
-                "sim",
-            ],
-        );
-        assert!(out.status.success(), "install failed: {}", stderr(&out));
-        TestTown { _dir: dir, root }
+        TestTown::install_at(dir, root)
     }
 
     /// `gastown install --agent sim` into `root`, a directory below `dir` (kept alive with the
