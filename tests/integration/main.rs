@@ -30,5 +30,6 @@ mod steps;
 mod support;
 mod unavailable;
 mod util;
+mod witness;
 mod work;
 mod workloop;

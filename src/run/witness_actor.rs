@@ -1,0 +1,274 @@
+//! The witness of one rig as a supervised actor (`town/rigs/<rig>/witness`): mechanical, zero
+//! tokens. Every `[witness] patrol_every` it looks at each polecat of the rig with hooked work —
+//! its session's snapshot (start, pid, last output, ready prompt), its role actor's last
+//! heartbeat (every socket request of the identity), its hook and molecule step — classifies it
+//! (`gastown_town::witness::classify`) and climbs its ladder: a GUPP nudge, after `nudges`
+//! unanswered nudges a restart of the session, after `restarts` restarts mail to the mayor and
+//! the overseer. Before acting it checks the session is still the one it judged (identity AND
+//! session id); a polecat whose session someone else restarted is judged afresh.
+//!
+//! Each step is logged (`tracing` info with identity, session id, reason and the step's count).
+
+use gastown_actors::ledger::LedgerHandle;
+use gastown_actors::registry;
+use gastown_actors::role::startup_prompt;
+use gastown_actors::session::{NudgeOptions, client};
+use gastown_beads::Bead;
+use gastown_town::identity::{AgentIdentity, Role};
+use gastown_town::mail::store::{self, Outgoing};
+use gastown_town::rig::Rig;
+use gastown_town::town::Town;
+use gastown_town::witness::{Action, Health, Ladder, Observation, SessionId, WitnessConfig};
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+
+#[derive(Clone)]
+pub struct WitnessActor;
+
+pub enum WitnessMsg {
+    /// Patrol the rig's polecats (the timer).
+    Patrol,
+}
+
+#[derive(Clone)]
+pub struct WitnessArgs {
+    pub town: Town,
+    pub rig: String,
+    pub ledger: LedgerHandle,
+}
+
+pub struct WitnessState {
+    args: WitnessArgs,
+    config: WitnessConfig,
+    ladder: Ladder,
+}
+
+impl Actor for WitnessActor {
+    type Msg = WitnessMsg;
+    type State = WitnessState;
+    type Arguments = WitnessArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<WitnessMsg>,
+        args: WitnessArgs,
+    ) -> Result<WitnessState, ActorProcessingErr> {
+        // The rig was loaded (and its rig.toml checked) before its subtree started.
+        let config = Rig::load(&args.town, &args.rig)
+            .map(|rig| rig.config.witness)
+            .map_err(|e| format!("witness of {}: {e}", args.rig))?;
+        myself.send_interval(config.patrol_every.0, || WitnessMsg::Patrol);
+        Ok(WitnessState {
+            args,
+            config,
+            ladder: Ladder::default(),
+        })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<WitnessMsg>,
+        msg: WitnessMsg,
+        state: &mut WitnessState,
+    ) -> Result<(), ActorProcessingErr> {
+        let WitnessMsg::Patrol = msg;
+        patrol(state).await;
+        Ok(())
+    }
+}
+
+/// A polecat of the rig with work on its hook, as the ledger shows it.
+struct Watched {
+    identity: AgentIdentity,
+    hook: Bead,
+    /// `bead` or `bead#step`: the ladder starts afresh when it changes.
+    work: String,
+}
+
+async fn hooked_polecats(args: &WitnessArgs) -> Option<Vec<Watched>> {
+    let rig = args.rig.clone();
+    let view = args
+        .ledger
+        .try_call("witness: hooked polecats", move |ledger| {
+            let hooked = ledger.list(&gastown_beads::ListFilter {
+                status: Some(gastown_beads::Status::Hooked),
+                ..gastown_beads::ListFilter::default()
+            })?;
+            let mut out: Vec<Watched> = Vec::new();
+            for bead in hooked {
+                let Ok(identity) = AgentIdentity::parse(&bead.assignee) else {
+                    continue;
+                };
+                let ours = identity.role == Role::Polecat && identity.rig.as_deref() == Some(&rig);
+                if !ours || out.iter().any(|w| w.identity == identity) {
+                    continue;
+                }
+                let step = gastown_town::molecule::load(ledger, &bead.id)
+                    .ok()
+                    .and_then(|m| m.current().map(|s| s.step.clone()));
+                let work = match step {
+                    Some(step) => format!("{}#{step}", bead.id),
+                    None => bead.id.clone(),
+                };
+                out.push(Watched {
+                    identity,
+                    hook: bead,
+                    work,
+                });
+            }
+            Ok(out)
+        })
+        .await;
+    match view {
+        Ok(view) => Some(view),
+        Err(e) => {
+            tracing::warn!(rig = %args.rig, "witness cannot read hooked work ({e}); it tries again");
+            None
+        }
+    }
+}
+
+/// What the witness sees of `identity`'s running session now, if one runs.
+async fn observe(identity: &AgentIdentity, work: &str) -> Option<Observation> {
+    let session = registry::session(identity)?;
+    let snap = client::snapshot(&session).await.ok()?;
+    if snap.exit.is_some() {
+        return None; // Ended: its supervisor restarts it; nothing to judge.
+    }
+    let heartbeat = registry::role_info(identity)
+        .await
+        .flatten()
+        .and_then(|info| info.last_heartbeat_ms);
+    Some(Observation {
+        session: SessionId {
+            pid: snap.pid,
+            started_at_ms: snap.started_at_ms,
+        },
+        now_ms: gastown_actors::role::now_ms(),
+        last_output_ms: snap.last_output_at_ms,
+        last_heartbeat_ms: heartbeat,
+        at_prompt: snap.ready && snap.idle,
+        work: Some(work.to_string()),
+    })
+}
+
+/// Is `session` still `identity`'s running session?
+async fn still(identity: &AgentIdentity, session: SessionId) -> bool {
+    let Some(actor) = registry::session(identity) else {
+        return false;
+    };
+    client::snapshot(&actor).await.is_ok_and(|s| {
+        s.exit.is_none() && s.pid == session.pid && s.started_at_ms == session.started_at_ms
+    })
+}
+
+async fn patrol(state: &mut WitnessState) {
+    let Some(watched) = hooked_polecats(&state.args).await else {
+        return;
+    };
+    let present: Vec<&str> = watched
+        .iter()
+        .map(|w| w.identity.address.as_str())
+        .collect();
+    state.ladder.retain(&present);
+    for w in &watched {
+        let Some(obs) = observe(&w.identity, &w.work).await else {
+            continue;
+        };
+        let address = &w.identity.address;
+        let (health, action) = state.ladder.decide(address, &obs, &state.config);
+        if action == Action::None {
+            continue;
+        }
+        act(&state.args, w, health, action).await;
+    }
+}
+
+async fn act(args: &WitnessArgs, w: &Watched, health: Health, action: Action) {
+    let identity = &w.identity;
+    let address = &identity.address;
+    let session = match &action {
+        Action::None => return,
+        Action::Nudge { session, .. }
+        | Action::Restart { session, .. }
+        | Action::Escalate { session } => *session,
+    };
+    if !still(identity, session).await {
+        tracing::info!(agent = %address, %session, "witness: the session it judged is gone; judged afresh next patrol");
+        return;
+    }
+    match action {
+        Action::None => {}
+        Action::Nudge { n, .. } => {
+            tracing::info!(agent = %address, %session, reason = %health, n, "witness nudges");
+            let text = format!(
+                "{} Witness: you look {health}; work your hook (step {}).",
+                startup_prompt(identity, Some(&w.hook)),
+                w.work
+            );
+            let Some(actor) = registry::session(identity) else {
+                return;
+            };
+            if let Err(e) = client::nudge(&actor, &text, NudgeOptions::default()).await {
+                tracing::warn!(agent = %address, %session, "witness cannot nudge: {e}");
+            }
+        }
+        Action::Restart { n, .. } => {
+            tracing::info!(agent = %address, %session, reason = %health, n, "witness restarts the session");
+            let restarted = match registry::role(identity).await {
+                Some(role) => role
+                    .restart_child("session")
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => Err("its role is not running".to_string()),
+            };
+            if let Err(e) = restarted {
+                tracing::warn!(agent = %address, %session, "witness cannot restart: {e}");
+            }
+        }
+        Action::Escalate { .. } => {
+            tracing::info!(agent = %address, %session, reason = %health, "witness escalates");
+            escalate(args, w, session, health).await;
+        }
+    }
+}
+
+/// Tell the mayor and the overseer (the path `super::stuck` uses).
+async fn escalate(args: &WitnessArgs, w: &Watched, session: SessionId, health: Health) {
+    let from = format!("{}/witness", args.rig);
+    let address = w.identity.address.clone();
+    let mail = Outgoing {
+        subject: format!("{address} is {health}: nudges and restarts did not help"),
+        body: format!(
+            "The witness of {rig} found {address} {health} on {work} (session {session}), \
+             nudged it and restarted its session as configured (rig.toml [witness]), and it is \
+             still {health}.\n\nWhat to do: look at its screen with `gastown peek {address}` and \
+             its sessions with `gastown seance {address}`; re-sling the work with `gastown sling \
+             {hook} {address} --runtime <another>`, or stop it. This is told once per ladder.",
+            rig = args.rig,
+            work = w.work,
+            hook = w.hook.id,
+        ),
+        ..Outgoing::default()
+    };
+    let told = args
+        .ledger
+        .call("witness: escalate", move |l| {
+            for to in ["mayor", gastown_town::mail::OVERSEER] {
+                store::send(
+                    l,
+                    &from,
+                    &Outgoing {
+                        to: to.to_string(),
+                        ..mail.clone()
+                    },
+                )?;
+            }
+            anyhow::Ok(())
+        })
+        .await;
+    match told {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(agent = %address, "witness cannot escalate: {e:#}"),
+        Err(e) => tracing::warn!(agent = %address, "witness cannot escalate: {e}"),
+    }
+}

@@ -1,0 +1,100 @@
+//! The witness against a real `gastown run` with sim polecats and short `[witness]` timings:
+//! polecats idle at their prompt with work, or hung, are nudged, then restarted, then escalated
+//! (each once, in that order); a polecat that keeps showing signs of life is never touched.
+
+use crate::running::{RunningTown, wait_for};
+use crate::util::town_with_rig;
+use std::time::Duration;
+
+/// A sim runtime `name` with extra environment `env` (TOML inline-table body).
+fn sim_runtime(name: &str, env: &str) -> String {
+    format!(
+        "\n[agents.{name}]\ncommand = \"{}\"\nargs = [\"sim-agent\"]\nprompt = \"typed\"\nready_marker = \"sim>\"\nquiet_period = \"150ms\"\nenv = {{ {env} }}\n",
+        env!("CARGO_BIN_EXE_gastown")
+    )
+}
+
+/// The log lines of the witness about `agent`, reduced to the step each took.
+fn steps(log: &str, agent: &str) -> Vec<&'static str> {
+    log.lines()
+        .filter(|l| l.contains(agent))
+        .filter_map(|l| {
+            if l.contains("witness nudges") {
+                Some("nudge")
+            } else if l.contains("witness restarts the session") {
+                Some("restart")
+            } else if l.contains("witness escalates") {
+                Some("escalate")
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_never_touched() {
+    let town = town_with_rig();
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    // Reads its hook (its one heartbeat), then sits at its prompt.
+    text.push_str(&sim_runtime(
+        "idler",
+        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"0s\"",
+    ));
+    // Stops printing and answering a moment after its start.
+    text.push_str(&sim_runtime(
+        "hanger",
+        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"0s\", GASTOWN_SIM_HANG_AFTER = \"500ms\"",
+    ));
+    // Does not work either, but heartbeats all the time: alive, never acted on.
+    text.push_str(&sim_runtime(
+        "alive",
+        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"100ms\"",
+    ));
+    std::fs::write(&config, text).expect("write town.toml");
+    let rig_toml = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    // `rig add` wrote the defaults as the last table: replace it.
+    let mut text = text
+        .split_once("[witness]")
+        .map_or(text.clone(), |(before, _)| before.to_string());
+    text.push_str(
+        "\n[witness]\npatrol_every = \"300ms\"\nstart_after = \"30s\"\nstall_after = \"1s\"\nhung_after = \"1s\"\nnudges = 1\nrestarts = 1\n",
+    );
+    std::fs::write(&rig_toml, text).expect("write rig.toml");
+    let idle = town.create(&["Idle at the prompt"]);
+    let hung = town.create(&["Hung"]);
+    let live = town.create(&["Alive"]);
+
+    let t = RunningTown::start_in(town);
+    let mut holders = Vec::new();
+    for (bead, runtime) in [(&idle, "idler"), (&hung, "hanger"), (&live, "alive")] {
+        t.town.ok(&["sling", bead, "alpha", "--runtime", runtime]);
+        let shown: serde_json::Value =
+            serde_json::from_str(&t.town.ok(&["bead", "show", bead, "--json"])).expect("json");
+        holders.push(shown["assignee"].as_str().expect("assignee").to_string());
+    }
+    let (idler, hanger, alive) = (&holders[0], &holders[1], &holders[2]);
+    wait_for("both escalations", Duration::from_secs(60), || {
+        let mail = t.town.ok(&["mail", "inbox", "overseer", "--all", "--json"]);
+        (mail.contains(idler.as_str()) && mail.contains(hanger.as_str())).then_some(())
+    });
+    // A few more patrols: nothing more happens to anyone.
+    std::thread::sleep(Duration::from_millis(1500));
+    let log = t.log();
+    for who in [idler, hanger] {
+        assert_eq!(
+            steps(&log, who),
+            ["nudge", "restart", "escalate"],
+            "{who}:\n{log}"
+        );
+    }
+    assert!(steps(&log, alive).is_empty(), "{alive} is alive:\n{log}");
+    let mayor = t.town.ok(&["mail", "inbox", "mayor", "--all", "--json"]);
+    assert!(
+        mayor.contains(idler.as_str()) && mayor.contains(hanger.as_str()),
+        "{mayor}"
+    );
+    assert!(!mayor.contains(&format!("{alive} is")), "{mayor}");
+}
