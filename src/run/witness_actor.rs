@@ -5,7 +5,8 @@
 //! (`gastown_town::witness::classify`) and climbs its ladder: a GUPP nudge, after `nudges`
 //! unanswered nudges a restart of the session, after `restarts` restarts mail to the mayor and
 //! the overseer. Before acting it checks the session is still the one it judged (identity AND
-//! session id); a polecat whose session someone else restarted is judged afresh.
+//! session id); a polecat whose session someone else restarted is judged afresh. Each patrol
+//! also reads the witness's protocol mail (HELP is escalated and closed).
 //!
 //! Each step is logged (`tracing` info with identity, session id, reason and the step's count).
 
@@ -40,6 +41,9 @@ pub struct WitnessState {
     args: WitnessArgs,
     config: WitnessConfig,
     ladder: Ladder,
+    /// When the last patrol ended: timer ticks queued behind a slow patrol (a nudge waits for
+    /// its echo) are skipped, so a step always gets about `patrol_every` to be answered.
+    last_patrol: Option<std::time::Instant>,
 }
 
 impl Actor for WitnessActor {
@@ -61,6 +65,7 @@ impl Actor for WitnessActor {
             args,
             config,
             ladder: Ladder::default(),
+            last_patrol: None,
         })
     }
 
@@ -71,7 +76,12 @@ impl Actor for WitnessActor {
         state: &mut WitnessState,
     ) -> Result<(), ActorProcessingErr> {
         let WitnessMsg::Patrol = msg;
+        let half = state.config.patrol_every.0 / 2;
+        if state.last_patrol.is_some_and(|t| t.elapsed() < half) {
+            return Ok(());
+        }
         patrol(state).await;
+        state.last_patrol = Some(std::time::Instant::now());
         Ok(())
     }
 }
@@ -102,8 +112,11 @@ async fn hooked_polecats(args: &WitnessArgs) -> Option<Vec<Watched>> {
                 if !ours || out.iter().any(|w| w.identity == identity) {
                     continue;
                 }
-                let step = gastown_town::molecule::load(ledger, &bead.id)
+                // The molecule sling attached to the hooked bead, and its current step.
+                let step = gastown_town::molecule::record::attached_molecule(&bead)
                     .ok()
+                    .flatten()
+                    .and_then(|mol| gastown_town::molecule::load(ledger, mol).ok())
                     .and_then(|m| m.current().map(|s| s.step.clone()));
                 let work = match step {
                     Some(step) => format!("{}#{step}", bead.id),
@@ -162,6 +175,7 @@ async fn still(identity: &AgentIdentity, session: SessionId) -> bool {
 }
 
 async fn patrol(state: &mut WitnessState) {
+    read_inbox(&state.args).await;
     let Some(watched) = hooked_polecats(&state.args).await else {
         return;
     };
@@ -229,6 +243,26 @@ async fn act(args: &WitnessArgs, w: &Watched, health: Health, action: Action) {
             tracing::info!(agent = %address, %session, reason = %health, "witness escalates");
             escalate(args, w, session, health).await;
         }
+    }
+}
+
+/// The witness's protocol mail: HELP is escalated and closed (`gastown_town::witness::inbox`).
+async fn read_inbox(args: &WitnessArgs) {
+    let rig = args.rig.clone();
+    let handled = args
+        .ledger
+        .call("witness: inbox", move |l| {
+            gastown_town::witness::inbox::handle_help(l, &rig)
+        })
+        .await;
+    match handled {
+        Ok(Ok(senders)) => {
+            for from in senders {
+                tracing::info!(rig = %args.rig, agent = %from, "witness escalates a HELP");
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(rig = %args.rig, "witness cannot read its inbox: {e:#}"),
+        Err(e) => tracing::warn!(rig = %args.rig, "witness cannot read its inbox: {e}"),
     }
 }
 

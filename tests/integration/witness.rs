@@ -3,7 +3,7 @@
 //! (each once, in that order); a polecat that keeps showing signs of life is never touched.
 
 use crate::running::{RunningTown, wait_for};
-use crate::util::town_with_rig;
+use crate::util::{TestTown, as_agent_ok, town_with_rig};
 use std::time::Duration;
 
 /// A sim runtime `name` with extra environment `env` (TOML inline-table body).
@@ -32,6 +32,54 @@ fn steps(log: &str, agent: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// Replace rig `alpha`'s `[witness]` table (`rig add` wrote the defaults as its last table).
+fn witness_knobs(town: &TestTown, knobs: &str) {
+    let rig_toml = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    let mut text = text
+        .split_once("[witness]")
+        .map_or(text.clone(), |(before, _)| before.to_string());
+    text.push_str(&format!("\n[witness]\n{knobs}\n"));
+    std::fs::write(&rig_toml, text).expect("write rig.toml");
+}
+
+#[test]
+fn a_help_to_the_witness_is_escalated_to_the_mayor_and_the_overseer_and_closed() {
+    let town = town_with_rig();
+    witness_knobs(&town, "patrol_every = \"200ms\"");
+    let bead = town.create(&["Tricky migration"]);
+    town.ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
+    as_agent_ok(
+        &town,
+        "alpha/polecats/nux",
+        &[
+            "done",
+            "--status",
+            "escalated",
+            "-m",
+            "the schema is locked",
+        ],
+    );
+    let t = RunningTown::start_in(town);
+    for to in ["overseer", "mayor"] {
+        let mail = wait_for("the escalated HELP", Duration::from_secs(30), || {
+            let mail = t.town.ok(&["mail", "inbox", to, "--all", "--json"]);
+            mail.contains("alpha/polecats/nux asks for help")
+                .then_some(mail)
+        });
+        assert!(
+            mail.contains("the schema is locked") && mail.contains(&bead),
+            "{to}: {mail}"
+        );
+    }
+    wait_for("the HELP closed", Duration::from_secs(30), || {
+        let open = t
+            .town
+            .ok(&["mail", "inbox", "alpha/witness", "--all", "--json"]);
+        (!open.contains("\"HELP\"")).then_some(())
+    });
+}
+
 #[test]
 fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_never_touched() {
     let town = town_with_rig();
@@ -53,16 +101,10 @@ fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_ne
         "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"100ms\"",
     ));
     std::fs::write(&config, text).expect("write town.toml");
-    let rig_toml = town.root.join("alpha/rig.toml");
-    let text = std::fs::read_to_string(&rig_toml).expect("rig.toml");
-    // `rig add` wrote the defaults as the last table: replace it.
-    let mut text = text
-        .split_once("[witness]")
-        .map_or(text.clone(), |(before, _)| before.to_string());
-    text.push_str(
-        "\n[witness]\npatrol_every = \"300ms\"\nstart_after = \"30s\"\nstall_after = \"1s\"\nhung_after = \"1s\"\nnudges = 1\nrestarts = 1\n",
+    witness_knobs(
+        &town,
+        "patrol_every = \"300ms\"\nstart_after = \"30s\"\nstall_after = \"1s\"\nhung_after = \"1s\"\nnudges = 1\nrestarts = 1",
     );
-    std::fs::write(&rig_toml, text).expect("write rig.toml");
     let idle = town.create(&["Idle at the prompt"]);
     let hung = town.create(&["Hung"]);
     let live = town.create(&["Alive"]);

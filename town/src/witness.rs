@@ -15,6 +15,10 @@
 //!
 //! Activity (output or a heartbeat) since the previous patrol always means [`Health::Working`]:
 //! the witness never acts on a polecat that did something since it last looked.
+//!
+//! Its protocol mail is handled in [`inbox`].
+
+pub mod inbox;
 
 use crate::duration::HumanDuration;
 use serde::{Deserialize, Serialize};

@@ -227,3 +227,63 @@ fn several_polecats_only_the_stalled_ones_are_acted_on() {
     ladder.retain(&["r/polecats/a"]);
     assert!(ladder.get("r/polecats/c").is_none() && ladder.get("r/polecats/a").is_some());
 }
+
+mod help {
+    use super::inbox::handle_help;
+    use crate::mail::store::{self, ProtocolKind, send_protocol};
+    use crate::town::{InstallOptions, install};
+    use gastown_beads::Ledger;
+
+    fn town() -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("town");
+        let opts = InstallOptions {
+            prefix: "gt".to_string(),
+            name: None,
+            agent: crate::town::DefaultAgent::Named("sim".to_string()),
+        };
+        let town = install(&root, &opts).expect("install");
+        std::fs::create_dir_all(root.join("alpha")).expect("rig dir");
+        std::fs::write(root.join("alpha").join("rig.toml"), "").expect("rig.toml");
+        let ledger = town.open_ledger().expect("ledger");
+        (dir, ledger)
+    }
+
+    #[test]
+    fn help_is_escalated_to_the_mayor_and_the_overseer_and_closed_once() {
+        let (_d, mut ledger) = town();
+        let nux = "alpha/polecats/nux";
+        send_protocol(
+            &mut ledger,
+            ProtocolKind::Help,
+            "alpha/witness",
+            nux,
+            "gt-abc (X): lost",
+        )
+        .expect("help");
+        // Other protocol mail is left to whoever handles it.
+        send_protocol(
+            &mut ledger,
+            ProtocolKind::PolecatDone,
+            "alpha/witness",
+            nux,
+            "gt-mr1 ready",
+        )
+        .expect("done");
+        assert_eq!(handle_help(&mut ledger, "alpha").expect("handled"), [nux]);
+        for to in ["mayor", crate::mail::OVERSEER] {
+            let mail = store::open_mail(&ledger, to).expect("inbox");
+            assert!(
+                mail.iter()
+                    .any(|b| b.title.contains(nux) && b.description.contains("gt-abc (X): lost")),
+                "{to}: {mail:?}"
+            );
+        }
+        let left = store::open_mail(&ledger, "alpha/witness").expect("inbox");
+        assert_eq!(left.len(), 1, "only POLECAT_DONE is left open: {left:?}");
+        assert!(
+            handle_help(&mut ledger, "alpha").expect("again").is_empty(),
+            "told once"
+        );
+    }
+}
