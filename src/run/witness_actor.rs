@@ -222,9 +222,14 @@ async fn act(args: &WitnessArgs, w: &Watched, health: Health, action: Action) {
             let Some(actor) = registry::session(identity) else {
                 return;
             };
-            if let Err(e) = client::nudge(&actor, &text, NudgeOptions::default()).await {
-                tracing::warn!(agent = %address, %session, "witness cannot nudge: {e}");
-            }
+            // On its own task: a nudge waits for the session to be idle (a hung one never is),
+            // and the witness's other polecats do not wait for it.
+            let address = address.clone();
+            tokio::spawn(async move {
+                if let Err(e) = client::nudge(&actor, &text, NudgeOptions::default()).await {
+                    tracing::warn!(agent = %address, %session, "witness cannot nudge: {e}");
+                }
+            });
         }
         Action::Restart { n, .. } => {
             tracing::info!(agent = %address, %session, reason = %health, n, "witness restarts the session");

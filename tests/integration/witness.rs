@@ -90,10 +90,10 @@ fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_ne
         "idler",
         "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"0s\"",
     ));
-    // Stops printing and answering a moment after its start.
+    // Stops printing and answering a moment after its start, busy: not at its prompt.
     text.push_str(&sim_runtime(
         "hanger",
-        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"0s\", GASTOWN_SIM_HANG_AFTER = \"500ms\"",
+        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"0s\", GASTOWN_SIM_HANG_AFTER = \"500ms\", GASTOWN_SIM_HANG_BUSY = \"1\"",
     ));
     // Does not work either, but heartbeats all the time: alive, never acted on.
     text.push_str(&sim_runtime(
@@ -122,14 +122,22 @@ fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_ne
         let mail = t.town.ok(&["mail", "inbox", "overseer", "--all", "--json"]);
         (mail.contains(idler.as_str()) && mail.contains(hanger.as_str())).then_some(())
     });
-    // A few more patrols: nothing more happens to anyone.
-    std::thread::sleep(Duration::from_millis(1500));
+    // By now the live polecat sat at its prompt with work far longer than every threshold.
     let log = t.log();
-    for who in [idler, hanger] {
+
+    for (who, reason) in [(idler, "reason=stalled"), (hanger, "reason=hung")] {
         assert_eq!(
             steps(&log, who),
             ["nudge", "restart", "escalate"],
             "{who}:\n{log}"
+        );
+        let judged: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(who.as_str()) && l.contains("witness ") && l.contains("reason="))
+            .collect();
+        assert!(
+            judged.iter().all(|l| l.contains(reason)),
+            "{who} {reason}: {judged:?}"
         );
     }
     assert!(steps(&log, alive).is_empty(), "{alive} is alive:\n{log}");
