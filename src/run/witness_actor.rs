@@ -56,10 +56,16 @@ impl Actor for WitnessActor {
         myself: ActorRef<WitnessMsg>,
         args: WitnessArgs,
     ) -> Result<WitnessState, ActorProcessingErr> {
-        // The rig was loaded (and its rig.toml checked) before its subtree started.
-        let config = Rig::load(&args.town, &args.rig)
-            .map(|rig| rig.config.witness)
-            .map_err(|e| format!("witness of {}: {e}", args.rig))?;
+        // The rig was loaded (and its rig.toml checked) before its subtree started; should it
+        // not load now, the witness runs with the defaults rather than fail (and, failing again
+        // at each restart, take its rig's subtree down with it).
+        let config = match Rig::load(&args.town, &args.rig) {
+            Ok(rig) => rig.config.witness,
+            Err(e) => {
+                tracing::warn!(rig = %args.rig, "witness uses the default [witness] knobs: {e}");
+                WitnessConfig::default()
+            }
+        };
         myself.send_interval(config.patrol_every.0, || WitnessMsg::Patrol);
         Ok(WitnessState {
             args,
