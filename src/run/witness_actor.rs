@@ -19,6 +19,7 @@ use gastown_town::identity::{AgentIdentity, Role};
 use gastown_town::mail::store::{self, Outgoing};
 use gastown_town::rig::Rig;
 use gastown_town::town::Town;
+use gastown_town::witness::inbox::ReworkWatch;
 use gastown_town::witness::{Action, Health, Ladder, Observation, SessionId, WitnessConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
@@ -44,6 +45,8 @@ pub struct WitnessState {
     /// When the last patrol ended: timer ticks queued behind a slow patrol (a nudge waits for
     /// its echo) are skipped, so a step always gets about `patrol_every` to be answered.
     last_patrol: Option<std::time::Instant>,
+    /// Unread MERGE_FAILED / REWORK wisps of the rig's polecats.
+    rework: ReworkWatch,
 }
 
 impl Actor for WitnessActor {
@@ -72,6 +75,7 @@ impl Actor for WitnessActor {
             config,
             ladder: Ladder::default(),
             last_patrol: None,
+            rework: ReworkWatch::default(),
         })
     }
 
@@ -182,6 +186,7 @@ async fn still(identity: &AgentIdentity, session: SessionId) -> bool {
 
 async fn patrol(state: &mut WitnessState) {
     read_inbox(&state.args).await;
+    check_rework(state).await;
     let Some(watched) = hooked_polecats(&state.args).await else {
         return;
     };
@@ -274,6 +279,63 @@ async fn read_inbox(args: &WitnessArgs) {
         }
         Ok(Err(e)) => tracing::warn!(rig = %args.rig, "witness cannot read its inbox: {e:#}"),
         Err(e) => tracing::warn!(rig = %args.rig, "witness cannot read its inbox: {e}"),
+    }
+}
+
+/// The rig's polecats with a running session that leave a MERGE_FAILED or REWORK unread for
+/// `stall_after` (after the witness first saw it) get one nudge about it.
+async fn check_rework(state: &mut WitnessState) {
+    let rig = state.args.rig.clone();
+    let polecats: Vec<(AgentIdentity, _)> = registry::running_sessions()
+        .into_iter()
+        .filter(|(i, _)| i.role == Role::Polecat && i.rig.as_deref() == Some(rig.as_str()))
+        .collect();
+    if polecats.is_empty() {
+        state.rework = ReworkWatch::default();
+        return;
+    }
+    let addresses: Vec<String> = polecats.iter().map(|(i, _)| i.address.clone()).collect();
+    let unread = state
+        .args
+        .ledger
+        .call("witness: unread rework", move |l| {
+            let mut out = Vec::new();
+            for address in addresses {
+                for (id, body) in gastown_town::witness::inbox::unread_rework(l, &address)? {
+                    out.push((address.clone(), id, body));
+                }
+            }
+            anyhow::Ok(out)
+        })
+        .await;
+    let unread = match unread {
+        Ok(Ok(unread)) => unread,
+        Ok(Err(e)) => {
+            tracing::warn!(%rig, "witness cannot read the polecats' rework mail: {e:#}");
+            return;
+        }
+        Err(e) => {
+            tracing::warn!(%rig, "witness cannot read the polecats' rework mail: {e}");
+            return;
+        }
+    };
+    let ids: Vec<&str> = unread.iter().map(|(_, id, _)| id.as_str()).collect();
+    let now = gastown_actors::role::now_ms();
+    let due = state.rework.due(&ids, now, state.config.stall_after.0);
+    for (address, id, body) in unread.iter().filter(|(_, id, _)| due.contains(id)) {
+        let Some((_, session)) = polecats.iter().find(|(i, _)| &i.address == address) else {
+            continue;
+        };
+        tracing::info!(agent = %address, mail = %id, "witness nudges about unread rework mail");
+        let text = format!(
+            "Witness: you have not read {id}: {body}. Run `gastown mail read {id}` and act on it."
+        );
+        let (session, address) = (session.clone(), address.clone());
+        tokio::spawn(async move {
+            if let Err(e) = client::nudge(&session, &text, NudgeOptions::default()).await {
+                tracing::warn!(agent = %address, "witness cannot nudge: {e}");
+            }
+        });
     }
 }
 

@@ -279,6 +279,18 @@ mod help {
                 "{to}: {mail:?}"
             );
         }
+        // Unread MERGE_FAILED / REWORK of a polecat are found; other mail is not.
+        send_protocol(
+            &mut ledger,
+            ProtocolKind::Rework,
+            nux,
+            "alpha/refinery",
+            "gt-mr1 rework",
+        )
+        .expect("rework");
+        let unread = super::inbox::unread_rework(&ledger, nux).expect("unread");
+        assert_eq!(unread.len(), 1, "{unread:?}");
+        assert_eq!(unread[0].1, "gt-mr1 rework");
         let left = store::open_mail(&ledger, "alpha/witness").expect("inbox");
         assert_eq!(left.len(), 1, "only POLECAT_DONE is left open: {left:?}");
         assert!(
@@ -286,4 +298,26 @@ mod help {
             "told once"
         );
     }
+}
+
+#[test]
+fn unread_rework_is_due_once_after_the_delay_and_forgotten_once_read() {
+    use super::inbox::ReworkWatch;
+    let mut watch = ReworkWatch::default();
+    let after = Duration::from_secs(10);
+    assert!(
+        watch.due(&["w1", "w2"], START, after).is_empty(),
+        "just seen"
+    );
+    assert!(
+        watch.due(&["w1", "w2"], START + 10 * S, after).is_empty(),
+        "not overdue yet"
+    );
+    // w2 was read meanwhile; w3 is new.
+    assert_eq!(watch.due(&["w1", "w3"], START + 11 * S, after), ["w1"]);
+    assert!(
+        watch.due(&["w1", "w3"], START + 15 * S, after).is_empty(),
+        "once"
+    );
+    assert_eq!(watch.due(&["w1", "w3"], START + 22 * S, after), ["w3"]);
 }
