@@ -10,6 +10,7 @@
 //! | `GASTOWN_SIM_EXIT_AFTER=<duration>` | exit 0 after that long |
 //! | `GASTOWN_SIM_CRASH_AT_STEP=<n>` | exit 70 when the n-th input arrives |
 //! | `GASTOWN_SIM_HANG_AFTER=<duration>` | stop printing and answering after that long |
+//! | `GASTOWN_SIM_HANG_BUSY=1` | when it hangs, it hangs busy: the screen is cleared to `working…`, no prompt |
 //! | `GASTOWN_SIM_IGNORE_INPUT=1` | read input but never answer |
 //! | `GASTOWN_SIM_FLOOD=<bytes>` | print that many bytes of noise at start |
 //! | `GASTOWN_SIM_HEARTBEAT=<duration>` | heartbeat interval (default 5s, `0s` off) |
@@ -111,9 +112,16 @@ fn start_timers(hung: Arc<AtomicBool>) -> Result<()> {
         });
     }
     if let Some(after) = env_duration("GASTOWN_SIM_HANG_AFTER")? {
+        let busy = std::env::var("GASTOWN_SIM_HANG_BUSY").is_ok_and(|v| v == "1");
         std::thread::spawn(move || {
             std::thread::sleep(after);
             hung.store(true, Ordering::SeqCst);
+            if busy {
+                // Hung mid-work: no prompt on the screen (a tool call that never returns).
+                let mut out = std::io::stdout();
+                let _ = write!(out, "\x1b[2J\x1b[Hworking…");
+                let _ = out.flush();
+            }
         });
     }
     Ok(())

@@ -22,6 +22,7 @@ mod socket_actor;
 mod starting;
 mod stuck;
 pub mod topology;
+mod witness_actor;
 
 use crate::socket::{
     Identity, ServerConfig, SessionRegistry, TokenRegistry, bind::socket_path_for,

@@ -11,7 +11,8 @@
 //!     └── <rig> (one_for_one)
 //!         ├── crew (dynamic)      └── <name>  role: agent, session
 //!         ├── polecats (dynamic)  └── <name>  role: agent, session
-//!         └── refinery            the merge queue (rigs on disk)
+//!         ├── refinery            the merge queue (rigs on disk)
+//!         └── witness             patrols the polecats: nudge, restart, escalate (rigs on disk)
 //! ```
 //!
 //! Paths are plain: a role's path is its address below `town/` (below `town/rigs/` for the
@@ -297,6 +298,19 @@ pub async fn ensure_rig(
         spec = spec.child(ChildSpec::actor(
             Role::Refinery.as_str(),
             super::refinery_actor::RefineryActor,
+            move || args.clone(),
+        ));
+    }
+    if on_disk {
+        let args = super::witness_actor::WitnessArgs {
+            town: cfg.town.clone(),
+            rig: rig.to_string(),
+            ledger: gastown_actors::ledger::LedgerHandle::default(),
+        };
+        // At the witness's own tree path, `town/rigs/<rig>/witness`.
+        spec = spec.child(ChildSpec::actor(
+            Role::Witness.as_str(),
+            super::witness_actor::WitnessActor,
             move || args.clone(),
         ));
     }

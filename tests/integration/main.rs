@@ -31,5 +31,6 @@ mod steps;
 mod support;
 mod unavailable;
 mod util;
+mod witness;
 mod work;
 mod workloop;

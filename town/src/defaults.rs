@@ -35,6 +35,29 @@ pub const COMMIT_DELAY: Duration = Duration::from_secs(1);
 
 // ---- rig.toml ----
 
+/// `[witness] patrol_every`: how often a rig's witness looks at its polecats. Like the deacon's
+/// patrol: mechanical, tokenless, and nothing it catches is urgent to the second.
+pub const WITNESS_PATROL_EVERY: Duration = Duration::from_secs(30);
+
+/// `[witness] start_after`: an agent CLI starts, loads and primes itself (its first `gastown`
+/// call is the first heartbeat) well within a minute and a half.
+pub const WITNESS_START_AFTER: Duration = Duration::from_secs(90);
+
+/// `[witness] stall_after`: sitting at the prompt with work hooked for five minutes means the
+/// agent forgot its work (GUPP says: run it); shorter would nudge an agent between two steps.
+pub const WITNESS_STALL_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// `[witness] hung_after`: no output and no `gastown` call for half an hour while busy is far
+/// beyond any single tool call or build an agent waits on.
+pub const WITNESS_HUNG_AFTER: Duration = Duration::from_secs(30 * 60);
+
+/// `[witness] nudges`: unanswered nudges before a restart; two, as one may land mid-thought.
+pub const WITNESS_NUDGES: u32 = 2;
+
+/// `[witness] restarts`: restarts before the mayor and the overseer are told; two fresh sessions
+/// failing the same way is a pattern, not bad luck.
+pub const WITNESS_RESTARTS: u32 = 2;
+
 /// `max_polecats`: polecats a rig runs at once before work waits in its dispatch queue; four
 /// keep a laptop's cores and an API budget busy without thrashing either.
 pub const MAX_POLECATS: usize = 4;

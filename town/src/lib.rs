@@ -51,6 +51,7 @@ pub mod runtimes;
 pub mod steps;
 pub mod text;
 pub mod town;
+pub mod witness;
 pub mod work;
 
 pub use caller::Caller;

@@ -23,6 +23,14 @@
 //! push = true                # land on origin: fetch, merge on its tip, push with a lease
 //! push_branches = true       # `gastown done` pushes the polecat's branch to origin
 //! remote_timeout = "2m"      # the longest one fetch or push may take
+//!
+//! [witness]                  # optional; these are the defaults (see `crate::witness`)
+//! patrol_every = "30s"
+//! start_after = "90s"
+//! stall_after = "5m"
+//! hung_after = "30m"
+//! nudges = 2
+//! restarts = 2
 //! ```
 
 use super::error::{Result, RigError};
@@ -70,6 +78,9 @@ pub struct RigConfig {
     /// How the refinery talks to the rig's source remote (`origin` of the bare clone).
     #[serde(default)]
     pub refinery: RefineryConfig,
+    /// How the rig's witness watches its polecats.
+    #[serde(default)]
+    pub witness: crate::witness::WitnessConfig,
 }
 
 /// `[refinery]` in `rig.toml`: landing on the source remote. A rig.toml without the table (made
@@ -243,6 +254,7 @@ impl RigConfig {
             polecat_names: default_polecat_names(),
             gates: GatesConfig::default(),
             refinery: RefineryConfig::default(),
+            witness: crate::witness::WitnessConfig::default(),
         }
     }
 
@@ -301,6 +313,7 @@ impl RigConfig {
                 "`refinery.remote_timeout` is 0: give origin time to answer, e.g. \"2m\"".into(),
             );
         }
+        self.witness.check()?;
         if self.runtime.as_deref().is_some_and(|r| r.trim().is_empty()) {
             return Err("`runtime` is empty: name a runtime or leave the key out".into());
         }
@@ -374,6 +387,35 @@ mod tests {
     }
 
     const BASE: &str = "name = \"r\"\nurl = \"/src\"\ndefault_branch = \"main\"\nprefix = \"r\"\n";
+
+    #[test]
+    fn witness_knobs_are_read_and_bad_ones_name_the_key() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(RIG_CONFIG_FILE);
+        fs::write(&path, BASE).expect("write");
+        let config = RigConfig::read(&path).expect("a config without [witness]");
+        assert_eq!(config.witness, crate::witness::WitnessConfig::default());
+        assert_eq!(config.witness.stall_after.0, Duration::from_secs(300));
+        fs::write(
+            &path,
+            format!("{BASE}[witness]\npatrol_every = \"200ms\"\nnudges = 1\nrestarts = 0\n"),
+        )
+        .expect("write");
+        let config = RigConfig::read(&path).expect("a config with [witness]");
+        assert_eq!(config.witness.patrol_every.0, Duration::from_millis(200));
+        assert_eq!((config.witness.nudges, config.witness.restarts), (1, 0));
+        assert_eq!(config.witness.hung_after.0, Duration::from_secs(1800));
+        for (text, key) in [
+            ("stall_after = \"soon\"", "stall_after"),
+            ("hung_after = \"0s\"", "witness.hung_after"),
+            ("patrol_every = \"0s\"", "witness.patrol_every"),
+            ("nudges = -1", "nudges"),
+            ("naps = 3", "naps"),
+        ] {
+            let err = config_error(&format!("{BASE}[witness]\n{text}\n"));
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
 
     #[test]
     fn bad_configs_name_the_file_and_the_key() {

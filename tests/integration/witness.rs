@@ -1,0 +1,150 @@
+//! The witness against a real `gastown run` with sim polecats and short `[witness]` timings:
+//! polecats idle at their prompt with work, or hung, are nudged, then restarted, then escalated
+//! (each once, in that order); a polecat that keeps showing signs of life is never touched.
+
+use crate::running::{RunningTown, wait_for};
+use crate::util::{TestTown, as_agent_ok, town_with_rig};
+use std::time::Duration;
+
+/// A sim runtime `name` with extra environment `env` (TOML inline-table body).
+fn sim_runtime(name: &str, env: &str) -> String {
+    format!(
+        "\n[agents.{name}]\ncommand = \"{}\"\nargs = [\"sim-agent\"]\nprompt = \"typed\"\nready_marker = \"sim>\"\nquiet_period = \"150ms\"\nenv = {{ {env} }}\n",
+        env!("CARGO_BIN_EXE_gastown")
+    )
+}
+
+/// The log lines of the witness about `agent`, reduced to the step each took.
+fn steps(log: &str, agent: &str) -> Vec<&'static str> {
+    log.lines()
+        .filter(|l| l.contains(agent))
+        .filter_map(|l| {
+            if l.contains("witness nudges") {
+                Some("nudge")
+            } else if l.contains("witness restarts the session") {
+                Some("restart")
+            } else if l.contains("witness escalates") {
+                Some("escalate")
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Replace rig `alpha`'s `[witness]` table (`rig add` wrote the defaults as its last table).
+fn witness_knobs(town: &TestTown, knobs: &str) {
+    let rig_toml = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    let mut text = text
+        .split_once("[witness]")
+        .map_or(text.clone(), |(before, _)| before.to_string());
+    text.push_str(&format!("\n[witness]\n{knobs}\n"));
+    std::fs::write(&rig_toml, text).expect("write rig.toml");
+}
+
+#[test]
+fn a_help_to_the_witness_is_escalated_to_the_mayor_and_the_overseer_and_closed() {
+    let town = town_with_rig();
+    witness_knobs(&town, "patrol_every = \"200ms\"");
+    let bead = town.create(&["Tricky migration"]);
+    town.ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
+    as_agent_ok(
+        &town,
+        "alpha/polecats/nux",
+        &[
+            "done",
+            "--status",
+            "escalated",
+            "-m",
+            "the schema is locked",
+        ],
+    );
+    let t = RunningTown::start_in(town);
+    for to in ["overseer", "mayor"] {
+        let mail = wait_for("the escalated HELP", Duration::from_secs(30), || {
+            let mail = t.town.ok(&["mail", "inbox", to, "--all", "--json"]);
+            mail.contains("alpha/polecats/nux asks for help")
+                .then_some(mail)
+        });
+        assert!(
+            mail.contains("the schema is locked") && mail.contains(&bead),
+            "{to}: {mail}"
+        );
+    }
+    wait_for("the HELP closed", Duration::from_secs(30), || {
+        let open = t
+            .town
+            .ok(&["mail", "inbox", "alpha/witness", "--all", "--json"]);
+        (!open.contains("\"HELP\"")).then_some(())
+    });
+}
+
+#[test]
+fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_never_touched() {
+    let town = town_with_rig();
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    // Reads its hook (its one heartbeat), then sits at its prompt.
+    text.push_str(&sim_runtime(
+        "idler",
+        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"0s\"",
+    ));
+    // Stops printing and answering a moment after its start, busy: not at its prompt.
+    text.push_str(&sim_runtime(
+        "hanger",
+        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"0s\", GASTOWN_SIM_HANG_AFTER = \"500ms\", GASTOWN_SIM_HANG_BUSY = \"1\"",
+    ));
+    // Does not work either, but heartbeats all the time: alive, never acted on.
+    text.push_str(&sim_runtime(
+        "alive",
+        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"100ms\"",
+    ));
+    std::fs::write(&config, text).expect("write town.toml");
+    witness_knobs(
+        &town,
+        "patrol_every = \"300ms\"\nstart_after = \"30s\"\nstall_after = \"1s\"\nhung_after = \"1s\"\nnudges = 1\nrestarts = 1",
+    );
+    let idle = town.create(&["Idle at the prompt"]);
+    let hung = town.create(&["Hung"]);
+    let live = town.create(&["Alive"]);
+
+    let t = RunningTown::start_in(town);
+    let mut holders = Vec::new();
+    for (bead, runtime) in [(&idle, "idler"), (&hung, "hanger"), (&live, "alive")] {
+        t.town.ok(&["sling", bead, "alpha", "--runtime", runtime]);
+        let shown: serde_json::Value =
+            serde_json::from_str(&t.town.ok(&["bead", "show", bead, "--json"])).expect("json");
+        holders.push(shown["assignee"].as_str().expect("assignee").to_string());
+    }
+    let (idler, hanger, alive) = (&holders[0], &holders[1], &holders[2]);
+    wait_for("both escalations", Duration::from_secs(60), || {
+        let mail = t.town.ok(&["mail", "inbox", "overseer", "--all", "--json"]);
+        (mail.contains(idler.as_str()) && mail.contains(hanger.as_str())).then_some(())
+    });
+    // By now the live polecat sat at its prompt with work far longer than every threshold.
+    let log = t.log();
+
+    for (who, reason) in [(idler, "reason=stalled"), (hanger, "reason=hung")] {
+        assert_eq!(
+            steps(&log, who),
+            ["nudge", "restart", "escalate"],
+            "{who}:\n{log}"
+        );
+        let judged: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(who.as_str()) && l.contains("witness ") && l.contains("reason="))
+            .collect();
+        assert!(
+            judged.iter().all(|l| l.contains(reason)),
+            "{who} {reason}: {judged:?}"
+        );
+    }
+    assert!(steps(&log, alive).is_empty(), "{alive} is alive:\n{log}");
+    let mayor = t.town.ok(&["mail", "inbox", "mayor", "--all", "--json"]);
+    assert!(
+        mayor.contains(idler.as_str()) && mayor.contains(hanger.as_str()),
+        "{mayor}"
+    );
+    assert!(!mayor.contains(&format!("{alive} is")), "{mayor}");
+}
