@@ -113,6 +113,18 @@ pub fn overseer_only(caller: &Caller, what: &str) -> Result<(), Forbidden> {
     )))
 }
 
+/// Acknowledging or closing an escalation (`what`: `ack`, `close`): the mayor and the overseer
+/// (anyone may raise one, see `gastown escalate`).
+pub fn handle_escalation(caller: &Caller, what: &str) -> Result<(), Forbidden> {
+    match caller {
+        Caller::Overseer => Ok(()),
+        Caller::Agent(me) if me.role == Role::Mayor => Ok(()),
+        Caller::Agent(_) => Err(Forbidden::new(format!(
+            "{caller} may not {what} an escalation: only the mayor and the overseer may (anyone may raise one)"
+        ))),
+    }
+}
+
 /// May `caller` see this mail? The overseer, its sender, and whoever may act on its
 /// recipient; anyone for a queue item (claimed by whoever takes it).
 pub fn may_see_mail(caller: &Caller, mail: &Bead, sender: &str) -> bool {
@@ -156,7 +168,7 @@ impl BeadAction {
 pub fn is_coordination_record(bead: &Bead) -> bool {
     matches!(
         bead.issue_type,
-        IssueType::Agent | IssueType::MergeRequest | IssueType::Molecule
+        IssueType::Agent | IssueType::MergeRequest | IssueType::Molecule | IssueType::Escalation
     )
 }
 
@@ -261,7 +273,11 @@ pub fn change_molecule(caller: &Caller, molecule: &Bead, burn: bool) -> Result<(
 pub fn create_bead(caller: &Caller, issue_type: &IssueType) -> Result<(), Forbidden> {
     let record = matches!(
         issue_type,
-        IssueType::Message | IssueType::Agent | IssueType::MergeRequest | IssueType::Molecule
+        IssueType::Message
+            | IssueType::Agent
+            | IssueType::MergeRequest
+            | IssueType::Molecule
+            | IssueType::Escalation
     );
     if !record || caller.is_overseer() {
         return Ok(());
