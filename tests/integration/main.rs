@@ -8,6 +8,7 @@ mod convoy;
 mod delivery;
 mod demo;
 mod durable;
+mod escalation;
 mod finish;
 mod grammar;
 mod identity;

@@ -20,6 +20,8 @@
 //! kept) instead of creating another. [`stale`] finds unacknowledged escalations not raised
 //! for a while; [`reraise`] raises such one a severity up.
 
+pub mod routing;
+
 use crate::record::RecordError;
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, ExtraPatch, Fields, IssueType, Ledger, ListFilter, NewBead};
