@@ -11,6 +11,7 @@ use crate::protocol::{TownReply, TownRequest};
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use gastown_town::command::escalation::{self as domain, EscalateOutcome, EscalateRequest};
+use gastown_town::escalation::routing::Outside;
 use gastown_town::escalation::{Escalation, Severity};
 use gastown_town::text::one_line;
 use gastown_town::town::Town;
@@ -112,17 +113,23 @@ pub fn run(town: &Town, args: EscalateArgs) -> Result<()> {
         && !outside.is_empty()
     {
         let outside = std::mem::take(outside);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(crate::run::escalation::deliver(
-            town.root.clone(),
-            town.config.escalation.timeout.0,
-            escalation.clone(),
-            outside,
-        ));
+        deliver_now(town, escalation.clone(), outside)?;
     }
     output::text(&render(&outcome, json)?)?;
+    Ok(())
+}
+
+/// Without a supervisor: run an escalation's outside channels here, to the end (each bounded).
+pub fn deliver_now(town: &Town, escalation: Escalation, outside: Vec<Outside>) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(crate::run::escalation::deliver(
+        town.root.clone(),
+        town.config.escalation.timeout.0,
+        escalation,
+        outside,
+    ));
     Ok(())
 }
 

@@ -10,7 +10,7 @@ mod args;
 pub mod bead;
 mod config;
 mod convoy;
-mod escalate;
+pub mod escalate;
 pub mod formula;
 mod install;
 mod mail;

@@ -47,6 +47,50 @@ pub async fn deliver(
     failures
 }
 
+/// `gastown run`'s stale timer: every quarter of `[escalation] stale_after` (at least 50ms, at
+/// most a minute) the ledger re-raises the escalations nobody acknowledged for `stale_after`
+/// (a severity up, mailed again); their outside channels run in tasks of their own.
+pub async fn stale_timer(town: gastown_town::Town, ledger: gastown_actors::ledger::LedgerHandle) {
+    let section = town.config.escalation.clone();
+    let stale_after = section.stale_after.0;
+    let tick = (stale_after / 4).clamp(Duration::from_millis(50), Duration::from_secs(60));
+    let mut interval = tokio::time::interval(tick);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        interval.tick().await;
+        let for_ledger = town.clone();
+        let raised = ledger
+            .call("escalation: stale re-raise", move |l| {
+                routing::reraise_stale(l, &for_ledger, stale_after)
+            })
+            .await;
+        let raised = match raised {
+            Ok(Ok(raised)) => raised,
+            Ok(Err(e)) => {
+                tracing::warn!("cannot re-raise stale escalations: {e:#}");
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!("cannot re-raise stale escalations: {e}");
+                continue;
+            }
+        };
+        if raised.is_empty() {
+            continue;
+        }
+        // Their urgent mail may be waiting for a live session.
+        if let Some(router) = ractor::registry::where_is(super::router::ROUTER_NAME) {
+            let router: ractor::ActorRef<super::router::RouterMsg> = router.into();
+            let _ = router.send_message(super::router::RouterMsg::Deliver);
+        }
+        for (e, outside) in raised {
+            if !outside.is_empty() {
+                tokio::spawn(deliver(town.root.clone(), section.timeout.0, e, outside));
+            }
+        }
+    }
+}
+
 /// Run the notify command with the escalation in its environment, in a process group of its
 /// own, killed (the whole group) past `timeout`.
 async fn notify(

@@ -302,6 +302,19 @@ impl TownHandler {
                 .await
                 .map_err(|e| format!("the push of {what} did not finish: {e}"))
             }
+            Effect::Escalate {
+                escalation,
+                outside,
+            } => {
+                let town = &self.tree.town;
+                tokio::spawn(super::escalation::deliver(
+                    town.root.clone(),
+                    town.config.escalation.timeout.0,
+                    escalation,
+                    outside,
+                ));
+                Ok(String::new())
+            }
         }
     }
 

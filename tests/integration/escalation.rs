@@ -289,3 +289,105 @@ fn with_gastown_run_a_webhook_that_hangs_does_not_hold_the_command() {
     // And the ledger answers meanwhile.
     assert!(t.town.ok(&["escalate", "list"]).contains("stuck"));
 }
+
+#[test]
+fn done_escalated_keeps_the_help_mail_and_raises_an_escalation_for_the_mayor_and_the_overseer() {
+    let town = crate::util::town_with_rig();
+    let bead = town.create(&["Tricky migration"]);
+    town.ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
+    let out = as_agent(
+        &town,
+        "alpha/polecats/nux",
+        &[
+            "done",
+            "--status",
+            "escalated",
+            "-m",
+            "the schema is locked",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = crate::util::stdout(&out);
+    assert!(said.contains("HELP sent to alpha/witness"), "{said}");
+    assert!(
+        said.contains("escalation") && said.contains("[high]"),
+        "{said}"
+    );
+    assert!(
+        stderr(&out).contains('\x07'),
+        "high rings the bell: {}",
+        stderr(&out)
+    );
+    let list = json(&town, &["escalate", "list", "--json"]);
+    let e = &list[0];
+    assert_eq!(e["severity"], "high");
+    assert_eq!(e["source"], "alpha/polecats/nux");
+    assert_eq!(e["bead"], bead.as_str());
+    assert_eq!(e["message"], "the schema is locked");
+    let id = e["id"].as_str().expect("id");
+    // The HELP protocol mail is kept; the escalation's urgent mail goes to the mayor and the
+    // overseer by the default routing of `high`.
+    let mayor = inbox_titles(&town, "mayor");
+    assert!(mayor.iter().any(|t| t == "HELP"), "{mayor:?}");
+    assert!(
+        mayor
+            .iter()
+            .any(|t| t.starts_with(&format!("ESCALATION {id} [high]"))),
+        "{mayor:?}"
+    );
+    let overseer = inbox_titles(&town, "overseer");
+    assert!(
+        overseer
+            .iter()
+            .any(|t| t.starts_with(&format!("ESCALATION {id} [high]"))),
+        "{overseer:?}"
+    );
+    assert!(
+        inbox_titles(&town, "alpha/witness")
+            .iter()
+            .any(|t| t == "HELP")
+    );
+}
+
+#[test]
+fn with_gastown_run_an_unacknowledged_escalation_is_raised_again_a_severity_up() {
+    let town = TestTown::new();
+    add_config(&town, "\n[escalation]\nstale_after = \"400ms\"\n");
+    let t = RunningTown::start_in(town);
+    let raise = |message: &str| -> String {
+        json(&t.town, &["escalate", "-s", "low", message, "--json"])["id"]
+            .as_str()
+            .expect("id")
+            .to_string()
+    };
+    let ignored = raise("nobody looks");
+    let seen = raise("someone looks");
+    t.town.ok(&["escalate", "ack", &seen]);
+    let severity = |id: &str| -> String {
+        json(&t.town, &["escalate", "show", id, "--json"])["severity"]
+            .as_str()
+            .expect("severity")
+            .to_string()
+    };
+    wait_for("a re-raise to medium", Duration::from_secs(20), || {
+        (severity(&ignored) != "low").then_some(())
+    });
+    wait_for("a re-raise up to critical", Duration::from_secs(20), || {
+        (severity(&ignored) == "critical").then_some(())
+    });
+    // Each re-raise mailed the mayor again (low, medium, high, critical: four mails at least;
+    // once per stale_after, so not one per tick of the timer).
+    let mails = inbox_titles(&t.town, "mayor")
+        .into_iter()
+        .filter(|m| m.starts_with(&format!("ESCALATION {ignored}")))
+        .count();
+    assert!((4..=12).contains(&mails), "{mails} mails");
+    assert!(
+        inbox_titles(&t.town, "overseer")
+            .iter()
+            .any(|m| m.starts_with(&format!("ESCALATION {ignored} [high]"))),
+        "high reached the overseer"
+    );
+    // The acknowledged one was left alone.
+    assert_eq!(severity(&seen), "low");
+}

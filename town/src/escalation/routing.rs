@@ -237,6 +237,33 @@ pub fn route_in_ledger(
     Ok((routed, outside))
 }
 
+/// Who re-raises stale escalations (the sender of their mail).
+pub const STALE_SENDER: &str = "supervisor";
+
+/// Re-raise every stale escalation (open, unacknowledged, last raised `stale_after` ago or
+/// more) a severity up and route it again: its mail is sent here; returns each with its outside
+/// channels to run.
+pub fn reraise_stale(
+    ledger: &mut Ledger,
+    town: &Town,
+    stale_after: Duration,
+) -> Result<Vec<(Escalation, Vec<Outside>)>> {
+    let now = gastown_beads::time::now_unix_nanos();
+    let mut out = Vec::new();
+    for e in super::stale(ledger, now, stale_after)? {
+        let up = super::reraise(ledger, &e.id, STALE_SENDER)?;
+        tracing::warn!(
+            escalation = %up.id,
+            severity = %up.severity,
+            "escalation not acknowledged for {}: raised again",
+            humantime::format_duration(stale_after)
+        );
+        let (_, outside) = route_in_ledger(ledger, town, &up, STALE_SENDER)?;
+        out.push((up, outside));
+    }
+    Ok(out)
+}
+
 /// The body of an escalation's mail.
 fn mail_body(e: &Escalation) -> String {
     let mut body = format!(
