@@ -409,8 +409,17 @@ fn tree_config(
             let town = town.clone();
             move |identity, hook| starting::check_workspace(&town, identity, hook)
         })),
-        escalate: Some(Arc::new(|identity, failures, last| {
-            stuck::failing_starts(LedgerHandle::default(), identity.clone(), failures, last);
+        escalate: Some(Arc::new({
+            let town = town.clone();
+            move |identity, failures, last| {
+                stuck::failing_starts(
+                    town.clone(),
+                    LedgerHandle::default(),
+                    identity.clone(),
+                    failures,
+                    last,
+                );
+            }
         })),
     };
     Ok(topology::TreeConfig {

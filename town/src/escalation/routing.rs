@@ -185,11 +185,28 @@ pub fn route_in_ledger(
     e: &Escalation,
     who: &str,
 ) -> Result<(Vec<String>, Vec<Outside>)> {
+    route(ledger, town, e, who, true)
+}
+
+/// The outside channels of `e`'s severity only, for a caller that has mailed the mayor and the
+/// overseer in its own words already (the supervisor's crash-loop mail).
+pub fn outside_only(ledger: &mut Ledger, town: &Town, e: &Escalation) -> Result<Vec<Outside>> {
+    Ok(route(ledger, town, e, STALE_SENDER, false)?.1)
+}
+
+fn route(
+    ledger: &mut Ledger,
+    town: &Town,
+    e: &Escalation,
+    who: &str,
+    mail: bool,
+) -> Result<(Vec<String>, Vec<Outside>)> {
     let section = &town.config.escalation;
     let mut routed = Vec::new();
     let mut outside = Vec::new();
     for channel in section.channels(e.severity) {
         match channel {
+            Channel::Mail(_) if !mail => {}
             Channel::Mail(to) => {
                 let out = Outgoing {
                     to: to.clone(),
