@@ -104,8 +104,21 @@ fn raise_fold_list_show_ack_and_close_without_a_supervisor() {
             .contains("no open escalations")
     );
     assert!(town.ok(&["escalate", "list", "--all"]).contains(&id));
-    // Escalations are not work.
+    // Escalations are not work: not ready, not in `bead list`'s default view.
     assert!(!town.ok(&["bead", "ready"]).contains(&id));
+    assert!(!town.ok(&["bead", "list"]).contains(&id));
+    assert!(
+        town.ok(&["bead", "list", "--all", "--type", "escalation"])
+            .contains(&id)
+    );
+    // An agent may not forge one with `bead create`.
+    let forged = as_agent(
+        &town,
+        "alpha/polecats/nux",
+        &["bead", "create", "fake", "--type", "escalation"],
+    );
+    assert!(!forged.status.success());
+    assert!(stderr(&forged).contains("forbidden"), "{}", stderr(&forged));
 }
 
 #[test]

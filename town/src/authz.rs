@@ -5,7 +5,8 @@
 //! changing its mail) is for the overseer, the mayor, and the witness and refinery of a rig for
 //! that rig's polecats ([`may_act_on`]). Ledger-wide operations (importing or exporting the
 //! ledger, editing beads that are not the caller's, making coordination records by hand) are
-//! the overseer's. A refusal is a [`Forbidden`] whose reason says who may do it.
+//! the overseer's. Anyone may raise an escalation; acknowledging and closing one is the mayor's
+//! and the overseer's ([`handle_escalation`]). A refusal is a [`Forbidden`] whose reason says who may do it.
 //!
 //! The request-level rules ([`act_on`], [`overseer_only`]) are applied by the supervisor to every
 //! request before it runs; the rules that need ledger data ([`check_bead`], [`may_see_mail`],
