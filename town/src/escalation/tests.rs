@@ -218,3 +218,78 @@ fn only_unacknowledged_escalations_go_stale_and_a_reraise_goes_one_severity_up()
     assert!(stale(&ledger, again + 1, minute).expect("stale").is_empty());
     assert_eq!(Severity::Critical.up(), Severity::Critical);
 }
+
+#[test]
+fn routing_config_parses_checks_and_routes_by_severity() {
+    use routing::{Channel, EscalationSection, Outside};
+    let section: EscalationSection = toml::from_str(
+        "medium = [\"mail:overseer\", \"notify\", \"webhook\", \"bell\"]\nstale_after = \"5m\"",
+    )
+    .expect("parses");
+    assert_eq!(
+        section.channels(Severity::Medium),
+        [
+            Channel::Mail("overseer".to_string()),
+            Channel::Notify,
+            Channel::Webhook,
+            Channel::Bell
+        ]
+    );
+    assert_eq!(section.stale_after.0, Duration::from_secs(300));
+    // Unset severities keep their defaults.
+    assert_eq!(
+        section.channels(Severity::High),
+        routing::default_channels(Severity::High)
+    );
+    let bad = toml::from_str::<EscalationSection>("low = [\"pager\"]").expect_err("bad channel");
+    assert!(
+        bad.to_string().contains("unknown escalation channel"),
+        "{bad}"
+    );
+    let https = EscalationSection {
+        webhook_url: Some("https://example.com/".to_string()),
+        ..EscalationSection::default()
+    };
+    assert!(
+        https
+            .check()
+            .expect_err("https")
+            .to_string()
+            .contains("https is not")
+    );
+
+    let (_d, mut town, mut ledger) = town();
+    town.config.escalation = section;
+    let e = raise(&mut ledger, &raise_as("a", None, "x"), "a")
+        .expect("raise")
+        .escalation;
+    // notify and webhook have no setting: skipped; the bell is handed back; the mail is sent.
+    let (routed, outside) = routing::route_in_ledger(&mut ledger, &town, &e, "a").expect("route");
+    assert_eq!(routed, ["mail:overseer", "bell"]);
+    assert_eq!(outside, [Outside::Bell]);
+    let mail = crate::mail::store::inbox(&ledger, "overseer", false).expect("inbox");
+    assert!(
+        mail.iter()
+            .any(|m| m.title.starts_with(&format!("ESCALATION {}", e.id)))
+    );
+    assert!(
+        crate::mail::store::inbox(&ledger, "mayor", false)
+            .expect("inbox")
+            .is_empty()
+    );
+    town.config.escalation.notify_command = Some("true".to_string());
+    town.config.escalation.webhook_url = Some("http://127.0.0.1:9/".to_string());
+    let (_, outside) = routing::route_in_ledger(&mut ledger, &town, &e, "a").expect("route");
+    assert_eq!(outside.len(), 3, "{outside:?}");
+    // Outside-only routing sends no mail.
+    let before = crate::mail::store::inbox(&ledger, "overseer", false)
+        .expect("inbox")
+        .len();
+    routing::outside_only(&mut ledger, &town, &e).expect("outside");
+    assert_eq!(
+        crate::mail::store::inbox(&ledger, "overseer", false)
+            .expect("inbox")
+            .len(),
+        before
+    );
+}
