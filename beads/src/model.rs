@@ -251,6 +251,8 @@ pub enum IssueType {
     MergeRequest,
     Convoy,
     Event,
+    /// A problem raised for the mayor and the overseer (Gas Town's escalation record).
+    Escalation,
     Other(String),
 }
 
@@ -269,6 +271,7 @@ impl IssueType {
             IssueType::MergeRequest => "merge-request",
             IssueType::Convoy => "convoy",
             IssueType::Event => "event",
+            IssueType::Escalation => "escalation",
             IssueType::Other(s) => s,
         }
     }
@@ -284,6 +287,7 @@ impl IssueType {
                 | IssueType::MergeRequest
                 | IssueType::Convoy
                 | IssueType::Event
+                | IssueType::Escalation
         )
     }
 }
@@ -303,6 +307,7 @@ impl From<String> for IssueType {
             "merge-request" => IssueType::MergeRequest,
             "convoy" => IssueType::Convoy,
             "event" => IssueType::Event,
+            "escalation" => IssueType::Escalation,
             _ => IssueType::Other(s),
         }
     }

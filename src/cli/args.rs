@@ -39,9 +39,10 @@ pub enum DoneStatusArg {
     /// (MERGE_READY) and the witness (POLECAT_DONE) are told, the hook is cleared; the sandbox
     /// stays until the merge is confirmed
     Completed,
-    /// Stuck: HELP (with the bead and --message) goes to the rig's witness and to the mayor; the
-    /// bead is labelled `escalated`, taken off the hook and left open, still assigned to the
-    /// polecat; nothing is committed
+    /// Stuck: HELP (with the bead and --message) goes to the rig's witness and to the mayor, and
+    /// a `high` escalation is raised (mailed to the mayor and the overseer by default, see
+    /// `gastown escalate`); the bead is labelled `escalated`, taken off the hook and left open,
+    /// still assigned to the polecat; nothing is committed
     Escalated,
     /// Put back: the bead is taken off the hook, unassigned and open again (back in the ready
     /// pool); nothing is committed and no one is told

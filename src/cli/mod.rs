@@ -10,6 +10,7 @@ mod args;
 pub mod bead;
 mod config;
 mod convoy;
+pub mod escalate;
 pub mod formula;
 mod install;
 mod mail;
@@ -152,6 +153,8 @@ pub enum Command {
     /// Convoys: delivery units tracking beads across rigs.
     #[command(subcommand)]
     Convoy(convoy::ConvoyCommand),
+    /// Raise an escalation for the mayor and the overseer, or list, show, ack and close them.
+    Escalate(escalate::EscalateArgs),
     /// Do not disturb: hold your mail instead of having it typed into your session.
     Dnd {
         /// on: hold mail; off: deliver it into the session again.
@@ -318,6 +321,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Seance { agent, json } => work::seance(&find_town(&cli.town)?, agent, json),
         Command::Mq(cmd) => mq::run(&find_town(&cli.town)?, cmd),
         Command::Convoy(cmd) => convoy::run(&find_town(&cli.town)?, cmd),
+        Command::Escalate(args) => escalate::run(&find_town(&cli.town)?, args),
         Command::Dnd { state, agent } => mail::run_request(
             &find_town(&cli.town)?,
             MailRequest::Dnd {

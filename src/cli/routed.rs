@@ -95,5 +95,6 @@ fn reply_name(reply: &TownReply) -> &'static str {
         TownReply::Attached { .. } => "attached",
         TownReply::Output { .. } => "output",
         TownReply::Done => "done",
+        TownReply::Escalation(_) => "escalation",
     }
 }

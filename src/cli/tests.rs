@@ -83,6 +83,8 @@ fn every_reading_command_takes_json() {
         "gastown mq show",
         "gastown convoy list",
         "gastown convoy show",
+        "gastown escalate list",
+        "gastown escalate show",
         "gastown rig list",
         "gastown rig show",
         "gastown formula list",

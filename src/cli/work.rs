@@ -30,6 +30,18 @@ pub fn run(town: &Town, cmd: WorkCommand) -> Result<()> {
     // The ledger is closed: the network work of the command (a branch push) runs now.
     let (pushed, left) = work::Effect::carry_out_without_supervisor(town, outcome.effects);
     output::text(&pushed)?;
+    let (escalations, left): (Vec<_>, Vec<_>) = left
+        .into_iter()
+        .partition(|e| matches!(e, work::Effect::Escalate { .. }));
+    for effect in escalations {
+        if let work::Effect::Escalate {
+            escalation,
+            outside,
+        } = effect
+        {
+            crate::cli::escalate::deliver_now(town, escalation, outside)?;
+        }
+    }
     if !left.is_empty() {
         eprintln!("(no supervisor is running: sessions start when `gastown run` comes up)");
     }

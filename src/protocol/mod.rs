@@ -27,6 +27,7 @@ use gastown_town::command::agent::{HookView, Seance};
 use gastown_town::command::as_json;
 use gastown_town::command::bead::{BeadOutcome, BeadRequest};
 use gastown_town::command::convoy::{ConvoyOutcome, ConvoyRequest};
+use gastown_town::command::escalation::{EscalateOutcome, EscalateRequest};
 use gastown_town::command::mail::{MailOutcome, MailRequest};
 use gastown_town::command::mol::{MolOutcome, MolRequest};
 use gastown_town::command::mq::{MqOutcome, MqRequest};
@@ -90,6 +91,8 @@ pub enum TownRequest {
     AttachResize { id: u64, rows: u16, cols: u16 },
     /// Detach.
     AttachEnd { id: u64 },
+    /// A `gastown escalate …` command.
+    Escalate(EscalateRequest),
 }
 
 /// One town reply: a typed answer per family, for the CLI to render.
@@ -136,6 +139,8 @@ pub enum TownReply {
     Output { bytes: Vec<u8>, ended: bool },
     /// Done, nothing to say (heartbeat, attach input, resize, end).
     Done,
+    /// Answer to [`TownRequest::Escalate`].
+    Escalation(EscalateOutcome),
 }
 
 /// A git commit of the ledger.

@@ -19,7 +19,8 @@ use gastown_actors::role::RoleMsg;
 use gastown_beads::Ledger;
 use gastown_supervision::{SupervisorEvent, SupervisorRef};
 use gastown_town::Caller;
-use gastown_town::command::{agent, bead, convoy, mail, mol};
+use gastown_town::command::escalation::EscalateOutcome;
+use gastown_town::command::{agent, bead, convoy, escalation, mail, mol};
 use gastown_town::identity::AgentIdentity;
 use gastown_town::town::Town;
 use gastown_town::work::{self, Effect, WorkCommand};
@@ -147,6 +148,14 @@ impl TownHandler {
                 })
                 .await
             }
+            TownRequest::Escalate(request) => {
+                let reply = self
+                    .in_ledger(caller, "escalate command", move |l, town, caller| {
+                        escalation::apply(l, town, request, caller).map(TownReply::Escalation)
+                    })
+                    .await;
+                self.escalation_delivered(reply)
+            }
             TownRequest::Work(request) => self.work(caller, request).await,
             TownRequest::Hook { agent } => {
                 self.in_ledger(caller, "hook show", move |l, _, caller| {
@@ -175,6 +184,41 @@ impl TownHandler {
     /// it): an error of the command is the caller's
     /// (`InvalidArgument`, its message says what to do), a ledger actor that cannot be
     /// reached is `Unavailable`.
+    /// After the ledger recorded (and mailed) an escalation: the router types the urgent mail
+    /// into live sessions, and a task of its own runs the outside channels (never this request,
+    /// the ledger or a patrol waits for them).
+    fn escalation_delivered(
+        &self,
+        reply: Result<TownReply, WireError>,
+    ) -> Result<TownReply, WireError> {
+        let mut reply = reply?;
+        if let TownReply::Escalation(EscalateOutcome::Raised {
+            escalation,
+            outside,
+            routed,
+            ..
+        }) = &mut reply
+        {
+            if !routed.is_empty()
+                && let Some(router) = ractor::registry::where_is(super::router::ROUTER_NAME)
+            {
+                let router: ActorRef<super::router::RouterMsg> = router.into();
+                let _ = router.send_message(super::router::RouterMsg::Deliver);
+            }
+            let outside = std::mem::take(outside);
+            if !outside.is_empty() {
+                let town = &self.tree.town;
+                tokio::spawn(super::escalation::deliver(
+                    town.root.clone(),
+                    town.config.escalation.timeout.0,
+                    escalation.clone(),
+                    outside,
+                ));
+            }
+        }
+        Ok(reply)
+    }
+
     async fn in_ledger<F>(
         &self,
         caller: &Caller,
@@ -257,6 +301,19 @@ impl TownHandler {
                 })
                 .await
                 .map_err(|e| format!("the push of {what} did not finish: {e}"))
+            }
+            Effect::Escalate {
+                escalation,
+                outside,
+            } => {
+                let town = &self.tree.town;
+                tokio::spawn(super::escalation::deliver(
+                    town.root.clone(),
+                    town.config.escalation.timeout.0,
+                    escalation,
+                    outside,
+                ));
+                Ok(String::new())
             }
         }
     }

@@ -73,6 +73,7 @@ impl TownHandler {
             | TownRequest::Mol(_)
             | TownRequest::Mq(_)
             | TownRequest::Convoy(_)
+            | TownRequest::Escalate(_)
             | TownRequest::Work(_)
             | TownRequest::Hook { .. }
             | TownRequest::Seance { .. }

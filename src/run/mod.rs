@@ -10,6 +10,7 @@
 
 mod attach;
 mod authorize;
+pub mod escalation;
 mod handler;
 mod in_steps;
 pub mod introspect;
@@ -158,6 +159,10 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     // started with its recorded runtime, before the patrol takes over.
     patrol::resume_hooked(&resume).await;
     tracing::info!(town = %town.root.display(), pid = std::process::id(), "gastown run is up; Ctrl-C stops it");
+    let stale_escalations = tokio::spawn(escalation::stale_timer(
+        town.clone(),
+        LedgerHandle::default(),
+    ));
 
     let shutdown_timeout = town.config.run.shutdown_timeout.0;
     let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
@@ -172,6 +177,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         }
     }
     tracing::info!(timeout = ?shutdown_timeout, "shutting down (a second Ctrl-C stops everything at once)");
+    stale_escalations.abort();
     match shut_down(&root, shutdown_timeout, &mut sigint, &mut sigterm).await {
         Shutdown::Done => tracing::info!("stopped"),
         Shutdown::Late => {
@@ -426,8 +432,17 @@ fn tree_config(
             let town = town.clone();
             move |identity, hook| starting::check_workspace(&town, identity, hook)
         })),
-        escalate: Some(Arc::new(|identity, failures, last| {
-            stuck::failing_starts(LedgerHandle::default(), identity.clone(), failures, last);
+        escalate: Some(Arc::new({
+            let town = town.clone();
+            move |identity, failures, last| {
+                stuck::failing_starts(
+                    town.clone(),
+                    LedgerHandle::default(),
+                    identity.clone(),
+                    failures,
+                    last,
+                );
+            }
         })),
     };
     Ok(topology::TreeConfig {

@@ -85,6 +85,7 @@ fn body(address: &str, runtime: Option<&str>, hook: &str, reason: &str) -> Strin
 /// Tell the mayor and the overseer, without waiting, that `identity`'s last `failures` sessions
 /// failed at startup (the last one: `last`), while its restarts back off.
 pub fn failing_starts(
+    town: gastown_town::Town,
     ledger: gastown_actors::ledger::LedgerHandle,
     identity: AgentIdentity,
     failures: u32,
@@ -98,11 +99,19 @@ pub fn failing_starts(
     runtime.spawn(async move {
         let told = ledger
             .call("stuck: failing starts", move |l| {
-                tell_failing_starts(l, &identity, failures, &last)
+                tell_failing_starts(l, &identity, failures, &last)?;
+                raise_failing_starts(l, &town, &identity)
             })
             .await;
         match told {
-            Ok(Ok(())) => {}
+            Ok(Ok(Some((root, timeout, escalation, outside)))) => {
+                if !outside.is_empty() {
+                    tokio::spawn(super::escalation::deliver(
+                        root, timeout, escalation, outside,
+                    ));
+                }
+            }
+            Ok(Ok(None)) => {}
             Ok(Err(e)) => {
                 tracing::warn!(agent = %address, "cannot tell of the failing starts: {e:#}")
             }
@@ -110,6 +119,52 @@ pub fn failing_starts(
         }
     });
 }
+
+/// The escalation record of a crash loop: raised by the supervisor, `high`, about the hooked
+/// bead if any; a repeat folds into the open one. Its mail went out above in the stuck mail's
+/// words, so only its outside channels (bell, notify, webhook) are returned, to run off the
+/// ledger (with the town's root and the channels' timeout). `None`: a repeat, folded.
+fn raise_failing_starts(
+    ledger: &mut Ledger,
+    town: &gastown_town::Town,
+    identity: &AgentIdentity,
+) -> Result<Option<OutsideWork>> {
+    use gastown_town::escalation::{self, Raise, Severity, routing};
+    let address = &identity.address;
+    let hook = gastown_town::work::hooked(ledger, address)?
+        .into_iter()
+        .next()
+        .map(|b| b.id);
+    let message = format!("{address} keeps failing to start");
+    let raised = escalation::raise(
+        ledger,
+        &Raise {
+            severity: Severity::High,
+            source: routing::STALE_SENDER,
+            bead: hook.as_deref(),
+            message: &message,
+        },
+        routing::STALE_SENDER,
+    )?;
+    if !raised.route {
+        return Ok(None);
+    }
+    let outside = routing::outside_only(ledger, town, &raised.escalation)?;
+    Ok(Some((
+        town.root.clone(),
+        town.config.escalation.timeout.0,
+        raised.escalation,
+        outside,
+    )))
+}
+
+/// An escalation's outside channels to run: the town's root, their timeout, the escalation.
+type OutsideWork = (
+    std::path::PathBuf,
+    std::time::Duration,
+    gastown_town::escalation::Escalation,
+    Vec<gastown_town::escalation::routing::Outside>,
+);
 
 fn tell_failing_starts(
     ledger: &mut Ledger,

@@ -20,7 +20,7 @@ use super::wire::{
 };
 use crate::protocol::samples::{replies, requests};
 use crate::protocol::{ActorDetail, ActorEvent, ActorNode, Synced, TownReply, TownRequest};
-use gastown_town::command::{agent, bead, convoy, mail, mol, mq};
+use gastown_town::command::{agent, bead, convoy, escalation, mail, mol, mq};
 use serde::de::{self, DeserializeOwned, Visitor};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -119,6 +119,8 @@ fn shapes() -> Vec<String> {
         shape::<mol::PourRequest>(),
         shape::<mq::MqRequest>(),
         shape::<convoy::ConvoyRequest>(),
+        shape::<escalation::EscalateRequest>(),
+        shape::<gastown_town::escalation::Severity>(),
         shape::<gastown_town::work::WorkCommand>(),
         shape::<gastown_town::work::HookAction>(),
         shape::<gastown_town::work::DoneStatus>(),
@@ -140,6 +142,7 @@ fn shapes() -> Vec<String> {
         shape::<mq::MqOutcome>(),
         shape::<mq::OnOrigin>(),
         shape::<convoy::ConvoyOutcome>(),
+        shape::<escalation::EscalateOutcome>(),
         shape::<gastown_town::convoy::ConvoyLanded>(),
         shape::<agent::HookView>(),
         shape::<agent::Seance>(),

@@ -22,7 +22,8 @@ use super::stats::StatsSnapshot;
 /// town's requests and replies became plain typed messages of their own (`crate::protocol`),
 /// no longer the CLI's clap structs and rendered text. 4: replies larger than a frame stream as
 /// [`ServerFrame::ResponsePart`]s; the socket counters gained `slow_frame`, `over_peer_cap`,
-/// `forbidden`, `token_mismatch` and `unidentified`.
+/// `forbidden`, `token_mismatch` and `unidentified`; the town gained `Escalate` requests and
+/// `Escalation` replies.
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.

@@ -9,6 +9,7 @@ mod convoy;
 mod delivery;
 mod demo;
 mod durable;
+mod escalation;
 mod finish;
 mod grammar;
 mod identity;

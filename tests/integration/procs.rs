@@ -325,6 +325,14 @@ fn a_crash_looping_mayor_is_told_once_to_mayor_and_overseer_and_backs_off() {
     );
     assert_eq!(told("mayor"), 1, "told once per streak");
     assert_eq!(told("overseer"), 1, "told once per streak");
+    // And one escalation record of it, raised by the supervisor (its mail is the one above).
+    let escalations: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["escalate", "list", "--json"])).expect("json");
+    let escalations = escalations.as_array().expect("array");
+    assert_eq!(escalations.len(), 1, "{escalations:?}");
+    assert_eq!(escalations[0]["source"], "supervisor");
+    assert_eq!(escalations[0]["severity"], "high");
+    assert_eq!(escalations[0]["message"], "mayor keeps failing to start");
     assert!(
         t.log().contains("sessions keep failing at startup"),
         "{}",

@@ -5,7 +5,8 @@
 //! changing its mail) is for the overseer, the mayor, and the witness and refinery of a rig for
 //! that rig's polecats ([`may_act_on`]). Ledger-wide operations (importing or exporting the
 //! ledger, editing beads that are not the caller's, making coordination records by hand) are
-//! the overseer's. A refusal is a [`Forbidden`] whose reason says who may do it.
+//! the overseer's. Anyone may raise an escalation; acknowledging and closing one is the mayor's
+//! and the overseer's ([`handle_escalation`]). A refusal is a [`Forbidden`] whose reason says who may do it.
 //!
 //! The request-level rules ([`act_on`], [`overseer_only`]) are applied by the supervisor to every
 //! request before it runs; the rules that need ledger data ([`check_bead`], [`may_see_mail`],
@@ -113,6 +114,18 @@ pub fn overseer_only(caller: &Caller, what: &str) -> Result<(), Forbidden> {
     )))
 }
 
+/// Acknowledging or closing an escalation (`what`: `ack`, `close`): the mayor and the overseer
+/// (anyone may raise one, see `gastown escalate`).
+pub fn handle_escalation(caller: &Caller, what: &str) -> Result<(), Forbidden> {
+    match caller {
+        Caller::Overseer => Ok(()),
+        Caller::Agent(me) if me.role == Role::Mayor => Ok(()),
+        Caller::Agent(_) => Err(Forbidden::new(format!(
+            "{caller} may not {what} an escalation: only the mayor and the overseer may (anyone may raise one)"
+        ))),
+    }
+}
+
 /// May `caller` see this mail? The overseer, its sender, and whoever may act on its
 /// recipient; anyone for a queue item (claimed by whoever takes it).
 pub fn may_see_mail(caller: &Caller, mail: &Bead, sender: &str) -> bool {
@@ -156,7 +169,7 @@ impl BeadAction {
 pub fn is_coordination_record(bead: &Bead) -> bool {
     matches!(
         bead.issue_type,
-        IssueType::Agent | IssueType::MergeRequest | IssueType::Molecule
+        IssueType::Agent | IssueType::MergeRequest | IssueType::Molecule | IssueType::Escalation
     )
 }
 
@@ -261,7 +274,11 @@ pub fn change_molecule(caller: &Caller, molecule: &Bead, burn: bool) -> Result<(
 pub fn create_bead(caller: &Caller, issue_type: &IssueType) -> Result<(), Forbidden> {
     let record = matches!(
         issue_type,
-        IssueType::Message | IssueType::Agent | IssueType::MergeRequest | IssueType::Molecule
+        IssueType::Message
+            | IssueType::Agent
+            | IssueType::MergeRequest
+            | IssueType::Molecule
+            | IssueType::Escalation
     );
     if !record || caller.is_overseer() {
         return Ok(());

@@ -37,6 +37,7 @@ pub mod command;
 pub mod convoy;
 pub mod defaults;
 pub mod duration;
+pub mod escalation;
 pub mod formulas;
 pub mod git_cli;
 pub mod groups;

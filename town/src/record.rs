@@ -11,6 +11,7 @@
 //! | merge request | [`crate::refinery::MergeRequest`] | `refinery/queue.rs` |
 //! | mail | [`crate::mail::Mail`] | `mail/record.rs` |
 //! | molecule, step, digest, a work bead's molecule | [`crate::molecule::record`] | `molecule/record.rs` |
+//! | escalation | [`crate::escalation::Escalation`] | `escalation/mod.rs` |
 //!
 //! A view reads a bead with `from_bead` (typed reads through [`gastown_beads::Fields`]: a field
 //! of the wrong JSON type is an error naming the bead and the field, an absent one reads as its

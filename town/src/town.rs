@@ -59,6 +59,12 @@ pub struct TownConfig {
     /// Convoy settings: the command run when a convoy lands.
     #[serde(default, skip_serializing_if = "ConvoySection::is_unset")]
     pub convoy: ConvoySection,
+    /// Escalation routing: channels per severity, notify command, webhook, staleness.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::escalation::routing::EscalationSection::is_unset"
+    )]
+    pub escalation: crate::escalation::routing::EscalationSection,
 }
 
 impl TownConfig {
@@ -76,6 +82,9 @@ impl TownConfig {
                 );
             }
         }
+        self.escalation
+            .check()
+            .map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
         Ok(())
     }
 }

@@ -6,10 +6,13 @@ use gastown_beads::{Event, EventKind};
 use gastown_town::command::agent::{HookView, Seance, SessionRecord};
 use gastown_town::command::bead::{BeadOutcome, BlockedBead, Changed};
 use gastown_town::command::convoy::ConvoyOutcome;
+use gastown_town::command::escalation::EscalateOutcome;
 use gastown_town::command::mail::{ChannelSummary, Group, MailOutcome, QueueItem, QueueSummary};
 use gastown_town::command::mol::{CurrentStep, MolOutcome, MoleculeStatus, StepDetail, StepStatus};
 use gastown_town::command::mq::{MqOutcome, OnOrigin};
 use gastown_town::convoy::{ConvoyLanded, Progress, Tracked};
+use gastown_town::escalation::routing::Outside;
+use gastown_town::escalation::{Escalation, Severity, State};
 use gastown_town::molecule::{Burned, Poured, Squashed, StepDone, StepRef, StepState};
 use gastown_town::refinery::{MergeRequest, ProcessSummary, QueueState};
 use gastown_town::rig::orphans::Claims;
@@ -23,7 +26,43 @@ pub fn replies() -> Vec<TownReply> {
     all.extend(mq_replies().into_iter().map(TownReply::Mq));
     all.extend(convoy_replies().into_iter().map(TownReply::Convoy));
     all.extend(live_replies());
+    all.extend(escalation_replies().into_iter().map(TownReply::Escalation));
     all
+}
+
+fn escalation() -> Escalation {
+    Escalation {
+        id: s("gt-esc"),
+        severity: Severity::High,
+        source: s("alpha/witness"),
+        bead: Some(s("gt-a")),
+        message: s("the gate hangs"),
+        state: State::Open,
+        count: 2,
+        raised_at: s("2026-01-02T03:04:05Z"),
+        last_raised_at: s("2026-01-02T03:05:05Z"),
+        acked_by: None,
+        acked_at: None,
+        closed_reason: None,
+    }
+}
+
+fn escalation_replies() -> Vec<EscalateOutcome> {
+    vec![
+        EscalateOutcome::Raised {
+            escalation: escalation(),
+            folded: true,
+            routed: vec![s("mail:mayor"), s("bell")],
+            outside: vec![Outside::Bell],
+        },
+        EscalateOutcome::Listed {
+            all: true,
+            escalations: vec![escalation()],
+        },
+        EscalateOutcome::Shown(escalation()),
+        EscalateOutcome::Acked(escalation()),
+        EscalateOutcome::Closed(escalation()),
+    ]
 }
 
 fn bead_replies() -> Vec<BeadOutcome> {

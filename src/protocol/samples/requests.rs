@@ -4,11 +4,13 @@ use super::s;
 use crate::protocol::TownRequest;
 use gastown_town::command::bead::{BeadRequest, CreateRequest, ListRequest, UpdateRequest};
 use gastown_town::command::convoy::ConvoyRequest;
+use gastown_town::command::escalation::EscalateRequest;
 use gastown_town::command::mail::{
     ChannelRequest, GroupRequest, MailRequest, QueueRequest, SendRequest,
 };
 use gastown_town::command::mol::{MolRequest, PourRequest};
 use gastown_town::command::mq::MqRequest;
+use gastown_town::escalation::Severity;
 use gastown_town::work::{DoneStatus, HookAction, WorkCommand};
 use std::path::PathBuf;
 
@@ -60,6 +62,23 @@ pub fn requests() -> Vec<TownRequest> {
     );
     all.extend(work_requests().into_iter().map(TownRequest::Work));
     all.extend(live_requests());
+    all.extend(
+        [
+            EscalateRequest::Raise {
+                severity: Severity::High,
+                bead: Some(s("gt-a")),
+                message: s("the gate hangs"),
+            },
+            EscalateRequest::List { all: true },
+            EscalateRequest::Show { id: s("gt-esc") },
+            EscalateRequest::Ack { id: s("gt-esc") },
+            EscalateRequest::Close {
+                id: s("gt-esc"),
+                reason: Some(s("fixed")),
+            },
+        ]
+        .map(TownRequest::Escalate),
+    );
     all
 }
 

@@ -391,11 +391,15 @@ fn list(ledger: &Ledger, args: ListRequest) -> Result<Vec<Bead>> {
 }
 
 /// Is `bead` in `bead list`'s default view: what people filed, not the records that coordinate
-/// it (mail, agent identities, molecules and their step beads, merge requests)?
+/// it (mail, agent identities, molecules and their step beads, merge requests, escalations)?
 fn is_work_view(bead: &Bead) -> bool {
     let record = matches!(
         bead.issue_type,
-        IssueType::Message | IssueType::Agent | IssueType::Molecule | IssueType::MergeRequest
+        IssueType::Message
+            | IssueType::Agent
+            | IssueType::Molecule
+            | IssueType::MergeRequest
+            | IssueType::Escalation
     );
     !record && crate::molecule::step_id(bead).is_none()
 }
@@ -473,6 +477,7 @@ mod tests {
             IssueType::Agent,
             IssueType::Molecule,
             IssueType::MergeRequest,
+            IssueType::Escalation,
         ] {
             assert!(!is_work_view(&of(hidden.clone())), "{hidden}");
         }

@@ -17,6 +17,7 @@ pub mod agent;
 pub mod as_json;
 pub mod bead;
 pub mod convoy;
+pub mod escalation;
 pub mod mail;
 pub mod mol;
 pub mod mq;

@@ -59,6 +59,7 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         default_agent,
         agents: Default::default(),
         convoy: ConvoySection::default(),
+        escalation: Default::default(),
     };
     let text = toml::to_string_pretty(&config).context("cannot render town.toml")?;
     fs::write(dir.join(CONFIG_FILE), format!("# Gas Town config\n{text}"))?;

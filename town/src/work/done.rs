@@ -130,6 +130,43 @@ fn begin(
                 "escalated {}: HELP sent to {witness} and the mayor; the bead is open, off the hook",
                 bead.id
             ));
+            // And an escalation record, routed by severity (high: the mayor, the overseer, the
+            // bell), folded into the open one if this polecat already escalated this bead.
+            let raised = crate::escalation::raise(
+                ledger,
+                &crate::escalation::Raise {
+                    severity: crate::escalation::Severity::High,
+                    source: who,
+                    bead: Some(&bead.id),
+                    message: text,
+                },
+                who,
+            )?;
+            if raised.route {
+                let (routed, outside) = crate::escalation::routing::route_in_ledger(
+                    ledger,
+                    town,
+                    &raised.escalation,
+                    who,
+                )?;
+                out.say(format!(
+                    "escalation {} raised [{}]: sent to {}",
+                    raised.escalation.id,
+                    raised.escalation.severity,
+                    routed.join(", ")
+                ));
+                if !outside.is_empty() {
+                    out.effects.push(super::Effect::Escalate {
+                        escalation: raised.escalation,
+                        outside,
+                    });
+                }
+            } else {
+                out.say(format!(
+                    "folded into escalation {} (raised {} times)",
+                    raised.escalation.id, raised.escalation.count
+                ));
+            }
         }
         DoneStatus::Deferred => {
             super::hook::clear(ledger, &identity, Status::Open, who)?;

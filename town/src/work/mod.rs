@@ -99,6 +99,12 @@ pub enum Effect {
         branch: String,
         commit: String,
     },
+    /// Run an escalation's outside channels (bell, notify, webhook), recorded and mailed in
+    /// the ledger already; never in the ledger's owner (see `crate::escalation::routing`).
+    Escalate {
+        escalation: crate::escalation::Escalation,
+        outside: Vec<crate::escalation::routing::Outside>,
+    },
 }
 
 impl Effect {

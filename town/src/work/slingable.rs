@@ -59,6 +59,9 @@ pub fn refusal(bead: &Bead) -> Option<String> {
         IssueType::Event => {
             "it records something that happened (a digest, an event): there is nothing to work; file a task and sling that".to_string()
         }
+        IssueType::Escalation => {
+            "it is an escalation (a problem raised for the mayor and the overseer): handle it with `gastown escalate ack|close`, and file a task to sling if work is needed".to_string()
+        }
         IssueType::Gate => {
             "it is a condition a molecule waits on, closed when the condition holds: sling the bead the molecule is for".to_string()
         }
