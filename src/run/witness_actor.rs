@@ -16,7 +16,6 @@ use gastown_actors::role::startup_prompt;
 use gastown_actors::session::{NudgeOptions, client};
 use gastown_beads::Bead;
 use gastown_town::identity::{AgentIdentity, Role};
-use gastown_town::mail::store::{self, Outgoing};
 use gastown_town::rig::Rig;
 use gastown_town::town::Town;
 use gastown_town::witness::inbox::ReworkWatch;
@@ -262,19 +261,22 @@ async fn act(args: &WitnessArgs, w: &Watched, health: Health, action: Action) {
     }
 }
 
-/// The witness's protocol mail: HELP is escalated and closed (`gastown_town::witness::inbox`).
+/// The witness's protocol mail: each HELP is closed into an escalation (`gastown_town::witness::inbox`).
 async fn read_inbox(args: &WitnessArgs) {
-    let rig = args.rig.clone();
+    let (rig, town) = (args.rig.clone(), args.town.clone());
     let handled = args
         .ledger
         .call("witness: inbox", move |l| {
-            gastown_town::witness::inbox::handle_help(l, &rig)
+            gastown_town::witness::inbox::handle_help(l, &town, &rig)
         })
         .await;
     match handled {
-        Ok(Ok(senders)) => {
-            for from in senders {
-                tracing::info!(rig = %args.rig, agent = %from, "witness escalates a HELP");
+        Ok(Ok(handled)) => {
+            for help in handled {
+                tracing::info!(rig = %args.rig, agent = %help.from, escalation = %help.escalation, "witness closes a HELP into its escalation");
+                if let Some((escalation, outside)) = help.outside {
+                    deliver(&args.town, escalation, outside);
+                }
             }
         }
         Ok(Err(e)) => tracing::warn!(rig = %args.rig, "witness cannot read its inbox: {e:#}"),
@@ -341,41 +343,61 @@ async fn check_rework(state: &mut WitnessState) {
 
 /// Tell the mayor and the overseer (the path `super::stuck` uses).
 async fn escalate(args: &WitnessArgs, w: &Watched, session: SessionId, health: Health) {
+    use gastown_town::escalation::{self, Raise, Severity, routing};
     let from = format!("{}/witness", args.rig);
     let address = w.identity.address.clone();
-    let mail = Outgoing {
-        subject: format!("{address} is {health}: nudges and restarts did not help"),
-        body: format!(
-            "The witness of {rig} found {address} {health} on {work} (session {session}), \
-             nudged it and restarted its session as configured (rig.toml [witness]), and it is \
-             still {health}.\n\nWhat to do: look at its screen with `gastown peek {address}` and \
-             its sessions with `gastown seance {address}`; re-sling the work with `gastown sling \
-             {hook} {address} --runtime <another>`, or stop it. This is told once per ladder.",
-            rig = args.rig,
-            work = w.work,
-            hook = w.hook.id,
-        ),
-        ..Outgoing::default()
-    };
-    let told = args
+    let message = format!(
+        "{address} is {health}: nudges and restarts did not help. The witness of {rig} found it \
+         {health} on {work} (session {session}), nudged it and restarted its session as \
+         configured (rig.toml [witness]), and it is still {health}.\n\nWhat to do: look at its \
+         screen with `gastown peek {address}` and its sessions with `gastown seance {address}`; \
+         re-sling the work with `gastown sling {hook} {address} --runtime <another>`, or stop it.",
+        rig = args.rig,
+        work = w.work,
+        hook = w.hook.id,
+    );
+    let (town, hook) = (args.town.clone(), w.hook.id.clone());
+    let raised = args
         .ledger
         .call("witness: escalate", move |l| {
-            for to in ["mayor", gastown_town::mail::OVERSEER] {
-                store::send(
-                    l,
-                    &from,
-                    &Outgoing {
-                        to: to.to_string(),
-                        ..mail.clone()
-                    },
-                )?;
+            let raised = escalation::raise(
+                l,
+                &Raise {
+                    severity: Severity::High,
+                    source: &from,
+                    bead: Some(&hook),
+                    message: &message,
+                },
+                &from,
+            )?;
+            if !raised.route {
+                return anyhow::Ok(None);
             }
-            anyhow::Ok(())
+            let (_, outside) = routing::route_in_ledger(l, &town, &raised.escalation, &from)?;
+            anyhow::Ok(Some((raised.escalation, outside)))
         })
         .await;
-    match told {
-        Ok(Ok(())) => {}
+    match raised {
+        Ok(Ok(Some((escalation, outside)))) => deliver(&args.town, escalation, outside),
+        Ok(Ok(None)) => {}
         Ok(Err(e)) => tracing::warn!(agent = %address, "witness cannot escalate: {e:#}"),
         Err(e) => tracing::warn!(agent = %address, "witness cannot escalate: {e}"),
     }
+}
+
+/// Runs an escalation's outside channels (bell, notify, webhook) off the witness's patrol.
+fn deliver(
+    town: &Town,
+    escalation: gastown_town::escalation::Escalation,
+    outside: Vec<gastown_town::escalation::routing::Outside>,
+) {
+    if outside.is_empty() {
+        return;
+    }
+    tokio::spawn(super::escalation::deliver(
+        town.root.clone(),
+        town.config.escalation.timeout.0,
+        escalation,
+        outside,
+    ));
 }

@@ -64,7 +64,7 @@ fn a_help_to_the_witness_is_escalated_to_the_mayor_and_the_overseer_and_closed()
     for to in ["overseer", "mayor"] {
         let mail = wait_for("the escalated HELP", Duration::from_secs(30), || {
             let mail = t.town.ok(&["mail", "inbox", to, "--all", "--json"]);
-            mail.contains("alpha/polecats/nux asks for help")
+            (mail.contains("ESCALATION") && mail.contains("from alpha/polecats/nux"))
                 .then_some(mail)
         });
         assert!(
@@ -78,6 +78,12 @@ fn a_help_to_the_witness_is_escalated_to_the_mayor_and_the_overseer_and_closed()
             .ok(&["mail", "inbox", "alpha/witness", "--all", "--json"]);
         (!open.contains("\"HELP\"")).then_some(())
     });
+    // The witness closed the HELP into the polecat's own escalation: one escalation, and the
+    // overseer told of it once.
+    let open = t.town.ok(&["escalate", "list", "--json"]);
+    assert_eq!(open.matches("\"source\"").count(), 1, "{open}");
+    let overseer = t.town.ok(&["mail", "inbox", "overseer", "--all", "--json"]);
+    assert_eq!(overseer.matches("ESCALATION").count(), 1, "{overseer}");
 }
 
 #[test]

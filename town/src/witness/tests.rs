@@ -234,7 +234,7 @@ mod help {
     use crate::town::{InstallOptions, install};
     use gastown_beads::Ledger;
 
-    fn town() -> (tempfile::TempDir, Ledger) {
+    fn town() -> (tempfile::TempDir, crate::town::Town, Ledger) {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().join("town");
         let opts = InstallOptions {
@@ -246,12 +246,12 @@ mod help {
         std::fs::create_dir_all(root.join("alpha")).expect("rig dir");
         std::fs::write(root.join("alpha").join("rig.toml"), "").expect("rig.toml");
         let ledger = town.open_ledger().expect("ledger");
-        (dir, ledger)
+        (dir, town, ledger)
     }
 
     #[test]
     fn help_is_escalated_to_the_mayor_and_the_overseer_and_closed_once() {
-        let (_d, mut ledger) = town();
+        let (_d, town, mut ledger) = town();
         let nux = "alpha/polecats/nux";
         send_protocol(
             &mut ledger,
@@ -270,12 +270,16 @@ mod help {
             "gt-mr1 ready",
         )
         .expect("done");
-        assert_eq!(handle_help(&mut ledger, "alpha").expect("handled"), [nux]);
+        let handled = handle_help(&mut ledger, &town, "alpha").expect("handled");
+        assert_eq!(handled.len(), 1, "{handled:?}");
+        assert_eq!(handled[0].from, nux);
+        assert!(handled[0].outside.is_some(), "raised and routed here");
         for to in ["mayor", crate::mail::OVERSEER] {
             let mail = store::open_mail(&ledger, to).expect("inbox");
             assert!(
-                mail.iter()
-                    .any(|b| b.title.contains(nux) && b.description.contains("gt-abc (X): lost")),
+                mail.iter().any(|b| b.title.contains(&handled[0].escalation)
+                    && b.description.contains(nux)
+                    && b.description.contains("gt-abc (X): lost")),
                 "{to}: {mail:?}"
             );
         }
@@ -294,8 +298,58 @@ mod help {
         let left = store::open_mail(&ledger, "alpha/witness").expect("inbox");
         assert_eq!(left.len(), 1, "only POLECAT_DONE is left open: {left:?}");
         assert!(
-            handle_help(&mut ledger, "alpha").expect("again").is_empty(),
+            handle_help(&mut ledger, &town, "alpha")
+                .expect("again")
+                .is_empty(),
             "told once"
+        );
+    }
+
+    #[test]
+    fn a_help_whose_sender_already_escalated_is_closed_into_that_escalation() {
+        use crate::escalation::{self, Raise, Severity};
+        let (_d, town, mut ledger) = town();
+        let nux = "alpha/polecats/nux";
+        let own = escalation::raise(
+            &mut ledger,
+            &Raise {
+                severity: Severity::High,
+                source: nux,
+                bead: None,
+                message: "lost",
+            },
+            nux,
+        )
+        .expect("raised");
+        send_protocol(
+            &mut ledger,
+            ProtocolKind::Help,
+            "alpha/witness",
+            nux,
+            "gt-abc (X): lost",
+        )
+        .expect("help");
+        let mayor_before = store::open_mail(&ledger, "mayor").expect("inbox").len();
+        let handled = handle_help(&mut ledger, &town, "alpha").expect("handled");
+        assert_eq!(handled.len(), 1);
+        assert_eq!(handled[0].escalation, own.escalation.id);
+        assert!(
+            handled[0].outside.is_none(),
+            "nothing raised, nothing routed"
+        );
+        assert_eq!(
+            store::open_mail(&ledger, "mayor").expect("inbox").len(),
+            mayor_before,
+            "nobody is mailed twice"
+        );
+        assert_eq!(
+            escalation::escalations(&ledger, false).expect("open").len(),
+            1
+        );
+        assert!(
+            store::open_mail(&ledger, "alpha/witness")
+                .expect("inbox")
+                .is_empty()
         );
     }
 }
