@@ -178,6 +178,16 @@ fn a_refinery_facing_a_refusing_origin_backs_off_tells_once_and_keeps_running() 
         .filter(|m| m["title"].as_str().is_some_and(|s| s.contains(subject)))
         .count();
     assert_eq!(told, 1, "told once per streak");
+    // And one escalation record from the refinery, not one per try.
+    let open: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["escalate", "list", "--json"])).expect("JSON");
+    let from_refinery: Vec<_> = open
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|e| e["source"] == "alpha/refinery")
+        .collect();
+    assert_eq!(from_refinery.len(), 1, "{open}");
     let refinery = t.node("town/rigs/alpha/refinery").expect("refinery runs");
     assert_eq!(refinery["restarts_total"], 0, "never crashed: {refinery}");
     assert_ne!(status(&t.town, &bead), "closed");

@@ -39,8 +39,9 @@ pub fn record(
     let mut done = Recorded::default();
     let rig = Rig::load(town, &outcome.rig)?;
     if let Some(problem) = &outcome.remote {
-        done.notes
-            .push(tell_remote_problem(ledger, &rig, outcome, problem, who)?);
+        let note =
+            tell_remote_problem(ledger, town, &rig, outcome, problem, who, &mut done.effects)?;
+        done.notes.push(note);
     }
     for o in &outcome.outcomes {
         let Some(bead) = ledger.get(&o.mr.id)? else {
@@ -204,10 +205,12 @@ fn merged(
 /// what to do — once per streak (see [`super::problem`]).
 fn tell_remote_problem(
     ledger: &mut Ledger,
+    town: &Town,
     rig: &Rig,
     outcome: &LandOutcome,
     problem: &RemoteProblem,
     who: &str,
+    effects: &mut Vec<Effect>,
 ) -> Result<String> {
     let summary = problem.summary();
     if !problem::first_of_streak(rig, problem) {
@@ -228,6 +231,8 @@ fn tell_remote_problem(
         };
         store::send(ledger, who, &mail)?;
     }
+    let message = format!("{}: {summary}", problem.subject(rig.name()));
+    raise_escalation(ledger, town, who, None, &message, effects)?;
     Ok(format!(
         "{}: nothing landed, {summary} (mayor and overseer told)",
         rig.name()
@@ -248,7 +253,7 @@ fn rework(
     let retries = mr.retry_count + 1;
     MergeRequest::sent_back(retries, &mr.commit, why).write(ledger, &mr.id, who)?;
     if retries >= MAX_RETRIES || mr.worker.is_empty() {
-        return escalate(ledger, mr, retries, text, who);
+        return escalate(ledger, town, mr, retries, text, who, effects);
     }
     let body = format!("{} ({}): {text}", mr.id, mr.source_bead);
     send_protocol(ledger, ProtocolKind::Rework, &mr.worker, who, &body)?;
@@ -298,10 +303,12 @@ fn rework(
 /// Too many tries: HELP to the mayor, the MR blocked and labelled until `gastown mq retry`.
 fn escalate(
     ledger: &mut Ledger,
+    town: &Town,
     mr: &MergeRequest,
     retries: u64,
     text: &str,
     who: &str,
+    effects: &mut Vec<Effect>,
 ) -> Result<String> {
     let body = format!(
         "{} ({} from {}) failed {retries} times; last: {text}\n\n`gastown mq retry {}` puts it back in the queue, `gastown mq reject {}` drops it.",
@@ -317,10 +324,50 @@ fn escalate(
         who,
     )?;
     ledger.add_label(&mr.id, "escalated", who)?;
+    let message = format!(
+        "{} ({} from {}) failed {retries} times; last: {text}",
+        mr.id, mr.branch, mr.worker
+    );
+    raise_escalation(ledger, town, who, Some(&mr.id), &message, effects)?;
     Ok(format!(
         "{}: escalated to the mayor after {retries} tries",
         mr.id
     ))
+}
+
+/// The escalation record of a refinery problem the mayor (and the overseer) were just mailed in
+/// the refinery's own words: `high`, from the refinery, folded into the open one it repeats. Only
+/// its outside channels (bell, notify, webhook) are still to run, as an effect off the ledger.
+fn raise_escalation(
+    ledger: &mut Ledger,
+    town: &Town,
+    who: &str,
+    bead: Option<&str>,
+    message: &str,
+    effects: &mut Vec<Effect>,
+) -> Result<()> {
+    use crate::escalation::{self, Raise, Severity, routing};
+    let raised = escalation::raise(
+        ledger,
+        &Raise {
+            severity: Severity::High,
+            source: who,
+            bead,
+            message,
+        },
+        who,
+    )?;
+    if !raised.route {
+        return Ok(());
+    }
+    let outside = routing::outside_only(ledger, town, &raised.escalation)?;
+    if !outside.is_empty() {
+        effects.push(Effect::Escalate {
+            escalation: raised.escalation,
+            outside,
+        });
+    }
+    Ok(())
 }
 
 /// The target fails its gates without the MR: tell the mayor (once per broken tip) and keep
