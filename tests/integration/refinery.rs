@@ -332,7 +332,10 @@ fn a_failing_gate_sends_the_work_back_with_its_output_and_escalates_after_three_
     assert!(town.ok(&["mq", "list"]).contains("escalated"));
     // The escalation is a record too, about the MR, that the overseer sees in `escalate list`.
     let open = town.ok(&["escalate", "list", "--json"]);
-    assert!(open.contains(&mr) && open.contains("alpha/refinery"), "{open}");
+    assert!(
+        open.contains(&mr) && open.contains("alpha/refinery"),
+        "{open}"
+    );
     // The overseer fixes the gate and retries: it lands. The tries are kept (never reset).
     configure(&town, 1, "merge", "test = \"true\"");
     let retried = town.ok(&["mq", "retry", &mr]);

@@ -50,6 +50,8 @@ pub mod refinery;
 pub mod rig;
 pub mod runtimes;
 pub mod steps;
+#[cfg(test)]
+mod testing;
 pub mod text;
 pub mod town;
 pub mod witness;

@@ -1,20 +1,9 @@
 //! Escalations on a real ledger in a throw-away town: raising, folding, ack, close, staleness.
 
 use super::*;
-use crate::town::{InstallOptions, Town, install};
 use gastown_beads::{Ledger, NewBead};
 
-fn town() -> (tempfile::TempDir, Town, Ledger) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let opts = InstallOptions {
-        prefix: "gt".to_string(),
-        name: None,
-        agent: crate::town::DefaultAgent::Named("sim".to_string()),
-    };
-    let town = install(&dir.path().join("town"), &opts).expect("install");
-    let ledger = town.open_ledger().expect("ledger");
-    (dir, town, ledger)
-}
+use crate::testing::town;
 
 fn work(ledger: &mut Ledger) -> String {
     let new = NewBead {

@@ -1,21 +1,10 @@
 //! The router's API on a real ledger in a throw-away town.
 
 use super::*;
-use crate::town::{InstallOptions, install};
 use gastown_beads::Ledger;
 
 fn town() -> (tempfile::TempDir, Ledger) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path().join("town");
-    let opts = InstallOptions {
-        prefix: "gt".to_string(),
-        name: None,
-        agent: crate::town::DefaultAgent::Named("sim".to_string()),
-    };
-    let town = install(&root, &opts).expect("install");
-    std::fs::create_dir_all(root.join("alpha")).expect("rig dir");
-    std::fs::write(root.join("alpha").join("rig.toml"), "").expect("rig.toml");
-    let ledger = town.open_ledger().expect("ledger");
+    let (dir, _town, ledger) = crate::testing::town_with_alpha();
     (dir, ledger)
 }
 

@@ -231,23 +231,8 @@ fn several_polecats_only_the_stalled_ones_are_acted_on() {
 mod help {
     use super::inbox::handle_help;
     use crate::mail::store::{self, ProtocolKind, send_protocol};
-    use crate::town::{InstallOptions, install};
-    use gastown_beads::Ledger;
 
-    fn town() -> (tempfile::TempDir, crate::town::Town, Ledger) {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().join("town");
-        let opts = InstallOptions {
-            prefix: "gt".to_string(),
-            name: None,
-            agent: crate::town::DefaultAgent::Named("sim".to_string()),
-        };
-        let town = install(&root, &opts).expect("install");
-        std::fs::create_dir_all(root.join("alpha")).expect("rig dir");
-        std::fs::write(root.join("alpha").join("rig.toml"), "").expect("rig.toml");
-        let ledger = town.open_ledger().expect("ledger");
-        (dir, town, ledger)
-    }
+    use crate::testing::town_with_alpha as town;
 
     #[test]
     fn help_is_escalated_to_the_mayor_and_the_overseer_and_closed_once() {
