@@ -54,16 +54,7 @@ pub fn mark_and_tell(
         body: body(address, runtime.as_deref(), &hook, reason),
         ..Outgoing::default()
     };
-    for to in ["mayor", gastown_town::mail::OVERSEER] {
-        store::send(
-            ledger,
-            SENDER,
-            &Outgoing {
-                to: to.to_string(),
-                ..mail.clone()
-            },
-        )?;
-    }
+    tell_mayor_and_overseer(ledger, &mail)?;
     Ok(true)
 }
 
@@ -195,6 +186,12 @@ fn tell_failing_starts(
         ),
         ..Outgoing::default()
     };
+    tell_mayor_and_overseer(ledger, &mail)?;
+    Ok(())
+}
+
+/// Sends `mail` from the supervisor to the mayor and to the overseer.
+fn tell_mayor_and_overseer(ledger: &mut Ledger, mail: &Outgoing) -> Result<()> {
     for to in ["mayor", gastown_town::mail::OVERSEER] {
         store::send(
             ledger,
