@@ -511,6 +511,7 @@ mod tests {
             mailbox_depth: None,
             strategy: None,
             children,
+            note: None,
         }
     }
 

@@ -133,6 +133,9 @@ fn render(node: &Value, depth: usize, lines: &mut Vec<String>) {
         restarts,
         node["last_failure"].as_str().unwrap_or("")
     ));
+    if let Some(note) = node["note"].as_str() {
+        lines.push(format!("{}  {note}", "  ".repeat(depth + 1)));
+    }
     if let Some(children) = node["children"].as_array() {
         for child in children {
             render(child, depth + 1, lines);

@@ -31,6 +31,11 @@ pub struct ActorNode {
     /// Strategy, for supervisors.
     pub strategy: Option<String>,
     pub children: Vec<ActorNode>,
+    /// What the actor reports of its own work, when it has something to say (the witness: the
+    /// steps it took on each polecat). Always present on the wire (bincode has no optional
+    /// fields); `null` in JSON when there is nothing to say.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 /// `gastown actor`: one node and the supervision events about it and below it, newest first.

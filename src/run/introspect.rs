@@ -2,6 +2,7 @@
 //! session's pid, flattened into the nested JSON shape the CLI prints. What a node is (its
 //! `role`) is read from its path through `gastown_town::names`.
 
+use super::witness_actor::WitnessMsg;
 use gastown_actors::session::{SessionMsg, client};
 use gastown_supervision::{ChildSnapshot, ChildState, SupervisorRef, SupervisorSnapshot};
 use gastown_town::identity::AgentIdentity;
@@ -31,6 +32,7 @@ pub async fn tree(root: &SupervisorRef) -> Result<ActorNode, String> {
         mailbox_depth: None,
         strategy: Some(format!("{:?}", snapshot.strategy)),
         children,
+        note: None,
     })
 }
 
@@ -56,6 +58,11 @@ async fn node(parent: &SupervisorRef, child: &ChildSnapshot) -> ActorNode {
     } else if child.id == "session" && child.state == ChildState::Running {
         pid = session_pid(parent).await;
     }
+    let note = if child.id == "witness" && child.state == ChildState::Running {
+        witness_report(parent).await
+    } else {
+        None
+    };
     ActorNode {
         path: child.path.clone(),
         role: role_of(&child.path, &child.id),
@@ -77,7 +84,19 @@ async fn node(parent: &SupervisorRef, child: &ChildSnapshot) -> ActorNode {
         mailbox_depth: child.mailbox_depth,
         strategy,
         children: nested,
+        note,
     }
+}
+
+/// How long `gastown actors` waits for the witness's report (it answers between patrols).
+const WITNESS_REPORT_TIMEOUT_MS: u64 = 500;
+
+/// The witness's steps on its polecats, or `None` (nothing done, or no answer in time).
+async fn witness_report(rig: &SupervisorRef) -> Option<String> {
+    let witness = rig.child_actor::<WitnessMsg>("witness").await.ok()??;
+    ractor::call_t!(witness, WitnessMsg::Report, WITNESS_REPORT_TIMEOUT_MS)
+        .ok()
+        .flatten()
 }
 
 async fn session_pid(role: &SupervisorRef) -> Option<u32> {

@@ -275,6 +275,7 @@ mod tests {
             mailbox_depth: None,
             strategy: None,
             children,
+            note: None,
         }
     }
 

@@ -3,12 +3,14 @@
 //! its session's snapshot (start, pid, last output, ready prompt), its role actor's last
 //! heartbeat (every socket request of the identity), its hook and molecule step — classifies it
 //! (`gastown_town::witness::classify`) and climbs its ladder: a GUPP nudge, after `nudges`
-//! unanswered nudges a restart of the session, after `restarts` restarts mail to the mayor and
-//! the overseer. Before acting it checks the session is still the one it judged (identity AND
-//! session id); a polecat whose session someone else restarted is judged afresh. Each patrol
-//! also reads the witness's protocol mail (HELP is escalated and closed).
+//! unanswered nudges a restart of the session, after `restarts` restarts an escalation. Before
+//! acting it checks the session is still the one it judged (identity AND session id); a polecat
+//! whose session someone else restarted is judged afresh. Each patrol also reads the witness's
+//! protocol mail (each HELP is closed into an escalation).
 //!
-//! Each step is logged (`tracing` info with identity, session id, reason and the step's count).
+//! Each step is logged (`tracing` info with identity, session id, reason and the step's count)
+//! and the ladders that took a step are shown on the witness's node in `gastown actors`
+//! ([`WitnessMsg::Report`]).
 
 use gastown_actors::ledger::LedgerHandle;
 use gastown_actors::registry;
@@ -28,6 +30,8 @@ pub struct WitnessActor;
 pub enum WitnessMsg {
     /// Patrol the rig's polecats (the timer).
     Patrol,
+    /// What the witness did to the polecats it still watches, for `gastown actors`.
+    Report(ractor::RpcReplyPort<Option<String>>),
 }
 
 #[derive(Clone)]
@@ -84,7 +88,15 @@ impl Actor for WitnessActor {
         msg: WitnessMsg,
         state: &mut WitnessState,
     ) -> Result<(), ActorProcessingErr> {
-        let WitnessMsg::Patrol = msg;
+        let reply = match msg {
+            WitnessMsg::Patrol => None,
+            WitnessMsg::Report(reply) => Some(reply),
+        };
+        if let Some(reply) = reply {
+            // The asker may have given up waiting: nothing to do then.
+            let _ = reply.send(state.ladder.summary());
+            return Ok(());
+        }
         let half = state.config.patrol_every.0 / 2;
         if state.last_patrol.is_some_and(|t| t.elapsed() < half) {
             return Ok(());

@@ -23,7 +23,7 @@ use super::stats::StatsSnapshot;
 /// no longer the CLI's clap structs and rendered text. 4: replies larger than a frame stream as
 /// [`ServerFrame::ResponsePart`]s; the socket counters gained `slow_frame`, `over_peer_cap`,
 /// `forbidden`, `token_mismatch` and `unidentified`; the town gained `Escalate` requests and
-/// `Escalation` replies.
+/// `Escalation` replies, and the live tree's nodes a `note` (the witness's steps).
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.

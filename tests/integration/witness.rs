@@ -153,4 +153,18 @@ fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_ne
         "{mayor}"
     );
     assert!(!mayor.contains(&format!("{alive} is")), "{mayor}");
+    // The steps are visible on the witness's node in `gastown actors`, the live one absent.
+    let note = t.node("town/rigs/alpha/witness").expect("the witness runs")["note"]
+        .as_str()
+        .expect("the witness reports its steps")
+        .to_string();
+    for who in [idler, hanger] {
+        assert!(
+            note.contains(&format!("{who} ")) && note.contains("escalated"),
+            "{note}"
+        );
+    }
+    assert!(!note.contains(alive.as_str()), "{note}");
+    let plain = t.town.ok(&["actors"]);
+    assert!(plain.contains(idler.as_str()), "{plain}");
 }

@@ -328,6 +328,41 @@ impl Ladder {
     pub fn rungs(&self) -> impl Iterator<Item = (&String, &Rung)> {
         self.rungs.iter()
     }
+
+    /// The ladders that took a step, one clause each, by address: what `gastown actors` shows
+    /// on the witness's node (e.g. `alpha/polecats/nux hung: 2 nudges, 2 restarts, escalated`).
+    /// `None` when the witness has done nothing to any polecat it still watches.
+    pub fn summary(&self) -> Option<String> {
+        let mut acted: Vec<(&String, &Rung)> = self
+            .rungs
+            .iter()
+            .filter(|(_, r)| r.nudges > 0 || r.restarts > 0 || r.escalated)
+            .collect();
+        if acted.is_empty() {
+            return None;
+        }
+        acted.sort_by(|a, b| a.0.cmp(b.0));
+        let clauses: Vec<String> = acted
+            .into_iter()
+            .map(|(address, r)| {
+                let mut steps = vec![plural(r.nudges, "nudge"), plural(r.restarts, "restart")];
+                if r.escalated {
+                    steps.push("escalated".to_string());
+                }
+                format!("{address} {}: {}", r.health, steps.join(", "))
+            })
+            .collect();
+        Some(clauses.join("; "))
+    }
+}
+
+/// `1 nudge`, `2 nudges`.
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 #[cfg(test)]

@@ -373,6 +373,7 @@ fn node(path: &str, children: Vec<ActorNode>) -> ActorNode {
         mailbox_depth: Some(3),
         strategy: None,
         children,
+        note: None,
     }
 }
 

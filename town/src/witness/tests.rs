@@ -360,3 +360,17 @@ fn unread_rework_is_due_once_after_the_delay_and_forgotten_once_read() {
     );
     assert_eq!(watch.due(&["w1", "w3"], START + 22 * S, after), ["w3"]);
 }
+
+#[test]
+fn the_summary_names_each_polecat_acted_on_and_nothing_else() {
+    let c = config();
+    let mut ladder = Ladder::default();
+    assert_eq!(ladder.summary(), None, "nothing watched");
+    ladder.decide("r/polecats/busy", &obs(50, 2, true), &c);
+    assert_eq!(ladder.summary(), None, "watched, never acted on");
+    ladder.decide("r/polecats/nux", &obs(200, 2, true), &c);
+    assert_eq!(
+        ladder.summary().as_deref(),
+        Some("r/polecats/nux stalled: 1 nudge, 0 restarts")
+    );
+}
