@@ -404,3 +404,41 @@ fn with_gastown_run_an_unacknowledged_escalation_is_raised_again_a_severity_up()
     // The acknowledged one was left alone.
     assert_eq!(severity(&seen), "low");
 }
+
+#[test]
+fn an_escalation_reaches_the_running_mayor_session_like_urgent_mail() {
+    let town = TestTown::new();
+    let path = town.root.join("town.toml");
+    let text = std::fs::read_to_string(&path).expect("town.toml");
+    assert!(text.contains("[roles]\n"), "{text}");
+    std::fs::write(
+        &path,
+        text.replace("[roles]\n", "[roles]\nmayor = \"sim\"\n"),
+    )
+    .expect("write town.toml");
+    let t = RunningTown::start_in(town);
+    wait_for("the mayor's prompt", Duration::from_secs(30), || {
+        t.town.ok(&["peek", "mayor"]).contains("sim>").then_some(())
+    });
+    let raised = json(
+        &t.town,
+        &[
+            "escalate",
+            "-s",
+            "high",
+            "--json",
+            "the build on main is red",
+        ],
+    );
+    let id = raised["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an id: {raised}"))
+        .to_string();
+    // Typed into the mayor's session (the sim reads the mail it is told of and prints it).
+    wait_for("the mayor to read it", Duration::from_secs(30), || {
+        let screen = t.town.ok(&["peek", "mayor", "-n", "60"]);
+        (screen.contains("MAIL:") && screen.contains("the build on main is red")).then_some(())
+    });
+    let shown = t.town.ok(&["escalate", "show", &id]);
+    assert!(shown.contains("the build on main is red"), "{shown}");
+}
