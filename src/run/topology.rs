@@ -306,6 +306,7 @@ pub async fn ensure_rig(
             town: cfg.town.clone(),
             rig: rig.to_string(),
             ledger: gastown_actors::ledger::LedgerHandle::default(),
+            handler: cfg.handler.get().cloned(),
         };
         // At the witness's own tree path, `town/rigs/<rig>/witness`.
         spec = spec.child(ChildSpec::actor(

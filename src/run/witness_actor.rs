@@ -23,6 +23,7 @@ use gastown_town::town::Town;
 use gastown_town::witness::inbox::ReworkWatch;
 use gastown_town::witness::{Action, Health, Ladder, Observation, SessionId, WitnessConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
+use std::sync::Arc;
 
 #[derive(Clone)]
 pub struct WitnessActor;
@@ -39,6 +40,10 @@ pub struct WitnessArgs {
     pub town: Town,
     pub rig: String,
     pub ledger: LedgerHandle,
+    /// The request handler, for its per-identity start lock: a restart by the witness never
+    /// overlaps a sling's or the GUPP patrol's start of the same polecat. `None` only in a tree
+    /// built without one.
+    pub handler: Option<Arc<super::handler::TownHandler>>,
 }
 
 pub struct WitnessState {
@@ -227,6 +232,12 @@ async fn act(args: &WitnessArgs, w: &Watched, health: Health, action: Action) {
         Action::Nudge { session, .. }
         | Action::Restart { session, .. }
         | Action::Escalate { session } => *session,
+    };
+    // A restart holds the identity's start lock, taken before the last look: a sling or the
+    // GUPP patrol starting this polecat finishes first, and its new session is judged afresh.
+    let _starting = match (&action, &args.handler) {
+        (Action::Restart { .. }, Some(handler)) => Some(handler.attempts.lock(address).await),
+        _ => None,
     };
     if !still(identity, session).await {
         tracing::info!(agent = %address, %session, "witness: the session it judged is gone; judged afresh next patrol");
