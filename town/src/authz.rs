@@ -126,6 +126,18 @@ pub fn handle_escalation(caller: &Caller, what: &str) -> Result<(), Forbidden> {
     }
 }
 
+/// Closing a convoy by hand (it then counts as delivered or abandoned for everyone watching it):
+/// the overseer, the mayor, and whoever created it.
+pub fn close_convoy(caller: &Caller, creator: &str) -> Result<(), Forbidden> {
+    match caller {
+        Caller::Overseer => Ok(()),
+        Caller::Agent(me) if me.role == Role::Mayor || me.address == creator => Ok(()),
+        Caller::Agent(_) => Err(Forbidden::new(format!(
+            "{caller} may not close a convoy {creator} created: only its creator, the mayor and the overseer may"
+        ))),
+    }
+}
+
 /// May `caller` see this mail? The overseer, its sender, and whoever may act on its
 /// recipient; anyone for a queue item (claimed by whoever takes it).
 pub fn may_see_mail(caller: &Caller, mail: &Bead, sender: &str) -> bool {

@@ -132,6 +132,9 @@ pub fn apply(
             }
         }
         ConvoyRequest::Close { convoy, reason } => {
+            if let Some(bead) = ledger.get(&convoy)? {
+                crate::authz::close_convoy(caller, &bead.created_by)?;
+            }
             let c = convoy::close(ledger, &convoy, reason.as_deref(), who)?;
             ConvoyOutcome::Closed {
                 id: c.id,

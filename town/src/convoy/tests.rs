@@ -199,3 +199,33 @@ fn stranded_names_ready_beads_nobody_holds() {
         }]
     );
 }
+
+#[test]
+fn only_its_creator_the_mayor_and_the_overseer_close_a_convoy_by_hand() {
+    use crate::Caller;
+    use crate::authz::Forbidden;
+    use crate::command::convoy::{ConvoyRequest, apply};
+    let (_d, town, mut ledger) = town();
+    let a = bead(&mut ledger, "a");
+    let nux = "alpha/polecats/nux";
+    let convoy = create(
+        &mut ledger,
+        "Theirs",
+        std::slice::from_ref(&a),
+        false,
+        None,
+        nux,
+    )
+    .expect("convoy");
+    let close = || ConvoyRequest::Close {
+        convoy: convoy.id.clone(),
+        reason: None,
+    };
+    let as_agent = |address: &str| Caller::from_name(address).expect("an address");
+    let refused = apply(&mut ledger, &town, close(), &as_agent("alpha/polecats/max"))
+        .expect_err("another polecat may not");
+    assert!(refused.downcast_ref::<Forbidden>().is_some(), "{refused:#}");
+    assert_eq!(progress(&ledger, &convoy.id).expect("p").status, "open");
+    apply(&mut ledger, &town, close(), &as_agent(nux)).expect("its creator may");
+    assert_eq!(progress(&ledger, &convoy.id).expect("p").status, "closed");
+}
