@@ -234,18 +234,23 @@ mod help {
 
     use crate::testing::town_with_alpha as town;
 
+    /// A HELP from `who` in alpha's witness inbox, as `done --status escalated` sends it.
+    fn help_from(ledger: &mut gastown_beads::Ledger, who: &str) {
+        send_protocol(
+            ledger,
+            ProtocolKind::Help,
+            "alpha/witness",
+            who,
+            "gt-abc (X): lost",
+        )
+        .expect("help");
+    }
+
     #[test]
     fn help_is_escalated_to_the_mayor_and_the_overseer_and_closed_once() {
         let (_d, town, mut ledger) = town();
         let nux = "alpha/polecats/nux";
-        send_protocol(
-            &mut ledger,
-            ProtocolKind::Help,
-            "alpha/witness",
-            nux,
-            "gt-abc (X): lost",
-        )
-        .expect("help");
+        help_from(&mut ledger, nux);
         // Other protocol mail is left to whoever handles it.
         send_protocol(
             &mut ledger,
@@ -306,14 +311,7 @@ mod help {
             nux,
         )
         .expect("raised");
-        send_protocol(
-            &mut ledger,
-            ProtocolKind::Help,
-            "alpha/witness",
-            nux,
-            "gt-abc (X): lost",
-        )
-        .expect("help");
+        help_from(&mut ledger, nux);
         let mayor_before = store::open_mail(&ledger, "mayor").expect("inbox").len();
         let handled = handle_help(&mut ledger, &town, "alpha").expect("handled");
         assert_eq!(handled.len(), 1);
