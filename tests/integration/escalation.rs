@@ -306,19 +306,7 @@ fn with_gastown_run_a_webhook_that_hangs_does_not_hold_the_command() {
 #[test]
 fn done_escalated_keeps_the_help_mail_and_raises_an_escalation_for_the_mayor_and_the_overseer() {
     let town = crate::util::town_with_rig();
-    let bead = town.create(&["Tricky migration"]);
-    town.ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
-    let out = as_agent(
-        &town,
-        "alpha/polecats/nux",
-        &[
-            "done",
-            "--status",
-            "escalated",
-            "-m",
-            "the schema is locked",
-        ],
-    );
+    let (bead, out) = crate::util::polecat_escalates(&town);
     assert!(out.status.success(), "{}", stderr(&out));
     let said = crate::util::stdout(&out);
     assert!(said.contains("HELP sent to alpha/witness"), "{said}");

@@ -159,6 +159,22 @@ pub fn as_agent(town: &TestTown, who: &str, args: &[&str]) -> Output {
         .expect("the gastown binary runs")
 }
 
+/// A bead "Tricky migration" slung to `alpha/polecats/nux` (no formula), then given up on with
+/// `gastown done --status escalated -m "the schema is locked"` run as that polecat: the bead and
+/// the command's output, whatever its status.
+pub fn polecat_escalates(town: &TestTown) -> (String, Output) {
+    let bead = town.create(&["Tricky migration"]);
+    town.ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
+    let done = &[
+        "done",
+        "--status",
+        "escalated",
+        "-m",
+        "the schema is locked",
+    ];
+    (bead, as_agent(town, "alpha/polecats/nux", done))
+}
+
 /// [`as_agent`], requiring success; returns stdout.
 pub fn as_agent_ok(town: &TestTown, who: &str, args: &[&str]) -> String {
     let out = as_agent(town, who, args);

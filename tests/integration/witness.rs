@@ -3,7 +3,7 @@
 //! (each once, in that order); a polecat that keeps showing signs of life is never touched.
 
 use crate::running::{RunningTown, wait_for};
-use crate::util::{TestTown, as_agent_ok, town_with_rig};
+use crate::util::{TestTown, town_with_rig};
 use std::time::Duration;
 
 /// A sim runtime `name` with extra environment `env` (TOML inline-table body).
@@ -47,19 +47,8 @@ fn witness_knobs(town: &TestTown, knobs: &str) {
 fn a_help_to_the_witness_is_escalated_to_the_mayor_and_the_overseer_and_closed() {
     let town = town_with_rig();
     witness_knobs(&town, "patrol_every = \"200ms\"");
-    let bead = town.create(&["Tricky migration"]);
-    town.ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
-    as_agent_ok(
-        &town,
-        "alpha/polecats/nux",
-        &[
-            "done",
-            "--status",
-            "escalated",
-            "-m",
-            "the schema is locked",
-        ],
-    );
+    let (bead, out) = crate::util::polecat_escalates(&town);
+    assert!(out.status.success(), "{}", crate::util::stderr(&out));
     let t = RunningTown::start_in(town);
     for to in ["overseer", "mayor"] {
         let mail = wait_for("the escalated HELP", Duration::from_secs(30), || {

@@ -19,19 +19,7 @@ fn inbox(town: &TestTown, address: &str) -> Vec<Value> {
 #[test]
 fn done_escalated_sends_help_to_the_witness_and_the_mayor() {
     let town = town_with_rig();
-    let bead = town.create(&["Tricky migration"]);
-    town.ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
-    let out = as_agent(
-        &town,
-        "alpha/polecats/nux",
-        &[
-            "done",
-            "--status",
-            "escalated",
-            "-m",
-            "the schema is locked",
-        ],
-    );
+    let (bead, out) = crate::util::polecat_escalates(&town);
     assert!(out.status.success(), "{}", stderr(&out));
     let said = stdout(&out);
     assert!(
