@@ -12,7 +12,8 @@
 //!         ├── crew (dynamic)      └── <name>  role: agent, session
 //!         ├── polecats (dynamic)  └── <name>  role: agent, session
 //!         ├── refinery            the merge queue (rigs on disk)
-//!         └── witness             patrols the polecats: nudge, restart, escalate (rigs on disk)
+//!         └── witness             role: agent, session? (the witness agent), patrol (nudge,
+//!                                 restart, escalate; rigs on disk)
 //! ```
 //!
 //! Paths are plain: a role's path is its address below `town/` (below `town/rigs/` for the
@@ -302,18 +303,7 @@ pub async fn ensure_rig(
         ));
     }
     if on_disk {
-        let args = super::witness_actor::WitnessArgs {
-            town: cfg.town.clone(),
-            rig: rig.to_string(),
-            ledger: gastown_actors::ledger::LedgerHandle::default(),
-            handler: cfg.handler.get().cloned(),
-        };
-        // At the witness's own tree path, `town/rigs/<rig>/witness`.
-        spec = spec.child(ChildSpec::actor(
-            Role::Witness.as_str(),
-            super::witness_actor::WitnessActor,
-            move || args.clone(),
-        ));
+        spec = spec.child(witness_child(cfg, rig)?);
     }
     rigs.start_child(ChildSpec::supervisor(place.id.clone(), spec))
         .await
@@ -322,6 +312,40 @@ pub async fn ensure_rig(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("rig {rig} did not start"))
+}
+
+/// The rig's witness: a role `<rig>/witness` (rest_for_one: agent, session?, patrol) whose
+/// `patrol` child is the mechanical witness (`super::witness_actor`), and whose session runs
+/// the rig's witness agent when `[roles] witness` names one (it judges the rig's escalations
+/// first, see `gastown_town::escalation::routing`). A runtime that does not resolve is an error
+/// that names the key.
+fn witness_child(cfg: &TreeConfig, rig: &str) -> Result<ChildSpec, String> {
+    let config = gastown_town::rig::Rig::load(&cfg.town, rig)
+        .map_err(|e| e.to_string())?
+        .config;
+    let runtime = gastown_town::witness::agent_runtime(&cfg.town, &config)
+        .map(|name| {
+            resolve_runtime(&name, cfg, &[]).map_err(|e| {
+                format!(
+                    "the witness agent of rig {rig} (`[roles] witness` in its rig.toml or town.toml) cannot run: {e}"
+                )
+            })
+        })
+        .transpose()?;
+    let args = super::witness_actor::WitnessArgs {
+        town: cfg.town.clone(),
+        rig: rig.to_string(),
+        ledger: gastown_actors::ledger::LedgerHandle::default(),
+        handler: cfg.handler.get().cloned(),
+    };
+    let mut spec = role_spec(cfg, identity(&format!("{rig}/witness"))?, runtime);
+    // At `town/rigs/<rig>/witness/patrol`.
+    spec.extra_children = vec![ChildSpec::actor(
+        "patrol",
+        super::witness_actor::WitnessActor,
+        move || args.clone(),
+    )];
+    Ok(role_child(spec))
 }
 
 #[cfg(test)]

@@ -143,7 +143,9 @@ fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_ne
     );
     assert!(!mayor.contains(&format!("{alive} is")), "{mayor}");
     // The steps are visible on the witness's node in `gastown actors`, the live one absent.
-    let note = t.node("town/rigs/alpha/witness").expect("the witness runs")["note"]
+    let note = t
+        .node("town/rigs/alpha/witness/patrol")
+        .expect("the witness runs")["note"]
         .as_str()
         .expect("the witness reports its steps")
         .to_string();

@@ -126,6 +126,19 @@ pub fn handle_escalation(caller: &Caller, what: &str) -> Result<(), Forbidden> {
     }
 }
 
+/// Closing or forwarding an escalation a witness agent holds (`judge`: the address holding it,
+/// if any): the mayor, the overseer, and that witness agent.
+pub fn judge_escalation(caller: &Caller, judge: Option<&str>, what: &str) -> Result<(), Forbidden> {
+    match caller {
+        Caller::Agent(me) if judge == Some(me.address.as_str()) => Ok(()),
+        Caller::Overseer => Ok(()),
+        Caller::Agent(me) if me.role == Role::Mayor => Ok(()),
+        Caller::Agent(_) => Err(Forbidden::new(format!(
+            "{caller} may not {what} this escalation: only the mayor, the overseer and the witness agent judging it may"
+        ))),
+    }
+}
+
 /// Closing a convoy by hand (it then counts as delivered or abandoned for everyone watching it):
 /// the overseer, the mayor, and whoever created it.
 pub fn close_convoy(caller: &Caller, creator: &str) -> Result<(), Forbidden> {

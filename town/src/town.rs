@@ -113,6 +113,10 @@ pub struct RolesSection {
     pub mayor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deacon: Option<String>,
+    /// The runtime of every rig's witness agent (a rig's own `[roles] witness` wins): it judges
+    /// the rig's escalations before they go up. None: the witness stays mechanical.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<String>,
 }
 
 /// `[run]` in `town.toml`; durations in humantime syntax, parsed when the file is read.

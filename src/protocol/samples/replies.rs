@@ -44,6 +44,10 @@ fn escalation() -> Escalation {
         acked_by: None,
         acked_at: None,
         closed_reason: None,
+        judge: None,
+        judge_until: None,
+        judge_released: None,
+        judge_note: None,
     }
 }
 
@@ -62,6 +66,11 @@ fn escalation_replies() -> Vec<EscalateOutcome> {
         EscalateOutcome::Shown(escalation()),
         EscalateOutcome::Acked(escalation()),
         EscalateOutcome::Closed(escalation()),
+        EscalateOutcome::Forwarded {
+            escalation: escalation(),
+            routed: vec![s("mail:mayor")],
+            outside: vec![Outside::Bell],
+        },
     ]
 }
 

@@ -76,6 +76,10 @@ pub fn requests() -> Vec<TownRequest> {
                 id: s("gt-esc"),
                 reason: Some(s("fixed")),
             },
+            EscalateRequest::Forward {
+                id: s("gt-esc"),
+                note: Some(s("the polecat is looping on a flaky test")),
+            },
         ]
         .map(TownRequest::Escalate),
     );

@@ -13,6 +13,7 @@ fn config() -> WitnessConfig {
         hung_after: HumanDuration(Duration::from_secs(1000)),
         nudges: 2,
         restarts: 1,
+        ..WitnessConfig::default()
     }
 }
 
