@@ -33,6 +33,7 @@
 pub mod agents;
 pub mod authz;
 pub mod caller;
+pub mod checkpoint;
 pub mod command;
 pub mod convoy;
 pub mod defaults;
