@@ -6,7 +6,7 @@
 //! ├── router        mail delivery into sessions
 //! ├── socket        the Unix socket server
 //! ├── mayor         role (rest_for_one): agent, session?
-//! ├── deacon        role: agent, session?, patrol, boot, dogs (dynamic)
+//! ├── deacon        role: agent, session?, patrol, boot, dogs (one actor per chore)
 //! └── rigs (dynamic)
 //!     └── <rig> (one_for_one)
 //!         ├── crew (dynamic)      └── <name>  role: agent, session
@@ -74,7 +74,7 @@ pub fn town_spec(
         identity("deacon")?,
         configured_runtime(cfg, Role::Deacon)?,
     );
-    deacon.extra_children = deacon_children(cfg.patrol_interval);
+    deacon.extra_children = deacon_children(cfg);
     Ok(SupervisorSpec::new(Strategy::OneForOne)
         .with_intensity(Intensity::new(10, Duration::from_secs(60)))
         .child(ledger_child)
@@ -88,14 +88,19 @@ pub fn town_spec(
         )))
 }
 
-fn deacon_children(interval: Duration) -> Vec<ChildSpec> {
+fn deacon_children(cfg: &TreeConfig) -> Vec<ChildSpec> {
+    let interval = cfg.patrol_interval;
+    let mut dogs = SupervisorSpec::new(Strategy::OneForOne);
+    for dog in super::dogs::children(&cfg.town) {
+        dogs = dogs.child(dog);
+    }
     vec![
         ChildSpec::actor("patrol", Patrol, move || interval).with_name(PATROL_NAME),
         ChildSpec::actor("boot", Boot, move || BootArgs {
             every: interval,
             stale_after: interval * 3,
         }),
-        ChildSpec::supervisor(names::DOGS, SupervisorSpec::new(Strategy::Dynamic)),
+        ChildSpec::supervisor(names::DOGS, dogs),
     ]
 }
 

@@ -38,6 +38,9 @@ pub struct Checkpoint {
     pub base: String,
     /// When it was taken (the commit's date, ISO 8601).
     pub at: String,
+    /// The branch the worktree was on (`None`: detached, or not recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
     /// The paths it changes against its base.
     pub files: Vec<String>,
 }
@@ -155,6 +158,12 @@ fn read(bare: &Path, agent: &AgentIdentity, commit: &str) -> Result<Checkpoint> 
         format!("checkpoint {commit} of {agent} has no base commit (its objects are missing?)")
     })?;
     let at = git_cli::git(bare, &["show", "-s", "--format=%cI", commit])?;
+    let body = git_cli::git(bare, &["show", "-s", "--format=%B", commit])?;
+    let branch = body
+        .lines()
+        .find_map(|l| l.strip_prefix("branch: "))
+        .filter(|b| !b.starts_with('('))
+        .map(str::to_string);
     let files = git_cli::git(bare, &["diff", "--name-only", &base, commit])?
         .lines()
         .map(str::to_string)
@@ -164,6 +173,7 @@ fn read(bare: &Path, agent: &AgentIdentity, commit: &str) -> Result<Checkpoint> 
         commit: commit.to_string(),
         base,
         at,
+        branch,
         files,
     })
 }
@@ -275,6 +285,24 @@ pub fn restore(town: &crate::town::Town, agent: &AgentIdentity) -> Result<Restor
         checkpoint,
         conflicts,
     })
+}
+
+/// After a polecat's worktree was made again from its branch (it had been lost): put back its
+/// latest checkpoint if it was taken on that same branch (an older bead's checkpoint is left
+/// alone). `Ok(None)` when there is none to restore.
+pub fn restore_after_remake(
+    town: &crate::town::Town,
+    agent: &AgentIdentity,
+) -> Result<Option<Restored>> {
+    let (_, worktree) = polecat_of(town, agent)?;
+    let Some(latest) = latest(town, agent)? else {
+        return Ok(None);
+    };
+    let branch = git_cli::current_branch(&worktree)?;
+    if latest.branch.is_none() || latest.branch != branch {
+        return Ok(None);
+    }
+    restore(town, agent).map(Some)
 }
 
 #[cfg(test)]

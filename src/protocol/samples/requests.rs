@@ -83,6 +83,10 @@ pub fn requests() -> Vec<TownRequest> {
         ]
         .map(TownRequest::Escalate),
     );
+    all.push(TownRequest::Dogs);
+    all.push(TownRequest::DogRun {
+        name: s("checkpoint"),
+    });
     all
 }
 
