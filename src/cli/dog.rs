@@ -70,12 +70,12 @@ pub fn run(town: &Town, cmd: DogCommand) -> Result<()> {
                         )
                     })?;
                     let mut report = DogReport::configured(&name, &config, false);
-                    let outcome = dogs::run_chore(town, &name);
+                    let outcome = dogs::run_chore(town, &name, false);
                     report.runs = 1;
                     report.last_run = Some(gastown_beads::time::now_rfc3339());
                     report.last_ok = Some(outcome.is_ok());
                     report.last_outcome = Some(match &outcome {
-                        Ok(summary) => summary.clone(),
+                        Ok(done) => done.summary.clone(),
                         Err(e) => format!("{e:#}"),
                     });
                     report.failures_in_a_row = u32::from(outcome.is_err());

@@ -11,6 +11,7 @@ pub mod bead;
 mod checkpoint;
 mod config;
 mod convoy;
+mod doctor;
 mod dog;
 pub mod escalate;
 pub mod formula;
@@ -163,6 +164,16 @@ pub enum Command {
     /// The deacon's dogs: chores on timers (list them, run one now).
     #[command(subcommand)]
     Dog(dog::DogCommand),
+    /// Check the town's health: configs, ledger, stale files, runtimes, origins, disk, git.
+    /// Exit status 0 all ok, 1 warnings, 2 errors.
+    Doctor {
+        /// Also repair what can be repaired without losing work (the overseer only).
+        #[arg(long)]
+        fix: bool,
+        /// Print the checks as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Do not disturb: hold your mail instead of having it typed into your session.
     Dnd {
         /// on: hold mail; off: deliver it into the session again.
@@ -332,6 +343,13 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Escalate(args) => escalate::run(&find_town(&cli.town)?, args),
         Command::Checkpoint(cmd) => checkpoint::run(&find_town(&cli.town)?, cmd),
         Command::Dog(cmd) => dog::run(&find_town(&cli.town)?, cmd),
+        Command::Doctor { fix, json } => {
+            let code = doctor::run(cli.town.as_deref(), fix, json)?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+            Ok(())
+        }
         Command::Dnd { state, agent } => mail::run_request(
             &find_town(&cli.town)?,
             MailRequest::Dnd {

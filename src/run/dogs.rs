@@ -63,7 +63,7 @@ pub enum DogMsg {
     /// The dog's report as it stands.
     Report(RpcReplyPort<DogReport>),
     /// A chore ended (sent by its task).
-    Finished(Result<String, String>),
+    Finished(Result<dogs::ChoreOutcome, String>),
 }
 
 pub struct DogState {
@@ -129,7 +129,7 @@ fn start(myself: &ActorRef<DogMsg>, state: &mut DogState) {
     let (town, name) = (state.args.town.clone(), state.args.name.clone());
     let me = myself.clone();
     tokio::spawn(async move {
-        let outcome = tokio::task::spawn_blocking(move || dogs::run_chore(&town, &name))
+        let outcome = tokio::task::spawn_blocking(move || dogs::run_chore(&town, &name, true))
             .await
             .map_err(|e| format!("the chore panicked or was cancelled: {e}"))
             .and_then(|r| r.map_err(|e| format!("{e:#}")));
@@ -137,7 +137,7 @@ fn start(myself: &ActorRef<DogMsg>, state: &mut DogState) {
     });
 }
 
-async fn finished(state: &mut DogState, outcome: Result<String, String>) {
+async fn finished(state: &mut DogState, outcome: Result<dogs::ChoreOutcome, String>) {
     state.busy = false;
     let name = state.args.name.clone();
     let report = &mut state.report;
@@ -145,14 +145,20 @@ async fn finished(state: &mut DogState, outcome: Result<String, String>) {
     report.last_run = Some(gastown_beads::time::now_rfc3339());
     let every = state.args.config.every.0;
     match outcome {
-        Ok(summary) => {
+        Ok(outcome) => {
+            let summary = outcome.summary;
             tracing::info!(dog = %name, "{summary}");
+            for (severity, message) in &outcome.findings {
+                raise(&state.args, *severity, message).await;
+            }
+            let report = &mut state.report;
             report.last_outcome = Some(summary);
             report.last_ok = Some(true);
             report.failures_in_a_row = 0;
             state.next_due = Instant::now() + every;
         }
         Err(error) => {
+            let report = &mut state.report;
             report.failures_in_a_row += 1;
             let n = report.failures_in_a_row;
             let wait = every
@@ -174,11 +180,18 @@ async fn finished(state: &mut DogState, outcome: Result<String, String>) {
 
 /// One escalation for a dog whose chore keeps failing (a repeat folds into the open one).
 async fn escalate(args: &DogArgs, error: &str) {
-    let source = format!("deacon/dogs/{}", args.name);
     let message = format!(
         "the {name} dog failed {ESCALATE_AT} times in a row and backs off; the last error: {error}\n\nRun it by hand with `gastown dog run {name}` to see it fail, and `gastown doctor` for what else may be wrong.",
         name = args.name
     );
+    raise(args, Severity::Medium, &message).await;
+}
+
+/// Raise an escalation from `deacon/dogs/<name>` (folded into an open one it repeats, and then
+/// not routed again).
+async fn raise(args: &DogArgs, severity: Severity, message: &str) {
+    let source = format!("deacon/dogs/{}", args.name);
+    let message = message.to_string();
     let town = args.town.clone();
     let raised = args
         .ledger
@@ -186,7 +199,7 @@ async fn escalate(args: &DogArgs, error: &str) {
             let raised = escalation::raise(
                 l,
                 &Raise {
-                    severity: Severity::Medium,
+                    severity,
                     source: &source,
                     bead: None,
                     message: &message,

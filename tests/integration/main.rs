@@ -9,6 +9,7 @@ mod config;
 mod convoy;
 mod delivery;
 mod demo;
+mod doctor;
 mod durable;
 mod escalation;
 mod finish;

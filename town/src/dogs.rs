@@ -6,6 +6,8 @@
 //! Dogs so far:
 //! - `checkpoint` — every polecat worktree with uncommitted work is saved as a checkpoint
 //!   (`crate::checkpoint`), so a crash or a lost worktree never loses it.
+//! - `doctor` — the doctor's checks (`crate::doctor`, never `--fix`); each finding is raised as
+//!   an escalation once (the same finding again folds into the open one).
 
 use crate::duration::HumanDuration;
 use anyhow::{Result, bail};
@@ -14,7 +16,26 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The dogs there are, with their default period.
-pub const KNOWN: &[(&str, Duration)] = &[("checkpoint", Duration::from_secs(5 * 60))];
+pub const KNOWN: &[(&str, Duration)] = &[
+    ("checkpoint", Duration::from_secs(5 * 60)),
+    ("doctor", Duration::from_secs(60 * 60)),
+];
+
+/// What a chore did: its summary line, and findings to escalate (severity, message).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChoreOutcome {
+    pub summary: String,
+    pub findings: Vec<(crate::escalation::Severity, String)>,
+}
+
+impl From<String> for ChoreOutcome {
+    fn from(summary: String) -> ChoreOutcome {
+        ChoreOutcome {
+            summary,
+            findings: Vec::new(),
+        }
+    }
+}
 
 /// `[dogs.<name>]` in `town.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,10 +127,11 @@ impl DogReport {
     }
 }
 
-/// Run dog `name`'s chore once; its outcome in a line.
-pub fn run_chore(town: &crate::town::Town, name: &str) -> Result<String> {
+/// Run dog `name`'s chore once (`supervised`: under `gastown run`, which holds the ledger).
+pub fn run_chore(town: &crate::town::Town, name: &str, supervised: bool) -> Result<ChoreOutcome> {
     match name {
-        "checkpoint" => checkpoint_all(town),
+        "checkpoint" => checkpoint_all(town).map(ChoreOutcome::from),
+        "doctor" => Ok(doctor(town, supervised)),
         other => bail!(
             "there is no dog {other:?}; the dogs are {}",
             names().join(", ")
@@ -146,5 +168,44 @@ pub fn checkpoint_all(town: &crate::town::Town) -> Result<String> {
         Ok(summary)
     } else {
         bail!("{summary}, {} failed: {}", failed.len(), failed.join("; "))
+    }
+}
+
+/// The doctor dog: every check that is not ok becomes a finding (a warning low, an error high),
+/// worded the same each time so a repeat folds into the open escalation.
+pub fn doctor(town: &crate::town::Town, supervised: bool) -> ChoreOutcome {
+    use crate::doctor::{Options, Places, Status, examine};
+    use crate::escalation::Severity;
+    let checks = examine(
+        &town.root,
+        Options {
+            fix: false,
+            supervisor_running: supervised,
+            remote_timeout: None,
+        },
+        &Places::default(),
+    );
+    let findings: Vec<(Severity, String)> = checks
+        .iter()
+        .filter(|c| c.status != Status::Ok)
+        .map(|c| {
+            let severity = if c.status == Status::Error {
+                Severity::High
+            } else {
+                Severity::Low
+            };
+            (
+                severity,
+                format!(
+                    "the doctor finds a problem: {}\n\nRun `gastown doctor` for what it found and the fix ({}).",
+                    c.name,
+                    c.fix.as_deref().unwrap_or("see the check")
+                ),
+            )
+        })
+        .collect();
+    ChoreOutcome {
+        summary: format!("{} checks, {} finding(s)", checks.len(), findings.len()),
+        findings,
     }
 }

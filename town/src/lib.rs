@@ -37,6 +37,7 @@ pub mod checkpoint;
 pub mod command;
 pub mod convoy;
 pub mod defaults;
+pub mod doctor;
 pub mod dogs;
 pub mod duration;
 pub mod escalation;

@@ -232,6 +232,31 @@ impl Town {
         )
     }
 
+    /// The root of the town [`Town::find`] would load, without reading its config (the doctor
+    /// examines towns whose town.toml does not parse).
+    pub fn find_root(explicit: Option<&Path>) -> Result<PathBuf> {
+        if let Some(dir) = explicit {
+            if !dir.join(CONFIG_FILE).is_file() {
+                bail!(
+                    "{} is not a town (no {CONFIG_FILE}): create one with `gastown install {}`",
+                    dir.display(),
+                    dir.display()
+                );
+            }
+            return Ok(dir.to_path_buf());
+        }
+        let cwd = std::env::current_dir().context("cannot read the working directory")?;
+        cwd.ancestors()
+            .find(|dir| dir.join(CONFIG_FILE).is_file())
+            .map(Path::to_path_buf)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "not inside a town (no {CONFIG_FILE} in {} or above): pass --town <dir>, set GASTOWN_TOWN, or create one with `gastown install <dir>`",
+                    cwd.display()
+                )
+            })
+    }
+
     /// Read a town whose root is known.
     pub fn load(root: &Path) -> Result<Town> {
         let root = root

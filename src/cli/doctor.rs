@@ -1,0 +1,84 @@
+//! `gastown doctor [--fix] [--json]`: the town's health checks (`gastown_town::doctor`,
+//! `docs/doctor.md`). Exit status 0 when all is well, 1 with warnings, 2 with an error.
+
+use crate::output;
+use anyhow::Result;
+use gastown_town::doctor::{self, Check, Options, Places, Status};
+use gastown_town::town::{RUNTIME_DIR, Town};
+use std::path::Path;
+
+/// Run the checks on the town at or above `explicit`; returns the exit code.
+pub fn run(explicit: Option<&Path>, fix: bool, json: bool) -> Result<i32> {
+    let root = Town::find_root(explicit)?;
+    let runtime = root.join(RUNTIME_DIR);
+    let socket = match std::env::var_os("GASTOWN_SOCKET") {
+        Some(path) if !path.is_empty() => path.into(),
+        _ => crate::socket::locate_socket(&runtime),
+    };
+    // A supervisor answers only when town.toml parses (the client needs the town).
+    let supervisor_running = Town::load(&root)
+        .ok()
+        .is_some_and(|town| crate::client::connect(&town).ok().flatten().is_some());
+    if fix {
+        let caller = match Town::load(&root) {
+            Ok(town) => crate::cli::routed::caller(&town)?,
+            Err(_) => crate::cli::routed::caller_from_env()?,
+        };
+        gastown_town::authz::overseer_only(&caller, "run `gastown doctor --fix`")?;
+    }
+    let checks = doctor::examine(
+        &root,
+        Options {
+            fix,
+            supervisor_running,
+            remote_timeout: None,
+        },
+        &Places {
+            socket: Some(socket),
+        },
+    );
+    let text = if json {
+        format!("{}\n", serde_json::to_string_pretty(&checks)?)
+    } else {
+        render(&checks, fix)
+    };
+    output::text(&text)?;
+    Ok(doctor::exit_code(&checks))
+}
+
+fn render(checks: &[Check], fix: bool) -> String {
+    let mut out = String::new();
+    for c in checks {
+        let mark = match (c.status, c.fixed) {
+            (_, true) => "fixed",
+            (Status::Ok, _) => "ok",
+            (Status::Warn, _) => "warn",
+            (Status::Error, _) => "ERROR",
+        };
+        out.push_str(&format!("{mark:<6} {:<22} {}\n", c.name, c.found));
+        if let (Some(what), false) = (&c.fix, c.fixed) {
+            out.push_str(&format!("       {:<22} fix: {what}\n", ""));
+        }
+    }
+    let (warn, error) = checks
+        .iter()
+        .filter(|c| !c.fixed)
+        .fold((0, 0), |(w, e), c| match c.status {
+            Status::Warn => (w + 1, e),
+            Status::Error => (w, e + 1),
+            Status::Ok => (w, e),
+        });
+    let fixed = checks.iter().filter(|c| c.fixed).count();
+    out.push_str(&format!(
+        "\n{} checks: {error} error(s), {warn} warning(s){}\n",
+        checks.len(),
+        if fix {
+            format!(", {fixed} fixed")
+        } else if warn + error > 0 {
+            "; `gastown doctor --fix` repairs what it safely can".to_string()
+        } else {
+            String::new()
+        }
+    ));
+    out
+}

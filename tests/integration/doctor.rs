@@ -1,0 +1,219 @@
+//! `gastown doctor` through the real binary: all ok on a healthy town; on a town with each fault
+//! it names the fault, `--fix` repairs what it safely can (nothing that could hold work is
+//! removed) and leaves the rest reported; exit codes 0/1/2.
+
+use crate::running::RunningTown;
+use crate::util::{TestTown, stderr, stdout, town_with_rig};
+use serde_json::Value;
+
+/// `gastown doctor [extra] --json` → (exit code, checks by name).
+fn doctor(town: &TestTown, extra: &[&str]) -> (i32, Vec<Value>) {
+    let mut args = vec!["doctor", "--json"];
+    args.extend_from_slice(extra);
+    let out = town.run(&args);
+    let checks: Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| {
+        panic!(
+            "doctor printed no JSON ({e}): {}{}",
+            stdout(&out),
+            stderr(&out)
+        )
+    });
+    (
+        out.status.code().expect("an exit code"),
+        checks.as_array().expect("array").clone(),
+    )
+}
+
+fn check<'a>(checks: &'a [Value], name: &str) -> &'a Value {
+    checks
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {checks:?}"))
+}
+
+#[test]
+fn a_healthy_town_is_all_ok_and_with_a_supervisor_its_ledger_is_left_to_it() {
+    let town = town_with_rig();
+    let (code, checks) = doctor(&town, &[]);
+    let bad: Vec<&Value> = checks.iter().filter(|c| c["status"] != "ok").collect();
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(code, 0);
+    for name in [
+        "git",
+        "disk",
+        "town-config",
+        "rig-config alpha",
+        "ledger",
+        "origin alpha",
+    ] {
+        check(&checks, name);
+    }
+    let plain = town.ok(&["doctor"]);
+    assert!(plain.contains("0 error(s), 0 warning(s)"), "{plain}");
+    let t = RunningTown::start_in(town);
+    let (code, checks) = doctor(&t.town, &[]);
+    assert_eq!(code, 0, "{checks:?}");
+    assert_eq!(
+        check(&checks, "ledger")["found"],
+        "held by the running supervisor"
+    );
+    assert!(
+        checks.iter().all(|c| c["name"] != "stale-socket"),
+        "{checks:?}"
+    );
+}
+
+#[test]
+fn each_fault_is_named_and_fix_repairs_only_what_cannot_lose_work() {
+    let town = town_with_rig();
+    let bead = town.create(&["Work for a rig that will vanish"]);
+    // A rig whose directory is gone, with a bead still hooked to one of its polecats.
+    let elsewhere = town.root.parent().expect("parent").join("b");
+    let src = crate::util::source_repo(&elsewhere);
+    town.ok(&["rig", "add", "beta", &src]);
+    town.ok(&["sling", &bead, "beta/polecats/nux", "--no-formula"]);
+    std::fs::remove_dir_all(town.root.join("beta")).expect("the rig vanishes");
+    // A stale socket file, a worktree turned into a plain directory, a runtime with no program.
+    std::fs::write(town.root.join(".runtime/gastown.sock"), "").expect("socket file");
+    let plain = town.root.join("alpha/polecats/ghost/rig");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    std::fs::write(plain.join("notes.txt"), "keep me\n").expect("write");
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str(
+        "\n[agents.ghostly]\ncommand = \"gastown-no-such-program\"\nprompt = \"typed\"\n",
+    );
+    text = text.replace("[roles]\n", "[roles]\ndeacon = \"ghostly\"\n");
+    std::fs::write(&config, text).expect("write");
+
+    let (code, checks) = doctor(&town, &[]);
+    assert_eq!(code, 2, "{checks:?}");
+    assert_eq!(check(&checks, "stale-socket")["status"], "warn");
+    assert_eq!(check(&checks, "stale-hooks")["status"], "warn");
+    assert!(
+        check(&checks, "stale-hooks")["found"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&bead)
+    );
+    assert_eq!(check(&checks, "orphans")["status"], "warn");
+    assert_eq!(check(&checks, "runtime ghostly")["status"], "error");
+    assert!(
+        check(&checks, "runtime ghostly")["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("gastown config agent set ghostly")
+    );
+
+    // A polecat may not --fix.
+    let out = crate::util::as_agent(&town, "alpha/polecats/nux", &["doctor", "--fix"]);
+    assert!(
+        stderr(&out).contains("only the overseer"),
+        "{}",
+        stderr(&out)
+    );
+
+    let (code, checks) = doctor(&town, &["--fix"]);
+    assert_eq!(code, 2, "the runtime is still missing: {checks:?}");
+    assert_eq!(check(&checks, "stale-socket")["fixed"], true);
+    assert_eq!(check(&checks, "stale-hooks")["fixed"], true);
+    assert_eq!(check(&checks, "orphans")["fixed"], false, "never removed");
+    assert!(!town.root.join(".runtime/gastown.sock").exists());
+    assert_eq!(
+        std::fs::read_to_string(plain.join("notes.txt")).expect("kept"),
+        "keep me\n"
+    );
+    let shown: Value =
+        serde_json::from_str(&town.ok(&["bead", "show", &bead, "--json"])).expect("json");
+    assert_eq!(
+        shown["status"], "open",
+        "released back to ready, kept: {shown}"
+    );
+    // What is left is reported again.
+    let (_, checks) = doctor(&town, &[]);
+    assert_eq!(check(&checks, "runtime ghostly")["status"], "error");
+    assert!(checks.iter().all(|c| c["name"] != "stale-socket"));
+    assert_eq!(check(&checks, "stale-hooks")["status"], "ok");
+}
+
+#[test]
+fn broken_configs_and_a_damaged_index_are_named_and_the_index_rebuilt_from_git() {
+    let town = town_with_rig();
+    let bead = town.create(&["Kept in git"]);
+    town.ok(&["sync"]);
+    // A truncated redb index: an error, then moved aside (kept) and rebuilt from git.
+    let index = town.root.join(".runtime/ledger.redb");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&index)
+        .expect("index");
+    f.set_len(100).expect("truncate");
+    let (code, checks) = doctor(&town, &[]);
+    assert_eq!(code, 2);
+    assert_eq!(check(&checks, "ledger")["status"], "error");
+    let (code, checks) = doctor(&town, &["--fix"]);
+    assert_eq!(check(&checks, "ledger")["fixed"], true, "{checks:?}");
+    assert_eq!(code, 0, "{checks:?}");
+    let aside = std::fs::read_dir(town.root.join(".runtime"))
+        .expect("runtime dir")
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains("damaged"));
+    assert!(aside, "the damaged index is kept");
+    assert!(town.ok(&["bead", "show", &bead]).contains("Kept in git"));
+    // A rig.toml that does not parse, then a town.toml that does not: named, the rest still run.
+    std::fs::write(town.root.join("alpha/rig.toml"), "name = \n").expect("write");
+    let (code, checks) = doctor(&town, &[]);
+    assert_eq!(code, 2);
+    assert_eq!(check(&checks, "rig-config alpha")["status"], "error");
+    std::fs::write(town.root.join("town.toml"), "[[[ not toml").expect("write");
+    let (code, checks) = doctor(&town, &[]);
+    assert_eq!(code, 2);
+    assert_eq!(check(&checks, "town-config")["status"], "error");
+    assert!(
+        check(&checks, "town-config")["found"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("town.toml")
+    );
+    check(&checks, "git");
+    check(&checks, "disk");
+}
+
+#[test]
+fn the_doctor_dog_escalates_a_finding_once_however_often_it_runs() {
+    let town = town_with_rig();
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str(
+        "\n[agents.ghostly]\ncommand = \"gastown-no-such-program\"\nprompt = \"typed\"\n",
+    );
+    text.push_str("\n[dogs.doctor]\nevery = \"1h\"\n");
+    std::fs::write(&config, text).expect("write");
+    // The broken runtime is the rig's: the doctor finds it.
+    let rig_toml = town.root.join("alpha/rig.toml");
+    let rig = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    std::fs::write(&rig_toml, format!("runtime = \"ghostly\"\n{rig}")).expect("write");
+    let t = RunningTown::start_in(town);
+    for _ in 0..3 {
+        let ran: Value =
+            serde_json::from_str(&t.town.ok(&["dog", "run", "doctor", "--json"])).expect("json");
+        assert_eq!(ran["last_ok"], true, "{ran}");
+    }
+    let list: Value =
+        serde_json::from_str(&t.town.ok(&["escalate", "list", "--json"])).expect("json");
+    let from_doctor: Vec<&Value> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|e| e["source"] == "deacon/dogs/doctor")
+        .collect();
+    assert_eq!(from_doctor.len(), 1, "one finding, one escalation: {list}");
+    assert_eq!(from_doctor[0]["severity"], "high");
+    assert_eq!(from_doctor[0]["count"], 3, "the repeats folded into it");
+    assert!(
+        from_doctor[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("runtime ghostly")
+    );
+}

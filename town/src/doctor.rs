@@ -1,0 +1,531 @@
+//! `gastown doctor`: what is wrong with a town, and what can be fixed without losing work
+//! (`docs/doctor.md`). Each check has a name, a status, what it found and the fix; `--fix` does
+//! only fixes that cannot lose work (a damaged index is moved aside, never deleted; a stale
+//! socket or lock of a dead process is removed; a hook whose identity is gone is released with
+//! its bead kept) and leaves the rest reported.
+//!
+//! The doctor works on a town whose `town.toml` does not even parse (it finds the root by the
+//! file, then reports the parse error); checks that need what failed are skipped, saying why.
+
+use crate::rig::{Rig, RigConfig};
+use crate::town::{CONFIG_FILE, RUNTIME_DIR, Town};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Warn,
+    Error,
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable name (`town-config`, `ledger`, …).
+    pub name: String,
+    pub status: Status,
+    /// What was found.
+    pub found: String,
+    /// What to do about it (none when ok).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+    /// `--fix` repaired it (the status is then what it was before).
+    #[serde(default)]
+    pub fixed: bool,
+}
+
+impl Check {
+    fn ok(name: &str, found: impl Into<String>) -> Check {
+        Check {
+            name: name.to_string(),
+            status: Status::Ok,
+            found: found.into(),
+            fix: None,
+            fixed: false,
+        }
+    }
+
+    fn bad(name: &str, status: Status, found: impl Into<String>, fix: impl Into<String>) -> Check {
+        Check {
+            name: name.to_string(),
+            status,
+            found: found.into(),
+            fix: Some(fix.into()),
+            fixed: false,
+        }
+    }
+}
+
+/// What the doctor needs to know from outside the town's files.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Do the fixes that cannot lose work.
+    pub fix: bool,
+    /// A supervisor answers on the town's socket (it holds the ledger).
+    pub supervisor_running: bool,
+    /// How long a remote may take to answer.
+    pub remote_timeout: Option<Duration>,
+}
+
+/// Where the town's socket is (the binary knows how it is placed).
+#[derive(Debug, Clone, Default)]
+pub struct Places {
+    pub socket: Option<PathBuf>,
+}
+
+/// The exit code of a report: 0 all ok, 1 warnings only, 2 an error (after fixes, a fixed
+/// finding no longer counts).
+pub fn exit_code(checks: &[Check]) -> i32 {
+    match checks.iter().filter(|c| !c.fixed).map(|c| c.status).max() {
+        Some(Status::Error) => 2,
+        Some(Status::Warn) => 1,
+        _ => 0,
+    }
+}
+
+/// Run every check on the town at `root`.
+pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
+    let mut checks = vec![git_version(), disk_space(root)];
+    let town = match Town::load(root) {
+        Ok(town) => {
+            checks.push(Check::ok("town-config", format!("{CONFIG_FILE} is valid")));
+            Some(town)
+        }
+        Err(e) => {
+            checks.push(Check::bad(
+                "town-config",
+                Status::Error,
+                format!("{e:#}"),
+                format!(
+                    "fix {} by hand (the message names the key); everything else waits for it",
+                    root.join(CONFIG_FILE).display()
+                ),
+            ));
+            None
+        }
+    };
+    checks.extend(rig_configs(root));
+    checks.extend(runtime_files(opts, places));
+    let Some(town) = town else {
+        return checks;
+    };
+    checks.push(ledger(&town, opts));
+    checks.extend(runtimes(&town));
+    checks.extend(origins(&town, opts));
+    checks.push(checkpoints(&town));
+    if !opts.supervisor_running
+        && let Ok(mut ledger) = town.open_ledger()
+    {
+        checks.push(stale_hooks(&town, &mut ledger, opts.fix));
+        checks.push(orphans(&town, &ledger));
+        if let Err(e) = ledger.close_ledger() {
+            checks.push(Check::bad(
+                "ledger",
+                Status::Error,
+                format!("cannot flush the ledger to git: {e}"),
+                "free disk space, then run `gastown doctor` again",
+            ));
+        }
+    }
+    checks
+}
+
+fn git_version() -> Check {
+    let out = std::process::Command::new("git").arg("--version").output();
+    let text = match out {
+        Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        _ => {
+            return Check::bad(
+                "git",
+                Status::Error,
+                "git is not installed or not on PATH",
+                "install git 2.38 or later (e.g. `apt-get install git`)",
+            );
+        }
+    };
+    let version: Vec<u32> = text
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or("")
+        .split('.')
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    // `git merge-tree --write-tree`, which the refinery uses, came with 2.38.
+    if version.as_slice() < [2, 38].as_slice() {
+        return Check::bad(
+            "git",
+            Status::Error,
+            format!("{text}: older than 2.38"),
+            "install git 2.38 or later (the refinery merges with `git merge-tree --write-tree`)",
+        );
+    }
+    Check::ok("git", text)
+}
+
+/// Free space below these is a warning / an error.
+const DISK_WARN: u64 = 1 << 30;
+const DISK_ERROR: u64 = 100 << 20;
+
+fn disk_space(root: &Path) -> Check {
+    let Some(free) = free_bytes(root) else {
+        return Check::bad(
+            "disk",
+            Status::Warn,
+            format!("cannot read the free space of {}", root.display()),
+            "check it with `df -h`",
+        );
+    };
+    let shown = format!("{:.1} GiB free", free as f64 / f64::from(1u32 << 30));
+    if free < DISK_ERROR {
+        Check::bad(
+            "disk",
+            Status::Error,
+            shown,
+            "free disk space: the ledger refuses changes it cannot make durable",
+        )
+    } else if free < DISK_WARN {
+        Check::bad("disk", Status::Warn, shown, "free disk space soon")
+    } else {
+        Check::ok("disk", shown)
+    }
+}
+
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we own; `c` is a valid C string.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::statvfs(c.as_ptr(), &mut stat) } != 0 {
+        return None;
+    }
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Every directory of the town holding a rig.toml, checked.
+fn rig_configs(root: &Path) -> Vec<Check> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return out;
+    };
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join(crate::rig::RIG_CONFIG_FILE).is_file())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let check = format!("rig-config {name}");
+        match Rig::from_dir(&dir) {
+            Ok(_) => out.push(Check::ok(&check, "rig.toml is valid")),
+            Err(e) => out.push(Check::bad(
+                &check,
+                Status::Error,
+                e.to_string(),
+                format!(
+                    "fix {} by hand (the message names the key)",
+                    dir.join(crate::rig::RIG_CONFIG_FILE).display()
+                ),
+            )),
+        }
+    }
+    out
+}
+
+/// A socket left by a supervisor that is gone.
+/// The pid locks (`run.lock`, `ledger.lock`) are flocks the kernel drops when their owner dies:
+/// a file left behind never blocks anyone, so it is no finding.
+fn runtime_files(opts: Options, places: &Places) -> Vec<Check> {
+    let mut out = Vec::new();
+    let Some(socket) = places.socket.clone() else {
+        return out;
+    };
+    if socket.exists() && !opts.supervisor_running {
+        let mut c = Check::bad(
+            "stale-socket",
+            Status::Warn,
+            format!(
+                "{} exists but no supervisor answers on it",
+                socket.display()
+            ),
+            "remove it (`gastown doctor --fix`); `gastown run` makes a new one",
+        );
+        if opts.fix && std::fs::remove_file(&socket).is_ok() {
+            c.fixed = true;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The ledger opens (its index reconciled with git both ways); with a supervisor up it is the
+/// supervisor's and is not opened here.
+fn ledger(town: &Town, opts: Options) -> Check {
+    if opts.supervisor_running {
+        return Check::ok("ledger", "held by the running supervisor");
+    }
+    match town.open_ledger() {
+        Ok(ledger) => {
+            let n = ledger.len();
+            match ledger.close_ledger() {
+                Ok(()) => Check::ok("ledger", format!("{n} beads; the index agrees with git")),
+                Err(e) => Check::bad(
+                    "ledger",
+                    Status::Error,
+                    format!("cannot flush the ledger to git: {e}"),
+                    "free disk space, then run `gastown doctor` again",
+                ),
+            }
+        }
+        Err(e) => {
+            let text = format!("{e:#}");
+            let index = town.root.join(RUNTIME_DIR).join("ledger.redb");
+            let unreadable = text.contains("unreadable");
+            let mut c = Check::bad(
+                "ledger",
+                Status::Error,
+                text,
+                if unreadable {
+                    "`gastown doctor --fix` moves the damaged index aside (kept, never deleted) and rebuilds it from git; only changes that never reached git are not in the new one".to_string()
+                } else {
+                    "see the message".to_string()
+                },
+            );
+            if opts.fix && unreadable {
+                let secs = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default();
+                let aside = index.with_extension(format!("redb.damaged-{secs}"));
+                if std::fs::rename(&index, &aside).is_ok()
+                    && town.open_ledger().is_ok_and(|l| l.close_ledger().is_ok())
+                {
+                    c.fixed = true;
+                    c.found
+                        .push_str(&format!(" (moved aside to {})", aside.display()));
+                }
+            }
+            c
+        }
+    }
+}
+
+/// Every runtime the town names resolves, and its program is on PATH.
+fn runtimes(town: &Town) -> Vec<Check> {
+    let mut names: Vec<String> = Vec::new();
+    names.extend(town.config.default_agent.clone());
+    names.extend(town.config.roles.mayor.clone());
+    names.extend(town.config.roles.deacon.clone());
+    names.extend(town.config.roles.witness.clone());
+    for rig in Rig::list(town).unwrap_or_default() {
+        names.extend(rig.config.runtime.clone());
+        names.extend(crate::witness::agent_runtime(town, &rig.config));
+    }
+    names.sort();
+    names.dedup();
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gastown"));
+    names
+        .into_iter()
+        .map(|name| {
+            let check = format!("runtime {name}");
+            match crate::runtimes::by_name(town, &name, &exe) {
+                Err(e) => Check::bad(
+                    &check,
+                    Status::Error,
+                    e.to_string(),
+                    "name a preset or a custom agent (`gastown config agent list`)",
+                ),
+                Ok(rt) => match on_path(&rt.program) {
+                    Some(path) => Check::ok(&check, format!("{} ({})", rt.program, path.display())),
+                    None => Check::bad(
+                        &check,
+                        Status::Error,
+                        format!("its program {:?} is not on PATH", rt.program),
+                        format!("install it, or point the runtime at it: `gastown config agent set {name} --program /path/to/it`"),
+                    ),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Where `program` is: itself when it has a slash, else the first match on PATH.
+fn on_path(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Each rig's origin answers and has its target branch.
+fn origins(town: &Town, opts: Options) -> Vec<Check> {
+    let timeout = opts.remote_timeout.unwrap_or(Duration::from_secs(10));
+    Rig::list(town)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|rig| origin(&rig.config, &rig, timeout))
+        .collect()
+}
+
+fn origin(config: &RigConfig, rig: &Rig, timeout: Duration) -> Check {
+    let check = format!("origin {}", rig.name());
+    let bare = rig.bare_repo();
+    if !bare.is_dir() {
+        return Check::bad(
+            &check,
+            Status::Error,
+            format!("the rig's repository {} is missing", bare.display()),
+            format!(
+                "remove the rig and add it again (`gastown rig remove {0}`, `gastown rig add {0} <url>`)",
+                rig.name()
+            ),
+        );
+    }
+    match crate::git_cli::remote_branch_tip(&bare, &config.default_branch, timeout) {
+        Ok(Some(_)) => Check::ok(
+            &check,
+            format!(
+                "{} has {}",
+                crate::git_cli::redact(&config.url),
+                config.default_branch
+            ),
+        ),
+        Ok(None) => Check::bad(
+            &check,
+            Status::Error,
+            format!("origin has no branch {}", config.default_branch),
+            "push the branch to origin, or set `default_branch` in the rig's rig.toml",
+        ),
+        Err(e) => Check::bad(
+            &check,
+            Status::Warn,
+            e.to_string(),
+            "check the network and the URL (`git -C <rig>/.repo.git remote -v`); landings wait until it answers",
+        ),
+    }
+}
+
+fn checkpoints(town: &Town) -> Check {
+    match crate::checkpoint::list(town) {
+        Ok((found, broken)) if broken.is_empty() => {
+            Check::ok("checkpoints", format!("{} readable", found.len()))
+        }
+        Ok((_, broken)) => Check::bad(
+            "checkpoints",
+            Status::Warn,
+            format!("unreadable: {}", broken.join("; ")),
+            "inspect the ref with `git -C <rig's bare repo> log <ref>`; delete it with `git update-ref -d <ref>` once nothing in it is needed",
+        ),
+        Err(e) => Check::bad(
+            "checkpoints",
+            Status::Warn,
+            format!("{e:#}"),
+            "see the message",
+        ),
+    }
+}
+
+/// Hooked beads whose identity cannot exist any more (not an address, or a rig that is gone):
+/// released back to ready with `--fix` (the bead and its history kept).
+fn stale_hooks(town: &Town, ledger: &mut gastown_beads::Ledger, fix: bool) -> Check {
+    let hooked = match ledger.list(&gastown_beads::ListFilter {
+        status: Some(gastown_beads::Status::Hooked),
+        ..gastown_beads::ListFilter::default()
+    }) {
+        Ok(h) => h,
+        Err(e) => {
+            return Check::bad(
+                "stale-hooks",
+                Status::Warn,
+                e.to_string(),
+                "see the message",
+            );
+        }
+    };
+    let stale: Vec<_> = hooked
+        .into_iter()
+        .filter(
+            |b| match crate::identity::AgentIdentity::parse(&b.assignee) {
+                Err(_) => true,
+                Ok(id) => id
+                    .rig
+                    .as_deref()
+                    .is_some_and(|r| Rig::load(town, r).is_err()),
+            },
+        )
+        .collect();
+    if stale.is_empty() {
+        return Check::ok("stale-hooks", "every hooked bead's identity exists");
+    }
+    let listed: Vec<String> = stale
+        .iter()
+        .map(|b| format!("{} on {:?}", b.id, b.assignee))
+        .collect();
+    let mut c = Check::bad(
+        "stale-hooks",
+        Status::Warn,
+        format!(
+            "hooked to identities that cannot exist: {}",
+            listed.join(", ")
+        ),
+        "`gastown doctor --fix` releases them back to ready (kept, with an audit event), or `gastown hook clear` each",
+    );
+    if fix {
+        let mut all = true;
+        for b in &stale {
+            let patch = gastown_beads::BeadPatch {
+                status: Some(gastown_beads::Status::Open),
+                assignee: Some(String::new()),
+                ..Default::default()
+            };
+            all &= ledger.update(&b.id, patch, "doctor").is_ok();
+        }
+        c.fixed = all;
+    }
+    c
+}
+
+/// Worktrees, branches and homes of no identity: reported, never removed (they may hold work).
+fn orphans(town: &Town, ledger: &gastown_beads::Ledger) -> Check {
+    let claims = match crate::rig::orphans::Claims::read(ledger) {
+        Ok(c) => c,
+        Err(e) => return Check::bad("orphans", Status::Warn, format!("{e:#}"), "see the message"),
+    };
+    let mut lines = Vec::new();
+    for rig in Rig::list(town).unwrap_or_default() {
+        if let Ok(found) = crate::rig::orphans::find(&rig, &claims) {
+            lines.extend(
+                found
+                    .lines()
+                    .into_iter()
+                    .map(|l| format!("{}: {l}", rig.name())),
+            );
+        }
+    }
+    if lines.is_empty() {
+        Check::ok(
+            "orphans",
+            "every worktree, branch and home belongs to an identity",
+        )
+    } else {
+        Check::bad(
+            "orphans",
+            Status::Warn,
+            lines.join("; "),
+            "look before removing: `gastown rig show <rig>` says which hold unmerged work; the doctor never removes them",
+        )
+    }
+}
