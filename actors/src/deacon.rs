@@ -1,13 +1,38 @@
 //! The deacon's mechanical parts: the patrol timer and Boot, the watchdog of the patrol.
 //!
-//! The patrol ticks on a timer and records when it last ran (the checks it runs grow with the
-//! later roles: stranded convoys, rigs whose supervisors gave up, dog dispatch). Boot asks the
+//! The patrol ticks on a timer, records when it last ran and starts its checks (given by the
+//! binary as [`PatrolArgs::checks`]: stranded convoys, stale hooks, …) on a task of their own,
+//! one round at a time, so a slow check never stops the ticking Boot watches. Boot asks the
 //! patrol when it last ran; a patrol that stopped answering or stopped ticking is killed, so its
 //! supervisor starts a fresh one. Mechanical work: no tokens spent.
 
 use crate::role::now_ms;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// One round of the patrol's checks.
+pub type Checks = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// Clears the "checking" flag when dropped.
+struct Done(Arc<AtomicBool>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// What the patrol runs with.
+#[derive(Clone)]
+pub struct PatrolArgs {
+    pub interval: Duration,
+    /// The checks of each tick (none: it only ticks).
+    pub checks: Option<Checks>,
+}
 
 /// The registry name of the deacon's patrol, so Boot can find it across restarts.
 pub const PATROL_NAME: &str = "gastown-deacon-patrol";
@@ -27,23 +52,28 @@ pub struct PatrolState {
     interval: Duration,
     last_run_ms: u64,
     runs: u64,
+    checks: Option<Checks>,
+    /// A round of checks is running.
+    checking: Arc<AtomicBool>,
 }
 
 impl Actor for Patrol {
     type Msg = PatrolMsg;
     type State = PatrolState;
-    type Arguments = Duration;
+    type Arguments = PatrolArgs;
 
     async fn pre_start(
         &self,
         myself: ActorRef<PatrolMsg>,
-        interval: Duration,
+        args: PatrolArgs,
     ) -> Result<PatrolState, ActorProcessingErr> {
-        myself.send_interval(interval, || PatrolMsg::Tick);
+        myself.send_interval(args.interval, || PatrolMsg::Tick);
         Ok(PatrolState {
-            interval,
+            interval: args.interval,
             last_run_ms: now_ms(),
             runs: 0,
+            checks: args.checks,
+            checking: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -58,6 +88,17 @@ impl Actor for Patrol {
                 state.runs += 1;
                 state.last_run_ms = now_ms();
                 tracing::debug!(runs = state.runs, interval = ?state.interval, "deacon patrol");
+                if let Some(checks) = &state.checks
+                    && !state.checking.swap(true, Ordering::SeqCst)
+                {
+                    let round = checks();
+                    let checking = Arc::clone(&state.checking);
+                    tokio::spawn(async move {
+                        // Cleared however the round ends (a panic included).
+                        let _done = Done(checking);
+                        round.await;
+                    });
+                }
             }
             PatrolMsg::LastRun(reply) => {
                 let _ = reply.send((state.last_run_ms, state.runs));

@@ -245,6 +245,16 @@ impl TownHandler {
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
     }
 
+    /// A work command as `caller`, from inside the supervisor (the deacon's patrol slings
+    /// stranded beads through it, exactly as `gastown sling` would).
+    pub(super) async fn work_as(
+        &self,
+        caller: &Caller,
+        request: WorkCommand,
+    ) -> Result<TownReply, WireError> {
+        self.work(caller, request).await
+    }
+
     async fn work(&self, caller: &Caller, request: WorkCommand) -> Result<TownReply, WireError> {
         // Until its effects are carried out, the patrol leaves the roles they start to them.
         let _working = self.attempts.working();

@@ -10,6 +10,7 @@
 
 mod attach;
 mod authorize;
+mod deacon_checks;
 pub mod dogs;
 pub mod escalation;
 mod handler;

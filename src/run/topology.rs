@@ -21,7 +21,7 @@
 //! register by address, so finding one ([`find_role`]) reads ractor's registry instead of
 //! walking the tree.
 
-use gastown_actors::deacon::{Boot, BootArgs, PATROL_NAME, Patrol};
+use gastown_actors::deacon::{Boot, BootArgs, PATROL_NAME, Patrol, PatrolArgs};
 use gastown_actors::ledger::{LEDGER_NAME, LedgerActor, LedgerArgs};
 use gastown_actors::registry;
 use gastown_actors::role::{RoleSpec, TownContext, role_child};
@@ -90,12 +90,17 @@ pub fn town_spec(
 
 fn deacon_children(cfg: &TreeConfig) -> Vec<ChildSpec> {
     let interval = cfg.patrol_interval;
+    let checks = super::deacon_checks::checks(cfg.town.clone(), Arc::clone(&cfg.handler));
     let mut dogs = SupervisorSpec::new(Strategy::OneForOne);
     for dog in super::dogs::children(&cfg.town) {
         dogs = dogs.child(dog);
     }
     vec![
-        ChildSpec::actor("patrol", Patrol, move || interval).with_name(PATROL_NAME),
+        ChildSpec::actor("patrol", Patrol, move || PatrolArgs {
+            interval,
+            checks: Some(checks.clone()),
+        })
+        .with_name(PATROL_NAME),
         ChildSpec::actor("boot", Boot, move || BootArgs {
             every: interval,
             stale_after: interval * 3,

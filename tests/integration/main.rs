@@ -7,6 +7,7 @@ mod bounds;
 mod checkpoint;
 mod config;
 mod convoy;
+mod deacon;
 mod delivery;
 mod demo;
 mod doctor;

@@ -79,17 +79,20 @@ pub fn act_on(caller: &Caller, address: &str, what: &str) -> Result<(), Forbidde
 }
 
 /// May `caller` act on rig `rig` as a whole (`what`: sling work to a new or idle polecat of it,
-/// land its merge queue)? The overseer, the mayor, and the rig's witness and refinery.
+/// land its merge queue)? The overseer, the mayor, the deacon (it feeds stranded convoys), and
+/// the rig's witness and refinery.
 pub fn act_on_rig(caller: &Caller, rig: &str, what: &str) -> Result<(), Forbidden> {
     let allowed = match caller {
         Caller::Overseer => true,
-        Caller::Agent(me) => me.role == Role::Mayor || minds_polecats_of(me, Some(rig)),
+        Caller::Agent(me) => {
+            matches!(me.role, Role::Mayor | Role::Deacon) || minds_polecats_of(me, Some(rig))
+        }
     };
     if allowed {
         return Ok(());
     }
     Err(Forbidden::new(format!(
-        "{caller} may not {what} rig {rig}: only the mayor, {rig}'s witness and refinery, and the overseer may"
+        "{caller} may not {what} rig {rig}: only the mayor, the deacon, {rig}'s witness and refinery, and the overseer may"
     )))
 }
 

@@ -441,38 +441,23 @@ fn checkpoints(town: &Town) -> Check {
 /// Hooked beads whose identity cannot exist any more (not an address, or a rig that is gone):
 /// released back to ready with `--fix` (the bead and its history kept).
 fn stale_hooks(town: &Town, ledger: &mut gastown_beads::Ledger, fix: bool) -> Check {
-    let hooked = match ledger.list(&gastown_beads::ListFilter {
-        status: Some(gastown_beads::Status::Hooked),
-        ..gastown_beads::ListFilter::default()
-    }) {
-        Ok(h) => h,
+    let stale = match crate::work::hook::stale(ledger, town) {
+        Ok(s) => s,
         Err(e) => {
             return Check::bad(
                 "stale-hooks",
                 Status::Warn,
-                e.to_string(),
+                format!("{e:#}"),
                 "see the message",
             );
         }
     };
-    let stale: Vec<_> = hooked
-        .into_iter()
-        .filter(
-            |b| match crate::identity::AgentIdentity::parse(&b.assignee) {
-                Err(_) => true,
-                Ok(id) => id
-                    .rig
-                    .as_deref()
-                    .is_some_and(|r| Rig::load(town, r).is_err()),
-            },
-        )
-        .collect();
     if stale.is_empty() {
         return Check::ok("stale-hooks", "every hooked bead's identity exists");
     }
     let listed: Vec<String> = stale
         .iter()
-        .map(|b| format!("{} on {:?}", b.id, b.assignee))
+        .map(|(bead, holder)| format!("{bead} on {holder:?}"))
         .collect();
     let mut c = Check::bad(
         "stale-hooks",
@@ -481,19 +466,10 @@ fn stale_hooks(town: &Town, ledger: &mut gastown_beads::Ledger, fix: bool) -> Ch
             "hooked to identities that cannot exist: {}",
             listed.join(", ")
         ),
-        "`gastown doctor --fix` releases them back to ready (kept, with an audit event), or `gastown hook clear` each",
+        "`gastown doctor --fix` releases them back to ready (kept, with an audit event); the deacon's patrol does too",
     );
     if fix {
-        let mut all = true;
-        for b in &stale {
-            let patch = gastown_beads::BeadPatch {
-                status: Some(gastown_beads::Status::Open),
-                assignee: Some(String::new()),
-                ..Default::default()
-            };
-            all &= ledger.update(&b.id, patch, "doctor").is_ok();
-        }
-        c.fixed = all;
+        c.fixed = crate::work::hook::release_stale(ledger, town, "doctor").is_ok();
     }
     c
 }

@@ -247,3 +247,53 @@ pub fn auto_for_sling(
 
 #[cfg(test)]
 mod tests;
+
+/// What the deacon's patrol does with one stranded bead ([`feed_plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feed {
+    /// Sling `bead` into `rig` (its polecat pool, or its dispatch queue when full).
+    Sling {
+        convoy: String,
+        bead: String,
+        rig: String,
+    },
+    /// No rig fits `bead`: the mayor is told (an escalation).
+    NoRig { convoy: String, bead: String },
+}
+
+/// The deacon's plan for stranded convoys: each ready bead nobody holds goes to the rig it
+/// belongs to — the rig whose prefix its id has, else the rig whose prefix the convoy's id has
+/// (a sling into a rig makes its convoy with the rig's prefix), else the town's only rig — or,
+/// when none fits, is told to the mayor.
+pub fn feed_plan(ledger: &Ledger, town: &crate::town::Town) -> Result<Vec<Feed>> {
+    let rigs = crate::rig::Rig::list(town)?;
+    let rig_by_prefix = |id: &str| {
+        rigs.iter()
+            .filter(|r| gastown_beads::id::has_prefix(id, &r.config.prefix))
+            .max_by_key(|r| r.config.prefix.len())
+            .map(|r| r.name().to_string())
+    };
+    let mut plan = Vec::new();
+    for s in stranded(ledger)? {
+        for bead in s.beads {
+            let rig = rig_by_prefix(&bead)
+                .or_else(|| rig_by_prefix(&s.convoy))
+                .or_else(|| match rigs.as_slice() {
+                    [only] => Some(only.name().to_string()),
+                    _ => None,
+                });
+            plan.push(match rig {
+                Some(rig) => Feed::Sling {
+                    convoy: s.convoy.clone(),
+                    bead,
+                    rig,
+                },
+                None => Feed::NoRig {
+                    convoy: s.convoy.clone(),
+                    bead,
+                },
+            });
+        }
+    }
+    Ok(plan)
+}

@@ -229,3 +229,65 @@ fn only_its_creator_the_mayor_and_the_overseer_close_a_convoy_by_hand() {
     apply(&mut ledger, &town, close(), &as_agent(nux)).expect("its creator may");
     assert_eq!(progress(&ledger, &convoy.id).expect("p").status, "closed");
 }
+
+#[test]
+fn the_feed_plan_slings_each_stranded_bead_into_its_rig_or_tells_the_mayor() {
+    let (_d, town, mut ledger) = town();
+    for (name, prefix) in [("alpha", "al"), ("beta", "be")] {
+        let dir = town.root.join(name);
+        std::fs::create_dir_all(&dir).expect("rig dir");
+        crate::rig::RigConfig::new(name, "/nowhere", "main", prefix)
+            .write(&dir.join("rig.toml"))
+            .expect("rig.toml");
+    }
+    let of_beta = ledger
+        .create(
+            NewBead {
+                title: "beta's".to_string(),
+                prefix: Some("be".to_string()),
+                ..NewBead::default()
+            },
+            "overseer",
+        )
+        .expect("create")
+        .id;
+    let of_town = bead(&mut ledger, "nobody's");
+    let held = bead(&mut ledger, "held");
+    ledger
+        .update(
+            &held,
+            gastown_beads::BeadPatch {
+                status: Some(Status::Hooked),
+                assignee: Some("alpha/polecats/nux".to_string()),
+                ..Default::default()
+            },
+            "overseer",
+        )
+        .expect("hook");
+    let convoy = create(
+        &mut ledger,
+        "Mixed",
+        &[of_beta.clone(), of_town.clone(), held],
+        false,
+        None,
+        "overseer",
+    )
+    .expect("convoy")
+    .id;
+    let plan = feed_plan(&ledger, &town).expect("plan");
+    assert_eq!(
+        plan,
+        [
+            Feed::Sling {
+                convoy: convoy.clone(),
+                bead: of_beta,
+                rig: "beta".to_string()
+            },
+            Feed::NoRig {
+                convoy,
+                bead: of_town
+            },
+        ],
+        "the held bead is left alone; with two rigs a town bead fits none"
+    );
+}

@@ -155,3 +155,46 @@ pub fn hook(
     }
     Ok(out)
 }
+
+/// Beads hooked to identities that cannot exist any more: not an address, or an agent of a rig
+/// that is gone. `(bead, holder)`, oldest first.
+pub fn stale(ledger: &Ledger, town: &crate::town::Town) -> Result<Vec<(String, String)>> {
+    let hooked = ledger.list(&ListFilter {
+        status: Some(Status::Hooked),
+        ..ListFilter::default()
+    })?;
+    Ok(hooked
+        .into_iter()
+        .filter(|b| match AgentIdentity::parse(&b.assignee) {
+            Err(_) => true,
+            Ok(id) => id
+                .rig
+                .as_deref()
+                .is_some_and(|rig| crate::rig::Rig::load(town, rig).is_err()),
+        })
+        .map(|b| (b.id, b.assignee))
+        .collect())
+}
+
+/// Release the [`stale`] hooks back to ready, as `who` (the bead, its history and the audit
+/// event of the change kept); returns what was released.
+pub fn release_stale(
+    ledger: &mut Ledger,
+    town: &crate::town::Town,
+    who: &str,
+) -> Result<Vec<(String, String)>> {
+    let stale = stale(ledger, town)?;
+    for (bead, holder) in &stale {
+        ledger.update(
+            bead,
+            BeadPatch {
+                status: Some(Status::Open),
+                assignee: Some(String::new()),
+                ..BeadPatch::default()
+            },
+            who,
+        )?;
+        tracing::info!(%bead, %holder, "released a hook whose identity cannot exist");
+    }
+    Ok(stale)
+}

@@ -12,7 +12,7 @@
 
 mod dispatch;
 mod done;
-mod hook;
+pub mod hook;
 mod prime;
 mod sling;
 mod slingable;
