@@ -128,11 +128,26 @@ fn start(myself: &ActorRef<DogMsg>, state: &mut DogState) {
     state.busy = true;
     let (town, name) = (state.args.town.clone(), state.args.name.clone());
     let me = myself.clone();
+    let ledger = state.args.ledger.clone();
     tokio::spawn(async move {
-        let outcome = tokio::task::spawn_blocking(move || dogs::run_chore(&town, &name, true))
-            .await
-            .map_err(|e| format!("the chore panicked or was cancelled: {e}"))
-            .and_then(|r| r.map_err(|e| format!("{e:#}")));
+        let outcome = if dogs::IN_LEDGER.contains(&name.as_str()) {
+            // The reaper's work is the ledger's: it runs there, between other writes.
+            ledger
+                .call("dog: reaper", |l| {
+                    dogs::reap(l, gastown_beads::time::now_unix_nanos(), dogs::REAP_AFTER)
+                })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    r.map(dogs::ChoreOutcome::from)
+                        .map_err(|e| format!("{e:#}"))
+                })
+        } else {
+            tokio::task::spawn_blocking(move || dogs::run_chore(&town, &name, true))
+                .await
+                .map_err(|e| format!("the chore panicked or was cancelled: {e}"))
+                .and_then(|r| r.map_err(|e| format!("{e:#}")))
+        };
         let _ = me.send_message(DogMsg::Finished(outcome));
     });
 }

@@ -6,6 +6,9 @@
 //! Dogs so far:
 //! - `checkpoint` — every polecat worktree with uncommitted work is saved as a checkpoint
 //!   (`crate::checkpoint`), so a crash or a lost worktree never loses it.
+//! - `reaper` — closed wisps (handled protocol mail, burned-through molecule steps) closed longer
+//!   than [`REAP_AFTER`] ago are removed from the ledger's local tables ([`reap`]); open wisps and
+//!   beads that go to git are never touched.
 //! - `doctor` — the doctor's checks (`crate::doctor`, never `--fix`); each finding is raised as
 //!   an escalation once (the same finding again folds into the open one).
 
@@ -19,7 +22,44 @@ use std::time::Duration;
 pub const KNOWN: &[(&str, Duration)] = &[
     ("checkpoint", Duration::from_secs(5 * 60)),
     ("doctor", Duration::from_secs(60 * 60)),
+    ("reaper", Duration::from_secs(60 * 60)),
 ];
+
+/// How long a closed wisp is kept before the reaper removes it (a day: long enough to read what
+/// happened yesterday).
+pub const REAP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The dogs whose chore runs in the ledger (the ledger actor under `gastown run`).
+pub const IN_LEDGER: &[&str] = &["reaper"];
+
+/// The reaper: burn every wisp closed at least `after` before `now_nanos`; returns how many.
+pub fn reap(
+    ledger: &mut gastown_beads::Ledger,
+    now_nanos: i128,
+    after: Duration,
+) -> Result<String> {
+    let after = i128::try_from(after.as_nanos()).unwrap_or(i128::MAX);
+    let closed = ledger.list(&gastown_beads::ListFilter {
+        status: Some(gastown_beads::Status::Closed),
+        all: true,
+        ..gastown_beads::ListFilter::default()
+    })?;
+    let expired: Vec<String> = closed
+        .into_iter()
+        .filter(|b| b.ephemeral)
+        .filter(|b| {
+            b.closed_at
+                .as_deref()
+                .and_then(gastown_beads::time::parse_rfc3339)
+                .is_some_and(|at| now_nanos.saturating_sub(at) >= after)
+        })
+        .map(|b| b.id)
+        .collect();
+    for id in &expired {
+        ledger.burn_wisp(id)?;
+    }
+    Ok(format!("{} expired wisp(s) reaped", expired.len()))
+}
 
 /// What a chore did: its summary line, and findings to escalate (severity, message).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -132,6 +172,17 @@ pub fn run_chore(town: &crate::town::Town, name: &str, supervised: bool) -> Resu
     match name {
         "checkpoint" => checkpoint_all(town).map(ChoreOutcome::from),
         "doctor" => Ok(doctor(town, supervised)),
+        "reaper" if supervised => bail!("the reaper runs in the ledger: ask the supervisor"),
+        "reaper" => {
+            let mut ledger = town.open_ledger()?;
+            let done = reap(
+                &mut ledger,
+                gastown_beads::time::now_unix_nanos(),
+                REAP_AFTER,
+            );
+            ledger.close_ledger()?;
+            done.map(ChoreOutcome::from)
+        }
         other => bail!(
             "there is no dog {other:?}; the dogs are {}",
             names().join(", ")
@@ -207,5 +258,83 @@ pub fn doctor(town: &crate::town::Town, supervised: bool) -> ChoreOutcome {
     ChoreOutcome {
         summary: format!("{} checks, {} finding(s)", checks.len(), findings.len()),
         findings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gastown_beads::NewBead;
+
+    #[test]
+    fn the_reaper_burns_a_thousand_expired_wisps_and_nothing_live() {
+        let (_d, _town, mut ledger) = crate::testing::town();
+        let make = |ledger: &mut gastown_beads::Ledger, ephemeral: bool| {
+            ledger
+                .create(
+                    NewBead {
+                        title: "w".to_string(),
+                        ephemeral,
+                        ..NewBead::default()
+                    },
+                    "overseer",
+                )
+                .expect("create")
+                .id
+        };
+        let mut expired = Vec::new();
+        for _ in 0..1000 {
+            let id = make(&mut ledger, true);
+            ledger.close(&id, "handled", "overseer").expect("close");
+            expired.push(id);
+        }
+        let open_wisps: Vec<String> = (0..10).map(|_| make(&mut ledger, true)).collect();
+        let closed_beads: Vec<String> = (0..10)
+            .map(|_| {
+                let id = make(&mut ledger, false);
+                ledger.close(&id, "done", "overseer").expect("close");
+                id
+            })
+            .collect();
+        let day = Duration::from_secs(86_400);
+        let now = gastown_beads::time::now_unix_nanos();
+        // Not yet expired: nothing reaped.
+        assert_eq!(
+            reap(&mut ledger, now, day).expect("reap"),
+            "0 expired wisp(s) reaped"
+        );
+        let later = now + i128::try_from(day.as_nanos()).expect("fits") + 1;
+        assert_eq!(
+            reap(&mut ledger, later, day).expect("reap"),
+            "1000 expired wisp(s) reaped"
+        );
+        for id in &expired {
+            assert!(ledger.get(id).expect("get").is_none(), "{id} reaped");
+        }
+        for id in open_wisps.iter().chain(&closed_beads) {
+            assert!(ledger.get(id).expect("get").is_some(), "{id} kept");
+        }
+        assert_eq!(
+            reap(&mut ledger, later, day).expect("reap"),
+            "0 expired wisp(s) reaped"
+        );
+    }
+
+    #[test]
+    fn unknown_dogs_and_zero_periods_are_refused_naming_the_key() {
+        let bad: DogsSection = toml::from_str("[fetch]\nevery = \"5m\"").expect("parses");
+        let err = check(&bad).expect_err("unknown").to_string();
+        assert!(
+            err.contains("[dogs.fetch]") && err.contains("reaper"),
+            "{err}"
+        );
+        let zero: DogsSection = toml::from_str("[reaper]\nevery = \"0s\"").expect("parses");
+        assert!(
+            check(&zero)
+                .expect_err("zero")
+                .to_string()
+                .contains("dogs.reaper.every")
+        );
+        assert!(toml::from_str::<DogsSection>("[reaper]\nevery = \"soon\"").is_err());
     }
 }
