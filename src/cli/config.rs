@@ -40,7 +40,8 @@ pub enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Define or change a custom agent: `set codex-low "codex --thinking low"`.
+    /// Define or change an agent: `set codex-low "codex --thinking low"`, `set claude --env
+    /// ANTHROPIC_BASE_URL=http://127.0.0.1:8080` (options go before the command).
     Set(SetArgs),
     /// Remove a custom agent (presets and the default agent cannot be removed).
     Remove {
@@ -63,8 +64,16 @@ pub struct SetArgs {
     /// Text on the screen that shows the agent waits at its prompt.
     #[arg(long)]
     pub ready_marker: Option<String>,
-    /// The command: one quoted command line, or the program and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Set an environment variable of the agent's sessions (repeatable). town.toml is
+    /// committed: keep API keys in the environment `gastown run` starts in instead.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Remove an environment variable set with --env (repeatable).
+    #[arg(long = "unset-env", value_name = "KEY")]
+    pub unset_env: Vec<String>,
+    /// The command: one quoted command line, or the program and its arguments. Without it an
+    /// agent keeps its command, and a preset's name gets the preset's.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
@@ -120,6 +129,19 @@ fn exe() -> Result<PathBuf> {
 }
 
 fn set(town: &Town, args: SetArgs) -> Result<()> {
+    if args.command.len() > 1 && args.command[0].contains(char::is_whitespace) {
+        anyhow::bail!(
+            "the command {:?} is followed by {:?}: give the command either as one quoted line or \
+             as words, and put options (--env, --preset, …) before it",
+            args.command[0],
+            shell_words::join(&args.command[1..])
+        );
+    }
+    let env = args
+        .env
+        .iter()
+        .map(|e| runtimes::parse_env(e))
+        .collect::<Result<Vec<_>>>()?;
     let opts = SetOptions {
         preset: args.preset,
         prompt: args.prompt.map(|p| match p {
@@ -127,22 +149,51 @@ fn set(town: &Town, args: SetArgs) -> Result<()> {
             PromptArg::Typed => PromptMode::Typed,
         }),
         ready_marker: args.ready_marker,
+        env,
+        unset_env: args.unset_env,
     };
+    let secrets: Vec<&str> = opts
+        .env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| looks_secret(k))
+        .collect();
     let change = runtimes::set_agent(town, &args.name, &args.command, &opts)?;
+    if !secrets.is_empty() && change == Change::Committed {
+        eprintln!(
+            "warning: {} is now in town.toml, which is committed to the town's git repository: prefer \
+             exporting it in the environment `gastown run` starts in (sessions inherit it)",
+            secrets.join(", ")
+        );
+    }
     let town = Town::load(&town.root)?;
     let cfg = town
         .config
         .agents
         .get(&args.name)
         .context("the agent just set is missing from town.toml")?;
+    let env = if cfg.env.is_empty() {
+        String::new()
+    } else {
+        let keys: Vec<&str> = cfg.env.keys().map(String::as_str).collect();
+        format!(" with env {}", keys.join(", "))
+    };
     report(
         change,
         &format!(
-            "agent {} runs `{}`",
+            "agent {} runs `{}`{env}",
             args.name,
             runtimes::describe_agent(cfg)
         ),
     )
+}
+
+/// A variable whose value is likely a credential.
+fn looks_secret(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    ["KEY", "TOKEN", "SECRET", "PASSWORD"]
+        .iter()
+        .any(|word| key.contains(word))
 }
 
 fn report(change: Change, what: &str) -> Result<()> {
