@@ -43,6 +43,21 @@ pub enum AgentCommand {
     /// Define or change an agent: `set codex-low "codex --thinking low"`, `set claude --env
     /// ANTHROPIC_BASE_URL=http://127.0.0.1:8080` (options go before the command).
     Set(SetArgs),
+    /// Check that an agent runtime can run here: its program is installed, and started in a
+    /// real terminal it reaches its prompt (exit 1 when not; the report shows its screen).
+    Check {
+        /// The runtime's name (`gastown config agent list`).
+        name: String,
+        /// How long it may take to reach its prompt.
+        #[arg(long, default_value = "30s", value_parser = super::agent_check::parse_timeout)]
+        timeout: std::time::Duration,
+        /// The directory to start it in (default: an empty temporary one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a custom agent (presets and the default agent cannot be removed).
     Remove {
         /// The custom agent's name.
@@ -94,6 +109,12 @@ pub fn run(town: &Town, cmd: ConfigCommand) -> Result<()> {
             super::routed::overseer_only(town, "change the town's configuration")?;
             set(town, args)
         }
+        ConfigCommand::Agent(AgentCommand::Check {
+            name,
+            timeout,
+            dir,
+            json,
+        }) => super::agent_check::check(town, &exe, &name, timeout, dir, json),
         ConfigCommand::Agent(AgentCommand::Remove { name }) => {
             super::routed::overseer_only(town, "change the town's configuration")?;
             let change = runtimes::remove_agent(town, &name)?;

@@ -5,6 +5,7 @@ mod agents;
 mod bead;
 mod bounds;
 mod config;
+mod config_cmds;
 mod convoy;
 mod delivery;
 mod demo;
