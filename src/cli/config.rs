@@ -86,6 +86,12 @@ pub struct SetArgs {
     /// Remove an environment variable set with --env (repeatable).
     #[arg(long = "unset-env", value_name = "KEY")]
     pub unset_env: Vec<String>,
+    /// Change only the program (the arguments stay).
+    #[arg(long)]
+    pub program: Option<String>,
+    /// Change only the arguments, as one command line split like a shell would ("" for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub args: Option<String>,
     /// The command: one quoted command line, or the program and its arguments. Without it an
     /// agent keeps its command, and a preset's name gets the preset's.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -172,6 +178,14 @@ fn set(town: &Town, args: SetArgs) -> Result<()> {
         ready_marker: args.ready_marker,
         env,
         unset_env: args.unset_env,
+        program: args.program,
+        args: match &args.args {
+            Some(line) => Some(
+                shell_words::split(line)
+                    .with_context(|| format!("cannot split --args {line:?} like a shell would"))?,
+            ),
+            None => None,
+        },
     };
     let secrets: Vec<&str> = opts
         .env

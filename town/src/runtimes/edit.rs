@@ -24,6 +24,10 @@ pub struct SetOptions {
     pub env: Vec<(String, String)>,
     /// `--unset-env K`: removed from `[agents.<name>] env`.
     pub unset_env: Vec<String>,
+    /// `--program P`: the program, keeping the arguments.
+    pub program: Option<String>,
+    /// `--args "…"`, already split: the arguments, keeping the program (empty: none).
+    pub args: Option<Vec<String>>,
 }
 
 impl SetOptions {
@@ -79,25 +83,7 @@ pub enum Change {
 /// that name with the preset's command (so `set claude --env K=V` changes only the environment).
 pub fn set_agent(town: &Town, name: &str, words: &[String], opts: &SetOptions) -> Result<Change> {
     check_agent_name(name)?;
-    let argv = if words.is_empty() {
-        if !opts.changes_anything() {
-            bail!(
-                "nothing to set for agent {name}: give its command (`gastown config agent set \
-                 {name} \"<command> [args…]\"`) or options such as --env KEY=VALUE"
-            );
-        }
-        match (town.config.agents.get(name), preset(name)) {
-            (Some(_), _) => None,
-            (None, Some(rt)) => Some(rt.command()),
-            (None, None) => bail!(
-                "agent {name} is not defined yet: give its command, e.g. `gastown config agent \
-                 set {name} \"<command> [args…]\"` (agents: {})",
-                custom_names(town)
-            ),
-        }
-    } else {
-        Some(command_words(words)?)
-    };
+    let argv = command_of(town, name, words, opts)?;
     if let Some(p) = &opts.preset
         && preset(p).is_none()
     {
@@ -154,6 +140,63 @@ pub fn set_agent(town: &Town, name: &str, words: &[String], opts: &SetOptions) -
         }
         edit_env(entry, name, opts)
     })
+}
+
+/// The command line to write (`None`: keep the agent's own): the words given, else the agent's
+/// or its preset's command with `--program` / `--args` put in.
+fn command_of(
+    town: &Town,
+    name: &str,
+    words: &[String],
+    opts: &SetOptions,
+) -> Result<Option<Vec<String>>> {
+    let replaces = opts.program.is_some() || opts.args.is_some();
+    if !words.is_empty() {
+        if replaces {
+            bail!(
+                "give agent {name}'s command either as words after the name or with --program \
+                 and --args, not both"
+            );
+        }
+        return command_words(words).map(Some);
+    }
+    if !replaces && !opts.changes_anything() {
+        bail!(
+            "nothing to set for agent {name}: give its command (`gastown config agent set \
+             {name} \"<command> [args…]\"`) or options such as --env KEY=VALUE"
+        );
+    }
+    let base = match (town.config.agents.get(name), preset(name)) {
+        (Some(cfg), _) => {
+            let mut argv = vec![cfg.command.clone()];
+            argv.extend(cfg.args.iter().cloned());
+            argv
+        }
+        (None, Some(rt)) => rt.command(),
+        (None, None) => match &opts.program {
+            Some(program) => vec![program.clone()],
+            None => bail!(
+                "agent {name} is not defined yet: give its command, e.g. `gastown config agent \
+                 set {name} \"<command> [args…]\"` or `--program <program>` (agents: {})",
+                custom_names(town)
+            ),
+        },
+    };
+    if !replaces && town.config.agents.contains_key(name) {
+        return Ok(None);
+    }
+    let mut argv = base;
+    if let Some(program) = &opts.program {
+        if program.trim().is_empty() {
+            bail!("--program is empty: name the program to run (on PATH, or a path)");
+        }
+        argv[0] = program.clone();
+    }
+    if let Some(args) = &opts.args {
+        argv.truncate(1);
+        argv.extend(args.iter().cloned());
+    }
+    Ok(Some(argv))
 }
 
 /// The commit message: the command and the names of changed variables (never their values,
@@ -435,6 +478,51 @@ mod tests {
             git(&town.root, &["status", "--porcelain"]).expect("status"),
             ""
         );
+    }
+
+    #[test]
+    fn program_and_args_each_change_one_half_of_the_command() {
+        let (_dir, town, _ledger) = crate::testing::town();
+        let command = |town: &Town| {
+            let town = Town::load(&town.root).expect("valid");
+            let cfg = town.config.agents["codex"].clone();
+            (cfg.command, cfg.args)
+        };
+        // From a preset: its arguments stay, the program changes.
+        let program = SetOptions {
+            program: Some("/opt/codex".into()),
+            ..SetOptions::default()
+        };
+        set_agent(&town, "codex", &[], &program).expect("program");
+        assert_eq!(
+            command(&town),
+            (
+                "/opt/codex".to_string(),
+                vec!["--dangerously-bypass-approvals-and-sandbox".to_string()]
+            )
+        );
+        let args = SetOptions {
+            args: Some(vec!["--model".into(), "o3".into()]),
+            ..SetOptions::default()
+        };
+        let town = Town::load(&town.root).expect("valid");
+        set_agent(&town, "codex", &[], &args).expect("args");
+        assert_eq!(
+            command(&town),
+            (
+                "/opt/codex".to_string(),
+                vec!["--model".to_string(), "o3".to_string()]
+            )
+        );
+        let e = set_agent(&town, "codex", &["codex".into()], &program)
+            .expect_err("both")
+            .to_string();
+        assert!(e.contains("not both"), "{e}");
+        // A new agent from --program alone.
+        set_agent(&town, "mine", &[], &program).expect("new");
+        let town = Town::load(&town.root).expect("valid");
+        assert_eq!(town.config.agents["mine"].command, "/opt/codex");
+        assert!(town.config.agents["mine"].args.is_empty());
     }
 
     #[test]
