@@ -169,6 +169,7 @@ fn show_config(town: &Town, name: &str, json: bool) -> Result<()> {
     let mut text = format!("rig {} ({})\n", shown.rig, shown.path.display());
     for knob in &shown.knobs {
         let value = match &knob.value {
+            serde_json::Value::Null if knob.key == "runtime" => "(the town's default)".to_string(),
             serde_json::Value::Null => "-".to_string(),
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),
