@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Screen lines shown in the report.
-const SCREEN_LINES: usize = 15;
+const SCREEN_LINES: usize = 25;
 /// How often the session is looked at while it starts.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -186,8 +186,8 @@ async fn start_and_watch(
                     format!("it exited before reaching its prompt: {exit}"),
                 );
             }
-            // Quiet before its first byte is a CLI still loading, not one at its prompt.
-            Ok(snap) if snap.idle && snap.bytes_out > 0 => break verdict(runtime, start),
+            // Quiet with nothing drawn yet is a CLI still loading, not one at its prompt.
+            Ok(snap) if snap.idle && !screen.trim().is_empty() => break verdict(runtime, start),
             Ok(snap) if start.elapsed() >= timeout => {
                 break (Outcome::Timeout, not_ready(runtime, timeout, snap.ready));
             }
@@ -250,7 +250,7 @@ fn not_ready(runtime: &Runtime, timeout: Duration, marker_seen: bool) -> String 
             "no ready marker {marker:?} on its screen within {limit}: a dialog (login, trust, \
              update) may be waiting — the screen below shows what it showed"
         ),
-        None => format!("its output never went quiet (after printing something) within {limit}"),
+        None => format!("it never drew something and then went quiet within {limit}"),
     }
 }
 

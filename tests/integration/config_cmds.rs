@@ -217,6 +217,22 @@ fn agent_check_starts_the_runtime_in_a_pty() {
         "{text}"
     );
 
+    // No marker, and silent while it loads: quiet counts only once something is drawn.
+    let toml = fs::read_to_string(town.root.join("town.toml")).expect("town.toml");
+    let slow = "\n[agents.slow]\ncommand = \"sh\"\nargs = [\"-c\", \"sleep 1; printf 'slow> '; sleep 30\"]\nquiet_period = \"300ms\"\n";
+    fs::write(town.root.join("town.toml"), format!("{toml}{slow}")).expect("write");
+    town.git(&["commit", "-qam", "agent slow"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&town.ok(&["config", "agent", "check", "slow", "--json"]))
+            .expect("JSON");
+    assert_eq!(report["outcome"], "quiet", "{report}");
+    assert!(
+        report["screen"]
+            .as_str()
+            .is_some_and(|s| s.contains("slow>")),
+        "{report}"
+    );
+
     town.ok(&["config", "agent", "set", "gone", "/nonexistent/agent-cli"]);
     let err = town.fails(&["config", "agent", "check", "gone"]);
     assert!(
