@@ -1,5 +1,5 @@
 //! `gastown escalate [-s low|medium|high|critical] [--bead ID] "what is wrong"`, and `escalate
-//! list|show|ack|close` (see `docs/escalation.md`).
+//! list|show|ack|forward|close` (see `docs/escalation.md`).
 //!
 //! The command runs in the domain (`gastown_town::command::escalation`); this file turns the
 //! arguments into its request, renders its outcome and — without a supervisor — runs the
@@ -59,7 +59,16 @@ pub enum EscalateCommand {
         /// The escalation's id.
         id: String,
     },
-    /// Close an escalation (mayor, overseer).
+    /// Send an escalation the rig's witness agent holds up to the mayor and the overseer now
+    /// (that witness agent, mayor, overseer).
+    Forward {
+        /// The escalation's id.
+        id: String,
+        /// What you found, added to the mail that goes up.
+        #[arg(long, short = 'n')]
+        note: Option<String>,
+    },
+    /// Close an escalation (mayor, overseer; the witness agent judging it).
     Close {
         /// The escalation's id.
         id: String,
@@ -77,6 +86,9 @@ pub fn run(town: &Town, args: EscalateArgs) -> Result<()> {
         Some(EscalateCommand::Ack { id }) => (EscalateRequest::Ack { id }, false),
         Some(EscalateCommand::Close { id, reason }) => {
             (EscalateRequest::Close { id, reason }, false)
+        }
+        Some(EscalateCommand::Forward { id, note }) => {
+            (EscalateRequest::Forward { id, note }, false)
         }
         None => {
             let Some(message) = args.message else {
@@ -106,6 +118,11 @@ pub fn run(town: &Town, args: EscalateArgs) -> Result<()> {
     // Without a supervisor the outside channels come back here (with one, it ran them and
     // sends none).
     if let EscalateOutcome::Raised {
+        escalation,
+        outside,
+        ..
+    }
+    | EscalateOutcome::Forwarded {
         escalation,
         outside,
         ..
@@ -172,6 +189,19 @@ fn detail(e: &Escalation) -> Result<String> {
             e.acked_at.as_deref().unwrap_or("?")
         )?;
     }
+    if let Some(judge) = &e.judge {
+        match &e.judge_released {
+            Some(at) => writeln!(out, "judged:    by {judge}, went up at {at}")?,
+            None => writeln!(
+                out,
+                "judged:    by {judge} until {}",
+                e.judge_until.as_deref().unwrap_or("?")
+            )?,
+        }
+    }
+    if let Some(note) = &e.judge_note {
+        writeln!(out, "note:      {}", one_line(note))?;
+    }
     if let Some(reason) = &e.closed_reason {
         writeln!(out, "closed:    {}", one_line(reason))?;
     }
@@ -219,6 +249,20 @@ pub fn render(outcome: &EscalateOutcome, json: bool) -> Result<String> {
             "acknowledged {} (by {})\n",
             e.id,
             e.acked_by.as_deref().unwrap_or("?")
+        ),
+        EscalateOutcome::Forwarded {
+            escalation: e,
+            routed,
+            ..
+        } => format!(
+            "forwarded {} [{}]; sent to {}\n",
+            e.id,
+            e.severity,
+            if routed.is_empty() {
+                "nobody (no channel for its severity)".to_string()
+            } else {
+                routed.join(", ")
+            }
         ),
         EscalateOutcome::Closed(e) => format!(
             "closed {}: {}\n",

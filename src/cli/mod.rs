@@ -9,8 +9,10 @@ mod agent_check;
 mod agents;
 mod args;
 pub mod bead;
+mod checkpoint;
 mod config;
 mod convoy;
+mod dog;
 pub mod escalate;
 pub mod formula;
 mod install;
@@ -156,6 +158,12 @@ pub enum Command {
     Convoy(convoy::ConvoyCommand),
     /// Raise an escalation for the mayor and the overseer, or list, show, ack and close them.
     Escalate(escalate::EscalateArgs),
+    /// Polecats' uncommitted work saved as checkpoints: list, show, save, restore.
+    #[command(subcommand)]
+    Checkpoint(checkpoint::CheckpointCommand),
+    /// The deacon's dogs: chores on timers (list them, run one now).
+    #[command(subcommand)]
+    Dog(dog::DogCommand),
     /// Do not disturb: hold your mail instead of having it typed into your session.
     Dnd {
         /// on: hold mail; off: deliver it into the session again.
@@ -323,6 +331,8 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Mq(cmd) => mq::run(&find_town(&cli.town)?, cmd),
         Command::Convoy(cmd) => convoy::run(&find_town(&cli.town)?, cmd),
         Command::Escalate(args) => escalate::run(&find_town(&cli.town)?, args),
+        Command::Checkpoint(cmd) => checkpoint::run(&find_town(&cli.town)?, cmd),
+        Command::Dog(cmd) => dog::run(&find_town(&cli.town)?, cmd),
         Command::Dnd { state, agent } => mail::run_request(
             &find_town(&cli.town)?,
             MailRequest::Dnd {

@@ -48,8 +48,15 @@ pub fn caller_from_env() -> Result<Caller> {
 /// whatever its environment says); without one `GASTOWN_AGENT` does, which proves nothing
 /// (`docs/socket.md`, threat model).
 pub fn overseer_only(town: &Town, what: &str) -> Result<()> {
+    Ok(gastown_town::authz::overseer_only(&caller(town)?, what)?)
+}
+
+/// Who is calling, for a command the CLI runs itself: the supervisor's answer when `gastown run`
+/// is up (it knows a session's process whatever its environment says), else
+/// [`caller_from_env`].
+pub fn caller(town: &Town) -> Result<Caller> {
     use crate::socket::{Identity, ReplyBody, RequestBody};
-    let caller = match client::connect(town)? {
+    Ok(match client::connect(town)? {
         Some(mut supervisor) => match supervisor.call(RequestBody::Whoami)? {
             ReplyBody::Identity(Identity::Agent { address, .. }) => Caller::from_name(&address)?,
             ReplyBody::Identity(Identity::Overseer) => Caller::Overseer,
@@ -60,8 +67,7 @@ pub fn overseer_only(town: &Town, what: &str) -> Result<()> {
             }
         },
         None => caller_from_env()?,
-    };
-    Ok(gastown_town::authz::overseer_only(&caller, what)?)
+    })
 }
 
 /// The reply a request of this family cannot get: the supervisor and this CLI disagree.
@@ -96,5 +102,7 @@ fn reply_name(reply: &TownReply) -> &'static str {
         TownReply::Output { .. } => "output",
         TownReply::Done => "done",
         TownReply::Escalation(_) => "escalation",
+        TownReply::Dogs(_) => "dogs",
+        TownReply::DogRan(_) => "dog-ran",
     }
 }

@@ -39,7 +39,7 @@ pub fn run(town: &Town, cmd: WorkCommand) -> Result<()> {
             outside,
         } = effect
         {
-            crate::cli::escalate::deliver_now(town, escalation, outside)?;
+            crate::cli::escalate::deliver_now(town, *escalation, outside)?;
         }
     }
     if !left.is_empty() {

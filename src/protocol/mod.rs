@@ -93,6 +93,10 @@ pub enum TownRequest {
     AttachEnd { id: u64 },
     /// A `gastown escalate …` command.
     Escalate(EscalateRequest),
+    /// The deacon's dogs and their last runs (`gastown dog list`).
+    Dogs,
+    /// Run one dog's chore now and wait for it (`gastown dog run`).
+    DogRun { name: String },
 }
 
 /// One town reply: a typed answer per family, for the CLI to render.
@@ -141,6 +145,10 @@ pub enum TownReply {
     Done,
     /// Answer to [`TownRequest::Escalate`].
     Escalation(EscalateOutcome),
+    /// Answer to [`TownRequest::Dogs`].
+    Dogs(#[serde(with = "as_json")] Vec<gastown_town::dogs::DogReport>),
+    /// Answer to [`TownRequest::DogRun`]: the dog's report after the run.
+    DogRan(#[serde(with = "as_json")] gastown_town::dogs::DogReport),
 }
 
 /// A git commit of the ledger.

@@ -29,6 +29,7 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
             authz::act_on(caller, agent, "attach to the session of")
         }
         TownRequest::Spawn { address, .. } => authz::act_on(caller, address, "spawn"),
+        TownRequest::DogRun { .. } => authz::run_dog(caller),
         TownRequest::Bead(_)
         | TownRequest::Mail(_)
         | TownRequest::Mol(_)
@@ -46,7 +47,8 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         | TownRequest::AttachInput { .. }
         | TownRequest::AttachResize { .. }
         | TownRequest::AttachEnd { .. }
-        | TownRequest::Escalate(_) => Ok(()),
+        | TownRequest::Escalate(_)
+        | TownRequest::Dogs => Ok(()),
     }
 }
 

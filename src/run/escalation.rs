@@ -47,21 +47,29 @@ pub async fn deliver(
     failures
 }
 
-/// `gastown run`'s stale timer: every quarter of `[escalation] stale_after` (at least 50ms, at
-/// most a minute) the ledger re-raises the escalations nobody acknowledged for `stale_after`
-/// (a severity up, mailed again); their outside channels run in tasks of their own.
+/// `gastown run`'s stale timer. Each tick it reads town.toml and the rigs' rig.toml afresh (an
+/// unreadable town.toml keeps the last good one), lets the ledger release the escalations whose
+/// witness agent's time ran out ([`routing::release_expired`]) and re-raise the ones nobody
+/// acknowledged for `[escalation] stale_after` (a severity up, mailed again); their outside
+/// channels run in tasks of their own. It ticks every quarter of the shortest of `stale_after`
+/// and the rigs' `[witness] judge_for`, at least every minute and at most every 50 ms.
 pub async fn stale_timer(town: gastown_town::Town, ledger: gastown_actors::ledger::LedgerHandle) {
-    let section = town.config.escalation.clone();
-    let stale_after = section.stale_after.0;
-    let tick = (stale_after / 4).clamp(Duration::from_millis(50), Duration::from_secs(60));
-    let mut interval = tokio::time::interval(tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut town = town;
     loop {
-        interval.tick().await;
+        tokio::time::sleep(tick_of(&town)).await;
+        match gastown_town::Town::load(&town.root) {
+            Ok(fresh) => town = fresh,
+            Err(e) => tracing::warn!(
+                "town.toml unreadable; escalation timers keep the last good [escalation]: {e:#}"
+            ),
+        }
+        let stale_after = town.config.escalation.stale_after.0;
         let for_ledger = town.clone();
         let raised = ledger
-            .call("escalation: stale re-raise", move |l| {
-                routing::reraise_stale(l, &for_ledger, stale_after)
+            .call("escalation: release and re-raise", move |l| {
+                let mut out = routing::release_expired(l, &for_ledger)?;
+                out.extend(routing::reraise_stale(l, &for_ledger, stale_after)?);
+                anyhow::Ok(out)
             })
             .await;
         let raised = match raised {
@@ -83,12 +91,25 @@ pub async fn stale_timer(town: gastown_town::Town, ledger: gastown_actors::ledge
             let router: ractor::ActorRef<super::router::RouterMsg> = router.into();
             let _ = router.send_message(super::router::RouterMsg::Deliver);
         }
+        let timeout = town.config.escalation.timeout.0;
         for (e, outside) in raised {
             if !outside.is_empty() {
-                tokio::spawn(deliver(town.root.clone(), section.timeout.0, e, outside));
+                tokio::spawn(deliver(town.root.clone(), timeout, e, outside));
             }
         }
     }
+}
+
+/// How long the stale timer sleeps: a quarter of the shortest of `stale_after` and every rig's
+/// `judge_for` (rigs with a witness agent only), between 50 ms and a minute.
+fn tick_of(town: &gastown_town::Town) -> Duration {
+    let mut shortest = town.config.escalation.stale_after.0;
+    for rig in gastown_town::rig::Rig::list(town).unwrap_or_default() {
+        if gastown_town::witness::agent_runtime(town, &rig.config).is_some() {
+            shortest = shortest.min(rig.config.witness.judge_for.0);
+        }
+    }
+    (shortest / 4).clamp(Duration::from_millis(50), Duration::from_secs(60))
 }
 
 /// Run the notify command with the escalation in its environment, in a process group of its
@@ -236,6 +257,10 @@ mod tests {
             acked_by: None,
             acked_at: None,
             closed_reason: None,
+            judge: None,
+            judge_until: None,
+            judge_released: None,
+            judge_note: None,
         }
     }
 

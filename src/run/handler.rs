@@ -192,12 +192,19 @@ impl TownHandler {
         reply: Result<TownReply, WireError>,
     ) -> Result<TownReply, WireError> {
         let mut reply = reply?;
-        if let TownReply::Escalation(EscalateOutcome::Raised {
-            escalation,
-            outside,
-            routed,
-            ..
-        }) = &mut reply
+        if let TownReply::Escalation(
+            EscalateOutcome::Raised {
+                escalation,
+                outside,
+                routed,
+                ..
+            }
+            | EscalateOutcome::Forwarded {
+                escalation,
+                outside,
+                routed,
+            },
+        ) = &mut reply
         {
             if !routed.is_empty()
                 && let Some(router) = ractor::registry::where_is(super::router::ROUTER_NAME)
@@ -310,7 +317,7 @@ impl TownHandler {
                 tokio::spawn(super::escalation::deliver(
                     town.root.clone(),
                     town.config.escalation.timeout.0,
-                    escalation,
+                    *escalation,
                     outside,
                 ));
                 Ok(String::new())

@@ -58,7 +58,9 @@ async fn node(parent: &SupervisorRef, child: &ChildSnapshot) -> ActorNode {
     } else if child.id == "session" && child.state == ChildState::Running {
         pid = session_pid(parent).await;
     }
-    let note = if child.id == "witness" && child.state == ChildState::Running {
+    // The witness's mechanical patrol, `town/rigs/<rig>/witness/patrol` (the deacon has a
+    // `patrol` of its own).
+    let note = if child.path.ends_with("/witness/patrol") && child.state == ChildState::Running {
         witness_report(parent).await
     } else {
         None
@@ -92,8 +94,11 @@ async fn node(parent: &SupervisorRef, child: &ChildSnapshot) -> ActorNode {
 const WITNESS_REPORT_TIMEOUT_MS: u64 = 500;
 
 /// The witness's steps on its polecats, or `None` (nothing done, or no answer in time).
-async fn witness_report(rig: &SupervisorRef) -> Option<String> {
-    let witness = rig.child_actor::<WitnessMsg>("witness").await.ok()??;
+async fn witness_report(witness_role: &SupervisorRef) -> Option<String> {
+    let witness = witness_role
+        .child_actor::<WitnessMsg>("patrol")
+        .await
+        .ok()??;
     ractor::call_t!(witness, WitnessMsg::Report, WITNESS_REPORT_TIMEOUT_MS)
         .ok()
         .flatten()

@@ -15,6 +15,9 @@ use gastown_town::names;
 use ractor::ActorRef;
 use std::collections::HashMap;
 
+/// The longest `gastown dog run` waits for a chore.
+const DOG_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// How many supervision events `gastown actor` shows.
 const EVENTS_SHOWN: usize = 50;
 
@@ -38,6 +41,11 @@ impl TownHandler {
                 env,
             } => self.spawn(&address, runtime.as_deref(), &env).await,
             TownRequest::Heartbeat => Ok(TownReply::Done),
+            TownRequest::Dogs => Ok(TownReply::Dogs(super::dogs::reports(&self.tree.town).await)),
+            TownRequest::DogRun { name } => super::dogs::run_now(&name, DOG_RUN_WAIT)
+                .await
+                .map(TownReply::DogRan)
+                .map_err(|e| err(ErrorCode::InvalidArgument, e)),
             TownRequest::AttachStart { agent, rows, cols } => {
                 let session = self.session(&agent).await?;
                 let reply = self.attachments.start(agent, session, rows, cols).await?;

@@ -10,6 +10,7 @@
 
 mod attach;
 mod authorize;
+pub mod dogs;
 pub mod escalation;
 mod handler;
 mod in_steps;

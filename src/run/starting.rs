@@ -244,6 +244,22 @@ pub fn check_workspace(
         reconcile::Checked::Ready => {}
         reconcile::Checked::Remade(path) => {
             tracing::info!(agent = %identity, path = %path.display(), "workspace was missing: made again from git");
+            if identity.role == Role::Polecat {
+                // Its uncommitted work comes back from its checkpoint, if one was taken.
+                match gastown_town::checkpoint::restore_after_remake(town, identity) {
+                    Ok(Some(r)) => tracing::info!(
+                        agent = %identity,
+                        checkpoint = %r.checkpoint.commit,
+                        files = r.checkpoint.files.len(),
+                        conflicts = r.conflicts.len(),
+                        "uncommitted work restored from the checkpoint"
+                    ),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(agent = %identity, "cannot restore the checkpoint: {e:#}")
+                    }
+                }
+            }
         }
         reconcile::Checked::Switched { from, to } => {
             tracing::info!(agent = %identity, from = ?from, %to, "worktree switched to its branch");

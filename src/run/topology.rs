@@ -6,13 +6,14 @@
 //! ├── router        mail delivery into sessions
 //! ├── socket        the Unix socket server
 //! ├── mayor         role (rest_for_one): agent, session?
-//! ├── deacon        role: agent, session?, patrol, boot, dogs (dynamic)
+//! ├── deacon        role: agent, session?, patrol, boot, dogs (one actor per chore)
 //! └── rigs (dynamic)
 //!     └── <rig> (one_for_one)
 //!         ├── crew (dynamic)      └── <name>  role: agent, session
 //!         ├── polecats (dynamic)  └── <name>  role: agent, session
 //!         ├── refinery            the merge queue (rigs on disk)
-//!         └── witness             patrols the polecats: nudge, restart, escalate (rigs on disk)
+//!         └── witness             role: agent, session? (the witness agent), patrol (nudge,
+//!                                 restart, escalate; rigs on disk)
 //! ```
 //!
 //! Paths are plain: a role's path is its address below `town/` (below `town/rigs/` for the
@@ -73,7 +74,7 @@ pub fn town_spec(
         identity("deacon")?,
         configured_runtime(cfg, Role::Deacon)?,
     );
-    deacon.extra_children = deacon_children(cfg.patrol_interval);
+    deacon.extra_children = deacon_children(cfg);
     Ok(SupervisorSpec::new(Strategy::OneForOne)
         .with_intensity(Intensity::new(10, Duration::from_secs(60)))
         .child(ledger_child)
@@ -87,14 +88,19 @@ pub fn town_spec(
         )))
 }
 
-fn deacon_children(interval: Duration) -> Vec<ChildSpec> {
+fn deacon_children(cfg: &TreeConfig) -> Vec<ChildSpec> {
+    let interval = cfg.patrol_interval;
+    let mut dogs = SupervisorSpec::new(Strategy::OneForOne);
+    for dog in super::dogs::children(&cfg.town) {
+        dogs = dogs.child(dog);
+    }
     vec![
         ChildSpec::actor("patrol", Patrol, move || interval).with_name(PATROL_NAME),
         ChildSpec::actor("boot", Boot, move || BootArgs {
             every: interval,
             stale_after: interval * 3,
         }),
-        ChildSpec::supervisor(names::DOGS, SupervisorSpec::new(Strategy::Dynamic)),
+        ChildSpec::supervisor(names::DOGS, dogs),
     ]
 }
 
@@ -302,18 +308,7 @@ pub async fn ensure_rig(
         ));
     }
     if on_disk {
-        let args = super::witness_actor::WitnessArgs {
-            town: cfg.town.clone(),
-            rig: rig.to_string(),
-            ledger: gastown_actors::ledger::LedgerHandle::default(),
-            handler: cfg.handler.get().cloned(),
-        };
-        // At the witness's own tree path, `town/rigs/<rig>/witness`.
-        spec = spec.child(ChildSpec::actor(
-            Role::Witness.as_str(),
-            super::witness_actor::WitnessActor,
-            move || args.clone(),
-        ));
+        spec = spec.child(witness_child(cfg, rig)?);
     }
     rigs.start_child(ChildSpec::supervisor(place.id.clone(), spec))
         .await
@@ -322,6 +317,40 @@ pub async fn ensure_rig(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("rig {rig} did not start"))
+}
+
+/// The rig's witness: a role `<rig>/witness` (rest_for_one: agent, session?, patrol) whose
+/// `patrol` child is the mechanical witness (`super::witness_actor`), and whose session runs
+/// the rig's witness agent when `[roles] witness` names one (it judges the rig's escalations
+/// first, see `gastown_town::escalation::routing`). A runtime that does not resolve is an error
+/// that names the key.
+fn witness_child(cfg: &TreeConfig, rig: &str) -> Result<ChildSpec, String> {
+    let config = gastown_town::rig::Rig::load(&cfg.town, rig)
+        .map_err(|e| e.to_string())?
+        .config;
+    let runtime = gastown_town::witness::agent_runtime(&cfg.town, &config)
+        .map(|name| {
+            resolve_runtime(&name, cfg, &[]).map_err(|e| {
+                format!(
+                    "the witness agent of rig {rig} (`[roles] witness` in its rig.toml or town.toml) cannot run: {e}"
+                )
+            })
+        })
+        .transpose()?;
+    let args = super::witness_actor::WitnessArgs {
+        town: cfg.town.clone(),
+        rig: rig.to_string(),
+        ledger: gastown_actors::ledger::LedgerHandle::default(),
+        handler: cfg.handler.get().cloned(),
+    };
+    let mut spec = role_spec(cfg, identity(&format!("{rig}/witness"))?, runtime);
+    // At `town/rigs/<rig>/witness/patrol`.
+    spec.extra_children = vec![ChildSpec::actor(
+        "patrol",
+        super::witness_actor::WitnessActor,
+        move || args.clone(),
+    )];
+    Ok(role_child(spec))
 }
 
 #[cfg(test)]

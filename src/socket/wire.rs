@@ -23,11 +23,13 @@ use super::stats::StatsSnapshot;
 /// no longer the CLI's clap structs and rendered text. 4: replies larger than a frame stream as
 /// [`ServerFrame::ResponsePart`]s; the socket counters gained `slow_frame`, `over_peer_cap`,
 /// `forbidden`, `token_mismatch` and `unidentified`; the town gained `Escalate` requests and
-/// `Escalation` replies, and the live tree's nodes a `note` (the witness's steps).
+/// `Escalation` replies, and the live tree's nodes a `note` (the witness's steps). 5:
+/// escalations gained `Forward` (a rig's witness agent judges the rig's escalations first) and
+/// their record the judge's fields; the town gained the deacon's dogs (`Dogs`, `DogRun`).
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The first frame a client sends.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

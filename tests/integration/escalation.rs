@@ -430,3 +430,71 @@ fn an_escalation_reaches_the_running_mayor_session_like_urgent_mail() {
     let shown = t.town.ok(&["escalate", "show", &id]);
     assert!(shown.contains("the build on main is red"), "{shown}");
 }
+
+#[test]
+fn a_rig_with_a_witness_agent_hears_its_escalations_first_and_what_it_leaves_goes_up() {
+    let town = crate::util::town_with_rig();
+    // alpha runs a sim witness agent that has 2 s to judge an escalation.
+    let path = town.root.join("alpha").join("rig.toml");
+    let mut rig: toml::Table = toml::from_str(&std::fs::read_to_string(&path).expect("rig.toml"))
+        .expect("rig.toml parses");
+    let mut roles = toml::Table::new();
+    roles.insert("witness".into(), "sim".into());
+    rig.insert("roles".into(), roles.into());
+    rig.entry("witness")
+        .or_insert_with(|| toml::Table::new().into())
+        .as_table_mut()
+        .expect("[witness] is a table")
+        .insert("judge_for".into(), "2s".into());
+    std::fs::write(&path, toml::to_string(&rig).expect("toml")).expect("write rig.toml");
+
+    // Without a supervisor: the polecat's escalation is held for alpha/witness.
+    let (_bead, out) = crate::util::polecat_escalates(&town);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let said = crate::util::stdout(&out);
+    assert!(said.contains("alpha/witness (judges it first"), "{said}");
+    assert!(!stderr(&out).contains('\x07'), "no bell while judged");
+    let id = json(&town, &["escalate", "list", "--json"])[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let shown = json(&town, &["escalate", "show", &id, "--json"]);
+    assert_eq!(shown["judge"], "alpha/witness", "{shown}");
+    let escalated_to = |who: &str| {
+        inbox_titles(&town, who)
+            .iter()
+            .any(|t| t.starts_with(&format!("ESCALATION {id}")))
+    };
+    assert!(escalated_to("alpha/witness"));
+    assert!(!escalated_to("mayor") && !escalated_to("overseer"));
+
+    // With `gastown run`: the witness agent's session runs and is told; nobody settles it in
+    // 2 s, so it goes up to the mayor and the overseer by itself.
+    let t = RunningTown::start_in(town);
+    wait_for(
+        "the witness agent to read it",
+        Duration::from_secs(30),
+        || {
+            let screen = t.town.ok(&["peek", "alpha/witness", "-n", "80"]);
+            (screen.contains("MAIL:") && screen.contains("the schema is locked")).then_some(())
+        },
+    );
+    let up = |who: &str| {
+        inbox_titles(&t.town, who)
+            .iter()
+            .any(|t| t.starts_with(&format!("ESCALATION {id}")))
+    };
+    wait_for("the escalation to go up", Duration::from_secs(30), || {
+        (up("mayor") && up("overseer")).then_some(())
+    });
+    let shown = json(&t.town, &["escalate", "show", &id, "--json"]);
+    assert!(shown["judge_released"].is_string(), "{shown}");
+    assert!(
+        t.town
+            .ok(&["escalate", "show", &id])
+            .contains("judged:    by alpha/witness, went up at")
+    );
+    // The witness is a role now: its agent session and its mechanical patrol side by side.
+    assert!(t.node("town/rigs/alpha/witness/session").is_some());
+    assert!(t.node("town/rigs/alpha/witness/patrol").is_some());
+}

@@ -4,6 +4,7 @@
 mod agents;
 mod bead;
 mod bounds;
+mod checkpoint;
 mod config;
 mod config_cmds;
 mod convoy;

@@ -143,7 +143,9 @@ fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_ne
     );
     assert!(!mayor.contains(&format!("{alive} is")), "{mayor}");
     // The steps are visible on the witness's node in `gastown actors`, the live one absent.
-    let note = t.node("town/rigs/alpha/witness").expect("the witness runs")["note"]
+    let note = t
+        .node("town/rigs/alpha/witness/patrol")
+        .expect("the witness runs")["note"]
         .as_str()
         .expect("the witness reports its steps")
         .to_string();
@@ -156,4 +158,155 @@ fn stalled_and_hung_polecats_are_nudged_restarted_escalated_and_a_live_one_is_ne
     assert!(!note.contains(alive.as_str()), "{note}");
     let plain = t.town.ok(&["actors"]);
     assert!(plain.contains(idler.as_str()), "{plain}");
+}
+
+/// The "done when", as a new user would see it: a town left alone with a polecat whose
+/// agent hangs. It is nudged, restarted, and the overseer is told once, on the channel they
+/// configured (here a notify command); `escalate list` shows it; a healthy polecat beside it is
+/// never touched. "Once" is measured across many later patrols: a second hanging polecat slung
+/// afterwards must climb its whole ladder meanwhile.
+#[test]
+fn a_town_left_alone_with_a_hung_agent_tells_the_overseer_once_on_their_channel() {
+    let town = town_with_rig();
+    let told = town.root.parent().expect("parent").join("told.txt");
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str(&sim_runtime(
+        "hanger",
+        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"0s\", GASTOWN_SIM_HANG_AFTER = \"300ms\", GASTOWN_SIM_HANG_BUSY = \"1\"",
+    ));
+    text.push_str(&sim_runtime(
+        "alive",
+        "GASTOWN_SIM_WORK = \"0\", GASTOWN_SIM_HEARTBEAT = \"100ms\"",
+    ));
+    text.push_str(&format!(
+        "\n[escalation]\nhigh = [\"notify\"]\nnotify_command = \"printf '%s %s\\\\n' \\\"$GASTOWN_ESCALATION_ID\\\" \\\"$GASTOWN_ESCALATION_BEAD\\\" >> {}\"\n",
+        told.display()
+    ));
+    std::fs::write(&config, text).expect("write town.toml");
+    witness_knobs(
+        &town,
+        "patrol_every = \"250ms\"\nstart_after = \"30s\"\nstall_after = \"1s\"\nhung_after = \"1s\"\nnudges = 1\nrestarts = 1",
+    );
+    let first = town.create(&["Hangs first"]);
+    let second = town.create(&["Hangs later"]);
+    let healthy = town.create(&["Healthy"]);
+    let t = RunningTown::start_in(town);
+    let holder = |bead: &str| -> String {
+        let shown: serde_json::Value =
+            serde_json::from_str(&t.town.ok(&["bead", "show", bead, "--json"])).expect("json");
+        shown["assignee"].as_str().expect("assignee").to_string()
+    };
+    t.town
+        .ok(&["sling", &first, "alpha", "--runtime", "hanger"]);
+    t.town
+        .ok(&["sling", &healthy, "alpha", "--runtime", "alive"]);
+    let lines = || std::fs::read_to_string(&told).unwrap_or_default();
+    wait_for(
+        "the overseer told of the first",
+        Duration::from_secs(60),
+        || lines().contains(first.as_str()).then_some(()),
+    );
+    t.town
+        .ok(&["sling", &second, "alpha", "--runtime", "hanger"]);
+    wait_for(
+        "the overseer told of the second",
+        Duration::from_secs(60),
+        || lines().contains(second.as_str()).then_some(()),
+    );
+    let told = lines();
+    assert_eq!(
+        told.matches(first.as_str()).count(),
+        1,
+        "told once:\n{told}"
+    );
+    assert_eq!(told.lines().count(), 2, "{told}");
+    let (hung, alive) = (holder(&first), holder(&healthy));
+    let log = t.log();
+    assert_eq!(
+        steps(&log, &hung),
+        ["nudge", "restart", "escalate"],
+        "{log}"
+    );
+    assert!(steps(&log, &alive).is_empty(), "{alive} is healthy:\n{log}");
+    // `escalate list` shows what needs the overseer: the two hung polecats' work, nothing else.
+    let list: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["escalate", "list", "--json"])).expect("json");
+    let beads: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|e| e["bead"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(beads.len(), 2, "{list}");
+    assert!(
+        beads.contains(&first.as_str()) && beads.contains(&second.as_str()),
+        "{list}"
+    );
+    assert!(
+        list[0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hung"),
+        "{list}"
+    );
+}
+
+/// A polecat sent back for rework that never reads the REWORK mail (its agent takes input and
+/// never answers) is nudged about that mail by the witness, naming it.
+#[test]
+fn an_unread_rework_mail_gets_its_polecat_a_nudge_naming_it() {
+    use crate::refinery::{configure, has_mail, process, worktree};
+    let town = crate::refinery::town();
+    configure(
+        &town,
+        1,
+        "merge",
+        "test = \"if [ -f bad.txt ]; then echo 'bad.txt is still here'; exit 1; fi\"",
+    );
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str(&sim_runtime(
+        "deaf",
+        "GASTOWN_SIM_IGNORE_INPUT = \"1\", GASTOWN_SIM_HEARTBEAT = \"0s\"",
+    ));
+    std::fs::write(&config, text).expect("write town.toml");
+    witness_knobs(
+        &town,
+        "patrol_every = \"200ms\"\nstart_after = \"1m\"\nstall_after = \"1s\"\nhung_after = \"1m\"\nnudges = 50\nrestarts = 1",
+    );
+    let bead = town.create(&["Break it"]);
+    town.ok(&[
+        "sling",
+        &bead,
+        "alpha/polecats/nux",
+        "--no-formula",
+        "--no-convoy",
+        "--runtime",
+        "deaf",
+    ]);
+    std::fs::write(worktree(&town, "nux").join("bad.txt"), "x\n").expect("write work");
+    crate::util::as_agent_ok(&town, "alpha/polecats/nux", &["done"]);
+    assert_eq!(process(&town)["sent_back"], 1);
+    assert!(
+        has_mail(&town, "alpha/polecats/nux", "REWORK", &bead)
+            || has_mail(&town, "alpha/polecats/nux", "MERGE_FAILED", &bead)
+    );
+    let t = RunningTown::start_in(town);
+    let line = wait_for("the rework nudge", Duration::from_secs(60), || {
+        t.log()
+            .lines()
+            .find(|l| l.contains("witness nudges about unread rework mail"))
+            .map(str::to_string)
+    });
+    assert!(line.contains("alpha/polecats/nux"), "{line}");
+    // The nudge names the mail, so the agent can read it.
+    wait_for(
+        "the nudge on the polecat's screen",
+        Duration::from_secs(30),
+        || {
+            let screen = t.town.ok(&["peek", "alpha/polecats/nux", "-n", "80"]);
+            screen.contains("you have not read").then_some(())
+        },
+    );
 }

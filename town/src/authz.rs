@@ -126,6 +126,48 @@ pub fn handle_escalation(caller: &Caller, what: &str) -> Result<(), Forbidden> {
     }
 }
 
+/// Closing or forwarding an escalation a witness agent holds (`judge`: the address holding it,
+/// if any): the mayor, the overseer, and that witness agent.
+pub fn judge_escalation(caller: &Caller, judge: Option<&str>, what: &str) -> Result<(), Forbidden> {
+    match caller {
+        Caller::Agent(me) if judge == Some(me.address.as_str()) => Ok(()),
+        Caller::Overseer => Ok(()),
+        Caller::Agent(me) if me.role == Role::Mayor => Ok(()),
+        Caller::Agent(_) => Err(Forbidden::new(format!(
+            "{caller} may not {what} this escalation: only the mayor, the overseer and the witness agent judging it may"
+        ))),
+    }
+}
+
+/// Saving or restoring a polecat's checkpoint (`what`): the overseer, the mayor, the polecat
+/// itself and its rig's witness. Restoring writes into the worktree: nobody else's business.
+pub fn checkpoint(caller: &Caller, polecat: &AgentIdentity, what: &str) -> Result<(), Forbidden> {
+    match caller {
+        Caller::Overseer => Ok(()),
+        Caller::Agent(me)
+            if me.role == Role::Mayor
+                || me == polecat
+                || (me.role == Role::Witness && me.rig == polecat.rig) =>
+        {
+            Ok(())
+        }
+        Caller::Agent(_) => Err(Forbidden::new(format!(
+            "{caller} may not {what} {polecat}'s checkpoint: only {polecat} itself, its rig's witness, the mayor and the overseer may"
+        ))),
+    }
+}
+
+/// Running a dog's chore by hand: the overseer, the mayor and the deacon.
+pub fn run_dog(caller: &Caller) -> Result<(), Forbidden> {
+    match caller {
+        Caller::Overseer => Ok(()),
+        Caller::Agent(me) if matches!(me.role, Role::Mayor | Role::Deacon) => Ok(()),
+        Caller::Agent(_) => Err(Forbidden::new(format!(
+            "{caller} may not run a dog: only the overseer, the mayor and the deacon may"
+        ))),
+    }
+}
+
 /// Closing a convoy by hand (it then counts as delivered or abandoned for everyone watching it):
 /// the overseer, the mayor, and whoever created it.
 pub fn close_convoy(caller: &Caller, creator: &str) -> Result<(), Forbidden> {

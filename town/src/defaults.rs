@@ -57,6 +57,9 @@ pub const WITNESS_NUDGES: u32 = 2;
 /// `[witness] restarts`: restarts before the mayor and the overseer are told; two fresh sessions
 /// failing the same way is a pattern, not bad luck.
 pub const WITNESS_RESTARTS: u32 = 2;
+/// How long a rig's witness agent (`[roles] witness`) has to judge an escalation of its rig
+/// before it goes up to the mayor and the overseer by itself.
+pub const WITNESS_JUDGE_FOR: Duration = Duration::from_secs(10 * 60);
 
 /// `max_polecats`: polecats a rig runs at once before work waits in its dispatch queue; four
 /// keep a laptop's cores and an API budget busy without thrashing either.

@@ -97,7 +97,21 @@ const INHERITED_GIT_VARS: [&str; 7] = [
     "GIT_PREFIX",
 ];
 
+/// [`git`] with `GIT_INDEX_FILE` set to `index`: git's view of the work tree through another
+/// index than its own (checkpoints stage into a temporary one, never touching the agent's).
+pub fn git_with_index(dir: &Path, index: &Path, args: &[&str]) -> Result<String, GitCliError> {
+    let out = output_with(dir, args, Some(index))?;
+    if !out.status.success() {
+        return Err(failed(dir, args, &out));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
+}
+
 fn output(dir: &Path, args: &[&str]) -> Result<Output, GitCliError> {
+    output_with(dir, args, None)
+}
+
+fn output_with(dir: &Path, args: &[&str], index: Option<&Path>) -> Result<Output, GitCliError> {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(dir);
     if needs_identity(args) && !has_git_identity(dir) {
@@ -112,6 +126,9 @@ fn output(dir: &Path, args: &[&str]) -> Result<Output, GitCliError> {
     // inherited GIT_DIR or index redirect us, and never wait for a password on a terminal.
     for var in INHERITED_GIT_VARS {
         cmd.env_remove(var);
+    }
+    if let Some(index) = index {
+        cmd.env("GIT_INDEX_FILE", index);
     }
     cmd.env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())

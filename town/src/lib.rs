@@ -33,9 +33,11 @@
 pub mod agents;
 pub mod authz;
 pub mod caller;
+pub mod checkpoint;
 pub mod command;
 pub mod convoy;
 pub mod defaults;
+pub mod dogs;
 pub mod duration;
 pub mod escalation;
 pub mod formulas;

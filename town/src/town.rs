@@ -65,6 +65,9 @@ pub struct TownConfig {
         skip_serializing_if = "crate::escalation::routing::EscalationSection::is_unset"
     )]
     pub escalation: crate::escalation::routing::EscalationSection,
+    /// The deacon's dogs, `[dogs.<name>]` (`every`, `enabled`); absent ones keep their defaults.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub dogs: crate::dogs::DogsSection,
 }
 
 impl TownConfig {
@@ -84,6 +87,8 @@ impl TownConfig {
         }
         self.escalation
             .check()
+            .map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
+        crate::dogs::check(&self.dogs)
             .map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
         Ok(())
     }
@@ -113,6 +118,10 @@ pub struct RolesSection {
     pub mayor: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deacon: Option<String>,
+    /// The runtime of every rig's witness agent (a rig's own `[roles] witness` wins): it judges
+    /// the rig's escalations before they go up. None: the witness stays mechanical.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<String>,
 }
 
 /// `[run]` in `town.toml`; durations in humantime syntax, parsed when the file is read.

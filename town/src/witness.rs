@@ -48,6 +48,10 @@ pub struct WitnessConfig {
     /// Restarts before the witness escalates to the mayor and the overseer.
     #[serde(default = "default_restarts")]
     pub restarts: u32,
+    /// With a witness agent (`[roles] witness`): how long it has to close or forward an
+    /// escalation of the rig before the escalation goes up by itself.
+    #[serde(default = "default_judge_for")]
+    pub judge_for: HumanDuration,
 }
 
 impl Default for WitnessConfig {
@@ -59,6 +63,7 @@ impl Default for WitnessConfig {
             hung_after: default_hung_after(),
             nudges: default_nudges(),
             restarts: default_restarts(),
+            judge_for: default_judge_for(),
         }
     }
 }
@@ -81,6 +86,9 @@ fn default_nudges() -> u32 {
 fn default_restarts() -> u32 {
     crate::defaults::WITNESS_RESTARTS
 }
+fn default_judge_for() -> HumanDuration {
+    HumanDuration(crate::defaults::WITNESS_JUDGE_FOR)
+}
 
 impl WitnessConfig {
     /// The rules serde cannot express; the message names the key.
@@ -90,6 +98,7 @@ impl WitnessConfig {
             ("start_after", self.start_after),
             ("stall_after", self.stall_after),
             ("hung_after", self.hung_after),
+            ("judge_for", self.judge_for),
         ] {
             if value.0.is_zero() {
                 return Err(format!(
@@ -367,3 +376,14 @@ fn plural(n: u32, word: &str) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The runtime of a rig's witness agent: the rig's `[roles] witness`, else town.toml's; `"none"`
+/// (or empty) in the rig keeps its witness mechanical. `None`: no witness agent.
+pub fn agent_runtime(town: &crate::town::Town, rig: &crate::rig::RigConfig) -> Option<String> {
+    let chosen = match rig.roles.witness.as_deref().map(str::trim) {
+        Some("" | "none") => return None,
+        Some(name) => name,
+        None => town.config.roles.witness.as_deref().map(str::trim)?,
+    };
+    (!chosen.is_empty() && chosen != "none").then(|| chosen.to_string())
+}

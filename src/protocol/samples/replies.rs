@@ -27,6 +27,19 @@ pub fn replies() -> Vec<TownReply> {
     all.extend(convoy_replies().into_iter().map(TownReply::Convoy));
     all.extend(live_replies());
     all.extend(escalation_replies().into_iter().map(TownReply::Escalation));
+    let dog = gastown_town::dogs::DogReport {
+        name: s("checkpoint"),
+        every: s("5m"),
+        enabled: true,
+        running: true,
+        runs: 3,
+        last_run: Some(s("2026-01-02T03:04:05Z")),
+        last_outcome: Some(s("1 saved, 2 unchanged, 0 clean")),
+        last_ok: Some(true),
+        failures_in_a_row: 0,
+    };
+    all.push(TownReply::Dogs(vec![dog.clone()]));
+    all.push(TownReply::DogRan(dog));
     all
 }
 
@@ -44,6 +57,10 @@ fn escalation() -> Escalation {
         acked_by: None,
         acked_at: None,
         closed_reason: None,
+        judge: None,
+        judge_until: None,
+        judge_released: None,
+        judge_note: None,
     }
 }
 
@@ -62,6 +79,11 @@ fn escalation_replies() -> Vec<EscalateOutcome> {
         EscalateOutcome::Shown(escalation()),
         EscalateOutcome::Acked(escalation()),
         EscalateOutcome::Closed(escalation()),
+        EscalateOutcome::Forwarded {
+            escalation: escalation(),
+            routed: vec![s("mail:mayor")],
+            outside: vec![Outside::Bell],
+        },
     ]
 }
 

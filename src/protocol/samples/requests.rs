@@ -76,9 +76,17 @@ pub fn requests() -> Vec<TownRequest> {
                 id: s("gt-esc"),
                 reason: Some(s("fixed")),
             },
+            EscalateRequest::Forward {
+                id: s("gt-esc"),
+                note: Some(s("the polecat is looping on a flaky test")),
+            },
         ]
         .map(TownRequest::Escalate),
     );
+    all.push(TownRequest::Dogs);
+    all.push(TownRequest::DogRun {
+        name: s("checkpoint"),
+    });
     all
 }
 

@@ -32,6 +32,8 @@ pub enum EscalateRequest {
     Ack { id: String },
     /// Close it.
     Close { id: String, reason: Option<String> },
+    /// Send an escalation its rig's witness agent holds up to the mayor and the overseer now.
+    Forward { id: String, note: Option<String> },
 }
 
 /// What an escalation command did.
@@ -59,6 +61,14 @@ pub enum EscalateOutcome {
     Acked(#[serde(with = "as_json")] Escalation),
     /// `close`.
     Closed(#[serde(with = "as_json")] Escalation),
+    /// `forward`: released from its judge and routed like `Raised`.
+    Forwarded {
+        #[serde(with = "as_json")]
+        escalation: Escalation,
+        routed: Vec<String>,
+        #[serde(with = "as_json")]
+        outside: Vec<routing::Outside>,
+    },
 }
 
 /// Run one escalation command against the ledger as `caller`.
@@ -85,7 +95,12 @@ pub fn apply(
                 },
                 who,
             )?;
-            let (routed, outside) = if raised.route {
+            // A witness agent's own raise goes up at once: it is the judge.
+            let own = routing::judge_of(town, &raised.escalation)
+                .is_some_and(|judge| judge.address == who);
+            let (routed, outside) = if raised.route && own {
+                routing::route_up(ledger, town, &raised.escalation, who)?
+            } else if raised.route {
                 routing::route_in_ledger(ledger, town, &raised.escalation, who)?
             } else {
                 (Vec::new(), Vec::new())
@@ -107,8 +122,28 @@ pub fn apply(
             EscalateOutcome::Acked(escalation::ack(ledger, &id, who)?)
         }
         EscalateRequest::Close { id, reason } => {
-            crate::authz::handle_escalation(caller, "close")?;
+            let judge = held_by(ledger, &id)?;
+            crate::authz::judge_escalation(caller, judge.as_deref(), "close")?;
             EscalateOutcome::Closed(escalation::close(ledger, &id, reason.as_deref(), who)?)
         }
+        EscalateRequest::Forward { id, note } => {
+            let judge = held_by(ledger, &id)?;
+            crate::authz::judge_escalation(caller, judge.as_deref(), "forward")?;
+            let (escalation, routed, outside) =
+                routing::forward(ledger, town, &id, note.as_deref(), who)?;
+            EscalateOutcome::Forwarded {
+                escalation,
+                routed,
+                outside,
+            }
+        }
     })
+}
+
+/// The witness agent holding escalation `id` now, if any (an unknown id is an error here, before
+/// anyone is refused).
+fn held_by(ledger: &Ledger, id: &str) -> Result<Option<String>> {
+    let e = escalation::get(ledger, id)?;
+    let now = gastown_beads::time::now_unix_nanos();
+    Ok(e.judge.clone().filter(|_| e.held_at(now)))
 }

@@ -13,6 +13,9 @@
 //! | `raised_at` | when it was first raised (RFC 3339) |
 //! | `last_raised_at` | when it was last raised, folded or re-raised for being stale |
 //! | `acked_by`, `acked_at` | who acknowledged it, and when |
+//! | `judge`, `judge_until` | the rig's witness agent judging it first, and until when |
+//! | `judge_released` | when it left its judge (forwarded, or the time ran out) |
+//! | `judge_note` | what the judge said when it forwarded it |
 //!
 //! The state is open, acked (open with `acked_by`), or closed (the bead closed, with its close
 //! reason). [`raise`] folds a duplicate of an open escalation — same source, same bead, same
@@ -127,6 +130,18 @@ pub struct Escalation {
     pub acked_at: Option<String>,
     /// The close reason, once closed.
     pub closed_reason: Option<String>,
+    /// The rig's witness agent that judges it before it goes up (see `routing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<String>,
+    /// Until when the judge has it (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_until: Option<String>,
+    /// When it left its judge (forwarded, or `judge_until` passed): it is never held again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_released: Option<String>,
+    /// What the judge said when it forwarded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge_note: Option<String>,
 }
 
 impl Escalation {
@@ -173,7 +188,22 @@ impl Escalation {
             acked_by,
             acked_at: f.non_empty("acked_at")?.map(str::to_string),
             closed_reason: bead.is_closed().then(|| bead.close_reason.clone()),
+            judge: f.non_empty("judge")?.map(str::to_string),
+            judge_until: f.non_empty("judge_until")?.map(str::to_string),
+            judge_released: f.non_empty("judge_released")?.map(str::to_string),
+            judge_note: f.non_empty("judge_note")?.map(str::to_string),
         })
+    }
+
+    /// Held by its judge at `now_nanos`: judged, not released, and its time not run out.
+    pub fn held_at(&self, now_nanos: i128) -> bool {
+        self.judge.is_some()
+            && self.judge_released.is_none()
+            && self
+                .judge_until
+                .as_deref()
+                .and_then(gastown_beads::time::parse_rfc3339)
+                .is_some_and(|until| until > now_nanos)
     }
 
     /// Is it still waiting for someone (open or acked)?
@@ -389,7 +419,7 @@ pub fn stale(ledger: &Ledger, now_nanos: i128, stale_after: Duration) -> Result<
     let after = i128::try_from(stale_after.as_nanos()).unwrap_or(i128::MAX);
     Ok(escalations(ledger, false)?
         .into_iter()
-        .filter(|e| e.state == State::Open)
+        .filter(|e| e.state == State::Open && !e.held_at(now_nanos))
         .filter(|e| {
             gastown_beads::time::parse_rfc3339(&e.last_raised_at)
                 .is_some_and(|at| now_nanos.saturating_sub(at) >= after)

@@ -11,13 +11,20 @@
 //! [`route_in_ledger`] does the mail and returns the outside channels ([`Outside`]) for whoever
 //! runs them: `gastown run`'s delivery task, or the CLI without a supervisor. A channel without
 //! its setting (`notify` without `notify_command`) is skipped with a log line.
+//!
+//! **Judged first.** When the rig an escalation comes from runs a witness agent (`[roles]
+//! witness`, see [`judge_of`]), routing holds it: only the witness agent is mailed (urgent, with
+//! what to do), and the escalation records `judge` and `judge_until`. The witness agent closes
+//! it (settled) or forwards it ([`forward`]); what it leaves past `[witness] judge_for` goes up
+//! by itself ([`release_expired`]). Once released an escalation is never held again, and the
+//! witness agent's own raises go up at once ([`route_up`]).
 
 use super::{Escalation, Severity};
 use crate::duration::HumanDuration;
 use crate::mail::store::{self, Outgoing};
 use crate::town::Town;
 use anyhow::Result;
-use gastown_beads::Ledger;
+use gastown_beads::{ExtraPatch, Ledger};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::Duration;
@@ -178,14 +185,177 @@ pub enum Outside {
 }
 
 /// Route `e` by its severity as `who`: send its mail now; return where it went (one word per
-/// channel, for the caller) and the outside channels to run.
+/// channel, for the caller) and the outside channels to run. An escalation of a rig with a
+/// witness agent goes to that agent first (see the module's docs).
 pub fn route_in_ledger(
     ledger: &mut Ledger,
     town: &Town,
     e: &Escalation,
     who: &str,
 ) -> Result<(Vec<String>, Vec<Outside>)> {
+    if let Some(judge) = judge_of(town, e) {
+        return hold(ledger, e, who, &judge);
+    }
     route(ledger, town, e, who, true)
+}
+
+/// Route `e` by its severity past any judge: a witness agent's own raise, a forward, a hold
+/// that ran out.
+pub fn route_up(
+    ledger: &mut Ledger,
+    town: &Town,
+    e: &Escalation,
+    who: &str,
+) -> Result<(Vec<String>, Vec<Outside>)> {
+    route(ledger, town, e, who, true)
+}
+
+/// Who judges an escalation first, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judge {
+    /// `<rig>/witness`.
+    pub address: String,
+    pub judge_for: Duration,
+}
+
+/// The witness agent that judges `e` before it goes up: the rig of `e`'s source runs one
+/// (`[roles] witness` in its rig.toml or town.toml) and `e` was never released by one.
+pub fn judge_of(town: &Town, e: &Escalation) -> Option<Judge> {
+    if e.judge_released.is_some() {
+        return None;
+    }
+    let rig = crate::identity::AgentIdentity::parse(&e.source).ok()?.rig?;
+    let config = crate::rig::Rig::load(town, &rig).ok()?.config;
+    crate::witness::agent_runtime(town, &config)?;
+    Some(Judge {
+        address: format!("{rig}/witness"),
+        judge_for: config.witness.judge_for.0,
+    })
+}
+
+/// Hold `e` for `judge`: record it (a hold already running keeps its time), mail the judge.
+fn hold(
+    ledger: &mut Ledger,
+    e: &Escalation,
+    who: &str,
+    judge: &Judge,
+) -> Result<(Vec<String>, Vec<Outside>)> {
+    let now = gastown_beads::time::now_unix_nanos();
+    let running = e
+        .judge_until
+        .as_deref()
+        .and_then(gastown_beads::time::parse_rfc3339)
+        .filter(|until| e.judge.as_deref() == Some(judge.address.as_str()) && *until > now);
+    let until = running.unwrap_or_else(|| {
+        now.saturating_add(i128::try_from(judge.judge_for.as_nanos()).unwrap_or(i128::MAX))
+    });
+    let until = gastown_beads::time::format_unix_nanos(until);
+    ExtraPatch::default()
+        .set("judge", judge.address.as_str())
+        .set("judge_until", until.as_str())
+        .write(ledger, &e.id, who)?;
+    let out = Outgoing {
+        to: judge.address.clone(),
+        subject: format!(
+            "ESCALATION {} [{}] from {}: yours to judge first",
+            e.id, e.severity, e.source
+        ),
+        body: judge_body(e, &until),
+        urgent: true,
+        reply_to: None,
+    };
+    let routed = match store::send(ledger, who, &out) {
+        Ok(_) => format!("mail:{} (judges it first, until {until})", judge.address),
+        Err(err) => {
+            tracing::warn!(escalation = %e.id, "cannot mail {}: {err:#}", judge.address);
+            format!("mail:{} failed ({err})", judge.address)
+        }
+    };
+    tracing::info!(escalation = %e.id, judge = %judge.address, %until, "escalation held for the rig's witness agent");
+    Ok((vec![routed], Vec::new()))
+}
+
+/// What the witness agent is told: the escalation, what it may do, and when it goes up.
+fn judge_body(e: &Escalation, until: &str) -> String {
+    let mut body = format!(
+        "{} escalation {} from {}",
+        e.severity.as_str().to_uppercase(),
+        e.id,
+        e.source
+    );
+    if let Some(bead) = &e.bead {
+        body.push_str(&format!(" about {bead}"));
+    }
+    body.push_str(&format!(
+        ":\n\n{}\n\nYou are the rig's witness: this is yours to judge before it goes to the mayor \
+         and the overseer. Look first (`gastown escalate show {id}`, `gastown peek <agent>`, \
+         `gastown seance <agent>`), fix what you can (`gastown nudge <agent> \"…\"`, \
+         `gastown restart <agent>`), then either\n\
+         - close it when it is settled: `gastown escalate close {id} --reason \"what you did\"`, or\n\
+         - send it up now: `gastown escalate forward {id} --note \"what you found\"`.\n\
+         If you do neither by {until}, it goes up by itself.",
+        e.message,
+        id = e.id,
+    ));
+    body
+}
+
+/// Release `id` from its judge and route it up now, as `who`, with an optional note.
+pub fn forward(
+    ledger: &mut Ledger,
+    town: &Town,
+    id: &str,
+    note: Option<&str>,
+    who: &str,
+) -> Result<(Escalation, Vec<String>, Vec<Outside>)> {
+    let e = super::get(ledger, id)?;
+    if !e.is_open() {
+        anyhow::bail!("{id} is closed: only an open escalation is forwarded");
+    }
+    if e.judge.is_none() || e.judge_released.is_some() {
+        anyhow::bail!(
+            "{id} is not held by a witness agent: it went to the mayor and the overseer already (`gastown escalate show {id}`)"
+        );
+    }
+    let note = note
+        .map(crate::text::paragraph)
+        .map(|n| n.trim().to_string());
+    ExtraPatch::default()
+        .set("judge_released", gastown_beads::time::now_rfc3339())
+        .set_or_unset("judge_note", note.as_deref().filter(|n| !n.is_empty()))
+        .write(ledger, id, who)?;
+    let e = super::get(ledger, id)?;
+    let (routed, outside) = route_up(ledger, town, &e, who)?;
+    Ok((e, routed, outside))
+}
+
+/// Release every held escalation whose judge's time ran out, and route the open ones up (as
+/// [`STALE_SENDER`]); returns each routed with its outside channels to run.
+pub fn release_expired(
+    ledger: &mut Ledger,
+    town: &Town,
+) -> Result<Vec<(Escalation, Vec<Outside>)>> {
+    let now = gastown_beads::time::now_unix_nanos();
+    let mut out = Vec::new();
+    for e in super::escalations(ledger, false)? {
+        if e.judge.is_none() || e.judge_released.is_some() || e.held_at(now) {
+            continue;
+        }
+        ExtraPatch::default()
+            .set("judge_released", gastown_beads::time::now_rfc3339())
+            .write(ledger, &e.id, STALE_SENDER)?;
+        let e = super::get(ledger, &e.id)?;
+        tracing::warn!(
+            escalation = %e.id,
+            judge = e.judge.as_deref().unwrap_or_default(),
+            "the witness agent did not settle the escalation in time: it goes up"
+        );
+        if e.state == super::State::Open {
+            let (_, outside) = route_up(ledger, town, &e, STALE_SENDER)?;
+            out.push((e, outside));
+        }
+    }
+    Ok(out)
 }
 
 /// The outside channels of `e`'s severity only, for a caller that has mailed the mayor and the
@@ -294,6 +464,16 @@ fn mail_body(e: &Escalation) -> String {
     }
     if e.count > 1 {
         body.push_str(&format!(" (raised {} times)", e.count));
+    }
+    if let (Some(judge), Some(_)) = (&e.judge, &e.judge_released) {
+        match &e.judge_note {
+            Some(note) => body.push_str(&format!(
+                ", forwarded by the witness agent {judge}, who notes: {note}"
+            )),
+            None => body.push_str(&format!(
+                ", which the witness agent {judge} had first and did not settle"
+            )),
+        }
     }
     body.push_str(&format!(
         ":\n\n{}\n\nAcknowledge with `gastown escalate ack {}`, close with `gastown escalate close {} --reason \"…\"`.",

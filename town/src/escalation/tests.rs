@@ -282,3 +282,263 @@ fn routing_config_parses_checks_and_routes_by_severity() {
         before
     );
 }
+
+/// A town whose rig `alpha` runs a witness agent (`[roles] witness = "sim"`) judging for
+/// `judge_for`.
+fn town_with_witness_agent(judge_for: Duration) -> (tempfile::TempDir, crate::town::Town, Ledger) {
+    let (dir, town, ledger) = town();
+    let mut config = crate::rig::RigConfig::new("alpha", "/nowhere", "main", "al");
+    config.roles.witness = Some("sim".to_string());
+    config.witness.judge_for = crate::duration::HumanDuration(judge_for);
+    std::fs::create_dir_all(town.root.join("alpha")).expect("rig dir");
+    config
+        .write(&town.root.join("alpha").join("rig.toml"))
+        .expect("rig.toml");
+    (dir, town, ledger)
+}
+
+fn subjects(ledger: &Ledger, address: &str) -> Vec<String> {
+    crate::mail::store::inbox(ledger, address, true)
+        .expect("inbox")
+        .into_iter()
+        .map(|m| m.title)
+        .collect()
+}
+
+#[test]
+fn a_rig_escalation_goes_to_its_witness_agent_first_and_nowhere_else() {
+    let (_d, town, mut ledger) = town_with_witness_agent(Duration::from_secs(600));
+    let mut r = raise_as("alpha/polecats/nux", None, "stuck on the migration");
+    r.severity = Severity::Critical;
+    let e = raise(&mut ledger, &r, "alpha/polecats/nux")
+        .expect("raise")
+        .escalation;
+    let (routed, outside) =
+        routing::route_in_ledger(&mut ledger, &town, &e, "alpha/polecats/nux").expect("route");
+    assert_eq!(routed.len(), 1, "{routed:?}");
+    assert!(
+        routed[0].starts_with("mail:alpha/witness (judges it first"),
+        "{routed:?}"
+    );
+    assert!(
+        outside.is_empty(),
+        "no bell, notify or webhook while judged: {outside:?}"
+    );
+    let to_judge = subjects(&ledger, "alpha/witness");
+    assert_eq!(to_judge.len(), 1, "{to_judge:?}");
+    assert!(to_judge[0].contains("yours to judge first"), "{to_judge:?}");
+    let body =
+        &crate::mail::store::inbox(&ledger, "alpha/witness", true).expect("inbox")[0].description;
+    assert!(
+        body.contains(&format!("gastown escalate close {}", e.id)),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!("gastown escalate forward {}", e.id)),
+        "{body}"
+    );
+    assert!(subjects(&ledger, "mayor").is_empty());
+    assert!(subjects(&ledger, "overseer").is_empty());
+    let held = get(&ledger, &e.id).expect("get");
+    assert_eq!(held.judge.as_deref(), Some("alpha/witness"));
+    assert!(held.held_at(gastown_beads::time::now_unix_nanos()));
+    // Held escalations do not go stale while their judge has them.
+    assert!(
+        stale(
+            &ledger,
+            gastown_beads::time::now_unix_nanos() + 1,
+            Duration::ZERO
+        )
+        .expect("stale")
+        .is_empty()
+    );
+    // Nothing has run out yet: nothing is released.
+    assert!(
+        routing::release_expired(&mut ledger, &town)
+            .expect("release")
+            .is_empty()
+    );
+    // Escalations of other sources (another rig, the supervisor) go up at once.
+    let other = raise(
+        &mut ledger,
+        &raise_as("supervisor", None, "rig beta gave up"),
+        "supervisor",
+    )
+    .expect("raise")
+    .escalation;
+    let (routed, _) =
+        routing::route_in_ledger(&mut ledger, &town, &other, "supervisor").expect("route");
+    assert_eq!(routed, ["mail:mayor"]);
+}
+
+#[test]
+fn a_judged_escalation_goes_up_when_its_time_runs_out_and_is_never_held_again() {
+    let (_d, town, mut ledger) = town_with_witness_agent(Duration::from_millis(1));
+    let mut r = raise_as("alpha/polecats/nux", None, "stuck");
+    r.severity = Severity::High;
+    let e = raise(&mut ledger, &r, "x").expect("raise").escalation;
+    routing::route_in_ledger(&mut ledger, &town, &e, "x").expect("route");
+    // Poll until the 1 ms hold has run out (no fixed sleep).
+    let released = loop {
+        let released = routing::release_expired(&mut ledger, &town).expect("release");
+        if !released.is_empty() {
+            break released;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(released.len(), 1);
+    let (up, outside) = &released[0];
+    assert_eq!(up.id, e.id);
+    assert!(up.judge_released.is_some());
+    assert_eq!(
+        outside,
+        &[routing::Outside::Bell],
+        "high rings the bell once it goes up"
+    );
+    let mayor = crate::mail::store::inbox(&ledger, "mayor", true).expect("inbox");
+    assert_eq!(mayor.len(), 1);
+    assert!(
+        mayor[0]
+            .description
+            .contains("had first and did not settle"),
+        "{}",
+        mayor[0].description
+    );
+    assert_eq!(subjects(&ledger, "overseer").len(), 1);
+    // Released once: a later route (a fold at a higher severity) goes straight up.
+    let up = get(&ledger, &e.id).expect("get");
+    let (routed, _) = routing::route_in_ledger(&mut ledger, &town, &up, "x").expect("route");
+    assert!(routed.contains(&"mail:mayor".to_string()), "{routed:?}");
+    assert!(
+        routing::release_expired(&mut ledger, &town)
+            .expect("release")
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_witness_agent_closes_or_forwards_what_it_holds_and_nobody_else_may() {
+    use crate::caller::Caller;
+    use crate::command::escalation::{EscalateOutcome, EscalateRequest, apply};
+    let (_d, town, mut ledger) = town_with_witness_agent(Duration::from_secs(600));
+    let agent = |a: &str| Caller::Agent(crate::identity::AgentIdentity::parse(a).expect("address"));
+    let raise_req = |m: &str| EscalateRequest::Raise {
+        severity: Severity::Medium,
+        bead: None,
+        message: m.to_string(),
+    };
+    let id_of = |o: EscalateOutcome| match o {
+        EscalateOutcome::Raised { escalation, .. } => escalation.id,
+        other => panic!("{other:?}"),
+    };
+    let first = id_of(
+        apply(
+            &mut ledger,
+            &town,
+            raise_req("one"),
+            &agent("alpha/polecats/nux"),
+        )
+        .expect("raise"),
+    );
+    let second = id_of(
+        apply(
+            &mut ledger,
+            &town,
+            raise_req("two"),
+            &agent("alpha/polecats/nux"),
+        )
+        .expect("raise"),
+    );
+    // Another polecat may not close or forward it.
+    let err = apply(
+        &mut ledger,
+        &town,
+        EscalateRequest::Close {
+            id: first.clone(),
+            reason: None,
+        },
+        &agent("alpha/polecats/slit"),
+    )
+    .expect_err("forbidden");
+    assert!(
+        err.to_string().contains("witness agent judging it"),
+        "{err}"
+    );
+    // The witness agent closes the first: it never reaches the mayor.
+    apply(
+        &mut ledger,
+        &town,
+        EscalateRequest::Close {
+            id: first.clone(),
+            reason: Some("restarted it".to_string()),
+        },
+        &agent("alpha/witness"),
+    )
+    .expect("judge closes");
+    assert_eq!(get(&ledger, &first).expect("get").state, State::Closed);
+    assert!(subjects(&ledger, "mayor").is_empty());
+    // ... and forwards the second with a note: it goes up now, note and all.
+    let forwarded = apply(
+        &mut ledger,
+        &town,
+        EscalateRequest::Forward {
+            id: second.clone(),
+            note: Some("needs a human: the API key expired".to_string()),
+        },
+        &agent("alpha/witness"),
+    )
+    .expect("forward");
+    let EscalateOutcome::Forwarded { routed, .. } = forwarded else {
+        panic!("{forwarded:?}");
+    };
+    assert_eq!(routed, ["mail:mayor"]);
+    let mayor = crate::mail::store::inbox(&ledger, "mayor", true).expect("inbox");
+    assert!(
+        mayor[0].description.contains("the API key expired"),
+        "{}",
+        mayor[0].description
+    );
+    // Forwarding twice, or what no judge holds, is refused with what to do.
+    let err = apply(
+        &mut ledger,
+        &town,
+        EscalateRequest::Forward {
+            id: second.clone(),
+            note: None,
+        },
+        &Caller::Overseer,
+    )
+    .expect_err("already up");
+    assert!(
+        err.to_string().contains("not held by a witness agent"),
+        "{err}"
+    );
+    // Once it went up the witness agent may not close it: that is the mayor's now.
+    let err = apply(
+        &mut ledger,
+        &town,
+        EscalateRequest::Close {
+            id: second,
+            reason: None,
+        },
+        &agent("alpha/witness"),
+    )
+    .expect_err("forbidden");
+    assert!(err.to_string().contains("may not close"), "{err}");
+    // The witness agent's own raise goes up at once (it is the judge).
+    let own = apply(
+        &mut ledger,
+        &town,
+        raise_req("the gate is broken"),
+        &agent("alpha/witness"),
+    )
+    .expect("raise");
+    let EscalateOutcome::Raised { routed, .. } = own else {
+        panic!("{own:?}");
+    };
+    assert_eq!(routed, ["mail:mayor"]);
+    // A rig.toml saying "none" keeps the rig mechanical whatever town.toml says.
+    let mut config = crate::rig::Rig::load(&town, "alpha").expect("rig").config;
+    config.roles.witness = Some("none".to_string());
+    assert_eq!(crate::witness::agent_runtime(&town, &config), None);
+}

@@ -363,7 +363,7 @@ fn raise_escalation(
     let outside = routing::outside_only(ledger, town, &raised.escalation)?;
     if !outside.is_empty() {
         effects.push(Effect::Escalate {
-            escalation: raised.escalation,
+            escalation: Box::new(raised.escalation),
             outside,
         });
     }

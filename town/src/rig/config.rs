@@ -81,6 +81,25 @@ pub struct RigConfig {
     /// How the rig's witness watches its polecats.
     #[serde(default)]
     pub witness: crate::witness::WitnessConfig,
+    /// `[roles]`: runtimes of the rig's own roles.
+    #[serde(default, skip_serializing_if = "RigRoles::is_unset")]
+    pub roles: RigRoles,
+}
+
+/// `[roles]` in `rig.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RigRoles {
+    /// The runtime of the rig's witness agent, over town.toml's `[roles] witness`; `"none"`
+    /// keeps this rig's witness mechanical whatever the town says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<String>,
+}
+
+impl RigRoles {
+    fn is_unset(&self) -> bool {
+        self.witness.is_none()
+    }
 }
 
 /// `[refinery]` in `rig.toml`: landing on the source remote. A rig.toml without the table (made
@@ -255,6 +274,7 @@ impl RigConfig {
             gates: GatesConfig::default(),
             refinery: RefineryConfig::default(),
             witness: crate::witness::WitnessConfig::default(),
+            roles: RigRoles::default(),
         }
     }
 

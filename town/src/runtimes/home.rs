@@ -214,8 +214,12 @@ fn role_text(identity: &AgentIdentity) -> String {
         Role::Dog => "You are a Dog: you do one chore for the Deacon and report back.".to_string(),
         Role::Witness => format!(
             "You are the Witness of rig {rig}: you watch its polecats. The supervisor measures \
-             liveness; you diagnose the ones that are stuck, nudge them, and escalate to the \
-             Mayor what you cannot fix."
+             liveness, nudges and restarts; the rig's escalations come to you first, as urgent \
+             mail (`gastown mail inbox`). For each: look (`gastown escalate show ID`, \
+             `gastown peek <agent>`), fix what you can (`gastown nudge`, `gastown restart`), then \
+             `gastown escalate close ID --reason \"…\"` when it is settled or \
+             `gastown escalate forward ID --note \"…\"` to send it to the Mayor and the \
+             overseer. What you leave goes up by itself after `[witness] judge_for`."
         ),
         Role::Refinery => format!(
             "You are the Refinery of rig {rig}: you land merge requests on the default branch. \

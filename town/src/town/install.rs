@@ -60,6 +60,7 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         agents: Default::default(),
         convoy: ConvoySection::default(),
         escalation: Default::default(),
+        dogs: Default::default(),
     };
     let text = toml::to_string_pretty(&config).context("cannot render town.toml")?;
     fs::write(dir.join(CONFIG_FILE), format!("# Gas Town config\n{text}"))?;

@@ -13,6 +13,7 @@ fn config() -> WitnessConfig {
         hung_after: HumanDuration(Duration::from_secs(1000)),
         nudges: 2,
         restarts: 1,
+        ..WitnessConfig::default()
     }
 }
 
@@ -371,4 +372,43 @@ fn the_summary_names_each_polecat_acted_on_and_nothing_else() {
         ladder.summary().as_deref(),
         Some("r/polecats/nux stalled: 1 nudge, 0 restarts")
     );
+}
+
+#[test]
+fn witness_knobs_that_are_not_durations_are_refused_naming_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("rig.toml");
+    let base =
+        toml::to_string(&crate::rig::RigConfig::new("alpha", "/src", "main", "al")).expect("toml");
+    let base = base
+        .split_once("[witness]")
+        .map_or(base.clone(), |(before, _)| before.to_string());
+    for (knobs, names) in [
+        ("stall_after = \"soon\"", "stall_after"),
+        ("hung_after = \"0s\"", "witness.hung_after"),
+        ("judge_for = \"0s\"", "witness.judge_for"),
+        ("patrol_every = 30", "patrol_every"),
+        ("nudges = \"two\"", "nudges"),
+        ("stall_afterr = \"5m\"", "stall_afterr"),
+    ] {
+        std::fs::write(&path, format!("{base}\n[witness]\n{knobs}\n")).expect("write");
+        let err = crate::rig::RigConfig::read(&path)
+            .expect_err(knobs)
+            .to_string();
+        assert!(err.contains(names), "{knobs}: {err}");
+        assert!(err.contains("rig.toml"), "names the file: {err}");
+    }
+    std::fs::write(&path, format!("{base}\n[roles]\nwitnes = \"claude\"\n")).expect("write");
+    let err = crate::rig::RigConfig::read(&path)
+        .expect_err("typo")
+        .to_string();
+    assert!(err.contains("witnes"), "{err}");
+    std::fs::write(
+        &path,
+        format!("{base}\n[roles]\nwitness = \"claude\"\n[witness]\njudge_for = \"90s\"\n"),
+    )
+    .expect("write");
+    let ok = crate::rig::RigConfig::read(&path).expect("valid");
+    assert_eq!(ok.roles.witness.as_deref(), Some("claude"));
+    assert_eq!(ok.witness.judge_for.0, Duration::from_secs(90));
 }

@@ -157,7 +157,7 @@ fn begin(
                 ));
                 if !outside.is_empty() {
                     out.effects.push(super::Effect::Escalate {
-                        escalation: raised.escalation,
+                        escalation: Box::new(raised.escalation),
                         outside,
                     });
                 }

@@ -102,7 +102,7 @@ pub enum Effect {
     /// Run an escalation's outside channels (bell, notify, webhook), recorded and mailed in
     /// the ledger already; never in the ledger's owner (see `crate::escalation::routing`).
     Escalate {
-        escalation: crate::escalation::Escalation,
+        escalation: Box<crate::escalation::Escalation>,
         outside: Vec<crate::escalation::routing::Outside>,
     },
 }
