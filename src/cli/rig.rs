@@ -73,7 +73,7 @@ pub enum RigConfigAction {
     Set {
         /// The key: merge_strategy, batch, max_polecats, runtime, gates.{setup,build,test,lint,
         /// timeout}, refinery.{push,push_branches,remote_timeout}, witness.{patrol_every,
-        /// start_after,stall_after,hung_after,nudges,restarts}.
+        /// start_after,stall_after,hung_after,nudges,restarts,judge_for}, roles.witness.
         key: String,
         /// Its value (a duration like "10m", a number, true/false, merge/squash/rebase, a
         /// command).
@@ -170,6 +170,9 @@ fn show_config(town: &Town, name: &str, json: bool) -> Result<()> {
     for knob in &shown.knobs {
         let value = match &knob.value {
             serde_json::Value::Null if knob.key == "runtime" => "(the town's default)".to_string(),
+            serde_json::Value::Null if knob.key == "roles.witness" => {
+                "(town.toml's [roles] witness)".to_string()
+            }
             serde_json::Value::Null => "-".to_string(),
             serde_json::Value::String(s) => s.clone(),
             other => other.to_string(),

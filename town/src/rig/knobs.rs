@@ -32,6 +32,8 @@ enum Kind {
     Command,
     /// An agent runtime the town knows.
     Runtime,
+    /// An agent runtime the town knows, or `none`.
+    RuntimeOrNone,
 }
 
 impl Kind {
@@ -43,6 +45,9 @@ impl Kind {
             Kind::Strategy => "merge, squash or rebase",
             Kind::Command => "a shell command, run with `sh -c` in a worktree",
             Kind::Runtime => "an agent runtime (`gastown config agent list` shows them)",
+            Kind::RuntimeOrNone => {
+                "an agent runtime (`gastown config agent list` shows them), or none"
+            }
         }
     }
 }
@@ -60,9 +65,12 @@ const AT_NEXT_ROUND: &str = "the refinery uses it from its next round";
 const AT_WITNESS_START: &str =
     "the rig's witness reads it when it starts: restart `gastown run` for a running town";
 const AT_NEXT_START: &str = "used from the next sling or session start";
+const AT_RIG_START: &str =
+    "read when the rig's subtree starts: restart `gastown run` for a running town";
+const AT_NEXT_TICK: &str = "the escalation timer of `gastown run` reads it at its next tick";
 
 /// Every key, in the order `show` lists them.
-const KNOBS: [Knob; 18] = [
+const KNOBS: [Knob; 20] = [
     knob("merge_strategy", Kind::Strategy, AT_NEXT_ROUND),
     knob("batch", Kind::Count, AT_NEXT_ROUND),
     knob("max_polecats", Kind::Count, AT_NEXT_START),
@@ -81,6 +89,8 @@ const KNOBS: [Knob; 18] = [
     knob("witness.hung_after", Kind::Duration, AT_WITNESS_START),
     knob("witness.nudges", Kind::Count, AT_WITNESS_START),
     knob("witness.restarts", Kind::Count, AT_WITNESS_START),
+    knob("witness.judge_for", Kind::Duration, AT_NEXT_TICK),
+    knob("roles.witness", Kind::RuntimeOrNone, AT_RIG_START),
 ];
 
 const fn knob(key: &'static str, kind: Kind, effect: &'static str) -> Knob {
@@ -160,9 +170,10 @@ fn parse_value(town: &Town, knob: &Knob, text: &str) -> Result<Item> {
             }
             value(text)
         }
-        Kind::Runtime => {
+        Kind::Runtime | Kind::RuntimeOrNone => {
             let known = known_names(town);
-            if !known.iter().any(|n| n == trimmed) {
+            let none_ok = knob.kind == Kind::RuntimeOrNone && trimmed == "none";
+            if !none_ok && !known.iter().any(|n| n == trimmed) {
                 return Err(bad(format!(
                     "not a runtime this town knows (known: {})",
                     known.join(", ")
@@ -393,6 +404,8 @@ fn effective(c: &RigConfig, key: &str) -> serde_json::Value {
         "witness.hung_after" => json!(c.witness.hung_after.to_string()),
         "witness.nudges" => json!(c.witness.nudges),
         "witness.restarts" => json!(c.witness.restarts),
+        "witness.judge_for" => json!(c.witness.judge_for.to_string()),
+        "roles.witness" => text(&c.roles.witness),
         _ => json!(null),
     }
 }
@@ -466,6 +479,13 @@ nudges = 3
         ] {
             assert!(after.contains(comment), "{comment:?} lost:\n{after}");
         }
+        set("witness.judge_for", "2m");
+        set("roles.witness", "none");
+        let config = read(&town);
+        assert_eq!(config.witness.judge_for.0, Duration::from_secs(120));
+        assert_eq!(config.roles.witness.as_deref(), Some("none"));
+        unset_knob(&town, "alpha", "roles.witness").expect("unset");
+        assert!(!text(&town).contains("[roles]"), "{}", text(&town));
         // The same value again changes nothing and commits nothing.
         let again = set_knob(&town, "alpha", "merge_strategy", "squash").expect("set");
         assert_eq!(again.change, Change::Unchanged);
@@ -522,6 +542,8 @@ nudges = 3
         assert!(e.contains("merge, squash or rebase"), "{e}");
         let e = err("runtime", "nonesuch");
         assert!(e.contains("sim") && e.contains("claude"), "{e}");
+        let e = err("roles.witness", "nonesuch");
+        assert!(e.contains("or none"), "{e}");
         let e = err("gates.test", " ");
         assert!(e.contains("unset"), "{e}");
         // Parsed fine, refused by the loader's own rules: the file is not written.
