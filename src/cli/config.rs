@@ -40,8 +40,24 @@ pub enum AgentCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Define or change a custom agent: `set codex-low "codex --thinking low"`.
+    /// Define or change an agent: `set codex-low "codex --thinking low"`, `set claude --env
+    /// ANTHROPIC_BASE_URL=http://127.0.0.1:8080` (options go before the command).
     Set(SetArgs),
+    /// Check that an agent runtime can run here: its program is installed, and started in a
+    /// real terminal it reaches its prompt (exit 1 when not; the report shows its screen).
+    Check {
+        /// The runtime's name (`gastown config agent list`).
+        name: String,
+        /// How long it may take to reach its prompt.
+        #[arg(long, default_value = "30s", value_parser = super::agent_check::parse_timeout)]
+        timeout: std::time::Duration,
+        /// The directory to start it in (default: an empty temporary one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a custom agent (presets and the default agent cannot be removed).
     Remove {
         /// The custom agent's name.
@@ -63,8 +79,22 @@ pub struct SetArgs {
     /// Text on the screen that shows the agent waits at its prompt.
     #[arg(long)]
     pub ready_marker: Option<String>,
-    /// The command: one quoted command line, or the program and its arguments.
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    /// Set an environment variable of the agent's sessions (repeatable). town.toml is
+    /// committed: keep API keys in the environment `gastown run` starts in instead.
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Remove an environment variable set with --env (repeatable).
+    #[arg(long = "unset-env", value_name = "KEY")]
+    pub unset_env: Vec<String>,
+    /// Change only the program (the arguments stay).
+    #[arg(long)]
+    pub program: Option<String>,
+    /// Change only the arguments, as one command line split like a shell would ("" for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub args: Option<String>,
+    /// The command: one quoted command line, or the program and its arguments. Without it an
+    /// agent keeps its command, and a preset's name gets the preset's.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
 }
 
@@ -85,6 +115,12 @@ pub fn run(town: &Town, cmd: ConfigCommand) -> Result<()> {
             super::routed::overseer_only(town, "change the town's configuration")?;
             set(town, args)
         }
+        ConfigCommand::Agent(AgentCommand::Check {
+            name,
+            timeout,
+            dir,
+            json,
+        }) => super::agent_check::check(town, &exe, &name, timeout, dir, json),
         ConfigCommand::Agent(AgentCommand::Remove { name }) => {
             super::routed::overseer_only(town, "change the town's configuration")?;
             let change = runtimes::remove_agent(town, &name)?;
@@ -120,6 +156,19 @@ fn exe() -> Result<PathBuf> {
 }
 
 fn set(town: &Town, args: SetArgs) -> Result<()> {
+    if args.command.len() > 1 && args.command[0].contains(char::is_whitespace) {
+        anyhow::bail!(
+            "the command {:?} is followed by {:?}: give the command either as one quoted line or \
+             as words, and put options (--env, --preset, …) before it",
+            args.command[0],
+            shell_words::join(&args.command[1..])
+        );
+    }
+    let env = args
+        .env
+        .iter()
+        .map(|e| runtimes::parse_env(e))
+        .collect::<Result<Vec<_>>>()?;
     let opts = SetOptions {
         preset: args.preset,
         prompt: args.prompt.map(|p| match p {
@@ -127,22 +176,59 @@ fn set(town: &Town, args: SetArgs) -> Result<()> {
             PromptArg::Typed => PromptMode::Typed,
         }),
         ready_marker: args.ready_marker,
+        env,
+        unset_env: args.unset_env,
+        program: args.program,
+        args: match &args.args {
+            Some(line) => Some(
+                shell_words::split(line)
+                    .with_context(|| format!("cannot split --args {line:?} like a shell would"))?,
+            ),
+            None => None,
+        },
     };
+    let secrets: Vec<&str> = opts
+        .env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| looks_secret(k))
+        .collect();
     let change = runtimes::set_agent(town, &args.name, &args.command, &opts)?;
+    if !secrets.is_empty() && change == Change::Committed {
+        eprintln!(
+            "warning: {} is now in town.toml, which is committed to the town's git repository: prefer \
+             exporting it in the environment `gastown run` starts in (sessions inherit it)",
+            secrets.join(", ")
+        );
+    }
     let town = Town::load(&town.root)?;
     let cfg = town
         .config
         .agents
         .get(&args.name)
         .context("the agent just set is missing from town.toml")?;
+    let env = if cfg.env.is_empty() {
+        String::new()
+    } else {
+        let keys: Vec<&str> = cfg.env.keys().map(String::as_str).collect();
+        format!(" with env {}", keys.join(", "))
+    };
     report(
         change,
         &format!(
-            "agent {} runs `{}`",
+            "agent {} runs `{}`{env}",
             args.name,
             runtimes::describe_agent(cfg)
         ),
     )
+}
+
+/// A variable whose value is likely a credential.
+fn looks_secret(key: &str) -> bool {
+    let key = key.to_ascii_uppercase();
+    ["KEY", "TOKEN", "SECRET", "PASSWORD"]
+        .iter()
+        .any(|word| key.contains(word))
 }
 
 fn report(change: Change, what: &str) -> Result<()> {

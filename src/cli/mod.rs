@@ -5,6 +5,7 @@
 //! every argument has help text (a test walks the tree); `--town` is offered where a town is
 //! acted on, not by `install`, `demo` or `completions`.
 
+mod agent_check;
 mod agents;
 mod args;
 pub mod bead;

@@ -51,6 +51,40 @@ pub enum RigCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show or change a rig's rig.toml knobs: gates, merge strategy, landing, the witness.
+    Config {
+        /// The rig's name.
+        name: String,
+        #[command(subcommand)]
+        action: RigConfigAction,
+    },
+}
+
+/// `gastown rig config <rig> …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum RigConfigAction {
+    /// Every knob: its value in effect and whether rig.toml sets it.
+    Show {
+        /// Print the knobs as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a knob: `set gates.test "cargo test"`, `set witness.stall_after 10m`.
+    Set {
+        /// The key: merge_strategy, batch, max_polecats, runtime, gates.{setup,build,test,lint,
+        /// timeout}, refinery.{push,push_branches,remote_timeout}, witness.{patrol_every,
+        /// start_after,stall_after,hung_after,nudges,restarts,judge_for}, roles.witness.
+        key: String,
+        /// Its value (a duration like "10m", a number, true/false, merge/squash/rebase, a
+        /// command).
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+    /// Remove a knob from rig.toml: its default applies again (an unset gate does not run).
+    Unset {
+        /// The key (see `set`).
+        key: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -96,7 +130,58 @@ pub fn run(town: &Town, cmd: RigCommand) -> Result<()> {
             worktree,
             json,
         } => run_gate(town, &name, gate.into(), worktree, json),
+        RigCommand::Config { name, action } => rig_config(town, &name, action),
     }
+}
+
+fn rig_config(town: &Town, name: &str, action: RigConfigAction) -> Result<()> {
+    let (edited, what) = match action {
+        RigConfigAction::Show { json } => return show_config(town, name, json),
+        RigConfigAction::Set { key, value } => {
+            super::routed::overseer_only(town, "change a rig's configuration")?;
+            let edited = rig::set_knob(town, name, &key, &value)?;
+            (edited, format!("{name}: {key} = {value}"))
+        }
+        RigConfigAction::Unset { key } => {
+            super::routed::overseer_only(town, "change a rig's configuration")?;
+            let edited = rig::unset_knob(town, name, &key)?;
+            (edited, format!("{name}: {key} unset (its default applies)"))
+        }
+    };
+    let text = match edited.change {
+        gastown_town::runtimes::Change::Committed => format!(
+            "{what} ({} committed; {})",
+            edited.path.display(),
+            edited.effect
+        ),
+        gastown_town::runtimes::Change::Unchanged => format!("{what} (unchanged)"),
+    };
+    output::line(text)?;
+    Ok(())
+}
+
+fn show_config(town: &Town, name: &str, json: bool) -> Result<()> {
+    let shown = rig::show_knobs(town, name)?;
+    if json {
+        return print_json(&shown);
+    }
+    let width = shown.knobs.iter().map(|k| k.key.len()).max().unwrap_or(0);
+    let mut text = format!("rig {} ({})\n", shown.rig, shown.path.display());
+    for knob in &shown.knobs {
+        let value = match &knob.value {
+            serde_json::Value::Null if knob.key == "runtime" => "(the town's default)".to_string(),
+            serde_json::Value::Null if knob.key == "roles.witness" => {
+                "(town.toml's [roles] witness)".to_string()
+            }
+            serde_json::Value::Null => "-".to_string(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let from = if knob.set { "" } else { "  (default)" };
+        text.push_str(&format!("  {:width$}  {value}{from}\n", knob.key));
+    }
+    output::text(&text)?;
+    Ok(())
 }
 
 fn add(town: &Town, args: AddArgs) -> Result<()> {
@@ -115,7 +200,8 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
     }
     output::line(format!(
         "Added rig {} at {}\n  source:         {}\n  default branch: {}\n  bead prefix:    {}\n  \
-         refinery:       {}\n  lands on:       {}\n  next:           edit {} to set gates, then `gastown sling <bead> {}`",
+         refinery:       {}\n  lands on:       {}\n  next:           set its gates with `gastown rig config {} set gates.test \"<command>\"` \
+         (`gastown rig config {} show` lists every knob), then `gastown sling <bead> {}`",
         c.name,
         rig.dir().display(),
         c.url,
@@ -123,7 +209,8 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
         c.prefix,
         rig.refinery_worktree().display(),
         landing(c),
-        rig.config_path().display(),
+        c.name,
+        c.name,
         c.name
     ))?;
     Ok(())

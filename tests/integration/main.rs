@@ -6,6 +6,7 @@ mod bead;
 mod bounds;
 mod checkpoint;
 mod config;
+mod config_cmds;
 mod convoy;
 mod deacon;
 mod delivery;

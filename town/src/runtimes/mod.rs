@@ -31,7 +31,7 @@ mod show;
 pub mod spec;
 
 pub use durable::{Ask, REQUESTED_RUNTIME, decide_and_record};
-pub use edit::{Change, SetOptions, remove_agent, set_agent, set_default_agent};
+pub use edit::{Change, SetOptions, parse_env, remove_agent, set_agent, set_default_agent};
 pub use home::prepare_home;
 pub use program::{check_program, first_preset_on_path};
 pub use show::{describe_agent, render_summary, summary};

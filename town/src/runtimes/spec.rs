@@ -204,10 +204,14 @@ const PRESETS: [PresetRow; 8] = [
     PresetRow {
         name: "gemini",
         program: "gemini",
-        args: &["--approval-mode", "yolo"],
+        // `--skip-trust`: folder trust is on by default (0.61), and an untrusted worktree
+        // otherwise stops at a trust dialog.
+        args: &["--approval-mode", "yolo", "--skip-trust"],
         env: &[],
-        // A positional prompt makes gemini answer once and exit; typed keeps it interactive.
-        prompt: PromptMode::Typed,
+        // In a terminal a positional prompt starts an interactive session with it as the first
+        // message (gemini 0.61: "Positional arguments now default to interactive mode"); with
+        // `CI=true` in its environment gemini runs headless and exits after answering.
+        prompt: PromptMode::Argument,
         ready_marker: None,
         resume_args: &["--resume", SESSION_PLACEHOLDER],
         hooks: HookSupport::None,
@@ -437,6 +441,63 @@ mod tests {
             ],
         );
         check("opencode", &["opencode", "--session", "S1"]);
+    }
+
+    /// Each preset's argv and prompt mode as checked against the CLI's own `--help` (versions
+    /// and what was verified: docs/runtimes.md, "Presets checked against their CLIs").
+    #[test]
+    fn preset_argv_matches_the_clis_help() {
+        let check = |name: &str, command: &[&str], prompt: PromptMode, resume: &[&str]| {
+            let rt = preset(name).expect("a preset");
+            assert_eq!(rt.command(), command, "{name}");
+            assert_eq!(rt.prompt, prompt, "{name}");
+            assert_eq!(rt.resume_args, resume, "{name}");
+        };
+        use PromptMode::{Argument, Typed};
+        check(
+            "gemini",
+            &["gemini", "--approval-mode", "yolo", "--skip-trust"],
+            Argument,
+            &["--resume", SESSION_PLACEHOLDER],
+        );
+        check(
+            "auggie",
+            &["auggie", "--allow-indexing"],
+            Argument,
+            &["--resume", SESSION_PLACEHOLDER],
+        );
+        check(
+            "amp",
+            &["amp", "--dangerously-allow-all", "--no-ide"],
+            Typed,
+            &["threads", "continue", SESSION_PLACEHOLDER],
+        );
+        check(
+            "opencode",
+            &["opencode"],
+            Typed,
+            &["--session", SESSION_PLACEHOLDER],
+        );
+        let opencode = preset("opencode").expect("a preset");
+        assert_eq!(
+            opencode.env,
+            [(
+                "OPENCODE_PERMISSION".to_string(),
+                r#"{"*":"allow"}"#.to_string()
+            )]
+        );
+        check(
+            "copilot",
+            &["copilot", "--yolo"],
+            Typed,
+            &["--resume", SESSION_PLACEHOLDER],
+        );
+        check(
+            "cursor",
+            &["cursor-agent", "-f"],
+            Argument,
+            &["--resume", SESSION_PLACEHOLDER],
+        );
     }
 
     #[test]
