@@ -87,10 +87,12 @@ fn uncommitted_work_survives_a_killed_session_and_a_deleted_worktree() {
         status.contains("README.md") && status.contains("plan.md"),
         "{status}"
     );
-    assert!(
+    // Logged once the restore is done (the files may show up a moment before).
+    wait_for("the restore in the log", Duration::from_secs(30), || {
         t.log()
             .contains("uncommitted work restored from the checkpoint")
-    );
+            .then_some(())
+    });
     // The dogs are listed with their runs.
     let dogs = json(&t.town, &["dog", "list", "--json"]);
     assert_eq!(dogs[0]["name"], "checkpoint", "{dogs}");
