@@ -17,6 +17,11 @@
 //! | `GASTOWN_SIM_WORK=0` | read the hook but do not work it |
 //! | `GASTOWN_SIM_CHAOS=<percent>` | at each step of work: crash with that chance, or hang a while |
 //! | `GASTOWN_SIM_CRASH_IN_STEP=<step id>` | exit 70 just before closing that molecule step (once per agent) |
+//! | `GASTOWN_SIM_TURN_TIME=<duration>` | each turn works that long (prints `working…`) before answering |
+//!
+//! Its keyboard is a raw-mode CLI's (`keyboard.rs`): only an Enter on its own submits; text and
+//! Enter in one write, or a bracketed paste, stay in the input line, as in Claude Code and Codex.
+//! Input typed while it works is echoed and queued for the next turn.
 //!
 //! Working a hook: walk the attached molecule's steps in order, closing each (`gastown mol step
 //! done`) — after a crash a new session resumes at the first open step, never redoing a closed
@@ -28,11 +33,13 @@ use crate::protocol::{TownReply, TownRequest};
 use crate::socket::Client;
 use anyhow::{Context, Result};
 use gastown_town::runtimes::spec::SIM_PROMPT;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+mod keyboard;
 
 /// Exit status of a simulated crash.
 const CRASH_STATUS: i32 = 70;
@@ -73,16 +80,24 @@ pub fn run() -> Result<()> {
     }
     write!(out, "{SIM_PROMPT}")?;
     out.flush()?;
-    let stdin = std::io::stdin();
+    let turn_time = env_duration("GASTOWN_SIM_TURN_TIME")?;
     let mut step = 0u64;
-    for line in stdin.lock().lines() {
-        let line = line.context("reading input")?;
+    for line in keyboard::start(Arc::clone(&hung))? {
         step += 1;
         if crash_at == Some(step) {
             std::process::exit(CRASH_STATUS);
         }
         if ignore || hung.load(Ordering::SeqCst) {
             continue;
+        }
+        if line.trim().is_empty() {
+            // Like Claude Code: an empty Enter is no turn.
+            continue;
+        }
+        if let Some(busy) = turn_time {
+            writeln!(out, "working…")?;
+            out.flush()?;
+            std::thread::sleep(busy);
         }
         // Like Claude Code: the UserPromptSubmit hooks of `.claude/settings.json` run before
         // each prompt, and what they print joins the prompt (held mail, for one).
