@@ -93,6 +93,9 @@ pub enum TownRequest {
     AttachEnd { id: u64 },
     /// A `gastown escalate …` command.
     Escalate(EscalateRequest),
+    /// From an agent's session (`gastown hook session-start`, Claude Code's SessionStart hook):
+    /// its runtime's own session id, recorded on its running session for `gastown seance`.
+    RuntimeSession { id: String },
 }
 
 /// One town reply: a typed answer per family, for the CLI to render.

@@ -46,7 +46,8 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         | TownRequest::AttachInput { .. }
         | TownRequest::AttachResize { .. }
         | TownRequest::AttachEnd { .. }
-        | TownRequest::Escalate(_) => Ok(()),
+        | TownRequest::Escalate(_)
+        | TownRequest::RuntimeSession { .. } => Ok(()),
     }
 }
 

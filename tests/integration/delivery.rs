@@ -308,3 +308,54 @@ fn mail_to_an_idle_hook_runtime_is_announced() {
         "announced once"
     );
 }
+
+/// Seance (issue 16): Claude Code tells its own session id to its SessionStart hook, which
+/// gastown writes as `gastown hook session-start`; the sim dressed as Claude runs that hook with
+/// a session id as Claude does, and `gastown seance` prints the command that resumes it.
+#[test]
+fn seance_prints_the_resume_command_of_the_runtime_session_its_hook_told() {
+    let town = crate::util::town_with_rig();
+    town.ok(&[
+        "config",
+        "agent",
+        "set",
+        "hooked",
+        "--preset",
+        "claude",
+        "--prompt",
+        "typed",
+        "--ready-marker",
+        "sim>",
+        env!("CARGO_BIN_EXE_gastown"),
+        "sim-agent",
+    ]);
+    let t = RunningTown::start_in(town);
+    t.town
+        .ok(&["agent", "spawn", "alpha/crew/hk", "--runtime", "hooked"]);
+    let screen = wait_screen(&t, "alpha/crew/hk", "lines of context");
+    let id = screen
+        .lines()
+        .find_map(|l| l.strip_prefix("SESSION START "))
+        .and_then(|rest| rest.split(':').next())
+        .expect("the sim's session id")
+        .to_string();
+    let seance = wait_for(
+        "the runtime session recorded",
+        Duration::from_secs(30),
+        || {
+            let seance = t.town.ok(&["seance", "alpha/crew/hk"]);
+            seance
+                .contains(&format!("runtime session {id}"))
+                .then_some(seance)
+        },
+    );
+    let home = t.town.root.join("alpha/crew/hk/rig");
+    assert!(
+        seance.contains(&format!(
+            "To talk to a predecessor: cd {} && {} --resume {id}",
+            home.display(),
+            env!("CARGO_BIN_EXE_gastown")
+        )),
+        "{seance}"
+    );
+}
