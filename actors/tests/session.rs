@@ -315,6 +315,24 @@ async fn a_nudge_whose_enter_is_never_taken_fails_after_bounded_retries() {
     assert!(erased, "the text is erased from the input line again");
 }
 
+/// Swallows the first Enter (a runtime still busy redrawing), takes the second as the turn.
+const FIRST_ENTER_LOST: &str = r#"stty -icanon -echo -icrnl; echo READY; cr=$(printf '\r'); n=0; while :; do c=$(dd bs=1 count=1 2>/dev/null); if [ "$c" = "$cr" ]; then n=$((n+1)); if [ $n -ge 2 ]; then printf '\r\ntaken\r\n'; fi; else printf '%s' "$c"; fi; done"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enter_that_was_not_taken_is_pressed_again() {
+    let harness = Harness::start(FIRST_ENTER_LOST, |_| {}).await;
+    let options = NudgeOptions {
+        turn_timeout: Duration::from_millis(500),
+        ..NudgeOptions::default()
+    };
+    client::nudge(&harness.session, "hello", options)
+        .await
+        .expect("the second Enter is taken");
+    harness.wait_screen("taken").await;
+    let snapshot = client::snapshot(&harness.session).await.expect("snapshot");
+    assert_eq!(snapshot.bytes_in, "hello".len() as u64 + 2, "two Enters");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_urgent_nudge_does_not_wait_for_idle() {
     // Never idle (it ticks), but reads its input: an urgent nudge is typed anyway.
