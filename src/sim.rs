@@ -17,6 +17,15 @@
 //! | `GASTOWN_SIM_WORK=0` | read the hook but do not work it |
 //! | `GASTOWN_SIM_CHAOS=<percent>` | at each step of work: crash with that chance, or hang a while |
 //! | `GASTOWN_SIM_CRASH_IN_STEP=<step id>` | exit 70 just before closing that molecule step (once per agent) |
+//! | `GASTOWN_SIM_TURN_TIME=<duration>` | each turn works that long (prints `working…`) before answering |
+//!
+//! When its working directory has `.claude/settings.json` (a runtime with hooks), it runs their
+//! SessionStart hooks at its start with a `session_id` on stdin, and their UserPromptSubmit hooks
+//! before each prompt, as Claude Code does.
+//!
+//! Its keyboard is a raw-mode CLI's (`keyboard.rs`): only an Enter on its own submits; text and
+//! Enter in one write, or a bracketed paste, stay in the input line, as in Claude Code and Codex.
+//! Input typed while it works is echoed and queued for the next turn.
 //!
 //! Working a hook: walk the attached molecule's steps in order, closing each (`gastown mol step
 //! done`) — after a crash a new session resumes at the first open step, never redoing a closed
@@ -28,11 +37,13 @@ use crate::protocol::{TownReply, TownRequest};
 use crate::socket::Client;
 use anyhow::{Context, Result};
 use gastown_town::runtimes::spec::SIM_PROMPT;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+mod keyboard;
 
 /// Exit status of a simulated crash.
 const CRASH_STATUS: i32 = 70;
@@ -68,21 +79,30 @@ pub fn run() -> Result<()> {
 
     let mut out = std::io::stdout();
     writeln!(out, "Gas Town sim agent — {agent} ({role})")?;
+    session_start_hooks(&mut out)?;
     if let Some(bytes) = env_number("GASTOWN_SIM_FLOOD")? {
         flood(&mut out, bytes)?;
     }
     write!(out, "{SIM_PROMPT}")?;
     out.flush()?;
-    let stdin = std::io::stdin();
+    let turn_time = env_duration("GASTOWN_SIM_TURN_TIME")?;
     let mut step = 0u64;
-    for line in stdin.lock().lines() {
-        let line = line.context("reading input")?;
+    for line in keyboard::start(Arc::clone(&hung))? {
         step += 1;
         if crash_at == Some(step) {
             std::process::exit(CRASH_STATUS);
         }
         if ignore || hung.load(Ordering::SeqCst) {
             continue;
+        }
+        if line.trim().is_empty() {
+            // Like Claude Code: an empty Enter is no turn.
+            continue;
+        }
+        if let Some(busy) = turn_time {
+            writeln!(out, "working…")?;
+            out.flush()?;
+            std::thread::sleep(busy);
         }
         // Like Claude Code: the UserPromptSubmit hooks of `.claude/settings.json` run before
         // each prompt, and what they print joins the prompt (held mail, for one).
@@ -177,31 +197,99 @@ fn respond(line: &str) -> Vec<String> {
 /// Run the UserPromptSubmit hook commands of `.claude/settings.json` in the working directory
 /// (present when the runtime has hooks); their output lines. `gastown …` runs this binary.
 fn prompt_hooks() -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(".claude/settings.json") else {
+    run_hooks("UserPromptSubmit", None)
+}
+
+/// Like Claude Code at its start: run the SessionStart hooks with the hook's JSON on stdin (a
+/// `session_id` of this session), and say so in one line (their output is context, not shown).
+fn session_start_hooks(out: &mut impl Write) -> Result<()> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let id = format!("sim-{}-{nanos}", std::process::id());
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let input = serde_json::json!({
+        "session_id": id,
+        "transcript_path": cwd.join(".sim-transcripts").join(format!("{id}.jsonl")),
+        "cwd": cwd,
+        "hook_event_name": "SessionStart",
+        "source": "startup",
+    });
+    if has_hooks("SessionStart") {
+        let lines = run_hooks("SessionStart", Some(input.to_string()));
+        let failed: Vec<&String> = lines.iter().filter(|l| l.starts_with("hook ")).collect();
+        writeln!(out, "SESSION START {id}: {} lines of context", lines.len())?;
+        for line in failed {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn claude_settings() -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(".claude/settings.json").ok()?;
+    Some(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+fn has_hooks(event: &str) -> bool {
+    claude_settings().is_some_and(|s| {
+        let mut commands = Vec::new();
+        hook_commands(&s["hooks"][event], &mut commands);
+        !commands.is_empty()
+    })
+}
+
+/// Run the `event` hook commands of `.claude/settings.json`, each with `stdin` as its input;
+/// their output lines.
+fn run_hooks(event: &str, stdin: Option<String>) -> Vec<String> {
+    let Some(settings) = claude_settings() else {
         return Vec::new();
     };
-    let Ok(settings) = serde_json::from_str::<serde_json::Value>(&text) else {
+    if settings.is_null() {
         return vec!["cannot parse .claude/settings.json".to_string()];
-    };
+    }
     let mut commands = Vec::new();
-    hook_commands(&settings["hooks"]["UserPromptSubmit"], &mut commands);
+    hook_commands(&settings["hooks"][event], &mut commands);
     let mut lines = Vec::new();
     for command in commands {
-        let words: Vec<&str> = command.split_whitespace().collect();
-        let output = match words.split_first() {
-            Some((&"gastown", args)) => gastown(args),
-            _ => std::process::Command::new("sh")
-                .args(["-c", &command])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                .map_err(anyhow::Error::from),
-        };
-        match output {
+        match run_hook(&command, stdin.as_deref()) {
             Ok(text) => lines.extend(text.lines().map(str::to_string)),
             Err(e) => lines.push(format!("hook {command:?} failed: {e:#}")),
         }
     }
     lines
+}
+
+/// One hook command (`gastown …` runs this binary, anything else `sh -c`), `stdin` piped in.
+fn run_hook(command: &str, stdin: Option<&str>) -> Result<String> {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let mut cmd = match words.split_first() {
+        Some((&"gastown", args)) => {
+            let mut cmd = std::process::Command::new(
+                std::env::current_exe().context("cannot find this executable")?,
+            );
+            cmd.args(args);
+            cmd
+        }
+        _ => {
+            let mut cmd = std::process::Command::new("sh");
+            cmd.args(["-c", command]);
+            cmd
+        }
+    };
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().context("cannot run the hook")?;
+    if let Some(mut pipe) = child.stdin.take() {
+        pipe.write_all(stdin.unwrap_or("").as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        anyhow::bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The `command` strings of a hooks entry (`[{"hooks": [{"type": "command", "command": …}]}]`).

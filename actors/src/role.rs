@@ -226,6 +226,8 @@ async fn start_session_counted(
         }
     }
     let mut args = session_args(&spec, &runtime, hook.first(), &token);
+    // Codex tells nobody its session id: at the end it is read from its session files.
+    let codex = is_codex(&runtime).then(|| (args.env.clone(), SystemTime::now()));
     let (notice_spec, notice_id) = (Arc::clone(&spec), session_id.clone());
     let (notice_streak, started_at) = (Arc::clone(streak), Instant::now());
     // Past its startup timeout plus a while, a session is up: whatever ends it then is no
@@ -240,6 +242,9 @@ async fn start_session_counted(
             notice_streak.healthy();
         } else if !end.stopped && !end.exit.as_ref().is_some_and(|e| e.success()) {
             notice_streak.failed(&notice_spec, &how);
+        }
+        if let Some((env, started)) = &codex {
+            record_codex_session(&notice_spec, &notice_id, env, *started);
         }
         end_session(&notice_spec, &notice_id, how);
     })));
@@ -343,6 +348,50 @@ fn end_session(spec: &RoleSpec, session_id: &str, exit: String) {
             .await;
         if let Err(e) = recorded {
             tracing::debug!("session end not recorded: {e}");
+        }
+    });
+}
+
+/// Whether the runtime is Codex (by preset name or program), whose session id is in its files.
+fn is_codex(runtime: &Runtime) -> bool {
+    runtime.name == "codex"
+        || std::path::Path::new(&runtime.program)
+            .file_name()
+            .is_some_and(|name| name == "codex")
+}
+
+/// Record, without waiting, the Codex session id of session `session_id` (a session with
+/// environment `env`, started at `started`), read from its rollout files, for `gastown seance`.
+fn record_codex_session(
+    spec: &Arc<RoleSpec>,
+    session_id: &str,
+    env: &[(String, String)],
+    started: SystemTime,
+) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let Some(codex_home) = gastown_town::runtimes::session_files::codex_home(env) else {
+        return;
+    };
+    let (ledger, home) = (spec.town.ledger.clone(), spec.home.clone());
+    let (address, id) = (spec.identity.address.clone(), session_id.to_string());
+    runtime.spawn(async move {
+        let found = tokio::task::spawn_blocking(move || {
+            gastown_town::runtimes::session_files::codex_session_id(&codex_home, &home, started)
+        })
+        .await;
+        let Ok(Some(codex_id)) = found else {
+            tracing::debug!(agent = %address, "no Codex session file found for session {id}");
+            return;
+        };
+        let recorded = ledger
+            .try_call("session: runtime id", move |l| {
+                gastown_town::agents::runtime_session_seen(l, &address, Some(&id), &codex_id)
+            })
+            .await;
+        if let Err(e) = recorded {
+            tracing::debug!("Codex session id not recorded: {e}");
         }
     });
 }

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use gastown_actors::session::{
-    ExitInfo, MAX_COLS, MAX_PENDING_INPUT, MAX_ROWS, NudgeError, NudgeOptions, Session,
-    SessionArgs, SessionCrashed, SessionMsg, WriteError, client, group_alive,
+    ExitInfo, MAX_COLS, MAX_PENDING_INPUT, MAX_ROWS, NudgeError, NudgeOptions, SUBMIT_ATTEMPTS,
+    Session, SessionArgs, SessionCrashed, SessionMsg, WriteError, client, group_alive,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use tokio::sync::mpsc;
@@ -86,6 +86,7 @@ impl Harness {
         args.nudge = NudgeOptions {
             idle_timeout: SOON,
             echo_timeout: Duration::from_secs(5),
+            ..NudgeOptions::default()
         };
         configure(&mut args);
         let (events, ended) = mpsc::unbounded_channel();
@@ -262,6 +263,7 @@ async fn nudge_reports_not_idle_and_not_echoed() {
     let options = NudgeOptions {
         idle_timeout: Duration::from_millis(1500),
         echo_timeout: Duration::from_secs(1),
+        ..NudgeOptions::default()
     };
     let error = client::nudge(&busy.session, "hi", options)
         .await
@@ -272,11 +274,82 @@ async fn nudge_reports_not_idle_and_not_echoed() {
     let options = NudgeOptions {
         idle_timeout: SOON,
         echo_timeout: Duration::from_millis(300),
+        ..NudgeOptions::default()
     };
     let error = client::nudge(&deaf.session, "hi", options)
         .await
         .expect_err("nothing echoes");
     assert!(matches!(error, NudgeError::NotEchoed { .. }), "{error:?}");
+}
+
+/// Echoes every byte but Enter, which it swallows (backspace erases): like a runtime that took
+/// text and Enter as one paste, or a dialog; the typed text never leaves its input line.
+const ENTER_SWALLOWER: &str = r#"stty -icanon -echo -icrnl; echo READY; cr=$(printf '\r'); del=$(printf '\177'); while :; do c=$(dd bs=1 count=1 2>/dev/null); if [ "$c" = "$cr" ]; then :; elif [ "$c" = "$del" ]; then printf '\b \b'; else printf '%s' "$c"; fi; done"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nudge_whose_enter_is_never_taken_fails_after_bounded_retries() {
+    let harness = Harness::start(ENTER_SWALLOWER, |_| {}).await;
+    let options = NudgeOptions {
+        turn_timeout: Duration::from_millis(300),
+        ..NudgeOptions::default()
+    };
+    let error = client::nudge(&harness.session, "hello", options)
+        .await
+        .expect_err("the text stays on the input line");
+    assert!(
+        matches!(error, NudgeError::NotTaken { attempts, .. } if attempts == SUBMIT_ATTEMPTS),
+        "{error:?}"
+    );
+    let snapshot = client::snapshot(&harness.session).await.expect("snapshot");
+    assert_eq!(
+        snapshot.bytes_in,
+        2 * "hello".len() as u64 + u64::from(SUBMIT_ATTEMPTS),
+        "the text once, one Enter per attempt (each its own write), one backspace per character"
+    );
+    let session = harness.session.clone();
+    let erased = poll(SOON, async || {
+        let screen = client::peek(&session, None).await.unwrap_or_default();
+        screen.contains("READY") && !screen.contains('h')
+    })
+    .await;
+    assert!(erased, "the text is erased from the input line again");
+}
+
+/// Swallows the first Enter (a runtime still busy redrawing), takes the second as the turn.
+const FIRST_ENTER_LOST: &str = r#"stty -icanon -echo -icrnl; echo READY; cr=$(printf '\r'); n=0; while :; do c=$(dd bs=1 count=1 2>/dev/null); if [ "$c" = "$cr" ]; then n=$((n+1)); if [ $n -ge 2 ]; then printf '\r\ntaken\r\n'; fi; else printf '%s' "$c"; fi; done"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enter_that_was_not_taken_is_pressed_again() {
+    let harness = Harness::start(FIRST_ENTER_LOST, |_| {}).await;
+    let options = NudgeOptions {
+        turn_timeout: Duration::from_millis(500),
+        ..NudgeOptions::default()
+    };
+    client::nudge(&harness.session, "hello", options)
+        .await
+        .expect("the second Enter is taken");
+    harness.wait_screen("taken").await;
+    let snapshot = client::snapshot(&harness.session).await.expect("snapshot");
+    assert_eq!(snapshot.bytes_in, "hello".len() as u64 + 2, "two Enters");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_urgent_nudge_does_not_wait_for_idle() {
+    // Never idle (it ticks), but reads its input: an urgent nudge is typed anyway.
+    let harness = Harness::start(
+        r#"echo READY; (while :; do echo tick; sleep 0.02; done) & while read l; do echo "got:$l"; done"#,
+        |args| args.quiet_period = Duration::from_secs(1),
+    )
+    .await;
+    let options = NudgeOptions {
+        idle_timeout: Duration::from_millis(200),
+        wait_idle: false,
+        ..NudgeOptions::default()
+    };
+    client::nudge(&harness.session, "urgent one", options)
+        .await
+        .expect("typed without waiting for idle");
+    harness.wait_screen("got:urgent one").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -290,6 +363,7 @@ async fn keystrokes_pass_a_nudge_that_waits_for_idle() {
     let options = NudgeOptions {
         idle_timeout: Duration::from_secs(3),
         echo_timeout: Duration::from_secs(1),
+        ..NudgeOptions::default()
     };
     let nudge = async {
         let result = client::nudge(&harness.session, "later", options).await;

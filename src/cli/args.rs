@@ -16,13 +16,16 @@ pub enum HookActionArg {
     Detach,
     /// Take the bead off the hook (back to open).
     Clear,
+    /// Claude Code's SessionStart hook: record the runtime's session id from the hook's JSON on
+    /// stdin (for `gastown seance`), then prime
+    SessionStart,
 }
 
 impl HookActionArg {
     /// The change to make, or `None` for `show` (a view, not a change).
     pub fn change(self) -> Option<HookAction> {
         match self {
-            HookActionArg::Show => None,
+            HookActionArg::Show | HookActionArg::SessionStart => None,
             HookActionArg::Attach => Some(HookAction::Attach),
             HookActionArg::Detach => Some(HookAction::Detach),
             HookActionArg::Clear => Some(HookAction::Clear),

@@ -314,6 +314,9 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
             json,
         } => {
             let town = find_town(&cli.town)?;
+            if action == Some(args::HookActionArg::SessionStart) {
+                return work::session_start(&town);
+            }
             match action.and_then(args::HookActionArg::change) {
                 None => work::show_hook(&town, agent, json),
                 Some(action) => work::run(

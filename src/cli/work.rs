@@ -8,7 +8,7 @@ use crate::client;
 use crate::output;
 use crate::protocol::{TownReply, TownRequest};
 use anyhow::Result;
-use gastown_town::command::agent::{self, HookView, Seance};
+use gastown_town::command::agent::{self, HookView, Seance, SessionRecord};
 use gastown_town::town::Town;
 use gastown_town::work::{self, WorkCommand};
 
@@ -74,8 +74,79 @@ pub fn seance(town: &Town, agent: String, json: bool) -> Result<()> {
     let TownReply::Seance(seance) = reply else {
         return Err(unexpected(&reply));
     };
-    output::text(&render_seance(&seance, json)?)?;
+    let resume = seance
+        .sessions
+        .last()
+        .and_then(|last| resume_command(town, &seance.agent, last));
+    output::text(&render_seance(&seance, resume.as_deref(), json)?)?;
     Ok(())
+}
+
+/// The command that resumes `session` of `agent` in its runtime, in the directory its sessions
+/// run in: `cd <home> && claude --resume <id>`; `None` when the runtime never told its session
+/// id, cannot resume, or is not configured any more.
+fn resume_command(town: &Town, agent: &str, session: &SessionRecord) -> Option<String> {
+    if session.runtime_session == "-" {
+        return None;
+    }
+    let identity = gastown_town::identity::AgentIdentity::parse(agent).ok()?;
+    let exe = std::env::current_exe().ok()?;
+    let runtime = gastown_town::runtimes::by_name(town, &session.runtime, &exe).ok()?;
+    let mut argv = vec![runtime.program.clone()];
+    argv.extend(runtime.resume_argv(&session.runtime_session)?);
+    let home = gastown_town::names::home(&town.root, &identity);
+    Some(format!(
+        "cd {} && {}",
+        shell_words::quote(&home.to_string_lossy()),
+        shell_words::join(argv)
+    ))
+}
+
+/// `gastown hook session-start`: Claude Code's SessionStart hook. Reads the hook's JSON on stdin
+/// and records its `session_id` (the runtime's own id of this session, for `gastown seance`),
+/// then primes the session (prints what `gastown prime` prints, which Claude adds to its
+/// context). Recording is best effort: a hook that fails would only cost the session its prime.
+pub fn session_start(town: &Town) -> Result<()> {
+    use std::io::{IsTerminal, Read};
+    let mut input = String::new();
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let _ = stdin.lock().take(1 << 20).read_to_string(&mut input);
+    }
+    match hook_session_id(&input) {
+        Some(id) => {
+            if let Err(e) = record_runtime_session(town, &id) {
+                eprintln!("gastown: the runtime session id {id} was not recorded: {e:#}");
+            }
+        }
+        None => eprintln!(
+            "gastown: no session_id in the SessionStart hook input on stdin; `gastown seance` will not know how to resume this session"
+        ),
+    }
+    run(town, WorkCommand::Prime)
+}
+
+/// The `session_id` of a hook's JSON input (else the id in its `transcript_path`,
+/// `…/<session id>.jsonl`).
+fn hook_session_id(input: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(input.trim()).ok()?;
+    if let Some(id) = json["session_id"].as_str().filter(|id| !id.is_empty()) {
+        return Some(id.to_string());
+    }
+    let transcript = json["transcript_path"].as_str()?;
+    let stem = std::path::Path::new(transcript).file_stem()?;
+    Some(stem.to_string_lossy().into_owned())
+}
+
+fn record_runtime_session(town: &Town, id: &str) -> Result<()> {
+    let request = TownRequest::RuntimeSession { id: id.to_string() };
+    let reply = routed::run(town, request, |ledger, caller| {
+        agent::runtime_session(ledger, caller, id).map(|()| TownReply::Done)
+    })?;
+    match reply {
+        TownReply::Done => Ok(()),
+        other => Err(unexpected(&other)),
+    }
 }
 
 fn render_hook(hook: &HookView, json: bool) -> Result<String> {
@@ -93,7 +164,7 @@ fn render_hook(hook: &HookView, json: bool) -> Result<String> {
         .collect())
 }
 
-fn render_seance(seance: &Seance, json: bool) -> Result<String> {
+fn render_seance(seance: &Seance, resume: Option<&str>, json: bool) -> Result<String> {
     if json {
         return Ok(format!("{}\n", serde_json::to_string_pretty(seance)?));
     }
@@ -107,11 +178,17 @@ fn render_seance(seance: &Seance, json: bool) -> Result<String> {
     );
     for s in &seance.sessions {
         out.push_str(&format!(
-            "  {}  runtime {}  started {}  ended {}  exit {}\n",
+            "  {}  runtime {}  started {}  ended {}  exit {}",
             s.id, s.runtime, s.started_at, s.ended_at, s.exit
         ));
+        if s.runtime_session != "-" {
+            out.push_str(&format!("  runtime session {}", s.runtime_session));
+        }
+        out.push('\n');
     }
-    if let Some(last) = seance.sessions.last() {
+    if let Some(command) = resume {
+        out.push_str(&format!("To talk to a predecessor: {command}\n"));
+    } else if let Some(last) = seance.sessions.last() {
         let hint = match last.runtime.as_str() {
             "claude" => "resume it with `claude --resume <runtime session id>` in the agent's home",
             "codex" => "resume it with `codex resume <runtime session id>` in the agent's home",
@@ -157,7 +234,7 @@ mod tests {
             sessions: Vec::new(),
         };
         assert_eq!(
-            render_seance(&never, false).expect("text"),
+            render_seance(&never, None, false).expect("text"),
             "alpha/crew/max has had no sessions in this town\n"
         );
         let one = Seance {
@@ -169,13 +246,42 @@ mod tests {
                 started_at: "t0".into(),
                 ended_at: "t1".into(),
                 exit: "0".into(),
+                runtime_session: "-".into(),
             }],
         };
-        let text = render_seance(&one, false).expect("text");
+        let text = render_seance(&one, None, false).expect("text");
         assert!(
             text.starts_with("alpha/crew/max: 1 session(s), state idle\n"),
             "{text}"
         );
         assert!(text.ends_with("a new one reads the same hook\n"), "{text}");
+        let mut resumable = one.clone();
+        resumable.sessions[0].runtime = "claude".into();
+        resumable.sessions[0].runtime_session = "abc-123".into();
+        let text = render_seance(
+            &resumable,
+            Some("cd /t/mayor && claude --resume abc-123"),
+            false,
+        )
+        .expect("text");
+        assert!(text.contains("  runtime session abc-123\n"), "{text}");
+        assert!(
+            text.ends_with("To talk to a predecessor: cd /t/mayor && claude --resume abc-123\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_session_start_hook_input_gives_the_session_id() {
+        assert_eq!(
+            hook_session_id(r#"{"session_id":"abc-1","transcript_path":"/x/def.jsonl"}"#)
+                .as_deref(),
+            Some("abc-1")
+        );
+        assert_eq!(
+            hook_session_id(r#"{"transcript_path":"/p/0199-aa.jsonl"}"#).as_deref(),
+            Some("0199-aa")
+        );
+        assert_eq!(hook_session_id("not json"), None);
     }
 }

@@ -97,6 +97,9 @@ pub enum TownRequest {
     Dogs,
     /// Run one dog's chore now and wait for it (`gastown dog run`).
     DogRun { name: String },
+    /// From an agent's session (`gastown hook session-start`, Claude Code's SessionStart hook):
+    /// its runtime's own session id, recorded on its running session for `gastown seance`.
+    RuntimeSession { id: String },
 }
 
 /// One town reply: a typed answer per family, for the CLI to render.

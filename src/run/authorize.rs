@@ -48,7 +48,8 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         | TownRequest::AttachResize { .. }
         | TownRequest::AttachEnd { .. }
         | TownRequest::Escalate(_)
-        | TownRequest::Dogs => Ok(()),
+        | TownRequest::Dogs
+        | TownRequest::RuntimeSession { .. } => Ok(()),
     }
 }
 

@@ -169,6 +169,12 @@ impl TownHandler {
                 })
                 .await
             }
+            TownRequest::RuntimeSession { id } => {
+                self.in_ledger(caller, "runtime session", move |l, _, caller| {
+                    agent::runtime_session(l, caller, &id).map(|()| TownReply::Done)
+                })
+                .await
+            }
             TownRequest::Sync => self.sync().await,
             TownRequest::RigClaims => {
                 self.in_ledger(caller, "rig claims", |l, _, _| {

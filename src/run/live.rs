@@ -86,7 +86,8 @@ impl TownHandler {
             | TownRequest::Hook { .. }
             | TownRequest::Seance { .. }
             | TownRequest::Sync
-            | TownRequest::RigClaims => Err(err(
+            | TownRequest::RigClaims
+            | TownRequest::RuntimeSession { .. } => Err(err(
                 ErrorCode::Internal,
                 "a ledger request reached the live tree's handler: this is a bug",
             )),

@@ -136,6 +136,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     let router_args = router::RouterArgs {
         ledger: LedgerHandle::default(),
         handler: Arc::clone(&tree.handler),
+        announce_after: town.config.run.mail_announce_after(),
     };
     let router = ChildSpec::actor("router", router::Router, move || router_args.clone())
         .with_name(router::ROUTER_NAME);

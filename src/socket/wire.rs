@@ -25,7 +25,9 @@ use super::stats::StatsSnapshot;
 /// `forbidden`, `token_mismatch` and `unidentified`; the town gained `Escalate` requests and
 /// `Escalation` replies, and the live tree's nodes a `note` (the witness's steps). 5:
 /// escalations gained `Forward` (a rig's witness agent judges the rig's escalations first) and
-/// their record the judge's fields; the town gained the deacon's dogs (`Dogs`, `DogRun`).
+/// their record the judge's fields; the town gained the deacon's dogs (`Dogs`, `DogRun`) and
+/// `RuntimeSession` (a session's runtime session id, for `gastown seance`), session records
+/// their `runtime_session`.
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.

@@ -197,7 +197,21 @@ fn peek_nudge_and_attach_against_a_sim_session() {
     {
         use std::io::Write;
         let stdin = child.stdin.as_mut().expect("stdin");
-        stdin.write_all(b"typed through attach\r").expect("write");
+        stdin.write_all(b"typed through attach").expect("write");
+        stdin.flush().expect("flush");
+    }
+    // Enter on its own, as a human presses it: text and Enter in one write are a paste to a
+    // raw-mode CLI (and to the sim), which does not submit it.
+    wait_for("attach input echoed", Duration::from_secs(20), || {
+        t.town
+            .ok(&["peek", "alpha/crew/max", "-n", "5"])
+            .contains("typed through attach")
+            .then_some(())
+    });
+    {
+        use std::io::Write;
+        let stdin = child.stdin.as_mut().expect("stdin");
+        stdin.write_all(b"\r").expect("enter");
         stdin.flush().expect("flush");
     }
     wait_for("attach input answered", Duration::from_secs(20), || {

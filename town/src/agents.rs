@@ -161,6 +161,34 @@ pub fn session_ended(
     Ok(())
 }
 
+/// Record `runtime_session` (the runtime's own session id) on a session of `address`: the one
+/// with id `session_id`, or (`None`) its newest session still running. Returns whether a session
+/// took it; writes nothing when it already had this id.
+pub fn runtime_session_seen(
+    ledger: &mut Ledger,
+    address: &str,
+    session_id: Option<&str>,
+    runtime_session: &str,
+) -> Result<bool, LedgerError> {
+    let Some(agent) = find(ledger, address)? else {
+        return Ok(false);
+    };
+    let mut sessions = agent.sessions;
+    let found = match session_id {
+        Some(id) => sessions.iter_mut().find(|s| s.id.as_deref() == Some(id)),
+        None => sessions.iter_mut().rev().find(|s| s.ended_at.is_none()),
+    };
+    let Some(session) = found else {
+        return Ok(false);
+    };
+    if session.runtime_session.as_deref() == Some(runtime_session) {
+        return Ok(true);
+    }
+    session.runtime_session = Some(runtime_session.to_string());
+    AgentRecord::sessions_field(&sessions).write(ledger, &agent.id, "gastown")?;
+    Ok(true)
+}
+
 /// Is the bead an open agent bead?
 pub fn is_live(bead: &Bead) -> bool {
     bead.issue_type == IssueType::Agent && bead.status != Status::Closed

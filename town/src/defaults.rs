@@ -153,6 +153,12 @@ pub const ROLE_BACKOFF_RESET_AFTER: Duration = Duration::from_secs(3 * 60);
 /// once; the sweep catches what a crash or a held session left).
 pub const MAIL_SWEEP: Duration = Duration::from_secs(2);
 
+/// `[run] mail_announce_after`: how long mail waits for an idle hook runtime (Claude Code, whose
+/// UserPromptSubmit hook brings mail at its next prompt) before the router types a short "you
+/// have mail" nudge. A few seconds: an agent between two turns of its own gets it from the hook,
+/// one that sits at its prompt is told soon.
+pub const MAIL_ANNOUNCE_AFTER: Duration = Duration::from_secs(3);
+
 /// The largest mail body accepted, in bytes: a mail is typed into a terminal; longer texts
 /// belong in a bead's description.
 pub const MAIL_MAX_BODY: usize = 64 * 1024;

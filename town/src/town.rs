@@ -140,6 +140,18 @@ pub struct RunSection {
     /// Log filter (env-filter syntax); `GASTOWN_LOG` overrides it.
     #[serde(default = "default_log")]
     pub log: String,
+    /// How long mail may wait for an idle hook runtime (Claude Code) before the router types a
+    /// short "you have mail" nudge (none: `defaults::MAIL_ANNOUNCE_AFTER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_announce_after: Option<HumanDuration>,
+}
+
+impl RunSection {
+    /// `mail_announce_after`, or its default.
+    pub fn mail_announce_after(&self) -> std::time::Duration {
+        self.mail_announce_after
+            .map_or(defaults::MAIL_ANNOUNCE_AFTER, |d| d.0)
+    }
 }
 
 impl Default for RunSection {
@@ -149,6 +161,7 @@ impl Default for RunSection {
             stop_timeout: default_stop_timeout(),
             patrol_interval: default_patrol_interval(),
             log: default_log(),
+            mail_announce_after: None,
         }
     }
 }

@@ -154,13 +154,25 @@ pub struct NudgeOptions {
     pub idle_timeout: Duration,
     /// How long to wait for the typed text to show up before giving up with `NotEchoed`.
     pub echo_timeout: Duration,
+    /// Whether to wait for the session to be idle before typing (`false` for urgent input: a busy
+    /// runtime queues a submitted prompt, as Claude Code and Codex do).
+    pub wait_idle: bool,
+    /// How long, after each Enter, to wait for the runtime to take the turn (its input line no
+    /// longer ends with the text) before pressing Enter again; after [`SUBMIT_ATTEMPTS`] Enters
+    /// the nudge fails with `NotTaken`.
+    pub turn_timeout: Duration,
 }
+
+/// How many times a nudge presses Enter before it gives up with `NotTaken`.
+pub const SUBMIT_ATTEMPTS: u32 = 3;
 
 impl Default for NudgeOptions {
     fn default() -> Self {
         Self {
             idle_timeout: Duration::from_secs(30),
             echo_timeout: Duration::from_secs(5),
+            wait_idle: true,
+            turn_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -168,7 +180,12 @@ impl Default for NudgeOptions {
 impl NudgeOptions {
     /// The longest a nudge can take; a caller's call timeout must be at least this.
     pub fn worst_case(&self) -> Duration {
-        self.idle_timeout + self.echo_timeout + Duration::from_secs(1)
+        let idle = if self.wait_idle {
+            self.idle_timeout
+        } else {
+            Duration::ZERO
+        };
+        idle + self.echo_timeout + self.turn_timeout * SUBMIT_ATTEMPTS + Duration::from_secs(1)
     }
 }
 

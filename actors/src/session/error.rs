@@ -130,6 +130,17 @@ pub enum NudgeError {
     /// The request never reached the session or its answer never came back.
     #[error(transparent)]
     Call(#[from] CallError),
+    /// The text was typed and Enter pressed, but the runtime never took the turn: the text still
+    /// ends its input line (a dialog, or a runtime that took the Enter as part of a paste).
+    #[error(
+        "the agent did not take the typed text as a turn after {attempts} Enters ({waited:?} each); it may show a dialog: look with `gastown peek`"
+    )]
+    NotTaken {
+        /// How many times Enter was pressed.
+        attempts: u32,
+        /// How long each Enter waited for the turn.
+        waited: Duration,
+    },
 }
 
 /// Why a resize failed.

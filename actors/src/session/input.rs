@@ -2,9 +2,15 @@
 //! the startup prompt — passes through [`InputWorker`], a task that runs one job at a time, so
 //! two nudges can never interleave.
 //!
-//! A nudge waits until the session is idle, types its text, waits until the text shows up (in the
-//! output since the write, or once more on the screen), then presses Enter. While a nudge waits
-//! for idle, plain writes (an attached human's keystrokes) still go through, so a busy agent can be
+//! A nudge (every typed input: the startup prompt, nudges, mail notices) waits until the session is
+//! idle (unless it is urgent), types its text, waits until the text shows up (in the output since
+//! the write, or once more on the screen), then presses Enter in a separate write — Claude Code
+//! and Codex take text and Enter in one write as a paste and do not submit it — and checks that
+//! the runtime took the turn: its input line no longer ends with the text. An Enter that was not
+//! taken is pressed again, a bounded number of times ([`SUBMIT_ATTEMPTS`]); only then is the nudge
+//! answered `Ok`, so a caller records "delivered" only after the turn; a nudge that did not land
+//! erases its text again, so nothing is glued onto it. While a nudge waits for
+//! idle, plain writes (an attached human's keystrokes) still go through, so a busy agent can be
 //! interrupted; the type-verify-Enter part runs with nothing else in between.
 
 use std::collections::VecDeque;
@@ -17,7 +23,7 @@ use ractor::{ActorRef, RpcReplyPort};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::{NudgeError, NudgeOptions, SessionMsg, WriteError, unix_ms};
+use super::{NudgeError, NudgeOptions, SUBMIT_ATTEMPTS, SessionMsg, WriteError, unix_ms};
 
 /// How long a single write may wait for the agent to drain its input.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,6 +31,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest prefix of the first line used to recognise the echo (long lines wrap or scroll).
 const NEEDLE_CHARS: usize = 32;
+/// Longest end of the last line used to see whether the text still sits on the input line.
+const TAIL_CHARS: usize = 24;
 
 /// What the actor publishes after every output chunk, for idle detection.
 #[derive(Clone, Copy, Debug)]
@@ -204,7 +212,9 @@ impl InputWorker {
         options: NudgeOptions,
         pending: &mut VecDeque<PendingNudge>,
     ) -> Result<(), NudgeError> {
-        self.wait_idle(options.idle_timeout, pending).await?;
+        if options.wait_idle {
+            self.wait_idle(options.idle_timeout, pending).await?;
+        }
         let needle = needle(text);
         let bytes_out = self.status.borrow().bytes_out;
         let baseline = self.screen_count(&needle).await?;
@@ -213,14 +223,69 @@ impl InputWorker {
             .write(typed_bytes(text, bracketed))
             .await
             .map_err(NudgeError::Write)?;
-        if !needle.is_empty() {
-            self.wait_echo(&needle, bytes_out, baseline, options.echo_timeout)
-                .await?;
+        if !needle.is_empty()
+            && let Err(error) = self
+                .wait_echo(&needle, bytes_out, baseline, options.echo_timeout)
+                .await
+        {
+            self.erase(text).await;
+            return Err(error);
         }
-        self.writer
-            .write(b"\r".to_vec())
-            .await
-            .map_err(NudgeError::Write)
+        let tail = tail(text);
+        for attempt in 1..=SUBMIT_ATTEMPTS {
+            self.writer
+                .write(b"\r".to_vec())
+                .await
+                .map_err(NudgeError::Write)?;
+            if self.wait_turn(&tail, options.turn_timeout).await? {
+                return Ok(());
+            }
+            tracing::debug!(attempt, "Enter not taken as a turn yet");
+        }
+        self.erase(text).await;
+        Err(NudgeError::NotTaken {
+            attempts: SUBMIT_ATTEMPTS,
+            waited: options.turn_timeout,
+        })
+    }
+
+    /// After a nudge that did not land, erases its text from the input line (one backspace per
+    /// character; best effort), so the next input is not glued onto it.
+    async fn erase(&self, text: &str) {
+        let backspaces = vec![0x7f; text.chars().count()];
+        if let Err(error) = self.writer.write(backspaces).await {
+            tracing::debug!("cannot erase an undelivered nudge: {error}");
+        }
+    }
+
+    /// Waits until the input line no longer ends with `tail` (the runtime took the turn); `false`
+    /// when it still does after `timeout`.
+    async fn wait_turn(&mut self, tail: &str, timeout: Duration) -> Result<bool, NudgeError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.status.borrow_and_update();
+            if !self.input_line_holds(tail).await? {
+                return Ok(true);
+            }
+            if self.status.borrow().exited {
+                return Err(NudgeError::Exited);
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {
+                    return Ok(!self.input_line_holds(tail).await?);
+                }
+                changed = self.status.changed() => changed.map_err(|_| NudgeError::Exited)?,
+            }
+        }
+    }
+
+    async fn input_line_holds(&self, tail: &str) -> Result<bool, NudgeError> {
+        let tail = tail.to_string();
+        let call = self.session.call(
+            |reply| SessionMsg::InputLineHolds { tail, reply },
+            Some(CHECK_TIMEOUT),
+        );
+        answer(call.await)
     }
 
     /// Waits until quiet (and marker visible); plain writes that arrive meanwhile are executed,
@@ -343,6 +408,18 @@ pub(crate) fn needle(text: &str) -> String {
         .find(|line| !line.is_empty())
         .unwrap_or("");
     line.chars().take(NEEDLE_CHARS).collect()
+}
+
+/// The text whose presence on the input line means the turn was not taken: the last non-blank
+/// line's end, trimmed, at most [`TAIL_CHARS`] characters.
+pub(crate) fn tail(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .rfind(|line| !line.is_empty())
+        .unwrap_or("");
+    let skip = line.chars().count().saturating_sub(TAIL_CHARS);
+    line.chars().skip(skip).collect()
 }
 
 /// The bytes typed for `text`: as is, or wrapped in bracketed-paste markers when the application

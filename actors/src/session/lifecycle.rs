@@ -60,7 +60,8 @@ pub(super) fn start(
         let text = gastown_town::text::for_typing(text).into_owned();
         let options = NudgeOptions {
             idle_timeout: args.startup_timeout,
-            echo_timeout: args.nudge.echo_timeout,
+            wait_idle: true,
+            ..args.nudge
         };
         let _ = input.send(InputJob::Nudge {
             text,

@@ -45,7 +45,8 @@ use tokio::sync::{broadcast, mpsc, watch};
 pub use args::{
     Attachment, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES, DEFAULT_ROWS,
     DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, MAX_COLS, MAX_PENDING_INPUT,
-    MAX_ROWS, NudgeOptions, SessionArgs, SessionEnd, SessionSnapshot, StartNotice, clamp_size,
+    MAX_ROWS, NudgeOptions, SUBMIT_ATTEMPTS, SessionArgs, SessionEnd, SessionSnapshot, StartNotice,
+    clamp_size,
 };
 pub use error::{
     CallError, NudgeError, ResizeError, SessionCrashed, SpawnError, StartupInputFailed, WriteError,
@@ -123,6 +124,12 @@ pub enum SessionMsg {
     },
     #[doc(hidden)]
     StartupFailed(NudgeError),
+    /// Whether the input line (the logical line holding the cursor) still ends with `tail`.
+    #[doc(hidden)]
+    InputLineHolds {
+        tail: String,
+        reply: RpcReplyPort<bool>,
+    },
 }
 
 /// Everything one session owns. Built in `pre_start`; dropping it SIGKILLs any group member
@@ -251,6 +258,9 @@ impl Actor for Session {
                 reply,
             } => {
                 ignore_gone(reply.send(state.model.echoed(&needle, since, baseline)));
+            }
+            SessionMsg::InputLineHolds { tail, reply } => {
+                ignore_gone(reply.send(state.model.input_line_holds(&tail)));
             }
             // An agent that exits before its prompt is typed is judged by its exit, not by this.
             SessionMsg::StartupFailed(error) if state.exit.borrow().is_none() => {

@@ -129,6 +129,27 @@ impl OutputModel {
         String::from_utf8_lossy(&fresh).contains(needle) || self.screen_count(needle) > baseline
     }
 
+    /// Whether the input line — the cursor's row joined with the rows it wraps on from — still
+    /// holds `tail` (the end of typed text): a runtime that took the turn cleared it or moved on.
+    pub(crate) fn input_line_holds(&self, tail: &str) -> bool {
+        if tail.is_empty() {
+            return false;
+        }
+        let screen = self.parser.screen();
+        let (_, cols) = screen.size();
+        let (cursor, _) = screen.cursor_position();
+        let mut first = cursor;
+        while first > 0 && screen.row_wrapped(first - 1) {
+            first -= 1;
+        }
+        let line: String = screen
+            .rows(0, cols.get())
+            .skip(usize::from(first))
+            .take(usize::from(cursor - first) + 1)
+            .collect();
+        line.contains(tail)
+    }
+
     /// The screen as text (`None`), or its last `lines` lines. The live model keeps no scrollback
     /// (vt100's scrollback makes every scrolled line several times dearer, which a flood of output
     /// pays millions of times), so more lines than the screen has are rendered on demand by

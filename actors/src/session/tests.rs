@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::input::{needle, typed_bytes};
+use super::input::{needle, tail, typed_bytes};
 use super::screen::{OutputModel, OutputRing, strip_escapes};
 
 #[test]
@@ -136,4 +136,26 @@ fn a_long_peek_on_a_wide_screen_replays_a_bounded_number_of_cells() {
     let shown = text.lines().count();
     assert!(shown <= 600, "{shown} lines");
     assert!(text.ends_with("line 2999"), "{}", &text[text.len() - 40..]);
+}
+
+#[test]
+fn the_tail_is_the_end_of_the_last_line() {
+    assert_eq!(tail("  short  "), "short");
+    assert_eq!(
+        tail("URGENT mail from overseer: hi — run `gastown mail read gt-ab12`"),
+        "`gastown mail read gt-ab12`"[3..]
+    );
+    assert_eq!(tail("first\nsecond\n\n"), "second");
+    assert_eq!(tail(""), "");
+}
+
+#[test]
+fn the_input_line_is_the_cursor_row_with_what_it_wraps_from() {
+    let now = Instant::now();
+    let mut model = OutputModel::new((5, 10), 1024, None);
+    model.push(b"> 0123456789abcdef", now);
+    assert!(model.input_line_holds("789abc"), "wrapped across rows");
+    model.push(b"\r\nack\r\n> ", now);
+    assert!(!model.input_line_holds("789abc"), "the turn moved on");
+    assert!(!model.input_line_holds(""), "nothing typed holds nothing");
 }

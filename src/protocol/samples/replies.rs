@@ -423,6 +423,7 @@ fn live_replies() -> Vec<TownReply> {
                 started_at: s("2026-01-02T03:04:05Z"),
                 ended_at: s("-"),
                 exit: s("-"),
+                runtime_session: s("-"),
             }],
         }),
         TownReply::Synced(Some(Synced {

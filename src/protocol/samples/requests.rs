@@ -333,5 +333,8 @@ fn live_requests() -> Vec<TownRequest> {
             cols: 120,
         },
         TownRequest::AttachEnd { id: 7 },
+        TownRequest::RuntimeSession {
+            id: s("0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+        },
     ]
 }

@@ -80,6 +80,10 @@ pub struct Session {
     /// How it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<String>,
+    /// The runtime's own id of the session (Claude Code's `session_id`, Codex's rollout id), for
+    /// resuming it (`gastown seance`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_session: Option<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }

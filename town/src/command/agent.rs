@@ -1,4 +1,6 @@
-//! What the ledger says about one agent: `gastown hook` (show) and `gastown seance`.
+//! What the ledger says about one agent: `gastown hook` (show) and `gastown seance`, and the one
+//! thing a session tells about itself: its runtime's own session id (`gastown hook
+//! session-start`, Claude Code's SessionStart hook).
 //!
 //! Reading commands, so they return views for the CLI to render; changing a hook (`hook
 //! attach|detach|clear`) is a work command ([`crate::work`]).
@@ -39,6 +41,8 @@ pub struct SessionRecord {
     pub started_at: String,
     pub ended_at: String,
     pub exit: String,
+    /// The runtime's own session id (`-` when it never told it), for its resume command.
+    pub runtime_session: String,
 }
 
 /// The hook of `agent` (default: the caller; the overseer must name one).
@@ -73,6 +77,7 @@ pub fn seance(ledger: &Ledger, agent: &str) -> Result<Seance> {
             started_at: get(&s.started_at),
             ended_at: get(&s.ended_at),
             exit: get(&s.exit),
+            runtime_session: get(&s.runtime_session),
         })
         .collect();
     Ok(Seance {
@@ -80,4 +85,80 @@ pub fn seance(ledger: &Ledger, agent: &str) -> Result<Seance> {
         state: Some(record.state.to_string()),
         sessions,
     })
+}
+
+/// The longest runtime session id accepted (Claude's and Codex's are 36-character UUIDs).
+pub const MAX_RUNTIME_SESSION: usize = 128;
+
+/// `gastown hook session-start`: the calling agent's running session is, in its runtime, session
+/// `id` (recorded on its agent bead for `gastown seance`). Only an agent's session can say so.
+pub fn runtime_session(ledger: &mut Ledger, caller: &Caller, id: &str) -> Result<()> {
+    let Caller::Agent(identity) = caller else {
+        bail!(
+            "only an agent's session records its runtime session id (it runs as Claude Code's SessionStart hook)"
+        );
+    };
+    check_runtime_session(id)?;
+    if !agents::runtime_session_seen(ledger, &identity.address, None, id)? {
+        bail!(
+            "{} has no running session to record runtime session {id} on",
+            identity.address
+        );
+    }
+    Ok(())
+}
+
+/// A runtime session id is a short token of letters, digits, `-`, `_` and `.` (it ends up in a
+/// command line: `claude --resume <id>`).
+pub fn check_runtime_session(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > MAX_RUNTIME_SESSION {
+        bail!(
+            "a runtime session id must be 1 to {MAX_RUNTIME_SESSION} characters, got {}",
+            id.len()
+        );
+    }
+    if let Some(bad) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        bail!("a runtime session id holds only letters, digits, '-', '_' and '.', not {bad:?}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_records_its_runtime_session_id_and_seance_shows_it() {
+        let (_dir, _town, mut ledger) = crate::testing::town();
+        let identity = AgentIdentity::parse("mayor").expect("address");
+        agents::session_started(&mut ledger, &identity, "9.1-1", "claude", "9.1-")
+            .expect("started");
+        let caller = Caller::Agent(identity.clone());
+        runtime_session(&mut ledger, &caller, "0199a1b2-c3d4").expect("recorded");
+        let shown = seance(&ledger, "mayor").expect("seance");
+        assert_eq!(shown.sessions.len(), 1);
+        assert_eq!(shown.sessions[0].runtime_session, "0199a1b2-c3d4");
+
+        let refused = runtime_session(&mut ledger, &Caller::Overseer, "x").expect_err("overseer");
+        assert!(
+            refused.to_string().contains("only an agent's session"),
+            "{refused}"
+        );
+        for bad in [
+            "",
+            "a b",
+            "x;rm -rf /",
+            &"x".repeat(MAX_RUNTIME_SESSION + 1),
+        ] {
+            let error = runtime_session(&mut ledger, &caller, bad).expect_err(bad);
+            assert!(error.to_string().contains("runtime session id"), "{error}");
+        }
+
+        agents::session_ended(&mut ledger, "mayor", "9.1-1", "exit code 0").expect("ended");
+        let error = runtime_session(&mut ledger, &caller, "later").expect_err("no running session");
+        assert!(error.to_string().contains("no running session"), "{error}");
+    }
 }

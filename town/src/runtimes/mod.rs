@@ -27,6 +27,7 @@ mod durable;
 mod edit;
 mod home;
 mod program;
+pub mod session_files;
 mod show;
 pub mod spec;
 

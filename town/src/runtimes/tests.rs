@@ -301,7 +301,7 @@ fn prepare_home_writes_claude_settings_and_instructions_idempotently() {
     let settings = fs::read_to_string(home.join(".claude/settings.json")).expect("settings");
     let value: serde_json::Value = serde_json::from_str(&settings).expect("JSON");
     let command = |event: &str| value["hooks"][event][0]["hooks"][0]["command"].clone();
-    assert_eq!(command("SessionStart"), "gastown prime");
+    assert_eq!(command("SessionStart"), "gastown hook session-start");
     assert_eq!(command("UserPromptSubmit"), "gastown mail check --inject");
     assert_eq!(
         value["hooks"]["SessionStart"][0]["hooks"][0]["type"],
@@ -344,7 +344,7 @@ fn prepare_home_keeps_what_people_wrote() {
         .iter()
         .map(|g| g["hooks"][0]["command"].as_str().expect("command"))
         .collect();
-    assert_eq!(commands, ["echo hi", "gastown prime"]);
+    assert_eq!(commands, ["echo hi", "gastown hook session-start"]);
     fs::write(home.join(".claude/settings.json"), "not json").expect("write");
     prepare_home(home, &identity("mayor"), &claude).expect("a broken file is left alone");
     assert_eq!(
