@@ -411,7 +411,34 @@ fn session_args(
         ),
     ];
     args.env.extend(runtime.env.iter().cloned());
+    let path = session_path(&args.env);
+    args.env.retain(|(k, _)| k != "PATH");
+    args.env.push(("PATH".into(), path));
     args
+}
+
+/// A session's `PATH`: the directory of the running `gastown` binary first, so the agent (and
+/// any hook or script it runs) calls this very gastown, then the runtime's `PATH` if it sets
+/// one, else the supervisor's.
+fn session_path(env: &[(String, String)]) -> String {
+    let base = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| std::ffi::OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    let mut dirs: Vec<std::path::PathBuf> = std::env::split_paths(&base).collect();
+    if let Some(own) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
+    {
+        dirs.retain(|d| d != &own);
+        dirs.insert(0, own);
+    }
+    std::env::join_paths(dirs)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| base.to_string_lossy().into_owned())
 }
 
 /// Milliseconds since the Unix epoch.
@@ -427,6 +454,26 @@ mod tests {
     use super::*;
     use crate::session::DEFAULT_STARTUP_TIMEOUT;
     use gastown_town::defaults::{ROLE_BACKOFF_MAX, ROLE_BACKOFF_RESET_AFTER};
+
+    /// Issue 16: a session's hooks and scripts call `gastown`; without the running binary's
+    /// directory on PATH every hook failed with `gastown: not found`.
+    #[test]
+    fn a_sessions_path_starts_with_the_running_gastown_and_keeps_the_runtimes() {
+        let own = std::env::current_exe()
+            .expect("exe")
+            .parent()
+            .expect("dir")
+            .to_string_lossy()
+            .into_owned();
+        let env = vec![("PATH".to_string(), format!("/opt/agent/bin:{own}:/usr/bin"))];
+        assert_eq!(
+            session_path(&env),
+            format!("{own}:/opt/agent/bin:/usr/bin"),
+            "first, once"
+        );
+        let inherited = session_path(&[]);
+        assert!(inherited.starts_with(&format!("{own}:")), "{inherited}");
+    }
 
     /// An agent killed at its startup deadline every time must never look healthy to the role's
     /// backoff, or it is restarted every minute forever (issue 14).

@@ -414,6 +414,7 @@ fn tree_config(
             .map(|t| t.expose().to_string())
             .map_err(|e| e.to_string())
     });
+    let exe = std::env::current_exe().context("cannot find this executable for the sessions")?;
     let context = TownContext {
         town_root: town.root.clone(),
         socket_path: socket_path_for(&town.runtime_dir()),
@@ -421,11 +422,12 @@ fn tree_config(
         mint_token,
         sessions: Some(Arc::new(TrackInRegistry(sessions.clone()))),
         // The built-in sim reads no instructions file: its sessions start without the git calls.
-        prepare_home: Some(Arc::new(|home, identity, runtime| {
+        prepare_home: Some(Arc::new(move |home, identity, runtime| {
             if runtime.name == gastown_town::runtimes::spec::SIM_NAME {
                 return Ok(());
             }
-            gastown_town::runtimes::prepare_home(home, identity, runtime)
+            let setup = gastown_town::runtimes::SessionSetup::current(exe.clone());
+            gastown_town::runtimes::prepare_home(home, identity, runtime, &setup)
                 .map_err(|e| format!("{e:#}"))
         })),
         check_workspace: Some(Arc::new({

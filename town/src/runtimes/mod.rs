@@ -23,6 +23,7 @@
 //!
 //! `edit` changes these through `gastown config`; `home` prepares a role's home for its runtime.
 
+pub mod clean_start;
 mod durable;
 mod edit;
 mod home;
@@ -30,6 +31,7 @@ mod program;
 mod show;
 pub mod spec;
 
+pub use clean_start::SessionSetup;
 pub use durable::{Ask, REQUESTED_RUNTIME, decide_and_record};
 pub use edit::{Change, SetOptions, remove_agent, set_agent, set_default_agent};
 pub use home::prepare_home;
