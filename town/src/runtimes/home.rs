@@ -78,23 +78,22 @@ pub fn prepare_home(
             dirs.push(dir);
         }
     }
-    if runtime.hooks == HookSupport::ClaudeSettings {
-        let bypass = runtime.args.iter().any(|a| a == CLAUDE_BYPASS);
-        clean_start::prepare_claude(&setup, &dirs, bypass)?;
-    } else if is_codex(runtime) {
-        clean_start::prepare_codex(&setup, &dirs)?;
+    // The answers are for the real CLI's dialogs: by the program it runs (`claude`,
+    // `/opt/bin/codex`), not by the preset it behaves like (the tests' sim dressed as Claude).
+    let cli = spec::preset_for_program(&runtime.program).map(|p| p.name);
+    match cli.as_deref() {
+        Some("claude") => {
+            let bypass = runtime.args.iter().any(|a| a == CLAUDE_BYPASS);
+            clean_start::prepare_claude(&setup, &dirs, bypass)?;
+        }
+        Some("codex") => clean_start::prepare_codex(&setup, &dirs)?,
+        _ => {}
     }
     Ok(())
 }
 
 /// Claude Code's flag for running with no permission prompts, which it asks to accept once.
 const CLAUDE_BYPASS: &str = "--dangerously-skip-permissions";
-
-/// Does the runtime run Codex (the preset, or a custom agent running its program)?
-fn is_codex(runtime: &Runtime) -> bool {
-    runtime.name == "codex"
-        || spec::preset_for_program(&runtime.program).is_some_and(|p| p.name == "codex")
-}
 
 /// Claude Code's project settings, relative to the home.
 const CLAUDE_SETTINGS: &str = ".claude/settings.json";

@@ -691,3 +691,21 @@ fn a_codex_session_trusts_its_worktree_and_keeps_the_users_config() {
         "a second start changes nothing"
     );
 }
+
+#[test]
+fn only_the_real_cli_gets_its_state_prepared_not_a_runtime_dressed_as_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut dressed = spec::preset("claude").expect("preset");
+    dressed.program = "/opt/gastown/bin/gastown".into();
+    dressed.args = vec!["sim-agent".into()];
+    prepare_home(dir.path(), &identity("mayor"), &dressed, &setup(dir.path())).expect("prepared");
+    assert!(
+        dir.path().join(".claude/settings.json").is_file(),
+        "hooks still written"
+    );
+    assert!(!dir.path().join("user").exists(), "no CLI state: {dir:?}");
+    let mut wrapped = spec::preset("codex").expect("preset");
+    wrapped.program = "/usr/local/bin/codex".into();
+    prepare_home(dir.path(), &identity("mayor"), &wrapped, &setup(dir.path())).expect("prepared");
+    assert!(dir.path().join("user/.codex/config.toml").is_file());
+}
