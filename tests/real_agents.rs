@@ -256,15 +256,14 @@ fn cycle_lands(cli: Cli, test: &str) {
     let t = AgentTown::start(cli, &bin, polecat_script(None));
     let bead = t.sling(cli);
     t.wait_landed();
+    // What the model asked the CLI to run (the last call's result may still be on its way).
     let calls: Vec<String> = t
         .model
-        .turns()
-        .iter()
-        .flat_map(|c| {
-            c.calls()
-                .into_iter()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
+        .replies()
+        .into_iter()
+        .filter_map(|r| match r {
+            Reply::Shell(command) => Some(command),
+            Reply::Text(_) => None,
         })
         .collect();
     for expected in ["gastown hook", WORK, "gastown done"] {
@@ -281,10 +280,12 @@ fn cycle_lands(cli: Cli, test: &str) {
         first.user_text()
     );
     if cli == Cli::Claude {
-        // The SessionStart hook ran `gastown prime` (by absolute path): its context, with the
-        // polecat's role, reached the model.
+        // The SessionStart hook ran `gastown prime` (by absolute path): its context reached
+        // the model.
         assert!(
-            first.user_text().contains("polecat"),
+            first
+                .user_text()
+                .contains(&format!("# Gas Town: you are {POLECAT}")),
             "prime's context in the first turn: {}",
             first.user_text()
         );
@@ -352,6 +353,14 @@ fn claude_code_lands_a_polecat_cycle_and_takes_a_nudge() {
 #[test]
 fn codex_lands_a_polecat_cycle_and_takes_a_nudge() {
     cycle_lands(Cli::Codex, "codex_lands_a_polecat_cycle_and_takes_a_nudge");
+}
+
+#[test]
+fn codex_killed_mid_turn_resumes_its_hook_and_lands() {
+    killed_mid_turn_resumes_and_lands(
+        Cli::Codex,
+        "codex_killed_mid_turn_resumes_its_hook_and_lands",
+    );
 }
 
 #[test]
