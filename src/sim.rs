@@ -17,6 +17,7 @@
 //! | `GASTOWN_SIM_WORK=0` | read the hook but do not work it |
 //! | `GASTOWN_SIM_CHAOS=<percent>` | at each step of work: crash with that chance, or hang a while |
 //! | `GASTOWN_SIM_CRASH_IN_STEP=<step id>` | exit 70 just before closing that molecule step (once per agent) |
+//! | `GASTOWN_SIM_DIALOG=trust\|login` | start behind a blocking dialog, as real CLIs do: `trust` goes away on Enter, `login` never; text typed into one is swallowed |
 //!
 //! Working a hook: walk the attached molecule's steps in order, closing each (`gastown mol step
 //! done`) — after a crash a new session resumes at the first open step, never redoing a closed
@@ -67,15 +68,21 @@ pub fn run() -> Result<()> {
     let ignore = std::env::var("GASTOWN_SIM_IGNORE_INPUT").is_ok_and(|v| v == "1");
 
     let mut out = std::io::stdout();
+    let stdin = std::io::stdin();
+    let mut lines = stdin.lock().lines();
+    if let Ok(dialog) = std::env::var("GASTOWN_SIM_DIALOG")
+        && !dialog.is_empty()
+    {
+        show_dialog(&mut out, &dialog, &mut lines)?;
+    }
     writeln!(out, "Gas Town sim agent — {agent} ({role})")?;
     if let Some(bytes) = env_number("GASTOWN_SIM_FLOOD")? {
         flood(&mut out, bytes)?;
     }
     write!(out, "{SIM_PROMPT}")?;
     out.flush()?;
-    let stdin = std::io::stdin();
     let mut step = 0u64;
-    for line in stdin.lock().lines() {
+    for line in lines {
         let line = line.context("reading input")?;
         step += 1;
         if crash_at == Some(step) {
@@ -93,6 +100,42 @@ pub fn run() -> Result<()> {
             writeln!(out, "{reply}")?;
         }
         write!(out, "{SIM_PROMPT}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// A blocking dialog like a real CLI's first start: its own line (the pattern the sim runtime
+/// knows, `runtimes::dialogs`) and, like Claude's trust dialog, the ready marker before the
+/// selected option — so only dialog detection keeps gastown from typing into it. `trust` is
+/// answered by Enter (an empty line); `login` by nothing. Other text typed into it is
+/// swallowed, and the screen says so (what a test looks for).
+fn show_dialog(
+    out: &mut impl Write,
+    which: &str,
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> Result<()> {
+    let question = match which {
+        "trust" => "Do you trust the files in this folder?",
+        "login" => "Log in to continue.",
+        other => anyhow::bail!("bad GASTOWN_SIM_DIALOG={other:?}: use trust or login"),
+    };
+    writeln!(out, "[sim dialog: {which}] {question}")?;
+    write!(out, "{SIM_PROMPT}1. Yes  2. No (Enter to confirm)")?;
+    out.flush()?;
+    for line in lines {
+        let line = line.context("reading input")?;
+        if which == "trust" && line.trim().is_empty() {
+            // Answered: the dialog goes, as a CLI redraws its screen.
+            write!(out, "\x1b[2J\x1b[H")?;
+            return Ok(());
+        }
+        if !line.trim().is_empty() {
+            writeln!(out)?;
+            writeln!(out, "[sim] typed into the dialog: {}", line.trim())?;
+        }
+        writeln!(out, "[sim dialog: {which}] {question}")?;
+        write!(out, "{SIM_PROMPT}1. Yes  2. No (Enter to confirm)")?;
         out.flush()?;
     }
     Ok(())

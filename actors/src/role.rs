@@ -387,6 +387,7 @@ fn session_args(
     args.args = runtime.args.clone();
     args.ready_marker = runtime.ready_marker.clone();
     args.quiet_period = runtime.quiet_period;
+    args.dialogs = gastown_town::runtimes::dialogs::dialogs(runtime).to_vec();
     args.stop_timeout = spec.stop_timeout;
     let prompt = startup_prompt(identity, hook);
     match runtime.prompt {

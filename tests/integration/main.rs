@@ -8,6 +8,7 @@ mod config;
 mod convoy;
 mod delivery;
 mod demo;
+mod dialogs;
 mod durable;
 mod escalation;
 mod finish;

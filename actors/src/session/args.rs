@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use super::pty::ExitInfo;
+pub use gastown_town::runtimes::dialogs::Dialog;
 
 /// Default PTY height.
 pub const DEFAULT_ROWS: u16 = 40;
@@ -79,6 +80,9 @@ pub struct SessionArgs {
     /// runs (the supervisor's session registry: a process inside the session is its agent).
     /// `None`: nobody asked.
     pub on_start: Option<StartNotice>,
+    /// The runtime's blocking screens: while one shows, the session is not idle (nothing is
+    /// typed into it), its snapshot says `blocked`, and one with a safe answer is answered.
+    pub dialogs: Vec<Dialog>,
 }
 
 /// How a session ended, for [`SessionArgs::on_end`].
@@ -143,6 +147,7 @@ impl SessionArgs {
             nudge: NudgeOptions::default(),
             on_end: None,
             on_start: None,
+            dialogs: Vec::new(),
         }
     }
 }
@@ -203,6 +208,9 @@ pub struct SessionSnapshot {
     pub rows: u16,
     /// Current PTY width.
     pub cols: u16,
+    /// The blocking dialog on the screen, if one shows: its name and the screen line that
+    /// matched (`trust: Is this a project you created or one you trust?`).
+    pub blocked: Option<String>,
 }
 
 /// What `attach` needs: the current screen (to paint first) and every later output chunk.

@@ -60,6 +60,11 @@ use screen::OutputModel;
 const ATTACH_BACKLOG: usize = 256;
 /// How long, after the agent exited, to wait for the reader to drain the last output.
 const READER_GRACE: Duration = Duration::from_millis(500);
+/// How often a session with known dialogs looks for one on its screen.
+const DIALOG_CHECK: Duration = Duration::from_millis(250);
+/// How long an answered dialog may stay on the screen before it is answered again (the CLI may
+/// take a moment to redraw).
+const DIALOG_REANSWER: Duration = Duration::from_secs(3);
 
 /// The session actor (unit struct; all state is in [`SessionState`]).
 pub struct Session;
@@ -109,6 +114,8 @@ pub enum SessionMsg {
     FinishDeadline,
     #[doc(hidden)]
     IdleCheck(RpcReplyPort<bool>),
+    #[doc(hidden)]
+    DialogCheck,
     #[doc(hidden)]
     ScreenCount {
         needle: String,
@@ -160,6 +167,9 @@ pub struct SessionState {
     finishing: bool,
     /// Stopped from outside before the agent ended on its own (for [`SessionEnd::stopped`]).
     stopped: bool,
+    /// The dialog last seen on the screen and when it was answered (if it was), so each is
+    /// reported once and answered at most every [`DIALOG_REANSWER`].
+    dialog_seen: Option<(String, Option<Instant>)>,
     /// Kills the group if the state is dropped without a clean stop.
     _guard: GroupGuard,
 }
@@ -241,6 +251,7 @@ impl Actor for Session {
             SessionMsg::IdleCheck(reply) => ignore_gone(
                 reply.send(state.model.is_idle(Instant::now(), state.args.quiet_period)),
             ),
+            SessionMsg::DialogCheck => state.check_dialog(),
             SessionMsg::ScreenCount { needle, reply } => {
                 ignore_gone(reply.send(state.model.screen_count(&needle)))
             }
@@ -288,6 +299,42 @@ impl SessionState {
         let _ = self.output.send(Arc::from(chunk));
         self.publish_status(self.exit.borrow().is_some());
         let _ = self.credits.try_send(());
+    }
+
+    /// A blocking dialog on the screen is reported once and, when it has a safe answer,
+    /// answered (through the input queue, like an attached human's keys).
+    fn check_dialog(&mut self) {
+        let Some(blocking) = self.model.blocking() else {
+            self.dialog_seen = None;
+            return;
+        };
+        let shown = blocking.to_string();
+        let answered = match &self.dialog_seen {
+            Some((seen, answered)) if *seen == shown => *answered,
+            _ => {
+                match blocking.dialog.answer {
+                    Some(_) => {
+                        tracing::info!(pid = self.pid, dialog = %shown, "answering a dialog")
+                    }
+                    None => tracing::warn!(
+                        pid = self.pid,
+                        dialog = %shown,
+                        "session blocked by a dialog a human must answer (gastown attach)"
+                    ),
+                }
+                None
+            }
+        };
+        let Some(keys) = blocking.dialog.answer else {
+            self.dialog_seen = Some((shown, None));
+            return;
+        };
+        if answered.is_some_and(|at| at.elapsed() < DIALOG_REANSWER) {
+            return;
+        }
+        let (reply, _outcome) = ractor::concurrency::oneshot();
+        self.enqueue_write(keys.as_bytes().to_vec(), reply.into());
+        self.dialog_seen = Some((shown, Some(Instant::now())));
     }
 
     fn publish_status(&self, exited: bool) {
@@ -391,6 +438,7 @@ impl SessionState {
             retained_bytes: self.model.ring.len(),
             rows: rows.get(),
             cols: cols.get(),
+            blocked: self.model.blocking().map(|b| b.to_string()),
         }
     }
 }

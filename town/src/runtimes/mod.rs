@@ -24,6 +24,7 @@
 //! `edit` changes these through `gastown config`; `home` prepares a role's home for its runtime.
 
 pub mod clean_start;
+pub mod dialogs;
 mod durable;
 mod edit;
 mod home;
