@@ -21,7 +21,7 @@
 mod actor;
 
 use crate::ledger::LedgerHandle;
-use crate::session::{EndNotice, Session, SessionArgs, SessionEnd, StartNotice};
+use crate::session::{BlockedNotice, EndNotice, Session, SessionArgs, SessionEnd, StartNotice};
 pub use actor::{RoleActor, RoleArgs, RoleInfo, RoleMsg, RoleState};
 use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
@@ -88,7 +88,14 @@ pub struct TownContext {
     pub check_workspace: Option<CheckWorkspace>,
     /// Told once per streak of sessions failing at startup; `None`: nobody is told.
     pub escalate: Option<Escalate>,
+    /// Told when an identity's session stays behind a dialog nobody may answer for it
+    /// (`blocked: login: …`); `None`: nobody is told.
+    pub blocked: Option<Blocked>,
 }
+
+/// Tells the mayor and the overseer that an identity's session waits behind a dialog (given
+/// the identity and the dialog as the session shows it). The binary owns escalations.
+pub type Blocked = Arc<dyn Fn(&AgentIdentity, &str) + Send + Sync>;
 
 /// How to run one role.
 #[derive(Clone)]
@@ -388,6 +395,12 @@ fn session_args(
     args.ready_marker = runtime.ready_marker.clone();
     args.quiet_period = runtime.quiet_period;
     args.dialogs = gastown_town::runtimes::dialogs::dialogs(runtime).to_vec();
+    if let Some(blocked) = spec.town.blocked.clone() {
+        let identity = identity.clone();
+        args.on_blocked = Some(BlockedNotice(Arc::new(move |dialog: String| {
+            blocked(&identity, &dialog)
+        })));
+    }
     args.stop_timeout = spec.stop_timeout;
     let prompt = startup_prompt(identity, hook);
     match runtime.prompt {
@@ -512,6 +525,7 @@ mod tests {
                     .expect("not poisoned")
                     .push(format!("{identity} {n} {last}"));
             })),
+            blocked: None,
         };
         let spec = RoleSpec {
             identity: AgentIdentity::parse("mayor").expect("an address"),

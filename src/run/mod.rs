@@ -10,6 +10,7 @@
 
 mod attach;
 mod authorize;
+mod blocked;
 pub mod escalation;
 mod handler;
 mod in_steps;
@@ -444,6 +445,12 @@ fn tree_config(
                     failures,
                     last,
                 );
+            }
+        })),
+        blocked: Some(Arc::new({
+            let town = town.clone();
+            move |identity, dialog| {
+                blocked::dialog_blocks(town.clone(), LedgerHandle::default(), identity, dialog);
             }
         })),
     };

@@ -2,7 +2,8 @@
 //! blocking dialogs is never typed into and shows as `blocked: …` in `gastown actors`; a dialog
 //! with a safe answer (trust of the session's own directory) is answered by the session. The
 //! sim shows such a dialog with `GASTOWN_SIM_DIALOG`, its ready marker `sim>` included, as
-//! Claude Code's trust dialog shows `❯`: readiness alone would type into it.
+//! Claude Code's trust dialog shows `❯`: readiness alone would type into it. One nobody may
+//! answer (a login) is escalated.
 
 use crate::running::{RunningTown, wait_for};
 use std::time::{Duration, Instant};
@@ -42,6 +43,20 @@ fn a_session_behind_a_login_dialog_is_blocked_and_never_typed_into() {
     }
     let text = t.town.ok(&["actors"]);
     assert!(text.contains("blocked: login"), "{text}");
+    // Nobody may answer a login for the agent: once it has stayed up a while, it is escalated
+    // (and mailed to the mayor and the overseer), once.
+    let listed = wait_for("the escalation", Duration::from_secs(20), || {
+        let listed = t.town.ok(&["escalate", "list"]);
+        listed
+            .contains("alpha/crew/max is blocked")
+            .then_some(listed)
+    });
+    assert_eq!(listed.matches("is blocked").count(), 1, "{listed}");
+    let mail = t.town.ok(&["mail", "inbox", "mayor", "--all"]);
+    assert!(
+        mail.contains("ESCALATION") && mail.contains("[high]"),
+        "{mail}"
+    );
 }
 
 #[test]

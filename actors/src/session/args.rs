@@ -83,6 +83,9 @@ pub struct SessionArgs {
     /// The runtime's blocking screens: while one shows, the session is not idle (nothing is
     /// typed into it), its snapshot says `blocked`, and one with a safe answer is answered.
     pub dialogs: Vec<Dialog>,
+    /// Told once, with the dialog (`login: …`), when one nobody may answer has stayed on the
+    /// screen for a while: someone must. `None`: nobody asked.
+    pub on_blocked: Option<BlockedNotice>,
 }
 
 /// How a session ended, for [`SessionArgs::on_end`].
@@ -117,6 +120,16 @@ impl std::fmt::Debug for EndNotice {
     }
 }
 
+/// A callback told of a dialog that blocks the session (see [`SessionArgs::on_blocked`]).
+#[derive(Clone)]
+pub struct BlockedNotice(pub Arc<dyn Fn(String) + Send + Sync>);
+
+impl std::fmt::Debug for BlockedNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockedNotice")
+    }
+}
+
 /// A callback told the pid of a session's agent once it is spawned (see
 /// [`SessionArgs::on_start`]).
 #[derive(Clone)]
@@ -148,6 +161,7 @@ impl SessionArgs {
             on_end: None,
             on_start: None,
             dialogs: Vec::new(),
+            on_blocked: None,
         }
     }
 }

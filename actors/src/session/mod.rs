@@ -43,9 +43,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use args::{
-    Attachment, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES, DEFAULT_ROWS,
-    DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, MAX_COLS, MAX_PENDING_INPUT,
-    MAX_ROWS, NudgeOptions, SessionArgs, SessionEnd, SessionSnapshot, StartNotice, clamp_size,
+    Attachment, BlockedNotice, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES,
+    DEFAULT_ROWS, DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, MAX_COLS,
+    MAX_PENDING_INPUT, MAX_ROWS, NudgeOptions, SessionArgs, SessionEnd, SessionSnapshot,
+    StartNotice, clamp_size,
 };
 pub use error::{
     CallError, NudgeError, ResizeError, SessionCrashed, SpawnError, StartupInputFailed, WriteError,
@@ -65,6 +66,9 @@ const DIALOG_CHECK: Duration = Duration::from_millis(250);
 /// How long an answered dialog may stay on the screen before it is answered again (the CLI may
 /// take a moment to redraw).
 const DIALOG_REANSWER: Duration = Duration::from_secs(3);
+/// How long a dialog nobody may answer stays on the screen before the session tells
+/// `on_blocked` (a CLI may flash one while it starts).
+pub const DIALOG_ESCALATE_AFTER: Duration = Duration::from_secs(5);
 
 /// The session actor (unit struct; all state is in [`SessionState`]).
 pub struct Session;
@@ -167,9 +171,9 @@ pub struct SessionState {
     finishing: bool,
     /// Stopped from outside before the agent ended on its own (for [`SessionEnd::stopped`]).
     stopped: bool,
-    /// The dialog last seen on the screen and when it was answered (if it was), so each is
-    /// reported once and answered at most every [`DIALOG_REANSWER`].
-    dialog_seen: Option<(String, Option<Instant>)>,
+    /// The dialog last seen on the screen, so each is reported once, answered at most every
+    /// [`DIALOG_REANSWER`], and told to `on_blocked` once.
+    dialog_seen: Option<DialogSeen>,
     /// Kills the group if the state is dropped without a clean stop.
     _guard: GroupGuard,
 }
@@ -288,6 +292,18 @@ impl Actor for Session {
     }
 }
 
+/// A blocking dialog as the session saw it.
+struct DialogSeen {
+    /// `name: line`, as the snapshot shows it.
+    shown: String,
+    /// When it appeared.
+    since: Instant,
+    /// When it was last answered, if it has a safe answer.
+    answered: Option<Instant>,
+    /// Whether `on_blocked` was told.
+    told: bool,
+}
+
 /// A reply port whose caller gave up (timed out) is not an error of the session.
 fn ignore_gone<E>(_result: Result<(), E>) {}
 
@@ -309,32 +325,47 @@ impl SessionState {
             return;
         };
         let shown = blocking.to_string();
-        let answered = match &self.dialog_seen {
-            Some((seen, answered)) if *seen == shown => *answered,
-            _ => {
-                match blocking.dialog.answer {
-                    Some(_) => {
-                        tracing::info!(pid = self.pid, dialog = %shown, "answering a dialog")
-                    }
-                    None => tracing::warn!(
-                        pid = self.pid,
-                        dialog = %shown,
-                        "session blocked by a dialog a human must answer (gastown attach)"
-                    ),
-                }
-                None
+        if self
+            .dialog_seen
+            .as_ref()
+            .is_none_or(|seen| seen.shown != shown)
+        {
+            match blocking.dialog.answer {
+                Some(_) => tracing::info!(pid = self.pid, dialog = %shown, "answering a dialog"),
+                None => tracing::warn!(
+                    pid = self.pid,
+                    dialog = %shown,
+                    "session blocked by a dialog a human must answer (gastown attach)"
+                ),
             }
+            self.dialog_seen = Some(DialogSeen {
+                shown: shown.clone(),
+                since: Instant::now(),
+                answered: None,
+                told: false,
+            });
+        }
+        let Some(seen) = self.dialog_seen.as_mut() else {
+            return;
         };
         let Some(keys) = blocking.dialog.answer else {
-            self.dialog_seen = Some((shown, None));
+            if !seen.told && seen.since.elapsed() >= DIALOG_ESCALATE_AFTER {
+                seen.told = true;
+                if let Some(notice) = &self.args.on_blocked {
+                    (notice.0)(shown);
+                }
+            }
             return;
         };
-        if answered.is_some_and(|at| at.elapsed() < DIALOG_REANSWER) {
+        if seen
+            .answered
+            .is_some_and(|at| at.elapsed() < DIALOG_REANSWER)
+        {
             return;
         }
+        seen.answered = Some(Instant::now());
         let (reply, _outcome) = ractor::concurrency::oneshot();
         self.enqueue_write(keys.as_bytes().to_vec(), reply.into());
-        self.dialog_seen = Some((shown, Some(Instant::now())));
     }
 
     fn publish_status(&self, exited: bool) {
