@@ -51,8 +51,8 @@ const PONG: &str = "PONG-7f3a";
 
 /// The polecat's script, deciding each step from what the last command printed:
 /// - a nudge (the conversation ends with the user saying PING-…) is answered with PONG-…;
-/// - nothing run yet: look at the hook (`gastown hook`);
-/// - the hook shows the bead: do the work (edit, commit); an empty hook: say so and stop;
+/// - nothing run yet: prime (`gastown prime`: role, hook, mail);
+/// - prime shows the bead on the hook: do the work (edit, commit); an empty hook: say so and stop;
 /// - the commit is made (or there was nothing left to commit, on a resumed session): `gastown
 ///   done`; it failed: stop and say why;
 /// - `gastown done` ran: say so and stop.
@@ -71,9 +71,9 @@ fn polecat_script(hang_once: Option<Arc<AtomicBool>>) -> Script {
             return Reply::Text(PONG.to_string());
         }
         let Some((command, output)) = conversation.last_call() else {
-            return Reply::Shell("gastown hook".to_string());
+            return Reply::Shell("gastown prime".to_string());
         };
-        if command == "gastown hook" {
+        if command == "gastown prime" {
             if !output.contains(TITLE) {
                 return Reply::Text(format!("My hook is empty: {output}"));
             }
@@ -266,7 +266,7 @@ fn cycle_lands(cli: Cli, test: &str) {
             Reply::Text(_) => None,
         })
         .collect();
-    for expected in ["gastown hook", WORK, "gastown done"] {
+    for expected in ["gastown prime", WORK, "gastown done"] {
         assert!(
             calls.iter().any(|c| c == expected),
             "{expected} ran: {}",
