@@ -1,7 +1,8 @@
 //! The real agent CLIs — Claude Code and Codex, from npm — driven through `gastown run` against
 //! a scripted model on loopback (`support/fake_model`): a polecat is slung a bead, primes, edits,
 //! commits, runs `gastown done`, and the refinery lands the work on the rig's origin; it takes a
-//! nudge as a turn; killed mid-turn, its next session resumes the hook and lands.
+//! nudge as a turn; killed mid-turn, its next session resumes the hook and lands; behind a
+//! dialog nobody may answer, it is shown blocked and escalated.
 //!
 //! Run them alone with `cargo test --test real_agents` (a few minutes). They need the CLIs in
 //! the agent cache (`support/agent_clis.rs`: installed with npm when missing; skipped, saying
@@ -138,6 +139,11 @@ fn codex_config(model: &FakeModel) -> String {
 
 impl AgentTown {
     fn start(cli: Cli, bin: &Path, script: Script) -> AgentTown {
+        AgentTown::start_with(cli, bin, script, |_| {})
+    }
+
+    /// [`AgentTown::start`], with `before` given Claude Code's config dir to write into first.
+    fn start_with(cli: Cli, bin: &Path, script: Script, before: impl FnOnce(&Path)) -> AgentTown {
         let model = FakeModel::start(script);
         let town = util::town_with_rig();
         let scratch = town
@@ -153,6 +159,7 @@ impl AgentTown {
             std::fs::create_dir_all(dir).expect("mkdir");
         }
         std::fs::write(codex.join("config.toml"), codex_config(&model)).expect("codex config");
+        before(&claude);
         let path = format!(
             "{}:{}",
             bin.display(),
@@ -347,6 +354,50 @@ fn claude_code_lands_a_polecat_cycle_and_takes_a_nudge() {
     cycle_lands(
         Cli::Claude,
         "claude_code_lands_a_polecat_cycle_and_takes_a_nudge",
+    );
+}
+
+/// A dialog nobody may answer for the agent (here: Claude Code's first-run screens, which the
+/// test's user left undone on purpose — gastown never overrides an answer already given) blocks
+/// the session: nothing is typed, `gastown actors` says so, and it is escalated.
+#[test]
+fn claude_code_behind_a_dialog_is_blocked_and_escalated() {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated("claude_code_behind_a_dialog_is_blocked_and_escalated") {
+        return;
+    }
+    let t = AgentTown::start_with(Cli::Claude, &bin, polecat_script(None), |config| {
+        std::fs::write(
+            config.join(".claude.json"),
+            r#"{"hasCompletedOnboarding":false}"#,
+        )
+        .expect("claude state");
+    });
+    t.town()
+        .ok(&["agent", "spawn", CREW, "--runtime", "claude"]);
+    let path = "town/rigs/alpha/crew/max/session";
+    let state = running::wait_for("the blocked state", Duration::from_secs(60), || {
+        let state = t.running.node(path)?["state"].as_str()?.to_string();
+        state.starts_with("blocked: ").then_some(state)
+    });
+    let listed = running::wait_for("the escalation", Duration::from_secs(30), || {
+        let listed = t.town().ok(&["escalate", "list"]);
+        listed
+            .contains("alpha/crew/max is blocked")
+            .then_some(listed)
+    });
+    // `blocked: <dialog>: <line>`; the escalation names the same dialog.
+    let dialog = state.split(':').nth(1).unwrap_or_default().trim();
+    assert!(
+        listed.contains("high") && listed.contains(&format!("{dialog}: ")),
+        "{state}: {listed}"
+    );
+    assert!(
+        t.model.turns().is_empty(),
+        "{state}: the agent never got a turn: {}",
+        t.model.transcript()
     );
 }
 

@@ -33,7 +33,7 @@ const fn dialog(name: &'static str, pattern: &'static str) -> Dialog {
     }
 }
 
-/// Claude Code's: the first four seen on its screen, the rest from its wording.
+/// Claude Code's: the first five seen on its screen, the rest from its wording.
 const CLAUDE: &[Dialog] = &[
     // "Quick safety check: Is this a project you created or one you trust?" — option 1, "Yes,
     // I trust this folder", is selected: Enter trusts the session's own directory.
@@ -45,8 +45,8 @@ const CLAUDE: &[Dialog] = &[
     dialog("api key", "Detected a custom API key in your environment"),
     dialog("bypass permissions", "running in Bypass Permissions mode"),
     dialog("onboarding", "Unable to connect to Anthropic services"),
-    dialog("login", "Select login method"),
     dialog("theme", "Choose the text style that looks best"),
+    dialog("login", "Select login method"),
     dialog("usage limit", "usage limit reached"),
     dialog("permission", "Do you want to proceed?"),
 ];
