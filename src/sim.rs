@@ -18,6 +18,7 @@
 //! | `GASTOWN_SIM_CHAOS=<percent>` | at each step of work: crash with that chance, or hang a while |
 //! | `GASTOWN_SIM_CRASH_IN_STEP=<step id>` | exit 70 just before closing that molecule step (once per agent) |
 //! | `GASTOWN_SIM_TURN_TIME=<duration>` | each turn works that long (prints `working…`) before answering |
+//! | `GASTOWN_SIM_DIALOG=trust\|login` | start behind a blocking dialog, as real CLIs do: `trust` goes away on Enter, `login` never; text typed into one is swallowed |
 //!
 //! When its working directory has `.claude/settings.json` (a runtime with hooks), it runs their
 //! SessionStart hooks at its start with a `session_id` on stdin, and their UserPromptSubmit hooks
@@ -78,6 +79,13 @@ pub fn run() -> Result<()> {
     let ignore = std::env::var("GASTOWN_SIM_IGNORE_INPUT").is_ok_and(|v| v == "1");
 
     let mut out = std::io::stdout();
+    // A raw-mode keyboard, like the CLIs the sim stands for (`keyboard.rs`).
+    let mut lines = keyboard::start(Arc::clone(&hung))?.into_iter();
+    if let Ok(dialog) = std::env::var("GASTOWN_SIM_DIALOG")
+        && !dialog.is_empty()
+    {
+        show_dialog(&mut out, &dialog, &mut lines)?;
+    }
     writeln!(out, "Gas Town sim agent — {agent} ({role})")?;
     session_start_hooks(&mut out)?;
     if let Some(bytes) = env_number("GASTOWN_SIM_FLOOD")? {
@@ -87,7 +95,7 @@ pub fn run() -> Result<()> {
     out.flush()?;
     let turn_time = env_duration("GASTOWN_SIM_TURN_TIME")?;
     let mut step = 0u64;
-    for line in keyboard::start(Arc::clone(&hung))? {
+    for line in lines {
         step += 1;
         if crash_at == Some(step) {
             std::process::exit(CRASH_STATUS);
@@ -113,6 +121,41 @@ pub fn run() -> Result<()> {
             writeln!(out, "{reply}")?;
         }
         write!(out, "{SIM_PROMPT}")?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// A blocking dialog like a real CLI's first start: its own line (the pattern the sim runtime
+/// knows, `runtimes::dialogs`) and, like Claude's trust dialog, the ready marker before the
+/// selected option — so only dialog detection keeps gastown from typing into it. `trust` is
+/// answered by Enter (an empty line); `login` by nothing. Other text typed into it is
+/// swallowed, and the screen says so (what a test looks for).
+fn show_dialog(
+    out: &mut impl Write,
+    which: &str,
+    lines: &mut impl Iterator<Item = String>,
+) -> Result<()> {
+    let question = match which {
+        "trust" => "Do you trust the files in this folder?",
+        "login" => "Log in to continue.",
+        other => anyhow::bail!("bad GASTOWN_SIM_DIALOG={other:?}: use trust or login"),
+    };
+    writeln!(out, "[sim dialog: {which}] {question}")?;
+    write!(out, "{SIM_PROMPT}1. Yes  2. No (Enter to confirm)")?;
+    out.flush()?;
+    for line in lines {
+        if which == "trust" && line.trim().is_empty() {
+            // Answered: the dialog goes, as a CLI redraws its screen.
+            write!(out, "\x1b[2J\x1b[H")?;
+            return Ok(());
+        }
+        if !line.trim().is_empty() {
+            writeln!(out)?;
+            writeln!(out, "[sim] typed into the dialog: {}", line.trim())?;
+        }
+        writeln!(out, "[sim dialog: {which}] {question}")?;
+        write!(out, "{SIM_PROMPT}1. Yes  2. No (Enter to confirm)")?;
         out.flush()?;
     }
     Ok(())

@@ -21,7 +21,7 @@
 mod actor;
 
 use crate::ledger::LedgerHandle;
-use crate::session::{EndNotice, Session, SessionArgs, SessionEnd, StartNotice};
+use crate::session::{BlockedNotice, EndNotice, Session, SessionArgs, SessionEnd, StartNotice};
 pub use actor::{RoleActor, RoleArgs, RoleInfo, RoleMsg, RoleState};
 use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
@@ -88,7 +88,14 @@ pub struct TownContext {
     pub check_workspace: Option<CheckWorkspace>,
     /// Told once per streak of sessions failing at startup; `None`: nobody is told.
     pub escalate: Option<Escalate>,
+    /// Told when an identity's session stays behind a dialog nobody may answer for it
+    /// (`blocked: login: …`); `None`: nobody is told.
+    pub blocked: Option<Blocked>,
 }
+
+/// Tells the mayor and the overseer that an identity's session waits behind a dialog (given
+/// the identity and the dialog as the session shows it). The binary owns escalations.
+pub type Blocked = Arc<dyn Fn(&AgentIdentity, &str) + Send + Sync>;
 
 /// How to run one role.
 #[derive(Clone)]
@@ -436,6 +443,13 @@ fn session_args(
     args.args = runtime.args.clone();
     args.ready_marker = runtime.ready_marker.clone();
     args.quiet_period = runtime.quiet_period;
+    args.dialogs = gastown_town::runtimes::dialogs::dialogs(runtime).to_vec();
+    if let Some(blocked) = spec.town.blocked.clone() {
+        let identity = identity.clone();
+        args.on_blocked = Some(BlockedNotice(Arc::new(move |dialog: String| {
+            blocked(&identity, &dialog)
+        })));
+    }
     args.stop_timeout = spec.stop_timeout;
     let prompt = startup_prompt(identity, hook);
     match runtime.prompt {
@@ -460,7 +474,34 @@ fn session_args(
         ),
     ];
     args.env.extend(runtime.env.iter().cloned());
+    let path = session_path(&args.env);
+    args.env.retain(|(k, _)| k != "PATH");
+    args.env.push(("PATH".into(), path));
     args
+}
+
+/// A session's `PATH`: the directory of the running `gastown` binary first, so the agent (and
+/// any hook or script it runs) calls this very gastown, then the runtime's `PATH` if it sets
+/// one, else the supervisor's.
+fn session_path(env: &[(String, String)]) -> String {
+    let base = env
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| std::ffi::OsString::from(v))
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_default();
+    let mut dirs: Vec<std::path::PathBuf> = std::env::split_paths(&base).collect();
+    if let Some(own) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf))
+    {
+        dirs.retain(|d| d != &own);
+        dirs.insert(0, own);
+    }
+    std::env::join_paths(dirs)
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| base.to_string_lossy().into_owned())
 }
 
 /// Milliseconds since the Unix epoch.
@@ -476,6 +517,26 @@ mod tests {
     use super::*;
     use crate::session::DEFAULT_STARTUP_TIMEOUT;
     use gastown_town::defaults::{ROLE_BACKOFF_MAX, ROLE_BACKOFF_RESET_AFTER};
+
+    /// Issue 16: a session's hooks and scripts call `gastown`; without the running binary's
+    /// directory on PATH every hook failed with `gastown: not found`.
+    #[test]
+    fn a_sessions_path_starts_with_the_running_gastown_and_keeps_the_runtimes() {
+        let own = std::env::current_exe()
+            .expect("exe")
+            .parent()
+            .expect("dir")
+            .to_string_lossy()
+            .into_owned();
+        let env = vec![("PATH".to_string(), format!("/opt/agent/bin:{own}:/usr/bin"))];
+        assert_eq!(
+            session_path(&env),
+            format!("{own}:/opt/agent/bin:/usr/bin"),
+            "first, once"
+        );
+        let inherited = session_path(&[]);
+        assert!(inherited.starts_with(&format!("{own}:")), "{inherited}");
+    }
 
     /// An agent killed at its startup deadline every time must never look healthy to the role's
     /// backoff, or it is restarted every minute forever (issue 14).
@@ -513,6 +574,7 @@ mod tests {
                     .expect("not poisoned")
                     .push(format!("{identity} {n} {last}"));
             })),
+            blocked: None,
         };
         let spec = RoleSpec {
             identity: AgentIdentity::parse("mayor").expect("an address"),

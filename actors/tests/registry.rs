@@ -86,6 +86,7 @@ fn mayor_spec(town: &Path) -> RoleSpec {
             prepare_home: None,
             check_workspace: None,
             escalate: None,
+            blocked: None,
         },
         intensity: Intensity::new(100, Duration::from_secs(60)),
         backoff: Backoff::default(),

@@ -3,7 +3,7 @@
 //! `role`) is read from its path through `gastown_town::names`.
 
 use super::witness_actor::WitnessMsg;
-use gastown_actors::session::{SessionMsg, client};
+use gastown_actors::session::{SessionMsg, SessionSnapshot, client};
 use gastown_supervision::{ChildSnapshot, ChildState, SupervisorRef, SupervisorSnapshot};
 use gastown_town::identity::AgentIdentity;
 use gastown_town::names::{self, TreeNode};
@@ -48,6 +48,7 @@ fn children<'a>(sup: &'a SupervisorRef, snapshot: &'a SupervisorSnapshot) -> Nod
 
 async fn node(parent: &SupervisorRef, child: &ChildSnapshot) -> ActorNode {
     let mut pid = None;
+    let mut blocked = None;
     let mut nested = Vec::new();
     let mut strategy = None;
     if let Some(snap) = &child.supervisor {
@@ -55,8 +56,12 @@ async fn node(parent: &SupervisorRef, child: &ChildSnapshot) -> ActorNode {
         if let Ok(Some(sub)) = parent.child_supervisor(&child.id).await {
             nested = children(&sub, snap).await;
         }
-    } else if child.id == "session" && child.state == ChildState::Running {
-        pid = session_pid(parent).await;
+    } else if child.id == "session"
+        && child.state == ChildState::Running
+        && let Some(snapshot) = session_snapshot(parent).await
+    {
+        pid = Some(snapshot.pid);
+        blocked = snapshot.blocked;
     }
     // The witness's mechanical patrol, `town/rigs/<rig>/witness/patrol` (the deacon has a
     // `patrol` of its own).
@@ -74,7 +79,11 @@ async fn node(parent: &SupervisorRef, child: &ChildSnapshot) -> ActorNode {
             "worker"
         }
         .to_string(),
-        state: state_name(child.state),
+        // A session showing a dialog is running but waits for an answer, not for work.
+        state: match blocked {
+            Some(dialog) => format!("blocked: {dialog}"),
+            None => state_name(child.state),
+        },
         pid,
         uptime_ms: child.uptime_ms,
         restarts_total: child.restarts_total,
@@ -104,9 +113,9 @@ async fn witness_report(witness_role: &SupervisorRef) -> Option<String> {
         .flatten()
 }
 
-async fn session_pid(role: &SupervisorRef) -> Option<u32> {
+async fn session_snapshot(role: &SupervisorRef) -> Option<SessionSnapshot> {
     let session = role.child_actor::<SessionMsg>("session").await.ok()??;
-    client::snapshot(&session).await.ok().map(|s| s.pid)
+    client::snapshot(&session).await.ok()
 }
 
 /// What a node is, from its path: an agent's role is its role (`town/rigs/alpha/crew/max` →

@@ -10,6 +10,7 @@
 
 mod attach;
 mod authorize;
+mod blocked;
 mod deacon_checks;
 pub mod dogs;
 pub mod escalation;
@@ -417,6 +418,7 @@ fn tree_config(
             .map(|t| t.expose().to_string())
             .map_err(|e| e.to_string())
     });
+    let exe = std::env::current_exe().context("cannot find this executable for the sessions")?;
     let context = TownContext {
         town_root: town.root.clone(),
         socket_path: socket_path_for(&town.runtime_dir()),
@@ -424,11 +426,12 @@ fn tree_config(
         mint_token,
         sessions: Some(Arc::new(TrackInRegistry(sessions.clone()))),
         // The built-in sim reads no instructions file: its sessions start without the git calls.
-        prepare_home: Some(Arc::new(|home, identity, runtime| {
+        prepare_home: Some(Arc::new(move |home, identity, runtime| {
             if runtime.name == gastown_town::runtimes::spec::SIM_NAME {
                 return Ok(());
             }
-            gastown_town::runtimes::prepare_home(home, identity, runtime)
+            let setup = gastown_town::runtimes::SessionSetup::current(exe.clone());
+            gastown_town::runtimes::prepare_home(home, identity, runtime, &setup)
                 .map_err(|e| format!("{e:#}"))
         })),
         check_workspace: Some(Arc::new({
@@ -445,6 +448,12 @@ fn tree_config(
                     failures,
                     last,
                 );
+            }
+        })),
+        blocked: Some(Arc::new({
+            let town = town.clone();
+            move |identity, dialog| {
+                blocked::dialog_blocks(town.clone(), LedgerHandle::default(), identity, dialog);
             }
         })),
     };

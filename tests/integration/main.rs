@@ -11,6 +11,7 @@ mod convoy;
 mod deacon;
 mod delivery;
 mod demo;
+mod dialogs;
 mod doctor;
 mod durable;
 mod escalation;

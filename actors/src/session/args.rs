@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use super::pty::ExitInfo;
+pub use gastown_town::runtimes::dialogs::Dialog;
 
 /// Default PTY height.
 pub const DEFAULT_ROWS: u16 = 40;
@@ -79,6 +80,12 @@ pub struct SessionArgs {
     /// runs (the supervisor's session registry: a process inside the session is its agent).
     /// `None`: nobody asked.
     pub on_start: Option<StartNotice>,
+    /// The runtime's blocking screens: while one shows, the session is not idle (nothing is
+    /// typed into it), its snapshot says `blocked`, and one with a safe answer is answered.
+    pub dialogs: Vec<Dialog>,
+    /// Told once, with the dialog (`login: …`), when one nobody may answer has stayed on the
+    /// screen for a while: someone must. `None`: nobody asked.
+    pub on_blocked: Option<BlockedNotice>,
 }
 
 /// How a session ended, for [`SessionArgs::on_end`].
@@ -113,6 +120,16 @@ impl std::fmt::Debug for EndNotice {
     }
 }
 
+/// A callback told of a dialog that blocks the session (see [`SessionArgs::on_blocked`]).
+#[derive(Clone)]
+pub struct BlockedNotice(pub Arc<dyn Fn(String) + Send + Sync>);
+
+impl std::fmt::Debug for BlockedNotice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockedNotice")
+    }
+}
+
 /// A callback told the pid of a session's agent once it is spawned (see
 /// [`SessionArgs::on_start`]).
 #[derive(Clone)]
@@ -143,6 +160,8 @@ impl SessionArgs {
             nudge: NudgeOptions::default(),
             on_end: None,
             on_start: None,
+            dialogs: Vec::new(),
+            on_blocked: None,
         }
     }
 }
@@ -220,6 +239,9 @@ pub struct SessionSnapshot {
     pub rows: u16,
     /// Current PTY width.
     pub cols: u16,
+    /// The blocking dialog on the screen, if one shows: its name and the screen line that
+    /// matched (`trust: Is this a project you created or one you trust?`).
+    pub blocked: Option<String>,
 }
 
 /// What `attach` needs: the current screen (to paint first) and every later output chunk.

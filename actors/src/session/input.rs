@@ -214,6 +214,12 @@ impl InputWorker {
     ) -> Result<(), NudgeError> {
         if options.wait_idle {
             self.wait_idle(options.idle_timeout, pending).await?;
+        } else if self.dialog_shown().await? {
+            // Urgent input skips the wait for idle, never the dialog check: typed into a dialog
+            // it would answer it. It fails now (the router tries again on its next pass).
+            return Err(NudgeError::NotIdle {
+                waited: Duration::ZERO,
+            });
         }
         let needle = needle(text);
         let bytes_out = self.status.borrow().bytes_out;
@@ -277,6 +283,13 @@ impl InputWorker {
                 changed = self.status.changed() => changed.map_err(|_| NudgeError::Exited)?,
             }
         }
+    }
+
+    async fn dialog_shown(&self) -> Result<bool, NudgeError> {
+        let call = self
+            .session
+            .call(SessionMsg::DialogShown, Some(CHECK_TIMEOUT));
+        answer(call.await)
     }
 
     async fn input_line_holds(&self, tail: &str) -> Result<bool, NudgeError> {

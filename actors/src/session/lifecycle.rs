@@ -11,8 +11,8 @@ use super::input::{InputCounters, InputJob, InputWorker, NudgeReply, OutputStatu
 use super::pty::{self, ExitInfo, GroupGuard};
 use super::screen::OutputModel;
 use super::{
-    ATTACH_BACKLOG, NudgeOptions, READER_GRACE, SessionArgs, SessionCrashed, SessionMsg,
-    SessionState, SpawnError, ignore_gone,
+    ATTACH_BACKLOG, DIALOG_CHECK, NudgeOptions, READER_GRACE, SessionArgs, SessionCrashed,
+    SessionMsg, SessionState, SpawnError, ignore_gone,
 };
 
 /// Spawns the agent and the session's threads and task; the body of `pre_start`.
@@ -36,11 +36,12 @@ pub(super) fn start(
     pty::start_reader(spawned.reader, credits_rx, myself.clone()).map_err(thread_error)?;
     let counters = Arc::new(InputCounters::default());
     let writer = PtyWriter::start(spawned.writer, counters.clone()).map_err(thread_error)?;
-    let model = OutputModel::new(
+    let mut model = OutputModel::new(
         (args.rows, args.cols),
         args.ring_bytes,
         args.ready_marker.clone(),
     );
+    model.set_dialogs(args.dialogs.clone());
     let (status, status_rx) = watch::channel(OutputStatus {
         last_output_at: model.last_output_at,
         bytes_out: 0,
@@ -48,6 +49,11 @@ pub(super) fn start(
         exited: false,
     });
     let (input, jobs) = mpsc::unbounded_channel();
+    if !args.dialogs.is_empty() {
+        // Dialogs are looked for on a timer, not per chunk: a flood of output renders no
+        // extra screens, and a dialog that is the last thing printed is still seen.
+        myself.send_interval(DIALOG_CHECK, || SessionMsg::DialogCheck);
+    }
     let worker = InputWorker {
         jobs,
         writer,
@@ -86,6 +92,7 @@ pub(super) fn start(
         reader_closed: false,
         finishing: false,
         stopped: false,
+        dialog_seen: None,
         _guard: guard,
         args,
     })

@@ -43,10 +43,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{broadcast, mpsc, watch};
 
 pub use args::{
-    Attachment, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES, DEFAULT_ROWS,
-    DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, MAX_COLS, MAX_PENDING_INPUT,
-    MAX_ROWS, NudgeOptions, SUBMIT_ATTEMPTS, SessionArgs, SessionEnd, SessionSnapshot, StartNotice,
-    clamp_size,
+    Attachment, BlockedNotice, DEFAULT_COLS, DEFAULT_QUIET_PERIOD, DEFAULT_RING_BYTES,
+    DEFAULT_ROWS, DEFAULT_STARTUP_TIMEOUT, DEFAULT_STOP_TIMEOUT, EndNotice, MAX_COLS,
+    MAX_PENDING_INPUT, MAX_ROWS, NudgeOptions, SUBMIT_ATTEMPTS, SessionArgs, SessionEnd,
+    SessionSnapshot, StartNotice, clamp_size,
 };
 pub use error::{
     CallError, NudgeError, ResizeError, SessionCrashed, SpawnError, StartupInputFailed, WriteError,
@@ -61,6 +61,14 @@ use screen::OutputModel;
 const ATTACH_BACKLOG: usize = 256;
 /// How long, after the agent exited, to wait for the reader to drain the last output.
 const READER_GRACE: Duration = Duration::from_millis(500);
+/// How often a session with known dialogs looks for one on its screen.
+const DIALOG_CHECK: Duration = Duration::from_millis(250);
+/// How long an answered dialog may stay on the screen before it is answered again (the CLI may
+/// take a moment to redraw).
+const DIALOG_REANSWER: Duration = Duration::from_secs(3);
+/// How long a dialog nobody may answer stays on the screen before the session tells
+/// `on_blocked` (a CLI may flash one while it starts).
+pub const DIALOG_ESCALATE_AFTER: Duration = Duration::from_secs(5);
 
 /// The session actor (unit struct; all state is in [`SessionState`]).
 pub struct Session;
@@ -111,6 +119,8 @@ pub enum SessionMsg {
     #[doc(hidden)]
     IdleCheck(RpcReplyPort<bool>),
     #[doc(hidden)]
+    DialogCheck,
+    #[doc(hidden)]
     ScreenCount {
         needle: String,
         reply: RpcReplyPort<usize>,
@@ -130,6 +140,10 @@ pub enum SessionMsg {
         tail: String,
         reply: RpcReplyPort<bool>,
     },
+    /// Whether a blocking dialog is on the screen (urgent input, which does not wait for idle,
+    /// must still never be typed into one).
+    #[doc(hidden)]
+    DialogShown(RpcReplyPort<bool>),
 }
 
 /// Everything one session owns. Built in `pre_start`; dropping it SIGKILLs any group member
@@ -167,6 +181,9 @@ pub struct SessionState {
     finishing: bool,
     /// Stopped from outside before the agent ended on its own (for [`SessionEnd::stopped`]).
     stopped: bool,
+    /// The dialog last seen on the screen, so each is reported once, answered at most every
+    /// [`DIALOG_REANSWER`], and told to `on_blocked` once.
+    dialog_seen: Option<DialogSeen>,
     /// Kills the group if the state is dropped without a clean stop.
     _guard: GroupGuard,
 }
@@ -248,6 +265,7 @@ impl Actor for Session {
             SessionMsg::IdleCheck(reply) => ignore_gone(
                 reply.send(state.model.is_idle(Instant::now(), state.args.quiet_period)),
             ),
+            SessionMsg::DialogCheck => state.check_dialog(),
             SessionMsg::ScreenCount { needle, reply } => {
                 ignore_gone(reply.send(state.model.screen_count(&needle)))
             }
@@ -261,6 +279,9 @@ impl Actor for Session {
             }
             SessionMsg::InputLineHolds { tail, reply } => {
                 ignore_gone(reply.send(state.model.input_line_holds(&tail)));
+            }
+            SessionMsg::DialogShown(reply) => {
+                ignore_gone(reply.send(state.model.blocking().is_some()));
             }
             // An agent that exits before its prompt is typed is judged by its exit, not by this.
             SessionMsg::StartupFailed(error) if state.exit.borrow().is_none() => {
@@ -287,6 +308,18 @@ impl Actor for Session {
     }
 }
 
+/// A blocking dialog as the session saw it.
+struct DialogSeen {
+    /// `name: line`, as the snapshot shows it.
+    shown: String,
+    /// When it appeared.
+    since: Instant,
+    /// When it was last answered, if it has a safe answer.
+    answered: Option<Instant>,
+    /// Whether `on_blocked` was told.
+    told: bool,
+}
+
 /// A reply port whose caller gave up (timed out) is not an error of the session.
 fn ignore_gone<E>(_result: Result<(), E>) {}
 
@@ -298,6 +331,57 @@ impl SessionState {
         let _ = self.output.send(Arc::from(chunk));
         self.publish_status(self.exit.borrow().is_some());
         let _ = self.credits.try_send(());
+    }
+
+    /// A blocking dialog on the screen is reported once and, when it has a safe answer,
+    /// answered (through the input queue, like an attached human's keys).
+    fn check_dialog(&mut self) {
+        let Some(blocking) = self.model.blocking() else {
+            self.dialog_seen = None;
+            return;
+        };
+        let shown = blocking.to_string();
+        if self
+            .dialog_seen
+            .as_ref()
+            .is_none_or(|seen| seen.shown != shown)
+        {
+            match blocking.dialog.answer {
+                Some(_) => tracing::info!(pid = self.pid, dialog = %shown, "answering a dialog"),
+                None => tracing::warn!(
+                    pid = self.pid,
+                    dialog = %shown,
+                    "session blocked by a dialog a human must answer (gastown attach)"
+                ),
+            }
+            self.dialog_seen = Some(DialogSeen {
+                shown: shown.clone(),
+                since: Instant::now(),
+                answered: None,
+                told: false,
+            });
+        }
+        let Some(seen) = self.dialog_seen.as_mut() else {
+            return;
+        };
+        let Some(keys) = blocking.dialog.answer else {
+            if !seen.told && seen.since.elapsed() >= DIALOG_ESCALATE_AFTER {
+                seen.told = true;
+                if let Some(notice) = &self.args.on_blocked {
+                    (notice.0)(shown);
+                }
+            }
+            return;
+        };
+        if seen
+            .answered
+            .is_some_and(|at| at.elapsed() < DIALOG_REANSWER)
+        {
+            return;
+        }
+        seen.answered = Some(Instant::now());
+        let (reply, _outcome) = ractor::concurrency::oneshot();
+        self.enqueue_write(keys.as_bytes().to_vec(), reply.into());
     }
 
     fn publish_status(&self, exited: bool) {
@@ -401,6 +485,7 @@ impl SessionState {
             retained_bytes: self.model.ring.len(),
             rows: rows.get(),
             cols: cols.get(),
+            blocked: self.model.blocking().map(|b| b.to_string()),
         }
     }
 }

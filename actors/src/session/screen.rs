@@ -3,7 +3,8 @@
 //!
 //! Pure data, no I/O: the session actor feeds every output chunk in through [`OutputModel::push`].
 
-use std::cell::Cell;
+use super::args::Dialog;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
@@ -68,6 +69,23 @@ pub(crate) struct OutputModel {
     /// Whether `ready_marker` is on the screen, computed on demand and cached until the next chunk
     /// (rendering the screen for every 4 KiB chunk of a flood would cost more than parsing it).
     marker_cache: Cell<Option<bool>>,
+    /// The runtime's blocking screens (trust, login, …): while one shows, nothing is idle.
+    dialogs: Vec<Dialog>,
+    /// The dialog on the screen, computed on demand and cached until the next chunk.
+    dialog_cache: RefCell<Option<Option<Blocking>>>,
+}
+
+/// A blocking dialog on the screen: which one, and the screen line that matched.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Blocking {
+    pub(crate) dialog: Dialog,
+    pub(crate) line: String,
+}
+
+impl std::fmt::Display for Blocking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.dialog.name, self.line)
+    }
 }
 
 impl OutputModel {
@@ -79,7 +97,35 @@ impl OutputModel {
             last_output_at: Instant::now(),
             marker_cache: Cell::new(None),
             ready_marker,
+            dialogs: Vec::new(),
+            dialog_cache: RefCell::new(None),
         }
+    }
+
+    /// The runtime's blocking screens.
+    pub(crate) fn set_dialogs(&mut self, dialogs: Vec<Dialog>) {
+        self.dialogs = dialogs;
+        self.dialog_cache.replace(None);
+    }
+
+    /// The blocking dialog on the screen, if one shows (the first of the runtime's list).
+    pub(crate) fn blocking(&self) -> Option<Blocking> {
+        if self.dialogs.is_empty() {
+            return None;
+        }
+        if let Some(cached) = self.dialog_cache.borrow().as_ref() {
+            return cached.clone();
+        }
+        let contents = self.parser.screen().contents();
+        let found = self.dialogs.iter().find_map(|dialog| {
+            let line = contents.lines().find(|l| l.contains(dialog.pattern))?;
+            Some(Blocking {
+                dialog: *dialog,
+                line: line.trim().to_string(),
+            })
+        });
+        self.dialog_cache.replace(Some(found.clone()));
+        found
     }
 
     /// Feeds one chunk of child output through the ring and the screen model.
@@ -88,6 +134,7 @@ impl OutputModel {
         self.parser.process(chunk);
         self.last_output_at = now;
         self.marker_cache.set(None);
+        self.dialog_cache.replace(None);
     }
 
     /// Whether the readiness marker is visible on the screen (true when there is no marker).
@@ -107,11 +154,15 @@ impl OutputModel {
         let (rows, cols) = nonzero_size(size);
         self.parser.set_size(rows, cols);
         self.marker_cache.set(None);
+        self.dialog_cache.replace(None);
     }
 
-    /// Idle = no output for `quiet` and, when the runtime has a readiness marker, the marker is visible.
+    /// Idle = no output for `quiet`, the readiness marker visible when the runtime has one, and
+    /// no blocking dialog on the screen (a dialog is never a prompt, whatever it shows).
     pub(crate) fn is_idle(&self, now: Instant, quiet: Duration) -> bool {
-        now.saturating_duration_since(self.last_output_at) >= quiet && self.marker_visible()
+        now.saturating_duration_since(self.last_output_at) >= quiet
+            && self.marker_visible()
+            && self.blocking().is_none()
     }
 
     /// How many times `needle` occurs on the visible screen.
@@ -243,5 +294,44 @@ fn skip_escape(bytes: &[u8], i: usize) -> usize {
         }
         Some(_) => i + 1,
         None => i,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRUST: Dialog = Dialog {
+        name: "trust",
+        pattern: "Is this a project you created or one you trust?",
+        answer: Some("\r"),
+    };
+
+    /// Claude Code's trust dialog shows its ready marker `❯` before the selected option: a
+    /// marker and quiet output are not enough to call it idle.
+    #[test]
+    fn a_dialog_with_the_ready_marker_is_not_idle_and_says_what_blocks() {
+        let mut model = OutputModel::new((24, 100), 4096, Some("❯".to_string()));
+        model.set_dialogs(vec![TRUST]);
+        let start = Instant::now();
+        model.push(
+            "Quick safety check: Is this a project you created or one you trust?\r\n\
+             ❯ 1. Yes, I trust this folder\r\n"
+                .as_bytes(),
+            start,
+        );
+        let later = start + Duration::from_secs(5);
+        assert!(model.marker_visible());
+        assert!(!model.is_idle(later, Duration::from_secs(1)));
+        let blocking = model.blocking().expect("blocked");
+        assert_eq!(blocking.dialog, TRUST);
+        assert_eq!(
+            blocking.to_string(),
+            "trust: Quick safety check: Is this a project you created or one you trust?"
+        );
+        // The dialog goes (the CLI clears its screen): idle at the prompt.
+        model.push(b"\x1b[2J\x1b[H\xe2\x9d\xaf ", start);
+        assert_eq!(model.blocking(), None);
+        assert!(model.is_idle(later, Duration::from_secs(1)));
     }
 }

@@ -23,6 +23,8 @@
 //!
 //! `edit` changes these through `gastown config`; `home` prepares a role's home for its runtime.
 
+pub mod clean_start;
+pub mod dialogs;
 mod durable;
 mod edit;
 mod home;
@@ -31,6 +33,7 @@ pub mod session_files;
 mod show;
 pub mod spec;
 
+pub use clean_start::SessionSetup;
 pub use durable::{Ask, REQUESTED_RUNTIME, decide_and_record};
 pub use edit::{Change, SetOptions, parse_env, remove_agent, set_agent, set_default_agent};
 pub use home::prepare_home;

@@ -193,7 +193,15 @@ const PRESETS: [PresetRow; 8] = [
     PresetRow {
         name: "codex",
         program: "codex",
-        args: &["--dangerously-bypass-approvals-and-sandbox"],
+        // Its commands run in a plain shell (a login shell's profile may reset PATH and lose
+        // gastown), and it does not look for updates at startup (a dialog otherwise).
+        args: &[
+            "--dangerously-bypass-approvals-and-sandbox",
+            "-c",
+            "allow_login_shell=false",
+            "-c",
+            "check_for_update_on_startup=false",
+        ],
         env: &[],
         prompt: PromptMode::Typed,
         ready_marker: Some("›"),
@@ -427,6 +435,10 @@ mod tests {
                 "resume",
                 "S1",
                 "--dangerously-bypass-approvals-and-sandbox",
+                "-c",
+                "allow_login_shell=false",
+                "-c",
+                "check_for_update_on_startup=false",
             ],
         );
         check(

@@ -287,6 +287,22 @@ fn bad_edits_change_nothing() {
     assert_eq!(status(&town), "");
 }
 
+/// The gastown binary the tests' hooks call.
+const GASTOWN: &str = "/opt/gastown/bin/gastown";
+
+/// A session set up with its HOME in `dir` (never the real one: Claude's and Codex's state
+/// files are written there).
+fn setup(dir: &Path) -> SessionSetup {
+    SessionSetup {
+        gastown: PathBuf::from(GASTOWN),
+        env: [(
+            "HOME".to_string(),
+            dir.join("user").to_string_lossy().into_owned(),
+        )]
+        .into(),
+    }
+}
+
 fn identity(address: &str) -> AgentIdentity {
     AgentIdentity::parse(address).expect("a valid address")
 }
@@ -297,12 +313,18 @@ fn prepare_home_writes_claude_settings_and_instructions_idempotently() {
     let home = dir.path().join("polecats/nux");
     let claude = spec::preset("claude").expect("preset");
     let who = identity("alpha/polecats/nux");
-    prepare_home(&home, &who, &claude).expect("prepared");
+    prepare_home(&home, &who, &claude, &setup(dir.path())).expect("prepared");
     let settings = fs::read_to_string(home.join(".claude/settings.json")).expect("settings");
     let value: serde_json::Value = serde_json::from_str(&settings).expect("JSON");
     let command = |event: &str| value["hooks"][event][0]["hooks"][0]["command"].clone();
-    assert_eq!(command("SessionStart"), "gastown hook session-start");
-    assert_eq!(command("UserPromptSubmit"), "gastown mail check --inject");
+    assert_eq!(
+        command("SessionStart"),
+        format!("{GASTOWN} hook session-start")
+    );
+    assert_eq!(
+        command("UserPromptSubmit"),
+        format!("{GASTOWN} mail check --inject")
+    );
     assert_eq!(
         value["hooks"]["SessionStart"][0]["hooks"][0]["type"],
         "command"
@@ -317,7 +339,7 @@ fn prepare_home_writes_claude_settings_and_instructions_idempotently() {
         "{md}"
     );
     assert!(!home.join("AGENTS.md").exists());
-    prepare_home(&home, &who, &claude).expect("again");
+    prepare_home(&home, &who, &claude, &setup(dir.path())).expect("again");
     let again = fs::read_to_string(home.join(".claude/settings.json")).expect("settings");
     assert_eq!(settings, again, "a second run changes nothing");
 }
@@ -331,7 +353,7 @@ fn prepare_home_keeps_what_people_wrote() {
     let mine = r#"{"model":"opus","hooks":{"SessionStart":[{"hooks":[{"type":"command","command":"echo hi"}]},{"hooks":[{"type":"command","command":"gastown prime --old"}]}]}}"#;
     fs::write(home.join(".claude/settings.json"), mine).expect("write");
     let claude = spec::preset("claude").expect("preset");
-    prepare_home(home, &identity("mayor"), &claude).expect("prepared");
+    prepare_home(home, &identity("mayor"), &claude, &setup(dir.path())).expect("prepared");
     assert_eq!(
         fs::read_to_string(home.join("CLAUDE.md")).expect("read"),
         "# my own rules\n"
@@ -344,9 +366,13 @@ fn prepare_home_keeps_what_people_wrote() {
         .iter()
         .map(|g| g["hooks"][0]["command"].as_str().expect("command"))
         .collect();
-    assert_eq!(commands, ["echo hi", "gastown hook session-start"]);
+    assert_eq!(
+        commands,
+        ["echo hi", &format!("{GASTOWN} hook session-start")]
+    );
     fs::write(home.join(".claude/settings.json"), "not json").expect("write");
-    prepare_home(home, &identity("mayor"), &claude).expect("a broken file is left alone");
+    prepare_home(home, &identity("mayor"), &claude, &setup(dir.path()))
+        .expect("a broken file is left alone");
     assert_eq!(
         fs::read_to_string(home.join(".claude/settings.json")).expect("read"),
         "not json"
@@ -358,7 +384,7 @@ fn prepare_home_for_runtimes_without_hooks_writes_agents_md_only() {
     let dir = tempfile::tempdir().expect("temp dir");
     let codex = spec::preset("codex").expect("preset");
     let who = identity("alpha/witness");
-    prepare_home(dir.path(), &who, &codex).expect("prepared");
+    prepare_home(dir.path(), &who, &codex, &setup(dir.path())).expect("prepared");
     assert!(!dir.path().join(".claude").exists());
     let md = fs::read_to_string(dir.path().join("AGENTS.md")).expect("AGENTS.md");
     assert!(
@@ -370,7 +396,7 @@ fn prepare_home_for_runtimes_without_hooks_writes_agents_md_only() {
         md.replace("Witness", "Watcher"),
     )
     .expect("edit");
-    prepare_home(dir.path(), &who, &codex).expect("again");
+    prepare_home(dir.path(), &who, &codex, &setup(dir.path())).expect("again");
     let md = fs::read_to_string(dir.path().join("AGENTS.md")).expect("AGENTS.md");
     assert!(
         md.contains("Witness of rig"),
@@ -412,8 +438,8 @@ fn prepare_home_never_dirties_a_work_tree_nor_touches_tracked_files() {
     git(&repo, &["worktree", "add", "--quiet", "../wt"]).expect("worktree");
     let claude = spec::preset("claude").expect("preset");
     let check = |home: &Path, who: &str| {
-        prepare_home(home, &identity(who), &claude).expect("prepared");
-        prepare_home(home, &identity(who), &claude).expect("prepared twice");
+        prepare_home(home, &identity(who), &claude, &setup(dir.path())).expect("prepared");
+        prepare_home(home, &identity(who), &claude, &setup(dir.path())).expect("prepared twice");
         assert_eq!(
             git(home, &["status", "--porcelain"]).expect("status"),
             "",
@@ -430,7 +456,7 @@ fn prepare_home_never_dirties_a_work_tree_nor_touches_tracked_files() {
     check(&repo, "alpha/crew/max");
     let sub = repo.join("mayor");
     let codex = spec::preset("codex").expect("preset");
-    prepare_home(&sub, &identity("mayor"), &codex).expect("prepared");
+    prepare_home(&sub, &identity("mayor"), &codex, &setup(dir.path())).expect("prepared");
     assert!(sub.join("AGENTS.md").is_file());
     assert_eq!(git(&repo, &["status", "--porcelain"]).expect("status"), "");
     let exclude = fs::read_to_string(repo.join(".git/info/exclude")).expect("exclude");
@@ -538,4 +564,154 @@ fn a_runtime_whose_program_is_missing_is_refused_with_what_to_do() {
     )
     .expect("a runtime");
     assert!(check_program(&sh).is_ok(), "sh is on PATH");
+}
+
+#[test]
+fn a_claude_session_starts_with_no_dialog_and_the_users_keys_kept() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let home = dir.path().join("polecats/nux");
+    let user = dir.path().join("user");
+    fs::create_dir_all(user.join(".claude")).expect("dir");
+    fs::write(
+        user.join(".claude.json"),
+        r#"{"oauthAccount":{"email":"me@example.com"},"customApiKeyResponses":{"approved":["old-key"]},"projects":{"/elsewhere":{"allowedTools":["x"]}}}"#,
+    )
+    .expect("write");
+    fs::write(user.join(".claude/settings.json"), r#"{"theme":"dark"}"#).expect("write");
+    let mut setup = setup(dir.path());
+    let key = "sk-ant-api03-abcdefghij0123456789ZYXWVUTSRQ";
+    setup.env.insert("ANTHROPIC_API_KEY".into(), key.into());
+    let claude = spec::preset("claude").expect("preset");
+    let who = identity("alpha/polecats/nux");
+    prepare_home(&home, &who, &claude, &setup).expect("prepared");
+    let state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(user.join(".claude.json")).expect("state"))
+            .expect("JSON");
+    assert_eq!(state["hasCompletedOnboarding"], true);
+    assert_eq!(state["oauthAccount"]["email"], "me@example.com", "kept");
+    assert_eq!(state["projects"]["/elsewhere"]["allowedTools"][0], "x");
+    let trusted = home.canonicalize().expect("home exists");
+    assert_eq!(
+        state["projects"][trusted.to_string_lossy().as_ref()]["hasTrustDialogAccepted"],
+        true,
+        "{state}"
+    );
+    assert_eq!(
+        state["customApiKeyResponses"]["approved"],
+        serde_json::json!(["old-key", &key[key.len() - 20..]])
+    );
+    let settings: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(user.join(".claude/settings.json")).expect("s"))
+            .expect("JSON");
+    assert_eq!(settings["theme"], "dark");
+    assert_eq!(settings["skipDangerousModePermissionPrompt"], true);
+    let before = fs::read_to_string(user.join(".claude.json")).expect("state");
+    prepare_home(&home, &who, &claude, &setup).expect("again");
+    assert_eq!(
+        before,
+        fs::read_to_string(user.join(".claude.json")).expect("state"),
+        "a second start changes nothing"
+    );
+}
+
+#[test]
+fn claude_state_goes_to_claude_config_dir_and_a_rejected_key_stays_rejected() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("claude-config");
+    fs::create_dir_all(&config).expect("dir");
+    let key = "sk-ant-rejected-key-0123456789abcdefghij";
+    let suffix = &key[key.len() - 20..];
+    fs::write(
+        config.join(".claude.json"),
+        format!(r#"{{"customApiKeyResponses":{{"rejected":["{suffix}"]}}}}"#),
+    )
+    .expect("write");
+    let mut setup = setup(dir.path());
+    setup.env.insert("ANTHROPIC_API_KEY".into(), key.into());
+    let mut claude = spec::preset("claude").expect("preset");
+    claude.env.push((
+        "CLAUDE_CONFIG_DIR".into(),
+        config.to_string_lossy().into_owned(),
+    ));
+    claude.args.clear();
+    prepare_home(dir.path(), &identity("mayor"), &claude, &setup).expect("prepared");
+    let state: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(config.join(".claude.json")).expect("state"))
+            .expect("JSON");
+    assert_eq!(state["customApiKeyResponses"]["rejected"][0], suffix);
+    assert!(
+        state["customApiKeyResponses"]["approved"].is_null(),
+        "{state}"
+    );
+    assert_eq!(state["hasCompletedOnboarding"], true);
+    assert!(
+        !config.join("settings.json").exists(),
+        "no bypass flag, nothing to accept"
+    );
+    assert!(
+        !dir.path().join("user/.claude.json").exists(),
+        "HOME untouched"
+    );
+}
+
+#[test]
+fn a_codex_session_trusts_its_worktree_and_keeps_the_users_config() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let codex_home = dir.path().join("codex");
+    fs::create_dir_all(&codex_home).expect("dir");
+    fs::write(
+        codex_home.join("config.toml"),
+        "# my settings\nmodel = \"o3\"\n\n[projects.\"/elsewhere\"]\ntrust_level = \"untrusted\"\n",
+    )
+    .expect("write");
+    let mut setup = setup(dir.path());
+    setup.env.insert(
+        "CODEX_HOME".into(),
+        codex_home.to_string_lossy().into_owned(),
+    );
+    let home = dir.path().join("polecats/nux");
+    let codex = spec::preset("codex").expect("preset");
+    prepare_home(&home, &identity("alpha/polecats/nux"), &codex, &setup).expect("prepared");
+    let text = fs::read_to_string(codex_home.join("config.toml")).expect("config");
+    assert!(
+        text.starts_with("# my settings\nmodel = \"o3\"\n"),
+        "{text}"
+    );
+    let config: toml::Table = text.parse().expect("TOML");
+    let trust = |dir: &str| {
+        config["projects"][dir]["trust_level"]
+            .as_str()
+            .map(str::to_string)
+    };
+    assert_eq!(trust("/elsewhere").as_deref(), Some("untrusted"), "{text}");
+    let trusted = home.canonicalize().expect("home exists");
+    assert_eq!(
+        trust(&trusted.to_string_lossy()).as_deref(),
+        Some("trusted"),
+        "{text}"
+    );
+    prepare_home(&home, &identity("alpha/polecats/nux"), &codex, &setup).expect("again");
+    assert_eq!(
+        text,
+        fs::read_to_string(codex_home.join("config.toml")).expect("config"),
+        "a second start changes nothing"
+    );
+}
+
+#[test]
+fn only_the_real_cli_gets_its_state_prepared_not_a_runtime_dressed_as_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut dressed = spec::preset("claude").expect("preset");
+    dressed.program = "/opt/gastown/bin/gastown".into();
+    dressed.args = vec!["sim-agent".into()];
+    prepare_home(dir.path(), &identity("mayor"), &dressed, &setup(dir.path())).expect("prepared");
+    assert!(
+        dir.path().join(".claude/settings.json").is_file(),
+        "hooks still written"
+    );
+    assert!(!dir.path().join("user").exists(), "no CLI state: {dir:?}");
+    let mut wrapped = spec::preset("codex").expect("preset");
+    wrapped.program = "/usr/local/bin/codex".into();
+    prepare_home(dir.path(), &identity("mayor"), &wrapped, &setup(dir.path())).expect("prepared");
+    assert!(dir.path().join("user/.codex/config.toml").is_file());
 }
