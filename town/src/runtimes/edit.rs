@@ -494,13 +494,10 @@ mod tests {
             ..SetOptions::default()
         };
         set_agent(&town, "codex", &[], &program).expect("program");
-        assert_eq!(
-            command(&town),
-            (
-                "/opt/codex".to_string(),
-                vec!["--dangerously-bypass-approvals-and-sandbox".to_string()]
-            )
-        );
+        let preset_args = crate::runtimes::spec::preset("codex")
+            .expect("codex is a preset")
+            .args;
+        assert_eq!(command(&town), ("/opt/codex".to_string(), preset_args));
         let args = SetOptions {
             args: Some(vec!["--model".into(), "o3".into()]),
             ..SetOptions::default()
