@@ -222,27 +222,7 @@ impl Town {
     /// Find the town: `explicit` (from `--town` or `GASTOWN_TOWN`), else walk up from the
     /// working directory looking for `town.toml`.
     pub fn find(explicit: Option<&Path>) -> Result<Town> {
-        if let Some(dir) = explicit {
-            if !dir.join(CONFIG_FILE).is_file() {
-                bail!(
-                    "{} is not a town (no {CONFIG_FILE}): create one with `gastown install {}`",
-                    dir.display(),
-                    dir.display()
-                );
-            }
-            return Town::load(dir);
-        }
-        let cwd = std::env::current_dir().context("cannot read the working directory")?;
-        for dir in cwd.ancestors() {
-            if dir.join(CONFIG_FILE).is_file() {
-                return Town::load(dir);
-            }
-        }
-        bail!(
-            "not inside a town (no {CONFIG_FILE} in {} or above): pass --town <dir>, set GASTOWN_TOWN, \
-             or create one with `gastown install <dir>`",
-            cwd.display()
-        )
+        Town::load(&Town::find_root(explicit)?)
     }
 
     /// The root of the town [`Town::find`] would load, without reading its config (the doctor

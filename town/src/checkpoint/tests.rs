@@ -4,7 +4,7 @@
 use super::*;
 use crate::git_cli::{self, git};
 use crate::rig::{AddOptions, add_rig, ensure_polecat_worktree, polecat_branch};
-use crate::town::{InstallOptions, Town, install};
+use crate::town::Town;
 use std::fs;
 
 struct Fixture {
@@ -16,7 +16,8 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
+    let (dir, town, ledger) = crate::testing::town();
+    drop(ledger);
     let source = dir.path().join("source");
     fs::create_dir(&source).expect("mkdir source");
     git(&source, &["init", "--quiet", "--initial-branch=main"]).expect("git init");
@@ -24,15 +25,6 @@ fn fixture() -> Fixture {
     fs::write(source.join("old.txt"), "old\n").expect("write");
     fs::write(source.join(".gitignore"), "target/\n").expect("write");
     git_cli::commit_all(&source, "first").expect("commit");
-    let town = install(
-        &dir.path().join("town"),
-        &InstallOptions {
-            prefix: "gt".to_string(),
-            name: None,
-            agent: crate::town::DefaultAgent::Named("sim".to_string()),
-        },
-    )
-    .expect("install");
     let rig = add_rig(
         &town,
         &AddOptions {

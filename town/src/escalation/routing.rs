@@ -277,15 +277,7 @@ fn hold(
 
 /// What the witness agent is told: the escalation, what it may do, and when it goes up.
 fn judge_body(e: &Escalation, until: &str) -> String {
-    let mut body = format!(
-        "{} escalation {} from {}",
-        e.severity.as_str().to_uppercase(),
-        e.id,
-        e.source
-    );
-    if let Some(bead) = &e.bead {
-        body.push_str(&format!(" about {bead}"));
-    }
+    let mut body = headline(e);
     body.push_str(&format!(
         ":\n\n{}\n\nYou are the rig's witness: this is yours to judge before it goes to the mayor \
          and the overseer. Look first (`gastown escalate show {id}`, `gastown peek <agent>`, \
@@ -451,17 +443,23 @@ pub fn reraise_stale(
     Ok(out)
 }
 
-/// The body of an escalation's mail.
-fn mail_body(e: &Escalation) -> String {
-    let mut body = format!(
+/// "HIGH escalation gt-x from alpha/polecats/nux about gt-a": how every escalation mail starts.
+fn headline(e: &Escalation) -> String {
+    let mut line = format!(
         "{} escalation {} from {}",
         e.severity.as_str().to_uppercase(),
         e.id,
         e.source
     );
     if let Some(bead) = &e.bead {
-        body.push_str(&format!(" about {bead}"));
+        line.push_str(&format!(" about {bead}"));
     }
+    line
+}
+
+/// The body of an escalation's mail.
+fn mail_body(e: &Escalation) -> String {
+    let mut body = headline(e);
     if e.count > 1 {
         body.push_str(&format!(" (raised {} times)", e.count));
     }
