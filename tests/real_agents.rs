@@ -2,7 +2,9 @@
 //! a scripted model on loopback (`support/fake_model`): a polecat is slung a bead, primes, edits,
 //! commits, runs `gastown done`, and the refinery lands the work on the rig's origin; it takes a
 //! nudge as a turn; killed mid-turn, its next session resumes the hook and lands; behind a
-//! dialog nobody may answer, it is shown blocked and escalated.
+//! dialog nobody may answer, it is shown blocked and escalated; `gastown seance` resumes an ended
+//! session by the runtime's own id; mail to an idle, a busy and (urgent) an idle Claude Code
+//! arrives as turns.
 //!
 //! Run them alone with `cargo test --test real_agents` (a few minutes). They need the CLIs in
 //! the agent cache (`support/agent_clis.rs`: installed with npm when missing; skipped, saying
