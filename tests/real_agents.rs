@@ -2,7 +2,9 @@
 //! a scripted model on loopback (`support/fake_model`): a polecat is slung a bead, primes, edits,
 //! commits, runs `gastown done`, and the refinery lands the work on the rig's origin; it takes a
 //! nudge as a turn; killed mid-turn, its next session resumes the hook and lands; behind a
-//! dialog nobody may answer, it is shown blocked and escalated.
+//! dialog nobody may answer, it is shown blocked and escalated; `gastown seance` resumes an ended
+//! session by the runtime's own id; mail to an idle, a busy and (urgent) an idle Claude Code
+//! arrives as turns.
 //!
 //! Run them alone with `cargo test --test real_agents` (a few minutes). They need the CLIs in
 //! the agent cache (`support/agent_clis.rs`: installed with npm when missing; skipped, saying
@@ -139,11 +141,17 @@ fn codex_config(model: &FakeModel) -> String {
 
 impl AgentTown {
     fn start(cli: Cli, bin: &Path, script: Script) -> AgentTown {
-        AgentTown::start_with(cli, bin, script, |_| {})
+        AgentTown::start_with(cli, bin, script, |_, _| {})
     }
 
-    /// [`AgentTown::start`], with `before` given Claude Code's config dir to write into first.
-    fn start_with(cli: Cli, bin: &Path, script: Script, before: impl FnOnce(&Path)) -> AgentTown {
+    /// [`AgentTown::start`], with `before` given the town and Claude Code's config dir to write
+    /// into first.
+    fn start_with(
+        cli: Cli,
+        bin: &Path,
+        script: Script,
+        before: impl FnOnce(&TestTown, &Path),
+    ) -> AgentTown {
         let model = FakeModel::start(script);
         let town = util::town_with_rig();
         let scratch = town
@@ -159,7 +167,7 @@ impl AgentTown {
             std::fs::create_dir_all(dir).expect("mkdir");
         }
         std::fs::write(codex.join("config.toml"), codex_config(&model)).expect("codex config");
-        before(&claude);
+        before(&town, &claude);
         let path = format!(
             "{}:{}",
             bin.display(),
@@ -300,6 +308,7 @@ fn cycle_lands(cli: Cli, test: &str) {
     let bead_now: serde_json::Value =
         serde_json::from_str(&t.town().ok(&["bead", "show", &bead, "--json"])).expect("JSON");
     assert_eq!(bead_now["status"], "closed", "{bead_now}");
+    seance_resumes_the_ended_session(&t, cli);
 
     // A nudge to an idle agent (a crew member with nothing on its hook) is a turn of its own.
     t.town()
@@ -319,6 +328,59 @@ fn cycle_lands(cli: Cli, test: &str) {
             log.iter()
                 .any(|r| r.reply == Some(Reply::Text(PONG.to_string())))
         });
+}
+
+/// After the landed polecat's session ended, `gastown seance` knows the runtime's own id of it
+/// (Claude's from its SessionStart hook, Codex's from its session files) — the id the CLI keeps
+/// that session's transcript under — and prints the command that resumes it.
+fn seance_resumes_the_ended_session(t: &AgentTown, cli: Cli) {
+    let last = running::wait_for(
+        "the polecat's session ended, with its runtime session id",
+        Duration::from_secs(60),
+        || {
+            let seance: serde_json::Value =
+                serde_json::from_str(&t.town().ok(&["seance", POLECAT, "--json"])).ok()?;
+            let last = seance["sessions"].as_array()?.last()?.clone();
+            (last["ended_at"] != "-" && last["runtime_session"] != "-").then_some(last)
+        },
+    );
+    let id = last["runtime_session"].as_str().unwrap_or_default();
+    let scratch = t.town().root.parent().expect("the test directory");
+    let transcripts = files_containing(scratch, id);
+    assert!(
+        transcripts
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "jsonl")),
+        "the CLI keeps its session {id} in a transcript of that name: {last}"
+    );
+    let text = t.town().ok(&["seance", POLECAT]);
+    let resume = match cli {
+        Cli::Claude => format!("claude --resume {id}"),
+        Cli::Codex => format!("codex resume {id}"),
+    };
+    assert!(
+        text.contains("To talk to a predecessor: cd ") && text.contains(&resume),
+        "{resume} in:\n{text}"
+    );
+}
+
+/// Files under `dir` (symbolic links not followed) whose names contain `needle`.
+fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                todo.push(entry.path());
+            } else if kind.is_file() && entry.file_name().to_string_lossy().contains(needle) {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
 }
 
 /// Killed in the middle of a turn, the polecat's next session resumes its hook (GUPP) and lands.
@@ -368,7 +430,7 @@ fn claude_code_behind_a_dialog_is_blocked_and_escalated() {
     if agent_clis::ran_isolated("claude_code_behind_a_dialog_is_blocked_and_escalated") {
         return;
     }
-    let t = AgentTown::start_with(Cli::Claude, &bin, polecat_script(None), |config| {
+    let t = AgentTown::start_with(Cli::Claude, &bin, polecat_script(None), |_, config| {
         std::fs::write(
             config.join(".claude.json"),
             r#"{"hasCompletedOnboarding":false}"#,
@@ -419,5 +481,255 @@ fn claude_code_killed_mid_turn_resumes_its_hook_and_lands() {
     killed_mid_turn_resumes_and_lands(
         Cli::Claude,
         "claude_code_killed_mid_turn_resumes_its_hook_and_lands",
+    );
+}
+
+/// What the crew member is asked to do while busy, and the file that ends it.
+const BUSY: &str = "BUSY-2b7d: wait for";
+
+/// The crew member's script for the mail tests, on top of [`polecat_script`] (its first turn:
+/// prime, an empty hook):
+/// - `BUSY-… wait for <file>`: a command that runs until that file exists (a turn in flight);
+/// - a prompt about mail (an urgent notice, or "you have mail" with the mail its hook added):
+///   read it with `gastown mail read <id>`, the id from the prompt, else `gastown mail check`;
+/// - the mail read: say so and stop.
+fn crew_script() -> Script {
+    let base = polecat_script(None);
+    Arc::new(move |conversation: &Conversation| {
+        if conversation.aux {
+            return base(conversation);
+        }
+        if let Some(prompt) = conversation.prompt() {
+            if prompt.contains("PING-7f3a") {
+                return Reply::Text(PONG.to_string());
+            }
+            if let Some(rest) = prompt.split(BUSY).nth(1) {
+                let file = rest.split_whitespace().next().unwrap_or_default();
+                return Reply::Shell(format!(
+                    "until [ -e {file} ]; do sleep 0.1; done; echo released"
+                ));
+            }
+            if prompt.contains("you have mail") || prompt.contains("mail from") {
+                return Reply::Shell(match mail_id_in(&prompt) {
+                    Some(id) => format!("gastown mail read {id}"),
+                    None => "gastown mail check".to_string(),
+                });
+            }
+        }
+        match conversation.last_call() {
+            Some((command, output)) if command.starts_with("gastown mail") => {
+                Reply::Text(format!("Mail read: {output}"))
+            }
+            Some((command, _)) if command.ends_with("echo released") => {
+                Reply::Text("Released.".to_string())
+            }
+            _ => base(conversation),
+        }
+    })
+}
+
+/// The id of a mail a prompt tells of: the one an urgent notice says to read (`run `gastown mail
+/// read <id>``), else the first one a `mail check --inject` block lists (`- <id> from …`).
+fn mail_id_in(prompt: &str) -> Option<String> {
+    let told = prompt
+        .split("gastown mail read ")
+        .skip(1)
+        .filter_map(|rest| rest.split(['`', ' ', '\n']).next())
+        .find(|id| !id.is_empty() && !id.starts_with('<'));
+    let listed = || {
+        prompt.lines().find_map(|line| {
+            let rest = line.trim_start().strip_prefix("- ")?;
+            let (id, _) = rest.split_once(' ')?;
+            rest.contains(" from ").then(|| id.to_string())
+        })
+    };
+    told.map(str::to_string).or_else(listed)
+}
+
+/// A Claude Code crew member idle at its prompt after its first turn (prime: an empty hook),
+/// with `[run]` settings `run` added to town.toml.
+fn idle_claude_crew(bin: &Path, run: &str) -> AgentTown {
+    let t = AgentTown::start_with(Cli::Claude, bin, crew_script(), |town, _| {
+        if !run.is_empty() {
+            let path = town.root.join("town.toml");
+            let text = std::fs::read_to_string(&path).expect("town.toml");
+            let text = if text.lines().any(|l| l.trim() == "[run]") {
+                text.replacen("[run]\n", &format!("[run]\n{run}\n"), 1)
+            } else {
+                format!("{text}\n[run]\n{run}\n")
+            };
+            std::fs::write(&path, text).expect("write town.toml");
+        }
+    });
+    t.town()
+        .ok(&["agent", "spawn", CREW, "--runtime", "claude"]);
+    t.model
+        .wait_for("the crew member idle", Duration::from_secs(60), |log| {
+            log.iter().any(
+                |r| matches!(&r.reply, Some(Reply::Text(t)) if t.starts_with("My hook is empty")),
+            )
+        });
+    t
+}
+
+/// `gastown mail send` from the overseer to the crew member; returns the mail's id.
+fn send_mail(t: &AgentTown, extra: &[&str], subject: &str, body: &str) -> String {
+    let mut args = vec!["mail", "send", CREW, "-s", subject, "-m", body];
+    args.extend_from_slice(extra);
+    let sent = t.town().ok(&args);
+    sent.split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("`sent <id> to …`: {sent}"))
+        .to_string()
+}
+
+/// The labels of mail `id` (`delivered` once its notice was taken as a turn).
+fn mail_labels(t: &AgentTown, id: &str) -> String {
+    let inbox: serde_json::Value =
+        serde_json::from_str(&t.town().ok(&["mail", "inbox", CREW, "--all", "--json"]))
+            .expect("JSON");
+    inbox
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["id"] == id)
+        .map(|m| m["labels"].to_string())
+        .unwrap_or_default()
+}
+
+/// The requests whose new prompt contains `text`.
+fn prompts_with(t: &AgentTown, text: &str) -> Vec<String> {
+    t.model
+        .turns()
+        .iter()
+        .filter_map(Conversation::prompt)
+        .filter(|p| p.contains(text))
+        .collect()
+}
+
+/// Wait until the model saw `gastown mail read` print `body` (the agent read its mail).
+fn wait_mail_read(t: &AgentTown, body: &str) {
+    t.model
+        .wait_for("the mail read", Duration::from_secs(60), |log| {
+            log.iter().any(|r| {
+                r.conversation
+                    .as_ref()
+                    .and_then(Conversation::last_call)
+                    .is_some_and(|(c, out)| {
+                        c.starts_with("gastown mail read") && out.contains(body)
+                    })
+            })
+        });
+}
+
+/// Mail to an idle Claude Code (a hook runtime: its mail waits for its UserPromptSubmit hook) is
+/// announced after `[run] mail_announce_after`; that prompt is a turn, its hook brings the mail,
+/// and the agent reads it.
+#[test]
+fn claude_code_idle_takes_mail_as_a_turn() {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated("claude_code_idle_takes_mail_as_a_turn") {
+        return;
+    }
+    let t = idle_claude_crew(&bin, "mail_announce_after = \"1s\"");
+    let body = "MAILBODY-51d2: the standup moves to noon";
+    let id = send_mail(&t, &[], "Standup", body);
+    wait_mail_read(&t, body);
+    let announced = prompts_with(&t, "you have mail: run `gastown mail check`");
+    assert_eq!(
+        announced.len(),
+        1,
+        "announced once: {}",
+        t.model.transcript()
+    );
+    assert!(
+        announced[0].contains(body) && announced[0].contains(&id),
+        "the hook brought the mail with the announcement: {}",
+        announced[0]
+    );
+    assert!(mail_labels(&t, &id).contains("delivered"));
+}
+
+/// Mail to a Claude Code crew member in the middle of a turn is not typed into it: it is held,
+/// and its UserPromptSubmit hook brings it with the next prompt (here a nudge; announcements are
+/// put off so that only the hook can deliver it).
+#[test]
+fn claude_code_busy_takes_mail_at_its_next_turn() {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated("claude_code_busy_takes_mail_at_its_next_turn") {
+        return;
+    }
+    let t = idle_claude_crew(&bin, "mail_announce_after = \"10m\"");
+    let release = t.town().root.join("release-the-turn");
+    t.town()
+        .ok(&["nudge", CREW, &format!("{BUSY} {}", release.display())]);
+    t.model
+        .wait_for("the turn in flight", Duration::from_secs(60), |log| {
+            log.iter()
+                .any(|r| matches!(&r.reply, Some(Reply::Shell(c)) if c.contains("until [ -e")))
+        });
+    let body = "MAILBODY-8e40: the build is green again";
+    let id = send_mail(&t, &[], "Build", body);
+    std::fs::write(&release, "").expect("release the turn");
+    t.model
+        .wait_for("the busy turn done", Duration::from_secs(60), |log| {
+            log.iter()
+                .any(|r| r.reply == Some(Reply::Text("Released.".to_string())))
+        });
+    assert!(
+        !t.model
+            .requests()
+            .iter()
+            .any(|r| r.body.to_string().contains("MAILBODY-8e40")),
+        "nothing typed into the busy turn: {}",
+        t.model.transcript()
+    );
+    assert!(!mail_labels(&t, &id).contains("delivered"));
+    t.town().ok(&["nudge", CREW, NUDGE]);
+    t.model
+        .wait_for("the nudge as a turn", Duration::from_secs(60), |log| {
+            log.iter()
+                .any(|r| r.reply == Some(Reply::Text(PONG.to_string())))
+        });
+    let next = prompts_with(&t, "PING-7f3a");
+    assert!(
+        next.len() == 1 && next[0].contains(body),
+        "the hook brought the mail with the next prompt: {next:?}"
+    );
+    assert!(mail_labels(&t, &id).contains("delivered"));
+}
+
+/// Urgent mail to an idle Claude Code is typed in as a turn of its own: the notice is submitted
+/// (not left in the input line for the next input to be glued onto), once, and the mail is
+/// `delivered` after that turn.
+#[test]
+fn claude_code_urgent_mail_is_a_turn_of_its_own() {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated("claude_code_urgent_mail_is_a_turn_of_its_own") {
+        return;
+    }
+    let t = idle_claude_crew(&bin, "mail_announce_after = \"10m\"");
+    let body = "MAILBODY-c90b: stop the deploy";
+    let id = send_mail(&t, &["--urgent"], "Deploy", body);
+    wait_mail_read(&t, body);
+    let urgent = prompts_with(&t, "URGENT mail from overseer: Deploy");
+    assert_eq!(urgent.len(), 1, "one turn: {}", t.model.transcript());
+    assert!(mail_labels(&t, &id).contains("delivered"));
+    t.town().ok(&["nudge", CREW, NUDGE]);
+    t.model
+        .wait_for("the nudge as a turn", Duration::from_secs(60), |log| {
+            log.iter()
+                .any(|r| r.reply == Some(Reply::Text(PONG.to_string())))
+        });
+    let nudged = prompts_with(&t, "PING-7f3a");
+    assert!(
+        nudged.len() == 1 && !nudged[0].contains("URGENT") && !urgent[0].contains("PING"),
+        "nothing glued: {urgent:?} {nudged:?}"
     );
 }

@@ -73,6 +73,25 @@ impl Conversation {
         }
     }
 
+    /// The new prompt, when the conversation ends with the user speaking: every user text since
+    /// the last assistant turn or tool result, joined (a prompt and the context its hooks added
+    /// may come as separate blocks).
+    pub fn prompt(&self) -> Option<String> {
+        let start = self
+            .turns
+            .iter()
+            .rposition(|t| !matches!(t, Turn::User(_)))
+            .map_or(0, |i| i + 1);
+        let texts: Vec<&str> = self.turns[start..]
+            .iter()
+            .filter_map(|t| match t {
+                Turn::User(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        (!texts.is_empty()).then(|| texts.join("\n"))
+    }
+
     /// The last call made and its output (empty if none came back).
     pub fn last_call(&self) -> Option<(&str, &str)> {
         let (id, command) = self.turns.iter().rev().find_map(|t| match t {
