@@ -23,43 +23,14 @@ pub fn dialog_blocks(
          see docs/runtimes.md, Blocking dialogs) and `gastown restart {address}`."
     );
     runtime.spawn(async move {
-        use gastown_town::escalation::{self, Raise, Severity, routing};
-        let root = town.root.clone();
-        let timeout = town.config.escalation.timeout.0;
-        let who = address.clone();
-        let raised = ledger
-            .call("blocked: escalate", move |l| {
-                let hook = gastown_town::work::hooked(l, &who)?
-                    .into_iter()
-                    .next()
-                    .map(|b| b.id);
-                let raised = escalation::raise(
-                    l,
-                    &Raise {
-                        severity: Severity::High,
-                        source: routing::STALE_SENDER,
-                        bead: hook.as_deref(),
-                        message: &message,
-                    },
-                    routing::STALE_SENDER,
-                )?;
-                if !raised.route {
-                    return anyhow::Ok(None);
-                }
-                let (_, outside) =
-                    routing::route_in_ledger(l, &town, &raised.escalation, routing::STALE_SENDER)?;
-                anyhow::Ok(Some((raised.escalation, outside)))
-            })
-            .await;
-        match raised {
-            Ok(Ok(Some((escalation, outside)))) if !outside.is_empty() => {
-                tokio::spawn(super::escalation::deliver(
-                    root, timeout, escalation, outside,
-                ));
-            }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => tracing::warn!(agent = %address, "cannot escalate the dialog: {e:#}"),
-            Err(e) => tracing::warn!(agent = %address, "cannot escalate the dialog: {e}"),
-        }
+        super::escalation::raise_from_supervisor(
+            &ledger,
+            &town,
+            gastown_town::escalation::Severity::High,
+            gastown_town::escalation::routing::STALE_SENDER,
+            super::escalation::About::HookOf(address),
+            message,
+        )
+        .await;
     });
 }

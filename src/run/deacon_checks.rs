@@ -16,7 +16,7 @@ use gastown_actors::deacon::Checks;
 use gastown_actors::ledger::LedgerHandle;
 use gastown_town::Caller;
 use gastown_town::convoy::{self, Feed};
-use gastown_town::escalation::{self, Raise, Severity, routing};
+use gastown_town::escalation::Severity;
 use gastown_town::identity::AgentIdentity;
 use gastown_town::town::Town;
 use gastown_town::work::WorkCommand;
@@ -148,26 +148,13 @@ async fn no_rig(town: &Town, ledger: &LedgerHandle, convoy: &str, bead: &str) {
 
 /// An escalation from the deacon about `bead` (a repeat folds into the open one).
 async fn tell_mayor(town: &Town, ledger: &LedgerHandle, bead: &str, message: String) {
-    let (town, bead) = (town.clone(), bead.to_string());
-    let raised = ledger
-        .call("deacon: stranded bead", move |l| {
-            let raised = escalation::raise(
-                l,
-                &Raise {
-                    severity: Severity::Medium,
-                    source: DEACON,
-                    bead: Some(&bead),
-                    message: &message,
-                },
-                DEACON,
-            )?;
-            if raised.route {
-                routing::route_in_ledger(l, &town, &raised.escalation, DEACON)?;
-            }
-            anyhow::Ok(())
-        })
-        .await;
-    if let Ok(Err(e)) = raised {
-        tracing::warn!("deacon cannot escalate a stranded bead: {e:#}");
-    }
+    super::escalation::raise_from_supervisor(
+        ledger,
+        town,
+        Severity::Medium,
+        DEACON,
+        super::escalation::About::Bead(bead.to_string()),
+        message,
+    )
+    .await;
 }

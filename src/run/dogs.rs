@@ -8,7 +8,7 @@
 
 use gastown_actors::ledger::LedgerHandle;
 use gastown_town::dogs::{self, DogConfig, DogReport};
-use gastown_town::escalation::{self, Raise, Severity, routing};
+use gastown_town::escalation::Severity;
 use gastown_town::town::Town;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::time::{Duration, Instant};
@@ -205,42 +205,15 @@ async fn escalate(args: &DogArgs, error: &str) {
 /// Raise an escalation from `deacon/dogs/<name>` (folded into an open one it repeats, and then
 /// not routed again).
 async fn raise(args: &DogArgs, severity: Severity, message: &str) {
-    let source = format!("deacon/dogs/{}", args.name);
-    let message = message.to_string();
-    let town = args.town.clone();
-    let raised = args
-        .ledger
-        .call("dog: escalate", move |l| {
-            let raised = escalation::raise(
-                l,
-                &Raise {
-                    severity,
-                    source: &source,
-                    bead: None,
-                    message: &message,
-                },
-                &source,
-            )?;
-            if !raised.route {
-                return anyhow::Ok(None);
-            }
-            let (_, outside) = routing::route_in_ledger(l, &town, &raised.escalation, &source)?;
-            anyhow::Ok(Some((raised.escalation, outside)))
-        })
-        .await;
-    match raised {
-        Ok(Ok(Some((escalation, outside)))) if !outside.is_empty() => {
-            tokio::spawn(super::escalation::deliver(
-                args.town.root.clone(),
-                args.town.config.escalation.timeout.0,
-                escalation,
-                outside,
-            ));
-        }
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(dog = %args.name, "cannot escalate: {e:#}"),
-        Err(e) => tracing::warn!(dog = %args.name, "cannot escalate: {e}"),
-    }
+    super::escalation::raise_from_supervisor(
+        &args.ledger,
+        &args.town,
+        severity,
+        &format!("deacon/dogs/{}", args.name),
+        super::escalation::About::Nothing,
+        message.to_string(),
+    )
+    .await;
 }
 
 /// Every dog's report from the running dogs (a dog between incarnations shows as configured).

@@ -47,6 +47,70 @@ pub async fn deliver(
     failures
 }
 
+/// What an escalation raised from inside the supervisor is about.
+pub enum About {
+    Nothing,
+    Bead(String),
+    /// The bead on this address's hook, if any (read in the ledger, at the raise).
+    HookOf(String),
+}
+
+/// Raise an escalation from inside the supervisor (a patrol, a dog, a blocked session) as
+/// `source`: recorded and mailed in the ledger actor by its severity's routing (a repeat of an
+/// open one folds into it and is not routed again), its outside channels run on a task of their
+/// own. Failures are logged, never returned: the caller's patrol goes on.
+pub async fn raise_from_supervisor(
+    ledger: &gastown_actors::ledger::LedgerHandle,
+    town: &gastown_town::Town,
+    severity: gastown_town::escalation::Severity,
+    source: &str,
+    about: About,
+    message: String,
+) {
+    use gastown_town::escalation::{self, Raise};
+    let (for_ledger, who) = (town.clone(), source.to_string());
+    let raised = ledger
+        .call("escalation: raise", move |l| {
+            let bead = match about {
+                About::Nothing => None,
+                About::Bead(id) => Some(id),
+                About::HookOf(address) => gastown_town::work::hooked(l, &address)?
+                    .into_iter()
+                    .next()
+                    .map(|b| b.id),
+            };
+            let raised = escalation::raise(
+                l,
+                &Raise {
+                    severity,
+                    source: &who,
+                    bead: bead.as_deref(),
+                    message: &message,
+                },
+                &who,
+            )?;
+            if !raised.route {
+                return anyhow::Ok(None);
+            }
+            let (_, outside) = routing::route_in_ledger(l, &for_ledger, &raised.escalation, &who)?;
+            anyhow::Ok(Some((raised.escalation, outside)))
+        })
+        .await;
+    match raised {
+        Ok(Ok(Some((e, outside)))) if !outside.is_empty() => {
+            tokio::spawn(deliver(
+                town.root.clone(),
+                town.config.escalation.timeout.0,
+                e,
+                outside,
+            ));
+        }
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(%source, "cannot escalate: {e:#}"),
+        Err(e) => tracing::warn!(%source, "cannot escalate: {e}"),
+    }
+}
+
 /// `gastown run`'s stale timer. Each tick it reads town.toml and the rigs' rig.toml afresh (an
 /// unreadable town.toml keeps the last good one), lets the ledger release the escalations whose
 /// witness agent's time ran out ([`routing::release_expired`]) and re-raise the ones nobody

@@ -366,7 +366,7 @@ async fn check_rework(state: &mut WitnessState) {
 
 /// Tell the mayor and the overseer (the path `super::stuck` uses).
 async fn escalate(args: &WitnessArgs, w: &Watched, session: SessionId, health: Health) {
-    use gastown_town::escalation::{self, Raise, Severity, routing};
+    use gastown_town::escalation::Severity;
     let from = format!("{}/witness", args.rig);
     let address = w.identity.address.clone();
     let message = format!(
@@ -379,33 +379,15 @@ async fn escalate(args: &WitnessArgs, w: &Watched, session: SessionId, health: H
         work = w.work,
         hook = w.hook.id,
     );
-    let (town, hook) = (args.town.clone(), w.hook.id.clone());
-    let raised = args
-        .ledger
-        .call("witness: escalate", move |l| {
-            let raised = escalation::raise(
-                l,
-                &Raise {
-                    severity: Severity::High,
-                    source: &from,
-                    bead: Some(&hook),
-                    message: &message,
-                },
-                &from,
-            )?;
-            if !raised.route {
-                return anyhow::Ok(None);
-            }
-            let (_, outside) = routing::route_in_ledger(l, &town, &raised.escalation, &from)?;
-            anyhow::Ok(Some((raised.escalation, outside)))
-        })
-        .await;
-    match raised {
-        Ok(Ok(Some((escalation, outside)))) => deliver(&args.town, escalation, outside),
-        Ok(Ok(None)) => {}
-        Ok(Err(e)) => tracing::warn!(agent = %address, "witness cannot escalate: {e:#}"),
-        Err(e) => tracing::warn!(agent = %address, "witness cannot escalate: {e}"),
-    }
+    super::escalation::raise_from_supervisor(
+        &args.ledger,
+        &args.town,
+        Severity::High,
+        &from,
+        super::escalation::About::Bead(w.hook.id.clone()),
+        message,
+    )
+    .await;
 }
 
 /// Runs an escalation's outside channels (bell, notify, webhook) off the witness's patrol.
