@@ -8,6 +8,9 @@
 //! - **stale hooks**: a bead hooked to an identity that cannot exist any more (its rig is gone)
 //!   is released back to ready, with an audit event.
 //!
+//! The checks on the rigs themselves (supervisors that gave up, witnesses that stopped
+//! patrolling, dispatch queues that stopped moving) follow in `super::deacon_rigs`.
+//!
 //! A bead whose sling fails is tried again after 1, 2, 4 … patrols (at most 64), and at its third
 //! failure in a row the mayor is told (an escalation; repeats fold into it).
 
@@ -33,13 +36,17 @@ const DEACON: &str = "deacon";
 /// The checks for the deacon's patrol; they wait for the socket's handler (built after the tree).
 pub fn checks(town: Town, handler: Arc<OnceLock<Arc<TownHandler>>>) -> Checks {
     let backoff = Backoff::default();
+    let watch = Arc::new(super::deacon_rigs::Watch::default());
     Arc::new(move || {
         let (town, handler, backoff) = (town.clone(), Arc::clone(&handler), Arc::clone(&backoff));
+        let watch = Arc::clone(&watch);
         Box::pin(async move {
             let Some(handler) = handler.get().cloned() else {
                 return;
             };
+            // Each part on its own: one that fails never keeps the others from running.
             round(&town, &handler, &backoff).await;
+            super::deacon_rigs::round(&town, &handler, &watch).await;
         })
     })
 }

@@ -12,6 +12,7 @@ mod attach;
 mod authorize;
 mod blocked;
 mod deacon_checks;
+mod deacon_rigs;
 pub mod dogs;
 pub mod escalation;
 mod handler;
@@ -153,9 +154,17 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         .context("the town's supervision tree did not start")?;
     let _ = root_cell.set(root.clone());
     merge_duplicate_identities(&LedgerHandle::default()).await;
-    for rig in gastown_town::rig::Rig::list(&town).unwrap_or_default() {
-        if let Err(e) = topology::ensure_rig(&root, &tree, rig.name()).await {
-            tracing::warn!(rig = rig.name(), "cannot start the rig: {e}");
+    // One by one: a rig whose rig.toml is broken is reported (and retried by the deacon), and
+    // never keeps the others from starting.
+    for (name, rig) in gastown_town::rig::Rig::list_each(&town).unwrap_or_default() {
+        let started = match rig {
+            Ok(rig) => topology::ensure_rig(&root, &tree, rig.name())
+                .await
+                .map(drop),
+            Err(e) => Err(format!("{e:#}")),
+        };
+        if let Err(e) = started {
+            tracing::warn!(rig = %name, "cannot start the rig: {e}");
         }
     }
     log_orphans(&town, &LedgerHandle::default()).await;

@@ -237,31 +237,56 @@ async fn after_record(args: &RefineryArgs, recorded: Recorded) {
 /// Hand queued beads to polecats while the rig has room: a merge frees a polecat (and its name)
 /// after its `done` already looked at the queue, so the queue is drained here too.
 async fn dispatch(args: &RefineryArgs, who: &str) {
-    let (town, rig, who) = (args.town.clone(), args.rig.clone(), who.to_string());
-    // Each sling makes a worktree (git): in steps, on a blocking thread.
-    let effects = args
-        .ledger
+    if let Err(e) = drain_queue(&args.ledger, &args.handler, &args.town, &args.rig, who).await {
+        tracing::warn!(rig = %args.rig, "dispatch: {e}");
+    }
+}
+
+/// Sling the beads waiting in `rig`'s dispatch queue to free polecats, one at a time, until the
+/// rig is full or the queue empty (as `who`: the rig's refinery each round, or the deacon when
+/// a queue stopped moving); returns how many went out. Each sling makes a worktree (git): in
+/// steps, on a blocking thread; their effects (sessions) are carried out after.
+pub(super) async fn drain_queue(
+    ledger: &LedgerHandle,
+    handler: &TownHandler,
+    town: &Town,
+    rig: &str,
+    who: &str,
+) -> Result<usize, String> {
+    let (town, rig_name, who) = (town.clone(), rig.to_string(), who.to_string());
+    let (effects, slung, error) = ledger
         .in_steps(move |steps| {
-            let mut effects = Vec::new();
+            let (mut effects, mut slung, mut error) = (Vec::new(), 0, None);
             // Each round slings one bead; a bead that goes back to the queue ends the rounds.
             for _ in 0..64 {
-                match gastown_town::work::dispatch_queue(steps, &town, &rig, &who) {
-                    Ok(Some(out)) if !out.effects.is_empty() => effects.extend(out.effects),
+                match gastown_town::work::dispatch_queue(steps, &town, &rig_name, &who) {
+                    Ok(Some(out)) if !out.effects.is_empty() => {
+                        slung += 1;
+                        effects.extend(out.effects);
+                    }
                     Ok(_) => break,
                     Err(e) => {
-                        tracing::warn!(rig = %rig, "dispatch: {e:#}");
+                        error = Some(format!("{e:#}"));
                         break;
                     }
                 }
             }
-            effects
+            (effects, slung, error)
         })
         .await
-        .unwrap_or_default();
+        .map_err(|e| e.to_string())?;
     for effect in effects {
-        if let Err(e) = args.handler.carry_out(effect).await {
-            tracing::warn!(rig = %args.rig, "dispatch: {e}");
+        if let Err(e) = handler.carry_out(effect).await {
+            tracing::warn!(%rig, "dispatch: {e}");
         }
+    }
+    match error {
+        Some(e) if slung == 0 => Err(e),
+        Some(e) => {
+            tracing::warn!(%rig, "dispatch: {e}");
+            Ok(slung)
+        }
+        None => Ok(slung),
     }
 }
 

@@ -7,7 +7,7 @@
 //! ├── socket        the Unix socket server
 //! ├── mayor         role (rest_for_one): agent, session?
 //! ├── deacon        role: agent, session?, patrol, boot, dogs (one actor per chore)
-//! └── rigs (dynamic)
+//! └── rigs (dynamic; each rig temporary: one that gave up is restarted by the deacon)
 //!     └── <rig> (one_for_one)
 //!         ├── crew (dynamic)      └── <name>  role: agent, session
 //!         ├── polecats (dynamic)  └── <name>  role: agent, session
@@ -315,13 +315,27 @@ pub async fn ensure_rig(
     if on_disk {
         spec = spec.child(witness_child(cfg, rig)?);
     }
-    rigs.start_child(ChildSpec::supervisor(place.id.clone(), spec))
-        .await
-        .map_err(|e| e.to_string())?;
+    // Temporary: a rig whose supervisor gave up stays down instead of being restarted at once,
+    // forever, by `rigs`; the deacon's patrol restarts it with a backoff and escalates a rig that
+    // keeps giving up (`super::deacon_rigs`).
+    rigs.start_child(
+        ChildSpec::supervisor(place.id.clone(), spec).with_restart(Restart::Temporary),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
     rigs.child_supervisor(&place.id)
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("rig {rig} did not start"))
+}
+
+/// Whether `rig`'s supervisor runs under `root` (it is missing before its first start, and after
+/// it gave up).
+pub async fn rig_running(root: &SupervisorRef, rig: &str) -> bool {
+    let place = names::rig_place(rig);
+    let mut segments = place.parents;
+    segments.push(place.id);
+    supervisor_at(root, &segments).await.is_some()
 }
 
 /// The rig's witness: a role `<rig>/witness` (rest_for_one: agent, session?, patrol) whose

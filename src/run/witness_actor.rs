@@ -33,6 +33,10 @@ pub enum WitnessMsg {
     Patrol,
     /// What the witness did to the polecats it still watches, for `gastown actors`.
     Report(ractor::RpcReplyPort<Option<String>>),
+    /// How long ago its last patrol ended (or it started, before its first), and its
+    /// `patrol_every`: the deacon's check that every witness still patrols. A witness stuck in
+    /// a patrol answers nothing.
+    LastPatrol(ractor::RpcReplyPort<(std::time::Duration, std::time::Duration)>),
 }
 
 #[derive(Clone)]
@@ -53,6 +57,8 @@ pub struct WitnessState {
     /// When the last patrol ended: timer ticks queued behind a slow patrol (a nudge waits for
     /// its echo) are skipped, so a step always gets about `patrol_every` to be answered.
     last_patrol: Option<std::time::Instant>,
+    /// When this incarnation started.
+    started: std::time::Instant,
     /// Unread MERGE_FAILED / REWORK wisps of the rig's polecats.
     rework: ReworkWatch,
 }
@@ -83,6 +89,7 @@ impl Actor for WitnessActor {
             config,
             ladder: Ladder::default(),
             last_patrol: None,
+            started: std::time::Instant::now(),
             rework: ReworkWatch::default(),
         })
     }
@@ -96,6 +103,11 @@ impl Actor for WitnessActor {
         let reply = match msg {
             WitnessMsg::Patrol => None,
             WitnessMsg::Report(reply) => Some(reply),
+            WitnessMsg::LastPatrol(reply) => {
+                let since = state.last_patrol.unwrap_or(state.started).elapsed();
+                let _ = reply.send((since, state.config.patrol_every.0));
+                return Ok(());
+            }
         };
         if let Some(reply) = reply {
             // The asker may have given up waiting: nothing to do then.

@@ -72,3 +72,198 @@ fn a_hook_whose_rig_is_gone_is_released_back_to_ready() {
             .then_some(())
     });
 }
+
+/// The restarts of rig `rig` by the deacon, as its log says.
+fn restarts(t: &RunningTown, rig: &str) -> usize {
+    t.log()
+        .lines()
+        .filter(|l| l.contains(&format!("deacon restarted rig {rig}:")))
+        .count()
+}
+
+fn rig_node(t: &RunningTown, rig: &str) -> Option<Value> {
+    crate::running::find(&t.tree(), &format!("town/rigs/{rig}"))
+}
+
+#[test]
+fn a_rig_that_keeps_giving_up_is_restarted_with_backoff_escalated_once_and_the_others_run_on() {
+    let town = town_with_rig();
+    fast_patrol(&town);
+    let elsewhere = town.root.parent().expect("parent").join("b");
+    let src = crate::util::source_repo(&elsewhere);
+    town.ok(&["rig", "add", "beta", &src]);
+    // Beta's witness agent dies at once, every time: its rig's supervisor gives up.
+    let path = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&path).expect("town.toml");
+    text.push_str(
+        "\n[agents.crashy]\ncommand = \"sh\"\nargs = [\"-c\", \"exit 3\"]\nprompt = \"typed\"\n",
+    );
+    std::fs::write(&path, text).expect("write town.toml");
+    let rig_toml = town.root.join("beta/rig.toml");
+    let good = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    std::fs::write(
+        &rig_toml,
+        format!("{good}\n[roles]\nwitness = \"crashy\"\n"),
+    )
+    .expect("write");
+    let t = RunningTown::start_in(town);
+    let alpha_refinery = wait_for("alpha's refinery", Duration::from_secs(30), || {
+        crate::running::find(&t.tree(), "town/rigs/alpha/refinery")
+    });
+    wait_for(
+        "three restarts of beta by the deacon",
+        Duration::from_secs(90),
+        || (restarts(&t, "beta") >= 3).then_some(()),
+    );
+    let escalations = || -> Vec<Value> {
+        let list: Value =
+            serde_json::from_str(&t.town.ok(&["escalate", "list", "--json"])).expect("json");
+        list.as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e.to_string().contains("rig beta keeps stopping"))
+            .collect()
+    };
+    let raised = wait_for("the mayor told", Duration::from_secs(30), || {
+        let found = escalations();
+        (!found.is_empty()).then_some(found)
+    });
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    assert!(
+        raised[0].to_string().contains("gave up"),
+        "the escalation says why: {raised:?}"
+    );
+    // Backed off: the gaps between restarts grow (1, 2, 4 … patrols), so a fourth comes later.
+    wait_for("a fourth restart", Duration::from_secs(90), || {
+        (restarts(&t, "beta") >= 4).then_some(())
+    });
+    let found = escalations();
+    assert_eq!(found.len(), 1, "escalated once per streak: {found:?}");
+    assert_eq!(
+        found[0]["count"].as_u64(),
+        Some(1),
+        "no repeat folded in: {found:?}"
+    );
+    // Alpha never noticed.
+    let alpha = crate::running::find(&t.tree(), "town/rigs/alpha/refinery").expect("alpha runs");
+    assert_eq!(alpha["restarts_total"], alpha_refinery["restarts_total"]);
+    assert_eq!(alpha["state"], "running");
+    // Fixed: the next restart sticks.
+    std::fs::write(&rig_toml, format!("{good}\n[roles]\nwitness = \"none\"\n")).expect("write");
+    wait_for("beta up and staying up", Duration::from_secs(90), || {
+        let node = rig_node(&t, "beta")?;
+        let witness = crate::running::find(&node, "town/rigs/beta/witness/patrol")?;
+        (witness["state"] == "running" && witness["uptime_ms"].as_u64()? > 3000).then_some(())
+    });
+}
+
+#[test]
+fn a_dispatch_queue_stuck_behind_a_long_gate_is_moved_by_the_deacon() {
+    use crate::refinery;
+    let town = refinery::town();
+    fast_patrol(&town);
+    // One polecat at a time, and a gate that holds the refinery (which drains the queue each
+    // round) for five minutes.
+    refinery::configure(&town, 1, "merge", "test = \"sleep 300\"\ntimeout = \"10m\"");
+    let rig_toml = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    assert!(text.contains("max_polecats = 4"), "{text}");
+    std::fs::write(
+        &rig_toml,
+        text.replace("max_polecats = 4", "max_polecats = 1"),
+    )
+    .expect("write rig.toml");
+    let path = town.root.join("town.toml");
+    let mut config = std::fs::read_to_string(&path).expect("town.toml");
+    config.push_str(&format!(
+        "\n[agents.idle]\ncommand = \"{}\"\nargs = [\"sim-agent\"]\nprompt = \"typed\"\nready_marker = \"sim>\"\nquiet_period = \"150ms\"\nenv = {{ GASTOWN_SIM_WORK = \"0\" }}\n",
+        env!("CARGO_BIN_EXE_gastown")
+    ));
+    std::fs::write(&path, config).expect("write town.toml");
+    crate::procs::shutdown_timeout(&town, "8s");
+    let (_, _mr) = refinery::submit(&town, "nux", "Slow to gate", &[("slow.txt", "x\n")]);
+    let held = town.create(&["Held by an idle polecat"]);
+    town.ok(&[
+        "sling",
+        &held,
+        "alpha",
+        "--runtime",
+        "idle",
+        "--no-formula",
+        "--no-convoy",
+    ]);
+    let holder = bead(&town, &held)["assignee"]
+        .as_str()
+        .expect("hooked")
+        .to_string();
+    let waiting = town.create(&["Waits in the queue"]);
+    let out = town.ok(&[
+        "sling",
+        &waiting,
+        "alpha",
+        "--runtime",
+        "idle",
+        "--no-formula",
+        "--no-convoy",
+    ]);
+    assert!(out.contains("dispatch queue"), "{out}");
+    let t = RunningTown::start_in(town);
+    wait_for("the gate running", Duration::from_secs(60), || {
+        crate::procs::in_town(&t.town.root, "sleep 300")
+            .first()
+            .copied()
+    });
+    // The polecat is freed while the refinery is stuck in its gate.
+    t.town.ok(&["hook", "clear", "--agent", &holder]);
+    wait_for("the queued bead slung", Duration::from_secs(30), || {
+        let assignee = bead(&t.town, &waiting)["assignee"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assignee.starts_with("alpha/polecats/").then_some(())
+    });
+    // Said once the sling's effects (the polecat's session) are carried out.
+    wait_for("the deacon's log line", Duration::from_secs(30), || {
+        t.log()
+            .contains("deacon moved rig alpha's stalled dispatch queue")
+            .then_some(())
+    });
+    assert!(
+        !crate::procs::in_town(&t.town.root, "sleep 300").is_empty(),
+        "the refinery was still in its gate: only the deacon could have moved the queue"
+    );
+}
+
+#[test]
+fn a_broken_rig_toml_stops_only_its_rig_which_starts_once_fixed() {
+    let town = town_with_rig();
+    fast_patrol(&town);
+    let elsewhere = town.root.parent().expect("parent").join("b");
+    let src = crate::util::source_repo(&elsewhere);
+    town.ok(&["rig", "add", "beta", &src]);
+    let rig_toml = town.root.join("beta/rig.toml");
+    let good = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    std::fs::write(&rig_toml, format!("{good}\nbatch = [[[\n")).expect("break rig.toml");
+    let t = RunningTown::start_in(town);
+    wait_for(
+        "alpha's refinery and witness",
+        Duration::from_secs(30),
+        || {
+            let tree = t.tree();
+            crate::running::find(&tree, "town/rigs/alpha/refinery")?;
+            crate::running::find(&tree, "town/rigs/alpha/witness/patrol")
+        },
+    );
+    wait_for("the mayor told of beta", Duration::from_secs(60), || {
+        let list = t.town.ok(&["escalate", "list", "--json"]);
+        (list.contains("rig beta keeps stopping") && list.contains("rig.toml")).then_some(())
+    });
+    assert!(rig_node(&t, "beta").is_none(), "beta cannot run broken");
+    std::fs::write(&rig_toml, good).expect("fix rig.toml");
+    wait_for(
+        "beta started by the deacon",
+        Duration::from_secs(60),
+        || crate::running::find(&t.tree(), "town/rigs/beta/refinery"),
+    );
+}

@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A process: pid and start time (`/proc/<pid>/stat` field 22), so a reused pid is not it.
-type Proc = (u32, u64);
+pub(crate) type Proc = (u32, u64);
 
 fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -37,7 +37,7 @@ fn alive(p: Proc) -> bool {
 
 /// Processes working inside `root` (by their current directory) whose command line starts
 /// with `prefix`: the agents' and gates' `sleep`s of this town, not of another test's.
-fn in_town(root: &Path, prefix: &str) -> Vec<Proc> {
+pub(crate) fn in_town(root: &Path, prefix: &str) -> Vec<Proc> {
     let root = root.canonicalize().expect("the town's root");
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -67,7 +67,7 @@ fn describe(pid: u32) -> String {
 }
 
 /// Set `[run] shutdown_timeout` in town.toml.
-fn shutdown_timeout(town: &TestTown, value: &str) {
+pub(crate) fn shutdown_timeout(town: &TestTown, value: &str) {
     let path = town.root.join("town.toml");
     let text = std::fs::read_to_string(&path).expect("town.toml");
     let mut out = String::new();

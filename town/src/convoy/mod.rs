@@ -264,9 +264,12 @@ pub enum Feed {
 /// The deacon's plan for stranded convoys: each ready bead nobody holds goes to the rig it
 /// belongs to — the rig whose prefix its id has, else the rig whose prefix the convoy's id has
 /// (a sling into a rig makes its convoy with the rig's prefix), else the town's only rig — or,
-/// when none fits, is told to the mayor.
+/// when none fits, is told to the mayor. A rig whose rig.toml is broken is left out (it cannot
+/// take work), and then no bead goes to "the only rig" by default.
 pub fn feed_plan(ledger: &Ledger, town: &crate::town::Town) -> Result<Vec<Feed>> {
-    let rigs = crate::rig::Rig::list(town)?;
+    let all = crate::rig::Rig::list_each(town)?;
+    let broken = all.iter().any(|(_, rig)| rig.is_err());
+    let rigs: Vec<crate::rig::Rig> = all.into_iter().filter_map(|(_, rig)| rig.ok()).collect();
     let rig_by_prefix = |id: &str| {
         rigs.iter()
             .filter(|r| gastown_beads::id::has_prefix(id, &r.config.prefix))
@@ -279,7 +282,7 @@ pub fn feed_plan(ledger: &Ledger, town: &crate::town::Town) -> Result<Vec<Feed>>
             let rig = rig_by_prefix(&bead)
                 .or_else(|| rig_by_prefix(&s.convoy))
                 .or_else(|| match rigs.as_slice() {
-                    [only] => Some(only.name().to_string()),
+                    [only] if !broken => Some(only.name().to_string()),
                     _ => None,
                 });
             plan.push(match rig {

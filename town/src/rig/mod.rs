@@ -94,6 +94,24 @@ impl Rig {
         })
     }
 
+    /// Every rig of `town` one by one, sorted by its directory's name: a rig whose config is bad
+    /// is an error of its own (naming its file) and never hides the others, so one broken
+    /// rig.toml does not stop the town's other rigs.
+    pub fn list_each(town: &Town) -> Result<Vec<(String, Result<Rig>)>> {
+        let entries = fs::read_dir(&town.root).map_err(|e| RigError::io("list", &town.root, e))?;
+        let mut rigs = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| RigError::io("list", &town.root, e))?;
+            let dir = entry.path();
+            if dir.join(RIG_CONFIG_FILE).is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                rigs.push((name, Rig::from_dir(&dir)));
+            }
+        }
+        rigs.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(rigs)
+    }
+
     /// Every rig of `town`, sorted by name. A rig with a bad config is an error naming its file.
     pub fn list(town: &Town) -> Result<Vec<Rig>> {
         let entries = fs::read_dir(&town.root).map_err(|e| RigError::io("list", &town.root, e))?;

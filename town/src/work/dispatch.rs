@@ -66,7 +66,7 @@ pub fn dispatch_queue<L: LedgerSteps>(
 }
 
 /// The oldest open work bead in `rig`'s dispatch queue (by priority, then age).
-fn next_queued(ledger: &Ledger, rig: &str) -> Result<Option<String>> {
+pub fn next_queued(ledger: &Ledger, rig: &str) -> Result<Option<String>> {
     let mut queued = ledger.list(&ListFilter {
         label: Some(queue_label(rig)),
         ..ListFilter::default()
