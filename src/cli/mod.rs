@@ -22,6 +22,7 @@ mod mol;
 mod mq;
 mod rig;
 mod routed;
+mod status;
 mod work;
 
 use anyhow::{Result, bail};
@@ -194,6 +195,13 @@ pub enum Command {
     },
     /// Run the town's supervisor in the foreground (Ctrl-C stops it).
     Run(crate::run::RunArgs),
+    /// The town at a glance: what needs you first, rigs, agents and their hooks, convoys, the
+    /// merge queue, escalations, your mail (with or without `gastown run`).
+    Status {
+        /// Print it as JSON (stable: fields are only ever added; see docs/status.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// The live supervision tree.
     Actors(agents::ActorsArgs),
     /// One actor and its recent supervision events.
@@ -364,6 +372,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         ),
         Command::Demo { args, .. } => crate::demo::run(args),
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
+        Command::Status { json } => status::run(&find_town(&cli.town)?, json),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
         Command::Actor { target, json } => agents::actor(&find_town(&cli.town)?, target, json),
         Command::Peek { agent, lines, json } => {

@@ -104,5 +104,6 @@ fn reply_name(reply: &TownReply) -> &'static str {
         TownReply::Escalation(_) => "escalation",
         TownReply::Dogs(_) => "dogs",
         TownReply::DogRan(_) => "dog-ran",
+        TownReply::Status(_) => "status",
     }
 }

@@ -100,6 +100,9 @@ pub enum TownRequest {
     /// From an agent's session (`gastown hook session-start`, Claude Code's SessionStart hook):
     /// its runtime's own session id, recorded on its running session for `gastown seance`.
     RuntimeSession { id: String },
+    /// The town at a glance (`gastown status`): what the ledger knows, with the live tree laid
+    /// over it.
+    Status,
 }
 
 /// One town reply: a typed answer per family, for the CLI to render.
@@ -152,6 +155,8 @@ pub enum TownReply {
     Dogs(#[serde(with = "as_json")] Vec<gastown_town::dogs::DogReport>),
     /// Answer to [`TownRequest::DogRun`]: the dog's report after the run.
     DogRan(#[serde(with = "as_json")] gastown_town::dogs::DogReport),
+    /// Answer to [`TownRequest::Status`].
+    Status(#[serde(with = "as_json")] Box<gastown_town::status::TownStatus>),
 }
 
 /// A git commit of the ledger.

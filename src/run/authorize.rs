@@ -49,6 +49,7 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         | TownRequest::AttachEnd { .. }
         | TownRequest::Escalate(_)
         | TownRequest::Dogs
+        | TownRequest::Status
         | TownRequest::RuntimeSession { .. } => Ok(()),
     }
 }

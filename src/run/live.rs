@@ -30,6 +30,7 @@ impl TownHandler {
     ) -> Result<TownReply, WireError> {
         match request {
             TownRequest::Actors => self.actors().await,
+            TownRequest::Status => self.status(caller).await,
             TownRequest::Actor { target } => self.actor(&target).await,
             TownRequest::Peek { agent, lines } => self.peek(agent, lines).await,
             TownRequest::Nudge { agent, text } => self.nudge(agent, &text).await,
@@ -104,6 +105,70 @@ impl TownHandler {
         let mut tree = self.tree().await?;
         self.fill_unread_mail(&mut tree).await;
         Ok(TownReply::Tree(tree))
+    }
+
+    /// `gastown status`: the ledger's picture ([`gastown_town::status::gather`]), with each
+    /// rig's supervisor and each agent's session as the live tree has them. Only the overseer
+    /// sees the subjects of its own mail.
+    async fn status(&self, caller: &Caller) -> Result<TownReply, WireError> {
+        let town = self.tree.town.clone();
+        let mut status = self
+            .ledger
+            .call("status", move |l| {
+                gastown_town::status::gather(l, &town).map_err(|e| format!("{e:#}"))
+            })
+            .await
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
+            .map_err(|e| err(ErrorCode::Internal, e))?;
+        let tree = self.tree().await?;
+        status.live = true;
+        for rig in &mut status.rigs {
+            let path = names::rig_place(&rig.name).path();
+            rig.running =
+                Some(introspect::find(&tree, &path).is_some_and(|n| n.state == "running"));
+        }
+        let mut roles = HashMap::new();
+        introspect::visit(&tree, &mut |n| {
+            if let Some(identity) = introspect::role_identity(n) {
+                let session = n.children.iter().find(|c| c.path.ends_with("/session"));
+                roles.insert(
+                    identity.address,
+                    (n.state.clone(), session.map(|s| s.state.clone())),
+                );
+            }
+        });
+        for agent in &mut status.agents {
+            agent.session = Some(match roles.get(&agent.address) {
+                None => "not running".to_string(),
+                Some((role, _)) if role != "running" => role.clone(),
+                Some((_, None)) => "no session".to_string(),
+                Some((_, Some(state))) if state != "running" => state.clone(),
+                Some(_) => self.session_activity(&agent.address).await,
+            });
+        }
+        if !matches!(caller, Caller::Overseer) {
+            status.mail.latest.clear();
+        }
+        status.find_attention();
+        Ok(TownReply::Status(Box::new(status)))
+    }
+
+    /// A running session's activity: `idle` (quiet at its prompt), `working`, or `blocked: …`.
+    async fn session_activity(&self, address: &str) -> String {
+        let Ok(identity) = AgentIdentity::parse(address) else {
+            return "unknown".to_string();
+        };
+        let Some(session) = registry::session(&identity) else {
+            return "restarting".to_string();
+        };
+        match client::snapshot(&session).await {
+            Ok(snapshot) => match snapshot.blocked {
+                Some(dialog) => format!("blocked: {dialog}"),
+                None if snapshot.idle => "idle".to_string(),
+                None => "working".to_string(),
+            },
+            Err(_) => "restarting".to_string(),
+        }
     }
 
     async fn actor(&self, target: &str) -> Result<TownReply, WireError> {

@@ -27,11 +27,11 @@ use super::stats::StatsSnapshot;
 /// escalations gained `Forward` (a rig's witness agent judges the rig's escalations first) and
 /// their record the judge's fields; the town gained the deacon's dogs (`Dogs`, `DogRun`) and
 /// `RuntimeSession` (a session's runtime session id, for `gastown seance`), session records
-/// their `runtime_session`.
+/// their `runtime_session`. 6: the town gained `Status` (`gastown status`).
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The first frame a client sends.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

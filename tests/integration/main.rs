@@ -32,6 +32,7 @@ mod rework;
 mod rig;
 mod run;
 mod running;
+mod status;
 mod steps;
 #[path = "../support/corpus.rs"]
 mod support;

@@ -52,6 +52,7 @@ pub mod record;
 pub mod refinery;
 pub mod rig;
 pub mod runtimes;
+pub mod status;
 pub mod steps;
 #[cfg(test)]
 mod testing;

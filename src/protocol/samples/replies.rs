@@ -40,7 +40,84 @@ pub fn replies() -> Vec<TownReply> {
     };
     all.push(TownReply::Dogs(vec![dog.clone()]));
     all.push(TownReply::DogRan(dog));
+    all.push(TownReply::Status(Box::new(status())));
     all
+}
+
+fn status() -> gastown_town::status::TownStatus {
+    use gastown_town::status::*;
+    TownStatus {
+        town: s("/home/me/town"),
+        at: s("2026-01-02T03:04:05Z"),
+        live: true,
+        attention: vec![Attention {
+            level: s("high"),
+            what: s("alpha/crew/max waits on a dialog: trust: Do you trust this folder?"),
+            command: s("gastown attach alpha/crew/max"),
+        }],
+        rigs: vec![RigStatus {
+            name: s("alpha"),
+            problem: None,
+            polecats: 2,
+            working: 1,
+            idle: 1,
+            stuck: 0,
+            queued: 3,
+            merge_requests: 1,
+            last_landing: Some(Landing {
+                mr: s("gt-mr1"),
+                bead: s("gt-abc"),
+                at: s("2026-01-02T03:04:05Z"),
+            }),
+            running: Some(true),
+        }],
+        agents: vec![AgentStatus {
+            address: s("alpha/polecats/nux"),
+            role: s("polecat"),
+            rig: s("alpha"),
+            state: s("working"),
+            stuck: None,
+            hook: Some(Hooked {
+                id: s("gt-abc"),
+                title: s("Add a greeting"),
+            }),
+            runtime: Some(s("claude")),
+            unread: 1,
+            dnd: false,
+            session: Some(s("working")),
+        }],
+        convoys: vec![ConvoyStatus {
+            id: s("gt-cv1"),
+            name: s("Greetings"),
+            closed: 1,
+            total: 2,
+        }],
+        merge_queue: vec![QueuedMr {
+            id: s("gt-mr2"),
+            rig: s("alpha"),
+            bead: s("gt-def"),
+            worker: s("alpha/polecats/slit"),
+            state: s("queued"),
+            retries: 0,
+        }],
+        escalations: vec![EscalationStatus {
+            id: s("gt-esc"),
+            severity: s("low"),
+            state: s("acked"),
+            source: s("deacon"),
+            message: s("a small thing"),
+            raised_at: s("2026-01-02T03:04:05Z"),
+            count: 1,
+        }],
+        mail: MailStatus {
+            unread: 1,
+            latest: vec![MailLine {
+                id: s("gt-m1"),
+                from: s("mayor"),
+                subject: s("Convoy halfway"),
+            }],
+        },
+    }
 }
 
 fn escalation() -> Escalation {

@@ -87,6 +87,7 @@ pub fn requests() -> Vec<TownRequest> {
     all.push(TownRequest::DogRun {
         name: s("checkpoint"),
     });
+    all.push(TownRequest::Status);
     all
 }
 

@@ -12,7 +12,7 @@ mod notify;
 mod progress;
 
 pub use notify::{ConvoyLanded, announce, on_bead_closed, run_notify_command, sweep};
-pub use progress::{Progress, Tracked, progress};
+pub use progress::{Progress, Tracked, ago, progress};
 
 use anyhow::{Result, bail};
 use gastown_beads::{Bead, DepKind, IssueType, Ledger, ListFilter, NewBead};

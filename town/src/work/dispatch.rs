@@ -67,6 +67,12 @@ pub fn dispatch_queue<L: LedgerSteps>(
 
 /// The oldest open work bead in `rig`'s dispatch queue (by priority, then age).
 pub fn next_queued(ledger: &Ledger, rig: &str) -> Result<Option<String>> {
+    Ok(queued(ledger, rig)?.into_iter().next())
+}
+
+/// Every open work bead waiting in `rig`'s dispatch queue, in the order they go out (priority,
+/// then age).
+pub fn queued(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
     let mut queued = ledger.list(&ListFilter {
         label: Some(queue_label(rig)),
         ..ListFilter::default()
@@ -74,5 +80,5 @@ pub fn next_queued(ledger: &Ledger, rig: &str) -> Result<Option<String>> {
     // Only work goes out: a record labelled into the queue by hand is never handed to a polecat.
     queued.retain(|b| b.status == Status::Open && slingable::is_work(b));
     queued.sort_by(|a, b| (a.priority, &a.created_at).cmp(&(b.priority, &b.created_at)));
-    Ok(queued.into_iter().next().map(|b| b.id))
+    Ok(queued.into_iter().map(|b| b.id).collect())
 }

@@ -1,0 +1,165 @@
+//! `gastown status [--json]`: the town at a glance (`docs/status.md`). With `gastown run` up the
+//! supervisor answers, the live tree laid over the ledger (rigs running, each session working,
+//! idle or blocked); without it the CLI reads the ledger itself and says so. The JSON is the
+//! domain's [`TownStatus`], stable: fields are only ever added.
+
+use super::routed::{self, unexpected};
+use crate::output;
+use crate::protocol::{TownReply, TownRequest};
+use anyhow::Result;
+use gastown_town::Caller;
+use gastown_town::convoy::ago;
+use gastown_town::status::{self, TownStatus};
+use gastown_town::town::Town;
+use std::fmt::Write;
+
+/// Width of a convoy's progress bar.
+const BAR: usize = 20;
+
+/// `gastown status`.
+pub fn run(town: &Town, json: bool) -> Result<()> {
+    let reply = routed::run(town, TownRequest::Status, |ledger, caller| {
+        let mut status = status::gather(ledger, town)?;
+        if !matches!(caller, Caller::Overseer) {
+            status.mail.latest.clear();
+        }
+        Ok(TownReply::Status(Box::new(status)))
+    })?;
+    let TownReply::Status(status) = reply else {
+        return Err(unexpected(&reply));
+    };
+    let text = if json {
+        format!("{}\n", serde_json::to_string_pretty(&status)?)
+    } else {
+        render(&status, gastown_beads::time::now_unix_nanos())
+    };
+    output::text(&text)?;
+    Ok(())
+}
+
+/// The status as a person reads it.
+pub fn render(s: &TownStatus, now: i128) -> String {
+    let mut out = String::new();
+    let since = |at: &str| {
+        gastown_beads::time::parse_rfc3339(at).map_or_else(|| at.to_string(), |t| ago(now, t))
+    };
+    if s.live {
+        let _ = writeln!(out, "Town {} (gastown run is up)", s.town);
+    } else {
+        let _ = writeln!(
+            out,
+            "Town {} — gastown run is not running: what the ledger knows (sessions unknown; start it with `gastown run`)",
+            s.town
+        );
+    }
+    out.push_str("\nNeeds you first:\n");
+    if s.attention.is_empty() {
+        out.push_str("  nothing: all quiet\n");
+    }
+    for a in &s.attention {
+        let _ = writeln!(out, "  [{}] {}\n      → {}", a.level, a.what, a.command);
+    }
+    out.push_str("\nRigs:\n");
+    if s.rigs.is_empty() {
+        out.push_str("  none (add one with `gastown rig add <name> <git-url>`)\n");
+    }
+    for r in &s.rigs {
+        if let Some(problem) = &r.problem {
+            let _ = writeln!(out, "  {:<12} BROKEN: {problem}", r.name);
+            continue;
+        }
+        let running = match r.running {
+            Some(true) => "running",
+            Some(false) => "STOPPED",
+            None => "-",
+        };
+        let landing = r.last_landing.as_ref().map_or_else(
+            || "nothing landed yet".to_string(),
+            |l| format!("last landing {} {} ago", l.bead, since(&l.at)),
+        );
+        let _ = writeln!(
+            out,
+            "  {:<12} {running:<8} polecats {} ({} working, {} idle, {} stuck)  queued {}  merge queue {}  {landing}",
+            r.name, r.polecats, r.working, r.idle, r.stuck, r.queued, r.merge_requests
+        );
+    }
+    out.push_str("\nAgents:\n");
+    if s.agents.is_empty() {
+        out.push_str("  none yet (`gastown sling <bead> <rig>` starts a polecat)\n");
+    }
+    let width = s.agents.iter().map(|a| a.address.len()).max().unwrap_or(0);
+    for a in &s.agents {
+        let hook = a.hook.as_ref().map_or_else(
+            || "hook empty".to_string(),
+            |h| format!("hook {} {:?}", h.id, h.title),
+        );
+        let mut extra = String::new();
+        if let Some(session) = &a.session {
+            let _ = write!(extra, "  session {session}");
+        }
+        if let Some(reason) = &a.stuck {
+            let _ = write!(extra, "  stuck: {}", reason.lines().next().unwrap_or(""));
+        }
+        if a.unread > 0 {
+            let _ = write!(extra, "  {} unread", a.unread);
+        }
+        if a.dnd {
+            extra.push_str("  dnd");
+        }
+        let _ = writeln!(out, "  {:<width$}  {:<9} {hook}{extra}", a.address, a.state);
+    }
+    out.push_str("\nConvoys:\n");
+    if s.convoys.is_empty() {
+        out.push_str("  none open\n");
+    }
+    for c in &s.convoys {
+        let filled = (c.closed * BAR).checked_div(c.total).unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "  {}  [{}{}] {}/{}  {}",
+            c.id,
+            "#".repeat(filled),
+            "-".repeat(BAR - filled),
+            c.closed,
+            c.total,
+            c.name
+        );
+    }
+    out.push_str("\nMerge queue:\n");
+    if s.merge_queue.is_empty() {
+        out.push_str("  empty\n");
+    }
+    for mr in &s.merge_queue {
+        let _ = writeln!(
+            out,
+            "  {}  {:<10} {:<10} {} by {} (tries {})",
+            mr.id, mr.rig, mr.state, mr.bead, mr.worker, mr.retries
+        );
+    }
+    out.push_str("\nEscalations:\n");
+    if s.escalations.is_empty() {
+        out.push_str("  none open\n");
+    }
+    for e in &s.escalations {
+        let _ = writeln!(
+            out,
+            "  {}  {:<8} {:<5} {} ago  {}: {}{}",
+            e.id,
+            e.severity,
+            e.state,
+            since(&e.raised_at),
+            e.source,
+            e.message.lines().next().unwrap_or(""),
+            if e.count > 1 {
+                format!(" (×{})", e.count)
+            } else {
+                String::new()
+            }
+        );
+    }
+    let _ = writeln!(out, "\nMail for the overseer: {} unread", s.mail.unread);
+    for m in &s.mail.latest {
+        let _ = writeln!(out, "  {}  from {}: {}", m.id, m.from, m.subject);
+    }
+    out
+}
