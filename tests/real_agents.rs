@@ -44,6 +44,9 @@ const POLECAT: &str = "alpha/polecats/nux";
 /// The crew member the nudge tests use.
 const CREW: &str = "alpha/crew/max";
 
+/// What the polecat's work writes to `greeting.txt`.
+const GREETING: &str = "hello from the polecat\n";
+
 /// The command that does the work: edit, commit, and show the commit.
 const WORK: &str = "printf 'hello from the polecat\\n' > greeting.txt && git add greeting.txt \
                     && git commit -q -m 'Add a greeting file' && git log --oneline -1";
@@ -229,14 +232,20 @@ impl AgentTown {
 
     /// Wait until the greeting is on origin's main, then check it is there once.
     fn wait_landed(&self) {
+        self.wait_landed_as(GREETING, CYCLE);
+    }
+
+    /// Wait (up to `limit`) until the polecat's commit is on origin's main, then check it is
+    /// there once and that origin's greeting reads `greeting`.
+    fn wait_landed_as(&self, greeting: &str, limit: Duration) {
         let origin = self.origin.clone();
         let landed = || git_in(&origin, &["log", "main", "--format=%s"]);
         let peek = || util::stdout(&self.town().run(&["peek", POLECAT]));
         let start = std::time::Instant::now();
         while !landed().contains(TITLE) {
             assert!(
-                start.elapsed() < CYCLE,
-                "not landed after {CYCLE:?}; origin:\n{}\nthe model saw:\n{}\nthe screen:\n{}\n\
+                start.elapsed() < limit,
+                "not landed after {limit:?}; origin:\n{}\nthe model saw:\n{}\nthe screen:\n{}\n\
                  the supervisor:\n{}",
                 landed(),
                 self.model.transcript(),
@@ -247,7 +256,7 @@ impl AgentTown {
         }
         assert_eq!(
             std::fs::read_to_string(self.origin.join("greeting.txt")).expect("on origin"),
-            "hello from the polecat\n"
+            greeting
         );
         let commits = landed().lines().filter(|s| *s == TITLE).count();
         assert_eq!(commits, 1, "the work is on origin once: {}", landed());
@@ -409,6 +418,155 @@ fn killed_mid_turn_resumes_and_lands(cli: Cli, test: &str) {
         .filter(|c| c.user_text().contains(POLECAT) && c.calls().is_empty())
         .count();
     assert!(fresh >= 2, "a second session: {}", t.model.transcript());
+}
+
+/// What a human pushes to origin's `greeting.txt` while the polecat works: the same file, so
+/// the polecat's branch no longer merges.
+const HUMAN_GREETING: &str = "hello from a human\n";
+
+/// The polecat's script for a merge conflict, on top of [`polecat_script`]:
+/// - prime lists a REWORK mail among the unread (the refinery sent the work back): read it;
+/// - the REWORK says `Rebase your branch onto <target>`: `git rebase <target>`;
+/// - the rebase stops at `Merge conflict in <file>`: keep both sides — the target's version
+///   first, then the polecat's own (`REBASE_HEAD`) — and continue the rebase;
+/// - the rebase is done (the polecat's commit on top): `gastown done` again.
+fn rework_script() -> Script {
+    let base = polecat_script(None);
+    Arc::new(move |conversation: &Conversation| {
+        if conversation.aux {
+            return base(conversation);
+        }
+        let Some((command, output)) = conversation.last_call() else {
+            return base(conversation);
+        };
+        if command == "gastown prime" && output.contains(TITLE) {
+            if let Some(id) = protocol_mail_in(output, "REWORK") {
+                return Reply::Shell(format!("gastown mail read {id}"));
+            }
+            return base(conversation);
+        }
+        if command.starts_with("gastown mail read") {
+            return match output
+                .split("Rebase your branch onto ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+            {
+                Some(target) => Reply::Shell(format!("git rebase {target}")),
+                None => Reply::Text(format!(
+                    "The REWORK says no target to rebase onto: {output}"
+                )),
+            };
+        }
+        if let Some(target) = command.strip_prefix("git rebase ") {
+            let conflicted = output
+                .split("Merge conflict in ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next());
+            return match conflicted {
+                Some(file) => Reply::Shell(format!(
+                    "{{ git show {target}:{file}; git show REBASE_HEAD:{file}; }} > {file} \
+                     && git add {file} && GIT_EDITOR=true git rebase --continue \
+                     && git log --oneline -2"
+                )),
+                None if output.contains("Successfully rebased") => {
+                    Reply::Shell("gastown done".to_string())
+                }
+                None => Reply::Text(format!("The rebase failed: {output}")),
+            };
+        }
+        if command.contains("git rebase --continue") {
+            return if output.contains(TITLE) {
+                Reply::Shell("gastown done".to_string())
+            } else {
+                Reply::Text(format!("The rebase did not finish: {output}"))
+            };
+        }
+        base(conversation)
+    })
+}
+
+/// The id of the first unread protocol mail of `kind` (REWORK, HANDOFF) that `gastown prime`
+/// lists (`- <id> from <sender>: <kind>`).
+fn protocol_mail_in(prime: &str, kind: &str) -> Option<String> {
+    prime.lines().find_map(|line| {
+        let rest = line.trim_start().strip_prefix("- ")?;
+        let (id, rest) = rest.split_once(" from ")?;
+        (rest.trim_end().ends_with(&format!(": {kind}"))).then(|| id.to_string())
+    })
+}
+
+/// A human changes the polecat's file on origin's main after the polecat's branch was cut, so
+/// the refinery's merge conflicts: the work goes back to the polecat (REWORK), its next session
+/// reads why, rebases onto the target resolving the conflict, runs `gastown done` again, and the
+/// work lands on origin with both changes.
+fn conflict_is_reworked_and_lands(cli: Cli, test: &str) {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated(test) {
+        return;
+    }
+    let t = AgentTown::start(cli, &bin, rework_script());
+    let bead = t.sling(cli);
+    // The polecat's worktree is cut (the sling made it) and its session started: a human
+    // pushes the same file to origin's main (a non-bare origin: a commit there is a push).
+    std::fs::write(t.origin.join("greeting.txt"), HUMAN_GREETING).expect("the human's edit");
+    git_in(&t.origin, &["add", "greeting.txt"]);
+    git_in(&t.origin, &["commit", "-q", "-m", "A human's greeting"]);
+    t.wait_landed_as(&format!("{HUMAN_GREETING}{GREETING}"), 2 * CYCLE);
+    let calls: Vec<String> = t
+        .model
+        .replies()
+        .into_iter()
+        .filter_map(|r| match r {
+            Reply::Shell(command) => Some(command),
+            Reply::Text(_) => None,
+        })
+        .collect();
+    let done = calls.iter().filter(|c| *c == "gastown done").count();
+    assert!(
+        done >= 2 && calls.iter().any(|c| c == "git rebase main"),
+        "done, the REWORK read, a rebase onto main, done again: {calls:#?}"
+    );
+    // The conflict was the refinery's (the REWORK named the file), and the rebase met it.
+    let saw = |needle: &str| {
+        t.model.turns().iter().any(|c| {
+            c.last_call()
+                .is_some_and(|(_, output)| output.contains(needle))
+        })
+    };
+    assert!(
+        saw("conflicts in greeting.txt") && saw("Merge conflict in greeting.txt"),
+        "{}",
+        t.model.transcript()
+    );
+    // The REWORK re-slung the bead: a session of its own (not the conversation that made the
+    // first commit) primed, read it and rebased.
+    let reworked = t.model.turns().into_iter().any(|c| {
+        let calls = c.calls();
+        calls.first() == Some(&"gastown prime")
+            && calls.contains(&"git rebase main")
+            && !calls.contains(&WORK)
+    });
+    assert!(reworked, "{}", t.model.transcript());
+    let log = git_in(&t.origin, &["log", "main", "--format=%s"]);
+    assert!(
+        log.contains("A human's greeting"),
+        "the human's commit kept: {log}"
+    );
+    let bead_now: serde_json::Value =
+        serde_json::from_str(&t.town().ok(&["bead", "show", &bead, "--json"])).expect("JSON");
+    assert_eq!(bead_now["status"], "closed", "{bead_now}");
+}
+
+#[test]
+fn claude_code_conflict_is_reworked_and_lands() {
+    conflict_is_reworked_and_lands(Cli::Claude, "claude_code_conflict_is_reworked_and_lands");
+}
+
+#[test]
+fn codex_conflict_is_reworked_and_lands() {
+    conflict_is_reworked_and_lands(Cli::Codex, "codex_conflict_is_reworked_and_lands");
 }
 
 #[test]
