@@ -569,6 +569,83 @@ fn codex_conflict_is_reworked_and_lands() {
     conflict_is_reworked_and_lands(Cli::Codex, "codex_conflict_is_reworked_and_lands");
 }
 
+/// The note the first session hands off with, and what marks it.
+const HANDOFF_NOTE: &str = "HANDOFF-4c1e: context is full, the greeting is still to write";
+
+/// The polecat's script for a handoff, on top of [`polecat_script`]: a session that has not
+/// been handed the note (its prompts do not carry it) primes and, seeing work on its hook,
+/// hands off with the note instead of working; one that was handed it works the hook.
+fn handoff_script() -> Script {
+    let base = polecat_script(None);
+    Arc::new(move |conversation: &Conversation| {
+        if conversation.aux {
+            return base(conversation);
+        }
+        let handed = conversation.user_text().contains("HANDOFF-4c1e");
+        match conversation.last_call() {
+            Some((command, output))
+                if command == "gastown prime" && output.contains(TITLE) && !handed =>
+            {
+                Reply::Shell(format!("gastown handoff -m '{HANDOFF_NOTE}'"))
+            }
+            Some((command, output)) if command.starts_with("gastown handoff") => {
+                Reply::Text(format!("Handed off: {output}"))
+            }
+            _ => base(conversation),
+        }
+    })
+}
+
+/// `gastown handoff` ends the session and a fresh one of the same runtime takes the same hook:
+/// its first prompt carries the note (the HANDOFF mail its UserPromptSubmit hook brings), and it
+/// works the hook and lands.
+#[test]
+fn claude_code_hands_off_to_a_fresh_session() {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated("claude_code_hands_off_to_a_fresh_session") {
+        return;
+    }
+    let t = AgentTown::start(Cli::Claude, &bin, handoff_script());
+    let bead = t.sling(Cli::Claude);
+    t.wait_landed();
+    let turns = t.model.turns();
+    let handoffs = t
+        .model
+        .replies()
+        .into_iter()
+        .filter(|r| matches!(r, Reply::Shell(c) if c.starts_with("gastown handoff")))
+        .count();
+    assert_eq!(handoffs, 1, "one handoff: {}", t.model.transcript());
+    // The successor's first prompt (a conversation with no call yet) carries the note and the
+    // hook, and that session is the one that did the work.
+    let first = turns
+        .iter()
+        .find(|c| c.calls().is_empty() && c.user_text().contains("HANDOFF-4c1e"))
+        .unwrap_or_else(|| panic!("no first prompt with the note: {}", t.model.transcript()));
+    assert!(
+        first.user_text().contains(HANDOFF_NOTE) && first.user_text().contains(&bead),
+        "{}",
+        first.user_text()
+    );
+    assert!(
+        turns.iter().any(|c| c.user_text().contains("HANDOFF-4c1e")
+            && c.calls().contains(&WORK)
+            && !c
+                .calls()
+                .iter()
+                .any(|call| call.starts_with("gastown handoff"))),
+        "the successor worked the hook: {}",
+        t.model.transcript()
+    );
+    // Two sessions on record: the one that handed off, and the one that landed.
+    let seance: serde_json::Value =
+        serde_json::from_str(&t.town().ok(&["seance", POLECAT, "--json"])).expect("JSON");
+    let sessions = seance["sessions"].as_array().map_or(0, Vec::len);
+    assert!(sessions >= 2, "{seance}");
+}
+
 #[test]
 fn claude_code_lands_a_polecat_cycle_and_takes_a_nudge() {
     cycle_lands(
