@@ -781,10 +781,10 @@ fn mail_id_in(prompt: &str) -> Option<String> {
     told.map(str::to_string).or_else(listed)
 }
 
-/// A Claude Code crew member idle at its prompt after its first turn (prime: an empty hook),
+/// A crew member of `cli` idle at its prompt after its first turn (prime: an empty hook),
 /// with `[run]` settings `run` added to town.toml.
-fn idle_claude_crew(bin: &Path, run: &str) -> AgentTown {
-    let t = AgentTown::start_with(Cli::Claude, bin, crew_script(), |town, _| {
+fn idle_crew(cli: Cli, bin: &Path, run: &str) -> AgentTown {
+    let t = AgentTown::start_with(cli, bin, crew_script(), |town, _| {
         if !run.is_empty() {
             let path = town.root.join("town.toml");
             let text = std::fs::read_to_string(&path).expect("town.toml");
@@ -797,7 +797,7 @@ fn idle_claude_crew(bin: &Path, run: &str) -> AgentTown {
         }
     });
     t.town()
-        .ok(&["agent", "spawn", CREW, "--runtime", "claude"]);
+        .ok(&["agent", "spawn", CREW, "--runtime", cli.runtime()]);
     t.model
         .wait_for("the crew member idle", Duration::from_secs(60), |log| {
             log.iter().any(
@@ -868,7 +868,7 @@ fn claude_code_idle_takes_mail_as_a_turn() {
     if agent_clis::ran_isolated("claude_code_idle_takes_mail_as_a_turn") {
         return;
     }
-    let t = idle_claude_crew(&bin, "mail_announce_after = \"1s\"");
+    let t = idle_crew(Cli::Claude, &bin, "mail_announce_after = \"1s\"");
     let body = "MAILBODY-51d2: the standup moves to noon";
     let id = send_mail(&t, &[], "Standup", body);
     wait_mail_read(&t, body);
@@ -898,7 +898,7 @@ fn claude_code_busy_takes_mail_at_its_next_turn() {
     if agent_clis::ran_isolated("claude_code_busy_takes_mail_at_its_next_turn") {
         return;
     }
-    let t = idle_claude_crew(&bin, "mail_announce_after = \"10m\"");
+    let t = idle_crew(Cli::Claude, &bin, "mail_announce_after = \"10m\"");
     let release = t.town().root.join("release-the-turn");
     t.town()
         .ok(&["nudge", CREW, &format!("{BUSY} {}", release.display())]);
@@ -938,18 +938,41 @@ fn claude_code_busy_takes_mail_at_its_next_turn() {
     assert!(mail_labels(&t, &id).contains("delivered"));
 }
 
-/// Urgent mail to an idle Claude Code is typed in as a turn of its own: the notice is submitted
-/// (not left in the input line for the next input to be glued onto), once, and the mail is
-/// `delivered` after that turn.
+/// Mail to an idle Codex (no hooks: every notice is typed in) is a turn of its own once the
+/// session is idle: one notice naming the mail, which the agent reads; `delivered` after that
+/// turn.
 #[test]
-fn claude_code_urgent_mail_is_a_turn_of_its_own() {
+fn codex_idle_takes_mail_as_a_turn() {
     let Some(bin) = agent_clis::agent_bin() else {
         return;
     };
-    if agent_clis::ran_isolated("claude_code_urgent_mail_is_a_turn_of_its_own") {
+    if agent_clis::ran_isolated("codex_idle_takes_mail_as_a_turn") {
         return;
     }
-    let t = idle_claude_crew(&bin, "mail_announce_after = \"10m\"");
+    let t = idle_crew(Cli::Codex, &bin, "");
+    let body = "MAILBODY-3f17: the standup moves to noon";
+    let id = send_mail(&t, &[], "Standup", body);
+    wait_mail_read(&t, body);
+    let told = prompts_with(&t, "mail from overseer: Standup");
+    assert!(
+        told.len() == 1 && told[0].contains(&format!("gastown mail read {id}")),
+        "told once, naming the mail: {}",
+        t.model.transcript()
+    );
+    assert!(mail_labels(&t, &id).contains("delivered"));
+}
+
+/// Urgent mail to an idle agent is typed in as a turn of its own: the notice is submitted (not
+/// left in the input line for the next input to be glued onto), once, and the mail is
+/// `delivered` after that turn; a nudge after it is a turn of its own too.
+fn urgent_mail_is_a_turn_of_its_own(cli: Cli, test: &str) {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated(test) {
+        return;
+    }
+    let t = idle_crew(cli, &bin, "mail_announce_after = \"10m\"");
     let body = "MAILBODY-c90b: stop the deploy";
     let id = send_mail(&t, &["--urgent"], "Deploy", body);
     wait_mail_read(&t, body);
@@ -967,4 +990,14 @@ fn claude_code_urgent_mail_is_a_turn_of_its_own() {
         nudged.len() == 1 && !nudged[0].contains("URGENT") && !urgent[0].contains("PING"),
         "nothing glued: {urgent:?} {nudged:?}"
     );
+}
+
+#[test]
+fn claude_code_urgent_mail_is_a_turn_of_its_own() {
+    urgent_mail_is_a_turn_of_its_own(Cli::Claude, "claude_code_urgent_mail_is_a_turn_of_its_own");
+}
+
+#[test]
+fn codex_urgent_mail_is_a_turn_of_its_own() {
+    urgent_mail_is_a_turn_of_its_own(Cli::Codex, "codex_urgent_mail_is_a_turn_of_its_own");
 }
