@@ -572,9 +572,12 @@ fn codex_conflict_is_reworked_and_lands() {
 /// The note the first session hands off with, and what marks it.
 const HANDOFF_NOTE: &str = "HANDOFF-4c1e: context is full, the greeting is still to write";
 
-/// The polecat's script for a handoff, on top of [`polecat_script`]: a session that has not
-/// been handed the note (its prompts do not carry it) primes and, seeing work on its hook,
-/// hands off with the note instead of working; one that was handed it works the hook.
+/// The polecat's script for a handoff, on top of [`polecat_script`]:
+/// - prime shows work on the hook and the session was handed the note in its prompt (Claude's
+///   UserPromptSubmit hook brings the HANDOFF mail): work the hook;
+/// - prime lists a HANDOFF mail but the prompt did not carry it (Codex: no hooks): read it;
+/// - the HANDOFF read: work the hook (the note says it is still to do);
+/// - prime shows work and no handoff: hand off with the note instead of working.
 fn handoff_script() -> Script {
     let base = polecat_script(None);
     Arc::new(move |conversation: &Conversation| {
@@ -583,10 +586,19 @@ fn handoff_script() -> Script {
         }
         let handed = conversation.user_text().contains("HANDOFF-4c1e");
         match conversation.last_call() {
+            Some((command, output)) if command == "gastown prime" && output.contains(TITLE) => {
+                if handed {
+                    base(conversation)
+                } else if let Some(id) = protocol_mail_in(output, "HANDOFF") {
+                    Reply::Shell(format!("gastown mail read {id}"))
+                } else {
+                    Reply::Shell(format!("gastown handoff -m '{HANDOFF_NOTE}'"))
+                }
+            }
             Some((command, output))
-                if command == "gastown prime" && output.contains(TITLE) && !handed =>
+                if command.starts_with("gastown mail read") && output.contains(HANDOFF_NOTE) =>
             {
-                Reply::Shell(format!("gastown handoff -m '{HANDOFF_NOTE}'"))
+                Reply::Shell(WORK.to_string())
             }
             Some((command, output)) if command.starts_with("gastown handoff") => {
                 Reply::Text(format!("Handed off: {output}"))
@@ -596,19 +608,18 @@ fn handoff_script() -> Script {
     })
 }
 
-/// `gastown handoff` ends the session and a fresh one of the same runtime takes the same hook:
-/// its first prompt carries the note (the HANDOFF mail its UserPromptSubmit hook brings), and it
-/// works the hook and lands.
-#[test]
-fn claude_code_hands_off_to_a_fresh_session() {
+/// `gastown handoff` ends the session and a fresh one of the same runtime takes the same hook
+/// and the note — Claude Code's in its first prompt (the HANDOFF mail its UserPromptSubmit hook
+/// brings), Codex's from the HANDOFF that `gastown prime` lists — and works the hook and lands.
+fn hands_off_to_a_fresh_session(cli: Cli, test: &str) {
     let Some(bin) = agent_clis::agent_bin() else {
         return;
     };
-    if agent_clis::ran_isolated("claude_code_hands_off_to_a_fresh_session") {
+    if agent_clis::ran_isolated(test) {
         return;
     }
-    let t = AgentTown::start(Cli::Claude, &bin, handoff_script());
-    let bead = t.sling(Cli::Claude);
+    let t = AgentTown::start(cli, &bin, handoff_script());
+    let bead = t.sling(cli);
     t.wait_landed();
     let turns = t.model.turns();
     let handoffs = t
@@ -618,19 +629,29 @@ fn claude_code_hands_off_to_a_fresh_session() {
         .filter(|r| matches!(r, Reply::Shell(c) if c.starts_with("gastown handoff")))
         .count();
     assert_eq!(handoffs, 1, "one handoff: {}", t.model.transcript());
-    // The successor's first prompt (a conversation with no call yet) carries the note and the
-    // hook, and that session is the one that did the work.
-    let first = turns
-        .iter()
-        .find(|c| c.calls().is_empty() && c.user_text().contains("HANDOFF-4c1e"))
-        .unwrap_or_else(|| panic!("no first prompt with the note: {}", t.model.transcript()));
+    if cli == Cli::Claude {
+        // The successor's first prompt (a conversation with no call yet) carries the note and
+        // the hook.
+        let first = turns
+            .iter()
+            .find(|c| c.calls().is_empty() && c.user_text().contains("HANDOFF-4c1e"))
+            .unwrap_or_else(|| panic!("no first prompt with the note: {}", t.model.transcript()));
+        assert!(
+            first.user_text().contains(HANDOFF_NOTE) && first.user_text().contains(&bead),
+            "{}",
+            first.user_text()
+        );
+    }
+    // The session that did the work had the note (in its prompt, or read from its inbox) and
+    // is not the one that handed off.
+    let noted = |c: &Conversation| {
+        c.user_text().contains(HANDOFF_NOTE)
+            || c.turns
+                .iter()
+                .any(|t| matches!(t, fake_model::Turn::Result { output, .. } if output.contains(HANDOFF_NOTE)))
+    };
     assert!(
-        first.user_text().contains(HANDOFF_NOTE) && first.user_text().contains(&bead),
-        "{}",
-        first.user_text()
-    );
-    assert!(
-        turns.iter().any(|c| c.user_text().contains("HANDOFF-4c1e")
+        turns.iter().any(|c| noted(c)
             && c.calls().contains(&WORK)
             && !c
                 .calls()
@@ -644,6 +665,16 @@ fn claude_code_hands_off_to_a_fresh_session() {
         serde_json::from_str(&t.town().ok(&["seance", POLECAT, "--json"])).expect("JSON");
     let sessions = seance["sessions"].as_array().map_or(0, Vec::len);
     assert!(sessions >= 2, "{seance}");
+}
+
+#[test]
+fn claude_code_hands_off_to_a_fresh_session() {
+    hands_off_to_a_fresh_session(Cli::Claude, "claude_code_hands_off_to_a_fresh_session");
+}
+
+#[test]
+fn codex_hands_off_to_a_fresh_session() {
+    hands_off_to_a_fresh_session(Cli::Codex, "codex_hands_off_to_a_fresh_session");
 }
 
 #[test]
