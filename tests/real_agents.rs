@@ -1,12 +1,17 @@
 //! The real agent CLIs — Claude Code and Codex, from npm — driven through `gastown run` against
 //! a scripted model on loopback (`support/fake_model`): a polecat is slung a bead, primes, edits,
 //! commits, runs `gastown done`, and the refinery lands the work on the rig's origin; it takes a
-//! nudge as a turn; killed mid-turn, its next session resumes the hook and lands; behind a
-//! dialog nobody may answer, it is shown blocked and escalated; `gastown seance` resumes an ended
-//! session by the runtime's own id; mail to an idle, a busy and (urgent) an idle Claude Code
-//! arrives as turns.
+//! nudge as a turn; killed mid-turn, its next session resumes the hook and lands; a human's
+//! conflicting push to origin sends its work back (REWORK), and its next session reads why,
+//! rebases resolving the conflict and lands both changes; `gastown handoff` gives the hook and
+//! the note to a fresh session, which lands; behind a dialog nobody may answer, it is shown
+//! blocked and escalated; `gastown seance` resumes an ended session by the runtime's own id;
+//! mail to an idle, a busy (Claude Code: held for its hook) and, urgent, an idle crew member
+//! arrives as turns. Each scenario runs under both CLIs unless it is about a Claude Code hook
+//! or dialog.
 //!
-//! Run them alone with `cargo test --test real_agents` (a few minutes). They need the CLIs in
+//! Run them alone with `cargo test --test real_agents` (the 14 take about a minute once built,
+//! two at a time on two cores; each is a few seconds to a minute alone). They need the CLIs in
 //! the agent cache (`support/agent_clis.rs`: installed with npm when missing; skipped, saying
 //! why, when that cannot be done — failed instead under `GASTOWN_REQUIRE_AGENTS=1`, as in CI).
 //! As root each test runs in its own network namespace.
