@@ -268,6 +268,18 @@ impl AgentTown {
     }
 }
 
+/// Every shell command the model asked for, in order.
+fn shell_calls(model: &FakeModel) -> Vec<String> {
+    model
+        .replies()
+        .into_iter()
+        .filter_map(|r| match r {
+            Reply::Shell(command) => Some(command),
+            Reply::Text(_) => None,
+        })
+        .collect()
+}
+
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
@@ -286,15 +298,7 @@ fn cycle_lands(cli: Cli, test: &str) {
     let bead = t.sling(cli);
     t.wait_landed();
     // What the model asked the CLI to run (the last call's result may still be on its way).
-    let calls: Vec<String> = t
-        .model
-        .replies()
-        .into_iter()
-        .filter_map(|r| match r {
-            Reply::Shell(command) => Some(command),
-            Reply::Text(_) => None,
-        })
-        .collect();
+    let calls = shell_calls(&t.model);
     for expected in ["gastown prime", WORK, "gastown done"] {
         assert!(
             calls.iter().any(|c| c == expected),
@@ -519,15 +523,7 @@ fn conflict_is_reworked_and_lands(cli: Cli, test: &str) {
     git_in(&t.origin, &["add", "greeting.txt"]);
     git_in(&t.origin, &["commit", "-q", "-m", "A human's greeting"]);
     t.wait_landed_as(&format!("{HUMAN_GREETING}{GREETING}"), 2 * CYCLE);
-    let calls: Vec<String> = t
-        .model
-        .replies()
-        .into_iter()
-        .filter_map(|r| match r {
-            Reply::Shell(command) => Some(command),
-            Reply::Text(_) => None,
-        })
-        .collect();
+    let calls = shell_calls(&t.model);
     let done = calls.iter().filter(|c| *c == "gastown done").count();
     assert!(
         done >= 2 && calls.iter().any(|c| c == "git rebase main"),
@@ -627,11 +623,9 @@ fn hands_off_to_a_fresh_session(cli: Cli, test: &str) {
     let bead = t.sling(cli);
     t.wait_landed();
     let turns = t.model.turns();
-    let handoffs = t
-        .model
-        .replies()
-        .into_iter()
-        .filter(|r| matches!(r, Reply::Shell(c) if c.starts_with("gastown handoff")))
+    let handoffs = shell_calls(&t.model)
+        .iter()
+        .filter(|c| c.starts_with("gastown handoff"))
         .count();
     assert_eq!(handoffs, 1, "one handoff: {}", t.model.transcript());
     if cli == Cli::Claude {
