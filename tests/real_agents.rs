@@ -235,6 +235,29 @@ impl AgentTown {
         bead
     }
 
+    /// Wait until `check` holds for the model's log; after `limit`, fail with what the model
+    /// saw, `who`'s screen and session state, and the supervisor's log.
+    fn wait_model(
+        &self,
+        what: &str,
+        who: &str,
+        limit: Duration,
+        check: impl Fn(&[fake_model::Logged]) -> bool,
+    ) {
+        if self.model.holds_within(limit, check) {
+            return;
+        }
+        let session = format!("town/rigs/{who}/session");
+        panic!(
+            "timed out after {limit:?} waiting for {what}; the model saw:\n{}\n{who}'s screen:\n{}\n\
+             its session: {:?}\nthe supervisor:\n{}",
+            self.model.transcript(),
+            util::stdout(&self.town().run(&["peek", who])),
+            self.running.node(&session).map(|n| n["state"].clone()),
+            tail(&self.running.log(), 60)
+        );
+    }
+
     /// Wait until the greeting is on origin's main, then check it is there once.
     fn wait_landed(&self) {
         self.wait_landed_as(GREETING, CYCLE);
@@ -331,21 +354,29 @@ fn cycle_lands(cli: Cli, test: &str) {
     // A nudge to an idle agent (a crew member with nothing on its hook) is a turn of its own.
     t.town()
         .ok(&["agent", "spawn", CREW, "--runtime", cli.runtime()]);
-    t.model
-        .wait_for("the crew member idle", Duration::from_secs(60), |log| {
+    t.wait_model(
+        "the crew member idle",
+        CREW,
+        Duration::from_secs(60),
+        |log| {
             log.iter().any(|r| {
                 r.conversation
                     .as_ref()
                     .is_some_and(|c| c.user_text().contains(CREW))
                     && matches!(&r.reply, Some(Reply::Text(t)) if t.starts_with("My hook is empty"))
             })
-        });
+        },
+    );
     t.town().ok(&["nudge", CREW, NUDGE]);
-    t.model
-        .wait_for("the nudge as a turn", Duration::from_secs(60), |log| {
+    t.wait_model(
+        "the nudge as a turn",
+        CREW,
+        Duration::from_secs(60),
+        |log| {
             log.iter()
                 .any(|r| r.reply == Some(Reply::Text(PONG.to_string())))
-        });
+        },
+    );
 }
 
 /// After the landed polecat's session ended, `gastown seance` knows the runtime's own id of it
@@ -828,12 +859,16 @@ fn idle_crew(cli: Cli, bin: &Path, run: &str) -> AgentTown {
     });
     t.town()
         .ok(&["agent", "spawn", CREW, "--runtime", cli.runtime()]);
-    t.model
-        .wait_for("the crew member idle", Duration::from_secs(60), |log| {
+    t.wait_model(
+        "the crew member idle",
+        CREW,
+        Duration::from_secs(60),
+        |log| {
             log.iter().any(
                 |r| matches!(&r.reply, Some(Reply::Text(t)) if t.starts_with("My hook is empty")),
             )
-        });
+        },
+    );
     t
 }
 
