@@ -1,12 +1,17 @@
 //! The real agent CLIs — Claude Code and Codex, from npm — driven through `gastown run` against
 //! a scripted model on loopback (`support/fake_model`): a polecat is slung a bead, primes, edits,
 //! commits, runs `gastown done`, and the refinery lands the work on the rig's origin; it takes a
-//! nudge as a turn; killed mid-turn, its next session resumes the hook and lands; behind a
-//! dialog nobody may answer, it is shown blocked and escalated; `gastown seance` resumes an ended
-//! session by the runtime's own id; mail to an idle, a busy and (urgent) an idle Claude Code
-//! arrives as turns.
+//! nudge as a turn; killed mid-turn, its next session resumes the hook and lands; a human's
+//! conflicting push to origin sends its work back (REWORK), and its next session reads why,
+//! rebases resolving the conflict and lands both changes; `gastown handoff` gives the hook and
+//! the note to a fresh session, which lands; behind a dialog nobody may answer, it is shown
+//! blocked and escalated; `gastown seance` resumes an ended session by the runtime's own id;
+//! mail to an idle, a busy (Claude Code: held for its hook) and, urgent, an idle crew member
+//! arrives as turns. Each scenario runs under both CLIs unless it is about a Claude Code hook
+//! or dialog.
 //!
-//! Run them alone with `cargo test --test real_agents` (a few minutes). They need the CLIs in
+//! Run them alone with `cargo test --test real_agents` (the 14 take about a minute once built,
+//! two at a time on two cores; each is a few seconds to a minute alone). They need the CLIs in
 //! the agent cache (`support/agent_clis.rs`: installed with npm when missing; skipped, saying
 //! why, when that cannot be done — failed instead under `GASTOWN_REQUIRE_AGENTS=1`, as in CI).
 //! As root each test runs in its own network namespace.
@@ -43,6 +48,9 @@ const POLECAT: &str = "alpha/polecats/nux";
 
 /// The crew member the nudge tests use.
 const CREW: &str = "alpha/crew/max";
+
+/// What the polecat's work writes to `greeting.txt`.
+const GREETING: &str = "hello from the polecat\n";
 
 /// The command that does the work: edit, commit, and show the commit.
 const WORK: &str = "printf 'hello from the polecat\\n' > greeting.txt && git add greeting.txt \
@@ -227,16 +235,45 @@ impl AgentTown {
         bead
     }
 
+    /// Wait until `check` holds for the model's log; after `limit`, fail with what the model
+    /// saw, `who`'s screen and session state, and the supervisor's log.
+    fn wait_model(
+        &self,
+        what: &str,
+        who: &str,
+        limit: Duration,
+        check: impl Fn(&[fake_model::Logged]) -> bool,
+    ) {
+        if self.model.holds_within(limit, check) {
+            return;
+        }
+        let session = format!("town/rigs/{who}/session");
+        panic!(
+            "timed out after {limit:?} waiting for {what}; the model saw:\n{}\n{who}'s screen:\n{}\n\
+             its session: {:?}\nthe supervisor:\n{}",
+            self.model.transcript(),
+            util::stdout(&self.town().run(&["peek", who])),
+            self.running.node(&session).map(|n| n["state"].clone()),
+            tail(&self.running.log(), 60)
+        );
+    }
+
     /// Wait until the greeting is on origin's main, then check it is there once.
     fn wait_landed(&self) {
+        self.wait_landed_as(GREETING, CYCLE);
+    }
+
+    /// Wait (up to `limit`) until the polecat's commit is on origin's main, then check it is
+    /// there once and that origin's greeting reads `greeting`.
+    fn wait_landed_as(&self, greeting: &str, limit: Duration) {
         let origin = self.origin.clone();
         let landed = || git_in(&origin, &["log", "main", "--format=%s"]);
         let peek = || util::stdout(&self.town().run(&["peek", POLECAT]));
         let start = std::time::Instant::now();
         while !landed().contains(TITLE) {
             assert!(
-                start.elapsed() < CYCLE,
-                "not landed after {CYCLE:?}; origin:\n{}\nthe model saw:\n{}\nthe screen:\n{}\n\
+                start.elapsed() < limit,
+                "not landed after {limit:?}; origin:\n{}\nthe model saw:\n{}\nthe screen:\n{}\n\
                  the supervisor:\n{}",
                 landed(),
                 self.model.transcript(),
@@ -247,11 +284,23 @@ impl AgentTown {
         }
         assert_eq!(
             std::fs::read_to_string(self.origin.join("greeting.txt")).expect("on origin"),
-            "hello from the polecat\n"
+            greeting
         );
         let commits = landed().lines().filter(|s| *s == TITLE).count();
         assert_eq!(commits, 1, "the work is on origin once: {}", landed());
     }
+}
+
+/// Every shell command the model asked for, in order.
+fn shell_calls(model: &FakeModel) -> Vec<String> {
+    model
+        .replies()
+        .into_iter()
+        .filter_map(|r| match r {
+            Reply::Shell(command) => Some(command),
+            Reply::Text(_) => None,
+        })
+        .collect()
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -272,15 +321,7 @@ fn cycle_lands(cli: Cli, test: &str) {
     let bead = t.sling(cli);
     t.wait_landed();
     // What the model asked the CLI to run (the last call's result may still be on its way).
-    let calls: Vec<String> = t
-        .model
-        .replies()
-        .into_iter()
-        .filter_map(|r| match r {
-            Reply::Shell(command) => Some(command),
-            Reply::Text(_) => None,
-        })
-        .collect();
+    let calls = shell_calls(&t.model);
     for expected in ["gastown prime", WORK, "gastown done"] {
         assert!(
             calls.iter().any(|c| c == expected),
@@ -313,21 +354,29 @@ fn cycle_lands(cli: Cli, test: &str) {
     // A nudge to an idle agent (a crew member with nothing on its hook) is a turn of its own.
     t.town()
         .ok(&["agent", "spawn", CREW, "--runtime", cli.runtime()]);
-    t.model
-        .wait_for("the crew member idle", Duration::from_secs(60), |log| {
+    t.wait_model(
+        "the crew member idle",
+        CREW,
+        Duration::from_secs(60),
+        |log| {
             log.iter().any(|r| {
                 r.conversation
                     .as_ref()
                     .is_some_and(|c| c.user_text().contains(CREW))
                     && matches!(&r.reply, Some(Reply::Text(t)) if t.starts_with("My hook is empty"))
             })
-        });
+        },
+    );
     t.town().ok(&["nudge", CREW, NUDGE]);
-    t.model
-        .wait_for("the nudge as a turn", Duration::from_secs(60), |log| {
+    t.wait_model(
+        "the nudge as a turn",
+        CREW,
+        Duration::from_secs(60),
+        |log| {
             log.iter()
                 .any(|r| r.reply == Some(Reply::Text(PONG.to_string())))
-        });
+        },
+    );
 }
 
 /// After the landed polecat's session ended, `gastown seance` knows the runtime's own id of it
@@ -409,6 +458,253 @@ fn killed_mid_turn_resumes_and_lands(cli: Cli, test: &str) {
         .filter(|c| c.user_text().contains(POLECAT) && c.calls().is_empty())
         .count();
     assert!(fresh >= 2, "a second session: {}", t.model.transcript());
+}
+
+/// What a human pushes to origin's `greeting.txt` while the polecat works: the same file, so
+/// the polecat's branch no longer merges.
+const HUMAN_GREETING: &str = "hello from a human\n";
+
+/// The polecat's script for a merge conflict, on top of [`polecat_script`]:
+/// - prime lists a REWORK mail among the unread (the refinery sent the work back): read it;
+/// - the REWORK says `Rebase your branch onto <target>`: `git rebase <target>`;
+/// - the rebase stops at `Merge conflict in <file>`: keep both sides — the target's version
+///   first, then the polecat's own (`REBASE_HEAD`) — and continue the rebase;
+/// - the rebase is done (the polecat's commit on top): `gastown done` again.
+fn rework_script() -> Script {
+    let base = polecat_script(None);
+    Arc::new(move |conversation: &Conversation| {
+        if conversation.aux {
+            return base(conversation);
+        }
+        let Some((command, output)) = conversation.last_call() else {
+            return base(conversation);
+        };
+        if command == "gastown prime" && output.contains(TITLE) {
+            if let Some(id) = protocol_mail_in(output, "REWORK") {
+                return Reply::Shell(format!("gastown mail read {id}"));
+            }
+            return base(conversation);
+        }
+        if command.starts_with("gastown mail read") {
+            return match output
+                .split("Rebase your branch onto ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+            {
+                Some(target) => Reply::Shell(format!("git rebase {target}")),
+                None => Reply::Text(format!(
+                    "The REWORK says no target to rebase onto: {output}"
+                )),
+            };
+        }
+        if let Some(target) = command.strip_prefix("git rebase ") {
+            let conflicted = output
+                .split("Merge conflict in ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next());
+            return match conflicted {
+                Some(file) => Reply::Shell(format!(
+                    "{{ git show {target}:{file}; git show REBASE_HEAD:{file}; }} > {file} \
+                     && git add {file} && GIT_EDITOR=true git rebase --continue \
+                     && git log --oneline -2"
+                )),
+                None if output.contains("Successfully rebased") => {
+                    Reply::Shell("gastown done".to_string())
+                }
+                None => Reply::Text(format!("The rebase failed: {output}")),
+            };
+        }
+        if command.contains("git rebase --continue") {
+            return if output.contains(TITLE) {
+                Reply::Shell("gastown done".to_string())
+            } else {
+                Reply::Text(format!("The rebase did not finish: {output}"))
+            };
+        }
+        base(conversation)
+    })
+}
+
+/// The id of the first unread protocol mail of `kind` (REWORK, HANDOFF) that `gastown prime`
+/// lists (`- <id> from <sender>: <kind>`).
+fn protocol_mail_in(prime: &str, kind: &str) -> Option<String> {
+    prime.lines().find_map(|line| {
+        let rest = line.trim_start().strip_prefix("- ")?;
+        let (id, rest) = rest.split_once(" from ")?;
+        (rest.trim_end().ends_with(&format!(": {kind}"))).then(|| id.to_string())
+    })
+}
+
+/// A human changes the polecat's file on origin's main after the polecat's branch was cut, so
+/// the refinery's merge conflicts: the work goes back to the polecat (REWORK), its next session
+/// reads why, rebases onto the target resolving the conflict, runs `gastown done` again, and the
+/// work lands on origin with both changes.
+fn conflict_is_reworked_and_lands(cli: Cli, test: &str) {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated(test) {
+        return;
+    }
+    let t = AgentTown::start(cli, &bin, rework_script());
+    let bead = t.sling(cli);
+    // The polecat's worktree is cut (the sling made it) and its session started: a human
+    // pushes the same file to origin's main (a non-bare origin: a commit there is a push).
+    std::fs::write(t.origin.join("greeting.txt"), HUMAN_GREETING).expect("the human's edit");
+    git_in(&t.origin, &["add", "greeting.txt"]);
+    git_in(&t.origin, &["commit", "-q", "-m", "A human's greeting"]);
+    t.wait_landed_as(&format!("{HUMAN_GREETING}{GREETING}"), 2 * CYCLE);
+    let calls = shell_calls(&t.model);
+    let done = calls.iter().filter(|c| *c == "gastown done").count();
+    assert!(
+        done >= 2 && calls.iter().any(|c| c == "git rebase main"),
+        "done, the REWORK read, a rebase onto main, done again: {calls:#?}"
+    );
+    // The conflict was the refinery's (the REWORK named the file), and the rebase met it.
+    let saw = |needle: &str| {
+        t.model.turns().iter().any(|c| {
+            c.last_call()
+                .is_some_and(|(_, output)| output.contains(needle))
+        })
+    };
+    assert!(
+        saw("conflicts in greeting.txt") && saw("Merge conflict in greeting.txt"),
+        "{}",
+        t.model.transcript()
+    );
+    // The REWORK re-slung the bead: a session of its own (not the conversation that made the
+    // first commit) primed, read it and rebased.
+    let reworked = t.model.turns().into_iter().any(|c| {
+        let calls = c.calls();
+        calls.first() == Some(&"gastown prime")
+            && calls.contains(&"git rebase main")
+            && !calls.contains(&WORK)
+    });
+    assert!(reworked, "{}", t.model.transcript());
+    let log = git_in(&t.origin, &["log", "main", "--format=%s"]);
+    assert!(
+        log.contains("A human's greeting"),
+        "the human's commit kept: {log}"
+    );
+    let bead_now: serde_json::Value =
+        serde_json::from_str(&t.town().ok(&["bead", "show", &bead, "--json"])).expect("JSON");
+    assert_eq!(bead_now["status"], "closed", "{bead_now}");
+}
+
+#[test]
+fn claude_code_conflict_is_reworked_and_lands() {
+    conflict_is_reworked_and_lands(Cli::Claude, "claude_code_conflict_is_reworked_and_lands");
+}
+
+#[test]
+fn codex_conflict_is_reworked_and_lands() {
+    conflict_is_reworked_and_lands(Cli::Codex, "codex_conflict_is_reworked_and_lands");
+}
+
+/// The note the first session hands off with, and what marks it.
+const HANDOFF_NOTE: &str = "HANDOFF-4c1e: context is full, the greeting is still to write";
+
+/// The polecat's script for a handoff, on top of [`polecat_script`]:
+/// - prime shows work on the hook and the session was handed the note in its prompt (Claude's
+///   UserPromptSubmit hook brings the HANDOFF mail): work the hook;
+/// - prime lists a HANDOFF mail but the prompt did not carry it (Codex: no hooks): read it;
+/// - the HANDOFF read: work the hook (the note says it is still to do);
+/// - prime shows work and no handoff: hand off with the note instead of working.
+fn handoff_script() -> Script {
+    let base = polecat_script(None);
+    Arc::new(move |conversation: &Conversation| {
+        if conversation.aux {
+            return base(conversation);
+        }
+        let handed = conversation.user_text().contains("HANDOFF-4c1e");
+        match conversation.last_call() {
+            Some((command, output)) if command == "gastown prime" && output.contains(TITLE) => {
+                if handed {
+                    base(conversation)
+                } else if let Some(id) = protocol_mail_in(output, "HANDOFF") {
+                    Reply::Shell(format!("gastown mail read {id}"))
+                } else {
+                    Reply::Shell(format!("gastown handoff -m '{HANDOFF_NOTE}'"))
+                }
+            }
+            Some((command, output))
+                if command.starts_with("gastown mail read") && output.contains(HANDOFF_NOTE) =>
+            {
+                Reply::Shell(WORK.to_string())
+            }
+            Some((command, output)) if command.starts_with("gastown handoff") => {
+                Reply::Text(format!("Handed off: {output}"))
+            }
+            _ => base(conversation),
+        }
+    })
+}
+
+/// `gastown handoff` ends the session and a fresh one of the same runtime takes the same hook
+/// and the note — Claude Code's in its first prompt (the HANDOFF mail its UserPromptSubmit hook
+/// brings), Codex's from the HANDOFF that `gastown prime` lists — and works the hook and lands.
+fn hands_off_to_a_fresh_session(cli: Cli, test: &str) {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated(test) {
+        return;
+    }
+    let t = AgentTown::start(cli, &bin, handoff_script());
+    let bead = t.sling(cli);
+    t.wait_landed();
+    let turns = t.model.turns();
+    let handoffs = shell_calls(&t.model)
+        .iter()
+        .filter(|c| c.starts_with("gastown handoff"))
+        .count();
+    assert_eq!(handoffs, 1, "one handoff: {}", t.model.transcript());
+    if cli == Cli::Claude {
+        // The successor's first prompt (a conversation with no call yet) carries the note and
+        // the hook.
+        let first = turns
+            .iter()
+            .find(|c| c.calls().is_empty() && c.user_text().contains("HANDOFF-4c1e"))
+            .unwrap_or_else(|| panic!("no first prompt with the note: {}", t.model.transcript()));
+        assert!(
+            first.user_text().contains(HANDOFF_NOTE) && first.user_text().contains(&bead),
+            "{}",
+            first.user_text()
+        );
+    }
+    // The session that did the work had the note (in its prompt, or read from its inbox) and
+    // is not the one that handed off.
+    let noted = |c: &Conversation| {
+        c.user_text().contains(HANDOFF_NOTE)
+            || c.turns
+                .iter()
+                .any(|t| matches!(t, fake_model::Turn::Result { output, .. } if output.contains(HANDOFF_NOTE)))
+    };
+    assert!(
+        turns.iter().any(|c| noted(c)
+            && c.calls().contains(&WORK)
+            && !c
+                .calls()
+                .iter()
+                .any(|call| call.starts_with("gastown handoff"))),
+        "the successor worked the hook: {}",
+        t.model.transcript()
+    );
+    // Two sessions on record: the one that handed off, and the one that landed.
+    let seance: serde_json::Value =
+        serde_json::from_str(&t.town().ok(&["seance", POLECAT, "--json"])).expect("JSON");
+    let sessions = seance["sessions"].as_array().map_or(0, Vec::len);
+    assert!(sessions >= 2, "{seance}");
+}
+
+#[test]
+fn claude_code_hands_off_to_a_fresh_session() {
+    hands_off_to_a_fresh_session(Cli::Claude, "claude_code_hands_off_to_a_fresh_session");
+}
+
+#[test]
+fn codex_hands_off_to_a_fresh_session() {
+    hands_off_to_a_fresh_session(Cli::Codex, "codex_hands_off_to_a_fresh_session");
 }
 
 #[test]
@@ -546,10 +842,10 @@ fn mail_id_in(prompt: &str) -> Option<String> {
     told.map(str::to_string).or_else(listed)
 }
 
-/// A Claude Code crew member idle at its prompt after its first turn (prime: an empty hook),
+/// A crew member of `cli` idle at its prompt after its first turn (prime: an empty hook),
 /// with `[run]` settings `run` added to town.toml.
-fn idle_claude_crew(bin: &Path, run: &str) -> AgentTown {
-    let t = AgentTown::start_with(Cli::Claude, bin, crew_script(), |town, _| {
+fn idle_crew(cli: Cli, bin: &Path, run: &str) -> AgentTown {
+    let t = AgentTown::start_with(cli, bin, crew_script(), |town, _| {
         if !run.is_empty() {
             let path = town.root.join("town.toml");
             let text = std::fs::read_to_string(&path).expect("town.toml");
@@ -562,13 +858,17 @@ fn idle_claude_crew(bin: &Path, run: &str) -> AgentTown {
         }
     });
     t.town()
-        .ok(&["agent", "spawn", CREW, "--runtime", "claude"]);
-    t.model
-        .wait_for("the crew member idle", Duration::from_secs(60), |log| {
+        .ok(&["agent", "spawn", CREW, "--runtime", cli.runtime()]);
+    t.wait_model(
+        "the crew member idle",
+        CREW,
+        Duration::from_secs(60),
+        |log| {
             log.iter().any(
                 |r| matches!(&r.reply, Some(Reply::Text(t)) if t.starts_with("My hook is empty")),
             )
-        });
+        },
+    );
     t
 }
 
@@ -633,7 +933,7 @@ fn claude_code_idle_takes_mail_as_a_turn() {
     if agent_clis::ran_isolated("claude_code_idle_takes_mail_as_a_turn") {
         return;
     }
-    let t = idle_claude_crew(&bin, "mail_announce_after = \"1s\"");
+    let t = idle_crew(Cli::Claude, &bin, "mail_announce_after = \"1s\"");
     let body = "MAILBODY-51d2: the standup moves to noon";
     let id = send_mail(&t, &[], "Standup", body);
     wait_mail_read(&t, body);
@@ -663,7 +963,7 @@ fn claude_code_busy_takes_mail_at_its_next_turn() {
     if agent_clis::ran_isolated("claude_code_busy_takes_mail_at_its_next_turn") {
         return;
     }
-    let t = idle_claude_crew(&bin, "mail_announce_after = \"10m\"");
+    let t = idle_crew(Cli::Claude, &bin, "mail_announce_after = \"10m\"");
     let release = t.town().root.join("release-the-turn");
     t.town()
         .ok(&["nudge", CREW, &format!("{BUSY} {}", release.display())]);
@@ -703,18 +1003,41 @@ fn claude_code_busy_takes_mail_at_its_next_turn() {
     assert!(mail_labels(&t, &id).contains("delivered"));
 }
 
-/// Urgent mail to an idle Claude Code is typed in as a turn of its own: the notice is submitted
-/// (not left in the input line for the next input to be glued onto), once, and the mail is
-/// `delivered` after that turn.
+/// Mail to an idle Codex (no hooks: every notice is typed in) is a turn of its own once the
+/// session is idle: one notice naming the mail, which the agent reads; `delivered` after that
+/// turn.
 #[test]
-fn claude_code_urgent_mail_is_a_turn_of_its_own() {
+fn codex_idle_takes_mail_as_a_turn() {
     let Some(bin) = agent_clis::agent_bin() else {
         return;
     };
-    if agent_clis::ran_isolated("claude_code_urgent_mail_is_a_turn_of_its_own") {
+    if agent_clis::ran_isolated("codex_idle_takes_mail_as_a_turn") {
         return;
     }
-    let t = idle_claude_crew(&bin, "mail_announce_after = \"10m\"");
+    let t = idle_crew(Cli::Codex, &bin, "");
+    let body = "MAILBODY-3f17: the standup moves to noon";
+    let id = send_mail(&t, &[], "Standup", body);
+    wait_mail_read(&t, body);
+    let told = prompts_with(&t, "mail from overseer: Standup");
+    assert!(
+        told.len() == 1 && told[0].contains(&format!("gastown mail read {id}")),
+        "told once, naming the mail: {}",
+        t.model.transcript()
+    );
+    assert!(mail_labels(&t, &id).contains("delivered"));
+}
+
+/// Urgent mail to an idle agent is typed in as a turn of its own: the notice is submitted (not
+/// left in the input line for the next input to be glued onto), once, and the mail is
+/// `delivered` after that turn; a nudge after it is a turn of its own too.
+fn urgent_mail_is_a_turn_of_its_own(cli: Cli, test: &str) {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated(test) {
+        return;
+    }
+    let t = idle_crew(cli, &bin, "mail_announce_after = \"10m\"");
     let body = "MAILBODY-c90b: stop the deploy";
     let id = send_mail(&t, &["--urgent"], "Deploy", body);
     wait_mail_read(&t, body);
@@ -732,4 +1055,14 @@ fn claude_code_urgent_mail_is_a_turn_of_its_own() {
         nudged.len() == 1 && !nudged[0].contains("URGENT") && !urgent[0].contains("PING"),
         "nothing glued: {urgent:?} {nudged:?}"
     );
+}
+
+#[test]
+fn claude_code_urgent_mail_is_a_turn_of_its_own() {
+    urgent_mail_is_a_turn_of_its_own(Cli::Claude, "claude_code_urgent_mail_is_a_turn_of_its_own");
+}
+
+#[test]
+fn codex_urgent_mail_is_a_turn_of_its_own() {
+    urgent_mail_is_a_turn_of_its_own(Cli::Codex, "codex_urgent_mail_is_a_turn_of_its_own");
 }

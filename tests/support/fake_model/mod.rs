@@ -214,15 +214,23 @@ impl FakeModel {
 
     /// Wait until `check` holds for the log, or panic with the transcript after `limit`.
     pub fn wait_for(&self, what: &str, limit: Duration, check: impl Fn(&[Logged]) -> bool) {
+        assert!(
+            self.holds_within(limit, check),
+            "timed out after {limit:?} waiting for {what}; the model saw:\n{}",
+            self.transcript()
+        );
+    }
+
+    /// Whether `check` holds for the log within `limit` (polled every 100 ms).
+    pub fn holds_within(&self, limit: Duration, check: impl Fn(&[Logged]) -> bool) -> bool {
         let start = Instant::now();
         while !check(&self.requests()) {
-            assert!(
-                start.elapsed() < limit,
-                "timed out after {limit:?} waiting for {what}; the model saw:\n{}",
-                self.transcript()
-            );
+            if start.elapsed() >= limit {
+                return false;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
+        true
     }
 }
 
