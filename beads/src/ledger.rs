@@ -125,6 +125,18 @@ pub struct CommitOutcome {
     pub beads: usize,
 }
 
+/// One change to the ledger, for its owner's change feed ([`Ledger::keep_changes`]): the audit
+/// event, and the bead as it stands after it (`None` once removed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LedgerChange {
+    pub event: Event,
+    pub bead: Option<Bead>,
+}
+
+/// The most changes the feed holds before the oldest are dropped (an owner that never takes
+/// them costs bounded memory).
+pub const CHANGE_FEED_MAX: usize = 100_000;
+
 /// An opened ledger; holds the lock until dropped or closed.
 pub struct Ledger {
     cfg: LedgerConfig,
@@ -136,6 +148,10 @@ pub struct Ledger {
     pending_since: Option<Instant>,
     /// While set, every change is refused with this reason ([`Ledger::refuse_changes`]).
     refusing: Option<String>,
+    /// Changes stored since the owner last took them, while it keeps them.
+    feed: Option<std::collections::VecDeque<LedgerChange>>,
+    /// Changes dropped from a full feed since the owner last took them.
+    feed_dropped: usize,
     /// Declared last so it is released last.
     lock: PidLock,
 }
@@ -179,6 +195,8 @@ impl Ledger {
             graph,
             pending_since: None,
             refusing: None,
+            feed: None,
+            feed_dropped: 0,
             lock,
         };
         ledger.reconcile()?;
@@ -329,6 +347,24 @@ impl Ledger {
             }
         }
         self.store.write(&batch)?;
+        if let Some(feed) = self.feed.as_mut() {
+            for event in &batch.events {
+                let bead = batch
+                    .puts
+                    .iter()
+                    .rev()
+                    .find(|p| p.bead.id == event.issue_id)
+                    .map(|p| p.bead.clone());
+                if feed.len() >= CHANGE_FEED_MAX {
+                    feed.pop_front();
+                    self.feed_dropped += 1;
+                }
+                feed.push_back(LedgerChange {
+                    event: event.clone(),
+                    bead,
+                });
+            }
+        }
         let mut journaled = false;
         for put in &batch.puts {
             self.graph.upsert(&NodeInfo::from_bead(&put.bead));
@@ -342,6 +378,25 @@ impl Ledger {
             self.pending_since = Some(Instant::now());
         }
         Ok(())
+    }
+
+    /// Keep a feed of every change stored from now on (`false`: stop, and drop what is kept), for
+    /// an owner that publishes them ([`Ledger::take_changes`]). Under deferred durability a
+    /// change is taken only after [`Ledger::make_durable`] succeeded, so nothing that was rolled
+    /// back is ever published.
+    pub fn keep_changes(&mut self, on: bool) {
+        self.feed = on.then(std::collections::VecDeque::new);
+        self.feed_dropped = 0;
+    }
+
+    /// The changes kept since the last call, oldest first, and how many were dropped meanwhile
+    /// because the feed was full ([`CHANGE_FEED_MAX`]).
+    pub fn take_changes(&mut self) -> (Vec<LedgerChange>, usize) {
+        let dropped = std::mem::take(&mut self.feed_dropped);
+        match self.feed.as_mut() {
+            Some(feed) => (feed.drain(..).collect(), dropped),
+            None => (Vec::new(), dropped),
+        }
     }
 
     /// Refuse every change with `reason` from now on (`None`: take changes again). Reads go on.

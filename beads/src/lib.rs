@@ -35,7 +35,7 @@ pub mod validate;
 pub use error::{ImportProblem, LedgerError};
 pub use fields::{ExtraPatch, FieldError, Fields};
 pub use ledger::{
-    BeadPatch, Blocked, CommitDone, CommitJob, CommitOutcome, ImportOutcome, Ledger, LedgerConfig,
-    ListFilter, NewBead,
+    BeadPatch, Blocked, CHANGE_FEED_MAX, CommitDone, CommitJob, CommitOutcome, ImportOutcome,
+    Ledger, LedgerChange, LedgerConfig, ListFilter, NewBead,
 };
 pub use model::{Bead, Comment, DepKind, Dependency, Event, EventKind, IssueType, Status};

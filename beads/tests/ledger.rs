@@ -1138,3 +1138,54 @@ fn a_commit_job_runs_on_another_thread_while_the_ledger_goes_on() {
     assert_eq!(ids, want);
     assert!(l.begin_commit().expect("prepare").is_none(), "nothing left");
 }
+
+#[test]
+fn the_change_feed_holds_each_stored_change_once_in_order_only_while_kept() {
+    let dir = town();
+    let mut ledger = open(dir.path());
+    let before = ledger.create(new("not fed"), "overseer").expect("create");
+    assert_eq!(
+        ledger.take_changes(),
+        (Vec::new(), 0),
+        "nothing kept until asked"
+    );
+    ledger.keep_changes(true);
+    let bead = ledger.create(new("fed"), "alice").expect("create");
+    ledger.add_label(&bead.id, "urgent", "bob").expect("label");
+    ledger.close(&bead.id, "done", "bob").expect("close");
+    ledger.close(&before.id, "done", "carol").expect("close");
+    let (changes, dropped) = ledger.take_changes();
+    assert_eq!(dropped, 0);
+    let seen: Vec<(String, EventKind, String)> = changes
+        .iter()
+        .map(|c| {
+            (
+                c.event.issue_id.clone(),
+                c.event.kind,
+                c.event.actor.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (bead.id.clone(), EventKind::Created, "alice".to_string()),
+            (bead.id.clone(), EventKind::LabelAdded, "bob".to_string()),
+            (bead.id.clone(), EventKind::StatusChanged, "bob".to_string()),
+            (bead.id.clone(), EventKind::Closed, "bob".to_string()),
+            (
+                before.id.clone(),
+                EventKind::StatusChanged,
+                "carol".to_string()
+            ),
+            (before.id.clone(), EventKind::Closed, "carol".to_string()),
+        ]
+    );
+    let after = changes[3].bead.as_ref().expect("the bead as it stands");
+    assert_eq!(after.status, Status::Closed);
+    assert!(after.labels.contains(&"urgent".to_string()));
+    assert_eq!(ledger.take_changes(), (Vec::new(), 0), "taken once");
+    ledger.keep_changes(false);
+    ledger.reopen(&bead.id, "bob").expect("reopen");
+    assert_eq!(ledger.take_changes(), (Vec::new(), 0));
+}
