@@ -5,16 +5,17 @@
 //! The digest is the one `mol squash` writes (made now when the molecule was never squashed):
 //! its `steps` rows keep, for every step, who closed it, when and why, and the step bead's whole
 //! record (title, status, close reason, description, notes, acceptance, labels, comments,
-//! fields). The molecule bead itself stays, closed, labelled `squashed` and `compacted`, with
-//! its `digest` field naming the digest: work beads, convoys and the digest keep pointing at it.
-//! The step beads are then removed in one write ([`Ledger::remove_beads`]); git's earlier
-//! commits still hold them.
+//! fields). The step beads are then removed in one write ([`Ledger::remove_beads`]; git's
+//! earlier commits still hold them). The molecule bead itself stays, closed, labelled
+//! `squashed` and `compacted`, with its `digest` field naming the digest: work beads, convoys
+//! and the digest keep pointing at it. A run stopped in between (a crash) is finished by the
+//! next: the digest is found by its `squashed_from`.
 //!
 //! What is never touched: an open molecule, a molecule with a step not closed, wisps (the
 //! reaper's), and a molecule one of whose steps an open bead outside it still depends on (it
 //! waits until that bead closes). A closed bead's dependency on a removed step stays as it was:
 //! the step id `<mol>.N` names its molecule, whose `digest` field leads to the step's record.
-//! Running it again changes nothing: a compacted molecule has no step beads left.
+//! Running it again changes nothing: a compacted molecule is not looked at again.
 
 use super::record::{compacted_field, compacted_into, digest_steps, squashed_from};
 use super::squash::step_row;
@@ -89,6 +90,8 @@ pub fn compact(
         })?
         .into_iter()
         .filter(|b| !b.ephemeral)
+        // Compacted already: nothing left to do, and not looked at again.
+        .filter(|b| !matches!(compacted_into(b), Ok(Some(_))))
         .filter(|b| {
             b.closed_at
                 .as_deref()
@@ -154,6 +157,10 @@ fn compact_one(
 ) -> Result<One, MolError> {
     let mol = load(ledger, mol_id)?;
     if mol.steps.is_empty() {
+        // A run that stopped between removing the steps and marking the molecule: mark it.
+        if let Some(digest) = digest {
+            mark(ledger, mol_id, digest, who)?;
+        }
         return Ok(One::Nothing);
     }
     if let Some(step) = mol.steps.iter().find(|s| s.state != StepState::Done) {
@@ -184,7 +191,7 @@ fn compact_one(
         }
     }
     // The digest first, holding every step's record; only then do the steps go.
-    let existing = match digest.or(compacted_into(&mol.bead)?) {
+    let existing = match digest {
         Some(d) if ledger.get(d)?.is_some() => Some(d.to_string()),
         _ => None,
     };
@@ -205,8 +212,14 @@ fn compact_one(
             squash(ledger, mol_id, opts, who)?.digest
         }
     };
-    ledger.set_extra(mol_id, compacted_field(&digest).into_extra(), who)?;
-    ledger.add_label(mol_id, COMPACTED_LABEL, who)?;
     ledger.remove_beads(&ids, who)?;
+    mark(ledger, mol_id, &digest, who)?;
     Ok(One::Compacted(digest))
+}
+
+/// Mark molecule `mol_id` compacted into `digest` (its field `digest`, the label `compacted`).
+fn mark(ledger: &mut Ledger, mol_id: &str, digest: &str, who: &str) -> Result<(), MolError> {
+    ledger.set_extra(mol_id, compacted_field(digest).into_extra(), who)?;
+    ledger.add_label(mol_id, COMPACTED_LABEL, who)?;
+    Ok(())
 }

@@ -467,3 +467,27 @@ fn the_compactor_waits_while_an_open_bead_depends_on_a_step() {
     let done = compact(&mut ledger, later, second, "c").expect("compact");
     assert_eq!(done.squashed.len(), 1, "{done:?}");
 }
+
+#[test]
+fn a_compaction_stopped_after_removing_the_steps_is_finished_by_the_next_run() {
+    let (_dir, town) = new_town();
+    let mut ledger = town.open_ledger().expect("ledger");
+    let (_, poured) = attached_chain(&mut ledger);
+    finish_all(&mut ledger, &poured);
+    let digest = squash(&mut ledger, &poured.molecule, SquashOptions::default(), "t")
+        .expect("squash")
+        .digest;
+    // As a crash would leave it: the steps gone, the molecule not marked yet.
+    let steps: Vec<String> = poured.steps.iter().map(|s| s.bead.clone()).collect();
+    ledger.remove_beads(&steps, "c").expect("remove");
+    let later = gastown_beads::time::now_unix_nanos() + 10_000_000_000;
+    let second = std::time::Duration::from_secs(1);
+    compact(&mut ledger, later, second, "c").expect("compact");
+    let mol = ledger.get(&poured.molecule).expect("get").expect("mol");
+    assert_eq!(mol.extra["digest"], digest.as_str());
+    let err = load_live(&ledger, &poured.molecule).expect_err("compacted");
+    assert!(matches!(err, MolError::Compacted { .. }), "{err}");
+    let seq = ledger.change_seq();
+    compact(&mut ledger, later, second, "c").expect("again");
+    assert_eq!(ledger.change_seq(), seq, "nothing written");
+}
