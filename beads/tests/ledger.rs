@@ -508,6 +508,52 @@ fn wisps_stay_out_of_git_but_are_exported_and_can_be_burnt() {
 }
 
 #[test]
+fn removed_beads_leave_the_tip_and_stay_in_earlier_commits() {
+    let t = town();
+    let mut l = open(t.path());
+    let kept = l.create(new("kept"), "m").expect("bead");
+    let gone = l.create(new("gone"), "m").expect("bead");
+    let wisp = l
+        .create(
+            NewBead {
+                ephemeral: true,
+                ..new("wisp")
+            },
+            "m",
+        )
+        .expect("wisp");
+    l.sync().expect("sync");
+    let before = git(t.path(), &["rev-parse", "refs/heads/beads"]);
+    // An unknown id refuses the lot: nothing is removed.
+    let err = l
+        .remove_beads(&[gone.id.clone(), "gt-nosuch".to_string()], "compactor")
+        .expect_err("unknown");
+    assert!(matches!(err, LedgerError::UnknownBead(_)), "{err}");
+    assert!(l.get(&gone.id).expect("get").is_some());
+    l.remove_beads(&[gone.id.clone(), wisp.id.clone()], "compactor")
+        .expect("remove");
+    assert_eq!(l.get(&gone.id).expect("get"), None);
+    assert_eq!(l.get(&wisp.id).expect("get"), None);
+    let events = l.events(&gone.id).expect("events");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::Deleted && e.actor == "compactor"),
+        "{events:?}"
+    );
+    l.sync().expect("sync");
+    let ids: Vec<String> = in_git(t.path()).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, vec![kept.id.clone()], "the tip no longer holds it");
+    let old = git(t.path(), &["ls-tree", "-r", "--name-only", before.trim()]);
+    assert!(old.contains(&format!("{}.jsonl", gone.id)), "{old}");
+    // Reopened from git and index, it stays gone.
+    drop(l);
+    let l = open(t.path());
+    assert_eq!(l.get(&gone.id).expect("get"), None);
+    assert!(l.get(&kept.id).expect("get").is_some());
+}
+
+#[test]
 fn import_is_all_or_nothing_and_export_round_trips() {
     let t = town();
     let mut l = open(t.path());

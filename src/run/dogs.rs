@@ -131,10 +131,12 @@ fn start(myself: &ActorRef<DogMsg>, state: &mut DogState) {
     let ledger = state.args.ledger.clone();
     tokio::spawn(async move {
         let outcome = if dogs::IN_LEDGER.contains(&name.as_str()) {
-            // The reaper's work is the ledger's: it runs there, between other writes.
+            // The reaper's and the compactor's work is the ledger's: it runs there, between
+            // other writes.
+            let section = town.config.dogs.clone();
             ledger
-                .call("dog: reaper", |l| {
-                    dogs::reap(l, gastown_beads::time::now_unix_nanos(), dogs::REAP_AFTER)
+                .call(format!("dog: {name}"), move |l| {
+                    dogs::run_in_ledger(&section, &name, l, gastown_beads::time::now_unix_nanos())
                 })
                 .await
                 .map_err(|e| e.to_string())

@@ -217,3 +217,45 @@ fn the_doctor_dog_escalates_a_finding_once_however_often_it_runs() {
             .contains("runtime ghostly")
     );
 }
+
+#[test]
+fn duplicate_agent_beads_are_named_and_fix_folds_them() {
+    let town = town_with_rig();
+    // The state older ledgers left: a stray agent bead made by hand beside the one sling makes.
+    let stray = town.create(&["alpha/crew/zoe", "-t", "agent", "-l", "dnd"]);
+    town.ok(&["sling", &town.create(&["Zoe's job"]), "alpha/crew/zoe"]);
+    let (code, checks) = doctor(&town, &[]);
+    let dup = check(&checks, "duplicate-agents");
+    assert_eq!(dup["status"], "warn", "{dup}");
+    let found = dup["found"].as_str().unwrap_or_default();
+    assert!(
+        found.contains("alpha/crew/zoe") && found.contains(&stray) && found.contains("-agent-"),
+        "names the address, the stray and the bead kept: {found}"
+    );
+    assert!(
+        dup["fix"].as_str().unwrap_or_default().contains("--fix"),
+        "{dup}"
+    );
+    assert_eq!(code, 1, "a warning: {checks:?}");
+
+    let (_, checks) = doctor(&town, &["--fix"]);
+    assert_eq!(check(&checks, "duplicate-agents")["fixed"], true);
+    let shown: Value =
+        serde_json::from_str(&town.ok(&["bead", "show", &stray, "--json"])).expect("json");
+    assert_eq!(shown["status"], "closed", "folded, not deleted: {shown}");
+    let agents: Vec<Value> =
+        serde_json::from_str(&town.ok(&["bead", "list", "-t", "agent", "--json"])).expect("json");
+    let zoe: Vec<&Value> = agents
+        .iter()
+        .filter(|b| b["address"] == "alpha/crew/zoe" || b["title"] == "alpha/crew/zoe")
+        .collect();
+    assert_eq!(zoe.len(), 1, "{zoe:?}");
+    assert!(
+        zoe[0]["labels"].to_string().contains("dnd"),
+        "labels kept: {zoe:?}"
+    );
+
+    let (code, checks) = doctor(&town, &[]);
+    assert_eq!(check(&checks, "duplicate-agents")["status"], "ok");
+    assert_eq!(code, 0, "{checks:?}");
+}

@@ -1,7 +1,9 @@
 //! Molecules through the CLI: pour built-in and corpus formulas, walk the steps in order (out
 //! of order refused, a closed step never redone, a new session resumes at the first open
-//! step), wisps that never reach git, squash into a digest, burn.
+//! step), wisps that never reach git, squash into a digest, burn; the compactor dog
+//! (`mol/compactor.rs`).
 
+mod compactor;
 mod formulas;
 
 use crate::util::as_agent;

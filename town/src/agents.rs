@@ -9,7 +9,7 @@
 mod duplicates;
 pub mod record;
 
-pub use duplicates::merge_duplicates;
+pub use duplicates::{Duplicates, find_duplicates, merge_duplicates};
 pub use record::{AgentRecord, AgentState, DND, Session, address_of};
 
 use crate::identity::AgentIdentity;

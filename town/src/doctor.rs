@@ -121,6 +121,7 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
         && let Ok(mut ledger) = town.open_ledger()
     {
         checks.push(stale_hooks(&town, &mut ledger, opts.fix));
+        checks.push(duplicate_agents(&mut ledger, opts.fix));
         checks.push(orphans(&town, &ledger));
         if let Err(e) = ledger.close_ledger() {
             checks.push(Check::bad(
@@ -470,6 +471,42 @@ fn stale_hooks(town: &Town, ledger: &mut gastown_beads::Ledger, fix: bool) -> Ch
     );
     if fix {
         c.fixed = crate::work::hook::release_stale(ledger, town, "doctor").is_ok();
+    }
+    c
+}
+
+/// Identities with more than one open agent bead (or one not under the id derived from its
+/// address), as older ledgers made them: folded with `--fix` (`agents::merge_duplicates`: the
+/// bead with the derived id is kept and takes the others' labels and fields; they are closed as
+/// its duplicates, nothing deleted).
+fn duplicate_agents(ledger: &mut gastown_beads::Ledger, fix: bool) -> Check {
+    const NAME: &str = "duplicate-agents";
+    let found = match crate::agents::find_duplicates(ledger) {
+        Ok(found) => found,
+        Err(e) => return Check::bad(NAME, Status::Warn, format!("{e:#}"), "see the message"),
+    };
+    if found.is_empty() {
+        return Check::ok(NAME, "one open agent bead per identity");
+    }
+    let listed: Vec<String> = found
+        .iter()
+        .map(|d| {
+            let kept = if d.canonical_exists {
+                d.canonical.clone()
+            } else {
+                format!("none yet under {}", d.canonical)
+            };
+            format!("{} has {} (kept: {kept})", d.address, d.strays.join(", "))
+        })
+        .collect();
+    let mut c = Check::bad(
+        NAME,
+        Status::Warn,
+        format!("agent beads to fold: {}", listed.join("; ")),
+        "`gastown doctor --fix` folds each into the bead with the id derived from its address (labels and fields copied over, the others closed as its duplicates); `gastown run` does too when it starts",
+    );
+    if fix {
+        c.fixed = crate::agents::merge_duplicates(ledger).is_ok();
     }
     c
 }

@@ -9,6 +9,9 @@
 //! - `reaper` — closed wisps (handled protocol mail, burned-through molecule steps) closed longer
 //!   than [`REAP_AFTER`] ago are removed from the ledger's local tables ([`reap`]); open wisps and
 //!   beads that go to git are never touched.
+//! - `compactor` — persistent molecules closed longer than `older_than` ago (default
+//!   [`COMPACT_AFTER`]) are squashed into their digests and their step beads leave the live
+//!   ledger (`crate::molecule::compact`; git's history keeps them).
 //! - `doctor` — the doctor's checks (`crate::doctor`, never `--fix`); each finding is raised as
 //!   an escalation once (the same finding again folds into the open one).
 
@@ -21,6 +24,7 @@ use std::time::Duration;
 /// The dogs there are, with their default period.
 pub const KNOWN: &[(&str, Duration)] = &[
     ("checkpoint", Duration::from_secs(5 * 60)),
+    ("compactor", Duration::from_secs(6 * 60 * 60)),
     ("doctor", Duration::from_secs(60 * 60)),
     ("reaper", Duration::from_secs(60 * 60)),
 ];
@@ -29,8 +33,41 @@ pub const KNOWN: &[(&str, Duration)] = &[
 /// happened yesterday).
 pub const REAP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How long a molecule stays closed before the compactor squashes it into its digest (a week:
+/// its steps stay at hand for `mol status` while anyone may still look back at them).
+pub const COMPACT_AFTER: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// The dogs whose chore runs in the ledger (the ledger actor under `gastown run`).
-pub const IN_LEDGER: &[&str] = &["reaper"];
+pub const IN_LEDGER: &[&str] = &["compactor", "reaper"];
+
+/// Who the compactor acts as in the audit trail.
+const COMPACTOR: &str = "deacon/dogs/compactor";
+
+/// Run the chore of dog `name`, one of [`IN_LEDGER`], on `ledger` (the CLI's own, or in the
+/// supervisor's ledger actor) at `now_nanos`; `section` is `[dogs]` of town.toml.
+pub fn run_in_ledger(
+    section: &DogsSection,
+    name: &str,
+    ledger: &mut gastown_beads::Ledger,
+    now_nanos: i128,
+) -> Result<String> {
+    match name {
+        "reaper" => reap(ledger, now_nanos, REAP_AFTER),
+        "compactor" => {
+            let older_than = config_of(section, name)
+                .and_then(|c| c.older_than)
+                .map_or(COMPACT_AFTER, |d| d.0);
+            let done = crate::molecule::compact(ledger, now_nanos, older_than, COMPACTOR)?;
+            let summary = done.summary();
+            if done.failed.is_empty() {
+                Ok(summary)
+            } else {
+                bail!("{summary}")
+            }
+        }
+        other => bail!("the {other} dog does not run in the ledger"),
+    }
+}
 
 /// The reaper: burn every wisp closed at least `after` before `now_nanos`; returns how many.
 pub fn reap(
@@ -86,6 +123,10 @@ pub struct DogConfig {
     /// `false` keeps the dog in its kennel (listed, never run by the timer).
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// The compactor only: how long a molecule stays closed before it is compacted (default
+    /// [`COMPACT_AFTER`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub older_than: Option<HumanDuration>,
 }
 
 fn yes() -> bool {
@@ -107,6 +148,11 @@ pub fn check(section: &DogsSection) -> Result<()> {
         if config.every.0.is_zero() {
             bail!("`dogs.{name}.every` is 0: give it a duration like \"5m\"");
         }
+        if config.older_than.is_some() && name != "compactor" {
+            bail!(
+                "`dogs.{name}.older_than`: only the compactor takes `older_than`; remove it from [dogs.{name}]"
+            );
+        }
     }
     Ok(())
 }
@@ -123,6 +169,7 @@ pub fn config_of(section: &DogsSection, name: &str) -> Option<DogConfig> {
     Some(section.get(name).cloned().unwrap_or(DogConfig {
         every: HumanDuration(*every),
         enabled: true,
+        older_than: None,
     }))
 }
 
@@ -172,13 +219,16 @@ pub fn run_chore(town: &crate::town::Town, name: &str, supervised: bool) -> Resu
     match name {
         "checkpoint" => checkpoint_all(town).map(ChoreOutcome::from),
         "doctor" => Ok(doctor(town, supervised)),
-        "reaper" if supervised => bail!("the reaper runs in the ledger: ask the supervisor"),
-        "reaper" => {
+        name if IN_LEDGER.contains(&name) && supervised => {
+            bail!("the {name} runs in the ledger: ask the supervisor")
+        }
+        name if IN_LEDGER.contains(&name) => {
             let mut ledger = town.open_ledger()?;
-            let done = reap(
+            let done = run_in_ledger(
+                &town.config.dogs,
+                name,
                 &mut ledger,
                 gastown_beads::time::now_unix_nanos(),
-                REAP_AFTER,
             );
             ledger.close_ledger()?;
             done.map(ChoreOutcome::from)
@@ -336,5 +386,21 @@ mod tests {
                 .contains("dogs.reaper.every")
         );
         assert!(toml::from_str::<DogsSection>("[reaper]\nevery = \"soon\"").is_err());
+        let misplaced: DogsSection =
+            toml::from_str("[reaper]\nevery = \"1h\"\nolder_than = \"1d\"").expect("parses");
+        let err = check(&misplaced)
+            .expect_err("not the compactor")
+            .to_string();
+        assert!(
+            err.contains("dogs.reaper.older_than") && err.contains("only the compactor"),
+            "{err}"
+        );
+        let compactor: DogsSection =
+            toml::from_str("[compactor]\nevery = \"1h\"\nolder_than = \"3d\"").expect("parses");
+        check(&compactor).expect("the compactor takes older_than");
+        assert_eq!(
+            config_of(&compactor, "compactor").and_then(|c| c.older_than),
+            Some(HumanDuration(Duration::from_secs(3 * 86_400)))
+        );
     }
 }

@@ -15,8 +15,10 @@
 //!
 //! A wisp is the same with every bead ephemeral: in the redb index only, never in git.
 //! Squash and burn live in [`squash`]; a molecule closing by itself when its last step or its
-//! work closes, in [`finish`].
+//! work closes, in [`finish`]; the compactor dog's squashing of long-closed molecules (their
+//! step beads leaving the live ledger for the digest), in [`compact`].
 
+mod compact;
 mod finish;
 mod pour;
 pub mod record;
@@ -25,6 +27,7 @@ mod steps;
 #[cfg(test)]
 mod tests;
 
+pub use compact::{Compacted, compact};
 pub use finish::on_closed;
 pub use pour::{PourOptions, Poured, pour};
 pub use record::{FORMULA_FIELD, PouredFrom, STEP_FIELD, StepFields, step_id};
@@ -83,6 +86,10 @@ pub enum MolError {
     )]
     Unfinished { mol: String, open: Vec<String> },
     #[error(
+        "molecule {mol} was compacted: it is closed and its steps are kept in its digest {digest}; read them with `gastown bead show {digest}`"
+    )]
+    Compacted { mol: String, digest: String },
+    #[error(
         "no open molecule is hooked or assigned to {agent}; pass a molecule id (`gastown mol status` lists them)"
     )]
     NoMoleculeFor { agent: String },
@@ -132,6 +139,9 @@ pub struct Molecule {
     pub steps: Vec<Step>,
     /// Step beads the molecule says it has but the ledger does not (an interrupted pour).
     pub missing: Vec<String>,
+    /// Compacted: its steps left the live ledger for this digest (`compact`); `steps` and
+    /// `missing` are then empty.
+    pub compacted_into: Option<String>,
 }
 
 impl Molecule {
@@ -177,8 +187,13 @@ pub fn load(ledger: &Ledger, mol_id: &str) -> Result<Molecule, MolError> {
         });
     }
     let poured_from = PouredFrom::of(&bead)?;
+    let compacted_into = record::compacted_into(&bead)?.map(str::to_string);
     let count = poured_from.as_ref().and_then(|p| p.steps);
-    let (children, missing) = step_beads(ledger, &bead, count)?;
+    let (children, mut missing) = step_beads(ledger, &bead, count)?;
+    if compacted_into.is_some() {
+        // Not an interrupted pour: the steps are in the digest.
+        missing.clear();
+    }
     let mut steps: Vec<Step> = Vec::with_capacity(children.len());
     for child in children {
         let needs: Vec<String> = child
@@ -207,7 +222,21 @@ pub fn load(ledger: &Ledger, mol_id: &str) -> Result<Molecule, MolError> {
         poured_from,
         steps,
         missing,
+        compacted_into,
     })
+}
+
+/// [`load`] a molecule to walk, show or squash: a compacted one is refused, naming its digest
+/// (its steps are no longer in the live ledger).
+pub fn load_live(ledger: &Ledger, mol_id: &str) -> Result<Molecule, MolError> {
+    let mol = load(ledger, mol_id)?;
+    match &mol.compacted_into {
+        Some(digest) if mol.steps.is_empty() => Err(MolError::Compacted {
+            mol: mol.bead.id,
+            digest: digest.clone(),
+        }),
+        _ => Ok(mol),
+    }
 }
 
 pub(crate) fn is_done(bead: &Bead) -> bool {

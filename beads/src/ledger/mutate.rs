@@ -347,6 +347,32 @@ impl Ledger {
         }
     }
 
+    /// Remove beads from the live ledger, all in one durable write (all or none; an unknown id
+    /// refuses the lot). A persistent bead's removal reaches git with the next commit: the ref's
+    /// tip no longer holds it, while every earlier commit still does (`git log -p` shows it).
+    /// A wisp is simply dropped. Dependencies other beads hold on a removed id are left as they
+    /// are (a dependency on a bead that no longer exists holds nothing back); the caller decides
+    /// what may go. The molecule compactor is its user (`docs/ledger.md`, "Removing beads").
+    pub fn remove_beads(&mut self, ids: &[String], actor: &str) -> Result<(), LedgerError> {
+        let now = crate::time::now_rfc3339();
+        let mut batch = Batch::default();
+        let mut seen = HashSet::new();
+        for id in ids {
+            self.load(id)?;
+            if !seen.insert(id.as_str()) {
+                continue;
+            }
+            batch.removes.push((id.clone(), true));
+            batch
+                .events
+                .push(event(id, EventKind::Deleted, actor, &now, None, None));
+        }
+        if batch.removes.is_empty() {
+            return Ok(());
+        }
+        self.apply(batch)
+    }
+
     /// The bead, or `UnknownBead`.
     pub(super) fn load(&self, id: &str) -> Result<Bead, LedgerError> {
         id::validate_id(id).map_err(|e| LedgerError::InvalidId(e.to_string()))?;

@@ -5,7 +5,8 @@
 //! [`merge_duplicates`] keeps the bead with the derived id (creating it when only a stray one
 //! exists), copies over what the others know that it does not (labels such as `dnd`, `extra`
 //! fields), and closes the others as duplicates, naming the one kept. `gastown run` calls it
-//! when it opens the ledger.
+//! when it opens the ledger; `gastown doctor` reports what it would fold ([`find_duplicates`],
+//! check `duplicate-agents`) and `--fix` calls it.
 
 use super::{AgentRecord, address_of, agent_bead_id};
 use gastown_beads::{Bead, DepKind, IssueType, Ledger, LedgerError, ListFilter};
@@ -15,9 +16,42 @@ use std::collections::BTreeMap;
 /// The close reason of a folded duplicate starts with this.
 pub const DUPLICATE_OF: &str = "duplicate of";
 
-/// Fold every open agent bead whose id is not the one derived from its address into the bead
-/// that has it. Returns the addresses that had duplicates.
-pub fn merge_duplicates(ledger: &mut Ledger) -> Result<Vec<String>, LedgerError> {
+/// An identity with open agent beads other than the one derived from its address: what
+/// [`merge_duplicates`] folds (`gastown doctor` reports them, check `duplicate-agents`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicates {
+    pub address: String,
+    /// The id derived from the address (the bead kept; made from a stray when missing).
+    pub canonical: String,
+    /// Whether the bead with the derived id exists.
+    pub canonical_exists: bool,
+    /// The other open agent beads of the identity.
+    pub strays: Vec<String>,
+}
+
+/// Every identity with open agent beads to fold, by address (read-only).
+pub fn find_duplicates(ledger: &Ledger) -> Result<Vec<Duplicates>, LedgerError> {
+    Ok(groups(ledger)?
+        .into_iter()
+        .map(|(address, canonical, beads)| {
+            let canonical_exists = beads.iter().any(|b| b.id == canonical);
+            let strays = beads
+                .into_iter()
+                .filter(|b| b.id != canonical)
+                .map(|b| b.id)
+                .collect();
+            Duplicates {
+                address,
+                canonical,
+                canonical_exists,
+                strays,
+            }
+        })
+        .collect())
+}
+
+/// The open agent beads of each identity that has a stray one: `(address, derived id, beads)`.
+fn groups(ledger: &Ledger) -> Result<Vec<(String, String, Vec<Bead>)>, LedgerError> {
     let prefix = ledger.config().prefix.clone();
     let agents = ledger.list(&ListFilter {
         issue_type: Some(IssueType::Agent),
@@ -30,13 +64,24 @@ pub fn merge_duplicates(ledger: &mut Ledger) -> Result<Vec<String>, LedgerError>
             .or_default()
             .push(bead);
     }
+    Ok(by_address
+        .into_iter()
+        .filter_map(|(address, beads)| {
+            let canonical = agent_bead_id(&prefix, &address);
+            beads
+                .iter()
+                .any(|b| b.id != canonical)
+                .then_some((address, canonical, beads))
+        })
+        .collect())
+}
+
+/// Fold every open agent bead whose id is not the one derived from its address into the bead
+/// that has it. Returns the addresses that had duplicates.
+pub fn merge_duplicates(ledger: &mut Ledger) -> Result<Vec<String>, LedgerError> {
     let mut merged = Vec::new();
-    for (address, beads) in by_address {
-        let canonical = agent_bead_id(&prefix, &address);
+    for (address, canonical, beads) in groups(ledger)? {
         let strays: Vec<Bead> = beads.into_iter().filter(|b| b.id != canonical).collect();
-        if strays.is_empty() {
-            continue;
-        }
         let kept = canonical_bead(ledger, &canonical, &address, &strays[0])?;
         for stray in &strays {
             fold(ledger, &kept, stray)?;

@@ -197,7 +197,7 @@ pub fn apply(
         MolRequest::Status { mol } => MolOutcome::Status(status(ledger, mol, who)?),
         MolRequest::Current { mol } => {
             let mol = which(ledger, mol, who)?;
-            MolOutcome::Current(CurrentStep::of(&molecule::load(ledger, &mol)?))
+            MolOutcome::Current(CurrentStep::of(&molecule::load_live(ledger, &mol)?))
         }
         MolRequest::StepDone { step, mol, reason } => {
             MolOutcome::StepDone(step_done(ledger, &step, mol, &reason, caller)?)
@@ -286,9 +286,9 @@ fn pour(
 
 fn status(ledger: &Ledger, mol: Option<String>, who: &str) -> Result<Vec<MoleculeStatus>> {
     let molecules = match mol {
-        Some(mol) => vec![molecule::load(ledger, &mol)?],
+        Some(mol) => vec![molecule::load_live(ledger, &mol)?],
         None => match molecule::for_agent(ledger, who) {
-            Ok(mol) => vec![molecule::load(ledger, &mol)?],
+            Ok(mol) => vec![molecule::load_live(ledger, &mol)?],
             Err(MolError::NoMoleculeFor { .. }) => molecule::open_molecules(ledger)?,
             Err(e) => return Err(e.into()),
         },

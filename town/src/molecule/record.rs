@@ -5,7 +5,8 @@
 //! | molecule | `formula` | what it was poured from: `{name, version, source, vars, steps}` ([`PouredFrom`]) |
 //! | step | `step_id` | the step's id in the formula ([`STEP_FIELD`]) |
 //! | step | `step_parent`, `step_type`, `parallel`, `gate` | a container's step id, the step's type, whether it runs beside its siblings, its gate ([`StepFields`]) |
-//! | digest (an `event` bead) | `squashed_from`, `formula`, `steps` | the molecule it condenses, its `formula` as it was, one row per step |
+//! | molecule | `digest` | once compacted: the digest holding its steps, which left the live ledger ([`compacted_into`]) |
+//! | digest (an `event` bead) | `squashed_from`, `formula`, `steps` | the molecule it condenses, its `formula` as it was, one row per step (with the step bead's whole record under `record`) |
 //! | work bead | `molecule` | the molecule `sling` poured for it ([`attached_molecule`]) |
 
 use gastown_beads::{Bead, ExtraPatch, FieldError, Fields};
@@ -19,6 +20,10 @@ pub const FORMULA_FIELD: &str = "formula";
 pub const STEP_FIELD: &str = "step_id";
 /// Extra field of a work bead: the molecule poured for it.
 const MOLECULE_FIELD: &str = "molecule";
+/// Extra field of a compacted molecule: its digest.
+const DIGEST_FIELD: &str = "digest";
+/// Extra field of a digest: the molecule it condenses.
+const SQUASHED_FROM_FIELD: &str = "squashed_from";
 
 /// What a molecule bead records of the formula it was poured from (`formula`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -122,12 +127,32 @@ pub fn step_id(bead: &Bead) -> Option<&str> {
 /// The fields of the digest of molecule `mol`: the molecule it condenses, its `formula` as it
 /// was (kept whole), and one row per step.
 pub fn digest_fields(mol: &Bead, rows: Vec<Value>) -> ExtraPatch {
-    let patch = ExtraPatch::default().set("squashed_from", mol.id.as_str());
+    let patch = ExtraPatch::default().set(SQUASHED_FROM_FIELD, mol.id.as_str());
     let patch = match Fields::of(mol).value(FORMULA_FIELD) {
         Some(formula) => patch.set(FORMULA_FIELD, formula.clone()),
         None => patch,
     };
     patch.set("steps", Value::Array(rows))
+}
+
+/// The `steps` rows of a digest alone (the compactor rewrites them with each step's record).
+pub fn digest_steps(rows: Vec<Value>) -> ExtraPatch {
+    ExtraPatch::default().set("steps", Value::Array(rows))
+}
+
+/// The molecule a digest condenses (`None`: not a digest).
+pub fn squashed_from(digest: &Bead) -> Result<Option<&str>, FieldError> {
+    Fields::of(digest).non_empty(SQUASHED_FROM_FIELD)
+}
+
+/// The digest a compacted molecule's steps went into (`None`: not compacted).
+pub fn compacted_into(molecule: &Bead) -> Result<Option<&str>, FieldError> {
+    Fields::of(molecule).non_empty(DIGEST_FIELD)
+}
+
+/// The field that marks a molecule compacted into `digest`.
+pub fn compacted_field(digest: &str) -> ExtraPatch {
+    ExtraPatch::default().set(DIGEST_FIELD, digest)
 }
 
 /// The molecule `sling` poured for a work bead.

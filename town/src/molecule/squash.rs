@@ -1,11 +1,11 @@
 //! The end of a molecule: `squash` condenses it into a closed digest bead that keeps what
 //! happened (each step, who closed it, when, why); `burn` discards a wisp without a record.
 
-use super::{MolError, Molecule, StepState, closer, load};
+use super::{MolError, Molecule, Step, StepState, closer, load};
 use gastown_beads::ledger::{Ledger, NewBead};
 use gastown_beads::{DepKind, IssueType};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 
 /// How to squash.
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,7 +48,7 @@ pub fn squash(
     opts: SquashOptions,
     who: &str,
 ) -> Result<Squashed, MolError> {
-    let mol = load(ledger, mol_id)?;
+    let mol = super::load_live(ledger, mol_id)?;
     let open: Vec<String> = mol
         .steps
         .iter()
@@ -88,7 +88,7 @@ pub fn squash(
     Ok(out)
 }
 
-fn digest_bead(ledger: &Ledger, mol: &Molecule, who: &str) -> Result<NewBead, MolError> {
+pub(super) fn digest_bead(ledger: &Ledger, mol: &Molecule, who: &str) -> Result<NewBead, MolError> {
     let mut rows = Vec::with_capacity(mol.steps.len());
     let mut text = format!(
         "Digest of molecule {} ({}), {}/{} steps done.\nPoured {} by {}; squashed {} by {who}.\n",
@@ -123,33 +123,10 @@ fn digest_bead(ledger: &Ledger, mol: &Molecule, who: &str) -> Result<NewBead, Mo
     }
     text.push_str("\nSteps:\n");
     for step in &mol.steps {
-        let (by, at) = closer(ledger, &step.bead.id)?;
-        let at = step.bead.closed_at.clone().or(at);
-        let line = match (step.state, &at) {
-            (StepState::Done, Some(at)) => format!(
-                "- {} ({}): {} — done {at} by {}{}",
-                step.step,
-                step.bead.id,
-                step.bead.title,
-                by.as_deref().unwrap_or("unknown"),
-                reason_suffix(&step.bead.close_reason),
-            ),
-            _ => format!(
-                "- {} ({}): {} — not done ({})",
-                step.step, step.bead.id, step.bead.title, step.bead.status
-            ),
-        };
+        let (line, row) = step_row(ledger, step)?;
         text.push_str(&line);
         text.push('\n');
-        rows.push(json!({
-            "step": step.step,
-            "bead": step.bead.id,
-            "title": step.bead.title,
-            "status": step.bead.status.as_str(),
-            "closed_at": at,
-            "closed_by": by,
-            "close_reason": step.bead.close_reason,
-        }));
+        rows.push(row);
     }
     if !mol.missing.is_empty() {
         text.push_str(&format!(
@@ -185,6 +162,41 @@ fn digest_bead(ledger: &Ledger, mol: &Molecule, who: &str) -> Result<NewBead, Mo
         prefix: gastown_beads::id::prefix_of(&mol.bead.id).map(str::to_string),
         ..NewBead::default()
     })
+}
+
+/// One step in a digest: its line of the description and its row of `steps` — who closed it,
+/// when and why, and under `record` the step bead's whole record as it was (title, status,
+/// texts, notes, labels, comments, fields), so nothing of the step is lost when the compactor
+/// removes the bead.
+pub(super) fn step_row(ledger: &Ledger, step: &Step) -> Result<(String, Value), MolError> {
+    let (by, at) = closer(ledger, &step.bead.id)?;
+    let at = step.bead.closed_at.clone().or(at);
+    let line = match (step.state, &at) {
+        (StepState::Done, Some(at)) => format!(
+            "- {} ({}): {} — done {at} by {}{}",
+            step.step,
+            step.bead.id,
+            step.bead.title,
+            by.as_deref().unwrap_or("unknown"),
+            reason_suffix(&step.bead.close_reason),
+        ),
+        _ => format!(
+            "- {} ({}): {} — not done ({})",
+            step.step, step.bead.id, step.bead.title, step.bead.status
+        ),
+    };
+    let record = serde_json::to_value(&step.bead).expect("a bead always serializes");
+    let row = json!({
+        "step": step.step,
+        "bead": step.bead.id,
+        "title": step.bead.title,
+        "status": step.bead.status.as_str(),
+        "closed_at": at,
+        "closed_by": by,
+        "close_reason": step.bead.close_reason,
+        "record": record,
+    });
+    Ok((line, row))
 }
 
 fn reason_suffix(reason: &str) -> String {

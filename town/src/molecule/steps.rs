@@ -66,7 +66,7 @@ pub fn step_done(
     reason: &str,
     who: &str,
 ) -> Result<StepDone, MolError> {
-    let mut mol = load(ledger, mol_id)?;
+    let mut mol = super::load_live(ledger, mol_id)?;
     let index = mol
         .steps
         .iter()

@@ -321,3 +321,173 @@ fn a_molecule_poured_for_a_rig_carries_its_prefix_down_to_its_digest() {
         squashed.digest
     );
 }
+
+/// Close every step of `poured` (the molecule closes with its last one).
+fn finish_all(ledger: &mut gastown_beads::Ledger, poured: &pour::Poured) {
+    for step in &poured.steps {
+        step_done(ledger, &poured.molecule, &step.step, "did it", "t").expect("step done");
+    }
+    assert_eq!(status_of(ledger, &poured.molecule), Status::Closed);
+}
+
+#[test]
+fn the_compactor_squashes_long_closed_molecules_into_digests_keeping_every_step() {
+    let (_dir, town) = new_town();
+    let mut ledger = town.open_ledger().expect("ledger");
+    let hour = std::time::Duration::from_secs(3600);
+    let now = gastown_beads::time::now_unix_nanos();
+    let later = now + 2 * i128::try_from(hour.as_nanos()).expect("fits");
+    // Old and done, with a note on a step; one still open; one squashed by hand earlier.
+    let (_, old) = attached_chain(&mut ledger);
+    ledger
+        .update(
+            &old.steps[1].bead,
+            gastown_beads::BeadPatch {
+                notes: Some("tried twice".to_string()),
+                ..Default::default()
+            },
+            "t",
+        )
+        .expect("notes");
+    finish_all(&mut ledger, &old);
+    let (_, open) = attached_chain(&mut ledger);
+    step_done(&mut ledger, &open.molecule, "s0", "", "t").expect("s0");
+    let (_, by_hand) = attached_chain(&mut ledger);
+    finish_all(&mut ledger, &by_hand);
+    let hand_digest = squash(
+        &mut ledger,
+        &by_hand.molecule,
+        SquashOptions::default(),
+        "t",
+    )
+    .expect("squash")
+    .digest;
+    // Closed just now: nothing is old enough.
+    let done = compact(&mut ledger, now, hour, "compactor").expect("compact");
+    assert_eq!(done.summary(), "0 molecule(s) squashed into digests");
+    assert!(ledger.get(&old.steps[0].bead).expect("get").is_some());
+
+    let done = compact(&mut ledger, later, hour, "compactor").expect("compact");
+    assert_eq!(
+        done.summary(),
+        "2 molecule(s) squashed into digests",
+        "{done:?}"
+    );
+    // The digest holds every step's record; the steps are gone from the live ledger.
+    let (_, digest) = done
+        .squashed
+        .iter()
+        .find(|(m, _)| *m == old.molecule)
+        .expect("the old molecule compacted");
+    let digest = ledger.get(digest).expect("get").expect("digest");
+    assert!(digest.is_closed() && digest.labels.iter().any(|l| l == "digest"));
+    let rows = digest.extra["steps"].as_array().expect("rows").clone();
+    assert_eq!(rows.len(), 3);
+    for (row, step) in rows.iter().zip(&old.steps) {
+        assert_eq!(row["bead"], step.bead.as_str());
+        assert_eq!(row["status"], "closed");
+        assert_eq!(row["close_reason"], "did it");
+        assert_eq!(
+            row["record"]["description"],
+            format!("Do step {}", &step.step[1..])
+        );
+        assert!(
+            ledger.get(&step.bead).expect("get").is_none(),
+            "{} removed",
+            step.bead
+        );
+    }
+    assert_eq!(rows[1]["record"]["notes"], "tried twice");
+    let mol = ledger
+        .get(&old.molecule)
+        .expect("get")
+        .expect("the molecule stays");
+    assert!(
+        mol.labels.iter().any(|l| l == "compacted"),
+        "{:?}",
+        mol.labels
+    );
+    assert_eq!(mol.extra["digest"], digest.id.as_str());
+    let err = load_live(&ledger, &old.molecule).expect_err("compacted");
+    assert!(err.to_string().contains(&digest.id), "{err}");
+    assert!(
+        load(&ledger, &old.molecule)
+            .expect("loads")
+            .missing
+            .is_empty()
+    );
+    // The molecule squashed by hand keeps its one digest, now with the records.
+    let hand = ledger.get(&hand_digest).expect("get").expect("digest");
+    assert!(hand.extra["steps"][0]["record"].is_object(), "{hand:?}");
+    assert_eq!(
+        done.squashed
+            .iter()
+            .find(|(m, _)| *m == by_hand.molecule)
+            .map(|(_, d)| d),
+        Some(&hand_digest)
+    );
+    // The open molecule is untouched.
+    for step in &open.steps {
+        assert!(ledger.get(&step.bead).expect("get").is_some());
+    }
+    // Again: nothing changes.
+    let seq = ledger.change_seq();
+    let again = compact(&mut ledger, later, hour, "compactor").expect("again");
+    assert_eq!(again, Compacted::default());
+    assert_eq!(ledger.change_seq(), seq, "nothing written");
+}
+
+#[test]
+fn the_compactor_waits_while_an_open_bead_depends_on_a_step() {
+    let (_dir, town) = new_town();
+    let mut ledger = town.open_ledger().expect("ledger");
+    let (_, poured) = attached_chain(&mut ledger);
+    finish_all(&mut ledger, &poured);
+    let follow_up = ledger
+        .create(
+            gastown_beads::ledger::NewBead {
+                title: "follow-up".to_string(),
+                deps: vec![(gastown_beads::DepKind::Blocks, poured.steps[2].bead.clone())],
+                ..Default::default()
+            },
+            "t",
+        )
+        .expect("follow-up");
+    let later = gastown_beads::time::now_unix_nanos() + 10_000_000_000;
+    let second = std::time::Duration::from_secs(1);
+    let done = compact(&mut ledger, later, second, "c").expect("compact");
+    assert!(done.squashed.is_empty(), "{done:?}");
+    assert!(
+        done.summary()
+            .contains(&format!("open bead {}", follow_up.id)),
+        "{}",
+        done.summary()
+    );
+    ledger.close(&follow_up.id, "done", "t").expect("close");
+    let done = compact(&mut ledger, later, second, "c").expect("compact");
+    assert_eq!(done.squashed.len(), 1, "{done:?}");
+}
+
+#[test]
+fn a_compaction_stopped_after_removing_the_steps_is_finished_by_the_next_run() {
+    let (_dir, town) = new_town();
+    let mut ledger = town.open_ledger().expect("ledger");
+    let (_, poured) = attached_chain(&mut ledger);
+    finish_all(&mut ledger, &poured);
+    let digest = squash(&mut ledger, &poured.molecule, SquashOptions::default(), "t")
+        .expect("squash")
+        .digest;
+    // As a crash would leave it: the steps gone, the molecule not marked yet.
+    let steps: Vec<String> = poured.steps.iter().map(|s| s.bead.clone()).collect();
+    ledger.remove_beads(&steps, "c").expect("remove");
+    let later = gastown_beads::time::now_unix_nanos() + 10_000_000_000;
+    let second = std::time::Duration::from_secs(1);
+    compact(&mut ledger, later, second, "c").expect("compact");
+    let mol = ledger.get(&poured.molecule).expect("get").expect("mol");
+    assert_eq!(mol.extra["digest"], digest.as_str());
+    let err = load_live(&ledger, &poured.molecule).expect_err("compacted");
+    assert!(matches!(err, MolError::Compacted { .. }), "{err}");
+    let seq = ledger.change_seq();
+    compact(&mut ledger, later, second, "c").expect("again");
+    assert_eq!(ledger.change_seq(), seq, "nothing written");
+}
