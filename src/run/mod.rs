@@ -12,6 +12,7 @@ mod attach;
 mod authorize;
 mod blocked;
 mod deacon_checks;
+mod dog_sessions;
 pub mod dogs;
 pub mod escalation;
 mod handler;
