@@ -67,6 +67,8 @@ fn a_sling_to_a_dog_is_refused_without_roles_dog_and_nothing_is_hooked() {
         "{shown}"
     );
     assert!(hooked(&town).is_empty(), "nothing hooked");
+    let show = town.ok(&["config", "show"]);
+    assert!(show.contains("set `[roles] dog`"), "{show}");
     let ready = town.ok(&["bead", "ready"]);
     assert!(ready.contains(&b), "the bead stays ready: {ready}");
     let hook = town.ok(&["hook", "show", "--agent", "deacon/dogs/rex", "--json"]);
@@ -92,6 +94,11 @@ fn a_sling_to_a_chores_name_or_a_bad_dog_name_is_refused() {
     assert!(err.contains("[roles] dog"), "{err}");
     assert_eq!(bead(&town, &b)["status"], "open");
     assert!(hooked(&town).is_empty(), "nothing hooked");
+    // `[roles] dog` is shown beside the other roles.
+    let show = town.ok(&["config", "show"]);
+    assert!(show.contains("dog sessions:  sim"), "{show}");
+    let show: Value = serde_json::from_str(&town.ok(&["config", "show", "--json"])).expect("JSON");
+    assert_eq!(show["dog"], "sim", "{show}");
 }
 
 #[test]

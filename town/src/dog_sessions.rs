@@ -95,3 +95,50 @@ pub fn ready_home(home: &Path) -> Result<()> {
         .map(drop)
         .with_context(|| format!("cannot make {} a git repository", home.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dogs_state_is_read_from_its_hook_its_session_and_whether_it_is_stuck() {
+        let (_d, _town, mut ledger) = crate::testing::town();
+        let rex = AgentIdentity::parse("deacon/dogs/rex").expect("a dog");
+        crate::agents::record_runtime(&mut ledger, &rex, "sim").expect("recorded");
+        // The mayor is an agent too, and no dog.
+        crate::agents::ensure(&mut ledger, &AgentIdentity::parse("mayor").expect("mayor"))
+            .expect("mayor");
+        let dogs = known(&ledger).expect("known");
+        assert_eq!(dogs.len(), 1, "{dogs:?}");
+        let state = |record: &AgentRecord, running| {
+            report(record, running)
+                .session
+                .expect("a session entry")
+                .state
+        };
+        assert_eq!(state(&dogs[0], false), "stopped");
+        assert_eq!(state(&dogs[0], true), "idle");
+        crate::agents::set_state(&mut ledger, &rex, AgentState::Working, Some("gt-1"))
+            .expect("hooked");
+        let dogs = known(&ledger).expect("known");
+        assert_eq!(state(&dogs[0], true), "working");
+        assert_eq!(state(&dogs[0], false), "waiting");
+        let entry = report(&dogs[0], true);
+        assert_eq!(entry.name, "rex");
+        let session = entry.session.expect("session");
+        assert_eq!(session.hook.as_deref(), Some("gt-1"));
+        assert_eq!(session.runtime.as_deref(), Some("sim"));
+        crate::agents::mark_stuck(&mut ledger, &rex, "no program").expect("stuck");
+        let dogs = known(&ledger).expect("known");
+        assert_eq!(state(&dogs[0], false), "stuck");
+    }
+
+    #[test]
+    fn a_dogs_home_is_a_git_repository_of_its_own() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let home = dir.path().join("deacon/dogs/rex");
+        ready_home(&home).expect("made");
+        assert!(home.join(".git").is_dir());
+        ready_home(&home).expect("again: nothing to do");
+    }
+}
