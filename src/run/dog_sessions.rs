@@ -55,6 +55,14 @@ impl TownHandler {
             return Ok(String::new());
         }
         self.attempts.note(address);
+        if gastown_town::dogs::names().contains(&identity.name.as_str()) {
+            // Hooked by hand (`hook attach`): a chore's place in the tree is taken.
+            let why = format!(
+                "{} is the name of one of the deacon's chores, not a dog session: move its hook to another dog (`gastown hook attach <bead> --agent deacon/dogs/<name> --force`)",
+                identity.name
+            );
+            return Err(self.cannot_start(identity, None, &why).await);
+        }
         // town.toml afresh: `[roles] dog` set since `gastown run` started counts at once.
         let town = Town::load(&self.tree.town.root).unwrap_or_else(|_| self.tree.town.clone());
         let Some(name) = town.config.roles.dog.clone() else {
@@ -126,6 +134,9 @@ impl TownHandler {
                 return;
             };
             let _stopping = self.attempts.lock(address).await;
+            if !self.attempts.still_idle_dog(address) {
+                continue; // Started on new work meanwhile (which forgets its idle time).
+            }
             let place = names::tree_place(&identity);
             let Some(dogs) = supervisor_at(root, &place.parents).await else {
                 return;
@@ -154,6 +165,14 @@ impl super::patrol::Attempts {
             .or_insert_with(Instant::now)
             .elapsed()
             >= idle_after
+    }
+
+    /// Is `address` still counted idle (no start of it since the sweep looked)?
+    fn still_idle_dog(&self, address: &str) -> bool {
+        self.idle_dogs
+            .0
+            .lock()
+            .is_ok_and(|idle| idle.contains_key(address))
     }
 
     /// `address` has work, or was just started or stopped: its idle time starts over.
