@@ -314,10 +314,20 @@ async fn begin_session(
 }
 
 /// Make sure the session's working directory is the identity's own before anything runs there.
+/// A dog's is its own scratch git repository (`gastown_town::dog_sessions::ready_home`).
 /// Polecats and crew work in their rig's worktree or clone: the town's `check_workspace` checks
 /// it (and remakes a missing worktree from its branch); their homes are never made as plain
 /// directories, where `git` would find the town's repository instead of the rig's.
 async fn ready_home(spec: &RoleSpec, hook: Option<&Bead>) -> Result<(), String> {
+    if spec.identity.role == Role::Dog {
+        // A scratch repository of its own (git runs: a blocking thread).
+        let home = spec.home.clone();
+        return tokio::task::spawn_blocking(move || {
+            gastown_town::dog_sessions::ready_home(&home).map_err(|e| format!("{e:#}"))
+        })
+        .await
+        .map_err(|e| format!("the home check of {} failed: {e}", spec.identity))?;
+    }
     if !matches!(spec.identity.role, Role::Polecat | Role::Crew) {
         return std::fs::create_dir_all(&spec.home)
             .map_err(|e| format!("cannot create {}: {e}", spec.home.display()));

@@ -40,7 +40,7 @@ pub enum DoneStatusArg {
     /// The work is done: what is left in the worktree is committed, there must be commits ahead
     /// of the rig's default branch, the merge request is created (or refreshed), the refinery
     /// (MERGE_READY) and the witness (POLECAT_DONE) are told, the hook is cleared; the sandbox
-    /// stays until the merge is confirmed
+    /// stays until the merge is confirmed (a dog's bead is closed instead: it has no worktree)
     Completed,
     /// Stuck: HELP (with the bead and --message) goes to the rig's witness and to the mayor, and
     /// a `high` escalation is raised (mailed to the mayor and the overseer by default, see

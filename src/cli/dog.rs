@@ -1,5 +1,6 @@
 //! `gastown dog list [--json]` and `gastown dog run <name>`: the deacon's dogs, mechanical chores
-//! on timers of their own (`docs/dogs.md`). With `gastown run` up the running dogs answer (their
+//! on timers of their own, and the dog sessions that work beads slung to `deacon/dogs/<name>`
+//! (`docs/dogs.md`; `list` shows both, a session's entry with its `session` object). With `gastown run` up the running dogs answer (their
 //! last runs and outcomes) and `run` asks the dog itself; without it `list` shows the
 //! configuration and `run` runs the chore here, once.
 
@@ -14,7 +15,7 @@ use gastown_town::town::Town;
 
 #[derive(Debug, Clone, PartialEq, Subcommand)]
 pub enum DogCommand {
-    /// Every dog: its period, last run and outcome.
+    /// Every dog: a chore's period, last run and outcome; a dog session's runtime, state and hook.
     List {
         /// Print a JSON array.
         #[arg(long)]
@@ -39,13 +40,25 @@ pub fn run(town: &Town, cmd: DogCommand) -> Result<()> {
                     TownReply::Dogs(reports) => reports,
                     other => return Err(unexpected(&other)),
                 },
-                None => dogs::names()
-                    .into_iter()
-                    .filter_map(|name| {
-                        dogs::config_of(&town.config.dogs, name)
-                            .map(|config| DogReport::configured(name, &config, false))
-                    })
-                    .collect(),
+                None => {
+                    let mut reports: Vec<DogReport> = dogs::names()
+                        .into_iter()
+                        .filter_map(|name| {
+                            dogs::config_of(&town.config.dogs, name)
+                                .map(|config| DogReport::configured(name, &config, false))
+                        })
+                        .collect();
+                    // The dog sessions the ledger knows; none runs without `gastown run`.
+                    let ledger = town.open_ledger()?;
+                    let known = gastown_town::dog_sessions::known(&ledger);
+                    ledger.close_ledger()?;
+                    reports.extend(
+                        known?
+                            .iter()
+                            .map(|record| gastown_town::dog_sessions::report(record, false)),
+                    );
+                    reports
+                }
             };
             if json {
                 format!("{}\n", serde_json::to_string_pretty(&reports)?)
@@ -103,6 +116,15 @@ pub fn run(town: &Town, cmd: DogCommand) -> Result<()> {
 }
 
 fn line(r: &DogReport) -> String {
+    if let Some(session) = &r.session {
+        return format!(
+            "{:<12} session  {:<12} {:<10} hook {}\n",
+            r.name,
+            session.runtime.as_deref().unwrap_or("-"),
+            session.state,
+            session.hook.as_deref().unwrap_or("-")
+        );
+    }
     let state = match (r.enabled, r.running) {
         (false, _) => "disabled",
         (true, true) => "running",

@@ -42,7 +42,11 @@ impl TownHandler {
                 env,
             } => self.spawn(&address, runtime.as_deref(), &env).await,
             TownRequest::Heartbeat => Ok(TownReply::Done),
-            TownRequest::Dogs => Ok(TownReply::Dogs(super::dogs::reports(&self.tree.town).await)),
+            TownRequest::Dogs => {
+                let mut reports = super::dogs::reports(&self.tree.town).await;
+                reports.extend(self.dog_session_reports().await);
+                Ok(TownReply::Dogs(reports))
+            }
             TownRequest::DogRun { name } => super::dogs::run_now(&name, DOG_RUN_WAIT)
                 .await
                 .map(TownReply::DogRan)

@@ -13,6 +13,7 @@ mod authorize;
 mod blocked;
 mod deacon_checks;
 mod deacon_rigs;
+mod dog_sessions;
 pub mod dogs;
 pub mod escalation;
 mod handler;

@@ -1,5 +1,6 @@
-//! The GUPP patrol (the router's 2-second timer, and once at `gastown run` start): every polecat
-//! and crew member with a hook has a session of its recorded runtime working on it.
+//! The GUPP patrol (the router's 2-second timer, and once at `gastown run` start): every polecat,
+//! crew member and dog with a hook has a session of its recorded runtime working on it, and a dog
+//! session idle for `[run] dog_idle_after` is stopped (`super::dog_sessions`).
 //!
 //! An identity whose role is not running (it gave up, or it is stuck) is started again through
 //! `TownHandler::ensure_session` — with its recorded runtime, never another — once its
@@ -40,6 +41,8 @@ pub struct Attempts {
     /// Work commands (sling, hook attach, …) between the start of their ledger call and the end
     /// of their effects: see [`Attempts::working`].
     working: AtomicUsize,
+    /// Since when each running dog session has had nothing on its hook (`super::dog_sessions`).
+    pub(super) idle_dogs: super::dog_sessions::IdleDogs,
 }
 
 /// Held by a work command from before its ledger call until its effects are carried out.
@@ -137,7 +140,7 @@ struct Hooked {
     runtime: Option<String>,
 }
 
-/// The polecats and crew members with hooked work.
+/// The polecats, crew members and dogs with hooked work.
 async fn hooked_identities(handler: &TownHandler) -> Option<Vec<Hooked>> {
     let view = handler
         .ledger
@@ -149,7 +152,7 @@ async fn hooked_identities(handler: &TownHandler) -> Option<Vec<Hooked>> {
             let mut out: Vec<Hooked> = Vec::new();
             for address in hooked.into_iter().map(|b| b.assignee) {
                 let rig_level = AgentIdentity::parse(&address)
-                    .is_ok_and(|i| matches!(i.role, Role::Polecat | Role::Crew));
+                    .is_ok_and(|i| matches!(i.role, Role::Polecat | Role::Crew | Role::Dog));
                 if !rig_level || out.iter().any(|h| h.address == address) {
                     continue;
                 }
@@ -184,6 +187,12 @@ pub async fn resume_hooked(handler: &TownHandler) {
     };
     // Read after the view: a work command whose writes the view shows is counted by now.
     let work_in_flight = handler.attempts.work_in_flight();
+    if !work_in_flight {
+        // A dog a work command is about to give a bead is never taken for idle.
+        let hooked: std::collections::HashSet<String> =
+            view.iter().map(|h| h.address.clone()).collect();
+        handler.stop_idle_dogs(&hooked).await;
+    }
     for hooked in view {
         let Ok(identity) = AgentIdentity::parse(&hooked.address) else {
             continue;

@@ -1,5 +1,6 @@
 //! Starting polecats and crew: every start of an identity — a sling, `agent spawn`, the GUPP
-//! patrol, a restart of `gastown run` — goes through [`TownHandler::ensure_session`], which
+//! patrol, a restart of `gastown run` — goes through [`TownHandler::ensure_session`] (dogs take
+//! its branch in `super::dog_sessions`: `[roles] dog`'s runtime, no workspace of a rig), which
 //!
 //! 1. takes the runtime recorded for the identity (deciding and recording it, through the same
 //!    rules as `sling`, only when none is recorded yet) — never another;
@@ -42,6 +43,11 @@ impl TownHandler {
     ) -> Result<String, String> {
         let identity = AgentIdentity::parse(address).map_err(|e| e.to_string())?;
         let root = self.root().await.map_err(|e| e.message)?.clone();
+        if identity.role == Role::Dog {
+            return self
+                .ensure_dog_session(&root, &identity, restart_running)
+                .await;
+        }
         if !matches!(identity.role, Role::Polecat | Role::Crew) {
             return town_role_session(&root, address, restart_running).await;
         }
@@ -184,7 +190,7 @@ impl TownHandler {
     }
 
     /// Mark the identity stuck (telling the mayor and the overseer once) and say so.
-    async fn cannot_start(
+    pub(super) async fn cannot_start(
         &self,
         identity: &AgentIdentity,
         runtime: Option<&str>,

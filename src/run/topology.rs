@@ -6,7 +6,8 @@
 //! ├── router        mail delivery into sessions
 //! ├── socket        the Unix socket server
 //! ├── mayor         role (rest_for_one): agent, session?
-//! ├── deacon        role: agent, session?, patrol, boot, dogs (one actor per chore)
+//! ├── deacon        role: agent, session?, patrol, boot, dogs (one actor per chore; dog
+//! │                 sessions started on demand, see `dog_sessions.rs`)
 //! └── rigs (dynamic; each rig temporary: one that gave up is restarted by the deacon)
 //!     └── <rig> (one_for_one)
 //!         ├── crew (dynamic)      └── <name>  role: agent, session

@@ -213,6 +213,11 @@ fn a_bad_duration_in_town_toml_is_refused_at_load_naming_the_key() {
             "commit_delay = \"later\"",
             ["commit_delay", "later"],
         ),
+        (
+            "patrol_interval = \"30s\"",
+            "patrol_interval = \"30s\"\ndog_idle_after = \"0s\"",
+            ["run.dog_idle_after", "is 0"],
+        ),
     ] {
         with(from, to);
         let err = town.fails(&["bead", "list"]);

@@ -13,6 +13,7 @@ mod delivery;
 mod demo;
 mod dialogs;
 mod doctor;
+mod dog_sessions;
 mod durable;
 mod escalation;
 mod finish;

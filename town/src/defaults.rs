@@ -159,6 +159,11 @@ pub const MAIL_SWEEP: Duration = Duration::from_secs(2);
 /// one that sits at its prompt is told soon.
 pub const MAIL_ANNOUNCE_AFTER: Duration = Duration::from_secs(3);
 
+/// `[run] dog_idle_after`: how long a dog session may sit with nothing on its hook before the
+/// GUPP patrol stops it. Dogs are not persistent workers: a dog slung its next bead soon after
+/// its last keeps its session (and its runtime's context); one left idle stops costing anything.
+pub const DOG_IDLE_AFTER: Duration = Duration::from_secs(5 * 60);
+
 /// The largest mail body accepted, in bytes: a mail is typed into a terminal; longer texts
 /// belong in a bead's description.
 pub const MAIL_MAX_BODY: usize = 64 * 1024;

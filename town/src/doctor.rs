@@ -326,6 +326,7 @@ fn runtimes(town: &Town) -> Vec<Check> {
     names.extend(town.config.roles.mayor.clone());
     names.extend(town.config.roles.deacon.clone());
     names.extend(town.config.roles.witness.clone());
+    names.extend(town.config.roles.dog.clone());
     for rig in Rig::list(town).unwrap_or_default() {
         names.extend(rig.config.runtime.clone());
         names.extend(crate::witness::agent_runtime(town, &rig.config));

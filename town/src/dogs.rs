@@ -195,6 +195,10 @@ pub struct DogReport {
     pub last_ok: Option<bool>,
     /// Failures since the last success (the dog backs off, and escalates once at 3).
     pub failures_in_a_row: u32,
+    /// Set for a dog session (judgement work slung to `deacon/dogs/<name>`) instead of a chore:
+    /// its chore fields are empty (`crate::dog_sessions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<crate::dog_sessions::DogSession>,
 }
 
 impl DogReport {
@@ -210,6 +214,7 @@ impl DogReport {
             last_outcome: None,
             last_ok: None,
             failures_in_a_row: 0,
+            session: None,
         }
     }
 }

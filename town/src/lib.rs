@@ -38,6 +38,7 @@ pub mod command;
 pub mod convoy;
 pub mod defaults;
 pub mod doctor;
+pub mod dog_sessions;
 pub mod dogs;
 pub mod duration;
 pub mod escalation;

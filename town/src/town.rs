@@ -74,6 +74,12 @@ impl TownConfig {
     /// What the types cannot say: durations that must not be zero. The error names the key.
     fn check(&self, path: &Path) -> Result<()> {
         let run = &self.run;
+        if run.dog_idle_after.is_some_and(|d| d.0.is_zero()) {
+            bail!(
+                "`run.dog_idle_after` is 0 in {}: give it a duration like \"5m\"",
+                path.display()
+            );
+        }
         for (key, value) in [
             ("run.shutdown_timeout", run.shutdown_timeout),
             ("run.patrol_interval", run.patrol_interval),
@@ -122,6 +128,10 @@ pub struct RolesSection {
     /// the rig's escalations before they go up. None: the witness stays mechanical.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<String>,
+    /// The runtime of the deacon's dog sessions: judgement work slung to `deacon/dogs/<name>`
+    /// (`docs/dogs.md`). None: such a sling is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dog: Option<String>,
 }
 
 /// `[run]` in `town.toml`; durations in humantime syntax, parsed when the file is read.
@@ -144,6 +154,10 @@ pub struct RunSection {
     /// short "you have mail" nudge (none: `defaults::MAIL_ANNOUNCE_AFTER`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail_announce_after: Option<HumanDuration>,
+    /// How long a dog session may sit with nothing on its hook before it is stopped (none:
+    /// `defaults::DOG_IDLE_AFTER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dog_idle_after: Option<HumanDuration>,
 }
 
 impl RunSection {
@@ -151,6 +165,12 @@ impl RunSection {
     pub fn mail_announce_after(&self) -> std::time::Duration {
         self.mail_announce_after
             .map_or(defaults::MAIL_ANNOUNCE_AFTER, |d| d.0)
+    }
+
+    /// `dog_idle_after`, or its default.
+    pub fn dog_idle_after(&self) -> std::time::Duration {
+        self.dog_idle_after
+            .map_or(defaults::DOG_IDLE_AFTER, |d| d.0)
     }
 }
 
@@ -162,6 +182,7 @@ impl Default for RunSection {
             patrol_interval: default_patrol_interval(),
             log: default_log(),
             mail_announce_after: None,
+            dog_idle_after: None,
         }
     }
 }

@@ -37,6 +37,7 @@ pub fn replies() -> Vec<TownReply> {
         last_outcome: Some(s("1 saved, 2 unchanged, 0 clean")),
         last_ok: Some(true),
         failures_in_a_row: 0,
+        session: None,
     };
     all.push(TownReply::Dogs(vec![dog.clone()]));
     all.push(TownReply::DogRan(dog));

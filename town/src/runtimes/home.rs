@@ -264,7 +264,12 @@ fn role_text(identity: &AgentIdentity) -> String {
             supervisor; you are summoned for judgement (a stuck rig, a stranded convoy, a \
             handoff nobody picked up)."
             .to_string(),
-        Role::Dog => "You are a Dog: you do one chore for the Deacon and report back.".to_string(),
+        Role::Dog => {
+            "You are a Dog: the Deacon's helper for judgement work. Work the bead on your \
+             hook, then run `gastown done -m \"what you found\"`: it closes the bead and empties \
+             your hook (`--status escalated` asks the Deacon and the Mayor for help)."
+                .to_string()
+        }
         Role::Witness => format!(
             "You are the Witness of rig {rig}: you watch its polecats. The supervisor measures \
              liveness, nudges and restarts; the rig's escalations come to you first, as urgent \

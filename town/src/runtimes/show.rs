@@ -22,6 +22,9 @@ pub struct Summary {
     /// `[roles]`: the runtime of the mayor and the deacon (none: actor only).
     pub mayor: Option<String>,
     pub deacon: Option<String>,
+    /// `[roles] dog`: the runtime of dog sessions (none: slings to `deacon/dogs/<name>` are
+    /// refused).
+    pub dog: Option<String>,
     pub agents: Vec<AgentSummary>,
     pub rigs: Vec<RigSummary>,
     pub ledger_ref: String,
@@ -77,6 +80,7 @@ pub fn summary(town: &Town, exe: &Path) -> Result<Summary> {
         default_agent_set: cfg.default_agent.is_some(),
         mayor: cfg.roles.mayor.clone(),
         deacon: cfg.roles.deacon.clone(),
+        dog: cfg.roles.dog.clone(),
         agents: cfg
             .agents
             .iter()
@@ -121,6 +125,10 @@ pub fn render_summary(s: &Summary) -> String {
     let _ = writeln!(out, "default agent: {default}");
     let _ = writeln!(out, "mayor:         {}", role(&s.mayor));
     let _ = writeln!(out, "deacon:        {}", role(&s.deacon));
+    let dog = s.dog.clone().unwrap_or_else(|| {
+        "none: slings to deacon/dogs/<name> are refused (set `[roles] dog`)".to_string()
+    });
+    let _ = writeln!(out, "dog sessions:  {dog}");
     let _ = writeln!(
         out,
         "ledger:        {} (commit delay {})",

@@ -1,5 +1,9 @@
-//! `gastown done` and `gastown handoff`: how a polecat finishes its work, and how any agent asks
-//! for a fresh session on the same hook.
+//! `gastown done` and `gastown handoff`: how a polecat or a dog finishes its work, and how any
+//! agent asks for a fresh session on the same hook.
+//!
+//! A dog (`deacon/dogs/<name>`, judgement work for the deacon) has no worktree and no merge
+//! request: its `done` closes the hooked bead (`-m` goes into the close reason) and empties its
+//! hook in one ledger step; `--status escalated` asks the deacon and the mayor for help.
 //!
 //! `done` (completed): commit what is left in the worktree, check there are commits ahead of the
 //! rig's default branch, create the merge-request bead exactly once (a second `done` finds the
@@ -24,7 +28,7 @@
 use super::{DoneStatus, Effect, Outcome, is_polecat};
 use crate::agents;
 use crate::git_cli;
-use crate::identity::AgentIdentity;
+use crate::identity::{AgentIdentity, Role};
 use crate::mail::store::{ProtocolKind, send_protocol};
 use crate::refinery::{MergeRequest, NewMergeRequest, open_merge_requests};
 use crate::rig::Rig;
@@ -53,8 +57,12 @@ pub fn done<L: LedgerSteps>(
             let rig = work.rig.name().to_string();
             let w = who.to_string();
             let out = ledger.step("done: submit", move |l| submit(l, &work, committed, &w))??;
-            (out, rig)
+            (out, Some(rig))
         }
+    };
+    // A dog belongs to no rig: no dispatch queue to drain.
+    let Some(rig_name) = rig_name else {
+        return Ok(out);
     };
     if let Some(next) = super::dispatch_queue(ledger, town, &rig_name, who)? {
         out.text.push_str(&next.text);
@@ -65,8 +73,9 @@ pub fn done<L: LedgerSteps>(
 
 /// What the first step of `done` found.
 enum Begun {
-    /// Escalated or deferred: done (the rig's name, for its dispatch queue).
-    Finished { out: Outcome, rig: String },
+    /// Escalated or deferred (or a dog's work closed): done (the rig's name, for its dispatch
+    /// queue; none for a dog).
+    Finished { out: Outcome, rig: Option<String> },
     /// Completed: the work to commit and submit.
     Completed(Box<Work>),
 }
@@ -95,9 +104,10 @@ fn begin(
 ) -> Result<Begun> {
     let who = identity.address.clone();
     let who = who.as_str();
-    if !is_polecat(&identity) {
+    let dog = identity.role == Role::Dog;
+    if !is_polecat(&identity) && !dog {
         bail!(
-            "`gastown done` is for polecats; {who} is a {}: use `gastown hook clear` to drop work",
+            "`gastown done` is for polecats and dogs; {who} is a {}: use `gastown hook clear` to drop work",
             identity.role
         );
     }
@@ -105,11 +115,29 @@ fn begin(
     let Some(bead) = hooked.first().cloned() else {
         bail!("nothing is on {who}'s hook: there is no work to finish");
     };
-    let rig_name = identity.rig.clone().context("a polecat has a rig")?;
-    let rig = Rig::load(town, &rig_name)?;
+    // A dog's helpers are the deacon's: it has no rig, no witness and no merge request.
+    let (rig_name, helper) = match &identity.rig {
+        Some(rig) => (Some(rig.clone()), format!("{rig}/witness")),
+        None if dog => (None, "deacon".to_string()),
+        None => bail!("{who} is a polecat without a rig"),
+    };
     let mut out = Outcome::default();
     match status {
+        DoneStatus::Completed if dog => {
+            let reason = match message {
+                Some(m) => format!("done by {who}: {m}"),
+                None => format!("done by {who}"),
+            };
+            ledger.close(&bead.id, &reason, who)?;
+            agents::set_state(ledger, &identity, agents::AgentState::Idle, Some(""))?;
+            out.say(format!(
+                "closed {} ({reason}); {who}'s hook is empty",
+                bead.id
+            ));
+        }
         DoneStatus::Completed => {
+            let rig_name = rig_name.context("a polecat has a rig")?;
+            let rig = Rig::load(town, &rig_name)?;
             return Ok(Begun::Completed(Box::new(Work {
                 rig,
                 polecat: identity.name,
@@ -119,8 +147,9 @@ fn begin(
         DoneStatus::Escalated => {
             let text = message.unwrap_or("the polecat is stuck and asks for help");
             let help = format!("{} ({}): {text}", bead.id, bead.title);
-            let witness = format!("{rig_name}/witness");
-            // The witness acts on its rig; the mayor hears of every escalation (as `--help` says).
+            let witness = helper;
+            // The witness acts on its rig (the deacon on its dogs); the mayor hears of every
+            // escalation (as `--help` says).
             for to in [witness.as_str(), "mayor"] {
                 send_protocol(ledger, ProtocolKind::Help, to, who, &help)?;
             }

@@ -104,5 +104,8 @@ fn commands_section(identity: &AgentIdentity, md: &mut String) {
     if identity.role == Role::Polecat {
         md.push_str("- `gastown done` — commit, submit a merge request, clear your hook (`--status escalated|deferred`)\n");
     }
+    if identity.role == Role::Dog {
+        md.push_str("- `gastown done` — the work is done: close the bead on your hook and clear it (`-m` says what you found; `--status escalated|deferred`)\n");
+    }
     md.push_str("- `gastown handoff -m …` — hand over to a fresh session on the same hook\n");
 }

@@ -2,7 +2,8 @@
 //!
 //! Targets: `<rig>` (a polecat of the rig: an idle one is reused, else a new one is named from the
 //! rig's pool; at `max_polecats` the bead waits in the rig's dispatch queue), `<rig>/polecats/<n>`,
-//! `<rig>/crew/<n>`, `mayor` (when `[roles] mayor` gives it a runtime). Idempotent: slinging a
+//! `<rig>/crew/<n>`, `mayor` (when `[roles] mayor` gives it a runtime), `deacon/dogs/<n>` (a dog
+//! session, when `[roles] dog` gives dogs a runtime). Idempotent: slinging a
 //! bead that is already on the target's hook changes nothing but makes sure a session works on
 //! it (with a new `--runtime`, a session of that runtime). An agent holds one bead at a time.
 //!
@@ -230,7 +231,8 @@ fn hook_planned(
 /// Decide (and record on its agent bead) the runtime the identity works the bead with; see
 /// `runtimes::decide` for the order (`use_recorded`: whether the identity's recorded runtime
 /// counts). A `--runtime` is also kept on the bead, so the bead's own choice outlives this
-/// identity (a re-sling, the dispatch queue). The mayor runs what `[roles] mayor` says.
+/// identity (a re-sling, the dispatch queue). The mayor runs what `[roles] mayor` says, a dog
+/// what `[roles] dog` says (recorded, so `gastown dog list` shows it).
 fn choose_runtime(
     ledger: &mut Ledger,
     town: &Town,
@@ -246,6 +248,24 @@ fn choose_runtime(
             bail!(
                 "the mayor runs {configured} (`[roles] mayor` in town.toml), not {flag}: change it there and restart `gastown run`"
             );
+        }
+        return Ok(());
+    }
+    if identity.role == Role::Dog {
+        // Checked by the target: dogs run what `[roles] dog` says.
+        let configured = town.config.roles.dog.as_deref().unwrap_or_default();
+        if let Some(flag) = req.runtime.as_deref().filter(|f| *f != configured) {
+            bail!(
+                "dogs run {configured} (`[roles] dog` in town.toml), not {flag}: change it there and restart `gastown run`"
+            );
+        }
+        crate::agents::record_runtime(ledger, identity, configured)?;
+        out.say(format!(
+            "{} runs {configured} ([roles] dog)",
+            identity.address
+        ));
+        if let Some(warning) = missing_program(town, configured) {
+            out.say(warning);
         }
         return Ok(());
     }

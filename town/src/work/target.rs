@@ -1,5 +1,6 @@
-//! Whom a sling goes to: a named agent, or for a rig one of its polecats — an idle one reused,
-//! else a new one named from the rig's pool — or, at `max_polecats`, the rig's dispatch queue.
+//! Whom a sling goes to: a named agent (a dog session only when `[roles] dog` gives dogs a
+//! runtime), or for a rig one of its polecats — an idle one reused, else a new one named from the
+//! rig's pool — or, at `max_polecats`, the rig's dispatch queue.
 //!
 //! Read from the ledger (who is hooked, whose merge request is open) and the rig's directory
 //! (which polecats have a worktree). `sling` asks twice: once to plan, and again in the step
@@ -44,9 +45,7 @@ pub(super) fn target_identity(
         );
     }
     if identity.role == Role::Dog {
-        bail!(
-            "{target} is a dog: dogs run the supervisor's own chores (wisp reaper, compactor, sync) and no agent session, so nothing would ever work a bead on its hook; sling to a rig, a polecat, crew or the mayor"
-        );
+        check_dog(town, &identity)?;
     }
     if identity.role == Role::Mayor && town.config.roles.mayor.is_none() {
         bail!(
@@ -58,6 +57,26 @@ pub(super) fn target_identity(
         return Ok(Target::AlreadyThere(identity));
     }
     Ok(Target::Agent(identity))
+}
+
+/// A dog session takes judgement work only when `[roles] dog` gives it a runtime, and never
+/// under the name of one of the deacon's chores (their actors sit at the same place in the tree).
+fn check_dog(town: &Town, identity: &AgentIdentity) -> Result<()> {
+    let name = identity.name.as_str();
+    if crate::dogs::names().contains(&name) {
+        bail!(
+            "{} is the deacon's {name} chore, not a dog session: chores run on their own timer (`gastown dog run {name}` runs it now) and take no beads; sling to another dog name, e.g. deacon/dogs/rex",
+            identity.address
+        );
+    }
+    if town.config.roles.dog.is_none() {
+        bail!(
+            "dogs have no runtime (`[roles] dog` is not set in {}), so nothing would ever work a bead on {}'s hook: set it (e.g. `dog = \"claude\"` under `[roles]`) and restart `gastown run`, or sling to a rig, a polecat, crew or the mayor",
+            town.root.join(crate::town::CONFIG_FILE).display(),
+            identity.address
+        );
+    }
+    Ok(())
 }
 
 /// The polecat a bead slung to a rig goes to.

@@ -265,3 +265,111 @@ fn a_bead_slung_twice_at_once_is_hooked_once_and_the_second_sling_starts_nothing
     );
     assert_eq!(rig.polecats_present().expect("present").len(), 1);
 }
+
+/// A town whose dogs run `sim` (`[roles] dog`), and its ledger.
+fn town_with_dogs() -> (tempfile::TempDir, Town, Ledger) {
+    let (dir, mut town, ledger) = crate::testing::town();
+    town.config.roles.dog = Some("sim".to_string());
+    (dir, town, ledger)
+}
+
+fn to_dog(bead: &str, dog: &str) -> WorkCommand {
+    WorkCommand::Sling {
+        bead: bead.to_string(),
+        target: format!("deacon/dogs/{dog}"),
+        force: false,
+        runtime: None,
+        formula: None,
+        no_formula: true,
+        no_convoy: true,
+    }
+}
+
+fn as_dog(dog: &str) -> crate::caller::Caller {
+    crate::caller::Caller::Agent(
+        crate::identity::AgentIdentity::parse(&format!("deacon/dogs/{dog}")).expect("a dog"),
+    )
+}
+
+#[test]
+fn a_dog_is_slung_work_only_with_roles_dog_and_never_under_a_chores_name() {
+    let (_d, town, mut ledger) = crate::testing::town();
+    let b = task(&mut ledger, "judge");
+    let overseer = crate::caller::Caller::Overseer;
+    let err = apply(&mut ledger, &town, to_dog(&b, "rex"), &overseer)
+        .expect_err("no [roles] dog")
+        .to_string();
+    assert!(err.contains("[roles] dog"), "{err}");
+    assert!(hooked(&ledger, "deacon/dogs/rex").expect("hook").is_empty());
+    let (_d, town, mut ledger) = town_with_dogs();
+    let b = task(&mut ledger, "judge");
+    for chore in crate::dogs::names() {
+        let err = apply(&mut ledger, &town, to_dog(&b, chore), &overseer)
+            .expect_err("a chore")
+            .to_string();
+        assert!(err.contains("chore"), "{err}");
+    }
+    let out = apply(&mut ledger, &town, to_dog(&b, "rex"), &overseer).expect("slung");
+    assert!(
+        out.text.contains("deacon/dogs/rex runs sim"),
+        "{}",
+        out.text
+    );
+    let record = crate::agents::find(&ledger, "deacon/dogs/rex")
+        .expect("find")
+        .expect("the dog's agent bead");
+    assert_eq!(record.runtime.as_deref(), Some("sim"));
+    assert_eq!(
+        hooked(&ledger, "deacon/dogs/rex").expect("hook")[0].id,
+        b,
+        "on its hook"
+    );
+}
+
+#[test]
+fn a_dogs_done_closes_its_bead_and_empties_its_hook_and_escalated_asks_the_deacon() {
+    let (_d, town, mut ledger) = town_with_dogs();
+    let overseer = crate::caller::Caller::Overseer;
+    let b = task(&mut ledger, "judge");
+    apply(&mut ledger, &town, to_dog(&b, "rex"), &overseer).expect("slung");
+    let done = WorkCommand::Done {
+        status: DoneStatus::Completed,
+        message: Some("the build is flaky on Tuesdays".to_string()),
+    };
+    let out = apply(&mut ledger, &town, done.clone(), &as_dog("rex")).expect("done");
+    assert!(out.text.contains(&format!("closed {b}")), "{}", out.text);
+    let bead = ledger.get(&b).expect("get").expect("the bead");
+    assert!(bead.is_closed(), "{bead:?}");
+    assert!(
+        bead.close_reason
+            .contains("done by deacon/dogs/rex: the build is flaky"),
+        "{}",
+        bead.close_reason
+    );
+    assert!(hooked(&ledger, "deacon/dogs/rex").expect("hook").is_empty());
+    let record = crate::agents::find(&ledger, "deacon/dogs/rex")
+        .expect("find")
+        .expect("agent");
+    assert_eq!(record.hook, None, "{record:?}");
+    let err = apply(&mut ledger, &town, done, &as_dog("rex"))
+        .expect_err("nothing left")
+        .to_string();
+    assert!(err.contains("nothing is on"), "{err}");
+
+    let stuck = task(&mut ledger, "too hard");
+    apply(&mut ledger, &town, to_dog(&stuck, "rex"), &overseer).expect("slung");
+    let escalated = WorkCommand::Done {
+        status: DoneStatus::Escalated,
+        message: Some("cannot tell".to_string()),
+    };
+    let out = apply(&mut ledger, &town, escalated, &as_dog("rex")).expect("escalated");
+    assert!(out.text.contains("deacon and the mayor"), "{}", out.text);
+    let help = crate::mail::store::inbox(&ledger, "deacon", true).expect("inbox");
+    assert!(
+        help.iter()
+            .any(|m| m.description.contains(&stuck) || m.title.contains(&stuck)),
+        "HELP to the deacon: {help:?}"
+    );
+    let bead = ledger.get(&stuck).expect("get").expect("bead");
+    assert_eq!(bead.status, gastown_beads::Status::Open);
+}
