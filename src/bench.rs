@@ -52,6 +52,19 @@ pub enum BenchCommand {
         #[arg(long, value_name = "TOWN")]
         running: Option<std::path::PathBuf>,
     },
+    /// The event stream: mail latency with no subscriber, then with one that stopped reading
+    /// after a flood of events, and with many reading at once.
+    Events {
+        /// Mails timed in each phase.
+        #[arg(long, default_value = "300")]
+        ops: usize,
+        /// Events flooded at the stalled subscriber before the second phase.
+        #[arg(long, default_value = "5000")]
+        flood: usize,
+        /// Reading subscribers in the third phase.
+        #[arg(long, default_value = "100")]
+        readers: usize,
+    },
     /// Crash → new session back at its prompt.
     Restart {
         /// Crashes to time.
@@ -71,7 +84,82 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             to,
             running,
         } => mail(clients, mails, &to, running.as_deref()),
+        BenchCommand::Events {
+            ops,
+            flood,
+            readers,
+        } => events(ops, flood, readers),
     }
+}
+
+/// Median and 99th percentile of `ops` durable mail sends, one after the other.
+fn mail_latency(c: &mut Client, ops: usize, tag: &str) -> Result<(Duration, Duration)> {
+    use gastown_town::command::mail::{MailRequest, SendRequest};
+    let mut times = Vec::with_capacity(ops);
+    for n in 0..ops.max(1) {
+        let send = MailRequest::Send(SendRequest {
+            address: "mayor".to_string(),
+            subject: format!("{tag} {n}"),
+            message: Some("x".to_string()),
+            urgent: false,
+            reply_to: None,
+        });
+        let start = Instant::now();
+        client::call(c, TownRequest::Mail(send))?;
+        times.push(start.elapsed());
+    }
+    times.sort();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
+    Ok((at(0.5), at(0.99)))
+}
+
+/// `gastown bench events`: what a subscriber costs the town.
+fn events(ops: usize, flood: usize, readers: usize) -> Result<()> {
+    let sup = Supervised::start()?;
+    let mut c = sup.client()?;
+    let (median, p99) = mail_latency(&mut c, ops, "quiet")?;
+    crate::output::line(format!(
+        "mail send, no subscriber: median {median:?}, p99 {p99:?} ({ops} sends)"
+    ))?;
+    // A subscriber that never reads, then a flood far past its socket buffer and the bus's.
+    let _stalled = client::subscribe(&sup.town, crate::protocol::EventFilter::default())?;
+    let start = Instant::now();
+    let _ = mail_latency(&mut c, flood, "flood")?;
+    let flooded = start.elapsed();
+    let (median, p99) = mail_latency(&mut c, ops, "stalled")?;
+    crate::output::line(format!(
+        "mail send, one subscriber stalled after {flood} mails (a `mail.sent` event each, flooded in {flooded:?}): median {median:?}, p99 {p99:?}"
+    ))?;
+    // Many reading at once, each on its own thread.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for _ in 0..readers {
+        let mut stream = client::subscribe(&sup.town, crate::protocol::EventFilter::default())?;
+        let stop = std::sync::Arc::clone(&stop);
+        threads.push(std::thread::spawn(move || {
+            let mut seen = 0usize;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match stream.next() {
+                    Ok(Some(batch)) => seen += batch.len(),
+                    _ => break,
+                }
+            }
+            seen
+        }));
+    }
+    let (median, p99) = mail_latency(&mut c, ops, "readers")?;
+    crate::output::line(format!(
+        "mail send, {readers} subscribers reading: median {median:?}, p99 {p99:?}"
+    ))?;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // One more event wakes every reader so it sees the stop.
+    let _ = mail_latency(&mut c, 1, "stop")?;
+    let seen: usize = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    crate::output::line(format!(
+        "the {readers} readers saw {seen} events in all ({} mails each)",
+        ops + 1
+    ))?;
+    Ok(())
 }
 
 /// A throw-away town with `gastown run` up.

@@ -50,3 +50,36 @@ pub fn call(client: &mut Client, request: TownRequest) -> Result<TownReply> {
         Err(e) => Err(anyhow!(e)),
     }
 }
+
+/// The town's event stream, filtered (the supervisor must be running).
+pub fn subscribe(town: &Town, filter: crate::protocol::EventFilter) -> Result<Events> {
+    let client = require(town)?;
+    let request = RequestBody::Town(Box::new(TownRequest::Subscribe(filter)));
+    let subscription = client
+        .subscribe(request)
+        .map_err(|e| anyhow!(e).context("cannot subscribe to the town's events"))?;
+    Ok(Events(subscription))
+}
+
+/// An open event stream.
+pub struct Events(crate::socket::Subscription);
+
+impl Events {
+    /// The next batch of events, waiting as long as it takes; `None` once `gastown run` stopped.
+    pub fn next(&mut self) -> Result<Option<Vec<crate::protocol::TownEvent>>> {
+        match self.0.next() {
+            Ok(Some(ReplyBody::Town(reply))) => match *reply {
+                TownReply::Events(events) => Ok(Some(events)),
+                other => bail!(
+                    "the supervisor streamed {other:?} instead of events: restart `gastown run`"
+                ),
+            },
+            Ok(Some(_)) => bail!(
+                "the supervisor streamed a socket-layer reply instead of events: restart `gastown run`"
+            ),
+            Ok(None) => Ok(None),
+            Err(ClientError::Request(e)) => bail!("{}", e.message),
+            Err(e) => Err(anyhow!(e).context("the event stream broke")),
+        }
+    }
+}

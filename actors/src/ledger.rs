@@ -45,7 +45,9 @@ mod handle;
 
 pub use handle::{BlockingLedger, LEDGER_NAME, LedgerCallError, LedgerHandle};
 
-use gastown_beads::{CommitDone, CommitJob, CommitOutcome, Ledger, LedgerConfig, LedgerError};
+use gastown_beads::{
+    CommitDone, CommitJob, CommitOutcome, Ledger, LedgerChange, LedgerConfig, LedgerError,
+};
 use gastown_town::defaults::{
     LEDGER_FREE_SPACE_RESERVE, LEDGER_RETRY_MAX, LEDGER_RETRY_START, LEDGER_UNCERTAIN_WAIT,
 };
@@ -106,10 +108,26 @@ pub enum LedgerMsg {
 }
 
 /// Arguments of [`LedgerActor`]: where the ledger is.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LedgerArgs {
     pub config: LedgerConfig,
+    /// Where the ledger's changes go once durable (the supervisor's event stream), if anywhere.
+    pub changes: Option<ChangeSink>,
 }
+
+impl std::fmt::Debug for LedgerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerArgs")
+            .field("config", &self.config)
+            .field("changes", &self.changes.as_ref().map(|_| "sink"))
+            .finish()
+    }
+}
+
+/// Takes each group of durable changes, in order, with the ledger to read around them and how
+/// many changes were dropped before them (a feed that overflowed). It runs inside the ledger
+/// actor: it must be quick and never block.
+pub type ChangeSink = std::sync::Arc<dyn Fn(&Ledger, Vec<LedgerChange>, usize) + Send + Sync>;
 
 /// Why there is no ledger, since when, and when the next attempt to open it is.
 struct Down {
@@ -130,6 +148,8 @@ struct Uncertain {
 /// State of [`LedgerActor`].
 pub struct LedgerState {
     config: LedgerConfig,
+    /// Where durable changes go.
+    changes: Option<ChangeSink>,
     /// The open ledger; `None` while it is unavailable (see `down`) or closing.
     ledger: Option<Ledger>,
     /// Why the ledger is unavailable, while it is.
@@ -163,6 +183,7 @@ impl Actor for LedgerActor {
     ) -> Result<LedgerState, ActorProcessingErr> {
         let mut state = LedgerState {
             config: args.config,
+            changes: args.changes,
             ledger: None,
             down: None,
             generation: 0,
@@ -287,8 +308,10 @@ fn reopen(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState) {
     if state.ledger.is_some() {
         return;
     }
+    let keep_changes = state.changes.is_some();
     let opened = Ledger::open(state.config.clone()).and_then(|mut ledger| {
         ledger.set_deferred_durability(true)?;
+        ledger.keep_changes(keep_changes);
         Ok(ledger)
     });
     match opened {
@@ -524,6 +547,12 @@ fn flush(myself: &ActorRef<LedgerMsg>, state: &mut LedgerState) {
     let last_seq = ledger.change_seq();
     match ledger.make_durable() {
         Ok(()) => {
+            if let Some(sink) = &state.changes {
+                let (changes, dropped) = ledger.take_changes();
+                if !changes.is_empty() || dropped > 0 {
+                    sink(ledger, changes, dropped);
+                }
+            }
             for reply in state.held.drain(..) {
                 reply(Ok(()));
             }

@@ -80,9 +80,16 @@ async fn start(
     tokio::task::JoinHandle<()>,
     LedgerHandle,
 ) {
-    let (actor, join) = Actor::spawn(Some(name.to_string()), LedgerActor, LedgerArgs { config })
-        .await
-        .expect("the ledger actor starts");
+    let (actor, join) = Actor::spawn(
+        Some(name.to_string()),
+        LedgerActor,
+        LedgerArgs {
+            config,
+            changes: None,
+        },
+    )
+    .await
+    .expect("the ledger actor starts");
     (actor, join, LedgerHandle::named(name))
 }
 

@@ -114,6 +114,7 @@ async fn a_role_registers_by_address_again_after_each_restart_and_is_gone_once_s
         .child(
             ChildSpec::actor("ledger", LedgerActor, move || LedgerArgs {
                 config: ledger.clone(),
+                changes: None,
             })
             .with_name(LEDGER_NAME),
         )

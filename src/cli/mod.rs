@@ -15,6 +15,7 @@ mod convoy;
 mod doctor;
 mod dog;
 pub mod escalate;
+mod feed;
 pub mod formula;
 mod install;
 mod mail;
@@ -202,6 +203,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The town's events as they happen: sessions, beads, hooks, mail, the merge queue,
+    /// convoys, escalations, supervision (needs `gastown run`).
+    Feed(feed::FeedArgs),
     /// The live supervision tree.
     Actors(agents::ActorsArgs),
     /// One actor and its recent supervision events.
@@ -373,6 +377,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Demo { args, .. } => crate::demo::run(args),
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
         Command::Status { json } => status::run(&find_town(&cli.town)?, json),
+        Command::Feed(args) => feed::run(&find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
         Command::Actor { target, json } => agents::actor(&find_town(&cli.town)?, target, json),
         Command::Peek { agent, lines, json } => {

@@ -105,5 +105,6 @@ fn reply_name(reply: &TownReply) -> &'static str {
         TownReply::Dogs(_) => "dogs",
         TownReply::DogRan(_) => "dog-ran",
         TownReply::Status(_) => "status",
+        TownReply::Events(_) => "events",
     }
 }

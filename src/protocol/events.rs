@@ -142,7 +142,10 @@ mod tests {
             kinds: vec!["mq.land".into()],
             ..EventFilter::default()
         };
-        assert!(!mqx.wants(&event("mq.landed", "gt-1", "alpha")), "no partial words");
+        assert!(
+            !mqx.wants(&event("mq.landed", "gt-1", "alpha")),
+            "no partial words"
+        );
         let beta = EventFilter {
             rig: Some("beta".into()),
             ..EventFilter::default()

@@ -18,11 +18,13 @@
 //! are refused at handshake with "restart `gastown run`", never served garbage. The dependency
 //! runs one way: the socket layer knows this module, this module knows nothing of the socket.
 
+pub mod events;
 pub mod tree;
 
 #[cfg(test)]
 pub mod samples;
 
+pub use events::{EventFilter, TownEvent};
 use gastown_town::command::agent::{HookView, Seance};
 use gastown_town::command::as_json;
 use gastown_town::command::bead::{BeadOutcome, BeadRequest};
@@ -103,6 +105,9 @@ pub enum TownRequest {
     /// The town at a glance (`gastown status`): what the ledger knows, with the live tree laid
     /// over it.
     Status,
+    /// The event stream (`gastown feed`): answered with [`TownReply::Events`] again and again,
+    /// as events happen, until the client disconnects.
+    Subscribe(EventFilter),
 }
 
 /// One town reply: a typed answer per family, for the CLI to render.
@@ -157,6 +162,8 @@ pub enum TownReply {
     DogRan(#[serde(with = "as_json")] gastown_town::dogs::DogReport),
     /// Answer to [`TownRequest::Status`].
     Status(#[serde(with = "as_json")] Box<gastown_town::status::TownStatus>),
+    /// Answers to [`TownRequest::Subscribe`]: the events since the last answer, in order.
+    Events(Vec<TownEvent>),
 }
 
 /// A git commit of the ledger.

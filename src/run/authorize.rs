@@ -50,6 +50,7 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         | TownRequest::Escalate(_)
         | TownRequest::Dogs
         | TownRequest::Status
+        | TownRequest::Subscribe(_)
         | TownRequest::RuntimeSession { .. } => Ok(()),
     }
 }

@@ -64,6 +64,38 @@ impl Handler for TownHandler {
                 .map(|reply| ReplyBody::Town(Box::new(reply)))
         })
     }
+
+    /// `Subscribe`: the event stream, filtered; every caller may read it (an agent sees what
+    /// `gastown status` shows it).
+    fn stream<'a>(
+        &'a self,
+        identity: &'a Identity,
+        body: &RequestBody,
+    ) -> Option<crate::socket::handler::StreamFuture<'a>> {
+        let RequestBody::Town(request) = body else {
+            return None;
+        };
+        let TownRequest::Subscribe(filter) = &**request else {
+            return None;
+        };
+        let filter = filter.clone();
+        Some(Box::pin(async move {
+            caller_of(identity)?;
+            if let Some(kind) = filter.unknown_kind() {
+                return Err(err(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "no event kind {kind:?}: the kinds are {} (or their families, e.g. `mq`)",
+                        crate::protocol::events::KINDS.join(", ")
+                    ),
+                ));
+            }
+            use futures::StreamExt;
+            let replies = super::events::stream(&self.tree.bus, filter)
+                .map(|events| Ok(ReplyBody::Town(Box::new(TownReply::Events(events)))));
+            Ok(replies.boxed())
+        }))
+    }
 }
 
 pub(super) fn err(code: ErrorCode, message: impl Into<String>) -> WireError {

@@ -96,6 +96,10 @@ impl TownHandler {
                 ErrorCode::Internal,
                 "a ledger request reached the live tree's handler: this is a bug",
             )),
+            TownRequest::Subscribe(_) => Err(err(
+                ErrorCode::Internal,
+                "a subscription reached the one-reply handler: this is a bug (it is streamed)",
+            )),
         }
     }
 

@@ -16,6 +16,7 @@ mod deacon_rigs;
 mod dog_sessions;
 pub mod dogs;
 pub mod escalation;
+mod events;
 mod handler;
 mod in_steps;
 pub mod introspect;
@@ -145,6 +146,11 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         .with_name(router::ROUTER_NAME);
     let spec = topology::town_spec(&tree, socket, router).map_err(anyhow::Error::msg)?;
     let (sender, receiver) = broadcast::channel(4096);
+    tokio::spawn(events::forward_supervision(
+        sender.subscribe(),
+        Arc::clone(&tree.bus),
+    ));
+    tokio::spawn(events::watch_sessions(Arc::clone(&tree.bus)));
     tokio::spawn(record_events(
         receiver,
         Arc::clone(&events),
@@ -475,5 +481,6 @@ fn tree_config(
         stop_timeout: town.config.run.stop_timeout.0,
         patrol_interval: town.config.run.patrol_interval.0,
         handler: Arc::new(OnceLock::new()),
+        bus: Arc::new(events::EventBus::default()),
     })
 }

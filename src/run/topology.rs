@@ -52,6 +52,8 @@ pub struct TreeConfig {
     pub patrol_interval: Duration,
     /// The socket's request handler, once built (refineries carry out effects through it).
     pub handler: Arc<OnceLock<Arc<super::handler::TownHandler>>>,
+    /// The town's event stream (`super::events`).
+    pub bus: Arc<super::events::EventBus>,
 }
 
 /// The town supervisor's spec; `socket` is the socket server's child spec.
@@ -61,8 +63,10 @@ pub fn town_spec(
     router: ChildSpec,
 ) -> Result<SupervisorSpec, String> {
     let ledger = cfg.ledger.clone();
+    let changes = super::events::ledger_sink(Arc::clone(&cfg.bus));
     let ledger_child = ChildSpec::actor("ledger", LedgerActor, move || LedgerArgs {
         config: ledger.clone(),
+        changes: Some(Arc::clone(&changes)),
     })
     .with_name(LEDGER_NAME);
     let mayor = role_spec(

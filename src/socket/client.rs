@@ -366,6 +366,26 @@ impl Client {
         response.body.map_err(ClientError::Request)
     }
 
+    /// Opens a streaming request (a subscription): the connection is the stream's from now on,
+    /// its replies read with [`Subscription::next`] until either side closes. Nothing times
+    /// out while the stream is quiet.
+    pub fn subscribe(mut self, body: RequestBody) -> Result<Subscription, ClientError> {
+        if self.broken {
+            return Err(ClientError::Closed);
+        }
+        let id = self.next_id;
+        let request = Request { id, body };
+        sent_or_unsendable(write_frame(
+            &mut self.stream,
+            &request,
+            self.options.max_frame,
+        ))?;
+        self.stream
+            .set_read_timeout(None)
+            .map_err(|e| ClientError::Frame(FrameError::Io(e)))?;
+        Ok(Subscription { client: self, id })
+    }
+
     /// Reads the rest of a response streamed in parts, starting from its first part, and
     /// decodes it. The announced total is checked against `max_reply` before anything is
     /// reserved, and every part against the total.
@@ -406,6 +426,41 @@ impl Client {
                 }
             };
         }
+    }
+}
+
+/// An open subscription: the replies of one streaming request.
+#[derive(Debug)]
+pub struct Subscription {
+    client: Client,
+    id: u64,
+}
+
+impl Subscription {
+    /// The next reply, waiting as long as it takes; `Ok(None)` once the server closed the
+    /// stream (it stopped). A refusal of the request is `Err(ClientError::Request)`.
+    pub fn next(&mut self) -> Result<Option<ReplyBody>, ClientError> {
+        let frame = match read_server_frame(&mut self.client.stream, &self.client.options) {
+            Ok(frame) => frame,
+            Err(ClientError::Closed) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let response = match frame {
+            ServerFrame::Response(response) => response,
+            ServerFrame::ResponsePart(first) => self.client.reassemble(first)?,
+            ServerFrame::Error(error) if error.code == ErrorCode::Unavailable => return Ok(None),
+            ServerFrame::Error(error) => return Err(ClientError::Connection(error)),
+            ServerFrame::Welcome(_) => {
+                return Err(ClientError::Protocol("a second welcome".to_string()));
+            }
+        };
+        if response.id != self.id {
+            return Err(ClientError::Protocol(format!(
+                "reply to request {} in the stream of {}",
+                response.id, self.id
+            )));
+        }
+        response.body.map(Some).map_err(ClientError::Request)
     }
 }
 

@@ -326,6 +326,21 @@ impl Connection {
             self.shared.stats.bump(Counter::Requests);
             let attaching = request.body.is_attachment();
             let shared = Arc::clone(&self.shared);
+            if let Some(opening) = shared.handler.stream(identity, &request.body) {
+                match opening.await {
+                    Ok(stream) => return self.serve_stream(request.id, stream, shutdown).await,
+                    Err(error) => {
+                        let refused = Response {
+                            id: request.id,
+                            body: Err(error),
+                        };
+                        if let Some(ending) = self.send_response(refused).await? {
+                            return Ok(ending);
+                        }
+                        continue;
+                    }
+                }
+            }
             let body = dispatch(
                 shared.handler.as_ref(),
                 &shared.stats,
@@ -340,6 +355,57 @@ impl Connection {
             };
             if let Some(ending) = self.send_response(response).await? {
                 return Ok(ending);
+            }
+        }
+    }
+
+    /// Sends a streaming request's replies as they come, each under its id, until the peer
+    /// disconnects, the stream ends or the server shuts down. Nothing times out while the
+    /// stream is quiet; a peer that reads too slowly is cut off by the write timeout (the
+    /// stream's source never waits for it). A peer that sends anything is refused: a
+    /// subscribed connection only receives.
+    async fn serve_stream(
+        &mut self,
+        id: u64,
+        mut stream: super::handler::ReplyStream,
+        shutdown: &CancellationToken,
+    ) -> Result<Ending, Refusal> {
+        use futures::StreamExt;
+        enum Next {
+            Shutdown,
+            Readable,
+            Item(Option<Result<super::wire::ReplyBody, WireError>>),
+        }
+        loop {
+            // The select owns nothing after it returns, so the branches below may use `self`.
+            let next = tokio::select! {
+                () = shutdown.cancelled() => Next::Shutdown,
+                _ = self.stream.readable() => Next::Readable,
+                item = stream.next() => Next::Item(item),
+            };
+            match next {
+                Next::Shutdown => return Ok(Ending::Shutdown),
+                Next::Readable => {
+                    let mut probe = [0u8; 64];
+                    match self.stream.try_read(&mut probe) {
+                        Ok(0) => return Ok(Ending::PeerClosed),
+                        Ok(_) => {
+                            return Err(Refusal::new(
+                                Counter::BadFrame,
+                                ErrorCode::BadFrame,
+                                "a subscribed connection only receives: disconnect to end the stream, and send requests on another connection",
+                            ));
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => return Ok(Ending::PeerClosed),
+                    }
+                }
+                Next::Item(None) => return Ok(Ending::Shutdown),
+                Next::Item(Some(body)) => {
+                    if let Some(ending) = self.send_response(Response { id, body }).await? {
+                        return Ok(ending);
+                    }
+                }
             }
         }
     }

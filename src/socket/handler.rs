@@ -24,10 +24,28 @@ use super::wire::{ErrorCode, Identity, ReplyBody, RequestBody, WireError};
 pub trait Handler: Send + Sync + 'static {
     /// Answers one request; expected failures are `Err(WireError)` replies, not panics.
     fn handle<'a>(&'a self, identity: &'a Identity, body: RequestBody) -> HandlerFuture<'a>;
+
+    /// For a streaming request (a subscription), the stream of its replies: the connection then
+    /// sends each reply as it comes, under the request's id, until the peer disconnects, the
+    /// stream ends or the server shuts down, and serves nothing else. `None`: an ordinary
+    /// request, for [`Handler::handle`].
+    fn stream<'a>(
+        &'a self,
+        _identity: &'a Identity,
+        _body: &RequestBody,
+    ) -> Option<StreamFuture<'a>> {
+        None
+    }
 }
 
 /// The future a [`Handler`] returns.
 pub type HandlerFuture<'a> = BoxFuture<'a, Result<ReplyBody, WireError>>;
+
+/// The replies of a streaming request, as they come.
+pub type ReplyStream = futures::stream::BoxStream<'static, Result<ReplyBody, WireError>>;
+
+/// What opening a streaming request gives: its stream, or the error that refuses it.
+pub type StreamFuture<'a> = BoxFuture<'a, Result<ReplyStream, WireError>>;
 
 /// A handler for a server that only answers the socket layer's own requests (tests, benches,
 /// and a supervisor that has not wired its commands yet).

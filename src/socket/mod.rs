@@ -43,7 +43,7 @@ mod golden;
 mod tests;
 
 pub use bind::{FileModes, bind, locate_socket};
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, Subscription};
 pub use handler::{Handler, HandlerFuture};
 pub use server::{Server, ServerConfig};
 pub use sessions::SessionRegistry;

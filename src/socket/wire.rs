@@ -27,7 +27,8 @@ use super::stats::StatsSnapshot;
 /// escalations gained `Forward` (a rig's witness agent judges the rig's escalations first) and
 /// their record the judge's fields; the town gained the deacon's dogs (`Dogs`, `DogRun`) and
 /// `RuntimeSession` (a session's runtime session id, for `gastown seance`), session records
-/// their `runtime_session`. 6: the town gained `Status` (`gastown status`).
+/// their `runtime_session`. 6: the town gained `Status` (`gastown status`) and the event stream (`Subscribe`, answered
+/// by `Events` replies until the client disconnects).
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.

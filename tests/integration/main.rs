@@ -16,6 +16,7 @@ mod doctor;
 mod dog_sessions;
 mod durable;
 mod escalation;
+mod events;
 mod finish;
 mod grammar;
 mod identity;

@@ -42,6 +42,15 @@ pub fn replies() -> Vec<TownReply> {
     all.push(TownReply::Dogs(vec![dog.clone()]));
     all.push(TownReply::DogRan(dog));
     all.push(TownReply::Status(Box::new(status())));
+    all.push(TownReply::Events(vec![crate::protocol::TownEvent {
+        seq: 7,
+        at: s("2026-01-02T03:04:05.678Z"),
+        kind: s("mq.landed"),
+        source: s("alpha/refinery"),
+        subject: s("gt-mr1"),
+        rig: s("alpha"),
+        text: s("gt-abc landed (gt-mr1 by alpha/polecats/nux)"),
+    }]));
     all
 }
 

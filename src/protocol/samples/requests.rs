@@ -88,6 +88,11 @@ pub fn requests() -> Vec<TownRequest> {
         name: s("checkpoint"),
     });
     all.push(TownRequest::Status);
+    all.push(TownRequest::Subscribe(crate::protocol::EventFilter {
+        kinds: vec![s("mq"), s("session.blocked")],
+        rig: Some(s("alpha")),
+        agent: Some(s("alpha/polecats/nux")),
+    }));
     all
 }
 
