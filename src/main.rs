@@ -10,6 +10,7 @@
 mod bench;
 mod cli;
 mod client;
+mod dashboard;
 mod demo;
 mod output;
 mod protocol;

@@ -206,6 +206,9 @@ pub enum Command {
     /// The town's events as they happen: sessions, beads, hooks, mail, the merge queue,
     /// convoys, escalations, supervision (needs `gastown run`).
     Feed(feed::FeedArgs),
+    /// The town in a web page: agents, convoys, the merge queue, escalations (ack them there),
+    /// mail and a live activity log (needs `gastown run`; loopback only unless given a token).
+    Dashboard(crate::dashboard::DashboardArgs),
     /// The live supervision tree.
     Actors(agents::ActorsArgs),
     /// One actor and its recent supervision events.
@@ -378,6 +381,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
         Command::Status { json } => status::run(&find_town(&cli.town)?, json),
         Command::Feed(args) => feed::run(&find_town(&cli.town)?, args),
+        Command::Dashboard(args) => crate::dashboard::run(find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),
         Command::Actor { target, json } => agents::actor(&find_town(&cli.town)?, target, json),
         Command::Peek { agent, lines, json } => {

@@ -125,7 +125,7 @@ impl TokenRegistry {
 }
 
 /// `bytes` random bytes from the kernel, as lowercase hex.
-fn random_hex(bytes: usize) -> io::Result<String> {
+pub fn random_hex(bytes: usize) -> io::Result<String> {
     let mut buffer = vec![0u8; bytes];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut buffer)?;
     Ok(buffer.iter().map(|byte| format!("{byte:02x}")).collect())

@@ -8,6 +8,7 @@ mod checkpoint;
 mod config;
 mod config_cmds;
 mod convoy;
+mod dashboard;
 mod deacon;
 mod delivery;
 mod demo;
