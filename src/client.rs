@@ -3,7 +3,7 @@
 
 use crate::protocol::{TownReply, TownRequest};
 use crate::socket::{Client, ClientError, ReplyBody, RequestBody, locate_socket};
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use gastown_town::town::Town;
 use std::path::PathBuf;
 
@@ -53,33 +53,50 @@ pub fn call(client: &mut Client, request: TownRequest) -> Result<TownReply> {
 
 /// The town's event stream, filtered (the supervisor must be running).
 pub fn subscribe(town: &Town, filter: crate::protocol::EventFilter) -> Result<Events> {
-    let client = require(town)?;
-    let request = RequestBody::Town(Box::new(TownRequest::Subscribe(filter)));
+    let replies = stream(require(town)?, TownRequest::Subscribe(filter))
+        .context("cannot subscribe to the town's events")?;
+    Ok(Events(replies))
+}
+
+/// A streaming town request on `client` (which it then serves alone): its replies as they come.
+pub fn stream(client: Client, request: TownRequest) -> Result<TownStream> {
     let subscription = client
-        .subscribe(request)
-        .map_err(|e| anyhow!(e).context("cannot subscribe to the town's events"))?;
-    Ok(Events(subscription))
+        .subscribe(RequestBody::Town(Box::new(request)))
+        .map_err(|e| anyhow!(e))?;
+    Ok(TownStream(subscription))
+}
+
+/// The replies of a streaming town request.
+pub struct TownStream(crate::socket::Subscription);
+
+impl TownStream {
+    /// The next reply, waiting as long as it takes; `None` once the stream ended (or `gastown
+    /// run` stopped).
+    pub fn next(&mut self) -> Result<Option<TownReply>> {
+        match self.0.next() {
+            Ok(Some(ReplyBody::Town(reply))) => Ok(Some(*reply)),
+            Ok(Some(_)) => bail!(
+                "the supervisor streamed a socket-layer reply instead of a town reply: restart `gastown run`"
+            ),
+            Ok(None) => Ok(None),
+            Err(ClientError::Request(e)) => bail!("{}", e.message),
+            Err(e) => Err(anyhow!(e).context("the stream broke")),
+        }
+    }
 }
 
 /// An open event stream.
-pub struct Events(crate::socket::Subscription);
+pub struct Events(TownStream);
 
 impl Events {
     /// The next batch of events, waiting as long as it takes; `None` once `gastown run` stopped.
     pub fn next(&mut self) -> Result<Option<Vec<crate::protocol::TownEvent>>> {
-        match self.0.next() {
-            Ok(Some(ReplyBody::Town(reply))) => match *reply {
-                TownReply::Events(events) => Ok(Some(events)),
-                other => bail!(
-                    "the supervisor streamed {other:?} instead of events: restart `gastown run`"
-                ),
-            },
-            Ok(Some(_)) => bail!(
-                "the supervisor streamed a socket-layer reply instead of events: restart `gastown run`"
-            ),
-            Ok(None) => Ok(None),
-            Err(ClientError::Request(e)) => bail!("{}", e.message),
-            Err(e) => Err(anyhow!(e).context("the event stream broke")),
+        match self.0.next()? {
+            Some(TownReply::Events(events)) => Ok(Some(events)),
+            Some(other) => {
+                bail!("the supervisor streamed {other:?} instead of events: restart `gastown run`")
+            }
+            None => Ok(None),
         }
     }
 }

@@ -242,11 +242,11 @@ pub fn agent(town: &Town, cmd: AgentCommand) -> Result<()> {
 const DETACH_KEY: u8 = 0x1d;
 
 pub fn attach(town: &Town, agent: String) -> Result<()> {
-    let mut poller = client::require(town)?;
+    let mut starter = client::require(town)?;
     let mut writer = client::require(town)?;
     let (rows, cols) = window_size();
     let TownReply::Attached { id, screen } = client::call(
-        &mut poller,
+        &mut starter,
         TownRequest::AttachStart {
             agent: agent.clone(),
             rows,
@@ -256,68 +256,210 @@ pub fn attach(town: &Town, agent: String) -> Result<()> {
     else {
         bail!("the supervisor did not attach");
     };
+    // The session's output arrives on the starting connection as it is written.
+    let mut output = match client::stream(starter, TownRequest::AttachOutput { id }) {
+        Ok(output) => output,
+        Err(e) => {
+            let _ = client::call(&mut writer, TownRequest::AttachEnd { id });
+            return Err(e.context(format!("cannot stream {agent}'s output")));
+        }
+    };
     let raw = RawMode::enter();
     eprint!("[attached to {agent}; Ctrl-] detaches]\r\n");
     let mut stdout = std::io::stdout();
     stdout.write_all(&screen)?;
     stdout.flush()?;
-    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+
+    let (tx, rx) = std::sync::mpsc::channel::<Happened>();
+    let from_output = tx.clone();
     std::thread::spawn(move || {
-        let mut stdin = std::io::stdin();
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = stdin.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
+        loop {
+            let next = output.next();
+            let last = !matches!(next, Ok(Some(TownReply::Output { ended: false, .. })));
+            if from_output.send(Happened::Output(Box::new(next))).is_err() || last {
+                return;
             }
         }
     });
+    let stop = Wakeup::new()?;
+    spawn_stdin_reader(tx.clone(), stop.watch());
+    let resize_stop = spawn_resize_watcher(tx);
+
     let mut size = (rows, cols);
     let result = (|| -> Result<()> {
         loop {
-            while let Ok(bytes) = rx.try_recv() {
-                if let Some(pos) = bytes.iter().position(|b| *b == DETACH_KEY) {
-                    if pos > 0 {
-                        client::call(
-                            &mut writer,
-                            TownRequest::AttachInput {
-                                id,
-                                bytes: bytes[..pos].to_vec(),
-                            },
-                        )?;
-                    }
-                    return Ok(());
-                }
-                client::call(&mut writer, TownRequest::AttachInput { id, bytes })?;
-            }
-            let now = window_size();
-            if now != size && now.0 > 0 {
-                size = now;
-                client::call(
-                    &mut writer,
-                    TownRequest::AttachResize {
-                        id,
-                        rows: now.0,
-                        cols: now.1,
-                    },
-                )?;
-            }
-            match client::call(&mut poller, TownRequest::AttachPoll { id, wait_ms: 50 })? {
-                TownReply::Output { bytes, ended } => {
-                    stdout.write_all(&bytes)?;
-                    stdout.flush()?;
-                    if ended {
-                        eprint!("\r\n[session ended]\r\n");
+            let Ok(happened) = rx.recv() else {
+                return Ok(());
+            };
+            match happened {
+                Happened::Input(bytes) => {
+                    if let Some(pos) = bytes.iter().position(|b| *b == DETACH_KEY) {
+                        if pos > 0 {
+                            let bytes = bytes[..pos].to_vec();
+                            client::call(&mut writer, TownRequest::AttachInput { id, bytes })?;
+                        }
                         return Ok(());
                     }
+                    client::call(&mut writer, TownRequest::AttachInput { id, bytes })?;
                 }
-                other => return Err(unexpected(&other)),
+                Happened::Resized => {
+                    let now = window_size();
+                    if now != size && now.0 > 0 {
+                        size = now;
+                        let (rows, cols) = now;
+                        client::call(&mut writer, TownRequest::AttachResize { id, rows, cols })?;
+                    }
+                }
+                Happened::Output(next) => match (*next)? {
+                    Some(TownReply::Output { bytes, ended }) => {
+                        stdout.write_all(&bytes)?;
+                        stdout.flush()?;
+                        if ended {
+                            eprint!("\r\n[session ended]\r\n");
+                            return Ok(());
+                        }
+                    }
+                    Some(other) => return Err(unexpected(&other)),
+                    None => {
+                        eprint!(
+                            "\r\n[the supervisor ended the attachment: is `gastown run` still up?]\r\n"
+                        );
+                        return Ok(());
+                    }
+                },
             }
         }
     })();
+    // Ending the attachment ends its output stream (and the thread reading it); the stop pipe
+    // and the dropped sender end the other two threads, so nothing is left reading the
+    // terminal after a detach (`gastown feed` takes it back).
     let _ = client::call(&mut writer, TownRequest::AttachEnd { id });
+    drop(stop);
+    drop(resize_stop);
     drop(raw);
     eprintln!("\n[detached from {agent}]");
     result
+}
+
+/// What the attach loop waits for.
+enum Happened {
+    /// Keystrokes from the terminal.
+    Input(Vec<u8>),
+    /// The terminal changed size (SIGWINCH).
+    Resized,
+    /// The next reply of the output stream.
+    Output(Box<Result<Option<TownReply>>>),
+}
+
+/// A pipe whose write end, dropped, wakes every `poll` on its read end: how the stdin reader
+/// learns the attachment ended without another keystroke being taken from the terminal.
+struct Wakeup {
+    read: std::sync::Arc<std::os::fd::OwnedFd>,
+    _write: std::os::fd::OwnedFd,
+}
+
+impl Wakeup {
+    fn new() -> Result<Wakeup> {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: pipe2 fills two descriptors we then own.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("cannot make a pipe");
+        }
+        // SAFETY: both descriptors were just opened and are owned by nothing else.
+        let (read, write) = unsafe {
+            (
+                std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+            )
+        };
+        Ok(Wakeup {
+            read: std::sync::Arc::new(read),
+            _write: write,
+        })
+    }
+
+    fn watch(&self) -> std::sync::Arc<std::os::fd::OwnedFd> {
+        std::sync::Arc::clone(&self.read)
+    }
+}
+
+/// Reads the terminal until it closes, the loop is gone, or `stop` wakes it.
+fn spawn_stdin_reader(
+    tx: std::sync::mpsc::Sender<Happened>,
+    stop: std::sync::Arc<std::os::fd::OwnedFd>,
+) {
+    use std::os::fd::AsRawFd;
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin();
+        let mut buf = [0u8; 1024];
+        loop {
+            let mut fds = [
+                libc::pollfd {
+                    fd: libc::STDIN_FILENO,
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: stop.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // SAFETY: poll on two descriptors we hold open, with no timeout.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            if n < 0 {
+                if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return;
+            }
+            if fds[1].revents != 0 {
+                return;
+            }
+            if fds[0].revents == 0 {
+                continue;
+            }
+            match stdin.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    if tx.send(Happened::Input(buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// Says when the terminal changes size (SIGWINCH), until the returned sender is dropped.
+fn spawn_resize_watcher(
+    tx: std::sync::mpsc::Sender<Happened>,
+) -> Option<tokio::sync::oneshot::Sender<()>> {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let Ok(mut winch) = signal(SignalKind::window_change()) else {
+                return;
+            };
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    _ = winch.recv() => {
+                        if tx.send(Happened::Resized).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+    });
+    Some(stop)
 }
 
 fn window_size() -> (u16, u16) {

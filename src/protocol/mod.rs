@@ -85,8 +85,10 @@ pub enum TownRequest {
     Heartbeat,
     /// Start attaching to a session's PTY.
     AttachStart { agent: String, rows: u16, cols: u16 },
-    /// Output since the last poll, waiting up to `wait_ms` for some.
-    AttachPoll { id: u64, wait_ms: u64 },
+    /// The attached session's output as it comes: a streaming request, answered by `Output`
+    /// replies until the session ends (the last one says `ended`), the attachment ends
+    /// (`AttachEnd` from the other connection) or the client disconnects.
+    AttachOutput { id: u64 },
     /// Keystrokes for the attached session.
     AttachInput { id: u64, bytes: Vec<u8> },
     /// The attached terminal changed size.
@@ -150,7 +152,7 @@ pub enum TownReply {
     Spawned { text: String },
     /// Answer to [`TownRequest::AttachStart`]: the attachment id and the screen to paint first.
     Attached { id: u64, screen: Vec<u8> },
-    /// Answer to [`TownRequest::AttachPoll`]: output; `ended` when the session is gone.
+    /// The replies of [`TownRequest::AttachOutput`]: output; `ended` when the session is gone.
     Output { bytes: Vec<u8>, ended: bool },
     /// Done, nothing to say (heartbeat, attach input, resize, end).
     Done,

@@ -1,14 +1,16 @@
-//! Attachments: an interactive terminal joined to a session's PTY over request/response.
+//! Attachments: an interactive terminal joined to a session's PTY.
 //!
 //! `AttachStart` subscribes to the session's output and returns the screen to paint; the client
-//! then long-polls `AttachPoll` for output and sends keystrokes with `AttachInput`. The output
-//! subscription lives here between polls, so nothing is lost between two polls.
+//! then opens `AttachOutput`, a stream of the session's output as it is written (no polling),
+//! on that connection, and sends keystrokes with `AttachInput` on another. The output
+//! subscription is taken at `AttachStart`, so nothing written between the two is lost.
 //!
 //! Everything a client controls is bounded: terminal sizes are clamped to the session's maximum
-//! (`MAX_ROWS` × `MAX_COLS`), a poll returns at most [`POLL_MAX_BYTES`] (plus one chunk), at most
-//! [`MAX_PER_SESSION`] attachments are open on one session and [`MAX_TOTAL`] in the town, and an
-//! attachment nobody has used for [`ABANDONED_AFTER`] (its client went away without
-//! `AttachEnd`) is closed when the next one starts.
+//! (`MAX_ROWS` × `MAX_COLS`), one output reply carries at most [`REPLY_MAX_BYTES`] (plus one
+//! chunk), one attachment has one output stream, at most [`MAX_PER_SESSION`] attachments are
+//! open on one session and [`MAX_TOTAL`] in the town, and an attachment nobody has used for
+//! [`ABANDONED_AFTER`] with no stream open (its client went away without `AttachEnd`) is closed
+//! when the next one starts. `AttachEnd` ends the output stream too.
 
 use crate::protocol::TownReply;
 use crate::socket::{ErrorCode, WireError};
@@ -18,26 +20,31 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{Mutex, OwnedMutexGuard, broadcast};
+use tokio_util::sync::CancellationToken;
 
 /// Attachments open at once on one session.
 pub const MAX_PER_SESSION: usize = 8;
 /// Attachments open at once in the town.
 pub const MAX_TOTAL: usize = 64;
-/// An attachment neither polled nor written to for this long is closed by the next start.
+/// An attachment with no output stream open and not written to for this long is closed by the
+/// next start.
 pub const ABANDONED_AFTER: Duration = Duration::from_secs(60);
-/// Output bytes a poll gathers before it returns (the chunk that crosses it is kept whole).
-pub const POLL_MAX_BYTES: usize = 256 * 1024;
+/// Output bytes one reply of the stream gathers from what is already there (the chunk that
+/// crosses it is kept whole).
+pub const REPLY_MAX_BYTES: usize = 256 * 1024;
 
 struct Attachment {
     /// The attached agent's address, for the per-session cap.
     agent: String,
     /// The attached session (inputs go straight to it, never waiting behind a poll).
     session: ActorRef<SessionMsg>,
-    /// Output since the last poll; locked only by the poll.
-    output: Mutex<broadcast::Receiver<Arc<[u8]>>>,
-    /// When a client last used this attachment (a poll's start or end, an input, a resize).
+    /// The session's output not yet sent; held by the output stream while it is open.
+    output: Arc<Mutex<broadcast::Receiver<Arc<[u8]>>>>,
+    /// When a client last used this attachment (output sent, an input, a resize).
     last_used: std::sync::Mutex<Instant>,
+    /// Cancelled by `AttachEnd`: the output stream ends.
+    ended: CancellationToken,
 }
 
 impl Attachment {
@@ -48,7 +55,7 @@ impl Attachment {
             .unwrap_or_else(PoisonError::into_inner) = Instant::now();
     }
 
-    /// Unused for [`ABANDONED_AFTER`] and no poll waiting on it.
+    /// Unused for [`ABANDONED_AFTER`] and no output stream open.
     fn abandoned(&self, now: Instant) -> bool {
         let last = *self
             .last_used
@@ -117,8 +124,9 @@ impl Attachments {
         let attachment = Attachment {
             agent,
             session,
-            output: Mutex::new(sub.output),
+            output: Arc::new(Mutex::new(sub.output)),
             last_used: std::sync::Mutex::new(Instant::now()),
+            ended: CancellationToken::new(),
         };
         self.open.lock().await.insert(id, Arc::new(attachment));
         Ok(TownReply::Attached {
@@ -139,33 +147,30 @@ impl Attachments {
         Ok(attachment)
     }
 
-    pub async fn poll(&self, id: u64, wait_ms: u64) -> Result<TownReply, WireError> {
+    /// The attachment's output as it comes, for the `AttachOutput` stream: each reply has what
+    /// the session wrote since the last one; the last says `ended` when the session is gone
+    /// (and the attachment closes). It ends, without `ended`, when the attachment is ended.
+    pub async fn output(
+        &self,
+        id: u64,
+    ) -> Result<impl futures::Stream<Item = TownReply> + Send + 'static, WireError> {
         let attachment = self.get(id).await?;
-        let mut output = attachment.output.lock().await;
-        let mut bytes = Vec::new();
-        let wait = Duration::from_millis(wait_ms.min(5000));
-        // Wait for the first chunk, then take whatever else is already there.
-        let first = tokio::time::timeout(wait, output.recv()).await;
-        let mut ended = false;
-        match first {
-            Ok(Ok(chunk)) => bytes.extend_from_slice(&chunk),
-            Ok(Err(broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(broadcast::error::RecvError::Closed)) => ended = true,
-            Err(_) => {}
-        }
-        while !ended && bytes.len() < POLL_MAX_BYTES {
-            match output.try_recv() {
-                Ok(chunk) => bytes.extend_from_slice(&chunk),
-                Err(broadcast::error::TryRecvError::Closed) => ended = true,
-                Err(_) => break,
-            }
-        }
-        drop(output);
-        attachment.touch();
-        if ended {
-            self.open.lock().await.remove(&id);
-        }
-        Ok(TownReply::Output { bytes, ended })
+        let receiver = Arc::clone(&attachment.output)
+            .try_lock_owned()
+            .map_err(|_| {
+                WireError::new(
+                    ErrorCode::Unavailable,
+                    format!("attachment {id} already streams its output: attach again for another"),
+                )
+            })?;
+        let state = OutputState {
+            attachment,
+            receiver,
+            open: Arc::clone(&self.open),
+            id,
+            done: false,
+        };
+        Ok(futures::stream::unfold(state, OutputState::next))
     }
 
     pub async fn input(&self, id: u64, bytes: Vec<u8>) -> Result<TownReply, WireError> {
@@ -188,7 +193,9 @@ impl Attachments {
     }
 
     pub async fn end(&self, id: u64) -> Result<TownReply, WireError> {
-        self.open.lock().await.remove(&id);
+        if let Some(attachment) = self.open.lock().await.remove(&id) {
+            attachment.ended.cancel();
+        }
         Ok(TownReply::Done)
     }
 
@@ -220,5 +227,51 @@ impl Attachments {
         self.owners
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// An open output stream: the attachment's receiver, held until the stream is dropped.
+struct OutputState {
+    attachment: Arc<Attachment>,
+    receiver: OwnedMutexGuard<broadcast::Receiver<Arc<[u8]>>>,
+    open: Arc<Mutex<HashMap<u64, Arc<Attachment>>>>,
+    id: u64,
+    /// The `ended` reply went out: the stream is over.
+    done: bool,
+}
+
+impl OutputState {
+    /// The next reply: waits for output, then takes whatever else is already there.
+    async fn next(mut self) -> Option<(TownReply, OutputState)> {
+        if self.done {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        let mut ended = false;
+        while bytes.is_empty() && !ended {
+            let first = tokio::select! {
+                () = self.attachment.ended.cancelled() => return None,
+                chunk = self.receiver.recv() => chunk,
+            };
+            match first {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                // A client that fell behind loses the oldest output; the screen catches up.
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => ended = true,
+            }
+        }
+        while !ended && bytes.len() < REPLY_MAX_BYTES {
+            match self.receiver.try_recv() {
+                Ok(chunk) => bytes.extend_from_slice(&chunk),
+                Err(broadcast::error::TryRecvError::Closed) => ended = true,
+                Err(_) => break,
+            }
+        }
+        self.attachment.touch();
+        if ended {
+            self.done = true;
+            self.open.lock().await.remove(&self.id);
+        }
+        Some((TownReply::Output { bytes, ended }, self))
     }
 }

@@ -14,7 +14,7 @@ use gastown_town::authz::{self, Forbidden};
 ///
 /// - the live tree: peeking at, nudging, restarting, killing, attaching to or spawning an agent
 ///   is acting on it ([`authz::act_on`]); the tree, one actor and heartbeats are anyone's; an
-///   attachment's polls, keys and resizes are its starter's alone (checked where they are
+///   attachment's output stream, keys and resizes are its starter's alone (checked where they are
 ///   answered, `live.rs`);
 /// - ledger commands are checked by the commands themselves, with or without a supervisor
 ///   (mail, beads, hooks and slings, merge queues: landing, retrying or rejecting a rig's merge
@@ -43,7 +43,7 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         | TownRequest::Actors
         | TownRequest::Actor { .. }
         | TownRequest::Heartbeat
-        | TownRequest::AttachPoll { .. }
+        | TownRequest::AttachOutput { .. }
         | TownRequest::AttachInput { .. }
         | TownRequest::AttachResize { .. }
         | TownRequest::AttachEnd { .. }

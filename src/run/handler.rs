@@ -65,8 +65,9 @@ impl Handler for TownHandler {
         })
     }
 
-    /// `Subscribe`: the event stream, filtered; every caller may read it (an agent sees what
-    /// `gastown status` shows it).
+    /// The streaming requests: `Subscribe`, the event stream, filtered (every caller may read
+    /// it: an agent sees what `gastown status` shows it); `AttachOutput`, an attached session's
+    /// output (its starter's only).
     fn stream<'a>(
         &'a self,
         identity: &'a Identity,
@@ -75,26 +76,61 @@ impl Handler for TownHandler {
         let RequestBody::Town(request) = body else {
             return None;
         };
-        let TownRequest::Subscribe(filter) = &**request else {
-            return None;
-        };
-        let filter = filter.clone();
-        Some(Box::pin(async move {
-            caller_of(identity)?;
-            if let Some(kind) = filter.unknown_kind() {
-                return Err(err(
-                    ErrorCode::InvalidArgument,
-                    format!(
-                        "no event kind {kind:?}: the kinds are {} (or their families, e.g. `mq`)",
-                        crate::protocol::events::KINDS.join(", ")
-                    ),
-                ));
+        match &**request {
+            TownRequest::Subscribe(filter) => {
+                let filter = filter.clone();
+                Some(Box::pin(async move { self.subscribe(identity, filter) }))
             }
-            use futures::StreamExt;
-            let replies = super::events::stream(&self.tree.bus, filter)
-                .map(|events| Ok(ReplyBody::Town(Box::new(TownReply::Events(events)))));
-            Ok(replies.boxed())
-        }))
+            TownRequest::AttachOutput { id } => {
+                let id = *id;
+                Some(Box::pin(
+                    async move { self.attach_output(identity, id).await },
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl TownHandler {
+    fn subscribe(
+        &self,
+        identity: &Identity,
+        filter: crate::protocol::EventFilter,
+    ) -> Result<crate::socket::handler::ReplyStream, WireError> {
+        caller_of(identity)?;
+        if let Some(kind) = filter.unknown_kind() {
+            return Err(err(
+                ErrorCode::InvalidArgument,
+                format!(
+                    "no event kind {kind:?}: the kinds are {} (or their families, e.g. `mq`)",
+                    crate::protocol::events::KINDS.join(", ")
+                ),
+            ));
+        }
+        use futures::StreamExt;
+        let replies = super::events::stream(&self.tree.bus, filter)
+            .map(|events| Ok(ReplyBody::Town(Box::new(TownReply::Events(events)))));
+        Ok(replies.boxed())
+    }
+
+    async fn attach_output(
+        &self,
+        identity: &Identity,
+        id: u64,
+    ) -> Result<crate::socket::handler::ReplyStream, WireError> {
+        let caller = caller_of(identity)?;
+        self.attachments.check_owner(id, caller.name())?;
+        let output = self.attachments.output(id).await?;
+        let attachments = self.attachments.clone();
+        use futures::StreamExt;
+        let replies = output.map(move |reply| {
+            if matches!(reply, TownReply::Output { ended: true, .. }) {
+                attachments.forget_owner(id);
+            }
+            Ok(ReplyBody::Town(Box::new(reply)))
+        });
+        Ok(replies.boxed())
     }
 }
 

@@ -59,15 +59,8 @@ impl TownHandler {
                 }
                 Ok(reply)
             }
-            // An attachment is its starter's: another caller's polls, keys and resizes are refused.
-            TownRequest::AttachPoll { id, wait_ms } => {
-                self.attachments.check_owner(id, caller.name())?;
-                let reply = self.attachments.poll(id, wait_ms).await;
-                if matches!(reply, Ok(TownReply::Output { ended: true, .. }) | Err(_)) {
-                    self.attachments.forget_owner(id);
-                }
-                reply
-            }
+            // An attachment is its starter's: another caller's output stream, keys and resizes
+            // are refused.
             TownRequest::AttachInput { id, bytes } => {
                 self.attachments.check_owner(id, caller.name())?;
                 self.attachments.input(id, bytes).await
@@ -96,7 +89,7 @@ impl TownHandler {
                 ErrorCode::Internal,
                 "a ledger request reached the live tree's handler: this is a bug",
             )),
-            TownRequest::Subscribe(_) => Err(err(
+            TownRequest::Subscribe(_) | TownRequest::AttachOutput { .. } => Err(err(
                 ErrorCode::Internal,
                 "a subscription reached the one-reply handler: this is a bug (it is streamed)",
             )),

@@ -52,6 +52,9 @@ enum Ending {
     Shutdown,
     /// The server failed (a reply could not be encoded); already logged.
     Internal,
+    /// A streaming request's stream ended (an attachment detached, the event bus closed): the
+    /// connection closes, which is the client's end of the stream.
+    StreamEnded,
 }
 
 /// How a connection ends when the peer is at fault: the counter to bump, the error to send.
@@ -117,7 +120,9 @@ pub(super) async fn serve_connection(
         Err(refusal) => Err(refusal),
     };
     match outcome {
-        Ok(Ending::PeerClosed | Ending::Internal) => tracing::debug!("connection closed"),
+        Ok(Ending::PeerClosed | Ending::Internal | Ending::StreamEnded) => {
+            tracing::debug!("connection closed")
+        }
         Ok(Ending::Shutdown) => {
             let message = "the supervisor is shutting down: retry once `gastown run` is back, or run ledger-only commands without it";
             let error = WireError::new(ErrorCode::Unavailable, message);
@@ -400,7 +405,7 @@ impl Connection {
                         Err(_) => return Ok(Ending::PeerClosed),
                     }
                 }
-                Next::Item(None) => return Ok(Ending::Shutdown),
+                Next::Item(None) => return Ok(Ending::StreamEnded),
                 Next::Item(Some(body)) => {
                     if let Some(ending) = self.send_response(Response { id, body }).await? {
                         return Ok(ending);

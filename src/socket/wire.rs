@@ -28,11 +28,12 @@ use super::stats::StatsSnapshot;
 /// their record the judge's fields; the town gained the deacon's dogs (`Dogs`, `DogRun`) and
 /// `RuntimeSession` (a session's runtime session id, for `gastown seance`), session records
 /// their `runtime_session`. 6: the town gained `Status` (`gastown status`) and the event stream (`Subscribe`, answered
-/// by `Events` replies until the client disconnects).
+/// by `Events` replies until the client disconnects). 7: attach moved onto a stream: `AttachPoll`
+/// became `AttachOutput`, a streaming request answered by `Output` replies as the session writes.
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// The first frame a client sends.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,7 +118,7 @@ impl RequestBody {
             RequestBody::Town(request) => matches!(
                 **request,
                 TownRequest::AttachStart { .. }
-                    | TownRequest::AttachPoll { .. }
+                    | TownRequest::AttachOutput { .. }
                     | TownRequest::AttachInput { .. }
                     | TownRequest::AttachResize { .. }
             ),

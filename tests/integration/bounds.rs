@@ -18,9 +18,10 @@ use std::time::{Duration, Instant};
 const TOWN: u8 = 3;
 /// `TownRequest` variants used here (their index in the enum, pinned by the golden record).
 const ATTACH_START: u8 = 18;
-const ATTACH_POLL: u8 = 19;
+const ATTACH_OUTPUT: u8 = 19;
 const ATTACH_INPUT: u8 = 20;
 const ATTACH_RESIZE: u8 = 21;
+const ATTACH_END: u8 = 22;
 const PEEK: u8 = 12;
 
 /// The protocol version the running supervisor speaks, read from its refusal of version 0
@@ -89,22 +90,7 @@ fn socket_stats(town: &TestTown) -> serde_json::Value {
 #[test]
 fn a_65535_by_65535_attach_is_clamped_and_the_supervisor_stays_small() {
     let t = RunningTown::start();
-    t.town.ok(&[
-        "config",
-        "agent",
-        "set",
-        "--ready-marker",
-        "READY",
-        "shell",
-        "sh -c 'echo READY; exec sh'",
-    ]);
-    t.town
-        .ok(&["agent", "spawn", "alpha/crew/max", "--runtime", "shell"]);
-    wait_for("the shell session", Duration::from_secs(20), || {
-        stdout(&t.town.run(&["peek", "alpha/crew/max"]))
-            .contains("READY")
-            .then_some(())
-    });
+    shell_session(&t);
     let supervisor = t.child.as_ref().expect("running").id();
     let before = rss_kib(supervisor);
     let socket = socket_of(&t.town);
@@ -129,8 +115,11 @@ fn a_65535_by_65535_attach_is_clamped_and_the_supervisor_stays_small() {
     let typed = b"stty size\r".to_vec();
     let input = [vec![attachment], varint(typed.len() as u64), typed].concat();
     town_call(&mut stream, 3, ATTACH_INPUT, &input);
+    // The output streams on a connection of its own, reply after reply, under one request id.
+    let mut output = handshaken(&socket, protocol);
+    let request = [varint(1), vec![TOWN, ATTACH_OUTPUT], vec![attachment]].concat();
+    output.write_all(&frame(&request)).expect("request sent");
     let mut seen = Vec::new();
-    let mut id = 4;
     let started = Instant::now();
     while !String::from_utf8_lossy(&seen).contains("500 1000") {
         assert!(
@@ -138,15 +127,11 @@ fn a_65535_by_65535_attach_is_clamped_and_the_supervisor_stays_small() {
             "the shell never printed its clamped size: {}",
             String::from_utf8_lossy(&seen)
         );
-        let polled = town_call(
-            &mut stream,
-            id,
-            ATTACH_POLL,
-            &[vec![attachment], varint(500)].concat(),
-        );
-        seen.extend_from_slice(&polled);
-        id += 1;
+        let reply = read_frame(&mut output).expect("the next output");
+        assert_eq!(&reply[..3], &[1, 1, 0], "a streamed reply: {reply:?}");
+        seen.extend_from_slice(&reply);
     }
+    let id = 4;
 
     let after = rss_kib(supervisor);
     assert!(
@@ -162,6 +147,89 @@ fn a_65535_by_65535_attach_is_clamped_and_the_supervisor_stays_small() {
     );
     assert_eq!(&peek[2..4], &[0, 3], "peek answered: {peek:?}");
     t.town.ok(&["actors"]);
+}
+
+/// A shell session under `alpha/crew/max`, at its prompt.
+fn shell_session(t: &RunningTown) {
+    t.town.ok(&[
+        "config",
+        "agent",
+        "set",
+        "--ready-marker",
+        "READY",
+        "shell",
+        "sh -c 'echo READY; exec sh'",
+    ]);
+    t.town
+        .ok(&["agent", "spawn", "alpha/crew/max", "--runtime", "shell"]);
+    wait_for("the shell session", Duration::from_secs(20), || {
+        stdout(&t.town.run(&["peek", "alpha/crew/max"]))
+            .contains("READY")
+            .then_some(())
+    });
+}
+
+#[test]
+fn an_attachments_output_streams_once_and_detaching_ends_the_stream() {
+    let t = RunningTown::start();
+    shell_session(&t);
+    let socket = socket_of(&t.town);
+    let protocol = protocol_of(&socket);
+    let mut control = handshaken(&socket, protocol);
+    let size = [string("alpha/crew/max"), varint(24), varint(80)].concat();
+    let attached = town_call(&mut control, 1, ATTACH_START, &size);
+    assert_eq!(&attached[..5], &[1, 1, 0, 3, 17], "attached: {attached:?}");
+    let attachment = attached[5];
+
+    // Typed before the stream opens: the output is still there (taken at AttachStart).
+    let typed = b"echo streamed-$((6*7))\r".to_vec();
+    let input = [vec![attachment], varint(typed.len() as u64), typed].concat();
+    town_call(&mut control, 2, ATTACH_INPUT, &input);
+
+    let open = |id: u64| {
+        let mut stream = handshaken(&socket, protocol);
+        let request = [varint(id), vec![TOWN, ATTACH_OUTPUT], vec![attachment]].concat();
+        stream.write_all(&frame(&request)).expect("request sent");
+        stream
+    };
+    let mut output = open(7);
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("streamed-42") {
+        let reply = read_frame(&mut output).expect("output streams until the shell answers");
+        // Response, the request's id on every reply, Ok.
+        assert_eq!(&reply[..3], &[1, 7, 0], "a streamed reply: {reply:?}");
+        seen.extend_from_slice(&reply);
+    }
+
+    // One stream per attachment: a second is refused, saying what to do.
+    let mut second = open(8);
+    let refused = read_frame(&mut second).expect("a refusal");
+    assert_eq!(&refused[..3], &[1, 8, 1], "an error reply: {refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused).contains("already streams its output"),
+        "{}",
+        String::from_utf8_lossy(&refused)
+    );
+
+    // Detaching ends the stream: the output connection is closed, not left hanging.
+    let ended = town_call(&mut control, 3, ATTACH_END, &[attachment]);
+    assert_eq!(&ended[..4], &[1, 3, 0, 3], "detached: {ended:?}");
+    output
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("a timeout");
+    while let Some(reply) = read_frame(&mut output) {
+        assert_eq!(
+            &reply[..3],
+            &[1, 7, 0],
+            "only output before the end: {reply:?}"
+        );
+    }
+    // And the attachment is gone for everyone.
+    let after = town_call(&mut control, 4, ATTACH_INPUT, &input);
+    assert_eq!(
+        after[2], 1,
+        "input to an ended attachment is refused: {after:?}"
+    );
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! git repositories in temp dirs.
 
 mod agents;
+mod attach;
 mod bead;
 mod bounds;
 mod checkpoint;

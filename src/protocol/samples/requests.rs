@@ -328,7 +328,7 @@ fn live_requests() -> Vec<TownRequest> {
             rows: 24,
             cols: 80,
         },
-        TownRequest::AttachPoll { id: 7, wait_ms: 50 },
+        TownRequest::AttachOutput { id: 7 },
         TownRequest::AttachInput {
             id: 7,
             bytes: b"ls\r".to_vec(),

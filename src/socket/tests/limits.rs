@@ -12,7 +12,7 @@ use crate::socket::{ErrorCode, Handler, HandlerFuture, Identity, WireError};
 /// A timeout short enough to wait out in a test.
 const SHORT: Duration = Duration::from_millis(150);
 
-/// Answers `AttachPoll { id: n, .. }` with `n` bytes of output (the request picks the reply's
+/// Answers `AttachOutput { id: n }` with `n` bytes of output (the request picks the reply's
 /// size), and every other request with `Done`.
 struct Sized;
 
@@ -21,7 +21,7 @@ impl Handler for Sized {
         Box::pin(async move {
             let reply = match body {
                 RequestBody::Town(request) => match *request {
-                    TownRequest::AttachPoll { id, .. } => TownReply::Output {
+                    TownRequest::AttachOutput { id } => TownReply::Output {
                         bytes: (0..id).map(|n| (n % 251) as u8).collect(),
                         ended: false,
                     },
@@ -41,10 +41,7 @@ async fn sized_server(config: ServerConfig) -> TestServer {
 
 /// A request for a reply of `size` output bytes.
 fn sized(size: u64) -> RequestBody {
-    RequestBody::Town(Box::new(TownRequest::AttachPoll {
-        id: size,
-        wait_ms: 0,
-    }))
+    RequestBody::Town(Box::new(TownRequest::AttachOutput { id: size }))
 }
 
 /// Runs `calls` on a blocking client connected with `options`.
