@@ -36,6 +36,7 @@ td, th { text-align: left; padding: 2px 6px; border-bottom: 1px solid #eee; vert
 .bar > span { display: block; height: 100%; background: #3a7; border-radius: 5px; }
 #log { font: 12px/1.3 monospace; max-height: 320px; overflow-y: auto; white-space: pre-wrap; }
 .muted { color: #888; }
+#at { margin: 0 12px; font-size: 12px; }
 "#;
 
 /// The script: the live log and the status refresh. The token (when the dashboard needs one)

@@ -2,7 +2,9 @@
 //! shows a running sim town's agents and convoy, updates without a reload when the bead lands
 //! (server-sent events), acks an escalation from its button, and a screenshot of it is saved as
 //! a test artifact. Without a browser: a dashboard off loopback refuses requests without its
-//! token, a short token and a missing supervisor are refused with what to do.
+//! token, a short token and a missing supervisor are refused with what to do. A demo run is
+//! shown on the page while it runs (a second screenshot) and `feed --plain` tells the same
+//! events as `feed --json`.
 //!
 //! Chromium comes from the distribution (`.ci/run` installs it); without one the browser test
 //! says `SKIPPED` on stderr, and fails instead under `GASTOWN_REQUIRE_BROWSER=1` (as in CI).
@@ -25,8 +27,12 @@ struct Dashboard {
 
 impl Dashboard {
     fn start(town: &TestTown, args: &[&str]) -> Dashboard {
+        Dashboard::start_in(&town.root, args)
+    }
+
+    fn start_in(root: &Path, args: &[&str]) -> Dashboard {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gastown"))
-            .current_dir(&town.root)
+            .current_dir(root)
             .env_remove("GASTOWN_TOWN")
             .env_remove("GASTOWN_DASHBOARD_TOKEN")
             .arg("dashboard")
@@ -435,4 +441,136 @@ fn a_short_token_or_no_supervisor_is_refused_with_what_to_do() {
     let out = t.town.run(&["dashboard", "--listen", "not-an-address"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--listen"), "{}", stderr(&out));
+}
+
+/// `gastown <args>` in `dir` with stdout piped: a long-running reader.
+fn piped(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(dir)
+        .env_remove("GASTOWN_TOWN")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("gastown starts")
+}
+
+/// A plain feed line split into its time, kind and text (`HH:MM:SS.mmm  kind  text`).
+fn plain_parts(line: &str) -> (String, String, String) {
+    let (time, rest) = line.split_once("  ").unwrap_or_else(|| panic!("{line:?}"));
+    let rest = rest.trim_start();
+    let (kind, text) = rest.split_once(' ').unwrap_or((rest, ""));
+    (
+        time.to_string(),
+        kind.to_string(),
+        text.trim_start().to_string(),
+    )
+}
+
+#[test]
+fn a_demo_run_as_the_feed_tells_it_and_the_dashboard_shows_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo_dir = dir.path().join("demo");
+    let demo = piped(
+        dir.path(),
+        &[
+            "demo",
+            "--dir",
+            demo_dir.to_str().expect("utf-8"),
+            "--beads",
+            "12",
+            "--agents",
+            "2",
+            "--timeout",
+            "5m",
+        ],
+    );
+    let root = demo_dir.join("town");
+    wait_for("the demo's supervisor", Duration::from_secs(120), || {
+        (root.join("town.toml").exists()
+            && crate::util::gastown(&root, &["actors"]).status.success())
+        .then_some(())
+    });
+    // The same stream twice: as lines and as JSON.
+    let plain = piped(&root, &["feed", "--plain"]);
+    let json = piped(&root, &["feed", "--json"]);
+
+    // While the demo runs: the dashboard in a browser, and its picture.
+    if let Some(program) = chromium() {
+        let dash = Dashboard::start_in(&root, &["--listen", "127.0.0.1:0"]);
+        let mut browser = Browser::start(&program);
+        browser.navigate(&dash.url);
+        wait_for(
+            "the demo's polecats on the page",
+            Duration::from_secs(60),
+            || {
+                let shown = browser.eval(
+                    "!!document.querySelector('tr[data-agent^=\"sample/polecats/\"]') \
+                 && !!document.querySelector('tr[data-convoy]') \
+                 && document.body.dataset.live === 'yes' \
+                 && document.querySelectorAll('.event').length >= 3",
+                );
+                (shown == true).then_some(())
+            },
+        );
+        let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts/dashboard-demo.png");
+        browser.screenshot(&shot);
+        assert!(std::fs::metadata(&shot).expect("saved").len() > 1000);
+    } else {
+        assert!(
+            std::env::var_os("GASTOWN_REQUIRE_BROWSER").is_none(),
+            "GASTOWN_REQUIRE_BROWSER is set but no chromium is on PATH"
+        );
+        eprintln!("SKIPPED the demo's dashboard screenshot: no chromium on PATH");
+    }
+
+    let out = demo.wait_with_output().expect("the demo ends");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+    // Both feeds end with the supervisor.
+    let plain = plain.wait_with_output().expect("feed --plain ends");
+    let json = json.wait_with_output().expect("feed --json ends");
+    let lines: Vec<(String, String, String)> = String::from_utf8_lossy(&plain.stdout)
+        .lines()
+        .map(plain_parts)
+        .collect();
+    let events: Vec<Value> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect();
+    let from_json: Vec<(String, String, String)> = events
+        .iter()
+        .map(|e| {
+            let at = e["at"].as_str().expect("at");
+            (
+                at.get(11..23).unwrap_or(at).to_string(),
+                e["kind"].as_str().expect("kind").to_string(),
+                e["text"].as_str().expect("text").to_string(),
+            )
+        })
+        .collect();
+    // Started a moment apart, one may have seen a few more events at the start: the other's
+    // events are its tail, line for line.
+    let (longer, shorter) = if lines.len() >= from_json.len() {
+        (&lines, &from_json)
+    } else {
+        (&from_json, &lines)
+    };
+    assert!(shorter.len() > 10, "the feed saw the demo: {shorter:?}");
+    assert_eq!(
+        &longer[longer.len() - shorter.len()..],
+        &shorter[..],
+        "feed --plain tells the events feed --json gives"
+    );
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in ["hook.set", "mq.landed", "convoy.landed"] {
+        assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
+    }
+    let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in order: {seqs:?}");
 }
