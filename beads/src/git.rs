@@ -23,6 +23,9 @@
 //!                                             // TipMoved when the ref is not at `expected_tip`
 //! GitStore::read_all(&self, at: ObjectId) -> Result<Vec<(String, String)>, GitError>  // (id, line), by id
 //! GitStore::changed_between(&self, from: Option<ObjectId>, to: ObjectId) -> Result<Vec<Change>, GitError>
+//! GitStore::read_bead(&self, at: ObjectId, id: &str) -> Result<Option<String>, GitError>
+//! GitStore::merge(&mut self, ours: Option<ObjectId>, theirs: ObjectId, base: Option<ObjectId>)
+//!     -> Result<MergeDone, GitError>         // another town's ledger, bead by bead (merge.rs)
 //! GitStore::config(&self) -> &GitStoreConfig
 //! commit_message(&[Change]) -> String         // "ledger: 3 beads (gt-a, gt-b, gt-c)"
 //! ```
@@ -45,6 +48,7 @@
 
 mod error;
 mod layout;
+mod merge_plan;
 mod odb;
 mod pack;
 mod walk;
@@ -83,6 +87,23 @@ impl GitStoreConfig {
             author_email: "gastown@localhost".to_owned(),
         }
     }
+}
+
+/// What [`GitStore::merge`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MergeDone {
+    /// The ref's new commit (the merge, or theirs on a fast-forward); `None`: nothing to do.
+    pub tip: Option<ObjectId>,
+    /// The ref moved to theirs: we had nothing they did not have.
+    pub fast_forward: bool,
+    /// Beads only they changed, taken as they are.
+    pub taken: Vec<String>,
+    /// Beads both sides changed, merged field by field.
+    pub merged: Vec<String>,
+    /// Beads deleted on one side and edited on the other: the edit was kept.
+    pub kept_edits: Vec<String>,
+    /// Collisions: (id, the new id of the bead that was re-keyed).
+    pub rekeyed: Vec<(String, String)>,
 }
 
 /// One bead's change in a commit.
@@ -236,6 +257,78 @@ impl GitStore {
         walk::changed_between(self, from, to)
     }
 
+    /// The line of bead `id` at commit `at`, or `None` when it is not there (reads only the
+    /// trees on its path).
+    pub fn read_bead(&self, at: ObjectId, id: &str) -> Result<Option<String>, GitError> {
+        walk::read_bead(self, at, id)
+    }
+
+    /// Merge the ledger commit `theirs` (another town's, fetched) into the ref, which must be at
+    /// `ours`; `base` is their merge base (`None`: no common history). Bead by bead with
+    /// [`crate::merge::merge_line`]: beads only they changed are taken, beads both changed are
+    /// merged field by field, a collision of two beads under one id re-keys one of them and
+    /// rewrites the references to it on its side. Writes a merge commit with both parents
+    /// (plain git tools show what happened) and moves the ref with a compare-and-swap from
+    /// `ours` ([`GitError::TipMoved`] if it moved). When `theirs` is already in `ours`, nothing
+    /// is written; when `ours` is in `theirs`, the ref fast-forwards. A commit of theirs that is
+    /// not a ledger (wrong layout) fails with [`GitError::Malformed`] and changes nothing.
+    pub fn merge(
+        &mut self,
+        ours: Option<ObjectId>,
+        theirs: ObjectId,
+        base: Option<ObjectId>,
+    ) -> Result<MergeDone, GitError> {
+        self.refuse_if_checked_out()?;
+        let actual = self.tip()?;
+        if actual != ours {
+            return Err(self.tip_moved(ours, actual));
+        }
+        if ours == Some(theirs) || base == Some(theirs) {
+            return Ok(MergeDone::default());
+        }
+        let their_changes = self.changed_between(base, theirs)?;
+        if base == ours {
+            self.move_ref(ours, theirs, "fast-forward to the remote's ledger")?;
+            self.after_commit();
+            return Ok(MergeDone {
+                tip: Some(theirs),
+                fast_forward: true,
+                taken: their_changes.iter().map(|c| c.id().to_string()).collect(),
+                ..MergeDone::default()
+            });
+        }
+        let Some(ours_commit) = ours else {
+            return Err(GitError::Malformed {
+                commit: theirs,
+                path: String::new(),
+                reason: "a merge base was given but there is no ledger here to merge into"
+                    .to_string(),
+            });
+        };
+        let our_changes = self.changed_between(base, ours_commit)?;
+        let plan = merge_plan::plan(self, base, theirs, &our_changes, &their_changes)?;
+        let message = plan.message(theirs);
+        self.repo.objects.enable_object_memory();
+        let written = (|| {
+            let tree = self.write_tree(Some(self.tree_of(ours_commit)?), &plan.changes)?;
+            self.write_commit_with(tree, vec![ours_commit, theirs], &message)
+        })();
+        let objects = self.repo.objects.take_object_memory().unwrap_or_default();
+        let commit = written?;
+        self.write_pack(objects)?;
+        self.packs_since_open += 1;
+        self.move_ref(ours, commit, &message)?;
+        self.after_commit();
+        Ok(MergeDone {
+            tip: Some(commit),
+            fast_forward: false,
+            taken: plan.taken,
+            merged: plan.merged,
+            kept_edits: plan.kept_edits,
+            rekeyed: plan.rekeyed,
+        })
+    }
+
     /// Write the tree and the commit object (not the ref); `None` when the tree would not change.
     fn write_tree_and_commit(
         &self,
@@ -317,10 +410,20 @@ impl GitStore {
         parent: Option<ObjectId>,
         message: &str,
     ) -> Result<ObjectId, GitError> {
+        self.write_commit_with(tree, parent.into_iter().collect(), message)
+    }
+
+    /// Write a commit object with these parents (two for a merge).
+    fn write_commit_with(
+        &self,
+        tree: ObjectId,
+        parents: Vec<ObjectId>,
+        message: &str,
+    ) -> Result<ObjectId, GitError> {
         let signature = self.signature();
         let commit = gix::objs::Commit {
             tree,
-            parents: parent.into_iter().collect(),
+            parents: parents.into_iter().collect(),
             author: signature.clone(),
             committer: signature,
             encoding: None,

@@ -11,6 +11,7 @@
 //! - [`git`]: the ledger's own ref `refs/heads/beads`, written through gix;
 //! - [`id`], [`jsonl`]: hash ids; `bd` import and export;
 //! - [`lock`]: the pid lock; [`error`]: [`LedgerError`];
+//! - [`merge`]: the three-way merge of one bead (two towns' ledgers, `gastown sync`);
 //! - [`fields`]: typed reads and writes of the `extra` fields Gas Town's records keep;
 //! - [`model`]: the bead record in the classic beads JSONL schema (unknown fields kept);
 //! - [`time`]: RFC 3339 timestamps;
@@ -25,6 +26,7 @@ pub mod id;
 pub mod jsonl;
 pub mod ledger;
 pub mod lock;
+pub mod merge;
 pub mod model;
 pub mod store;
 #[doc(hidden)]

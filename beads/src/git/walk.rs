@@ -40,6 +40,36 @@ pub(super) fn changed_between(
     Ok(out)
 }
 
+/// The line of bead `id` at `at`, following only the trees on its path.
+pub(super) fn read_bead(
+    store: &GitStore,
+    at: ObjectId,
+    id: &str,
+) -> Result<Option<String>, GitError> {
+    let mut reader = Reader::new(store, at);
+    let Some(mut tree) = reader.issues_tree(at)? else {
+        return Ok(None);
+    };
+    for dir in layout::shard(id).split('/') {
+        let entries = reader.entries(Some(tree))?;
+        match entries.into_iter().find(|e| e.name == dir) {
+            Some(entry) if entry.is_tree => tree = entry.id,
+            _ => return Ok(None),
+        }
+    }
+    let path = layout::bead_path(id);
+    let name = path.rsplit('/').next().unwrap_or_default().to_string();
+    match reader
+        .entries(Some(tree))?
+        .into_iter()
+        .find(|e| e.name == name)
+    {
+        Some(entry) if !entry.is_tree => reader.line(entry.id, &path).map(Some),
+        Some(_) => Err(reader.malformed(&path, "a directory where a bead file belongs")),
+        None => Ok(None),
+    }
+}
+
 /// One entry of a tree, copied out of the read buffer.
 struct Entry {
     name: String,
