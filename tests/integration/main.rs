@@ -18,6 +18,7 @@ mod dog_sessions;
 mod durable;
 mod escalation;
 mod events;
+mod feed_tui;
 mod finish;
 mod grammar;
 mod identity;

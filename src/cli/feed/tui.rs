@@ -12,7 +12,7 @@ use crate::client;
 use crate::protocol::{EventFilter, TownEvent, TownReply, TownRequest};
 use anyhow::{Context, Result, bail};
 use crossterm::event::{self, Event};
-use crossterm::terminal::{self, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{self, Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen};
 use crossterm::{cursor, execute};
 use gastown_town::status::TownStatus;
 use gastown_town::town::Town;
@@ -199,11 +199,11 @@ impl Screen {
         Ok(())
     }
 
-    /// Take it again and draw everything anew.
+    /// Take it again and draw everything anew: a new `Terminal` knows nothing drawn, and no
+    /// cursor position is asked for (an attachment's keyboard reader may still read stdin).
     fn resume(&mut self) -> Result<()> {
         enter().context("cannot take the terminal back")?;
-        self.terminal
-            .clear()
+        self.terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))
             .context("cannot take the terminal back")?;
         Ok(())
     }
@@ -218,7 +218,12 @@ impl Drop for Screen {
 
 fn enter() -> std::io::Result<()> {
     terminal::enable_raw_mode()?;
-    execute!(std::io::stdout(), EnterAlternateScreen, cursor::Hide)
+    execute!(
+        std::io::stdout(),
+        EnterAlternateScreen,
+        Clear(ClearType::All),
+        cursor::Hide
+    )
 }
 
 /// Leave the alternate screen and raw mode (idempotent; errors have nowhere to go).
