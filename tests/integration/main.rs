@@ -19,6 +19,7 @@ mod dog_sessions;
 mod durable;
 mod escalation;
 mod events;
+mod feed_tui;
 mod finish;
 mod grammar;
 mod identity;
