@@ -286,6 +286,7 @@ impl GitStore {
         if ours == Some(theirs) || base == Some(theirs) {
             return Ok(MergeDone::default());
         }
+        walk::check_ledger_root(self, theirs)?;
         let their_changes = self.changed_between(base, theirs)?;
         if base == ours {
             self.move_ref(ours, theirs, "fast-forward to the remote's ledger")?;

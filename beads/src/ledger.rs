@@ -446,6 +446,29 @@ impl Ledger {
         }
     }
 
+    /// Merge another town's ledger commit `theirs` (already fetched into this repository) into
+    /// this one: what is pending goes to git first, then [`git::GitStore::merge`] (bead by bead;
+    /// `base` is the merge base of the two, `None` when they share no history), then the index
+    /// takes in what the merge changed. On any error the ref and the index are as they were.
+    pub fn merge_from(
+        &mut self,
+        theirs: ObjectId,
+        base: Option<ObjectId>,
+    ) -> Result<git::MergeDone, LedgerError> {
+        self.sync()?;
+        let ours = self.catch_up()?;
+        let done = self.git().merge(ours, theirs, base)?;
+        if done.tip.is_some() {
+            self.catch_up()?;
+        }
+        Ok(done)
+    }
+
+    /// The ledger ref's commit in git (`None` before the first commit).
+    pub fn git_tip(&self) -> Result<Option<ObjectId>, LedgerError> {
+        Ok(self.git().tip()?)
+    }
+
     /// How long until pending changes are due in git; `None` when nothing is pending.
     pub fn commit_due_in(&self) -> Option<Duration> {
         self.pending_since

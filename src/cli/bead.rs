@@ -8,7 +8,6 @@
 mod render;
 
 use super::routed::{self, unexpected};
-use crate::client;
 use crate::output;
 use crate::protocol::{TownReply, TownRequest};
 use anyhow::{Context, Result};
@@ -364,26 +363,5 @@ pub fn run(town: &Town, cmd: BeadCommand) -> Result<()> {
         eprintln!("exported {beads} beads to {}", path.display());
     }
     output::text(&render::render(&outcome, json)?)?;
-    Ok(())
-}
-
-/// `gastown sync`: the ledger's git commit now.
-pub fn sync(town: &Town) -> Result<()> {
-    let synced = match client::connect(town)? {
-        Some(mut supervisor) => match client::call(&mut supervisor, TownRequest::Sync)? {
-            TownReply::Synced(synced) => synced.map(|s| (s.beads, s.commit)),
-            other => return Err(unexpected(&other)),
-        },
-        None => {
-            let mut ledger = town.open_ledger()?;
-            let outcome = ledger.sync().context("git commit of the ledger failed")?;
-            ledger.close_ledger()?;
-            outcome.map(|c| (c.beads, c.commit))
-        }
-    };
-    match synced {
-        Some((beads, commit)) => output::line(format!("committed {beads} bead(s) in {commit}"))?,
-        None => output::line("nothing to commit: the ledger is in git")?,
-    }
     Ok(())
 }

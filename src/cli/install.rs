@@ -20,9 +20,31 @@ pub struct InstallArgs {
     /// (claude, codex, …). Default: the first preset whose CLI is on PATH, else none.
     #[arg(long, value_name = "NAME")]
     pub agent: Option<String>,
+    /// Join an existing town instead: clone its repository from this git URL (or path), take
+    /// its ledger and build the local index; `gastown sync` then shares the ledger through it.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["prefix", "name", "agent"])]
+    pub from: Option<String>,
 }
 
 pub fn run(args: InstallArgs) -> Result<()> {
+    if let Some(url) = &args.from {
+        let town = town::install_from(url, &args.dir)?;
+        let ledger = town.open_ledger()?;
+        let beads = ledger
+            .list(&Default::default())
+            .map(|b| b.len())
+            .unwrap_or(0);
+        ledger.close_ledger()?;
+        output::line(format!(
+            "Joined town {:?} at {}\n  from:   {} (the remote `origin`)\n  ledger: {beads} open bead(s), git ref {}\n  next:   cd {} && gastown sync   # merges and pushes the ledger through origin",
+            town.config.name,
+            town.root.display(),
+            gastown_town::git_cli::redact(url),
+            town.config.ledger.git_ref,
+            town.root.display()
+        ))?;
+        return Ok(());
+    }
     let agent = match &args.agent {
         Some(name) => DefaultAgent::Named(name.clone()),
         None => DefaultAgent::FirstOnPath(std::env::var_os("PATH").unwrap_or_default()),

@@ -24,6 +24,7 @@ mod mq;
 mod rig;
 mod routed;
 mod status;
+mod sync;
 mod work;
 
 use anyhow::{Result, bail};
@@ -262,8 +263,12 @@ pub enum Command {
     /// The built-in scripted agent (the `sim` runtime); run by sessions, not by people.
     #[command(hide = true)]
     SimAgent,
-    /// Commit pending ledger changes to git now (they are committed within a second anyway).
-    Sync,
+    /// Commit pending ledger changes to git now and, with a remote, fetch, merge and push the
+    /// ledger (one ledger for towns on several machines).
+    Sync(sync::SyncArgs),
+    /// The town repository's remotes, through which `gastown sync` shares the ledger.
+    #[command(subcommand)]
+    Remote(sync::RemoteCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell to generate completions for.
@@ -403,7 +408,8 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Agent(cmd) => agents::agent(&find_town(&cli.town)?, cmd),
         Command::SimAgent => crate::sim::run(),
         Command::Bench(cmd) => crate::bench::run(cmd),
-        Command::Sync => bead::sync(&find_town(&cli.town)?),
+        Command::Sync(args) => sync::run(&find_town(&cli.town)?, args),
+        Command::Remote(command) => sync::remote(&find_town(&cli.town)?, command),
         Command::Completions { shell, .. } => {
             let mut cmd = Cli::command();
             crate::output::generated(|buf| {

@@ -58,8 +58,8 @@ pub enum TownRequest {
     Hook { agent: Option<String> },
     /// An identity's earlier sessions.
     Seance { agent: String },
-    /// Force the ledger's git commit.
-    Sync,
+    /// Commit the ledger to git now and, with a remote, pull and/or push it (`gastown sync`).
+    Sync(gastown_town::sync::SyncOptions),
     /// What the ledger says belongs to whom, for `rig show`'s orphans.
     RigClaims,
     /// The live tree (`gastown actors`).
@@ -132,8 +132,8 @@ pub enum TownReply {
     Hook(HookView),
     /// Answer to [`TownRequest::Seance`].
     Seance(Seance),
-    /// Answer to [`TownRequest::Sync`]: the commit made, or `None` when the ledger was in git.
-    Synced(Option<Synced>),
+    /// Answer to [`TownRequest::Sync`]: what was committed, merged and pushed.
+    Synced(Box<gastown_town::sync::SyncReport>),
     /// Answer to [`TownRequest::RigClaims`].
     Claims(#[serde(with = "as_json")] Claims),
     /// Answer to [`TownRequest::Actors`].
@@ -166,13 +166,4 @@ pub enum TownReply {
     Status(#[serde(with = "as_json")] Box<gastown_town::status::TownStatus>),
     /// Answers to [`TownRequest::Subscribe`]: the events since the last answer, in order.
     Events(Vec<TownEvent>),
-}
-
-/// A git commit of the ledger.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Synced {
-    /// Beads in the commit.
-    pub beads: usize,
-    /// The commit id.
-    pub commit: String,
 }

@@ -38,7 +38,7 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         | TownRequest::Work(_)
         | TownRequest::Hook { .. }
         | TownRequest::Seance { .. }
-        | TownRequest::Sync
+        | TownRequest::Sync(_)
         | TownRequest::RigClaims
         | TownRequest::Actors
         | TownRequest::Actor { .. }

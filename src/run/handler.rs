@@ -9,7 +9,7 @@
 use super::attach::Attachments;
 use super::authorize::command_error;
 use super::topology::{self, TreeConfig};
-use crate::protocol::{Synced, TownReply, TownRequest};
+use crate::protocol::{TownReply, TownRequest};
 use crate::socket::{
     ErrorCode, Handler, HandlerFuture, Identity, ReplyBody, RequestBody, WireError,
 };
@@ -243,7 +243,7 @@ impl TownHandler {
                 })
                 .await
             }
-            TownRequest::Sync => self.sync().await,
+            TownRequest::Sync(opts) => self.sync(opts).await,
             TownRequest::RigClaims => {
                 self.in_ledger(caller, "rig claims", |l, _, _| {
                     gastown_town::rig::orphans::Claims::read(l).map(TownReply::Claims)
@@ -432,15 +432,16 @@ impl TownHandler {
         }
     }
 
-    async fn sync(&self) -> Result<TownReply, WireError> {
-        let outcome = self
+    /// `gastown sync`: the ledger's commit, and with a remote its pull and push — the network
+    /// on a blocking thread, the ledger's steps in the ledger actor.
+    async fn sync(&self, opts: gastown_town::sync::SyncOptions) -> Result<TownReply, WireError> {
+        let town = self.tree.town.clone();
+        let report = self
             .ledger
-            .sync()
+            .in_steps(move |steps| gastown_town::sync::sync(steps, &town, &opts))
             .await
-            .map_err(|e| err(ErrorCode::Internal, e.to_string()))?;
-        Ok(TownReply::Synced(outcome.map(|c| Synced {
-            beads: c.beads,
-            commit: c.commit.to_string(),
-        })))
+            .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
+            .map_err(|e| err(ErrorCode::InvalidArgument, format!("{e:#}")))?;
+        Ok(TownReply::Synced(Box::new(report)))
     }
 }

@@ -83,7 +83,7 @@ impl TownHandler {
             | TownRequest::Work(_)
             | TownRequest::Hook { .. }
             | TownRequest::Seance { .. }
-            | TownRequest::Sync
+            | TownRequest::Sync(_)
             | TownRequest::RigClaims
             | TownRequest::RuntimeSession { .. } => Err(err(
                 ErrorCode::Internal,

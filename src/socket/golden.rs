@@ -19,7 +19,7 @@ use super::wire::{
     ResponsePart, ServerFrame, Welcome, WireError,
 };
 use crate::protocol::samples::{replies, requests};
-use crate::protocol::{ActorDetail, ActorEvent, ActorNode, Synced, TownReply, TownRequest};
+use crate::protocol::{ActorDetail, ActorEvent, ActorNode, TownReply, TownRequest};
 use gastown_town::command::{agent, bead, convoy, escalation, mail, mol, mq};
 use serde::de::{self, DeserializeOwned, Visitor};
 use std::collections::BTreeSet;
@@ -147,7 +147,8 @@ fn shapes() -> Vec<String> {
         shape::<agent::HookView>(),
         shape::<agent::Seance>(),
         shape::<agent::SessionRecord>(),
-        shape::<Synced>(),
+        shape::<gastown_town::sync::SyncOptions>(),
+        shape::<gastown_town::sync::SyncReport>(),
         shape::<ActorNode>(),
         shape::<ActorDetail>(),
         shape::<ActorEvent>(),

@@ -41,6 +41,7 @@ mod status;
 mod steps;
 #[path = "../support/corpus.rs"]
 mod support;
+mod sync;
 mod unavailable;
 mod util;
 mod witness;

@@ -35,6 +35,22 @@ impl TestTown {
         TestTown { _dir: dir, root }
     }
 
+    /// `gastown install --from <url>`: a second machine's town, joined to the town at `url`.
+    pub fn joined(url: &str) -> TestTown {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("town");
+        let out = gastown(
+            dir.path(),
+            &["install", root.to_str().expect("utf-8 path"), "--from", url],
+        );
+        assert!(
+            out.status.success(),
+            "install --from failed: {}",
+            stderr(&out)
+        );
+        TestTown { _dir: dir, root }
+    }
+
     /// Run `gastown <args>` inside the town; returns the output whatever the exit status.
     pub fn run(&self, args: &[&str]) -> Output {
         gastown(&self.root, args)

@@ -16,7 +16,10 @@ mod worktree;
 
 pub use merge::{MergeTree, merge_tree, update_ref};
 pub use redact::redact;
-pub use remote::{RemoteError, fetch_branch, origin_url, push_lease, remote_branch_tip};
+pub use remote::{
+    RemoteError, fetch_branch, fetch_branch_from, origin_url, push_lease, push_lease_to,
+    remote_branch_tip, remote_branch_tip_from, remote_url,
+};
 pub use worktree::{Worktree, worktree_add, worktree_list, worktree_prune, worktree_remove};
 
 use std::path::{Path, PathBuf};
@@ -298,6 +301,11 @@ pub fn branch_tips(dir: &Path) -> Result<Vec<(String, String)>, GitCliError> {
 /// True when `ancestor` is `descendant` or one of its ancestors (`git merge-base --is-ancestor`).
 pub fn is_ancestor(dir: &Path, ancestor: &str, descendant: &str) -> Result<bool, GitCliError> {
     Ok(git_query(dir, &["merge-base", "--is-ancestor", ancestor, descendant])?.is_some())
+}
+
+/// The best common ancestor of `a` and `b` (`None`: they share no history).
+pub fn merge_base(dir: &Path, a: &str, b: &str) -> Result<Option<String>, GitCliError> {
+    git_query(dir, &["merge-base", a, b])
 }
 
 /// The branch `HEAD` names in a (bare) repository, e.g. right after a clone: the source's

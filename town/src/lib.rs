@@ -55,6 +55,7 @@ pub mod rig;
 pub mod runtimes;
 pub mod status;
 pub mod steps;
+pub mod sync;
 #[cfg(test)]
 mod testing;
 pub mod text;

@@ -15,7 +15,7 @@
 
 mod install;
 
-pub use install::{DefaultAgent, InstallOptions, exposure_warning, install};
+pub use install::{DefaultAgent, InstallOptions, exposure_warning, install, install_from};
 
 use crate::defaults;
 use crate::duration::HumanDuration;

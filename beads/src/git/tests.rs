@@ -598,3 +598,114 @@ fn racing_writers_one_wins_the_others_see_tip_moved() {
     assert_eq!(tip, Some(winners[0]));
     git(town.path(), &["fsck", "--strict", "--no-progress"]);
 }
+
+/// Two towns' histories in one repository: `ours` on the ledger ref, `theirs` on another ref
+/// made from the same base.
+fn diverged(
+    dir: &Path,
+    base: &[Change],
+    ours: &[Change],
+    theirs: &[Change],
+) -> (GitStore, ObjectId, ObjectId, ObjectId) {
+    let mut store = open(dir);
+    let base_commit = commit(&mut store, base);
+    let ours_commit = commit(&mut store, ours);
+    let mut other = GitStore::open(GitStoreConfig {
+        git_ref: "refs/heads/other".to_owned(),
+        ..GitStoreConfig::new(dir)
+    })
+    .expect("open");
+    git(
+        dir,
+        &["update-ref", "refs/heads/other", &base_commit.to_string()],
+    );
+    let theirs_commit = other
+        .commit(Some(base_commit), theirs, "")
+        .expect("commit")
+        .expect("changed");
+    (store, base_commit, ours_commit, theirs_commit)
+}
+
+#[test]
+fn a_merge_takes_their_beads_keeps_ours_and_writes_both_parents() {
+    let dir = town();
+    let (mut store, base, ours, theirs) = diverged(
+        dir.path(),
+        &[put("gt-a", "a"), put("gt-gone", "x")],
+        &[put("gt-b", "ours"), delete("gt-gone")],
+        &[put("gt-c", "theirs")],
+    );
+    let done = store.merge(Some(ours), theirs, Some(base)).expect("merge");
+    let tip = done.tip.expect("a merge commit");
+    assert!(!done.fast_forward);
+    assert_eq!(done.taken, ["gt-c"]);
+    let ids: Vec<String> = store
+        .read_all(tip)
+        .expect("read")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, ["gt-a", "gt-b", "gt-c"]);
+    let parents = git(
+        dir.path(),
+        &["log", "-1", "--format=%P", "refs/heads/beads"],
+    );
+    assert_eq!(parents.trim(), format!("{ours} {theirs}"));
+    // Merging the same again changes nothing.
+    let again = store.merge(Some(tip), theirs, Some(theirs)).expect("merge");
+    assert_eq!(again.tip, None);
+}
+
+#[test]
+fn a_collision_rekeys_one_bead_and_its_references_follow() {
+    let dir = town();
+    let theirs_line = r#"{"id":"gt-x","title":"theirs","created_at":"2026-02-02T00:00:00Z"}"#;
+    let dependent = r#"{"id":"gt-d","title":"d","dependencies":[{"issue_id":"gt-d","depends_on_id":"gt-x","type":"blocks"}]}"#;
+    let ours_line = r#"{"id":"gt-x","title":"ours","created_at":"2026-01-01T00:00:00Z"}"#;
+    let (mut store, base, ours, theirs) = diverged(
+        dir.path(),
+        &[put("gt-a", "a")],
+        &[Change::Put {
+            id: "gt-x".into(),
+            line: ours_line.into(),
+        }],
+        &[
+            Change::Put {
+                id: "gt-x".into(),
+                line: theirs_line.into(),
+            },
+            Change::Put {
+                id: "gt-d".into(),
+                line: dependent.into(),
+            },
+        ],
+    );
+    let done = store.merge(Some(ours), theirs, Some(base)).expect("merge");
+    assert_eq!(done.rekeyed.len(), 1, "{done:?}");
+    let (old, new) = &done.rekeyed[0];
+    assert_eq!(old, "gt-x");
+    let tip = done.tip.expect("merged");
+    let all: std::collections::BTreeMap<String, String> =
+        store.read_all(tip).expect("read").into_iter().collect();
+    assert_eq!(all.len(), 4, "both beads kept: {all:?}");
+    let moved = &all[new];
+    assert!(moved.contains(&format!(r#""id":"{new}""#)), "{moved}");
+    // gt-d came from the re-keyed side: its dependency follows the bead it meant.
+    let rekeyed_was_theirs = moved.contains("theirs");
+    assert_eq!(all["gt-d"].contains(new.as_str()), rekeyed_was_theirs);
+}
+
+#[test]
+fn a_commit_that_is_not_a_ledger_is_refused_and_nothing_moves() {
+    let dir = town();
+    let mut store = open(dir.path());
+    let ours = commit(&mut store, &[put("gt-a", "a")]);
+    // The town's own `main` (town.toml) is no ledger.
+    let main: ObjectId = git(dir.path(), &["rev-parse", "main"])
+        .trim()
+        .parse()
+        .expect("an id");
+    let err = store.merge(Some(ours), main, None).expect_err("refused");
+    assert!(err.to_string().contains("not a ledger"), "{err}");
+    assert_eq!(store.tip().expect("tip"), Some(ours));
+}

@@ -40,6 +40,24 @@ pub(super) fn changed_between(
     Ok(out)
 }
 
+/// Refuse a commit whose root holds anything but the ledger's `README.md` and `issues/` (a
+/// branch of some other repository pushed where the ledger belongs).
+pub(super) fn check_ledger_root(store: &GitStore, at: ObjectId) -> Result<(), GitError> {
+    let mut reader = Reader::new(store, at);
+    let root = store.tree_of(at)?;
+    for entry in reader.entries(Some(root))? {
+        let expected = (entry.name == ISSUES_DIR && entry.is_tree)
+            || (entry.name == layout::README_NAME && !entry.is_tree);
+        if !expected {
+            return Err(reader.malformed(
+                &entry.name,
+                "not a ledger commit: a ledger holds only README.md and issues/",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The line of bead `id` at `at`, following only the trees on its path.
 pub(super) fn read_bead(
     store: &GitStore,

@@ -1,7 +1,7 @@
 //! Samples of every town reply.
 
 use super::{bead, s};
-use crate::protocol::{ActorDetail, ActorEvent, ActorNode, Synced, TownReply};
+use crate::protocol::{ActorDetail, ActorEvent, ActorNode, TownReply};
 use gastown_beads::{Event, EventKind};
 use gastown_town::command::agent::{HookView, Seance, SessionRecord};
 use gastown_town::command::bead::{BeadOutcome, BlockedBead, Changed};
@@ -513,9 +513,19 @@ fn live_replies() -> Vec<TownReply> {
                 runtime_session: s("-"),
             }],
         }),
-        TownReply::Synced(Some(Synced {
-            beads: 4,
-            commit: s("0123456789abcdef0123456789abcdef01234567"),
+        TownReply::Synced(Box::new(gastown_town::sync::SyncReport {
+            remote: Some(s("origin")),
+            committed: 4,
+            remote_empty: false,
+            taken: 2,
+            merged: 1,
+            kept_edits: vec![s("gt-a1")],
+            rekeyed: vec![(s("gt-b2"), s("gt-b2-0a1b2c"))],
+            fast_forward: false,
+            pushed: Some(s("0123456789abcdef0123456789abcdef01234567")),
+            retries: 1,
+            tip: Some(s("0123456789abcdef0123456789abcdef01234567")),
+            town_branch: Some(s("main")),
         })),
         TownReply::Claims(claims),
         TownReply::Tree(node("town", vec![node("town/mayor", Vec::new())])),

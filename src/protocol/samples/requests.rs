@@ -301,7 +301,11 @@ fn live_requests() -> Vec<TownRequest> {
         TownRequest::Seance {
             agent: s("alpha/crew/max"),
         },
-        TownRequest::Sync,
+        TownRequest::Sync(gastown_town::sync::SyncOptions {
+            pull: true,
+            push: true,
+            remote: Some(s("origin")),
+        }),
         TownRequest::RigClaims,
         TownRequest::Actors,
         TownRequest::Actor {

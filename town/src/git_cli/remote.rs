@@ -60,15 +60,31 @@ struct Answer {
 
 /// The URL of `origin` in `repo`, redacted (for messages), or `origin` when it has none.
 pub fn origin_url(repo: &Path) -> String {
-    super::git(repo, &["config", "--get", "remote.origin.url"])
+    remote_url(repo, ORIGIN)
+}
+
+/// The URL of remote `remote` in `repo`, redacted (for messages), or its name when it has none.
+pub fn remote_url(repo: &Path, remote: &str) -> String {
+    super::git(repo, &["config", "--get", &format!("remote.{remote}.url")])
         .map(|url| redact(&url))
-        .unwrap_or_else(|_| ORIGIN.to_string())
+        .unwrap_or_else(|_| remote.to_string())
 }
 
 /// Fetch origin's `branch` into `into_ref` (forced: it is ours and mirrors origin); returns
 /// the commit origin's branch is at.
 pub fn fetch_branch(
     repo: &Path,
+    branch: &str,
+    into_ref: &str,
+    timeout: Duration,
+) -> Result<String, RemoteError> {
+    fetch_branch_from(repo, ORIGIN, branch, into_ref, timeout)
+}
+
+/// [`fetch_branch`] from any remote of `repo` (a name or a URL).
+pub fn fetch_branch_from(
+    repo: &Path,
+    remote: &str,
     branch: &str,
     into_ref: &str,
     timeout: Duration,
@@ -82,21 +98,21 @@ pub fn fetch_branch(
         "--no-tags",
         "--no-write-fetch-head",
         "--refmap=",
-        ORIGIN,
+        remote,
         &refspec,
     ];
     let answer = run(repo, &args, timeout)?;
     if answer.code != Some(0) {
         if answer.stderr.contains("couldn't find remote ref") {
             return Err(RemoteError::NoSuchBranch {
-                remote: origin_url(repo),
+                remote: remote_url(repo, remote),
                 branch: branch.to_string(),
             });
         }
-        return Err(unreachable(repo, &answer));
+        return Err(unreachable(repo, remote, &answer));
     }
     super::rev_parse(repo, into_ref).map_err(|e| RemoteError::Unreachable {
-        remote: origin_url(repo),
+        remote: remote_url(repo, remote),
         detail: format!("the fetch left no {into_ref}: {e}"),
     })
 }
@@ -111,17 +127,31 @@ pub fn push_lease(
     expected: Option<&str>,
     timeout: Duration,
 ) -> Result<(), RemoteError> {
+    push_lease_to(repo, ORIGIN, commit, branch, expected, timeout)
+}
+
+/// [`push_lease`] to any remote of `repo` (a name or a URL).
+pub fn push_lease_to(
+    repo: &Path,
+    remote: &str,
+    commit: Option<&str>,
+    branch: &str,
+    expected: Option<&str>,
+    timeout: Duration,
+) -> Result<(), RemoteError> {
     let refname = format!("refs/heads/{branch}");
     let lease = format!("--force-with-lease={refname}:{}", expected.unwrap_or(""));
     let refspec = format!("{}:{refname}", commit.unwrap_or(""));
-    let args = ["push", "--porcelain", ORIGIN, &lease, &refspec];
+    let args = ["push", "--porcelain", remote, &lease, &refspec];
     let answer = run(repo, &args, timeout)?;
     match porcelain_line(&answer.stdout, &refname) {
-        Some(PushLine { flag: '!', summary }) => Err(rejection(repo, &refname, &summary, &answer)),
+        Some(PushLine { flag: '!', summary }) => {
+            Err(rejection(repo, remote, &refname, &summary, &answer))
+        }
         Some(_) if answer.code == Some(0) => Ok(()),
-        Some(PushLine { summary, .. }) => Err(rejection(repo, &refname, &summary, &answer)),
+        Some(PushLine { summary, .. }) => Err(rejection(repo, remote, &refname, &summary, &answer)),
         None if answer.code == Some(0) => Ok(()),
-        None => Err(unreachable(repo, &answer)),
+        None => Err(unreachable(repo, remote, &answer)),
     }
 }
 
@@ -131,10 +161,20 @@ pub fn remote_branch_tip(
     branch: &str,
     timeout: Duration,
 ) -> Result<Option<String>, RemoteError> {
+    remote_branch_tip_from(repo, ORIGIN, branch, timeout)
+}
+
+/// [`remote_branch_tip`] of any remote of `repo` (a name or a URL).
+pub fn remote_branch_tip_from(
+    repo: &Path,
+    remote: &str,
+    branch: &str,
+    timeout: Duration,
+) -> Result<Option<String>, RemoteError> {
     let refname = format!("refs/heads/{branch}");
-    let answer = run(repo, &["ls-remote", "--heads", ORIGIN, &refname], timeout)?;
+    let answer = run(repo, &["ls-remote", "--heads", remote, &refname], timeout)?;
     if answer.code != Some(0) {
-        return Err(unreachable(repo, &answer));
+        return Err(unreachable(repo, remote, &answer));
     }
     Ok(answer
         .stdout
@@ -162,8 +202,14 @@ fn porcelain_line(stdout: &str, refname: &str) -> Option<PushLine> {
 }
 
 /// A refused ref update, by what git said about it.
-fn rejection(repo: &Path, refname: &str, summary: &str, answer: &Answer) -> RemoteError {
-    let remote = origin_url(repo);
+fn rejection(
+    repo: &Path,
+    remote: &str,
+    refname: &str,
+    summary: &str,
+    answer: &Answer,
+) -> RemoteError {
+    let remote = remote_url(repo, remote);
     if summary.contains("stale info")
         || summary.contains("fetch first")
         || summary.contains("non-fast-forward")
@@ -199,7 +245,7 @@ fn rejection(repo: &Path, refname: &str, summary: &str, answer: &Answer) -> Remo
 }
 
 /// A command that failed before any ref was talked about: the remote could not be reached.
-fn unreachable(repo: &Path, answer: &Answer) -> RemoteError {
+fn unreachable(repo: &Path, remote: &str, answer: &Answer) -> RemoteError {
     // git's first paragraph says what failed; the advice after the blank line is generic.
     let detail: Vec<&str> = answer
         .stderr
@@ -215,7 +261,7 @@ fn unreachable(repo: &Path, answer: &Answer) -> RemoteError {
         detail.join("; ")
     };
     RemoteError::Unreachable {
-        remote: origin_url(repo),
+        remote: remote_url(repo, remote),
         detail: redact(&detail),
     }
 }
@@ -368,7 +414,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let repo = dir.path();
         let r = |summary: &str, stderr: &str| {
-            rejection(repo, "refs/heads/main", summary, &answer(stderr))
+            rejection(repo, ORIGIN, "refs/heads/main", summary, &answer(stderr))
         };
         assert!(matches!(
             r("[rejected] (stale info)", ""),

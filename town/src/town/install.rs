@@ -98,6 +98,113 @@ pub fn exposure_warning(root: &Path) -> Option<String> {
     ))
 }
 
+/// `gastown install --from <url> <dir>`: join this machine to an existing town. Clones the town
+/// repository (its config, role homes and rigs' records) from `url`, takes the ledger ref it
+/// holds, and builds the local index from it; `url` becomes the remote `origin`, through which
+/// `gastown sync` shares the ledger from then on. On failure nothing is left behind in `dir`.
+pub fn install_from(url: &str, dir: &Path) -> Result<Town> {
+    check_install_dir(dir)?;
+    let existed = dir.exists();
+    let result = (|| {
+        let parent = std::path::absolute(dir)?
+            .parent()
+            .map(Path::to_path_buf)
+            .context("the town directory has no parent")?;
+        fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+        let target = dir
+            .to_str()
+            .context("the town directory's path is not UTF-8")?;
+        git(&parent, &["clone", "--quiet", "--", url, target]).with_context(|| {
+            format!("cannot clone the town from {}", crate::git_cli::redact(url))
+        })?;
+        if !dir.join(CONFIG_FILE).is_file() {
+            // A bare remote's HEAD may name a branch it does not have (`master` where the town
+            // pushed `main`): check out the town's branch by name.
+            checkout_town_branch(dir)?;
+        }
+        if !dir.join(CONFIG_FILE).is_file() {
+            bail!(
+                "{} holds no {CONFIG_FILE} on its default branch: it is not a town repository (on the town's first machine, push the town's branch with `git -C <town> push origin HEAD`)",
+                crate::git_cli::redact(url)
+            );
+        }
+        ensure_private_dir(dir)?;
+        ensure_private_dir(&dir.join(RUNTIME_DIR))?;
+        let town = Town::load(dir)?;
+        let git_ref = town.config.ledger.git_ref.clone();
+        let branch = git_ref
+            .strip_prefix("refs/heads/")
+            .with_context(|| format!("the ledger ref {git_ref} is not a branch"))?
+            .to_string();
+        let remote_ref = format!("refs/remotes/origin/{branch}");
+        match crate::git_cli::rev_parse(dir, &remote_ref) {
+            Ok(tip) => {
+                git(dir, &["update-ref", &git_ref, &tip])?;
+                git(
+                    dir,
+                    &["update-ref", &crate::sync::tracking_ref("origin"), &tip],
+                )?;
+            }
+            Err(_) => tracing::info!(
+                "{} has no ledger yet: this town starts an empty one",
+                crate::git_cli::redact(url)
+            ),
+        }
+        let ledger = town.open_ledger()?;
+        ledger
+            .close_ledger()
+            .context("cannot close the ledger after building its index")?;
+        Ok(town)
+    })();
+    if result.is_err() {
+        // Leave nothing half-made: the directory as it was (absent, or empty).
+        if existed {
+            if let Ok(entries) = fs::read_dir(dir) {
+                for entry in entries.flatten() {
+                    let _ =
+                        fs::remove_dir_all(entry.path()).or_else(|_| fs::remove_file(entry.path()));
+                }
+            }
+        } else {
+            let _ = fs::remove_dir_all(dir);
+        }
+    }
+    result
+}
+
+/// After a clone whose remote HEAD named no branch: check out `main`, else `master`, else the
+/// only branch the remote has besides the ledger's.
+fn checkout_town_branch(dir: &Path) -> Result<()> {
+    let listed = git(
+        dir,
+        &[
+            "for-each-ref",
+            "--format=%(refname:strip=3)",
+            "refs/remotes/origin/",
+        ],
+    )?;
+    let branches: Vec<&str> = listed
+        .lines()
+        .filter(|b| *b != "HEAD" && *b != "beads")
+        .collect();
+    let pick = ["main", "master"]
+        .into_iter()
+        .find(|b| branches.contains(b))
+        .or(match branches.as_slice() {
+            [only] => Some(*only),
+            _ => None,
+        });
+    if let Some(branch) = pick {
+        let remote = format!("origin/{branch}");
+        git(
+            dir,
+            &["checkout", "--quiet", "-B", branch, "--track", &remote],
+        )?;
+    }
+    Ok(())
+}
+
 /// Where a town may not be made: an existing town, inside a town, a directory with files.
 fn check_install_dir(dir: &Path) -> Result<()> {
     if dir.join(CONFIG_FILE).exists() {
