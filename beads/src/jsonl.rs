@@ -161,7 +161,7 @@ fn parse_watched(
         if !raw.is_empty() {
             lines = line;
         }
-        if line % REPORT_EVERY_LINES == 0 {
+        if line.is_multiple_of(REPORT_EVERY_LINES) {
             watch(ImportStep::Reading {
                 bytes: read,
                 total,

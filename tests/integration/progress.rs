@@ -222,13 +222,16 @@ fn bead_import_of_a_large_file_shows_bytes_and_lines_in_a_terminal_and_nothing_i
     assert_eq!(err, "");
 }
 
+/// Variables set on top of a command's environment.
+type Env<'a> = &'a [(&'a str, &'a str)];
+
 #[test]
 fn quiet_no_progress_and_a_dumb_terminal_draw_no_bar() {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = big_export(dir.path(), 3_000);
     let file = file.to_str().expect("utf-8");
     let done = format!("Imported {file}: 3000 created, 0 updated, 0 unchanged (0 wisps)");
-    let runs: [(&[&str], &[(&str, &str)]); 3] = [
+    let runs: [(&[&str], Env); 3] = [
         (&["bead", "import", file, "--quiet"], &[]),
         (&["bead", "import", file], &[("GASTOWN_NO_PROGRESS", "1")]),
         (&["bead", "import", file], &[("TERM", "dumb")]),

@@ -34,9 +34,12 @@ pub enum LandStep<'a> {
     },
 }
 
+/// What a [`Watcher`] calls at every step.
+type See = dyn Fn(&LandStep<'_>) + Send + Sync;
+
 /// Who watches a landing (see the module documentation); cheap to clone.
 #[derive(Clone, Default)]
-pub struct Watcher(Option<Arc<dyn Fn(&LandStep<'_>) + Send + Sync>>);
+pub struct Watcher(Option<Arc<See>>);
 
 impl Watcher {
     /// A watcher calling `see` at every step.
