@@ -9,6 +9,7 @@
 //! the supervision tree restarts them and the work still lands, each bead merged exactly once.
 
 use crate::client;
+use crate::progress::{self, Mode, ProgressArgs, Style};
 use crate::protocol::{ActorNode, TownReply, TownRequest};
 use crate::socket::Client;
 use anyhow::{Context, Result, bail};
@@ -19,7 +20,7 @@ use gastown_town::command::convoy::{ConvoyOutcome, ConvoyRequest};
 use gastown_town::rig::{self, AddOptions};
 use gastown_town::town::{self, InstallOptions, Town};
 use gastown_town::work::WorkCommand;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,6 +43,8 @@ pub struct DemoArgs {
     /// Give up after this long.
     #[arg(long, default_value = "10m")]
     pub timeout: humantime::Duration,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 /// The sample project's test gate: every item file says ok.
@@ -264,13 +267,28 @@ fn drive(town: &Town, args: &DemoArgs, start: Instant) -> Result<()> {
         }
     }
     let deadline = start + Duration::from(args.timeout);
-    let tty = std::io::stderr().is_terminal();
+    // On a terminal a bar of beads landed; elsewhere a plain line every two seconds.
+    let mode = args.progress.mode();
+    let bar = progress::bar(
+        mode,
+        Style::Count,
+        "landed",
+        beads.len() as u64,
+        "| starting".to_string(),
+    );
     let mut last_print = Instant::now() - Duration::from_secs(10);
     let mut restarts = Restarts::default();
     loop {
         let p = progress(&mut c, &mut restarts)?;
-        if tty || last_print.elapsed() >= Duration::from_secs(2) {
-            let line = format!(
+        if mode == Mode::Bars {
+            progress::show(
+                &bar,
+                p.total as u64,
+                p.closed as u64,
+                bar_words(&p, args.chaos),
+            );
+        } else if last_print.elapsed() >= Duration::from_secs(2) {
+            eprintln!(
                 "[{:>5.1}s] merged {}/{} | working {} | queued {} | in review {} | restarts {}",
                 start.elapsed().as_secs_f64(),
                 p.closed,
@@ -280,23 +298,22 @@ fn drive(town: &Town, args: &DemoArgs, start: Instant) -> Result<()> {
                 p.in_review,
                 p.restarts
             );
-            if tty {
-                eprint!("\r{line}   ");
-            } else {
-                eprintln!("{line}");
-            }
             last_print = Instant::now();
         }
         if p.convoy_closed {
-            if tty {
-                eprintln!();
-            }
             // Read again: a bead may have closed between the two listings above.
             let p = progress(&mut c, &mut restarts)?;
+            progress::show(
+                &bar,
+                p.total as u64,
+                p.closed as u64,
+                bar_words(&p, args.chaos),
+            );
+            bar.finish();
             return summary(&mut c, town, &p, start);
         }
         if Instant::now() > deadline {
-            eprintln!();
+            bar.abandon();
             let held = match client::call(
                 &mut c,
                 TownRequest::Convoy(ConvoyRequest::List { all: false }),
@@ -323,6 +340,19 @@ fn drive(town: &Town, args: &DemoArgs, start: Instant) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// What the demo's bar says beside `landed 3/12`: what the rest are doing, and, under
+/// `--chaos` (or once any happened), how many sessions crashed or hung and were restarted.
+fn bar_words(p: &Progress, chaos: bool) -> String {
+    let mut words = format!(
+        "| working {} | queued {} | in review {}",
+        p.working, p.queued, p.in_review
+    );
+    if chaos || p.restarts > 0 {
+        words.push_str(&format!(" | restarts {}", p.restarts));
+    }
+    words
 }
 
 fn list(c: &mut Client, filter: ListRequest) -> Result<Vec<Bead>> {
@@ -525,6 +555,25 @@ mod tests {
             })
             .collect();
         node("town", "town", 0, roles)
+    }
+
+    #[test]
+    fn the_bar_says_what_the_rest_do_and_restarts_under_chaos() {
+        let mut p = Progress {
+            total: 12,
+            closed: 3,
+            working: 4,
+            queued: 2,
+            in_review: 1,
+            ..Progress::default()
+        };
+        assert_eq!(bar_words(&p, false), "| working 4 | queued 2 | in review 1");
+        assert_eq!(
+            bar_words(&p, true),
+            "| working 4 | queued 2 | in review 1 | restarts 0"
+        );
+        p.restarts = 2;
+        assert!(bar_words(&p, false).ends_with("| restarts 2"));
     }
 
     #[test]

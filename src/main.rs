@@ -13,6 +13,7 @@ mod client;
 mod dashboard;
 mod demo;
 mod output;
+mod progress;
 mod protocol;
 mod run;
 mod sim;

@@ -90,9 +90,36 @@ impl JsonlError {
     }
 }
 
+/// Where an import is, for a person waiting on a large file (`gastown bead import` draws it
+/// on a terminal): reported by [`read_export_watched`] and `Ledger::import_file_watched`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStep {
+    /// Parsing: `bytes` of the file's `total` read, in `lines` lines.
+    Reading {
+        bytes: u64,
+        total: u64,
+        lines: usize,
+    },
+    /// Every record parsed; checking them and their links against the ledger.
+    Checking { records: usize },
+    /// Writing the records that changed into the ledger in one transaction.
+    Writing { records: usize },
+}
+
+/// Lines parsed between two [`ImportStep::Reading`] reports (and one at the end).
+const REPORT_EVERY_LINES: usize = 512;
+
 /// Read the file at `path` and [`parse_export`] it. Text that is not UTF-8 is reported as a
 /// malformed line (the line of the first bad byte).
 pub fn read_export(path: &Path) -> Result<Vec<ImportRecord>, JsonlError> {
+    read_export_watched(path, &mut |_| {})
+}
+
+/// [`read_export`], telling `watch` how far the parse is every few hundred lines.
+pub fn read_export_watched(
+    path: &Path,
+    watch: &mut dyn FnMut(ImportStep),
+) -> Result<Vec<ImportRecord>, JsonlError> {
     let bytes = std::fs::read(path).map_err(|source| JsonlError::Read {
         path: path.to_path_buf(),
         source,
@@ -108,17 +135,39 @@ pub fn read_export(path: &Path) -> Result<Vec<ImportRecord>, JsonlError> {
             what: "the text is not UTF-8".to_string(),
         }
     })?;
-    parse_export(path, &text)
+    parse_watched(path, &text, watch)
 }
 
 /// Parse a whole `bd` export (classic or current; see the module documentation). `path` is only
 /// used to name the file in errors. All or nothing: any bad line is an error and nothing is
 /// returned.
 pub fn parse_export(path: &Path, text: &str) -> Result<Vec<ImportRecord>, JsonlError> {
+    parse_watched(path, text, &mut |_| {})
+}
+
+fn parse_watched(
+    path: &Path,
+    text: &str,
+    watch: &mut dyn FnMut(ImportStep),
+) -> Result<Vec<ImportRecord>, JsonlError> {
+    let total = text.len() as u64;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut records = Vec::with_capacity(text.len() / 512 + 1);
+    let mut read = total - text.len() as u64;
+    let mut lines = 0;
     for (i, raw) in text.split('\n').enumerate() {
         let line = i + 1;
+        read = (read + raw.len() as u64 + 1).min(total);
+        if !raw.is_empty() {
+            lines = line;
+        }
+        if line.is_multiple_of(REPORT_EVERY_LINES) {
+            watch(ImportStep::Reading {
+                bytes: read,
+                total,
+                lines: line,
+            });
+        }
         let Some(bead) = parse_line(raw).map_err(|(column, what)| JsonlError::Malformed {
             path: path.to_path_buf(),
             line,
@@ -135,6 +184,11 @@ pub fn parse_export(path: &Path, text: &str) -> Result<Vec<ImportRecord>, JsonlE
         })?;
         records.push(ImportRecord { bead, line });
     }
+    watch(ImportStep::Reading {
+        bytes: total,
+        total,
+        lines,
+    });
     if let Some((id, first_line, line)) = first_duplicate(&records) {
         return Err(JsonlError::DuplicateId {
             path: path.to_path_buf(),
@@ -313,6 +367,39 @@ mod tests {
 
     fn parse(text: &str) -> Result<Vec<ImportRecord>, JsonlError> {
         parse_export(Path::new(P), text)
+    }
+
+    #[test]
+    fn a_watched_parse_reports_bytes_and_lines_up_to_the_whole_file() {
+        let line = r#"{"id":"bd-1","title":"t","created_at":"2026-01-01T00:00:00Z"}"#;
+        let text: String = (1..=1500)
+            .map(|i| line.replace("bd-1", &format!("bd-{i}")) + "\n")
+            .collect();
+        let mut steps = Vec::new();
+        let records = parse_watched(Path::new(P), &text, &mut |s| steps.push(s)).expect("parses");
+        assert_eq!(records.len(), 1500);
+        let total = text.len() as u64;
+        let read: Vec<(u64, usize)> = steps
+            .iter()
+            .map(|s| match *s {
+                ImportStep::Reading {
+                    bytes,
+                    total: t,
+                    lines,
+                } => {
+                    assert_eq!(t, total);
+                    (bytes, lines)
+                }
+                other => panic!("only reading steps while parsing: {other:?}"),
+            })
+            .collect();
+        // Every 512 lines, then once at the end with the whole file.
+        assert_eq!(read.len(), 3, "{read:?}");
+        assert_eq!(read[0].1, 512);
+        let first: usize = text.split_inclusive('\n').take(512).map(str::len).sum();
+        assert_eq!(read[0].0, first as u64);
+        assert!(read.windows(2).all(|w| w[0].0 < w[1].0), "{read:?}");
+        assert_eq!(*read.last().expect("a last step"), (total, 1500));
     }
 
     fn bead(id: &str, status: &str, closed_at: Option<&str>) -> Bead {

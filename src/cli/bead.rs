@@ -9,9 +9,11 @@ mod render;
 
 use super::routed::{self, unexpected};
 use crate::output;
+use crate::progress::{self, Every, Mode, ProgressArgs, Style};
 use crate::protocol::{TownReply, TownRequest};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use gastown_beads::jsonl::ImportStep;
 use gastown_town::command::bead::{
     self as domain, BeadOutcome, BeadRequest, CreateRequest, ListRequest, UpdateRequest,
 };
@@ -91,6 +93,8 @@ pub enum BeadCommand {
     Import {
         /// The JSONL file.
         file: PathBuf,
+        #[command(flatten)]
+        progress: ProgressArgs,
     },
     /// Export the ledger as one `issues.jsonl` that the classic `bd` reads.
     Export {
@@ -333,7 +337,7 @@ impl BeadCommand {
                 BeadRequest::LabelRemove { id, label }
             }
             BeadCommand::Comment { id, text, .. } => BeadRequest::Comment { id, text },
-            BeadCommand::Import { file } => BeadRequest::Import {
+            BeadCommand::Import { file, .. } => BeadRequest::Import {
                 file: cwd.join(file),
             },
             BeadCommand::Export { output } => BeadRequest::Export {
@@ -348,6 +352,9 @@ impl BeadCommand {
 /// without it the ledger is opened here and flushed to git on the way out.
 pub fn run(town: &Town, cmd: BeadCommand) -> Result<()> {
     let cwd = std::env::current_dir().context("cannot read the working directory")?;
+    if let BeadCommand::Import { file, progress } = &cmd {
+        return import(town, cwd.join(file), progress.mode());
+    }
     let json = cmd.json();
     let request = cmd.into_request(town, &cwd);
     let reply = routed::run(
@@ -364,4 +371,89 @@ pub fn run(town: &Town, cmd: BeadCommand) -> Result<()> {
     }
     output::text(&render::render(&outcome, json)?)?;
     Ok(())
+}
+
+/// `gastown bead import`: like every bead command, but with progress on a terminal — bytes and
+/// lines read, then checking, writing and committing — when this process opens the ledger
+/// itself; with `gastown run` up the supervisor reads the file and a spinner waits for it.
+fn import(town: &Town, file: PathBuf, mode: Mode) -> Result<()> {
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let what = format!("{} ({})", file.display(), indicatif::HumanBytes(size));
+    let bar = progress::bar(mode, Style::Spinner, "import", 0, what);
+    let request = BeadRequest::Import { file: file.clone() };
+    let reply = routed::run(town, TownRequest::Bead(request), |ledger, caller| {
+        let mut every = Every::default();
+        let mut reading = false;
+        let outcome = domain::import_watched(ledger, file, caller, &mut |step| {
+            if !reading && matches!(step, ImportStep::Reading { .. }) {
+                reading = true;
+                bar.set_style(Style::Bytes.style());
+            }
+            if let ImportStep::Reading { bytes, total, .. } = step
+                && bytes < total
+                && !every.due(std::time::Instant::now())
+            {
+                return;
+            }
+            if matches!(step, ImportStep::Checking { .. }) {
+                bar.set_style(Style::Spinner.style());
+            }
+            show_import_step(&bar, step);
+        })?;
+        bar.set_message("committing the ledger to git");
+        Ok(TownReply::Bead(outcome))
+    });
+    bar.finish_and_clear();
+    let reply = reply?;
+    let TownReply::Bead(outcome) = reply else {
+        return Err(unexpected(&reply));
+    };
+    output::text(&render::render(&outcome, false)?)?;
+    Ok(())
+}
+
+/// One step of an import on its bar.
+fn show_import_step(bar: &indicatif::ProgressBar, step: ImportStep) {
+    match step {
+        ImportStep::Reading {
+            bytes,
+            total,
+            lines,
+        } => {
+            progress::show(bar, total, bytes, import_lines(lines));
+        }
+        ImportStep::Checking { records } => {
+            bar.set_message(format!("checking {records} beads"));
+        }
+        ImportStep::Writing { records } => {
+            bar.set_message(format!("writing {records} beads into the ledger"));
+        }
+    }
+}
+
+/// `12,345 lines` (thousands grouped, as a person reads a count going by).
+fn import_lines(lines: usize) -> String {
+    let digits = lines.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{grouped} line{}", if lines == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::import_lines;
+
+    #[test]
+    fn line_counts_are_grouped_by_thousands() {
+        assert_eq!(import_lines(1), "1 line");
+        assert_eq!(import_lines(999), "999 lines");
+        assert_eq!(import_lines(1000), "1,000 lines");
+        assert_eq!(import_lines(20_000), "20,000 lines");
+        assert_eq!(import_lines(1_234_567), "1,234,567 lines");
+    }
 }

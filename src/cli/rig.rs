@@ -2,12 +2,15 @@
 //! by `gastown_town::rig`; this file parses flags and prints (text, or JSON with `--json`).
 
 use crate::output;
+use crate::progress::{self, Every, ProgressArgs, Style};
 use crate::protocol::{TownReply, TownRequest};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use gastown_town::git_cli::{self, Worktree};
 use gastown_town::rig::orphans::{self, Claims, Orphans};
-use gastown_town::rig::{self, AddOptions, Gate, GateOutcome, PolecatStatus, Rig, RigConfig};
+use gastown_town::rig::{
+    self, AddOptions, AddStep, Gate, GateOutcome, PolecatStatus, Rig, RigConfig,
+};
 use gastown_town::town::Town;
 use serde::Serialize;
 use std::path::PathBuf;
@@ -108,6 +111,8 @@ pub struct AddArgs {
     /// Print the new rig's configuration as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 pub fn run(town: &Town, cmd: RigCommand) -> Result<()> {
@@ -185,6 +190,8 @@ fn show_config(town: &Town, name: &str, json: bool) -> Result<()> {
 }
 
 fn add(town: &Town, args: AddArgs) -> Result<()> {
+    let cloning = format!("cloning {}", git_cli::redact(&args.source));
+    let bar = progress::bar(args.progress.mode(), Style::Spinner, "rig add", 0, cloning);
     let opts = AddOptions {
         name: args.name,
         source: args.source,
@@ -193,7 +200,35 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
         prefix: args.prefix,
         no_push: args.no_push,
     };
-    let rig = rig::add_rig(town, &opts)?;
+    let mut every = Every::default();
+    let mut phase = String::new();
+    let added = rig::add_rig_watched(town, &opts, &mut |step| match step {
+        AddStep::Clone(p) => {
+            let new_phase = p.phase != phase;
+            if !new_phase && p.total != Some(p.done) && !every.due(std::time::Instant::now()) {
+                return;
+            }
+            if new_phase {
+                phase.clone_from(&p.phase);
+                let style = if p.total.is_some() {
+                    Style::Count
+                } else {
+                    Style::Spinner
+                };
+                bar.set_style(style.style());
+            }
+            progress::show(&bar, p.total.unwrap_or(0), p.done, clone_words(p));
+        }
+        AddStep::Setting(what) => {
+            if !phase.is_empty() {
+                phase.clear();
+                bar.set_style(Style::Spinner.style());
+            }
+            bar.set_message(what);
+        }
+    });
+    bar.finish_and_clear();
+    let rig = added?;
     let c = &shown(&rig.config);
     if args.json {
         return print_json(c);
@@ -214,6 +249,18 @@ fn add(town: &Town, args: AddArgs) -> Result<()> {
         c.name
     ))?;
     Ok(())
+}
+
+/// What a clone's bar says beside its count: git's phase, and the bytes received so far.
+fn clone_words(p: &git_cli::CloneProgress) -> String {
+    let mut words = p.phase.clone();
+    if p.total.is_none() {
+        words.push_str(&format!(": {}", p.done));
+    }
+    if let Some(bytes) = &p.received {
+        words.push_str(&format!(", {bytes}"));
+    }
+    words
 }
 
 fn list(town: &Town, json: bool) -> Result<()> {
@@ -467,4 +514,24 @@ fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value).context("cannot render JSON")?;
     output::line(text)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clone_words;
+    use gastown_town::git_cli::CloneProgress;
+
+    #[test]
+    fn a_clone_bar_says_the_phase_and_the_bytes_received() {
+        let receiving =
+            CloneProgress::parse("Receiving objects:  45% (405/900), 1.20 MiB | 3 MiB/s")
+                .expect("progress");
+        assert_eq!(clone_words(&receiving), "receiving objects, 1.20 MiB");
+        let enumerating =
+            CloneProgress::parse("remote: Enumerating objects: 900, done.").expect("progress");
+        assert_eq!(
+            clone_words(&enumerating),
+            "enumerating objects (remote): 900"
+        );
+    }
 }

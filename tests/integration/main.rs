@@ -29,6 +29,7 @@ mod mail;
 mod mol;
 mod output;
 mod procs;
+mod progress;
 mod protocol;
 mod reconcile;
 mod refinery;

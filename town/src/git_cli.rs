@@ -115,6 +115,16 @@ fn output(dir: &Path, args: &[&str]) -> Result<Output, GitCliError> {
 }
 
 fn output_with(dir: &Path, args: &[&str], index: Option<&Path>) -> Result<Output, GitCliError> {
+    command(dir, args, index)
+        .output()
+        .map_err(|error| GitCliError::Spawn {
+            dir: dir.to_path_buf(),
+            error,
+        })
+}
+
+/// `git -C dir <args>` as every git command here runs: see [`output_with`].
+fn command(dir: &Path, args: &[&str], index: Option<&Path>) -> Command {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(dir);
     if needs_identity(args) && !has_git_identity(dir) {
@@ -135,12 +145,8 @@ fn output_with(dir: &Path, args: &[&str], index: Option<&Path>) -> Result<Output
     }
     cmd.env("GIT_TERMINAL_PROMPT", "0")
         .stdin(Stdio::null())
-        .args(args)
-        .output()
-        .map_err(|error| GitCliError::Spawn {
-            dir: dir.to_path_buf(),
-            error,
-        })
+        .args(args);
+    cmd
 }
 
 fn failed(dir: &Path, args: &[&str], out: &Output) -> GitCliError {
@@ -192,12 +198,147 @@ fn path_str(path: &Path) -> String {
 /// `refs/remotes/origin/*` up to date (a bare clone has none by default) while the local
 /// branches (`refs/heads/*`) stay ours.
 pub fn clone_bare(url: &str, dest: &Path) -> Result<(), GitCliError> {
+    clone_bare_watched(url, dest, &mut |_| {})
+}
+
+/// [`clone_bare`], telling `watch` what git reports as the clone goes (`git clone --progress`:
+/// objects counted, received and resolved; a clone of a local path copies its objects at once
+/// and reports none of them).
+pub fn clone_bare_watched(
+    url: &str,
+    dest: &Path,
+    watch: &mut dyn FnMut(&CloneProgress),
+) -> Result<(), GitCliError> {
     let parent = dest.parent().unwrap_or(Path::new("."));
     let dest_s = path_str(dest);
-    git(
-        parent,
-        &["clone", "--bare", "--quiet", "--", url, dest_s.as_str()],
-    )?;
+    let args = ["clone", "--bare", "--progress", "--", url, dest_s.as_str()];
+    let mut child = command(parent, &args, None)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| GitCliError::Spawn {
+            dir: parent.to_path_buf(),
+            error,
+        })?;
+    let mut said = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        let mut pending = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = match std::io::Read::read(&mut stderr, &mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            pending.extend_from_slice(&chunk[..n]);
+            while let Some(end) = pending.iter().position(|b| *b == b'\r' || *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                heard(&line[..end], &mut said, watch);
+            }
+        }
+        heard(&pending, &mut said, watch);
+    }
+    let status = child.wait().map_err(|error| GitCliError::Spawn {
+        dir: parent.to_path_buf(),
+        error,
+    })?;
+    if !status.success() {
+        return Err(GitCliError::Failed {
+            command: args.join(" "),
+            dir: parent.to_path_buf(),
+            code: status.code(),
+            stderr: if said.trim().is_empty() {
+                format!("exit status {status}")
+            } else {
+                said.trim().to_string()
+            },
+        });
+    }
+    set_origin_fetch(dest)?;
+    fetch(dest)
+}
+
+/// One line of git's stderr during a clone: progress to `watch`, anything else kept in `said`
+/// (for the error message, free of progress noise).
+fn heard(line: &[u8], said: &mut String, watch: &mut dyn FnMut(&CloneProgress)) {
+    let text = String::from_utf8_lossy(line);
+    if text.trim().is_empty() {
+        return;
+    }
+    match CloneProgress::parse(&text) {
+        Some(progress) => watch(&progress),
+        None => {
+            said.push_str(text.trim_end());
+            said.push('\n');
+        }
+    }
+}
+
+/// One progress report of `git clone --progress`, as in `Receiving objects:  45% (405/900),
+/// 1.20 MiB | 2.40 MiB/s` or `remote: Counting objects: 100% (900/900), done.`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloneProgress {
+    /// What git is doing, lowercase, with `(remote)` for the far side's work: `receiving
+    /// objects`, `counting objects (remote)`, `resolving deltas`.
+    pub phase: String,
+    pub done: u64,
+    /// Out of how many, when git knows.
+    pub total: Option<u64>,
+    /// Bytes received so far, as git says it (`1.20 MiB`), while receiving.
+    pub received: Option<String>,
+}
+
+impl CloneProgress {
+    /// Read one line of git's progress; `None` for any other line.
+    pub fn parse(line: &str) -> Option<CloneProgress> {
+        let line = line.replace("\x1b[K", "");
+        let line = line.trim();
+        let (remote, line) = match line.strip_prefix("remote:") {
+            Some(rest) => (true, rest.trim_start()),
+            None => (false, line),
+        };
+        let (phase, rest) = line.split_once(": ")?;
+        if phase.is_empty() || !phase.chars().all(|c| c.is_ascii_alphabetic() || c == ' ') {
+            return None;
+        }
+        let rest = rest.trim();
+        let (done, total) = match rest.find('(') {
+            // `45% (405/900)…`
+            Some(open) => {
+                let close = open + rest[open..].find(')')?;
+                let (done, total) = rest[open + 1..close].split_once('/')?;
+                (done.trim().parse().ok()?, Some(total.trim().parse().ok()?))
+            }
+            // `Enumerating objects: 900, done.`
+            None => (
+                rest.split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()?,
+                None,
+            ),
+        };
+        let received = rest
+            .split_once("), ")
+            .map(|(_, after)| after.split(['|', ',']).next().unwrap_or("").trim())
+            .filter(|bytes| bytes.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .map(str::to_string);
+        let mut phase = phase.to_ascii_lowercase();
+        if remote {
+            phase.push_str(" (remote)");
+        }
+        Some(CloneProgress {
+            phase,
+            done,
+            total,
+            received,
+        })
+    }
+}
+
+/// The fetch refspec a bare clone lacks: `git fetch` keeps `refs/remotes/origin/*` current.
+fn set_origin_fetch(dest: &Path) -> Result<(), GitCliError> {
     git(
         dest,
         &[
@@ -205,8 +346,8 @@ pub fn clone_bare(url: &str, dest: &Path) -> Result<(), GitCliError> {
             "remote.origin.fetch",
             "+refs/heads/*:refs/remotes/origin/*",
         ],
-    )?;
-    fetch(dest)
+    )
+    .map(drop)
 }
 
 /// `git fetch --prune origin` (quietly).
@@ -355,5 +496,77 @@ mod tests {
         assert!(text.contains("`git rev-parse --verify nope`"), "{text}");
         assert!(text.contains(&dir.path().display().to_string()), "{text}");
         assert!(text.contains("not a git repository"), "{text}");
+    }
+
+    #[test]
+    fn clone_progress_lines_are_read_and_others_are_not() {
+        let receiving =
+            CloneProgress::parse("Receiving objects:  45% (405/900), 1.20 MiB | 2.40 MiB/s")
+                .expect("progress");
+        assert_eq!(receiving.phase, "receiving objects");
+        assert_eq!((receiving.done, receiving.total), (405, Some(900)));
+        assert_eq!(receiving.received.as_deref(), Some("1.20 MiB"));
+        let remote = CloneProgress::parse("remote: Counting objects: 100% (900/900), done.\x1b[K")
+            .expect("remote progress");
+        assert_eq!(remote.phase, "counting objects (remote)");
+        assert_eq!((remote.done, remote.total), (900, Some(900)));
+        assert_eq!(remote.received, None);
+        let enumerating =
+            CloneProgress::parse("remote: Enumerating objects: 900, done.").expect("a count");
+        assert_eq!((enumerating.done, enumerating.total), (900, None));
+        assert_eq!(
+            CloneProgress::parse("Cloning into bare repository 'x'..."),
+            None
+        );
+        assert_eq!(CloneProgress::parse("done."), None);
+        assert_eq!(
+            CloneProgress::parse("fatal: repository 'x' does not exist"),
+            None
+        );
+        assert_eq!(
+            CloneProgress::parse("warning: You appear to have cloned an empty repository."),
+            None
+        );
+    }
+
+    #[test]
+    fn a_watched_clone_reports_objects_received_and_a_failure_without_progress_noise() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let src = dir.path().join("src");
+        git(
+            dir.path(),
+            &["init", "--quiet", "--initial-branch=main", "src"],
+        )
+        .expect("init");
+        for i in 0..20 {
+            std::fs::write(src.join(format!("f{i}")), format!("{i}\n")).expect("write");
+            commit_all(&src, &format!("c{i}")).expect("commit");
+        }
+        // A file:// URL goes through git's pack transfer, which reports its objects.
+        let url = format!("file://{}", src.display());
+        let mut seen = Vec::new();
+        clone_bare_watched(&url, &dir.path().join("b.git"), &mut |p| {
+            seen.push(p.clone())
+        })
+        .expect("clones");
+        let received: Vec<&CloneProgress> = seen
+            .iter()
+            .filter(|p| p.phase == "receiving objects")
+            .collect();
+        let last = received.last().expect("objects received were reported");
+        assert_eq!(Some(last.done), last.total, "{seen:?}");
+        assert_eq!(
+            git(&dir.path().join("b.git"), &["rev-list", "--count", "main"]).expect("count"),
+            "20"
+        );
+        let err = clone_bare_watched(
+            &dir.path().join("nope").display().to_string(),
+            &dir.path().join("c.git"),
+            &mut |_| {},
+        )
+        .expect_err("no such repository");
+        let text = err.to_string();
+        assert!(text.contains("does not exist"), "{text}");
+        assert!(!text.contains('\r') && !text.contains('%'), "{text}");
     }
 }

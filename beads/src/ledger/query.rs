@@ -3,7 +3,7 @@
 use super::{Blocked, ImportOutcome, Ledger, ListFilter, event};
 use crate::error::{ImportProblem, LedgerError};
 use crate::graph::{Graph, NodeInfo};
-use crate::jsonl::{self, ImportRecord};
+use crate::jsonl::{self, ImportRecord, ImportStep};
 use crate::model::{Bead, Event, EventKind, Status};
 use crate::store::{Batch, Put, Select, StatusIs};
 use crate::validate;
@@ -106,9 +106,26 @@ impl Ledger {
     /// cycle; any problem: nothing imported, each problem named with its line), then written in
     /// one transaction. Ephemeral beads become wisps (still exported, never in git).
     pub fn import_file(&mut self, path: &Path, actor: &str) -> Result<ImportOutcome, LedgerError> {
+        self.import_file_watched(path, actor, &mut |_| {})
+    }
+
+    /// [`Ledger::import_file`], telling `watch` where it is: reading (bytes and lines),
+    /// checking, writing.
+    pub fn import_file_watched(
+        &mut self,
+        path: &Path,
+        actor: &str,
+        watch: &mut dyn FnMut(ImportStep),
+    ) -> Result<ImportOutcome, LedgerError> {
         self.check_accepting()?;
-        let records = jsonl::read_export(path)?;
+        let records = jsonl::read_export_watched(path, watch)?;
+        watch(ImportStep::Checking {
+            records: records.len(),
+        });
         check_import(&self.graph, path, &records)?;
+        watch(ImportStep::Writing {
+            records: records.len(),
+        });
         let now = crate::time::now_rfc3339();
         let mut outcome = ImportOutcome::default();
         let mut batch = Batch::default();

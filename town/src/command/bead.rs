@@ -14,6 +14,7 @@ use crate::authz::{self, BeadAction};
 use crate::caller::Caller;
 use crate::town::Town;
 use anyhow::{Context, Result, bail};
+use gastown_beads::jsonl::ImportStep;
 use gastown_beads::ledger::{BeadPatch, Ledger, ListFilter, NewBead};
 use gastown_beads::{Bead, Event, IssueType};
 use parse::parse_dep_spec;
@@ -335,7 +336,28 @@ fn blocked(ledger: &Ledger) -> Result<Vec<BlockedBead>> {
 }
 
 fn import(ledger: &mut Ledger, file: PathBuf, who: &str) -> Result<BeadOutcome> {
-    let outcome = ledger.import_file(&file, who)?;
+    import_as(ledger, file, who, &mut |_| {})
+}
+
+/// `bead import` as `caller` (the overseer's alone), telling `watch` how far it is: the CLI's
+/// progress on a terminal when it opened the ledger itself.
+pub fn import_watched(
+    ledger: &mut Ledger,
+    file: PathBuf,
+    caller: &Caller,
+    watch: &mut dyn FnMut(ImportStep),
+) -> Result<BeadOutcome> {
+    authz::overseer_only(caller, "import beads into the ledger")?;
+    import_as(ledger, file, caller.name(), watch)
+}
+
+fn import_as(
+    ledger: &mut Ledger,
+    file: PathBuf,
+    who: &str,
+    watch: &mut dyn FnMut(ImportStep),
+) -> Result<BeadOutcome> {
+    let outcome = ledger.import_file_watched(&file, who, watch)?;
     Ok(BeadOutcome::Imported {
         file,
         created: outcome.created,

@@ -11,7 +11,7 @@ use super::as_json;
 use crate::caller::Caller;
 use crate::mail::store::{ProtocolKind, send_protocol};
 use crate::refinery::{
-    self, LandOptions, MergeRequest, ProcessOptions, ProcessSummary, QueueState,
+    self, LandOptions, MergeRequest, ProcessOptions, ProcessSummary, QueueState, Watcher,
 };
 use crate::rig::Rig;
 use crate::steps::LedgerSteps;
@@ -94,6 +94,18 @@ pub fn apply<L: LedgerSteps>(
     request: MqRequest,
     caller: &Caller,
 ) -> Result<MqOutcome> {
+    apply_watched(ledger, town, request, caller, Watcher::default())
+}
+
+/// [`apply`], with `watcher` told each step of an `mq process` landing (the CLI's progress on a
+/// terminal); the other commands have no steps to watch.
+pub fn apply_watched<L: LedgerSteps>(
+    ledger: &mut L,
+    town: &Town,
+    request: MqRequest,
+    caller: &Caller,
+    watcher: Watcher,
+) -> Result<MqOutcome> {
     match request {
         MqRequest::Show { mr } => show(ledger, town, &mr),
         MqRequest::Process {
@@ -103,7 +115,7 @@ pub fn apply<L: LedgerSteps>(
             land_only,
         } => {
             crate::authz::act_on_rig(caller, &rig, "land the merge queue of")?;
-            process(ledger, town, &rig, all, worktree_merge, land_only)
+            process(ledger, town, &rig, all, worktree_merge, land_only, watcher)
         }
         other => {
             let (town, caller) = (town.clone(), caller.clone());
@@ -157,12 +169,14 @@ pub fn process<L: LedgerSteps>(
     all: bool,
     worktree_merge: bool,
     land_only: bool,
+    watcher: Watcher,
 ) -> Result<MqOutcome> {
     let rig = Rig::load(town, rig)?;
     let opts = ProcessOptions {
         max_batches: if all { None } else { Some(1) },
         land: LandOptions {
             worktree_merge,
+            watcher,
             ..LandOptions::default()
         },
         skip_record: land_only,

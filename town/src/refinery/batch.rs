@@ -5,6 +5,7 @@
 use super::gitops;
 use super::known_good::KnownGood;
 use super::queue::MergeRequest;
+use super::watch::{LandStep, Watcher};
 use super::{MrResult, trailer_line};
 use crate::git_cli;
 use crate::rig::{Gate, MergeStrategy, Rig, run_gate};
@@ -39,10 +40,16 @@ pub(super) struct Attempt<'a> {
     known_good: HashSet<String>,
     /// Target tips that passed these gates in earlier landings (the rig's file).
     passed: KnownGood,
+    watcher: Watcher,
 }
 
 impl<'a> Attempt<'a> {
-    pub fn new(rig: &'a Rig, worktree: Option<PathBuf>, worktree_merge: bool) -> Self {
+    pub fn new(
+        rig: &'a Rig,
+        worktree: Option<PathBuf>,
+        worktree_merge: bool,
+        watcher: Watcher,
+    ) -> Self {
         Attempt {
             rig,
             repo: rig.bare_repo(),
@@ -54,6 +61,7 @@ impl<'a> Attempt<'a> {
             gated: HashMap::new(),
             known_good: HashSet::new(),
             passed: KnownGood::of(rig),
+            watcher,
         }
     }
 
@@ -68,6 +76,7 @@ impl<'a> Attempt<'a> {
         let mut candidate = base.to_string();
         let mut merged: Vec<(&MergeRequest, String)> = Vec::new();
         for mr in group {
+            self.watcher.see(LandStep::Merging(mr));
             match self.merge_one(&candidate, mr)? {
                 Ok(commit) => {
                     candidate.clone_from(&commit);
@@ -81,7 +90,8 @@ impl<'a> Attempt<'a> {
         if merged.is_empty() {
             return Ok(base.to_string());
         }
-        let Some(fail) = self.gate(&candidate)? else {
+        let ids: Vec<String> = merged.iter().map(|(mr, _)| mr.id.clone()).collect();
+        let Some(fail) = self.gate(&candidate, &ids, false)? else {
             self.known_good.insert(candidate.clone());
             for (mr, commit) in merged {
                 let branch_tip = self
@@ -93,7 +103,7 @@ impl<'a> Attempt<'a> {
             }
             return Ok(candidate);
         };
-        if let Some(broken) = self.target_failure(base)? {
+        if let Some(broken) = self.target_failure(base, &ids)? {
             for (mr, _) in merged {
                 results.insert(
                     mr.id.clone(),
@@ -130,11 +140,11 @@ impl<'a> Attempt<'a> {
     }
 
     /// `Some` when `base` alone fails its gates (a base that already passed is not re-run).
-    fn target_failure(&mut self, base: &str) -> Result<Option<GateFail>> {
+    fn target_failure(&mut self, base: &str, waiting: &[String]) -> Result<Option<GateFail>> {
         if self.known_good.contains(base) || self.passed.contains(base) {
             return Ok(None);
         }
-        let fail = self.gate(base)?;
+        let fail = self.gate(base, waiting, true)?;
         if fail.is_none() {
             self.known_good.insert(base.to_string());
         }
@@ -146,8 +156,10 @@ impl<'a> Attempt<'a> {
         self.passed.remember(commit);
     }
 
-    /// Run every configured gate on `commit` in the refinery's worktree (cached per commit).
-    fn gate(&mut self, commit: &str) -> Result<Option<GateFail>> {
+    /// Run every configured gate on `commit` in the refinery's worktree (cached per commit);
+    /// the watcher is told each gate as it starts, for the merge requests `mrs` (whose candidate
+    /// it is, or which wait on the target alone: `on_target`).
+    fn gate(&mut self, commit: &str, mrs: &[String], on_target: bool) -> Result<Option<GateFail>> {
         if let Some(known) = self.gated.get(commit) {
             return Ok(known.clone());
         }
@@ -166,6 +178,11 @@ impl<'a> Attempt<'a> {
         git_cli::git(&worktree, &["clean", "-fdq"])?;
         let mut result = None;
         for gate in gates {
+            self.watcher.see(LandStep::Gate {
+                gate,
+                mrs,
+                on_target,
+            });
             let out = run_gate(self.rig, gate, &worktree)?;
             if !out.ok {
                 result = Some(GateFail {

@@ -9,6 +9,7 @@ use super::batch::Attempt;
 use super::origin::{self, Base, Published};
 use super::problem::{self, RemoteProblem};
 use super::queue::MergeRequest;
+use super::watch::{LandStep, Watcher};
 use super::{HISTORY_DEPTH, LandOutcome, MrOutcome, MrResult, gitops};
 use crate::git_cli;
 use crate::rig::{Gate, Rig, ensure_refinery_worktree};
@@ -26,6 +27,8 @@ pub struct LandOptions {
     pub worktree_merge: bool,
     /// Times to start again when the target moved under us (locally, or on origin).
     pub max_cas_retries: usize,
+    /// Who watches the landing step by step (`gastown mq process` on a terminal).
+    pub watcher: Watcher,
 }
 
 impl Default for LandOptions {
@@ -33,6 +36,7 @@ impl Default for LandOptions {
         LandOptions {
             worktree_merge: false,
             max_cas_retries: 8,
+            watcher: Watcher::default(),
         }
     }
 }
@@ -94,14 +98,19 @@ impl Landing<'_> {
     /// published) and the batch must start again from its new tip.
     fn attempt(&mut self, opts: &LandOptions) -> Result<Option<LandOutcome>> {
         let rig = self.rig;
-        let base = match self.base()? {
+        let base = match self.base(&opts.watcher)? {
             Ok(base) => base,
             Err(problem) => {
                 let tip = base_tip(rig, &self.target);
                 return Ok(Some(self.held(HashMap::new(), &tip, problem)));
             }
         };
-        let mut attempt = Attempt::new(rig, self.worktree.clone(), opts.worktree_merge);
+        let mut attempt = Attempt::new(
+            rig,
+            self.worktree.clone(),
+            opts.worktree_merge,
+            opts.watcher.clone(),
+        );
         let mut results = precheck(&mut attempt, self.batch, &base.tip)?;
         let known = results.clone();
         let pending: Vec<&MergeRequest> = self
@@ -116,6 +125,12 @@ impl Landing<'_> {
         };
         self.gate_runs += attempt.gate_runs;
         let timeout = rig.config.refinery.remote_timeout.0;
+        if new_tip != base.tip || base.origin.as_deref().is_some_and(|o| o != new_tip) {
+            opts.watcher.see(LandStep::Pushing {
+                target: &self.target,
+                to_origin: base.origin.is_some(),
+            });
+        }
         let published = origin::publish(rig, &self.target, &base, &new_tip, timeout)?;
         let problem = match published {
             Published::Done => None,
@@ -157,7 +172,7 @@ impl Landing<'_> {
 
     /// The base of the next attempt: after a fetch from origin with `push`, else the rig's
     /// own target.
-    fn base(&self) -> Result<Result<Base, RemoteProblem>> {
+    fn base(&self, watcher: &Watcher) -> Result<Result<Base, RemoteProblem>> {
         let rig = self.rig;
         if !rig.config.refinery.push {
             let tip = git_cli::rev_parse(&rig.bare_repo(), &format!("refs/heads/{}", self.target))
@@ -175,6 +190,9 @@ impl Landing<'_> {
             }));
         }
         let timeout = rig.config.refinery.remote_timeout.0;
+        watcher.see(LandStep::Fetching {
+            target: &self.target,
+        });
         match origin::sync(rig, &self.target, timeout)? {
             Ok(synced) => origin::base(rig, &self.target, synced),
             Err(problem) => Ok(Err(problem)),

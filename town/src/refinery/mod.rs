@@ -37,6 +37,7 @@ mod recover;
 mod sandbox;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 pub use branches::push_polecat_branch;
 pub use land::{LandOptions, land_with};
@@ -49,6 +50,7 @@ pub use queue::{
 pub use record::{Recorded, record, reopen_source};
 pub use recover::{recover, sync_origin};
 pub use sandbox::{recycled, remove_sandbox};
+pub use watch::{LandStep, Watcher, result_words};
 
 use serde::Serialize;
 use std::time::Duration;

@@ -6,6 +6,7 @@
 //! ledger actor.
 
 use super::land::{LandOptions, land_with};
+use super::watch::LandStep;
 use super::{MrResult, next_batch, record, recover, remove_sandbox, sync_origin};
 use crate::rig::Rig;
 use crate::steps::LedgerSteps;
@@ -82,8 +83,15 @@ pub fn process_rig<L: LedgerSteps>(
         if batch.is_empty() {
             break;
         }
+        opts.watcher.see(LandStep::Batch(&batch));
         let landing = Instant::now();
         let outcome = land_with(town, rig, &batch, opts)?;
+        for o in &outcome.outcomes {
+            opts.watcher.see(LandStep::Done {
+                mr: &o.mr,
+                result: &o.result,
+            });
+        }
         summary.land_ms += millis(landing.elapsed());
         summary.batches += 1;
         summary.gate_runs += outcome.gate_runs;

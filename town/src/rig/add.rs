@@ -40,6 +40,24 @@ const RIG_GITIGNORE: &str = "# gastown: the rig's clone and working copies are n
 /// so even a killed `rig add` leaves no half-made rig in the town; stale staging directories of
 /// dead processes are removed by the next `rig add`.
 pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
+    add_rig_watched(town, opts, &mut |_| {})
+}
+
+/// Where [`add_rig_watched`] is, for a person waiting on a large clone.
+#[derive(Debug, Clone, Copy)]
+pub enum AddStep<'a> {
+    /// Cloning the source; git reported this.
+    Clone(&'a git_cli::CloneProgress),
+    /// The clone is made; now this (`"fetching origin"`, `"making the refinery's worktree"`…).
+    Setting(&'static str),
+}
+
+/// [`add_rig`], telling `watch` how the clone goes and what comes after it.
+pub fn add_rig_watched(
+    town: &Town,
+    opts: &AddOptions,
+    watch: &mut dyn FnMut(AddStep<'_>),
+) -> Result<Rig> {
     validate_rig_name(&opts.name)?;
     let prefix = opts
         .prefix
@@ -56,7 +74,7 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
     check_prefix_free(town, &prefix)?;
     let url = resolve_source(&opts.source);
     let staging = Staging::new(town, &opts.name)?;
-    let branch = clone_source(&staging.bare(), &url, opts.branch.as_deref())?;
+    let branch = clone_source(&staging.bare(), &url, opts.branch.as_deref(), watch)?;
     if !opts.no_push {
         check_accepts_pushes(&url, &branch)?;
     }
@@ -73,7 +91,9 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
     config.runtime = opts.runtime.clone();
     config.refinery.push = !opts.no_push;
     let rig = write_rig_files(&dir, &config)?;
+    watch(AddStep::Setting("making the refinery's worktree"));
     ensure_refinery_worktree(&rig)?;
+    watch(AddStep::Setting("committing the rig to the town"));
     let message = format!("gastown rig add {}", opts.name);
     commit_rig_files(&town.root, &opts.name, &message)?;
     undo.armed = false;
@@ -81,11 +101,19 @@ pub fn add_rig(town: &Town, opts: &AddOptions) -> Result<Rig> {
 }
 
 /// Clone `url` bare into `bare` and settle the default branch: `wanted`, else the source's HEAD.
-fn clone_source(bare: &Path, url: &str, wanted: Option<&str>) -> Result<String> {
-    git_cli::clone_bare(url, bare).map_err(|error| RigError::Clone {
-        url: url.to_string(),
-        error,
+fn clone_source(
+    bare: &Path,
+    url: &str,
+    wanted: Option<&str>,
+    watch: &mut dyn FnMut(AddStep<'_>),
+) -> Result<String> {
+    git_cli::clone_bare_watched(url, bare, &mut |p| watch(AddStep::Clone(p))).map_err(|error| {
+        RigError::Clone {
+            url: url.to_string(),
+            error,
+        }
     })?;
+    watch(AddStep::Setting("settling the default branch"));
     let branch = default_branch(bare, url, wanted)?;
     keep_only_branch(bare, &branch)?;
     Ok(branch)

@@ -27,7 +27,7 @@ mod prefix;
 pub mod reconcile;
 mod worktree;
 
-pub use add::{AddOptions, add_rig, checked_out_fix, remove_rig};
+pub use add::{AddOptions, AddStep, add_rig, add_rig_watched, checked_out_fix, remove_rig};
 pub use config::{Gate, MergeStrategy, RIG_CONFIG_FILE, RigConfig};
 pub use error::{Result, RigError};
 pub use gate::{GateOutcome, run_gate};
