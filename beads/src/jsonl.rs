@@ -618,6 +618,24 @@ mod tests {
     }
 
     #[test]
+    fn formats_are_told_by_their_first_record() {
+        assert_eq!(detect_format("\n{\"id\":\"bd-1\"}\n"), Format::Classic);
+        assert_eq!(
+            detect_format("{\"_type\":\"issue\",\"id\":\"bd-1\"}"),
+            Format::BdExport
+        );
+        assert_eq!(
+            detect_format("{\"id\":\"bd-1\",\"timeout_ns\":0,\"is_template\":0}"),
+            Format::BackupTable
+        );
+        // A classic line keeps a null in a field this ledger does not know.
+        let line = r#"{"id":"bd-1","title":"a","created_at":"2026-01-01T00:00:00Z","assignee":null,"ephemeral":1,"x":null}"#;
+        let b = &parse(line).expect("nulls and 0/1 read")[0].bead;
+        assert!(b.ephemeral && b.assignee.is_empty());
+        assert_eq!(b.extra.get("x"), Some(&Value::Null));
+    }
+
+    #[test]
     fn non_utf8_file_names_the_line() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("bad.jsonl");
