@@ -631,6 +631,16 @@ fn describe(e: &serde_json::Error) -> String {
     format!("column {}: {what}", e.column().max(1))
 }
 
+/// What an import of the directory `dir` read, for the report printed after it (the
+/// [`BackupReport`]); `None` for a file (its output stays the one line it always was) or a
+/// directory that can no longer be read (the import itself already reported on it).
+pub fn describe_source(dir: &Path) -> Option<String> {
+    if !dir.is_dir() {
+        return None;
+    }
+    read_backup(dir).ok().map(|b| b.report.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
