@@ -177,6 +177,9 @@ pub fn looks_like_row(obj: &Map<String, Value>) -> bool {
     obj.contains_key("timeout_ns") && obj.contains_key("is_template")
 }
 
+/// A row of an optional file with its 1-based line.
+type Row = (usize, Map<String, Value>);
+
 /// Boolean columns of the issues table.
 const BOOL_COLUMNS: &[&str] = &["ephemeral", "pinned", "is_template", "no_history"];
 /// Time columns of the issues table.
@@ -195,7 +198,7 @@ const REQUIRED: &[&str] = &["id", "title", "created_at", "status", "issue_type"]
 
 /// A bead from a row of the issues table (see the module documentation), or what is wrong.
 pub fn bead_from_row(mut row: Map<String, Value>) -> Result<Bead, String> {
-    row.retain(|k, v| !v.is_null() && !(is_empty(v) && !REQUIRED.contains(&k.as_str())));
+    row.retain(|k, v| !v.is_null() && (!is_empty(v) || REQUIRED.contains(&k.as_str())));
     if let Some(ns) = row.shift_remove("timeout_ns")
         && ns.as_i64() != Some(0)
     {
@@ -263,7 +266,7 @@ pub fn read_backup(dir: &Path) -> Result<Backup, BackupError> {
     let mut bad: Vec<BadLine> = Vec::new();
     let mut report = BackupReport::default();
     let records = read_issues(&issues_path, &mut bad)?;
-    let mut files: HashMap<&'static str, Vec<(usize, Map<String, Value>)>> = HashMap::new();
+    let mut files: HashMap<&'static str, Vec<Row>> = HashMap::new();
     for name in OPTIONAL {
         let path = dir.join(name);
         if !path.exists() {
@@ -387,7 +390,7 @@ fn read_rows(
     path: &Path,
     file: &'static str,
     bad: &mut Vec<BadLine>,
-) -> Result<Vec<(usize, Map<String, Value>)>, BackupError> {
+) -> Result<Vec<Row>, BackupError> {
     let text = read_text(path, file, bad)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut out = Vec::new();
@@ -452,10 +455,10 @@ fn str_field(row: &Map<String, Value>, key: &str) -> Option<String> {
 /// Attach the optional files' rows to their beads; orphans go to the report.
 fn attach(
     backup: &mut Backup,
-    deps: Vec<(usize, Map<String, Value>)>,
-    labels: Vec<(usize, Map<String, Value>)>,
-    comments: Vec<(usize, Map<String, Value>)>,
-    events: Vec<(usize, Map<String, Value>)>,
+    deps: Vec<Row>,
+    labels: Vec<Row>,
+    comments: Vec<Row>,
+    events: Vec<Row>,
 ) -> Result<(), Vec<BadLine>> {
     let index: HashMap<String, usize> = backup
         .records
