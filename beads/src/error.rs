@@ -53,6 +53,11 @@ pub enum LedgerError {
     #[error(transparent)]
     Import(#[from] crate::jsonl::JsonlError),
 
+    /// A `bd` backup directory that cannot be imported (no issues.jsonl, malformed lines);
+    /// nothing was imported.
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
+
     /// The redb index failed.
     #[error(
         "ledger index {path}: {message}; if the disk is fine, delete the index file and reopen (it is rebuilt from git, unsynced changes are lost)"

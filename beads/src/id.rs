@@ -7,8 +7,11 @@
 //! bd-0088   bd-00pel   bd-0134cc5a   bd-mol-pjc   bd-beads-crew-dave   bd-xyz.1.2
 //! ```
 //!
-//! - a base: lowercase segments of `[a-z0-9]` joined by single `-`, the first segment starting
-//!   with a letter, at least two segments (so a prefix is always there);
+//! - a base: segments of `[a-z0-9]` joined by single `-`, the first segment (the prefix) starting
+//!   with a lowercase letter, at least two segments (so a prefix is always there); segments after
+//!   the prefix may also hold uppercase letters, because current `bd` ledgers have mixed-case ids
+//!   (`gt-gastown-polecat-Toast`): they are kept exactly as written, never lowercased, and
+//!   `gt-a-Toast` and `gt-a-toast` are two ids (ids this ledger makes are always lowercase);
 //! - then zero or more child numbers `.N` (decimal, no leading zeros);
 //! - 64 bytes at most.
 //!
@@ -37,7 +40,8 @@ pub enum IdError {
     InvalidPrefix { prefix: String, why: &'static str },
     #[error(
         "invalid bead id {id:?}: {why}; an id is prefix-hash with optional child numbers, \
-         lowercase letters, digits, single '-' and '.N' only (e.g. \"gt-a3f\", \"gt-a3f.1.2\")"
+         letters, digits, single '-' and '.N' only, the prefix lowercase (e.g. \"gt-a3f\", \
+         \"gt-a3f.1.2\")"
     )]
     InvalidId { id: String, why: &'static str },
 }
@@ -110,13 +114,19 @@ fn base_problem(base: &str) -> Option<&'static str> {
     if base.is_empty() {
         return Some("it has nothing before the first '.'");
     }
-    if !base.bytes().all(|b| is_base36(b) || b == b'-') {
-        return Some("it has a character other than a-z, 0-9, '-' and '.'");
+    if !base
+        .bytes()
+        .all(|b| is_base36(b) || b.is_ascii_uppercase() || b == b'-')
+    {
+        return Some("it has a character other than a-z, A-Z, 0-9, '-' and '.'");
     }
     let mut segments = base.split('-');
     let first = segments.next().unwrap_or_default();
     if first.is_empty() || !first.as_bytes()[0].is_ascii_lowercase() {
         return Some("it does not start with a prefix beginning with a lowercase letter");
+    }
+    if first.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Some("its prefix (before the first '-') has an uppercase letter");
     }
     let mut rest = 0;
     for seg in segments {
@@ -285,12 +295,14 @@ mod tests {
             "bd-3",
             "bd-beads-crew-gastown-dennis",
             "gt-a3f.10",
+            "gt-gastown-polecat-Toast",
+            "bd-X1",
         ] {
             assert_eq!(validate_id(ok), Ok(()), "{ok}");
         }
         for bad in [
-            "", "bd", "abc", "-abc", "bd-", "bd--x", "BD-1", "bd-X1", "bd 1", "bd-1 ", "bd-1..2",
-            "bd-1.", ".1", "bd-1.a", "bd-1.01", "1d-abc", "bd-1/2", "../etc", "bd-a\n",
+            "", "bd", "abc", "-abc", "bd-", "bd--x", "BD-1", "bD-1", "Gt-x", "bd 1", "bd-1 ",
+            "bd-1..2", "bd-1.", ".1", "bd-1.a", "bd-1.01", "1d-abc", "bd-1/2", "../etc", "bd-a\n",
         ] {
             assert!(validate_id(bad).is_err(), "{bad:?} must be refused");
         }

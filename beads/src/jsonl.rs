@@ -14,13 +14,22 @@
 //!   them (current `bd` writes both with Go's `omitempty`); `id`, `title` and `created_at` are
 //!   required;
 //! - other record types of current exports (`{"_type":"memory",…}`, `{"_type":"gate",…}`) are
-//!   skipped like headers: they are not beads.
+//!   skipped like headers: they are not beads;
+//! - `null` in a field this ledger knows means the field is absent (`"assignee": null`), and
+//!   `ephemeral`/`pinned` may be `0`/`1` (current `bd` writes them from SQL): such a line is
+//!   read as if the field were missing or `false`/`true` (a line that needs none of this is read
+//!   exactly as written, so classic lines still round-trip byte for byte);
+//! - a row of current `bd`'s issues table (what `.beads/backup/issues.jsonl` holds: every column,
+//!   sorted keys, nulls, integer booleans) is read through [`crate::backup::bead_from_row`].
+//!
+//! [`detect_format`] tells which of the three a file is (by its first record).
 //!
 //! It is all or nothing: the first malformed line, invalid id or repeated id is an error that
 //! names the file and the 1-based line, and no bead is returned.
 //!
 //! [`write_export`] writes one `issues.jsonl` the classic `bd` reads: sorted by id, one compact
-//! object a line, `closed_at` present exactly when the status is `closed`. Lines are written as
+//! object a line, `closed_at` present exactly when the status is `closed`, every comment id an
+//! integer (a UUID of current `bd` gets the next free number). Lines are written as
 //! `bd` writes them ([`write_bead_line`]): the real 3,003-bead corpus comes back byte for byte.
 
 use crate::id::{self, IdError};
@@ -214,32 +223,167 @@ fn first_duplicate(records: &[ImportRecord]) -> Option<(String, usize, usize)> {
 
 /// One line: `Ok(Some(bead))`, `Ok(None)` for a blank, header or count line, or
 /// `Err((column, what is wrong))`.
-fn parse_line(raw: &str) -> Result<Option<Bead>, (usize, String)> {
+pub(crate) fn parse_line(raw: &str) -> Result<Option<Bead>, (usize, String)> {
     let line = raw.strip_suffix('\r').unwrap_or(raw);
     if line.trim().is_empty() {
         return Ok(None);
     }
     match serde_json::from_str::<Bead>(line) {
-        Ok(mut bead) => {
-            if bead.extra.contains_key("_schema") {
-                return Ok(None);
-            }
-            match bead.extra.get("_type") {
-                None => Ok(Some(bead)),
-                Some(t) if t == "issue" => {
-                    bead.extra.shift_remove("_type");
-                    Ok(Some(bead))
-                }
-                Some(_) => Ok(None),
+        Ok(bead) if crate::backup::looks_like_row(&bead.extra) => {
+            match serde_json::from_str::<Value>(line) {
+                Ok(Value::Object(obj)) => crate::backup::bead_from_row(obj)
+                    .map(Some)
+                    .map_err(|what| (1, what)),
+                _ => Ok(Some(bead)),
             }
         }
+        Ok(bead) => Ok(keep_issue(bead)),
         Err(bead_err) => match serde_json::from_str::<Value>(line) {
             Ok(Value::Object(obj)) if is_meta(&obj) => Ok(None),
-            Ok(Value::Object(_)) => Err(describe(&bead_err)),
+            Ok(Value::Object(obj)) if crate::backup::looks_like_row(&obj) => {
+                crate::backup::bead_from_row(obj)
+                    .map(Some)
+                    .map_err(|what| (1, what))
+            }
+            Ok(Value::Object(mut obj)) => {
+                if tolerate(&mut obj)
+                    && let Ok(bead) = serde_json::from_value::<Bead>(Value::Object(obj))
+                {
+                    return Ok(keep_issue(bead));
+                }
+                Err(describe(&bead_err))
+            }
             Ok(other) => Err((1, format!("expected a JSON object, found {}", kind(&other)))),
             Err(syntax) => Err(describe(&syntax)),
         },
     }
+}
+
+/// A parsed record: the bead (its `_type: "issue"` dropped), or `None` for another record type.
+fn keep_issue(mut bead: Bead) -> Option<Bead> {
+    if bead.extra.contains_key("_schema") {
+        return None;
+    }
+    match bead.extra.get("_type") {
+        None => Some(bead),
+        Some(t) if t == "issue" => {
+            bead.extra.shift_remove("_type");
+            Some(bead)
+        }
+        Some(_) => None,
+    }
+}
+
+/// The fields of [`Bead`] whose `null` means "absent" (and which would not parse as `null`).
+const KNOWN_FIELDS: &[&str] = &[
+    "title",
+    "description",
+    "design",
+    "acceptance_criteria",
+    "notes",
+    "status",
+    "priority",
+    "issue_type",
+    "assignee",
+    "owner",
+    "created_by",
+    "updated_at",
+    "closed_at",
+    "close_reason",
+    "defer_until",
+    "external_ref",
+    "labels",
+    "dependencies",
+    "comments",
+    "deleted_at",
+    "deleted_by",
+    "delete_reason",
+    "original_type",
+    "sender",
+    "ephemeral",
+    "pinned",
+    "await_type",
+    "await_id",
+    "timeout",
+];
+
+/// The fields of dependencies and comments whose `null` means "absent".
+const NESTED_FIELDS: &[&str] = &["issue_id", "created_at", "created_by", "author", "id"];
+
+/// Make a record that current `bd` wrote readable: `null` in a known field removed, `0`/`1` in
+/// `ephemeral`/`pinned` made booleans (the same in dependencies and comments). True when
+/// anything changed (only then is the record worth parsing again).
+pub(crate) fn tolerate(obj: &mut Map<String, Value>) -> bool {
+    let before = obj.len();
+    obj.retain(|k, v| !(v.is_null() && KNOWN_FIELDS.contains(&k.as_str())));
+    let mut changed = obj.len() != before;
+    for key in ["ephemeral", "pinned"] {
+        if let Some(v) = obj.get_mut(key)
+            && let Some(b) = int_bool(v)
+        {
+            *v = Value::Bool(b);
+            changed = true;
+        }
+    }
+    for key in ["dependencies", "comments"] {
+        if let Some(Value::Array(items)) = obj.get_mut(key) {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                let n = item.len();
+                item.retain(|k, v| !(v.is_null() && NESTED_FIELDS.contains(&k.as_str())));
+                changed |= item.len() != n;
+            }
+        }
+    }
+    changed
+}
+
+/// `0`/`1` (SQL's booleans) as a boolean; `None` for anything else (a boolean stays as it is).
+pub(crate) fn int_bool(v: &Value) -> Option<bool> {
+    match v.as_i64() {
+        Some(0) => Some(false),
+        Some(1) => Some(true),
+        _ => None,
+    }
+}
+
+/// Which `bd` JSONL a file is, told by its first record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The classic `bd`'s `issues.jsonl`: one bead a line, no `_type`.
+    Classic,
+    /// Current `bd export`: `{"_type":"issue",…}` records (and headers, memories).
+    BdExport,
+    /// Rows of current `bd`'s issues table, as its `.beads/backup/issues.jsonl` holds them.
+    BackupTable,
+}
+
+impl Format {
+    /// How the format is called in reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Format::Classic => "classic bd JSONL",
+            Format::BdExport => "current bd export",
+            Format::BackupTable => "bd backup issues table",
+        }
+    }
+}
+
+/// The format of a `bd` JSONL text, by its first JSON object (`Classic` when there is none).
+pub fn detect_format(text: &str) -> Format {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    for line in text.lines() {
+        let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(line.trim()) else {
+            continue;
+        };
+        if obj.contains_key("_type") || obj.contains_key("_schema") {
+            return Format::BdExport;
+        }
+        if crate::backup::looks_like_row(&obj) {
+            return Format::BackupTable;
+        }
+        return Format::Classic;
+    }
+    Format::Classic
 }
 
 /// Header, metadata and count lines of current `bd` exports.
@@ -297,12 +441,33 @@ pub fn export_form(mut bead: Bead) -> Bead {
 pub fn write_export<W: Write>(w: W, beads: impl Iterator<Item = Bead>) -> io::Result<()> {
     let mut beads: Vec<Bead> = beads.map(export_form).collect();
     beads.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    number_comments(&mut beads);
     let mut out = BufWriter::with_capacity(1 << 16, w);
     for bead in &beads {
         write_bead_line(&mut out, bead)?;
         out.write_all(b"\n")?;
     }
     out.flush()
+}
+
+/// Give every comment whose id is not an integer (current `bd` writes UUIDs) an integer id,
+/// since the classic `bd` reads comment ids as integers: the next numbers after the largest
+/// integer id of the export, in the order the export writes them. Integer ids are kept.
+fn number_comments(beads: &mut [Bead]) {
+    let is_int = |v: &Value| v.is_i64() || v.is_u64();
+    let mut next = beads
+        .iter()
+        .flat_map(|b| &b.comments)
+        .filter_map(|c| c.id.as_i64())
+        .max()
+        .unwrap_or(0)
+        .max(0);
+    for comment in beads.iter_mut().flat_map(|b| b.comments.iter_mut()) {
+        if !is_int(&comment.id) {
+            next += 1;
+            comment.id = Value::from(next);
+        }
+    }
 }
 
 /// One bead as compact JSON, byte for byte as `bd` (Go's `encoding/json`) writes it: the
@@ -537,6 +702,24 @@ mod tests {
         let back: Bead = serde_json::from_str(&line).expect("reads back");
         assert_eq!(back.title, b.title);
         assert_eq!(b.to_json_line(), line);
+    }
+
+    #[test]
+    fn formats_are_told_by_their_first_record() {
+        assert_eq!(detect_format("\n{\"id\":\"bd-1\"}\n"), Format::Classic);
+        assert_eq!(
+            detect_format("{\"_type\":\"issue\",\"id\":\"bd-1\"}"),
+            Format::BdExport
+        );
+        assert_eq!(
+            detect_format("{\"id\":\"bd-1\",\"timeout_ns\":0,\"is_template\":0}"),
+            Format::BackupTable
+        );
+        // A classic line keeps a null in a field this ledger does not know.
+        let line = r#"{"id":"bd-1","title":"a","created_at":"2026-01-01T00:00:00Z","assignee":null,"ephemeral":1,"x":null}"#;
+        let b = &parse(line).expect("nulls and 0/1 read")[0].bead;
+        assert!(b.ephemeral && b.assignee.is_empty());
+        assert_eq!(b.extra.get("x"), Some(&Value::Null));
     }
 
     #[test]

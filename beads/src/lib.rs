@@ -9,7 +9,8 @@
 //! - [`store`]: the redb index and write-ahead journal, and its secondary indexes (beads by
 //!   status, assignee and type);
 //! - [`git`]: the ledger's own ref `refs/heads/beads`, written through gix;
-//! - [`id`], [`jsonl`]: hash ids; `bd` import and export;
+//! - [`id`], [`jsonl`]: hash ids; `bd` import and export; [`backup`]: current `bd`'s backup
+//!   directory (`.beads/backup/`) read for import;
 //! - [`lock`]: the pid lock; [`error`]: [`LedgerError`];
 //! - [`merge`]: the three-way merge of one bead (two towns' ledgers, `gastown sync`);
 //! - [`fields`]: typed reads and writes of the `extra` fields Gas Town's records keep;
@@ -17,6 +18,7 @@
 //! - [`time`]: RFC 3339 timestamps;
 //! - [`validate`]: the one validation of every local write (fields, formats, maximum sizes).
 
+pub mod backup;
 pub mod error;
 pub mod fault;
 pub mod fields;

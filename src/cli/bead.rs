@@ -89,9 +89,10 @@ pub enum BeadCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Import a `bd` JSONL export (classic or current); all or nothing.
+    /// Import a `bd` JSONL export (classic or current; all or nothing) or a current `bd` backup
+    /// directory (.beads/backup/: orphans skipped and reported).
     Import {
-        /// The JSONL file.
+        /// The JSONL file, or the backup directory.
         file: PathBuf,
         #[command(flatten)]
         progress: ProgressArgs,

@@ -3,6 +3,7 @@
 
 mod agents;
 mod attach;
+mod bd_backup;
 mod bead;
 mod bounds;
 mod checkpoint;

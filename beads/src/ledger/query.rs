@@ -1,12 +1,14 @@
 //! The ledger's reads (get, list, ready, blocked, events, export) and its bulk write (import).
 
 use super::{Blocked, ImportOutcome, Ledger, ListFilter, event};
+use crate::backup::{self, BackupReport};
 use crate::error::{ImportProblem, LedgerError};
 use crate::graph::{Graph, NodeInfo};
 use crate::jsonl::{self, ImportRecord, ImportStep};
 use crate::model::{Bead, Event, EventKind, Status};
 use crate::store::{Batch, Put, Select, StatusIs};
 use crate::validate;
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -105,6 +107,10 @@ impl Ledger {
     /// record validated like any other write and its dependencies checked (none dangling, no
     /// cycle; any problem: nothing imported, each problem named with its line), then written in
     /// one transaction. Ephemeral beads become wisps (still exported, never in git).
+    ///
+    /// A directory is a current `bd` backup directory ([`crate::backup`]): its beads with
+    /// their dependencies, labels and comments, checked the same way, and the audit trail of
+    /// each bead this import creates; orphan records are skipped (see [`Ledger::import_backup`]).
     pub fn import_file(&mut self, path: &Path, actor: &str) -> Result<ImportOutcome, LedgerError> {
         self.import_file_watched(path, actor, &mut |_| {})
     }
@@ -117,8 +123,54 @@ impl Ledger {
         actor: &str,
         watch: &mut dyn FnMut(ImportStep),
     ) -> Result<ImportOutcome, LedgerError> {
+        if path.is_dir() {
+            return Ok(self.import_backup_watched(path, actor, watch)?.0);
+        }
         self.check_accepting()?;
         let records = jsonl::read_export_watched(path, watch)?;
+        self.import_records(path, records, Vec::new(), actor, watch)
+    }
+
+    /// Import a current `bd` backup directory ([`crate::backup::read_backup`]): nothing is
+    /// written when a file is malformed or a record invalid; orphan records are skipped and
+    /// listed in the report. Events of the backup join the audit trail of the beads this
+    /// import creates (a bead the ledger already has keeps its own).
+    pub fn import_backup(
+        &mut self,
+        dir: &Path,
+        actor: &str,
+    ) -> Result<(ImportOutcome, BackupReport), LedgerError> {
+        self.import_backup_watched(dir, actor, &mut |_| {})
+    }
+
+    fn import_backup_watched(
+        &mut self,
+        dir: &Path,
+        actor: &str,
+        watch: &mut dyn FnMut(ImportStep),
+    ) -> Result<(ImportOutcome, BackupReport), LedgerError> {
+        self.check_accepting()?;
+        let backup = backup::read_backup(dir)?;
+        let outcome = self.import_records(
+            &dir.join(backup::ISSUES),
+            backup.records,
+            backup.events,
+            actor,
+            watch,
+        )?;
+        Ok((outcome, backup.report))
+    }
+
+    /// Check and write imported records (one transaction); `history` are audit-trail entries
+    /// to add to the beads this import creates, before the import's own entry.
+    fn import_records(
+        &mut self,
+        path: &Path,
+        records: Vec<ImportRecord>,
+        history: Vec<Event>,
+        actor: &str,
+        watch: &mut dyn FnMut(ImportStep),
+    ) -> Result<ImportOutcome, LedgerError> {
         watch(ImportStep::Checking {
             records: records.len(),
         });
@@ -129,6 +181,10 @@ impl Ledger {
         let now = crate::time::now_rfc3339();
         let mut outcome = ImportOutcome::default();
         let mut batch = Batch::default();
+        let mut history_of: HashMap<String, Vec<Event>> = HashMap::new();
+        for e in history {
+            history_of.entry(e.issue_id.clone()).or_default().push(e);
+        }
         let known: Vec<String> = records
             .iter()
             .filter(|r| self.graph.contains(&r.bead.id))
@@ -147,6 +203,9 @@ impl Ledger {
                 EventKind::Updated
             } else {
                 outcome.created += 1;
+                if let Some(past) = history_of.remove(&bead.id) {
+                    batch.events.extend(past);
+                }
                 EventKind::Created
             };
             if bead.ephemeral {

@@ -72,10 +72,15 @@ pub(super) fn render(outcome: &BeadOutcome, json: bool) -> Result<String> {
             updated,
             unchanged,
             wisps,
-        } => line(&format!(
-            "Imported {}: {created} created, {updated} updated, {unchanged} unchanged ({wisps} wisps)",
-            file.display()
-        )),
+        } => {
+            line(&format!(
+                "Imported {}: {created} created, {updated} updated, {unchanged} unchanged ({wisps} wisps)",
+                file.display()
+            ));
+            if let Some(report) = gastown_beads::backup::describe_source(file) {
+                line(&report);
+            }
+        }
         BeadOutcome::Exported { jsonl } => return Ok(jsonl.clone()),
         BeadOutcome::ExportedTo { .. } => {}
         BeadOutcome::Events(events) if json => line(&serde_json::to_string_pretty(events)?),
