@@ -40,6 +40,7 @@ mod steps;
 #[path = "../support/corpus.rs"]
 mod support;
 mod unavailable;
+mod updown;
 mod util;
 mod witness;
 mod work;
