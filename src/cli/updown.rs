@@ -285,3 +285,75 @@ pub fn down(explicit: Option<&Path>, args: DownArgs) -> Result<()> {
     ))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DOWN_MARGIN;
+    use std::time::Duration;
+
+    const UNIT: &str = include_str!("../../docs/gastown.service");
+    const RUN_MD: &str = include_str!("../../docs/run.md");
+
+    /// The value of `key=` in the unit (the first one).
+    fn setting<'a>(key: &str) -> &'a str {
+        UNIT.lines()
+            .find_map(|line| line.strip_prefix(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("the unit sets no {key}="))
+    }
+
+    #[test]
+    fn the_unit_in_the_docs_is_the_shipped_file() {
+        let block = RUN_MD
+            .split("```ini\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("docs/run.md shows the unit in an ini block");
+        assert_eq!(block, UNIT, "docs/run.md and docs/gastown.service differ");
+    }
+
+    #[test]
+    fn the_unit_stops_in_order_and_reloads_with_sighup() {
+        assert_eq!(
+            setting("ExecStart"),
+            "%h/.cargo/bin/gastown run --town %h/town"
+        );
+        assert_eq!(setting("ExecReload"), "/bin/kill -HUP $MAINPID");
+        assert_eq!(setting("KillSignal"), "SIGTERM");
+        assert_eq!(setting("KillMode"), "mixed", "SIGTERM to gastown run alone");
+        assert_eq!(setting("Restart"), "on-failure");
+        let stop: u64 = setting("TimeoutStopSec").parse().expect("seconds");
+        assert_eq!(
+            Duration::from_secs(stop),
+            gastown_town::defaults::SHUTDOWN_TIMEOUT + DOWN_MARGIN,
+            "systemd waits as long as `gastown down` does"
+        );
+    }
+
+    /// `systemd-analyze verify` where it exists and can start (a container without systemd's
+    /// runtime dirs cannot: skipped); the program is swapped for one that exists here.
+    #[test]
+    fn systemd_accepts_the_unit_where_it_can_check_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let exe = std::env::current_exe().expect("this test's executable");
+        let unit = UNIT.replace("%h/.cargo/bin/gastown", &exe.to_string_lossy());
+        let path = dir.path().join("gastown.service");
+        std::fs::write(&path, unit).expect("unit written");
+        let Ok(out) = std::process::Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&path)
+            .output()
+        else {
+            return; // No systemd-analyze: optional.
+        };
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if text.contains("Failed to initialize manager") {
+            return; // It cannot run here.
+        }
+        assert!(out.status.success(), "systemd-analyze verify: {text}");
+        assert!(!text.contains("gastown.service:"), "warnings: {text}");
+    }
+}
