@@ -88,6 +88,38 @@ fn up_answers_is_idempotent_and_down_stops_it_leaving_nothing() {
     assert!(log.contains("stopped"), "an orderly shutdown: {log}");
 }
 
+/// A session that ignores SIGTERM holds the orderly shutdown for `[run] stop_timeout`: `down`
+/// with a shorter timeout says so and offers `--force`, which stops everything at once.
+#[test]
+fn down_past_its_timeout_offers_force_which_stops_everything_at_once() {
+    let town = crate::util::town_with_rig();
+    let _guard = Detached(&town);
+    crate::durable::custom_runtime(&town, "stubborn", "trap '' TERM\nsleep 1000");
+    town.ok(&["up"]);
+    let pid = recorded_pid(&town).expect("gastown run wrote its pid file");
+    town.ok(&["agent", "spawn", "alpha/crew/max", "--runtime", "stubborn"]);
+    let session = wait_for("max's session", LIMIT, || {
+        let tree: serde_json::Value =
+            serde_json::from_str(&town.ok(&["actors", "--json"])).expect("actors --json");
+        crate::running::find(&tree, "town/rigs/alpha/crew/max/session")?["pid"]
+            .as_u64()
+            .map(|p| p as u32)
+    });
+    let err = town.fails(&["down", "--timeout", "100ms"]);
+    assert!(err.contains("still stopping"), "{err}");
+    assert!(err.contains("gastown down --force"), "{err}");
+    assert!(alive(pid), "still in its orderly shutdown");
+    let forced = town.ok(&["down", "--force"]);
+    assert!(forced.contains("stopped"), "{forced}");
+    assert!(!alive(pid));
+    assert!(
+        !alive(session),
+        "the stubborn session was killed with everything"
+    );
+    let log = std::fs::read_to_string(town.root.join(".runtime/logs/run.out")).expect("run.out");
+    assert!(log.contains("second signal"), "{log}");
+}
+
 #[test]
 fn down_when_nothing_runs_says_so() {
     let town = TestTown::new();
@@ -246,11 +278,16 @@ fn sighup_restarts_exactly_the_sessions_whose_runtime_changed() {
     assert!(log.contains("SIGHUP: session restarted"), "{log}");
     assert!(log.contains("runtime simx's env changed"), "{log}");
     assert!(log.contains("SIGHUP: session started"), "{log}");
-    let events = town.ok(&["actor", "alpha/crew/max/session", "--json"]);
-    assert!(
-        events.contains("restarted"),
-        "the tree's restart path ran: {events}"
-    );
+    // The tree's restart path ran: its `restarted` event (on the event stream too).
+    let detail: serde_json::Value =
+        serde_json::from_str(&town.ok(&["actor", "alpha/crew/max/session", "--json"]))
+            .expect("actor --json is JSON");
+    let restarted = detail["events"].as_array().is_some_and(|events| {
+        events
+            .iter()
+            .any(|e| e["kind"] == "restarted" && e["child"] == "session")
+    });
+    assert!(restarted, "{detail}");
 
     // Nothing changed: nothing is touched.
     hangup(&running);
