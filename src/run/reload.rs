@@ -43,7 +43,7 @@ pub async fn on_sighup(tree: &TreeConfig, running: &mut Town, logging: &Logging)
     }
     let mut changed = 0;
     for (identity, wanted) in wanted_runtimes(&fresh) {
-        if apply(tree, running, &fresh, &identity, wanted.as_deref()).await {
+        if apply(tree, running, &fresh, &identity, &wanted).await {
             changed += 1;
         }
     }
@@ -54,14 +54,23 @@ pub async fn on_sighup(tree: &TreeConfig, running: &mut Town, logging: &Logging)
     *running = fresh;
 }
 
-/// Every running role whose runtime the configuration chooses, with the runtime name it should
-/// run now (`None`: no session).
-fn wanted_runtimes(fresh: &Town) -> Vec<(AgentIdentity, Option<String>)> {
+/// What a role should run now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Wanted {
+    /// The runtime the configuration names (`None`: no session).
+    Configured(Option<String>),
+    /// The runtime it runs now, by name: its definition may have changed (crew, polecats).
+    Recorded,
+}
+
+/// Every role whose runtime the configuration chooses, with what it should run now (roles that
+/// do not run are skipped later).
+fn wanted_runtimes(fresh: &Town) -> Vec<(AgentIdentity, Wanted)> {
     let mut wanted = Vec::new();
     let roles = &fresh.config.roles;
     for (address, name) in [("mayor", &roles.mayor), ("deacon", &roles.deacon)] {
         if let Ok(identity) = AgentIdentity::parse(address) {
-            wanted.push((identity, configured(name.as_deref())));
+            wanted.push((identity, Wanted::Configured(configured(name.as_deref()))));
         }
     }
     for (rig, loaded) in gastown_town::rig::Rig::list_each(fresh).unwrap_or_default() {
@@ -71,7 +80,7 @@ fn wanted_runtimes(fresh: &Town) -> Vec<(AgentIdentity, Option<String>)> {
         match loaded {
             Ok(loaded) => wanted.push((
                 identity,
-                gastown_town::witness::agent_runtime(fresh, &loaded.config),
+                Wanted::Configured(gastown_town::witness::agent_runtime(fresh, &loaded.config)),
             )),
             Err(e) => tracing::error!(
                 %rig,
@@ -83,10 +92,9 @@ fn wanted_runtimes(fresh: &Town) -> Vec<(AgentIdentity, Option<String>)> {
         match identity.role {
             Role::Dog => {
                 let name = configured(roles.dog.as_deref());
-                wanted.push((identity, name));
+                wanted.push((identity, Wanted::Configured(name)));
             }
-            // Their recorded runtime's name; `apply` keeps the name.
-            Role::Crew | Role::Polecat => wanted.push((identity, Some(String::new()))),
+            Role::Crew | Role::Polecat => wanted.push((identity, Wanted::Recorded)),
             _ => {}
         }
     }
@@ -100,23 +108,23 @@ fn configured(name: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Bring `identity`'s running role to `wanted` (`Some("")`: the name it runs now). Returns
-/// whether its session was restarted, started or stopped.
+/// Bring `identity`'s running role to `wanted`. Returns whether its session was restarted,
+/// started or stopped.
 async fn apply(
     tree: &TreeConfig,
     running: &Town,
     fresh: &Town,
     identity: &AgentIdentity,
-    wanted: Option<&str>,
+    wanted: &Wanted,
 ) -> bool {
     let Some(live) = registry::live_runtime(identity).await else {
         return false; // Not running (a rig that gave up, a dog that was stopped meanwhile).
     };
     let current = live.get();
     let name = match (wanted, &current) {
-        (Some(""), Some(current)) => Some(current.name.as_str()),
-        (Some(""), None) => return false,
-        (other, _) => other,
+        (Wanted::Recorded, Some(current)) => Some(current.name.as_str()),
+        (Wanted::Recorded, None) => return false,
+        (Wanted::Configured(name), _) => name.as_deref(),
     };
     let desired = match name {
         None => None,

@@ -227,13 +227,17 @@ fn sighup_restarts_exactly_the_sessions_whose_runtime_changed() {
         "sim>",
         "--env",
         "SIMX_MARK=a",
+        "--env",
+        "GASTOWN_SIM_WORK=0",
         "simx",
         exe,
         "sim-agent",
     ]);
     let running = RunningTown::start_in(town);
     let town = &running.town;
-    town.ok(&["agent", "spawn", "alpha/crew/max", "--runtime", "simx"]);
+    // Max has work on his hook (which the sim only reads: GASTOWN_SIM_WORK=0).
+    let bead = town.create(&["Long job"]);
+    town.ok(&["sling", &bead, "alpha/crew/max", "--runtime", "simx"]);
     town.ok(&["agent", "spawn", "alpha/crew/ann", "--runtime", "sim"]);
     let max = "town/rigs/alpha/crew/max";
     let ann = "town/rigs/alpha/crew/ann";
@@ -260,6 +264,12 @@ fn sighup_restarts_exactly_the_sessions_whose_runtime_changed() {
             .filter(|pid| *pid != max_a && environ(*pid).contains(&"SIMX_MARK=b".to_string()))
     });
     assert!(!alive(max_a), "the old session is gone");
+    let hook = format!("GASTOWN_HOOK={bead}");
+    assert!(
+        environ(max_b).contains(&hook),
+        "GUPP: the new session is told its hook: {:?}",
+        environ(max_b)
+    );
     let mayor = wait_for("the mayor's new session", LIMIT, || {
         running.session_pid("town/mayor")
     });
