@@ -1,7 +1,8 @@
 //! The role actor, child `agent` of every role: the identity's live state (its runtime, its
 //! heartbeats). Its runtime is the role's [`LiveRuntime`], which the role's session factory
-//! reads on every start, so what it reports is what the next session runs. It registers by the identity's address (see `crate::registry`), so heartbeats
-//! and the patrol reach it without asking any supervisor.
+//! reads on every start, so what it reports is what the next session runs. It registers by the
+//! identity's address (see `crate::registry`), so heartbeats and the patrol reach it without
+//! asking any supervisor.
 
 use super::{LiveRuntime, now_ms};
 use gastown_town::identity::AgentIdentity;
