@@ -25,7 +25,8 @@ use crate::session::{BlockedNotice, EndNotice, Session, SessionArgs, SessionEnd,
 pub use actor::{RoleActor, RoleArgs, RoleInfo, RoleMsg, RoleState};
 use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
-    Backoff, ChildContext, ChildSpec, Intensity, StartedChild, Strategy, SupervisorSpec,
+    Backoff, ChildContext, ChildKind, ChildSpec, Intensity, StartedChild, Strategy, Supervisor,
+    SupervisorSpec,
 };
 use gastown_town::defaults::{HEALTHY_AFTER, STARTUP_FAILURE_STREAK};
 use gastown_town::identity::{AgentIdentity, Role};
@@ -150,17 +151,36 @@ impl std::fmt::Debug for LiveRuntime {
 }
 
 /// The child spec of one role, for its place in the tree (`names::tree_place`): a supervisor
-/// running [`role_supervisor`], registered by the identity's address.
+/// running [`role_supervisor`], registered by the identity's address. Its spec is built again
+/// on every start of the role's supervisor from the role's [`LiveRuntime`], so a role restarted
+/// after a SIGHUP gave it a runtime (or took it away) has a session (or none) as it should.
 pub fn role_child(spec: RoleSpec) -> ChildSpec {
     let id = names::tree_place(&spec.identity).id;
     let name = names::registered_name(Registered::Role, &spec.identity);
-    ChildSpec::supervisor(id, role_supervisor(spec)).with_name(name)
+    let live = LiveRuntime::new(spec.runtime.clone());
+    // One streak per role, kept across its sessions' (and its own) restarts.
+    let streak = Arc::new(StartupStreak::default());
+    ChildSpec::with_kind(id, ChildKind::Supervisor, move |ctx| {
+        let sup = role_supervisor_with(spec.clone(), live.clone(), Arc::clone(&streak));
+        async move { Supervisor::spawn_child(&ctx, sup).await }
+    })
+    .with_name(name)
 }
 
 /// The supervisor spec of one role; its role actor and session register by the identity's
 /// address.
 pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
     let live = LiveRuntime::new(spec.runtime.clone());
+    role_supervisor_with(spec, live, Arc::new(StartupStreak::default()))
+}
+
+/// [`role_supervisor`] with the role's runtime cell and startup streak: a session child when the
+/// cell holds a runtime.
+fn role_supervisor_with(
+    spec: RoleSpec,
+    live: LiveRuntime,
+    streak: Arc<StartupStreak>,
+) -> SupervisorSpec {
     let args = RoleArgs {
         identity: spec.identity.clone(),
         live: live.clone(),
@@ -172,8 +192,8 @@ pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
             ChildSpec::actor("agent", RoleActor, move || args.clone())
                 .with_name(names::registered_name(Registered::Agent, &spec.identity)),
         );
-    if spec.runtime.is_some() {
-        sup = sup.child(session_child(spec.clone(), live));
+    if live.get().is_some() {
+        sup = sup.child(session_child_with(spec.clone(), live, streak));
     }
     for child in spec.extra_children {
         sup = sup.child(child);
@@ -181,14 +201,16 @@ pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
     sup
 }
 
-/// The `session` child of a role: started by [`role_supervisor`] when the role has a runtime, or
-/// added to a running role (after its extra children) when `live` gets one. Each start runs what
-/// `live` holds then.
+/// The `session` child of a role: started with the role when it has a runtime, or added to a
+/// running role (after its extra children) when `live` gets one. Each start runs what `live`
+/// holds then.
 pub fn session_child(spec: RoleSpec, live: LiveRuntime) -> ChildSpec {
+    session_child_with(spec, live, Arc::new(StartupStreak::default()))
+}
+
+fn session_child_with(spec: RoleSpec, live: LiveRuntime, streak: Arc<StartupStreak>) -> ChildSpec {
     let name = names::registered_name(Registered::Session, &spec.identity);
     let shared = Arc::new(spec);
-    // One streak per role, kept across its sessions' (and its own) restarts.
-    let streak = Arc::new(StartupStreak::default());
     ChildSpec::worker("session", move |ctx| {
         start_session(Arc::clone(&shared), live.clone(), Arc::clone(&streak), ctx)
     })
