@@ -10,7 +10,7 @@
 //! A name found in the registry may belong to an actor that is stopping right now; whoever
 //! sends to it gets the same error as for an actor that stopped a moment after the lookup.
 
-use crate::role::{RoleInfo, RoleMsg};
+use crate::role::{LiveRuntime, RoleInfo, RoleMsg};
 use crate::session::SessionMsg;
 use gastown_supervision::{SupervisorMsg, SupervisorRef};
 use gastown_town::identity::AgentIdentity;
@@ -50,6 +50,13 @@ pub async fn role(identity: &AgentIdentity) -> Option<SupervisorRef> {
 pub async fn role_info(identity: &AgentIdentity) -> Option<Option<RoleInfo>> {
     let agent = role_actor(identity)?;
     Some(ractor::call!(agent, RoleMsg::Info).ok())
+}
+
+/// The runtime cell of `identity`'s role (what its next session runs), if its role runs and
+/// answers.
+pub async fn live_runtime(identity: &AgentIdentity) -> Option<LiveRuntime> {
+    let agent = role_actor(identity)?;
+    ractor::call!(agent, RoleMsg::Live).ok()
 }
 
 /// Every running session, with the identity it belongs to.

@@ -25,12 +25,13 @@ use crate::session::{BlockedNotice, EndNotice, Session, SessionArgs, SessionEnd,
 pub use actor::{RoleActor, RoleArgs, RoleInfo, RoleMsg, RoleState};
 use gastown_beads::{Bead, ListFilter, Status};
 use gastown_supervision::{
-    Backoff, ChildContext, ChildSpec, Intensity, StartedChild, Strategy, SupervisorSpec,
+    Backoff, ChildContext, ChildKind, ChildSpec, Intensity, StartedChild, Strategy, Supervisor,
+    SupervisorSpec,
 };
 use gastown_town::defaults::{HEALTHY_AFTER, STARTUP_FAILURE_STREAK};
 use gastown_town::identity::{AgentIdentity, Role};
 use gastown_town::names::{self, Registered};
-use gastown_town::runtimes::spec::{HookSupport, PromptMode, Runtime};
+use gastown_town::runtimes::spec::{PromptMode, Runtime};
 use ractor::SpawnErr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -118,25 +119,71 @@ pub struct RoleSpec {
     pub stop_timeout: Duration,
 }
 
+/// The runtime a role's sessions run, shared by its role actor (which reports it) and its
+/// session factory (which reads it on every start). `gastown run` changes it when a SIGHUP finds
+/// town.toml changed the role's runtime, then restarts (or starts, or stops) the session through
+/// the role's supervisor, so the usual restart path runs.
+#[derive(Clone, Default)]
+pub struct LiveRuntime(Arc<Mutex<Option<Runtime>>>);
+
+impl LiveRuntime {
+    /// A cell holding `runtime`.
+    pub fn new(runtime: Option<Runtime>) -> LiveRuntime {
+        LiveRuntime(Arc::new(Mutex::new(runtime)))
+    }
+
+    /// What the next session runs.
+    pub fn get(&self) -> Option<Runtime> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Make the next session run `runtime` (`None`: the role runs no session).
+    pub fn set(&self, runtime: Option<Runtime>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = runtime;
+    }
+}
+
+impl std::fmt::Debug for LiveRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.get().map(|r| r.name);
+        f.debug_tuple("LiveRuntime").field(&name).finish()
+    }
+}
+
 /// The child spec of one role, for its place in the tree (`names::tree_place`): a supervisor
-/// running [`role_supervisor`], registered by the identity's address.
+/// running [`role_supervisor`], registered by the identity's address. Its spec is built again
+/// on every start of the role's supervisor from the role's [`LiveRuntime`], so a role restarted
+/// after a SIGHUP gave it a runtime (or took it away) has a session (or none) as it should.
 pub fn role_child(spec: RoleSpec) -> ChildSpec {
     let id = names::tree_place(&spec.identity).id;
     let name = names::registered_name(Registered::Role, &spec.identity);
-    ChildSpec::supervisor(id, role_supervisor(spec)).with_name(name)
+    let live = LiveRuntime::new(spec.runtime.clone());
+    // One streak per role, kept across its sessions' (and its own) restarts.
+    let streak = Arc::new(StartupStreak::default());
+    ChildSpec::with_kind(id, ChildKind::Supervisor, move |ctx| {
+        let sup = role_supervisor_with(spec.clone(), live.clone(), Arc::clone(&streak));
+        async move { Supervisor::spawn_child(&ctx, sup).await }
+    })
+    .with_name(name)
 }
 
 /// The supervisor spec of one role; its role actor and session register by the identity's
 /// address.
 pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
+    let live = LiveRuntime::new(spec.runtime.clone());
+    role_supervisor_with(spec, live, Arc::new(StartupStreak::default()))
+}
+
+/// [`role_supervisor`] with the role's runtime cell and startup streak: a session child when the
+/// cell holds a runtime.
+fn role_supervisor_with(
+    spec: RoleSpec,
+    live: LiveRuntime,
+    streak: Arc<StartupStreak>,
+) -> SupervisorSpec {
     let args = RoleArgs {
         identity: spec.identity.clone(),
-        runtime: spec.runtime.as_ref().map(|r| r.name.clone()),
-        hooks: spec
-            .runtime
-            .as_ref()
-            .map(|r| r.hooks)
-            .unwrap_or(HookSupport::None),
+        live: live.clone(),
     };
     let mut sup = SupervisorSpec::new(Strategy::RestForOne)
         .with_intensity(spec.intensity)
@@ -145,22 +192,29 @@ pub fn role_supervisor(spec: RoleSpec) -> SupervisorSpec {
             ChildSpec::actor("agent", RoleActor, move || args.clone())
                 .with_name(names::registered_name(Registered::Agent, &spec.identity)),
         );
-    if spec.runtime.is_some() {
-        let name = names::registered_name(Registered::Session, &spec.identity);
-        let shared = Arc::new(spec.clone());
-        // One streak per role, kept across its sessions' (and its own) restarts.
-        let streak = Arc::new(StartupStreak::default());
-        sup = sup.child(
-            ChildSpec::worker("session", move |ctx| {
-                start_session(Arc::clone(&shared), Arc::clone(&streak), ctx)
-            })
-            .with_name(name),
-        );
+    if live.get().is_some() {
+        sup = sup.child(session_child_with(spec.clone(), live, streak));
     }
     for child in spec.extra_children {
         sup = sup.child(child);
     }
     sup
+}
+
+/// The `session` child of a role: started with the role when it has a runtime, or added to a
+/// running role (after its extra children) when `live` gets one. Each start runs what `live`
+/// holds then.
+pub fn session_child(spec: RoleSpec, live: LiveRuntime) -> ChildSpec {
+    session_child_with(spec, live, Arc::new(StartupStreak::default()))
+}
+
+fn session_child_with(spec: RoleSpec, live: LiveRuntime, streak: Arc<StartupStreak>) -> ChildSpec {
+    let name = names::registered_name(Registered::Session, &spec.identity);
+    let shared = Arc::new(spec);
+    ChildSpec::worker("session", move |ctx| {
+        start_session(Arc::clone(&shared), live.clone(), Arc::clone(&streak), ctx)
+    })
+    .with_name(name)
 }
 
 /// A session start the factory refused, or could not make.
@@ -198,10 +252,11 @@ impl StartupStreak {
 
 async fn start_session(
     spec: Arc<RoleSpec>,
+    live: LiveRuntime,
     streak: Arc<StartupStreak>,
     ctx: ChildContext,
 ) -> Result<StartedChild, SpawnErr> {
-    let started = start_session_counted(&spec, &streak, ctx).await;
+    let started = start_session_counted(&spec, live.get(), &streak, ctx).await;
     if let Err(e) = &started {
         streak.failed(&spec, &format!("not started: {e}"));
     }
@@ -210,14 +265,12 @@ async fn start_session(
 
 async fn start_session_counted(
     spec: &Arc<RoleSpec>,
+    runtime: Option<Runtime>,
     streak: &Arc<StartupStreak>,
     ctx: ChildContext,
 ) -> Result<StartedChild, SpawnErr> {
     let spec = Arc::clone(spec);
-    let runtime = spec
-        .runtime
-        .clone()
-        .ok_or_else(|| failed(format!("{} has no runtime", spec.identity)))?;
+    let runtime = runtime.ok_or_else(|| failed(format!("{} has no runtime", spec.identity)))?;
     let session_id = new_session_id();
     let hook = begin_session(&spec, &runtime.name, &session_id).await?;
     let token = (spec.town.mint_token)(&spec.identity)
@@ -285,11 +338,12 @@ async fn begin_session(
         .ledger
         .try_call("session: begin", move |ledger| {
             let agent = gastown_town::agents::ensure(ledger, &identity)?;
-            // A polecat or crew member runs only its recorded runtime; the mayor and the deacon
-            // run what town.toml's `[roles]` says, which is recorded as it changes.
+            // A polecat or crew member runs only its recorded runtime; the mayor, the deacon, a
+            // rig's witness and the dogs run what town.toml's (or rig.toml's) `[roles]` says,
+            // which is recorded as it changes.
             match agent.runtime.as_deref() {
                 Some(recorded) if recorded == runtime => {}
-                Some(recorded) if identity.rig.is_some() => {
+                Some(recorded) if matches!(identity.role, Role::Crew | Role::Polecat) => {
                     return Ok(Err(format!(
                         "{identity} is recorded to run runtime {recorded}, not {runtime}: \
                          its role must be started again (`gastown sling` with `--runtime` does that)"

@@ -25,6 +25,7 @@ mod rig;
 mod routed;
 mod status;
 mod sync;
+mod updown;
 mod work;
 
 use anyhow::{Result, bail};
@@ -197,6 +198,11 @@ pub enum Command {
     },
     /// Run the town's supervisor in the foreground (Ctrl-C stops it).
     Run(crate::run::RunArgs),
+    /// Start the town's supervisor detached (`gastown run` in the background, its output in
+    /// .runtime/logs/run.out) and wait until it answers.
+    Up(updown::UpArgs),
+    /// Stop the town's detached supervisor in order (SIGTERM) and wait until it is gone.
+    Down(updown::DownArgs),
     /// The town at a glance: what needs you first, rigs, agents and their hooks, convoys, the
     /// merge queue, escalations, your mail (with or without `gastown run`).
     Status {
@@ -384,6 +390,8 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         ),
         Command::Demo { args, .. } => crate::demo::run(args),
         Command::Run(args) => crate::run::run(find_town(&cli.town)?, args),
+        Command::Up(args) => updown::up(cli.town.as_deref(), args),
+        Command::Down(args) => updown::down(cli.town.as_deref(), args),
         Command::Status { json } => status::run(&find_town(&cli.town)?, json),
         Command::Feed(args) => feed::run(&find_town(&cli.town)?, args),
         Command::Dashboard(args) => crate::dashboard::run(find_town(&cli.town)?, args),

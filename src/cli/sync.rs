@@ -40,7 +40,10 @@ pub enum RemoteCommand {
     /// The town repository's remotes.
     List,
     /// Remove a remote (and what was fetched from it).
-    Remove { name: String },
+    Remove {
+        /// Its name, as `gastown remote list` shows it.
+        name: String,
+    },
 }
 
 /// `gastown sync`.

@@ -5,8 +5,9 @@
 //! starts the supervision tree (see [`topology`]) and waits for a signal: SIGINT/SIGTERM stop the
 //! tree in reverse start order within `[run] shutdown_timeout` and exit 0 — gates still running
 //! near that deadline are killed and their merge requests stay queued; a second SIGINT/SIGTERM
-//! kills every session and gate at once and exits 1. SIGHUP re-reads town.toml and reloads the
-//! log filter.
+//! kills every session and gate at once and exits 1. SIGHUP re-reads town.toml, reloads the log
+//! filter and restarts, starts or stops the role sessions whose runtime changed (see [`reload`]).
+//! While it runs, `.runtime/run.pid` names it (see [`pid_file`]), for `gastown down`.
 
 mod attach;
 mod authorize;
@@ -23,7 +24,9 @@ pub mod introspect;
 mod live;
 mod logging;
 mod patrol;
+pub mod pid_file;
 mod refinery_actor;
+mod reload;
 mod router;
 mod socket_actor;
 mod starting;
@@ -69,6 +72,8 @@ pub fn run(town: Town, args: RunArgs) -> Result<()> {
         ),
         Err(e) => return Err(e).context("cannot take the run lock"),
     };
+    // Removed when `run` returns, however it returns; a killed run's file is told stale.
+    let _pid_file = pid_file::PidFile::write(&runtime_dir)?;
     let logging = logging::init(&runtime_dir, args.log_format, &town.config.run.log)?;
     end_leftovers(&runtime_dir)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -144,6 +149,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
     };
     let router = ChildSpec::actor("router", router::Router, move || router_args.clone())
         .with_name(router::ROUTER_NAME);
+    let mut running_config = town.clone();
     let spec = topology::town_spec(&tree, socket, router).map_err(anyhow::Error::msg)?;
     let (sender, receiver) = broadcast::channel(4096);
     tokio::spawn(events::forward_supervision(
@@ -192,7 +198,7 @@ async fn supervise(town: Town, logging: logging::Logging) -> Result<()> {
         tokio::select! {
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
-            _ = sighup.recv() => reload(&town, &logging),
+            _ = sighup.recv() => reload::on_sighup(&tree, &mut running_config, &logging).await,
             _ = root.wait() => bail!("the town supervisor gave up; see the log in {}", runtime_dir.join("logs").display()),
         }
     }
@@ -273,16 +279,6 @@ async fn stop_gates() -> usize {
     tokio::task::spawn_blocking(|| gastown_town::groups::stop_gates(GATE_STOP_GRACE))
         .await
         .unwrap_or(0)
-}
-
-fn reload(town: &Town, logging: &logging::Logging) {
-    match Town::load(&town.root) {
-        Ok(fresh) => match logging.reload(&fresh.config.run.log) {
-            Ok(()) => tracing::info!("SIGHUP: town.toml re-read, log filter reloaded"),
-            Err(e) => tracing::error!("SIGHUP: {e:#}; keeping the previous log filter"),
-        },
-        Err(e) => tracing::error!("SIGHUP: {e:#}; keeping the running configuration"),
-    }
 }
 
 async fn record_events(

@@ -45,6 +45,7 @@ mod steps;
 mod support;
 mod sync;
 mod unavailable;
+mod updown;
 mod util;
 mod witness;
 mod work;

@@ -1,8 +1,10 @@
 //! The role actor, child `agent` of every role: the identity's live state (its runtime, its
-//! heartbeats). It registers by the identity's address (see `crate::registry`), so heartbeats
-//! and the patrol reach it without asking any supervisor.
+//! heartbeats). Its runtime is the role's [`LiveRuntime`], which the role's session factory
+//! reads on every start, so what it reports is what the next session runs. It registers by the
+//! identity's address (see `crate::registry`), so heartbeats and the patrol reach it without
+//! asking any supervisor.
 
-use super::now_ms;
+use super::{LiveRuntime, now_ms};
 use gastown_town::identity::AgentIdentity;
 use gastown_town::runtimes::spec::HookSupport;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -18,23 +20,23 @@ pub enum RoleMsg {
     Heartbeat,
     /// The identity's live state.
     Info(RpcReplyPort<RoleInfo>),
+    /// The role's runtime cell (to change what its next session runs).
+    Live(RpcReplyPort<LiveRuntime>),
 }
 
 /// Arguments of [`RoleActor`]: who it is and what its session runs.
 #[derive(Debug, Clone)]
 pub struct RoleArgs {
     pub identity: AgentIdentity,
-    /// The runtime's name (`sim`, `claude`, …); `None` for a role without a session.
-    pub runtime: Option<String>,
-    /// Which lifecycle hooks that runtime runs (the router holds mail for hook runtimes).
-    pub hooks: HookSupport,
+    /// The runtime its sessions run (`None`: a role without a session), shared with its session
+    /// factory.
+    pub live: LiveRuntime,
 }
 
 /// State of [`RoleActor`].
 pub struct RoleState {
     identity: AgentIdentity,
-    runtime: Option<String>,
-    hooks: HookSupport,
+    live: LiveRuntime,
     /// Milliseconds since the epoch of the last heartbeat.
     last_heartbeat_ms: Option<u64>,
     heartbeats: u64,
@@ -44,7 +46,9 @@ pub struct RoleState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoleInfo {
     pub identity: AgentIdentity,
+    /// The runtime's name (`sim`, `claude`, …); `None` for a role without a session.
     pub runtime: Option<String>,
+    /// Which lifecycle hooks that runtime runs (the router holds mail for hook runtimes).
     pub hooks: HookSupport,
     pub last_heartbeat_ms: Option<u64>,
     pub heartbeats: u64,
@@ -62,8 +66,7 @@ impl Actor for RoleActor {
     ) -> Result<RoleState, ActorProcessingErr> {
         Ok(RoleState {
             identity: args.identity,
-            runtime: args.runtime,
-            hooks: args.hooks,
+            live: args.live,
             last_heartbeat_ms: None,
             heartbeats: 0,
         })
@@ -81,13 +84,17 @@ impl Actor for RoleActor {
                 state.last_heartbeat_ms = Some(now_ms());
             }
             RoleMsg::Info(reply) => {
+                let runtime = state.live.get();
                 let _ = reply.send(RoleInfo {
                     identity: state.identity.clone(),
-                    runtime: state.runtime.clone(),
-                    hooks: state.hooks,
+                    runtime: runtime.as_ref().map(|r| r.name.clone()),
+                    hooks: runtime.map(|r| r.hooks).unwrap_or(HookSupport::None),
                     last_heartbeat_ms: state.last_heartbeat_ms,
                     heartbeats: state.heartbeats,
                 });
+            }
+            RoleMsg::Live(reply) => {
+                let _ = reply.send(state.live.clone());
             }
         }
         Ok(())
