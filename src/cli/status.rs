@@ -91,7 +91,10 @@ pub fn render(s: &TownStatus, now: i128) -> String {
     for a in &s.agents {
         let hook = a.hook.as_ref().map_or_else(
             || "hook empty".to_string(),
-            |h| format!("hook {} {:?}", h.id, h.title),
+            |h| match &h.step {
+                Some(step) => format!("hook {} {:?}, step {step}", h.id, h.title),
+                None => format!("hook {} {:?}", h.id, h.title),
+            },
         );
         let mut extra = String::new();
         if let Some(session) = &a.session {

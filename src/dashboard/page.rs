@@ -130,7 +130,12 @@ pub fn status(s: &TownStatus) -> String {
     for a in &s.agents {
         let hook = a.hook.as_ref().map_or_else(
             || "<span class=\"muted\">empty</span>".to_string(),
-            |h| format!("<code>{}</code> {}", esc(&h.id), esc(&h.title)),
+            |h| {
+                let step = h.step.as_deref().map_or_else(String::new, |st| {
+                    format!(" <span class=\"step\">step {}</span>", esc(st))
+                });
+                format!("<code>{}</code> {}{step}", esc(&h.id), esc(&h.title))
+            },
         );
         let session = a.session.as_deref().unwrap_or("?");
         let _ = write!(

@@ -29,7 +29,8 @@ use super::stats::StatsSnapshot;
 /// `RuntimeSession` (a session's runtime session id, for `gastown seance`), session records
 /// their `runtime_session`. 6: the town gained `Status` (`gastown status`) and the event stream (`Subscribe`, answered
 /// by `Events` replies until the client disconnects). 7: attach moved onto a stream: `AttachPoll`
-/// became `AttachOutput`, a streaming request answered by `Output` replies as the session writes.
+/// became `AttachOutput`, a streaming request answered by `Output` replies as the session writes;
+/// `Sync` carries what to do with a remote and `Synced` its report; a status hook its step.
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.

@@ -129,3 +129,25 @@ fn status_outside_a_town_or_with_a_bad_flag_says_what_to_do() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--json"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_hooked_bead_shows_the_molecule_step_its_agent_is_on() {
+    let town = crate::util::town_with_rig();
+    let bead = town.create(&["Add a greeting"]);
+    town.ok(&["sling", &bead, "alpha"]);
+    let s = status(&town);
+    let polecat = s["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["hook"]["id"] == bead.as_str())
+        .expect("the polecat holding the bead")
+        .clone();
+    let step = polecat["hook"]["step"]
+        .as_str()
+        .expect("a step")
+        .to_string();
+    assert!(step.ends_with(')') && step.contains("(1/"), "{step}");
+    let text = town.ok(&["status"]);
+    assert!(text.contains(&format!("step {step}")), "{text}");
+}

@@ -104,6 +104,9 @@ pub struct AgentStatus {
 pub struct Hooked {
     pub id: String,
     pub title: String,
+    /// The step of its molecule the agent is on (`implement (3/7)`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 /// An open convoy and how far it got.
@@ -281,19 +284,29 @@ fn agents(ledger: &Ledger) -> Result<Vec<AgentRow>> {
                 continue;
             }
         };
-        let hook = record.hook.as_ref().map(|id| Hooked {
-            id: id.clone(),
-            title: ledger
-                .get(id)
-                .ok()
-                .flatten()
-                .map(|b| b.title)
-                .unwrap_or_default(),
+        let hook = record.hook.as_ref().map(|id| {
+            let work = ledger.get(id).ok().flatten();
+            Hooked {
+                id: id.clone(),
+                title: work.as_ref().map(|b| b.title.clone()).unwrap_or_default(),
+                step: work.as_ref().and_then(|b| molecule_step(ledger, b)),
+            }
         });
         let unread = store::unread_for(ledger, &record.address)?.len();
         rows.insert(record.address.clone(), (record, hook, unread));
     }
     Ok(rows.into_values().collect())
+}
+
+/// The step of the molecule attached to `work` that is next to be worked, with the count done.
+fn molecule_step(ledger: &Ledger, work: &gastown_beads::model::Bead) -> Option<String> {
+    let mol_id = crate::molecule::record::attached_molecule(work)
+        .ok()
+        .flatten()?;
+    let molecule = crate::molecule::load(ledger, mol_id).ok()?;
+    let total = molecule.steps.len();
+    let step = molecule.current()?;
+    Some(format!("{} ({}/{total})", step.step, molecule.done() + 1))
 }
 
 /// Per rig: its latest merged merge request.

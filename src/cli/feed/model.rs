@@ -280,6 +280,7 @@ pub(super) mod tests {
             hook: hook.map(|h| Hooked {
                 id: h.to_string(),
                 title: format!("title of {h}"),
+                step: None,
             }),
             runtime: Some("sim".to_string()),
             unread: 0,

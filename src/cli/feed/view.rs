@@ -103,10 +103,13 @@ fn render_agents(frame: &mut Frame, model: &Model, area: Rect) {
     for a in &agents {
         let chosen = model.selected.as_deref() == Some(a.address.as_str());
         let session = a.session.as_deref().unwrap_or(a.state.as_str());
-        let hook = a
-            .hook
-            .as_ref()
-            .map_or_else(|| "-".to_string(), |h| format!("{} {}", h.id, h.title));
+        let hook = a.hook.as_ref().map_or_else(
+            || "-".to_string(),
+            |h| match &h.step {
+                Some(step) => format!("{} {} [{step}]", h.id, h.title),
+                None => format!("{} {}", h.id, h.title),
+            },
+        );
         let text = format!(
             "{} {:<width$}  {:<8} {:<12} {hook}",
             if chosen { ">" } else { " " },

@@ -90,6 +90,7 @@ fn status() -> gastown_town::status::TownStatus {
             hook: Some(Hooked {
                 id: s("gt-abc"),
                 title: s("Add a greeting"),
+                step: Some(s("implement (3/7)")),
             }),
             runtime: Some(s("claude")),
             unread: 1,
