@@ -150,9 +150,10 @@ async fn a_roles_next_session_runs_what_its_live_runtime_holds() {
     live.set(Some(sleeper(700)));
     let role = registry::role(&mayor).await.expect("the role runs");
     role.restart_child("session").await.expect("restarted");
+    // The new session's process shows its command line once it has exec'd.
     let (_, second) = wait_for("the session with the new runtime", async || {
         let (session, pid) = registered_session(&mayor).await;
-        (pid != first).then_some((session, pid))
+        (pid != first && cmdline(pid).contains("sleep 700")).then_some((session, pid))
     })
     .await;
     assert!(cmdline(second).contains("sleep 700"), "{}", cmdline(second));
@@ -180,8 +181,11 @@ async fn a_roles_next_session_runs_what_its_live_runtime_holds() {
     root.restart_child("mayor")
         .await
         .expect("the role restarted");
-    let (_, third) = registered_session(&mayor).await;
-    assert!(cmdline(third).contains("sleep 800"), "{}", cmdline(third));
+    wait_for("the session running the given-back runtime", async || {
+        let (_, pid) = registered_session(&mayor).await;
+        cmdline(pid).contains("sleep 800").then_some(pid)
+    })
+    .await;
     let role = registry::role(&mayor).await.expect("the role runs");
     assert_eq!(children(&role).await, ["agent", "session"]);
     root.shutdown().await;

@@ -104,12 +104,15 @@ async fn serve(town: Town, listen: SocketAddr, token: Option<String>) -> Result<
         Some(t) => format!("http://{bound}/?token={t}"),
         None => format!("http://{bound}/"),
     };
-    crate::output::line(format!("dashboard for {} at {url}", town.root.display()))?;
+    let mut said = format!("dashboard for {} at {url}\n", town.root.display());
     if token.is_some() {
-        crate::output::line(
-            "not on loopback: every request needs the token above (the page keeps it in its URL)",
-        )?;
+        said.push_str(
+            "not on loopback: every request needs the token above (the page keeps it in its URL)\n",
+        );
     }
+    // Said once, in one write; a reader that stopped listening (a closed pipe) must not stop
+    // the server it was told about.
+    let _ = crate::output::text(&said);
     let shared = Arc::new(Shared { town, token });
     let app = Router::new()
         .route("/", get(index))

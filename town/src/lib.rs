@@ -36,6 +36,7 @@ pub mod caller;
 pub mod checkpoint;
 pub mod command;
 pub mod convoy;
+pub mod costs;
 pub mod defaults;
 pub mod doctor;
 pub mod dog_sessions;
