@@ -12,22 +12,7 @@ use std::time::Duration;
 #[test]
 fn attach_in_a_terminal_streams_follows_resizes_and_detaches() {
     let t = RunningTown::start();
-    t.town.ok(&[
-        "config",
-        "agent",
-        "set",
-        "--ready-marker",
-        "READY",
-        "shell",
-        "sh -c 'echo READY; exec sh'",
-    ]);
-    t.town
-        .ok(&["agent", "spawn", "alpha/crew/max", "--runtime", "shell"]);
-    wait_for("the shell session", Duration::from_secs(20), || {
-        stdout(&t.town.run(&["peek", "alpha/crew/max"]))
-            .contains("READY")
-            .then_some(())
-    });
+    crate::bounds::shell_session(&t);
 
     let pty = native_pty_system()
         .openpty(PtySize {

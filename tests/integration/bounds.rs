@@ -150,7 +150,7 @@ fn a_65535_by_65535_attach_is_clamped_and_the_supervisor_stays_small() {
 }
 
 /// A shell session under `alpha/crew/max`, at its prompt.
-fn shell_session(t: &RunningTown) {
+pub fn shell_session(t: &RunningTown) {
     t.town.ok(&[
         "config",
         "agent",

@@ -60,6 +60,9 @@ pub struct ModelTokens {
 pub struct Cursor {
     /// Bytes of complete lines read.
     pub offset: u64,
+    /// Complete lines read (for line numbers in what is reported).
+    #[serde(default)]
+    pub lines: u64,
     /// Claude: the ids of the messages counted (so a re-read never counts one twice).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub counted: BTreeSet<String>,
@@ -91,13 +94,14 @@ fn add_usage(usage: &mut Vec<ModelTokens>, model: &str, tokens: &Tokens) {
     }
 }
 
-/// The complete lines of `path` after `cursor.offset` (rewinding when the file shrank), with
-/// the line number of the first; updates the offset to the end of the last complete line.
-fn complete_lines(
+/// The complete lines of `path` after `cursor.offset` (rewinding when the file shrank), parsed,
+/// with their line numbers; lines that are not JSON go to `read.skipped`. Moves the cursor to the
+/// end of the last complete line; `None` when the file is missing.
+fn new_lines(
     path: &Path,
     cursor: &mut Cursor,
     read: &mut Reading,
-) -> std::io::Result<Option<(u64, Vec<u8>)>> {
+) -> std::io::Result<Option<Vec<(u64, serde_json::Value)>>> {
     let mut file = match std::fs::File::open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -110,39 +114,39 @@ fn complete_lines(
     if len < cursor.offset {
         read.rewound = true;
         cursor.offset = 0;
+        cursor.lines = 0;
         cursor.totals.clear();
     }
     file.seek(SeekFrom::Start(cursor.offset))?;
     let mut bytes = Vec::new();
     file.take(len - cursor.offset).read_to_end(&mut bytes)?;
-    let complete = match bytes.iter().rposition(|b| *b == b'\n') {
-        Some(last) => last + 1,
-        None => 0,
-    };
+    let complete = bytes
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |last| last + 1);
     bytes.truncate(complete);
-    let first_line = if cursor.offset == 0 { 1 } else { 0 };
     cursor.offset += complete as u64;
-    Ok(Some((first_line, bytes)))
+    let mut parsed = Vec::new();
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        cursor.lines += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice(line) {
+            Ok(value) => parsed.push((cursor.lines, value)),
+            Err(e) => read.skipped.push((cursor.lines, format!("not JSON: {e}"))),
+        }
+    }
+    Ok(Some(parsed))
 }
 
 /// New usage in a Claude Code transcript since `cursor` (which it moves on).
 pub fn read_claude(path: &Path, cursor: &mut Cursor) -> std::io::Result<Reading> {
     let mut read = Reading::default();
-    let Some((first, bytes)) = complete_lines(path, cursor, &mut read)? else {
+    let Some(lines) = new_lines(path, cursor, &mut read)? else {
         return Ok(read);
     };
-    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let number = first + i as u64;
-        let value: serde_json::Value = match serde_json::from_slice(line) {
-            Ok(v) => v,
-            Err(e) => {
-                read.skipped.push((number, format!("not JSON: {e}")));
-                continue;
-            }
-        };
+    for (number, value) in lines {
         if value["type"] != "assistant" {
             continue;
         }
@@ -176,7 +180,7 @@ pub fn read_claude(path: &Path, cursor: &mut Cursor) -> std::io::Result<Reading>
 /// session's running total.
 pub fn read_codex(path: &Path, cursor: &mut Cursor) -> std::io::Result<Reading> {
     let mut read = Reading::default();
-    let Some((first, bytes)) = complete_lines(path, cursor, &mut read)? else {
+    let Some(lines) = new_lines(path, cursor, &mut read)? else {
         return Ok(read);
     };
     let mut model = cursor
@@ -184,18 +188,7 @@ pub fn read_codex(path: &Path, cursor: &mut Cursor) -> std::io::Result<Reading> 
         .last()
         .map(|(m, _)| m.clone())
         .unwrap_or_else(|| "unknown".to_string());
-    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let number = first + i as u64;
-        let value: serde_json::Value = match serde_json::from_slice(line) {
-            Ok(v) => v,
-            Err(e) => {
-                read.skipped.push((number, format!("not JSON: {e}")));
-                continue;
-            }
-        };
+    for (_, value) in lines {
         let payload = &value["payload"];
         match (value["type"].as_str(), payload["type"].as_str()) {
             (Some("turn_context"), _) => {
@@ -333,6 +326,12 @@ mod tests {
         assert_eq!(read.skipped.len(), 1);
         assert_eq!(read.skipped[0].0, 1, "line numbers from 1");
         assert_eq!(read.usage[0].tokens.output, 2);
+        append(&path, "{truncated\n");
+        let read = read_claude(&path, &mut cursor).expect("read");
+        assert_eq!(
+            read.skipped[0].0, 3,
+            "numbered in the whole file, not from the last read"
+        );
     }
 
     #[test]
