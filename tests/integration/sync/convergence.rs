@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 /// Random operations in all (syncs not counted).
-const OPS: usize = 360;
+const OPS: usize = 300;
 /// The field only town `t` updates.
 const OWNED: [&str; 3] = ["description", "priority", "notes"];
 /// Every this many operations, two towns' syncs race.
