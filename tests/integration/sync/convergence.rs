@@ -145,7 +145,7 @@ fn three_towns_with_racing_syncs_and_a_partition_converge_with_every_acknowledge
         towns: [everyone.clone(), everyone.clone(), everyone.clone()],
         remote: everyone,
     };
-    let mut rng = Rng(0x5eed_19);
+    let mut rng = Rng(0x5eed_0019);
     let (mut syncs, mut races, mut retries) = (0, 0, 0);
     // Town 2 is cut off for the first half: it works, it never syncs.
     let partitioned = |op: usize, t: usize| t == 2 && op < OPS / 2;
