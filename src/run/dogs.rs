@@ -1,6 +1,8 @@
 //! The deacon's dogs under `gastown run`: one actor per chore under `town/deacon/dogs`, each on
 //! its own timer (`[dogs.<name>] every` in town.toml; `docs/dogs.md`). A chore runs on a
-//! blocking thread, never in the actor, so `gastown dog list` is answered while one runs.
+//! blocking thread, never in the actor, so `gastown dog list` is answered while one runs; the
+//! reaper's and the compactor's work is one operation of the ledger actor, the sync dog's a
+//! sequence of its steps with the network between them (`LedgerHandle::in_steps`).
 //!
 //! A chore that fails backs its dog off (the period doubles per failure in a row, at most an
 //! hour) and, at the third failure in a row, raises one escalation (`deacon/dogs/<name>` as its
@@ -138,6 +140,17 @@ fn start(myself: &ActorRef<DogMsg>, state: &mut DogState) {
                 .call(format!("dog: {name}"), move |l| {
                     dogs::run_in_ledger(&section, &name, l, gastown_beads::time::now_unix_nanos())
                 })
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| {
+                    r.map(dogs::ChoreOutcome::from)
+                        .map_err(|e| format!("{e:#}"))
+                })
+        } else if dogs::IN_STEPS.contains(&name.as_str()) {
+            // The sync dog: each ledger step in the ledger actor, the network on a blocking
+            // thread between them, as `gastown sync` through the socket.
+            ledger
+                .in_steps(move |steps| dogs::sync_chore(steps, &town))
                 .await
                 .map_err(|e| e.to_string())
                 .and_then(|r| {

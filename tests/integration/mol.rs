@@ -3,7 +3,7 @@
 //! step), wisps that never reach git, squash into a digest, burn; the compactor dog
 //! (`mol/compactor.rs`).
 
-mod compactor;
+pub(crate) mod compactor;
 mod formulas;
 
 use crate::util::as_agent;

@@ -5,6 +5,10 @@
 //! rewritten remote ledger, a remote commit that is not a ledger) stops the sync with what to
 //! do and leaves the local ledger as it was.
 
+mod convergence;
+mod deletes;
+mod dog;
+
 use crate::running::RunningTown;
 use crate::util::{TestTown, git_in, stdout};
 use serde_json::Value;

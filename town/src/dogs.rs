@@ -14,6 +14,10 @@
 //!   ledger (`crate::molecule::compact`; git's history keeps them).
 //! - `doctor` — the doctor's checks (`crate::doctor`, never `--fix`); each finding is raised as
 //!   an escalation once (the same finding again folds into the open one).
+//! - `sync` — `gastown sync` (pull and push, `crate::sync`) when the town repository has a
+//!   remote ([`sync_chore`]); with none its outcome is "no remote: nothing to do". It runs as
+//!   [`LedgerSteps`](crate::steps::LedgerSteps): under `gastown run` each ledger step is one
+//!   operation of the ledger actor and the network stays outside it.
 
 use crate::duration::HumanDuration;
 use anyhow::{Result, bail};
@@ -27,6 +31,9 @@ pub const KNOWN: &[(&str, Duration)] = &[
     ("compactor", Duration::from_secs(6 * 60 * 60)),
     ("doctor", Duration::from_secs(60 * 60)),
     ("reaper", Duration::from_secs(60 * 60)),
+    // A minute: another machine's work shows up here while it is still news, and a sync with
+    // nothing new is a fetch of one ref.
+    ("sync", Duration::from_secs(60)),
 ];
 
 /// How long a closed wisp is kept before the reaper removes it (a day: long enough to read what
@@ -39,6 +46,13 @@ pub const COMPACT_AFTER: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// The dogs whose chore runs in the ledger (the ledger actor under `gastown run`).
 pub const IN_LEDGER: &[&str] = &["compactor", "reaper"];
+
+/// The dogs whose chore runs as ledger steps with outside work between them (the ledger actor's
+/// steps under `gastown run`, `LedgerHandle::in_steps`), never inside one ledger operation.
+pub const IN_STEPS: &[&str] = &["sync"];
+
+/// The sync dog's outcome when the town repository has no remote.
+pub const NO_REMOTE: &str = "no remote: nothing to do";
 
 /// Who the compactor acts as in the audit trail.
 const COMPACTOR: &str = "deacon/dogs/compactor";
@@ -67,6 +81,20 @@ pub fn run_in_ledger(
         }
         other => bail!("the {other} dog does not run in the ledger"),
     }
+}
+
+/// The sync dog: `gastown sync` (commit, fetch, merge, push) with the remote
+/// [`crate::sync::choose_remote`] picks; [`NO_REMOTE`] when the town repository has none. An
+/// unreachable remote, a rewritten remote ledger or a refused push is the chore's error.
+pub fn sync_chore<S: crate::steps::LedgerSteps>(
+    steps: &mut S,
+    town: &crate::town::Town,
+) -> Result<String> {
+    if crate::sync::choose_remote(town, None)?.is_none() {
+        return Ok(NO_REMOTE.to_string());
+    }
+    let report = crate::sync::sync(steps, town, &crate::sync::SyncOptions::default())?;
+    Ok(report.summary())
 }
 
 /// The reaper: burn every wisp closed at least `after` before `now_nanos`; returns how many.
@@ -224,8 +252,14 @@ pub fn run_chore(town: &crate::town::Town, name: &str, supervised: bool) -> Resu
     match name {
         "checkpoint" => checkpoint_all(town).map(ChoreOutcome::from),
         "doctor" => Ok(doctor(town, supervised)),
-        name if IN_LEDGER.contains(&name) && supervised => {
-            bail!("the {name} runs in the ledger: ask the supervisor")
+        name if (IN_LEDGER.contains(&name) || IN_STEPS.contains(&name)) && supervised => {
+            bail!("the {name} dog runs in the ledger: ask the supervisor")
+        }
+        "sync" => {
+            let mut ledger = town.open_ledger()?;
+            let done = sync_chore(&mut ledger, town);
+            ledger.close_ledger()?;
+            done.map(ChoreOutcome::from)
         }
         name if IN_LEDGER.contains(&name) => {
             let mut ledger = town.open_ledger()?;

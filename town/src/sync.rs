@@ -71,6 +71,43 @@ pub struct SyncReport {
 }
 
 impl SyncReport {
+    /// One line of what the sync did, for a dog's outcome (`gastown dog list`).
+    pub fn summary(&self) -> String {
+        let Some(remote) = &self.remote else {
+            return format!("no remote: committed {} bead(s)", self.committed);
+        };
+        let mut parts = vec![format!("synced with {remote}")];
+        if self.committed > 0 {
+            parts.push(format!("{} committed", self.committed));
+        }
+        parts.push(format!("{} taken, {} merged", self.taken, self.merged));
+        if !self.kept_edits.is_empty() {
+            parts.push(format!(
+                "kept edits of deleted beads: {}",
+                self.kept_edits.join(", ")
+            ));
+        }
+        if !self.rekeyed.is_empty() {
+            let rekeyed: Vec<String> = self
+                .rekeyed
+                .iter()
+                .map(|(id, new)| format!("{id} → {new}"))
+                .collect();
+            parts.push(format!("re-keyed {}", rekeyed.join(", ")));
+        }
+        if self.retries > 0 {
+            parts.push(format!(
+                "{} push(es) overtaken and merged again",
+                self.retries
+            ));
+        }
+        parts.push(match &self.pushed {
+            Some(commit) => format!("pushed {commit}"),
+            None => "nothing to push".to_string(),
+        });
+        parts.join(", ")
+    }
+
     fn add(&mut self, merge: &MergeDone) {
         self.taken += merge.taken.len();
         self.merged += merge.merged.len();

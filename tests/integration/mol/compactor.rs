@@ -12,7 +12,7 @@ fn json(text: &str) -> Value {
 }
 
 /// Pour `shiny`; returns (molecule, steps).
-fn pour(town: &TestTown, feature: &str) -> (String, Vec<String>) {
+pub(crate) fn pour(town: &TestTown, feature: &str) -> (String, Vec<String>) {
     let poured = json(&town.ok(&[
         "mol",
         "pour",
@@ -33,7 +33,7 @@ fn pour(town: &TestTown, feature: &str) -> (String, Vec<String>) {
     )
 }
 
-fn finish(town: &TestTown, steps: &[String]) {
+pub(crate) fn finish(town: &TestTown, steps: &[String]) {
     for (i, step) in steps.iter().enumerate() {
         town.ok(&[
             "mol",
@@ -47,7 +47,7 @@ fn finish(town: &TestTown, steps: &[String]) {
 }
 
 /// Make `mol` look closed since 2020: its record re-imported with an old `closed_at`.
-fn backdate(town: &TestTown, mol: &str) {
+pub(crate) fn backdate(town: &TestTown, mol: &str) {
     let export = town.root.join("export.jsonl");
     town.ok(&["bead", "export", "-o", export.to_str().expect("utf-8")]);
     let text = std::fs::read_to_string(&export).expect("export");

@@ -210,9 +210,16 @@ fn rejection(
     answer: &Answer,
 ) -> RemoteError {
     let remote = remote_url(repo, remote);
+    // A lease checks the tip the remote advertised; two pushes that both passed that check race
+    // for the ref's lock on the remote, and the loser's update finds the ref moved ("cannot
+    // lock ref …: is at X but expected Y"). That is the same overtaken push as a stale lease.
+    let lost_the_race = summary.contains("failed to update ref")
+        && (answer.stderr.contains("but expected")
+            || answer.stderr.contains("incorrect old value"));
     if summary.contains("stale info")
         || summary.contains("fetch first")
         || summary.contains("non-fast-forward")
+        || lost_the_race
     {
         return RemoteError::Stale {
             remote,
@@ -419,6 +426,21 @@ mod tests {
         assert!(matches!(
             r("[rejected] (stale info)", ""),
             RemoteError::Stale { .. }
+        ));
+        // Two leases passed at once: the one that lost the remote's ref lock was overtaken.
+        assert!(matches!(
+            r(
+                "[remote rejected] (failed to update ref)",
+                "remote: error: cannot lock ref 'refs/heads/beads': is at c16e42a6 but expected 3ff3cf55\n"
+            ),
+            RemoteError::Stale { .. }
+        ));
+        assert!(matches!(
+            r(
+                "[remote rejected] (failed to update ref)",
+                "remote: error: disk full\n"
+            ),
+            RemoteError::Rejected { .. }
         ));
         assert!(matches!(
             r("[remote rejected] (branch is currently checked out)", ""),
