@@ -1,8 +1,14 @@
 //! The [`Ledger`] facade: what the CLI and the supervisor's ledger actor call.
 //!
 //! A mutation is written to the redb index (bead line, graph record, audit events, journal entry)
-//! in one durable transaction, then applied to the in-memory readiness graph; when the call
-//! returns it is acknowledged. Git is updated by a group commit: everything journaled since the
+//! in one durable transaction, then applied to the in-memory readiness graph if it is loaded;
+//! when the call returns it is acknowledged.
+//!
+//! Opening costs the same whatever the ledger's size: it reads no bead and builds no graph. The
+//! readiness graph is built from the index's compact records the first time something needs it
+//! (`ready`, `blocked`, a dependency's cycle check, an import's link check, [`Ledger::graph`]),
+//! and kept up to date from then on. Everything else — a bead by id, whether an id exists or is
+//! named by some dependency, how many beads there are — is a point read of the index. Git is updated by a group commit: everything journaled since the
 //! last commit goes into one commit on `refs/heads/beads` within `commit_delay` of the first
 //! pending change (when the owner calls [`Ledger::tick`]), at once on [`Ledger::sync`], and at
 //! [`Ledger::close_ledger`]. A journal entry is cleared only after the ref moved; a crash in
@@ -25,7 +31,7 @@ use crate::store::{Batch, Put, Store};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Where a ledger lives and how it commits.
@@ -143,7 +149,8 @@ pub struct Ledger {
     store: Store,
     /// Shared with a [`CommitJob`] that runs on another thread; locked only briefly otherwise.
     git: Arc<Mutex<GitStore>>,
-    graph: Graph,
+    /// The readiness graph, built on first use ([`Ledger::graph`]).
+    graph: OnceLock<Graph>,
     /// When the oldest change not yet in git was made.
     pending_since: Option<Instant>,
     /// While set, every change is refused with this reason ([`Ledger::refuse_changes`]).
@@ -160,15 +167,15 @@ impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ledger")
             .field("cfg", &self.cfg)
-            .field("beads", &self.graph.len())
+            .field("beads", &self.store.count())
             .field("lock", &self.lock.path())
             .finish_non_exhaustive()
     }
 }
 
 impl Ledger {
-    /// Lock, open the index (creating it), rebuild the graph from its compact records, and
-    /// reconcile with git both ways.
+    /// Lock, open the index (creating it) and reconcile with git both ways. The readiness graph
+    /// is not built here but on first use.
     pub fn open(cfg: LedgerConfig) -> Result<Ledger, LedgerError> {
         crate::id::validate_prefix(&cfg.prefix)
             .map_err(|e| LedgerError::InvalidPrefix(e.to_string()))?;
@@ -187,12 +194,11 @@ impl Ledger {
             author_name: cfg.author_name.clone(),
             author_email: cfg.author_email.clone(),
         })?;
-        let graph = store.graph()?;
         let mut ledger = Ledger {
             cfg,
             store,
             git: Arc::new(Mutex::new(git)),
-            graph,
+            graph: OnceLock::new(),
             pending_since: None,
             refusing: None,
             feed: None,
@@ -210,12 +216,38 @@ impl Ledger {
 
     /// Number of beads and wisps.
     pub fn len(&self) -> usize {
-        self.graph.len()
+        self.store.count()
     }
 
     /// True when the ledger holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.graph.is_empty()
+        self.store.count() == 0
+    }
+
+    /// The readiness graph (read only), built from the index's compact records on first use
+    /// (O(beads + edges) once; every change after that updates it incrementally).
+    pub fn graph(&self) -> Result<&Graph, LedgerError> {
+        if let Some(g) = self.graph.get() {
+            return Ok(g);
+        }
+        let built = self.store.graph()?;
+        Ok(self.graph.get_or_init(|| built))
+    }
+
+    /// True when a bead or wisp has this id.
+    pub(crate) fn exists(&self, id: &str) -> Result<bool, LedgerError> {
+        match self.graph.get() {
+            Some(g) => Ok(g.contains(id)),
+            None => self.store.contains(id),
+        }
+    }
+
+    /// True when a bead has this id or some dependency names it (a new bead must not take it).
+    pub(crate) fn is_known(&self, id: &str) -> Result<bool, LedgerError> {
+        match self.graph.get() {
+            Some(g) => Ok(g.is_known(id)),
+            None => Ok(self.store.contains(id)? || self.store.is_referenced(id)?),
+        }
     }
 
     /// Bring the index up to git's tip, then commit the journal.
@@ -282,14 +314,15 @@ impl Ledger {
             last_commit: Some(Some(to.to_hex().to_string())),
             ..Batch::default()
         };
-        for change in changes {
+        let here = self.store.contains_many(changes.iter().map(|c| c.id()))?;
+        for (change, here) in changes.into_iter().zip(here) {
             if journaled.contains(change.id()) {
                 continue;
             }
             match change {
                 Change::Put { id, line } => match serde_json::from_str::<Bead>(&line) {
                     Ok(bead) if bead.id == id => {
-                        let kind = if self.graph.contains(&id) {
+                        let kind = if here {
                             EventKind::Updated
                         } else {
                             EventKind::Created
@@ -315,7 +348,7 @@ impl Ledger {
                     }
                 },
                 Change::Delete { id } => {
-                    if self.graph.contains(&id) {
+                    if here {
                         batch
                             .events
                             .push(event(&id, EventKind::Deleted, "git", &now, None, None));
@@ -366,12 +399,18 @@ impl Ledger {
             }
         }
         let mut journaled = false;
+        // A graph not built yet is built later from the index, which has this batch.
+        let mut graph = self.graph.get_mut();
         for put in &batch.puts {
-            self.graph.upsert(&NodeInfo::from_bead(&put.bead));
+            if let Some(g) = graph.as_deref_mut() {
+                g.upsert(&NodeInfo::from_bead(&put.bead));
+            }
             journaled |= put.journal && !put.bead.ephemeral;
         }
         for (id, journal) in &batch.removes {
-            self.graph.remove(id);
+            if let Some(g) = graph.as_deref_mut() {
+                g.remove(id);
+            }
             journaled |= *journal;
         }
         if journaled && self.pending_since.is_none() {

@@ -60,7 +60,7 @@ fn a_ledger_can_move_to_another_thread() {
     let t = town();
     let l = open(t.path());
     assert_send(&l);
-    let handle = std::thread::spawn(move || l.ready_ids().len());
+    let handle = std::thread::spawn(move || l.ready_ids().expect("the ready set").len());
     assert_eq!(handle.join().expect("thread"), 0);
 }
 
@@ -289,7 +289,7 @@ fn ready_and_blocked_change_as_blockers_close() {
     let c = l.create(new("c"), "m").expect("c");
     l.add_dependency(&c.id, &b.id, DepKind::Blocks, "m")
         .expect("dep");
-    assert_eq!(l.ready_ids(), vec![a.id.clone()]);
+    assert_eq!(l.ready_ids().expect("the ready set"), vec![a.id.clone()]);
     let blocked = l.blocked().expect("blocked");
     assert_eq!(blocked.len(), 2);
     assert_eq!(
@@ -301,17 +301,23 @@ fn ready_and_blocked_change_as_blockers_close() {
         vec![a.id.clone()]
     );
     l.close(&a.id, "done", "m").expect("close a");
-    assert_eq!(l.ready_ids(), vec![b.id.clone()]);
-    assert_eq!(l.blocked_ids(), vec![c.id.clone()]);
+    assert_eq!(l.ready_ids().expect("the ready set"), vec![b.id.clone()]);
+    assert_eq!(
+        l.blocked_ids().expect("the blocked set"),
+        vec![c.id.clone()]
+    );
     l.remove_dependency(&c.id, &b.id, "m").expect("undep");
     assert_eq!(l.ready().expect("ready").len(), 2);
     l.reopen(&a.id, "m").expect("reopen");
-    assert_eq!(l.blocked_ids(), vec![b.id.clone()]);
+    assert_eq!(
+        l.blocked_ids().expect("the blocked set"),
+        vec![b.id.clone()]
+    );
     // The graph is rebuilt from the index on open and agrees.
     drop(l);
     let l = open(t.path());
-    assert_eq!(l.blocked_ids(), vec![b.id]);
-    assert_eq!(l.ready_ids().len(), 2);
+    assert_eq!(l.blocked_ids().expect("the blocked set"), vec![b.id]);
+    assert_eq!(l.ready_ids().expect("the ready set").len(), 2);
 }
 
 #[test]
@@ -498,7 +504,10 @@ fn wisps_stay_out_of_git_but_are_exported_and_can_be_burnt() {
     l.sync().expect("sync");
     let ids: Vec<String> = in_git(t.path()).into_iter().map(|(id, _)| id).collect();
     assert_eq!(ids, vec![b.id.clone()]);
-    assert!(!l.ready_ids().contains(&w.id), "wisps are never ready");
+    assert!(
+        !l.ready_ids().expect("the ready set").contains(&w.id),
+        "wisps are never ready"
+    );
     let mut out = Vec::new();
     assert_eq!(l.export_to(&mut out).expect("export"), 2);
     assert!(String::from_utf8(out).expect("utf8").contains(&w.id));
@@ -578,8 +587,8 @@ fn import_is_all_or_nothing_and_export_round_trips() {
         (out.created, out.updated, out.unchanged, out.wisps),
         (3, 0, 0, 1)
     );
-    assert_eq!(l.ready_ids(), vec!["bd-a1"]);
-    assert_eq!(l.blocked_ids(), vec!["bd-a2"]);
+    assert_eq!(l.ready_ids().expect("the ready set"), vec!["bd-a1"]);
+    assert_eq!(l.blocked_ids().expect("the blocked set"), vec!["bd-a2"]);
     let again = l.import_file(&good, "import").expect("import again");
     assert_eq!((again.created, again.unchanged), (0, 3));
     let mut out = Vec::new();
@@ -638,9 +647,16 @@ fn beads_made_with_a_rig_prefix_work_like_any_other() {
         format!("{}.1", a.id),
         "a child takes its parent's id"
     );
-    assert_eq!(l.blocked_ids(), vec![b.id.clone()]);
+    assert_eq!(
+        l.blocked_ids().expect("the blocked set"),
+        vec![b.id.clone()]
+    );
     l.close(&a.id, "done", "m").expect("close the rig bead");
-    assert!(l.ready_ids().contains(&b.id), "{:?}", l.ready_ids());
+    assert!(
+        l.ready_ids().expect("the ready set").contains(&b.id),
+        "{:?}",
+        l.ready_ids().expect("the ready set")
+    );
     assert_eq!(
         l.get(&a.id).expect("get").expect("a").status,
         Status::Closed
@@ -692,7 +708,7 @@ fn beads_made_with_a_rig_prefix_work_like_any_other() {
         m.get(&child.id).expect("get").expect("child").title,
         "child"
     );
-    assert!(m.ready_ids().contains(&b.id));
+    assert!(m.ready_ids().expect("the ready set").contains(&b.id));
     // The index rebuilt from git knows them too.
     m.close_ledger().expect("close");
     std::fs::remove_file(other.path().join(".runtime/ledger.redb")).expect("drop the index");
@@ -718,8 +734,11 @@ fn a_lost_index_is_rebuilt_from_git() {
     std::fs::remove_file(t.path().join(".runtime/ledger.redb")).expect("delete the index");
     let l = open(t.path());
     assert_eq!(l.len(), 2);
-    assert_eq!(l.ready_ids(), vec![a.id.clone()]);
-    assert_eq!(l.blocked_ids(), vec![b.id.clone()]);
+    assert_eq!(l.ready_ids().expect("the ready set"), vec![a.id.clone()]);
+    assert_eq!(
+        l.blocked_ids().expect("the blocked set"),
+        vec![b.id.clone()]
+    );
     assert_eq!(l.get(&b.id).expect("get").expect("b").title, "b");
 }
 
@@ -778,8 +797,11 @@ fn git_ahead_of_the_index_is_reindexed_on_open() {
         l.get(&a.id).expect("get").expect("a").status,
         Status::Closed
     );
-    assert_eq!(l.ready_ids(), vec!["gt-new1".to_string(), b.id.clone()]);
-    assert!(l.blocked_ids().is_empty());
+    assert_eq!(
+        l.ready_ids().expect("the ready set"),
+        vec!["gt-new1".to_string(), b.id.clone()]
+    );
+    assert!(l.blocked_ids().expect("the blocked set").is_empty());
     assert_eq!(l.events("gt-new1").expect("events")[0].actor, "git");
     // And a delete through the git CLI (a real `git` commit on the ref) is seen too.
     drop(l);

@@ -49,7 +49,7 @@ impl Ledger {
                     let id = loop {
                         n += 1;
                         let id = id::child_id(parent, n as u32);
-                        if !self.graph.is_known(&id) && !taken.contains(&id) {
+                        if !taken.contains(&id) && !self.is_known(&id)? {
                             break id;
                         }
                     };
@@ -68,10 +68,19 @@ impl Ledger {
                     let seed = format!("{}\n{}\n{}", new.title, new.description, now);
                     // The length adapts to the whole ledger, not one prefix: ids stay as short
                     // as the town's and collisions as rare.
-                    let count = self.graph.len() + taken.len();
-                    id::generate_id(prefix, &seed, count, |id| {
-                        self.graph.is_known(id) || taken.contains(id)
-                    })
+                    let count = self.len() + taken.len();
+                    let mut failed = None;
+                    let id = id::generate_id(prefix, &seed, count, |id| {
+                        taken.contains(id)
+                            || self.is_known(id).unwrap_or_else(|e| {
+                                failed.get_or_insert(e);
+                                false
+                            })
+                    });
+                    if let Some(e) = failed {
+                        return Err(e);
+                    }
+                    id
                 }
             };
             id::validate_id(&id).map_err(|e| LedgerError::InvalidId(e.to_string()))?;
@@ -198,8 +207,8 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         let mut bead = self.load(issue)?;
         self.require(depends_on)?;
-        if let Some(path) =
-            EdgeKind::of(&kind).and_then(|k| self.graph.cycle_path(issue, depends_on, k))
+        if let Some(k) = EdgeKind::of(&kind)
+            && let Some(path) = self.graph()?.cycle_path(issue, depends_on, k)
         {
             return Err(LedgerError::Cycle { path });
         }
@@ -384,7 +393,7 @@ impl Ledger {
 
     pub(super) fn require(&self, id: &str) -> Result<(), LedgerError> {
         id::validate_id(id).map_err(|e| LedgerError::InvalidId(e.to_string()))?;
-        if self.graph.contains(id) {
+        if self.exists(id)? {
             Ok(())
         } else {
             Err(LedgerError::UnknownBead(id.to_string()))

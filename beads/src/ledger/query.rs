@@ -3,7 +3,7 @@
 use super::{Blocked, ImportOutcome, Ledger, ListFilter, event};
 use crate::backup::{self, BackupReport};
 use crate::error::{ImportProblem, LedgerError};
-use crate::graph::{Graph, NodeInfo};
+use crate::graph::Graph;
 use crate::jsonl::{self, ImportRecord, ImportStep};
 use crate::model::{Bead, Event, EventKind, Status};
 use crate::store::{Batch, Put, Select, StatusIs};
@@ -57,7 +57,7 @@ impl Ledger {
 
     /// Ready beads, by priority then creation time (see [`crate::graph`] for the definition).
     pub fn ready(&self) -> Result<Vec<Bead>, LedgerError> {
-        let ids = self.ready_ids();
+        let ids = self.ready_ids()?;
         Ok(self
             .store
             .get_many(&ids)?
@@ -67,35 +67,33 @@ impl Ledger {
             .collect())
     }
 
-    /// Ids of the ready beads, from the in-memory graph.
-    pub fn ready_ids(&self) -> Vec<String> {
-        self.graph.ready_ids(crate::time::now_unix_nanos() as i64)
+    /// Ids of the ready beads, from the in-memory graph (built on first use).
+    pub fn ready_ids(&self) -> Result<Vec<String>, LedgerError> {
+        Ok(self
+            .graph()?
+            .ready_ids(crate::time::now_unix_nanos() as i64))
     }
 
     /// Blocked beads with what blocks each, by priority then creation time.
     pub fn blocked(&self) -> Result<Vec<Blocked>, LedgerError> {
-        let ids = self.blocked_ids();
+        let ids = self.blocked_ids()?;
         let beads = self.store.get_many(&ids)?;
+        let graph = self.graph()?;
         Ok(ids
             .iter()
             .zip(beads)
             .filter_map(|(id, b)| {
                 b.map(|(bead, _)| Blocked {
                     bead,
-                    blocked_by: self.graph.blockers(id),
+                    blocked_by: graph.blockers(id),
                 })
             })
             .collect())
     }
 
-    /// Ids of the blocked beads, from the in-memory graph.
-    pub fn blocked_ids(&self) -> Vec<String> {
-        self.graph.blocked_ids()
-    }
-
-    /// The readiness graph (read only).
-    pub fn graph(&self) -> &Graph {
-        &self.graph
+    /// Ids of the blocked beads, from the in-memory graph (built on first use).
+    pub fn blocked_ids(&self) -> Result<Vec<String>, LedgerError> {
+        Ok(self.graph()?.blocked_ids())
     }
 
     /// The audit trail of a bead, oldest first.
@@ -174,7 +172,7 @@ impl Ledger {
         watch(ImportStep::Checking {
             records: records.len(),
         });
-        check_import(&self.graph, path, &records)?;
+        check_import(self.graph()?, path, &records)?;
         watch(ImportStep::Writing {
             records: records.len(),
         });
@@ -185,15 +183,19 @@ impl Ledger {
         for e in history {
             history_of.entry(e.issue_id.clone()).or_default().push(e);
         }
+        let graph = self.graph()?;
+        let here: Vec<bool> = records.iter().map(|r| graph.contains(&r.bead.id)).collect();
         let known: Vec<String> = records
             .iter()
-            .filter(|r| self.graph.contains(&r.bead.id))
-            .map(|r| r.bead.id.clone())
+            .zip(&here)
+            .filter(|(_, here)| **here)
+            .map(|(r, _)| r.bead.id.clone())
             .collect();
+        let was_empty = graph.is_empty();
         let mut existing = self.store.get_many(&known)?.into_iter();
-        for rec in records {
+        for (rec, here) in records.into_iter().zip(here) {
             let bead = rec.bead;
-            let kind = if self.graph.contains(&bead.id) {
+            let kind = if here {
                 let old = existing.next().flatten().map(|(b, _)| b);
                 if old.as_ref() == Some(&bead) {
                     outcome.unchanged += 1;
@@ -224,15 +226,12 @@ impl Ledger {
                 journal: true,
             });
         }
-        if self.graph.is_empty() {
+        if was_empty {
+            self.check_accepting()?;
             self.store.write(&batch)?;
-            self.graph = Graph::build(
-                batch
-                    .puts
-                    .iter()
-                    .map(|p| NodeInfo::from_bead(&p.bead))
-                    .collect(),
-            );
+            // Built from the index when something needs it (an import into an empty ledger need
+            // not hold a graph of everything it wrote).
+            self.graph = std::sync::OnceLock::new();
             if batch.puts.iter().any(|p| !p.bead.ephemeral) && self.pending_since.is_none() {
                 self.pending_since = Some(std::time::Instant::now());
             }

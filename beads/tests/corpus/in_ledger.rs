@@ -49,8 +49,16 @@ fn check_against_oracle(ledger: &Ledger, when: &str) -> (usize, usize) {
     let values = raw_values(&export(ledger));
     let now = gastown_beads::time::now_unix_nanos();
     let (ready, blocked) = readiness::ready_and_blocked(&values, now);
-    let ours_ready: BTreeSet<String> = ledger.ready_ids().into_iter().collect();
-    let ours_blocked: BTreeSet<String> = ledger.blocked_ids().into_iter().collect();
+    let ours_ready: BTreeSet<String> = ledger
+        .ready_ids()
+        .expect("the ready set")
+        .into_iter()
+        .collect();
+    let ours_blocked: BTreeSet<String> = ledger
+        .blocked_ids()
+        .expect("the blocked set")
+        .into_iter()
+        .collect();
     let diff = |a: &BTreeSet<String>, b: &BTreeSet<String>| {
         a.difference(b).take(10).cloned().collect::<Vec<_>>()
     };
@@ -67,7 +75,7 @@ fn check_against_oracle(ledger: &Ledger, when: &str) -> (usize, usize) {
         diff(&blocked, &ours_blocked)
     );
     assert_eq!(
-        ledger.ready_ids().len(),
+        ledger.ready_ids().expect("the ready set").len(),
         ready.len(),
         "{when}: no duplicates in ready"
     );

@@ -185,7 +185,7 @@ pub struct Stranded {
 /// Convoys stranded with ready work nobody was given, oldest convoy first: what the deacon's
 /// patrol is to sling or tell the mayor of (`gastown convoy list` shows the same per convoy).
 pub fn stranded(ledger: &Ledger) -> Result<Vec<Stranded>> {
-    let ready: std::collections::HashSet<String> = ledger.ready_ids().into_iter().collect();
+    let ready: std::collections::HashSet<String> = ledger.ready_ids()?.into_iter().collect();
     let mut out = Vec::new();
     for convoy in convoys(ledger, false)? {
         let mut beads = Vec::new();

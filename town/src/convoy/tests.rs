@@ -134,7 +134,7 @@ fn tracking_does_not_block_readiness() {
         "overseer",
     )
     .expect("convoy");
-    let ready = ledger.ready_ids();
+    let ready = ledger.ready_ids().expect("the ready set");
     assert!(ready.contains(&a), "{ready:?}");
     assert!(
         !ready.contains(&convoy.id),

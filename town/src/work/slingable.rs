@@ -77,11 +77,11 @@ pub fn refusal(bead: &Bead) -> Option<String> {
 /// it is not blocked. The graph decides blockedness and the blockers; the bead's own
 /// dependencies say which kind of edge each blocker is.
 pub fn blocked_warning(ledger: &Ledger, bead: &Bead) -> Result<Option<String>> {
-    if !ledger.graph().is_blocked(&bead.id) {
+    if !ledger.graph()?.is_blocked(&bead.id) {
         return Ok(None);
     }
     let mut reasons = Vec::new();
-    for blocker in ledger.graph().blockers(&bead.id) {
+    for blocker in ledger.graph()?.blockers(&bead.id) {
         let kind = bead
             .dependencies
             .iter()
