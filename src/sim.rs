@@ -24,6 +24,13 @@
 //! SessionStart hooks at its start with a `session_id` on stdin, and their UserPromptSubmit hooks
 //! before each prompt, as Claude Code does.
 //!
+//! Like Claude Code it keeps a transcript (JSONL, `<town>/.runtime/sim-transcripts/<id>.jsonl`):
+//! one assistant line per step it takes (each answered prompt, each molecule step, the commit,
+//! `gastown done`), with model `sim` and a small fixed usage ([`SIM_USAGE`]) — a real record of
+//! its scripted turns for `gastown costs`. It announces the path as Claude does, in the
+//! SessionStart hook input (`transcript_path`); without hooks it tells the supervisor itself
+//! (`RuntimeSession` over the socket).
+//!
 //! Its keyboard is a raw-mode CLI's (`keyboard.rs`): only an Enter on its own submits; text and
 //! Enter in one write, or a bracketed paste, stay in the input line, as in Claude Code and Codex.
 //! Input typed while it works is echoed and queued for the next turn.
@@ -40,14 +47,75 @@ use anyhow::{Context, Result};
 use gastown_town::runtimes::spec::SIM_PROMPT;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 mod keyboard;
 
 /// Exit status of a simulated crash.
 const CRASH_STATUS: i32 = 70;
+
+/// The usage each step records in the transcript: input, output, cache write, cache read.
+pub const SIM_USAGE: (u64, u64, u64, u64) = (120, 30, 0, 400);
+
+/// This session's id and transcript, set at its start.
+static SESSION: OnceLock<(String, PathBuf)> = OnceLock::new();
+
+/// This session's id and the transcript it writes (`<town>/.runtime/sim-transcripts/<id>.jsonl`,
+/// outside the worktree, so its commits never carry it).
+fn session() -> &'static (String, PathBuf) {
+    SESSION.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let id = format!("sim-{}-{nanos}", std::process::id());
+        let dir = match std::env::var_os("GASTOWN_TOWN") {
+            Some(town) => PathBuf::from(town).join(".runtime"),
+            None => std::env::temp_dir(),
+        };
+        let path = dir.join("sim-transcripts").join(format!("{id}.jsonl"));
+        (id, std::path::absolute(&path).unwrap_or(path))
+    })
+}
+
+/// Append one assistant line for a step (`what` it did) to the transcript. Best effort: a
+/// transcript that cannot be written costs `gastown costs` that step, not the work.
+fn record_step(what: &str) {
+    static STEP: AtomicU64 = AtomicU64::new(0);
+    let (id, path) = session();
+    let n = STEP.fetch_add(1, Ordering::Relaxed) + 1;
+    let (input, output, cache_write, cache_read) = SIM_USAGE;
+    let line = serde_json::json!({
+        "type": "assistant",
+        "sessionId": id,
+        "uuid": format!("{id}-u{n}"),
+        "timestamp": gastown_beads::time::now_rfc3339(),
+        "message": {
+            "id": format!("{id}-m{n}"),
+            "role": "assistant",
+            "model": "sim",
+            "content": [{"type": "text", "text": what}],
+            "usage": {
+                "input_tokens": input,
+                "output_tokens": output,
+                "cache_creation_input_tokens": cache_write,
+                "cache_read_input_tokens": cache_read,
+            },
+        },
+    });
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(format!("{line}\n").as_bytes());
+    }
+}
 
 fn env_duration(key: &str) -> Result<Option<Duration>> {
     match std::env::var(key) {
@@ -117,6 +185,7 @@ pub fn run() -> Result<()> {
         for hooked in prompt_hooks() {
             writeln!(out, "HOOK: {hooked}")?;
         }
+        record_step(&format!("answered: {}", line.trim()));
         for reply in respond(&line) {
             writeln!(out, "{reply}")?;
         }
@@ -246,15 +315,11 @@ fn prompt_hooks() -> Vec<String> {
 /// Like Claude Code at its start: run the SessionStart hooks with the hook's JSON on stdin (a
 /// `session_id` of this session), and say so in one line (their output is context, not shown).
 fn session_start_hooks(out: &mut impl Write) -> Result<()> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let id = format!("sim-{}-{nanos}", std::process::id());
+    let (id, transcript) = session();
     let cwd = std::env::current_dir().unwrap_or_default();
     let input = serde_json::json!({
         "session_id": id,
-        "transcript_path": cwd.join(".sim-transcripts").join(format!("{id}.jsonl")),
+        "transcript_path": transcript,
         "cwd": cwd,
         "hook_event_name": "SessionStart",
         "source": "startup",
@@ -265,6 +330,15 @@ fn session_start_hooks(out: &mut impl Write) -> Result<()> {
         writeln!(out, "SESSION START {id}: {} lines of context", lines.len())?;
         for line in failed {
             writeln!(out, "{line}")?;
+        }
+    } else if let Some(mut c) = connect() {
+        // No hooks to tell it: say it to the supervisor directly.
+        let request = TownRequest::RuntimeSession {
+            id: id.clone(),
+            transcript: Some(transcript.to_string_lossy().into_owned()),
+        };
+        if let Err(e) = client::call(&mut c, request) {
+            writeln!(out, "transcript not recorded: {e:#}")?;
         }
     }
     Ok(())
@@ -456,10 +530,12 @@ fn work(id: &str, bead: &serde_json::Value) -> Result<Vec<String>> {
     git(&["add", "-A"])?;
     if !git(&["status", "--porcelain"])?.trim().is_empty() {
         let title = bead["title"].as_str().unwrap_or("");
+        record_step(&format!("commit the work on {id}"));
         git(&["commit", "--quiet", "-m", &format!("{id}: {title}")])?;
         lines.push("committed".to_string());
     }
     chaos_point();
+    record_step(&format!("gastown done for {id}"));
     let done = gastown(&["done"])?;
     lines.extend(done.lines().map(str::to_string));
     Ok(lines)
@@ -476,6 +552,7 @@ fn walk_molecule(mol: &str, lines: &mut Vec<String>) -> Result<()> {
         };
         let step_bead = current["bead"].as_str().unwrap_or(step).to_string();
         lines.push(format!("STEP: {step}"));
+        record_step(&format!("step {step}"));
         chaos_point();
         if crash_in.as_deref() == Some(step) {
             // Die mid-step, once per agent: the marker (outside the worktree) lets the next

@@ -449,16 +449,23 @@ fn record_codex_session(
     let (address, id) = (spec.identity.address.clone(), session_id.to_string());
     runtime.spawn(async move {
         let found = tokio::task::spawn_blocking(move || {
-            gastown_town::runtimes::session_files::codex_session_id(&codex_home, &home, started)
+            gastown_town::runtimes::session_files::codex_session(&codex_home, &home, started)
         })
         .await;
-        let Ok(Some(codex_id)) = found else {
+        let Ok(Some((codex_id, rollout))) = found else {
             tracing::debug!(agent = %address, "no Codex session file found for session {id}");
             return;
         };
         let recorded = ledger
             .try_call("session: runtime id", move |l| {
-                gastown_town::agents::runtime_session_seen(l, &address, Some(&id), &codex_id)
+                let rollout = rollout.to_string_lossy();
+                gastown_town::agents::runtime_session_seen(
+                    l,
+                    &address,
+                    Some(&id),
+                    &codex_id,
+                    Some(&rollout),
+                )
             })
             .await;
         if let Err(e) = recorded {

@@ -12,6 +12,7 @@ pub mod bead;
 mod checkpoint;
 mod config;
 mod convoy;
+mod costs;
 mod doctor;
 mod dog;
 pub mod escalate;
@@ -210,6 +211,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// What the agents' tokens cost: per agent, bead, convoy, rig, runtime, model or day, and a
+    /// total (collects the sessions' new usage first; prices from town.toml's `[prices]`).
+    Costs(costs::CostsArgs),
     /// The town's events as they happen: sessions, beads, hooks, mail, the merge queue,
     /// convoys, escalations, supervision (needs `gastown run`).
     Feed(feed::FeedArgs),
@@ -393,6 +397,7 @@ pub fn run(cli: Cli, matches: &ArgMatches) -> Result<()> {
         Command::Up(args) => updown::up(cli.town.as_deref(), args),
         Command::Down(args) => updown::down(cli.town.as_deref(), args),
         Command::Status { json } => status::run(&find_town(&cli.town)?, json),
+        Command::Costs(args) => costs::run(&find_town(&cli.town)?, args),
         Command::Feed(args) => feed::run(&find_town(&cli.town)?, args),
         Command::Dashboard(args) => crate::dashboard::run(find_town(&cli.town)?, args),
         Command::Actors(args) => agents::actors(&find_town(&cli.town)?, args),

@@ -106,5 +106,6 @@ fn reply_name(reply: &TownReply) -> &'static str {
         TownReply::DogRan(_) => "dog-ran",
         TownReply::Status(_) => "status",
         TownReply::Events(_) => "events",
+        TownReply::Costs(_) => "costs",
     }
 }

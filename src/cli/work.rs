@@ -103,7 +103,8 @@ fn resume_command(town: &Town, agent: &str, session: &SessionRecord) -> Option<S
 }
 
 /// `gastown hook session-start`: Claude Code's SessionStart hook. Reads the hook's JSON on stdin
-/// and records its `session_id` (the runtime's own id of this session, for `gastown seance`),
+/// and records its `session_id` (the runtime's own id of this session, for `gastown seance`) and
+/// its `transcript_path` (where the runtime records the session's usage, for `gastown costs`),
 /// then primes the session (prints what `gastown prime` prints, which Claude adds to its
 /// context). Recording is best effort: a hook that fails would only cost the session its prime.
 pub fn session_start(town: &Town) -> Result<()> {
@@ -115,7 +116,8 @@ pub fn session_start(town: &Town) -> Result<()> {
     }
     match hook_session_id(&input) {
         Some(id) => {
-            if let Err(e) = record_runtime_session(town, &id) {
+            let transcript = hook_transcript(&input);
+            if let Err(e) = record_runtime_session(town, &id, transcript) {
                 eprintln!("gastown: the runtime session id {id} was not recorded: {e:#}");
             }
         }
@@ -138,10 +140,22 @@ fn hook_session_id(input: &str) -> Option<String> {
     Some(stem.to_string_lossy().into_owned())
 }
 
-fn record_runtime_session(town: &Town, id: &str) -> Result<()> {
-    let request = TownRequest::RuntimeSession { id: id.to_string() };
+/// The `transcript_path` of a hook's JSON input.
+fn hook_transcript(input: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(input.trim()).ok()?;
+    json["transcript_path"]
+        .as_str()
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+}
+
+fn record_runtime_session(town: &Town, id: &str, transcript: Option<String>) -> Result<()> {
+    let request = TownRequest::RuntimeSession {
+        id: id.to_string(),
+        transcript: transcript.clone(),
+    };
     let reply = routed::run(town, request, |ledger, caller| {
-        agent::runtime_session(ledger, caller, id).map(|()| TownReply::Done)
+        agent::runtime_session(ledger, caller, id, transcript.as_deref()).map(|()| TownReply::Done)
     })?;
     match reply {
         TownReply::Done => Ok(()),
@@ -283,5 +297,10 @@ mod tests {
             Some("0199-aa")
         );
         assert_eq!(hook_session_id("not json"), None);
+        assert_eq!(
+            hook_transcript(r#"{"session_id":"a","transcript_path":"/x/a.jsonl"}"#).as_deref(),
+            Some("/x/a.jsonl")
+        );
+        assert_eq!(hook_transcript(r#"{"session_id":"a"}"#), None);
     }
 }

@@ -102,14 +102,21 @@ pub enum TownRequest {
     /// Run one dog's chore now and wait for it (`gastown dog run`).
     DogRun { name: String },
     /// From an agent's session (`gastown hook session-start`, Claude Code's SessionStart hook):
-    /// its runtime's own session id, recorded on its running session for `gastown seance`.
-    RuntimeSession { id: String },
+    /// its runtime's own session id, recorded on its running session for `gastown seance`, and
+    /// the transcript where the runtime records its usage (`transcript_path`, for `gastown costs`).
+    RuntimeSession {
+        id: String,
+        transcript: Option<String>,
+    },
     /// The town at a glance (`gastown status`): what the ledger knows, with the live tree laid
     /// over it.
     Status,
     /// The event stream (`gastown feed`): answered with [`TownReply::Events`] again and again,
     /// as events happen, until the client disconnects.
     Subscribe(EventFilter),
+    /// `gastown costs`: collect the sessions' new usage, then every usage row from `since`
+    /// (`YYYY-MM-DD`) on; the CLI groups and prices them.
+    Costs { since: Option<String> },
 }
 
 /// One town reply: a typed answer per family, for the CLI to render.
@@ -166,4 +173,6 @@ pub enum TownReply {
     Status(#[serde(with = "as_json")] Box<gastown_town::status::TownStatus>),
     /// Answers to [`TownRequest::Subscribe`]: the events since the last answer, in order.
     Events(Vec<TownEvent>),
+    /// Answer to [`TownRequest::Costs`].
+    Costs(#[serde(with = "as_json")] Box<gastown_town::costs::record::CostsView>),
 }

@@ -51,6 +51,7 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         | TownRequest::Dogs
         | TownRequest::Status
         | TownRequest::Subscribe(_)
+        | TownRequest::Costs { .. }
         | TownRequest::RuntimeSession { .. } => Ok(()),
     }
 }

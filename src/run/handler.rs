@@ -237,9 +237,10 @@ impl TownHandler {
                 })
                 .await
             }
-            TownRequest::RuntimeSession { id } => {
+            TownRequest::RuntimeSession { id, transcript } => {
                 self.in_ledger(caller, "runtime session", move |l, _, caller| {
-                    agent::runtime_session(l, caller, &id).map(|()| TownReply::Done)
+                    agent::runtime_session(l, caller, &id, transcript.as_deref())
+                        .map(|()| TownReply::Done)
                 })
                 .await
             }
@@ -247,6 +248,13 @@ impl TownHandler {
             TownRequest::RigClaims => {
                 self.in_ledger(caller, "rig claims", |l, _, _| {
                     gastown_town::rig::orphans::Claims::read(l).map(TownReply::Claims)
+                })
+                .await
+            }
+            TownRequest::Costs { since } => {
+                self.in_ledger(caller, "costs", move |l, _, _| {
+                    gastown_town::costs::record::view(l, since.as_deref())
+                        .map(|v| TownReply::Costs(Box::new(v)))
                 })
                 .await
             }

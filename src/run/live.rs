@@ -85,6 +85,7 @@ impl TownHandler {
             | TownRequest::Seance { .. }
             | TownRequest::Sync(_)
             | TownRequest::RigClaims
+            | TownRequest::Costs { .. }
             | TownRequest::RuntimeSession { .. } => Err(err(
                 ErrorCode::Internal,
                 "a ledger request reached the live tree's handler: this is a bug",

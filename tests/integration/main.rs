@@ -10,6 +10,7 @@ mod checkpoint;
 mod config;
 mod config_cmds;
 mod convoy;
+mod costs;
 mod dashboard;
 mod deacon;
 mod delivery;

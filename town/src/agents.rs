@@ -162,13 +162,15 @@ pub fn session_ended(
 }
 
 /// Record `runtime_session` (the runtime's own session id) on a session of `address`: the one
-/// with id `session_id`, or (`None`) its newest session still running. Returns whether a session
-/// took it; writes nothing when it already had this id.
+/// with id `session_id`, or (`None`) its newest session still running — and, when given, where
+/// the runtime records its usage (`transcript`). Returns whether a session took it; writes
+/// nothing when it already had both.
 pub fn runtime_session_seen(
     ledger: &mut Ledger,
     address: &str,
     session_id: Option<&str>,
     runtime_session: &str,
+    transcript: Option<&str>,
 ) -> Result<bool, LedgerError> {
     let Some(agent) = find(ledger, address)? else {
         return Ok(false);
@@ -181,10 +183,18 @@ pub fn runtime_session_seen(
     let Some(session) = found else {
         return Ok(false);
     };
-    if session.runtime_session.as_deref() == Some(runtime_session) {
+    let transcript_known = transcript.is_none() || session.transcript.as_deref() == transcript;
+    if session.runtime_session.as_deref() == Some(runtime_session) && transcript_known {
         return Ok(true);
     }
     session.runtime_session = Some(runtime_session.to_string());
+    if let Some(transcript) = transcript
+        && session.transcript.as_deref() != Some(transcript)
+    {
+        // Another file: read it from its start.
+        session.transcript = Some(transcript.to_string());
+        session.cursor = None;
+    }
     AgentRecord::sessions_field(&sessions).write(ledger, &agent.id, "gastown")?;
     Ok(true)
 }

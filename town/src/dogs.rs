@@ -14,6 +14,8 @@
 //!   ledger (`crate::molecule::compact`; git's history keeps them).
 //! - `doctor` — the doctor's checks (`crate::doctor`, never `--fix`); each finding is raised as
 //!   an escalation once (the same finding again folds into the open one).
+//! - `costs` — the tokens each open agent's sessions used since the last run, read from their
+//!   transcripts and added to the agent bead's `usage` (`crate::costs::collect`).
 //! - `sync` — `gastown sync` (pull and push, `crate::sync`) when the town repository has a
 //!   remote ([`sync_chore`]); with none its outcome is "no remote: nothing to do". It runs as
 //!   [`LedgerSteps`](crate::steps::LedgerSteps): under `gastown run` each ledger step is one
@@ -29,6 +31,8 @@ use std::time::Duration;
 pub const KNOWN: &[(&str, Duration)] = &[
     ("checkpoint", Duration::from_secs(5 * 60)),
     ("compactor", Duration::from_secs(6 * 60 * 60)),
+    // A minute: `gastown costs` and the collector's reports stay current.
+    ("costs", Duration::from_secs(60)),
     ("doctor", Duration::from_secs(60 * 60)),
     ("reaper", Duration::from_secs(60 * 60)),
     // A minute: another machine's work shows up here while it is still news, and a sync with
@@ -45,7 +49,7 @@ pub const REAP_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 pub const COMPACT_AFTER: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
 /// The dogs whose chore runs in the ledger (the ledger actor under `gastown run`).
-pub const IN_LEDGER: &[&str] = &["compactor", "reaper"];
+pub const IN_LEDGER: &[&str] = &["compactor", "costs", "reaper"];
 
 /// The dogs whose chore runs as ledger steps with outside work between them (the ledger actor's
 /// steps under `gastown run`, `LedgerHandle::in_steps`), never inside one ledger operation.
@@ -67,6 +71,10 @@ pub fn run_in_ledger(
 ) -> Result<String> {
     match name {
         "reaper" => reap(ledger, now_nanos, REAP_AFTER),
+        "costs" => {
+            let done = crate::costs::collect(ledger, &crate::costs::record::today())?;
+            Ok(done.summary())
+        }
         "compactor" => {
             let older_than = config_of(section, name)
                 .and_then(|c| c.older_than)

@@ -68,9 +68,18 @@ pub struct TownConfig {
     /// The deacon's dogs, `[dogs.<name>]` (`every`, `enabled`); absent ones keep their defaults.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub dogs: crate::dogs::DogsSection,
+    /// Prices per model, `[prices."<model>"]` (`input`, `output`, `cache_write`, `cache_read`,
+    /// dollars per million tokens) over the defaults (`crate::costs::prices`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub prices: std::collections::BTreeMap<String, crate::costs::prices::Price>,
 }
 
 impl TownConfig {
+    /// The price table: the defaults with `[prices]` over them (checked when town.toml is read).
+    pub fn price_table(&self) -> Result<crate::costs::prices::PriceTable> {
+        crate::costs::prices::PriceTable::with(&self.prices)
+    }
+
     /// What the types cannot say: durations that must not be zero. The error names the key.
     fn check(&self, path: &Path) -> Result<()> {
         let run = &self.run;
@@ -93,6 +102,8 @@ impl TownConfig {
         }
         self.escalation
             .check()
+            .map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
+        crate::costs::prices::PriceTable::with(&self.prices)
             .map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
         crate::dogs::check(&self.dogs)
             .map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;

@@ -51,6 +51,28 @@ pub fn replies() -> Vec<TownReply> {
         rig: s("alpha"),
         text: s("gt-abc landed (gt-mr1 by alpha/polecats/nux)"),
     }]));
+    all.push(TownReply::Costs(Box::new(
+        gastown_town::costs::record::CostsView {
+            rows: vec![gastown_town::costs::record::UsageRow {
+                agent: s("alpha/polecats/nux"),
+                rig: s("alpha"),
+                convoy: s("gt-cv1"),
+                entry: gastown_town::costs::record::UsageEntry {
+                    runtime: s("claude"),
+                    model: s("claude-sonnet-4-5"),
+                    day: s("2026-01-02"),
+                    bead: s("gt-abc"),
+                    tokens: gastown_town::costs::usage::Tokens {
+                        input: 1200,
+                        output: 300,
+                        cache_write: 40,
+                        cache_read: 5000,
+                    },
+                },
+            }],
+            problems: vec![s("alpha/polecats/nux: transcript /t/x.jsonl is missing")],
+        },
+    )));
     all
 }
 

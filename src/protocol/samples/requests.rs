@@ -93,6 +93,9 @@ pub fn requests() -> Vec<TownRequest> {
         rig: Some(s("alpha")),
         agent: Some(s("alpha/polecats/nux")),
     }));
+    all.push(TownRequest::Costs {
+        since: Some(s("2026-01-02")),
+    });
     all
 }
 
@@ -345,6 +348,7 @@ fn live_requests() -> Vec<TownRequest> {
         TownRequest::AttachEnd { id: 7 },
         TownRequest::RuntimeSession {
             id: s("0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"),
+            transcript: Some(s("/home/u/.claude/projects/p/0199a1b2.jsonl")),
         },
     ]
 }

@@ -7,7 +7,8 @@
 //! | `hook` | the hooked bead's id, or "" |
 //! | `runtime` | the runtime every start of the identity uses |
 //! | `stuck_reason`, `stuck_since` | why and since when it cannot start, while `stuck` |
-//! | `sessions` | history: `id`, `runtime`, `started_at`, `ended_at`, `exit` ([`Session`]) |
+//! | `sessions` | history: `id`, `runtime`, `started_at`, `ended_at`, `exit`, `runtime_session`, `transcript`, `cursor` ([`Session`]) |
+//! | `usage` | tokens its sessions used, per runtime, model, UTC day and bead ([`crate::costs::record::UsageEntry`]) |
 //!
 //! and the label `dnd` while the identity is in do-not-disturb (`crate::mail::dnd`).
 
@@ -84,6 +85,14 @@ pub struct Session {
     /// resuming it (`gastown seance`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime_session: Option<String>,
+    /// Where the runtime records this session's usage: Claude Code's transcript (its
+    /// SessionStart hook's `transcript_path`), Codex's rollout file, the sim's transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
+    /// How far the cost collector has read `transcript` (`crate::costs::collect`); written in the
+    /// same ledger write as the tokens it read, so nothing is counted twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<crate::costs::usage::Cursor>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
 }
@@ -111,6 +120,8 @@ pub struct AgentRecord {
     pub stuck_since: Option<String>,
     /// `sessions`, oldest first.
     pub sessions: Vec<Session>,
+    /// `usage`: the tokens its sessions used, per runtime, model, UTC day and bead.
+    pub usage: Vec<crate::costs::record::UsageEntry>,
     /// The `dnd` label: its mail is held.
     pub dnd: bool,
     /// The bead is closed (a folded duplicate): it no longer stands for the identity.
@@ -147,6 +158,9 @@ impl AgentRecord {
             stuck_since: owned(f.text("stuck_since")?),
             sessions: f
                 .parsed("sessions", "a list of sessions")?
+                .unwrap_or_default(),
+            usage: f
+                .parsed("usage", "a list of usage entries")?
                 .unwrap_or_default(),
             dnd: bead.labels.iter().any(|l| l == DND),
             closed: bead.is_closed(),
@@ -207,5 +221,15 @@ impl AgentRecord {
     pub fn sessions_field(sessions: &[Session]) -> ExtraPatch {
         let value = serde_json::to_value(sessions).expect("sessions always serialize");
         ExtraPatch::default().set("sessions", value)
+    }
+
+    /// The session history and the usage together: one write, so a session's cursor never
+    /// moves without the tokens it read (`crate::costs::collect`).
+    pub fn sessions_and_usage_fields(
+        sessions: &[Session],
+        usage: &[crate::costs::record::UsageEntry],
+    ) -> ExtraPatch {
+        let usage = serde_json::to_value(usage).expect("usage always serializes");
+        Self::sessions_field(sessions).set("usage", usage)
     }
 }

@@ -91,18 +91,46 @@ pub fn seance(ledger: &Ledger, agent: &str) -> Result<Seance> {
 pub const MAX_RUNTIME_SESSION: usize = 128;
 
 /// `gastown hook session-start`: the calling agent's running session is, in its runtime, session
-/// `id` (recorded on its agent bead for `gastown seance`). Only an agent's session can say so.
-pub fn runtime_session(ledger: &mut Ledger, caller: &Caller, id: &str) -> Result<()> {
+/// `id` (recorded on its agent bead for `gastown seance`), its usage recorded in `transcript`
+/// (for `gastown costs`). Only an agent's session can say so.
+pub fn runtime_session(
+    ledger: &mut Ledger,
+    caller: &Caller,
+    id: &str,
+    transcript: Option<&str>,
+) -> Result<()> {
     let Caller::Agent(identity) = caller else {
         bail!(
             "only an agent's session records its runtime session id (it runs as Claude Code's SessionStart hook)"
         );
     };
     check_runtime_session(id)?;
-    if !agents::runtime_session_seen(ledger, &identity.address, None, id)? {
+    if let Some(path) = transcript {
+        check_transcript(path)?;
+    }
+    if !agents::runtime_session_seen(ledger, &identity.address, None, id, transcript)? {
         bail!(
             "{} has no running session to record runtime session {id} on",
             identity.address
+        );
+    }
+    Ok(())
+}
+
+/// The longest transcript path accepted.
+pub const MAX_TRANSCRIPT: usize = 4096;
+
+/// A transcript path is absolute (the collector reads it from wherever it runs) and one line.
+pub fn check_transcript(path: &str) -> Result<()> {
+    if path.len() > MAX_TRANSCRIPT {
+        bail!(
+            "a transcript path must be at most {MAX_TRANSCRIPT} bytes, got {}",
+            path.len()
+        );
+    }
+    if !std::path::Path::new(path).is_absolute() || path.chars().any(char::is_control) {
+        bail!(
+            "a transcript path must be absolute and one line, got {path:?}: pass the runtime's `transcript_path` as it gives it"
         );
     }
     Ok(())
@@ -137,12 +165,32 @@ mod tests {
         agents::session_started(&mut ledger, &identity, "9.1-1", "claude", "9.1-")
             .expect("started");
         let caller = Caller::Agent(identity.clone());
-        runtime_session(&mut ledger, &caller, "0199a1b2-c3d4").expect("recorded");
+        runtime_session(
+            &mut ledger,
+            &caller,
+            "0199a1b2-c3d4",
+            Some("/t/0199a1b2-c3d4.jsonl"),
+        )
+        .expect("recorded");
         let shown = seance(&ledger, "mayor").expect("seance");
         assert_eq!(shown.sessions.len(), 1);
         assert_eq!(shown.sessions[0].runtime_session, "0199a1b2-c3d4");
+        let record = agents::find(&ledger, "mayor")
+            .expect("read")
+            .expect("agent");
+        assert_eq!(
+            record.sessions[0].transcript.as_deref(),
+            Some("/t/0199a1b2-c3d4.jsonl")
+        );
+        let relative = runtime_session(&mut ledger, &caller, "0199a1b2-c3d4", Some("t.jsonl"))
+            .expect_err("relative");
+        assert!(
+            relative.to_string().contains("must be absolute"),
+            "{relative}"
+        );
 
-        let refused = runtime_session(&mut ledger, &Caller::Overseer, "x").expect_err("overseer");
+        let refused =
+            runtime_session(&mut ledger, &Caller::Overseer, "x", None).expect_err("overseer");
         assert!(
             refused.to_string().contains("only an agent's session"),
             "{refused}"
@@ -153,12 +201,13 @@ mod tests {
             "x;rm -rf /",
             &"x".repeat(MAX_RUNTIME_SESSION + 1),
         ] {
-            let error = runtime_session(&mut ledger, &caller, bad).expect_err(bad);
+            let error = runtime_session(&mut ledger, &caller, bad, None).expect_err(bad);
             assert!(error.to_string().contains("runtime session id"), "{error}");
         }
 
         agents::session_ended(&mut ledger, "mayor", "9.1-1", "exit code 0").expect("ended");
-        let error = runtime_session(&mut ledger, &caller, "later").expect_err("no running session");
+        let error =
+            runtime_session(&mut ledger, &caller, "later", None).expect_err("no running session");
         assert!(error.to_string().contains("no running session"), "{error}");
     }
 }

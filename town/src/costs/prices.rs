@@ -64,6 +64,8 @@ pub const DEFAULTS: &[(&str, Price)] = &[
     ("gpt-4.1", Price::new(2.0, 8.0, 0.0, 0.50)),
     ("o3", Price::new(2.0, 8.0, 0.0, 0.50)),
     ("o4-mini", Price::new(1.10, 4.40, 0.0, 0.275)),
+    // The scripted sim agent: its tokens are a record of its turns, not a bill.
+    ("sim", Price::new(0.0, 0.0, 0.0, 0.0)),
 ];
 
 /// The table: the defaults with `town.toml`'s `[prices]` over them.

@@ -1,5 +1,5 @@
 //! A runtime's own session id, read from the files it keeps, for resuming a session
-//! (`gastown seance`).
+//! (`gastown seance`), and the file that records its usage (`gastown costs`).
 //!
 //! Codex writes each session to `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<time>-<uuid>.jsonl`
 //! (`CODEX_HOME` defaults to `~/.codex`); its first line is the session's `session_meta`, with the
@@ -34,8 +34,18 @@ pub fn codex_home(env: &[(String, String)]) -> Option<PathBuf> {
 /// The id of the newest Codex session that ran in `cwd` and was written at or after `since`,
 /// from the rollout files under `codex_home`; `None` when there is none.
 pub fn codex_session_id(codex_home: &Path, cwd: &Path, since: SystemTime) -> Option<String> {
+    codex_session(codex_home, cwd, since).map(|(id, _)| id)
+}
+
+/// Like [`codex_session_id`], with the rollout file itself (where the session's usage is
+/// recorded, for `gastown costs`).
+pub fn codex_session(
+    codex_home: &Path,
+    cwd: &Path,
+    since: SystemTime,
+) -> Option<(String, PathBuf)> {
     let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.to_path_buf());
-    let mut best: Option<(SystemTime, String)> = None;
+    let mut best: Option<(SystemTime, String, PathBuf)> = None;
     for day in day_dirs(&codex_home.join("sessions")) {
         let Ok(entries) = std::fs::read_dir(&day) else {
             continue;
@@ -49,15 +59,15 @@ pub fn codex_session_id(codex_home: &Path, cwd: &Path, since: SystemTime) -> Opt
             let Some(written) = entry.metadata().and_then(|m| m.modified()).ok() else {
                 continue;
             };
-            if written < since || best.as_ref().is_some_and(|(t, _)| *t >= written) {
+            if written < since || best.as_ref().is_some_and(|(t, _, _)| *t >= written) {
                 continue;
             }
             if let Some(id) = session_in(&path, &name, &cwd) {
-                best = Some((written, id));
+                best = Some((written, id, path));
             }
         }
     }
-    best.map(|(_, id)| id)
+    best.map(|(_, id, path)| (id, path))
 }
 
 /// The newest `DAYS_SEARCHED` `YYYY/MM/DD` directories under `sessions`.
@@ -178,6 +188,11 @@ mod tests {
         assert_eq!(
             codex_session_id(home.path(), work.path(), start).as_deref(),
             Some(B)
+        );
+        assert_eq!(
+            codex_session(home.path(), work.path(), start).map(|(_, path)| path),
+            Some(mine),
+            "the rollout is where its usage is"
         );
     }
 

@@ -61,6 +61,7 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         convoy: ConvoySection::default(),
         escalation: Default::default(),
         dogs: Default::default(),
+        prices: Default::default(),
     };
     let text = toml::to_string_pretty(&config).context("cannot render town.toml")?;
     fs::write(dir.join(CONFIG_FILE), format!("# Gas Town config\n{text}"))?;

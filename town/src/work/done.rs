@@ -115,6 +115,11 @@ fn begin(
     let Some(bead) = hooked.first().cloned() else {
         bail!("nothing is on {who}'s hook: there is no work to finish");
     };
+    // The tokens of the work so far go to the bead while it is still hooked. A transcript that
+    // cannot be read never stops `done`: the costs dog reports it.
+    if let Err(e) = crate::costs::collect_agent(ledger, who, &crate::costs::record::today()) {
+        tracing::warn!("{who}: usage not collected before done: {e:#}");
+    }
     // A dog's helpers are the deacon's: it has no rig, no witness and no merge request.
     let (rig_name, helper) = match &identity.rig {
         Some(rig) => (Some(rig.clone()), format!("{rig}/witness")),
