@@ -7,93 +7,17 @@
 //! The registry and the ledger's registered name are global to the process, so this file is one
 //! test (its own test binary).
 
-use gastown_actors::ledger::{LEDGER_NAME, LedgerActor, LedgerArgs, LedgerHandle};
+use gastown_actors::ledger::{LEDGER_NAME, LedgerActor, LedgerArgs};
 use gastown_actors::registry;
-use gastown_actors::role::{RoleMsg, RoleSpec, TownContext, role_child};
+use gastown_actors::role::{RoleMsg, role_child};
 use gastown_actors::session::{SessionMsg, client};
-use gastown_beads::LedgerConfig;
-use gastown_supervision::{Backoff, ChildSpec, Intensity, Strategy, Supervisor, SupervisorSpec};
+use gastown_supervision::{ChildSpec, Strategy, Supervisor, SupervisorSpec};
 use gastown_town::identity::AgentIdentity;
 use gastown_town::names::{self, Registered};
-use gastown_town::runtimes::spec::{HookSupport, InstructionsFile, PromptMode, Runtime};
 use ractor::ActorRef;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-/// Generous bound for anything that should happen "soon" on a loaded 2-core machine.
-const SOON: Duration = Duration::from_secs(30);
-
-/// Poll `check` until it returns `Some`, or fail naming `what`.
-async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(start.elapsed() < SOON, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn ledger_config(dir: &Path) -> LedgerConfig {
-    let status = std::process::Command::new("git")
-        .args(["init", "--quiet"])
-        .arg(dir)
-        .status()
-        .expect("git runs");
-    assert!(status.success());
-    LedgerConfig {
-        repo_path: dir.to_path_buf(),
-        index_path: dir.join("ledger.redb"),
-        lock_path: dir.join("ledger.lock"),
-        prefix: "gt".into(),
-        git_ref: "refs/heads/beads".into(),
-        commit_delay: Duration::from_millis(200),
-        author_name: "t".into(),
-        author_email: "t@t".into(),
-    }
-}
-
-/// An agent that waits at its "prompt" until it is killed.
-fn sleeper() -> Runtime {
-    Runtime {
-        name: "sleeper".into(),
-        program: "/bin/sh".into(),
-        args: vec!["-c".into(), "exec sleep 600".into()],
-        env: Vec::new(),
-        prompt: PromptMode::Argument,
-        ready_marker: None,
-        quiet_period: Duration::from_millis(50),
-        resume_args: Vec::new(),
-        hooks: HookSupport::None,
-        instructions_file: InstructionsFile::default(),
-    }
-}
-
-fn mayor_spec(town: &Path) -> RoleSpec {
-    let identity = AgentIdentity::parse("mayor").expect("an address");
-    RoleSpec {
-        home: names::home(town, &identity),
-        identity,
-        runtime: Some(sleeper()),
-        town: TownContext {
-            town_root: town.to_path_buf(),
-            socket_path: town.join("no.sock"),
-            ledger: LedgerHandle::default(),
-            mint_token: Arc::new(|_| Ok("token".to_string())),
-            sessions: None,
-            prepare_home: None,
-            check_workspace: None,
-            escalate: None,
-            blocked: None,
-        },
-        intensity: Intensity::new(100, Duration::from_secs(60)),
-        backoff: Backoff::default(),
-        extra_children: Vec::new(),
-        stop_timeout: Duration::from_secs(2),
-    }
-}
+mod common;
+use common::{ledger_config, mayor_spec, wait_for};
 
 /// The session registered for `who` now, with its agent's pid, once one runs.
 async fn registered_session(who: &AgentIdentity) -> (ActorRef<SessionMsg>, u32) {
@@ -138,7 +62,7 @@ async fn a_role_registers_by_address_again_after_each_restart_and_is_gone_once_s
         .collect();
     assert_eq!(running, ["mayor"]);
     let info = registry::role_info(&mayor).await.expect("running");
-    assert_eq!(info.and_then(|i| i.runtime).as_deref(), Some("sleeper"));
+    assert_eq!(info.and_then(|i| i.runtime).as_deref(), Some("sleeper600"));
 
     // The agent process dies: a new session registers under the same name; the role actor
     // (before it in `rest_for_one`) is untouched.

@@ -15,7 +15,10 @@
 use gastown_beads::git::{Change, GitStore, GitStoreConfig, ObjectId};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+mod support;
+use support::{XorShift, base36, git_init, median, p90};
 
 /// Changed beads per side of a measured merge.
 const CHANGED: [usize; 3] = [10, 100, 1_000];
@@ -108,53 +111,4 @@ fn put(i: usize, version: usize, side: &str) -> Change {
         v = version % 60
     );
     Change::Put { id, line }
-}
-
-fn base36(mut n: u64) -> String {
-    const DIGITS: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mut out = Vec::new();
-    loop {
-        out.push(DIGITS[(n % 36) as usize]);
-        n /= 36;
-        if n == 0 {
-            break;
-        }
-    }
-    out.reverse();
-    String::from_utf8(out).expect("ASCII digits")
-}
-
-/// A tiny deterministic generator, so the bench needs no extra dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
-fn git_init(dir: &Path) {
-    let status = Command::new("git")
-        .args(["init", "-q", "-b", "main"])
-        .arg(dir)
-        .status()
-        .expect("git is installed");
-    assert!(status.success(), "git init failed");
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1_000.0
-}
-
-fn median(samples: &mut [Duration]) -> f64 {
-    samples.sort_unstable();
-    ms(samples[samples.len() / 2])
-}
-
-fn p90(samples: &mut [Duration]) -> f64 {
-    samples.sort_unstable();
-    ms(samples[(samples.len() * 9 / 10).min(samples.len() - 1)])
 }

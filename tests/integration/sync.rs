@@ -32,6 +32,20 @@ impl Remote {
     fn url(&self) -> &str {
         self.path.to_str().expect("utf-8")
     }
+
+    /// Someone replaces the remote's ledger branch with `repo`'s HEAD, by force.
+    fn force_push_ledger(&self, repo: &Path) {
+        git_in(
+            repo,
+            &[
+                "push",
+                "--quiet",
+                "--force",
+                self.url(),
+                "HEAD:refs/heads/beads",
+            ],
+        );
+    }
 }
 
 /// Every bead of a town, by id, as `bead export` writes it.
@@ -250,16 +264,7 @@ fn what_goes_wrong_is_said_and_the_local_ledger_is_untouched() {
         scratch.path(),
         &["commit", "--quiet", "--allow-empty", "-m", "not a ledger"],
     );
-    git_in(
-        scratch.path(),
-        &[
-            "push",
-            "--quiet",
-            "--force",
-            remote.url(),
-            "HEAD:refs/heads/beads",
-        ],
-    );
+    remote.force_push_ledger(scratch.path());
     let err = a.fails(&["sync"]);
     assert!(err.contains("rewritten (force-pushed)"), "{err}");
     assert_eq!((ledger(&a), ledger_tip(&a)), before, "nothing merged");
@@ -275,16 +280,7 @@ fn what_goes_wrong_is_said_and_the_local_ledger_is_untouched() {
     std::fs::write(scratch.path().join("junk.txt"), "x").expect("junk");
     git_in(scratch.path(), &["add", "junk.txt"]);
     git_in(scratch.path(), &["commit", "--quiet", "-m", "junk"]);
-    git_in(
-        scratch.path(),
-        &[
-            "push",
-            "--quiet",
-            "--force",
-            remote.url(),
-            "HEAD:refs/heads/beads",
-        ],
-    );
+    remote.force_push_ledger(scratch.path());
     let before = (ledger(&c), ledger_tip(&c));
     let err = c.fails(&["sync", "--pull"]);
     assert!(err.contains("local ledger is unchanged"), "{err}");
