@@ -263,6 +263,16 @@ impl AgentTown {
         self.wait_landed_as(GREETING, CYCLE);
     }
 
+    /// Wait until the ledger says `bead` is closed. The refinery pushes first and closes the
+    /// bead after, so the landing is seen on origin a moment before the ledger says closed.
+    fn wait_closed(&self, bead: &str) {
+        running::wait_for(&format!("{bead} closed"), Duration::from_secs(30), || {
+            let now: serde_json::Value =
+                serde_json::from_str(&self.town().ok(&["bead", "show", bead, "--json"])).ok()?;
+            (now["status"] == "closed").then_some(())
+        });
+    }
+
     /// Wait (up to `limit`) until the polecat's commit is on origin's main, then check it is
     /// there once and that origin's greeting reads `greeting`.
     fn wait_landed_as(&self, greeting: &str, limit: Duration) {
@@ -346,9 +356,7 @@ fn cycle_lands(cli: Cli, test: &str) {
             first.user_text()
         );
     }
-    let bead_now: serde_json::Value =
-        serde_json::from_str(&t.town().ok(&["bead", "show", &bead, "--json"])).expect("JSON");
-    assert_eq!(bead_now["status"], "closed", "{bead_now}");
+    t.wait_closed(&bead);
     seance_resumes_the_ended_session(&t, cli);
 
     // A nudge to an idle agent (a crew member with nothing on its hook) is a turn of its own.
@@ -586,9 +594,7 @@ fn conflict_is_reworked_and_lands(cli: Cli, test: &str) {
         log.contains("A human's greeting"),
         "the human's commit kept: {log}"
     );
-    let bead_now: serde_json::Value =
-        serde_json::from_str(&t.town().ok(&["bead", "show", &bead, "--json"])).expect("JSON");
-    assert_eq!(bead_now["status"], "closed", "{bead_now}");
+    t.wait_closed(&bead);
 }
 
 #[test]
