@@ -389,6 +389,107 @@ impl Node {
     }
 }
 
+/// A node's derived readiness state as the store persists it: the counters of [`ops`], the
+/// `blocked` flag, which ordered set the node is listed in and the sort key it is listed under.
+/// The write path of the store maintains it with the same rules as [`Graph::upsert`] and
+/// [`Graph::remove`] (`store/nodes.rs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeState {
+    pub open_blockers: u32,
+    pub blocked_parents: u32,
+    pub waits_pending: u32,
+    pub active_children: u32,
+    pub blocked: bool,
+    /// Listed in the ready set (under `priority`, `created`, `defer_until`).
+    pub in_ready: bool,
+    /// Listed in the blocked set.
+    pub in_blocked: bool,
+    pub priority: u8,
+    pub created: i64,
+    pub defer_until: Option<i64>,
+}
+
+impl NodeState {
+    /// True for the state of a node nothing points at and that is in no set (no row is kept).
+    pub fn is_default(&self) -> bool {
+        self.open_blockers == 0
+            && self.blocked_parents == 0
+            && self.waits_pending == 0
+            && self.active_children == 0
+            && !self.blocked
+            && !self.in_ready
+            && !self.in_blocked
+    }
+
+    /// This state with the sort key kept only when the node is listed in a set (a key nothing
+    /// is listed under is not part of the state), so equal states compare equal.
+    pub fn listed(mut self) -> NodeState {
+        if !self.in_ready && !self.in_blocked {
+            self.priority = 0;
+            self.created = 0;
+            self.defer_until = None;
+        }
+        self
+    }
+
+    /// Fixed-size binary form (the store's `node_state` table and its write-ahead rows).
+    pub fn encode(&self) -> [u8; 35] {
+        let mut out = [0u8; 35];
+        out[0..4].copy_from_slice(&self.open_blockers.to_le_bytes());
+        out[4..8].copy_from_slice(&self.blocked_parents.to_le_bytes());
+        out[8..12].copy_from_slice(&self.waits_pending.to_le_bytes());
+        out[12..16].copy_from_slice(&self.active_children.to_le_bytes());
+        out[16] = u8::from(self.blocked)
+            | (u8::from(self.in_ready) << 1)
+            | (u8::from(self.in_blocked) << 2)
+            | (u8::from(self.defer_until.is_some()) << 3);
+        out[17] = self.priority;
+        out[18..26].copy_from_slice(&self.created.to_le_bytes());
+        out[26..34].copy_from_slice(&self.defer_until.unwrap_or(0).to_le_bytes());
+        out[34] = 1; // format version
+        out
+    }
+
+    /// Inverse of [`NodeState::encode`]; `None` when the bytes are damaged.
+    pub fn decode(b: &[u8]) -> Option<NodeState> {
+        if b.len() != 35 || b[34] != 1 {
+            return None;
+        }
+        let u32_at = |i: usize| b[i..i + 4].try_into().ok().map(u32::from_le_bytes);
+        let i64_at = |i: usize| b[i..i + 8].try_into().ok().map(i64::from_le_bytes);
+        let flags = b[16];
+        Some(NodeState {
+            open_blockers: u32_at(0)?,
+            blocked_parents: u32_at(4)?,
+            waits_pending: u32_at(8)?,
+            active_children: u32_at(12)?,
+            blocked: flags & 1 != 0,
+            in_ready: flags & 2 != 0,
+            in_blocked: flags & 4 != 0,
+            priority: b[17],
+            created: i64_at(18)?,
+            defer_until: (flags & 8 != 0).then_some(i64_at(26)?),
+        })
+    }
+}
+
+impl Node {
+    fn derived(&self) -> NodeState {
+        NodeState::listed(NodeState {
+            open_blockers: self.open_blockers,
+            blocked_parents: self.blocked_parents,
+            waits_pending: self.waits_pending,
+            active_children: self.active_children,
+            blocked: self.blocked,
+            in_ready: self.in_ready,
+            in_blocked: self.in_blocked,
+            priority: self.priority,
+            created: self.created,
+            defer_until: self.defer_until,
+        })
+    }
+}
+
 mod ops;
 
 pub use ops::GraphBuilder;
@@ -578,6 +679,16 @@ impl Graph {
             }
         }
         out
+    }
+
+    /// The derived state of every node (beads and ids only named by dependencies) whose state
+    /// is not the default one ([`NodeState::is_default`]): what the store persists so that
+    /// `ready` and `blocked` need no graph ([`crate::store`]'s `node_state` table).
+    pub fn node_states(&self) -> impl Iterator<Item = (&str, NodeState)> + '_ {
+        self.nodes
+            .iter()
+            .map(|n| (n.id.as_str(), n.derived()))
+            .filter(|(_, st)| !st.is_default())
     }
 
     /// The cycle that an edge `from -> to` of this kind would close, as the path

@@ -45,13 +45,15 @@
 //! same group see earlier ones. If any write of the group fails, the whole group is rolled back
 //! and the next `make_durable` reports it, so no operation of the group is acknowledged.
 
+mod nodes;
 mod secondary;
 
 pub use secondary::{Select, StatusIs};
 
 use crate::error::LedgerError;
-use crate::graph::{Graph, GraphBuilder, NodeInfo};
+use crate::graph::{Graph, GraphBuilder, NodeInfo, NodeState};
 use crate::model::{Bead, Event};
+use nodes::{BLOCKED_SET, NODE_LOG, NODE_STATE, NODES_SEQ, READY_SET};
 use redb::{
     Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     WriteTransaction,
@@ -174,8 +176,15 @@ pub struct Store {
     pending: HashMap<String, Pending>,
     /// How many rows `wal` holds.
     wal_count: usize,
-    /// How many of the unfolded changes' records name each id as an edge target.
-    pending_targets: HashMap<String, u32>,
+    /// For each id some unfolded change's record names as an edge target: those changes' ids.
+    pending_targets: HashMap<String, Vec<String>>,
+    /// Node states changed since the last fold (`node_log`) -> the newest state.
+    node_overlay: HashMap<String, NodeState>,
+    /// How many rows `node_log` holds.
+    node_log_count: usize,
+    /// The change sequence the node tables reflect ([`nodes`]); when it is not [`Store::seq`]
+    /// they are stale and `ready`/`blocked` are answered from the graph.
+    nodes_seq: Option<u64>,
     /// Beads and wisps in the index (folded and not).
     count: usize,
 }
@@ -235,6 +244,9 @@ impl Store {
             pending: HashMap::new(),
             wal_count: 0,
             pending_targets: HashMap::new(),
+            node_overlay: HashMap::new(),
+            node_log_count: 0,
+            nodes_seq: None,
             count: 0,
         };
         let current = {
@@ -245,6 +257,10 @@ impl Store {
                 && tx.open_table(WAL).is_ok()
                 && tx.open_table(INDEXED).is_ok()
                 && tx.open_table(REFS).is_ok()
+                && tx.open_table(NODE_LOG).is_ok()
+                && tx.open_table(NODE_STATE).is_ok()
+                && tx.open_table(READY_SET).is_ok()
+                && tx.open_table(BLOCKED_SET).is_ok()
         };
         if !current {
             store.create_tables()?;
@@ -257,7 +273,38 @@ impl Store {
         if store.meta_u64(REFS_SEQ)? != store.meta_u64("seq")? {
             store.rebuild_refs()?;
         }
+        store.nodes_seq = store.meta_u64(NODES_SEQ)?;
+        if store.nodes_seq != Some(store.seq) {
+            store.rebuild_nodes()?;
+        }
         Ok(store)
+    }
+
+    /// Fill the node tables ([`nodes`]) again from one build of the readiness graph: for a
+    /// ledger written before they existed, by an older gastown since, or by a bulk write that
+    /// did not maintain them.
+    pub fn rebuild_nodes(&mut self) -> Result<(), LedgerError> {
+        let started = std::time::Instant::now();
+        let graph = self.graph()?;
+        let seq = self.seq;
+        let count = self.in_write(|tx, path| {
+            let count = nodes::rebuild(tx, path, &graph)?;
+            let mut meta = tx.open_table(META).map_err(|e| index_err(path, e))?;
+            meta.insert(NODES_SEQ, seq.to_le_bytes().as_slice())
+                .map_err(|e| index_err(path, e))?;
+            Ok(count)
+        })?;
+        self.node_overlay.clear();
+        self.node_log_count = 0;
+        self.nodes_seq = Some(seq);
+        tracing::info!(path = %self.path.display(), nodes = count, ms = started.elapsed().as_millis() as u64, "persisted the ledger's ready and blocked sets");
+        Ok(())
+    }
+
+    /// True when the node tables reflect every change ([`nodes`]): `ready` and `blocked` may
+    /// then be read from them ([`Store::ready_ids`], [`Store::blocked_ids`]).
+    pub fn nodes_current(&self) -> bool {
+        self.nodes_seq == Some(self.seq)
     }
 
     /// Fill `refs` again from every folded graph record: for a ledger written before it
@@ -320,6 +367,10 @@ impl Store {
             tx.open_table(BY_TYPE).map_err(|e| err(&e))?;
             tx.open_table(INDEXED).map_err(|e| err(&e))?;
             tx.open_table(REFS).map_err(|e| err(&e))?;
+            tx.open_table(NODE_LOG).map_err(|e| err(&e))?;
+            tx.open_table(NODE_STATE).map_err(|e| err(&e))?;
+            tx.open_table(READY_SET).map_err(|e| err(&e))?;
+            tx.open_table(BLOCKED_SET).map_err(|e| err(&e))?;
             let mut journal = tx.open_table(JOURNAL).map_err(|e| err(&e))?;
             let old: Vec<(String, u64)> = match tx.open_table(JOURNAL_V1) {
                 Ok(t) => t
@@ -347,10 +398,23 @@ impl Store {
         let mut logged: HashMap<String, Vec<u64>> = HashMap::new();
         let mut pending: HashMap<String, Pending> = HashMap::new();
         let mut wal_count = 0;
-        let mut pending_targets: HashMap<String, u32> = HashMap::new();
+        let mut pending_targets: HashMap<String, Vec<String>> = HashMap::new();
+        let mut node_overlay: HashMap<String, NodeState> = HashMap::new();
+        let mut node_log_count = 0;
         let count: usize;
         let mut events_count = 0;
-        with_tables!(self, log = EVENT_LOG, wal = WAL, beads = BEADS, wisps = WISPS => {
+        with_tables!(self, log = EVENT_LOG, wal = WAL, beads = BEADS, wisps = WISPS, node_log = NODE_LOG => {
+            // In order: the last row of an id is its newest state.
+            for row in node_log.iter().map_err(|e| self.err(e))? {
+                let (_, v) = row.map_err(|e| self.err(e))?;
+                let (id, st) = v.value();
+                let st = NodeState::decode(st).ok_or_else(|| LedgerError::Corrupt {
+                    id: id.to_string(),
+                    message: "damaged node state in the node log".to_string(),
+                })?;
+                node_overlay.insert(id.to_string(), st);
+                node_log_count += 1;
+            }
             for row in log.iter().map_err(|e| self.err(e))? {
                 let (k, v) = row.map_err(|e| self.err(e))?;
                 logged.entry(v.value().0.to_string()).or_default().push(k.value());
@@ -372,7 +436,7 @@ impl Store {
                     p.keys = Some(Keys::of_line(id, v.value().2)?);
                     p.targets = edge_targets(v.value().3);
                     for t in &p.targets {
-                        *pending_targets.entry(t.clone()).or_default() += 1;
+                        pending_targets.entry(t.clone()).or_default().push(id.clone());
                     }
                 }
             }
@@ -392,6 +456,8 @@ impl Store {
         self.pending = pending;
         self.wal_count = wal_count;
         self.pending_targets = pending_targets;
+        self.node_overlay = node_overlay;
+        self.node_log_count = node_log_count;
         self.count = count;
         Ok(())
     }
@@ -577,7 +643,7 @@ impl Store {
     /// `parent-child`, `waits-for`) names `id`, whether or not a bead has that id: what the
     /// readiness graph calls a known id. A range probe of `refs` plus the unfolded changes.
     pub fn is_referenced(&self, id: &str) -> Result<bool, LedgerError> {
-        if self.pending_targets.get(id).is_some_and(|n| *n > 0) {
+        if self.pending_targets.get(id).is_some_and(|s| !s.is_empty()) {
             return Ok(true);
         }
         with_tables!(self, refs = REFS => {
@@ -593,6 +659,122 @@ impl Store {
                 }
             }
             Ok(false)
+        })
+    }
+
+    /// The graph record of `id` (the unfolded change's when there is one); `None` for no bead.
+    fn record_in(
+        &self,
+        graph: &impl ReadableTable<&'static str, &'static [u8]>,
+        wal: &impl ReadableTable<WalKey, WalRow>,
+        id: &str,
+    ) -> Result<Option<NodeInfo>, LedgerError> {
+        let damaged = || LedgerError::Corrupt {
+            id: id.to_string(),
+            message: "damaged graph record".to_string(),
+        };
+        if let Some(p) = self.pending.get(id) {
+            if p.kind == WAL_REMOVED {
+                return Ok(None);
+            }
+            return match wal.get(p.key).map_err(|e| self.err(e))? {
+                Some(v) => NodeInfo::decode(v.value().3).map(Some).ok_or_else(damaged),
+                None => Ok(None),
+            };
+        }
+        match graph.get(id).map_err(|e| self.err(e))? {
+            Some(v) => NodeInfo::decode(v.value()).map(Some).ok_or_else(damaged),
+            None => Ok(None),
+        }
+    }
+
+    /// The persisted node state of `id` (overlay, else `node_state`, else the default).
+    fn state_in(
+        &self,
+        states: &impl ReadableTable<&'static str, &'static [u8]>,
+        id: &str,
+    ) -> Result<NodeState, LedgerError> {
+        if let Some(st) = self.node_overlay.get(id) {
+            return Ok(*st);
+        }
+        match states.get(id).map_err(|e| self.err(e))? {
+            Some(v) => NodeState::decode(v.value()).ok_or_else(|| LedgerError::Corrupt {
+                id: id.to_string(),
+                message: "damaged node state".to_string(),
+            }),
+            None => Ok(NodeState::default()),
+        }
+    }
+
+    /// Ready ids in the graph's order, leaving out beads deferred past `now_nanos`: a walk of
+    /// the persisted ready set with the unfolded states merged over it. `None` when the node
+    /// tables are stale ([`Store::nodes_current`]): ask the graph.
+    pub fn ready_ids(&self, now_nanos: i64) -> Result<Option<Vec<String>>, LedgerError> {
+        if !self.nodes_current() {
+            return Ok(None);
+        }
+        let overlay = &self.node_overlay;
+        let folded = with_tables!(self, t = READY_SET => {
+            nodes::walk_ready(&t, |id| overlay.contains_key(id), &self.path)?
+        });
+        Ok(Some(
+            nodes::merge_overlay(folded, overlay, |st| st.in_ready)
+                .into_iter()
+                .filter(|e| e.defer_until.is_none_or(|d| d <= now_nanos))
+                .map(|e| e.id)
+                .collect(),
+        ))
+    }
+
+    /// Blocked ids in the graph's order, like [`Store::ready_ids`].
+    pub fn blocked_ids(&self) -> Result<Option<Vec<String>>, LedgerError> {
+        if !self.nodes_current() {
+            return Ok(None);
+        }
+        let overlay = &self.node_overlay;
+        let folded = with_tables!(self, t = BLOCKED_SET => {
+            nodes::walk_blocked(&t, |id| overlay.contains_key(id), &self.path)?
+        });
+        Ok(Some(
+            nodes::merge_overlay(folded, overlay, |st| st.in_blocked)
+                .into_iter()
+                .map(|e| e.id)
+                .collect(),
+        ))
+    }
+
+    /// What holds each of these beads back ([`Graph::blockers`]): a few point reads per bead,
+    /// its record's edges and their targets' records and states. `None` when the node tables
+    /// are stale.
+    pub fn blockers_many(&self, ids: &[String]) -> Result<Option<Vec<Vec<String>>>, LedgerError> {
+        if !self.nodes_current() {
+            return Ok(None);
+        }
+        with_tables!(self, graph = GRAPH, wal = WAL, states = NODE_STATE => {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let mut by: Vec<String> = Vec::new();
+                let edges = self.record_in(&graph, &wal, id)?.map(|i| i.edges).unwrap_or_default();
+                for (t, kind) in edges {
+                    if by.contains(&t) {
+                        continue;
+                    }
+                    let holds = match kind {
+                        crate::graph::EdgeKind::Blocks => self
+                            .record_in(&graph, &wal, &t)?
+                            .is_some_and(|i| i.state != crate::graph::State::Done),
+                        crate::graph::EdgeKind::Parent => self.state_in(&states, &t)?.blocked,
+                        crate::graph::EdgeKind::WaitsFor => {
+                            self.state_in(&states, &t)?.active_children > 0
+                        }
+                    };
+                    if holds {
+                        by.push(t);
+                    }
+                }
+                out.push(by);
+            }
+            Ok(Some(out))
         })
     }
 
@@ -729,9 +911,27 @@ impl Store {
             }
             here.insert(id, put);
         }
-        self.in_write(|tx, path| write_batch(tx, path, seq, batch, &removed_beads))?;
+        // The node states this batch changes, when the node tables are kept up to date.
+        let node_changes =
+            if self.nodes_current() && batch.puts.len() + batch.removes.len() <= nodes::DELTA_MAX {
+                self.node_changes(batch)?
+            } else {
+                None
+            };
+        self.in_write(|tx, path| {
+            write_batch(tx, path, seq, batch, &removed_beads)?;
+            if let Some(changes) = &node_changes {
+                write_node_log(tx, path, seq, changes)?;
+            }
+            Ok(())
+        })?;
         self.seq = seq;
         self.count = count;
+        if let Some(changes) = node_changes {
+            self.nodes_seq = Some(seq);
+            self.node_log_count += changes.len();
+            self.node_overlay.extend(changes);
+        }
         for (n, p) in batch.puts.iter().enumerate() {
             let kind = if p.bead.ephemeral { WAL_WISP } else { WAL_BEAD };
             let mut targets: Vec<String> = Vec::new();
@@ -767,37 +967,64 @@ impl Store {
                 .push(event_key(seq, i));
         }
         self.logged_count += batch.events.len();
-        if self.logged_count + self.wal_count >= FOLD_AT {
+        if self.logged_count + self.wal_count + self.node_log_count >= FOLD_AT {
             self.fold()?;
         }
         Ok(())
     }
 
+    /// The node states `batch` changes, propagated against the persisted ones ([`nodes::Delta`]);
+    /// `None` when the persisted states turn out not to match the records (they are then left
+    /// stale, rebuilt at the next open, and the ledger answers from its graph meanwhile).
+    fn node_changes(&self, batch: &Batch) -> Result<Option<Vec<(String, NodeState)>>, LedgerError> {
+        with_tables!(self, graph = GRAPH, wal = WAL, states = NODE_STATE, refs = REFS => {
+            let base = StoreBase { store: self, graph: &graph, wal: &wal, states: &states, refs: &refs };
+            let mut delta = nodes::Delta::new(&base);
+            for p in &batch.puts {
+                delta.upsert(&NodeInfo::from_bead(&p.bead))?;
+            }
+            for (id, _) in &batch.removes {
+                delta.remove(id)?;
+            }
+            if delta.inconsistent {
+                tracing::warn!(path = %self.path.display(), "the persisted ready and blocked sets do not match the beads; they are rebuilt at the next open");
+                return Ok(None);
+            }
+            Ok(Some(delta.changes()))
+        })
+    }
+
     /// Record `p` as the newest unfolded change of `id`, keeping the target counts right.
     fn set_pending(&mut self, id: String, p: Pending) {
-        for t in &p.targets {
-            *self.pending_targets.entry(t.clone()).or_default() += 1;
-        }
-        if let Some(old) = self.pending.insert(id, p) {
+        if let Some(old) = self.pending.get(&id) {
             for t in &old.targets {
-                if let Some(n) = self.pending_targets.get_mut(t) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
+                if let Some(sources) = self.pending_targets.get_mut(t) {
+                    sources.retain(|s| *s != id);
+                    if sources.is_empty() {
                         self.pending_targets.remove(t);
                     }
                 }
             }
         }
+        for t in &p.targets {
+            self.pending_targets
+                .entry(t.clone())
+                .or_default()
+                .push(id.clone());
+        }
+        self.pending.insert(id, p);
     }
 
     /// Move the logs into their tables: the newest change of each id into `beads`, `wisps` and
     /// `graph` (and its edges into `refs`), every event into `events` (one write; in deferred mode part of the open group).
     pub fn fold(&mut self) -> Result<(), LedgerError> {
-        if self.logged_count == 0 && self.wal_count == 0 {
+        if self.logged_count == 0 && self.wal_count == 0 && self.node_log_count == 0 {
             return Ok(());
         }
         let taken = std::mem::take(&mut self.pending);
         let pending = &taken;
+        let overlay_taken = std::mem::take(&mut self.node_overlay);
+        let overlay = &overlay_taken;
         let folded = self.in_write(|tx, path| {
             let err = |e: &dyn std::fmt::Display| index_err(path, e);
             {
@@ -864,6 +1091,13 @@ impl Store {
                     }
                 }
             }
+            let mut states: Vec<(&String, &NodeState)> = overlay.iter().collect();
+            states.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (id, st) in states {
+                nodes::fold_one(tx, path, id, st)?;
+            }
+            tx.delete_table(NODE_LOG).map_err(|e| err(&e))?;
+            tx.open_table(NODE_LOG).map_err(|e| err(&e))?;
             tx.delete_table(EVENT_LOG).map_err(|e| err(&e))?;
             tx.open_table(EVENT_LOG).map_err(|e| err(&e))?;
             tx.delete_table(WAL).map_err(|e| err(&e))?;
@@ -874,6 +1108,7 @@ impl Store {
             // A group that failed re-read its maps already; a single write just did not happen.
             if !self.deferred {
                 self.pending = taken;
+                self.node_overlay = overlay_taken;
             }
             return Err(e);
         }
@@ -882,6 +1117,8 @@ impl Store {
         self.pending.clear();
         self.pending_targets.clear();
         self.wal_count = 0;
+        self.node_overlay.clear();
+        self.node_log_count = 0;
         Ok(())
     }
 
@@ -958,6 +1195,7 @@ impl Store {
         // Every bead is in `beads` once the logs are folded.
         self.fold()?;
         let seq = self.seq + 1;
+        let nodes_current = self.nodes_current();
         self.in_write(|tx, path| {
             let err = |e: &dyn std::fmt::Display| index_err(path, e);
             let beads = tx.open_table(BEADS).map_err(|e| err(&e))?;
@@ -973,11 +1211,85 @@ impl Store {
                 .map_err(|e| err(&e))?;
             meta.insert(REFS_SEQ, seq.to_le_bytes().as_slice())
                 .map_err(|e| err(&e))?;
+            if nodes_current {
+                // No bead changed: the node tables still reflect them all.
+                meta.insert(NODES_SEQ, seq.to_le_bytes().as_slice())
+                    .map_err(|e| err(&e))?;
+            }
             meta.remove("last_commit").map_err(|e| err(&e))?;
             Ok(())
         })?;
         self.seq = seq;
+        if nodes_current {
+            self.nodes_seq = Some(seq);
+        }
         Ok(())
+    }
+}
+
+/// Append the node states a batch changed to `node_log` under its sequence, and record that
+/// the node tables reflect it.
+fn write_node_log(
+    tx: &WriteTransaction,
+    path: &Path,
+    seq: u64,
+    changes: &[(String, NodeState)],
+) -> Result<(), LedgerError> {
+    let err = |e: &dyn std::fmt::Display| index_err(path, e);
+    let mut log = tx.open_table(NODE_LOG).map_err(|e| err(&e))?;
+    for (n, (id, st)) in changes.iter().enumerate() {
+        log.insert((seq, n as u32), (id.as_str(), st.encode().as_slice()))
+            .map_err(|e| err(&e))?;
+    }
+    let mut meta = tx.open_table(META).map_err(|e| err(&e))?;
+    meta.insert(NODES_SEQ, seq.to_le_bytes().as_slice())
+        .map_err(|e| err(&e))?;
+    Ok(())
+}
+
+/// The ledger before a batch, as [`nodes::Delta`] reads it: folded tables with the unfolded
+/// changes merged over them.
+struct StoreBase<'a, G, W, N, R> {
+    store: &'a Store,
+    graph: &'a G,
+    wal: &'a W,
+    states: &'a N,
+    refs: &'a R,
+}
+
+impl<G, W, N, R> nodes::Base for StoreBase<'_, G, W, N, R>
+where
+    G: ReadableTable<&'static str, &'static [u8]>,
+    W: ReadableTable<WalKey, WalRow>,
+    N: ReadableTable<&'static str, &'static [u8]>,
+    R: ReadableTable<(&'static str, &'static str), ()>,
+{
+    fn record(&self, id: &str) -> Result<Option<NodeInfo>, LedgerError> {
+        self.store.record_in(self.graph, self.wal, id)
+    }
+
+    fn state(&self, id: &str) -> Result<NodeState, LedgerError> {
+        self.store.state_in(self.states, id)
+    }
+
+    fn sources(&self, id: &str) -> Result<Vec<String>, LedgerError> {
+        let store = self.store;
+        let mut out: Vec<String> = Vec::new();
+        for row in self.refs.range((id, "")..).map_err(|e| store.err(e))? {
+            let (k, _) = row.map_err(|e| store.err(e))?;
+            let (target, source) = k.value();
+            if target != id {
+                break;
+            }
+            // A source changed since the fold: its new record decides (below).
+            if !store.pending.contains_key(source) {
+                out.push(source.to_string());
+            }
+        }
+        if let Some(sources) = store.pending_targets.get(id) {
+            out.extend(sources.iter().cloned());
+        }
+        Ok(out)
     }
 }
 

@@ -272,6 +272,79 @@ fn empty_and_blank_titles_are_refused_on_create_and_update() {
     );
 }
 
+/// `ready` and `blocked` of a freshly opened ledger (read from the persisted sets, no graph),
+/// then of its graph: (ready ids, blocked ids with their blockers).
+fn cold_and_built(town: &Path) -> [(Vec<String>, Vec<(String, Vec<String>)>); 2] {
+    let l = open(town);
+    let read = |l: &Ledger| {
+        let ready = l.ready_ids().expect("ready");
+        let blocked = l
+            .blocked()
+            .expect("blocked")
+            .into_iter()
+            .map(|b| (b.bead.id, b.blocked_by))
+            .collect();
+        (ready, blocked)
+    };
+    let cold = read(&l);
+    l.graph().expect("graph");
+    [cold, read(&l)]
+}
+
+#[test]
+fn a_cold_ready_and_blocked_read_the_persisted_sets_which_agree_with_the_graph() {
+    let t = town();
+    let mut l = open(t.path());
+    let epic = l.create(new("epic"), "m").expect("epic");
+    let blocker = l.create(new("blocker"), "m").expect("blocker");
+    let child = l
+        .create(
+            NewBead {
+                parent: Some(epic.id.clone()),
+                ..new("child")
+            },
+            "m",
+        )
+        .expect("child");
+    let waiter = l.create(new("waiter"), "m").expect("waiter");
+    l.add_dependency(&waiter.id, &epic.id, DepKind::WaitsFor, "m")
+        .expect("waits for the epic's children");
+    l.add_dependency(&epic.id, &blocker.id, DepKind::Blocks, "m")
+        .expect("the epic is blocked, and so its child");
+    let free = l.create(new("free"), "m").expect("free");
+    drop(l);
+    let [cold, built] = cold_and_built(t.path());
+    assert_eq!(cold, built, "persisted = graph");
+    assert_eq!(cold.0, vec![blocker.id.clone(), free.id.clone()]);
+    assert_eq!(
+        cold.1,
+        vec![
+            (epic.id.clone(), vec![blocker.id.clone()]),
+            (child.id.clone(), vec![epic.id.clone()]),
+            (waiter.id.clone(), vec![epic.id.clone()]),
+        ]
+    );
+    // Closing the blocker frees the epic's child; closing the child frees the waiter (and the
+    // epic, whose only child it was, stays ready).
+    let mut l = open(t.path());
+    l.close(&blocker.id, "done", "m").expect("close");
+    l.close(&child.id, "done", "m").expect("close");
+    l.sync().expect("sync");
+    drop(l);
+    let [cold, built] = cold_and_built(t.path());
+    assert_eq!(cold, built, "persisted = graph after the closes");
+    assert_eq!(
+        cold.0,
+        vec![epic.id.clone(), waiter.id.clone(), free.id.clone()]
+    );
+    assert!(cold.1.is_empty());
+    // The index deleted: rebuilt from git, the sets with it.
+    std::fs::remove_file(t.path().join(".runtime/ledger.redb")).expect("delete the index");
+    let [rebuilt, built] = cold_and_built(t.path());
+    assert_eq!(rebuilt, built, "persisted = graph after a rebuild from git");
+    assert_eq!(rebuilt, cold, "the same as before the index was lost");
+}
+
 #[test]
 fn ready_and_blocked_change_as_blockers_close() {
     let t = town();
@@ -1052,6 +1125,17 @@ fn kill_9_of_a_writer_loses_nothing_acknowledged() {
     }
     eprintln!("writer killed 6 times, {killed_mid_ref_update} of them inside git's ref update");
     let mut l = open(t.path());
+    // The persisted ready set (what a cold `ready` reads, no graph built yet) survived the
+    // kills in step with the beads: it says what the graph says.
+    let cold = l.ready_ids().expect("the persisted ready set");
+    assert_eq!(
+        cold,
+        l.graph().expect("graph").ready_ids(i64::MAX),
+        "the persisted ready set after the kills is the graph's"
+    );
+    for id in &acked {
+        assert!(cold.contains(id), "acknowledged {id} is ready");
+    }
     for id in &acked {
         assert!(
             l.get(id).expect("get").is_some(),

@@ -67,17 +67,32 @@ impl Ledger {
             .collect())
     }
 
-    /// Ids of the ready beads, from the in-memory graph (built on first use).
+    /// Ids of the ready beads: from the in-memory graph when it is built, else from the
+    /// persisted ready set (a walk costing the set, no graph build); the graph is built only
+    /// when the persisted set is stale (see `store/nodes.rs`).
     pub fn ready_ids(&self) -> Result<Vec<String>, LedgerError> {
-        Ok(self
-            .graph()?
-            .ready_ids(crate::time::now_unix_nanos() as i64))
+        let now = crate::time::now_unix_nanos() as i64;
+        if self.graph.get().is_none()
+            && let Some(ids) = self.store.ready_ids(now)?
+        {
+            return Ok(ids);
+        }
+        Ok(self.graph()?.ready_ids(now))
     }
 
     /// Blocked beads with what blocks each, by priority then creation time.
     pub fn blocked(&self) -> Result<Vec<Blocked>, LedgerError> {
         let ids = self.blocked_ids()?;
         let beads = self.store.get_many(&ids)?;
+        if self.graph.get().is_none()
+            && let Some(blockers) = self.store.blockers_many(&ids)?
+        {
+            return Ok(beads
+                .into_iter()
+                .zip(blockers)
+                .filter_map(|(b, blocked_by)| b.map(|(bead, _)| Blocked { bead, blocked_by }))
+                .collect());
+        }
         let graph = self.graph()?;
         Ok(ids
             .iter()
@@ -91,8 +106,14 @@ impl Ledger {
             .collect())
     }
 
-    /// Ids of the blocked beads, from the in-memory graph (built on first use).
+    /// Ids of the blocked beads, like [`Ledger::ready_ids`]: the graph when built, else the
+    /// persisted blocked set unless it is stale.
     pub fn blocked_ids(&self) -> Result<Vec<String>, LedgerError> {
+        if self.graph.get().is_none()
+            && let Some(ids) = self.store.blocked_ids()?
+        {
+            return Ok(ids);
+        }
         Ok(self.graph()?.blocked_ids())
     }
 
