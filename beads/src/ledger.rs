@@ -6,7 +6,8 @@
 //!
 //! Opening costs the same whatever the ledger's size: it reads no bead and builds no graph. The
 //! readiness graph is built from the index's compact records the first time something needs it
-//! (`ready`, `blocked`, a dependency's cycle check, an import's link check, [`Ledger::graph`]),
+//! (a dependency's cycle check, an import's link check, [`Ledger::graph`]; `ready` and
+//! `blocked` only when the store's persisted sets are stale, see `store/nodes.rs`),
 //! and kept up to date from then on. Everything else — a bead by id, whether an id exists or is
 //! named by some dependency, how many beads there are — is a point read of the index. Git is updated by a group commit: everything journaled since the
 //! last commit goes into one commit on `refs/heads/beads` within `commit_delay` of the first

@@ -29,7 +29,11 @@
 //!   so "does some dependency name this id" ([`Store::is_referenced`], what a new id must not
 //!   take) is a range probe instead of a walk of the whole graph. Folded with `graph`; the meta
 //!   key `refs_seq` says which change sequence it reflects, and a ledger whose `seq` differs
-//!   (written by an older gastown) gets it rebuilt from `graph` at open.
+//!   (written by an older gastown) gets it rebuilt from `graph` at open;
+//! - `node_state`, `ready_set`, `blocked_set`, `node_log`: each node's derived readiness state
+//!   and the ready and blocked sets, maintained by the write path and folded like the rest
+//!   (`store/nodes.rs`), so a cold `ready`/`blocked` builds no graph; meta `nodes_seq` says
+//!   which change sequence they reflect (rebuilt from one graph build at open when stale).
 //!
 //! Opening reads no bead and builds no graph: [`Store::count`] (beads and wisps) and the
 //! per-id lookups are answered from redb's table lengths, point reads and the small in-memory

@@ -272,9 +272,12 @@ fn empty_and_blank_titles_are_refused_on_create_and_update() {
     );
 }
 
+/// Ready ids, and blocked ids with their blockers.
+type Sets = (Vec<String>, Vec<(String, Vec<String>)>);
+
 /// `ready` and `blocked` of a freshly opened ledger (read from the persisted sets, no graph),
-/// then of its graph: (ready ids, blocked ids with their blockers).
-fn cold_and_built(town: &Path) -> [(Vec<String>, Vec<(String, Vec<String>)>); 2] {
+/// then of its graph.
+fn cold_and_built(town: &Path) -> [Sets; 2] {
     let l = open(town);
     let read = |l: &Ledger| {
         let ready = l.ready_ids().expect("ready");
