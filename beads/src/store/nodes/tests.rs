@@ -335,3 +335,65 @@ fn a_bulk_write_leaves_the_tables_stale_until_the_next_open_rebuilds_them() {
         super::DELTA_MAX + 2
     );
 }
+
+#[test]
+fn a_rolled_back_group_takes_its_node_states_with_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ledger.redb");
+    let mut store = Store::open(&path).expect("open");
+    let blocker = Bead::new("gt-a", "a");
+    let mut held = Bead::new("gt-b", "b");
+    held.dependencies.push(Dependency {
+        issue_id: "gt-b".to_string(),
+        depends_on_id: "gt-a".to_string(),
+        kind: DepKind::Blocks,
+        created_at: String::new(),
+        created_by: String::new(),
+        extra: Default::default(),
+    });
+    let put = |b: &Bead| Put {
+        bead: b.clone(),
+        journal: true,
+    };
+    store
+        .write(&Batch {
+            puts: vec![put(&blocker), put(&held)],
+            ..Batch::default()
+        })
+        .expect("write");
+    assert_eq!(
+        store.blocked_ids().expect("blocked"),
+        Some(vec!["gt-b".into()])
+    );
+    store.set_deferred(true).expect("deferred");
+    let mut closed = blocker.clone();
+    closed.status = Status::Closed;
+    store
+        .write(&Batch {
+            puts: vec![put(&closed)],
+            ..Batch::default()
+        })
+        .expect("close in the group");
+    assert_eq!(
+        store.ready_ids(0).expect("ready"),
+        Some(vec!["gt-b".into()]),
+        "the group sees its own change"
+    );
+    let failed = store.in_write(|_, path| Err::<(), _>(super::super::index_err(path, "disk full")));
+    assert!(failed.is_err());
+    store.make_durable().expect_err("the group was rolled back");
+    check(&store, "rolled back");
+    assert_eq!(
+        store.blocked_ids().expect("blocked"),
+        Some(vec!["gt-b".into()]),
+        "the close went with the group"
+    );
+    store.set_deferred(false).expect("not deferred");
+    drop(store);
+    let store = Store::open(&path).expect("reopen");
+    check(&store, "rolled back, reopened");
+    assert_eq!(
+        store.ready_ids(0).expect("ready"),
+        Some(vec!["gt-a".into()])
+    );
+}
