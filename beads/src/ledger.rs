@@ -18,9 +18,12 @@
 //! seen (a pull, a hand edit) are re-indexed from the diff `last_commit..tip`, then the journal is
 //! committed. When both changed one bead, the local unsynced change wins (it is committed on top).
 
+mod bulk;
 mod keyed;
 mod mutate;
 mod query;
+
+pub use bulk::IMPORT_CHUNK;
 
 use crate::error::LedgerError;
 use crate::git::{self, Change, GitStore, GitStoreConfig, ObjectId};
@@ -159,6 +162,8 @@ pub struct Ledger {
     feed: Option<std::collections::VecDeque<LedgerChange>>,
     /// Changes dropped from a full feed since the owner last took them.
     feed_dropped: usize,
+    /// Beads per chunk of a streaming import ([`Ledger::set_import_chunk`]).
+    import_chunk: usize,
     /// Declared last so it is released last.
     lock: PidLock,
 }
@@ -203,6 +208,7 @@ impl Ledger {
             refusing: None,
             feed: None,
             feed_dropped: 0,
+            import_chunk: bulk::IMPORT_CHUNK,
             lock,
         };
         ledger.reconcile()?;

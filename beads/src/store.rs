@@ -251,13 +251,50 @@ impl Store {
         }
         store.seq = store.meta_u64("seq")?.unwrap_or(0);
         store.load_logs()?;
-        if store.meta_u64(INDEXED_SEQ)? != store.meta_u64("seq")? {
-            store.rebuild_secondary()?;
-        }
-        if store.meta_u64(REFS_SEQ)? != store.meta_u64("seq")? {
-            store.rebuild_refs()?;
-        }
+        store.rebuild_derived()?;
         Ok(store)
+    }
+
+    /// Rebuild every derived table whose meta sequence is not the change sequence `seq` (a
+    /// ledger written by an older gastown, or tables a bulk load left for rebuilding): at open,
+    /// and after [`BulkLoad::finish`]. Tables are added here with their own meta sequence.
+    fn rebuild_derived(&mut self) -> Result<(), LedgerError> {
+        if self.meta_u64(INDEXED_SEQ)? != self.meta_u64("seq")? {
+            self.rebuild_secondary()?;
+        }
+        if self.meta_u64(REFS_SEQ)? != self.meta_u64("seq")? {
+            self.rebuild_refs()?;
+        }
+        Ok(())
+    }
+
+    /// True when nothing is in the index at all: no bead or wisp, no unfolded change or event,
+    /// no journal entry. Only such an index takes a [`BulkLoad`].
+    pub fn is_blank(&self) -> Result<bool, LedgerError> {
+        Ok(self.count == 0
+            && self.wal_count == 0
+            && self.logged_count == 0
+            && !self.deferred
+            && self.open.is_none()
+            && self.journal_is_empty()?)
+    }
+
+    /// Start loading beads into a blank index ([`Store::is_blank`]) straight into the folded
+    /// tables (no write-ahead rows, no fold): one write transaction for the whole load, so a
+    /// failure or a crash before [`BulkLoad::finish`] leaves the index as it was. Each bead
+    /// is journaled (wisps excepted) so that the next commit takes it to git.
+    pub fn bulk_load(&mut self) -> Result<BulkLoad<'_>, LedgerError> {
+        if !self.is_blank()? {
+            return Err(self.err("a bulk load needs an empty index"));
+        }
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let seq = self.seq + 1;
+        Ok(BulkLoad {
+            store: self,
+            tx,
+            seq,
+            added: 0,
+        })
     }
 
     /// Fill `refs` again from every folded graph record: for a ledger written before it
@@ -982,6 +1019,88 @@ impl Store {
 }
 
 /// Record that the index reflects git commit `tip` (when there is one).
+/// A load of beads into a blank index ([`Store::bulk_load`]): [`BulkLoad::add`] as many chunks
+/// as there are, then [`BulkLoad::finish`]; dropped unfinished, nothing of it is stored.
+pub struct BulkLoad<'s> {
+    store: &'s mut Store,
+    tx: WriteTransaction,
+    seq: u64,
+    /// Beads and wisps added so far (also the number of the next one's event).
+    added: usize,
+}
+
+impl std::fmt::Debug for BulkLoad<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkLoad")
+            .field("seq", &self.seq)
+            .field("added", &self.added)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BulkLoad<'_> {
+    /// Write a chunk of new beads, each with its audit event, into the folded tables (sorted by
+    /// id first: neighbouring ids share pages). Ids must be new to the index and to the load.
+    pub fn add(&mut self, mut chunk: Vec<(Bead, Event)>) -> Result<(), LedgerError> {
+        chunk.sort_unstable_by(|a, b| a.0.id.cmp(&b.0.id));
+        let path = self.store.path.clone();
+        let err = |e: &dyn std::fmt::Display| index_err(&path, e);
+        let tx = &self.tx;
+        let mut beads = tx.open_table(BEADS).map_err(|e| err(&e))?;
+        let mut wisps = tx.open_table(WISPS).map_err(|e| err(&e))?;
+        let mut graph = tx.open_table(GRAPH).map_err(|e| err(&e))?;
+        let mut refs = tx.open_table(REFS).map_err(|e| err(&e))?;
+        let mut events = tx.open_table(EVENTS).map_err(|e| err(&e))?;
+        let mut journal = tx.open_table(JOURNAL).map_err(|e| err(&e))?;
+        let mut index = secondary::Writer::open(tx, &path)?;
+        for (bead, event) in &chunk {
+            let id = bead.id.as_str();
+            let line = bead.to_json_line();
+            let node = NodeInfo::from_bead(bead).encode();
+            if bead.ephemeral {
+                wisps.insert(id, line.as_str()).map_err(|e| err(&e))?;
+            } else {
+                beads.insert(id, line.as_str()).map_err(|e| err(&e))?;
+                journal.insert((self.seq, id), ()).map_err(|e| err(&e))?;
+            }
+            graph.insert(id, node.as_slice()).map_err(|e| err(&e))?;
+            for t in edge_targets(&node) {
+                refs.insert((t.as_str(), id), ()).map_err(|e| err(&e))?;
+            }
+            index.insert(id, &Keys::of(bead)).map_err(|e| err(&e))?;
+            let json = serde_json::to_string(event).expect("an Event always serializes");
+            events
+                .insert((id, event_key(self.seq, self.added)), json.as_str())
+                .map_err(|e| err(&e))?;
+            self.added += 1;
+        }
+        Ok(())
+    }
+
+    /// Commit the load (one durable transaction) and account for it; derived tables without a
+    /// row of their own here are rebuilt ([`Store::rebuild_derived`]).
+    pub fn finish(self) -> Result<(), LedgerError> {
+        let BulkLoad {
+            store,
+            tx,
+            seq,
+            added,
+        } = self;
+        {
+            let mut meta = tx.open_table(META).map_err(|e| store.err(e))?;
+            for key in ["seq", INDEXED_SEQ, REFS_SEQ] {
+                meta.insert(key, seq.to_le_bytes().as_slice())
+                    .map_err(|e| store.err(e))?;
+            }
+        }
+        crate::fault::point("GASTOWN_LEDGER_FAULT", "bulk-load-before-commit");
+        tx.commit().map_err(|e| store.err(e))?;
+        store.seq = seq;
+        store.count = added;
+        store.rebuild_derived()
+    }
+}
+
 fn record_tip(tx: &WriteTransaction, path: &Path, tip: Option<&str>) -> Result<(), LedgerError> {
     if let Some(hex) = tip {
         let mut meta = tx.open_table(META).map_err(|e| index_err(path, e))?;

@@ -268,24 +268,48 @@ fn shorten(s: &str) -> String {
 /// blocking or parent-child edges (each kind on its own, as [`Graph::cycle_path`] sees them).
 /// Returned as `(index into beads, problem)`.
 pub fn check_links(graph: &Graph, beads: &[&Bead]) -> Vec<(usize, Problem)> {
-    let mut out = Vec::new();
     let incoming: HashMap<&str, usize> = beads
         .iter()
         .enumerate()
         .map(|(i, b)| (b.id.as_str(), i))
         .collect();
-    for (i, bead) in beads.iter().enumerate() {
-        if let Some(dep) = bead.dependencies.iter().find(|d| {
-            !incoming.contains_key(d.depends_on_id.as_str()) && !graph.contains(&d.depends_on_id)
-        }) {
+    link_problems(
+        graph,
+        beads.iter().map(|b| b.id.as_str()),
+        |id| incoming.get(id).copied(),
+        |i| {
+            beads[i]
+                .dependencies
+                .iter()
+                .map(|d| (EdgeKind::of(&d.kind), d.depends_on_id.as_str()))
+                .collect()
+        },
+    )
+}
+
+/// [`check_links`] over any representation of the incoming records: `ids` in record order,
+/// `index` the record of an id (`None`: not incoming), `deps` a record's dependencies as (the
+/// graph's view of its kind, target). The streaming import checks its compact first-pass
+/// records with it, so both paths report the same problems in the same words.
+pub(crate) fn link_problems<'a>(
+    graph: &Graph,
+    ids: impl Iterator<Item = &'a str> + Clone,
+    index: impl Fn(&str) -> Option<usize>,
+    deps: impl Fn(usize) -> Vec<(Option<EdgeKind>, &'a str)>,
+) -> Vec<(usize, Problem)> {
+    let mut out = Vec::new();
+    for (i, _) in ids.clone().enumerate() {
+        if let Some((_, target)) = deps(i)
+            .into_iter()
+            .find(|(_, t)| index(t).is_none() && !graph.contains(t))
+        {
             out.push((
                 i,
                 problem(
                     "dependencies",
                     format!(
-                        "depends on {}, which is neither in the ledger nor in this import; \
-                         import that bead too, or remove the dependency",
-                        dep.depends_on_id
+                        "depends on {target}, which is neither in the ledger nor in this import; \
+                         import that bead too, or remove the dependency"
                     ),
                 ),
             ));
@@ -294,21 +318,17 @@ pub fn check_links(graph: &Graph, beads: &[&Bead]) -> Vec<(usize, Problem)> {
     for kind in [EdgeKind::Blocks, EdgeKind::Parent] {
         // Edges of the incoming beads replace the ledger's edges of the same ids.
         let edges = |id: &str| -> Vec<String> {
-            match incoming.get(id) {
-                Some(&i) => beads[i]
-                    .dependencies
-                    .iter()
-                    .filter(|d| EdgeKind::of(&d.kind) == Some(kind))
-                    .map(|d| d.depends_on_id.clone())
+            match index(id) {
+                Some(i) => deps(i)
+                    .into_iter()
+                    .filter(|(k, _)| *k == Some(kind))
+                    .map(|(_, t)| t.to_string())
                     .collect(),
                 None => graph.edges_of(id, kind),
             }
         };
-        if let Some(cycle) = find_cycle(beads.iter().map(|b| b.id.as_str()), edges) {
-            let first = cycle
-                .iter()
-                .find_map(|id| incoming.get(id.as_str()).copied())
-                .unwrap_or(0);
+        if let Some(cycle) = find_cycle(ids.clone(), edges) {
+            let first = cycle.iter().find_map(|id| index(id)).unwrap_or(0);
             let what = match kind {
                 EdgeKind::Parent => "parent-child",
                 _ => "blocking",

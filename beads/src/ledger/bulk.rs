@@ -1,0 +1,201 @@
+//! The streaming import of a JSONL export into an empty ledger: memory bounded by a chunk of
+//! beads and the file's ids and links, not by the whole file.
+//!
+//! Pass one reads the file line by line ([`jsonl::scan_export`]) and keeps only what the checks
+//! need: each record's id, line and dependencies (kind and target), and the problems
+//! [`validate::check_bead`] finds. Then the same checks as the in-memory import run on that —
+//! repeated ids, [`validate::link_problems`] (dangling dependencies, cycles) — so the errors,
+//! their lines and their words are the same. Pass two reads the file again and writes chunks of
+//! [`IMPORT_CHUNK`] beads straight into the index's folded tables ([`crate::store::BulkLoad`]),
+//! all in one redb transaction: a bad line, a failure or a crash before its commit leaves the
+//! ledger as it was. The beads are journaled like any local change, so the next commit (at
+//! the latest when the ledger closes) takes them to git, and a crash after the redb commit
+//! just recommits them on the next open.
+//!
+//! A ledger that holds anything takes the in-memory path (`query.rs`), which compares each
+//! record with the bead it may replace.
+
+use super::{ImportOutcome, Ledger, event, fault_point};
+use crate::error::{ImportProblem, LedgerError};
+use crate::graph::EdgeKind;
+use crate::jsonl::{self, ImportStep, JsonlError};
+use crate::model::EventKind;
+use crate::validate;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::path::Path;
+
+/// Beads per chunk of the second pass (what it holds in memory at once).
+pub const IMPORT_CHUNK: usize = 50_000;
+
+/// What pass one keeps of a record.
+struct Scanned {
+    line: usize,
+    /// Its dependencies as the link checks see them: (readiness kind, target).
+    deps: Vec<(Option<EdgeKind>, Box<str>)>,
+}
+
+impl Ledger {
+    /// Beads per chunk of a streaming import (default [`IMPORT_CHUNK`]); tests make it small to
+    /// import a small file in many chunks. `0`: never stream (every import takes the in-memory
+    /// path, as into a ledger that holds beads), for tests and benchmarks that compare the two.
+    pub fn set_import_chunk(&mut self, beads: usize) {
+        self.import_chunk = beads;
+    }
+
+    /// True when an import of a file may stream ([`Ledger::import_streaming`]): nothing is in
+    /// the index, and no group of deferred writes is open.
+    pub(super) fn may_stream_import(&self) -> Result<bool, LedgerError> {
+        Ok(self.import_chunk > 0 && self.store.is_blank()?)
+    }
+
+    /// Import the export at `path` into this empty ledger in two streaming passes (see the
+    /// module documentation); the same outcome, errors and stored state as the in-memory path.
+    pub(super) fn import_streaming(
+        &mut self,
+        path: &Path,
+        actor: &str,
+        watch: &mut dyn FnMut(ImportStep),
+    ) -> Result<ImportOutcome, LedgerError> {
+        // Pass one: ids (in file order), lines, links and each record's own problems.
+        let mut index: HashMap<Box<str>, usize> = HashMap::new();
+        let mut scanned: Vec<Scanned> = Vec::new();
+        let mut problems: Vec<ImportProblem> = Vec::new();
+        let mut duplicate: Option<(String, usize, usize)> = None;
+        jsonl::scan_export(path, watch, &mut |rec| {
+            let bead = rec.bead;
+            match index.entry(bead.id.as_str().into()) {
+                Entry::Occupied(first) => {
+                    if duplicate.is_none() {
+                        duplicate = Some((bead.id.clone(), scanned[*first.get()].line, rec.line));
+                    }
+                    return Ok::<(), LedgerError>(());
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(scanned.len());
+                }
+            }
+            for problem in validate::check_bead(&bead) {
+                problems.push(ImportProblem {
+                    line: rec.line,
+                    id: bead.id.clone(),
+                    problem,
+                });
+            }
+            scanned.push(Scanned {
+                line: rec.line,
+                deps: bead
+                    .dependencies
+                    .iter()
+                    .map(|d| (EdgeKind::of(&d.kind), d.depends_on_id.as_str().into()))
+                    .collect(),
+            });
+            Ok(())
+        })?;
+        if let Some((id, first_line, line)) = duplicate {
+            return Err(JsonlError::DuplicateId {
+                path: path.to_path_buf(),
+                id,
+                first_line,
+                line,
+            }
+            .into());
+        }
+        watch(ImportStep::Checking {
+            records: scanned.len(),
+        });
+        // Ids in file order, borrowed from the index.
+        let mut ids: Vec<&str> = vec![""; scanned.len()];
+        for (id, &i) in &index {
+            ids[i] = id;
+        }
+        let empty = crate::graph::Graph::default();
+        for (i, problem) in validate::link_problems(
+            &empty,
+            ids.iter().copied(),
+            |id| index.get(id).copied(),
+            |i| scanned[i].deps.iter().map(|(k, t)| (*k, &**t)).collect(),
+        ) {
+            problems.push(ImportProblem {
+                line: scanned[i].line,
+                id: ids[i].to_string(),
+                problem,
+            });
+        }
+        if !problems.is_empty() {
+            problems.sort_by_key(|p| p.line);
+            return Err(LedgerError::InvalidImport {
+                path: path.to_path_buf(),
+                problems,
+            });
+        }
+        let expected: Vec<Box<str>> = ids.iter().map(|&id| id.into()).collect();
+        drop((index, scanned));
+        self.check_accepting()?;
+        watch(ImportStep::Writing {
+            records: expected.len(),
+        });
+
+        // Pass two: the same records again, written chunk by chunk in one transaction.
+        let now = crate::time::now_rfc3339();
+        let chunk_size = self.import_chunk;
+        let mut outcome = ImportOutcome::default();
+        let mut load = self.store.bulk_load()?;
+        let mut chunk = Vec::with_capacity(chunk_size.min(expected.len()));
+        let mut seen = 0usize;
+        let mut chunks = 0usize;
+        jsonl::scan_export(path, &mut |_| {}, &mut |rec| {
+            // The file must not change between the passes: what was checked is what is written.
+            if expected.get(seen).map(|id| &**id) != Some(rec.bead.id.as_str()) {
+                return Err(changed_meanwhile(path, rec.line));
+            }
+            seen += 1;
+            outcome.created += 1;
+            if rec.bead.ephemeral {
+                outcome.wisps += 1;
+            }
+            let ev = event(
+                &rec.bead.id,
+                EventKind::Created,
+                actor,
+                &now,
+                None,
+                Some("import".to_string()),
+            );
+            chunk.push((rec.bead, ev));
+            if chunk.len() >= chunk_size {
+                load.add(std::mem::take(&mut chunk))?;
+                chunks += 1;
+                if chunks == 1 {
+                    fault_point("import-after-first-chunk");
+                }
+            }
+            Ok(())
+        })?;
+        if seen != expected.len() {
+            return Err(changed_meanwhile(path, seen));
+        }
+        load.add(chunk)?;
+        load.finish()?;
+        fault_point("import-after-index-commit");
+        // Built from the index when something needs it (an import need not hold a graph of
+        // everything it wrote).
+        self.graph = std::sync::OnceLock::new();
+        if outcome.created > outcome.wisps && self.pending_since.is_none() {
+            self.pending_since = Some(std::time::Instant::now());
+        }
+        Ok(outcome)
+    }
+}
+
+/// The file changed between the two passes of a streaming import (nothing was imported).
+fn changed_meanwhile(path: &Path, line: usize) -> LedgerError {
+    LedgerError::Import(JsonlError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        column: 1,
+        what: "the file changed while it was being imported; import it again once nothing \
+               writes to it"
+            .to_string(),
+    })
+}
