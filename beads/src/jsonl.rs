@@ -131,7 +131,7 @@ pub fn read_export_watched(
     watch: &mut dyn FnMut(ImportStep),
 ) -> Result<Vec<ImportRecord>, JsonlError> {
     let mut records = Vec::new();
-    scan_export(path, watch, &mut |rec| {
+    scan_export(path, watch, &mut |rec, _| {
         records.push(rec);
         Ok::<(), JsonlError>(())
     })?;
@@ -152,10 +152,12 @@ pub fn read_export_watched(
 /// not UTF-8 anywhere in the file wins over a malformed line or an invalid id, and of those the
 /// first one wins; after one, `each` is called no more (the rest is only checked for UTF-8).
 /// Repeated ids are the caller's to find. An error of `each` stops the scan and is returned.
+/// With each record comes where its line's text lies in the file (newline and a byte-order mark
+/// left out), for a caller that reads it again ([`read_line_at`]).
 pub fn scan_export<E: From<JsonlError>>(
     path: &Path,
     watch: &mut dyn FnMut(ImportStep),
-    each: &mut dyn FnMut(ImportRecord) -> Result<(), E>,
+    each: &mut dyn FnMut(ImportRecord, LineSpan) -> Result<(), E>,
 ) -> Result<(), E> {
     let read_err = |source| JsonlError::Read {
         path: path.to_path_buf(),
@@ -176,11 +178,18 @@ pub fn scan_export<E: From<JsonlError>>(
             break;
         }
         line += 1;
+        let mut start = read;
         read = (read + n as u64).min(total);
         let mut raw: &[u8] = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        if line == 1 {
-            raw = raw.strip_prefix("\u{feff}".as_bytes()).unwrap_or(raw);
+        if line == 1 && let Some(rest) = raw.strip_prefix("\u{feff}".as_bytes()) {
+            raw = rest;
+            start += 3;
         }
+        let span = LineSpan {
+            line,
+            offset: start,
+            len: raw.len(),
+        };
         let raw = std::str::from_utf8(raw).map_err(|e| JsonlError::Malformed {
             path: path.to_path_buf(),
             line,
@@ -221,7 +230,7 @@ pub fn scan_export<E: From<JsonlError>>(
             });
             continue;
         }
-        each(ImportRecord { bead, line })?;
+        each(ImportRecord { bead, line }, span)?;
     }
     watch(ImportStep::Reading {
         bytes: total,
@@ -232,6 +241,49 @@ pub fn scan_export<E: From<JsonlError>>(
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// Where the text of one line of an export lies: its 1-based number, first byte and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineSpan {
+    pub line: usize,
+    pub offset: u64,
+    pub len: usize,
+}
+
+/// The bead record on the line at `span` of `file` (the export at `path`, read by
+/// [`scan_export`] before), parsed and its id checked exactly as the scan did; `buf` is reused.
+/// `Ok(None)` when the line holds no bead (it changed since).
+pub fn read_line_at(
+    path: &Path,
+    file: &std::fs::File,
+    span: LineSpan,
+    buf: &mut Vec<u8>,
+) -> Result<Option<Bead>, JsonlError> {
+    use std::os::unix::fs::FileExt;
+    buf.resize(span.len, 0);
+    file.read_exact_at(buf, span.offset)
+        .map_err(|source| JsonlError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let malformed = |column, what| JsonlError::Malformed {
+        path: path.to_path_buf(),
+        line: span.line,
+        column,
+        what,
+    };
+    let raw = std::str::from_utf8(buf)
+        .map_err(|e| malformed(1 + e.valid_up_to(), "the text is not UTF-8".to_string()))?;
+    let Some(bead) = parse_line(raw).map_err(|(column, what)| malformed(column, what))? else {
+        return Ok(None);
+    };
+    id::validate_id(&bead.id).map_err(|source| JsonlError::InvalidId {
+        path: path.to_path_buf(),
+        line: span.line,
+        source,
+    })?;
+    Ok(Some(bead))
 }
 
 /// Parse a whole `bd` export (classic or current; see the module documentation). `path` is only

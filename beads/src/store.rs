@@ -704,6 +704,11 @@ impl Store {
         Ok(out)
     }
 
+    /// How many entries the journal holds (an id changed twice counts twice).
+    pub fn journal_len(&self) -> Result<usize, LedgerError> {
+        with_tables!(self, t = JOURNAL => { Ok(t.len().map_err(|e| self.err(e))? as usize) })
+    }
+
     /// True when the journal holds anything.
     pub fn journal_is_empty(&self) -> Result<bool, LedgerError> {
         with_tables!(self, t = JOURNAL => { t.is_empty().map_err(|e| self.err(e)) })

@@ -268,48 +268,24 @@ fn shorten(s: &str) -> String {
 /// blocking or parent-child edges (each kind on its own, as [`Graph::cycle_path`] sees them).
 /// Returned as `(index into beads, problem)`.
 pub fn check_links(graph: &Graph, beads: &[&Bead]) -> Vec<(usize, Problem)> {
+    let mut out = Vec::new();
     let incoming: HashMap<&str, usize> = beads
         .iter()
         .enumerate()
         .map(|(i, b)| (b.id.as_str(), i))
         .collect();
-    link_problems(
-        graph,
-        beads.iter().map(|b| b.id.as_str()),
-        |id| incoming.get(id).copied(),
-        |i| {
-            beads[i]
-                .dependencies
-                .iter()
-                .map(|d| (EdgeKind::of(&d.kind), d.depends_on_id.as_str()))
-                .collect()
-        },
-    )
-}
-
-/// [`check_links`] over any representation of the incoming records: `ids` in record order,
-/// `index` the record of an id (`None`: not incoming), `deps` a record's dependencies as (the
-/// graph's view of its kind, target). The streaming import checks its compact first-pass
-/// records with it, so both paths report the same problems in the same words.
-pub(crate) fn link_problems<'a>(
-    graph: &Graph,
-    ids: impl Iterator<Item = &'a str> + Clone,
-    index: impl Fn(&str) -> Option<usize>,
-    deps: impl Fn(usize) -> Vec<(Option<EdgeKind>, &'a str)>,
-) -> Vec<(usize, Problem)> {
-    let mut out = Vec::new();
-    for (i, _) in ids.clone().enumerate() {
-        if let Some((_, target)) = deps(i)
-            .into_iter()
-            .find(|(_, t)| index(t).is_none() && !graph.contains(t))
-        {
+    for (i, bead) in beads.iter().enumerate() {
+        if let Some(dep) = bead.dependencies.iter().find(|d| {
+            !incoming.contains_key(d.depends_on_id.as_str()) && !graph.contains(&d.depends_on_id)
+        }) {
             out.push((
                 i,
                 problem(
                     "dependencies",
                     format!(
-                        "depends on {target}, which is neither in the ledger nor in this import; \
-                         import that bead too, or remove the dependency"
+                        "depends on {}, which is neither in the ledger nor in this import; \
+                         import that bead too, or remove the dependency",
+                        dep.depends_on_id
                     ),
                 ),
             ));
@@ -318,17 +294,21 @@ pub(crate) fn link_problems<'a>(
     for kind in [EdgeKind::Blocks, EdgeKind::Parent] {
         // Edges of the incoming beads replace the ledger's edges of the same ids.
         let edges = |id: &str| -> Vec<String> {
-            match index(id) {
-                Some(i) => deps(i)
-                    .into_iter()
-                    .filter(|(k, _)| *k == Some(kind))
-                    .map(|(_, t)| t.to_string())
+            match incoming.get(id) {
+                Some(&i) => beads[i]
+                    .dependencies
+                    .iter()
+                    .filter(|d| EdgeKind::of(&d.kind) == Some(kind))
+                    .map(|d| d.depends_on_id.clone())
                     .collect(),
                 None => graph.edges_of(id, kind),
             }
         };
-        if let Some(cycle) = find_cycle(ids.clone(), edges) {
-            let first = cycle.iter().find_map(|id| index(id)).unwrap_or(0);
+        if let Some(cycle) = find_cycle(beads.iter().map(|b| b.id.as_str()), edges) {
+            let first = cycle
+                .iter()
+                .find_map(|id| incoming.get(id.as_str()).copied())
+                .unwrap_or(0);
             let what = match kind {
                 EdgeKind::Parent => "parent-child",
                 _ => "blocking",
@@ -346,6 +326,101 @@ pub(crate) fn link_problems<'a>(
         }
     }
     out
+}
+
+/// [`check_links`] for records going into an EMPTY ledger, on indices instead of ids (the
+/// streaming import checks a million records with it): `ids` in record order, `deps[i]` record
+/// `i`'s dependencies as (readiness kind, target, the target's record or `None`). The same
+/// problems in the same words and order: with no ledger graph, a target that is not a record
+/// has no edges, so it can close no cycle and the depth-first search may skip it.
+pub(crate) fn fresh_link_problems(
+    ids: &[&str],
+    deps: &[Vec<(Option<EdgeKind>, &str, Option<usize>)>],
+) -> Vec<(usize, Problem)> {
+    let mut out = Vec::new();
+    for (i, d) in deps.iter().enumerate() {
+        if let Some((_, target, _)) = d.iter().find(|(_, _, at)| at.is_none()) {
+            out.push((
+                i,
+                problem(
+                    "dependencies",
+                    format!(
+                        "depends on {target}, which is neither in the ledger nor in this import; \
+                         import that bead too, or remove the dependency"
+                    ),
+                ),
+            ));
+        }
+    }
+    for kind in [EdgeKind::Blocks, EdgeKind::Parent] {
+        let edges = |i: usize| {
+            deps[i]
+                .iter()
+                .filter(move |(k, _, at)| *k == Some(kind) && at.is_some())
+                .filter_map(|(_, _, at)| *at)
+        };
+        if let Some(cycle) = find_cycle_indexed(ids.len(), edges) {
+            let what = match kind {
+                EdgeKind::Parent => "parent-child",
+                _ => "blocking",
+            };
+            let path: Vec<&str> = cycle.iter().map(|&i| ids[i]).collect();
+            out.push((
+                cycle[0],
+                problem(
+                    "dependencies",
+                    format!(
+                        "{what} dependencies form a cycle: {}; remove one of them",
+                        path.join(" -> ")
+                    ),
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// [`find_cycle`] over nodes `0..n` (started in that order) and their `edges`, in the same
+/// visiting order, so it finds the same cycle.
+fn find_cycle_indexed<I: Iterator<Item = usize>>(
+    n: usize,
+    edges: impl Fn(usize) -> I,
+) -> Option<Vec<usize>> {
+    // 0: not seen; 1: on the current path; 2: done (no cycle through it).
+    let mut color = vec![0u8; n];
+    for start in 0..n {
+        if color[start] != 0 {
+            continue;
+        }
+        let mut path: Vec<usize> = vec![start];
+        let mut stack: Vec<I> = vec![edges(start)];
+        color[start] = 1;
+        while let Some(next) = stack.last_mut().map(Iterator::next) {
+            match next {
+                Some(to) => match color[to] {
+                    1 => {
+                        let at = path.iter().position(|p| *p == to).unwrap_or(0);
+                        let mut cycle = path[at..].to_vec();
+                        cycle.push(to);
+                        return Some(cycle);
+                    }
+                    2 => {}
+                    _ => {
+                        color[to] = 1;
+                        stack.push(edges(to));
+                        path.push(to);
+                    }
+                },
+                None => {
+                    stack.pop();
+                    if let Some(done) = path.pop() {
+                        color[done] = 2;
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 /// A cycle reachable from `starts` along `edges`, as a path that starts and ends with the same

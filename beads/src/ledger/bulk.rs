@@ -4,10 +4,11 @@
 //! Pass one reads the file line by line ([`jsonl::scan_export`]) and keeps only what the checks
 //! need: each record's id, line and dependencies (kind and target), and the problems
 //! [`validate::check_bead`] finds. Then the same checks as the in-memory import run on that —
-//! repeated ids, [`validate::link_problems`] (dangling dependencies, cycles) — so the errors,
-//! their lines and their words are the same. Pass two reads the file again and writes chunks of
-//! [`IMPORT_CHUNK`] beads straight into the index's folded tables ([`crate::store::BulkLoad`]),
-//! all in one redb transaction: a bad line, a failure or a crash before its commit leaves the
+//! repeated ids, [`validate::fresh_link_problems`] (dangling dependencies, cycles; on indices) — so the errors,
+//! their lines and their words are the same. Pass two reads the lines again one by one, in id
+//! order (every table keyed by id then grows at its end, each page written once), and writes
+//! chunks of [`IMPORT_CHUNK`] beads straight into the index's folded tables
+//! ([`crate::store::BulkLoad`]), all in one redb transaction: a bad line, a failure or a crash before its commit leaves the
 //! ledger as it was. The beads are journaled like any local change, so the next commit (at
 //! the latest when the ledger closes) takes them to git, and a crash after the redb commit
 //! just recommits them on the next open.
@@ -18,7 +19,7 @@
 use super::{ImportOutcome, Ledger, event, fault_point};
 use crate::error::{ImportProblem, LedgerError};
 use crate::graph::EdgeKind;
-use crate::jsonl::{self, ImportStep, JsonlError};
+use crate::jsonl::{self, ImportStep, JsonlError, LineSpan};
 use crate::model::EventKind;
 use crate::validate;
 use std::collections::HashMap;
@@ -30,7 +31,8 @@ pub const IMPORT_CHUNK: usize = 50_000;
 
 /// What pass one keeps of a record.
 struct Scanned {
-    line: usize,
+    /// Where its line is, to read it again in pass two.
+    span: LineSpan,
     /// Its dependencies as the link checks see them: (readiness kind, target).
     deps: Vec<(Option<EdgeKind>, Box<str>)>,
 }
@@ -62,12 +64,13 @@ impl Ledger {
         let mut scanned: Vec<Scanned> = Vec::new();
         let mut problems: Vec<ImportProblem> = Vec::new();
         let mut duplicate: Option<(String, usize, usize)> = None;
-        jsonl::scan_export(path, watch, &mut |rec| {
+        jsonl::scan_export(path, watch, &mut |rec, span| {
             let bead = rec.bead;
             match index.entry(bead.id.as_str().into()) {
                 Entry::Occupied(first) => {
                     if duplicate.is_none() {
-                        duplicate = Some((bead.id.clone(), scanned[*first.get()].line, rec.line));
+                        duplicate =
+                            Some((bead.id.clone(), scanned[*first.get()].span.line, rec.line));
                     }
                     return Ok::<(), LedgerError>(());
                 }
@@ -83,7 +86,7 @@ impl Ledger {
                 });
             }
             scanned.push(Scanned {
-                line: rec.line,
+                span,
                 deps: bead
                     .dependencies
                     .iter()
@@ -109,19 +112,23 @@ impl Ledger {
         for (id, &i) in &index {
             ids[i] = id;
         }
-        let empty = crate::graph::Graph::default();
-        for (i, problem) in validate::link_problems(
-            &empty,
-            ids.iter().copied(),
-            |id| index.get(id).copied(),
-            |i| scanned[i].deps.iter().map(|(k, t)| (*k, &**t)).collect(),
-        ) {
+        let resolved: Vec<Vec<(Option<EdgeKind>, &str, Option<usize>)>> = scanned
+            .iter()
+            .map(|s| {
+                s.deps
+                    .iter()
+                    .map(|(k, t)| (*k, &**t, index.get(&**t).copied()))
+                    .collect()
+            })
+            .collect();
+        for (i, problem) in validate::fresh_link_problems(&ids, &resolved) {
             problems.push(ImportProblem {
-                line: scanned[i].line,
+                line: scanned[i].span.line,
                 id: ids[i].to_string(),
                 problem,
             });
         }
+        drop(resolved);
         if !problems.is_empty() {
             problems.sort_by_key(|p| p.line);
             return Err(LedgerError::InvalidImport {
@@ -129,40 +136,52 @@ impl Ledger {
                 problems,
             });
         }
-        let expected: Vec<Box<str>> = ids.iter().map(|&id| id.into()).collect();
+        // Pass two reads the lines in id order: every table keyed by id then grows at its end,
+        // each page written once, instead of a page rewritten per bead at random.
+        let mut order: Vec<(&str, LineSpan)> = ids
+            .iter()
+            .zip(&scanned)
+            .map(|(id, s)| (*id, s.span))
+            .collect();
+        order.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let order: Vec<(Box<str>, LineSpan)> =
+            order.into_iter().map(|(id, s)| (id.into(), s)).collect();
         drop((index, scanned));
         self.check_accepting()?;
         watch(ImportStep::Writing {
-            records: expected.len(),
+            records: order.len(),
         });
 
-        // Pass two: the same records again, written chunk by chunk in one transaction.
         let now = crate::time::now_rfc3339();
         let chunk_size = self.import_chunk;
         let mut outcome = ImportOutcome::default();
+        let file = std::fs::File::open(path).map_err(|source| JsonlError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut buf = Vec::new();
         let mut load = self.store.bulk_load()?;
-        let mut chunk = Vec::with_capacity(chunk_size.min(expected.len()));
-        let mut seen = 0usize;
+        let mut chunk = Vec::with_capacity(chunk_size.min(order.len()));
         let mut chunks = 0usize;
-        jsonl::scan_export(path, &mut |_| {}, &mut |rec| {
+        for (id, span) in &order {
+            let bead = jsonl::read_line_at(path, &file, *span, &mut buf)?;
             // The file must not change between the passes: what was checked is what is written.
-            if expected.get(seen).map(|id| &**id) != Some(rec.bead.id.as_str()) {
-                return Err(changed_meanwhile(path, rec.line));
-            }
-            seen += 1;
+            let Some(bead) = bead.filter(|b| *b.id == **id) else {
+                return Err(changed_meanwhile(path, span.line));
+            };
             outcome.created += 1;
-            if rec.bead.ephemeral {
+            if bead.ephemeral {
                 outcome.wisps += 1;
             }
             let ev = event(
-                &rec.bead.id,
+                &bead.id,
                 EventKind::Created,
                 actor,
                 &now,
                 None,
                 Some("import".to_string()),
             );
-            chunk.push((rec.bead, ev));
+            chunk.push((bead, ev));
             if chunk.len() >= chunk_size {
                 load.add(std::mem::take(&mut chunk))?;
                 chunks += 1;
@@ -170,10 +189,6 @@ impl Ledger {
                     fault_point("import-after-first-chunk");
                 }
             }
-            Ok(())
-        })?;
-        if seen != expected.len() {
-            return Err(changed_meanwhile(path, seen));
         }
         load.add(chunk)?;
         load.finish()?;
