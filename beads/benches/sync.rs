@@ -69,11 +69,8 @@ fn bench_ledger(total: usize, rounds: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     git_init(dir.path());
     let file = dir.path().join("issues.jsonl");
-    std::fs::write(
-        &file,
-        gastown_beads::testdata::synthetic_export(total, 0.3),
-    )
-    .expect("write the export");
+    std::fs::write(&file, gastown_beads::testdata::synthetic_export(total, 0.3))
+        .expect("write the export");
     let cfg = LedgerConfig {
         repo_path: dir.path().to_path_buf(),
         index_path: dir.path().join(".runtime/ledger.redb"),
@@ -148,7 +145,11 @@ fn bench_ledger(total: usize, rounds: usize) {
             }
             println!(
                 "{total:>7} beads: Ledger::merge_from, {k:>4} changed by them{}  median {:>8.2} ms  p90 {:>8.2} ms",
-                if ours_too { " and by us" } else { "           " },
+                if ours_too {
+                    " and by us"
+                } else {
+                    "           "
+                },
                 median(&mut merges),
                 p90(&mut merges)
             );

@@ -370,7 +370,11 @@ impl GitStore {
                 oid,
             });
         }
-        if !root.entries.iter().any(|e| e.filename == layout::README_NAME) {
+        if !root
+            .entries
+            .iter()
+            .any(|e| e.filename == layout::README_NAME)
+        {
             let oid = self
                 .repo
                 .write_blob(layout::README_TEXT)

@@ -181,7 +181,9 @@ pub fn scan_export<E: From<JsonlError>>(
         let mut start = read;
         read = (read + n as u64).min(total);
         let mut raw: &[u8] = buf.strip_suffix(b"\n").unwrap_or(&buf);
-        if line == 1 && let Some(rest) = raw.strip_prefix("\u{feff}".as_bytes()) {
+        if line == 1
+            && let Some(rest) = raw.strip_prefix("\u{feff}".as_bytes())
+        {
             raw = rest;
             start += 3;
         }

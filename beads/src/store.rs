@@ -1043,11 +1043,45 @@ impl std::fmt::Debug for BulkLoad<'_> {
     }
 }
 
+/// A bead made ready for [`BulkLoad::add`]: its line, graph record, index keys and audit event
+/// serialized (the costly part, which may run on another thread than the writes).
+#[derive(Debug)]
+pub struct PreparedBead {
+    id: String,
+    line: String,
+    node: Vec<u8>,
+    targets: Vec<String>,
+    keys: Keys,
+    event: String,
+    wisp: bool,
+}
+
+impl PreparedBead {
+    /// `bead` with the audit `event` of its arrival.
+    pub fn new(bead: &Bead, event: &Event) -> PreparedBead {
+        let node = NodeInfo::from_bead(bead).encode();
+        PreparedBead {
+            id: bead.id.clone(),
+            line: bead.to_json_line(),
+            targets: edge_targets(&node),
+            node,
+            keys: Keys::of(bead),
+            event: serde_json::to_string(event).expect("an Event always serializes"),
+            wisp: bead.ephemeral,
+        }
+    }
+
+    /// The bead's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 impl BulkLoad<'_> {
     /// Write a chunk of new beads, each with its audit event, into the folded tables (sorted by
     /// id first: neighbouring ids share pages). Ids must be new to the index and to the load.
-    pub fn add(&mut self, mut chunk: Vec<(Bead, Event)>) -> Result<(), LedgerError> {
-        chunk.sort_unstable_by(|a, b| a.0.id.cmp(&b.0.id));
+    pub fn add(&mut self, mut chunk: Vec<PreparedBead>) -> Result<(), LedgerError> {
+        chunk.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         let path = self.store.path.clone();
         let err = |e: &dyn std::fmt::Display| index_err(&path, e);
         let tx = &self.tx;
@@ -1058,24 +1092,21 @@ impl BulkLoad<'_> {
         let mut events = tx.open_table(EVENTS).map_err(|e| err(&e))?;
         let mut journal = tx.open_table(JOURNAL).map_err(|e| err(&e))?;
         let mut index = secondary::Writer::open(tx, &path)?;
-        for (bead, event) in &chunk {
-            let id = bead.id.as_str();
-            let line = bead.to_json_line();
-            let node = NodeInfo::from_bead(bead).encode();
-            if bead.ephemeral {
-                wisps.insert(id, line.as_str()).map_err(|e| err(&e))?;
+        for b in &chunk {
+            let id = b.id.as_str();
+            if b.wisp {
+                wisps.insert(id, b.line.as_str()).map_err(|e| err(&e))?;
             } else {
-                beads.insert(id, line.as_str()).map_err(|e| err(&e))?;
+                beads.insert(id, b.line.as_str()).map_err(|e| err(&e))?;
                 journal.insert((self.seq, id), ()).map_err(|e| err(&e))?;
             }
-            graph.insert(id, node.as_slice()).map_err(|e| err(&e))?;
-            for t in edge_targets(&node) {
+            graph.insert(id, b.node.as_slice()).map_err(|e| err(&e))?;
+            for t in &b.targets {
                 refs.insert((t.as_str(), id), ()).map_err(|e| err(&e))?;
             }
-            index.insert(id, &Keys::of(bead)).map_err(|e| err(&e))?;
-            let json = serde_json::to_string(event).expect("an Event always serializes");
+            index.insert(id, &b.keys).map_err(|e| err(&e))?;
             events
-                .insert((id, event_key(self.seq, self.added)), json.as_str())
+                .insert((id, event_key(self.seq, self.added)), b.event.as_str())
                 .map_err(|e| err(&e))?;
             self.added += 1;
         }

@@ -160,7 +160,11 @@ fn many_chunks_give_the_ledger_the_in_memory_import_gives() {
     assert_eq!(tree(streamed_town.path()), tree(whole_town.path()));
     git(streamed_town.path(), &["fsck", "--strict", "--no-dangling"]);
     assert_eq!(
-        git(streamed_town.path(), &["rev-list", "--count", "refs/heads/beads"]).trim(),
+        git(
+            streamed_town.path(),
+            &["rev-list", "--count", "refs/heads/beads"]
+        )
+        .trim(),
         "1",
         "one commit"
     );

@@ -81,10 +81,7 @@ impl PackWriter {
     pub(crate) fn create(pack_dir: &Path) -> io::Result<PackWriter> {
         use std::os::unix::fs::OpenOptionsExt;
         fs::create_dir_all(pack_dir)?;
-        let temp_path = pack_dir.join(format!(
-            "{TEMP_PREFIX}{}-streamed.pack",
-            std::process::id()
-        ));
+        let temp_path = pack_dir.join(format!("{TEMP_PREFIX}{}-streamed.pack", std::process::id()));
         let file = fs::OpenOptions::new()
             .read(true)
             .write(true)

@@ -21,6 +21,7 @@ use crate::error::{ImportProblem, LedgerError};
 use crate::graph::EdgeKind;
 use crate::jsonl::{self, ImportStep, JsonlError, LineSpan};
 use crate::model::EventKind;
+use crate::store::PreparedBead;
 use crate::validate;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -154,43 +155,47 @@ impl Ledger {
 
         let now = crate::time::now_rfc3339();
         let chunk_size = self.import_chunk;
-        let mut outcome = ImportOutcome::default();
         let file = std::fs::File::open(path).map_err(|source| JsonlError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut buf = Vec::new();
         let mut load = self.store.bulk_load()?;
-        let mut chunk = Vec::with_capacity(chunk_size.min(order.len()));
-        let mut chunks = 0usize;
-        for (id, span) in &order {
-            let bead = jsonl::read_line_at(path, &file, *span, &mut buf)?;
-            // The file must not change between the passes: what was checked is what is written.
-            let Some(bead) = bead.filter(|b| *b.id == **id) else {
-                return Err(changed_meanwhile(path, span.line));
-            };
-            outcome.created += 1;
-            if bead.ephemeral {
-                outcome.wisps += 1;
-            }
-            let ev = event(
-                &bead.id,
-                EventKind::Created,
-                actor,
-                &now,
-                None,
-                Some("import".to_string()),
-            );
-            chunk.push((bead, ev));
-            if chunk.len() >= chunk_size {
-                load.add(std::mem::take(&mut chunk))?;
+        // A reader thread parses the lines and serializes what the tables hold, a chunk at a
+        // time, while this one writes the chunk before (at most two chunks wait between them).
+        let (send, receive) = std::sync::mpsc::sync_channel::<Result<Chunk, LedgerError>>(2);
+        let outcome = std::thread::scope(|scope| -> Result<ImportOutcome, LedgerError> {
+            scope.spawn(|| {
+                // Owned here, so the writer's loop ends when this thread does.
+                let send = send;
+                let mut buf = Vec::new();
+                for part in order.chunks(chunk_size) {
+                    let prepared = prepare(path, &file, part, &mut buf, actor, &now);
+                    let failed = prepared.is_err();
+                    if send.send(prepared).is_err() || failed {
+                        return; // the writer gave up, or this is the last word
+                    }
+                }
+            });
+            // Owned here, so a writer's error drops it and the reader's next send fails.
+            let receive = receive;
+            let mut outcome = ImportOutcome::default();
+            let mut chunks = 0usize;
+            for chunk in receive.iter() {
+                let chunk = chunk?;
+                outcome.created += chunk.beads.len();
+                outcome.wisps += chunk.wisps;
+                load.add(chunk.beads)?;
                 chunks += 1;
                 if chunks == 1 {
                     fault_point("import-after-first-chunk");
                 }
             }
+            Ok(outcome)
+        })?;
+        if outcome.created != order.len() {
+            return Err(changed_meanwhile(path, 0));
         }
-        load.add(chunk)?;
+        drop(order);
         load.finish()?;
         fault_point("import-after-index-commit");
         // Built from the index when something needs it (an import need not hold a graph of
@@ -201,6 +206,47 @@ impl Ledger {
         }
         Ok(outcome)
     }
+}
+
+/// A chunk of pass two, ready to write.
+struct Chunk {
+    beads: Vec<PreparedBead>,
+    wisps: usize,
+}
+
+/// Read, parse and prepare the beads of `part` (ids and where their lines are, from pass one).
+fn prepare(
+    path: &Path,
+    file: &std::fs::File,
+    part: &[(Box<str>, LineSpan)],
+    buf: &mut Vec<u8>,
+    actor: &str,
+    now: &str,
+) -> Result<Chunk, LedgerError> {
+    let mut chunk = Chunk {
+        beads: Vec::with_capacity(part.len()),
+        wisps: 0,
+    };
+    for (id, span) in part {
+        let bead = jsonl::read_line_at(path, file, *span, buf)?;
+        // The file must not change between the passes: what was checked is what is written.
+        let Some(bead) = bead.filter(|b| *b.id == **id) else {
+            return Err(changed_meanwhile(path, span.line));
+        };
+        if bead.ephemeral {
+            chunk.wisps += 1;
+        }
+        let ev = event(
+            &bead.id,
+            EventKind::Created,
+            actor,
+            now,
+            None,
+            Some("import".to_string()),
+        );
+        chunk.beads.push(PreparedBead::new(&bead, &ev));
+    }
+    Ok(chunk)
 }
 
 /// The file changed between the two passes of a streaming import (nothing was imported).
