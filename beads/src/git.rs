@@ -309,16 +309,21 @@ impl GitStore {
             }
             changes.iter().try_for_each(layout::validate_change)?;
             any_put |= changes.iter().any(|c| matches!(c, Change::Put { .. }));
-            let tree = self.write_tree(base_tree, &changes)?;
-            drop(changes);
             let dir = format!("{}/{p:x}", layout::ISSUES_DIR);
-            let top = self
-                .repo
-                .find_tree(tree)
-                .map_err(self.gix_err("read a ledger tree"))?
-                .lookup_entry_by_path(&dir)
-                .map_err(self.gix_err("read a ledger tree"))?
-                .map(|e| e.object_id());
+            let top = match base_tree {
+                // Nothing to edit: the part's trees straight from its sorted entries.
+                None => self.write_fresh_top(&changes)?,
+                Some(_) => {
+                    let tree = self.write_tree(base_tree, &changes)?;
+                    self.repo
+                        .find_tree(tree)
+                        .map_err(self.gix_err("read a ledger tree"))?
+                        .lookup_entry_by_path(&dir)
+                        .map_err(self.gix_err("read a ledger tree"))?
+                        .map(|e| e.object_id())
+                }
+            };
+            drop(changes);
             tops.push((dir, top));
             flush(self)?;
         }
@@ -402,6 +407,84 @@ impl GitStore {
         let commit = self.write_commit(tree, expected_tip, message)?;
         flush(self)?;
         Ok(Some(commit))
+    }
+
+    /// The tree of one top shard directory holding the beads `changes` puts (removals of what
+    /// is not there are nothing) and no others: blobs, then the four levels of shard trees
+    /// bottom up, each from its sorted entries. The same trees the tree editor writes for a
+    /// fresh ledger, without its per-path lookups. `None` when nothing is put.
+    fn write_fresh_top(&self, changes: &[Change]) -> Result<Option<ObjectId>, GitError> {
+        use gix::objs::tree::{Entry, EntryKind};
+        let mut files: Vec<(u16, String, ObjectId)> = Vec::with_capacity(changes.len());
+        for change in changes {
+            if let Change::Put { id, line } = change {
+                let blob = self
+                    .repo
+                    .write_blob(layout::file_content(line))
+                    .map_err(self.gix_err("write a bead blob"))?
+                    .detach();
+                files.push((
+                    layout::shard_bits(id),
+                    format!("{id}{}", layout::BEAD_SUFFIX),
+                    blob,
+                ));
+            }
+        }
+        files.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        // One level: (shard bits of the directory, its entries) -> the trees written.
+        let write = |dirs: Vec<(u16, Vec<Entry>)>| -> Result<Vec<(u16, ObjectId)>, GitError> {
+            dirs.into_iter()
+                .map(|(bits, entries)| {
+                    let id = self
+                        .repo
+                        .write_object(&gix::objs::Tree { entries })
+                        .map_err(self.gix_err("write the ledger trees"))?
+                        .detach();
+                    Ok((bits, id))
+                })
+                .collect()
+        };
+        // Group sorted (bits, entry) by `bits >> shift`; the entry's name is given.
+        let group = |items: Vec<(u16, Entry)>, shift: u32| -> Vec<(u16, Vec<Entry>)> {
+            let mut out: Vec<(u16, Vec<Entry>)> = Vec::new();
+            for (bits, entry) in items {
+                let key = bits >> shift;
+                match out.last_mut() {
+                    Some((k, entries)) if *k == key => entries.push(entry),
+                    _ => out.push((key, vec![entry])),
+                }
+            }
+            out
+        };
+        let digit = |bits: u16| format!("{:x}", bits & 0xf);
+        let leaves: Vec<(u16, Entry)> = files
+            .into_iter()
+            .map(|(bits, name, oid)| {
+                let entry = Entry {
+                    mode: EntryKind::Blob.into(),
+                    filename: name.into(),
+                    oid,
+                };
+                (bits, entry)
+            })
+            .collect();
+        // Leaf directories h1/h2/h3/h4 (all 16 bits), then up one hex digit at a time.
+        let mut level = write(group(leaves, 0))?;
+        for _ in 1..layout::SHARD_LEVELS {
+            let items: Vec<(u16, Entry)> = level
+                .into_iter()
+                .map(|(bits, oid)| {
+                    let entry = Entry {
+                        mode: EntryKind::Tree.into(),
+                        filename: digit(bits).into(),
+                        oid,
+                    };
+                    (bits, entry)
+                })
+                .collect();
+            level = write(group(items, 4))?;
+        }
+        Ok(level.into_iter().next().map(|(_, oid)| oid))
     }
 
     /// Every bead at commit `at`, as (id, JSON line without '\n'), sorted by id.

@@ -690,17 +690,24 @@ impl Store {
     /// The journal: ids changed locally and not yet in git, with the sequence of their last
     /// change, sorted by id.
     pub fn journal(&self) -> Result<Vec<(String, u64)>, LedgerError> {
-        let mut last: HashMap<String, u64> = HashMap::new();
+        let mut all: Vec<(String, u64)> = Vec::new();
         with_tables!(self, t = JOURNAL => {
             for row in t.iter().map_err(|e| self.err(e))? {
                 let (k, _) = row.map_err(|e| self.err(e))?;
                 let (seq, id) = k.value();
-                // Keys come in sequence order: the last one seen is the newest.
-                last.insert(id.to_string(), seq);
+                all.push((id.to_string(), seq));
             }
         });
-        let mut out: Vec<(String, u64)> = last.into_iter().collect();
-        out.sort_unstable();
+        // Sorted by id, then sequence; an id's newest entry is the last of its run. (No hash
+        // map: a journal of a million imported beads is read once per commit.)
+        all.sort_unstable();
+        let mut out: Vec<(String, u64)> = Vec::with_capacity(all.len());
+        for (id, seq) in all {
+            match out.last_mut() {
+                Some(last) if last.0 == id => last.1 = seq,
+                _ => out.push((id, seq)),
+            }
+        }
         Ok(out)
     }
 

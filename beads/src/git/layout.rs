@@ -58,6 +58,12 @@ pub fn top_shard(id: &str) -> usize {
     usize::from(Sha256::digest(id.as_bytes())[0] >> 4)
 }
 
+/// The first 16 bits of SHA-256(id): its four shard directories, one hex digit each.
+pub(crate) fn shard_bits(id: &str) -> u16 {
+    let digest = Sha256::digest(id.as_bytes());
+    u16::from_be_bytes([digest[0], digest[1]])
+}
+
 /// The shard directories of `id`: the first four hex digits of SHA-256(id), one per level
 /// (`e/4/d/a` for `gt-abc`).
 pub(crate) fn shard(id: &str) -> String {
