@@ -85,6 +85,11 @@ const WAL_BEAD: u8 = 0;
 const WAL_WISP: u8 = 1;
 const WAL_REMOVED: u8 = 2;
 
+/// redb's page cache (reads and the write buffer of a transaction together). redb's default,
+/// 1 GiB, let a million-bead import's one transaction hold most of a gigabyte; the operating
+/// system's page cache keeps the file's hot pages anyway.
+const INDEX_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Fold the logs into their tables once they hold this many changes, whatever the owner does.
 const FOLD_AT: usize = 50_000;
 
@@ -213,16 +218,19 @@ impl Store {
             Ok(_) => true,
             Err(_) => false,
         };
-        let db = Database::create(path).map_err(|e| {
-            if existed && !is_lock_error(&e) {
-                LedgerError::IndexDamaged {
-                    path: path.to_path_buf(),
-                    what: format!("unreadable ({e})"),
+        let db = Database::builder()
+            .set_cache_size(INDEX_CACHE_BYTES)
+            .create(path)
+            .map_err(|e| {
+                if existed && !is_lock_error(&e) {
+                    LedgerError::IndexDamaged {
+                        path: path.to_path_buf(),
+                        what: format!("unreadable ({e})"),
+                    }
+                } else {
+                    err(&e)
                 }
-            } else {
-                err(&e)
-            }
-        })?;
+            })?;
         let mut store = Store {
             open: None,
             db,
