@@ -335,7 +335,7 @@ impl GitStore {
                 .find_tree(id)
                 .map_err(self.gix_err("read a ledger tree"))?
                 .decode()
-                .map_err(|e| self.gix_err("read a ledger tree")(e.into()))?
+                .map_err(|e| self.gix_err("read a ledger tree")(e))?
                 .into_owned())
         };
         let mut root = match base_tree {

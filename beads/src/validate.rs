@@ -328,6 +328,9 @@ pub fn check_links(graph: &Graph, beads: &[&Bead]) -> Vec<(usize, Problem)> {
     out
 }
 
+/// A dependency of an incoming record: (readiness kind, target id, the target's record).
+pub(crate) type ResolvedDep<'a> = (Option<EdgeKind>, &'a str, Option<usize>);
+
 /// [`check_links`] for records going into an EMPTY ledger, on indices instead of ids (the
 /// streaming import checks a million records with it): `ids` in record order, `deps[i]` record
 /// `i`'s dependencies as (readiness kind, target, the target's record or `None`). The same
@@ -335,7 +338,7 @@ pub fn check_links(graph: &Graph, beads: &[&Bead]) -> Vec<(usize, Problem)> {
 /// has no edges, so it can close no cycle and the depth-first search may skip it.
 pub(crate) fn fresh_link_problems(
     ids: &[&str],
-    deps: &[Vec<(Option<EdgeKind>, &str, Option<usize>)>],
+    deps: &[Vec<ResolvedDep<'_>>],
 ) -> Vec<(usize, Problem)> {
     let mut out = Vec::new();
     for (i, d) in deps.iter().enumerate() {
@@ -356,7 +359,7 @@ pub(crate) fn fresh_link_problems(
         let edges = |i: usize| {
             deps[i]
                 .iter()
-                .filter(move |(k, _, at)| *k == Some(kind) && at.is_some())
+                .filter(move |(k, _, _)| *k == Some(kind))
                 .filter_map(|(_, _, at)| *at)
         };
         if let Some(cycle) = find_cycle_indexed(ids.len(), edges) {

@@ -113,7 +113,7 @@ impl Ledger {
         for (id, &i) in &index {
             ids[i] = id;
         }
-        let resolved: Vec<Vec<(Option<EdgeKind>, &str, Option<usize>)>> = scanned
+        let resolved: Vec<Vec<validate::ResolvedDep<'_>>> = scanned
             .iter()
             .map(|s| {
                 s.deps
