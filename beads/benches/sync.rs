@@ -9,10 +9,20 @@
 //! catches its index up with the k beads. Beads changed on both sides (at small totals and
 //! large k) are merged field by field, as in a real sync.
 //!
+//! Then the whole `Ledger::merge_from` of a sync, index and all, on a ledger of
+//! `GASTOWN_BENCH_SYNC_LEDGERS` beads (default 100k; 1M takes a minute to set up): the synthetic
+//! ledger of `testdata` imported and committed, then per round "theirs" is a commit of k beads
+//! changed on our tip (written by a second `GitStore` on the same repository, the ref moved back
+//! with `git update-ref`), and `merge_from` is timed twice: once with nothing of ours pending
+//! (a fast-forward; the index takes in their k beads), once with k beads of ours changed
+//! locally too (ours committed first, a merge commit, the index catches up).
+//!
 //! Run: `cargo bench -p gastown-beads --bench sync` (`GASTOWN_BENCH_SYNC_TOTALS=10000` to pick
-//! the totals, `GASTOWN_BENCH_SYNC_ROUNDS` the rounds per k).
+//! the totals, `GASTOWN_BENCH_SYNC_ROUNDS` the rounds per k; `GASTOWN_BENCH_SYNC_LEDGERS=0`
+//! skips the ledger part).
 
 use gastown_beads::git::{Change, GitStore, GitStoreConfig, ObjectId};
+use gastown_beads::{BeadPatch, Ledger, LedgerConfig};
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
@@ -40,6 +50,110 @@ fn main() {
     );
     for total in totals {
         bench_total(total, rounds);
+    }
+    let ledgers: Vec<usize> = std::env::var("GASTOWN_BENCH_SYNC_LEDGERS")
+        .map(|s| {
+            s.split(',')
+                .map(|n| n.trim().parse().expect("a number of beads"))
+                .filter(|n| *n > 0)
+                .collect()
+        })
+        .unwrap_or_else(|_| vec![100_000]);
+    for total in ledgers {
+        bench_ledger(total, rounds);
+    }
+}
+
+/// `Ledger::merge_from` of k beads changed by them (and k by us) on a ledger of `total` beads.
+fn bench_ledger(total: usize, rounds: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    git_init(dir.path());
+    let file = dir.path().join("issues.jsonl");
+    std::fs::write(&file, gastown_beads::testdata::synthetic_export(total, 0.3))
+        .expect("write the export");
+    let cfg = LedgerConfig {
+        repo_path: dir.path().to_path_buf(),
+        index_path: dir.path().join(".runtime/ledger.redb"),
+        lock_path: dir.path().join(".runtime/ledger.lock"),
+        prefix: "bn".to_string(),
+        git_ref: "refs/heads/beads".to_string(),
+        commit_delay: std::time::Duration::from_secs(3600),
+        author_name: "bench".to_string(),
+        author_email: "bench@localhost".to_string(),
+    };
+    let mut ledger = Ledger::open(cfg).expect("open");
+    let setup = Instant::now();
+    ledger.import_file(&file, "bench").expect("import");
+    ledger.sync().expect("commit the import");
+    println!(
+        "{total:>7} beads: ledger set up (import + commit) in {:.1} s",
+        setup.elapsed().as_secs_f64()
+    );
+    let ids: Vec<String> = std::fs::read_to_string(&file)
+        .expect("read the export")
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v["id"].as_str().expect("an id").to_string()
+        })
+        .collect();
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
+    let mut n = 0;
+    for k in [10, 1_000] {
+        for ours_too in [false, true] {
+            let mut merges = Vec::with_capacity(rounds);
+            for _ in 0..rounds {
+                n += 1;
+                let tip = ledger.git_tip().expect("tip").expect("committed");
+                let changes: Vec<Change> = (0..k)
+                    .map(|_| {
+                        let id = &ids[rng.below(ids.len())];
+                        let mut bead = ledger.get(id).expect("get").expect("imported");
+                        bead.title = format!("theirs {n}");
+                        Change::Put {
+                            id: id.clone(),
+                            line: bead.to_json_line(),
+                        }
+                    })
+                    .collect();
+                // A store of its own, as another town's commit would be.
+                let mut theirs_store =
+                    GitStore::open(GitStoreConfig::new(dir.path())).expect("open");
+                let theirs = theirs_store
+                    .commit(Some(tip), &changes, "")
+                    .expect("their commit")
+                    .expect("their beads changed");
+                move_ref(dir.path(), tip);
+                if ours_too {
+                    // One durable group for the k changes (setting up, not measured).
+                    ledger.set_deferred_durability(true).expect("defer");
+                    for _ in 0..k {
+                        let id = &ids[rng.below(ids.len())];
+                        let patch = BeadPatch {
+                            notes: Some(format!("ours {n}")),
+                            ..BeadPatch::default()
+                        };
+                        ledger.update(id, patch, "bench").expect("our change");
+                    }
+                    ledger.set_deferred_durability(false).expect("durable");
+                }
+                let started = Instant::now();
+                let done = ledger.merge_from(theirs, Some(tip)).expect("merge");
+                merges.push(started.elapsed());
+                assert_eq!(done.fast_forward, !ours_too);
+                assert!(!done.taken.is_empty() || !done.merged.is_empty());
+            }
+            println!(
+                "{total:>7} beads: Ledger::merge_from, {k:>4} changed by them{}  median {:>8.2} ms  p90 {:>8.2} ms",
+                if ours_too {
+                    " and by us"
+                } else {
+                    "           "
+                },
+                median(&mut merges),
+                p90(&mut merges)
+            );
+        }
     }
 }
 

@@ -58,7 +58,7 @@ mod tests;
 
 pub use error::GitError;
 pub use gix::ObjectId;
-pub use layout::commit_message;
+pub use layout::{commit_message, commit_message_of, top_shard};
 
 use gix::refs::transaction::{LogChange, PreviousValue, RefEdit, RefLog};
 use gix::refs::{FullName, Target};
@@ -239,6 +239,252 @@ impl GitStore {
         self.after_commit();
         tracing::debug!(commit = %commit, beads = changes.len(), "ledger committed to git");
         Ok(Some(commit))
+    }
+
+    /// [`GitStore::commit`] of a change too large to hold in memory at once (the first commit
+    /// of a million imported beads): `part(p)` gives the changes of the beads under top shard
+    /// `p` ([`top_shard`], 0–15), called once each; every part's blobs and trees go into one
+    /// pack on disk as they are made ([`pack::PackWriter`]), so memory holds one part. One
+    /// commit, the same tree as [`GitStore::commit`] of all the changes would write.
+    pub fn commit_in_parts<E: From<GitError>>(
+        &mut self,
+        expected_tip: Option<ObjectId>,
+        part: &mut dyn FnMut(usize) -> Result<Vec<Change>, E>,
+        message: &str,
+    ) -> Result<Option<ObjectId>, E> {
+        self.refuse_if_checked_out()?;
+        let actual = self.tip()?;
+        if actual != expected_tip {
+            return Err(self.tip_moved(expected_tip, actual).into());
+        }
+        let pack_dir = self.pack_dir();
+        let mut pack = pack::PackWriter::create(&pack_dir)
+            .map_err(GitError::io("write a pack of ledger objects", &pack_dir))?;
+        self.repo.objects.enable_object_memory();
+        let written = self.write_parts(expected_tip, part, message, &mut pack);
+        self.repo.objects.take_object_memory();
+        let Some(commit) = written? else {
+            return Ok(None);
+        };
+        pack.finish(self.repo.object_hash())
+            .map_err(GitError::io("write a pack of ledger objects", &pack_dir))?;
+        self.packs_since_open += 1;
+        self.move_ref(expected_tip, commit, message)?;
+        self.after_commit();
+        tracing::debug!(commit = %commit, "ledger committed to git in parts");
+        Ok(Some(commit))
+    }
+
+    /// The objects of [`GitStore::commit_in_parts`], part by part into `pack`; the commit, or
+    /// `None` when the tree did not change.
+    fn write_parts<E: From<GitError>>(
+        &mut self,
+        expected_tip: Option<ObjectId>,
+        part: &mut dyn FnMut(usize) -> Result<Vec<Change>, E>,
+        message: &str,
+        pack: &mut pack::PackWriter,
+    ) -> Result<Option<ObjectId>, E> {
+        let pack_dir = self.pack_dir();
+        let mut flush = |store: &mut GitStore| -> Result<(), GitError> {
+            let mut objects = store.repo.objects.take_object_memory().unwrap_or_default();
+            store.repo.objects.enable_object_memory();
+            pack.add(
+                std::mem::take(&mut *objects)
+                    .into_iter()
+                    .map(|(id, (kind, data))| (id, kind, data)),
+            )
+            .map_err(GitError::io("write a pack of ledger objects", &pack_dir))
+        };
+        let base_tree = match expected_tip {
+            Some(tip) => Some(self.tree_of(tip)?),
+            None => None,
+        };
+        let mut any_put = false;
+        // (top shard directory, its new tree or `None` when it is gone).
+        let mut tops: Vec<(String, Option<ObjectId>)> = Vec::new();
+        for p in 0..16 {
+            let changes = part(p)?;
+            if changes.is_empty() {
+                continue;
+            }
+            changes.iter().try_for_each(layout::validate_change)?;
+            any_put |= changes.iter().any(|c| matches!(c, Change::Put { .. }));
+            let dir = format!("{}/{p:x}", layout::ISSUES_DIR);
+            let top = match base_tree {
+                // Nothing to edit: the part's trees straight from its sorted entries.
+                None => self.write_fresh_top(&changes)?,
+                Some(_) => {
+                    let tree = self.write_tree(base_tree, &changes)?;
+                    self.repo
+                        .find_tree(tree)
+                        .map_err(self.gix_err("read a ledger tree"))?
+                        .lookup_entry_by_path(&dir)
+                        .map_err(self.gix_err("read a ledger tree"))?
+                        .map(|e| e.object_id())
+                }
+            };
+            drop(changes);
+            tops.push((dir, top));
+            flush(self)?;
+        }
+        // The root and `issues/` trees by hand: the new top trees are in the pack already, out
+        // of the object database's sight, so no editor may look into them.
+        let read_tree = |id: ObjectId| -> Result<gix::objs::Tree, GitError> {
+            Ok(self
+                .repo
+                .find_tree(id)
+                .map_err(self.gix_err("read a ledger tree"))?
+                .decode()
+                .map_err(|e| self.gix_err("read a ledger tree")(e))?
+                .into_owned())
+        };
+        let mut root = match base_tree {
+            Some(id) => read_tree(id)?,
+            None => gix::objs::Tree::empty(),
+        };
+        let issues_at = root
+            .entries
+            .iter()
+            .position(|e| e.filename == layout::ISSUES_DIR);
+        let mut issues = match issues_at {
+            Some(at) => read_tree(root.entries[at].oid)?,
+            None => gix::objs::Tree::empty(),
+        };
+        for (dir, top) in tops {
+            let name = dir.rsplit('/').next().unwrap_or_default().to_string();
+            issues.entries.retain(|e| e.filename != name.as_str());
+            if let Some(oid) = top {
+                issues.entries.push(gix::objs::tree::Entry {
+                    mode: gix::objs::tree::EntryKind::Tree.into(),
+                    filename: name.into(),
+                    oid,
+                });
+            }
+        }
+        issues.entries.sort();
+        root.entries.retain(|e| e.filename != layout::ISSUES_DIR);
+        if !issues.entries.is_empty() {
+            let oid = self
+                .repo
+                .write_object(&issues)
+                .map_err(self.gix_err("write the ledger trees"))?
+                .detach();
+            root.entries.push(gix::objs::tree::Entry {
+                mode: gix::objs::tree::EntryKind::Tree.into(),
+                filename: layout::ISSUES_DIR.into(),
+                oid,
+            });
+        }
+        if !root
+            .entries
+            .iter()
+            .any(|e| e.filename == layout::README_NAME)
+        {
+            let oid = self
+                .repo
+                .write_blob(layout::README_TEXT)
+                .map_err(self.gix_err("write the ledger README"))?
+                .detach();
+            root.entries.push(gix::objs::tree::Entry {
+                mode: gix::objs::tree::EntryKind::Blob.into(),
+                filename: layout::README_NAME.into(),
+                oid,
+            });
+        }
+        root.entries.sort();
+        let tree = self
+            .repo
+            .write_object(&root)
+            .map_err(self.gix_err("write the ledger trees"))?
+            .detach();
+        let unchanged = match base_tree {
+            Some(base) => base == tree,
+            None => !any_put,
+        };
+        if unchanged {
+            return Ok(None);
+        }
+        let commit = self.write_commit(tree, expected_tip, message)?;
+        flush(self)?;
+        Ok(Some(commit))
+    }
+
+    /// The tree of one top shard directory holding the beads `changes` puts (removals of what
+    /// is not there are nothing) and no others: blobs, then the four levels of shard trees
+    /// bottom up, each from its sorted entries. The same trees the tree editor writes for a
+    /// fresh ledger, without its per-path lookups. `None` when nothing is put.
+    fn write_fresh_top(&self, changes: &[Change]) -> Result<Option<ObjectId>, GitError> {
+        use gix::objs::tree::{Entry, EntryKind};
+        let mut files: Vec<(u16, String, ObjectId)> = Vec::with_capacity(changes.len());
+        for change in changes {
+            if let Change::Put { id, line } = change {
+                let blob = self
+                    .repo
+                    .write_blob(layout::file_content(line))
+                    .map_err(self.gix_err("write a bead blob"))?
+                    .detach();
+                files.push((
+                    layout::shard_bits(id),
+                    format!("{id}{}", layout::BEAD_SUFFIX),
+                    blob,
+                ));
+            }
+        }
+        files.sort_unstable_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        // One level: (shard bits of the directory, its entries) -> the trees written.
+        let write = |dirs: Vec<(u16, Vec<Entry>)>| -> Result<Vec<(u16, ObjectId)>, GitError> {
+            dirs.into_iter()
+                .map(|(bits, entries)| {
+                    let id = self
+                        .repo
+                        .write_object(&gix::objs::Tree { entries })
+                        .map_err(self.gix_err("write the ledger trees"))?
+                        .detach();
+                    Ok((bits, id))
+                })
+                .collect()
+        };
+        // Group sorted (bits, entry) by `bits >> shift`; the entry's name is given.
+        let group = |items: Vec<(u16, Entry)>, shift: u32| -> Vec<(u16, Vec<Entry>)> {
+            let mut out: Vec<(u16, Vec<Entry>)> = Vec::new();
+            for (bits, entry) in items {
+                let key = bits >> shift;
+                match out.last_mut() {
+                    Some((k, entries)) if *k == key => entries.push(entry),
+                    _ => out.push((key, vec![entry])),
+                }
+            }
+            out
+        };
+        let digit = |bits: u16| format!("{:x}", bits & 0xf);
+        let leaves: Vec<(u16, Entry)> = files
+            .into_iter()
+            .map(|(bits, name, oid)| {
+                let entry = Entry {
+                    mode: EntryKind::Blob.into(),
+                    filename: name.into(),
+                    oid,
+                };
+                (bits, entry)
+            })
+            .collect();
+        // Leaf directories h1/h2/h3/h4 (all 16 bits), then up one hex digit at a time.
+        let mut level = write(group(leaves, 0))?;
+        for _ in 1..layout::SHARD_LEVELS {
+            let items: Vec<(u16, Entry)> = level
+                .into_iter()
+                .map(|(bits, oid)| {
+                    let entry = Entry {
+                        mode: EntryKind::Tree.into(),
+                        filename: digit(bits).into(),
+                        oid,
+                    };
+                    (bits, entry)
+                })
+                .collect();
+            level = write(group(items, 4))?;
+        }
+        Ok(level.into_iter().next().map(|(_, oid)| oid))
     }
 
     /// Every bead at commit `at`, as (id, JSON line without '\n'), sorted by id.

@@ -124,27 +124,168 @@ pub fn read_export(path: &Path) -> Result<Vec<ImportRecord>, JsonlError> {
     read_export_watched(path, &mut |_| {})
 }
 
-/// [`read_export`], telling `watch` how far the parse is every few hundred lines.
+/// [`read_export`], telling `watch` how far the parse is every few hundred lines. The file is
+/// read line by line ([`scan_export`]), never held whole.
 pub fn read_export_watched(
     path: &Path,
     watch: &mut dyn FnMut(ImportStep),
 ) -> Result<Vec<ImportRecord>, JsonlError> {
-    let bytes = std::fs::read(path).map_err(|source| JsonlError::Read {
+    let mut records = Vec::new();
+    scan_export(path, watch, &mut |rec, _| {
+        records.push(rec);
+        Ok::<(), JsonlError>(())
+    })?;
+    if let Some((id, first_line, line)) = first_duplicate(&records) {
+        return Err(JsonlError::DuplicateId {
+            path: path.to_path_buf(),
+            id,
+            first_line,
+            line,
+        });
+    }
+    Ok(records)
+}
+
+/// Read the export at `path` line by line (the file is never held whole) and hand each bead
+/// record, with its id checked, to `each` in file order; `watch` hears how far it is every few
+/// hundred lines. Errors as [`read_export`] reports them, in the same precedence: text that is
+/// not UTF-8 anywhere in the file wins over a malformed line or an invalid id, and of those the
+/// first one wins; after one, `each` is called no more (the rest is only checked for UTF-8).
+/// Repeated ids are the caller's to find. An error of `each` stops the scan and is returned.
+/// With each record comes where its line's text lies in the file (newline and a byte-order mark
+/// left out), for a caller that reads it again ([`read_line_at`]).
+pub fn scan_export<E: From<JsonlError>>(
+    path: &Path,
+    watch: &mut dyn FnMut(ImportStep),
+    each: &mut dyn FnMut(ImportRecord, LineSpan) -> Result<(), E>,
+) -> Result<(), E> {
+    let read_err = |source| JsonlError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = 1 + good.iter().filter(|&&b| b == b'\n').count();
-        let column = 1 + good.iter().rev().take_while(|&&b| b != b'\n').count();
-        JsonlError::Malformed {
+    };
+    let file = std::fs::File::open(path).map_err(read_err)?;
+    let total = file.metadata().map_err(read_err)?.len();
+    let mut reader = io::BufReader::with_capacity(1 << 20, file);
+    let mut buf: Vec<u8> = Vec::new();
+    let mut read = 0u64;
+    let mut lines = 0;
+    let mut line = 0;
+    let mut first_err: Option<JsonlError> = None;
+    loop {
+        buf.clear();
+        let n = io::BufRead::read_until(&mut reader, b'\n', &mut buf).map_err(read_err)?;
+        if n == 0 {
+            break;
+        }
+        line += 1;
+        let mut start = read;
+        read = (read + n as u64).min(total);
+        let mut raw: &[u8] = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        if line == 1
+            && let Some(rest) = raw.strip_prefix("\u{feff}".as_bytes())
+        {
+            raw = rest;
+            start += 3;
+        }
+        let span = LineSpan {
+            line,
+            offset: start,
+            len: raw.len(),
+        };
+        let raw = std::str::from_utf8(raw).map_err(|e| JsonlError::Malformed {
             path: path.to_path_buf(),
             line,
-            column,
+            column: 1 + e.valid_up_to(),
             what: "the text is not UTF-8".to_string(),
+        })?;
+        if !raw.is_empty() {
+            lines = line;
         }
+        if line.is_multiple_of(REPORT_EVERY_LINES) {
+            watch(ImportStep::Reading {
+                bytes: read,
+                total,
+                lines: line,
+            });
+        }
+        if first_err.is_some() {
+            continue;
+        }
+        let bead = match parse_line(raw) {
+            Ok(Some(bead)) => bead,
+            Ok(None) => continue,
+            Err((column, what)) => {
+                first_err = Some(JsonlError::Malformed {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    what,
+                });
+                continue;
+            }
+        };
+        if let Err(source) = id::validate_id(&bead.id) {
+            first_err = Some(JsonlError::InvalidId {
+                path: path.to_path_buf(),
+                line,
+                source,
+            });
+            continue;
+        }
+        each(ImportRecord { bead, line }, span)?;
+    }
+    watch(ImportStep::Reading {
+        bytes: total,
+        total,
+        lines,
+    });
+    match first_err {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// Where the text of one line of an export lies: its 1-based number, first byte and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineSpan {
+    pub line: usize,
+    pub offset: u64,
+    pub len: usize,
+}
+
+/// The bead record on the line at `span` of `file` (the export at `path`, read by
+/// [`scan_export`] before), parsed and its id checked exactly as the scan did; `buf` is reused.
+/// `Ok(None)` when the line holds no bead (it changed since).
+pub fn read_line_at(
+    path: &Path,
+    file: &std::fs::File,
+    span: LineSpan,
+    buf: &mut Vec<u8>,
+) -> Result<Option<Bead>, JsonlError> {
+    use std::os::unix::fs::FileExt;
+    buf.resize(span.len, 0);
+    file.read_exact_at(buf, span.offset)
+        .map_err(|source| JsonlError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let malformed = |column, what| JsonlError::Malformed {
+        path: path.to_path_buf(),
+        line: span.line,
+        column,
+        what,
+    };
+    let raw = std::str::from_utf8(buf)
+        .map_err(|e| malformed(1 + e.valid_up_to(), "the text is not UTF-8".to_string()))?;
+    let Some(bead) = parse_line(raw).map_err(|(column, what)| malformed(column, what))? else {
+        return Ok(None);
+    };
+    id::validate_id(&bead.id).map_err(|source| JsonlError::InvalidId {
+        path: path.to_path_buf(),
+        line: span.line,
+        source,
     })?;
-    parse_watched(path, &text, watch)
+    Ok(Some(bead))
 }
 
 /// Parse a whole `bd` export (classic or current; see the module documentation). `path` is only

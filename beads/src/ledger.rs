@@ -19,9 +19,12 @@
 //! seen (a pull, a hand edit) are re-indexed from the diff `last_commit..tip`, then the journal is
 //! committed. When both changed one bead, the local unsynced change wins (it is committed on top).
 
+mod bulk;
 mod keyed;
 mod mutate;
 mod query;
+
+pub use bulk::IMPORT_CHUNK;
 
 use crate::error::LedgerError;
 use crate::git::{self, Change, GitStore, GitStoreConfig, ObjectId};
@@ -140,6 +143,10 @@ pub struct LedgerChange {
     pub bead: Option<Bead>,
 }
 
+/// A git commit of more changes than this is written in parts, one top shard at a time, into a
+/// pack on disk ([`git::GitStore::commit_in_parts`]), so that its memory is a part's.
+pub const COMMIT_IN_PARTS_ABOVE: usize = 100_000;
+
 /// The most changes the feed holds before the oldest are dropped (an owner that never takes
 /// them costs bounded memory).
 pub const CHANGE_FEED_MAX: usize = 100_000;
@@ -160,6 +167,10 @@ pub struct Ledger {
     feed: Option<std::collections::VecDeque<LedgerChange>>,
     /// Changes dropped from a full feed since the owner last took them.
     feed_dropped: usize,
+    /// Beads per chunk of a streaming import ([`Ledger::set_import_chunk`]).
+    import_chunk: usize,
+    /// Journals longer than this are committed in parts ([`Ledger::set_commit_in_parts_above`]).
+    commit_in_parts_above: usize,
     /// Declared last so it is released last.
     lock: PidLock,
 }
@@ -204,6 +215,8 @@ impl Ledger {
             refusing: None,
             feed: None,
             feed_dropped: 0,
+            import_chunk: bulk::IMPORT_CHUNK,
+            commit_in_parts_above: COMMIT_IN_PARTS_ABOVE,
             lock,
         };
         ledger.reconcile()?;
@@ -554,10 +567,74 @@ impl Ledger {
 
     /// One commit of the journal on top of `tip`; the journal entries go once the ref moved.
     fn commit_from(&mut self, tip: Option<ObjectId>) -> Result<Option<CommitOutcome>, LedgerError> {
+        if self.store.journal_len()? > self.commit_in_parts_above {
+            return self.commit_in_parts(tip);
+        }
         match self.prepare_commit(tip)? {
             Some(job) => self.finish_commit(job.run()),
             None => Ok(None),
         }
+    }
+
+    /// [`Ledger::commit_from`] of a journal too large to hold every line of it at once (an
+    /// import of a million beads): [`git::GitStore::commit_in_parts`], reading the lines of
+    /// one top shard's beads at a time.
+    fn commit_in_parts(
+        &mut self,
+        tip: Option<ObjectId>,
+    ) -> Result<Option<CommitOutcome>, LedgerError> {
+        let journal = self.store.journal()?;
+        let mut parts: Vec<Vec<String>> = vec![Vec::new(); 16];
+        for (id, _) in &journal {
+            parts[git::top_shard(id)].push(id.clone());
+        }
+        let message = {
+            let ids: Vec<&str> = journal.iter().map(|(id, _)| id.as_str()).collect();
+            git::commit_message_of(&ids)
+        };
+        self.pending_since = None;
+        let store = &self.store;
+        let result = self
+            .git
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .commit_in_parts(
+                tip,
+                &mut |p| -> Result<Vec<Change>, LedgerError> {
+                    let ids = std::mem::take(&mut parts[p]);
+                    let lines = store.lines(&ids)?;
+                    Ok(ids
+                        .into_iter()
+                        .zip(lines)
+                        .map(|(id, line)| match line {
+                            Some(line) => Change::Put { id, line },
+                            None => Change::Delete { id },
+                        })
+                        .collect())
+                },
+                &message,
+            );
+        let commit = match result {
+            Ok(commit) => commit,
+            Err(e) => {
+                self.pending_since.get_or_insert_with(Instant::now);
+                return Err(e);
+            }
+        };
+        fault_point("after-git-commit");
+        let beads = journal.len();
+        self.finish_commit(CommitDone {
+            tip,
+            journal,
+            beads,
+            result: Ok(commit),
+        })
+    }
+
+    /// Journals larger than this are committed in parts ([`Ledger::commit_in_parts`]); tests
+    /// make it small to commit a small import that way.
+    pub fn set_commit_in_parts_above(&mut self, changes: usize) {
+        self.commit_in_parts_above = changes;
     }
 
     /// Prepare the git commit of everything pending, to run with [`CommitJob::run`] on another

@@ -91,6 +91,11 @@ const WAL_BEAD: u8 = 0;
 const WAL_WISP: u8 = 1;
 const WAL_REMOVED: u8 = 2;
 
+/// redb's page cache (reads and the write buffer of a transaction together). redb's default,
+/// 1 GiB, let a million-bead import's one transaction hold most of a gigabyte; the operating
+/// system's page cache keeps the file's hot pages anyway.
+const INDEX_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
 /// Fold the logs into their tables once they hold this many changes, whatever the owner does.
 const FOLD_AT: usize = 50_000;
 
@@ -226,16 +231,19 @@ impl Store {
             Ok(_) => true,
             Err(_) => false,
         };
-        let db = Database::create(path).map_err(|e| {
-            if existed && !is_lock_error(&e) {
-                LedgerError::IndexDamaged {
-                    path: path.to_path_buf(),
-                    what: format!("unreadable ({e})"),
+        let db = Database::builder()
+            .set_cache_size(INDEX_CACHE_BYTES)
+            .create(path)
+            .map_err(|e| {
+                if existed && !is_lock_error(&e) {
+                    LedgerError::IndexDamaged {
+                        path: path.to_path_buf(),
+                        what: format!("unreadable ({e})"),
+                    }
+                } else {
+                    err(&e)
                 }
-            } else {
-                err(&e)
-            }
-        })?;
+            })?;
         let mut store = Store {
             open: None,
             db,
@@ -271,12 +279,9 @@ impl Store {
         }
         store.seq = store.meta_u64("seq")?.unwrap_or(0);
         store.load_logs()?;
-        if store.meta_u64(INDEXED_SEQ)? != store.meta_u64("seq")? {
-            store.rebuild_secondary()?;
-        }
-        if store.meta_u64(REFS_SEQ)? != store.meta_u64("seq")? {
-            store.rebuild_refs()?;
-        }
+        store.rebuild_derived()?;
+        // The node tables are rebuilt here, not after a bulk load: an import of a million
+        // beads stays an import, and the first open after it pays the one graph build.
         store.nodes_seq = store.meta_u64(NODES_SEQ)?;
         if store.nodes_seq != Some(store.seq) {
             store.rebuild_nodes()?;
@@ -309,6 +314,49 @@ impl Store {
     /// then be read from them ([`Store::ready_ids`], [`Store::blocked_ids`]).
     pub fn nodes_current(&self) -> bool {
         self.nodes_seq == Some(self.seq)
+    }
+
+    /// Rebuild every derived table whose meta sequence is not the change sequence `seq` (a
+    /// ledger written by an older gastown, or tables a bulk load left for rebuilding): at open,
+    /// and after [`BulkLoad::finish`]. Tables are added here with their own meta sequence. The
+    /// node tables are the exception: rebuilt at open only ([`Store::rebuild_nodes`]).
+    fn rebuild_derived(&mut self) -> Result<(), LedgerError> {
+        if self.meta_u64(INDEXED_SEQ)? != self.meta_u64("seq")? {
+            self.rebuild_secondary()?;
+        }
+        if self.meta_u64(REFS_SEQ)? != self.meta_u64("seq")? {
+            self.rebuild_refs()?;
+        }
+        Ok(())
+    }
+
+    /// True when nothing is in the index at all: no bead or wisp, no unfolded change or event,
+    /// no journal entry. Only such an index takes a [`BulkLoad`].
+    pub fn is_blank(&self) -> Result<bool, LedgerError> {
+        Ok(self.count == 0
+            && self.wal_count == 0
+            && self.logged_count == 0
+            && !self.deferred
+            && self.open.is_none()
+            && self.journal_is_empty()?)
+    }
+
+    /// Start loading beads into a blank index ([`Store::is_blank`]) straight into the folded
+    /// tables (no write-ahead rows, no fold): one write transaction for the whole load, so a
+    /// failure or a crash before [`BulkLoad::finish`] leaves the index as it was. Each bead
+    /// is journaled (wisps excepted) so that the next commit takes it to git.
+    pub fn bulk_load(&mut self) -> Result<BulkLoad<'_>, LedgerError> {
+        if !self.is_blank()? {
+            return Err(self.err("a bulk load needs an empty index"));
+        }
+        let tx = self.db.begin_write().map_err(|e| self.err(e))?;
+        let seq = self.seq + 1;
+        Ok(BulkLoad {
+            store: self,
+            tx,
+            seq,
+            added: 0,
+        })
     }
 
     /// Fill `refs` again from every folded graph record: for a ledger written before it
@@ -839,18 +887,30 @@ impl Store {
     /// The journal: ids changed locally and not yet in git, with the sequence of their last
     /// change, sorted by id.
     pub fn journal(&self) -> Result<Vec<(String, u64)>, LedgerError> {
-        let mut last: HashMap<String, u64> = HashMap::new();
+        let mut all: Vec<(String, u64)> = Vec::new();
         with_tables!(self, t = JOURNAL => {
             for row in t.iter().map_err(|e| self.err(e))? {
                 let (k, _) = row.map_err(|e| self.err(e))?;
                 let (seq, id) = k.value();
-                // Keys come in sequence order: the last one seen is the newest.
-                last.insert(id.to_string(), seq);
+                all.push((id.to_string(), seq));
             }
         });
-        let mut out: Vec<(String, u64)> = last.into_iter().collect();
-        out.sort_unstable();
+        // Sorted by id, then sequence; an id's newest entry is the last of its run. (No hash
+        // map: a journal of a million imported beads is read once per commit.)
+        all.sort_unstable();
+        let mut out: Vec<(String, u64)> = Vec::with_capacity(all.len());
+        for (id, seq) in all {
+            match out.last_mut() {
+                Some(last) if last.0 == id => last.1 = seq,
+                _ => out.push((id, seq)),
+            }
+        }
         Ok(out)
+    }
+
+    /// How many entries the journal holds (an id changed twice counts twice).
+    pub fn journal_len(&self) -> Result<usize, LedgerError> {
+        with_tables!(self, t = JOURNAL => { Ok(t.len().map_err(|e| self.err(e))? as usize) })
     }
 
     /// True when the journal holds anything.
@@ -1298,6 +1358,119 @@ where
 }
 
 /// Record that the index reflects git commit `tip` (when there is one).
+/// A load of beads into a blank index ([`Store::bulk_load`]): [`BulkLoad::add`] as many chunks
+/// as there are, then [`BulkLoad::finish`]; dropped unfinished, nothing of it is stored.
+pub struct BulkLoad<'s> {
+    store: &'s mut Store,
+    tx: WriteTransaction,
+    seq: u64,
+    /// Beads and wisps added so far (also the number of the next one's event).
+    added: usize,
+}
+
+impl std::fmt::Debug for BulkLoad<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkLoad")
+            .field("seq", &self.seq)
+            .field("added", &self.added)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bead made ready for [`BulkLoad::add`]: its line, graph record, index keys and audit event
+/// serialized (the costly part, which may run on another thread than the writes).
+#[derive(Debug)]
+pub struct PreparedBead {
+    id: String,
+    line: String,
+    node: Vec<u8>,
+    targets: Vec<String>,
+    keys: Keys,
+    event: String,
+    wisp: bool,
+}
+
+impl PreparedBead {
+    /// `bead` with the audit `event` of its arrival.
+    pub fn new(bead: &Bead, event: &Event) -> PreparedBead {
+        let node = NodeInfo::from_bead(bead).encode();
+        PreparedBead {
+            id: bead.id.clone(),
+            line: bead.to_json_line(),
+            targets: edge_targets(&node),
+            node,
+            keys: Keys::of(bead),
+            event: serde_json::to_string(event).expect("an Event always serializes"),
+            wisp: bead.ephemeral,
+        }
+    }
+
+    /// The bead's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl BulkLoad<'_> {
+    /// Write a chunk of new beads, each with its audit event, into the folded tables (sorted by
+    /// id first: neighbouring ids share pages). Ids must be new to the index and to the load.
+    pub fn add(&mut self, mut chunk: Vec<PreparedBead>) -> Result<(), LedgerError> {
+        chunk.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let path = self.store.path.clone();
+        let err = |e: &dyn std::fmt::Display| index_err(&path, e);
+        let tx = &self.tx;
+        let mut beads = tx.open_table(BEADS).map_err(|e| err(&e))?;
+        let mut wisps = tx.open_table(WISPS).map_err(|e| err(&e))?;
+        let mut graph = tx.open_table(GRAPH).map_err(|e| err(&e))?;
+        let mut refs = tx.open_table(REFS).map_err(|e| err(&e))?;
+        let mut events = tx.open_table(EVENTS).map_err(|e| err(&e))?;
+        let mut journal = tx.open_table(JOURNAL).map_err(|e| err(&e))?;
+        let mut index = secondary::Writer::open(tx, &path)?;
+        for b in &chunk {
+            let id = b.id.as_str();
+            if b.wisp {
+                wisps.insert(id, b.line.as_str()).map_err(|e| err(&e))?;
+            } else {
+                beads.insert(id, b.line.as_str()).map_err(|e| err(&e))?;
+                journal.insert((self.seq, id), ()).map_err(|e| err(&e))?;
+            }
+            graph.insert(id, b.node.as_slice()).map_err(|e| err(&e))?;
+            for t in &b.targets {
+                refs.insert((t.as_str(), id), ()).map_err(|e| err(&e))?;
+            }
+            index.insert(id, &b.keys).map_err(|e| err(&e))?;
+            events
+                .insert((id, event_key(self.seq, self.added)), b.event.as_str())
+                .map_err(|e| err(&e))?;
+            self.added += 1;
+        }
+        Ok(())
+    }
+
+    /// Commit the load (one durable transaction) and account for it; derived tables without a
+    /// row of their own here are rebuilt ([`Store::rebuild_derived`]).
+    pub fn finish(self) -> Result<(), LedgerError> {
+        let BulkLoad {
+            store,
+            tx,
+            seq,
+            added,
+        } = self;
+        {
+            let mut meta = tx.open_table(META).map_err(|e| store.err(e))?;
+            for key in ["seq", INDEXED_SEQ, REFS_SEQ] {
+                meta.insert(key, seq.to_le_bytes().as_slice())
+                    .map_err(|e| store.err(e))?;
+            }
+        }
+        crate::fault::point("GASTOWN_LEDGER_FAULT", "bulk-load-before-commit");
+        tx.commit().map_err(|e| store.err(e))?;
+        store.seq = seq;
+        store.count = added;
+        store.rebuild_derived()
+    }
+}
+
 fn record_tip(tx: &WriteTransaction, path: &Path, tip: Option<&str>) -> Result<(), LedgerError> {
     if let Some(hex) = tip {
         let mut meta = tx.open_table(META).map_err(|e| index_err(path, e))?;

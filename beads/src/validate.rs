@@ -328,6 +328,104 @@ pub fn check_links(graph: &Graph, beads: &[&Bead]) -> Vec<(usize, Problem)> {
     out
 }
 
+/// A dependency of an incoming record: (readiness kind, target id, the target's record).
+pub(crate) type ResolvedDep<'a> = (Option<EdgeKind>, &'a str, Option<usize>);
+
+/// [`check_links`] for records going into an EMPTY ledger, on indices instead of ids (the
+/// streaming import checks a million records with it): `ids` in record order, `deps[i]` record
+/// `i`'s dependencies as (readiness kind, target, the target's record or `None`). The same
+/// problems in the same words and order: with no ledger graph, a target that is not a record
+/// has no edges, so it can close no cycle and the depth-first search may skip it.
+pub(crate) fn fresh_link_problems(
+    ids: &[&str],
+    deps: &[Vec<ResolvedDep<'_>>],
+) -> Vec<(usize, Problem)> {
+    let mut out = Vec::new();
+    for (i, d) in deps.iter().enumerate() {
+        if let Some((_, target, _)) = d.iter().find(|(_, _, at)| at.is_none()) {
+            out.push((
+                i,
+                problem(
+                    "dependencies",
+                    format!(
+                        "depends on {target}, which is neither in the ledger nor in this import; \
+                         import that bead too, or remove the dependency"
+                    ),
+                ),
+            ));
+        }
+    }
+    for kind in [EdgeKind::Blocks, EdgeKind::Parent] {
+        let edges = |i: usize| {
+            deps[i]
+                .iter()
+                .filter(move |(k, _, _)| *k == Some(kind))
+                .filter_map(|(_, _, at)| *at)
+        };
+        if let Some(cycle) = find_cycle_indexed(ids.len(), edges) {
+            let what = match kind {
+                EdgeKind::Parent => "parent-child",
+                _ => "blocking",
+            };
+            let path: Vec<&str> = cycle.iter().map(|&i| ids[i]).collect();
+            out.push((
+                cycle[0],
+                problem(
+                    "dependencies",
+                    format!(
+                        "{what} dependencies form a cycle: {}; remove one of them",
+                        path.join(" -> ")
+                    ),
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// [`find_cycle`] over nodes `0..n` (started in that order) and their `edges`, in the same
+/// visiting order, so it finds the same cycle.
+fn find_cycle_indexed<I: Iterator<Item = usize>>(
+    n: usize,
+    edges: impl Fn(usize) -> I,
+) -> Option<Vec<usize>> {
+    // 0: not seen; 1: on the current path; 2: done (no cycle through it).
+    let mut color = vec![0u8; n];
+    for start in 0..n {
+        if color[start] != 0 {
+            continue;
+        }
+        let mut path: Vec<usize> = vec![start];
+        let mut stack: Vec<I> = vec![edges(start)];
+        color[start] = 1;
+        while let Some(next) = stack.last_mut().map(Iterator::next) {
+            match next {
+                Some(to) => match color[to] {
+                    1 => {
+                        let at = path.iter().position(|p| *p == to).unwrap_or(0);
+                        let mut cycle = path[at..].to_vec();
+                        cycle.push(to);
+                        return Some(cycle);
+                    }
+                    2 => {}
+                    _ => {
+                        color[to] = 1;
+                        stack.push(edges(to));
+                        path.push(to);
+                    }
+                },
+                None => {
+                    stack.pop();
+                    if let Some(done) = path.pop() {
+                        color[done] = 2;
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
 /// A cycle reachable from `starts` along `edges`, as a path that starts and ends with the same
 /// id; iterative depth-first search (a long chain must not overflow the stack).
 fn find_cycle<'a>(

@@ -51,6 +51,19 @@ pub(crate) fn bead_path(id: &str) -> String {
     format!("{ISSUES_DIR}/{}/{id}{BEAD_SUFFIX}", shard(id))
 }
 
+/// Which of the 16 top shard directories (`issues/<h1>`) bead `id` lives under: the first hex
+/// digit of SHA-256(id), 0–15. A large commit is written one part per top shard
+/// ([`super::GitStore::commit_in_parts`]).
+pub fn top_shard(id: &str) -> usize {
+    usize::from(Sha256::digest(id.as_bytes())[0] >> 4)
+}
+
+/// The first 16 bits of SHA-256(id): its four shard directories, one hex digit each.
+pub(crate) fn shard_bits(id: &str) -> u16 {
+    let digest = Sha256::digest(id.as_bytes());
+    u16::from_be_bytes([digest[0], digest[1]])
+}
+
 /// The shard directories of `id`: the first four hex digits of SHA-256(id), one per level
 /// (`e/4/d/a` for `gt-abc`).
 pub(crate) fn shard(id: &str) -> String {
@@ -131,10 +144,15 @@ pub(crate) fn id_of_file(name: &str) -> Option<&str> {
 
 /// The default commit message: `ledger: 3 beads (gt-abc, gt-def, gt-ghi)`, listing at most five ids.
 pub fn commit_message(changes: &[Change]) -> String {
-    const SHOWN: usize = 5;
     let mut ids: Vec<&str> = changes.iter().map(Change::id).collect();
     ids.sort_unstable();
     ids.dedup();
+    commit_message_of(&ids)
+}
+
+/// [`commit_message`] for the ids of the changes, sorted and without repeats.
+pub fn commit_message_of(ids: &[&str]) -> String {
+    const SHOWN: usize = 5;
     let noun = if ids.len() == 1 { "bead" } else { "beads" };
     let mut shown = ids
         .iter()

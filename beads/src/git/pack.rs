@@ -58,6 +58,136 @@ pub(crate) fn write_pack(
     Ok(Some(index_path))
 }
 
+/// One pack written to disk as its objects come, in as many batches as the caller likes, for a
+/// commit too large to hold its objects in memory (the first commit of a million imported
+/// beads): memory holds one batch and an entry (id, offset, CRC) per object. The same format as
+/// [`write_pack`]; the object count in the header is filled in at the end, and the checksum
+/// computed then by reading the file back.
+pub(crate) struct PackWriter {
+    dir: PathBuf,
+    temp_path: PathBuf,
+    /// `None` once finished.
+    file: Option<io::BufWriter<fs::File>>,
+    offset: u64,
+    entries: Vec<PackEntry>,
+    /// Ids already in the pack (a batch may repeat an object an earlier one had).
+    seen: std::collections::HashSet<ObjectId>,
+    zlib: Compress,
+    entry: Vec<u8>,
+}
+
+impl PackWriter {
+    /// Start a pack in `pack_dir` (a temporary file until [`PackWriter::finish`]).
+    pub(crate) fn create(pack_dir: &Path) -> io::Result<PackWriter> {
+        use std::os::unix::fs::OpenOptionsExt;
+        fs::create_dir_all(pack_dir)?;
+        let temp_path = pack_dir.join(format!("{TEMP_PREFIX}{}-streamed.pack", std::process::id()));
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(&temp_path)?;
+        let mut file = io::BufWriter::with_capacity(1 << 20, file);
+        file.write_all(b"PACK")?;
+        file.write_all(&2u32.to_be_bytes())?;
+        file.write_all(&0u32.to_be_bytes())?;
+        Ok(PackWriter {
+            dir: pack_dir.to_path_buf(),
+            temp_path,
+            file: Some(file),
+            offset: 12,
+            entries: Vec::new(),
+            seen: std::collections::HashSet::new(),
+            zlib: Compress::new(Compression::BEST_SPEED),
+            entry: Vec::new(),
+        })
+    }
+
+    /// Append a batch of objects (one already in the pack is left out).
+    pub(crate) fn add(&mut self, objects: impl IntoIterator<Item = PackObject>) -> io::Result<()> {
+        for (id, kind, data) in objects {
+            if !self.seen.insert(id) {
+                continue;
+            }
+            self.entry.clear();
+            entry_header(&mut self.entry, pack_type(kind), data.len());
+            if kind == Kind::Tree {
+                stored_zlib(&data, &mut self.entry);
+            } else {
+                deflate(&mut self.zlib, &data, &mut self.entry)?;
+            }
+            self.file
+                .as_mut()
+                .ok_or_else(|| io::Error::other("the pack is finished"))?
+                .write_all(&self.entry)?;
+            self.entries.push(PackEntry {
+                id,
+                offset: self.offset,
+                crc32: crc32(&self.entry),
+            });
+            self.offset += self.entry.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// Complete the pack and its index, synced, and move both into place (the index last, as
+    /// [`write_pack`] does); returns the index's path. Nothing for a pack without objects.
+    pub(crate) fn finish(mut self, hash: gix::hash::Kind) -> io::Result<Option<PathBuf>> {
+        use std::io::{Read, Seek, SeekFrom};
+        use std::os::unix::fs::PermissionsExt;
+        let Some(mut file) = self.file.take() else {
+            return Err(io::Error::other("the pack is finished"));
+        };
+        if self.entries.is_empty() {
+            return Ok(None); // the temporary file goes with `self`
+        }
+        let count = u32::try_from(self.entries.len())
+            .map_err(|_| io::Error::other("too many objects for one pack"))?;
+        file.flush()?;
+        let mut file = file.into_inner().map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(8))?;
+        file.write_all(&count.to_be_bytes())?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut hasher = gix::hash::hasher(hash);
+        let mut chunk = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut chunk)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&chunk[..n]);
+        }
+        let checksum = hasher.try_finalize().map_err(io::Error::other)?;
+        file.seek(SeekFrom::End(0))?;
+        file.write_all(checksum.as_bytes())?;
+        file.set_permissions(fs::Permissions::from_mode(0o444))?;
+        file.sync_data()?;
+        drop(file);
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.sort_unstable_by_key(|e| e.id);
+        let index = encode_index(&entries, checksum.as_bytes(), hash)?;
+        let name = format!("pack-{}", hex(checksum.as_bytes()));
+        let index_temp = write_synced(&self.dir, &format!("{name}.idx"), &index)?;
+        fs::rename(&self.temp_path, self.dir.join(format!("{name}.pack")))?;
+        let index_path = self.dir.join(format!("{name}.idx"));
+        fs::rename(&index_temp, &index_path)?;
+        fs::File::open(&self.dir)?.sync_all()?;
+        Ok(Some(index_path))
+    }
+}
+
+impl Drop for PackWriter {
+    /// A pack given up (an error on the way) leaves no temporary file behind; a finished one
+    /// was renamed already.
+    fn drop(&mut self) {
+        if self.temp_path.exists() {
+            let _ = fs::remove_file(&self.temp_path);
+        }
+    }
+}
+
 /// Where an object landed in a pack: its id, offset and the CRC-32 of its entry bytes.
 struct PackEntry {
     id: ObjectId,

@@ -146,6 +146,9 @@ impl Ledger {
             return Ok(self.import_backup_watched(path, actor, watch)?.0);
         }
         self.check_accepting()?;
+        if self.may_stream_import()? {
+            return self.import_streaming(path, actor, watch);
+        }
         let records = jsonl::read_export_watched(path, watch)?;
         self.import_records(path, records, Vec::new(), actor, watch)
     }

@@ -252,7 +252,7 @@ impl<'txn> Writer<'txn> {
         }
     }
 
-    fn insert(&mut self, id: &str, k: &Keys) -> Result<(), redb::Error> {
+    pub(super) fn insert(&mut self, id: &str, k: &Keys) -> Result<(), redb::Error> {
         self.by_status.insert((k.status.as_str(), id), ())?;
         if !k.assignee.is_empty() {
             self.by_assignee
