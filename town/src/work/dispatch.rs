@@ -16,14 +16,23 @@ pub fn queue_label(rig: &str) -> String {
     format!("dispatch:{rig}")
 }
 
+/// Why a bead waits in a rig's dispatch queue (kept on it as `dispatch_reason`).
+pub const DISPATCH_REASON: &str = "dispatch_reason";
+/// The reason of a bead queued because a budget of its scope is spent (`crate::budget`).
+pub const REASON_BUDGET: &str = "budget";
+/// The reason of a bead queued because the rig runs all the polecats it may.
+pub const REASON_POLECAT_LIMIT: &str = "polecat limit";
+
 /// Put the bead in the rig's dispatch queue; a `--runtime` goes with it (checked now, used when
-/// it is dispatched).
+/// it is dispatched). `budget`: why a budget holds it (else the rig is at its polecat limit).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn queue(
     ledger: &mut Ledger,
     town: &Town,
     bead: &Bead,
     rig: &str,
     req: &SlingRequest,
+    budget: Option<&str>,
     who: &str,
     out: &mut Outcome,
 ) -> Result<()> {
@@ -35,10 +44,24 @@ pub(super) fn queue(
     if !bead.labels.contains(&queue_label(rig)) {
         ledger.add_label(&bead.id, &queue_label(rig), who)?;
     }
-    out.say(format!(
-        "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
-        bead.id
-    ));
+    let reason = if budget.is_some() {
+        REASON_BUDGET
+    } else {
+        REASON_POLECAT_LIMIT
+    };
+    gastown_beads::ExtraPatch::default()
+        .set(DISPATCH_REASON, reason)
+        .write(ledger, &bead.id, who)?;
+    match budget {
+        Some(why) => out.say(format!(
+            "rig {rig} is paused by budget ({why}): {} waits in its dispatch queue (reason: budget) and goes out by itself when the budget allows (raised, or a new UTC day)",
+            bead.id
+        )),
+        None => out.say(format!(
+            "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
+            bead.id
+        )),
+    }
     Ok(())
 }
 
@@ -73,6 +96,14 @@ pub fn next_queued(ledger: &Ledger, rig: &str) -> Result<Option<String>> {
 /// Every open work bead waiting in `rig`'s dispatch queue, in the order they go out (priority,
 /// then age).
 pub fn queued(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
+    Ok(queued_beads(ledger, rig)?
+        .into_iter()
+        .map(|b| b.id)
+        .collect())
+}
+
+/// [`queued`], the beads themselves (their `dispatch_reason` says why each waits).
+pub fn queued_beads(ledger: &Ledger, rig: &str) -> Result<Vec<Bead>> {
     let mut queued = ledger.list(&ListFilter {
         label: Some(queue_label(rig)),
         ..ListFilter::default()
@@ -80,5 +111,5 @@ pub fn queued(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
     // Only work goes out: a record labelled into the queue by hand is never handed to a polecat.
     queued.retain(|b| b.status == Status::Open && slingable::is_work(b));
     queued.sort_by(|a, b| (a.priority, &a.created_at).cmp(&(b.priority, &b.created_at)));
-    Ok(queued.into_iter().map(|b| b.id).collect())
+    Ok(queued)
 }
