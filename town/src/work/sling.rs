@@ -171,11 +171,12 @@ fn plan(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) -> Resu
     };
     // New work for a rig (its polecats, not an agent named by the sling) waits while a budget
     // of its scope is spent.
-    if let (Some(rig), true) = (&identity.rig, is_simple_name(&req.target)) {
-        if let Some(why) = budget_gate(ledger, town, &bead, rig, who, &mut out)? {
-            queue(ledger, town, &bead, rig, req, Some(&why), who, &mut out)?;
-            return Ok(Planned::Finished(out));
-        }
+    if let Some(rig) = &identity.rig
+        && is_simple_name(&req.target)
+        && let Some(why) = budget_gate(ledger, town, &bead, rig, who, &mut out)?
+    {
+        queue(ledger, town, &bead, rig, req, Some(&why), who, &mut out)?;
+        return Ok(Planned::Finished(out));
     }
     // A polecat the rig picks for new work does not carry its last runtime into it; an agent
     // named by the sling (crew, a polecat being sent rework) does.
