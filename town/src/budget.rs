@@ -328,6 +328,39 @@ pub fn paused_for(uses: &[BudgetUse], rig: &str, convoys: &[String]) -> Option<S
         .and_then(|u| u.reason.clone())
 }
 
+/// Of `beads` (waiting in `rig`'s dispatch queue), those a spent budget holds on `day`: the
+/// town's, the rig's, or an open convoy's that tracks the bead. Empty at once when no budget is
+/// set anywhere.
+pub fn held(
+    ledger: &Ledger,
+    town: &Town,
+    rig: &str,
+    beads: &[String],
+    day: &str,
+) -> Result<Vec<String>> {
+    let any_convoy_budget = crate::convoy::convoys(ledger, false)?
+        .iter()
+        .any(|c| !BudgetConfig::of_convoy(c).is_unset());
+    let rig_budget = crate::rig::Rig::load(town, rig)
+        .map(|r| r.config.budget)
+        .unwrap_or_default();
+    if town_budget(town).is_unset() && rig_budget.is_unset() && !any_convoy_budget {
+        return Ok(Vec::new());
+    }
+    let (_, uses) = assess(ledger, town, day)?;
+    let mut out = Vec::new();
+    for bead in beads {
+        let convoys: Vec<String> = crate::convoy::convoys_tracking(ledger, bead)?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        if paused_for(&uses, rig, &convoys).is_some() {
+            out.push(bead.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// What a gate check found: why the work waits (none: it may go), and the escalations it raised
 /// (recorded and mailed; their outside channels still to run).
 #[derive(Debug, Default)]

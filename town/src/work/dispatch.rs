@@ -65,16 +65,18 @@ pub(super) fn queue(
     Ok(())
 }
 
-/// Sling the oldest bead waiting in `rig`'s dispatch queue, if there is one: it goes to a free
-/// polecat, or stays queued when none is (the outcome says so, with no effect).
+/// Sling the oldest bead waiting in `rig`'s dispatch queue that no spent budget holds (else the
+/// oldest), if there is one: it goes to a free polecat, or stays queued when none is or a budget
+/// holds it (the outcome says so, with no effect).
 pub fn dispatch_queue<L: LedgerSteps>(
     ledger: &mut L,
     town: &Town,
     rig: &str,
     who: &str,
 ) -> Result<Option<Outcome>> {
-    let name = rig.to_string();
-    let Some(next) = ledger.step("dispatch: next", move |l| next_queued(l, &name))?? else {
+    let (name, t) = (rig.to_string(), town.clone());
+    let Some(next) = ledger.step("dispatch: next", move |l| next_to_dispatch(l, &t, &name))??
+    else {
         return Ok(None);
     };
     let request = SlingRequest {
@@ -86,6 +88,22 @@ pub fn dispatch_queue<L: LedgerSteps>(
         no_convoy: false,
     };
     sling(ledger, town, &request, who).map(Some)
+}
+
+/// The bead the queue hands out next: the first no budget holds (a bead of a convoy that spent
+/// its budget does not block the rest of the rig's queue), else the head (its sling says why it
+/// still waits).
+fn next_to_dispatch(ledger: &Ledger, town: &Town, rig: &str) -> Result<Option<String>> {
+    let queued = queued(ledger, rig)?;
+    if queued.len() <= 1 {
+        return Ok(queued.into_iter().next());
+    }
+    let held = crate::budget::held(ledger, town, rig, &queued, &crate::costs::record::today())?;
+    Ok(queued
+        .iter()
+        .find(|id| !held.contains(id))
+        .or(queued.first())
+        .cloned())
 }
 
 /// The oldest open work bead in `rig`'s dispatch queue (by priority, then age).
