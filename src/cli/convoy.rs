@@ -66,6 +66,18 @@ pub enum ConvoyCommand {
     },
     /// Land every open convoy whose beads are all closed (list and show do this too).
     Refresh,
+    /// Set what the convoy's work may spend (`docs/costs.md`): its total budget, or with
+    /// `--daily` its budget per UTC day. At 100 % new slings of its beads wait in the dispatch
+    /// queue (reason: budget); raising it lets them go.
+    Budget {
+        /// The convoy.
+        convoy: String,
+        /// Dollars, 0 or more (0: nothing of it may be dispatched).
+        dollars: String,
+        /// A budget per UTC day instead of in all.
+        #[arg(long)]
+        daily: bool,
+    },
 }
 
 /// `gastown convoy …`.
@@ -89,6 +101,22 @@ pub fn run(town: &Town, cmd: ConvoyCommand) -> Result<()> {
         ConvoyCommand::Add { convoy, beads } => (ConvoyRequest::Add { convoy, beads }, false),
         ConvoyCommand::Close { convoy, reason } => (ConvoyRequest::Close { convoy, reason }, false),
         ConvoyCommand::Refresh => (ConvoyRequest::Refresh, false),
+        ConvoyCommand::Budget {
+            convoy,
+            dollars,
+            daily,
+        } => {
+            let key = if daily { "--daily budget" } else { "budget" };
+            let dollars = gastown_town::budget::parse_dollars(key, &dollars)?;
+            (
+                ConvoyRequest::Budget {
+                    convoy,
+                    dollars,
+                    daily,
+                },
+                false,
+            )
+        }
     };
     let reply = routed::run(
         town,
@@ -156,6 +184,20 @@ pub fn render(outcome: &ConvoyOutcome, json: bool) -> Result<String> {
             "no convoy landed\n".to_string()
         }
         ConvoyOutcome::Refreshed { landed } => landed_lines(landed),
+        ConvoyOutcome::Budgeted {
+            id,
+            title,
+            daily,
+            total,
+        } => {
+            let show =
+                |b: &Option<f64>| b.map_or_else(|| "none".to_string(), |d| format!("${d:.2}"));
+            format!(
+                "convoy {id} ({title}) budget: daily {}, total {}\n",
+                show(daily),
+                show(total)
+            )
+        }
     })
 }
 

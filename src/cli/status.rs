@@ -37,6 +37,75 @@ pub fn run(town: &Town, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Spend today (UTC) and in all, per rig, and each budget's use.
+fn render_spend(out: &mut String, spend: &gastown_town::status::SpendStatus) {
+    let _ = writeln!(
+        out,
+        "\nSpend: ${:.2} today ({} UTC), ${:.2} in all",
+        spend.today, spend.day, spend.total
+    );
+    for r in &spend.rigs {
+        let _ = writeln!(
+            out,
+            "  {:<12} ${:.2} today, ${:.2} in all",
+            r.rig, r.today, r.total
+        );
+    }
+    if !spend.unpriced.is_empty() {
+        let _ = writeln!(
+            out,
+            "  not priced (tokens only): {}",
+            spend.unpriced.join(", ")
+        );
+    }
+    if spend.budgets.is_empty() {
+        out.push_str(
+            "  no budget set ([budget] in town.toml or rig.toml, `gastown convoy budget`)\n",
+        );
+    }
+    for b in &spend.budgets {
+        let mut limits = Vec::new();
+        if let Some(daily) = b.daily {
+            limits.push(format!(
+                "daily ${:.2} ({})",
+                daily,
+                percent(b.spent_today, daily)
+            ));
+        }
+        if let Some(total) = b.total {
+            limits.push(format!(
+                "total ${:.2} ({})",
+                total,
+                percent(b.spent_total, total)
+            ));
+        }
+        let state = match b.level {
+            gastown_town::budget::Level::Ok => "ok".to_string(),
+            gastown_town::budget::Level::Warning => {
+                format!("WARNING: {}", b.reason.as_deref().unwrap_or(""))
+            }
+            gastown_town::budget::Level::Paused => {
+                format!("PAUSED by budget: {}", b.reason.as_deref().unwrap_or(""))
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  budget {:<18} {}  {state}",
+            b.label(),
+            limits.join(", ")
+        );
+    }
+}
+
+/// `spent` as a share of `limit` (a limit of 0: nothing may be dispatched).
+fn percent(spent: f64, limit: f64) -> String {
+    if limit == 0.0 {
+        "0: nothing may be dispatched".to_string()
+    } else {
+        format!("{:.0} % used", spent / limit * 100.0)
+    }
+}
+
 /// The status as a person reads it.
 pub fn render(s: &TownStatus, now: i128) -> String {
     let mut out = String::new();
@@ -77,11 +146,22 @@ pub fn render(s: &TownStatus, now: i128) -> String {
             || "nothing landed yet".to_string(),
             |l| format!("last landing {} {} ago", l.bead, since(&l.at)),
         );
+        let queued = if r.queued_for_budget > 0 {
+            format!("{} ({} for budget)", r.queued, r.queued_for_budget)
+        } else {
+            r.queued.to_string()
+        };
         let _ = writeln!(
             out,
-            "  {:<12} {running:<8} polecats {} ({} working, {} idle, {} stuck)  queued {}  merge queue {}  {landing}",
-            r.name, r.polecats, r.working, r.idle, r.stuck, r.queued, r.merge_requests
+            "  {:<12} {running:<8} polecats {} ({} working, {} idle, {} stuck)  queued {queued}  merge queue {}  {landing}",
+            r.name, r.polecats, r.working, r.idle, r.stuck, r.merge_requests
         );
+        if let Some(why) = &r.paused {
+            let _ = writeln!(out, "  {:<12} PAUSED by budget: {why}", "");
+        }
+    }
+    if let Some(spend) = &s.spend {
+        render_spend(&mut out, spend);
     }
     out.push_str("\nAgents:\n");
     if s.agents.is_empty() {

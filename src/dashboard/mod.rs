@@ -2,8 +2,9 @@
 //! process, that talks to `gastown run` over the socket like any CLI command (as the overseer):
 //!
 //! - `GET /` — the page: what needs you first, agents with their hooks and sessions, convoys
-//!   with progress bars, the merge queue, escalations (each with an ack button), your mail, and
-//!   a live activity log; server-rendered HTML with one small script and no build step;
+//!   with progress bars, the rigs, the spend and budgets, the merge queue, escalations (each
+//!   with an ack button), your mail, and a live activity log; server-rendered HTML with one
+//!   small script and no build step;
 //! - `GET /status` — the page's status part alone (the script swaps it in when events say the
 //!   town changed: no reload); `GET /api/status` — the same as `gastown status --json`;
 //! - `GET /events` — the event stream as server-sent events (`docs/events.md`);

@@ -178,6 +178,13 @@ pub fn status(s: &TownStatus) -> String {
             (Some(false), None) => "<span class=\"high\">stopped</span>".to_string(),
             (None, None) => "?".to_string(),
         };
+        let running = match &r.paused {
+            Some(why) => format!(
+                "{running} <span class=\"high paused\">paused by budget: {}</span>",
+                esc(why)
+            ),
+            None => running,
+        };
         let _ = write!(
             out,
             "<tr data-rig=\"{n}\"><td>{n}</td><td>{running}</td><td>{p} polecats ({w} working, {i} idle, {st} stuck), {q} queued, {m} in the merge queue</td><td class=\"landing\">{landing}</td></tr>",
@@ -190,7 +197,9 @@ pub fn status(s: &TownStatus) -> String {
             m = r.merge_requests
         );
     }
-    out.push_str("</table></section>");
+    out.push_str("</table>");
+    spend(&mut out, s);
+    out.push_str("</section>");
     // The merge queue.
     out.push_str("<section id=\"queue\"><h2>Merge queue</h2><table>");
     for mr in &s.merge_queue {
@@ -259,6 +268,57 @@ pub fn status(s: &TownStatus) -> String {
         }
     );
     out
+}
+
+/// The spend panel: today (UTC) and in all, per rig, and each budget's use.
+fn spend(out: &mut String, s: &TownStatus) {
+    let Some(spend) = &s.spend else {
+        return;
+    };
+    let _ = write!(
+        out,
+        "<h2>Spend</h2><table id=\"spend\"><tr data-spend=\"town\"><td>town</td><td class=\"today\">${:.2} today ({} UTC)</td><td>${:.2} in all</td></tr>",
+        spend.today,
+        esc(&spend.day),
+        spend.total
+    );
+    for r in &spend.rigs {
+        let _ = write!(
+            out,
+            "<tr data-spend=\"{n}\"><td>{n}</td><td>${:.2} today</td><td>${:.2} in all</td></tr>",
+            r.today,
+            r.total,
+            n = esc(&r.rig)
+        );
+    }
+    for b in &spend.budgets {
+        let mut limits = Vec::new();
+        if let Some(d) = b.daily {
+            limits.push(format!("daily ${d:.2}"));
+        }
+        if let Some(t) = b.total {
+            limits.push(format!("total ${t:.2}"));
+        }
+        let (class, state) = match b.level {
+            gastown_town::budget::Level::Ok => ("", "ok".to_string()),
+            gastown_town::budget::Level::Warning => (
+                "medium",
+                format!("warning: {}", b.reason.as_deref().unwrap_or("")),
+            ),
+            gastown_town::budget::Level::Paused => (
+                "high",
+                format!("paused by budget: {}", b.reason.as_deref().unwrap_or("")),
+            ),
+        };
+        let _ = write!(
+            out,
+            "<tr data-budget=\"{l}\"><td>budget {l}</td><td>{lim}</td><td class=\"{class}\">{st}</td></tr>",
+            l = esc(&b.label()),
+            lim = esc(&limits.join(", ")),
+            st = esc(&state)
+        );
+    }
+    out.push_str("</table>");
 }
 
 /// An agent's screen, read-only.

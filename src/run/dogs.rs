@@ -135,17 +135,13 @@ fn start(myself: &ActorRef<DogMsg>, state: &mut DogState) {
         let outcome = if dogs::IN_LEDGER.contains(&name.as_str()) {
             // The reaper's and the compactor's work is the ledger's: it runs there, between
             // other writes.
-            let section = town.config.dogs.clone();
             ledger
                 .call(format!("dog: {name}"), move |l| {
-                    dogs::run_in_ledger(&section, &name, l, gastown_beads::time::now_unix_nanos())
+                    dogs::run_in_ledger(&town, &name, l, gastown_beads::time::now_unix_nanos())
                 })
                 .await
                 .map_err(|e| e.to_string())
-                .and_then(|r| {
-                    r.map(dogs::ChoreOutcome::from)
-                        .map_err(|e| format!("{e:#}"))
-                })
+                .and_then(|r| r.map_err(|e| format!("{e:#}")))
         } else if dogs::IN_STEPS.contains(&name.as_str()) {
             // The sync dog: each ledger step in the ledger actor, the network on a blocking
             // thread between them, as `gastown sync` through the socket.
@@ -180,6 +176,18 @@ async fn finished(state: &mut DogState, outcome: Result<dogs::ChoreOutcome, Stri
             tracing::info!(dog = %name, "{summary}");
             for (severity, message) in &outcome.findings {
                 raise(&state.args, *severity, message).await;
+            }
+            // Raised and mailed in the ledger already (the budgets'): their outside channels.
+            for (escalation, outside) in outcome.raised {
+                if !outside.is_empty() {
+                    let town = &state.args.town;
+                    tokio::spawn(super::escalation::deliver(
+                        town.root.clone(),
+                        town.config.escalation.timeout.0,
+                        escalation,
+                        outside,
+                    ));
+                }
             }
             let report = &mut state.report;
             report.last_outcome = Some(summary);

@@ -1,4 +1,4 @@
-//! SIGHUP: town.toml is re-read; the log filter is reloaded, and every role session whose
+//! SIGHUP: town.toml is re-read; the log filter and `[budget]` are reloaded, and every role session whose
 //! runtime changed is restarted with its new one — or started, or stopped — through the role's
 //! supervisor, so the tree's usual start path runs (the factory reads the hook again and GUPP
 //! resumes the work). Sessions whose runtime did not change are not touched.
@@ -37,6 +37,9 @@ pub async fn on_sighup(tree: &TreeConfig, running: &mut Town, logging: &Logging)
             return;
         }
     };
+    // The budgets in effect everywhere from now on: work queued for budget goes out at the
+    // dispatch queue's next drain if the new budget allows it.
+    gastown_town::budget::reloaded(&fresh);
     match logging.reload(&fresh.config.run.log) {
         Ok(()) => tracing::info!("SIGHUP: town.toml re-read, log filter reloaded"),
         Err(e) => tracing::error!("SIGHUP: {e:#}; keeping the previous log filter"),

@@ -238,3 +238,167 @@ fn a_negative_price_in_town_toml_is_refused_naming_the_key() {
     std::fs::write(&config, &text).expect("write");
     assert_eq!(town.ok(&["costs"]), "no usage recorded yet\n");
 }
+
+/// The sim made to cost money: $10,000 per million input tokens, so each step (120 input
+/// tokens) is $1.20; the costs dog every second; a daily town budget of `daily` dollars.
+fn priced_town_with_budget(daily: &str) -> TestTown {
+    let town = crate::util::town_with_rig();
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str(&format!(
+        "\n[prices.\"sim\"]\ninput = 10000.0\noutput = 0.0\n\n[dogs.costs]\nevery = \"1s\"\n\n[budget]\ndaily = {daily}\n"
+    ));
+    std::fs::write(&config, text).expect("write town.toml");
+    town
+}
+
+fn budget_escalations(town: &TestTown) -> Vec<Value> {
+    let all: Value =
+        serde_json::from_str(&town.ok(&["escalate", "list", "--all", "--json"])).expect("json");
+    all.as_array()
+        .expect("a list")
+        .iter()
+        .filter(|e| e["source"] == "budget")
+        .cloned()
+        .collect()
+}
+
+fn bead_status(town: &TestTown, bead: &str) -> Value {
+    let shown: Value =
+        serde_json::from_str(&town.ok(&["bead", "show", bead, "--json"])).expect("json");
+    shown
+}
+
+fn costs_dog_runs(town: &TestTown) -> u64 {
+    let dogs: Value = serde_json::from_str(&town.ok(&["dog", "list", "--json"])).expect("json");
+    dogs.as_array()
+        .and_then(|d| d.iter().find(|d| d["name"] == "costs"))
+        .and_then(|d| d["runs"].as_u64())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_spent_daily_town_budget_escalates_once_queues_new_work_and_resumes_when_raised() {
+    let town = priced_town_with_budget("2.0");
+    let first = town.create(&["Costed work"]);
+    let second = town.create(&["Work after the budget"]);
+    let t = RunningTown::start_in(town);
+    t.town.ok(&["sling", &first, "alpha"]);
+
+    // The sim's steps cost $1.20 each: 80 % ($1.60) and 100 % ($2.00) are crossed while it works.
+    let raised = wait_for(
+        "a low and a high budget escalation",
+        Duration::from_secs(120),
+        || {
+            let raised = budget_escalations(&t.town);
+            (raised.iter().any(|e| e["severity"] == "high")).then_some(raised)
+        },
+    );
+    assert!(raised.iter().any(|e| e["severity"] == "low"), "{raised:#?}");
+    let high = raised
+        .iter()
+        .find(|e| e["severity"] == "high")
+        .expect("high");
+    assert!(
+        high["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("town daily budget is $2.00")),
+        "{high:#}"
+    );
+    wait_for("the first bead landed", Duration::from_secs(120), || {
+        (bead_status(&t.town, &first)["status"] == "closed").then_some(())
+    });
+
+    // More ticks of the costs dog raise nothing again.
+    let runs = costs_dog_runs(&t.town);
+    wait_for(
+        "three more runs of the costs dog",
+        Duration::from_secs(30),
+        || (costs_dog_runs(&t.town) >= runs + 3).then_some(()),
+    );
+    let again = budget_escalations(&t.town);
+    assert_eq!(again.len(), 2, "one low, one high: {again:#?}");
+    assert!(again.iter().all(|e| e["count"] == 1), "{again:#?}");
+
+    // A new sling is queued with the reason, not refused.
+    let slung = t.town.ok(&["sling", &second, "alpha"]);
+    assert!(slung.contains("paused by budget"), "{slung}");
+    assert!(slung.contains("reason: budget"), "{slung}");
+    let queued = bead_status(&t.town, &second);
+    assert_eq!(queued["status"], "open", "{queued:#}");
+    let s: Value = serde_json::from_str(&t.town.ok(&["status", "--json"])).expect("json");
+    let alpha = s["rigs"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["name"] == "alpha"))
+        .expect("alpha");
+    assert_eq!(alpha["queued"], 1, "{alpha:#}");
+    assert_eq!(alpha["queued_for_budget"], 1, "{alpha:#}");
+    assert!(alpha["paused"].as_str().is_some(), "{alpha:#}");
+    let budget = &s["spend"]["budgets"][0];
+    assert_eq!(budget["scope"], "town");
+    assert_eq!(budget["level"], "paused");
+    assert!(s["spend"]["today"].as_f64().expect("today") >= 2.0, "{s:#}");
+    let text = t.town.ok(&["status"]);
+    assert!(text.contains("PAUSED by budget"), "{text}");
+    assert!(text.contains("queued 1 (1 for budget)"), "{text}");
+    assert!(text.contains("Spend: $"), "{text}");
+    // Several refinery rounds later it still waits.
+    let runs = costs_dog_runs(&t.town);
+    wait_for(
+        "two more runs of the costs dog",
+        Duration::from_secs(30),
+        || (costs_dog_runs(&t.town) >= runs + 2).then_some(()),
+    );
+    assert_eq!(bead_status(&t.town, &second)["status"], "open");
+
+    // Raised in town.toml and SIGHUP: the queued bead goes out by itself and lands.
+    let config = t.town.root.join("town.toml");
+    let text = std::fs::read_to_string(&config).expect("town.toml");
+    std::fs::write(&config, text.replace("daily = 2.0", "daily = 1000.0")).expect("write");
+    let pid = t.child.as_ref().expect("running").id();
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(pid as i32, libc::SIGHUP) };
+    wait_for("the queued bead landed", Duration::from_secs(120), || {
+        (bead_status(&t.town, &second)["status"] == "closed").then_some(())
+    });
+    let s: Value = serde_json::from_str(&t.town.ok(&["status", "--json"])).expect("json");
+    assert_eq!(s["spend"]["budgets"][0]["level"], "ok", "{s:#}");
+}
+
+#[test]
+fn bad_budgets_are_refused_naming_the_key_and_zero_pauses_everything() {
+    let town = crate::util::town_with_rig();
+    let config = town.root.join("town.toml");
+    let base = std::fs::read_to_string(&config).expect("town.toml");
+    for (budget, says) in [
+        ("daily = -1.0", "`budget.daily` is -1"),
+        ("total = \"lots\"", "total"),
+        ("weekly = 3.0", "unknown field `weekly`"),
+    ] {
+        std::fs::write(&config, format!("{base}\n[budget]\n{budget}\n")).expect("write");
+        let err = town.fails(&["status"]);
+        assert!(err.contains(says), "{budget}: {err}");
+    }
+    std::fs::write(&config, format!("{base}\n[budget]\ndaily = 0\n")).expect("write");
+    let text = town.ok(&["status"]);
+    assert!(text.contains("nothing may be dispatched"), "{text}");
+    let bead = town.create(&["Anything"]);
+    let slung = town.ok(&["sling", &bead, "alpha"]);
+    assert!(slung.contains("reason: budget"), "{slung}");
+
+    let err = town.fails(&["rig", "config", "alpha", "set", "budget.daily", "lots"]);
+    assert!(
+        err.contains("`budget.daily`") && err.contains("not a number"),
+        "{err}"
+    );
+    let convoy_out = town.ok(&["convoy", "create", "Greetings", &bead]);
+    let convoy = convoy_out
+        .split_whitespace()
+        .nth(2)
+        .expect("created convoy <id>")
+        .to_string();
+    let err = town.fails(&["convoy", "budget", &convoy, "lots"]);
+    assert!(err.contains("not a number"), "{err}");
+    let set = town.ok(&["convoy", "budget", &convoy, "3.5", "--daily"]);
+    assert!(set.contains("daily $3.50"), "{set}");
+}

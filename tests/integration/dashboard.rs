@@ -300,6 +300,14 @@ fn the_dashboard_in_a_real_browser_shows_the_town_updates_live_and_acks() {
     let (town, _origin) = town_on_origin();
     let release = town.root.parent().expect("parent").join("release");
     hold_gate(&town, &release);
+    // The sim costs money here ($1.20 a step), its usage collected every second, under a budget
+    // far off: the spend panel has something to show.
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str(
+        "\n[prices.\"sim\"]\ninput = 10000.0\noutput = 0.0\n\n[dogs.costs]\nevery = \"1s\"\n\n[budget]\ntotal = 1000.0\n",
+    );
+    std::fs::write(&config, text).expect("write town.toml");
     let bead = town.create(&["Add a greeting"]);
     town.ok(&["escalate", "-s", "high", "the gate is slow"]);
     let t = RunningTown::start_in(town);
@@ -350,6 +358,23 @@ fn the_dashboard_in_a_real_browser_shows_the_town_updates_live_and_acks() {
             > Some(0),
         "the status part was swapped in"
     );
+    // The spend panel: what the work cost today, and the town's budget in use.
+    wait_for("the spend on the page", Duration::from_secs(30), || {
+        let today = browser.eval(
+            "(document.querySelector('#spend tr[data-spend=\"town\"] .today') || {}).textContent || ''",
+        );
+        let today = today.as_str().unwrap_or("").to_string();
+        let budget = browser.eval(
+            "(document.querySelector('#spend tr[data-budget=\"town\"]') || {}).textContent || ''",
+        );
+        (today.starts_with('$')
+            && !today.starts_with("$0.00")
+            && today.contains("today")
+            && budget
+                .as_str()
+                .is_some_and(|b| b.contains("total $1000.00") && b.contains("ok")))
+        .then_some(())
+    });
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("artifacts/dashboard.png");
     browser.screenshot(&shot);
 

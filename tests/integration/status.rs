@@ -73,6 +73,12 @@ fn without_run_status_shows_the_ledger_and_what_needs_the_overseer_first() {
     assert!(text.contains("Needs you first"), "{text}");
     assert!(text.contains("0/2  Greetings"), "{text}");
     assert!(text.contains("beta") && text.contains("BROKEN"), "{text}");
+    // Spend: nothing yet, no budget set, both said.
+    assert_eq!(s["spend"]["today"], 0.0, "{s:#}");
+    assert_eq!(s["spend"]["total"], 0.0, "{s:#}");
+    assert_eq!(s["spend"]["budgets"].as_array().map(Vec::len), Some(0));
+    assert!(text.contains("Spend: $0.00 today"), "{text}");
+    assert!(text.contains("no budget set"), "{text}");
 
     // An agent sees the count of the overseer's mail, never its subjects.
     let seen = as_agent(&town, "alpha/crew/max", &["status", "--json"]);

@@ -183,6 +183,18 @@ pub fn close_convoy(caller: &Caller, creator: &str) -> Result<(), Forbidden> {
     }
 }
 
+/// Setting a budget (what the agents may spend): the overseer and the mayor, never the agents
+/// whose work it limits.
+pub fn set_budget(caller: &Caller) -> Result<(), Forbidden> {
+    match caller {
+        Caller::Overseer => Ok(()),
+        Caller::Agent(me) if me.role == Role::Mayor => Ok(()),
+        Caller::Agent(_) => Err(Forbidden::new(format!(
+            "{caller} may not set a budget: only the mayor and the overseer may"
+        ))),
+    }
+}
+
 /// May `caller` see this mail? The overseer, its sender, and whoever may act on its
 /// recipient; anyone for a queue item (claimed by whoever takes it).
 pub fn may_see_mail(caller: &Caller, mail: &Bead, sender: &str) -> bool {

@@ -60,21 +60,21 @@ pub const NO_REMOTE: &str = "no remote: nothing to do";
 
 /// Who the compactor acts as in the audit trail.
 const COMPACTOR: &str = "deacon/dogs/compactor";
+/// Who the costs dog acts as.
+const COSTS: &str = "deacon/dogs/costs";
 
 /// Run the chore of dog `name`, one of [`IN_LEDGER`], on `ledger` (the CLI's own, or in the
-/// supervisor's ledger actor) at `now_nanos`; `section` is `[dogs]` of town.toml.
+/// supervisor's ledger actor) at `now_nanos`.
 pub fn run_in_ledger(
-    section: &DogsSection,
+    town: &crate::town::Town,
     name: &str,
     ledger: &mut gastown_beads::Ledger,
     now_nanos: i128,
-) -> Result<String> {
+) -> Result<ChoreOutcome> {
+    let section = &town.config.dogs;
     match name {
-        "reaper" => reap(ledger, now_nanos, REAP_AFTER),
-        "costs" => {
-            let done = crate::costs::collect(ledger, &crate::costs::record::today())?;
-            Ok(done.summary())
-        }
+        "reaper" => reap(ledger, now_nanos, REAP_AFTER).map(ChoreOutcome::from),
+        "costs" => costs_chore(town, ledger, &crate::costs::record::today()),
         "compactor" => {
             let older_than = config_of(section, name)
                 .and_then(|c| c.older_than)
@@ -82,13 +82,39 @@ pub fn run_in_ledger(
             let done = crate::molecule::compact(ledger, now_nanos, older_than, COMPACTOR)?;
             let summary = done.summary();
             if done.failed.is_empty() {
-                Ok(summary)
+                Ok(summary.into())
             } else {
                 bail!("{summary}")
             }
         }
         other => bail!("the {other} dog does not run in the ledger"),
     }
+}
+
+/// The costs dog on `day` (UTC): collect the sessions' new usage, then enforce the budgets
+/// (`crate::budget::enforce`: an escalation at 80 % and at 100 %, once each).
+pub fn costs_chore(
+    town: &crate::town::Town,
+    ledger: &mut gastown_beads::Ledger,
+    day: &str,
+) -> Result<ChoreOutcome> {
+    let done = crate::costs::collect(ledger, day)?;
+    let mut summary = done.summary();
+    let (_, uses) = crate::budget::assess(ledger, town, day)?;
+    let raised = crate::budget::enforce(ledger, town, &uses, day, COSTS)?;
+    let paused: Vec<String> = uses
+        .iter()
+        .filter(|u| u.level == crate::budget::Level::Paused)
+        .map(crate::budget::BudgetUse::label)
+        .collect();
+    if !paused.is_empty() {
+        summary.push_str(&format!("; paused by budget: {}", paused.join(", ")));
+    }
+    Ok(ChoreOutcome {
+        summary,
+        findings: Vec::new(),
+        raised,
+    })
 }
 
 /// The sync dog: `gastown sync` (commit, fetch, merge, push) with the remote
@@ -139,6 +165,12 @@ pub fn reap(
 pub struct ChoreOutcome {
     pub summary: String,
     pub findings: Vec<(crate::escalation::Severity, String)>,
+    /// Escalations the chore raised and routed in the ledger itself (the budgets'), with their
+    /// outside channels still to run.
+    pub raised: Vec<(
+        crate::escalation::Escalation,
+        Vec<crate::escalation::routing::Outside>,
+    )>,
 }
 
 impl From<String> for ChoreOutcome {
@@ -146,6 +178,7 @@ impl From<String> for ChoreOutcome {
         ChoreOutcome {
             summary,
             findings: Vec::new(),
+            raised: Vec::new(),
         }
     }
 }
@@ -272,13 +305,13 @@ pub fn run_chore(town: &crate::town::Town, name: &str, supervised: bool) -> Resu
         name if IN_LEDGER.contains(&name) => {
             let mut ledger = town.open_ledger()?;
             let done = run_in_ledger(
-                &town.config.dogs,
+                town,
                 name,
                 &mut ledger,
                 gastown_beads::time::now_unix_nanos(),
             );
             ledger.close_ledger()?;
-            done.map(ChoreOutcome::from)
+            done
         }
         other => bail!(
             "there is no dog {other:?}; the dogs are {}",
@@ -355,6 +388,7 @@ pub fn doctor(town: &crate::town::Town, supervised: bool) -> ChoreOutcome {
     ChoreOutcome {
         summary: format!("{} checks, {} finding(s)", checks.len(), findings.len()),
         findings,
+        raised: Vec::new(),
     }
 }
 

@@ -32,6 +32,7 @@
 
 pub mod agents;
 pub mod authz;
+pub mod budget;
 pub mod caller;
 pub mod checkpoint;
 pub mod command;

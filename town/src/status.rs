@@ -43,6 +43,34 @@ pub struct TownStatus {
     /// Open escalations, most severe first.
     pub escalations: Vec<EscalationStatus>,
     pub mail: MailStatus,
+    /// What the agents spent (today, UTC, and in all; per rig) and each budget's use (`None` from
+    /// a supervisor older than spend in the status).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend: Option<SpendStatus>,
+}
+
+/// Dollars spent, as `gastown costs` counts them, and the budgets (`docs/costs.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpendStatus {
+    /// The UTC day `today` is of.
+    pub day: String,
+    pub today: f64,
+    pub total: f64,
+    /// Per rig that spent anything.
+    pub rigs: Vec<RigSpend>,
+    /// Every scope with a budget: its budgets, what it spent, `ok`, `warning` or `paused`.
+    pub budgets: Vec<crate::budget::BudgetUse>,
+    /// Models with tokens and no price (not in the dollars).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unpriced: Vec<String>,
+}
+
+/// One rig's spend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RigSpend {
+    pub rig: String,
+    pub today: f64,
+    pub total: f64,
 }
 
 /// One rig.
@@ -67,6 +95,12 @@ pub struct RigStatus {
     pub last_landing: Option<Landing>,
     /// Whether its supervisor runs (`None` without `gastown run`).
     pub running: Option<bool>,
+    /// Of `queued`, the beads waiting because a budget is spent.
+    #[serde(default)]
+    pub queued_for_budget: usize,
+    /// Why new work for it waits (a budget of the town or the rig is spent), when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
 }
 
 /// A merge that landed.
@@ -212,6 +246,7 @@ pub fn gather(ledger: &Ledger, town: &Town) -> Result<TownStatus> {
     escalations.sort_by(|a, b| {
         (severity_rank(&b.severity), &a.raised_at).cmp(&(severity_rank(&a.severity), &b.raised_at))
     });
+    let spend = spend_status(ledger, town, &mut rigs)?;
     let unread = store::unread_for(ledger, OVERSEER)?;
     let mail = MailStatus {
         unread: unread.len(),
@@ -261,9 +296,34 @@ pub fn gather(ledger: &Ledger, town: &Town) -> Result<TownStatus> {
             .collect(),
         escalations,
         mail,
+        spend: Some(spend),
     };
     status.find_attention();
     Ok(status)
+}
+
+/// What was spent and each budget's use (on today's UTC day); the rigs a budget pauses say so.
+fn spend_status(ledger: &Ledger, town: &Town, rigs: &mut [RigStatus]) -> Result<SpendStatus> {
+    let (report, budgets) = crate::budget::assess(ledger, town, &crate::costs::record::today())?;
+    for rig in rigs.iter_mut() {
+        rig.paused = crate::budget::paused_for(&budgets, &rig.name, &[]);
+    }
+    Ok(SpendStatus {
+        day: report.day,
+        today: report.town.today,
+        total: report.town.total,
+        rigs: report
+            .rigs
+            .into_iter()
+            .map(|(rig, s)| RigSpend {
+                rig,
+                today: s.today,
+                total: s.total,
+            })
+            .collect(),
+        budgets,
+        unpriced: report.unpriced,
+    })
 }
 
 type AgentRow = (AgentRecord, Option<Hooked>, usize);
@@ -367,6 +427,7 @@ fn rig_status(
         .iter()
         .filter(|r| r.state != AgentState::Stuck && r.hook.is_some())
         .count();
+    let queued = crate::work::queued_beads(ledger, name)?;
     Ok(RigStatus {
         name: name.to_string(),
         problem,
@@ -374,7 +435,15 @@ fn rig_status(
         working,
         idle: polecats.len().saturating_sub(working + stuck),
         stuck,
-        queued: crate::work::queued(ledger, name)?.len(),
+        queued: queued.len(),
+        queued_for_budget: queued
+            .iter()
+            .filter(|b| {
+                b.extra.get(crate::work::DISPATCH_REASON)
+                    == Some(&serde_json::json!(crate::work::REASON_BUDGET))
+            })
+            .count(),
+        paused: None,
         merge_requests: mrs.iter().filter(|mr| mr.rig == name).count(),
         last_landing: landings.get(name).cloned(),
         running: None,
@@ -472,6 +541,28 @@ impl TownStatus {
                 ),
                 format!("gastown mq show {}", mr.id),
             );
+        }
+        if let Some(spend) = &self.spend {
+            for b in &spend.budgets {
+                let level = match b.level {
+                    crate::budget::Level::Paused => Severity::High,
+                    crate::budget::Level::Warning => Severity::Low,
+                    crate::budget::Level::Ok => continue,
+                };
+                let what = match b.level {
+                    crate::budget::Level::Paused => format!(
+                        "{} is paused by budget: {}; new work waits in the dispatch queue",
+                        b.label(),
+                        b.reason.as_deref().unwrap_or("")
+                    ),
+                    _ => format!(
+                        "{} nears its budget: {}",
+                        b.label(),
+                        b.reason.as_deref().unwrap_or("")
+                    ),
+                };
+                push(level, what, b.raise_command());
+            }
         }
         if self.mail.unread > 0 {
             push(

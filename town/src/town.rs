@@ -72,6 +72,10 @@ pub struct TownConfig {
     /// dollars per million tokens) over the defaults (`crate::costs::prices`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub prices: std::collections::BTreeMap<String, crate::costs::prices::Price>,
+    /// `[budget]`: dollars the town may spend, `daily` (UTC day) and/or `total`
+    /// (`crate::budget`).
+    #[serde(default, skip_serializing_if = "crate::budget::BudgetConfig::is_unset")]
+    pub budget: crate::budget::BudgetConfig,
 }
 
 impl TownConfig {
@@ -106,6 +110,9 @@ impl TownConfig {
         crate::costs::prices::PriceTable::with(&self.prices)
             .map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
         crate::dogs::check(&self.dogs)
+            .map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
+        self.budget
+            .check()
             .map_err(|e| anyhow::anyhow!("{e} (in {})", path.display()))?;
         Ok(())
     }

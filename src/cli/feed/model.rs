@@ -301,6 +301,8 @@ pub(super) mod tests {
             merge_requests: 1,
             last_landing: None,
             running: Some(true),
+            queued_for_budget: 0,
+            paused: None,
         }
     }
 
@@ -346,6 +348,7 @@ pub(super) mod tests {
                 unread: 0,
                 latest: Vec::new(),
             },
+            spend: None,
         }
     }
 

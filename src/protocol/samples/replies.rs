@@ -102,6 +102,10 @@ fn status() -> gastown_town::status::TownStatus {
                 at: s("2026-01-02T03:04:05Z"),
             }),
             running: Some(true),
+            queued_for_budget: 1,
+            paused: Some(s(
+                "the town daily budget is $25.00: $26.10 spent today (104 %)",
+            )),
         }],
         agents: vec![AgentStatus {
             address: s("alpha/polecats/nux"),
@@ -150,6 +154,29 @@ fn status() -> gastown_town::status::TownStatus {
                 subject: s("Convoy halfway"),
             }],
         },
+        spend: Some(SpendStatus {
+            day: s("2026-01-02"),
+            today: 26.1,
+            total: 120.5,
+            rigs: vec![RigSpend {
+                rig: s("alpha"),
+                today: 26.1,
+                total: 120.5,
+            }],
+            budgets: vec![gastown_town::budget::BudgetUse {
+                scope: s("town"),
+                name: s(""),
+                daily: Some(25.0),
+                total: None,
+                spent_today: 26.1,
+                spent_total: 120.5,
+                level: gastown_town::budget::Level::Paused,
+                reason: Some(s(
+                    "the town daily budget is $25.00: $26.10 spent today (104 %)",
+                )),
+            }],
+            unpriced: Vec::new(),
+        }),
     }
 }
 
@@ -488,6 +515,12 @@ fn convoy_replies() -> Vec<ConvoyOutcome> {
             title: s("Feature X"),
         },
         ConvoyOutcome::Refreshed { landed: landed() },
+        ConvoyOutcome::Budgeted {
+            id: s("gt-c1"),
+            title: s("Greetings"),
+            daily: Some(25.0),
+            total: None,
+        },
     ]
 }
 

@@ -57,6 +57,11 @@ pub fn requests() -> Vec<TownRequest> {
                 reason: Some(s("done by hand")),
             },
             ConvoyRequest::Refresh,
+            ConvoyRequest::Budget {
+                convoy: s("gt-c"),
+                dollars: 25.5,
+                daily: true,
+            },
         ]
         .map(TownRequest::Convoy),
     );

@@ -35,6 +35,12 @@ pub enum ConvoyRequest {
     },
     /// Land every open convoy whose beads are all closed.
     Refresh,
+    /// Set the convoy's budget, total or `daily` (dollars, 0 or more: `crate::budget`).
+    Budget {
+        convoy: String,
+        dollars: f64,
+        daily: bool,
+    },
 }
 
 /// What a convoy command did.
@@ -71,6 +77,13 @@ pub enum ConvoyOutcome {
     Closed { id: String, title: String },
     /// `refresh`.
     Refreshed { landed: Vec<ConvoyLanded> },
+    /// `budget`: the convoy's budgets now.
+    Budgeted {
+        id: String,
+        title: String,
+        daily: Option<f64>,
+        total: Option<f64>,
+    },
 }
 
 /// Run one convoy command against the ledger as `caller`.
@@ -144,6 +157,21 @@ pub fn apply(
         ConvoyRequest::Refresh => ConvoyOutcome::Refreshed {
             landed: settle(ledger, town, who)?,
         },
+        ConvoyRequest::Budget {
+            convoy,
+            dollars,
+            daily,
+        } => {
+            crate::authz::set_budget(caller)?;
+            let (bead, budget) =
+                crate::budget::set_convoy_budget(ledger, &convoy, dollars, daily, who)?;
+            ConvoyOutcome::Budgeted {
+                id: bead.id,
+                title: bead.title,
+                daily: budget.daily,
+                total: budget.total,
+            }
+        }
     })
 }
 

@@ -84,6 +84,10 @@ pub struct RigConfig {
     /// `[roles]`: runtimes of the rig's own roles.
     #[serde(default, skip_serializing_if = "RigRoles::is_unset")]
     pub roles: RigRoles,
+    /// `[budget]`: dollars the rig's agents may spend, `daily` (UTC day) and/or `total`
+    /// (`crate::budget`).
+    #[serde(default, skip_serializing_if = "crate::budget::BudgetConfig::is_unset")]
+    pub budget: crate::budget::BudgetConfig,
 }
 
 /// `[roles]` in `rig.toml`.
@@ -275,6 +279,7 @@ impl RigConfig {
             refinery: RefineryConfig::default(),
             witness: crate::witness::WitnessConfig::default(),
             roles: RigRoles::default(),
+            budget: crate::budget::BudgetConfig::default(),
         }
     }
 
@@ -334,6 +339,7 @@ impl RigConfig {
             );
         }
         self.witness.check()?;
+        self.budget.check()?;
         if self.runtime.as_deref().is_some_and(|r| r.trim().is_empty()) {
             return Err("`runtime` is empty: name a runtime or leave the key out".into());
         }

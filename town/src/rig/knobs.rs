@@ -34,6 +34,8 @@ enum Kind {
     Runtime,
     /// An agent runtime the town knows, or `none`.
     RuntimeOrNone,
+    /// Dollars, 0 or more (a budget).
+    Dollars,
 }
 
 impl Kind {
@@ -48,6 +50,7 @@ impl Kind {
             Kind::RuntimeOrNone => {
                 "an agent runtime (`gastown config agent list` shows them), or none"
             }
+            Kind::Dollars => "dollars, 0 or more, like 25 or 2.50 (0: nothing may be dispatched)",
         }
     }
 }
@@ -68,9 +71,10 @@ const AT_NEXT_START: &str = "used from the next sling or session start";
 const AT_RIG_START: &str =
     "read when the rig's subtree starts: restart `gastown run` for a running town";
 const AT_NEXT_TICK: &str = "the escalation timer of `gastown run` reads it at its next tick";
+const AT_NEXT_DISPATCH: &str = "used from the next sling, dispatch or cost collection (work queued for budget goes out by itself)";
 
 /// Every key, in the order `show` lists them.
-const KNOBS: [Knob; 20] = [
+const KNOBS: [Knob; 22] = [
     knob("merge_strategy", Kind::Strategy, AT_NEXT_ROUND),
     knob("batch", Kind::Count, AT_NEXT_ROUND),
     knob("max_polecats", Kind::Count, AT_NEXT_START),
@@ -91,6 +95,8 @@ const KNOBS: [Knob; 20] = [
     knob("witness.restarts", Kind::Count, AT_WITNESS_START),
     knob("witness.judge_for", Kind::Duration, AT_NEXT_TICK),
     knob("roles.witness", Kind::RuntimeOrNone, AT_RIG_START),
+    knob("budget.daily", Kind::Dollars, AT_NEXT_DISPATCH),
+    knob("budget.total", Kind::Dollars, AT_NEXT_DISPATCH),
 ];
 
 const fn knob(key: &'static str, kind: Kind, effect: &'static str) -> Knob {
@@ -180,6 +186,10 @@ fn parse_value(town: &Town, knob: &Knob, text: &str) -> Result<Item> {
                 )));
             }
             value(trimmed)
+        }
+        Kind::Dollars => {
+            let dollars = crate::budget::parse_dollars(key, trimmed)?;
+            value(dollars)
         }
     })
 }
@@ -406,6 +416,8 @@ fn effective(c: &RigConfig, key: &str) -> serde_json::Value {
         "witness.restarts" => json!(c.witness.restarts),
         "witness.judge_for" => json!(c.witness.judge_for.to_string()),
         "roles.witness" => text(&c.roles.witness),
+        "budget.daily" => json!(c.budget.daily),
+        "budget.total" => json!(c.budget.total),
         _ => json!(null),
     }
 }

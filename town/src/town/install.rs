@@ -62,6 +62,7 @@ pub fn install(dir: &Path, opts: &InstallOptions) -> Result<Town> {
         escalation: Default::default(),
         dogs: Default::default(),
         prices: Default::default(),
+        budget: Default::default(),
     };
     let text = toml::to_string_pretty(&config).context("cannot render town.toml")?;
     fs::write(dir.join(CONFIG_FILE), format!("# Gas Town config\n{text}"))?;

@@ -16,14 +16,23 @@ pub fn queue_label(rig: &str) -> String {
     format!("dispatch:{rig}")
 }
 
+/// Why a bead waits in a rig's dispatch queue (kept on it as `dispatch_reason`).
+pub const DISPATCH_REASON: &str = "dispatch_reason";
+/// The reason of a bead queued because a budget of its scope is spent (`crate::budget`).
+pub const REASON_BUDGET: &str = "budget";
+/// The reason of a bead queued because the rig runs all the polecats it may.
+pub const REASON_POLECAT_LIMIT: &str = "polecat limit";
+
 /// Put the bead in the rig's dispatch queue; a `--runtime` goes with it (checked now, used when
-/// it is dispatched).
+/// it is dispatched). `budget`: why a budget holds it (else the rig is at its polecat limit).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn queue(
     ledger: &mut Ledger,
     town: &Town,
     bead: &Bead,
     rig: &str,
     req: &SlingRequest,
+    budget: Option<&str>,
     who: &str,
     out: &mut Outcome,
 ) -> Result<()> {
@@ -35,23 +44,39 @@ pub(super) fn queue(
     if !bead.labels.contains(&queue_label(rig)) {
         ledger.add_label(&bead.id, &queue_label(rig), who)?;
     }
-    out.say(format!(
-        "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
-        bead.id
-    ));
+    let reason = if budget.is_some() {
+        REASON_BUDGET
+    } else {
+        REASON_POLECAT_LIMIT
+    };
+    gastown_beads::ExtraPatch::default()
+        .set(DISPATCH_REASON, reason)
+        .write(ledger, &bead.id, who)?;
+    match budget {
+        Some(why) => out.say(format!(
+            "rig {rig} is paused by budget ({why}): {} waits in its dispatch queue (reason: budget) and goes out by itself when the budget allows (raised, or a new UTC day)",
+            bead.id
+        )),
+        None => out.say(format!(
+            "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
+            bead.id
+        )),
+    }
     Ok(())
 }
 
-/// Sling the oldest bead waiting in `rig`'s dispatch queue, if there is one: it goes to a free
-/// polecat, or stays queued when none is (the outcome says so, with no effect).
+/// Sling the oldest bead waiting in `rig`'s dispatch queue that no spent budget holds (else the
+/// oldest), if there is one: it goes to a free polecat, or stays queued when none is or a budget
+/// holds it (the outcome says so, with no effect).
 pub fn dispatch_queue<L: LedgerSteps>(
     ledger: &mut L,
     town: &Town,
     rig: &str,
     who: &str,
 ) -> Result<Option<Outcome>> {
-    let name = rig.to_string();
-    let Some(next) = ledger.step("dispatch: next", move |l| next_queued(l, &name))?? else {
+    let (name, t) = (rig.to_string(), town.clone());
+    let Some(next) = ledger.step("dispatch: next", move |l| next_to_dispatch(l, &t, &name))??
+    else {
         return Ok(None);
     };
     let request = SlingRequest {
@@ -65,6 +90,22 @@ pub fn dispatch_queue<L: LedgerSteps>(
     sling(ledger, town, &request, who).map(Some)
 }
 
+/// The bead the queue hands out next: the first no budget holds (a bead of a convoy that spent
+/// its budget does not block the rest of the rig's queue), else the head (its sling says why it
+/// still waits).
+fn next_to_dispatch(ledger: &Ledger, town: &Town, rig: &str) -> Result<Option<String>> {
+    let queued = queued(ledger, rig)?;
+    if queued.len() <= 1 {
+        return Ok(queued.into_iter().next());
+    }
+    let held = crate::budget::held(ledger, town, rig, &queued, &crate::costs::record::today())?;
+    Ok(queued
+        .iter()
+        .find(|id| !held.contains(id))
+        .or(queued.first())
+        .cloned())
+}
+
 /// The oldest open work bead in `rig`'s dispatch queue (by priority, then age).
 pub fn next_queued(ledger: &Ledger, rig: &str) -> Result<Option<String>> {
     Ok(queued(ledger, rig)?.into_iter().next())
@@ -73,6 +114,14 @@ pub fn next_queued(ledger: &Ledger, rig: &str) -> Result<Option<String>> {
 /// Every open work bead waiting in `rig`'s dispatch queue, in the order they go out (priority,
 /// then age).
 pub fn queued(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
+    Ok(queued_beads(ledger, rig)?
+        .into_iter()
+        .map(|b| b.id)
+        .collect())
+}
+
+/// [`queued`], the beads themselves (their `dispatch_reason` says why each waits).
+pub fn queued_beads(ledger: &Ledger, rig: &str) -> Result<Vec<Bead>> {
     let mut queued = ledger.list(&ListFilter {
         label: Some(queue_label(rig)),
         ..ListFilter::default()
@@ -80,5 +129,5 @@ pub fn queued(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
     // Only work goes out: a record labelled into the queue by hand is never handed to a polecat.
     queued.retain(|b| b.status == Status::Open && slingable::is_work(b));
     queued.sort_by(|a, b| (a.priority, &a.created_at).cmp(&(b.priority, &b.created_at)));
-    Ok(queued.into_iter().map(|b| b.id).collect())
+    Ok(queued)
 }

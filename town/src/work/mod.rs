@@ -27,7 +27,9 @@ use crate::town::Town;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-pub use dispatch::{dispatch_queue, next_queued, queue_label, queued};
+pub use dispatch::{
+    DISPATCH_REASON, REASON_BUDGET, dispatch_queue, next_queued, queue_label, queued, queued_beads,
+};
 pub use hook::{HookAction, hooked};
 pub use sling::{SlingRequest, sling_in_ledger};
 

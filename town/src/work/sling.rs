@@ -155,15 +155,64 @@ fn plan(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) -> Resu
             return Ok(Planned::Finished(out));
         }
         Target::Queued(rig) => {
-            queue(ledger, town, &bead, &rig, req, who, &mut out)?;
+            let budget = budget_gate(ledger, town, &bead, &rig, who, &mut out)?;
+            queue(
+                ledger,
+                town,
+                &bead,
+                &rig,
+                req,
+                budget.as_deref(),
+                who,
+                &mut out,
+            )?;
             return Ok(Planned::Finished(out));
         }
     };
+    // New work for a rig (its polecats, not an agent named by the sling) waits while a budget
+    // of its scope is spent.
+    if let Some(rig) = &identity.rig
+        && is_simple_name(&req.target)
+        && let Some(why) = budget_gate(ledger, town, &bead, rig, who, &mut out)?
+    {
+        queue(ledger, town, &bead, rig, req, Some(&why), who, &mut out)?;
+        return Ok(Planned::Finished(out));
+    }
     // A polecat the rig picks for new work does not carry its last runtime into it; an agent
     // named by the sling (crew, a polecat being sent rework) does.
     let named = !is_simple_name(&req.target);
     choose_runtime(ledger, town, &identity, req, &bead, named, &mut out)?;
     Ok(Planned::Workspace(Plan { identity, out }))
+}
+
+/// Ask the budget gate (`crate::budget::gate`) whether new work for `rig` may go out today;
+/// the escalations it raised are routed (their outside channels become effects). Returns why
+/// the bead must wait.
+fn budget_gate(
+    ledger: &mut Ledger,
+    town: &Town,
+    bead: &Bead,
+    rig: &str,
+    who: &str,
+    out: &mut Outcome,
+) -> Result<Option<String>> {
+    let day = crate::costs::record::today();
+    let check = crate::budget::gate(ledger, town, rig, &bead.id, &day, who)?;
+    for (escalation, outside) in check.raised {
+        out.say(format!(
+            "escalation {} raised [{}]: {}",
+            escalation.id,
+            escalation.severity,
+            escalation.message.lines().next().unwrap_or("")
+        ));
+        if !outside.is_empty() {
+            out.effects.push(Effect::Escalate {
+                escalation: Box::new(escalation),
+                outside,
+            });
+        }
+    }
+    Ok(check.paused)
 }
 
 /// Step 3: the bead goes on the planned agent's hook — unless the target is another one now
@@ -204,6 +253,11 @@ fn hook_planned(
     }
     for label in bead.labels.iter().filter(|l| l.starts_with("dispatch:")) {
         ledger.remove_label(&bead.id, label, who)?;
+    }
+    if bead.extra.contains_key(super::dispatch::DISPATCH_REASON) {
+        gastown_beads::ExtraPatch::default()
+            .unset(super::dispatch::DISPATCH_REASON)
+            .write(ledger, &bead.id, who)?;
     }
     if let Some(formula) = &req.formula {
         attach_formula(

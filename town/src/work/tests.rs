@@ -373,3 +373,114 @@ fn a_dogs_done_closes_its_bead_and_empties_its_hook_and_escalated_asks_the_deaco
     let bead = ledger.get(&stuck).expect("get").expect("bead");
     assert_eq!(bead.status, gastown_beads::Status::Open);
 }
+
+#[test]
+fn a_rig_paused_by_budget_queues_new_work_with_the_reason_and_lets_it_go_when_raised() {
+    let Fixture {
+        _dir,
+        town,
+        mut ledger,
+        ..
+    } = fixture();
+    crate::rig::set_knob(&town, "r", "budget.daily", "0").expect("a zero budget");
+    let bead = task(&mut ledger, "held");
+    let out = super::sling::sling(&mut ledger, &town, &to_rig(&bead), "overseer").expect("sling");
+    assert!(out.text.contains("paused by budget"), "{}", out.text);
+    assert!(
+        out.text.contains("nothing may be dispatched"),
+        "{}",
+        out.text
+    );
+    assert!(
+        out.effects
+            .iter()
+            .all(|e| !matches!(e, super::Effect::EnsureSession { .. })),
+        "no session starts: {:?}",
+        out.effects
+    );
+    let queued = ledger.get(&bead).expect("get").expect("bead");
+    assert_eq!(queued.assignee, "", "not hooked");
+    assert!(queued.labels.contains(&super::queue_label("r")));
+    assert_eq!(
+        queued.extra.get(super::DISPATCH_REASON),
+        Some(&serde_json::json!("budget"))
+    );
+    // The queue drains (each refinery round): still held, still queued once.
+    let out = super::dispatch_queue(&mut ledger, &town, "r", "r/refinery")
+        .expect("drain")
+        .expect("a bead waits");
+    assert!(out.effects.is_empty(), "{}", out.text);
+    assert_eq!(
+        super::queued(&ledger, "r").expect("queued"),
+        vec![bead.clone()]
+    );
+    // Raised: the next drain slings it, and the reason goes with the label.
+    crate::rig::set_knob(&town, "r", "budget.daily", "100").expect("raised");
+    let out = super::dispatch_queue(&mut ledger, &town, "r", "r/refinery")
+        .expect("drain")
+        .expect("a bead waits");
+    assert!(
+        out.text.contains(&format!("slung {bead} to r/polecats/")),
+        "{}",
+        out.text
+    );
+    let slung = ledger.get(&bead).expect("get").expect("bead");
+    assert!(slung.assignee.starts_with("r/polecats/"), "{slung:?}");
+    assert!(!slung.extra.contains_key(super::DISPATCH_REASON));
+    assert!(super::queued(&ledger, "r").expect("queued").is_empty());
+}
+
+#[test]
+fn a_bead_held_by_its_convoys_budget_does_not_block_the_rest_of_the_queue() {
+    let Fixture {
+        _dir,
+        town,
+        mut ledger,
+        ..
+    } = fixture();
+    let (held, free) = (task(&mut ledger, "held"), task(&mut ledger, "free"));
+    let convoy = crate::convoy::create(
+        &mut ledger,
+        "Spent",
+        std::slice::from_ref(&held),
+        false,
+        None,
+        "overseer",
+    )
+    .expect("convoy")
+    .id;
+    crate::budget::set_convoy_budget(&mut ledger, &convoy, 0.0, false, "overseer")
+        .expect("a zero convoy budget");
+    crate::rig::set_knob(&town, "r", "budget.total", "0").expect("a zero rig budget");
+    for bead in [&held, &free] {
+        super::sling::sling(&mut ledger, &town, &to_rig(bead), "overseer").expect("sling");
+    }
+    assert_eq!(
+        super::queued(&ledger, "r").expect("queued"),
+        vec![held.clone(), free.clone()],
+        "both wait, oldest first"
+    );
+    crate::rig::set_knob(&town, "r", "budget.total", "100").expect("raised");
+    let out = super::dispatch_queue(&mut ledger, &town, "r", "r/refinery")
+        .expect("drain")
+        .expect("beads wait");
+    assert!(
+        out.text.contains(&format!("slung {free} to")),
+        "{}",
+        out.text
+    );
+    assert_eq!(
+        super::queued(&ledger, "r").expect("queued"),
+        vec![held.clone()],
+        "the convoy's bead still waits"
+    );
+    let again = super::dispatch_queue(&mut ledger, &town, "r", "r/refinery")
+        .expect("drain")
+        .expect("the held bead");
+    assert!(again.text.contains("paused by budget"), "{}", again.text);
+    assert!(
+        again.text.contains(&format!("convoy {convoy}")),
+        "{}",
+        again.text
+    );
+}
