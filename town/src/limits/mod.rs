@@ -16,3 +16,19 @@ pub mod store;
 
 pub use reset::{backoff, parse_reset, reset_after};
 pub use store::{Limit, Limits};
+
+use crate::town::Town;
+
+/// The gate: the limit holding now for `runtime` in `town`, if any. Every sender asks it
+/// (sling, the supervisor's resume); a missing or unreadable state file limits nothing.
+pub fn runtime_limited(town: &Town, runtime: &str) -> Option<Limit> {
+    store::limited(&town.runtime_dir(), runtime, std::time::SystemTime::now())
+}
+
+/// How a limit reads for a person: `limited until 2026-12-05T18:00:00Z`.
+pub fn describe(limit: &Limit) -> String {
+    format!(
+        "limited until {}",
+        humantime::format_rfc3339_seconds(limit.until_time())
+    )
+}

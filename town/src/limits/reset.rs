@@ -46,7 +46,7 @@ fn relative(lower: &str, now: SystemTime) -> Option<SystemTime> {
     let mut words = lower[start..].split_whitespace().peekable();
     let mut found = false;
     while let Some(word) = words.next() {
-        let word = word.trim_end_matches(['.', ',', ')', ';']);
+        let word = word.trim_end_matches(['.', ',', ')', ']', ';']);
         let digits: String = word
             .chars()
             .take_while(|c| c.is_ascii_digit() || *c == '.')
@@ -59,7 +59,7 @@ fn relative(lower: &str, now: SystemTime) -> Option<SystemTime> {
         if unit.is_empty() {
             unit = words
                 .next()?
-                .trim_end_matches(['.', ',', ')', ';'])
+                .trim_end_matches(['.', ',', ')', ']', ';'])
                 .to_string();
         }
         let seconds = match unit.as_str() {
@@ -226,6 +226,10 @@ mod tests {
         check(
             "Rate limit reached. Please try again in 2h 3m.",
             Some(now + Duration::from_secs(2 * 3600 + 180)),
+        );
+        check(
+            "[sim limit: usage limit reached · try again in 4s]",
+            Some(now + Duration::from_secs(4)),
         );
         check(
             "try again in 30 seconds",

@@ -16,6 +16,14 @@ pub fn queue_label(rig: &str) -> String {
     format!("dispatch:{rig}")
 }
 
+/// Why a bead waits in the dispatch queue.
+pub(super) enum Waits {
+    /// The rig is at its polecat limit.
+    PolecatLimit,
+    /// The runtime the rig's polecat would run is at its usage limit (`limited until …`).
+    Limited(String),
+}
+
 /// Put the bead in the rig's dispatch queue; a `--runtime` goes with it (checked now, used when
 /// it is dispatched).
 pub(super) fn queue(
@@ -24,7 +32,7 @@ pub(super) fn queue(
     bead: &Bead,
     rig: &str,
     req: &SlingRequest,
-    who: &str,
+    (who, why): (&str, Waits),
     out: &mut Outcome,
 ) -> Result<()> {
     if let Some(runtime) = &req.runtime {
@@ -35,10 +43,16 @@ pub(super) fn queue(
     if !bead.labels.contains(&queue_label(rig)) {
         ledger.add_label(&bead.id, &queue_label(rig), who)?;
     }
-    out.say(format!(
-        "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
-        bead.id
-    ));
+    out.say(match why {
+        Waits::PolecatLimit => format!(
+            "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
+            bead.id
+        ),
+        Waits::Limited(limit) => format!(
+            "{} waits in rig {rig}'s dispatch queue (reason: limited): its runtime is {limit}; it goes out after the reset",
+            bead.id
+        ),
+    });
     Ok(())
 }
 
