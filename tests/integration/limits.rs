@@ -49,6 +49,19 @@ fn a_limited_runtime_is_typed_nothing_queues_new_work_and_resumes_at_its_reset()
         15,
         "the reset the line says: {recorded}"
     );
+    // `gastown status` shows the limit, on the agent's row too.
+    let status: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["status", "--json"])).expect("status --json");
+    assert_eq!(status["limits"][0]["runtime"], "sim", "{status}");
+    let row = status["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["address"] == polecat.as_str())
+        .expect("the polecat's row");
+    assert!(row["limited_until"].is_string(), "{row}");
+    let text = t.town.ok(&["status"]);
+    assert!(text.contains("usage limit until"), "{text}");
     // New work for the rig waits while its runtime is limited.
     let second = t.town.create(&["Second task"]);
     let queued = t.town.ok(&["sling", &second, "alpha", "--no-formula"]);

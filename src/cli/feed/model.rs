@@ -286,6 +286,7 @@ pub(super) mod tests {
             unread: 0,
             dnd: false,
             session: Some(session.to_string()),
+            limited_until: None,
         }
     }
 
@@ -346,6 +347,7 @@ pub(super) mod tests {
                 unread: 0,
                 latest: Vec::new(),
             },
+            limits: Vec::new(),
         }
     }
 
