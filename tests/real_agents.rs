@@ -357,8 +357,15 @@ fn costs_add_up(t: &AgentTown, bead: &str) {
                 .filter(|g| g["key"] != bead)
                 .map(tokens)
                 .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
-            assert!(own.0 > 0 && own.0 % 100 == 0, "whole turns on the bead: {by_bead}");
-            assert_eq!((own.0 + rest.0, own.1 + rest.1), expected, "by bead: {by_bead}");
+            assert!(
+                own.0 > 0 && own.0 % 100 == 0,
+                "whole turns on the bead: {by_bead}"
+            );
+            assert_eq!(
+                (own.0 + rest.0, own.1 + rest.1),
+                expected,
+                "by bead: {by_bead}"
+            );
             return;
         }
         assert!(
