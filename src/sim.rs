@@ -18,6 +18,7 @@
 //! | `GASTOWN_SIM_CHAOS=<percent>` | at each step of work: crash with that chance, or hang a while |
 //! | `GASTOWN_SIM_CRASH_IN_STEP=<step id>` | exit 70 just before closing that molecule step (once per agent) |
 //! | `GASTOWN_SIM_TURN_TIME=<duration>` | each turn works that long (prints `working…`) before answering |
+//! | `GASTOWN_SIM_LIMIT=<reset>` | the first time it would work its hook (once per agent), hit a usage limit instead (once per town): show `[sim limit: usage limit reached · try again in <reset>]` and take nothing typed as a turn (the session must be started again) |
 //! | `GASTOWN_SIM_DIALOG=trust\|login` | start behind a blocking dialog, as real CLIs do: `trust` goes away on Enter, `login` never; text typed into one is swallowed |
 //!
 //! When its working directory has `.claude/settings.json` (a runtime with hooks), it runs their
@@ -171,6 +172,11 @@ pub fn run() -> Result<()> {
         if ignore || hung.load(Ordering::SeqCst) {
             continue;
         }
+        if LIMITED.load(Ordering::SeqCst) {
+            writeln!(out, "[sim] typed while limited: {}", line.trim())?;
+            out.flush()?;
+            continue;
+        }
         if line.trim().is_empty() {
             // Like Claude Code: an empty Enter is no turn.
             continue;
@@ -299,6 +305,11 @@ fn respond(line: &str) -> Vec<String> {
         let (mut lines, hooked) = hook_lines();
         let work = std::env::var("GASTOWN_SIM_WORK").map_or(true, |v| v != "0");
         if work && let Some(bead) = hooked.first() {
+            if let Some(reset) = limit_once() {
+                return vec![format!(
+                    "[sim limit: usage limit reached · try again in {reset}]"
+                )];
+            }
             lines.extend(work_hook(bead));
         }
         return lines;
@@ -603,6 +614,29 @@ fn random_below(n: u64) -> u64 {
     STATE.store(x, Ordering::Relaxed);
     x % n.max(1)
 }
+
+/// `GASTOWN_SIM_LIMIT=<reset>`: the reset to show, the first time in the town only (a marker in
+/// its runtime dir, so the session started at the reset, and every other, works). After it the sim is limited: it
+/// answers nothing more (`LIMITED`).
+fn limit_once() -> Option<String> {
+    let reset = std::env::var("GASTOWN_SIM_LIMIT")
+        .ok()
+        .filter(|r| !r.is_empty())?;
+    let marker = std::env::var_os("GASTOWN_TOWN")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".runtime/sim-usage-limit");
+    if marker.exists() {
+        return None;
+    }
+    let _ = std::fs::write(&marker, b"limited\n");
+    LIMITED.store(true, Ordering::SeqCst);
+    Some(reset)
+}
+
+/// Set once the sim showed its usage limit: every later input is swallowed, as a CLI at its limit
+/// takes no turn.
+static LIMITED: AtomicBool = AtomicBool::new(false);
 
 /// Where the sim notes that it crashed in a step (the town's runtime dir, not the worktree).
 fn crash_marker(step: &str) -> PathBuf {

@@ -318,6 +318,65 @@ fn tail(text: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// `gastown costs` adds up exactly what the fake model reported (100 input and 20 output tokens
+/// per answer) for every turn of the polecat: by agent, by rig, and by bead (the bead's own
+/// turns up to `done`, the rest on the agent bead). Polled: the CLI writes its transcript's last
+/// line a moment after the model answered.
+fn costs_add_up(t: &AgentTown, bead: &str) {
+    let costs = |by: &str| -> serde_json::Value {
+        serde_json::from_str(&t.town().ok(&["costs", "--by", by, "--json"])).expect("costs --json")
+    };
+    let tokens = |group: &serde_json::Value| {
+        (
+            group["tokens"]["input"].as_u64().unwrap_or(0),
+            group["tokens"]["output"].as_u64().unwrap_or(0),
+        )
+    };
+    let group = |all: &serde_json::Value, key: &str| {
+        all["groups"]
+            .as_array()
+            .expect("groups")
+            .iter()
+            .find(|g| g["key"] == key)
+            .map(tokens)
+    };
+    let start = std::time::Instant::now();
+    loop {
+        let turns = t.model.turns().len() as u64;
+        let expected = (100 * turns, 20 * turns);
+        let by_agent = costs("agent");
+        let agent = group(&by_agent, POLECAT);
+        if agent == Some(expected) {
+            assert_eq!(group(&costs("rig"), "alpha"), Some(expected), "by rig");
+            let by_bead = costs("bead");
+            let own = group(&by_bead, bead).expect("the bead has tokens");
+            let rest = by_bead["groups"]
+                .as_array()
+                .expect("groups")
+                .iter()
+                .filter(|g| g["key"] != bead)
+                .map(tokens)
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            assert!(
+                own.0 > 0 && own.0 % 100 == 0,
+                "whole turns on the bead: {by_bead}"
+            );
+            assert_eq!(
+                (own.0 + rest.0, own.1 + rest.1),
+                expected,
+                "by bead: {by_bead}"
+            );
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "costs by agent {agent:?}, expected {expected:?} for {turns} turns:\n{by_agent}\n{}",
+            t.model.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// The whole cycle with no human: the session starts clean (no dialog answered by hand), its
 /// SessionStart hook or startup prompt gives it the hook, and the work lands.
 fn cycle_lands(cli: Cli, test: &str) {
@@ -357,6 +416,9 @@ fn cycle_lands(cli: Cli, test: &str) {
         );
     }
     t.wait_closed(&bead);
+    if cli == Cli::Claude {
+        costs_add_up(&t, &bead);
+    }
     seance_resumes_the_ended_session(&t, cli);
 
     // A nudge to an idle agent (a crew member with nothing on its hook) is a turn of its own.

@@ -95,8 +95,9 @@ pub struct TownContext {
 }
 
 /// Tells the mayor and the overseer that an identity's session waits behind a dialog (given
-/// the identity and the dialog as the session shows it). The binary owns escalations.
-pub type Blocked = Arc<dyn Fn(&AgentIdentity, &str) + Send + Sync>;
+/// the identity, the runtime's name and the dialog as the session shows it), or, for a usage
+/// limit, marks the runtime limited. The binary owns escalations and limits.
+pub type Blocked = Arc<dyn Fn(&AgentIdentity, &str, &str) + Send + Sync>;
 
 /// How to run one role.
 #[derive(Clone)]
@@ -517,8 +518,9 @@ fn session_args(
     args.dialogs = gastown_town::runtimes::dialogs::dialogs(runtime).to_vec();
     if let Some(blocked) = spec.town.blocked.clone() {
         let identity = identity.clone();
+        let name = runtime.name.clone();
         args.on_blocked = Some(BlockedNotice(Arc::new(move |dialog: String| {
-            blocked(&identity, &dialog)
+            blocked(&identity, &name, &dialog)
         })));
     }
     args.stop_timeout = spec.stop_timeout;

@@ -183,6 +183,9 @@ pub fn render(s: &TownStatus, now: i128) -> String {
         if let Some(reason) = &a.stuck {
             let _ = write!(extra, "  stuck: {}", reason.lines().next().unwrap_or(""));
         }
+        if let Some(until) = &a.limited_until {
+            let _ = write!(extra, "  limited until {until}");
+        }
         if a.unread > 0 {
             let _ = write!(extra, "  {} unread", a.unread);
         }

@@ -137,13 +137,16 @@ pub fn status(s: &TownStatus) -> String {
                 format!("<code>{}</code> {}{step}", esc(&h.id), esc(&h.title))
             },
         );
-        let session = a.session.as_deref().unwrap_or("?");
+        let mut session = a.session.as_deref().unwrap_or("?").to_string();
+        if let Some(until) = &a.limited_until {
+            session.push_str(&format!(" (limited until {until})"));
+        }
         let _ = write!(
             out,
             "<tr data-agent=\"{addr}\"><td><a href=\"/screen/{addr}\" class=\"peek\">{addr}</a></td><td>{st}</td><td>{hook}</td><td>{se}</td></tr>",
             addr = esc(&a.address),
             st = esc(&a.state),
-            se = esc(session)
+            se = esc(&session)
         );
     }
     if s.agents.is_empty() {

@@ -21,6 +21,7 @@ mod events;
 mod handler;
 mod in_steps;
 pub mod introspect;
+mod limits;
 mod live;
 mod logging;
 mod patrol;
@@ -464,8 +465,12 @@ fn tree_config(
         })),
         blocked: Some(Arc::new({
             let town = town.clone();
-            move |identity, dialog| {
-                blocked::dialog_blocks(town.clone(), LedgerHandle::default(), identity, dialog);
+            move |identity, runtime, dialog| {
+                if gastown_town::limits::signals::is_limit(dialog) {
+                    limits::session_limited(&town, identity, runtime, dialog);
+                } else {
+                    blocked::dialog_blocks(town.clone(), LedgerHandle::default(), identity, dialog);
+                }
             }
         })),
     };

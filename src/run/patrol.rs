@@ -182,6 +182,7 @@ async fn hooked_identities(handler: &TownHandler) -> Option<Vec<Hooked>> {
 /// are stuck are retried with a per-identity backoff; a session that runs ends their streak; a
 /// role found running another runtime than the recorded one is started again with it.
 pub async fn resume_hooked(handler: &TownHandler) {
+    super::limits::resume_due(handler).await;
     let Some(view) = hooked_identities(handler).await else {
         return;
     };

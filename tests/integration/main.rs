@@ -27,6 +27,7 @@ mod grammar;
 mod identity;
 mod inert;
 mod landing;
+mod limits;
 mod mail;
 mod mol;
 mod output;

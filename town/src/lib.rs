@@ -48,6 +48,7 @@ pub mod formulas;
 pub mod git_cli;
 pub mod groups;
 pub mod identity;
+pub mod limits;
 pub mod mail;
 pub mod molecule;
 pub mod names;

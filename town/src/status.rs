@@ -47,6 +47,9 @@ pub struct TownStatus {
     /// a supervisor older than spend in the status).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spend: Option<SpendStatus>,
+    /// Runtimes at their usage limit, and until when (`crate::limits`).
+    #[serde(default)]
+    pub limits: Vec<LimitStatus>,
 }
 
 /// Dollars spent, as `gastown costs` counts them, and the budgets (`docs/costs.md`).
@@ -71,6 +74,17 @@ pub struct RigSpend {
     pub rig: String,
     pub today: f64,
     pub total: f64,
+}
+
+/// A runtime at its usage limit: nothing is typed into its sessions and new work for it waits
+/// until the reset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LimitStatus {
+    pub runtime: String,
+    /// The reset (RFC 3339).
+    pub until: String,
+    /// The screen line that said so.
+    pub line: String,
 }
 
 /// One rig.
@@ -131,6 +145,9 @@ pub struct AgentStatus {
     /// Its session under `gastown run`: `working`, `idle`, `blocked: <dialog>`, `backing_off`,
     /// `not running`, … (`None` without `gastown run`).
     pub session: Option<String>,
+    /// When its runtime's usage limit resets (RFC 3339), while it holds.
+    #[serde(default)]
+    pub limited_until: Option<String>,
 }
 
 /// A bead on a hook.
@@ -261,6 +278,13 @@ pub fn gather(ledger: &Ledger, town: &Town) -> Result<TownStatus> {
             })
             .collect(),
     };
+    let now = std::time::SystemTime::now();
+    // An unreadable limits file limits nothing (the supervisor says so in its log).
+    let limits = crate::limits::Limits::load(&town.runtime_dir()).unwrap_or_default();
+    let limited_until = |runtime: &Option<String>| {
+        let limit = limits.holding(runtime.as_deref()?, now)?;
+        Some(humantime::format_rfc3339_seconds(limit.until_time()).to_string())
+    };
     let mut status = TownStatus {
         town: town.root.display().to_string(),
         at: time::now_rfc3339(),
@@ -271,6 +295,7 @@ pub fn gather(ledger: &Ledger, town: &Town) -> Result<TownStatus> {
             .into_iter()
             .map(|(record, hook, unread)| AgentStatus {
                 stuck: record.stuck().map(str::to_string),
+                limited_until: limited_until(&record.runtime),
                 address: record.address,
                 role: record.role,
                 rig: record.rig,
@@ -297,6 +322,14 @@ pub fn gather(ledger: &Ledger, town: &Town) -> Result<TownStatus> {
         escalations,
         mail,
         spend: Some(spend),
+        limits: limits
+            .active(now)
+            .map(|(runtime, limit)| LimitStatus {
+                runtime: runtime.clone(),
+                until: humantime::format_rfc3339_seconds(limit.until_time()).to_string(),
+                line: limit.line.clone(),
+            })
+            .collect(),
     };
     status.find_attention();
     Ok(status)
@@ -513,11 +546,22 @@ impl TownStatus {
                 );
             }
         }
+        for limit in &self.limits {
+            push(
+                Severity::Medium,
+                format!(
+                    "runtime {} is at its usage limit until {} ({}): its sessions wait, new work queues",
+                    limit.runtime, limit.until, limit.line
+                ),
+                "nothing: it resumes at the reset by itself".to_string(),
+            );
+        }
         for agent in &self.agents {
             if let Some(dialog) = agent
                 .session
                 .as_deref()
                 .and_then(|s| s.strip_prefix("blocked: "))
+                .filter(|d| !crate::limits::signals::is_limit(d))
             {
                 push(
                     Severity::High,

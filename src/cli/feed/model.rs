@@ -286,6 +286,7 @@ pub(super) mod tests {
             unread: 0,
             dnd: false,
             session: Some(session.to_string()),
+            limited_until: None,
         }
     }
 
@@ -349,6 +350,7 @@ pub(super) mod tests {
                 latest: Vec::new(),
             },
             spend: None,
+            limits: Vec::new(),
         }
     }
 

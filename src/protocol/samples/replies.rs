@@ -122,6 +122,7 @@ fn status() -> gastown_town::status::TownStatus {
             unread: 1,
             dnd: false,
             session: Some(s("working")),
+            limited_until: Some(s("2026-01-02T05:00:00Z")),
         }],
         convoys: vec![ConvoyStatus {
             id: s("gt-cv1"),
@@ -177,6 +178,11 @@ fn status() -> gastown_town::status::TownStatus {
             }],
             unpriced: Vec::new(),
         }),
+        limits: vec![LimitStatus {
+            runtime: s("claude"),
+            until: s("2026-01-02T05:00:00Z"),
+            line: s("usage limit: You've hit your limit · resets 5am (UTC)"),
+        }],
     }
 }
 

@@ -12,6 +12,7 @@
 //! The texts were read off the real screens (Claude Code 2.1.197, Codex 0.171.0) where the
 //! harness could show them; the others follow the CLIs' wording and are marked so.
 
+use crate::limits::signals::USAGE_LIMIT;
 use crate::runtimes::spec::{Runtime, SIM_NAME, preset_for_program};
 
 /// One blocking screen of a runtime.
@@ -47,7 +48,11 @@ const CLAUDE: &[Dialog] = &[
     dialog("onboarding", "Unable to connect to Anthropic services"),
     dialog("theme", "Choose the text style that looks best"),
     dialog("login", "Select login method"),
-    dialog("usage limit", "usage limit reached"),
+    dialog(USAGE_LIMIT, "usage limit reached"),
+    // Seen: an API-key session after the API's 429 and the CLI's own retries.
+    dialog(USAGE_LIMIT, "API Error: Request rejected (429)"),
+    // A subscription's limit: "You've hit your limit · resets 5pm (UTC)" (from its code).
+    dialog(USAGE_LIMIT, "You've hit your limit"),
     dialog("permission", "Do you want to proceed?"),
 ];
 
@@ -61,7 +66,9 @@ const CODEX: &[Dialog] = &[
     },
     dialog("login", "Sign in with ChatGPT"),
     dialog("update", "Update available!"),
-    dialog("usage limit", "You've hit your usage limit"),
+    dialog(USAGE_LIMIT, "You've hit your usage limit"),
+    // An API-key provider's 429 after its retries (from its code).
+    dialog(USAGE_LIMIT, "exceeded retry limit, last status: 429"),
     dialog("permission", "Would you like to run the following command?"),
 ];
 
@@ -73,6 +80,7 @@ const SIM: &[Dialog] = &[
         answer: Some("\r"),
     },
     dialog("login", "[sim dialog: login]"),
+    dialog(USAGE_LIMIT, "[sim limit:"),
 ];
 
 /// The blocking screens of `runtime`: by the CLI it runs (`claude`, `/opt/bin/codex`), else by

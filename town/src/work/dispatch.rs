@@ -22,18 +22,28 @@ pub const DISPATCH_REASON: &str = "dispatch_reason";
 pub const REASON_BUDGET: &str = "budget";
 /// The reason of a bead queued because the rig runs all the polecats it may.
 pub const REASON_POLECAT_LIMIT: &str = "polecat limit";
+/// The reason of a bead queued because its runtime is at its usage limit (`crate::limits`).
+pub const REASON_LIMITED: &str = "limited";
+
+/// Why a bead waits in the dispatch queue.
+pub(super) enum Waits {
+    /// The rig is at its polecat limit.
+    PolecatLimit,
+    /// A budget of the bead's scope is spent (why, in words).
+    Budget(String),
+    /// The runtime the rig's polecat would run is at its usage limit (`limited until …`).
+    Limited(String),
+}
 
 /// Put the bead in the rig's dispatch queue; a `--runtime` goes with it (checked now, used when
-/// it is dispatched). `budget`: why a budget holds it (else the rig is at its polecat limit).
-#[allow(clippy::too_many_arguments)]
+/// it is dispatched). `why`: what holds it.
 pub(super) fn queue(
     ledger: &mut Ledger,
     town: &Town,
     bead: &Bead,
     rig: &str,
     req: &SlingRequest,
-    budget: Option<&str>,
-    who: &str,
+    (who, why): (&str, Waits),
     out: &mut Outcome,
 ) -> Result<()> {
     if let Some(runtime) = &req.runtime {
@@ -44,24 +54,28 @@ pub(super) fn queue(
     if !bead.labels.contains(&queue_label(rig)) {
         ledger.add_label(&bead.id, &queue_label(rig), who)?;
     }
-    let reason = if budget.is_some() {
-        REASON_BUDGET
-    } else {
-        REASON_POLECAT_LIMIT
+    let reason = match &why {
+        Waits::PolecatLimit => REASON_POLECAT_LIMIT,
+        Waits::Budget(_) => REASON_BUDGET,
+        Waits::Limited(_) => REASON_LIMITED,
     };
     gastown_beads::ExtraPatch::default()
         .set(DISPATCH_REASON, reason)
         .write(ledger, &bead.id, who)?;
-    match budget {
-        Some(why) => out.say(format!(
-            "rig {rig} is paused by budget ({why}): {} waits in its dispatch queue (reason: budget) and goes out by itself when the budget allows (raised, or a new UTC day)",
-            bead.id
-        )),
-        None => out.say(format!(
+    out.say(match why {
+        Waits::PolecatLimit => format!(
             "rig {rig} is at its polecat limit: {} waits in its dispatch queue and goes out when a polecat frees up",
             bead.id
-        )),
-    }
+        ),
+        Waits::Budget(why) => format!(
+            "rig {rig} is paused by budget ({why}): {} waits in its dispatch queue (reason: budget) and goes out by itself when the budget allows (raised, or a new UTC day)",
+            bead.id
+        ),
+        Waits::Limited(limit) => format!(
+            "{} waits in rig {rig}'s dispatch queue (reason: limited): its runtime is {limit}; it goes out after the reset",
+            bead.id
+        ),
+    });
     Ok(())
 }
 

@@ -26,7 +26,7 @@
 //! running it again reuses that polecat (idle, present). A crash after step 1 leaves only the
 //! recorded runtime, which the next decision for that identity reads the same way.
 
-use super::dispatch::queue;
+use super::dispatch::{Waits, queue};
 use super::hook;
 use super::slingable;
 use super::target::{Target, target_identity};
@@ -162,8 +162,7 @@ fn plan(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) -> Resu
                 &bead,
                 &rig,
                 req,
-                budget.as_deref(),
-                who,
+                (who, budget.map_or(Waits::PolecatLimit, Waits::Budget)),
                 &mut out,
             )?;
             return Ok(Planned::Finished(out));
@@ -175,13 +174,30 @@ fn plan(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) -> Resu
         && is_simple_name(&req.target)
         && let Some(why) = budget_gate(ledger, town, &bead, rig, who, &mut out)?
     {
-        queue(ledger, town, &bead, rig, req, Some(&why), who, &mut out)?;
+        queue(
+            ledger,
+            town,
+            &bead,
+            rig,
+            req,
+            (who, Waits::Budget(why)),
+            &mut out,
+        )?;
         return Ok(Planned::Finished(out));
     }
     // A polecat the rig picks for new work does not carry its last runtime into it; an agent
     // named by the sling (crew, a polecat being sent rework) does.
     let named = !is_simple_name(&req.target);
-    choose_runtime(ledger, town, &identity, req, &bead, named, &mut out)?;
+    let runtime = choose_runtime(ledger, town, &identity, req, &bead, named, &mut out)?;
+    // New work for a rig's polecat waits while the runtime it would run is at its usage limit.
+    if !named
+        && let Some(rig) = identity.rig.clone()
+        && let Some(limit) = crate::limits::runtime_limited(town, &runtime)
+    {
+        let why = Waits::Limited(crate::limits::describe(&limit));
+        queue(ledger, town, &bead, &rig, req, (who, why), &mut out)?;
+        return Ok(Planned::Finished(out));
+    }
     Ok(Planned::Workspace(Plan { identity, out }))
 }
 
@@ -286,7 +302,7 @@ fn hook_planned(
 /// `runtimes::decide` for the order (`use_recorded`: whether the identity's recorded runtime
 /// counts). A `--runtime` is also kept on the bead, so the bead's own choice outlives this
 /// identity (a re-sling, the dispatch queue). The mayor runs what `[roles] mayor` says, a dog
-/// what `[roles] dog` says (recorded, so `gastown dog list` shows it).
+/// what `[roles] dog` says (recorded, so `gastown dog list` shows it). Returns its name.
 fn choose_runtime(
     ledger: &mut Ledger,
     town: &Town,
@@ -295,7 +311,7 @@ fn choose_runtime(
     bead: &Bead,
     use_recorded: bool,
     out: &mut Outcome,
-) -> Result<()> {
+) -> Result<String> {
     if identity.role == Role::Mayor {
         let configured = town.config.roles.mayor.as_deref().unwrap_or_default();
         if let Some(flag) = req.runtime.as_deref().filter(|f| *f != configured) {
@@ -303,7 +319,7 @@ fn choose_runtime(
                 "the mayor runs {configured} (`[roles] mayor` in town.toml), not {flag}: change it there and restart `gastown run`"
             );
         }
-        return Ok(());
+        return Ok(configured.to_string());
     }
     if identity.role == Role::Dog {
         // Checked by the target: dogs run what `[roles] dog` says.
@@ -321,7 +337,7 @@ fn choose_runtime(
         if let Some(warning) = missing_program(town, configured) {
             out.say(warning);
         }
-        return Ok(());
+        return Ok(configured.to_string());
     }
     let ask = runtimes::Ask {
         flag: req.runtime.as_deref(),
@@ -339,7 +355,7 @@ fn choose_runtime(
     if let Some(warning) = missing_program(town, &decision.name) {
         out.say(warning);
     }
-    Ok(())
+    Ok(decision.name)
 }
 
 /// A warning when the chosen runtime's program cannot be found from here: the bead is hooked

@@ -1,0 +1,91 @@
+//! Usage limits (issue 20) with the sim, whose `GASTOWN_SIM_LIMIT` makes it hit one the first
+//! time it would work its hook: the session shows `blocked: usage limit: …` and is typed nothing
+//! into, the runtime is recorded limited until the reset the line says (durably, in
+//! `.runtime/limits.json`), new work for the rig waits in its dispatch queue with reason
+//! "limited", and at the reset the session is started again, told its hook, and both beads are
+//! worked with no human.
+
+use crate::running::{RunningTown, wait_for};
+use crate::util::town_with_rig;
+use std::time::{Duration, Instant};
+
+fn merge_requests(t: &RunningTown) -> Vec<serde_json::Value> {
+    serde_json::from_str(&t.town.ok(&[
+        "bead",
+        "list",
+        "--all",
+        "--type",
+        "merge-request",
+        "--json",
+    ]))
+    .expect("a JSON array")
+}
+
+#[test]
+fn a_limited_runtime_is_typed_nothing_queues_new_work_and_resumes_at_its_reset() {
+    let t = RunningTown::start_with_env(town_with_rig(), &[("GASTOWN_SIM_LIMIT", "15s")]);
+    let first = t.town.create(&["First task"]);
+    t.town.ok(&["sling", &first, "alpha", "--no-formula"]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["bead", "show", &first, "--json"])).expect("json");
+    let polecat = shown["assignee"].as_str().expect("hooked").to_string();
+    let session = format!("town/rigs/{polecat}/session");
+    let state = wait_for("the limited session", Duration::from_secs(30), || {
+        let state = t.node(&session)?["state"].as_str()?.to_string();
+        state.starts_with("blocked").then_some(state)
+    });
+    assert_eq!(
+        state,
+        "blocked: usage limit: [sim limit: usage limit reached · try again in 15s]"
+    );
+    let limits = t.town.root.join(".runtime/limits.json");
+    let recorded = wait_for("the limit recorded", Duration::from_secs(20), || {
+        std::fs::read_to_string(&limits).ok()
+    });
+    let recorded: serde_json::Value = serde_json::from_str(&recorded).expect("limits.json");
+    let sim = &recorded["runtimes"]["sim"];
+    assert_eq!(
+        sim["until"].as_u64().expect("until") - sim["since"].as_u64().expect("since"),
+        15,
+        "the reset the line says: {recorded}"
+    );
+    // `gastown status` shows the limit, on the agent's row too.
+    let status: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["status", "--json"])).expect("status --json");
+    assert_eq!(status["limits"][0]["runtime"], "sim", "{status}");
+    let row = status["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["address"] == polecat.as_str())
+        .expect("the polecat's row");
+    assert!(row["limited_until"].is_string(), "{row}");
+    let text = t.town.ok(&["status"]);
+    assert!(text.contains("usage limit until"), "{text}");
+    // New work for the rig waits while its runtime is limited.
+    let second = t.town.create(&["Second task"]);
+    let queued = t.town.ok(&["sling", &second, "alpha", "--no-formula"]);
+    assert!(queued.contains("reason: limited"), "{queued}");
+    let peek = || t.town.ok(&["peek", &polecat, "-n", "200"]);
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_millis(1000) {
+        let seen = peek();
+        assert!(!seen.contains("typed while limited"), "{seen}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // At the reset: started again, told its hook, worked; the queued bead goes out too.
+    let mrs = wait_for("both beads worked", Duration::from_secs(90), || {
+        let mrs = merge_requests(&t);
+        (mrs.len() == 2).then_some(mrs)
+    });
+    let mut sources: Vec<&str> = mrs
+        .iter()
+        .map(|m| m["source_bead"].as_str().expect("source"))
+        .collect();
+    sources.sort();
+    let mut expected = vec![first.as_str(), second.as_str()];
+    expected.sort();
+    assert_eq!(sources, expected);
+    let log = t.log();
+    assert!(log.contains("usage limit reset"), "{log}");
+}

@@ -1,0 +1,34 @@
+//! Usage limits (issue 20): when a runtime's model API says its limit is hit, the CLI shows it
+//! on its screen; gastown reads that line, works out when the limit resets, and keeps the
+//! runtime **limited until T** so nothing is typed into its sessions and no new work is slung to
+//! it until then (`docs/costs.md`, "Usage limits").
+//!
+//! - [`signals`]: the screen lines each preset's CLI shows for a hit limit (seen on the real CLIs
+//!   against a scripted model where the harness could show them, else from the CLI's code).
+//! - [`reset`]: the reset time in such a line (an absolute time, "try again in 2h 3m", an epoch);
+//!   an unparsable or past reset is replaced by exponential backoff with a cap.
+//! - [`store`]: the durable state, `<town>/.runtime/limits.json`, which survives a supervisor
+//!   restart; the one gate ([`store::limited`]) every sender asks.
+
+pub mod reset;
+pub mod signals;
+pub mod store;
+
+pub use reset::{backoff, parse_reset, reset_after};
+pub use store::{Limit, Limits};
+
+use crate::town::Town;
+
+/// The gate: the limit holding now for `runtime` in `town`, if any. Every sender asks it
+/// (sling, the supervisor's resume); a missing or unreadable state file limits nothing.
+pub fn runtime_limited(town: &Town, runtime: &str) -> Option<Limit> {
+    store::limited(&town.runtime_dir(), runtime, std::time::SystemTime::now())
+}
+
+/// How a limit reads for a person: `limited until 2026-12-05T18:00:00Z`.
+pub fn describe(limit: &Limit) -> String {
+    format!(
+        "limited until {}",
+        humantime::format_rfc3339_seconds(limit.until_time())
+    )
+}
