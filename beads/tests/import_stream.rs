@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 mod common;
-use common::{open, town};
+use common::{git, open, town};
 
 /// Beads of the synthetic export (plus [`WISPS`] wisps at its end).
 const BEADS: usize = 1_050;
@@ -49,22 +49,6 @@ fn in_git(town: &Path) -> Vec<(String, String)> {
         Some(tip) => store.read_all(tip).expect("read_all"),
         None => Vec::new(),
     }
-}
-
-/// Run git in `dir`; its stdout (it must succeed).
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("git prints UTF-8")
 }
 
 fn ids(beads: Vec<gastown_beads::Bead>) -> Vec<String> {

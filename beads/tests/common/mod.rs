@@ -42,3 +42,20 @@ pub fn config(town: &Path) -> LedgerConfig {
 pub fn open(town: &Path) -> Ledger {
     Ledger::open(config(town)).expect("ledger opens")
 }
+
+/// Run git in `dir`; its stdout (it must succeed).
+#[allow(dead_code)] // not every test binary runs git
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("git prints UTF-8")
+}
