@@ -135,15 +135,21 @@ pub fn read_export_watched(
         records.push(rec);
         Ok::<(), JsonlError>(())
     })?;
-    if let Some((id, first_line, line)) = first_duplicate(&records) {
-        return Err(JsonlError::DuplicateId {
+    no_duplicate(path, &records)?;
+    Ok(records)
+}
+
+/// The records, refused with the first id that appears twice.
+fn no_duplicate(path: &Path, records: &[ImportRecord]) -> Result<(), JsonlError> {
+    match first_duplicate(records) {
+        Some((id, first_line, line)) => Err(JsonlError::DuplicateId {
             path: path.to_path_buf(),
             id,
             first_line,
             line,
-        });
+        }),
+        None => Ok(()),
     }
-    Ok(records)
 }
 
 /// Read the export at `path` line by line (the file is never held whole) and hand each bead
@@ -339,14 +345,7 @@ fn parse_watched(
         total,
         lines,
     });
-    if let Some((id, first_line, line)) = first_duplicate(&records) {
-        return Err(JsonlError::DuplicateId {
-            path: path.to_path_buf(),
-            id,
-            first_line,
-            line,
-        });
-    }
+    no_duplicate(path, &records)?;
     Ok(records)
 }
 

@@ -479,10 +479,11 @@ pub(super) fn rebuild(
 
 /// The ids of one folded set in order, with `defer_until` (none for the blocked set), leaving
 /// out the ids `skip` says changed since the fold.
-pub(super) fn walk_ready(
-    t: &impl ReadableTable<(u8, i64, &'static str), Option<i64>>,
+fn walk_set<V: redb::Value + 'static>(
+    t: &impl ReadableTable<(u8, i64, &'static str), V>,
     skip: impl Fn(&str) -> bool,
     path: &Path,
+    defer_until: impl Fn(redb::AccessGuard<'_, V>) -> Option<i64>,
 ) -> Result<Vec<SetEntry>, LedgerError> {
     let err = |e: &dyn std::fmt::Display| super::index_err(path, e);
     let mut out = Vec::new();
@@ -494,34 +495,29 @@ pub(super) fn walk_ready(
                 priority,
                 created,
                 id: id.to_string(),
-                defer_until: v.value(),
+                defer_until: defer_until(v),
             });
         }
     }
     Ok(out)
 }
 
-/// [`walk_ready`] for the blocked set.
+/// [`walk_set`] for the ready set.
+pub(super) fn walk_ready(
+    t: &impl ReadableTable<(u8, i64, &'static str), Option<i64>>,
+    skip: impl Fn(&str) -> bool,
+    path: &Path,
+) -> Result<Vec<SetEntry>, LedgerError> {
+    walk_set(t, skip, path, |v| v.value())
+}
+
+/// [`walk_set`] for the blocked set.
 pub(super) fn walk_blocked(
     t: &impl ReadableTable<(u8, i64, &'static str), ()>,
     skip: impl Fn(&str) -> bool,
     path: &Path,
 ) -> Result<Vec<SetEntry>, LedgerError> {
-    let err = |e: &dyn std::fmt::Display| super::index_err(path, e);
-    let mut out = Vec::new();
-    for row in t.iter().map_err(|e| err(&e))? {
-        let (k, _) = row.map_err(|e| err(&e))?;
-        let (priority, created, id) = k.value();
-        if !skip(id) {
-            out.push(SetEntry {
-                priority,
-                created,
-                id: id.to_string(),
-                defer_until: None,
-            });
-        }
-    }
-    Ok(out)
+    walk_set(t, skip, path, |_| None)
 }
 
 /// One member of a persisted set, in the set's order (priority, creation time, id).
