@@ -376,6 +376,25 @@ mod tests {
     }
 
     #[test]
+    fn only_the_overseer_and_the_mayor_set_budgets_never_the_agents_they_limit() {
+        assert!(set_budget(&Caller::Overseer).is_ok());
+        assert!(set_budget(&caller("mayor")).is_ok());
+        for agent in [
+            "alpha/polecats/nux",
+            "alpha/crew/sam",
+            "alpha/witness",
+            "deacon",
+        ] {
+            let refused = set_budget(&caller(agent)).expect_err(agent);
+            assert!(
+                refused.reason.contains(agent) && refused.reason.contains("only the mayor"),
+                "{}",
+                refused.reason
+            );
+        }
+    }
+
+    #[test]
     fn agents_act_on_themselves_and_the_roles_whose_job_it_is_on_others() {
         let nux = "alpha/polecats/nux";
         assert!(may_act_on(&Caller::Overseer, nux));
