@@ -92,11 +92,20 @@ pub struct TownContext {
     /// Told when an identity's session stays behind a dialog nobody may answer for it
     /// (`blocked: login: …`); `None`: nobody is told.
     pub blocked: Option<Blocked>,
+    /// Picks the account a session of a runtime with accounts runs under, on every start;
+    /// `None`: such sessions run under the runtime's own environment.
+    pub choose_account: Option<ChooseAccount>,
 }
 
+/// Given the identity and its role's runtime (which has accounts), the runtime under the
+/// account its next session runs (`Runtime::under_account`), or why none can take it. The
+/// binary owns the usage limits this reads.
+pub type ChooseAccount =
+    Arc<dyn Fn(&AgentIdentity, &Runtime) -> Result<Runtime, String> + Send + Sync>;
+
 /// Tells the mayor and the overseer that an identity's session waits behind a dialog (given
-/// the identity, the runtime's name and the dialog as the session shows it), or, for a usage
-/// limit, marks the runtime limited. The binary owns escalations and limits.
+/// the identity, the runtime's limits key — its name, or `<name>/<account>` — and the dialog as
+/// the session shows it), or, for a usage limit, marks the runtime (or the account) limited. The binary owns escalations and limits.
 pub type Blocked = Arc<dyn Fn(&AgentIdentity, &str, &str) + Send + Sync>;
 
 /// How to run one role.
@@ -271,9 +280,19 @@ async fn start_session_counted(
     ctx: ChildContext,
 ) -> Result<StartedChild, SpawnErr> {
     let spec = Arc::clone(spec);
-    let runtime = runtime.ok_or_else(|| failed(format!("{} has no runtime", spec.identity)))?;
+    let mut runtime = runtime.ok_or_else(|| failed(format!("{} has no runtime", spec.identity)))?;
+    if !runtime.accounts.is_empty()
+        && let Some(choose) = &spec.town.choose_account
+    {
+        runtime = choose(&spec.identity, &runtime).map_err(|e| {
+            failed(format!(
+                "no account of runtime {} can take a session: {e}",
+                runtime.name
+            ))
+        })?;
+    }
     let session_id = new_session_id();
-    let hook = begin_session(&spec, &runtime.name, &session_id).await?;
+    let hook = begin_session(&spec, &runtime, &session_id).await?;
     let token = (spec.town.mint_token)(&spec.identity)
         .map_err(|e| failed(format!("cannot mint a session token: {e}")))?;
     if let Err(e) = ready_home(&spec, hook.first()).await {
@@ -329,11 +348,15 @@ async fn start_session_counted(
 /// hook.
 async fn begin_session(
     spec: &RoleSpec,
-    runtime: &str,
+    runtime: &Runtime,
     session_id: &str,
 ) -> Result<Vec<Bead>, SpawnErr> {
     let identity = spec.identity.clone();
-    let (runtime, session_id) = (runtime.to_string(), session_id.to_string());
+    let (runtime, account, session_id) = (
+        runtime.name.clone(),
+        runtime.account.clone(),
+        session_id.to_string(),
+    );
     let checked = spec
         .town
         .ledger
@@ -356,7 +379,13 @@ async fn begin_session(
             }
             // The identity's history gets this session before it starts (`gastown seance`).
             let prefix = run_prefix();
-            gastown_town::agents::session_started(ledger, &identity, &session_id, &runtime, prefix)?;
+            gastown_town::agents::session_started(
+                ledger,
+                &identity,
+                &session_id,
+                (&runtime, account.as_deref()),
+                prefix,
+            )?;
             Ok(Ok(ledger.list(&ListFilter {
                 status: Some(Status::Hooked),
                 assignee: Some(identity.address.clone()),
@@ -518,9 +547,9 @@ fn session_args(
     args.dialogs = gastown_town::runtimes::dialogs::dialogs(runtime).to_vec();
     if let Some(blocked) = spec.town.blocked.clone() {
         let identity = identity.clone();
-        let name = runtime.name.clone();
+        let key = runtime.limit_key();
         args.on_blocked = Some(BlockedNotice(Arc::new(move |dialog: String| {
-            blocked(&identity, &name, &dialog)
+            blocked(&identity, &key, &dialog)
         })));
     }
     args.stop_timeout = spec.stop_timeout;
@@ -648,6 +677,7 @@ mod tests {
                     .push(format!("{identity} {n} {last}"));
             })),
             blocked: None,
+            choose_account: None,
         };
         let spec = RoleSpec {
             identity: AgentIdentity::parse("mayor").expect("an address"),

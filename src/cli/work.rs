@@ -95,8 +95,18 @@ fn resume_command(town: &Town, agent: &str, session: &SessionRecord) -> Option<S
     let mut argv = vec![runtime.program.clone()];
     argv.extend(runtime.resume_argv(&session.runtime_session)?);
     let home = gastown_town::names::home(&town.root, &identity);
+    // The session lives in its account's config dir: resume it under the same account.
+    let mut env = String::new();
+    if let Some(account) = runtime.accounts.iter().find(|a| a.name == session.account) {
+        for (key, value) in &account.env {
+            env.push_str(&format!("{key}={} ", shell_words::quote(value)));
+        }
+        if let Some((key, source)) = &account.key_from {
+            env.push_str(&format!("{key}=\"${source}\" "));
+        }
+    }
     Some(format!(
-        "cd {} && {}",
+        "cd {} && {env}{}",
         shell_words::quote(&home.to_string_lossy()),
         shell_words::join(argv)
     ))
@@ -191,9 +201,13 @@ fn render_seance(seance: &Seance, resume: Option<&str>, json: bool) -> Result<St
         seance.sessions.len()
     );
     for s in &seance.sessions {
+        out.push_str(&format!("  {}  runtime {}", s.id, s.runtime));
+        if s.account != "-" {
+            out.push_str(&format!("  account {}", s.account));
+        }
         out.push_str(&format!(
-            "  {}  runtime {}  started {}  ended {}  exit {}",
-            s.id, s.runtime, s.started_at, s.ended_at, s.exit
+            "  started {}  ended {}  exit {}",
+            s.started_at, s.ended_at, s.exit
         ));
         if s.runtime_session != "-" {
             out.push_str(&format!("  runtime session {}", s.runtime_session));
@@ -257,6 +271,7 @@ mod tests {
             sessions: vec![SessionRecord {
                 id: "s1".into(),
                 runtime: "sim".into(),
+                account: "-".into(),
                 started_at: "t0".into(),
                 ended_at: "t1".into(),
                 exit: "0".into(),

@@ -6,23 +6,109 @@
 //! still showing the limit is started afresh, so it is told its hook again (GUPP), and the
 //! refinery's and the deacon's drains send the queued work out. The state is a file of the
 //! town's, so a supervisor restart keeps it.
+//!
+//! A runtime with accounts (`gastown_town::runtimes::accounts`) is limited per account: each
+//! session start picks an account ([`Accounts::choose`]), a session that hits its account's
+//! limit is started again at once on another account when one is free (and at its own
+//! account's reset otherwise), and the runtime waits only when every account is limited.
 
 use super::handler::TownHandler;
 use gastown_actors::registry;
 use gastown_actors::session::client;
 use gastown_town::identity::AgentIdentity;
 use gastown_town::limits::{self, signals, store};
+use gastown_town::runtimes::accounts;
+use gastown_town::runtimes::spec::Runtime;
 use gastown_town::work::Effect;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 use std::time::SystemTime;
 
-/// `identity`'s session of `runtime` shows the usage-limit `dialog`: mark the runtime limited.
+/// The account each identity's latest session runs under, as chosen at its start: the limits
+/// key of its runtime's account (`claude/work`), by address.
+#[derive(Default)]
+pub struct Accounts {
+    chosen: Mutex<HashMap<String, String>>,
+}
+
+impl Accounts {
+    /// The runtime (which has accounts) under the account `identity`'s next session runs: of
+    /// the accounts with no limit holding, the one with the fewest running sessions.
+    pub fn choose(
+        &self,
+        town: &gastown_town::Town,
+        identity: &AgentIdentity,
+        runtime: &Runtime,
+    ) -> Result<Runtime, String> {
+        let limits = store::Limits::load(&town.runtime_dir()).unwrap_or_else(|e| {
+            tracing::warn!("cannot read the usage limits ({e:#}): choosing as if none held");
+            store::Limits::default()
+        });
+        let now = SystemTime::now();
+        let running: HashSet<String> = registry::running_sessions()
+            .into_iter()
+            .map(|(identity, _)| identity.address)
+            .collect();
+        let mut chosen = self.chosen.lock().unwrap_or_else(|p| p.into_inner());
+        let var = |name: &str| std::env::var(name).ok();
+        let account = {
+            let in_use = |key: &str| {
+                chosen
+                    .iter()
+                    .filter(|(address, k)| {
+                        k.as_str() == key
+                            && **address != identity.address
+                            && running.contains(*address)
+                    })
+                    .count()
+            };
+            let limited_until = |key: &str| limits.holding(key, now).map(|l| l.until);
+            accounts::choose(runtime, &var, &limited_until, &in_use)
+        };
+        let Some(account) = account else {
+            let why: Vec<String> = runtime
+                .accounts
+                .iter()
+                .filter_map(|a| accounts::unusable(a, &var))
+                .collect();
+            return Err(why.join("; "));
+        };
+        let session = runtime.under_account(account, &var)?;
+        chosen.insert(identity.address.clone(), session.limit_key());
+        Ok(session)
+    }
+
+    /// The limits key of the account `address`'s latest session runs under, if it was chosen.
+    pub fn key_of(&self, address: &str) -> Option<String> {
+        self.chosen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(address)
+            .cloned()
+    }
+}
+
+/// Whether one of `runtime`'s accounts can take a session now (usable, no limit holding).
+fn free_account(runtime: &Runtime, limits: &store::Limits, now: SystemTime) -> bool {
+    let var = |name: &str| std::env::var(name).ok();
+    runtime.accounts.iter().any(|a| {
+        accounts::unusable(a, &var).is_none()
+            && limits
+                .holding(&accounts::account_key(&runtime.name, &a.name), now)
+                .is_none()
+    })
+}
+
+/// `identity`'s session shows the usage-limit `dialog`: mark `key` (its runtime, or its
+/// runtime's account) limited.
 pub fn session_limited(
     town: &gastown_town::Town,
     identity: &AgentIdentity,
-    runtime: &str,
+    key: &str,
     dialog: &str,
 ) {
-    match store::mark(&town.runtime_dir(), runtime, dialog, SystemTime::now()) {
+    let runtime = key;
+    match store::mark(&town.runtime_dir(), key, dialog, SystemTime::now()) {
         Ok(limit) => tracing::warn!(
             agent = %identity.address,
             %runtime,
@@ -38,18 +124,23 @@ pub fn session_limited(
     }
 }
 
-/// Resume the runtimes whose limit reset: each session of theirs still showing a usage limit
-/// is started again (its factory builds the GUPP prompt from its hook).
+/// Resume what a usage limit holds: each session still showing a usage limit is started again
+/// (its factory builds the GUPP prompt from its hook, and picks a free account) when its
+/// runtime's (or account's) limit reset, or when its runtime has another account free now.
 pub async fn resume_due(handler: &TownHandler) {
     let dir = handler.tree.town.runtime_dir();
-    let due = match store::take_due(&dir, SystemTime::now()) {
-        Ok(due) => due,
+    let now = SystemTime::now();
+    let (due, limits) = match store::take_due(&dir, now).and_then(|due| {
+        let limits = store::Limits::load(&dir)?;
+        Ok((due, limits))
+    }) {
+        Ok(read) => read,
         Err(e) => {
             tracing::warn!("cannot read the usage limits: {e:#}");
             return;
         }
     };
-    if due.is_empty() {
+    if due.is_empty() && limits.active(now).next().is_none() {
         return;
     }
     for (identity, session) in registry::running_sessions() {
@@ -59,11 +150,24 @@ pub async fn resume_due(handler: &TownHandler) {
         if !snapshot.blocked.as_deref().is_some_and(signals::is_limit) {
             continue;
         }
-        let runtime = match registry::live_runtime(&identity).await {
-            Some(live) => live.get().map(|r| r.name),
-            None => None,
+        let Some(runtime) = registry::live_runtime(&identity)
+            .await
+            .and_then(|live| live.get())
+        else {
+            continue;
         };
-        if !runtime.is_some_and(|name| due.contains(&name)) {
+        let key = if runtime.accounts.is_empty() {
+            runtime.name.clone()
+        } else {
+            match handler.tree.accounts.key_of(&identity.address) {
+                Some(key) => key,
+                None => continue,
+            }
+        };
+        let rotate = !runtime.accounts.is_empty()
+            && limits.holding(&key, now).is_some()
+            && free_account(&runtime, &limits, now);
+        if !due.contains(&key) && !rotate {
             continue;
         }
         let address = identity.address.clone();
@@ -73,6 +177,10 @@ pub async fn resume_due(handler: &TownHandler) {
             })
             .await
         {
+            Ok(_) if rotate => tracing::info!(
+                agent = %address,
+                "usage limit of {key}: session started again on another account, told its hook"
+            ),
             Ok(_) => {
                 tracing::info!(agent = %address, "usage limit reset: session started again, told its hook")
             }

@@ -432,6 +432,8 @@ fn tree_config(
             .map_err(|e| e.to_string())
     });
     let exe = std::env::current_exe().context("cannot find this executable for the sessions")?;
+    let accounts = Arc::new(limits::Accounts::default());
+    let handler: Arc<OnceLock<Arc<handler::TownHandler>>> = Arc::new(OnceLock::new());
     let context = TownContext {
         town_root: town.root.clone(),
         socket_path: socket_path_for(&town.runtime_dir()),
@@ -465,13 +467,25 @@ fn tree_config(
         })),
         blocked: Some(Arc::new({
             let town = town.clone();
-            move |identity, runtime, dialog| {
+            let handler = Arc::clone(&handler);
+            move |identity, key, dialog| {
                 if gastown_town::limits::signals::is_limit(dialog) {
-                    limits::session_limited(&town, identity, runtime, dialog);
+                    limits::session_limited(&town, identity, key, dialog);
+                    // Another account may take the session now, not at the next patrol.
+                    if let (Some(handler), Ok(runtime)) = (
+                        handler.get().cloned(),
+                        tokio::runtime::Handle::try_current(),
+                    ) {
+                        runtime.spawn(async move { limits::resume_due(&handler).await });
+                    }
                 } else {
                     blocked::dialog_blocks(town.clone(), LedgerHandle::default(), identity, dialog);
                 }
             }
+        })),
+        choose_account: Some(Arc::new({
+            let (town, accounts) = (town.clone(), Arc::clone(&accounts));
+            move |identity, runtime| accounts.choose(&town, identity, runtime)
         })),
     };
     Ok(topology::TreeConfig {
@@ -481,7 +495,8 @@ fn tree_config(
         context,
         stop_timeout: town.config.run.stop_timeout.0,
         patrol_interval: town.config.run.patrol_interval.0,
-        handler: Arc::new(OnceLock::new()),
+        handler,
         bus: Arc::new(events::EventBus::default()),
+        accounts,
     })
 }

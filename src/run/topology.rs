@@ -54,6 +54,8 @@ pub struct TreeConfig {
     pub handler: Arc<OnceLock<Arc<super::handler::TownHandler>>>,
     /// The town's event stream (`super::events`).
     pub bus: Arc<super::events::EventBus>,
+    /// The account each session runs under, for runtimes with accounts (`super::limits`).
+    pub accounts: Arc<super::limits::Accounts>,
 }
 
 /// The town supervisor's spec; `socket` is the socket server's child spec.

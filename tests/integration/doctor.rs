@@ -259,3 +259,53 @@ fn duplicate_agent_beads_are_named_and_fix_folds_them() {
     assert_eq!(check(&checks, "duplicate-agents")["status"], "ok");
     assert_eq!(code, 0, "{checks:?}");
 }
+
+/// Issue 20: an account whose key variable is not set, or whose config dir does not exist,
+/// cannot take a session: doctor names it; a good account beside it is listed; a malformed
+/// account is refused with what to fix.
+#[test]
+fn accounts_that_cannot_take_a_session_are_named() {
+    let town = town_with_rig();
+    let config = town.root.join("town.toml");
+    let original = std::fs::read_to_string(&config).expect("town.toml");
+    let dir = town.root.join("claude-ok");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let accounts = format!(
+        "\n[agents.claude]\n\n[[agents.claude.accounts]]\nname = \"ok\"\nconfig_dir = \"{}\"\n\n\
+         [[agents.claude.accounts]]\nname = \"keyless\"\n\
+         api_key_env = \"GASTOWN_TEST_NO_SUCH_KEY\"\n\n[[agents.claude.accounts]]\n\
+         name = \"gone\"\nconfig_dir = \"/nonexistent/claude-gone\"\n",
+        dir.display()
+    );
+    let text = original.replace("default_agent = \"sim\"", "default_agent = \"claude\"");
+    assert_ne!(
+        text, original,
+        "the town's default agent is set: {original}"
+    );
+    std::fs::write(&config, format!("{text}{accounts}")).expect("write");
+    let (_, checks) = doctor(&town, &[]);
+    let accounts = check(&checks, "accounts claude");
+    assert_eq!(accounts["status"], "warn", "{accounts}");
+    let found = accounts["found"].as_str().expect("found");
+    for needle in [
+        "3 account(s): ok, keyless, gone",
+        "$GASTOWN_TEST_NO_SUCH_KEY",
+        "/nonexistent/claude-gone does not exist",
+    ] {
+        assert!(found.contains(needle), "{needle}: {found}");
+    }
+    // Two accounts of one name: the runtime does not resolve, and the error says why.
+    let twice = "\n[agents.claude]\n\n[[agents.claude.accounts]]\nname = \"a\"\n\
+                 env = { X = \"1\" }\n\n[[agents.claude.accounts]]\nname = \"a\"\n\
+                 env = { X = \"2\" }\n";
+    std::fs::write(&config, format!("{text}{twice}")).expect("write");
+    let (code, checks) = doctor(&town, &[]);
+    assert_eq!(code, 2, "{checks:?}");
+    let runtime = check(&checks, "runtime claude");
+    assert!(
+        runtime["found"].as_str().is_some_and(
+            |f| f.contains("account \"a\" of agent \"claude\" in town.toml is listed twice")
+        ),
+        "{runtime}"
+    );
+}

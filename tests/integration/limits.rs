@@ -89,3 +89,104 @@ fn a_limited_runtime_is_typed_nothing_queues_new_work_and_resumes_at_its_reset()
     let log = t.log();
     assert!(log.contains("usage limit reset"), "{log}");
 }
+
+/// The accounts the sessions of `agent` ran under, oldest first (`gastown seance --json`).
+fn session_accounts(t: &RunningTown, agent: &str) -> Vec<String> {
+    let seance: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["seance", agent, "--json"])).expect("seance --json");
+    seance["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["account"].as_str().expect("account").to_string())
+        .collect()
+}
+
+fn polecat_of(t: &RunningTown, bead: &str) -> String {
+    let shown: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["bead", "show", bead, "--json"])).expect("json");
+    shown["assignee"].as_str().expect("hooked").to_string()
+}
+
+/// Issue 20, rotation: two accounts of one runtime, and the first hits its usage limit (with a
+/// reset an hour away). The session that hit it is started again at once on the other account
+/// and its bead lands; new sessions go to the free account and new work is not queued; once
+/// every account is limited, new work waits in the dispatch queue.
+#[test]
+fn a_limited_account_is_skipped_until_every_account_of_the_runtime_is_limited() {
+    let town = town_with_rig();
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str(
+        "\n[agents.sim]\n\n[[agents.sim.accounts]]\nname = \"a\"\n\
+         env = { GASTOWN_SIM_LIMIT = \"1h\" }\n\n[[agents.sim.accounts]]\nname = \"b\"\n\
+         env = { GASTOWN_SIM_ACCOUNT = \"b\" }\n",
+    );
+    std::fs::write(&config, text).expect("write town.toml");
+    let t = RunningTown::start_in(town);
+    let first = t.town.create(&["First task"]);
+    t.town.ok(&["sling", &first, "alpha", "--no-formula"]);
+    let polecat = polecat_of(&t, &first);
+    wait_for("the first bead worked", Duration::from_secs(60), || {
+        (merge_requests(&t).len() == 1).then_some(())
+    });
+    assert_eq!(
+        session_accounts(&t, &polecat),
+        vec!["a".to_string(), "b".to_string()],
+        "limited on a, started again on b"
+    );
+    let recorded: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.town.root.join(".runtime/limits.json")).expect("limits"),
+    )
+    .expect("limits.json");
+    let limited: Vec<&String> = recorded["runtimes"]
+        .as_object()
+        .expect("runtimes")
+        .keys()
+        .collect();
+    assert_eq!(limited, vec!["sim/a"], "the account, not the runtime");
+    let status: serde_json::Value =
+        serde_json::from_str(&t.town.ok(&["status", "--json"])).expect("status --json");
+    let limit = &status["limits"][0];
+    assert_eq!(
+        (&limit["runtime"], &limit["account"], &limit["waits"]),
+        (&"sim".into(), &"a".into(), &false.into()),
+        "{status}"
+    );
+    let row = status["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["address"] == polecat.as_str())
+        .expect("the polecat's row");
+    assert!(row["limited_until"].is_null(), "it runs on b: {row}");
+    // New work goes out, to the free account.
+    let second = t.town.create(&["Second task"]);
+    let slung = t.town.ok(&["sling", &second, "alpha", "--no-formula"]);
+    assert!(!slung.contains("reason: limited"), "{slung}");
+    let other = polecat_of(&t, &second);
+    wait_for("the second bead worked", Duration::from_secs(60), || {
+        (merge_requests(&t).len() == 2).then_some(())
+    });
+    assert_eq!(
+        session_accounts(&t, &other).last().map(String::as_str),
+        Some("b")
+    );
+    // Every account limited: the runtime waits.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let mut all = recorded.clone();
+    all["runtimes"]["sim/b"] = serde_json::json!({
+        "until": now + 3600, "since": now, "line": "usage limit reached", "streak": 0
+    });
+    std::fs::write(
+        t.town.root.join(".runtime/limits.json"),
+        serde_json::to_string(&all).expect("json"),
+    )
+    .expect("write limits.json");
+    let third = t.town.create(&["Third task"]);
+    let queued = t.town.ok(&["sling", &third, "alpha", "--no-formula"]);
+    assert!(queued.contains("reason: limited"), "{queued}");
+}

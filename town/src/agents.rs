@@ -109,12 +109,12 @@ pub fn clear_stuck(ledger: &mut Ledger, identity: &AgentIdentity) -> Result<bool
 /// Record a session's start in the identity's history. `session_id` names it, so its end is
 /// recorded on it and on no other (see [`session_ended`]); sessions of earlier runs of the
 /// supervisor (ids not starting with `run_prefix`) that were never closed are closed now: their
-/// end was lost with that run.
+/// end was lost with that run. `account` is the runtime's account it runs under, if any.
 pub fn session_started(
     ledger: &mut Ledger,
     identity: &AgentIdentity,
     session_id: &str,
-    runtime: &str,
+    (runtime, account): (&str, Option<&str>),
     run_prefix: &str,
 ) -> Result<(), LedgerError> {
     let agent = ensure(ledger, identity)?;
@@ -129,6 +129,7 @@ pub fn session_started(
     sessions.push(Session {
         id: Some(session_id.to_string()),
         runtime: Some(runtime.to_string()),
+        account: account.map(str::to_string),
         started_at: Some(now),
         ..Session::default()
     });

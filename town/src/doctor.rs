@@ -334,7 +334,13 @@ fn runtimes(town: &Town) -> Vec<Check> {
     names.sort();
     names.dedup();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("gastown"));
-    names
+    let mut checks: Vec<Check> = names
+        .iter()
+        .filter_map(|name| crate::runtimes::by_name(town, name, &exe).ok())
+        .filter(|rt| !rt.accounts.is_empty())
+        .map(|rt| accounts(town, &rt))
+        .collect();
+    let named = names
         .into_iter()
         .map(|name| {
             let check = format!("runtime {name}");
@@ -355,8 +361,58 @@ fn runtimes(town: &Town) -> Vec<Check> {
                     ),
                 },
             }
-        })
-        .collect()
+        });
+    checks.splice(0..0, named);
+    checks
+}
+
+/// The accounts of `rt`: each can take a session (its key variable is set here — `gastown run`
+/// needs it in its own environment too — and its config dir exists), and which are limited.
+fn accounts(town: &Town, rt: &crate::runtimes::spec::Runtime) -> Check {
+    let check = format!("accounts {}", rt.name);
+    let var = |name: &str| std::env::var(name).ok();
+    let limits = crate::limits::Limits::load(&town.runtime_dir()).unwrap_or_default();
+    let now = std::time::SystemTime::now();
+    let (mut problems, mut notes) = (Vec::new(), Vec::new());
+    for account in &rt.accounts {
+        if let Some(why) = crate::runtimes::accounts::unusable(account, &var) {
+            problems.push(why);
+        }
+        for (key, dir) in &account.env {
+            if matches!(key.as_str(), "CLAUDE_CONFIG_DIR" | "CODEX_HOME")
+                && !Path::new(dir).is_dir()
+            {
+                problems.push(format!(
+                    "account {}'s config dir {dir} does not exist (its CLI would start there \
+                     logged out)",
+                    account.name
+                ));
+            }
+        }
+        let key = crate::runtimes::accounts::account_key(&rt.name, &account.name);
+        if let Some(limit) = limits.holding(&key, now) {
+            notes.push(format!(
+                "{} {}",
+                account.name,
+                crate::limits::describe(limit)
+            ));
+        }
+    }
+    let names: Vec<&str> = rt.accounts.iter().map(|a| a.name.as_str()).collect();
+    let mut found = format!("{} account(s): {}", names.len(), names.join(", "));
+    if !notes.is_empty() {
+        found.push_str(&format!(" ({})", notes.join("; ")));
+    }
+    if problems.is_empty() {
+        return Check::ok(&check, found);
+    }
+    Check::bad(
+        &check,
+        Status::Warn,
+        format!("{found}; {}", problems.join("; ")),
+        "export each account's key variable before `gastown run`, log each config dir in once \
+         (e.g. `CLAUDE_CONFIG_DIR=<dir> claude`), or fix `[[agents.<name>.accounts]]` in town.toml",
+    )
 }
 
 /// Where `program` is: itself when it has a slash, else the first match on PATH.

@@ -81,10 +81,21 @@ pub struct RigSpend {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LimitStatus {
     pub runtime: String,
+    /// The runtime's account at its limit, for a runtime with accounts.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// Whether the runtime's work waits for it: true unless another account of the runtime
+    /// can take sessions.
+    #[serde(default = "yes")]
+    pub waits: bool,
     /// The reset (RFC 3339).
     pub until: String,
     /// The screen line that said so.
     pub line: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One rig.
@@ -281,8 +292,15 @@ pub fn gather(ledger: &Ledger, town: &Town) -> Result<TownStatus> {
     let now = std::time::SystemTime::now();
     // An unreadable limits file limits nothing (the supervisor says so in its log).
     let limits = crate::limits::Limits::load(&town.runtime_dir()).unwrap_or_default();
-    let limited_until = |runtime: &Option<String>| {
-        let limit = limits.holding(runtime.as_deref()?, now)?;
+    // An agent is limited by its runtime's limit, or by the account its latest session ran
+    // under.
+    let limited_until = |record: &crate::agents::AgentRecord| {
+        let runtime = record.runtime.as_deref()?;
+        let key = match record.sessions.last().and_then(|s| s.account.as_deref()) {
+            Some(account) => crate::runtimes::accounts::account_key(runtime, account),
+            None => runtime.to_string(),
+        };
+        let limit = limits.holding(&key, now)?;
         Some(humantime::format_rfc3339_seconds(limit.until_time()).to_string())
     };
     let mut status = TownStatus {
@@ -295,7 +313,7 @@ pub fn gather(ledger: &Ledger, town: &Town) -> Result<TownStatus> {
             .into_iter()
             .map(|(record, hook, unread)| AgentStatus {
                 stuck: record.stuck().map(str::to_string),
-                limited_until: limited_until(&record.runtime),
+                limited_until: limited_until(&record),
                 address: record.address,
                 role: record.role,
                 rig: record.rig,
@@ -324,10 +342,19 @@ pub fn gather(ledger: &Ledger, town: &Town) -> Result<TownStatus> {
         spend: Some(spend),
         limits: limits
             .active(now)
-            .map(|(runtime, limit)| LimitStatus {
-                runtime: runtime.clone(),
-                until: humantime::format_rfc3339_seconds(limit.until_time()).to_string(),
-                line: limit.line.clone(),
+            .map(|(key, limit)| {
+                let (runtime, account) = match key.split_once('/') {
+                    Some((runtime, account)) => (runtime.to_string(), Some(account.to_string())),
+                    None => (key.clone(), None),
+                };
+                LimitStatus {
+                    waits: account.is_none()
+                        || crate::limits::runtime_limited(town, &runtime).is_some(),
+                    runtime,
+                    account,
+                    until: humantime::format_rfc3339_seconds(limit.until_time()).to_string(),
+                    line: limit.line.clone(),
+                }
             })
             .collect(),
     };
@@ -547,14 +574,30 @@ impl TownStatus {
             }
         }
         for limit in &self.limits {
-            push(
-                Severity::Medium,
-                format!(
-                    "runtime {} is at its usage limit until {} ({}): its sessions wait, new work queues",
-                    limit.runtime, limit.until, limit.line
-                ),
-                "nothing: it resumes at the reset by itself".to_string(),
-            );
+            let who = match &limit.account {
+                Some(account) => format!("account {account} of runtime {}", limit.runtime),
+                None => format!("runtime {}", limit.runtime),
+            };
+            if limit.waits {
+                push(
+                    Severity::Medium,
+                    format!(
+                        "{who} is at its usage limit until {} ({}): its sessions wait, new work queues",
+                        limit.until, limit.line
+                    ),
+                    "nothing: it resumes at the reset by itself".to_string(),
+                );
+            } else {
+                push(
+                    Severity::Low,
+                    format!(
+                        "{who} is at its usage limit until {} ({}): its sessions moved to the \
+                         runtime's other accounts",
+                        limit.until, limit.line
+                    ),
+                    "nothing: the account is used again after its reset".to_string(),
+                );
+            }
         }
         for agent in &self.agents {
             if let Some(dialog) = agent

@@ -61,6 +61,8 @@ pub fn sleeper(seconds: u32) -> Runtime {
         resume_args: Vec::new(),
         hooks: HookSupport::None,
         instructions_file: InstructionsFile::default(),
+        accounts: Vec::new(),
+        account: None,
     }
 }
 
@@ -80,6 +82,7 @@ pub fn mayor_spec(town: &Path) -> RoleSpec {
             check_workspace: None,
             escalate: None,
             blocked: None,
+            choose_account: None,
         },
         intensity: Intensity::new(100, Duration::from_secs(60)),
         backoff: Backoff::default(),

@@ -180,6 +180,8 @@ fn status() -> gastown_town::status::TownStatus {
         }),
         limits: vec![LimitStatus {
             runtime: s("claude"),
+            account: Some(s("work")),
+            waits: true,
             until: s("2026-01-02T05:00:00Z"),
             line: s("usage limit: You've hit your limit · resets 5am (UTC)"),
         }],
@@ -569,6 +571,7 @@ fn live_replies() -> Vec<TownReply> {
             sessions: vec![SessionRecord {
                 id: s("s1"),
                 runtime: s("sim"),
+                account: s("-"),
                 started_at: s("2026-01-02T03:04:05Z"),
                 ended_at: s("-"),
                 exit: s("-"),

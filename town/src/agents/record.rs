@@ -73,6 +73,10 @@ pub struct Session {
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
+    /// The runtime's account it ran under, when the runtime has accounts
+    /// (`crate::runtimes::accounts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     /// Absent while it runs.

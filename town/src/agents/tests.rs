@@ -85,9 +85,9 @@ fn each_end_goes_on_its_own_session_and_stale_ones_are_closed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut l = ledger(dir.path());
     let max = identity("alpha/crew/max");
-    session_started(&mut l, &max, "old-1", "sim", "old-").expect("start");
-    session_started(&mut l, &max, "run-1", "sim", "run-").expect("start");
-    session_started(&mut l, &max, "run-2", "sim", "run-").expect("start");
+    session_started(&mut l, &max, "old-1", ("sim", None), "old-").expect("start");
+    session_started(&mut l, &max, "run-1", ("sim", None), "run-").expect("start");
+    session_started(&mut l, &max, "run-2", ("sim", None), "run-").expect("start");
     // The end of run-1 arrives after run-2's start was recorded: it still lands on run-1.
     session_ended(&mut l, &max.address, "run-1", "signal 9").expect("end");
     session_ended(&mut l, &max.address, "run-1", "again").expect("no second end");
@@ -186,7 +186,7 @@ fn the_fields_are_written_as_ledgers_already_hold_them() {
         line(&l).to_string(),
         r#"{"address":"alpha/polecats/nux","role":"polecat","rig":"alpha","agent_state":"idle","hook":"","sessions":[]}"#
     );
-    session_started(&mut l, &nux, "run-1", "sim", "run-").expect("start");
+    session_started(&mut l, &nux, "run-1", ("sim", None), "run-").expect("start");
     session_ended(&mut l, &nux.address, "run-1", "exit 0").expect("end");
     let sessions = &line(&l)["sessions"];
     let keys: Vec<&str> = sessions[0]

@@ -58,7 +58,8 @@ fn spend_on(
         .expect("read")
         .is_none_or(|a| a.sessions.is_empty())
     {
-        agents::session_started(ledger, &identity, "9.1-1", "sim", "9.1-").expect("started");
+        agents::session_started(ledger, &identity, "9.1-1", ("sim", None), "9.1-")
+            .expect("started");
         let path = transcript.to_string_lossy().into_owned();
         agents::runtime_session_seen(ledger, address, None, "s1", Some(&path)).expect("seen");
     }

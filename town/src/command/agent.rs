@@ -38,6 +38,8 @@ pub struct Seance {
 pub struct SessionRecord {
     pub id: String,
     pub runtime: String,
+    /// The runtime's account it ran under (`-`: the runtime has no accounts).
+    pub account: String,
     pub started_at: String,
     pub ended_at: String,
     pub exit: String,
@@ -74,6 +76,7 @@ pub fn seance(ledger: &Ledger, agent: &str) -> Result<Seance> {
         .map(|s| SessionRecord {
             id: get(&s.id),
             runtime: get(&s.runtime),
+            account: get(&s.account),
             started_at: get(&s.started_at),
             ended_at: get(&s.ended_at),
             exit: get(&s.exit),
@@ -162,7 +165,7 @@ mod tests {
     fn a_session_records_its_runtime_session_id_and_seance_shows_it() {
         let (_dir, _town, mut ledger) = crate::testing::town();
         let identity = AgentIdentity::parse("mayor").expect("address");
-        agents::session_started(&mut ledger, &identity, "9.1-1", "claude", "9.1-")
+        agents::session_started(&mut ledger, &identity, "9.1-1", ("claude", None), "9.1-")
             .expect("started");
         let caller = Caller::Agent(identity.clone());
         runtime_session(

@@ -8,7 +8,8 @@
 //! - [`reset`]: the reset time in such a line (an absolute time, "try again in 2h 3m", an epoch);
 //!   an unparsable or past reset is replaced by exponential backoff with a cap.
 //! - [`store`]: the durable state, `<town>/.runtime/limits.json`, which survives a supervisor
-//!   restart; the one gate ([`store::limited`]) every sender asks.
+//!   restart, keyed by runtime, or by `<runtime>/<account>` for a runtime with accounts
+//!   (`crate::runtimes::accounts`); [`runtime_limited`] is the one gate every sender asks.
 
 pub mod reset;
 pub mod signals;
@@ -20,9 +21,31 @@ pub use store::{Limit, Limits};
 use crate::town::Town;
 
 /// The gate: the limit holding now for `runtime` in `town`, if any. Every sender asks it
-/// (sling, the supervisor's resume); a missing or unreadable state file limits nothing.
+/// (sling, the supervisor's resume); a missing or unreadable state file limits nothing. A
+/// runtime with accounts is limited only while every account that can take a session is (the
+/// limit that ends first is returned).
 pub fn runtime_limited(town: &Town, runtime: &str) -> Option<Limit> {
-    store::limited(&town.runtime_dir(), runtime, std::time::SystemTime::now())
+    let limits = Limits::load(&town.runtime_dir()).ok()?;
+    let accounts = usable_accounts(town, runtime);
+    limits
+        .runtime_holding(runtime, &accounts, std::time::SystemTime::now())
+        .cloned()
+}
+
+/// The names of `runtime`'s accounts that can take a session (their key variable is set in this
+/// process's environment); none for a runtime without accounts or one that does not resolve.
+pub fn usable_accounts(town: &Town, runtime: &str) -> Vec<String> {
+    let var = |name: &str| std::env::var(name).ok();
+    // The program path matters only to `sim`'s command line, not to its accounts.
+    crate::runtimes::by_name(town, runtime, std::path::Path::new("gastown"))
+        .map(|rt| {
+            rt.accounts
+                .iter()
+                .filter(|a| crate::runtimes::accounts::unusable(a, &var).is_none())
+                .map(|a| a.name.clone())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// How a limit reads for a person: `limited until 2026-12-05T18:00:00Z`.

@@ -1,9 +1,11 @@
 //! Which runtimes are limited, and until when: `<town>/.runtime/limits.json`, keyed by runtime
-//! name, written atomically, so a supervisor restart keeps every limit and its reset. A limit
-//! whose reset has passed stays in the file (with `resumed`) so the next limit in a row backs
+//! name (`<runtime>/<account>` for an account of a runtime with accounts), written atomically,
+//! so a supervisor restart keeps every limit and its reset. A limit whose reset has passed
+//! stays in the file (with `resumed`) so the next limit in a row backs
 //! off longer; [`Limits::take_due`] hands each passed reset out once, for resuming its sessions.
 
 use super::reset::{BACKOFF_CAP, reset_after};
+use crate::runtimes::accounts::account_key;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -87,6 +89,27 @@ impl Limits {
     /// The limit holding for `runtime` at `now`, if any.
     pub fn holding(&self, runtime: &str, now: SystemTime) -> Option<&Limit> {
         self.runtimes.get(runtime).filter(|l| l.holds(now))
+    }
+
+    /// The limit holding for `runtime` at `now`: with `accounts` (the names of those that can
+    /// take a session), only when every one of them is limited, and then the one ending first.
+    pub fn runtime_holding(
+        &self,
+        runtime: &str,
+        accounts: &[String],
+        now: SystemTime,
+    ) -> Option<&Limit> {
+        if accounts.is_empty() {
+            return self.holding(runtime, now);
+        }
+        let mut first: Option<&Limit> = None;
+        for account in accounts {
+            let limit = self.holding(&account_key(runtime, account), now)?;
+            if first.is_none_or(|f| limit.until < f.until) {
+                first = Some(limit);
+            }
+        }
+        first
     }
 
     /// Every limit holding at `now`.
@@ -195,6 +218,26 @@ mod tests {
         }
         let first = BACKOFF_FIRST.as_secs();
         assert_eq!(waits, vec![first, first * 2, first * 4]);
+    }
+
+    #[test]
+    fn a_runtime_with_accounts_is_limited_only_when_every_account_is() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let accounts = vec!["a".to_string(), "b".to_string()];
+        mark(dir.path(), "claude/a", "usage limit: try again in 90s", now).expect("mark");
+        let limits = Limits::load(dir.path()).expect("load");
+        assert!(limits.runtime_holding("claude", &accounts, now).is_none());
+        mark(dir.path(), "claude/b", "usage limit: try again in 30s", now).expect("mark");
+        let limits = Limits::load(dir.path()).expect("load");
+        let holding = limits
+            .runtime_holding("claude", &accounts, now)
+            .expect("both limited");
+        assert_eq!(holding.until, 1_800_000_030, "the first to reset");
+        assert!(
+            limits.runtime_holding("claude", &[], now).is_none(),
+            "by name"
+        );
     }
 
     #[test]

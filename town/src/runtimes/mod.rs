@@ -23,6 +23,7 @@
 //!
 //! `edit` changes these through `gastown config`; `home` prepares a role's home for its runtime.
 
+pub mod accounts;
 pub mod clean_start;
 pub mod dialogs;
 mod durable;
@@ -51,7 +52,9 @@ use thiserror::Error;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
-    /// The program to run (a name on PATH or a path).
+    /// The program to run (a name on PATH or a path). Empty under a preset's name (or `sim`):
+    /// that runtime itself, with this entry's additions (e.g. only `accounts`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub command: String,
     /// Its arguments, used exactly as written.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -77,6 +80,9 @@ pub struct AgentConfig {
     /// Extra environment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// Accounts its sessions rotate between when one hits its usage limit (`accounts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<accounts::AccountConfig>,
 }
 
 /// Why a runtime could not be found or built.
@@ -91,7 +97,8 @@ pub enum RuntimeError {
     },
     #[error(
         "agent {name:?} in town.toml has an empty command: set one with \
-         `gastown config agent set {name} \"<command> [args…]\"`"
+         `gastown config agent set {name} \"<command> [args…]\"` (only an entry named after a \
+         preset or `sim`, without args, may leave it out)"
     )]
     EmptyCommand { name: String },
     #[error("agent {name:?} in town.toml names unknown preset {preset:?}: presets are {known}")]
@@ -99,6 +106,12 @@ pub enum RuntimeError {
         name: String,
         preset: String,
         known: String,
+    },
+    #[error("account {account:?} of agent {name:?} in town.toml {problem}")]
+    BadAccount {
+        name: String,
+        account: String,
+        problem: String,
     },
     #[error(
         "agent {name:?} in town.toml has a bad quiet_period {text:?}: use a duration like \"1s\""
@@ -228,11 +241,11 @@ pub fn rig_runtime(town: &Town, rig: &str) -> Result<Option<String>, RuntimeErro
 
 /// The runtime called `name`: `sim`, a custom agent of the town, or a preset.
 pub fn by_name(town: &Town, name: &str, exe: &Path) -> Result<Runtime, RuntimeError> {
+    if let Some(cfg) = town.config.agents.get(name) {
+        return configured(name, cfg, exe);
+    }
     if name == SIM_NAME {
         return Ok(Runtime::sim(exe.to_path_buf()));
-    }
-    if let Some(cfg) = town.config.agents.get(name) {
-        return custom(name, cfg);
     }
     spec::preset(name).ok_or_else(|| RuntimeError::Unknown {
         name: name.to_string(),
@@ -253,13 +266,27 @@ pub fn known_names(town: &Town) -> Vec<String> {
     names
 }
 
+/// The runtime of town.toml's `[agents.<name>]`: a custom runtime, or (no command, under a
+/// preset's name or `sim`) that runtime with the entry's additions.
+fn configured(name: &str, cfg: &AgentConfig, exe: &Path) -> Result<Runtime, RuntimeError> {
+    if cfg.command.trim().is_empty() && name == SIM_NAME {
+        return amend(Runtime::sim(exe.to_path_buf()), name, SIM_NAME, cfg);
+    }
+    custom(name, cfg)
+}
+
 /// Build a custom runtime: the base (its `preset`, else the preset of its program, else a plain
-/// runtime) with the command, arguments and every field the config sets.
+/// runtime) with the command, arguments and every field the config sets. With no command, a
+/// preset's name (or its `preset`) is that preset with the entry's additions.
 pub fn custom(name: &str, cfg: &AgentConfig) -> Result<Runtime, RuntimeError> {
     if cfg.command.trim().is_empty() {
-        return Err(RuntimeError::EmptyCommand {
-            name: name.to_string(),
-        });
+        let preset = cfg.preset.as_deref().unwrap_or(name);
+        return match spec::preset(preset) {
+            Some(base) if cfg.args.is_empty() => amend(base, name, preset, cfg),
+            _ => Err(RuntimeError::EmptyCommand {
+                name: name.to_string(),
+            }),
+        };
     }
     let base = match &cfg.preset {
         Some(preset) => spec::preset(preset).ok_or_else(|| RuntimeError::UnknownPreset {
@@ -270,10 +297,23 @@ pub fn custom(name: &str, cfg: &AgentConfig) -> Result<Runtime, RuntimeError> {
         None => spec::preset_for_program(&cfg.command)
             .unwrap_or_else(|| spec::plain(name, &cfg.command, Vec::new())),
     };
+    let family = base.name.clone();
     let mut rt = base;
-    rt.name = name.to_string();
     rt.program = cfg.command.clone();
     rt.args = cfg.args.clone();
+    amend(rt, name, &family, cfg)
+}
+
+/// `base` named `name`, with every optional field `cfg` sets; `family` is the CLI it runs
+/// (a preset's name, `sim`, or the runtime's own name), for its accounts' variables.
+fn amend(
+    base: Runtime,
+    name: &str,
+    family: &str,
+    cfg: &AgentConfig,
+) -> Result<Runtime, RuntimeError> {
+    let mut rt = base;
+    rt.name = name.to_string();
     if let Some(prompt) = cfg.prompt {
         rt.prompt = prompt;
     }
@@ -300,6 +340,8 @@ pub fn custom(name: &str, cfg: &AgentConfig) -> Result<Runtime, RuntimeError> {
         rt.env.retain(|(k, _)| k != key);
         rt.env.push((key.clone(), value.clone()));
     }
+    let home = std::env::var("HOME").ok();
+    rt.accounts = accounts::resolve(name, family, &cfg.accounts, home.as_deref())?;
     Ok(rt)
 }
 

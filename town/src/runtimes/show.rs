@@ -37,6 +37,8 @@ pub struct AgentSummary {
     pub name: String,
     pub command: String,
     pub preset: Option<String>,
+    /// The names of its accounts (`super::accounts`), in the order sessions try them.
+    pub accounts: Vec<String>,
 }
 
 /// One rig and the runtime its agents get.
@@ -49,8 +51,12 @@ pub struct RigSummary {
     pub resolved: String,
 }
 
-/// The program and arguments of a custom agent as one shell-quoted line.
+/// The program and arguments of a custom agent as one shell-quoted line (`(built in)` for an
+/// entry that only adds to a preset or `sim`).
 pub fn describe_agent(cfg: &AgentConfig) -> String {
+    if cfg.command.trim().is_empty() {
+        return "(built in)".to_string();
+    }
     let mut argv = vec![cfg.command.clone()];
     argv.extend(cfg.args.iter().cloned());
     shell_words::join(&argv)
@@ -88,6 +94,7 @@ pub fn summary(town: &Town, exe: &Path) -> Result<Summary> {
                 name: name.clone(),
                 command: describe_agent(a),
                 preset: a.preset.clone(),
+                accounts: a.accounts.iter().map(|acc| acc.name.clone()).collect(),
             })
             .collect(),
         rigs,
@@ -147,7 +154,12 @@ pub fn render_summary(s: &Summary) -> String {
                 .as_ref()
                 .map(|p| format!("  (like {p})"))
                 .unwrap_or_default();
-            let _ = writeln!(out, "  {}  {}{preset}", a.name, a.command);
+            let accounts = if a.accounts.is_empty() {
+                String::new()
+            } else {
+                format!("  accounts {}", a.accounts.join(", "))
+            };
+            let _ = writeln!(out, "  {}  {}{preset}{accounts}", a.name, a.command);
         }
     }
     if !s.rigs.is_empty() {

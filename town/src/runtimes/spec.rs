@@ -95,6 +95,12 @@ pub struct Runtime {
     /// Where the role's instructions go in its home.
     #[serde(default)]
     pub instructions_file: InstructionsFile,
+    /// The accounts its sessions rotate between (`super::accounts`); none: the environment's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<super::accounts::Account>,
+    /// The account a session runs under, chosen when it starts (`None` on the role's runtime).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl Runtime {
@@ -111,6 +117,8 @@ impl Runtime {
             resume_args: Vec::new(),
             hooks: HookSupport::None,
             instructions_file: InstructionsFile::AgentsMd,
+            accounts: Vec::new(),
+            account: None,
         }
     }
 
@@ -306,6 +314,8 @@ impl PresetRow {
             resume_args: strings(self.resume_args),
             hooks: self.hooks,
             instructions_file: self.instructions_file,
+            accounts: Vec::new(),
+            account: None,
         }
     }
 }
@@ -347,6 +357,8 @@ pub fn plain(name: &str, program: &str, args: Vec<String>) -> Runtime {
         resume_args: Vec::new(),
         hooks: HookSupport::None,
         instructions_file: InstructionsFile::AgentsMd,
+        accounts: Vec::new(),
+        account: None,
     }
 }
 

@@ -34,7 +34,8 @@ fn usage_of(ledger: &Ledger, address: &str) -> Vec<UsageEntry> {
 fn tokens_go_to_the_hooked_bead_once_and_then_to_the_agent() {
     let (dir, _town, mut ledger) = crate::testing::town();
     let identity = AgentIdentity::parse("alpha/polecats/p1").expect("address");
-    agents::session_started(&mut ledger, &identity, "9.1-1", "sim", "9.1-").expect("started");
+    agents::session_started(&mut ledger, &identity, "9.1-1", ("sim", None), "9.1-")
+        .expect("started");
     let transcript = dir.path().join("t.jsonl");
     let path = transcript.to_string_lossy().into_owned();
     agents::runtime_session_seen(&mut ledger, &identity.address, None, "s1", Some(&path))
@@ -95,7 +96,8 @@ fn tokens_go_to_the_hooked_bead_once_and_then_to_the_agent() {
 fn a_half_line_waits_and_a_missing_transcript_is_reported_with_nothing_lost() {
     let (dir, _town, mut ledger) = crate::testing::town();
     let identity = AgentIdentity::parse("mayor").expect("address");
-    agents::session_started(&mut ledger, &identity, "9.1-1", "claude", "9.1-").expect("started");
+    agents::session_started(&mut ledger, &identity, "9.1-1", ("claude", None), "9.1-")
+        .expect("started");
     let transcript = dir.path().join("c.jsonl");
     let path = transcript.to_string_lossy().into_owned();
     agents::runtime_session_seen(&mut ledger, "mayor", None, "s1", Some(&path)).expect("seen");
