@@ -115,6 +115,15 @@ pub enum Change {
     Delete { id: String },
 }
 
+/// One top shard's share of [`GitStore::commit_in_parts`]: its changes, and the beads whose
+/// blobs are in the object database already (a streaming import wrote them ahead, see
+/// `odb::BlobPack`), by id.
+#[derive(Debug, Default)]
+pub struct Part {
+    pub changes: Vec<Change>,
+    pub stored: Vec<(String, ObjectId)>,
+}
+
 impl Change {
     /// The id of the bead this change is about.
     pub fn id(&self) -> &str {
@@ -249,7 +258,7 @@ impl GitStore {
     pub fn commit_in_parts<E: From<GitError>>(
         &mut self,
         expected_tip: Option<ObjectId>,
-        part: &mut dyn FnMut(usize) -> Result<Vec<Change>, E>,
+        part: &mut dyn FnMut(usize) -> Result<Part, E>,
         message: &str,
     ) -> Result<Option<ObjectId>, E> {
         self.refuse_if_checked_out()?;
@@ -280,7 +289,7 @@ impl GitStore {
     fn write_parts<E: From<GitError>>(
         &mut self,
         expected_tip: Option<ObjectId>,
-        part: &mut dyn FnMut(usize) -> Result<Vec<Change>, E>,
+        part: &mut dyn FnMut(usize) -> Result<Part, E>,
         message: &str,
         pack: &mut pack::PackWriter,
     ) -> Result<Option<ObjectId>, E> {
@@ -303,18 +312,22 @@ impl GitStore {
         // (top shard directory, its new tree or `None` when it is gone).
         let mut tops: Vec<(String, Option<ObjectId>)> = Vec::new();
         for p in 0..16 {
-            let changes = part(p)?;
-            if changes.is_empty() {
+            let Part { changes, stored } = part(p)?;
+            if changes.is_empty() && stored.is_empty() {
                 continue;
             }
             changes.iter().try_for_each(layout::validate_change)?;
+            stored
+                .iter()
+                .try_for_each(|(id, _)| layout::validate_id(id))?;
+            any_put |= !stored.is_empty();
             any_put |= changes.iter().any(|c| matches!(c, Change::Put { .. }));
             let dir = format!("{}/{p:x}", layout::ISSUES_DIR);
             let top = match base_tree {
                 // Nothing to edit: the part's trees straight from its sorted entries.
-                None => self.write_fresh_top(&changes)?,
+                None => self.write_fresh_top(&changes, &stored)?,
                 Some(_) => {
-                    let tree = self.write_tree(base_tree, &changes)?;
+                    let tree = self.write_tree(base_tree, &changes, &stored)?;
                     self.repo
                         .find_tree(tree)
                         .map_err(self.gix_err("read a ledger tree"))?
@@ -413,9 +426,21 @@ impl GitStore {
     /// is not there are nothing) and no others: blobs, then the four levels of shard trees
     /// bottom up, each from its sorted entries. The same trees the tree editor writes for a
     /// fresh ledger, without its per-path lookups. `None` when nothing is put.
-    fn write_fresh_top(&self, changes: &[Change]) -> Result<Option<ObjectId>, GitError> {
+    fn write_fresh_top(
+        &self,
+        changes: &[Change],
+        stored: &[(String, ObjectId)],
+    ) -> Result<Option<ObjectId>, GitError> {
         use gix::objs::tree::{Entry, EntryKind};
-        let mut files: Vec<(u16, String, ObjectId)> = Vec::with_capacity(changes.len());
+        let mut files: Vec<(u16, String, ObjectId)> =
+            Vec::with_capacity(changes.len() + stored.len());
+        for (id, blob) in stored {
+            files.push((
+                layout::shard_bits(id),
+                format!("{id}{}", layout::BEAD_SUFFIX),
+                *blob,
+            ));
+        }
         for change in changes {
             if let Change::Put { id, line } = change {
                 let blob = self
@@ -557,7 +582,7 @@ impl GitStore {
         let message = plan.message(theirs);
         self.repo.objects.enable_object_memory();
         let written = (|| {
-            let tree = self.write_tree(Some(self.tree_of(ours_commit)?), &plan.changes)?;
+            let tree = self.write_tree(Some(self.tree_of(ours_commit)?), &plan.changes, &[])?;
             self.write_commit_with(tree, vec![ours_commit, theirs], &message)
         })();
         let objects = self.repo.objects.take_object_memory().unwrap_or_default();
@@ -587,7 +612,7 @@ impl GitStore {
             Some(tip) => Some(self.tree_of(tip)?),
             None => None,
         };
-        let tree = self.write_tree(base_tree, changes)?;
+        let tree = self.write_tree(base_tree, changes, &[])?;
         let unchanged = match base_tree {
             Some(base) => base == tree,
             None => !changes.iter().any(|c| matches!(c, Change::Put { .. })),
@@ -610,8 +635,14 @@ impl GitStore {
             .map_err(self.gix_err("read a ledger commit's tree"))
     }
 
-    /// Apply `changes` to `base` (or to an empty tree) and write the blobs and changed trees.
-    fn write_tree(&self, base: Option<ObjectId>, changes: &[Change]) -> Result<ObjectId, GitError> {
+    /// Apply `changes` to `base` (or to an empty tree) and write the blobs and changed trees;
+    /// the beads of `stored` have their blobs in the object database already.
+    fn write_tree(
+        &self,
+        base: Option<ObjectId>,
+        changes: &[Change],
+        stored: &[(String, ObjectId)],
+    ) -> Result<ObjectId, GitError> {
         let base = base.unwrap_or_else(|| ObjectId::empty_tree(self.repo.object_hash()));
         let mut editor = self
             .repo
@@ -630,6 +661,15 @@ impl GitStore {
                 Change::Delete { .. } => editor.remove_leaf(&path),
             }
             .map_err(self.gix_err("edit the ledger tree"))?;
+        }
+        for (id, blob) in stored {
+            editor
+                .upsert(
+                    layout::bead_path(id),
+                    gix::object::tree::EntryKind::Blob,
+                    *blob,
+                )
+                .map_err(self.gix_err("edit the ledger tree"))?;
         }
         if editor.get(layout::README_NAME).is_none() {
             let readme = self

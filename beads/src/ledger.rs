@@ -167,6 +167,10 @@ pub struct Ledger {
     feed: Option<std::collections::VecDeque<LedgerChange>>,
     /// Changes dropped from a full feed since the owner last took them.
     feed_dropped: usize,
+    /// The git blobs a streaming import wrote ahead ([`bulk`]), by bead id, so the commit that
+    /// follows names them without reading the beads' lines again; dropped by any other change
+    /// (a bead changed since would otherwise be committed as imported) and by a commit.
+    bulk_blobs: Option<std::collections::HashMap<Box<str>, ObjectId>>,
     /// Beads per chunk of a streaming import ([`Ledger::set_import_chunk`]).
     import_chunk: usize,
     /// Journals longer than this are committed in parts ([`Ledger::set_commit_in_parts_above`]).
@@ -215,6 +219,7 @@ impl Ledger {
             refusing: None,
             feed: None,
             feed_dropped: 0,
+            bulk_blobs: None,
             import_chunk: bulk::IMPORT_CHUNK,
             commit_in_parts_above: COMMIT_IN_PARTS_ABOVE,
             lock,
@@ -393,6 +398,7 @@ impl Ledger {
                 });
             }
         }
+        self.bulk_blobs = None;
         self.store.write(&batch)?;
         if let Some(feed) = self.feed.as_mut() {
             for event in &batch.events {
@@ -593,24 +599,36 @@ impl Ledger {
             git::commit_message_of(&ids)
         };
         self.pending_since = None;
-        let store = &self.store;
+        let (store, blobs) = (&self.store, &self.bulk_blobs);
         let result = self
             .git
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .commit_in_parts(
                 tip,
-                &mut |p| -> Result<Vec<Change>, LedgerError> {
-                    let ids = std::mem::take(&mut parts[p]);
+                &mut |p| -> Result<git::Part, LedgerError> {
+                    let mut ids = std::mem::take(&mut parts[p]);
+                    // What a streaming import wrote ahead is named by its blob, unread.
+                    let mut stored = Vec::new();
+                    if let Some(blobs) = blobs {
+                        ids.retain(|id| match blobs.get(id.as_str()) {
+                            Some(blob) => {
+                                stored.push((id.clone(), *blob));
+                                false
+                            }
+                            None => true,
+                        });
+                    }
                     let lines = store.lines(&ids)?;
-                    Ok(ids
+                    let changes = ids
                         .into_iter()
                         .zip(lines)
                         .map(|(id, line)| match line {
                             Some(line) => Change::Put { id, line },
                             None => Change::Delete { id },
                         })
-                        .collect())
+                        .collect();
+                    Ok(git::Part { changes, stored })
                 },
                 &message,
             );
@@ -688,6 +706,7 @@ impl Ledger {
             }
         };
         let new_tip = commit.or(done.tip).map(|c| c.to_hex().to_string());
+        self.bulk_blobs = None;
         self.store.committed(&done.journal, new_tip.as_deref())?;
         Ok(commit.map(|c| CommitOutcome {
             commit: c.to_hex().to_string(),

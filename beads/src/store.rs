@@ -1409,6 +1409,11 @@ impl PreparedBead {
     pub fn id(&self) -> &str {
         &self.id
     }
+
+    /// The line git will hold for it, `None` for a wisp (wisps never go to git).
+    pub fn git_line(&self) -> Option<&str> {
+        (!self.wisp).then_some(self.line.as_str())
+    }
 }
 
 impl BulkLoad<'_> {

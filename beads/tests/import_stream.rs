@@ -152,11 +152,72 @@ fn many_chunks_give_the_ledger_the_in_memory_import_gives() {
         "1",
         "one commit"
     );
+    // The beads' blobs were hashed and packed while the import filled the index: the commit's
+    // own pack holds its trees, the README and the commit, and no bead blob.
+    let mut blobs_per_pack = packed_blobs(streamed_town.path());
+    blobs_per_pack.sort_unstable();
+    assert_eq!(blobs_per_pack, vec![1, BEADS], "the README, then the beads");
     let before = export(&streamed);
     drop(streamed);
     let reopened = open(streamed_town.path());
     assert_eq!(reopened.len(), BEADS + WISPS);
     assert_eq!(export(&reopened), before, "the same after a reopen");
+}
+
+/// How many blobs each pack of the town's repository holds (`git verify-pack -v`).
+fn packed_blobs(town: &Path) -> Vec<usize> {
+    let dir = town.join(".git/objects/pack");
+    let mut counts = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("the pack dir") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|e| e == "idx") {
+            let listed = git(town, &["verify-pack", "-v", path.to_str().expect("utf-8")]);
+            counts.push(
+                listed
+                    .lines()
+                    .filter(|l| l.split_whitespace().nth(1) == Some("blob"))
+                    .count(),
+            );
+        }
+    }
+    counts
+}
+
+/// The blobs a streaming import writes ahead stand for the beads as imported: a bead changed
+/// (or deleted) before the commit is committed as it is then, never as it was imported.
+#[test]
+fn a_bead_changed_between_a_streamed_import_and_its_commit_is_committed_as_changed() {
+    let dir = town();
+    let file = export_file(dir.path());
+    let mut l = open(dir.path());
+    l.set_import_chunk(CHUNK);
+    l.import_file(&file, "import").expect("import");
+    let text = std::fs::read_to_string(&file).expect("export");
+    let id_at = |n: usize| -> String {
+        let line = text.lines().nth(n).expect("a line");
+        let v: serde_json::Value = serde_json::from_str(line).expect("json");
+        v["id"].as_str().expect("an id").to_string()
+    };
+    let (changed, deleted) = (id_at(7), id_at(8));
+    let patch = gastown_beads::BeadPatch {
+        title: Some("changed after the import".to_string()),
+        ..gastown_beads::BeadPatch::default()
+    };
+    l.update(&changed, patch, "test").expect("update");
+    l.remove_beads(std::slice::from_ref(&deleted), "test")
+        .expect("remove");
+    l.set_commit_in_parts_above(CHUNK);
+    l.sync().expect("sync");
+    let committed = in_git(dir.path());
+    assert_eq!(committed.len(), BEADS - 1, "the deleted bead is not in git");
+    let line = &committed
+        .iter()
+        .find(|(id, _)| *id == changed)
+        .expect("the changed bead")
+        .1;
+    assert!(line.contains("changed after the import"), "{line}");
+    assert!(!committed.iter().any(|(id, _)| *id == deleted));
+    git(dir.path(), &["fsck", "--strict", "--no-dangling"]);
 }
 
 /// The error of importing `text` streamed (chunks of [`CHUNK`]) and in memory: the same words,

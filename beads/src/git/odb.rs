@@ -1,8 +1,42 @@
 //! The object-database side of [`GitStore`]: opening the repository, writing a commit's objects
 //! as one pack, rolling small packs up, and reopening gix's handle before its pack slots run out.
 
-use super::{GitError, GitStore, pack};
+use super::{GitError, GitStore, layout, pack};
 use std::path::{Path, PathBuf};
+
+/// Bead blobs hashed and compressed into a pack of their own before the commit that names them
+/// (off the committing thread); unreferenced until that commit, so a crash first leaves objects
+/// git ignores (and a temporary file the next open removes when unfinished).
+pub(crate) struct BlobPack {
+    writer: pack::PackWriter,
+    hash: gix::hash::Kind,
+    pack_dir: PathBuf,
+}
+
+impl BlobPack {
+    /// Add the blob of the bead whose line is `line` (as [`GitStore::commit`] would write it);
+    /// returns its id.
+    pub(crate) fn add_line(&mut self, line: &str) -> Result<gix::ObjectId, GitError> {
+        let content = layout::file_content(line);
+        let id =
+            gix::objs::compute_hash(self.hash, gix::objs::Kind::Blob, &content).map_err(|e| {
+                GitError::io("hash a bead blob", &self.pack_dir)(std::io::Error::other(e))
+            })?;
+        self.writer
+            .add([(id, gix::objs::Kind::Blob, content)])
+            .map_err(GitError::io("write a pack of bead blobs", &self.pack_dir))?;
+        Ok(id)
+    }
+
+    /// Complete the pack and its index (nothing for a pack without blobs).
+    pub(crate) fn finish(self) -> Result<(), GitError> {
+        let pack_dir = self.pack_dir;
+        self.writer
+            .finish(self.hash)
+            .map_err(GitError::io("write a pack of bead blobs", &pack_dir))?;
+        Ok(())
+    }
+}
 
 /// Reopen the repository after this many packs were written or removed through it.
 const REOPEN_AFTER_PACKS: usize = 16;
@@ -36,6 +70,29 @@ impl GitStore {
                 Err(err) => tracing::warn!(error = %err, "could not reopen the town repository"),
             }
         }
+    }
+
+    /// A pack of bead blobs written ahead of the commit that will name them (a streaming
+    /// import compresses them while it fills the index): see [`BlobPack`].
+    pub(crate) fn blob_pack(&self) -> Result<BlobPack, GitError> {
+        let pack_dir = self.pack_dir();
+        let writer = pack::PackWriter::create_named(&pack_dir, "blobs")
+            .map_err(GitError::io("write a pack of bead blobs", &pack_dir))?;
+        Ok(BlobPack {
+            writer,
+            hash: self.repo.object_hash(),
+            pack_dir,
+        })
+    }
+
+    /// Put a finished [`BlobPack`] in sight: gix looks for existing objects without rescanning
+    /// the pack directory, so the repository is opened again. A commit writing the same blobs
+    /// then finds them and leaves them out of its own pack.
+    pub(crate) fn adopt_blob_pack(&mut self) -> Result<(), GitError> {
+        self.repo =
+            open_repo(&self.cfg.repo_path).map_err(self.gix_err("reopen the town repository"))?;
+        self.packs_since_open = 0;
+        Ok(())
     }
 
     /// The directory of the repository's packs.

@@ -79,9 +79,15 @@ pub(crate) struct PackWriter {
 impl PackWriter {
     /// Start a pack in `pack_dir` (a temporary file until [`PackWriter::finish`]).
     pub(crate) fn create(pack_dir: &Path) -> io::Result<PackWriter> {
+        PackWriter::create_named(pack_dir, "streamed")
+    }
+
+    /// [`PackWriter::create`] with its temporary file told apart by `tag`, for two packs
+    /// written at once.
+    pub(crate) fn create_named(pack_dir: &Path, tag: &str) -> io::Result<PackWriter> {
         use std::os::unix::fs::OpenOptionsExt;
         fs::create_dir_all(pack_dir)?;
-        let temp_path = pack_dir.join(format!("{TEMP_PREFIX}{}-streamed.pack", std::process::id()));
+        let temp_path = pack_dir.join(format!("{TEMP_PREFIX}{}-{tag}.pack", std::process::id()));
         let file = fs::OpenOptions::new()
             .read(true)
             .write(true)

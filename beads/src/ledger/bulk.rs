@@ -159,17 +159,41 @@ impl Ledger {
             path: path.to_path_buf(),
             source,
         })?;
+        // The beads' git blobs are hashed and compressed on the reader thread too, into a pack
+        // of their own, so the commit that follows finds them written and only writes trees.
+        // Without it (it could not be started, or failed on the way) the commit writes them.
+        let mut blobs = match self.git().blob_pack() {
+            Ok(pack) => Some(pack),
+            Err(e) => {
+                tracing::warn!("the import's blobs are left to its commit: {e}");
+                None
+            }
+        };
         let mut load = self.store.bulk_load()?;
+        let mut blob_ids: HashMap<Box<str>, crate::git::ObjectId> = HashMap::new();
         // A reader thread parses the lines and serializes what the tables hold, a chunk at a
         // time, while this one writes the chunk before (at most two chunks wait between them).
         let (send, receive) = std::sync::mpsc::sync_channel::<Result<Chunk, LedgerError>>(2);
         let outcome = std::thread::scope(|scope| -> Result<ImportOutcome, LedgerError> {
-            scope.spawn(|| {
+            let (blobs, blob_ids, order) = (&mut blobs, &mut blob_ids, &order);
+            scope.spawn(move || {
                 // Owned here, so the writer's loop ends when this thread does.
                 let send = send;
                 let mut buf = Vec::new();
                 for part in order.chunks(chunk_size) {
                     let prepared = prepare(path, &file, part, &mut buf, actor, &now);
+                    if let (Ok(chunk), Some(pack)) = (&prepared, blobs.as_mut()) {
+                        let added = chunk.beads.iter().try_for_each(|b| {
+                            if let Some(line) = b.git_line() {
+                                blob_ids.insert(b.id().into(), pack.add_line(line)?);
+                            }
+                            Ok::<(), crate::git::GitError>(())
+                        });
+                        if let Err(e) = added {
+                            tracing::warn!("the import's blobs are left to its commit: {e}");
+                            *blobs = None;
+                        }
+                    }
                     let failed = prepared.is_err();
                     if send.send(prepared).is_err() || failed {
                         return; // the writer gave up, or this is the last word
@@ -198,6 +222,14 @@ impl Ledger {
         drop(order);
         load.finish()?;
         fault_point("import-after-index-commit");
+        if let Some(pack) = blobs {
+            // Best effort: what is not in sight is written by the commit.
+            let finished = pack.finish().and_then(|()| self.git().adopt_blob_pack());
+            match finished {
+                Ok(()) => self.bulk_blobs = Some(blob_ids),
+                Err(e) => tracing::warn!("the import's blobs are left to its commit: {e}"),
+            }
+        }
         // Built from the index when something needs it (an import need not hold a graph of
         // everything it wrote).
         self.graph = std::sync::OnceLock::new();

@@ -252,6 +252,7 @@ impl Ledger {
         }
         if was_empty {
             self.check_accepting()?;
+            self.bulk_blobs = None;
             self.store.write(&batch)?;
             // Built from the index when something needs it (an import into an empty ledger need
             // not hold a graph of everything it wrote).
