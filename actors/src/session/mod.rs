@@ -364,8 +364,12 @@ impl SessionState {
         let Some(seen) = self.dialog_seen.as_mut() else {
             return;
         };
+        // A CLI at its usage limit waits at its prompt, printing nothing; one still printing
+        // (a spinner, a tool's output) is working, whatever its screen says.
+        let quiet = blocking.dialog.name != gastown_town::limits::signals::USAGE_LIMIT
+            || self.model.last_output_at.elapsed() >= DIALOG_ESCALATE_AFTER;
         let Some(keys) = blocking.dialog.answer else {
-            if !seen.told && seen.since.elapsed() >= DIALOG_ESCALATE_AFTER {
+            if !seen.told && quiet && seen.since.elapsed() >= DIALOG_ESCALATE_AFTER {
                 seen.told = true;
                 if let Some(notice) = &self.args.on_blocked {
                     (notice.0)(shown);

@@ -4,10 +4,15 @@
 //! Pure data, no I/O: the session actor feeds every output chunk in through [`OutputModel::push`].
 
 use super::args::Dialog;
+use gastown_town::limits::signals::USAGE_LIMIT;
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
+
+/// A usage-limit line counts only among the screen's last this many non-blank lines (the CLI's
+/// message, wrapped, then its prompt box and footer).
+const LIMIT_LINES: usize = 12;
 
 /// The last `capacity` bytes of output, with the absolute offset of every byte ever pushed.
 #[derive(Debug)]
@@ -117,8 +122,27 @@ impl OutputModel {
             return cached.clone();
         }
         let contents = self.parser.screen().contents();
+        // A usage limit is the CLI's last word before its prompt; the same words higher up are
+        // output the agent is reading (a log, this very source), not a limit.
+        let lines: Vec<&str> = contents.lines().collect();
+        let bottom = {
+            let mut seen = 0;
+            let mut from = lines.len();
+            while from > 0 && seen < LIMIT_LINES {
+                from -= 1;
+                if !lines[from].trim().is_empty() {
+                    seen += 1;
+                }
+            }
+            from
+        };
         let found = self.dialogs.iter().find_map(|dialog| {
-            let line = contents.lines().find(|l| l.contains(dialog.pattern))?;
+            let candidates = if dialog.name == USAGE_LIMIT {
+                &lines[bottom..]
+            } else {
+                &lines[..]
+            };
+            let line = candidates.iter().find(|l| l.contains(dialog.pattern))?;
             Some(Blocking {
                 dialog: *dialog,
                 line: line.trim().to_string(),
@@ -333,5 +357,40 @@ mod tests {
         model.push(b"\x1b[2J\x1b[H\xe2\x9d\xaf ", start);
         assert_eq!(model.blocking(), None);
         assert!(model.is_idle(later, Duration::from_secs(1)));
+    }
+
+    const LIMIT: Dialog = Dialog {
+        name: USAGE_LIMIT,
+        pattern: "API Error: Request rejected (429)",
+        answer: None,
+    };
+
+    /// A usage limit is the CLI's last word above its prompt; the same words in output the
+    /// agent reads higher up the screen (a log, gastown's own source) are no limit, or one
+    /// agent's `cat` would pause its whole runtime.
+    #[test]
+    fn a_usage_limit_counts_only_at_the_bottom_of_the_screen() {
+        let mut model = OutputModel::new((40, 100), 1 << 16, Some("❯".to_string()));
+        model.set_dialogs(vec![LIMIT]);
+        let now = Instant::now();
+        model.push(
+            b"  \xe2\x8e\xbf  API Error: Request rejected (429) \xc2\xb7 slow down\r\n",
+            now,
+        );
+        for i in 0..12 {
+            model.push(
+                format!("line {i} of the file the agent reads\r\n").as_bytes(),
+                now,
+            );
+        }
+        model.push("\u{276f} ".as_bytes(), now);
+        assert_eq!(model.blocking(), None, "read higher up: no limit");
+        model.push(
+            b"\r\n  \xe2\x8e\xbf  API Error: Request rejected (429) \xc2\xb7 slow down\r\n\r\n",
+            now,
+        );
+        model.push("\u{276f} \r\n  ? for shortcuts".as_bytes(), now);
+        let blocking = model.blocking().expect("the CLI's last word");
+        assert_eq!(blocking.dialog.name, USAGE_LIMIT);
     }
 }
