@@ -342,6 +342,16 @@ fn a_spent_daily_town_budget_escalates_once_queues_new_work_and_resumes_when_rai
     assert!(text.contains("PAUSED by budget"), "{text}");
     assert!(text.contains("queued 1 (1 for budget)"), "{text}");
     assert!(text.contains("Spend: $"), "{text}");
+    // A sling to a polecat by name is the slinger's own choice: it goes ahead, saying so.
+    let named = t.town.create(&["Rework for a named polecat"]);
+    let slung = t
+        .town
+        .ok(&["sling", &named, "alpha/polecats/rictus", "--no-formula"]);
+    assert!(
+        slung.contains("budget") && slung.contains("a sling to a named agent goes ahead"),
+        "{slung}"
+    );
+    assert_eq!(bead_status(&t.town, &named)["status"], "hooked");
     // Several refinery rounds later it still waits.
     let runs = costs_dog_runs(&t.town);
     wait_for(

@@ -185,6 +185,17 @@ fn plan(ledger: &mut Ledger, town: &Town, req: &SlingRequest, who: &str) -> Resu
         )?;
         return Ok(Planned::Finished(out));
     }
+    // A sling to an agent by name is the slinger's own choice and goes ahead, but never without
+    // saying that the budget it spends from is gone.
+    if let Some(rig) = &identity.rig
+        && !is_simple_name(&req.target)
+        && let Some(why) = budget_gate(ledger, town, &bead, rig, who, &mut out)?
+    {
+        out.say(format!(
+            "note: {why}; new work for rig {rig}'s polecats waits, but a sling to a named agent \
+             goes ahead"
+        ));
+    }
     // A polecat the rig picks for new work does not carry its last runtime into it; an agent
     // named by the sling (crew, a polecat being sent rework) does.
     let named = !is_simple_name(&req.target);
