@@ -515,8 +515,11 @@ impl Ledger {
         base: Option<ObjectId>,
     ) -> Result<git::MergeDone, LedgerError> {
         self.sync()?;
+        fault_point("merge-after-own-commit");
         let ours = self.catch_up()?;
         let done = self.git().merge(ours, theirs, base)?;
+        // The ref moved, the index not yet told: the next open catches up from git.
+        fault_point("merge-after-ref-moved");
         if done.tip.is_some() {
             self.catch_up()?;
         }
