@@ -265,8 +265,15 @@ fn list(town: &Town, exe: &std::path::Path, json: bool) -> Result<()> {
             Err(e) => format!("error: {e}"),
         };
         let kind = format!("[{}]", kind_label(row.kind));
+        let accounts = match &row.runtime {
+            Ok(rt) if !rt.accounts.is_empty() => {
+                let names: Vec<&str> = rt.accounts.iter().map(|a| a.name.as_str()).collect();
+                format!("  (accounts: {})", names.join(", "))
+            }
+            _ => String::new(),
+        };
         text.push_str(&format!(
-            "{star} {:width$}  {kind:10}  {command}\n",
+            "{star} {:width$}  {kind:10}  {command}{accounts}\n",
             row.name
         ));
     }
@@ -287,6 +294,12 @@ fn listed_json(row: &Listed) -> serde_json::Value {
             "hooks": rt.hooks,
             "instructions_file": rt.instructions_file,
             "env": env_json(rt),
+            // Names and where each takes its key from; never a key itself.
+            "accounts": rt.accounts.iter().map(|a| json!({
+                "name": a.name,
+                "env": a.env.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+                "api_key_env": a.key_from.as_ref().map(|(_, source)| source),
+            })).collect::<Vec<_>>(),
         }),
         Err(e) => json!({
             "name": row.name,

@@ -294,6 +294,18 @@ fn accounts_that_cannot_take_a_session_are_named() {
     ] {
         assert!(found.contains(needle), "{needle}: {found}");
     }
+    let listed = town.ok(&["config", "agent", "list"]);
+    assert!(listed.contains("(accounts: ok, keyless, gone)"), "{listed}");
+    let listed: serde_json::Value =
+        serde_json::from_str(&town.ok(&["config", "agent", "list", "--json"])).expect("json");
+    let claude = listed
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["name"] == "claude"))
+        .expect("claude");
+    assert_eq!(
+        claude["accounts"][1]["api_key_env"], "GASTOWN_TEST_NO_SUCH_KEY",
+        "{claude}"
+    );
     // Two accounts of one name: the runtime does not resolve, and the error says why.
     let twice = "\n[agents.claude]\n\n[[agents.claude.accounts]]\nname = \"a\"\n\
                  env = { X = \"1\" }\n\n[[agents.claude.accounts]]\nname = \"a\"\n\
