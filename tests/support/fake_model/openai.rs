@@ -134,3 +134,15 @@ pub fn render(request: &Value, reply: &Reply) -> Vec<u8> {
     ];
     sse(&events)
 }
+
+/// The OpenAI API's body for a hit rate limit (HTTP 429).
+pub fn rate_limited(message: &str) -> Value {
+    json!({
+        "error": {
+            "message": message,
+            "type": "requests",
+            "param": null,
+            "code": "rate_limit_exceeded",
+        }
+    })
+}
