@@ -29,12 +29,12 @@ mod running;
 #[path = "integration/util.rs"]
 mod util;
 
-use fake_model::{Conversation, FakeModel, Reply, Script};
+use fake_model::{Caller, Conversation, FakeModel, Gate, RateLimited, Reply, Script};
 use running::RunningTown;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use util::{TestTown, git_in};
 
 /// How long a whole polecat cycle may take (CLI start, a handful of turns, the refinery).
@@ -55,6 +55,10 @@ const GREETING: &str = "hello from the polecat\n";
 /// The command that does the work: edit, commit, and show the commit.
 const WORK: &str = "printf 'hello from the polecat\\n' > greeting.txt && git add greeting.txt \
                     && git commit -q -m 'Add a greeting file' && git log --oneline -1";
+
+/// The API keys the CLIs send the model.
+const CLAUDE_KEY: &str = "sk-ant-test-0123456789abcdefghijklmnop";
+const CODEX_KEY: &str = "sk-test-0123456789";
 
 /// What a nudge asks and how the script answers it.
 const NUDGE: &str = "PING-7f3a: say pong";
@@ -160,7 +164,18 @@ impl AgentTown {
         script: Script,
         before: impl FnOnce(&TestTown, &Path),
     ) -> AgentTown {
-        let model = FakeModel::start(script);
+        AgentTown::start_gated(cli, bin, FakeModel::start(script), &[], before)
+    }
+
+    /// [`AgentTown::start_with`] against `model` (a gated one, say), with `extra` added to the
+    /// supervisor's environment (so to every session's).
+    fn start_gated(
+        cli: Cli,
+        bin: &Path,
+        model: FakeModel,
+        extra: &[(&str, &str)],
+        before: impl FnOnce(&TestTown, &Path),
+    ) -> AgentTown {
         let town = util::town_with_rig();
         let scratch = town
             .root
@@ -184,7 +199,7 @@ impl AgentTown {
         let s = |p: &Path| p.to_string_lossy().into_owned();
         let (home, claude, codex) = (s(&home), s(&claude), s(&codex));
         let url = model.url();
-        let env: Vec<(&str, &str)> = vec![
+        let mut env: Vec<(&str, &str)> = vec![
             ("PATH", &path),
             // Nothing of the developer's: the CLIs' state lives in the test's directory.
             ("HOME", &home),
@@ -195,11 +210,8 @@ impl AgentTown {
             ("GIT_COMMITTER_NAME", "polecat"),
             ("GIT_COMMITTER_EMAIL", "polecat@localhost"),
             ("ANTHROPIC_BASE_URL", &url),
-            (
-                "ANTHROPIC_API_KEY",
-                "sk-ant-test-0123456789abcdefghijklmnop",
-            ),
-            ("OPENAI_API_KEY", "sk-test-0123456789"),
+            ("ANTHROPIC_API_KEY", CLAUDE_KEY),
+            ("OPENAI_API_KEY", CODEX_KEY),
             // No telemetry, update checks or other traffic but the model's.
             ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
             ("DISABLE_AUTOUPDATER", "1"),
@@ -208,6 +220,7 @@ impl AgentTown {
             // Claude Code refuses --dangerously-skip-permissions as root outside a sandbox.
             ("IS_SANDBOX", "1"),
         ];
+        env.extend_from_slice(extra);
         let running = RunningTown::start_with_env(town, &env);
         let _ = cli;
         AgentTown {
@@ -1133,4 +1146,156 @@ fn claude_code_urgent_mail_is_a_turn_of_its_own() {
 #[test]
 fn codex_urgent_mail_is_a_turn_of_its_own() {
     urgent_mail_is_a_turn_of_its_own(Cli::Codex, "codex_urgent_mail_is_a_turn_of_its_own");
+}
+
+/// How long the model's limit lasts from its first refusal.
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// What the model's 429 says: a reset gastown reads (`limits::reset`) and short enough that the
+/// CLI's error line is not wrapped on the session's 120 columns.
+const LIMIT_MESSAGE: &str = "Rate limit exceeded. Please try again in 10s.";
+
+/// A gate that refuses every request carrying `key` with a 429 for [`LIMIT`] from the first one
+/// it refused; other keys pass. The time of that first refusal is kept in the returned cell.
+fn limit_gate(key: &'static str) -> (Gate, Arc<Mutex<Option<Instant>>>) {
+    let first = Arc::new(Mutex::new(None::<Instant>));
+    let kept = Arc::clone(&first);
+    let gate: Gate = Arc::new(move |caller: &Caller| {
+        if caller.key != key {
+            return None;
+        }
+        let mut first = kept.lock().unwrap_or_else(|e| e.into_inner());
+        let since = *first.get_or_insert_with(Instant::now);
+        (since.elapsed() < LIMIT).then(|| RateLimited {
+            message: LIMIT_MESSAGE.to_string(),
+            retry_after: None,
+        })
+    });
+    (gate, first)
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The model answers the polecat's turn with 429s (the CLI retries, then shows the API's error,
+/// which says when to try again): the session is shown blocked by the usage limit, the runtime
+/// is recorded limited until the reset the line says (`gastown status`, the agent's row), a
+/// nudge sent meanwhile is not typed in and nothing reaches the model until the reset, a bead
+/// slung to the rig meanwhile waits in its dispatch queue (reason `limited`), and at the reset
+/// the session is started again, told its hook, and the work lands — with no human.
+fn usage_limit_pauses_and_resumes(cli: Cli, test: &str) {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated(test) {
+        return;
+    }
+    let (key, extra): (&'static str, &[(&str, &str)]) = match cli {
+        // Claude Code retries a 429 ten times by default, backing off from 0.5 s to 32 s (about
+        // two and a half minutes); one retry keeps the test short and still shows it retrying.
+        Cli::Claude => (CLAUDE_KEY, &[("CLAUDE_CODE_MAX_RETRIES", "1")]),
+        Cli::Codex => (CODEX_KEY, &[]),
+    };
+    let (gate, first_refusal) = limit_gate(key);
+    let model = FakeModel::start_gated(polecat_script(None), gate);
+    let t = AgentTown::start_gated(cli, &bin, model, extra, |_, _| {});
+    let bead = t.sling(cli);
+    let session = format!("town/rigs/{POLECAT}/session");
+    let state = running::wait_for("the session blocked by the limit", CYCLE, || {
+        let state = t.running.node(&session)?["state"].as_str()?.to_string();
+        state.starts_with("blocked: usage limit: ").then_some(state)
+    });
+    assert!(state.contains(LIMIT_MESSAGE), "the API's message: {state}");
+    let refused = t.model.requests().iter().filter(|r| r.status == 429).count();
+    assert!(refused >= 2, "the CLI retried: {}", t.model.transcript());
+    // Recorded (after the line stayed 5 s), until the reset the line says.
+    let status = running::wait_for("the runtime limited", Duration::from_secs(30), || {
+        let status: serde_json::Value =
+            serde_json::from_str(&t.town().ok(&["status", "--json"])).ok()?;
+        let listed = status["limits"].as_array()?.iter().any(|l| l["runtime"] == cli.runtime());
+        listed.then_some(status)
+    });
+    let limits: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.town().root.join(".runtime/limits.json")).expect("limits.json"),
+    )
+    .expect("limits.json is JSON");
+    let limit = &limits["runtimes"][cli.runtime()];
+    let (since, until) = (
+        limit["since"].as_u64().expect("since"),
+        limit["until"].as_u64().expect("until"),
+    );
+    assert_eq!(until - since, LIMIT.as_secs(), "the reset the line says: {limits}");
+    let row = status["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["address"] == POLECAT)
+        .unwrap_or_else(|| panic!("the polecat's row: {status}"));
+    assert!(row["limited_until"].is_string(), "{row}");
+    let actors = t.town().ok(&["actors"]);
+    assert!(actors.contains("blocked: usage limit: "), "{actors}");
+    // While limited: a nudge waits, and new work for the rig waits in its queue.
+    let nudged = t.town().run(&["nudge", POLECAT, NUDGE]);
+    assert!(
+        !nudged.status.success() && util::stderr(&nudged).contains("usage limit"),
+        "the nudge is refused, saying why: {nudged:?}"
+    );
+    let second = t.town().create(&["Another task"]);
+    let queued = t.town().ok(&[
+        "sling",
+        &second,
+        "alpha",
+        "--runtime",
+        cli.runtime(),
+        "--no-formula",
+    ]);
+    assert!(queued.contains("reason: limited"), "{queued}");
+    // At the reset: started again, told its hook; the work lands.
+    t.wait_landed();
+    t.wait_closed(&bead);
+    let first_refusal = first_refusal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .expect("a refusal");
+    assert!(first_refusal.elapsed() >= LIMIT);
+    let log = t.model.requests();
+    let early: Vec<String> = log
+        .iter()
+        .filter(|r| unix(r.at) >= since && unix(r.at) < until)
+        .map(|r| format!("{} {}", r.path, r.status))
+        .collect();
+    assert!(
+        early.is_empty(),
+        "nothing reached the model while limited: {early:?}\n{}",
+        t.model.transcript()
+    );
+    assert!(
+        !log.iter()
+            .any(|r| unix(r.at) < until && r.body.to_string().contains("PING-7f3a")),
+        "the nudge was not typed in before the reset: {}",
+        t.model.transcript()
+    );
+    // The session that landed is a fresh one, begun after the reset and told its hook.
+    let fresh = log.iter().any(|r| {
+        unix(r.at) >= until
+            && r.refused.is_none()
+            && r.conversation.as_ref().is_some_and(|c| {
+                !c.aux && c.calls().is_empty() && c.user_text().contains(&bead)
+            })
+    });
+    assert!(fresh, "a fresh session told its hook: {}", t.model.transcript());
+    assert!(
+        t.running.log().contains("usage limit reset"),
+        "{}",
+        tail(&t.running.log(), 60)
+    );
+}
+
+#[test]
+fn claude_code_usage_limit_pauses_and_resumes_at_the_reset() {
+    usage_limit_pauses_and_resumes(
+        Cli::Claude,
+        "claude_code_usage_limit_pauses_and_resumes_at_the_reset",
+    );
 }
