@@ -88,6 +88,27 @@ impl std::fmt::Display for Blocking {
     }
 }
 
+/// How many screen rows a dialog's line may take when the CLI wrapped it itself.
+const WRAPPED_ROWS: usize = 3;
+
+/// The line starting `rows[0]`, trimmed, with the rows the CLI wrapped it onto joined by a space:
+/// a row filling most of the screen's `cols` continues on the next row unless that is blank
+/// (Codex breaks its usage-limit line before the reset, `… settings/` / `usage to purchase more
+/// credits or try again at 2:11 AM.`; a terminal's own wrap is already one line here).
+fn wrapped_line(rows: &[&str], cols: usize) -> String {
+    let mut line = rows[0].trim().to_string();
+    let mut last = rows[0];
+    for next in rows.iter().skip(1).take(WRAPPED_ROWS - 1) {
+        if last.trim_end().chars().count() * 4 < cols * 3 || next.trim().is_empty() {
+            break;
+        }
+        line.push(' ');
+        line.push_str(next.trim());
+        last = next;
+    }
+    line
+}
+
 impl OutputModel {
     pub(crate) fn new(size: (u16, u16), ring_bytes: usize, ready_marker: Option<String>) -> Self {
         let (rows, cols) = nonzero_size(size);
@@ -117,11 +138,13 @@ impl OutputModel {
             return cached.clone();
         }
         let contents = self.parser.screen().contents();
+        let cols = usize::from(self.parser.screen().size().1.get());
+        let lines: Vec<&str> = contents.lines().collect();
         let found = self.dialogs.iter().find_map(|dialog| {
-            let line = contents.lines().find(|l| l.contains(dialog.pattern))?;
+            let at = lines.iter().position(|l| l.contains(dialog.pattern))?;
             Some(Blocking {
                 dialog: *dialog,
-                line: line.trim().to_string(),
+                line: wrapped_line(&lines[at..], cols),
             })
         });
         self.dialog_cache.replace(Some(found.clone()));
@@ -333,5 +356,37 @@ mod tests {
         model.push(b"\x1b[2J\x1b[H\xe2\x9d\xaf ", start);
         assert_eq!(model.blocking(), None);
         assert!(model.is_idle(later, Duration::from_secs(1)));
+    }
+
+    /// A line the CLI broke onto the next row itself (a full row, then more text) is read whole;
+    /// a short line, or a full one followed by a blank row, is one row.
+    #[test]
+    fn a_dialog_line_the_cli_wrapped_is_read_whole() {
+        const LIMIT: Dialog = Dialog {
+            name: "usage limit",
+            pattern: "hit your usage limit",
+            answer: None,
+        };
+        let mut model = OutputModel::new((24, 60), 4096, None);
+        model.set_dialogs(vec![LIMIT]);
+        model.push(
+            "■ You’ve hit your usage limit. Visit https://example.com/\r\n\
+             usage or try again at 2:11 AM.\r\n\r\n› prompt\r\n"
+                .as_bytes(),
+            Instant::now(),
+        );
+        assert_eq!(
+            model.blocking().expect("blocked").line,
+            "■ You’ve hit your usage limit. Visit https://example.com/ usage or try again at 2:11 AM."
+        );
+        model.push(b"\x1b[2J\x1b[H", Instant::now());
+        model.push(
+            "■ You’ve hit your usage limit.\r\nnot this\r\n".as_bytes(),
+            Instant::now(),
+        );
+        assert_eq!(
+            model.blocking().expect("blocked").line,
+            "■ You’ve hit your usage limit."
+        );
     }
 }
