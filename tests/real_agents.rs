@@ -1148,30 +1148,49 @@ fn codex_urgent_mail_is_a_turn_of_its_own() {
     urgent_mail_is_a_turn_of_its_own(Cli::Codex, "codex_urgent_mail_is_a_turn_of_its_own");
 }
 
-/// How long the model's limit lasts from its first refusal.
+/// How long the model's rate limit lasts from its first refusal.
 const LIMIT: Duration = Duration::from_secs(10);
 
 /// What the model's 429 says: a reset gastown reads (`limits::reset`) and short enough that the
 /// CLI's error line is not wrapped on the session's 120 columns.
 const LIMIT_MESSAGE: &str = "Rate limit exceeded. Please try again in 10s.";
 
-/// A gate that refuses every request carrying `key` with a 429 for [`LIMIT`] from the first one
-/// it refused; other keys pass. The time of that first refusal is kept in the returned cell.
-fn limit_gate(key: &'static str) -> (Gate, Arc<Mutex<Option<Instant>>>) {
-    let first = Arc::new(Mutex::new(None::<Instant>));
-    let kept = Arc::clone(&first);
+/// The shortest usage limit (Codex's): its reset is the first whole minute at least this far
+/// from the first refusal, since Codex shows the reset to the minute.
+const USAGE_LIMIT_MIN: Duration = Duration::from_secs(12);
+
+/// A gate that refuses every request carrying `key` with a 429 until a reset fixed at its first
+/// refusal, which the returned cell keeps; other keys pass. A rate limit ([`LIMIT_MESSAGE`],
+/// [`LIMIT`] long), or with `usage` a usage limit (`usage_limit_reached`) resetting on the first
+/// whole minute [`USAGE_LIMIT_MIN`] away.
+fn limit_gate(key: &'static str, usage: bool) -> (Gate, Arc<Mutex<Option<SystemTime>>>) {
+    let reset = Arc::new(Mutex::new(None::<SystemTime>));
+    let kept = Arc::clone(&reset);
     let gate: Gate = Arc::new(move |caller: &Caller| {
         if caller.key != key {
             return None;
         }
-        let mut first = kept.lock().unwrap_or_else(|e| e.into_inner());
-        let since = *first.get_or_insert_with(Instant::now);
-        (since.elapsed() < LIMIT).then(|| RateLimited {
-            message: LIMIT_MESSAGE.to_string(),
+        let mut reset = kept.lock().unwrap_or_else(|e| e.into_inner());
+        let at = *reset.get_or_insert_with(|| {
+            let now = SystemTime::now();
+            if usage {
+                let secs = unix(now + USAGE_LIMIT_MIN).div_ceil(60) * 60;
+                UNIX_EPOCH + Duration::from_secs(secs)
+            } else {
+                now + LIMIT
+            }
+        });
+        (SystemTime::now() < at).then(|| RateLimited {
+            message: if usage {
+                "The usage limit has been reached".to_string()
+            } else {
+                LIMIT_MESSAGE.to_string()
+            },
             retry_after: None,
+            resets_at: usage.then(|| unix(at)),
         })
     });
-    (gate, first)
+    (gate, reset)
 }
 
 fn unix(t: SystemTime) -> u64 {
@@ -1195,32 +1214,44 @@ fn usage_limit_pauses_and_resumes(cli: Cli, test: &str) {
         // Claude Code retries a 429 ten times by default, backing off from 0.5 s to 32 s (about
         // two and a half minutes); one retry keeps the test short and still shows it retrying.
         Cli::Claude => (CLAUDE_KEY, &[("CLAUDE_CODE_MAX_RETRIES", "1")]),
-        Cli::Codex => (CODEX_KEY, &[]),
+        // Codex shows the reset in local time, which gastown reads as UTC.
+        Cli::Codex => (CODEX_KEY, &[("TZ", "UTC")]),
     };
-    let (gate, first_refusal) = limit_gate(key);
+    let (gate, reset) = limit_gate(key, cli == Cli::Codex);
     let model = FakeModel::start_gated(polecat_script(None), gate);
     let t = AgentTown::start_gated(cli, &bin, model, extra, |_, _| {});
     let bead = t.sling(cli);
     let session = format!("town/rigs/{POLECAT}/session");
-    let state = running::wait_for("the session blocked by the limit", CYCLE, || {
+    let blocked = || {
         let state = t.running.node(&session)?["state"].as_str()?.to_string();
         state.starts_with("blocked: usage limit: ").then_some(state)
-    });
-    // Claude Code shows the API's message, whose reset gastown reads; Codex only the status
-    // after its retries, so gastown backs off (a minute for the first limit).
-    let (shown, wait) = match cli {
-        Cli::Claude => (LIMIT_MESSAGE, LIMIT),
-        Cli::Codex => (
-            "exceeded retry limit, last status: 429",
-            Duration::from_secs(60),
-        ),
+    };
+    let start = Instant::now();
+    let state = loop {
+        if let Some(state) = blocked() {
+            break state;
+        }
+        assert!(
+            start.elapsed() < CYCLE,
+            "not blocked by the limit after {CYCLE:?}; the screen:\n{}\nthe model saw:\n{}",
+            util::stdout(&t.town().run(&["peek", POLECAT, "-n", "60"])),
+            t.model.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Claude Code shows the API's message, and its reset; Codex its own usage-limit line, which
+    // it wraps before the reset (`… or try again at 2:11 AM.`).
+    let shown = match cli {
+        Cli::Claude => LIMIT_MESSAGE,
+        Cli::Codex => "try again at",
     };
     assert!(
         state.contains(shown),
         "{shown}: {state}\n{}",
         util::stdout(&t.town().run(&["peek", POLECAT, "-n", "60"]))
     );
-    // Claude Code retried the turn's 429 (once, as told); Codex does not retry a 429.
+    // Claude Code retried the turn's 429 (once, as told); Codex does not retry a 429 (its
+    // rate limit too: `exceeded retry limit, last status: 429 Too Many Requests` at once).
     let refused = t
         .model
         .requests()
@@ -1236,7 +1267,10 @@ fn usage_limit_pauses_and_resumes(cli: Cli, test: &str) {
     let status = running::wait_for("the runtime limited", Duration::from_secs(30), || {
         let status: serde_json::Value =
             serde_json::from_str(&t.town().ok(&["status", "--json"])).ok()?;
-        let listed = status["limits"].as_array()?.iter().any(|l| l["runtime"] == cli.runtime());
+        let listed = status["limits"]
+            .as_array()?
+            .iter()
+            .any(|l| l["runtime"] == cli.runtime());
         listed.then_some(status)
     });
     let limits: serde_json::Value = serde_json::from_str(
@@ -1248,7 +1282,22 @@ fn usage_limit_pauses_and_resumes(cli: Cli, test: &str) {
         limit["since"].as_u64().expect("since"),
         limit["until"].as_u64().expect("until"),
     );
-    assert_eq!(until - since, wait.as_secs(), "the reset the line says: {limits}");
+    let model_reset = unix(
+        reset
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expect("a refusal"),
+    );
+    match cli {
+        // Relative: from when the line was read.
+        Cli::Claude => assert_eq!(until - since, LIMIT.as_secs(), "{limits}"),
+        // Absolute, to the minute: the model's own reset.
+        Cli::Codex => assert_eq!(until, model_reset, "{limits}"),
+    }
+    assert!(
+        until >= model_reset,
+        "not before the model's reset: {limits}"
+    );
     let row = status["agents"]
         .as_array()
         .expect("agents")
@@ -1277,11 +1326,6 @@ fn usage_limit_pauses_and_resumes(cli: Cli, test: &str) {
     // At the reset: started again, told its hook; the work lands.
     t.wait_landed();
     t.wait_closed(&bead);
-    let first_refusal = first_refusal
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .expect("a refusal");
-    assert!(first_refusal.elapsed() >= LIMIT);
     let log = t.model.requests();
     let early: Vec<String> = log
         .iter()
@@ -1303,11 +1347,15 @@ fn usage_limit_pauses_and_resumes(cli: Cli, test: &str) {
     let fresh = log.iter().any(|r| {
         unix(r.at) >= until
             && r.refused.is_none()
-            && r.conversation.as_ref().is_some_and(|c| {
-                !c.aux && c.calls().is_empty() && c.user_text().contains(&bead)
-            })
+            && r.conversation
+                .as_ref()
+                .is_some_and(|c| !c.aux && c.calls().is_empty() && c.user_text().contains(&bead))
     });
-    assert!(fresh, "a fresh session told its hook: {}", t.model.transcript());
+    assert!(
+        fresh,
+        "a fresh session told its hook: {}",
+        t.model.transcript()
+    );
     assert!(
         t.running.log().contains("usage limit reset"),
         "{}",
@@ -1325,5 +1373,8 @@ fn claude_code_usage_limit_pauses_and_resumes_at_the_reset() {
 
 #[test]
 fn codex_usage_limit_pauses_and_resumes_at_the_reset() {
-    usage_limit_pauses_and_resumes(Cli::Codex, "codex_usage_limit_pauses_and_resumes_at_the_reset");
+    usage_limit_pauses_and_resumes(
+        Cli::Codex,
+        "codex_usage_limit_pauses_and_resumes_at_the_reset",
+    );
 }

@@ -154,6 +154,9 @@ pub struct RateLimited {
     pub message: String,
     /// A `retry-after` header (seconds), when set.
     pub retry_after: Option<u64>,
+    /// A usage limit (OpenAI: `usage_limit_reached`, as a ChatGPT plan's is answered) that
+    /// resets at this Unix time, rather than a rate limit.
+    pub resets_at: Option<u64>,
 }
 
 /// Decides, before the script, whether a model request is refused (`Some`) or answered.
@@ -363,7 +366,13 @@ fn serve(mut stream: TcpStream, script: &Script, gate: &Gate, log: &Mutex<Vec<Lo
     let request = match read_request(&stream) {
         Ok(request) => request,
         Err(e) => {
-            let _ = respond(&mut stream, 400, "text/plain", &[], e.to_string().as_bytes());
+            let _ = respond(
+                &mut stream,
+                400,
+                "text/plain",
+                &[],
+                e.to_string().as_bytes(),
+            );
             return;
         }
     };
@@ -399,7 +408,7 @@ fn serve(mut stream: TcpStream, script: &Script, gate: &Gate, log: &Mutex<Vec<Lo
             logged.status = 429;
             let error = match api {
                 Api::Anthropic => anthropic::rate_limited(&refused.message),
-                Api::OpenAi => openai::rate_limited(&refused.message),
+                Api::OpenAi => openai::rate_limited(&refused.message, refused.resets_at),
             };
             let retry_after = refused.retry_after.map(|s| s.to_string());
             let headers: Vec<(&str, &str)> = retry_after
