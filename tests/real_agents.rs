@@ -7,10 +7,11 @@
 //! the note to a fresh session, which lands; behind a dialog nobody may answer, it is shown
 //! blocked and escalated; `gastown seance` resumes an ended session by the runtime's own id;
 //! mail to an idle, a busy (Claude Code: held for its hook) and, urgent, an idle crew member
-//! arrives as turns. Each scenario runs under both CLIs unless it is about a Claude Code hook
-//! or dialog.
+//! arrives as turns; the model's 429s (a gate on the CLI's API key) put the runtime at its usage
+//! limit, nothing is typed into the session until the reset, and then it starts afresh and
+//! lands. Each scenario runs under both CLIs unless it is about a Claude Code hook or dialog.
 //!
-//! Run them alone with `cargo test --test real_agents` (the 14 take about a minute once built,
+//! Run them alone with `cargo test --test real_agents` (the 16 take about two minutes once built,
 //! two at a time on two cores; each is a few seconds to a minute alone). They need the CLIs in
 //! the agent cache (`support/agent_clis.rs`: installed with npm when missing; skipped, saying
 //! why, when that cannot be done — failed instead under `GASTOWN_REQUIRE_AGENTS=1`, as in CI).
@@ -1197,10 +1198,11 @@ fn unix(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The model answers the polecat's turn with 429s (the CLI retries, then shows the API's error,
-/// which says when to try again): the session is shown blocked by the usage limit, the runtime
-/// is recorded limited until the reset the line says (`gastown status`, the agent's row), a
-/// nudge sent meanwhile is not typed in and nothing reaches the model until the reset, a bead
+/// The model answers the polecat's turn with 429s (Claude Code: a rate limit, retried once, then
+/// shown with the API's message, which says when to try again; Codex: a usage limit, shown with
+/// its reset): the session is shown blocked by the usage limit, the runtime is recorded limited
+/// until the reset the line says (`gastown status`, the agent's row, `gastown actors`), a nudge
+/// sent meanwhile is refused and nothing reaches the model until the reset, a bead
 /// slung to the rig meanwhile waits in its dispatch queue (reason `limited`), and at the reset
 /// the session is started again, told its hook, and the work lands — with no human.
 fn usage_limit_pauses_and_resumes(cli: Cli, test: &str) {
