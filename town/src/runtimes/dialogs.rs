@@ -70,7 +70,7 @@ const CODEX: &[Dialog] = &[
     // Seen: "■ You’ve hit your usage limit. Upgrade to Pro (…) or try again at 2:11 AM." —
     // with a typographic apostrophe, so the pattern starts after it.
     dialog(USAGE_LIMIT, "hit your usage limit"),
-    // An API-key provider's 429 after its retries (from its code).
+    // Seen: an API-key provider's 429 `rate_limit_exceeded`, not retried, no reset shown.
     dialog(USAGE_LIMIT, "exceeded retry limit, last status: 429"),
     dialog("permission", "Would you like to run the following command?"),
 ];
