@@ -7,10 +7,11 @@
 //! the note to a fresh session, which lands; behind a dialog nobody may answer, it is shown
 //! blocked and escalated; `gastown seance` resumes an ended session by the runtime's own id;
 //! mail to an idle, a busy (Claude Code: held for its hook) and, urgent, an idle crew member
-//! arrives as turns. Each scenario runs under both CLIs unless it is about a Claude Code hook
-//! or dialog.
+//! arrives as turns; the model's 429s (a gate on the CLI's API key) put the runtime at its usage
+//! limit, nothing is typed into the session until the reset, and then it starts afresh and
+//! lands. Each scenario runs under both CLIs unless it is about a Claude Code hook or dialog.
 //!
-//! Run them alone with `cargo test --test real_agents` (the 14 take about a minute once built,
+//! Run them alone with `cargo test --test real_agents` (the 16 take about two minutes once built,
 //! two at a time on two cores; each is a few seconds to a minute alone). They need the CLIs in
 //! the agent cache (`support/agent_clis.rs`: installed with npm when missing; skipped, saying
 //! why, when that cannot be done — failed instead under `GASTOWN_REQUIRE_AGENTS=1`, as in CI).
@@ -29,12 +30,12 @@ mod running;
 #[path = "integration/util.rs"]
 mod util;
 
-use fake_model::{Conversation, FakeModel, Reply, Script};
+use fake_model::{Caller, Conversation, FakeModel, Gate, RateLimited, Reply, Script};
 use running::RunningTown;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use util::{TestTown, git_in};
 
 /// How long a whole polecat cycle may take (CLI start, a handful of turns, the refinery).
@@ -55,6 +56,10 @@ const GREETING: &str = "hello from the polecat\n";
 /// The command that does the work: edit, commit, and show the commit.
 const WORK: &str = "printf 'hello from the polecat\\n' > greeting.txt && git add greeting.txt \
                     && git commit -q -m 'Add a greeting file' && git log --oneline -1";
+
+/// The API keys the CLIs send the model.
+const CLAUDE_KEY: &str = "sk-ant-test-0123456789abcdefghijklmnop";
+const CODEX_KEY: &str = "sk-test-0123456789";
 
 /// What a nudge asks and how the script answers it.
 const NUDGE: &str = "PING-7f3a: say pong";
@@ -160,7 +165,18 @@ impl AgentTown {
         script: Script,
         before: impl FnOnce(&TestTown, &Path),
     ) -> AgentTown {
-        let model = FakeModel::start(script);
+        AgentTown::start_gated(cli, bin, FakeModel::start(script), &[], before)
+    }
+
+    /// [`AgentTown::start_with`] against `model` (a gated one, say), with `extra` added to the
+    /// supervisor's environment (so to every session's).
+    fn start_gated(
+        cli: Cli,
+        bin: &Path,
+        model: FakeModel,
+        extra: &[(&str, &str)],
+        before: impl FnOnce(&TestTown, &Path),
+    ) -> AgentTown {
         let town = util::town_with_rig();
         let scratch = town
             .root
@@ -184,7 +200,7 @@ impl AgentTown {
         let s = |p: &Path| p.to_string_lossy().into_owned();
         let (home, claude, codex) = (s(&home), s(&claude), s(&codex));
         let url = model.url();
-        let env: Vec<(&str, &str)> = vec![
+        let mut env: Vec<(&str, &str)> = vec![
             ("PATH", &path),
             // Nothing of the developer's: the CLIs' state lives in the test's directory.
             ("HOME", &home),
@@ -195,11 +211,8 @@ impl AgentTown {
             ("GIT_COMMITTER_NAME", "polecat"),
             ("GIT_COMMITTER_EMAIL", "polecat@localhost"),
             ("ANTHROPIC_BASE_URL", &url),
-            (
-                "ANTHROPIC_API_KEY",
-                "sk-ant-test-0123456789abcdefghijklmnop",
-            ),
-            ("OPENAI_API_KEY", "sk-test-0123456789"),
+            ("ANTHROPIC_API_KEY", CLAUDE_KEY),
+            ("OPENAI_API_KEY", CODEX_KEY),
             // No telemetry, update checks or other traffic but the model's.
             ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
             ("DISABLE_AUTOUPDATER", "1"),
@@ -208,6 +221,7 @@ impl AgentTown {
             // Claude Code refuses --dangerously-skip-permissions as root outside a sandbox.
             ("IS_SANDBOX", "1"),
         ];
+        env.extend_from_slice(extra);
         let running = RunningTown::start_with_env(town, &env);
         let _ = cli;
         AgentTown {
@@ -1133,4 +1147,236 @@ fn claude_code_urgent_mail_is_a_turn_of_its_own() {
 #[test]
 fn codex_urgent_mail_is_a_turn_of_its_own() {
     urgent_mail_is_a_turn_of_its_own(Cli::Codex, "codex_urgent_mail_is_a_turn_of_its_own");
+}
+
+/// How long the model's rate limit lasts from its first refusal.
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// What the model's 429 says: a reset gastown reads (`limits::reset`) and short enough that the
+/// CLI's error line is not wrapped on the session's 120 columns.
+const LIMIT_MESSAGE: &str = "Rate limit exceeded. Please try again in 10s.";
+
+/// The shortest usage limit (Codex's): its reset is the first whole minute at least this far
+/// from the first refusal, since Codex shows the reset to the minute.
+const USAGE_LIMIT_MIN: Duration = Duration::from_secs(12);
+
+/// A gate that refuses every request carrying `key` with a 429 until a reset fixed at its first
+/// refusal, which the returned cell keeps; other keys pass. A rate limit ([`LIMIT_MESSAGE`],
+/// [`LIMIT`] long), or with `usage` a usage limit (`usage_limit_reached`) resetting on the first
+/// whole minute [`USAGE_LIMIT_MIN`] away.
+fn limit_gate(key: &'static str, usage: bool) -> (Gate, Arc<Mutex<Option<SystemTime>>>) {
+    let reset = Arc::new(Mutex::new(None::<SystemTime>));
+    let kept = Arc::clone(&reset);
+    let gate: Gate = Arc::new(move |caller: &Caller| {
+        if caller.key != key {
+            return None;
+        }
+        let mut reset = kept.lock().unwrap_or_else(|e| e.into_inner());
+        let at = *reset.get_or_insert_with(|| {
+            let now = SystemTime::now();
+            if usage {
+                let secs = unix(now + USAGE_LIMIT_MIN).div_ceil(60) * 60;
+                UNIX_EPOCH + Duration::from_secs(secs)
+            } else {
+                now + LIMIT
+            }
+        });
+        (SystemTime::now() < at).then(|| RateLimited {
+            message: if usage {
+                "The usage limit has been reached".to_string()
+            } else {
+                LIMIT_MESSAGE.to_string()
+            },
+            retry_after: None,
+            resets_at: usage.then(|| unix(at)),
+        })
+    });
+    (gate, reset)
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The model answers the polecat's turn with 429s (Claude Code: a rate limit, retried once, then
+/// shown with the API's message, which says when to try again; Codex: a usage limit, shown with
+/// its reset): the session is shown blocked by the usage limit, the runtime is recorded limited
+/// until the reset the line says (`gastown status`, the agent's row, `gastown actors`), a nudge
+/// sent meanwhile is refused and nothing reaches the model until the reset, a bead
+/// slung to the rig meanwhile waits in its dispatch queue (reason `limited`), and at the reset
+/// the session is started again, told its hook, and the work lands — with no human.
+fn usage_limit_pauses_and_resumes(cli: Cli, test: &str) {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated(test) {
+        return;
+    }
+    let (key, extra): (&'static str, &[(&str, &str)]) = match cli {
+        // Claude Code retries a 429 ten times by default, backing off from 0.5 s to 32 s (about
+        // two and a half minutes); one retry keeps the test short and still shows it retrying.
+        Cli::Claude => (CLAUDE_KEY, &[("CLAUDE_CODE_MAX_RETRIES", "1")]),
+        // Codex shows the reset in local time, which gastown reads as UTC.
+        Cli::Codex => (CODEX_KEY, &[("TZ", "UTC")]),
+    };
+    let (gate, reset) = limit_gate(key, cli == Cli::Codex);
+    let model = FakeModel::start_gated(polecat_script(None), gate);
+    let t = AgentTown::start_gated(cli, &bin, model, extra, |_, _| {});
+    let bead = t.sling(cli);
+    let session = format!("town/rigs/{POLECAT}/session");
+    let blocked = || {
+        let state = t.running.node(&session)?["state"].as_str()?.to_string();
+        state.starts_with("blocked: usage limit: ").then_some(state)
+    };
+    let start = Instant::now();
+    let state = loop {
+        if let Some(state) = blocked() {
+            break state;
+        }
+        assert!(
+            start.elapsed() < CYCLE,
+            "not blocked by the limit after {CYCLE:?}; the screen:\n{}\nthe model saw:\n{}",
+            util::stdout(&t.town().run(&["peek", POLECAT, "-n", "60"])),
+            t.model.transcript()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Claude Code shows the API's message, and its reset; Codex its own usage-limit line, which
+    // it wraps before the reset (`… or try again at 2:11 AM.`).
+    let shown = match cli {
+        Cli::Claude => LIMIT_MESSAGE,
+        Cli::Codex => "try again at",
+    };
+    assert!(
+        state.contains(shown),
+        "{shown}: {state}\n{}",
+        util::stdout(&t.town().run(&["peek", POLECAT, "-n", "60"]))
+    );
+    // Claude Code retried the turn's 429 (once, as told); Codex does not retry a 429 (its
+    // rate limit too: `exceeded retry limit, last status: 429 Too Many Requests` at once).
+    let refused = t
+        .model
+        .requests()
+        .iter()
+        .filter(|r| r.status == 429 && r.conversation.as_ref().is_some_and(|c| !c.aux))
+        .count();
+    let tries = match cli {
+        Cli::Claude => 2,
+        Cli::Codex => 1,
+    };
+    assert_eq!(refused, tries, "{}", t.model.transcript());
+    // Recorded (after the line stayed 5 s), until the reset the line says.
+    let status = running::wait_for("the runtime limited", Duration::from_secs(30), || {
+        let status: serde_json::Value =
+            serde_json::from_str(&t.town().ok(&["status", "--json"])).ok()?;
+        let listed = status["limits"]
+            .as_array()?
+            .iter()
+            .any(|l| l["runtime"] == cli.runtime());
+        listed.then_some(status)
+    });
+    let limits: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.town().root.join(".runtime/limits.json")).expect("limits.json"),
+    )
+    .expect("limits.json is JSON");
+    let limit = &limits["runtimes"][cli.runtime()];
+    let (since, until) = (
+        limit["since"].as_u64().expect("since"),
+        limit["until"].as_u64().expect("until"),
+    );
+    let model_reset = unix(
+        reset
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .expect("a refusal"),
+    );
+    match cli {
+        // Relative: from when the line was read.
+        Cli::Claude => assert_eq!(until - since, LIMIT.as_secs(), "{limits}"),
+        // Absolute, to the minute: the model's own reset.
+        Cli::Codex => assert_eq!(until, model_reset, "{limits}"),
+    }
+    assert!(
+        until >= model_reset,
+        "not before the model's reset: {limits}"
+    );
+    let row = status["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["address"] == POLECAT)
+        .unwrap_or_else(|| panic!("the polecat's row: {status}"));
+    assert!(row["limited_until"].is_string(), "{row}");
+    let actors = t.town().ok(&["actors"]);
+    assert!(actors.contains("blocked: usage limit: "), "{actors}");
+    // While limited: a nudge waits, and new work for the rig waits in its queue.
+    let nudged = t.town().run(&["nudge", POLECAT, NUDGE]);
+    assert!(
+        !nudged.status.success() && util::stderr(&nudged).contains("usage limit"),
+        "the nudge is refused, saying why: {nudged:?}"
+    );
+    let second = t.town().create(&["Another task"]);
+    let queued = t.town().ok(&[
+        "sling",
+        &second,
+        "alpha",
+        "--runtime",
+        cli.runtime(),
+        "--no-formula",
+    ]);
+    assert!(queued.contains("reason: limited"), "{queued}");
+    // At the reset: started again, told its hook; the work lands.
+    t.wait_landed();
+    t.wait_closed(&bead);
+    let log = t.model.requests();
+    let early: Vec<String> = log
+        .iter()
+        .filter(|r| unix(r.at) >= since && unix(r.at) < until)
+        .map(|r| format!("{} {}", r.path, r.status))
+        .collect();
+    assert!(
+        early.is_empty(),
+        "nothing reached the model while limited: {early:?}\n{}",
+        t.model.transcript()
+    );
+    assert!(
+        !log.iter()
+            .any(|r| unix(r.at) < until && r.body.to_string().contains("PING-7f3a")),
+        "the nudge was not typed in before the reset: {}",
+        t.model.transcript()
+    );
+    // The session that landed is a fresh one, begun after the reset and told its hook.
+    let fresh = log.iter().any(|r| {
+        unix(r.at) >= until
+            && r.refused.is_none()
+            && r.conversation
+                .as_ref()
+                .is_some_and(|c| !c.aux && c.calls().is_empty() && c.user_text().contains(&bead))
+    });
+    assert!(
+        fresh,
+        "a fresh session told its hook: {}",
+        t.model.transcript()
+    );
+    assert!(
+        t.running.log().contains("usage limit reset"),
+        "{}",
+        tail(&t.running.log(), 60)
+    );
+}
+
+#[test]
+fn claude_code_usage_limit_pauses_and_resumes_at_the_reset() {
+    usage_limit_pauses_and_resumes(
+        Cli::Claude,
+        "claude_code_usage_limit_pauses_and_resumes_at_the_reset",
+    );
+}
+
+#[test]
+fn codex_usage_limit_pauses_and_resumes_at_the_reset() {
+    usage_limit_pauses_and_resumes(
+        Cli::Codex,
+        "codex_usage_limit_pauses_and_resumes_at_the_reset",
+    );
 }

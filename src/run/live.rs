@@ -11,6 +11,7 @@ use gastown_actors::registry;
 use gastown_actors::session::{NudgeOptions, SessionMsg, client};
 use gastown_town::Caller;
 use gastown_town::identity::AgentIdentity;
+use gastown_town::limits::signals;
 use gastown_town::names;
 use ractor::ActorRef;
 use std::collections::HashMap;
@@ -268,6 +269,20 @@ impl TownHandler {
 
     async fn nudge(&self, agent: String, text: &str) -> Result<TownReply, WireError> {
         let session = self.session(&agent).await?;
+        // A session showing its runtime's usage limit is typed nothing until the reset, when it
+        // is started afresh: waiting for it to be idle would time out saying "busy", or end
+        // with the restart. Say why at once.
+        if let Ok(snapshot) = client::snapshot(&session).await
+            && let Some(blocked) = snapshot.blocked.filter(|b| signals::is_limit(b))
+        {
+            return Err(err(
+                ErrorCode::Unavailable,
+                format!(
+                    "{agent} shows its runtime's {blocked}; nothing is typed into it until the \
+                     limit resets and it starts afresh (`gastown status` says when)"
+                ),
+            ));
+        }
         client::nudge(&session, text, NudgeOptions::default())
             .await
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?;

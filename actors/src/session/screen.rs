@@ -93,6 +93,27 @@ impl std::fmt::Display for Blocking {
     }
 }
 
+/// How many screen rows a dialog's line may take when the CLI wrapped it itself.
+const WRAPPED_ROWS: usize = 3;
+
+/// The line starting `rows[0]`, trimmed, with the rows the CLI wrapped it onto joined by a space:
+/// a row filling most of the screen's `cols` continues on the next row unless that is blank
+/// (Codex breaks its usage-limit line before the reset, `… settings/` / `usage to purchase more
+/// credits or try again at 2:11 AM.`; a terminal's own wrap is already one line here).
+fn wrapped_line(rows: &[&str], cols: usize) -> String {
+    let mut line = rows[0].trim().to_string();
+    let mut last = rows[0];
+    for next in rows.iter().skip(1).take(WRAPPED_ROWS - 1) {
+        if last.trim_end().chars().count() * 4 < cols * 3 || next.trim().is_empty() {
+            break;
+        }
+        line.push(' ');
+        line.push_str(next.trim());
+        last = next;
+    }
+    line
+}
+
 impl OutputModel {
     pub(crate) fn new(size: (u16, u16), ring_bytes: usize, ready_marker: Option<String>) -> Self {
         let (rows, cols) = nonzero_size(size);
@@ -122,6 +143,7 @@ impl OutputModel {
             return cached.clone();
         }
         let contents = self.parser.screen().contents();
+        let cols = usize::from(self.parser.screen().size().1.get());
         // A usage limit is the CLI's last word before its prompt; the same words higher up are
         // output the agent is reading (a log, this very source), not a limit.
         let lines: Vec<&str> = contents.lines().collect();
@@ -137,15 +159,18 @@ impl OutputModel {
             from
         };
         let found = self.dialogs.iter().find_map(|dialog| {
-            let candidates = if dialog.name == USAGE_LIMIT {
-                &lines[bottom..]
+            let from = if dialog.name == USAGE_LIMIT {
+                bottom
             } else {
-                &lines[..]
+                0
             };
-            let line = candidates.iter().find(|l| l.contains(dialog.pattern))?;
+            let at = from
+                + lines[from..]
+                    .iter()
+                    .position(|l| l.contains(dialog.pattern))?;
             Some(Blocking {
                 dialog: *dialog,
-                line: line.trim().to_string(),
+                line: wrapped_line(&lines[at..], cols),
             })
         });
         self.dialog_cache.replace(Some(found.clone()));
@@ -392,5 +417,37 @@ mod tests {
         model.push("\u{276f} \r\n  ? for shortcuts".as_bytes(), now);
         let blocking = model.blocking().expect("the CLI's last word");
         assert_eq!(blocking.dialog.name, USAGE_LIMIT);
+    }
+
+    /// A line the CLI broke onto the next row itself (a full row, then more text) is read whole;
+    /// a short line, or a full one followed by a blank row, is one row.
+    #[test]
+    fn a_dialog_line_the_cli_wrapped_is_read_whole() {
+        const WRAPPED: Dialog = Dialog {
+            name: "usage limit",
+            pattern: "hit your usage limit",
+            answer: None,
+        };
+        let mut model = OutputModel::new((24, 60), 4096, None);
+        model.set_dialogs(vec![WRAPPED]);
+        model.push(
+            "■ You’ve hit your usage limit. Visit https://example.com/\r\n\
+             usage or try again at 2:11 AM.\r\n\r\n› prompt\r\n"
+                .as_bytes(),
+            Instant::now(),
+        );
+        assert_eq!(
+            model.blocking().expect("blocked").line,
+            "■ You’ve hit your usage limit. Visit https://example.com/ usage or try again at 2:11 AM."
+        );
+        model.push(b"\x1b[2J\x1b[H", Instant::now());
+        model.push(
+            "■ You’ve hit your usage limit.\r\nnot this\r\n".as_bytes(),
+            Instant::now(),
+        );
+        assert_eq!(
+            model.blocking().expect("blocked").line,
+            "■ You’ve hit your usage limit."
+        );
     }
 }

@@ -139,3 +139,12 @@ pub fn render(request: &Value, reply: &Reply) -> (&'static str, Vec<u8>) {
     ];
     ("text/event-stream", sse(&events))
 }
+
+/// The Messages API's body for a hit rate limit (HTTP 429).
+pub fn rate_limited(message: &str) -> Value {
+    json!({
+        "type": "error",
+        "error": {"type": "rate_limit_error", "message": message},
+        "request_id": new_id("req"),
+    })
+}

@@ -6,8 +6,13 @@
 //! the reply is written in the dialect the CLI asked in. So the CLI has a real conversation:
 //! what the script does next depends on what the commands it asked for printed.
 //!
-//! Every request, with its conversation and the reply, is logged for the tests' assertions.
-//! Plain HTTP/1.1 with one request per connection (`Connection: close`); no dependencies.
+//! A [`Gate`] the test sets may refuse a model request the way the API does when a rate or usage
+//! limit is hit: HTTP 429 with the API's error body ([`RateLimited`]), decided per request from
+//! the caller's API key, so one account can be limited and another not.
+//!
+//! Every request, with its conversation, a short hash of its key and the reply, is logged for the
+//! tests' assertions. Plain HTTP/1.1 with one request per connection (`Connection: close`); no
+//! dependencies.
 
 mod anthropic;
 mod openai;
@@ -16,7 +21,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Which API a request came in on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +138,39 @@ pub enum Reply {
 /// Decides each next reply from the conversation so far.
 pub type Script = Arc<dyn Fn(&Conversation) -> Reply + Send + Sync>;
 
+/// Who is asking: the API and the key the request carried (`x-api-key`, else `Authorization:
+/// Bearer …`; empty when neither).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub api: Api,
+    pub key: String,
+}
+
+/// A refusal of the API's kind for a hit limit: HTTP 429 with its error body (Anthropic:
+/// `rate_limit_error`; OpenAI: `rate_limit_exceeded`) saying `message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimited {
+    /// The API's message, which the CLI shows.
+    pub message: String,
+    /// A `retry-after` header (seconds), when set.
+    pub retry_after: Option<u64>,
+    /// A usage limit (OpenAI: `usage_limit_reached`, as a ChatGPT plan's is answered) that
+    /// resets at this Unix time, rather than a rate limit.
+    pub resets_at: Option<u64>,
+}
+
+/// Decides, before the script, whether a model request is refused (`Some`) or answered.
+pub type Gate = Arc<dyn Fn(&Caller) -> Option<RateLimited> + Send + Sync>;
+
+/// A short, stable hash of an API key, for the log (the key itself is not kept).
+pub fn key_hash(key: &str) -> String {
+    // FNV-1a, 32 bits: stable across runs, unlike the std hasher's seed.
+    let hash = key.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{hash:08x}")
+}
+
 /// One request as the server saw it.
 #[derive(Debug, Clone)]
 pub struct Logged {
@@ -141,8 +179,16 @@ pub struct Logged {
     pub body: Value,
     /// The conversation read from it (model requests only).
     pub conversation: Option<Conversation>,
-    /// What was answered (model requests only).
+    /// What was answered (model requests the gate let through).
     pub reply: Option<Reply>,
+    /// The [`key_hash`] of the request's API key.
+    pub key: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The gate's refusal, when it refused.
+    pub refused: Option<RateLimited>,
+    /// When the request was read.
+    pub at: SystemTime,
 }
 
 /// The running server; it serves until the process ends.
@@ -154,14 +200,20 @@ pub struct FakeModel {
 impl FakeModel {
     /// Listen on 127.0.0.1 (a free port) and answer with `script`.
     pub fn start(script: Script) -> FakeModel {
+        FakeModel::start_gated(script, Arc::new(|_: &Caller| None))
+    }
+
+    /// [`FakeModel::start`], with `gate` asked first for every model request.
+    pub fn start_gated(script: Script, gate: Gate) -> FakeModel {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let port = listener.local_addr().expect("local address").port();
         let log = Arc::new(Mutex::new(Vec::new()));
         let served = Arc::clone(&log);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (script, log) = (Arc::clone(&script), Arc::clone(&served));
-                std::thread::spawn(move || serve(stream, &script, &log));
+                let (script, gate, log) =
+                    (Arc::clone(&script), Arc::clone(&gate), Arc::clone(&served));
+                std::thread::spawn(move || serve(stream, &script, &gate, &log));
             }
         });
         FakeModel { port, log }
@@ -177,10 +229,12 @@ impl FakeModel {
         self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// The conversations of the agent's turns (side requests left out).
+    /// The conversations of the agent's turns that were answered (side requests and refused
+    /// requests left out).
     pub fn turns(&self) -> Vec<Conversation> {
         self.requests()
             .into_iter()
+            .filter(|r| r.refused.is_none())
             .filter_map(|r| r.conversation)
             .filter(|c| !c.aux)
             .collect()
@@ -198,7 +252,7 @@ impl FakeModel {
     pub fn transcript(&self) -> String {
         let mut out = String::new();
         for r in self.requests() {
-            out.push_str(&format!("{} {}", r.method, r.path));
+            out.push_str(&format!("{} {} key={}", r.method, r.path, r.key));
             if let Some(c) = &r.conversation {
                 let last = c.turns.last().map(|t| format!("{t:?}")).unwrap_or_default();
                 let last: String = last.chars().take(300).collect();
@@ -206,6 +260,9 @@ impl FakeModel {
             }
             if let Some(reply) = &r.reply {
                 out.push_str(&format!(" -> {reply:?}"));
+            }
+            if let Some(refused) = &r.refused {
+                out.push_str(&format!(" -> {} {:?}", r.status, refused.message));
             }
             out.push('\n');
         }
@@ -238,6 +295,8 @@ impl FakeModel {
 struct Request {
     method: String,
     path: String,
+    /// The API key: `x-api-key`, else `Authorization: Bearer …`.
+    key: String,
     body: Vec<u8>,
 }
 
@@ -249,6 +308,7 @@ fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
     let method = parts.next().unwrap_or_default().to_string();
     let path = parts.next().unwrap_or_default().to_string();
     let (mut length, mut chunked, mut encoding) = (0usize, false, None);
+    let (mut api_key, mut bearer) = (None, None);
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 || header == "\r\n" || header == "\n" {
@@ -260,6 +320,13 @@ fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
                 "content-length" => length = value.parse().unwrap_or(0),
                 "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
                 "content-encoding" => encoding = Some(value.to_string()),
+                "x-api-key" => api_key = Some(value.to_string()),
+                "authorization" => {
+                    bearer = value
+                        .strip_prefix("Bearer ")
+                        .or_else(|| value.strip_prefix("bearer "))
+                        .map(|k| k.trim().to_string())
+                }
                 _ => {}
             }
         }
@@ -286,14 +353,26 @@ fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
             "request body in content-encoding {encoding}: the fake model reads plain JSON only"
         )));
     }
-    Ok(Request { method, path, body })
+    let key = api_key.or(bearer).unwrap_or_default();
+    Ok(Request {
+        method,
+        path,
+        key,
+        body,
+    })
 }
 
-fn serve(mut stream: TcpStream, script: &Script, log: &Mutex<Vec<Logged>>) {
+fn serve(mut stream: TcpStream, script: &Script, gate: &Gate, log: &Mutex<Vec<Logged>>) {
     let request = match read_request(&stream) {
         Ok(request) => request,
         Err(e) => {
-            let _ = respond(&mut stream, 400, "text/plain", e.to_string().as_bytes());
+            let _ = respond(
+                &mut stream,
+                400,
+                "text/plain",
+                &[],
+                e.to_string().as_bytes(),
+            );
             return;
         }
     };
@@ -304,51 +383,106 @@ fn serve(mut stream: TcpStream, script: &Script, log: &Mutex<Vec<Logged>>) {
         body: body.clone(),
         conversation: None,
         reply: None,
+        key: key_hash(&request.key),
+        status: 200,
+        refused: None,
+        at: SystemTime::now(),
     };
     let route = request.path.split('?').next().unwrap_or_default();
-    let written = match (request.method.as_str(), route) {
-        ("POST", "/v1/messages/count_tokens") => respond(
-            &mut stream,
-            200,
-            "application/json",
-            br#"{"input_tokens":100}"#,
-        ),
-        ("POST", "/v1/messages") => {
+    let api = match (request.method.as_str(), route) {
+        ("POST", "/v1/messages") => Some(Api::Anthropic),
+        ("POST", "/v1/responses") => Some(Api::OpenAi),
+        _ => None,
+    };
+    let caller = api.map(|api| Caller {
+        api,
+        key: request.key.clone(),
+    });
+    let refused = caller.as_ref().and_then(|caller| gate(caller));
+    let written = match (api, refused) {
+        (Some(api), Some(refused)) => {
+            logged.conversation = Some(match api {
+                Api::Anthropic => anthropic::conversation(&body),
+                Api::OpenAi => openai::conversation(&body),
+            });
+            logged.status = 429;
+            let error = match api {
+                Api::Anthropic => anthropic::rate_limited(&refused.message),
+                Api::OpenAi => openai::rate_limited(&refused.message, refused.resets_at),
+            };
+            let retry_after = refused.retry_after.map(|s| s.to_string());
+            let headers: Vec<(&str, &str)> = retry_after
+                .as_deref()
+                .map(|s| ("retry-after", s))
+                .into_iter()
+                .collect();
+            logged.refused = Some(refused);
+            respond(
+                &mut stream,
+                429,
+                "application/json",
+                &headers,
+                error.to_string().as_bytes(),
+            )
+        }
+        (Some(Api::Anthropic), None) => {
             let conversation = anthropic::conversation(&body);
             let reply = script(&conversation);
             let (kind, bytes) = anthropic::render(&body, &reply);
             logged.conversation = Some(conversation);
             logged.reply = Some(reply);
-            respond(&mut stream, 200, kind, &bytes)
+            respond(&mut stream, 200, kind, &[], &bytes)
         }
-        ("POST", "/v1/responses") => {
+        (Some(Api::OpenAi), None) => {
             let conversation = openai::conversation(&body);
             let reply = script(&conversation);
             let bytes = openai::render(&body, &reply);
             logged.conversation = Some(conversation);
             logged.reply = Some(reply);
-            respond(&mut stream, 200, "text/event-stream", &bytes)
+            respond(&mut stream, 200, "text/event-stream", &[], &bytes)
         }
-        _ => respond(
+        (None, _) if request.method == "POST" && route == "/v1/messages/count_tokens" => respond(
             &mut stream,
-            404,
+            200,
             "application/json",
-            br#"{"error":{"type":"not_found_error","message":"the fake model serves POST /v1/messages and /v1/responses"}}"#,
+            &[],
+            br#"{"input_tokens":100}"#,
         ),
+        (None, _) => {
+            logged.status = 404;
+            respond(
+                &mut stream,
+                404,
+                "application/json",
+                &[],
+                br#"{"error":{"type":"not_found_error","message":"the fake model serves POST /v1/messages and /v1/responses"}}"#,
+            )
+        }
     };
     log.lock().unwrap_or_else(|e| e.into_inner()).push(logged);
     drop(written);
 }
 
-fn respond(stream: &mut TcpStream, status: u16, kind: &str, body: &[u8]) -> std::io::Result<()> {
+fn respond(
+    stream: &mut TcpStream,
+    status: u16,
+    kind: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        429 => "Too Many Requests",
         _ => "Not Found",
     };
+    let extra: String = headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-type: {kind}\r\ncontent-length: {}\r\n\
-         cache-control: no-cache\r\nconnection: close\r\n\r\n",
+         cache-control: no-cache\r\nconnection: close\r\n{extra}\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes())?;

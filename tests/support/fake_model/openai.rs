@@ -134,3 +134,26 @@ pub fn render(request: &Value, reply: &Reply) -> Vec<u8> {
     ];
     sse(&events)
 }
+
+/// The OpenAI API's body for a hit rate limit (HTTP 429); with `resets_at`, a hit usage limit
+/// instead (`usage_limit_reached`, its reset as a Unix time).
+pub fn rate_limited(message: &str, resets_at: Option<u64>) -> Value {
+    match resets_at {
+        Some(at) => json!({
+            "error": {
+                "type": "usage_limit_reached",
+                "message": message,
+                "plan_type": "plus",
+                "resets_at": at,
+            }
+        }),
+        None => json!({
+            "error": {
+                "message": message,
+                "type": "requests",
+                "param": null,
+                "code": "rate_limit_exceeded",
+            }
+        }),
+    }
+}

@@ -99,11 +99,7 @@ fn clock(lower: &str, now: SystemTime) -> Option<SystemTime> {
         }
     }
     let text = rest.split('(').next()?.trim().trim_end_matches('.');
-    let (date, time) = match text.rsplit_once(", ") {
-        Some((date, time)) => (Some(date.trim()), time.trim()),
-        None => (None, text),
-    };
-    let seconds_of_day = time_of_day(time)?;
+    let (date, seconds_of_day) = date_and_time(text)?;
     let now_secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let today = now_secs / 86400;
     let day = match date {
@@ -114,9 +110,29 @@ fn clock(lower: &str, now: SystemTime) -> Option<SystemTime> {
                 today + 1
             }
         }
-        Some(date) => month_day(date, today)?,
+        Some(date) => month_day(&date, today)?,
     };
     Some(UNIX_EPOCH + Duration::from_secs(day * 86400 + seconds_of_day))
+}
+
+/// A time of day after an optional date: Claude's `Dec 6, 5pm`, Codex's `2:11 AM`, `Dec 7 2:11
+/// AM` and `Dec 7, 2027 2:11 AM` → (the date, seconds after midnight).
+fn date_and_time(text: &str) -> Option<(Option<String>, u64)> {
+    if let Some((date, time)) = text.rsplit_once(", ")
+        && let Some(seconds) = time_of_day(time.trim())
+    {
+        return Some((Some(date.trim().to_string()), seconds));
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    [2, 1]
+        .into_iter()
+        .filter(|&k| k <= words.len())
+        .find_map(|k| {
+            let (date, time) = words.split_at(words.len() - k);
+            let seconds = time_of_day(&time.join(" "))?;
+            let date = date.join(" ");
+            Some(((!date.is_empty()).then_some(date), seconds))
+        })
 }
 
 /// `5pm`, `5:30pm`, `5:30 pm`, `17:30` → seconds after midnight.
@@ -265,6 +281,20 @@ mod tests {
         check(
             "You've hit your usage limit. Try again at 17:45.",
             Some(utc(2026, 12, 5, 17, 45)),
+        );
+        // Codex's, seen (wrapped onto one line): today, another day, another year.
+        check(
+            "■ You’ve hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit \
+             https://chatgpt.com/settings/ usage to purchase more credits or try again at 5:30 PM.",
+            Some(utc(2026, 12, 5, 17, 30)),
+        );
+        check(
+            "You’ve hit your usage limit. Try again at Dec 7 2:11 AM.",
+            Some(utc(2026, 12, 7, 2, 11)),
+        );
+        check(
+            "You’ve hit your usage limit. Try again at Jan 2, 2027 2:11 AM.",
+            Some(utc(2027, 1, 2, 2, 11)),
         );
         check(
             "limited until 2026-12-05T18:00:00Z",

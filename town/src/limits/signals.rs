@@ -4,10 +4,10 @@
 //!
 //! | CLI | line | source |
 //! |---|---|---|
-//! | Claude Code (API key) | `API Error: Request rejected (429) · <the API's message>` | seen: 2.1.197 against a 429 `rate_limit_error` (it retries first; the reset is not shown, so backoff) |
-//! | Claude Code (subscription) | `You've hit your limit · resets 5pm (UTC)`, `usage limit reached` | its code (`anthropic-ratelimit-unified-reset`), not seen: the fake model cannot log in |
-//! | Codex | `You've hit your usage limit. … Try again at <time>.` | its code (`usage_limit_reached`), not seen: needs a ChatGPT login |
-//! | Codex (API key) | `exceeded retry limit, last status: 429 Too Many Requests` | its code |
+//! | Claude Code (API key) | `API Error: Request rejected (429) · <the API's message>` | seen: 2.1.197 against a 429 `rate_limit_error`. It retries a 429 first: `CLAUDE_CODE_MAX_RETRIES` times (10 by default, at most 15), waiting the larger of `retry-after` and 0.5 s doubling to 32 s (about 2.5 min in all); a `retry-after` over 60 s makes it give up at once. The reset is read from the API's message when it says one (`… try again in 10s`); the real API's usually does not, so backoff |
+//! | Claude Code (subscription) | `You've hit your session limit · resets 5pm (UTC)` (or weekly, Opus, usage, monthly spend, plain `limit`), `usage limit reached` | its code (`anthropic-ratelimit-unified-reset`), not seen: the fake model cannot log in |
+//! | Codex | `■ You’ve hit your usage limit. Upgrade to Pro (…) or try again at 2:11 AM.` (typographic apostrophe; `Dec 7 2:11 AM` on another day, from its format strings) | seen: 0.171.0 against a 429 `usage_limit_reached` with `resets_at`, with an API key. Not retried; the reset is local time, to the minute, and the CLI wraps the line before it (read whole: `actors` `session::screen`) |
+//! | Codex (API key) | `■ exceeded retry limit, last status: 429 Too Many Requests` | seen: 0.171.0 against a 429 `rate_limit_exceeded`. Not retried: one request, with the default `request_max_retries` and with 1; the API's message is not shown, so backoff |
 //! | sim | `[sim limit: <reset>]` | its `limit` script step (`src/sim.rs`) |
 
 /// The name of the dialogs that are usage limits.

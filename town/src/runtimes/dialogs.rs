@@ -51,8 +51,9 @@ const CLAUDE: &[Dialog] = &[
     dialog(USAGE_LIMIT, "usage limit reached"),
     // Seen: an API-key session after the API's 429 and the CLI's own retries.
     dialog(USAGE_LIMIT, "API Error: Request rejected (429)"),
-    // A subscription's limit: "You've hit your limit · resets 5pm (UTC)" (from its code).
-    dialog(USAGE_LIMIT, "You've hit your limit"),
+    // A subscription's limit, from its code: "You've hit your session limit · resets 5pm
+    // (UTC)" — or weekly, Opus, usage, monthly spend limit, or plain "limit".
+    dialog(USAGE_LIMIT, "You've hit your "),
     dialog("permission", "Do you want to proceed?"),
 ];
 
@@ -66,8 +67,10 @@ const CODEX: &[Dialog] = &[
     },
     dialog("login", "Sign in with ChatGPT"),
     dialog("update", "Update available!"),
-    dialog(USAGE_LIMIT, "You've hit your usage limit"),
-    // An API-key provider's 429 after its retries (from its code).
+    // Seen: "■ You’ve hit your usage limit. Upgrade to Pro (…) or try again at 2:11 AM." —
+    // with a typographic apostrophe, so the pattern starts after it.
+    dialog(USAGE_LIMIT, "hit your usage limit"),
+    // Seen: an API-key provider's 429 `rate_limit_exceeded`, not retried, no reset shown.
     dialog(USAGE_LIMIT, "exceeded retry limit, last status: 429"),
     dialog("permission", "Would you like to run the following command?"),
 ];
