@@ -1380,3 +1380,86 @@ fn codex_usage_limit_pauses_and_resumes_at_the_reset() {
         "codex_usage_limit_pauses_and_resumes_at_the_reset",
     );
 }
+
+/// Issue 20, accounts with a real CLI: Claude Code with two accounts, each its own API key
+/// (`api_key_env`), and the model refusing the first key with a rate limit. The session on the
+/// first account hits it, is started again at once on the second (not at the first's reset),
+/// told its hook, and lands its bead with the second key; the limit is recorded for the account,
+/// not the runtime.
+#[test]
+fn claude_code_limited_account_moves_its_session_to_the_other_account() {
+    const TEST: &str = "claude_code_limited_account_moves_its_session_to_the_other_account";
+    const KEY_A: &str = "sk-ant-test-account-a-0123456789abcdef";
+    const KEY_B: &str = "sk-ant-test-account-b-0123456789abcdef";
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated(TEST) {
+        return;
+    }
+    let (gate, _reset) = limit_gate(KEY_A, false);
+    let model = FakeModel::start_gated(polecat_script(None), gate);
+    let accounts = "\n[agents.claude]\n\n[[agents.claude.accounts]]\nname = \"a\"\n\
+                    api_key_env = \"GASTOWN_TEST_KEY_A\"\n\n[[agents.claude.accounts]]\n\
+                    name = \"b\"\napi_key_env = \"GASTOWN_TEST_KEY_B\"\n";
+    let extra = [
+        ("CLAUDE_CODE_MAX_RETRIES", "1"),
+        ("GASTOWN_TEST_KEY_A", KEY_A),
+        ("GASTOWN_TEST_KEY_B", KEY_B),
+    ];
+    let t = AgentTown::start_gated(Cli::Claude, &bin, model, &extra, |town, _| {
+        let config = town.root.join("town.toml");
+        let mut text = std::fs::read_to_string(&config).expect("town.toml");
+        text.push_str(accounts);
+        std::fs::write(&config, text).expect("write town.toml");
+    });
+    let bead = t.sling(Cli::Claude);
+    t.wait_landed();
+    t.wait_closed(&bead);
+    let limits: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(t.town().root.join(".runtime/limits.json")).expect("limits.json"),
+    )
+    .expect("limits.json is JSON");
+    let keys: Vec<&String> = limits["runtimes"]
+        .as_object()
+        .expect("runtimes")
+        .keys()
+        .collect();
+    assert_eq!(
+        keys,
+        vec!["claude/a"],
+        "the account, not the runtime: {limits}"
+    );
+    let seance: serde_json::Value =
+        serde_json::from_str(&t.town().ok(&["seance", POLECAT, "--json"])).expect("json");
+    let ran: Vec<&str> = seance["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["account"].as_str().expect("account"))
+        .collect();
+    assert_eq!(ran, vec!["a", "b"], "{seance}");
+    // The first key met only refusals; the turns that did the work carried the second.
+    let log = t.model.requests();
+    let (a, b) = (fake_model::key_hash(KEY_A), fake_model::key_hash(KEY_B));
+    assert!(
+        log.iter().any(|r| r.key == a && r.status == 429),
+        "{}",
+        t.model.transcript()
+    );
+    let worked: Vec<&str> = log
+        .iter()
+        .filter(|r| r.status == 200 && r.conversation.as_ref().is_some_and(|c| !c.aux))
+        .map(|r| r.key.as_str())
+        .collect();
+    assert!(
+        !worked.is_empty() && worked.iter().all(|k| *k == b),
+        "every answered turn on the second account's key: {worked:?}\n{}",
+        t.model.transcript()
+    );
+    assert!(
+        t.running.log().contains("started again on another account"),
+        "{}",
+        tail(&t.running.log(), 60)
+    );
+}
