@@ -1216,7 +1216,7 @@ fn usage_limit_pauses_and_resumes(cli: Cli, test: &str) {
         // Claude Code retries a 429 ten times by default, backing off from 0.5 s to 32 s (about
         // two and a half minutes); one retry keeps the test short and still shows it retrying.
         Cli::Claude => (CLAUDE_KEY, &[("CLAUDE_CODE_MAX_RETRIES", "1")]),
-        // Codex shows the reset in local time, which gastown reads as UTC.
+        // Codex shows the reset in local time; UTC here, so the test's own reset arithmetic holds.
         Cli::Codex => (CODEX_KEY, &[("TZ", "UTC")]),
     };
     let (gate, reset) = limit_gate(key, cli == Cli::Codex);

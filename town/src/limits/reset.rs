@@ -30,13 +30,37 @@ pub fn reset_after(line: &str, now: SystemTime, streak: u32) -> SystemTime {
     }
 }
 
-/// The reset time in `line`, if it says one (past times included: the caller decides).
+/// The reset time in `line`, if it says one (past times included: the caller decides). A
+/// wall-clock time with no zone is this machine's local time (the CLI runs here, in the same
+/// zone).
 pub fn parse_reset(line: &str, now: SystemTime) -> Option<SystemTime> {
+    parse_reset_in(line, now, &local_offset)
+}
+
+/// [`parse_reset`] with `offset` giving the local zone's offset from UTC (seconds east) at a
+/// Unix time.
+fn parse_reset_in(line: &str, now: SystemTime, offset: &dyn Fn(i64) -> i64) -> Option<SystemTime> {
     let lower = line.to_ascii_lowercase();
     relative(&lower, now)
         .or_else(|| rfc3339(line))
-        .or_else(|| clock(&lower, now))
+        .or_else(|| clock(&lower, now, offset))
         .or_else(|| epoch(&lower))
+}
+
+/// This machine's offset from UTC (seconds east) at Unix time `at`, from the C library's zone
+/// (`TZ`, else `/etc/localtime`); 0 when it cannot tell.
+fn local_offset(at: i64) -> i64 {
+    // `time_t` is 64 bits on the platforms gastown runs on.
+    let t: libc::time_t = at;
+    // SAFETY: `tm` is plain data, zeroed is a valid value; `localtime_r` only writes into it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to live locals for the whole call; `localtime_r` is the
+    // thread-safe form.
+    let done = unsafe { libc::localtime_r(&t, &mut tm) };
+    if done.is_null() {
+        return 0;
+    }
+    tm.tm_gmtoff
 }
 
 /// `in 2h 3m`, `in 30 seconds`, `in 1 hour 5 minutes`, `in 250ms`.
@@ -84,23 +108,29 @@ fn rfc3339(line: &str) -> Option<SystemTime> {
 }
 
 /// Claude Code's `resets 5pm (UTC)`, `resets 5:30pm (UTC)`, `resets Dec 6, 5pm (UTC)` and
-/// Codex's `try again at 5:30 PM`: a wall-clock time, read as UTC (the zone in parentheses must
-/// be UTC or absent: another zone cannot be converted without a zone database, so it is not
-/// parsed). A time of day without a date is the next such time.
-fn clock(lower: &str, now: SystemTime) -> Option<SystemTime> {
+/// Codex's `try again at 5:30 PM`: a wall-clock time in UTC when the zone in parentheses says
+/// so, in the local zone (`offset`) when none is given (Codex shows local time); another named
+/// zone cannot be converted without a zone database, so it is not parsed. A time of day
+/// without a date is the next such time.
+fn clock(lower: &str, now: SystemTime, offset: &dyn Fn(i64) -> i64) -> Option<SystemTime> {
     let (head, rest) = ["resets ", "try again at ", "reset at ", "resets at "]
         .iter()
         .find_map(|key| lower.find(key).map(|i| (key, &lower[i + key.len()..])))?;
     let _ = head;
+    let mut local = true;
     if let Some(open) = rest.find('(') {
         let zone = rest[open + 1..].split(')').next()?.trim();
         if zone != "utc" && zone != "gmt" {
             return None;
         }
+        local = false;
     }
     let text = rest.split('(').next()?.trim().trim_end_matches('.');
     let (date, seconds_of_day) = date_and_time(text)?;
-    let now_secs = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    let utc_now = i64::try_from(now.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()?;
+    let shift = if local { offset(utc_now) } else { 0 };
+    // Wall-clock seconds of `now` in the zone the line speaks in.
+    let now_secs = u64::try_from(utc_now + shift).ok()?;
     let today = now_secs / 86400;
     let day = match date {
         None => {
@@ -112,7 +142,15 @@ fn clock(lower: &str, now: SystemTime) -> Option<SystemTime> {
         }
         Some(date) => month_day(&date, today)?,
     };
-    Some(UNIX_EPOCH + Duration::from_secs(day * 86400 + seconds_of_day))
+    let wall = i64::try_from(day * 86400 + seconds_of_day).ok()?;
+    // Back to UTC with the offset in force then (a change of daylight saving time between now
+    // and the reset counts).
+    let at = if local {
+        wall - offset(wall - shift)
+    } else {
+        wall
+    };
+    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(at).ok()?))
 }
 
 /// A time of day after an optional date: Claude's `Dec 6, 5pm`, Codex's `2:11 AM`, `Dec 7 2:11
@@ -232,8 +270,38 @@ mod tests {
         UNIX_EPOCH + Duration::from_secs(days * 86400 + hour * 3600 + minute * 60)
     }
 
+    /// Parsed on a machine whose zone is UTC.
     fn check(line: &str, expected: Option<SystemTime>) {
-        assert_eq!(parse_reset(line, now()), expected, "{line}");
+        assert_eq!(parse_reset_in(line, now(), &|_| 0), expected, "{line}");
+    }
+
+    /// Codex shows its reset in the machine's local time: on a machine 8 hours behind UTC,
+    /// `2:11 AM` is 10:11 UTC (the next such time: today's already passed at 16:00 UTC, which
+    /// is 8:00 there); `(UTC)` says UTC whatever the machine's zone.
+    #[test]
+    fn a_reset_without_a_zone_is_local_time() {
+        let pacific = |_: i64| -8 * 3600;
+        let at = |line: &str| parse_reset_in(line, now(), &pacific);
+        assert_eq!(
+            at("You’ve hit your usage limit. Try again at 2:11 AM."),
+            Some(utc(2026, 12, 6, 10, 11))
+        );
+        assert_eq!(
+            at("You’ve hit your usage limit. Try again at 9:30 AM."),
+            Some(utc(2026, 12, 5, 17, 30)),
+            "later today there"
+        );
+        assert_eq!(
+            at("You’ve hit your limit · resets 5pm (UTC)"),
+            Some(utc(2026, 12, 5, 17, 0))
+        );
+        let east = |_: i64| 5 * 3600 + 1800;
+        assert_eq!(
+            parse_reset_in("Try again at Dec 7 2:11 AM.", now(), &east),
+            Some(utc(2026, 12, 6, 20, 41))
+        );
+        // The machine's own zone is read without failing (whatever it is).
+        assert!(local_offset(1_800_000_000).abs() <= 14 * 3600);
     }
 
     #[test]
