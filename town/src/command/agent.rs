@@ -110,6 +110,7 @@ pub fn runtime_session(
     check_runtime_session(id)?;
     if let Some(path) = transcript {
         check_transcript(path)?;
+        check_transcript_is_its_own(ledger, &identity.address, id, path)?;
     }
     if !agents::runtime_session_seen(ledger, &identity.address, None, id, transcript)? {
         bail!(
@@ -135,6 +136,42 @@ pub fn check_transcript(path: &str) -> Result<()> {
         bail!(
             "a transcript path must be absolute and one line, got {path:?}: pass the runtime's `transcript_path` as it gives it"
         );
+    }
+    Ok(())
+}
+
+/// A session names only its own transcript: Claude Code's (and the sim's) is named by the
+/// session's id, and no other identity may have recorded it — else an agent could have another's
+/// usage counted twice (spending the town's budget) or read as its own.
+fn check_transcript_is_its_own(ledger: &Ledger, address: &str, id: &str, path: &str) -> Result<()> {
+    let file = std::path::Path::new(path);
+    if file.file_stem().and_then(|s| s.to_str()) != Some(id) {
+        bail!(
+            "transcript {path} is not runtime session {id}'s: a session's transcript is named by \
+             its id (`<id>.jsonl`); pass the runtime's own `session_id` and `transcript_path`"
+        );
+    }
+    let agents = ledger.list(&gastown_beads::ListFilter {
+        issue_type: Some(gastown_beads::IssueType::Agent),
+        all: true,
+        ..gastown_beads::ListFilter::default()
+    })?;
+    for bead in agents {
+        let Ok(other) = agents::AgentRecord::from_bead(&bead) else {
+            continue;
+        };
+        if other.address != address
+            && other
+                .sessions
+                .iter()
+                .any(|s| s.transcript.as_deref() == Some(path))
+        {
+            bail!(
+                "transcript {path} is recorded for {} already: a transcript is counted for one \
+                 agent only",
+                other.address
+            );
+        }
     }
     Ok(())
 }
@@ -207,6 +244,27 @@ mod tests {
             let error = runtime_session(&mut ledger, &caller, bad, None).expect_err(bad);
             assert!(error.to_string().contains("runtime session id"), "{error}");
         }
+
+        // Another agent may not name the mayor's transcript, nor one that is not its session's.
+        let deacon = AgentIdentity::parse("deacon").expect("address");
+        agents::session_started(&mut ledger, &deacon, "9.1-2", ("claude", None), "9.1-")
+            .expect("started");
+        let as_deacon = Caller::Agent(deacon);
+        let stolen = runtime_session(
+            &mut ledger,
+            &as_deacon,
+            "0199a1b2-c3d4",
+            Some("/t/0199a1b2-c3d4.jsonl"),
+        )
+        .expect_err("the mayor's transcript");
+        assert!(
+            stolen.to_string().contains("recorded for mayor"),
+            "{stolen}"
+        );
+        let renamed = runtime_session(&mut ledger, &as_deacon, "d-1", Some("/t/other.jsonl"))
+            .expect_err("not its session's");
+        assert!(renamed.to_string().contains("named by its id"), "{renamed}");
+        runtime_session(&mut ledger, &as_deacon, "d-1", Some("/t/d-1.jsonl")).expect("its own");
 
         agents::session_ended(&mut ledger, "mayor", "9.1-1", "exit code 0").expect("ended");
         let error =
