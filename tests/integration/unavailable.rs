@@ -307,3 +307,72 @@ fn without_a_supervisor_a_full_disk_refuses_writes_and_reads_still_work() {
     drop(town);
     drop(tmpfs);
 }
+
+/// A streaming import that fills the disk (issue 19): refused saying the disk is full, nothing
+/// stored (the ledger is as empty as before), no half-written pack of blobs left in the
+/// repository, and once there is room the same import goes through.
+#[test]
+fn an_import_that_fills_the_disk_stores_nothing_and_leaves_no_pack_behind() {
+    let Some(tmpfs) = Tmpfs::mount("8m") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED an_import_that_fills_the_disk_stores_nothing_and_leaves_no_pack_behind: \
+             cannot mount a tmpfs (not root)"
+        );
+        assert!(std::env::var_os("GASTOWN_REQUIRE_TMPFS").is_none());
+        return;
+    };
+    let outside = tempfile::tempdir().expect("temp dir");
+    let export = outside.path().join("big.jsonl");
+    std::fs::write(
+        &export,
+        gastown_beads::testdata::synthetic_export(20_000, 0.3),
+    )
+    .expect("write the export");
+    let town = TestTown::install_at(
+        tempfile::tempdir().expect("temp dir"),
+        tmpfs.path().join("town"),
+    );
+    let err = town.fails(&["bead", "import", export.to_str().expect("utf-8")]);
+    assert!(err.contains("is full"), "{err}");
+    assert!(err.contains("nothing acknowledged was lost"), "{err}");
+    assert_eq!(
+        names(&town.ok(&["bead", "list", "--all", "--json"])),
+        Vec::<String>::new(),
+        "nothing stored"
+    );
+    let pack_dir = town.root.join(".git/objects/pack");
+    let left: Vec<String> = std::fs::read_dir(&pack_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".tmp"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "temporary packs left behind: {left:?}");
+    // Room again (the town moved to a disk with space): the same import goes through.
+    let roomy = tempfile::tempdir().expect("temp dir");
+    let moved = roomy.path().join("town");
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&town.root)
+        .arg(&moved)
+        .status()
+        .expect("cp runs");
+    assert!(copied.success());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(&moved)
+        .env_remove("GASTOWN_TOWN")
+        .args(["bead", "import", export.to_str().expect("utf-8")])
+        .output()
+        .expect("gastown runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop(town);
+    drop(tmpfs);
+}
