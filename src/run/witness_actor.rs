@@ -198,6 +198,10 @@ async fn observe(identity: &AgentIdentity, work: &str) -> Option<Observation> {
         last_output_ms: snap.last_output_at_ms,
         last_heartbeat_ms: heartbeat,
         at_prompt: snap.ready && snap.idle,
+        limited: snap
+            .blocked
+            .as_deref()
+            .is_some_and(gastown_town::limits::signals::is_limit),
         work: Some(work.to_string()),
     })
 }

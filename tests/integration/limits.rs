@@ -23,7 +23,19 @@ fn merge_requests(t: &RunningTown) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_limited_runtime_is_typed_nothing_queues_new_work_and_resumes_at_its_reset() {
-    let t = RunningTown::start_with_env(town_with_rig(), &[("GASTOWN_SIM_LIMIT", "15s")]);
+    let town = town_with_rig();
+    // A witness quick to call a quiet session hung: a session waiting out its limit is not.
+    let rig_toml = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    let mut text = text
+        .split_once("[witness]")
+        .map_or(text.clone(), |(before, _)| before.to_string());
+    text.push_str(
+        "\n[witness]\npatrol_every = \"300ms\"\nstall_after = \"1s\"\nhung_after = \"1s\"\n\
+         nudges = 1\nrestarts = 1\n",
+    );
+    std::fs::write(&rig_toml, text).expect("write rig.toml");
+    let t = RunningTown::start_with_env(town, &[("GASTOWN_SIM_LIMIT", "15s")]);
     let first = t.town.create(&["First task"]);
     t.town.ok(&["sling", &first, "alpha", "--no-formula"]);
     let shown: serde_json::Value =
@@ -88,6 +100,13 @@ fn a_limited_runtime_is_typed_nothing_queues_new_work_and_resumes_at_its_reset()
     assert_eq!(sources, expected);
     let log = t.log();
     assert!(log.contains("usage limit reset"), "{log}");
+    // Fifteen seconds quiet at the limit, with a witness that calls one second hung: it left the
+    // session alone (no nudge, restart or escalation of it).
+    let witness: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(polecat.as_str()) && l.contains("witness"))
+        .collect();
+    assert!(witness.is_empty(), "{witness:#?}");
 }
 
 /// The accounts the sessions of `agent` ran under, oldest first (`gastown seance --json`).

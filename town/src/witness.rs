@@ -137,6 +137,9 @@ pub struct Observation {
     pub last_heartbeat_ms: Option<u64>,
     /// The runtime's ready prompt is on the screen (waiting for input).
     pub at_prompt: bool,
+    /// The session shows its runtime's usage limit (`crate::limits`): it waits for the reset,
+    /// which gastown itself resumes it at.
+    pub limited: bool,
     /// The hooked bead and its molecule step (`bead` or `bead#step`); `None`: nothing hooked.
     pub work: Option<String>,
 }
@@ -153,6 +156,9 @@ pub enum Health {
     Hung,
     /// No first heartbeat within `start_after` of the session's start.
     StartingStalled,
+    /// Waiting out its runtime's usage limit: quiet by design, resumed at the reset by the
+    /// supervisor, never nudged, restarted or escalated by the witness.
+    Limited,
     /// Nothing hooked: nothing to watch.
     Finished,
 }
@@ -174,6 +180,7 @@ impl fmt::Display for Health {
             Health::Stalled => "stalled",
             Health::Hung => "hung",
             Health::StartingStalled => "starting-stalled",
+            Health::Limited => "limited",
             Health::Finished => "finished",
         })
     }
@@ -188,6 +195,9 @@ fn elapsed(now: u64, since: u64) -> Duration {
 pub fn classify(obs: &Observation, last_patrol_ms: Option<u64>, config: &WitnessConfig) -> Health {
     if obs.work.is_none() {
         return Health::Finished;
+    }
+    if obs.limited {
+        return Health::Limited;
     }
     let start = obs.session.started_at_ms;
     let active_since = |t: u64| {

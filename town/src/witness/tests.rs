@@ -32,8 +32,24 @@ fn obs(now_s: u64, output_s: u64, at_prompt: bool) -> Observation {
         last_output_ms: Some(START + output_s * S),
         last_heartbeat_ms: Some(START + S),
         at_prompt,
+        limited: false,
         work: Some("gt-abc#implement".into()),
     }
+}
+
+/// A session waiting out a usage limit for hours is quiet by design: never hung, stalled or
+/// starting-stalled, so the witness neither restarts it (its restart would only meet the limit
+/// again) nor escalates it overnight.
+#[test]
+fn a_session_at_its_usage_limit_is_limited_however_long_it_is_quiet() {
+    for at_prompt in [false, true] {
+        let mut o = obs(5 * 3600, 0, at_prompt);
+        o.limited = true;
+        assert_eq!(classify(&o, Some(START), &config()), Health::Limited);
+        o.last_heartbeat_ms = None;
+        assert_eq!(classify(&o, None, &config()), Health::Limited);
+    }
+    assert!(!Health::Limited.needs_help());
 }
 
 #[test]
