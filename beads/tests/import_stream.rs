@@ -6,12 +6,10 @@
 
 use gastown_beads::git::{GitStore, GitStoreConfig};
 use gastown_beads::{Ledger, ListFilter, Status};
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 mod common;
-use common::{git, open, town};
+use common::{git, killed_child, open, town};
 
 /// Beads of the synthetic export (plus [`WISPS`] wisps at its end).
 const BEADS: usize = 1_050;
@@ -352,23 +350,12 @@ fn a_kill_during_a_streamed_import_leaves_the_ledger_empty_or_complete() {
     ] {
         let t = town();
         export_file(t.path());
-        let out = Command::new(std::env::current_exe().expect("test binary"))
-            .args([
-                "--exact",
-                "a_kill_during_a_streamed_import_leaves_the_ledger_empty_or_complete",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("IMPORT_STREAM_CHILD", t.path())
-            .env("GASTOWN_LEDGER_FAULT", fault)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the child");
-        assert_eq!(
-            out.status.signal(),
-            Some(9),
-            "{fault}: the child was killed at its fault point: {}",
-            String::from_utf8_lossy(&out.stdout)
+        killed_child(
+            "a_kill_during_a_streamed_import_leaves_the_ledger_empty_or_complete",
+            &[
+                ("IMPORT_STREAM_CHILD", t.path().as_os_str()),
+                ("GASTOWN_LEDGER_FAULT", fault.as_ref()),
+            ],
         );
         let l = open(t.path());
         if complete {

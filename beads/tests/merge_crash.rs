@@ -7,12 +7,10 @@
 
 use gastown_beads::git::{Change, GitStore, GitStoreConfig, ObjectId};
 use gastown_beads::{BeadPatch, Ledger, NewBead};
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 mod common;
-use common::{git, open, town};
+use common::{git, killed_child, open, town};
 
 const BEADS: usize = 20;
 
@@ -120,27 +118,16 @@ fn a_kill_during_a_sync_merge_loses_nothing_and_the_index_agrees_with_git() {
             t.path(),
             &["update-ref", "refs/heads/beads", &base.to_string()],
         );
-        let out = Command::new(std::env::current_exe().expect("test binary"))
-            .args([
-                "--exact",
-                "a_kill_during_a_sync_merge_loses_nothing_and_the_index_agrees_with_git",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("MERGE_CRASH_CHILD", t.path())
-            .env("MERGE_CRASH_THEIRS", theirs.to_string())
-            .env("MERGE_CRASH_BASE", base.to_string())
-            .env("MERGE_CRASH_IDS", ids.join(","))
-            .env("GASTOWN_LEDGER_FAULT", fault)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the child");
-        assert_eq!(
-            out.status.signal(),
-            Some(9),
-            "{fault}: the child was killed at its fault point: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
+        let (theirs_hex, base_hex, joined) = (theirs.to_string(), base.to_string(), ids.join(","));
+        killed_child(
+            "a_kill_during_a_sync_merge_loses_nothing_and_the_index_agrees_with_git",
+            &[
+                ("MERGE_CRASH_CHILD", t.path().as_os_str()),
+                ("MERGE_CRASH_THEIRS", theirs_hex.as_ref()),
+                ("MERGE_CRASH_BASE", base_hex.as_ref()),
+                ("MERGE_CRASH_IDS", joined.as_ref()),
+                ("GASTOWN_LEDGER_FAULT", fault.as_ref()),
+            ],
         );
         let mut l = open(t.path());
         // Ours survived the kill either way, in the index and in git.

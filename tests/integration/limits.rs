@@ -38,9 +38,7 @@ fn a_limited_runtime_is_typed_nothing_queues_new_work_and_resumes_at_its_reset()
     let t = RunningTown::start_with_env(town, &[("GASTOWN_SIM_LIMIT", "15s")]);
     let first = t.town.create(&["First task"]);
     t.town.ok(&["sling", &first, "alpha", "--no-formula"]);
-    let shown: serde_json::Value =
-        serde_json::from_str(&t.town.ok(&["bead", "show", &first, "--json"])).expect("json");
-    let polecat = shown["assignee"].as_str().expect("hooked").to_string();
+    let polecat = polecat_of(&t, &first);
     let session = format!("town/rigs/{polecat}/session");
     let state = wait_for("the limited session", Duration::from_secs(30), || {
         let state = t.node(&session)?["state"].as_str()?.to_string();
@@ -65,12 +63,7 @@ fn a_limited_runtime_is_typed_nothing_queues_new_work_and_resumes_at_its_reset()
     let status: serde_json::Value =
         serde_json::from_str(&t.town.ok(&["status", "--json"])).expect("status --json");
     assert_eq!(status["limits"][0]["runtime"], "sim", "{status}");
-    let row = status["agents"]
-        .as_array()
-        .expect("agents")
-        .iter()
-        .find(|a| a["address"] == polecat.as_str())
-        .expect("the polecat's row");
+    let row = agent_row(&status, &polecat);
     assert!(row["limited_until"].is_string(), "{row}");
     let text = t.town.ok(&["status"]);
     assert!(text.contains("usage limit until"), "{text}");
@@ -107,6 +100,16 @@ fn a_limited_runtime_is_typed_nothing_queues_new_work_and_resumes_at_its_reset()
         .filter(|l| l.contains(polecat.as_str()) && l.contains("witness"))
         .collect();
     assert!(witness.is_empty(), "{witness:#?}");
+}
+
+/// `agent`'s row in `gastown status --json`.
+fn agent_row<'a>(status: &'a serde_json::Value, agent: &str) -> &'a serde_json::Value {
+    status["agents"]
+        .as_array()
+        .expect("agents")
+        .iter()
+        .find(|a| a["address"] == agent)
+        .unwrap_or_else(|| panic!("{agent}'s row: {status}"))
 }
 
 /// The accounts the sessions of `agent` ran under, oldest first (`gastown seance --json`).
@@ -172,12 +175,7 @@ fn a_limited_account_is_skipped_until_every_account_of_the_runtime_is_limited() 
         (&"sim".into(), &"a".into(), &false.into()),
         "{status}"
     );
-    let row = status["agents"]
-        .as_array()
-        .expect("agents")
-        .iter()
-        .find(|a| a["address"] == polecat.as_str())
-        .expect("the polecat's row");
+    let row = agent_row(&status, &polecat);
     assert!(row["limited_until"].is_null(), "it runs on b: {row}");
     // New work goes out, to the free account.
     let second = t.town.create(&["Second task"]);

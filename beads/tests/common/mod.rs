@@ -59,3 +59,30 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(out.stdout).expect("git prints UTF-8")
 }
+
+/// Run this test binary's test `test` again in a child process with `env` (which tells the child
+/// what to do and, with `GASTOWN_LEDGER_FAULT`, where to kill itself), and assert it was killed
+/// by SIGKILL at that point; returns what it printed.
+#[allow(dead_code)] // only the crash tests run children
+pub fn killed_child(test: &str, env: &[(&str, &std::ffi::OsStr)]) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(std::env::current_exe().expect("test binary"));
+    child
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
+        .stdin(std::process::Stdio::null());
+    for (key, value) in env {
+        child.env(key, value);
+    }
+    let out = child.output().expect("run the child");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.status.signal(),
+        Some(9),
+        "the child was killed at its fault point: {printed}"
+    );
+    printed
+}
