@@ -43,6 +43,8 @@ pub enum Outcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub agent: String,
+    /// The account it was started under, for a runtime with accounts.
+    pub account: Option<String>,
     pub command: Vec<String>,
     /// Where the program was found.
     pub program_path: Option<PathBuf>,
@@ -56,16 +58,26 @@ pub struct Report {
     pub screen: String,
 }
 
-/// `gastown config agent check <name> [--timeout D] [--dir DIR] [--json]`.
-pub fn check(
-    town: &Town,
-    exe: &Path,
-    name: &str,
-    timeout: Duration,
-    dir: Option<PathBuf>,
-    json: bool,
-) -> Result<()> {
-    let runtime = runtimes::by_name(town, name, exe)?;
+/// How to check (`gastown config agent check` options).
+pub struct Options {
+    /// How long it may take to reach its prompt.
+    pub timeout: Duration,
+    /// Where to start it (default: an empty temporary directory).
+    pub dir: Option<PathBuf>,
+    /// Which of its accounts to start it under (default: the first usable one).
+    pub account: Option<String>,
+    pub json: bool,
+}
+
+/// `gastown config agent check <name> [--timeout D] [--dir DIR] [--account A] [--json]`.
+pub fn check(town: &Town, exe: &Path, name: &str, opts: Options) -> Result<()> {
+    let Options {
+        timeout,
+        dir,
+        account,
+        json,
+    } = opts;
+    let runtime = under_account(runtimes::by_name(town, name, exe)?, account.as_deref())?;
     let report = match runtimes::check_program(&runtime) {
         Err(e) => report(&runtime, None, Outcome::Missing, e.to_string(), 0, ""),
         Ok(path) => {
@@ -96,6 +108,56 @@ pub fn check(
         Outcome::Ready | Outcome::Quiet => Ok(()),
         Outcome::Missing => bail!("agent {name} cannot run here: {}", report.detail),
         _ => bail!("agent {name} did not reach its prompt: {}", report.detail),
+    }
+}
+
+/// `runtime` as a session of it starts: under `account` when named, else (a runtime with
+/// accounts) under its first account whose key variable is set, as `gastown run` would.
+fn under_account(runtime: Runtime, account: Option<&str>) -> Result<Runtime> {
+    let var = |name: &str| std::env::var(name).ok();
+    let names = || {
+        let names: Vec<&str> = runtime.accounts.iter().map(|a| a.name.as_str()).collect();
+        if names.is_empty() {
+            "it has none".to_string()
+        } else {
+            format!("its accounts are {}", names.join(", "))
+        }
+    };
+    let chosen = match account {
+        Some(wanted) => Some(
+            runtime
+                .accounts
+                .iter()
+                .find(|a| a.name == wanted)
+                .with_context(|| {
+                    format!(
+                        "runtime {} has no account {wanted:?}: {}",
+                        runtime.name,
+                        names()
+                    )
+                })?,
+        ),
+        None if runtime.accounts.is_empty() => None,
+        None => Some(
+            runtime
+                .accounts
+                .iter()
+                .find(|a| runtimes::accounts::unusable(a, &var).is_none())
+                .with_context(|| {
+                    format!(
+                        "no account of runtime {} can take a session here (set the key \
+                         variable each names): {}",
+                        runtime.name,
+                        names()
+                    )
+                })?,
+        ),
+    };
+    match chosen {
+        Some(account) => runtime
+            .under_account(account, &var)
+            .map_err(anyhow::Error::msg),
+        None => Ok(runtime),
     }
 }
 
@@ -133,6 +195,7 @@ fn report(
 ) -> Report {
     Report {
         agent: runtime.name.clone(),
+        account: runtime.account.clone(),
         command: runtime.command(),
         program_path: path,
         ready_marker: runtime.ready_marker.clone(),
@@ -255,8 +318,13 @@ fn not_ready(runtime: &Runtime, timeout: Duration, marker_seen: bool) -> String 
 }
 
 fn render(r: &Report) -> String {
+    let account = r
+        .account
+        .as_deref()
+        .map(|a| format!(" (account {a})"))
+        .unwrap_or_default();
     let mut s = format!(
-        "agent {}: `{}`\n  program: {}\n  marker:  {}\n  result:  {} — {}\n",
+        "agent {}{account}: `{}`\n  program: {}\n  marker:  {}\n  result:  {} — {}\n",
         r.agent,
         shell_words::join(&r.command),
         r.program_path

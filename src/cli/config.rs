@@ -54,6 +54,10 @@ pub enum AgentCommand {
         /// The directory to start it in (default: an empty temporary one).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Start it under this one of its accounts (`[[agents.<name>.accounts]]`; default: the
+        /// first whose key variable is set).
+        #[arg(long)]
+        account: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -119,8 +123,19 @@ pub fn run(town: &Town, cmd: ConfigCommand) -> Result<()> {
             name,
             timeout,
             dir,
+            account,
             json,
-        }) => super::agent_check::check(town, &exe, &name, timeout, dir, json),
+        }) => super::agent_check::check(
+            town,
+            &exe,
+            &name,
+            super::agent_check::Options {
+                timeout,
+                dir,
+                account,
+                json,
+            },
+        ),
         ConfigCommand::Agent(AgentCommand::Remove { name }) => {
             super::routed::overseer_only(town, "change the town's configuration")?;
             let change = runtimes::remove_agent(town, &name)?;

@@ -171,6 +171,42 @@ fn agent_set_env_and_unset_env_by_command() {
     assert_eq!(town.git(&["status", "--porcelain"]), "");
 }
 
+/// A runtime with accounts is checked under one of them: the one named, else the first that
+/// can take a session; an account it does not have is refused naming the ones it has.
+#[test]
+fn agent_check_runs_under_an_account() {
+    let town = TestTown::new();
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str(
+        "\n[agents.sim]\n\n[[agents.sim.accounts]]\nname = \"a\"\nenv = { GASTOWN_SIM_ACCOUNT = \"a\" }\n\n\
+         [[agents.sim.accounts]]\nname = \"b\"\nenv = { GASTOWN_SIM_ACCOUNT = \"b\" }\n",
+    );
+    std::fs::write(&config, text).expect("write town.toml");
+    let check = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["config", "agent", "check", "sim", "--json"];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&town.ok(&args)).expect("JSON")
+    };
+    let first = check(&[]);
+    assert_eq!(
+        (&first["outcome"], &first["account"]),
+        (&"ready".into(), &"a".into())
+    );
+    let named = check(&["--account", "b"]);
+    assert_eq!(
+        (&named["outcome"], &named["account"]),
+        (&"ready".into(), &"b".into())
+    );
+    let text = town.ok(&["config", "agent", "check", "sim", "--account", "b"]);
+    assert!(text.contains("agent sim (account b)"), "{text}");
+    let err = town.fails(&["config", "agent", "check", "sim", "--account", "zz"]);
+    assert!(
+        err.contains("runtime sim has no account \"zz\": its accounts are a, b"),
+        "{err}"
+    );
+}
+
 #[test]
 fn agent_check_starts_the_runtime_in_a_pty() {
     let town = TestTown::new();
