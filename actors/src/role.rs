@@ -95,7 +95,14 @@ pub struct TownContext {
     /// Picks the account a session of a runtime with accounts runs under, on every start;
     /// `None`: such sessions run under the runtime's own environment.
     pub choose_account: Option<ChooseAccount>,
+    /// Whether a session's runtime (or its account) is at its usage limit as it starts: the
+    /// line it is held behind (`SessionArgs::held`); `None`: nobody tracks limits.
+    pub limited: Option<LimitedNow>,
 }
+
+/// Given the runtime a session starts under (its account chosen), the usage limit holding for
+/// it now, as the line the session is held behind (`claude/work limited until …`), if any.
+pub type LimitedNow = Arc<dyn Fn(&Runtime) -> Option<String> + Send + Sync>;
 
 /// Given the identity and its role's runtime (which has accounts), the runtime under the
 /// account its next session runs (`Runtime::under_account`), or why none can take it. The
@@ -291,6 +298,9 @@ async fn start_session_counted(
             ))
         })?;
     }
+    // Started at its limit (a restart before the reset, no free account): held, prompt-less,
+    // until the reset starts it again; a prompt now would only meet the limit.
+    let held = spec.town.limited.as_ref().and_then(|f| f(&runtime));
     let session_id = new_session_id();
     let hook = begin_session(&spec, &runtime, &session_id).await?;
     let token = (spec.town.mint_token)(&spec.identity)
@@ -306,6 +316,12 @@ async fn start_session_counted(
         }
     }
     let mut args = session_args(&spec, &runtime, hook.first(), &token);
+    if let Some(line) = held {
+        tracing::info!(agent = %spec.identity, "session started held, without its prompt: {line}");
+        args.args = runtime.args.clone();
+        args.startup_input = None;
+        args.held = Some(line);
+    }
     // Codex tells nobody its session id: at the end it is read from its session files.
     let codex = is_codex(&runtime).then(|| (args.env.clone(), SystemTime::now()));
     let (notice_spec, notice_id) = (Arc::clone(&spec), session_id.clone());
@@ -678,6 +694,7 @@ mod tests {
             })),
             blocked: None,
             choose_account: None,
+            limited: None,
         };
         let spec = RoleSpec {
             identity: AgentIdentity::parse("mayor").expect("an address"),

@@ -88,6 +88,15 @@ impl Accounts {
     }
 }
 
+/// The line a session starting under `runtime` (its account chosen) is held behind, when its
+/// limit holds now: it is started without its prompt, and at the reset [`resume_due`] starts
+/// it again with it.
+pub fn held(town: &gastown_town::Town, runtime: &Runtime) -> Option<String> {
+    let key = runtime.limit_key();
+    let limit = store::limited(&town.runtime_dir(), &key, SystemTime::now())?;
+    Some(signals::held_line(&key, &limits::describe(&limit)))
+}
+
 /// Whether one of `runtime`'s accounts can take a session now (usable, no limit holding).
 fn free_account(runtime: &Runtime, limits: &store::Limits, now: SystemTime) -> bool {
     let var = |name: &str| std::env::var(name).ok();
@@ -108,6 +117,9 @@ pub fn session_limited(
     dialog: &str,
 ) {
     let runtime = key;
+    if dialog.contains(signals::HELD) {
+        return; // Held behind a limit recorded already: nothing new seen.
+    }
     match store::mark(&town.runtime_dir(), key, dialog, SystemTime::now()) {
         Ok(limit) => tracing::warn!(
             agent = %identity.address,

@@ -487,6 +487,10 @@ fn tree_config(
             let (town, accounts) = (town.clone(), Arc::clone(&accounts));
             move |identity, runtime| accounts.choose(&town, identity, runtime)
         })),
+        limited: Some(Arc::new({
+            let town = town.clone();
+            move |runtime| limits::held(&town, runtime)
+        })),
     };
     Ok(topology::TreeConfig {
         town: town.clone(),

@@ -207,3 +207,57 @@ fn a_limited_account_is_skipped_until_every_account_of_the_runtime_is_limited() 
     let queued = t.town.ok(&["sling", &third, "alpha", "--no-formula"]);
     assert!(queued.contains("reason: limited"), "{queued}");
 }
+
+/// A `kill -9` of `gastown run` while its runtime is at its usage limit: the restarted
+/// supervisor starts the polecat's session **held** — no prompt typed (nothing spent against the
+/// limit), shown `blocked: usage limit: held by gastown: …`, left alone — and at the reset
+/// starts it again with its prompt, and the bead lands.
+#[test]
+fn a_session_started_during_a_limit_is_held_without_its_prompt_until_the_reset() {
+    let mut t = RunningTown::start_with_env(town_with_rig(), &[("GASTOWN_SIM_LIMIT", "30s")]);
+    let first = t.town.create(&["First task"]);
+    t.town.ok(&["sling", &first, "alpha", "--no-formula"]);
+    let polecat = polecat_of(&t, &first);
+    let role = format!("town/rigs/{polecat}");
+    let limits = t.town.root.join(".runtime/limits.json");
+    wait_for("the limit recorded", Duration::from_secs(30), || {
+        std::fs::read_to_string(&limits)
+            .ok()
+            .filter(|text| text.contains("\"sim\""))
+    });
+    let old = t.session_pid(&role).expect("the limited session");
+    let pid = t.child.as_ref().expect("running").id();
+    // SAFETY: killing the supervisor this test started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    let _ = t.child.take().expect("child").wait();
+    wait_for("the old session gone", Duration::from_secs(30), || {
+        (!crate::running::group_alive(old)).then_some(())
+    });
+    let town = std::mem::replace(&mut t.town, crate::util::TestTown::new());
+    drop(t);
+    let t = RunningTown::start_in(town);
+    let state = wait_for("the session held", Duration::from_secs(30), || {
+        let state = t.node(&format!("{role}/session"))?["state"]
+            .as_str()?
+            .to_string();
+        state.starts_with("blocked").then_some(state)
+    });
+    assert!(
+        state.starts_with("blocked: usage limit: held by gastown: sim limited until"),
+        "{state}"
+    );
+    let screen = t.town.ok(&["peek", &polecat, "-n", "50"]);
+    assert!(!screen.contains("Your hook"), "no prompt typed: {screen}");
+    assert!(
+        merge_requests(&t).is_empty(),
+        "nothing worked while limited"
+    );
+    wait_for(
+        "the bead worked after the reset",
+        Duration::from_secs(90),
+        || (merge_requests(&t).len() == 1).then_some(()),
+    );
+    let log = t.log();
+    assert!(log.contains("session started held"), "{log}");
+    assert!(log.contains("usage limit reset"), "{log}");
+}

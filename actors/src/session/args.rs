@@ -83,6 +83,11 @@ pub struct SessionArgs {
     /// The runtime's blocking screens: while one shows, the session is not idle (nothing is
     /// typed into it), its snapshot says `blocked`, and one with a safe answer is answered.
     pub dialogs: Vec<Dialog>,
+    /// Held: the session is started but waits, shown blocked by this usage limit (a line such
+    /// as `claude limited until …`) until it is started again; nothing is typed into it and it
+    /// is never idle. For a session whose runtime is at its usage limit when it starts (it is
+    /// given no startup prompt either, so it spends nothing against the limit).
+    pub held: Option<String>,
     /// Told once, with the dialog (`login: …`), when one nobody may answer has stayed on the
     /// screen for a while: someone must. `None`: nobody asked.
     pub on_blocked: Option<BlockedNotice>,
@@ -161,6 +166,7 @@ impl SessionArgs {
             on_end: None,
             on_start: None,
             dialogs: Vec::new(),
+            held: None,
             on_blocked: None,
         }
     }

@@ -42,6 +42,9 @@ pub(super) fn start(
         args.ready_marker.clone(),
     );
     model.set_dialogs(args.dialogs.clone());
+    if let Some(line) = &args.held {
+        model.hold(line.clone());
+    }
     let (status, status_rx) = watch::channel(OutputStatus {
         last_output_at: model.last_output_at,
         bytes_out: 0,
@@ -49,7 +52,7 @@ pub(super) fn start(
         exited: false,
     });
     let (input, jobs) = mpsc::unbounded_channel();
-    if !args.dialogs.is_empty() {
+    if !args.dialogs.is_empty() || args.held.is_some() {
         // Dialogs are looked for on a timer, not per chunk: a flood of output renders no
         // extra screens, and a dialog that is the last thing printed is still seen.
         myself.send_interval(DIALOG_CHECK, || SessionMsg::DialogCheck);

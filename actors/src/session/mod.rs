@@ -348,6 +348,9 @@ impl SessionState {
         {
             match blocking.dialog.answer {
                 Some(_) => tracing::info!(pid = self.pid, dialog = %shown, "answering a dialog"),
+                None if blocking.dialog.name == gastown_town::limits::signals::USAGE_LIMIT => {
+                    tracing::info!(pid = self.pid, dialog = %shown, "session waits out a usage limit")
+                }
                 None => tracing::warn!(
                     pid = self.pid,
                     dialog = %shown,

@@ -76,6 +76,8 @@ pub(crate) struct OutputModel {
     marker_cache: Cell<Option<bool>>,
     /// The runtime's blocking screens (trust, login, …): while one shows, nothing is idle.
     dialogs: Vec<Dialog>,
+    /// The usage limit the session is held behind ([`OutputModel::hold`]).
+    held: Option<String>,
     /// The dialog on the screen, computed on demand and cached until the next chunk.
     dialog_cache: RefCell<Option<Option<Blocking>>>,
 }
@@ -92,6 +94,13 @@ impl std::fmt::Display for Blocking {
         write!(f, "{}: {}", self.dialog.name, self.line)
     }
 }
+
+/// The "dialog" of a held session: a usage limit gastown knows of, not one on the screen.
+const HELD: Dialog = Dialog {
+    name: USAGE_LIMIT,
+    pattern: "",
+    answer: None,
+};
 
 /// How many screen rows a dialog's line may take when the CLI wrapped it itself.
 const WRAPPED_ROWS: usize = 3;
@@ -124,6 +133,7 @@ impl OutputModel {
             marker_cache: Cell::new(None),
             ready_marker,
             dialogs: Vec::new(),
+            held: None,
             dialog_cache: RefCell::new(None),
         }
     }
@@ -134,8 +144,22 @@ impl OutputModel {
         self.dialog_cache.replace(None);
     }
 
-    /// The blocking dialog on the screen, if one shows (the first of the runtime's list).
+    /// Hold the session behind a usage limit it has not shown itself (`SessionArgs::held`):
+    /// from now on it is blocked by it, whatever its screen shows.
+    pub(crate) fn hold(&mut self, line: String) {
+        self.held = Some(line);
+        self.dialog_cache.replace(None);
+    }
+
+    /// The blocking dialog on the screen, if one shows (the first of the runtime's list), or the
+    /// usage limit the session is held behind.
     pub(crate) fn blocking(&self) -> Option<Blocking> {
+        if let Some(line) = &self.held {
+            return Some(Blocking {
+                dialog: HELD,
+                line: line.clone(),
+            });
+        }
         if self.dialogs.is_empty() {
             return None;
         }

@@ -83,6 +83,7 @@ pub fn mayor_spec(town: &Path) -> RoleSpec {
             escalate: None,
             blocked: None,
             choose_account: None,
+            limited: None,
         },
         intensity: Intensity::new(100, Duration::from_secs(60)),
         backoff: Backoff::default(),

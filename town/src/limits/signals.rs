@@ -13,6 +13,16 @@
 /// The name of the dialogs that are usage limits.
 pub const USAGE_LIMIT: &str = "usage limit";
 
+/// How the line of a session gastown holds behind a recorded limit begins (a session started
+/// while its runtime is limited: `usage limit: held by gastown: claude limited until …`). Its
+/// limit is recorded already; the line is not a new sighting.
+pub const HELD: &str = "held by gastown: ";
+
+/// The line a session is held behind while `key`'s limit holds (`describe`d).
+pub fn held_line(key: &str, limit: &str) -> String {
+    format!("{HELD}{key} {limit}; it gets its prompt at the reset")
+}
+
 /// Whether a session's blocked line (`<dialog>: <line>`, as `gastown actors` shows it) is a
 /// usage limit.
 pub fn is_limit(blocked: &str) -> bool {
