@@ -112,7 +112,8 @@ pub type ChooseAccount =
 
 /// Tells the mayor and the overseer that an identity's session waits behind a dialog (given
 /// the identity, the runtime's limits key — its name, or `<name>/<account>` — and the dialog as
-/// the session shows it), or, for a usage limit, marks the runtime (or the account) limited. The binary owns escalations and limits.
+/// the session shows it), or, for a usage limit, marks the runtime (or the account) limited.
+/// The binary owns escalations and limits.
 pub type Blocked = Arc<dyn Fn(&AgentIdentity, &str, &str) + Send + Sync>;
 
 /// How to run one role.
@@ -315,13 +316,10 @@ async fn start_session_counted(
             tracing::warn!(agent = %spec.identity, "cannot prepare the agent's home: {e}");
         }
     }
-    let mut args = session_args(&spec, &runtime, hook.first(), &token);
-    if let Some(line) = held {
+    if let Some(line) = &held {
         tracing::info!(agent = %spec.identity, "session started held, without its prompt: {line}");
-        args.args = runtime.args.clone();
-        args.startup_input = None;
-        args.held = Some(line);
     }
+    let mut args = session_args(&spec, &runtime, hook.first(), &token, held);
     // Codex tells nobody its session id: at the end it is read from its session files.
     let codex = is_codex(&runtime).then(|| (args.env.clone(), SystemTime::now()));
     let (notice_spec, notice_id) = (Arc::clone(&spec), session_id.clone());
@@ -549,11 +547,14 @@ pub fn startup_prompt(identity: &AgentIdentity, hook: Option<&Bead>) -> String {
     )
 }
 
+/// The session of `spec` under `runtime`; `held` (the usage limit it waits behind) starts it
+/// without its startup prompt.
 fn session_args(
     spec: &RoleSpec,
     runtime: &Runtime,
     hook: Option<&Bead>,
     token: &str,
+    held: Option<String>,
 ) -> SessionArgs {
     let identity = &spec.identity;
     let mut args = SessionArgs::new(runtime.program.clone(), spec.home.clone());
@@ -569,11 +570,14 @@ fn session_args(
         })));
     }
     args.stop_timeout = spec.stop_timeout;
-    let prompt = startup_prompt(identity, hook);
-    match runtime.prompt {
-        PromptMode::Argument => args.args.push(prompt),
-        PromptMode::Typed => args.startup_input = Some(prompt),
+    if held.is_none() {
+        let prompt = startup_prompt(identity, hook);
+        match runtime.prompt {
+            PromptMode::Argument => args.args.push(prompt),
+            PromptMode::Typed => args.startup_input = Some(prompt),
+        }
     }
+    args.held = held;
     let town = spec.town.town_root.to_string_lossy().into_owned();
     let socket = spec.town.socket_path.to_string_lossy().into_owned();
     args.env = vec![

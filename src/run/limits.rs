@@ -99,13 +99,11 @@ pub fn held(town: &gastown_town::Town, runtime: &Runtime) -> Option<String> {
 
 /// Whether one of `runtime`'s accounts can take a session now (usable, no limit holding).
 fn free_account(runtime: &Runtime, limits: &store::Limits, now: SystemTime) -> bool {
-    let var = |name: &str| std::env::var(name).ok();
-    runtime.accounts.iter().any(|a| {
-        accounts::unusable(a, &var).is_none()
-            && limits
-                .holding(&accounts::account_key(&runtime.name, &a.name), now)
-                .is_none()
-    })
+    let usable = limits::usable_account_names(runtime);
+    !usable.is_empty()
+        && limits
+            .runtime_holding(&runtime.name, &usable, now)
+            .is_none()
 }
 
 /// `identity`'s session shows the usage-limit `dialog`: mark `key` (its runtime, or its
@@ -116,21 +114,20 @@ pub fn session_limited(
     key: &str,
     dialog: &str,
 ) {
-    let runtime = key;
     if dialog.contains(signals::HELD) {
         return; // Held behind a limit recorded already: nothing new seen.
     }
     match store::mark(&town.runtime_dir(), key, dialog, SystemTime::now()) {
         Ok(limit) => tracing::warn!(
             agent = %identity.address,
-            %runtime,
-            "usage limit: runtime {runtime} is {} ({dialog}); nothing is typed into its sessions \
+            runtime = %key,
+            "usage limit: {key} is {} ({dialog}); nothing is typed into its sessions \
              and new work for it waits until then",
             limits::describe(&limit)
         ),
         Err(e) => tracing::warn!(
             agent = %identity.address,
-            %runtime,
+            runtime = %key,
             "usage limit seen ({dialog}) but not recorded: {e:#}"
         ),
     }
@@ -152,16 +149,13 @@ pub async fn resume_due(handler: &TownHandler) {
             return;
         }
     };
-    if due.is_empty() && limits.active(now).next().is_none() {
-        return;
-    }
     for (identity, session) in registry::running_sessions() {
         let Ok(snapshot) = client::snapshot(&session).await else {
             continue;
         };
-        if !snapshot.blocked.as_deref().is_some_and(signals::is_limit) {
+        let Some(blocked) = snapshot.blocked.as_deref().filter(|b| signals::is_limit(b)) else {
             continue;
-        }
+        };
         let Some(runtime) = registry::live_runtime(&identity)
             .await
             .and_then(|live| live.get())
@@ -176,10 +170,12 @@ pub async fn resume_due(handler: &TownHandler) {
                 None => continue,
             }
         };
-        let rotate = !runtime.accounts.is_empty()
-            && limits.holding(&key, now).is_some()
-            && free_account(&runtime, &limits, now);
-        if !due.contains(&key) && !rotate {
+        let holds = limits.holding(&key, now).is_some();
+        let rotate = !runtime.accounts.is_empty() && holds && free_account(&runtime, &limits, now);
+        // A held session (gastown's own hold, not the CLI's screen) goes as soon as its limit no
+        // longer holds, even if the reset was handed out before it started.
+        let lifted = blocked.contains(signals::HELD) && !holds;
+        if !due.contains(&key) && !rotate && !lifted {
             continue;
         }
         let address = identity.address.clone();

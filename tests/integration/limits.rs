@@ -261,3 +261,40 @@ fn a_session_started_during_a_limit_is_held_without_its_prompt_until_the_reset()
     assert!(log.contains("session started held"), "{log}");
     assert!(log.contains("usage limit reset"), "{log}");
 }
+
+/// A session held behind a limit whose reset was already handed out (it started in the very
+/// sweep that resumed the others) is not forgotten: once the limit no longer holds it is started
+/// again with its prompt. Here the recorded limit is already marked resumed when the session
+/// starts, so only that rule can free it.
+#[test]
+fn a_held_session_goes_once_its_limit_no_longer_holds_even_if_its_reset_was_handed_out() {
+    let town = town_with_rig();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let limits = serde_json::json!({"runtimes": {"sim": {
+        "until": now + 8, "since": now, "line": "usage limit reached", "streak": 0,
+        "resumed": true
+    }}});
+    std::fs::write(
+        town.root.join(".runtime/limits.json"),
+        serde_json::to_string(&limits).expect("json"),
+    )
+    .expect("write limits.json");
+    let t = RunningTown::start_in(town);
+    let bead = t.town.create(&["Held work"]);
+    // A sling to a polecat by name is not queued by a limit: its session starts, held.
+    t.town
+        .ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
+    let state = wait_for("the session held", Duration::from_secs(30), || {
+        let state = t.node("town/rigs/alpha/polecats/nux/session")?["state"]
+            .as_str()?
+            .to_string();
+        state.starts_with("blocked").then_some(state)
+    });
+    assert!(state.contains("held by gastown"), "{state}");
+    wait_for("the bead worked", Duration::from_secs(60), || {
+        (merge_requests(&t).len() == 1).then_some(())
+    });
+}

@@ -35,17 +35,21 @@ pub fn runtime_limited(town: &Town, runtime: &str) -> Option<Limit> {
 /// The names of `runtime`'s accounts that can take a session (their key variable is set in this
 /// process's environment); none for a runtime without accounts or one that does not resolve.
 pub fn usable_accounts(town: &Town, runtime: &str) -> Vec<String> {
-    let var = |name: &str| std::env::var(name).ok();
     // The program path matters only to `sim`'s command line, not to its accounts.
     crate::runtimes::by_name(town, runtime, std::path::Path::new("gastown"))
-        .map(|rt| {
-            rt.accounts
-                .iter()
-                .filter(|a| crate::runtimes::accounts::unusable(a, &var).is_none())
-                .map(|a| a.name.clone())
-                .collect()
-        })
+        .map(|rt| usable_account_names(&rt))
         .unwrap_or_default()
+}
+
+/// The names of `runtime`'s accounts whose key variable is set in this process's environment.
+pub fn usable_account_names(runtime: &crate::runtimes::spec::Runtime) -> Vec<String> {
+    let var = |name: &str| std::env::var(name).ok();
+    runtime
+        .accounts
+        .iter()
+        .filter(|a| crate::runtimes::accounts::unusable(a, &var).is_none())
+        .map(|a| a.name.clone())
+        .collect()
 }
 
 /// How a limit reads for a person: `limited until 2026-12-05T18:00:00Z`.
