@@ -648,6 +648,25 @@ async fn startup_input_is_typed_after_the_ready_marker() {
     );
 }
 
+/// A runtime without a ready marker that loads silently (node CLIs take seconds to draw): quiet
+/// before its first draw is not a prompt, so the startup input waits for something on the screen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_marker_startup_input_waits_for_the_first_draw() {
+    let script = r#"sleep 0.6; echo drawn; read l; echo "started:$l"; while read l; do :; done"#;
+    let harness = Harness::start(script, |args| {
+        args.ready_marker = None;
+        args.startup_input = Some("run prime".into());
+    })
+    .await;
+    let screen = harness.wait_screen("started:run prime").await;
+    let lines: Vec<&str> = screen.lines().collect();
+    assert_eq!(
+        lines,
+        ["drawn", "run prime", "started:run prime"],
+        "the startup input was typed into a blank, loading screen"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attach_subscription_sees_the_screen_then_live_output() {
     let harness = Harness::start(ECHO_AGENT, |_| {}).await;

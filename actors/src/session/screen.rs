@@ -74,6 +74,10 @@ pub(crate) struct OutputModel {
     /// Whether `ready_marker` is on the screen, computed on demand and cached until the next chunk
     /// (rendering the screen for every 4 KiB chunk of a flood would cost more than parsing it).
     marker_cache: Cell<Option<bool>>,
+    /// Whether the child has drawn anything visible yet. A runtime without a marker is never
+    /// ready before its first draw: node CLIs load silently for seconds, and a prompt typed into
+    /// that silence is lost.
+    drawn: bool,
     /// The runtime's blocking screens (trust, login, …): while one shows, nothing is idle.
     dialogs: Vec<Dialog>,
     /// The usage limit the session is held behind ([`OutputModel::hold`]).
@@ -131,6 +135,7 @@ impl OutputModel {
             parser: vt100::Parser::new(rows, cols, 0),
             last_output_at: Instant::now(),
             marker_cache: Cell::new(None),
+            drawn: false,
             ready_marker,
             dialogs: Vec::new(),
             held: None,
@@ -205,15 +210,20 @@ impl OutputModel {
     pub(crate) fn push(&mut self, chunk: &[u8], now: Instant) {
         self.ring.push(chunk);
         self.parser.process(chunk);
+        if !self.drawn {
+            // Rendered only until the first visible character: a blank screen is cheap to read.
+            self.drawn = !self.parser.screen().contents().trim().is_empty();
+        }
         self.last_output_at = now;
         self.marker_cache.set(None);
         self.dialog_cache.replace(None);
     }
 
-    /// Whether the readiness marker is visible on the screen (true when there is no marker).
+    /// Whether the readiness marker is visible on the screen; for a runtime without a marker,
+    /// whether it has drawn anything yet (quiet before the first draw is loading, not a prompt).
     pub(crate) fn marker_visible(&self) -> bool {
         let Some(marker) = &self.ready_marker else {
-            return true;
+            return self.drawn;
         };
         if let Some(visible) = self.marker_cache.get() {
             return visible;

@@ -75,6 +75,15 @@ fn idle_needs_quiet_and_the_marker() {
     );
     assert!(model.is_idle(t0 + quiet, quiet));
     let mut no_marker = OutputModel::new((5, 40), 1024, None);
+    assert!(
+        !no_marker.is_idle(t0 + quiet * 50, quiet),
+        "a runtime without a marker is loading until it draws"
+    );
+    no_marker.push(b"\x1b[?25l\x1b[2J\x1b[H", t0);
+    assert!(
+        !no_marker.is_idle(t0 + quiet * 50, quiet),
+        "escape sequences alone draw nothing"
+    );
     no_marker.push(b"x", t0);
     assert!(no_marker.is_idle(t0 + quiet, quiet));
 }
