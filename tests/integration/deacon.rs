@@ -394,3 +394,50 @@ fn a_broken_rig_toml_stops_only_its_rig_which_starts_once_fixed() {
         || crate::running::find(&t.tree(), "town/rigs/beta/refinery"),
     );
 }
+
+/// The deacon's rounds of checks so far, as its debug log counts them.
+fn rounds(t: &RunningTown) -> usize {
+    t.log().matches("deacon patrol round").count()
+}
+
+#[test]
+fn a_witness_that_stops_patrolling_is_restarted_by_the_deacon() {
+    let town = town_with_rig();
+    fast_patrol(&town);
+    // Rig alpha's witness patrols every second: stale after three seconds without one.
+    let rig_toml = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    let (before, _) = text
+        .split_once("[witness]")
+        .expect("rig add writes [witness]");
+    std::fs::write(
+        &rig_toml,
+        format!("{before}\n[witness]\npatrol_every = \"1s\"\n"),
+    )
+    .expect("write rig.toml");
+    // The witness's first patrol hangs (it answers nothing from then on).
+    let t = RunningTown::start_with_env(
+        town,
+        &[
+            ("GASTOWN_WITNESS_FAULT", "hang-patrol"),
+            ("GASTOWN_LOG", "info,gastown::run::deacon_checks=debug"),
+        ],
+    );
+    let restarted = "deacon restarts rig alpha's witness patrol";
+    wait_for(
+        "the deacon to restart the witness",
+        Duration::from_secs(60),
+        || t.log().contains(restarted).then_some(()),
+    );
+    // The fresh patrol patrols and answers: five more rounds of the deacon's checks leave it be.
+    let at = rounds(&t);
+    wait_for("five more patrols", Duration::from_secs(60), || {
+        (rounds(&t) >= at + 5).then_some(())
+    });
+    assert_eq!(t.log().matches(restarted).count(), 1, "{}", t.log());
+    assert!(
+        t.node("town/rigs/alpha/witness/patrol").is_some(),
+        "{:#}",
+        t.tree()
+    );
+}
