@@ -441,3 +441,23 @@ fn a_witness_that_stops_patrolling_is_restarted_by_the_deacon() {
         t.tree()
     );
 }
+
+#[test]
+fn a_zero_stuck_release_after_is_refused_naming_the_key() {
+    let town = crate::util::TestTown::new();
+    let path = town.root.join("town.toml");
+    let text = std::fs::read_to_string(&path).expect("town.toml");
+    std::fs::write(
+        &path,
+        text.replace(
+            "patrol_interval = \"30s\"",
+            "patrol_interval = \"30s\"\nstuck_release_after = \"0s\"",
+        ),
+    )
+    .expect("write town.toml");
+    let err = town.fails(&["bead", "list"]);
+    assert!(
+        err.contains("run.stuck_release_after") && err.contains("is 0") && err.contains("30m"),
+        "{err}"
+    );
+}

@@ -529,3 +529,30 @@ fn a_hook_stuck_past_its_bound_is_released_with_a_note_and_the_next_sling_skips_
     let again = working_polecat(&mut fx, &bead);
     assert_ne!(again, holder);
 }
+
+#[test]
+fn a_hook_in_a_rig_with_a_broken_rig_toml_is_not_stale_and_one_in_a_rig_that_is_gone_is() {
+    let mut fx = fixture();
+    let bead = task(&mut fx.ledger, "held in rig r");
+    let holder = working_polecat(&mut fx, &bead);
+    assert!(
+        super::hook::stale(&fx.ledger, &fx.town)
+            .expect("stale")
+            .is_empty()
+    );
+    // Broken: the rig is still there, and so is its polecat's work.
+    let config = fx.rig.dir().join(crate::rig::RIG_CONFIG_FILE);
+    fs::write(&config, "name = = \"r\"\n").expect("corrupt");
+    assert!(crate::rig::Rig::load(&fx.town, "r").is_err());
+    assert!(
+        super::hook::stale(&fx.ledger, &fx.town)
+            .expect("stale")
+            .is_empty()
+    );
+    // Gone: no rig.toml at all.
+    fs::remove_file(&config).expect("remove");
+    assert_eq!(
+        super::hook::stale(&fx.ledger, &fx.town).expect("stale"),
+        vec![(bead, holder)]
+    );
+}
