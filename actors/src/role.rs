@@ -50,10 +50,11 @@ pub type PrepareHome =
 
 /// Checks, before each session of a polecat or crew member, that its home is its own workspace
 /// (the rig's worktree on its branch, or its clone), remaking what can be remade from git;
-/// `Err` says why no session may start there. Given the hooked bead's id. The binary owns rigs
-/// and git; it runs on a blocking thread.
+/// `Err` says why no session may start there; `Ok(Some(note))` is a line for the session's
+/// startup prompt (its uncommitted work was restored from a checkpoint). Given the hooked bead's
+/// id. The binary owns rigs and git; it runs on a blocking thread.
 pub type CheckWorkspace =
-    Arc<dyn Fn(&AgentIdentity, Option<&str>) -> Result<(), String> + Send + Sync>;
+    Arc<dyn Fn(&AgentIdentity, Option<&str>) -> Result<Option<String>, String> + Send + Sync>;
 
 /// Told which process runs each session of an identity, and when it is gone: the binary's
 /// session registry, through which a socket peer inside a session is known to be its agent.
@@ -306,10 +307,13 @@ async fn start_session_counted(
     let hook = begin_session(&spec, &runtime, &session_id).await?;
     let token = (spec.town.mint_token)(&spec.identity)
         .map_err(|e| failed(format!("cannot mint a session token: {e}")))?;
-    if let Err(e) = ready_home(&spec, hook.first()).await {
-        end_session(&spec, &session_id, format!("not started: {e}"));
-        return Err(failed(e));
-    }
+    let note = match ready_home(&spec, hook.first()).await {
+        Ok(note) => note,
+        Err(e) => {
+            end_session(&spec, &session_id, format!("not started: {e}"));
+            return Err(failed(e));
+        }
+    };
     if let Some(prepare) = &spec.town.prepare_home {
         // A home left unprepared still runs; the agent just lacks its instructions or hooks.
         if let Err(e) = prepare(&spec.home, &spec.identity, &runtime) {
@@ -319,7 +323,7 @@ async fn start_session_counted(
     if let Some(line) = &held {
         tracing::info!(agent = %spec.identity, "session started held, without its prompt: {line}");
     }
-    let mut args = session_args(&spec, &runtime, hook.first(), &token, held);
+    let mut args = session_args(&spec, &runtime, hook.first(), &token, held, note.as_deref());
     // Codex tells nobody its session id: at the end it is read from its session files.
     let codex = is_codex(&runtime).then(|| (args.env.clone(), SystemTime::now()));
     let (notice_spec, notice_id) = (Arc::clone(&spec), session_id.clone());
@@ -416,7 +420,8 @@ async fn begin_session(
 /// Polecats and crew work in their rig's worktree or clone: the town's `check_workspace` checks
 /// it (and remakes a missing worktree from its branch); their homes are never made as plain
 /// directories, where `git` would find the town's repository instead of the rig's.
-async fn ready_home(spec: &RoleSpec, hook: Option<&Bead>) -> Result<(), String> {
+/// `Ok(Some(note))`: a line the startup prompt tells the agent (see [`CheckWorkspace`]).
+async fn ready_home(spec: &RoleSpec, hook: Option<&Bead>) -> Result<Option<String>, String> {
     if spec.identity.role == Role::Dog {
         // A scratch repository of its own (git runs: a blocking thread).
         let home = spec.home.clone();
@@ -424,15 +429,17 @@ async fn ready_home(spec: &RoleSpec, hook: Option<&Bead>) -> Result<(), String> 
             gastown_town::dog_sessions::ready_home(&home).map_err(|e| format!("{e:#}"))
         })
         .await
-        .map_err(|e| format!("the home check of {} failed: {e}", spec.identity))?;
+        .map_err(|e| format!("the home check of {} failed: {e}", spec.identity))?
+        .map(|()| None);
     }
     if !matches!(spec.identity.role, Role::Polecat | Role::Crew) {
         return std::fs::create_dir_all(&spec.home)
+            .map(|()| None)
             .map_err(|e| format!("cannot create {}: {e}", spec.home.display()));
     }
     let Some(check) = spec.town.check_workspace.clone() else {
         return if spec.home.is_dir() {
-            Ok(())
+            Ok(None)
         } else {
             Err(format!(
                 "{} has no workspace at {}",
@@ -548,13 +555,14 @@ pub fn startup_prompt(identity: &AgentIdentity, hook: Option<&Bead>) -> String {
 }
 
 /// The session of `spec` under `runtime`; `held` (the usage limit it waits behind) starts it
-/// without its startup prompt.
+/// without its startup prompt; `note` is added to the prompt (its workspace check's news).
 fn session_args(
     spec: &RoleSpec,
     runtime: &Runtime,
     hook: Option<&Bead>,
     token: &str,
     held: Option<String>,
+    note: Option<&str>,
 ) -> SessionArgs {
     let identity = &spec.identity;
     let mut args = SessionArgs::new(runtime.program.clone(), spec.home.clone());
@@ -571,7 +579,11 @@ fn session_args(
     }
     args.stop_timeout = spec.stop_timeout;
     if held.is_none() {
-        let prompt = startup_prompt(identity, hook);
+        let mut prompt = startup_prompt(identity, hook);
+        if let Some(note) = note {
+            prompt.push(' ');
+            prompt.push_str(&gastown_town::text::for_typing(note));
+        }
         match runtime.prompt {
             PromptMode::Argument => args.args.push(prompt),
             PromptMode::Typed => args.startup_input = Some(prompt),

@@ -11,6 +11,7 @@
 //! | `GASTOWN_LEDGER_FAULT` | the ledger's own (`after-git-commit`, a streaming import's `import-after-first-chunk`, `bulk-load-before-commit`, `import-after-index-commit`, a sync's `merge-after-own-commit` and `merge-after-ref-moved`, …); not kills: `commit-fails-before-durable`, `commit-fails-after-durable` (a group commit reports an error, having stored nothing, or everything) |
 //! | `GASTOWN_STEP_FAULT` | before a command's ledger step (`done: submit`, `sling: hook`, …) |
 //! | `GASTOWN_REFINERY_FAULT` | the refinery's `after-push` and `after-land` |
+//! | `GASTOWN_WITNESS_FAULT` | not a kill: `hang-patrol`, the first witness patrol hangs |
 
 /// True when the environment variable `var` equals `point`: for a fault that is not a kill (an
 /// error injected where the real one is hard to provoke). Always false without the

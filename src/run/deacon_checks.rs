@@ -5,8 +5,10 @@
 //!   into the rig it belongs to (`gastown_town::convoy::feed_plan`), as the deacon, through the
 //!   same path as `gastown sling` (its polecat pool, or its dispatch queue when full); a bead no
 //!   rig fits is told to the mayor as an escalation (a repeat folds into it);
-//! - **stale hooks**: a bead hooked to an identity that cannot exist any more (its rig is gone)
-//!   is released back to ready, with an audit event.
+//! - **stale hooks**: a bead hooked to an identity that cannot exist any more (its rig is gone,
+//!   or it has neither an agent bead nor a directory in its rig) is released back to ready, with
+//!   an audit event; so is one whose identity has been stuck (it cannot start) for longer than
+//!   `[run] stuck_release_after`, its notes saying where the work so far is.
 //!
 //! The checks on the rigs themselves (supervisors that gave up, witnesses that stopped
 //! patrolling, dispatch queues that stopped moving) follow in `super::deacon_rigs`.
@@ -24,6 +26,7 @@ use gastown_town::identity::AgentIdentity;
 use gastown_town::town::Town;
 use gastown_town::work::WorkCommand;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Per stranded bead whose sling failed: failures in a row, and patrols to skip before the next
@@ -37,15 +40,20 @@ const DEACON: &str = "deacon";
 pub fn checks(town: Town, handler: Arc<OnceLock<Arc<TownHandler>>>) -> Checks {
     let backoff = Backoff::default();
     let watch = Arc::new(super::deacon_rigs::Watch::default());
+    // Rounds that ran their checks, counted across restarts of the patrol: the log names the
+    // round that acted, so how many patrols a fault took to be fixed is seen, not timed.
+    let rounds = Arc::new(AtomicU64::new(0));
     Arc::new(move || {
         let (town, handler, backoff) = (town.clone(), Arc::clone(&handler), Arc::clone(&backoff));
-        let watch = Arc::clone(&watch);
+        let (watch, rounds) = (Arc::clone(&watch), Arc::clone(&rounds));
         Box::pin(async move {
             let Some(handler) = handler.get().cloned() else {
                 return;
             };
+            let n = rounds.fetch_add(1, Ordering::SeqCst) + 1;
+            tracing::debug!(round = n, "deacon patrol round");
             // Each part on its own: one that fails never keeps the others from running.
-            round(&town, &handler, &backoff).await;
+            round(&town, &handler, &backoff, n).await;
             super::deacon_rigs::round(&town, &handler, &watch).await;
         })
     })
@@ -72,17 +80,21 @@ fn failed(backoff: &Backoff, bead: &str) -> u32 {
     entry.0
 }
 
-async fn round(town: &Town, handler: &TownHandler, backoff: &Backoff) {
+/// The ledger checks of round `n`.
+async fn round(town: &Town, handler: &TownHandler, backoff: &Backoff, n: u64) {
     let ledger = LedgerHandle::default();
     let for_ledger = town.clone();
     let planned = ledger
         .call("deacon: patrol", move |l| {
             let released = gastown_town::work::hook::release_stale(l, &for_ledger, DEACON)?;
+            let after = for_ledger.config.run.stuck_release_after();
+            let now = gastown_beads::time::now_unix_nanos();
+            let unstuck = gastown_town::work::hook::release_stuck(l, after, now, DEACON)?;
             let plan = convoy::feed_plan(l, &for_ledger)?;
-            anyhow::Ok((released, plan))
+            anyhow::Ok((released, unstuck, plan))
         })
         .await;
-    let (released, plan) = match planned {
+    let (released, unstuck, plan) = match planned {
         Ok(Ok(found)) => found,
         Ok(Err(e)) => {
             tracing::warn!("deacon patrol: {e:#}");
@@ -95,6 +107,17 @@ async fn round(town: &Town, handler: &TownHandler, backoff: &Backoff) {
     };
     for (bead, holder) in released {
         tracing::info!(%bead, %holder, "deacon released a stale hook");
+    }
+    for hook in unstuck {
+        tracing::warn!(
+            bead = %hook.bead,
+            holder = %hook.holder,
+            "deacon released {}'s hook back to ready: {} has been stuck for {} ({})",
+            hook.bead,
+            hook.holder,
+            humantime::format_duration(std::time::Duration::from_secs(hook.stuck_for.as_secs())),
+            hook.reason
+        );
     }
     let deacon = match AgentIdentity::parse(DEACON) {
         Ok(identity) => Caller::Agent(identity),
@@ -126,7 +149,7 @@ async fn round(town: &Town, handler: &TownHandler, backoff: &Backoff) {
                 };
                 match handler.work_as(&deacon, command).await {
                     Ok(_) => {
-                        tracing::info!(%convoy, %bead, %rig, "deacon fed a stranded convoy")
+                        tracing::info!(%convoy, %bead, %rig, round = n, "deacon fed a stranded convoy")
                     }
                     Err(e) => {
                         let n = failed(backoff, &bead);

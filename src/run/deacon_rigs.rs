@@ -82,15 +82,28 @@ pub fn skip_after(n: u32) -> u32 {
 
 /// Whether a witness is stale, and for how long it has not patrolled: `answer` is its own
 /// (time since its last patrol, its `patrol_every`) or `None` when it did not answer, in which
-/// case `unanswered_for` counts and `every` is its configured interval.
+/// case `unanswered_for` counts and `every` is its configured interval; never before `floor`
+/// ([`WITNESS_STALE_MIN`]).
 pub fn witness_stale(
     answer: Option<(Duration, Duration)>,
     unanswered_for: Duration,
     every: Duration,
+    floor: Duration,
 ) -> Option<Duration> {
     let (since, every) = answer.unwrap_or((unanswered_for, every));
-    let bound = every.saturating_mul(3).max(WITNESS_STALE_MIN);
+    let bound = every.saturating_mul(3).max(floor);
     (since > bound).then_some(since)
+}
+
+/// The floor of [`witness_stale`]: [`WITNESS_STALE_MIN`], except in the crash test that hangs a
+/// witness's patrol on purpose (`GASTOWN_WITNESS_FAULT=hang-patrol`), whose witness waits on no
+/// nudge's echo and so is stale after three of its own patrols.
+fn witness_floor() -> Duration {
+    if gastown_beads::fault::active("GASTOWN_WITNESS_FAULT", "hang-patrol") {
+        Duration::ZERO
+    } else {
+        WITNESS_STALE_MIN
+    }
 }
 
 /// One round of the rig checks.
@@ -237,7 +250,7 @@ async fn check_witness(watch: &Watch, rig: &str, config: Option<&Rig>) {
         },
         |r| r.config.witness.patrol_every.0,
     );
-    if let Some(since) = witness_stale(answer, unanswered_for, every) {
+    if let Some(since) = witness_stale(answer, unanswered_for, every, witness_floor()) {
         tracing::warn!(
             %rig,
             "deacon restarts rig {rig}'s witness patrol: it has not patrolled for {}",
@@ -334,7 +347,8 @@ mod tests {
     #[test]
     fn a_witness_is_stale_after_three_of_its_patrols_and_never_before_the_floor() {
         let every = Duration::from_secs(60);
-        let answered = |since| witness_stale(Some((since, every)), Duration::ZERO, every);
+        let floor = WITNESS_STALE_MIN;
+        let answered = |since| witness_stale(Some((since, every)), Duration::ZERO, every, floor);
         assert_eq!(answered(Duration::from_secs(150)), None);
         assert_eq!(
             answered(Duration::from_secs(181)),
@@ -343,14 +357,28 @@ mod tests {
         // A fast witness still gets the floor: a patrol may wait for a nudge's echo.
         let fast = Duration::from_secs(1);
         assert_eq!(
-            witness_stale(Some((Duration::from_secs(100), fast)), Duration::ZERO, fast),
+            witness_stale(
+                Some((Duration::from_secs(100), fast)),
+                Duration::ZERO,
+                fast,
+                floor
+            ),
             None
         );
         assert!(
-            witness_stale(Some((Duration::from_secs(121), fast)), Duration::ZERO, fast).is_some()
+            witness_stale(
+                Some((Duration::from_secs(121), fast)),
+                Duration::ZERO,
+                fast,
+                floor
+            )
+            .is_some()
         );
         // No answer: how long it has not answered counts, against its configured interval.
-        assert_eq!(witness_stale(None, Duration::from_secs(30), every), None);
-        assert!(witness_stale(None, Duration::from_secs(200), every).is_some());
+        assert_eq!(
+            witness_stale(None, Duration::from_secs(30), every, floor),
+            None
+        );
+        assert!(witness_stale(None, Duration::from_secs(200), every, floor).is_some());
     }
 }

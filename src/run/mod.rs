@@ -451,7 +451,7 @@ fn tree_config(
         })),
         check_workspace: Some(Arc::new({
             let town = town.clone();
-            move |identity, hook| starting::check_workspace(&town, identity, hook)
+            move |identity, hook| starting::check_workspace(&town, identity, hook, true)
         })),
         escalate: Some(Arc::new({
             let town = town.clone();

@@ -177,16 +177,18 @@ impl TownHandler {
         Ok(format!("started {address} ({}) at {path}\n", plan.runtime))
     }
 
-    /// Reconcile the identity's workspace on a blocking thread (it runs git).
+    /// Reconcile the identity's workspace on a blocking thread (it runs git). A note for the
+    /// prompt stays for the session's own check (the role's session factory) to take.
     async fn check_workspace(
         &self,
         identity: &AgentIdentity,
         hook: Option<String>,
     ) -> Result<(), String> {
         let (town, who) = (self.tree.town.clone(), identity.clone());
-        tokio::task::spawn_blocking(move || check_workspace(&town, &who, hook.as_deref()))
+        tokio::task::spawn_blocking(move || check_workspace(&town, &who, hook.as_deref(), false))
             .await
             .map_err(|e| format!("the workspace check of {identity} failed: {e}"))?
+            .map(drop)
     }
 
     /// Mark the identity stuck (telling the mayor and the overseer once) and say so.
@@ -224,12 +226,17 @@ impl TownHandler {
     }
 }
 
-/// The workspace check the session factory and [`TownHandler::ensure_session`] run.
+/// The workspace check the session factory and [`TownHandler::ensure_session`] run. A polecat
+/// starting on a hooked bead whose worktree was lost (made again now) or reset (clean, its
+/// `HEAD` at or behind the base of a checkpoint taken on its branch) gets its latest checkpoint
+/// restored ([`offer_checkpoint`]). With `take_note` (the session's own check, right before its
+/// prompt) the line telling the agent so is returned for the prompt.
 pub fn check_workspace(
     town: &gastown_town::town::Town,
     identity: &AgentIdentity,
     hook: Option<&str>,
-) -> Result<(), String> {
+    take_note: bool,
+) -> Result<Option<String>, String> {
     let rig_name = identity
         .rig
         .as_deref()
@@ -237,41 +244,152 @@ pub fn check_workspace(
     let rig = Rig::load(town, rig_name).map_err(|e| e.to_string())?;
     // A sling or a sandbox removal may be at the same workspace: one change at a time.
     let checked = match identity.role {
-        Role::Polecat => rig
-            .lock_polecat(&identity.name)
-            .and_then(|_lock| reconcile::check_polecat(&rig, &identity.name, hook)),
+        Role::Polecat => rig.lock_polecat(&identity.name).and_then(|_lock| {
+            let checked = reconcile::check_polecat(&rig, &identity.name, hook)?;
+            if hook.is_some() {
+                let remade = matches!(checked, reconcile::Checked::Remade(_));
+                offer_checkpoint(town, &rig, identity, remade);
+            }
+            Ok(checked)
+        }),
         Role::Crew => rig
             .lock_crew(&identity.name)
             .and_then(|_lock| reconcile::check_crew(&rig, &identity.name)),
-        _ => return Ok(()),
+        _ => return Ok(None),
     }
     .map_err(|e| e.to_string())?;
     match checked {
         reconcile::Checked::Ready => {}
         reconcile::Checked::Remade(path) => {
             tracing::info!(agent = %identity, path = %path.display(), "workspace was missing: made again from git");
-            if identity.role == Role::Polecat {
-                // Its uncommitted work comes back from its checkpoint, if one was taken.
-                match gastown_town::checkpoint::restore_after_remake(town, identity) {
-                    Ok(Some(r)) => tracing::info!(
-                        agent = %identity,
-                        checkpoint = %r.checkpoint.commit,
-                        files = r.checkpoint.files.len(),
-                        conflicts = r.conflicts.len(),
-                        "uncommitted work restored from the checkpoint"
-                    ),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::warn!(agent = %identity, "cannot restore the checkpoint: {e:#}")
-                    }
-                }
-            }
         }
         reconcile::Checked::Switched { from, to } => {
             tracing::info!(agent = %identity, from = ?from, %to, "worktree switched to its branch");
         }
     }
+    if !take_note || identity.role != Role::Polecat {
+        return Ok(None);
+    }
+    Ok(take_restore_note(&rig.polecat_worktree(&identity.name)))
+}
+
+/// The file, in a polecat worktree's own git directory (never its working tree), that holds the
+/// line for the next session's prompt after a restore.
+const RESTORE_NOTE: &str = "gastown-restore-note";
+
+/// Whether a polecat's worktree was reset since `checkpoint`: nothing uncommitted, on the
+/// checkpoint's branch, and its `HEAD` the checkpoint's base or behind it (none of the
+/// checkpoint's work is in it). `Ok(None)`: not reset; `Ok(Some(behind))`: reset, `behind`
+/// when its branch went back past the base too.
+fn reset_since(
+    worktree: &std::path::Path,
+    checkpoint: &gastown_town::checkpoint::Checkpoint,
+) -> anyhow::Result<Option<bool>> {
+    use gastown_town::git_cli;
+    let branch = git_cli::current_branch(worktree)?;
+    if checkpoint.branch.is_none() || checkpoint.branch != branch {
+        return Ok(None); // Another bead's checkpoint, or a detached one: not this work.
+    }
+    if !git_cli::git(worktree, &["status", "--porcelain"])?
+        .trim()
+        .is_empty()
+    {
+        return Ok(None); // Work of its own: never overwritten.
+    }
+    let head = git_cli::git(worktree, &["rev-parse", "HEAD"])?;
+    let head = head.trim();
+    if head == checkpoint.base {
+        return Ok(Some(false));
+    }
+    let behind = git_cli::git(
+        worktree,
+        &["merge-base", "--is-ancestor", head, &checkpoint.base],
+    )
+    .is_ok();
+    Ok(behind.then_some(true))
+}
+
+/// Put polecat `identity`'s latest checkpoint back into its worktree when the worktree was just
+/// made again (`remade`: the checkpoint's branch must be the worktree's) or was reset (see
+/// [`reset_since`]; a branch reset behind the checkpoint's base is first moved forward to it,
+/// a fast-forward that loses nothing). Never over uncommitted changes. What was done is logged
+/// and left as a note for the next session's prompt. Failures are logged: the session starts
+/// anyway, the checkpoint still there for `gastown checkpoint restore`.
+fn offer_checkpoint(
+    town: &gastown_town::town::Town,
+    rig: &Rig,
+    identity: &AgentIdentity,
+    remade: bool,
+) {
+    use gastown_town::{checkpoint, git_cli};
+    let worktree = rig.polecat_worktree(&identity.name);
+    let offered = (|| -> anyhow::Result<Option<(checkpoint::Restored, &'static str)>> {
+        if remade {
+            return Ok(checkpoint::restore_after_remake(town, identity)?.map(|r| (r, "lost")));
+        }
+        let Some(latest) = checkpoint::latest(town, identity)? else {
+            return Ok(None);
+        };
+        let Some(behind) = reset_since(&worktree, &latest)? else {
+            return Ok(None);
+        };
+        if behind {
+            git_cli::git(&worktree, &["merge", "--ff-only", "--quiet", &latest.base])?;
+        }
+        Ok(Some((checkpoint::restore(town, identity)?, "reset")))
+    })();
+    let (restored, how) = match offered {
+        Ok(Some(done)) => done,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(agent = %identity, "cannot restore the checkpoint: {e:#}");
+            return;
+        }
+    };
+    tracing::info!(
+        agent = %identity,
+        checkpoint = %restored.checkpoint.commit,
+        files = restored.checkpoint.files.len(),
+        conflicts = restored.conflicts.len(),
+        worktree = how,
+        "uncommitted work restored from the checkpoint"
+    );
+    let short = restored.checkpoint.commit.get(..12).unwrap_or_default();
+    let mut note = format!(
+        "Your worktree was {how}; your uncommitted work from checkpoint {short} ({}) is back in it as uncommitted changes: {}.",
+        restored.checkpoint.at,
+        restored.checkpoint.files.join(", ")
+    );
+    if !restored.conflicts.is_empty() {
+        note.push_str(&format!(
+            " These did not apply cleanly and hold conflict markers to resolve: {}.",
+            restored.conflicts.join(", ")
+        ));
+    }
+    if let Err(e) = write_restore_note(&worktree, &note) {
+        tracing::warn!(agent = %identity, "cannot leave the restore note for the prompt: {e:#}");
+    }
+}
+
+/// The git directory of the worktree at `worktree`.
+fn git_dir(worktree: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
+    let dir = gastown_town::git_cli::git(worktree, &["rev-parse", "--absolute-git-dir"])?;
+    Ok(std::path::PathBuf::from(dir.trim()))
+}
+
+fn write_restore_note(worktree: &std::path::Path, note: &str) -> anyhow::Result<()> {
+    std::fs::write(git_dir(worktree)?.join(RESTORE_NOTE), note)?;
     Ok(())
+}
+
+/// The restore note left for this session's prompt, removed as it is taken.
+fn take_restore_note(worktree: &std::path::Path) -> Option<String> {
+    let path = git_dir(worktree).ok()?.join(RESTORE_NOTE);
+    let note = std::fs::read_to_string(&path).ok()?;
+    if let Err(e) = std::fs::remove_file(&path) {
+        tracing::warn!(path = %path.display(), "cannot remove the restore note: {e}");
+    }
+    Some(note)
 }
 
 /// The runtime a running role's session runs (its role actor knows).

@@ -95,6 +95,10 @@ pub fn town_spec(
         )))
 }
 
+/// A round of the deacon's checks that has not finished for this long hangs, whatever the
+/// patrol's interval: a round may restart a rig or sling a stranded convoy's beads (git work).
+const ROUND_STALE_MIN: std::time::Duration = std::time::Duration::from_secs(300);
+
 fn deacon_children(cfg: &TreeConfig) -> Vec<ChildSpec> {
     let interval = cfg.patrol_interval;
     let checks = super::deacon_checks::checks(cfg.town.clone(), Arc::clone(&cfg.handler));
@@ -109,8 +113,10 @@ fn deacon_children(cfg: &TreeConfig) -> Vec<ChildSpec> {
         })
         .with_name(PATROL_NAME),
         ChildSpec::actor("boot", Boot, move || BootArgs {
+            patrol: PATROL_NAME,
             every: interval,
             stale_after: interval * 3,
+            round_stale_after: (interval * 10).max(ROUND_STALE_MIN),
         }),
         ChildSpec::supervisor(names::DOGS, dogs),
     ]

@@ -50,6 +50,9 @@ pub struct WitnessArgs {
     pub handler: Option<Arc<super::handler::TownHandler>>,
 }
 
+/// Whether a patrol of this process already hung for `GASTOWN_WITNESS_FAULT=hang-patrol`.
+static HUNG_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub struct WitnessState {
     args: WitnessArgs,
     config: WitnessConfig,
@@ -117,6 +120,13 @@ impl Actor for WitnessActor {
         let half = state.config.patrol_every.0 / 2;
         if state.last_patrol.is_some_and(|t| t.elapsed() < half) {
             return Ok(());
+        }
+        // Crash tests only: the first patrol of this process hangs, as a witness stuck in a
+        // patrol would (the deacon's check kills it; `tests/integration/deacon.rs`).
+        if gastown_beads::fault::active("GASTOWN_WITNESS_FAULT", "hang-patrol")
+            && !HUNG_ONCE.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            std::future::pending::<()>().await;
         }
         patrol(state).await;
         state.last_patrol = Some(std::time::Instant::now());

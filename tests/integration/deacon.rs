@@ -1,5 +1,6 @@
 //! The deacon's patrol against a real `gastown run`: a stranded convoy is fed (its ready bead
-//! slung into the rig it belongs to), a hook whose identity's rig is gone is released.
+//! slung into the rig it belongs to), a hook whose identity's rig is gone is released (one whose
+//! rig.toml is only broken is kept), and so is one whose identity stays stuck.
 
 use crate::running::{RunningTown, wait_for};
 use crate::util::{TestTown, town_with_rig};
@@ -35,12 +36,23 @@ fn a_stranded_convoy_is_fed_into_its_rig() {
         let assignee = shown["assignee"].as_str().unwrap_or_default().to_string();
         assignee.starts_with("alpha/polecats/").then_some(())
     });
-    // Said in the log once the sling's effects (the polecat's session) are carried out.
-    wait_for("the deacon's log line", Duration::from_secs(30), || {
+    // Said in the log once the sling's effects (the polecat's session) are carried out, naming
+    // the patrol round that slung it: the issue asks for a stranded convoy fed within two.
+    let line = wait_for("the deacon's log line", Duration::from_secs(30), || {
         t.log()
-            .contains("deacon fed a stranded convoy")
-            .then_some(())
+            .lines()
+            .find(|l| l.contains("deacon fed a stranded convoy"))
+            .map(str::to_string)
     });
+    let round: u64 = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("round="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no round in {line:?}"));
+    assert!(
+        (1..=2).contains(&round),
+        "fed in patrol round {round}: {line}"
+    );
 }
 
 #[test]
@@ -71,6 +83,121 @@ fn a_hook_whose_rig_is_gone_is_released_back_to_ready() {
             .contains("deacon released a stale hook")
             .then_some(())
     });
+}
+
+#[test]
+fn a_hook_in_a_rig_whose_rig_toml_is_broken_is_kept_and_released_once_the_rig_is_gone() {
+    let town = town_with_rig();
+    fast_patrol(&town);
+    let elsewhere = town.root.parent().expect("parent").join("b");
+    let src = crate::util::source_repo(&elsewhere);
+    town.ok(&["rig", "add", "beta", &src]);
+    let b = town.create(&["Held in a rig whose config breaks"]);
+    town.ok(&[
+        "sling",
+        &b,
+        "beta/polecats/nux",
+        "--no-formula",
+        "--no-convoy",
+    ]);
+    std::fs::write(town.root.join("beta/rig.toml"), "name = = \"beta\"\n")
+        .expect("corrupt rig.toml");
+    let t = RunningTown::start_in(town);
+    // The rig check runs after the ledger checks of the same patrol: once it has tried the
+    // broken rig twice, two rounds of stale-hook checks have seen the hook.
+    wait_for(
+        "two patrols over the broken rig",
+        Duration::from_secs(60),
+        || (t.log().matches("deacon cannot restart rig beta").count() >= 2).then_some(()),
+    );
+    let shown = bead(&t.town, &b);
+    assert_eq!(shown["status"], "hooked", "{shown}");
+    assert_eq!(shown["assignee"], "beta/polecats/nux", "{shown}");
+    assert!(
+        !t.log().contains("deacon released a stale hook"),
+        "{}",
+        t.log()
+    );
+    // The rig really gone: now the hook is stale.
+    std::fs::remove_dir_all(t.town.root.join("beta")).expect("the rig vanishes");
+    wait_for("the hook released", Duration::from_secs(30), || {
+        let shown = bead(&t.town, &b);
+        (shown["status"] == "open" && shown["assignee"].as_str().unwrap_or_default().is_empty())
+            .then_some(())
+    });
+}
+
+#[test]
+fn a_bead_whose_polecat_stays_stuck_is_released_and_fed_to_a_polecat_that_can_run() {
+    let town = town_with_rig();
+    fast_patrol(&town);
+    let path = town.root.join("town.toml");
+    let text = std::fs::read_to_string(&path).expect("town.toml");
+    std::fs::write(
+        &path,
+        text.replace(
+            "patrol_interval = \"300ms\"",
+            "patrol_interval = \"300ms\"\nstuck_release_after = \"2s\"",
+        ),
+    )
+    .expect("write town.toml");
+    town.ok(&[
+        "config",
+        "agent",
+        "set",
+        "ghost",
+        "gastown-no-such-agent-cli",
+    ]);
+    let b = town.create(&["Work for whoever can run"]);
+    town.ok(&["convoy", "create", "Keep it moving", &b]);
+    let t = RunningTown::start_in(town);
+    t.town.ok(&[
+        "sling",
+        &b,
+        "alpha/polecats/nux",
+        "--runtime",
+        "ghost",
+        "--no-formula",
+    ]);
+    crate::durable::wait_stuck(&t.town, "alpha/polecats/nux");
+    assert_eq!(bead(&t.town, &b)["assignee"], "alpha/polecats/nux");
+    let holder = wait_for(
+        "another polecat to take it",
+        Duration::from_secs(60),
+        || {
+            let shown = bead(&t.town, &b);
+            let assignee = shown["assignee"].as_str().unwrap_or_default().to_string();
+            (shown["status"] == "hooked"
+                && assignee.starts_with("alpha/polecats/")
+                && assignee != "alpha/polecats/nux")
+                .then_some(assignee)
+        },
+    );
+    let shown = bead(&t.town, &b);
+    let notes = shown["notes"].as_str().unwrap_or_default();
+    assert!(
+        notes.contains("Released by the deacon from alpha/polecats/nux's hook")
+            && notes.contains("gastown-no-such-agent-cli")
+            && notes.contains(&format!("polecat/nux/{b}"))
+            && notes.contains("request for runtime ghost was dropped"),
+        "{notes}"
+    );
+    assert!(
+        t.log()
+            .contains(&format!("deacon released {b}'s hook back to ready")),
+        "{}",
+        t.log()
+    );
+    // nux stays stuck with nothing on its hook; the new holder runs, under the town's default
+    // runtime (sim), not the one nux is stuck on.
+    let nux = crate::durable::agent_bead(&t.town, "alpha/polecats/nux").expect("nux's bead");
+    assert_eq!(nux["agent_state"], "stuck", "{nux}");
+    assert_eq!(nux["hook"].as_str().unwrap_or_default(), "", "{nux}");
+    let runtimes = wait_for("the new polecat's session", Duration::from_secs(30), || {
+        let sessions = crate::durable::sessions(&t.town, &holder);
+        (!sessions.is_empty()).then_some(sessions)
+    });
+    assert!(runtimes.iter().all(|(r, _)| r == "sim"), "{runtimes:?}");
 }
 
 /// The restarts of rig `rig` by the deacon, as its log says.
@@ -265,5 +392,72 @@ fn a_broken_rig_toml_stops_only_its_rig_which_starts_once_fixed() {
         "beta started by the deacon",
         Duration::from_secs(60),
         || crate::running::find(&t.tree(), "town/rigs/beta/refinery"),
+    );
+}
+
+/// The deacon's rounds of checks so far, as its debug log counts them.
+fn rounds(t: &RunningTown) -> usize {
+    t.log().matches("deacon patrol round").count()
+}
+
+#[test]
+fn a_witness_that_stops_patrolling_is_restarted_by_the_deacon() {
+    let town = town_with_rig();
+    fast_patrol(&town);
+    // Rig alpha's witness patrols every second: stale after three seconds without one.
+    let rig_toml = town.root.join("alpha/rig.toml");
+    let text = std::fs::read_to_string(&rig_toml).expect("rig.toml");
+    let (before, _) = text
+        .split_once("[witness]")
+        .expect("rig add writes [witness]");
+    std::fs::write(
+        &rig_toml,
+        format!("{before}\n[witness]\npatrol_every = \"1s\"\n"),
+    )
+    .expect("write rig.toml");
+    // The witness's first patrol hangs (it answers nothing from then on).
+    let t = RunningTown::start_with_env(
+        town,
+        &[
+            ("GASTOWN_WITNESS_FAULT", "hang-patrol"),
+            ("GASTOWN_LOG", "info,gastown::run::deacon_checks=debug"),
+        ],
+    );
+    let restarted = "deacon restarts rig alpha's witness patrol";
+    wait_for(
+        "the deacon to restart the witness",
+        Duration::from_secs(60),
+        || t.log().contains(restarted).then_some(()),
+    );
+    // The fresh patrol patrols and answers: five more rounds of the deacon's checks leave it be.
+    let at = rounds(&t);
+    wait_for("five more patrols", Duration::from_secs(60), || {
+        (rounds(&t) >= at + 5).then_some(())
+    });
+    assert_eq!(t.log().matches(restarted).count(), 1, "{}", t.log());
+    assert!(
+        t.node("town/rigs/alpha/witness/patrol").is_some(),
+        "{:#}",
+        t.tree()
+    );
+}
+
+#[test]
+fn a_zero_stuck_release_after_is_refused_naming_the_key() {
+    let town = crate::util::TestTown::new();
+    let path = town.root.join("town.toml");
+    let text = std::fs::read_to_string(&path).expect("town.toml");
+    std::fs::write(
+        &path,
+        text.replace(
+            "patrol_interval = \"30s\"",
+            "patrol_interval = \"30s\"\nstuck_release_after = \"0s\"",
+        ),
+    )
+    .expect("write town.toml");
+    let err = town.fails(&["bead", "list"]);
+    assert!(
+        err.contains("run.stuck_release_after") && err.contains("is 0") && err.contains("30m"),
+        "{err}"
     );
 }

@@ -13,6 +13,7 @@ mod convoy;
 mod costs;
 mod dashboard;
 mod deacon;
+mod deacon_checkpoint_offer;
 mod delivery;
 mod demo;
 mod dialogs;

@@ -21,6 +21,12 @@ pub const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 /// nothing they catch is urgent to the second; 30 s keeps an idle town idle.
 pub const PATROL_INTERVAL: Duration = Duration::from_secs(30);
 
+/// `[run] stuck_release_after`: how long an identity that cannot start (stuck) keeps its hook
+/// before the deacon releases the bead back to ready for an agent that can run. Long enough for
+/// the overseer, told at once, to install a missing program and let the retries pick it up;
+/// short enough that the work does not wait on a broken runtime for a day.
+pub const STUCK_RELEASE_AFTER: Duration = Duration::from_secs(30 * 60);
+
 /// `[run] log`: the log filter (env-filter syntax) when `GASTOWN_LOG` is unset.
 pub const LOG_FILTER: &str = "info";
 

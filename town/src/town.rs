@@ -93,6 +93,12 @@ impl TownConfig {
                 path.display()
             );
         }
+        if run.stuck_release_after.is_some_and(|d| d.0.is_zero()) {
+            bail!(
+                "`run.stuck_release_after` is 0 in {}: give it a duration like \"30m\"",
+                path.display()
+            );
+        }
         for (key, value) in [
             ("run.shutdown_timeout", run.shutdown_timeout),
             ("run.patrol_interval", run.patrol_interval),
@@ -176,6 +182,10 @@ pub struct RunSection {
     /// `defaults::DOG_IDLE_AFTER`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dog_idle_after: Option<HumanDuration>,
+    /// How long a stuck identity (it cannot start) keeps its hook before the deacon releases the
+    /// bead back to ready (none: `defaults::STUCK_RELEASE_AFTER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stuck_release_after: Option<HumanDuration>,
 }
 
 impl RunSection {
@@ -183,6 +193,12 @@ impl RunSection {
     pub fn mail_announce_after(&self) -> std::time::Duration {
         self.mail_announce_after
             .map_or(defaults::MAIL_ANNOUNCE_AFTER, |d| d.0)
+    }
+
+    /// `stuck_release_after`, or its default.
+    pub fn stuck_release_after(&self) -> std::time::Duration {
+        self.stuck_release_after
+            .map_or(defaults::STUCK_RELEASE_AFTER, |d| d.0)
     }
 
     /// `dog_idle_after`, or its default.
@@ -201,6 +217,7 @@ impl Default for RunSection {
             log: default_log(),
             mail_announce_after: None,
             dog_idle_after: None,
+            stuck_release_after: None,
         }
     }
 }

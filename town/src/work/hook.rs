@@ -157,23 +157,169 @@ pub fn hook(
 }
 
 /// Beads hooked to identities that cannot exist any more: not an address, or an agent of a rig
-/// that is gone. `(bead, holder)`, oldest first.
+/// that is gone (no `rig.toml` in its directory, or no directory). A rig whose `rig.toml` is
+/// broken is not gone: its hooks stay (the broken file is reported by `gastown doctor` and the
+/// deacon's rig check), so fixing the file loses nobody's work. An agent of an existing rig
+/// always can exist: a polecat or crew member with work on its hook but no agent bead or
+/// directory (removed by hand) is made again and started by the GUPP patrol (`gastown run`),
+/// its hook being its work. `(bead, holder)`, oldest first.
 pub fn stale(ledger: &Ledger, town: &crate::town::Town) -> Result<Vec<(String, String)>> {
     let hooked = ledger.list(&ListFilter {
         status: Some(Status::Hooked),
         ..ListFilter::default()
     })?;
-    Ok(hooked
-        .into_iter()
-        .filter(|b| match AgentIdentity::parse(&b.assignee) {
-            Err(_) => true,
-            Ok(id) => id
-                .rig
-                .as_deref()
-                .is_some_and(|rig| crate::rig::Rig::load(town, rig).is_err()),
-        })
-        .map(|b| (b.id, b.assignee))
-        .collect())
+    let mut stale = Vec::new();
+    for bead in hooked {
+        if identity_gone(town, &bead.assignee) {
+            stale.push((bead.id, bead.assignee));
+        }
+    }
+    Ok(stale)
+}
+
+/// Whether the identity at `address` cannot exist any more (see [`stale`]).
+fn identity_gone(town: &crate::town::Town, address: &str) -> bool {
+    let Ok(id) = AgentIdentity::parse(address) else {
+        return true;
+    };
+    let Some(rig) = id.rig.as_deref() else {
+        return false; // Town-level roles always exist.
+    };
+    // Broken, or unreadable for now: it is still there, and so are its agents.
+    matches!(
+        crate::rig::Rig::load(town, rig),
+        Err(crate::rig::RigError::NotFound { .. } | crate::rig::RigError::InvalidName { .. })
+    )
+}
+
+/// A hook whose identity has been stuck too long: the bead, its holder, and why it is stuck.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StuckHook {
+    pub bead: String,
+    pub holder: String,
+    pub reason: String,
+    /// How long it has been stuck.
+    pub stuck_for: std::time::Duration,
+}
+
+/// Beads hooked to identities that have been stuck (they cannot start: `crate::agents::mark_stuck`)
+/// for longer than `after`, at `now_nanos` (unix nanoseconds). An identity stuck with no
+/// recorded start of its streak is not counted: nobody can say how long it has waited.
+pub fn stuck_hooks(
+    ledger: &Ledger,
+    after: std::time::Duration,
+    now_nanos: i128,
+) -> Result<Vec<StuckHook>> {
+    let hooked = ledger.list(&ListFilter {
+        status: Some(Status::Hooked),
+        ..ListFilter::default()
+    })?;
+    let mut found = Vec::new();
+    for bead in hooked {
+        let Some(agent) = agents::find(ledger, &bead.assignee)? else {
+            continue;
+        };
+        let Some(reason) = agent.stuck() else {
+            continue;
+        };
+        let Some(since) = agent
+            .stuck_since
+            .as_deref()
+            .and_then(gastown_beads::time::parse_rfc3339)
+        else {
+            continue;
+        };
+        let stuck_for = std::time::Duration::from_nanos(
+            u64::try_from(now_nanos.saturating_sub(since)).unwrap_or(0),
+        );
+        if stuck_for > after {
+            found.push(StuckHook {
+                bead: bead.id,
+                holder: bead.assignee,
+                reason: reason.to_string(),
+                stuck_for,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Release the beads of [`stuck_hooks`] back to ready, as `who`, so the work goes to an agent
+/// that can run: each bead's notes say who held it, why it was released and where its work so
+/// far is (a polecat's branch `polecat/<name>/<bead>` is kept, and so is its worktree); a
+/// runtime the bead asked for that the holder is stuck on is dropped from it; the holder stays
+/// stuck with an empty hook, so a sling to its rig picks another polecat. Returns what was
+/// released.
+pub fn release_stuck(
+    ledger: &mut Ledger,
+    after: std::time::Duration,
+    now_nanos: i128,
+    who: &str,
+) -> Result<Vec<StuckHook>> {
+    let stuck = stuck_hooks(ledger, after, now_nanos)?;
+    for hook in &stuck {
+        let Some(bead) = ledger.get(&hook.bead)? else {
+            continue;
+        };
+        let holder = &hook.holder;
+        let stuck_for =
+            humantime::format_duration(std::time::Duration::from_secs(hook.stuck_for.as_secs()));
+        let mut note = format!(
+            "Released by the {who} from {holder}'s hook: {holder} could not start for {stuck_for} ({}).",
+            hook.reason
+        );
+        if let Ok(id) = AgentIdentity::parse(holder)
+            && id.role == crate::identity::Role::Polecat
+        {
+            note.push_str(&format!(
+                " Any work {holder} did is kept on its branch {} (and in its checkpoint, `gastown checkpoint show {holder}`).",
+                crate::rig::polecat_branch(&id.name, &bead.id)
+            ));
+        }
+        // A runtime the bead asked for that its holder is stuck on would make the next polecat
+        // stuck too: the request goes (said in the notes), and the rig's runtime takes over.
+        let requested = bead
+            .extra
+            .get(crate::runtimes::REQUESTED_RUNTIME)
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let stuck_runtime = agents::find(ledger, holder)?.and_then(|a| a.runtime);
+        let drop_request = requested.is_some() && requested == stuck_runtime;
+        if let Some(runtime) = requested.as_deref().filter(|_| drop_request) {
+            note.push_str(&format!(
+                " Its request for runtime {runtime} was dropped, as {holder} cannot start under it: \
+                 sling it with `--runtime {runtime}` again once that runtime works."
+            ));
+        }
+        let notes = if bead.notes.trim().is_empty() {
+            note
+        } else {
+            format!("{}\n\n{note}", bead.notes.trim_end())
+        };
+        ledger.update(
+            &hook.bead,
+            BeadPatch {
+                status: Some(Status::Open),
+                assignee: Some(String::new()),
+                notes: Some(notes),
+                ..BeadPatch::default()
+            },
+            who,
+        )?;
+        if drop_request {
+            gastown_beads::ExtraPatch::default()
+                .unset(crate::runtimes::REQUESTED_RUNTIME)
+                .write(ledger, &hook.bead, who)?;
+        }
+        if let Some(agent) = agents::find(ledger, holder)? {
+            // Stuck still (so a sling to its rig picks another polecat), with nothing on its hook.
+            gastown_beads::ExtraPatch::default()
+                .set("hook", "")
+                .write(ledger, &agent.id, "gastown")?;
+        }
+        tracing::info!(bead = %hook.bead, %holder, "released a hook whose identity is stuck");
+    }
+    Ok(stuck)
 }
 
 /// Release the [`stale`] hooks back to ready, as `who` (the bead, its history and the audit

@@ -121,12 +121,25 @@ pub(super) fn working_polecats(ledger: &Ledger, rig: &str) -> Result<Vec<String>
         .collect())
 }
 
-/// Polecats that cannot take new work: hooked, or with a merge request still open.
+/// Polecats that cannot take new work: hooked, with a merge request still open, or stuck (it
+/// cannot start: the deacon released its work so another polecat takes it).
 fn busy_polecats(ledger: &Ledger, rig: &str) -> Result<Vec<String>> {
     let mut busy = working_polecats(ledger, rig)?;
     let prefix = format!("{rig}/polecats/");
     for mr in crate::refinery::open_merge_requests(ledger)? {
         if let Some(name) = mr.worker.strip_prefix(&prefix) {
+            busy.push(name.to_string());
+        }
+    }
+    let agents = ledger.list(&ListFilter {
+        issue_type: Some(gastown_beads::IssueType::Agent),
+        ..ListFilter::default()
+    })?;
+    for agent in agents {
+        let address = crate::agents::address_of(&agent);
+        if let Some(name) = address.strip_prefix(&prefix)
+            && crate::agents::AgentRecord::from_bead(&agent).is_ok_and(|a| a.stuck().is_some())
+        {
             busy.push(name.to_string());
         }
     }

@@ -484,3 +484,75 @@ fn a_bead_held_by_its_convoys_budget_does_not_block_the_rest_of_the_queue() {
         again.text
     );
 }
+
+#[test]
+fn a_hook_stuck_past_its_bound_is_released_with_a_note_and_the_next_sling_skips_the_stuck_polecat()
+{
+    let mut fx = fixture();
+    let bead = task(&mut fx.ledger, "stuck work");
+    let holder = working_polecat(&mut fx, &bead);
+    let identity = crate::identity::AgentIdentity::parse(&holder).expect("address");
+    crate::agents::mark_stuck(&mut fx.ledger, &identity, "its program is missing").expect("stuck");
+    let bound = std::time::Duration::from_secs(30 * 60);
+    let now = gastown_beads::time::now_unix_nanos();
+    // Within the bound: kept.
+    let kept = super::hook::release_stuck(&mut fx.ledger, bound, now, "deacon").expect("release");
+    assert!(kept.is_empty(), "{kept:?}");
+    assert_eq!(hook_of(&fx.ledger, &bead), holder);
+    // Past it: released, the notes saying who held it and where its work is.
+    let later = now + 31 * 60 * 1_000_000_000;
+    let released =
+        super::hook::release_stuck(&mut fx.ledger, bound, later, "deacon").expect("release");
+    assert_eq!(released.len(), 1, "{released:?}");
+    assert_eq!(released[0].holder, holder);
+    assert!(released[0].stuck_for > bound);
+    let shown = fx.ledger.get(&bead).expect("get").expect("bead");
+    assert_eq!(shown.status, gastown_beads::Status::Open);
+    assert!(shown.assignee.is_empty());
+    let name = holder.rsplit('/').next().expect("a name");
+    assert!(
+        shown.notes.contains("its program is missing")
+            && shown
+                .notes
+                .contains(&crate::rig::polecat_branch(name, &bead)),
+        "{}",
+        shown.notes
+    );
+    // Its work stays where it was; the holder stays stuck with an empty hook.
+    assert!(fx.rig.polecat_worktree(name).join("work.md").exists());
+    let agent = crate::agents::find(&fx.ledger, &holder)
+        .expect("find")
+        .expect("agent bead");
+    assert!(agent.stuck().is_some());
+    assert_eq!(agent.hook, None);
+    // A sling to the rig goes to another polecat.
+    let again = working_polecat(&mut fx, &bead);
+    assert_ne!(again, holder);
+}
+
+#[test]
+fn a_hook_in_a_rig_with_a_broken_rig_toml_is_not_stale_and_one_in_a_rig_that_is_gone_is() {
+    let mut fx = fixture();
+    let bead = task(&mut fx.ledger, "held in rig r");
+    let holder = working_polecat(&mut fx, &bead);
+    assert!(
+        super::hook::stale(&fx.ledger, &fx.town)
+            .expect("stale")
+            .is_empty()
+    );
+    // Broken: the rig is still there, and so is its polecat's work.
+    let config = fx.rig.dir().join(crate::rig::RIG_CONFIG_FILE);
+    fs::write(&config, "name = = \"r\"\n").expect("corrupt");
+    assert!(crate::rig::Rig::load(&fx.town, "r").is_err());
+    assert!(
+        super::hook::stale(&fx.ledger, &fx.town)
+            .expect("stale")
+            .is_empty()
+    );
+    // Gone: no rig.toml at all.
+    fs::remove_file(&config).expect("remove");
+    assert_eq!(
+        super::hook::stale(&fx.ledger, &fx.town).expect("stale"),
+        vec![(bead, holder)]
+    );
+}
