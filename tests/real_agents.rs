@@ -141,15 +141,38 @@ impl Cli {
     }
 }
 
-/// Codex reaches the fake model through an API-key provider in its config: the user's own
-/// choice (gastown writes only the trust of its worktrees next to it).
-fn codex_config(model: &FakeModel) -> String {
-    format!(
-        "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\n\
-         name = \"fake\"\nbase_url = \"{}/v1\"\nenv_key = \"OPENAI_API_KEY\"\n\
-         wire_api = \"responses\"\n\n[analytics]\nenabled = false\n",
-        model.url()
-    )
+/// Point the town's `codex` at the fake model the way a user would point it at a proxy: by
+/// command (`gastown config agent set codex --args …`), the preset's arguments kept and Codex's
+/// `openai_base_url` added (Codex 0.171 reads no base-URL variable). Nothing else of Codex is
+/// written by hand: it is logged in with `OPENAI_API_KEY` from the environment by gastown's
+/// clean start, as a new user's would be.
+fn point_codex_at(town: &TestTown, model: &FakeModel) {
+    let listed: serde_json::Value =
+        serde_json::from_str(&town.ok(&["config", "agent", "list", "--json"])).expect("JSON");
+    let codex = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["name"] == "codex")
+        .unwrap_or_else(|| panic!("codex among the runtimes: {listed}"));
+    // `command`: the program, then its arguments.
+    let mut args: Vec<String> = codex["command"]
+        .as_array()
+        .unwrap_or_else(|| panic!("codex's command: {codex}"))
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    args.push("-c".to_string());
+    args.push(format!("openai_base_url=\"{}/v1\"", model.url()));
+    town.ok(&[
+        "config",
+        "agent",
+        "set",
+        "codex",
+        "--args",
+        &shell_words::join(&args),
+    ]);
 }
 
 impl AgentTown {
@@ -190,7 +213,7 @@ impl AgentTown {
         for dir in [&home, &claude, &codex] {
             std::fs::create_dir_all(dir).expect("mkdir");
         }
-        std::fs::write(codex.join("config.toml"), codex_config(&model)).expect("codex config");
+        point_codex_at(&town, &model);
         before(&town, &claude);
         let path = format!(
             "{}:{}",
@@ -218,8 +241,7 @@ impl AgentTown {
             ("DISABLE_AUTOUPDATER", "1"),
             ("DISABLE_TELEMETRY", "1"),
             ("DISABLE_ERROR_REPORTING", "1"),
-            // Claude Code refuses --dangerously-skip-permissions as root outside a sandbox.
-            ("IS_SANDBOX", "1"),
+            // No IS_SANDBOX: gastown sets it for Claude Code's bypass flag when run as root.
         ];
         env.extend_from_slice(extra);
         let running = RunningTown::start_with_env(town, &env);
