@@ -123,6 +123,8 @@ struct AgentTown {
     running: RunningTown,
     origin: PathBuf,
     model: FakeModel,
+    /// The environment `gastown run` was started with (a user's shell).
+    env: Vec<(String, String)>,
 }
 
 /// Which CLI a test runs.
@@ -246,10 +248,15 @@ impl AgentTown {
         env.extend_from_slice(extra);
         let running = RunningTown::start_with_env(town, &env);
         let _ = cli;
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         AgentTown {
             running,
             origin,
             model,
+            env,
         }
     }
 
@@ -508,14 +515,83 @@ fn seance_resumes_the_ended_session(t: &AgentTown, cli: Cli) {
             .any(|p| p.extension().is_some_and(|e| e == "jsonl")),
         "the CLI keeps its session {id} in a transcript of that name: {last}"
     );
-    let text = t.town().ok(&["seance", POLECAT]);
-    let resume = match cli {
-        Cli::Claude => format!("claude --resume {id}"),
-        Cli::Codex => format!("codex resume {id}"),
+    // Merged: the polecat's worktree, where its sessions ran, is gone.
+    let worktree = t.town().root.join("alpha/polecats/nux");
+    running::wait_for(
+        "the merged worktree removed",
+        Duration::from_secs(30),
+        || (!worktree.exists()).then_some(()),
+    );
+    // `gastown seance` in the shell `gastown run` was started from.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(&t.town().root)
+        .env_remove("GASTOWN_TOWN")
+        .env_remove("GASTOWN_AGENT")
+        .envs(t.env.iter().map(|(k, v)| (k, v)))
+        .args(["seance", POLECAT])
+        .output()
+        .expect("gastown seance runs");
+    let text = util::stdout(&out);
+    let command = text
+        .lines()
+        .find_map(|l| l.strip_prefix("To talk to a predecessor: "))
+        .unwrap_or_else(|| panic!("a resume command in:\n{text}"))
+        .to_string();
+    let (resume, config) = match cli {
+        // By its transcript file: Claude looks an id up under the (removed) worktree's project.
+        Cli::Claude => (format!("{id}.jsonl"), "CLAUDE_CONFIG_DIR="),
+        Cli::Codex => (format!("codex resume {id}"), "CODEX_HOME="),
     };
     assert!(
-        text.contains("To talk to a predecessor: cd ") && text.contains(&resume),
-        "{resume} in:\n{text}"
+        command.starts_with("cd ") && command.contains(&resume) && command.contains(config),
+        "{resume} and {config} in: {command}"
+    );
+    resume_runs(t, cli, &command);
+}
+
+/// What the seance asks the resumed predecessor.
+const SEANCE: &str = "SEANCE-4c1e: what did you do?";
+
+/// Run the printed resume `command` (with a first prompt) in a real PTY — a session actor, as
+/// a terminal would run it, the CLI's dialogs watched (a trust dialog for the directory it runs
+/// in is answered, as a person would) — in the user's shell environment, and see the CLI take
+/// up the ended conversation: a request to the model carries the predecessor's `gastown done`
+/// and the new prompt.
+fn resume_runs(t: &AgentTown, cli: Cli, command: &str) {
+    use gastown_actors::session::{Session, SessionArgs, client};
+    let line = format!("{command} {}", shell_words::quote(SEANCE));
+    let preset = gastown_town::runtimes::spec::preset(cli.runtime()).expect("a preset");
+    let mut args = SessionArgs::new("sh", &t.town().root);
+    args.args = vec!["-c".to_string(), line];
+    args.env = t.env.clone();
+    args.dialogs = gastown_town::runtimes::dialogs::dialogs(&preset).to_vec();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (session, handle) = rt
+        .block_on(ractor::Actor::spawn(None, Session, args))
+        .expect("the command starts in a PTY");
+    let resumed = t.model.holds_within(Duration::from_secs(90), |log| {
+        log.iter().any(|r| {
+            r.conversation.as_ref().is_some_and(|c| {
+                !c.aux
+                    && c.user_text().contains("SEANCE-4c1e")
+                    && c.calls().contains(&"gastown done")
+            })
+        })
+    });
+    let screen = rt
+        .block_on(client::peek(&session, None))
+        .unwrap_or_default();
+    let _ = rt.block_on(client::terminate(&session, Duration::from_secs(5)));
+    let _ = rt.block_on(handle);
+    assert!(
+        resumed,
+        "`{command}` resumed the conversation; the model saw:\n{}\nthe screen:\n{}",
+        t.model.transcript(),
+        tail(&screen, 40)
     );
 }
 
