@@ -6,12 +6,13 @@
 //! rebases resolving the conflict and lands both changes; `gastown handoff` gives the hook and
 //! the note to a fresh session, which lands; behind a dialog nobody may answer, it is shown
 //! blocked and escalated; `gastown seance` resumes an ended session by the runtime's own id;
-//! mail to an idle, a busy (Claude Code: held for its hook) and, urgent, an idle crew member
-//! arrives as turns; the model's 429s (a gate on the CLI's API key) put the runtime at its usage
+//! mail to an idle, a busy (Claude Code: held for its hook; Codex: told once the turn is over)
+//! and, urgent, an idle crew member arrives as turns; Codex without an API key is blocked at its
+//! login (and `config agent check` says so); the model's 429s (a gate on the CLI's API key) put the runtime at its usage
 //! limit, nothing is typed into the session until the reset, and then it starts afresh and
 //! lands. Each scenario runs under both CLIs unless it is about a Claude Code hook or dialog.
 //!
-//! Run them alone with `cargo test --test real_agents` (the 16 take about two minutes once built,
+//! Run them alone with `cargo test --test real_agents` (the 18 take about two and a half minutes once built,
 //! two at a time on two cores; each is a few seconds to a minute alone). They need the CLIs in
 //! the agent cache (`support/agent_clis.rs`: installed with npm when missing; skipped, saying
 //! why, when that cannot be done — failed instead under `GASTOWN_REQUIRE_AGENTS=1`, as in CI).
@@ -1181,6 +1182,120 @@ fn claude_code_busy_takes_mail_at_its_next_turn() {
         "the hook brought the mail with the next prompt: {next:?}"
     );
     assert!(mail_labels(&t, &id).contains("delivered"));
+}
+
+/// Mail to a Codex crew member in the middle of a turn is not typed into it (Codex has no hook
+/// to bring it): it waits, and once the turn is over and the session idle, its notice is a turn
+/// of its own, which the agent reads; `delivered` only after that turn.
+#[test]
+fn codex_busy_takes_mail_as_a_turn_once_idle() {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated("codex_busy_takes_mail_as_a_turn_once_idle") {
+        return;
+    }
+    let t = idle_crew(Cli::Codex, &bin, "");
+    let release = t.town().root.join("release-the-turn");
+    t.town()
+        .ok(&["nudge", CREW, &format!("{BUSY} {}", release.display())]);
+    t.model
+        .wait_for("the turn in flight", Duration::from_secs(60), |log| {
+            log.iter()
+                .any(|r| matches!(&r.reply, Some(Reply::Shell(c)) if c.contains("until [ -e")))
+        });
+    let body = "MAILBODY-9a61: the build is green again";
+    let id = send_mail(&t, &[], "Build", body);
+    // While the turn runs, nothing is typed into it (its input line stays empty of the notice).
+    let screen = util::stdout(&t.town().run(&["peek", CREW]));
+    assert!(
+        !screen.contains("mail from overseer: Build"),
+        "nothing typed into the busy turn:\n{screen}"
+    );
+    assert!(!mail_labels(&t, &id).contains("delivered"));
+    std::fs::write(&release, "").expect("release the turn");
+    wait_mail_read(&t, body);
+    let told = prompts_with(&t, "mail from overseer: Build");
+    assert!(
+        told.len() == 1 && told[0].contains(&format!("gastown mail read {id}")),
+        "told once, after the busy turn, naming the mail: {}",
+        t.model.transcript()
+    );
+    let released = t
+        .model
+        .requests()
+        .iter()
+        .position(|r| r.reply == Some(Reply::Text("Released.".to_string())));
+    let notice = t.model.requests().iter().position(|r| {
+        r.conversation
+            .as_ref()
+            .and_then(Conversation::prompt)
+            .is_some_and(|p| p.contains("mail from overseer: Build"))
+    });
+    assert!(
+        released.is_some() && notice > released,
+        "the notice came after the busy turn ended: {}",
+        t.model.transcript()
+    );
+    running::wait_for("the mail delivered", Duration::from_secs(30), || {
+        mail_labels(&t, &id).contains("delivered").then_some(())
+    });
+}
+
+/// Codex with no API key in its environment (so gastown writes no login) stops at its login
+/// screen: the session is shown blocked by it and escalated, never typed into; and `gastown
+/// config agent check codex`, started the same way, reports it blocked and fails.
+#[test]
+fn codex_without_a_key_is_blocked_at_its_login_and_escalated() {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated("codex_without_a_key_is_blocked_at_its_login_and_escalated") {
+        return;
+    }
+    let t = AgentTown::start_gated(
+        Cli::Codex,
+        &bin,
+        FakeModel::start(polecat_script(None)),
+        &[("OPENAI_API_KEY", "")],
+        |_, _| {},
+    );
+    t.town().ok(&["agent", "spawn", CREW, "--runtime", "codex"]);
+    let path = "town/rigs/alpha/crew/max/session";
+    let state = running::wait_for("the blocked state", Duration::from_secs(60), || {
+        let state = t.running.node(path)?["state"].as_str()?.to_string();
+        state.starts_with("blocked: login: ").then_some(state)
+    });
+    let listed = running::wait_for("the escalation", Duration::from_secs(30), || {
+        let listed = t.town().ok(&["escalate", "list"]);
+        listed
+            .contains("alpha/crew/max is blocked")
+            .then_some(listed)
+    });
+    assert!(listed.contains("login: "), "{state}: {listed}");
+    assert!(
+        t.model.turns().is_empty(),
+        "{state}: the agent never got a turn: {}",
+        t.model.transcript()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(&t.town().root)
+        .env_remove("GASTOWN_TOWN")
+        .env_remove("GASTOWN_AGENT")
+        .envs(t.env.iter().map(|(k, v)| (k, v)))
+        .args(["config", "agent", "check", "codex", "--json"])
+        .output()
+        .expect("gastown runs");
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {out:?}"));
+    assert!(
+        !out.status.success()
+            && report["outcome"] == "blocked"
+            && report["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("blocked: login: ")),
+        "{report}"
+    );
 }
 
 /// Mail to an idle Codex (no hooks: every notice is typed in) is a turn of its own once the
