@@ -6,12 +6,13 @@
 //! rebases resolving the conflict and lands both changes; `gastown handoff` gives the hook and
 //! the note to a fresh session, which lands; behind a dialog nobody may answer, it is shown
 //! blocked and escalated; `gastown seance` resumes an ended session by the runtime's own id;
-//! mail to an idle, a busy (Claude Code: held for its hook) and, urgent, an idle crew member
-//! arrives as turns; the model's 429s (a gate on the CLI's API key) put the runtime at its usage
+//! mail to an idle, a busy (Claude Code: held for its hook; Codex: told once the turn is over)
+//! and, urgent, an idle crew member arrives as turns; Codex without an API key is blocked at its
+//! login (and `config agent check` says so); the model's 429s (a gate on the CLI's API key) put the runtime at its usage
 //! limit, nothing is typed into the session until the reset, and then it starts afresh and
 //! lands. Each scenario runs under both CLIs unless it is about a Claude Code hook or dialog.
 //!
-//! Run them alone with `cargo test --test real_agents` (the 16 take about two minutes once built,
+//! Run them alone with `cargo test --test real_agents` (the 18 take about two and a half minutes once built,
 //! two at a time on two cores; each is a few seconds to a minute alone). They need the CLIs in
 //! the agent cache (`support/agent_clis.rs`: installed with npm when missing; skipped, saying
 //! why, when that cannot be done — failed instead under `GASTOWN_REQUIRE_AGENTS=1`, as in CI).
@@ -123,6 +124,8 @@ struct AgentTown {
     running: RunningTown,
     origin: PathBuf,
     model: FakeModel,
+    /// The environment `gastown run` was started with (a user's shell).
+    env: Vec<(String, String)>,
 }
 
 /// Which CLI a test runs.
@@ -141,15 +144,38 @@ impl Cli {
     }
 }
 
-/// Codex reaches the fake model through an API-key provider in its config: the user's own
-/// choice (gastown writes only the trust of its worktrees next to it).
-fn codex_config(model: &FakeModel) -> String {
-    format!(
-        "model = \"fake-model\"\nmodel_provider = \"fake\"\n\n[model_providers.fake]\n\
-         name = \"fake\"\nbase_url = \"{}/v1\"\nenv_key = \"OPENAI_API_KEY\"\n\
-         wire_api = \"responses\"\n\n[analytics]\nenabled = false\n",
-        model.url()
-    )
+/// Point the town's `codex` at the fake model the way a user would point it at a proxy: by
+/// command (`gastown config agent set codex --args …`), the preset's arguments kept and Codex's
+/// `openai_base_url` added (Codex 0.171 reads no base-URL variable). Nothing else of Codex is
+/// written by hand: it is logged in with `OPENAI_API_KEY` from the environment by gastown's
+/// clean start, as a new user's would be.
+fn point_codex_at(town: &TestTown, model: &FakeModel) {
+    let listed: serde_json::Value =
+        serde_json::from_str(&town.ok(&["config", "agent", "list", "--json"])).expect("JSON");
+    let codex = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["name"] == "codex")
+        .unwrap_or_else(|| panic!("codex among the runtimes: {listed}"));
+    // `command`: the program, then its arguments.
+    let mut args: Vec<String> = codex["command"]
+        .as_array()
+        .unwrap_or_else(|| panic!("codex's command: {codex}"))
+        .iter()
+        .skip(1)
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    args.push("-c".to_string());
+    args.push(format!("openai_base_url=\"{}/v1\"", model.url()));
+    town.ok(&[
+        "config",
+        "agent",
+        "set",
+        "codex",
+        "--args",
+        &shell_words::join(&args),
+    ]);
 }
 
 impl AgentTown {
@@ -190,7 +216,7 @@ impl AgentTown {
         for dir in [&home, &claude, &codex] {
             std::fs::create_dir_all(dir).expect("mkdir");
         }
-        std::fs::write(codex.join("config.toml"), codex_config(&model)).expect("codex config");
+        point_codex_at(&town, &model);
         before(&town, &claude);
         let path = format!(
             "{}:{}",
@@ -218,16 +244,20 @@ impl AgentTown {
             ("DISABLE_AUTOUPDATER", "1"),
             ("DISABLE_TELEMETRY", "1"),
             ("DISABLE_ERROR_REPORTING", "1"),
-            // Claude Code refuses --dangerously-skip-permissions as root outside a sandbox.
-            ("IS_SANDBOX", "1"),
+            // No IS_SANDBOX: gastown sets it for Claude Code's bypass flag when run as root.
         ];
         env.extend_from_slice(extra);
         let running = RunningTown::start_with_env(town, &env);
         let _ = cli;
+        let env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         AgentTown {
             running,
             origin,
             model,
+            env,
         }
     }
 
@@ -486,14 +516,83 @@ fn seance_resumes_the_ended_session(t: &AgentTown, cli: Cli) {
             .any(|p| p.extension().is_some_and(|e| e == "jsonl")),
         "the CLI keeps its session {id} in a transcript of that name: {last}"
     );
-    let text = t.town().ok(&["seance", POLECAT]);
-    let resume = match cli {
-        Cli::Claude => format!("claude --resume {id}"),
-        Cli::Codex => format!("codex resume {id}"),
+    // Merged: the polecat's worktree, where its sessions ran, is gone.
+    let worktree = t.town().root.join("alpha/polecats/nux");
+    running::wait_for(
+        "the merged worktree removed",
+        Duration::from_secs(30),
+        || (!worktree.exists()).then_some(()),
+    );
+    // `gastown seance` in the shell `gastown run` was started from.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(&t.town().root)
+        .env_remove("GASTOWN_TOWN")
+        .env_remove("GASTOWN_AGENT")
+        .envs(t.env.iter().map(|(k, v)| (k, v)))
+        .args(["seance", POLECAT])
+        .output()
+        .expect("gastown seance runs");
+    let text = util::stdout(&out);
+    let command = text
+        .lines()
+        .find_map(|l| l.strip_prefix("To talk to a predecessor: "))
+        .unwrap_or_else(|| panic!("a resume command in:\n{text}"))
+        .to_string();
+    let (resume, config) = match cli {
+        // By its transcript file: Claude looks an id up under the (removed) worktree's project.
+        Cli::Claude => (format!("{id}.jsonl"), "CLAUDE_CONFIG_DIR="),
+        Cli::Codex => (format!("codex resume {id}"), "CODEX_HOME="),
     };
     assert!(
-        text.contains("To talk to a predecessor: cd ") && text.contains(&resume),
-        "{resume} in:\n{text}"
+        command.starts_with("cd ") && command.contains(&resume) && command.contains(config),
+        "{resume} and {config} in: {command}"
+    );
+    resume_runs(t, cli, &command);
+}
+
+/// What the seance asks the resumed predecessor.
+const SEANCE: &str = "SEANCE-4c1e: what did you do?";
+
+/// Run the printed resume `command` (with a first prompt) in a real PTY — a session actor, as
+/// a terminal would run it, the CLI's dialogs watched (a trust dialog for the directory it runs
+/// in is answered, as a person would) — in the user's shell environment, and see the CLI take
+/// up the ended conversation: a request to the model carries the predecessor's `gastown done`
+/// and the new prompt.
+fn resume_runs(t: &AgentTown, cli: Cli, command: &str) {
+    use gastown_actors::session::{Session, SessionArgs, client};
+    let line = format!("{command} {}", shell_words::quote(SEANCE));
+    let preset = gastown_town::runtimes::spec::preset(cli.runtime()).expect("a preset");
+    let mut args = SessionArgs::new("sh", &t.town().root);
+    args.args = vec!["-c".to_string(), line];
+    args.env = t.env.clone();
+    args.dialogs = gastown_town::runtimes::dialogs::dialogs(&preset).to_vec();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (session, handle) = rt
+        .block_on(ractor::Actor::spawn(None, Session, args))
+        .expect("the command starts in a PTY");
+    let resumed = t.model.holds_within(Duration::from_secs(90), |log| {
+        log.iter().any(|r| {
+            r.conversation.as_ref().is_some_and(|c| {
+                !c.aux
+                    && c.user_text().contains("SEANCE-4c1e")
+                    && c.calls().contains(&"gastown done")
+            })
+        })
+    });
+    let screen = rt
+        .block_on(client::peek(&session, None))
+        .unwrap_or_default();
+    let _ = rt.block_on(client::terminate(&session, Duration::from_secs(5)));
+    let _ = rt.block_on(handle);
+    assert!(
+        resumed,
+        "`{command}` resumed the conversation; the model saw:\n{}\nthe screen:\n{}",
+        t.model.transcript(),
+        tail(&screen, 40)
     );
 }
 
@@ -1083,6 +1182,120 @@ fn claude_code_busy_takes_mail_at_its_next_turn() {
         "the hook brought the mail with the next prompt: {next:?}"
     );
     assert!(mail_labels(&t, &id).contains("delivered"));
+}
+
+/// Mail to a Codex crew member in the middle of a turn is not typed into it (Codex has no hook
+/// to bring it): it waits, and once the turn is over and the session idle, its notice is a turn
+/// of its own, which the agent reads; `delivered` only after that turn.
+#[test]
+fn codex_busy_takes_mail_as_a_turn_once_idle() {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated("codex_busy_takes_mail_as_a_turn_once_idle") {
+        return;
+    }
+    let t = idle_crew(Cli::Codex, &bin, "");
+    let release = t.town().root.join("release-the-turn");
+    t.town()
+        .ok(&["nudge", CREW, &format!("{BUSY} {}", release.display())]);
+    t.model
+        .wait_for("the turn in flight", Duration::from_secs(60), |log| {
+            log.iter()
+                .any(|r| matches!(&r.reply, Some(Reply::Shell(c)) if c.contains("until [ -e")))
+        });
+    let body = "MAILBODY-9a61: the build is green again";
+    let id = send_mail(&t, &[], "Build", body);
+    // While the turn runs, nothing is typed into it (its input line stays empty of the notice).
+    let screen = util::stdout(&t.town().run(&["peek", CREW]));
+    assert!(
+        !screen.contains("mail from overseer: Build"),
+        "nothing typed into the busy turn:\n{screen}"
+    );
+    assert!(!mail_labels(&t, &id).contains("delivered"));
+    std::fs::write(&release, "").expect("release the turn");
+    wait_mail_read(&t, body);
+    let told = prompts_with(&t, "mail from overseer: Build");
+    assert!(
+        told.len() == 1 && told[0].contains(&format!("gastown mail read {id}")),
+        "told once, after the busy turn, naming the mail: {}",
+        t.model.transcript()
+    );
+    let released = t
+        .model
+        .requests()
+        .iter()
+        .position(|r| r.reply == Some(Reply::Text("Released.".to_string())));
+    let notice = t.model.requests().iter().position(|r| {
+        r.conversation
+            .as_ref()
+            .and_then(Conversation::prompt)
+            .is_some_and(|p| p.contains("mail from overseer: Build"))
+    });
+    assert!(
+        released.is_some() && notice > released,
+        "the notice came after the busy turn ended: {}",
+        t.model.transcript()
+    );
+    running::wait_for("the mail delivered", Duration::from_secs(30), || {
+        mail_labels(&t, &id).contains("delivered").then_some(())
+    });
+}
+
+/// Codex with no API key in its environment (so gastown writes no login) stops at its login
+/// screen: the session is shown blocked by it and escalated, never typed into; and `gastown
+/// config agent check codex`, started the same way, reports it blocked and fails.
+#[test]
+fn codex_without_a_key_is_blocked_at_its_login_and_escalated() {
+    let Some(bin) = agent_clis::agent_bin() else {
+        return;
+    };
+    if agent_clis::ran_isolated("codex_without_a_key_is_blocked_at_its_login_and_escalated") {
+        return;
+    }
+    let t = AgentTown::start_gated(
+        Cli::Codex,
+        &bin,
+        FakeModel::start(polecat_script(None)),
+        &[("OPENAI_API_KEY", "")],
+        |_, _| {},
+    );
+    t.town().ok(&["agent", "spawn", CREW, "--runtime", "codex"]);
+    let path = "town/rigs/alpha/crew/max/session";
+    let state = running::wait_for("the blocked state", Duration::from_secs(60), || {
+        let state = t.running.node(path)?["state"].as_str()?.to_string();
+        state.starts_with("blocked: login: ").then_some(state)
+    });
+    let listed = running::wait_for("the escalation", Duration::from_secs(30), || {
+        let listed = t.town().ok(&["escalate", "list"]);
+        listed
+            .contains("alpha/crew/max is blocked")
+            .then_some(listed)
+    });
+    assert!(listed.contains("login: "), "{state}: {listed}");
+    assert!(
+        t.model.turns().is_empty(),
+        "{state}: the agent never got a turn: {}",
+        t.model.transcript()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_gastown"))
+        .current_dir(&t.town().root)
+        .env_remove("GASTOWN_TOWN")
+        .env_remove("GASTOWN_AGENT")
+        .envs(t.env.iter().map(|(k, v)| (k, v)))
+        .args(["config", "agent", "check", "codex", "--json"])
+        .output()
+        .expect("gastown runs");
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("JSON ({e}): {out:?}"));
+    assert!(
+        !out.status.success()
+            && report["outcome"] == "blocked"
+            && report["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("blocked: login: ")),
+        "{report}"
+    );
 }
 
 /// Mail to an idle Codex (no hooks: every notice is typed in) is a turn of its own once the

@@ -608,6 +608,14 @@ fn session_args(
         ),
     ];
     args.env.extend(runtime.env.iter().cloned());
+    // What the CLI needs to start with nobody at the keyboard (Claude Code as root:
+    // IS_SANDBOX=1, or it refuses its bypass flag).
+    args.env
+        .extend(gastown_town::runtimes::clean_start::session_env(
+            runtime,
+            &|key| std::env::var(key).ok(),
+            gastown_town::runtimes::clean_start::running_as_root(),
+        ));
     let path = session_path(&args.env);
     args.env.retain(|(k, _)| k != "PATH");
     args.env.push(("PATH".into(), path));

@@ -2,12 +2,19 @@
 //! be on `PATH` (or an executable path), and started the way a session starts it — in a real PTY,
 //! through the session actor, with the runtime's arguments and environment — it must reach its
 //! prompt (its ready marker on the screen and output quiet; with no marker known, output quiet
-//! for the runtime's quiet period) within the timeout. The report says what was seen: the
-//! program's path, how long it took, and the last lines of its screen.
+//! for the runtime's quiet period) within the timeout. As before a session, the CLI's own state
+//! is prepared first (`runtimes::start_clean`: onboarding, trust of the directory, API-key
+//! answers, Codex's login from `OPENAI_API_KEY`) and its environment gets what gastown adds
+//! (`IS_SANDBOX=1` for Claude Code as root); the runtime's dialog patterns are watched, so a
+//! dialog nobody may answer (login, onboarding, …) is reported `blocked: <dialog>: <its line>`,
+//! not taken for the prompt even when it shows the ready marker. The report says what was seen:
+//! the program's path, how long it took, and the last lines of its screen.
 
 use crate::output;
 use anyhow::{Context, Result, bail};
-use gastown_actors::session::{EndNotice, Session, SessionArgs, SessionEnd, client};
+use gastown_actors::session::{
+    DIALOG_ESCALATE_AFTER, EndNotice, Session, SessionArgs, SessionEnd, client,
+};
 use gastown_town::runtimes::{self, spec::Runtime};
 use gastown_town::text;
 use gastown_town::town::Town;
@@ -37,6 +44,9 @@ pub enum Outcome {
     Exited,
     /// It did not reach its prompt within the timeout.
     Timeout,
+    /// A dialog nobody may answer for it (login, onboarding, a usage limit, …) is on its
+    /// screen: a session would wait there, shown blocked.
+    Blocked,
 }
 
 /// What `check` found.
@@ -95,6 +105,11 @@ pub fn check(town: &Town, exe: &Path, name: &str, opts: Options) -> Result<()> {
                 .enable_all()
                 .build()
                 .context("cannot start the async runtime")?;
+            // What a session's start does first: the CLI's own state, so it reaches its prompt
+            // with no dialog a session would not see either.
+            let setup = runtimes::SessionSetup::current(exe.to_path_buf()).with_env(&runtime.env);
+            runtimes::start_clean(&cwd, &runtime, &setup)
+                .context("cannot prepare the CLI's state for a clean start")?;
             rt.block_on(start_and_watch(&runtime, path, &cwd, timeout))
         }
     };
@@ -107,6 +122,11 @@ pub fn check(town: &Town, exe: &Path, name: &str, opts: Options) -> Result<()> {
     match report.outcome {
         Outcome::Ready | Outcome::Quiet => Ok(()),
         Outcome::Missing => bail!("agent {name} cannot run here: {}", report.detail),
+        Outcome::Blocked => bail!(
+            "agent {name} is {}: answer it once by hand (`{}` in a terminal), then check again",
+            report.detail,
+            shell_words::join(&report.command)
+        ),
         _ => bail!("agent {name} did not reach its prompt: {}", report.detail),
     }
 }
@@ -218,8 +238,15 @@ async fn start_and_watch(
     let mut args = SessionArgs::new(runtime.program.clone(), cwd);
     args.args = runtime.args.clone();
     args.env = runtime.env.clone();
+    args.env.extend(runtimes::clean_start::session_env(
+        runtime,
+        &|key| std::env::var(key).ok(),
+        runtimes::clean_start::running_as_root(),
+    ));
     args.ready_marker = runtime.ready_marker.clone();
     args.quiet_period = runtime.quiet_period;
+    let dialogs = runtimes::dialogs::dialogs(runtime);
+    args.dialogs = dialogs.to_vec();
     let seen = ended.clone();
     args.on_end = Some(EndNotice(Arc::new(move |end| {
         if let Ok(mut slot) = seen.lock() {
@@ -237,6 +264,7 @@ async fn start_and_watch(
         }
     };
     let mut screen = String::new();
+    let mut blocked_since: Option<Instant> = None;
     let (outcome, detail) = loop {
         if let Ok(text) = client::peek(&session, None).await {
             screen = last_lines(&text);
@@ -249,6 +277,22 @@ async fn start_and_watch(
                     format!("it exited before reaching its prompt: {exit}"),
                 );
             }
+            // A dialog with a safe answer (trust of this directory) the session answers
+            // itself; any other waits for a human, as it would in a session — once it stays up
+            // as long as a session waits before escalating (a CLI may flash one as it starts),
+            // or until the timeout.
+            Ok(snap)
+                if snap.blocked.as_deref().is_some_and(|b| {
+                    let since = *blocked_since.get_or_insert_with(Instant::now);
+                    start.elapsed() >= timeout
+                        || (!answered_by_the_session(dialogs, b)
+                            && since.elapsed() >= DIALOG_ESCALATE_AFTER)
+                }) =>
+            {
+                let dialog = snap.blocked.unwrap_or_default();
+                break (Outcome::Blocked, format!("blocked: {dialog}"));
+            }
+            Ok(snap) if snap.blocked.is_none() && blocked_since.take().is_some() => {}
             // Quiet with nothing drawn yet is a CLI still loading, not one at its prompt.
             Ok(snap) if snap.idle && !screen.trim().is_empty() => break verdict(runtime, start),
             Ok(snap) if start.elapsed() >= timeout => {
@@ -270,6 +314,12 @@ async fn start_and_watch(
     let _ = client::terminate(&session, stop_timeout).await;
     let _ = handle.await;
     report(runtime, Some(path), outcome, detail, took, &screen)
+}
+
+/// Whether the dialog a snapshot shows (`trust: <its line>`) is one the session answers.
+fn answered_by_the_session(dialogs: &[runtimes::dialogs::Dialog], blocked: &str) -> bool {
+    let name = blocked.split(": ").next().unwrap_or(blocked);
+    dialogs.iter().any(|d| d.name == name && d.answer.is_some())
 }
 
 /// The last [`SCREEN_LINES`] lines of a screen with text, without its blank bottom.
@@ -340,6 +390,7 @@ fn render(r: &Report) -> String {
             Outcome::SpawnFailed => "cannot start",
             Outcome::Exited => "exited",
             Outcome::Timeout => "not ready",
+            Outcome::Blocked => "blocked",
         },
         r.detail
     );

@@ -280,3 +280,39 @@ fn agent_check_starts_the_runtime_in_a_pty() {
     let err = town.fails(&["config", "agent", "check", "sim", "--timeout", "soon"]);
     assert!(err.contains("30s"), "{err}");
 }
+
+/// The check watches the runtime's dialogs as a session does: behind a dialog nobody may answer
+/// (the sim's login, which shows the ready marker like Claude's screens do) it is `blocked`, not
+/// ready, and exits non-zero naming the dialog; the trust dialog, which a session answers, is
+/// answered and the prompt reached.
+#[test]
+fn agent_check_reports_a_dialog_as_blocked() {
+    let town = TestTown::new();
+    let config = town.root.join("town.toml");
+    let plain = fs::read_to_string(&config).expect("town.toml");
+    let sim_behind = |dialog: &str| {
+        let text =
+            format!("{plain}\n[agents.sim]\nenv = {{ GASTOWN_SIM_DIALOG = \"{dialog}\" }}\n");
+        fs::write(&config, text).expect("write town.toml");
+    };
+    sim_behind("login");
+    let out = town.run(&["config", "agent", "check", "sim", "--timeout", "20s"]);
+    assert!(!out.status.success(), "a login dialog is no prompt");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("result:  blocked — blocked: login: [sim dialog: login]"),
+        "{text}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("agent sim is blocked: login: [sim dialog: login]")
+            && err.contains("answer it once by hand"),
+        "{err}"
+    );
+
+    sim_behind("trust");
+    let report: serde_json::Value =
+        serde_json::from_str(&town.ok(&["config", "agent", "check", "sim", "--json"]))
+            .expect("JSON");
+    assert_eq!(report["outcome"], "ready", "trust is answered: {report}");
+}

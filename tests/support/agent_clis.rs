@@ -11,7 +11,8 @@
 //!   (`unshare --net`, loopback up): the fake model and the CLIs are inside, the internet is
 //!   not. A developer who is not root gets `unshare --map-root-user --net` where user namespaces
 //!   are allowed, else the test runs in place (the CLIs' non-essential traffic is switched off
-//!   by environment and their model is the fake one, so nothing should leave the machine).
+//!   by environment and their model is the fake one, so nothing should leave the machine) —
+//!   except under `GASTOWN_REQUIRE_AGENTS=1` (CI), where no namespace fails the test.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -127,6 +128,14 @@ fn isolation() -> Option<&'static [&'static str]> {
             .output()
             .is_ok_and(|o| o.status.success());
         if !works {
+            // CI must prove the CLIs need no network but loopback: no quiet fallback there.
+            assert!(
+                std::env::var("GASTOWN_REQUIRE_AGENTS").as_deref() != Ok("1"),
+                "GASTOWN_REQUIRE_AGENTS=1 but no private network namespace can be made here \
+                 (`unshare {} sh -c 'ip link set lo up'` failed): run as root, or where user \
+                 namespaces are allowed, with util-linux's unshare and iproute2's ip installed",
+                how.join(" ")
+            );
             eprintln!(
                 "note: cannot make a private network namespace here (`unshare {}` with `ip`); \
                  the real-agent tests run without one",
@@ -154,6 +163,9 @@ pub fn ran_isolated(name: &str) -> bool {
         .arg(exe)
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(ISOLATED, "1")
+        // gastown sets IS_SANDBOX=1 for Claude Code run as root with its bypass flag, unless
+        // the user set it: the developer's own value (Claude accepts only `1`) must not decide.
+        .env_remove("IS_SANDBOX")
         .status()
         .expect("unshare runs");
     assert!(

@@ -1,6 +1,6 @@
 //! A scripted model on 127.0.0.1 for the real agent CLIs: it speaks the Anthropic Messages API
 //! (`POST /v1/messages`, JSON or `stream: true` SSE) for Claude Code and the OpenAI Responses
-//! API (`POST /v1/responses`, SSE) for Codex. Each request's conversation is read into one
+//! API (`POST /v1/responses`, SSE; a WebSocket upgrade on `GET` is refused with 426) for Codex. Each request's conversation is read into one
 //! shape ([`Conversation`]: user text, the tool calls made and what they returned), a [`Script`]
 //! decides the next reply from it — a shell command to run, or text that ends the turn — and
 //! the reply is written in the dialect the CLI asked in. So the CLI has a real conversation:
@@ -448,6 +448,19 @@ fn serve(mut stream: TcpStream, script: &Script, gate: &Gate, log: &Mutex<Vec<Lo
             &[],
             br#"{"input_tokens":100}"#,
         ),
+        // Codex's built-in OpenAI provider tries a WebSocket on the same path first; 426
+        // (what a server without WebSockets answers) makes it fall back to HTTP at once
+        // (a 404 costs it five reconnects, some seconds, every session).
+        (None, _) if request.method == "GET" && route == "/v1/responses" => {
+            logged.status = 426;
+            respond(
+                &mut stream,
+                426,
+                "application/json",
+                &[],
+                br#"{"error":{"type":"invalid_request_error","message":"the fake model speaks HTTP, not WebSockets"}}"#,
+            )
+        }
         (None, _) => {
             logged.status = 404;
             respond(

@@ -10,7 +10,15 @@
 //!   (its last 20 characters) is asked about; `--dangerously-skip-permissions` asks for the
 //!   acceptance `skipDangerousModePermissionPrompt` records.
 //! - **Codex** asks to trust every folder that is not `trust_level = "trusted"` under
-//!   `[projects."<dir>"]` of `$CODEX_HOME/config.toml` (default `$HOME/.codex`).
+//!   `[projects."<dir>"]` of `$CODEX_HOME/config.toml` (default `$HOME/.codex`). It does not
+//!   read `OPENAI_API_KEY` from its environment: it shows its login screen until someone runs
+//!   `codex login --with-api-key`, which writes `$CODEX_HOME/auth.json` as
+//!   `{"auth_mode": "apikey", "OPENAI_API_KEY": "<key>"}` (mode 0600; read off Codex 0.171.0).
+//!   When the session's environment has the key (the supervisor's, or an account's
+//!   `api_key_env`) and the Codex home has no `auth.json`, gastown writes that same file; an
+//!   existing one (a ChatGPT login, another key) is never touched.
+//! - **Claude Code as root** refuses `--dangerously-skip-permissions` unless `IS_SANDBOX=1`:
+//!   [`session_env`] adds it to such a session's environment unless the user set it.
 //!
 //! Every file is merged, never replaced: the user's keys (and keys we do not know) are kept, a
 //! key already answered is not answered again, an API key the user rejected stays rejected (the
@@ -90,12 +98,52 @@ pub fn claude_files(setup: &SessionSetup) -> Option<ClaudeFiles> {
     })
 }
 
+/// Codex's home for `setup`: `$CODEX_HOME`, else `$HOME/.codex`.
+pub fn codex_home(setup: &SessionSetup) -> Option<PathBuf> {
+    match setup.var("CODEX_HOME") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => Some(setup.home()?.join(".codex")),
+    }
+}
+
 /// Codex's `config.toml` for `setup`: `$CODEX_HOME/config.toml`, else `$HOME/.codex/config.toml`.
 pub fn codex_config(setup: &SessionSetup) -> Option<PathBuf> {
-    match setup.var("CODEX_HOME") {
-        Some(dir) => Some(PathBuf::from(dir).join("config.toml")),
-        None => Some(setup.home()?.join(".codex").join("config.toml")),
+    Some(codex_home(setup)?.join("config.toml"))
+}
+
+/// The variable Codex's API key is taken from (an account's `api_key_env` lands in it too).
+pub const OPENAI_KEY: &str = "OPENAI_API_KEY";
+
+/// Claude Code's flag for running with no permission prompts.
+pub const CLAUDE_BYPASS: &str = "--dangerously-skip-permissions";
+
+/// What Claude Code as root needs in its environment to accept [`CLAUDE_BYPASS`].
+pub const IS_SANDBOX: &str = "IS_SANDBOX";
+
+/// The variables gastown adds to a session of `runtime` so that its CLI starts with no human:
+/// `IS_SANDBOX=1` for Claude Code run with [`CLAUDE_BYPASS`] by root (it refuses the flag
+/// otherwise and exits), unless the runtime's environment or `inherited` (the supervisor's)
+/// sets it already. `root` says whether sessions run as root.
+pub fn session_env(
+    runtime: &crate::runtimes::spec::Runtime,
+    inherited: &dyn Fn(&str) -> Option<String>,
+    root: bool,
+) -> Vec<(String, String)> {
+    let claude = crate::runtimes::spec::preset_for_program(&runtime.program)
+        .is_some_and(|p| p.name == "claude");
+    let bypass = runtime.args.iter().any(|a| a == CLAUDE_BYPASS);
+    let set = runtime.env.iter().any(|(k, _)| k == IS_SANDBOX) || inherited(IS_SANDBOX).is_some();
+    if claude && bypass && root && !set {
+        vec![(IS_SANDBOX.to_string(), "1".to_string())]
+    } else {
+        Vec::new()
     }
+}
+
+/// Whether this process runs as root (its sessions then do too).
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
 }
 
 /// Sessions start concurrently and share these files: one read-modify-write at a time, so no
@@ -177,13 +225,16 @@ pub fn claude_state(state: &mut Map<String, Value>, dirs: &[PathBuf], key: Optio
     changed
 }
 
-/// Make Codex start in `dirs` without asking to trust them.
+/// Make Codex start in `dirs` without asking to trust them, and logged in with the
+/// environment's API key when it has no login yet ([`codex_login`]).
 pub fn prepare_codex(setup: &SessionSetup, dirs: &[PathBuf]) -> Result<()> {
     let _one_writer = WRITING.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(path) = codex_config(setup) else {
-        tracing::warn!("neither CODEX_HOME nor HOME is set: Codex's project trust not prepared");
+    let Some(home) = codex_home(setup) else {
+        tracing::warn!("neither CODEX_HOME nor HOME is set: Codex's trust and login not prepared");
         return Ok(());
     };
+    codex_login(&home, setup.var(OPENAI_KEY))?;
+    let path = home.join("config.toml");
     let existing = read_optional(&path)?;
     let mut doc = match existing
         .as_deref()
@@ -200,6 +251,24 @@ pub fn prepare_codex(setup: &SessionSetup, dirs: &[PathBuf]) -> Result<()> {
         return Ok(());
     }
     write_atomic(&path, &doc.to_string())
+}
+
+/// What `codex login --with-api-key` does: write `<home>/auth.json` with `key` — unless there
+/// is no key, or the file is there already (any login, the user's: never replaced). True when
+/// written.
+pub fn codex_login(home: &Path, key: Option<&str>) -> Result<bool> {
+    let Some(key) = key else {
+        return Ok(false);
+    };
+    let path = home.join("auth.json");
+    if fs::symlink_metadata(&path).is_ok() {
+        return Ok(false);
+    }
+    let auth = serde_json::json!({ "auth_mode": "apikey", OPENAI_KEY: key });
+    let mut text = serde_json::to_string_pretty(&auth).context("cannot render auth.json")?;
+    text.push('\n');
+    write_atomic(&path, &text)?;
+    Ok(true)
 }
 
 /// Mark each of `dirs` trusted in a Codex `config.toml`; true when anything changed. A table

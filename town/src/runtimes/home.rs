@@ -19,7 +19,7 @@
 
 use crate::git_cli::git;
 use crate::identity::{AgentIdentity, Role};
-use crate::runtimes::clean_start::{self, SessionSetup};
+use crate::runtimes::clean_start::{self, CLAUDE_BYPASS, SessionSetup};
 use crate::runtimes::spec::{self, HookSupport, Runtime};
 use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
@@ -69,13 +69,21 @@ pub fn prepare_home(
     if ours.contains(&CLAUDE_SETTINGS) {
         write_claude_settings(home, &setup.gastown)?;
     }
-    let mut dirs = vec![home.to_path_buf()];
-    for dir in [home.canonicalize().ok(), repo.map(|r| r.top)]
-        .into_iter()
-        .flatten()
-    {
-        if !dirs.contains(&dir) {
-            dirs.push(dir);
+    start_clean(home, runtime, &setup)
+}
+
+/// Prepare the CLI's own state (`clean_start`) so that `runtime`, started in `dir` with
+/// `setup`, reaches its prompt with no dialog: `dir` (as given and resolved) and the top of the
+/// git work tree it lies in are trusted; onboarding, the API key and the bypass acceptance
+/// (Claude Code), the login with the environment's API key (Codex) are answered. `setup`
+/// already carries the runtime's `env`. What a session does before it starts, and what
+/// `gastown config agent check` does before it starts the CLI.
+pub fn start_clean(dir: &Path, runtime: &Runtime, setup: &SessionSetup) -> Result<()> {
+    let mut dirs = vec![dir.to_path_buf()];
+    let top = Repo::containing(dir).map(|r| r.top);
+    for d in [dir.canonicalize().ok(), top].into_iter().flatten() {
+        if !dirs.contains(&d) {
+            dirs.push(d);
         }
     }
     // The answers are for the real CLI's dialogs: by the program it runs (`claude`,
@@ -84,16 +92,13 @@ pub fn prepare_home(
     match cli.as_deref() {
         Some("claude") => {
             let bypass = runtime.args.iter().any(|a| a == CLAUDE_BYPASS);
-            clean_start::prepare_claude(&setup, &dirs, bypass)?;
+            clean_start::prepare_claude(setup, &dirs, bypass)?;
         }
-        Some("codex") => clean_start::prepare_codex(&setup, &dirs)?,
+        Some("codex") => clean_start::prepare_codex(setup, &dirs)?,
         _ => {}
     }
     Ok(())
 }
-
-/// Claude Code's flag for running with no permission prompts, which it asks to accept once.
-const CLAUDE_BYPASS: &str = "--dangerously-skip-permissions";
 
 /// Claude Code's project settings, relative to the home.
 const CLAUDE_SETTINGS: &str = ".claude/settings.json";

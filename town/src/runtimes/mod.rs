@@ -37,7 +37,7 @@ pub mod spec;
 pub use clean_start::SessionSetup;
 pub use durable::{Ask, REQUESTED_RUNTIME, decide_and_record};
 pub use edit::{Change, SetOptions, parse_env, remove_agent, set_agent, set_default_agent};
-pub use home::prepare_home;
+pub use home::{prepare_home, start_clean};
 pub use program::{check_program, first_preset_on_path};
 pub use show::{describe_agent, render_summary, summary};
 

@@ -715,3 +715,93 @@ fn only_the_real_cli_gets_its_state_prepared_not_a_runtime_dressed_as_it() {
     prepare_home(dir.path(), &identity("mayor"), &wrapped, &setup(dir.path())).expect("prepared");
     assert!(dir.path().join("user/.codex/config.toml").is_file());
 }
+
+/// Codex with only `OPENAI_API_KEY` in its environment shows its login screen: gastown writes
+/// the `auth.json` that `codex login --with-api-key` writes (private to the user), once — an
+/// existing login is never replaced, and with no key nothing is written.
+#[test]
+fn a_codex_session_is_logged_in_with_the_environments_key_unless_already_logged_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let codex = spec::preset("codex").expect("preset");
+    let home = dir.path().join("polecats/nux");
+    let who = identity("alpha/polecats/nux");
+    let auth = dir.path().join("user/.codex/auth.json");
+
+    prepare_home(&home, &who, &codex, &setup(dir.path())).expect("no key");
+    assert!(!auth.exists(), "no key, no login written");
+
+    let mut keyed = setup(dir.path());
+    keyed
+        .env
+        .insert("OPENAI_API_KEY".into(), "sk-test-first".into());
+    prepare_home(&home, &who, &codex, &keyed).expect("prepared");
+    let written: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&auth).expect("auth.json")).expect("JSON");
+    assert_eq!(
+        written,
+        serde_json::json!({"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-first"})
+    );
+    let mode = fs::metadata(&auth).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the key is private to its user");
+
+    // A login already there (the user's own, another key) stays as it is.
+    fs::write(&auth, "{\"auth_mode\":\"chatgpt\",\"tokens\":{}}\n").expect("user's login");
+    keyed
+        .env
+        .insert("OPENAI_API_KEY".into(), "sk-test-second".into());
+    prepare_home(&home, &who, &codex, &keyed).expect("again");
+    assert_eq!(
+        fs::read_to_string(&auth).expect("auth.json"),
+        "{\"auth_mode\":\"chatgpt\",\"tokens\":{}}\n"
+    );
+}
+
+/// An account's key (`api_key_env`) reaches the runtime's env as `OPENAI_API_KEY`, and its
+/// `config_dir` is the Codex home the login is written to.
+#[test]
+fn a_codex_account_is_logged_in_in_its_own_home_with_its_own_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let account_home = dir.path().join("codex-work");
+    let mut codex = spec::preset("codex").expect("preset");
+    codex.env = vec![
+        (
+            "CODEX_HOME".into(),
+            account_home.to_string_lossy().into_owned(),
+        ),
+        ("OPENAI_API_KEY".into(), "sk-account-key".into()),
+    ];
+    start_clean(
+        &dir.path().join("w"),
+        &codex,
+        &setup(dir.path()).with_env(&codex.env),
+    )
+    .expect("prepared");
+    let written = fs::read_to_string(account_home.join("auth.json")).expect("auth.json");
+    assert!(written.contains("sk-account-key"), "{written}");
+    assert!(!dir.path().join("user/.codex/auth.json").exists());
+}
+
+/// Claude Code run with `--dangerously-skip-permissions` by root gets `IS_SANDBOX=1` (it
+/// refuses the flag otherwise); not when the user set it, not when not root, not without the
+/// flag, and not for another CLI.
+#[test]
+fn claude_as_root_with_the_bypass_flag_gets_is_sandbox_unless_set() {
+    let claude = spec::preset("claude").expect("preset");
+    let unset = |_: &str| None;
+    let wanted = vec![("IS_SANDBOX".to_string(), "1".to_string())];
+    assert_eq!(clean_start::session_env(&claude, &unset, true), wanted);
+    assert!(clean_start::session_env(&claude, &unset, false).is_empty());
+    let user_set = |k: &str| (k == "IS_SANDBOX").then(|| "0".to_string());
+    assert!(clean_start::session_env(&claude, &user_set, true).is_empty());
+    let mut own = claude.clone();
+    own.env.push(("IS_SANDBOX".into(), "0".into()));
+    assert!(clean_start::session_env(&own, &unset, true).is_empty());
+    let mut careful = claude.clone();
+    careful
+        .args
+        .retain(|a| a != "--dangerously-skip-permissions");
+    assert!(clean_start::session_env(&careful, &unset, true).is_empty());
+    let codex = spec::preset("codex").expect("preset");
+    assert!(clean_start::session_env(&codex, &unset, true).is_empty());
+}
