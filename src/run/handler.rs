@@ -434,6 +434,7 @@ impl TownHandler {
                 "{address} kept running: it has new work on its hook\n"
             ));
         }
+        finish_turn(&identity).await;
         match topology::stop_agent(root, &identity).await? {
             true => Ok(format!("stopped {address}'s session\n")),
             false => Ok(String::new()),
@@ -451,5 +452,32 @@ impl TownHandler {
             .map_err(|e| err(ErrorCode::Unavailable, e.to_string()))?
             .map_err(|e| err(ErrorCode::InvalidArgument, format!("{e:#}")))?;
         Ok(TownReply::Synced(Box::new(report)))
+    }
+}
+
+/// How long a session being stopped after its merge may take to finish the turn it is in.
+const FINISH_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How often [`finish_turn`] looks at the session.
+const FINISH_TURN_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Lets `identity`'s session finish the turn it is in — the agent answering its `gastown done`
+/// — before it is stopped, bounded by [`FINISH_TURN_WAIT`]: a reply cut off in flight is spent
+/// with the provider but never reaches the CLI's transcript, so costs and `seance` would miss
+/// it. Returns at once when no session runs, it is idle, blocked or gone.
+async fn finish_turn(identity: &AgentIdentity) {
+    let Some(session) = registry::session(identity) else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + FINISH_TURN_WAIT;
+    loop {
+        match gastown_actors::session::client::snapshot(&session).await {
+            Ok(s) if !s.idle && s.blocked.is_none() && s.exit.is_none() => {}
+            _ => return,
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::info!(%identity, "stopping a session still busy after {FINISH_TURN_WAIT:?}");
+            return;
+        }
+        tokio::time::sleep(FINISH_TURN_POLL).await;
     }
 }
