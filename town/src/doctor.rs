@@ -241,6 +241,16 @@ fn rig_configs(root: &Path) -> Vec<Check> {
     out
 }
 
+/// The rigs whose rig.toml reads: a broken one is reported by its `rig-config` check and never
+/// keeps the others from being checked.
+fn good_rigs(town: &Town) -> Vec<Rig> {
+    Rig::list_each(town)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(_, rig)| rig.ok())
+        .collect()
+}
+
 /// A socket left by a supervisor that is gone.
 /// The pid locks (`run.lock`, `ledger.lock`) are flocks the kernel drops when their owner dies:
 /// a file left behind never blocks anyone, so it is no finding.
@@ -327,7 +337,7 @@ fn runtimes(town: &Town) -> Vec<Check> {
     names.extend(town.config.roles.deacon.clone());
     names.extend(town.config.roles.witness.clone());
     names.extend(town.config.roles.dog.clone());
-    for rig in Rig::list(town).unwrap_or_default() {
+    for rig in good_rigs(town) {
         names.extend(rig.config.runtime.clone());
         names.extend(crate::witness::agent_runtime(town, &rig.config));
     }
@@ -431,8 +441,7 @@ fn on_path(program: &str) -> Option<PathBuf> {
 /// Each rig's origin answers and has its target branch.
 fn origins(town: &Town, opts: Options) -> Vec<Check> {
     let timeout = opts.remote_timeout.unwrap_or(Duration::from_secs(10));
-    Rig::list(town)
-        .unwrap_or_default()
+    good_rigs(town)
         .into_iter()
         .map(|rig| origin(&rig.config, &rig, timeout))
         .collect()
@@ -575,7 +584,7 @@ fn orphans(town: &Town, ledger: &gastown_beads::Ledger) -> Check {
         Err(e) => return Check::bad("orphans", Status::Warn, format!("{e:#}"), "see the message"),
     };
     let mut lines = Vec::new();
-    for rig in Rig::list(town).unwrap_or_default() {
+    for rig in good_rigs(town) {
         if let Ok(found) = crate::rig::orphans::find(&rig, &claims) {
             lines.extend(
                 found
