@@ -185,3 +185,51 @@ fn bad_input_gets_clear_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn one_broken_rig_toml_does_not_keep_the_other_rigs_polecats_from_their_checkpoints() {
+    let town = town_with_rig();
+    let elsewhere = town.root.parent().expect("parent").join("b");
+    let src = crate::util::source_repo(&elsewhere);
+    town.ok(&["rig", "add", "beta", &src]);
+    // A polecat of beta with uncommitted work, its worktree made as the rig makes them.
+    let bare = town.root.join("beta/.repo.git");
+    let worktree = town.root.join("beta/polecats/nux/rig");
+    git_in(
+        &bare,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "-b",
+            "polecat/nux",
+            &worktree.to_string_lossy(),
+        ],
+    );
+    std::fs::write(worktree.join("plan.md"), "not committed yet\n").expect("work");
+    // alpha's rig.toml no longer parses.
+    std::fs::write(town.root.join("alpha/rig.toml"), "name = \n").expect("break alpha");
+
+    let out = town.run(&["dog", "run", "checkpoint"]);
+    let said = format!("{}{}", crate::util::stdout(&out), crate::util::stderr(&out));
+    assert!(
+        !out.status.success(),
+        "the broken rig fails the run: {said}"
+    );
+    assert!(
+        said.contains("1 saved") && said.contains("rig alpha"),
+        "the good rig's polecat is saved, the broken rig named: {said}"
+    );
+    let refs = git_in(&bare, &["for-each-ref", "refs/gastown/checkpoints/"]);
+    assert!(refs.contains("beta/polecats/nux"), "{refs}");
+    // `checkpoint list` shows it, and warns about the rig it could not read.
+    let out = town.run(&["checkpoint", "list", "--json"]);
+    assert!(out.status.success(), "{}", crate::util::stderr(&out));
+    let listed: Value = serde_json::from_str(&crate::util::stdout(&out)).expect("json");
+    assert_eq!(listed[0]["agent"], "beta/polecats/nux", "{listed}");
+    assert!(
+        crate::util::stderr(&out).contains("rig alpha"),
+        "{}",
+        crate::util::stderr(&out)
+    );
+}

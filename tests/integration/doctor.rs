@@ -321,3 +321,56 @@ fn accounts_that_cannot_take_a_session_are_named() {
         "{runtime}"
     );
 }
+
+/// Where the running supervisor's socket is (recorded in `socket.path` when it did not fit in
+/// the runtime dir).
+fn socket_of(town: &TestTown) -> std::path::PathBuf {
+    let runtime = town.root.join(".runtime");
+    match std::fs::read_to_string(runtime.join("socket.path")) {
+        Ok(path) if !path.trim().is_empty() => path.trim().into(),
+        _ => runtime.join("gastown.sock"),
+    }
+}
+
+#[test]
+fn a_broken_town_toml_under_a_running_supervisor_leaves_its_live_socket_alone() {
+    let t = RunningTown::start_in(town_with_rig());
+    let socket = socket_of(&t.town);
+    assert!(socket.exists(), "{}", socket.display());
+    let config = t.town.root.join("town.toml");
+    let good = std::fs::read_to_string(&config).expect("town.toml");
+    std::fs::write(&config, "[[[ not toml").expect("break town.toml");
+    let (code, checks) = doctor(&t.town, &["--fix"]);
+    assert_eq!(code, 2, "{checks:?}");
+    assert_eq!(check(&checks, "town-config")["status"], "error");
+    assert!(
+        checks.iter().all(|c| c["name"] != "stale-socket"),
+        "a live socket is no stale one: {checks:?}"
+    );
+    assert!(socket.exists(), "the live socket is kept");
+    // The supervisor still answers on it once town.toml is whole again.
+    std::fs::write(&config, good).expect("mend town.toml");
+    t.town.ok(&["status"]);
+}
+
+#[test]
+fn one_broken_rig_toml_is_reported_and_the_other_rigs_are_still_checked() {
+    let town = town_with_rig();
+    let elsewhere = town.root.parent().expect("parent").join("b");
+    let src = crate::util::source_repo(&elsewhere);
+    town.ok(&["rig", "add", "beta", &src]);
+    std::fs::write(town.root.join("alpha/rig.toml"), "name = \n").expect("break alpha");
+    let (code, checks) = doctor(&town, &[]);
+    assert_eq!(code, 2, "{checks:?}");
+    assert_eq!(check(&checks, "rig-config alpha")["status"], "error");
+    assert_eq!(check(&checks, "rig-config beta")["status"], "ok");
+    let origin = check(&checks, "origin beta");
+    assert_eq!(
+        origin["status"], "ok",
+        "the good rig's origin is checked: {origin}"
+    );
+    assert!(
+        checks.iter().all(|c| c["name"] != "origin alpha"),
+        "{checks:?}"
+    );
+}
