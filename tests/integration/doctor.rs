@@ -153,6 +153,15 @@ fn broken_configs_and_a_damaged_index_are_named_and_the_index_rebuilt_from_git()
     assert_eq!(check(&checks, "ledger")["status"], "error");
     let (code, checks) = doctor(&town, &["--fix"]);
     assert_eq!(check(&checks, "ledger")["fixed"], true, "{checks:?}");
+    assert!(
+        check(&checks, "ledger")["found"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(
+                "changes acknowledged but not yet committed to git, and wisps, are only in it"
+            ),
+        "never claims nothing was lost: {checks:?}"
+    );
     assert_eq!(code, 0, "{checks:?}");
     let aside = std::fs::read_dir(town.root.join(".runtime"))
         .expect("runtime dir")
@@ -373,4 +382,101 @@ fn one_broken_rig_toml_is_reported_and_the_other_rigs_are_still_checked() {
         checks.iter().all(|c| c["name"] != "origin alpha"),
         "{checks:?}"
     );
+}
+
+#[test]
+fn an_index_disagreeing_with_git_is_named_and_only_fix_rebuilds_it() {
+    let town = town_with_rig();
+    let bead = town.create(&["The title git has"]);
+    // Every CLI command closes the ledger, so git has the bead. Now the index alone changes,
+    // behind the ledger's back: its title rewritten, and a bead git never had.
+    let index = town.root.join(".runtime/ledger.redb");
+    {
+        let mut store = gastown_beads::store::Store::open(&index).expect("index");
+        let (mut changed, _) = store.get(&bead).expect("get").expect("the bead");
+        changed.title = "A title only the index has".to_string();
+        let mut stray = changed.clone();
+        stray.id = format!("{bead}-stray");
+        let batch = gastown_beads::store::Batch {
+            puts: [changed, stray]
+                .into_iter()
+                .map(|bead| gastown_beads::store::Put {
+                    bead,
+                    journal: false,
+                })
+                .collect(),
+            ..gastown_beads::store::Batch::default()
+        };
+        store.write(&batch).expect("write the index alone");
+    }
+    let (code, checks) = doctor(&town, &[]);
+    let ledger = check(&checks, "ledger");
+    assert_eq!(ledger["status"], "warn", "{ledger}");
+    let found = ledger["found"].as_str().unwrap_or_default();
+    assert!(
+        found.contains("disagrees with git")
+            && found.contains(&format!("different in the index: {bead}"))
+            && found.contains(&format!("in the index, not in git: {bead}-stray")),
+        "{found}"
+    );
+    assert_eq!(code, 1, "{checks:?}");
+    // A doctor without --fix changed nothing: it is still found.
+    let (_, checks) = doctor(&town, &[]);
+    assert_eq!(check(&checks, "ledger")["status"], "warn");
+
+    let (code, checks) = doctor(&town, &["--fix"]);
+    let ledger = check(&checks, "ledger");
+    assert_eq!(ledger["fixed"], true, "{ledger}");
+    assert!(
+        ledger["found"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("git never had ({bead}-stray)")),
+        "says what only the old index has: {ledger}"
+    );
+    assert_eq!(code, 0, "{checks:?}");
+    assert!(
+        town.ok(&["bead", "show", &bead])
+            .contains("The title git has"),
+        "git wins"
+    );
+    let aside = std::fs::read_dir(town.root.join(".runtime"))
+        .expect("runtime dir")
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().contains("disagreed"));
+    assert!(aside, "the old index is kept");
+    let (code, checks) = doctor(&town, &[]);
+    assert_eq!(check(&checks, "ledger")["status"], "ok", "{checks:?}");
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_deleted_index_is_named_and_rebuilt_from_git_only_with_fix() {
+    let town = town_with_rig();
+    let bead = town.create(&["Kept in git"]);
+    let index = town.root.join(".runtime/ledger.redb");
+    std::fs::remove_file(&index).expect("delete the index");
+    let (code, checks) = doctor(&town, &[]);
+    let ledger = check(&checks, "ledger");
+    assert_eq!(ledger["status"], "warn", "{ledger}");
+    assert!(
+        ledger["found"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is missing"),
+        "{ledger}"
+    );
+    assert_eq!(check(&checks, "ledger-checks")["status"], "warn");
+    assert_eq!(code, 1, "{checks:?}");
+    assert!(!index.exists(), "a doctor without --fix rebuilds nothing");
+    let (code, checks) = doctor(&town, &["--fix"]);
+    assert_eq!(check(&checks, "ledger")["fixed"], true, "{checks:?}");
+    assert!(index.exists());
+    assert!(
+        checks.iter().all(|c| c["name"] != "ledger-checks"),
+        "the ledger's checks ran after the rebuild: {checks:?}"
+    );
+    check(&checks, "stale-hooks");
+    assert_eq!(code, 0, "{checks:?}");
+    assert!(town.ok(&["bead", "show", &bead]).contains("Kept in git"));
 }

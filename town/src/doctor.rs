@@ -7,8 +7,10 @@
 //! The doctor works on a town whose `town.toml` does not even parse (it finds the root by the
 //! file, then reports the parse error); checks that need what failed are skipped, saying why.
 
+mod ledger;
+
 use crate::rig::{Rig, RigConfig};
-use crate::town::{CONFIG_FILE, RUNTIME_DIR, Town};
+use crate::town::{CONFIG_FILE, Town};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -113,13 +115,28 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
     let Some(town) = town else {
         return checks;
     };
-    checks.push(ledger(&town, opts));
+    // With a supervisor up the ledger is its own (`gastown run`'s doctor dog runs the ledger's
+    // checks in its ledger actor, `ledger_checks`).
+    let ledger_usable = if opts.supervisor_running {
+        checks.push(Check::ok("ledger", "held by the running supervisor"));
+        false
+    } else {
+        let (check, usable) = ledger::check(&town, opts.fix);
+        checks.push(check);
+        if !usable {
+            checks.push(Check::bad(
+                "ledger-checks",
+                Status::Warn,
+                "stale-hooks, duplicate-agents and orphans were not checked: the ledger could not be read as it is (see `ledger`)",
+                "fix the `ledger` finding (`gastown doctor --fix`), then run `gastown doctor` again",
+            ));
+        }
+        usable
+    };
     checks.extend(runtimes(&town));
     checks.extend(origins(&town, opts));
     checks.push(checkpoints(&town));
-    if !opts.supervisor_running
-        && let Ok(mut ledger) = town.open_ledger()
-    {
+    if ledger_usable && let Ok(mut ledger) = town.open_ledger() {
         checks.push(stale_hooks(&town, &mut ledger, opts.fix));
         checks.push(duplicate_agents(&mut ledger, opts.fix));
         checks.push(orphans(&town, &ledger));
@@ -275,58 +292,6 @@ fn runtime_files(opts: Options, places: &Places) -> Vec<Check> {
         out.push(c);
     }
     out
-}
-
-/// The ledger opens (its index reconciled with git both ways); with a supervisor up it is the
-/// supervisor's and is not opened here.
-fn ledger(town: &Town, opts: Options) -> Check {
-    if opts.supervisor_running {
-        return Check::ok("ledger", "held by the running supervisor");
-    }
-    match town.open_ledger() {
-        Ok(ledger) => {
-            let n = ledger.len();
-            match ledger.close_ledger() {
-                Ok(()) => Check::ok("ledger", format!("{n} beads; the index agrees with git")),
-                Err(e) => Check::bad(
-                    "ledger",
-                    Status::Error,
-                    format!("cannot flush the ledger to git: {e}"),
-                    "free disk space, then run `gastown doctor` again",
-                ),
-            }
-        }
-        Err(e) => {
-            let text = format!("{e:#}");
-            let index = town.root.join(RUNTIME_DIR).join("ledger.redb");
-            let unreadable = text.contains("unreadable");
-            let mut c = Check::bad(
-                "ledger",
-                Status::Error,
-                text,
-                if unreadable {
-                    "`gastown doctor --fix` moves the damaged index aside (kept, never deleted) and rebuilds it from git; only changes that never reached git are not in the new one".to_string()
-                } else {
-                    "see the message".to_string()
-                },
-            );
-            if opts.fix && unreadable {
-                let secs = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or_default();
-                let aside = index.with_extension(format!("redb.damaged-{secs}"));
-                if std::fs::rename(&index, &aside).is_ok()
-                    && town.open_ledger().is_ok_and(|l| l.close_ledger().is_ok())
-                {
-                    c.fixed = true;
-                    c.found
-                        .push_str(&format!(" (moved aside to {})", aside.display()));
-                }
-            }
-            c
-        }
-    }
 }
 
 /// Every runtime the town names resolves, and its program is on PATH.
