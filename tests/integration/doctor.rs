@@ -480,3 +480,39 @@ fn a_deleted_index_is_named_and_rebuilt_from_git_only_with_fix() {
     assert_eq!(code, 0, "{checks:?}");
     assert!(town.ok(&["bead", "show", &bead]).contains("Kept in git"));
 }
+
+#[test]
+fn under_gastown_run_the_doctor_dog_sees_the_ledgers_findings_and_escalates_once() {
+    let town = town_with_rig();
+    let config = town.root.join("town.toml");
+    let mut text = std::fs::read_to_string(&config).expect("town.toml");
+    text.push_str("\n[dogs.doctor]\nevery = \"1h\"\n");
+    std::fs::write(&config, text).expect("write");
+    let t = RunningTown::start_in(town);
+    // Made while the supervisor holds the ledger: two agent beads for one identity.
+    t.town.create(&["alpha/crew/zoe", "-t", "agent"]);
+    t.town.create(&["alpha/crew/zoe", "-t", "agent"]);
+    for _ in 0..2 {
+        let ran: Value =
+            serde_json::from_str(&t.town.ok(&["dog", "run", "doctor", "--json"])).expect("json");
+        assert_eq!(ran["last_ok"], true, "{ran}");
+    }
+    let list: Value =
+        serde_json::from_str(&t.town.ok(&["escalate", "list", "--json"])).expect("json");
+    let duplicates: Vec<&Value> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|e| {
+            e["source"] == "deacon/dogs/doctor"
+                && e["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("duplicate-agents"))
+        })
+        .collect();
+    assert_eq!(duplicates.len(), 1, "found, escalated once: {list}");
+    assert_eq!(
+        duplicates[0]["count"], 2,
+        "the repeat folded into it: {list}"
+    );
+}

@@ -137,9 +137,9 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
     checks.extend(origins(&town, opts));
     checks.push(checkpoints(&town));
     if ledger_usable && let Ok(mut ledger) = town.open_ledger() {
-        checks.push(stale_hooks(&town, &mut ledger, opts.fix));
-        checks.push(duplicate_agents(&mut ledger, opts.fix));
-        checks.push(orphans(&town, &ledger));
+        let (found, claims) = ledger_checks(&town, &mut ledger, opts.fix);
+        checks.extend(found);
+        checks.push(orphans(&town, claims));
         if let Err(e) = ledger.close_ledger() {
             checks.push(Check::bad(
                 "ledger",
@@ -150,6 +150,23 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
         }
     }
     checks
+}
+
+/// The checks that read the ledger (stale hooks, duplicate agent beads), and what it says
+/// belongs to some identity, for [`orphans`]. Under `gastown run` the doctor dog calls this in
+/// the supervisor's ledger actor (one short operation; the orphans' git work stays outside it),
+/// so the periodic doctor sees what the CLI's does.
+pub fn ledger_checks(
+    town: &Town,
+    ledger: &mut gastown_beads::Ledger,
+    fix: bool,
+) -> (Vec<Check>, Result<crate::rig::orphans::Claims, String>) {
+    let checks = vec![
+        stale_hooks(town, ledger, fix),
+        duplicate_agents(ledger, fix),
+    ];
+    let claims = crate::rig::orphans::Claims::read(ledger).map_err(|e| format!("{e:#}"));
+    (checks, claims)
 }
 
 fn git_version() -> Check {
@@ -542,11 +559,12 @@ fn duplicate_agents(ledger: &mut gastown_beads::Ledger, fix: bool) -> Check {
     c
 }
 
-/// Worktrees, branches and homes of no identity: reported, never removed (they may hold work).
-fn orphans(town: &Town, ledger: &gastown_beads::Ledger) -> Check {
-    let claims = match crate::rig::orphans::Claims::read(ledger) {
+/// Worktrees, branches and homes of no identity (by `claims`, read from the ledger by
+/// [`ledger_checks`]): reported, never removed (they may hold work).
+pub fn orphans(town: &Town, claims: Result<crate::rig::orphans::Claims, String>) -> Check {
+    let claims = match claims {
         Ok(c) => c,
-        Err(e) => return Check::bad("orphans", Status::Warn, format!("{e:#}"), "see the message"),
+        Err(e) => return Check::bad("orphans", Status::Warn, e, "see the message"),
     };
     let mut lines = Vec::new();
     for rig in good_rigs(town) {

@@ -386,11 +386,17 @@ pub fn checkpoint_all(town: &crate::town::Town) -> Result<String> {
 }
 
 /// The doctor dog: every check that is not ok becomes a finding (a warning low, an error high),
-/// worded the same each time so a repeat folds into the open escalation.
+/// worded the same each time so a repeat folds into the open escalation. `supervised`: the
+/// ledger is the supervisor's, and its checks ([`crate::doctor::ledger_checks`]) are run in its
+/// ledger actor and added with [`doctor_outcome`] (`src/run/dogs.rs`).
 pub fn doctor(town: &crate::town::Town, supervised: bool) -> ChoreOutcome {
-    use crate::doctor::{Options, Places, Status, examine};
-    use crate::escalation::Severity;
-    let checks = examine(
+    doctor_outcome(doctor_checks(town, supervised))
+}
+
+/// The doctor's checks as the dog runs them (never `--fix`).
+pub fn doctor_checks(town: &crate::town::Town, supervised: bool) -> Vec<crate::doctor::Check> {
+    use crate::doctor::{Options, Places, examine};
+    examine(
         &town.root,
         Options {
             fix: false,
@@ -398,7 +404,13 @@ pub fn doctor(town: &crate::town::Town, supervised: bool) -> ChoreOutcome {
             remote_timeout: None,
         },
         &Places::default(),
-    );
+    )
+}
+
+/// The doctor dog's outcome of `checks`: one finding per check that is not ok.
+pub fn doctor_outcome(checks: Vec<crate::doctor::Check>) -> ChoreOutcome {
+    use crate::doctor::Status;
+    use crate::escalation::Severity;
     let findings: Vec<(Severity, String)> = checks
         .iter()
         .filter(|c| c.status != Status::Ok)
