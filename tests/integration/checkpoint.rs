@@ -142,6 +142,25 @@ fn a_dog_whose_chore_always_fails_backs_off_and_escalates_once() {
     // Backing off: at 100 ms it would have run ~10 times a second; doubling per failure it has
     // run only a handful of times by the time it escalated.
     assert!(dogs[0]["runs"].as_u64().unwrap_or_default() < 8, "{dogs}");
+    // The other dogs are unaffected: the reaper, run through its actor (its chore one operation
+    // of the supervisor's ledger actor), succeeds while the checkpoint dog keeps failing.
+    let reaper = json(&t.town, &["dog", "run", "reaper", "--json"]);
+    assert_eq!(reaper["last_ok"], true, "{reaper}");
+    assert_eq!(reaper["runs"], 1, "{reaper}");
+    assert_eq!(reaper["failures_in_a_row"], 0, "{reaper}");
+    assert_eq!(
+        reaper["last_outcome"], "0 expired wisp(s) reaped",
+        "{reaper}"
+    );
+    let dogs = json(&t.town, &["dog", "list", "--json"]);
+    let reaper = dogs
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|d| d["name"] == "reaper")
+        .expect("the reaper is listed");
+    assert_eq!(reaper["last_ok"], true, "{dogs}");
+    assert_eq!(dogs[0]["last_ok"], false, "still failing: {dogs}");
 }
 
 #[test]

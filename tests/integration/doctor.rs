@@ -516,3 +516,73 @@ fn under_gastown_run_the_doctor_dog_sees_the_ledgers_findings_and_escalates_once
         "the repeat folded into it: {list}"
     );
 }
+
+/// A change the ledger acknowledged but had not committed to git yet, then the supervisor is
+/// killed and the index truncated: the index cannot be read, so the change cannot be recovered
+/// from it. `--fix` rebuilds from git and says plainly that such changes are only in the
+/// damaged index it kept — it never claims nothing was lost.
+#[test]
+fn a_truncated_index_with_an_unsynced_change_is_rebuilt_and_the_loss_is_said() {
+    let town = town_with_rig();
+    let config = town.root.join("town.toml");
+    let text = std::fs::read_to_string(&config).expect("town.toml");
+    let slow = text.replace("commit_delay = \"1s\"", "commit_delay = \"1h\"");
+    assert_ne!(slow, text, "town.toml sets the commit delay: {text}");
+    std::fs::write(&config, slow).expect("write");
+    let t = RunningTown::start_in(town);
+    let bead = t.town.create(&["Acknowledged, not yet in git"]);
+    let git_has = |id: &str| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&t.town.root)
+            .args(["grep", "-q", id, "refs/heads/beads"])
+            .status()
+            .expect("git grep")
+            .success()
+    };
+    assert!(!git_has(&bead), "the change is acknowledged, not committed");
+    // The supervisor dies without a word (no orderly close commits the journal).
+    let pid_file = std::fs::read_to_string(t.town.root.join(".runtime/run.pid")).expect("run.pid");
+    let pid: i32 = pid_file
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a pid");
+    // SAFETY: signalling the `gastown run` this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    crate::running::wait_for(
+        "the supervisor gone",
+        std::time::Duration::from_secs(20),
+        || {
+            // SAFETY: signal 0 only checks for existence (a zombie until reaped still counts, so
+            // the socket refusing is what is waited for).
+            let gone = unsafe { libc::kill(pid, 0) } != 0
+                || !t.town.run(&["actors", "--json"]).status.success();
+            gone.then_some(())
+        },
+    );
+    let index = t.town.root.join(".runtime/ledger.redb");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&index)
+        .expect("index")
+        .set_len(100)
+        .expect("truncate");
+    let (_, checks) = doctor(&t.town, &["--fix"]);
+    let ledger = check(&checks, "ledger");
+    assert_eq!(ledger["fixed"], true, "{ledger}");
+    let found = ledger["found"].as_str().unwrap_or_default();
+    assert!(
+        found.contains(
+            "changes acknowledged but not yet committed to git, and wisps, are only in it"
+        ),
+        "{found}"
+    );
+    assert!(
+        !found.contains("nothing"),
+        "no claim that nothing is lost: {found}"
+    );
+    // What happened, plainly: the change never reached git and is not in the rebuilt index.
+    assert!(!git_has(&bead));
+    assert!(!t.town.run(&["bead", "show", &bead]).status.success());
+}
