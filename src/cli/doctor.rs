@@ -19,6 +19,11 @@ pub fn run(explicit: Option<&Path>, fix: bool, json: bool) -> Result<i32> {
     // supervisor keeps running (and its socket stays live) while someone breaks town.toml, and
     // `--fix` must not take that socket for a stale one.
     let supervisor_running = listener_answers(&socket);
+    let stale_pid_file = match crate::run::pid_file::find(&runtime) {
+        crate::run::pid_file::Found::Stale { why, .. }
+        | crate::run::pid_file::Found::Unreadable { why } => Some(why),
+        _ => None,
+    };
     if fix {
         let caller = match Town::load(&root) {
             Ok(town) => crate::cli::routed::caller(&town)?,
@@ -35,6 +40,7 @@ pub fn run(explicit: Option<&Path>, fix: bool, json: bool) -> Result<i32> {
         },
         &Places {
             socket: Some(socket),
+            stale_pid_file,
         },
     );
     let text = if json {

@@ -529,17 +529,24 @@ fn a_truncated_index_with_an_unsynced_change_is_rebuilt_and_the_loss_is_said() {
     let slow = text.replace("commit_delay = \"1s\"", "commit_delay = \"1h\"");
     assert_ne!(slow, text, "town.toml sets the commit delay: {text}");
     std::fs::write(&config, slow).expect("write");
+    // Made by the CLI, which commits when it closes the ledger: git has it.
+    let synced = town.create(&["In git before the run"]);
     let t = RunningTown::start_in(town);
     let bead = t.town.create(&["Acknowledged, not yet in git"]);
     let git_has = |id: &str| {
         std::process::Command::new("git")
             .arg("-C")
             .arg(&t.town.root)
-            .args(["grep", "-q", id, "refs/heads/beads"])
+            .args(["grep", "-q", id, "refs/heads/beads", "--"])
+            .stderr(std::process::Stdio::null())
             .status()
             .expect("git grep")
             .success()
     };
+    assert!(
+        git_has(&synced),
+        "the ledger's ref exists and holds the first"
+    );
     assert!(!git_has(&bead), "the change is acknowledged, not committed");
     // The supervisor dies without a word (no orderly close commits the journal).
     let pid_file = std::fs::read_to_string(t.town.root.join(".runtime/run.pid")).expect("run.pid");
@@ -585,4 +592,70 @@ fn a_truncated_index_with_an_unsynced_change_is_rebuilt_and_the_loss_is_said() {
     // What happened, plainly: the change never reached git and is not in the rebuilt index.
     assert!(!git_has(&bead));
     assert!(!t.town.run(&["bead", "show", &bead]).status.success());
+    assert!(
+        t.town
+            .ok(&["bead", "show", &synced])
+            .contains("In git before the run"),
+        "what git had is all back"
+    );
+}
+
+/// A supervisor killed with `kill -9` leaves its pid file, `socket.path` and (its runtime dir's
+/// path too long for a socket) the fallback dir with its socket: each named, `--fix` removes
+/// them, and a new `gastown run` starts.
+#[test]
+fn a_killed_supervisors_runtime_leftovers_are_named_and_removed_with_fix() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir
+        .path()
+        .join("a-town-whose-path-is-too-long-for-a-unix-socket".repeat(2));
+    let town = TestTown::install_at(dir, root);
+    let src = crate::util::source_repo(town.root.parent().expect("parent"));
+    town.ok(&["rig", "add", "alpha", &src]);
+    let t = RunningTown::start_in(town);
+    let socket = socket_of(&t.town);
+    let fallback = socket.parent().expect("its dir").to_path_buf();
+    assert_ne!(
+        fallback,
+        t.town.root.join(".runtime"),
+        "the socket did not fit in the runtime dir"
+    );
+    let pid: i32 = std::fs::read_to_string(t.town.root.join(".runtime/run.pid"))
+        .expect("run.pid")
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a pid");
+    // SAFETY: signalling the `gastown run` this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    crate::running::wait_for(
+        "the supervisor gone",
+        std::time::Duration::from_secs(20),
+        || {
+            std::os::unix::net::UnixStream::connect(&socket)
+                .is_err()
+                .then_some(())
+        },
+    );
+    let (code, checks) = doctor(&t.town, &[]);
+    assert_eq!(code, 1, "{checks:?}");
+    assert_eq!(check(&checks, "stale-socket")["status"], "warn");
+    let stale = check(&checks, "stale-runtime");
+    let found = stale["found"].as_str().unwrap_or_default();
+    for needle in [
+        "run.pid (process",
+        "socket.path",
+        &format!("fallback dir {}", fallback.display()),
+    ] {
+        assert!(found.contains(needle), "{needle}: {found}");
+    }
+    let (code, checks) = doctor(&t.town, &["--fix"]);
+    assert_eq!(check(&checks, "stale-runtime")["fixed"], true, "{checks:?}");
+    assert_eq!(check(&checks, "stale-socket")["fixed"], true, "{checks:?}");
+    assert_eq!(code, 0, "{checks:?}");
+    assert!(!fallback.exists(), "the empty fallback dir is gone");
+    assert!(!t.town.root.join(".runtime/run.pid").exists());
+    assert!(!t.town.root.join(".runtime/socket.path").exists());
+    let (code, checks) = doctor(&t.town, &[]);
+    assert_eq!(code, 0, "all clean now: {checks:?}");
 }

@@ -10,7 +10,7 @@
 mod ledger;
 
 use crate::rig::{Rig, RigConfig};
-use crate::town::{CONFIG_FILE, Town};
+use crate::town::{CONFIG_FILE, RUNTIME_DIR, Town};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,10 +73,14 @@ pub struct Options {
     pub remote_timeout: Option<Duration>,
 }
 
-/// Where the town's socket is (the binary knows how it is placed).
+/// Where the town's socket is, and what its pid file says (the binary knows how both are
+/// placed and read).
 #[derive(Debug, Clone, Default)]
 pub struct Places {
     pub socket: Option<PathBuf>,
+    /// Why `.runtime/run.pid` names no running supervisor (a crash, `kill -9`); `None` when there
+    /// is no such file or it names one that runs.
+    pub stale_pid_file: Option<String>,
 }
 
 /// The exit code of a report: 0 all ok, 1 warnings only, 2 an error (after fixes, a fixed
@@ -112,6 +116,7 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
     };
     checks.extend(rig_configs(root));
     checks.extend(runtime_files(opts, places));
+    checks.extend(stale_runtime(root, opts, places));
     let Some(town) = town else {
         return checks;
     };
@@ -309,6 +314,75 @@ fn runtime_files(opts: Options, places: &Places) -> Vec<Check> {
         out.push(c);
     }
     out
+}
+
+/// What a supervisor that died without its orderly exit (a crash, `kill -9`) leaves in the
+/// runtime: its pid file, the `socket.path` naming its socket, and the fallback dir its socket
+/// was in when the runtime dir's path was too long for one. Reported only when no supervisor
+/// answers; `--fix` removes them (the fallback dir only when empty: what else is in it is left).
+fn stale_runtime(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
+    if opts.supervisor_running {
+        return Vec::new();
+    }
+    let runtime = root.join(RUNTIME_DIR);
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    if let Some(why) = &places.stale_pid_file {
+        let path = runtime.join("run.pid");
+        found.push(format!("{} ({why})", path.display()));
+        files.push(path);
+    }
+    let recorded = runtime.join("socket.path");
+    if recorded.is_file() {
+        found.push(format!(
+            "{} (names a socket no supervisor listens on)",
+            recorded.display()
+        ));
+        files.push(recorded);
+    }
+    let fallback = places
+        .socket
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|dir| *dir != runtime && dir.is_dir())
+        .map(Path::to_path_buf);
+    if let Some(dir) = &fallback {
+        found.push(format!("the socket's fallback dir {}", dir.display()));
+    }
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let mut c = Check::bad(
+        "stale-runtime",
+        Status::Warn,
+        format!("left by a supervisor that is gone: {}", found.join("; ")),
+        "remove them (`gastown doctor --fix`); `gastown run` makes new ones",
+    );
+    if opts.fix {
+        let mut left = Vec::new();
+        for file in &files {
+            match std::fs::remove_file(file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => left.push(format!("{}: {e}", file.display())),
+            }
+        }
+        if let Some(dir) = &fallback {
+            // Never the contents: only an empty dir goes (the stale socket went just before).
+            if let Err(e) = std::fs::remove_dir(dir) {
+                left.push(format!(
+                    "{} is not empty or cannot be removed ({e}): look inside",
+                    dir.display()
+                ));
+            }
+        }
+        if left.is_empty() {
+            c.fixed = true;
+        } else {
+            c.found.push_str(&format!("; left: {}", left.join("; ")));
+        }
+    }
+    vec![c]
 }
 
 /// Every runtime the town names resolves, and its program is on PATH.
