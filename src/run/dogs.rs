@@ -181,10 +181,15 @@ async fn doctor_chore(town: Town, ledger: LedgerHandle) -> Result<dogs::ChoreOut
         .await
         .map_err(|e| format!("the doctor's ledger checks could not run: {e}"))?;
     checks.extend(found);
-    let orphans = tokio::task::spawn_blocking(move || gastown_town::doctor::orphans(&town, claims))
-        .await
-        .map_err(|e| format!("the doctor's orphans check panicked or was cancelled: {e}"))?;
-    checks.push(orphans);
+    let on_disk = tokio::task::spawn_blocking(move || {
+        [
+            gastown_town::doctor::orphans(&town, &claims),
+            gastown_town::doctor::worktrees(&town, &claims, false),
+        ]
+    })
+    .await
+    .map_err(|e| format!("the doctor's orphans check panicked or was cancelled: {e}"))?;
+    checks.extend(on_disk);
     Ok(dogs::doctor_outcome(checks))
 }
 

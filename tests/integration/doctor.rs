@@ -659,3 +659,44 @@ fn a_killed_supervisors_runtime_leftovers_are_named_and_removed_with_fix() {
     let (code, checks) = doctor(&t.town, &[]);
     assert_eq!(code, 0, "all clean now: {checks:?}");
 }
+
+#[test]
+fn a_known_polecats_worktree_turned_plain_directory_is_named_and_moved_aside_with_fix() {
+    let town = town_with_rig();
+    let bead = town.create(&["Nux's job"]);
+    town.ok(&["sling", &bead, "alpha/polecats/nux", "--no-formula"]);
+    let worktree = town.root.join("alpha/polecats/nux/rig");
+    // Its worktree, if sling made one, loses its `.git`: what is left is a plain directory.
+    std::fs::create_dir_all(&worktree).expect("mkdir");
+    let dotgit = worktree.join(".git");
+    if dotgit.is_file() {
+        std::fs::remove_file(&dotgit).expect("unlink .git");
+    }
+    std::fs::write(worktree.join("notes.txt"), "keep me\n").expect("write");
+    let (code, checks) = doctor(&town, &[]);
+    let found = check(&checks, "worktrees");
+    assert_eq!(found["status"], "warn", "{found}");
+    assert!(
+        found["found"].as_str().is_some_and(
+            |f| f.contains("alpha/polecats/nux's worktree") && f.contains("a plain directory")
+        ),
+        "{found}"
+    );
+    assert_eq!(code, 1, "{checks:?}");
+    let (_, checks) = doctor(&town, &["--fix"]);
+    assert_eq!(check(&checks, "worktrees")["fixed"], true, "{checks:?}");
+    assert!(!worktree.exists(), "moved aside");
+    let aside: Vec<std::path::PathBuf> = std::fs::read_dir(town.root.join("alpha/polecats/nux"))
+        .expect("home")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("rig.plain-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(
+        std::fs::read_to_string(aside[0].join("notes.txt")).expect("kept"),
+        "keep me\n"
+    );
+    let (_, checks) = doctor(&town, &[]);
+    assert_eq!(check(&checks, "worktrees")["status"], "ok", "{checks:?}");
+}

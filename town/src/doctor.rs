@@ -8,6 +8,7 @@
 //! file, then reports the parse error); checks that need what failed are skipped, saying why.
 
 mod ledger;
+mod worktrees;
 
 use crate::rig::{Rig, RigConfig};
 use crate::town::{CONFIG_FILE, RUNTIME_DIR, Town};
@@ -144,7 +145,8 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
     if ledger_usable && let Ok(mut ledger) = town.open_ledger() {
         let (found, claims) = ledger_checks(&town, &mut ledger, opts.fix);
         checks.extend(found);
-        checks.push(orphans(&town, claims));
+        checks.push(orphans(&town, &claims));
+        checks.push(worktrees(&town, &claims, opts.fix));
         if let Err(e) = ledger.close_ledger() {
             checks.push(Check::bad(
                 "ledger",
@@ -633,16 +635,26 @@ fn duplicate_agents(ledger: &mut gastown_beads::Ledger, fix: bool) -> Check {
     c
 }
 
+/// Known polecats' worktrees that are no worktrees any more (`worktrees.rs`); `--fix` moves
+/// each aside, kept.
+pub fn worktrees(
+    town: &Town,
+    claims: &Result<crate::rig::orphans::Claims, String>,
+    fix: bool,
+) -> Check {
+    worktrees::check(town, claims, fix)
+}
+
 /// Worktrees, branches and homes of no identity (by `claims`, read from the ledger by
 /// [`ledger_checks`]): reported, never removed (they may hold work).
-pub fn orphans(town: &Town, claims: Result<crate::rig::orphans::Claims, String>) -> Check {
+pub fn orphans(town: &Town, claims: &Result<crate::rig::orphans::Claims, String>) -> Check {
     let claims = match claims {
         Ok(c) => c,
-        Err(e) => return Check::bad("orphans", Status::Warn, e, "see the message"),
+        Err(e) => return Check::bad("orphans", Status::Warn, e.clone(), "see the message"),
     };
     let mut lines = Vec::new();
     for rig in good_rigs(town) {
-        if let Ok(found) = crate::rig::orphans::find(&rig, &claims) {
+        if let Ok(found) = crate::rig::orphans::find(&rig, claims) {
             lines.extend(
                 found
                     .lines()
