@@ -183,7 +183,7 @@ async fn doctor_chore(town: Town, ledger: LedgerHandle) -> Result<dogs::ChoreOut
     checks.extend(found);
     let on_disk = tokio::task::spawn_blocking(move || {
         [
-            gastown_town::doctor::orphans(&town, &claims),
+            gastown_town::doctor::orphans(&town, &claims, false),
             gastown_town::doctor::worktrees(&town, &claims, false),
         ]
     })

@@ -700,3 +700,140 @@ fn a_known_polecats_worktree_turned_plain_directory_is_named_and_moved_aside_wit
     let (_, checks) = doctor(&town, &[]);
     assert_eq!(check(&checks, "worktrees")["status"], "ok", "{checks:?}");
 }
+
+#[test]
+fn fix_removes_clean_merged_orphans_checkpoints_dirty_ones_and_never_deletes_unmerged_commits() {
+    let town = town_with_rig();
+    let bare = town.root.join("alpha/.repo.git");
+    let tip = crate::util::git_in(&bare, &["rev-parse", "HEAD"]);
+    let tip = tip.trim();
+    let wt = |path: &std::path::Path, branch: &str| {
+        crate::util::git_in(
+            &bare,
+            &[
+                "worktree",
+                "add",
+                "--quiet",
+                "-b",
+                branch,
+                &path.to_string_lossy(),
+                tip,
+            ],
+        );
+    };
+    // A clean worktree on a merged branch, belonging to nobody.
+    let clean = town.root.join("alpha/leftover");
+    wt(&clean, "polecat/old/gt-1");
+    // A polecat worktree of nobody with uncommitted work.
+    let dirty = town.root.join("alpha/polecats/ghost/rig");
+    wt(&dirty, "polecat/ghost/gt-2");
+    std::fs::write(dirty.join("plan.md"), "unsaved\n").expect("write");
+    // A branch with a commit that is on no other branch, and a merged one.
+    let unmerged = crate::util::git_in(
+        &bare,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit-tree",
+            &format!("{tip}^{{tree}}"),
+            "-p",
+            tip,
+            "-m",
+            "work",
+        ],
+    );
+    let unmerged = unmerged.trim();
+    crate::util::git_in(&bare, &["branch", "polecat/zed/gt-3", unmerged]);
+    crate::util::git_in(&bare, &["branch", "polecat/done/gt-4", tip]);
+
+    let (_, checks) = doctor(&town, &[]);
+    let found = check(&checks, "orphans")["found"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for needle in ["leftover", "polecat/zed/gt-3", "polecat/done/gt-4", "ghost"] {
+        assert!(found.contains(needle), "{needle}: {found}");
+    }
+    let (_, checks) = doctor(&town, &["--fix"]);
+    let orphans = check(&checks, "orphans");
+    assert_eq!(orphans["fixed"], false, "some are kept: {orphans}");
+    let said = orphans["found"].as_str().unwrap_or_default();
+    assert!(said.contains("removed worktree"), "{said}");
+    assert!(said.contains("deleted branch polecat/done/gt-4"), "{said}");
+    assert!(said.contains("checkpointed"), "{said}");
+    assert!(said.contains("polecat/zed/gt-3: commits not on"), "{said}");
+    // The clean, merged worktree and branch are gone.
+    assert!(!clean.exists(), "{said}");
+    let branches = crate::util::git_in(&bare, &["branch", "--list", "polecat/*"]);
+    assert!(!branches.contains("polecat/done/gt-4"), "{branches}");
+    // The unmerged commit's branch is never deleted; the dirty worktree is kept, its work
+    // checkpointed.
+    assert_eq!(
+        crate::util::git_in(&bare, &["rev-parse", "polecat/zed/gt-3"]).trim(),
+        unmerged
+    );
+    assert_eq!(
+        std::fs::read_to_string(dirty.join("plan.md")).expect("kept"),
+        "unsaved\n"
+    );
+    let saved = crate::util::git_in(
+        &bare,
+        &[
+            "show",
+            "refs/gastown/checkpoints/alpha/polecats/ghost:plan.md",
+        ],
+    );
+    assert_eq!(saved.trim(), "unsaved");
+}
+
+#[test]
+fn an_unreachable_origin_warns_and_a_missing_target_branch_is_an_error() {
+    let town = town_with_rig();
+    // beta's origin is a real bare repository.
+    let elsewhere = town.root.parent().expect("parent").join("b");
+    let src = crate::util::source_repo(&elsewhere);
+    let origin = elsewhere.join("origin.git");
+    crate::util::git_in(
+        &elsewhere,
+        &[
+            "clone",
+            "--quiet",
+            "--bare",
+            &src,
+            &origin.to_string_lossy(),
+        ],
+    );
+    town.ok(&["rig", "add", "beta", &origin.to_string_lossy()]);
+    let (_, checks) = doctor(&town, &[]);
+    assert_eq!(check(&checks, "origin beta")["status"], "ok", "{checks:?}");
+    // The target branch deleted at the origin.
+    crate::util::git_in(&origin, &["update-ref", "-d", "refs/heads/main"]);
+    let (code, checks) = doctor(&town, &[]);
+    let c = check(&checks, "origin beta");
+    assert_eq!(c["status"], "error", "{c}");
+    assert!(
+        c["found"]
+            .as_str()
+            .is_some_and(|f| f.contains("no branch main")),
+        "{c}"
+    );
+    assert_eq!(code, 2);
+    assert_eq!(
+        check(&checks, "origin alpha")["status"],
+        "ok",
+        "the other rig's origin"
+    );
+    // The origin gone altogether: unreachable, a warning (landings wait).
+    std::fs::remove_dir_all(&origin).expect("remove the origin");
+    let (_, checks) = doctor(&town, &[]);
+    let c = check(&checks, "origin beta");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("check the network")),
+        "{c}"
+    );
+}

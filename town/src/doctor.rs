@@ -8,6 +8,7 @@
 //! file, then reports the parse error); checks that need what failed are skipped, saying why.
 
 mod ledger;
+mod tidy;
 mod worktrees;
 
 use crate::rig::{Rig, RigConfig};
@@ -145,7 +146,7 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
     if ledger_usable && let Ok(mut ledger) = town.open_ledger() {
         let (found, claims) = ledger_checks(&town, &mut ledger, opts.fix);
         checks.extend(found);
-        checks.push(orphans(&town, &claims));
+        checks.push(orphans(&town, &claims, opts.fix));
         checks.push(worktrees(&town, &claims, opts.fix));
         if let Err(e) = ledger.close_ledger() {
             checks.push(Check::bad(
@@ -646,34 +647,68 @@ pub fn worktrees(
 }
 
 /// Worktrees, branches and homes of no identity (by `claims`, read from the ledger by
-/// [`ledger_checks`]): reported, never removed (they may hold work).
-pub fn orphans(town: &Town, claims: &Result<crate::rig::orphans::Claims, String>) -> Check {
+/// [`ledger_checks`]). `fix`: only what cannot lose work (`tidy.rs`: uncommitted work is
+/// checkpointed and kept, unmerged commits are never deleted, a clean merged worktree or branch
+/// is removed, homes are kept).
+pub fn orphans(
+    town: &Town,
+    claims: &Result<crate::rig::orphans::Claims, String>,
+    fix: bool,
+) -> Check {
     let claims = match claims {
         Ok(c) => c,
         Err(e) => return Check::bad("orphans", Status::Warn, e.clone(), "see the message"),
     };
     let mut lines = Vec::new();
+    let (mut done, mut kept) = (Vec::new(), Vec::new());
     for rig in good_rigs(town) {
-        if let Ok(found) = crate::rig::orphans::find(&rig, claims) {
-            lines.extend(
-                found
-                    .lines()
+        let Ok(found) = crate::rig::orphans::find(&rig, claims) else {
+            continue;
+        };
+        lines.extend(
+            found
+                .lines()
+                .into_iter()
+                .map(|l| format!("{}: {l}", rig.name())),
+        );
+        if fix && !found.is_empty() {
+            let tidied = tidy::tidy(town, &rig, &found);
+            done.extend(
+                tidied
+                    .done
+                    .into_iter()
+                    .map(|l| format!("{}: {l}", rig.name())),
+            );
+            kept.extend(
+                tidied
+                    .kept
                     .into_iter()
                     .map(|l| format!("{}: {l}", rig.name())),
             );
         }
     }
     if lines.is_empty() {
-        Check::ok(
+        return Check::ok(
             "orphans",
             "every worktree, branch and home belongs to an identity",
-        )
-    } else {
-        Check::bad(
-            "orphans",
-            Status::Warn,
-            lines.join("; "),
-            "look before removing: `gastown rig show <rig>` says which hold unmerged work; the doctor never removes them",
-        )
+        );
     }
+    let mut c = Check::bad(
+        "orphans",
+        Status::Warn,
+        lines.join("; "),
+        "`gastown doctor --fix` removes clean, merged worktrees and merged branches, checkpoints a polecat worktree's uncommitted work, and never deletes unmerged commits or homes; `gastown rig show <rig>` says which hold unmerged work",
+    );
+    if fix {
+        if !done.is_empty() {
+            c.found.push_str(&format!("; --fix: {}", done.join("; ")));
+        }
+        if kept.is_empty() {
+            c.fixed = true;
+        } else {
+            c.found
+                .push_str(&format!("; left as they are: {}", kept.join("; ")));
+        }
+    }
+    c
 }
