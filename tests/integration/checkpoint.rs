@@ -252,3 +252,52 @@ fn one_broken_rig_toml_does_not_keep_the_other_rigs_polecats_from_their_checkpoi
         crate::util::stderr(&out)
     );
 }
+
+#[test]
+fn a_checkpoint_ref_at_a_missing_object_is_kept_aside_and_save_says_so() {
+    let town = town_with_rig();
+    let bare = town.root.join("alpha/.repo.git");
+    let worktree = town.root.join("alpha/polecats/nux/rig");
+    git_in(
+        &bare,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "-b",
+            "polecat/nux",
+            &worktree.to_string_lossy(),
+        ],
+    );
+    std::fs::write(worktree.join("plan.md"), "not committed yet\n").expect("work");
+    // The agent's checkpoint ref names an object the repository does not have.
+    let missing = "1234567890".repeat(4);
+    let refs = bare.join("refs/gastown/checkpoints/alpha/polecats");
+    std::fs::create_dir_all(&refs).expect("mkdir");
+    std::fs::write(refs.join("nux"), format!("{missing}\n")).expect("ref");
+    let said = town.ok(&["checkpoint", "save", "alpha/polecats/nux"]);
+    assert!(
+        said.contains("starting a new chain")
+            && said.contains("checkpoint 123456789012 could not be read")
+            && said.contains("missing from the repository")
+            && said.contains("refs/gastown/checkpoints-broken/alpha/polecats/nux/"),
+        "{said}"
+    );
+    let kept = git_in(
+        &bare,
+        &[
+            "for-each-ref",
+            "--format=%(objectname)",
+            "refs/gastown/checkpoints-broken/",
+        ],
+    );
+    assert_eq!(kept.trim(), missing, "the broken ref is kept, not dropped");
+    let shown = json(
+        &town,
+        &["checkpoint", "show", "alpha/polecats/nux", "--json"],
+    );
+    assert_eq!(shown["files"][0], "plan.md", "{shown}");
+    // The dog goes on from the new chain.
+    let ran = town.ok(&["dog", "run", "checkpoint"]);
+    assert!(ran.contains("1 unchanged"), "{ran}");
+}

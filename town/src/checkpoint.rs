@@ -164,9 +164,18 @@ pub fn save(town: &crate::town::Town, agent: &AgentIdentity) -> Result<Saved> {
 
 /// The tree and the base of checkpoint `commit`, or why they cannot be read.
 fn readable(bare: &Path, commit: &str) -> Result<(String, String), String> {
-    let tree =
-        git_cli::rev_parse(bare, &format!("{commit}^{{tree}}")).map_err(|e| e.to_string())?;
-    let base = git_cli::rev_parse(bare, &format!("{commit}^1")).map_err(|e| e.to_string())?;
+    // `rev-parse --verify --quiet` exits 1, saying nothing, when an object is not there.
+    let why = |what: &'static str| {
+        move |e: GitCliError| match e {
+            GitCliError::Failed { code: Some(1), .. } => {
+                format!("{what} is missing from the repository")
+            }
+            e => e.to_string(),
+        }
+    };
+    let tree = git_cli::rev_parse(bare, &format!("{commit}^{{tree}}"))
+        .map_err(why("the commit or its tree"))?;
+    let base = git_cli::rev_parse(bare, &format!("{commit}^1")).map_err(why("its base commit"))?;
     Ok((tree, base))
 }
 

@@ -134,7 +134,7 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
             checks.push(Check::bad(
                 "ledger-checks",
                 Status::Warn,
-                "stale-hooks, duplicate-agents and orphans were not checked: the ledger could not be read as it is (see `ledger`)",
+                "stale-hooks, duplicate-agents, orphans and worktrees were not checked: the ledger could not be read as it is (see `ledger`)",
                 "fix the `ledger` finding (`gastown doctor --fix`), then run `gastown doctor` again",
             ));
         }
