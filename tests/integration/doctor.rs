@@ -637,6 +637,15 @@ fn a_killed_supervisors_runtime_leftovers_are_named_and_removed_with_fix() {
                 .then_some(())
         },
     );
+    // A process-group record whose leader is gone and whose token nothing carries (the
+    // sessions' shims end their groups when the supervisor dies).
+    let groups = t.town.root.join(".runtime/groups");
+    std::fs::create_dir_all(&groups).expect("mkdir");
+    std::fs::write(
+        groups.join("999999999-1"),
+        "kind=session\nlabel=gone\ntoken=doctor-test-no-such-token\n",
+    )
+    .expect("record");
     let (code, checks) = doctor(&t.town, &[]);
     assert_eq!(code, 1, "{checks:?}");
     assert_eq!(check(&checks, "stale-socket")["status"], "warn");
@@ -646,6 +655,7 @@ fn a_killed_supervisors_runtime_leftovers_are_named_and_removed_with_fix() {
         "run.pid (process",
         "socket.path",
         &format!("fallback dir {}", fallback.display()),
+        "process-group record(s)",
     ] {
         assert!(found.contains(needle), "{needle}: {found}");
     }
@@ -656,6 +666,11 @@ fn a_killed_supervisors_runtime_leftovers_are_named_and_removed_with_fix() {
     assert!(!fallback.exists(), "the empty fallback dir is gone");
     assert!(!t.town.root.join(".runtime/run.pid").exists());
     assert!(!t.town.root.join(".runtime/socket.path").exists());
+    assert_eq!(
+        std::fs::read_dir(&groups).map(|d| d.count()).unwrap_or(0),
+        0,
+        "the records are gone"
+    );
     let (code, checks) = doctor(&t.town, &[]);
     assert_eq!(code, 0, "all clean now: {checks:?}");
 }

@@ -320,8 +320,9 @@ fn runtime_files(opts: Options, places: &Places) -> Vec<Check> {
 }
 
 /// What a supervisor that died without its orderly exit (a crash, `kill -9`) leaves in the
-/// runtime: its pid file, the `socket.path` naming its socket, and the fallback dir its socket
-/// was in when the runtime dir's path was too long for one. Reported only when no supervisor
+/// runtime: its pid file, the `socket.path` naming its socket, the fallback dir its socket was
+/// in when the runtime dir's path was too long for one, and the records of the process groups
+/// it started (`crate::groups`). Reported only when no supervisor
 /// answers; `--fix` removes them (the fallback dir only when empty: what else is in it is left).
 fn stale_runtime(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
     if opts.supervisor_running {
@@ -352,6 +353,16 @@ fn stale_runtime(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
     if let Some(dir) = &fallback {
         found.push(format!("the socket's fallback dir {}", dir.display()));
     }
+    let groups = runtime.join("groups");
+    let records = std::fs::read_dir(&groups)
+        .map(|entries| entries.filter_map(Result::ok).count())
+        .unwrap_or(0);
+    if records > 0 {
+        found.push(format!(
+            "{records} process-group record(s) in {} (processes it started; any still running are ended by the next `gastown run`, or by --fix)",
+            groups.display()
+        ));
+    }
     if found.is_empty() {
         return Vec::new();
     }
@@ -368,6 +379,22 @@ fn stale_runtime(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => left.push(format!("{}: {e}", file.display())),
+            }
+        }
+        if records > 0 {
+            // What `gastown run` does when it starts: kill only what a record proves is its
+            // own (the recorded leader with its start time, its group and session, carriers of
+            // its token), then remove the records. The agents' files stay where they are.
+            let ended = crate::groups::end_leftovers(&groups);
+            if !ended.is_empty() {
+                let listed: Vec<String> = ended
+                    .iter()
+                    .map(|e| format!("{} {} ({})", e.kind, e.label, e.pid))
+                    .collect();
+                c.found.push_str(&format!(
+                    "; ended left-behind processes: {}",
+                    listed.join(", ")
+                ));
             }
         }
         if let Some(dir) = &fallback {
