@@ -89,6 +89,19 @@ pub fn run(town: &Town, cmd: CheckpointCommand) -> Result<()> {
                     short(&c.commit),
                     c.files.len()
                 ),
+                Saved::Restarted {
+                    checkpoint: c,
+                    broken,
+                } => format!(
+                    "{who}: checkpoint {} of {} file(s), starting a new chain: the previous \
+                     checkpoint {} could not be read ({}); it is kept at {} (delete it with \
+                     `git update-ref -d` once nothing in it is needed)\n",
+                    short(&c.commit),
+                    c.files.len(),
+                    short(&broken.commit),
+                    broken.why,
+                    broken.kept_at
+                ),
             }
         }
         CheckpointCommand::Restore { agent: a } => {

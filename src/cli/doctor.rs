@@ -15,10 +15,15 @@ pub fn run(explicit: Option<&Path>, fix: bool, json: bool) -> Result<i32> {
         Some(path) if !path.is_empty() => path.into(),
         _ => crate::socket::locate_socket(&runtime),
     };
-    // A supervisor answers only when town.toml parses (the client needs the town).
-    let supervisor_running = Town::load(&root)
-        .ok()
-        .is_some_and(|town| crate::client::connect(&town).ok().flatten().is_some());
+    // Whether a supervisor is up is asked of the socket itself, never through town.toml: a
+    // supervisor keeps running (and its socket stays live) while someone breaks town.toml, and
+    // `--fix` must not take that socket for a stale one.
+    let supervisor_running = listener_answers(&socket);
+    let stale_pid_file = match crate::run::pid_file::find(&runtime) {
+        crate::run::pid_file::Found::Stale { why, .. }
+        | crate::run::pid_file::Found::Unreadable { why } => Some(why),
+        _ => None,
+    };
     if fix {
         let caller = match Town::load(&root) {
             Ok(town) => crate::cli::routed::caller(&town)?,
@@ -35,6 +40,7 @@ pub fn run(explicit: Option<&Path>, fix: bool, json: bool) -> Result<i32> {
         },
         &Places {
             socket: Some(socket),
+            stale_pid_file,
         },
     );
     let text = if json {
@@ -44,6 +50,13 @@ pub fn run(explicit: Option<&Path>, fix: bool, json: bool) -> Result<i32> {
     };
     output::text(&text)?;
     Ok(doctor::exit_code(&checks))
+}
+
+/// A live listener accepts a connection on `socket`; a file left by a dead supervisor refuses
+/// it (`ECONNREFUSED`), and a missing one is `ENOENT`. The connection is dropped at once (the
+/// supervisor sees a client that said nothing, as with any aborted connect).
+fn listener_answers(socket: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(socket).is_ok()
 }
 
 fn render(checks: &[Check], fix: bool) -> String {

@@ -153,6 +153,8 @@ fn start(myself: &ActorRef<DogMsg>, state: &mut DogState) {
                     r.map(dogs::ChoreOutcome::from)
                         .map_err(|e| format!("{e:#}"))
                 })
+        } else if name == "doctor" {
+            doctor_chore(town, ledger).await
         } else {
             tokio::task::spawn_blocking(move || dogs::run_chore(&town, &name, true))
                 .await
@@ -161,6 +163,34 @@ fn start(myself: &ActorRef<DogMsg>, state: &mut DogState) {
         };
         let _ = me.send_message(DogMsg::Finished(outcome));
     });
+}
+
+/// The doctor dog under `gastown run`: the file checks on a blocking thread, the ledger's
+/// (stale hooks, duplicate agent beads, and what the orphans check needs) as one operation of
+/// the ledger actor, then the orphans' git work on a blocking thread again.
+async fn doctor_chore(town: Town, ledger: LedgerHandle) -> Result<dogs::ChoreOutcome, String> {
+    let files = town.clone();
+    let mut checks = tokio::task::spawn_blocking(move || dogs::doctor_checks(&files, true))
+        .await
+        .map_err(|e| format!("the doctor's checks panicked or were cancelled: {e}"))?;
+    let inside = town.clone();
+    let (found, claims) = ledger
+        .call("dog: doctor", move |l| {
+            gastown_town::doctor::ledger_checks(&inside, l, false)
+        })
+        .await
+        .map_err(|e| format!("the doctor's ledger checks could not run: {e}"))?;
+    checks.extend(found);
+    let on_disk = tokio::task::spawn_blocking(move || {
+        [
+            gastown_town::doctor::orphans(&town, &claims, false),
+            gastown_town::doctor::worktrees(&town, &claims, false),
+        ]
+    })
+    .await
+    .map_err(|e| format!("the doctor's orphans check panicked or was cancelled: {e}"))?;
+    checks.extend(on_disk);
+    Ok(dogs::doctor_outcome(checks))
 }
 
 async fn finished(state: &mut DogState, outcome: Result<dogs::ChoreOutcome, String>) {

@@ -142,6 +142,25 @@ fn a_dog_whose_chore_always_fails_backs_off_and_escalates_once() {
     // Backing off: at 100 ms it would have run ~10 times a second; doubling per failure it has
     // run only a handful of times by the time it escalated.
     assert!(dogs[0]["runs"].as_u64().unwrap_or_default() < 8, "{dogs}");
+    // The other dogs are unaffected: the reaper, run through its actor (its chore one operation
+    // of the supervisor's ledger actor), succeeds while the checkpoint dog keeps failing.
+    let reaper = json(&t.town, &["dog", "run", "reaper", "--json"]);
+    assert_eq!(reaper["last_ok"], true, "{reaper}");
+    assert_eq!(reaper["runs"], 1, "{reaper}");
+    assert_eq!(reaper["failures_in_a_row"], 0, "{reaper}");
+    assert_eq!(
+        reaper["last_outcome"], "0 expired wisp(s) reaped",
+        "{reaper}"
+    );
+    let dogs = json(&t.town, &["dog", "list", "--json"]);
+    let reaper = dogs
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|d| d["name"] == "reaper")
+        .expect("the reaper is listed");
+    assert_eq!(reaper["last_ok"], true, "{dogs}");
+    assert_eq!(dogs[0]["last_ok"], false, "still failing: {dogs}");
 }
 
 #[test]
@@ -184,4 +203,101 @@ fn bad_input_gets_clear_errors() {
         err.contains("[dogs.fetch]") && err.contains("checkpoint"),
         "{err}"
     );
+}
+
+#[test]
+fn one_broken_rig_toml_does_not_keep_the_other_rigs_polecats_from_their_checkpoints() {
+    let town = town_with_rig();
+    let elsewhere = town.root.parent().expect("parent").join("b");
+    let src = crate::util::source_repo(&elsewhere);
+    town.ok(&["rig", "add", "beta", &src]);
+    // A polecat of beta with uncommitted work, its worktree made as the rig makes them.
+    let bare = town.root.join("beta/.repo.git");
+    let worktree = town.root.join("beta/polecats/nux/rig");
+    git_in(
+        &bare,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "-b",
+            "polecat/nux",
+            &worktree.to_string_lossy(),
+        ],
+    );
+    std::fs::write(worktree.join("plan.md"), "not committed yet\n").expect("work");
+    // alpha's rig.toml no longer parses.
+    std::fs::write(town.root.join("alpha/rig.toml"), "name = \n").expect("break alpha");
+
+    let out = town.run(&["dog", "run", "checkpoint"]);
+    let said = format!("{}{}", crate::util::stdout(&out), crate::util::stderr(&out));
+    assert!(
+        !out.status.success(),
+        "the broken rig fails the run: {said}"
+    );
+    assert!(
+        said.contains("1 saved") && said.contains("rig alpha"),
+        "the good rig's polecat is saved, the broken rig named: {said}"
+    );
+    let refs = git_in(&bare, &["for-each-ref", "refs/gastown/checkpoints/"]);
+    assert!(refs.contains("beta/polecats/nux"), "{refs}");
+    // `checkpoint list` shows it, and warns about the rig it could not read.
+    let out = town.run(&["checkpoint", "list", "--json"]);
+    assert!(out.status.success(), "{}", crate::util::stderr(&out));
+    let listed: Value = serde_json::from_str(&crate::util::stdout(&out)).expect("json");
+    assert_eq!(listed[0]["agent"], "beta/polecats/nux", "{listed}");
+    assert!(
+        crate::util::stderr(&out).contains("rig alpha"),
+        "{}",
+        crate::util::stderr(&out)
+    );
+}
+
+#[test]
+fn a_checkpoint_ref_at_a_missing_object_is_kept_aside_and_save_says_so() {
+    let town = town_with_rig();
+    let bare = town.root.join("alpha/.repo.git");
+    let worktree = town.root.join("alpha/polecats/nux/rig");
+    git_in(
+        &bare,
+        &[
+            "worktree",
+            "add",
+            "--quiet",
+            "-b",
+            "polecat/nux",
+            &worktree.to_string_lossy(),
+        ],
+    );
+    std::fs::write(worktree.join("plan.md"), "not committed yet\n").expect("work");
+    // The agent's checkpoint ref names an object the repository does not have.
+    let missing = "1234567890".repeat(4);
+    let refs = bare.join("refs/gastown/checkpoints/alpha/polecats");
+    std::fs::create_dir_all(&refs).expect("mkdir");
+    std::fs::write(refs.join("nux"), format!("{missing}\n")).expect("ref");
+    let said = town.ok(&["checkpoint", "save", "alpha/polecats/nux"]);
+    assert!(
+        said.contains("starting a new chain")
+            && said.contains("checkpoint 123456789012 could not be read")
+            && said.contains("missing from the repository")
+            && said.contains("refs/gastown/checkpoints-broken/alpha/polecats/nux/"),
+        "{said}"
+    );
+    let kept = git_in(
+        &bare,
+        &[
+            "for-each-ref",
+            "--format=%(objectname)",
+            "refs/gastown/checkpoints-broken/",
+        ],
+    );
+    assert_eq!(kept.trim(), missing, "the broken ref is kept, not dropped");
+    let shown = json(
+        &town,
+        &["checkpoint", "show", "alpha/polecats/nux", "--json"],
+    );
+    assert_eq!(shown["files"][0], "plan.md", "{shown}");
+    // The dog goes on from the new chain.
+    let ran = town.ok(&["dog", "run", "checkpoint"]);
+    assert!(ran.contains("1 unchanged"), "{ran}");
 }

@@ -54,7 +54,28 @@ pub enum Saved {
     Unchanged(Checkpoint),
     /// A new checkpoint.
     Saved(Checkpoint),
+    /// A new checkpoint starting a new chain: the previous one could not be read (its objects
+    /// are missing), so its ref was kept aside under [`BROKEN_PREFIX`] and the agent's ref now
+    /// starts again from this one.
+    Restarted {
+        checkpoint: Checkpoint,
+        broken: BrokenChain,
+    },
 }
+
+/// A checkpoint chain that could not be read and was kept aside by [`save`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokenChain {
+    /// The commit the agent's ref pointed at.
+    pub commit: String,
+    /// The ref it is kept under now (`refs/gastown/checkpoints-broken/<agent>/<nanos>`).
+    pub kept_at: String,
+    /// Why it could not be read.
+    pub why: String,
+}
+
+/// Where [`save`] keeps a checkpoint chain it could not read, so nothing is dropped silently.
+pub const BROKEN_PREFIX: &str = "refs/gastown/checkpoints-broken/";
 
 /// The polecat `agent`'s worktree and rig; an error for any other role.
 fn polecat_of(
@@ -88,19 +109,41 @@ pub fn save(town: &crate::town::Town, agent: &AgentIdentity) -> Result<Saved> {
     }
     let bare = rig.bare_repo();
     let refname = ref_name(agent);
-    let previous = current(&bare, &refname)?;
-    if let Some(prev) = &previous {
-        let prev_tree = git_cli::rev_parse(&bare, &format!("{prev}^{{tree}}"))?;
-        let prev_base = git_cli::rev_parse(&bare, &format!("{prev}^1"))?;
-        if prev_tree == tree && prev_base == head {
-            return Ok(Saved::Unchanged(read(&bare, agent, prev)?));
+    let mut previous = current(&bare, &refname)?;
+    let mut broken = None;
+    if let Some(prev) = previous.clone() {
+        match readable(&bare, &prev) {
+            Ok((prev_tree, prev_base)) => {
+                if prev_tree == tree && prev_base == head {
+                    return Ok(Saved::Unchanged(read(&bare, agent, &prev)?));
+                }
+            }
+            Err(why) => {
+                // An unreadable previous checkpoint would wedge every save from now on: keep it
+                // aside (never dropped) and start a new chain.
+                let kept_at = keep_aside(&bare, agent, &prev)?;
+                tracing::warn!(agent = %agent, broken = %prev, kept_at = %kept_at, "the previous checkpoint cannot be read ({why}); kept aside, a new chain starts");
+                broken = Some(BrokenChain {
+                    commit: prev,
+                    kept_at,
+                    why,
+                });
+                // The compare-and-swap below still expects the broken value, so a concurrent
+                // save is not overwritten; the new commit just does not descend from it.
+            }
         }
     }
+    let expected = previous.take();
+    let parent = if broken.is_some() {
+        None
+    } else {
+        expected.clone()
+    };
     let branch = git_cli::current_branch(&worktree)?.unwrap_or_else(|| "(detached)".to_string());
     let message =
         format!("checkpoint of {agent}'s uncommitted work\n\nbranch: {branch}\nbase: {head}\n");
     let mut args = vec!["commit-tree", tree.as_str(), "-p", head.as_str()];
-    if let Some(prev) = &previous {
+    if let Some(prev) = &parent {
         args.extend(["-p", prev.as_str()]);
     }
     args.extend(["-m", message.as_str()]);
@@ -109,10 +152,67 @@ pub fn save(town: &crate::town::Town, agent: &AgentIdentity) -> Result<Saved> {
         &bare,
         &refname,
         &commit,
-        Some(previous.as_deref().unwrap_or(ZERO)),
+        Some(expected.as_deref().unwrap_or(ZERO)),
         &format!("gastown: checkpoint of {agent}"),
     )?;
-    Ok(Saved::Saved(read(&bare, agent, &commit)?))
+    let checkpoint = read(&bare, agent, &commit)?;
+    Ok(match broken {
+        Some(broken) => Saved::Restarted { checkpoint, broken },
+        None => Saved::Saved(checkpoint),
+    })
+}
+
+/// The tree and the base of checkpoint `commit`, or why they cannot be read.
+fn readable(bare: &Path, commit: &str) -> Result<(String, String), String> {
+    // `rev-parse --verify --quiet` exits 1, saying nothing, when an object is not there.
+    let why = |what: &'static str| {
+        move |e: GitCliError| match e {
+            GitCliError::Failed { code: Some(1), .. } => {
+                format!("{what} is missing from the repository")
+            }
+            e => e.to_string(),
+        }
+    };
+    let tree = git_cli::rev_parse(bare, &format!("{commit}^{{tree}}"))
+        .map_err(why("the commit or its tree"))?;
+    let base = git_cli::rev_parse(bare, &format!("{commit}^1")).map_err(why("its base commit"))?;
+    Ok((tree, base))
+}
+
+/// Keep the unreadable checkpoint `commit` of `agent` under [`BROKEN_PREFIX`]; returns the ref.
+/// `git update-ref` refuses a missing object, so then the loose ref file is written directly
+/// (the files ref backend); with any other backend it is an error naming the commit, never a
+/// silent drop.
+fn keep_aside(bare: &Path, agent: &AgentIdentity, commit: &str) -> Result<String> {
+    let kept_at = format!(
+        "{BROKEN_PREFIX}{}/{}",
+        agent.address,
+        gastown_beads::time::now_unix_nanos()
+    );
+    let reason = format!("gastown: unreadable checkpoint of {agent} kept aside");
+    if git_cli::update_ref(bare, &kept_at, commit, Some(ZERO), &reason).is_ok() {
+        return Ok(kept_at);
+    }
+    let format = git_cli::git(bare, &["rev-parse", "--show-ref-format"]).unwrap_or_default();
+    if !format.is_empty() && format != "files" {
+        bail!(
+            "the checkpoint {commit} of {agent} cannot be read and cannot be kept aside in a {format} ref store: keep it by hand (e.g. write its id down), then `git -C {} update-ref -d {}`",
+            bare.display(),
+            ref_name(agent)
+        );
+    }
+    let file = bare.join(&kept_at);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot make {} for a broken checkpoint", dir.display()))?;
+    }
+    std::fs::write(&file, format!("{commit}\n")).with_context(|| {
+        format!(
+            "cannot keep the broken checkpoint {commit} at {}",
+            file.display()
+        )
+    })?;
+    Ok(kept_at)
 }
 
 /// The all-zero id: "the ref must not exist yet" for a compare-and-swap.
@@ -189,23 +289,37 @@ pub fn latest(town: &crate::town::Town, agent: &AgentIdentity) -> Result<Option<
 }
 
 /// Every checkpoint ref of every rig, by agent. A ref whose commit cannot be read (objects
-/// missing) is reported as an error naming it, after the good ones are listed by the caller.
+/// missing), or a rig whose rig.toml cannot be read, is reported as an error naming it, after
+/// the good ones are listed by the caller.
 pub fn list(town: &crate::town::Town) -> Result<(Vec<Checkpoint>, Vec<String>)> {
     let mut found = Vec::new();
     let mut broken = Vec::new();
-    for rig in Rig::list(town)? {
+    for (name, rig) in Rig::list_each(town)? {
+        let rig = match rig {
+            Ok(rig) => rig,
+            Err(e) => {
+                broken.push(format!("rig {name} (its checkpoints are not read): {e:#}"));
+                continue;
+            }
+        };
         let bare = rig.bare_repo();
         if !bare.is_dir() {
             continue;
         }
-        let refs = git_cli::git(
+        let refs = match git_cli::git(
             &bare,
             &[
                 "for-each-ref",
                 "--format=%(refname) %(objectname)",
                 REF_PREFIX,
             ],
-        )?;
+        ) {
+            Ok(refs) => refs,
+            Err(e) => {
+                broken.push(format!("rig {name}: cannot list its checkpoints: {e}"));
+                continue;
+            }
+        };
         for line in refs.lines() {
             let Some((refname, commit)) = line.split_once(' ') else {
                 continue;

@@ -7,6 +7,10 @@
 //! The doctor works on a town whose `town.toml` does not even parse (it finds the root by the
 //! file, then reports the parse error); checks that need what failed are skipped, saying why.
 
+mod ledger;
+mod tidy;
+mod worktrees;
+
 use crate::rig::{Rig, RigConfig};
 use crate::town::{CONFIG_FILE, RUNTIME_DIR, Town};
 use serde::{Deserialize, Serialize};
@@ -71,10 +75,14 @@ pub struct Options {
     pub remote_timeout: Option<Duration>,
 }
 
-/// Where the town's socket is (the binary knows how it is placed).
+/// Where the town's socket is, and what its pid file says (the binary knows how both are
+/// placed and read).
 #[derive(Debug, Clone, Default)]
 pub struct Places {
     pub socket: Option<PathBuf>,
+    /// Why `.runtime/run.pid` names no running supervisor (a crash, `kill -9`); `None` when there
+    /// is no such file or it names one that runs.
+    pub stale_pid_file: Option<String>,
 }
 
 /// The exit code of a report: 0 all ok, 1 warnings only, 2 an error (after fixes, a fixed
@@ -110,19 +118,36 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
     };
     checks.extend(rig_configs(root));
     checks.extend(runtime_files(opts, places));
+    checks.extend(stale_runtime(root, opts, places));
     let Some(town) = town else {
         return checks;
     };
-    checks.push(ledger(&town, opts));
+    // With a supervisor up the ledger is its own (`gastown run`'s doctor dog runs the ledger's
+    // checks in its ledger actor, `ledger_checks`).
+    let ledger_usable = if opts.supervisor_running {
+        checks.push(Check::ok("ledger", "held by the running supervisor"));
+        false
+    } else {
+        let (check, usable) = ledger::check(&town, opts.fix);
+        checks.push(check);
+        if !usable {
+            checks.push(Check::bad(
+                "ledger-checks",
+                Status::Warn,
+                "stale-hooks, duplicate-agents, orphans and worktrees were not checked: the ledger could not be read as it is (see `ledger`)",
+                "fix the `ledger` finding (`gastown doctor --fix`), then run `gastown doctor` again",
+            ));
+        }
+        usable
+    };
     checks.extend(runtimes(&town));
     checks.extend(origins(&town, opts));
     checks.push(checkpoints(&town));
-    if !opts.supervisor_running
-        && let Ok(mut ledger) = town.open_ledger()
-    {
-        checks.push(stale_hooks(&town, &mut ledger, opts.fix));
-        checks.push(duplicate_agents(&mut ledger, opts.fix));
-        checks.push(orphans(&town, &ledger));
+    if ledger_usable && let Ok(mut ledger) = town.open_ledger() {
+        let (found, claims) = ledger_checks(&town, &mut ledger, opts.fix);
+        checks.extend(found);
+        checks.push(orphans(&town, &claims, opts.fix));
+        checks.push(worktrees(&town, &claims, opts.fix));
         if let Err(e) = ledger.close_ledger() {
             checks.push(Check::bad(
                 "ledger",
@@ -133,6 +158,23 @@ pub fn examine(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
         }
     }
     checks
+}
+
+/// The checks that read the ledger (stale hooks, duplicate agent beads), and what it says
+/// belongs to some identity, for [`orphans`]. Under `gastown run` the doctor dog calls this in
+/// the supervisor's ledger actor (one short operation; the orphans' git work stays outside it),
+/// so the periodic doctor sees what the CLI's does.
+pub fn ledger_checks(
+    town: &Town,
+    ledger: &mut gastown_beads::Ledger,
+    fix: bool,
+) -> (Vec<Check>, Result<crate::rig::orphans::Claims, String>) {
+    let checks = vec![
+        stale_hooks(town, ledger, fix),
+        duplicate_agents(ledger, fix),
+    ];
+    let claims = crate::rig::orphans::Claims::read(ledger).map_err(|e| format!("{e:#}"));
+    (checks, claims)
 }
 
 fn git_version() -> Check {
@@ -241,6 +283,16 @@ fn rig_configs(root: &Path) -> Vec<Check> {
     out
 }
 
+/// The rigs whose rig.toml reads: a broken one is reported by its `rig-config` check and never
+/// keeps the others from being checked.
+fn good_rigs(town: &Town) -> Vec<Rig> {
+    Rig::list_each(town)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(_, rig)| rig.ok())
+        .collect()
+}
+
 /// A socket left by a supervisor that is gone.
 /// The pid locks (`run.lock`, `ledger.lock`) are flocks the kernel drops when their owner dies:
 /// a file left behind never blocks anyone, so it is no finding.
@@ -267,56 +319,100 @@ fn runtime_files(opts: Options, places: &Places) -> Vec<Check> {
     out
 }
 
-/// The ledger opens (its index reconciled with git both ways); with a supervisor up it is the
-/// supervisor's and is not opened here.
-fn ledger(town: &Town, opts: Options) -> Check {
+/// What a supervisor that died without its orderly exit (a crash, `kill -9`) leaves in the
+/// runtime: its pid file, the `socket.path` naming its socket, the fallback dir its socket was
+/// in when the runtime dir's path was too long for one, and the records of the process groups
+/// it started (`crate::groups`). Reported only when no supervisor
+/// answers; `--fix` removes them (the fallback dir only when empty: what else is in it is left).
+fn stale_runtime(root: &Path, opts: Options, places: &Places) -> Vec<Check> {
     if opts.supervisor_running {
-        return Check::ok("ledger", "held by the running supervisor");
+        return Vec::new();
     }
-    match town.open_ledger() {
-        Ok(ledger) => {
-            let n = ledger.len();
-            match ledger.close_ledger() {
-                Ok(()) => Check::ok("ledger", format!("{n} beads; the index agrees with git")),
-                Err(e) => Check::bad(
-                    "ledger",
-                    Status::Error,
-                    format!("cannot flush the ledger to git: {e}"),
-                    "free disk space, then run `gastown doctor` again",
-                ),
+    let runtime = root.join(RUNTIME_DIR);
+    let mut found = Vec::new();
+    let mut files = Vec::new();
+    if let Some(why) = &places.stale_pid_file {
+        let path = runtime.join("run.pid");
+        found.push(format!("{} ({why})", path.display()));
+        files.push(path);
+    }
+    let recorded = runtime.join("socket.path");
+    if recorded.is_file() {
+        found.push(format!(
+            "{} (names a socket no supervisor listens on)",
+            recorded.display()
+        ));
+        files.push(recorded);
+    }
+    let fallback = places
+        .socket
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|dir| *dir != runtime && dir.is_dir())
+        .map(Path::to_path_buf);
+    if let Some(dir) = &fallback {
+        found.push(format!("the socket's fallback dir {}", dir.display()));
+    }
+    let groups = runtime.join("groups");
+    let records = std::fs::read_dir(&groups)
+        .map(|entries| entries.filter_map(Result::ok).count())
+        .unwrap_or(0);
+    if records > 0 {
+        found.push(format!(
+            "{records} process-group record(s) in {} (processes it started; any still running are ended by the next `gastown run`, or by --fix)",
+            groups.display()
+        ));
+    }
+    if found.is_empty() {
+        return Vec::new();
+    }
+    let mut c = Check::bad(
+        "stale-runtime",
+        Status::Warn,
+        format!("left by a supervisor that is gone: {}", found.join("; ")),
+        "remove them (`gastown doctor --fix`); `gastown run` makes new ones",
+    );
+    if opts.fix {
+        let mut left = Vec::new();
+        for file in &files {
+            match std::fs::remove_file(file) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => left.push(format!("{}: {e}", file.display())),
             }
         }
-        Err(e) => {
-            let text = format!("{e:#}");
-            let index = town.root.join(RUNTIME_DIR).join("ledger.redb");
-            let unreadable = text.contains("unreadable");
-            let mut c = Check::bad(
-                "ledger",
-                Status::Error,
-                text,
-                if unreadable {
-                    "`gastown doctor --fix` moves the damaged index aside (kept, never deleted) and rebuilds it from git; only changes that never reached git are not in the new one".to_string()
-                } else {
-                    "see the message".to_string()
-                },
-            );
-            if opts.fix && unreadable {
-                let secs = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or_default();
-                let aside = index.with_extension(format!("redb.damaged-{secs}"));
-                if std::fs::rename(&index, &aside).is_ok()
-                    && town.open_ledger().is_ok_and(|l| l.close_ledger().is_ok())
-                {
-                    c.fixed = true;
-                    c.found
-                        .push_str(&format!(" (moved aside to {})", aside.display()));
-                }
+        if records > 0 {
+            // What `gastown run` does when it starts: kill only what a record proves is its
+            // own (the recorded leader with its start time, its group and session, carriers of
+            // its token), then remove the records. The agents' files stay where they are.
+            let ended = crate::groups::end_leftovers(&groups);
+            if !ended.is_empty() {
+                let listed: Vec<String> = ended
+                    .iter()
+                    .map(|e| format!("{} {} ({})", e.kind, e.label, e.pid))
+                    .collect();
+                c.found.push_str(&format!(
+                    "; ended left-behind processes: {}",
+                    listed.join(", ")
+                ));
             }
-            c
+        }
+        if let Some(dir) = &fallback {
+            // Never the contents: only an empty dir goes (the stale socket went just before).
+            if let Err(e) = std::fs::remove_dir(dir) {
+                left.push(format!(
+                    "{} is not empty or cannot be removed ({e}): look inside",
+                    dir.display()
+                ));
+            }
+        }
+        if left.is_empty() {
+            c.fixed = true;
+        } else {
+            c.found.push_str(&format!("; left: {}", left.join("; ")));
         }
     }
+    vec![c]
 }
 
 /// Every runtime the town names resolves, and its program is on PATH.
@@ -327,7 +423,7 @@ fn runtimes(town: &Town) -> Vec<Check> {
     names.extend(town.config.roles.deacon.clone());
     names.extend(town.config.roles.witness.clone());
     names.extend(town.config.roles.dog.clone());
-    for rig in Rig::list(town).unwrap_or_default() {
+    for rig in good_rigs(town) {
         names.extend(rig.config.runtime.clone());
         names.extend(crate::witness::agent_runtime(town, &rig.config));
     }
@@ -431,8 +527,7 @@ fn on_path(program: &str) -> Option<PathBuf> {
 /// Each rig's origin answers and has its target branch.
 fn origins(town: &Town, opts: Options) -> Vec<Check> {
     let timeout = opts.remote_timeout.unwrap_or(Duration::from_secs(10));
-    Rig::list(town)
-        .unwrap_or_default()
+    good_rigs(town)
         .into_iter()
         .map(|rig| origin(&rig.config, &rig, timeout))
         .collect()
@@ -568,34 +663,79 @@ fn duplicate_agents(ledger: &mut gastown_beads::Ledger, fix: bool) -> Check {
     c
 }
 
-/// Worktrees, branches and homes of no identity: reported, never removed (they may hold work).
-fn orphans(town: &Town, ledger: &gastown_beads::Ledger) -> Check {
-    let claims = match crate::rig::orphans::Claims::read(ledger) {
+/// Known polecats' worktrees that are no worktrees any more (`worktrees.rs`); `--fix` moves
+/// each aside, kept.
+pub fn worktrees(
+    town: &Town,
+    claims: &Result<crate::rig::orphans::Claims, String>,
+    fix: bool,
+) -> Check {
+    worktrees::check(town, claims, fix)
+}
+
+/// Worktrees, branches and homes of no identity (by `claims`, read from the ledger by
+/// [`ledger_checks`]). `fix`: only what cannot lose work (`tidy.rs`: uncommitted work is
+/// checkpointed and kept, unmerged commits are never deleted, a clean merged worktree or branch
+/// is removed, homes are kept).
+pub fn orphans(
+    town: &Town,
+    claims: &Result<crate::rig::orphans::Claims, String>,
+    fix: bool,
+) -> Check {
+    let claims = match claims {
         Ok(c) => c,
-        Err(e) => return Check::bad("orphans", Status::Warn, format!("{e:#}"), "see the message"),
+        Err(e) => return Check::bad("orphans", Status::Warn, e.clone(), "see the message"),
     };
     let mut lines = Vec::new();
-    for rig in Rig::list(town).unwrap_or_default() {
-        if let Ok(found) = crate::rig::orphans::find(&rig, &claims) {
-            lines.extend(
-                found
-                    .lines()
+    let (mut done, mut kept) = (Vec::new(), Vec::new());
+    for rig in good_rigs(town) {
+        let Ok(found) = crate::rig::orphans::find(&rig, claims) else {
+            continue;
+        };
+        lines.extend(
+            found
+                .lines()
+                .into_iter()
+                .map(|l| format!("{}: {l}", rig.name())),
+        );
+        if fix && !found.is_empty() {
+            let tidied = tidy::tidy(town, &rig, &found);
+            done.extend(
+                tidied
+                    .done
+                    .into_iter()
+                    .map(|l| format!("{}: {l}", rig.name())),
+            );
+            kept.extend(
+                tidied
+                    .kept
                     .into_iter()
                     .map(|l| format!("{}: {l}", rig.name())),
             );
         }
     }
     if lines.is_empty() {
-        Check::ok(
+        return Check::ok(
             "orphans",
             "every worktree, branch and home belongs to an identity",
-        )
-    } else {
-        Check::bad(
-            "orphans",
-            Status::Warn,
-            lines.join("; "),
-            "look before removing: `gastown rig show <rig>` says which hold unmerged work; the doctor never removes them",
-        )
+        );
     }
+    let mut c = Check::bad(
+        "orphans",
+        Status::Warn,
+        lines.join("; "),
+        "`gastown doctor --fix` removes clean, merged worktrees and merged branches, checkpoints a polecat worktree's uncommitted work, and never deletes unmerged commits or homes; `gastown rig show <rig>` says which hold unmerged work",
+    );
+    if fix {
+        if !done.is_empty() {
+            c.found.push_str(&format!("; --fix: {}", done.join("; ")));
+        }
+        if kept.is_empty() {
+            c.fixed = true;
+        } else {
+            c.found
+                .push_str(&format!("; left as they are: {}", kept.join("; ")));
+        }
+    }
+    c
 }

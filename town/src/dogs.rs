@@ -321,22 +321,52 @@ pub fn run_chore(town: &crate::town::Town, name: &str, supervised: bool) -> Resu
 }
 
 /// The checkpoint dog: a checkpoint of every polecat worktree with uncommitted work. One
-/// polecat's failure does not stop the others; any failure fails the run (after all of them).
+/// polecat's failure does not stop the others, nor does a rig whose rig.toml cannot be read (the
+/// good rigs are still checkpointed); any failure fails the run (after all of them).
 pub fn checkpoint_all(town: &crate::town::Town) -> Result<String> {
     use crate::checkpoint::{Saved, save};
     let (mut saved, mut clean, mut unchanged) = (0, 0, 0);
     let mut failed = Vec::new();
-    for rig in crate::rig::Rig::list(town)? {
-        for polecat in rig.polecats_present()? {
+    let mut restarted = Vec::new();
+    for (name, rig) in crate::rig::Rig::list_each(town)? {
+        let rig = match rig {
+            Ok(rig) => rig,
+            Err(e) => {
+                failed.push(format!("rig {name}: {e:#}"));
+                continue;
+            }
+        };
+        let polecats = match rig.polecats_present() {
+            Ok(p) => p,
+            Err(e) => {
+                failed.push(format!("rig {name}: {e:#}"));
+                continue;
+            }
+        };
+        for polecat in polecats {
             if !rig.polecat_worktree(&polecat).join(".git").exists() {
                 continue;
             }
             let address = format!("{}/polecats/{polecat}", rig.name());
-            let agent = crate::identity::AgentIdentity::parse(&address)?;
+            let agent = match crate::identity::AgentIdentity::parse(&address) {
+                Ok(agent) => agent,
+                Err(e) => {
+                    failed.push(format!("{address}: {e:#}"));
+                    continue;
+                }
+            };
             match save(town, &agent) {
                 Ok(Saved::Saved(c)) => {
                     tracing::info!(agent = %address, checkpoint = %c.commit, files = c.files.len(), "checkpoint taken");
                     saved += 1;
+                }
+                Ok(Saved::Restarted { checkpoint, broken }) => {
+                    tracing::warn!(agent = %address, checkpoint = %checkpoint.commit, kept_at = %broken.kept_at, "checkpoint taken on a new chain: the previous one could not be read ({})", broken.why);
+                    saved += 1;
+                    restarted.push(format!(
+                        "{address} (unreadable {} kept at {})",
+                        broken.commit, broken.kept_at
+                    ));
                 }
                 Ok(Saved::Unchanged(_)) => unchanged += 1,
                 Ok(Saved::Clean) => clean += 1,
@@ -344,7 +374,10 @@ pub fn checkpoint_all(town: &crate::town::Town) -> Result<String> {
             }
         }
     }
-    let summary = format!("{saved} saved, {unchanged} unchanged, {clean} clean");
+    let mut summary = format!("{saved} saved, {unchanged} unchanged, {clean} clean");
+    if !restarted.is_empty() {
+        summary.push_str(&format!("; new chain for {}", restarted.join(", ")));
+    }
     if failed.is_empty() {
         Ok(summary)
     } else {
@@ -353,11 +386,17 @@ pub fn checkpoint_all(town: &crate::town::Town) -> Result<String> {
 }
 
 /// The doctor dog: every check that is not ok becomes a finding (a warning low, an error high),
-/// worded the same each time so a repeat folds into the open escalation.
+/// worded the same each time so a repeat folds into the open escalation. `supervised`: the
+/// ledger is the supervisor's, and its checks ([`crate::doctor::ledger_checks`]) are run in its
+/// ledger actor and added with [`doctor_outcome`] (`src/run/dogs.rs`).
 pub fn doctor(town: &crate::town::Town, supervised: bool) -> ChoreOutcome {
-    use crate::doctor::{Options, Places, Status, examine};
-    use crate::escalation::Severity;
-    let checks = examine(
+    doctor_outcome(doctor_checks(town, supervised))
+}
+
+/// The doctor's checks as the dog runs them (never `--fix`).
+pub fn doctor_checks(town: &crate::town::Town, supervised: bool) -> Vec<crate::doctor::Check> {
+    use crate::doctor::{Options, Places, examine};
+    examine(
         &town.root,
         Options {
             fix: false,
@@ -365,7 +404,13 @@ pub fn doctor(town: &crate::town::Town, supervised: bool) -> ChoreOutcome {
             remote_timeout: None,
         },
         &Places::default(),
-    );
+    )
+}
+
+/// The doctor dog's outcome of `checks`: one finding per check that is not ok.
+pub fn doctor_outcome(checks: Vec<crate::doctor::Check>) -> ChoreOutcome {
+    use crate::doctor::Status;
+    use crate::escalation::Severity;
     let findings: Vec<(Severity, String)> = checks
         .iter()
         .filter(|c| c.status != Status::Ok)

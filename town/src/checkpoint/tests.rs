@@ -197,3 +197,64 @@ fn bad_input_is_refused_with_what_to_do() {
     assert_eq!(broken.len(), 1, "{broken:?}");
     assert!(broken[0].contains("r/polecats/slit"), "{broken:?}");
 }
+
+#[test]
+fn a_checkpoint_ref_at_a_missing_object_is_kept_aside_and_a_new_chain_starts() {
+    let f = fixture();
+    fs::write(f.worktree.join("README.md"), "edited\n").expect("edit");
+    let Saved::Saved(first) = save(&f.town, &f.agent).expect("save") else {
+        panic!("a checkpoint");
+    };
+    // The ref now names an object that is not there (a lost pack, a half-copied repository).
+    let bare = f.rig.bare_repo();
+    let missing = "1234567890".repeat(4);
+    let refname = ref_name(&f.agent);
+    git(&bare, &["update-ref", "-d", &refname]).expect("drop the good ref");
+    let file = bare.join(&refname);
+    fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    fs::write(&file, format!("{missing}\n")).expect("point it at nothing");
+
+    fs::write(f.worktree.join("README.md"), "edited again\n").expect("edit");
+    let saved = save(&f.town, &f.agent).expect("a broken chain does not wedge saving");
+    let Saved::Restarted { checkpoint, broken } = saved else {
+        panic!("a new chain, said so: {saved:?}");
+    };
+    assert_eq!(broken.commit, missing);
+    assert!(
+        broken
+            .kept_at
+            .starts_with(&format!("{BROKEN_PREFIX}r/polecats/nux/")),
+        "{broken:?}"
+    );
+    // Kept, not dropped: the aside ref still names the missing object.
+    let kept = fs::read_to_string(bare.join(&broken.kept_at)).expect("kept aside");
+    assert_eq!(kept.trim(), missing);
+    // The new chain: one parent (the worktree's HEAD), the agent's ref on it, the work in it.
+    let parents = git(
+        &bare,
+        &["rev-list", "--parents", "-n", "1", &checkpoint.commit],
+    )
+    .expect("parents");
+    assert_eq!(parents.split_whitespace().count(), 2, "{parents}");
+    assert_eq!(
+        git(&bare, &["rev-parse", &refname]).expect("ref"),
+        checkpoint.commit
+    );
+    assert_ne!(checkpoint.commit, first.commit);
+    assert_eq!(
+        git(
+            &bare,
+            &["show", &format!("{}:README.md", checkpoint.commit)]
+        )
+        .expect("show"),
+        "edited again"
+    );
+    // From here on the chain is an ordinary one again, and lists clean.
+    assert!(matches!(
+        save(&f.town, &f.agent).expect("save"),
+        Saved::Unchanged(_)
+    ));
+    let (listed, unreadable) = list(&f.town).expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(unreadable.is_empty(), "{unreadable:?}");
+}
