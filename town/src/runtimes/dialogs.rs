@@ -9,8 +9,9 @@
 //! worktree, a role's home) and already marks trusted before the session starts
 //! (`clean_start`). Every other dialog waits for a human (`gastown attach`).
 //!
-//! The texts were read off the real screens (Claude Code 2.1.197, Codex 0.171.0) where the
-//! harness could show them; the others follow the CLIs' wording and are marked so.
+//! The texts were read off the real screens (Claude Code 2.1.197, Codex 0.171.0, and the other
+//! presets' first screens offline, `docs/runtimes.md`) where the harness could show them; the
+//! others follow the CLIs' wording and are marked so.
 
 use crate::limits::signals::USAGE_LIMIT;
 use crate::runtimes::spec::{Runtime, SIM_NAME, preset_for_program};
@@ -75,6 +76,20 @@ const CODEX: &[Dialog] = &[
     dialog("permission", "Would you like to run the following command?"),
 ];
 
+/// Gemini CLI 0.61.0's login screen, seen offline with only `GEMINI_API_KEY` set (the key must
+/// also be chosen in its settings).
+const GEMINI: &[Dialog] = &[dialog("login", "How would you like to authenticate")];
+
+/// Auggie 0.36.0's login screen, seen without an Augment session.
+const AUGGIE: &[Dialog] = &[dialog("login", "Login to continue")];
+
+/// Amp's login question, seen without a key.
+const AMP: &[Dialog] = &[dialog("login", "Would you like to log in to Amp?")];
+
+/// Copilot 1.0.102's folder trust, seen in a new folder despite `--yolo`. Which option it has
+/// selected was not seen, so a human answers it (or trusts the folder in Copilot beforehand).
+const COPILOT: &[Dialog] = &[dialog("trust", "Do you trust the files in this folder?")];
+
 /// The built-in sim's, shown by its `GASTOWN_SIM_DIALOG` knob (`src/sim.rs`).
 const SIM: &[Dialog] = &[
     Dialog {
@@ -93,6 +108,10 @@ pub fn dialogs(runtime: &Runtime) -> &'static [Dialog] {
     match by_program.as_deref().unwrap_or(runtime.name.as_str()) {
         "claude" => CLAUDE,
         "codex" => CODEX,
+        "gemini" => GEMINI,
+        "auggie" => AUGGIE,
+        "amp" => AMP,
+        "copilot" => COPILOT,
         SIM_NAME => SIM,
         _ => &[],
     }
@@ -118,7 +137,19 @@ mod tests {
                 assert_eq!(d.answer.is_some(), d.name == "trust", "{d:?}");
             }
         }
-        assert!(dialogs(&preset("gemini").expect("preset")).is_empty());
+        // The other presets' screens as seen; only a trust whose safe option is known is answered.
+        for (name, expected) in [
+            ("gemini", "login"),
+            ("auggie", "login"),
+            ("amp", "login"),
+            ("copilot", "trust"),
+        ] {
+            let found = dialogs(&preset(name).expect("preset"));
+            assert_eq!(found.len(), 1, "{name}");
+            assert_eq!(found[0].name, expected, "{name}");
+            assert_eq!(found[0].answer, None, "{name}: a human answers");
+        }
+        assert!(dialogs(&preset("opencode").expect("preset")).is_empty());
         let mut custom = preset("gemini").expect("preset");
         custom.program = "/opt/bin/claude".into();
         assert_eq!(dialogs(&custom), CLAUDE, "by the program it runs");
