@@ -165,22 +165,35 @@ fn start(myself: &ActorRef<DogMsg>, state: &mut DogState) {
     });
 }
 
-/// The doctor dog under `gastown run`: the file checks on a blocking thread, the ledger's
-/// (stale hooks, duplicate agent beads, and what the orphans check needs) as one operation of
-/// the ledger actor, then the orphans' git work on a blocking thread again.
+/// The doctor dog under `gastown run`: the file checks on a blocking thread, then the ledger's
+/// ([`ledger_findings`]).
 async fn doctor_chore(town: Town, ledger: LedgerHandle) -> Result<dogs::ChoreOutcome, String> {
     let files = town.clone();
     let mut checks = tokio::task::spawn_blocking(move || dogs::doctor_checks(&files, true))
         .await
         .map_err(|e| format!("the doctor's checks panicked or were cancelled: {e}"))?;
+    checks.extend(ledger_findings(town, &ledger, false).await?);
+    Ok(dogs::doctor_outcome(checks))
+}
+
+/// The doctor's checks that need the ledger the supervisor holds — stale hooks, duplicate agent
+/// beads, and what the orphans and worktrees checks need — as one operation of the ledger actor,
+/// then the orphans' and worktrees' git work on a blocking thread. Run by the doctor dog and for
+/// `gastown doctor` while a supervisor is up (`fix` only for the overseer's `--fix`). The on-disk
+/// findings are only reported here, never tidied: a worktree the supervisor is making right now
+/// for a new polecat would look like a clean orphan to claims read a moment before.
+pub async fn ledger_findings(
+    town: Town,
+    ledger: &LedgerHandle,
+    fix: bool,
+) -> Result<Vec<gastown_town::doctor::Check>, String> {
     let inside = town.clone();
-    let (found, claims) = ledger
-        .call("dog: doctor", move |l| {
-            gastown_town::doctor::ledger_checks(&inside, l, false)
+    let (mut checks, claims) = ledger
+        .call("doctor: ledger checks", move |l| {
+            gastown_town::doctor::ledger_checks(&inside, l, fix)
         })
         .await
         .map_err(|e| format!("the doctor's ledger checks could not run: {e}"))?;
-    checks.extend(found);
     let on_disk = tokio::task::spawn_blocking(move || {
         [
             gastown_town::doctor::orphans(&town, &claims, false),
@@ -190,7 +203,7 @@ async fn doctor_chore(town: Town, ledger: LedgerHandle) -> Result<dogs::ChoreOut
     .await
     .map_err(|e| format!("the doctor's orphans check panicked or was cancelled: {e}"))?;
     checks.extend(on_disk);
-    Ok(dogs::doctor_outcome(checks))
+    Ok(checks)
 }
 
 async fn finished(state: &mut DogState, outcome: Result<dogs::ChoreOutcome, String>) {
