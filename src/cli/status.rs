@@ -151,9 +151,14 @@ pub fn render(s: &TownStatus, now: i128) -> String {
         } else {
             r.queued.to_string()
         };
+        let stalled = if r.stalled > 0 {
+            format!(", {} stalled", r.stalled)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  {:<12} {running:<8} polecats {} ({} working, {} idle, {} stuck)  queued {queued}  merge queue {}  {landing}",
+            "  {:<12} {running:<8} polecats {} ({} working{stalled}, {} idle, {} stuck)  queued {queued}  merge queue {}  {landing}",
             r.name, r.polecats, r.working, r.idle, r.stuck, r.merge_requests
         );
         if let Some(why) = &r.paused {

@@ -40,7 +40,8 @@ td, th { text-align: left; padding: 2px 6px; border-bottom: 1px solid #eee; vert
 "#;
 
 /// The script: the live log and the status refresh. The token (when the dashboard needs one)
-/// comes from the page's own URL and goes with every request.
+/// comes from the page's own URL and goes with every request; an ack carries the run's
+/// same-origin token (the page's `gastown-csrf` meta) as the `x-gastown-csrf` header.
 const SCRIPT: &str = r#"
 (function () {
   const token = new URLSearchParams(location.search).get('token');
@@ -84,22 +85,25 @@ const SCRIPT: &str = r#"
     const form = ev.target;
     if (!form.matches('form.ack')) return;
     ev.preventDefault();
-    fetch(form.action, { method: 'POST' }).then(refresh);
+    const csrf = document.querySelector('meta[name="gastown-csrf"]').content;
+    fetch(form.action, { method: 'POST', headers: { 'x-gastown-csrf': csrf } }).then(refresh);
   });
 })();
 "#;
 
-/// The whole page.
-pub fn whole(s: &TownStatus) -> String {
+/// The whole page; `csrf`: the run's same-origin token its acks carry.
+pub fn whole(s: &TownStatus, csrf: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"gastown-csrf\" content=\"{csrf}\">\
          <title>Gas Town — {town}</title><style>{STYLE}</style></head>\
          <body><header><h1>Gas Town</h1><span>{town}</span></header>\
          <div id=\"status\">{status}</div>\
          <main><section class=\"wide\"><h2>Activity</h2><div id=\"log\"></div></section></main>\
          <script>{SCRIPT}</script></body></html>\n",
         town = esc(&s.town),
+        csrf = esc(csrf),
         status = status(s)
     )
 }
@@ -332,6 +336,25 @@ pub fn screen(agent: &str, text: &str) -> String {
          <pre id=\"screen\" style=\"padding:12px\">{t}</pre></body></html>\n",
         a = esc(agent),
         t = esc(text)
+    )
+}
+
+/// The page off loopback without the right token: a form that asks for it (`wrong`: one was
+/// given and is not it).
+pub fn ask_token(wrong: bool) -> String {
+    let said = if wrong {
+        "That token is not this dashboard's."
+    } else {
+        "This dashboard does not listen on loopback, so it needs its token."
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Gas Town</title>\
+         <style>{STYLE}</style></head><body><header><h1>Gas Town</h1></header>\
+         <form id=\"ask-token\" method=\"get\" action=\"/\" style=\"padding:12px\">\
+         <p>{said} It is in the URL <code>gastown dashboard</code> printed at its start \
+         (<code>…/?token=…</code>), or the one it was given with <code>--token</code>.</p>\
+         <label>token <input name=\"token\" type=\"password\" autocomplete=\"off\" required></label> \
+         <button type=\"submit\">open</button></form></body></html>\n"
     )
 }
 

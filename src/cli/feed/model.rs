@@ -296,6 +296,7 @@ pub(super) mod tests {
             problem: None,
             polecats: 1,
             working: 1,
+            stalled: 0,
             idle: 0,
             stuck: 0,
             queued: 0,
