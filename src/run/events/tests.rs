@@ -260,7 +260,7 @@ fn an_abnormal_exit_is_a_crash_and_a_normal_one_an_exit() {
     ] {
         assert_eq!(supervision_draft(&exit(calm)).kind, "supervision.exited");
     }
-    assert!(crate::protocol::KINDS.contains(&crashed.kind));
+    assert!(crate::protocol::events::KINDS.contains(&crashed.kind));
 }
 
 fn snapshot(
@@ -315,7 +315,7 @@ fn the_witness_judgement_makes_a_session_stalled_until_it_is_withdrawn() {
     assert_eq!(bus.stalled("beta/polecats/max").as_deref(), Some("stalled"));
     bus.mark_health("beta/polecats/max", None);
     assert_eq!(bus.stalled("beta/polecats/max"), None);
-    assert!(crate::protocol::KINDS.contains(&"session.stalled"));
+    assert!(crate::protocol::events::KINDS.contains(&"session.stalled"));
 }
 
 #[test]
@@ -333,5 +333,5 @@ fn a_gate_is_told_about_its_merge_request() {
     assert_eq!(d.text, "gt-abc (gt-mr1): gate test");
     let alone = gating_draft("alpha", "gt-mr1", "gt-abc", "build", true);
     assert!(alone.text.ends_with("gate build on the target alone"));
-    assert!(crate::protocol::KINDS.contains(&d.kind));
+    assert!(crate::protocol::events::KINDS.contains(&d.kind));
 }
