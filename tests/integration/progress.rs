@@ -1,4 +1,5 @@
-//! Progress where a person waits (`src/progress.rs`): `rig add`, `bead import` and `demo` run in a
+//! Progress where a person waits (`src/progress.rs`): `rig add`, `bead import`, `mq process` and
+//! `demo` run in a
 //! real terminal (a PTY) show their bars and still do their work; the same commands with stdout
 //! and stderr piped print exactly their plain output, with no bar, no spinner and no carriage
 //! return; `--quiet`, `GASTOWN_NO_PROGRESS=1` and `TERM=dumb` turn the bars off in a terminal.
@@ -282,5 +283,50 @@ fn the_demo_shows_beads_landed_in_a_terminal_and_ends_with_its_summary() {
         shown.screen.contains("beads merged:     3/3"),
         "{}",
         shown.screen
+    );
+}
+
+/// A town with one merge request queued for rig `alpha`, whose test gate takes a moment.
+fn town_with_a_queued_mr() -> (TestTown, String) {
+    let town = crate::refinery::town();
+    crate::refinery::configure(&town, 1, "merge", "test = \"sleep 0.5\"");
+    let (_, mr) = crate::refinery::submit(&town, "nux", "Add a line", &[("new.txt", "new\n")]);
+    (town, mr)
+}
+
+#[test]
+fn mq_process_shows_each_merge_request_in_a_terminal_and_nothing_in_a_pipe() {
+    let (town, mr) = town_with_a_queued_mr();
+    let shown = in_terminal(&town.root, &["mq", "process", "alpha", "--all"], &[]);
+    assert!(
+        shown.ok,
+        "mq process failed in a terminal:\n{}",
+        shown.screen
+    );
+    assert!(
+        drew_progress(&shown.raw),
+        "no spinner drawn: {:?}",
+        shown.raw
+    );
+    assert!(
+        shown.raw.contains("landing the merge queue of alpha"),
+        "{:?}",
+        shown.raw
+    );
+    // The merge request's own line names it and the gate it ran, and stays with its result.
+    assert!(shown.raw.contains("gate test"), "{:?}", shown.raw);
+    assert!(shown.screen.contains(&mr), "{}", shown.screen);
+    assert_eq!(crate::refinery::mq_show(&town, &mr)["state"], "closed");
+
+    let (other, other_mr) = town_with_a_queued_mr();
+    let (ok, out, err) = piped(&other.root, &["mq", "process", "alpha", "--all"]);
+    assert!(ok, "mq process failed in a pipe: {err}");
+    assert_plain("stdout", &out);
+    assert_plain("stderr", &err);
+    assert!(!err.contains("landing the merge queue"), "{err}");
+    assert!(out.contains(&other_mr), "{out}");
+    assert_eq!(
+        crate::refinery::mq_show(&other, &other_mr)["state"],
+        "closed"
     );
 }
