@@ -129,9 +129,34 @@ pub fn status(s: &TownStatus) -> String {
         out.push_str("</table>");
     }
     out.push_str("</section>");
-    // Agents.
+    // Agents, as a tree: rig (or the town), then role, then each agent.
     out.push_str("<section id=\"agents\"><h2>Agents</h2><table><tr><th>agent</th><th>state</th><th>hook</th><th>session</th></tr>");
-    for a in &s.agents {
+    let mut agents: Vec<&gastown_town::status::AgentStatus> = s.agents.iter().collect();
+    agents.sort_by(|a, b| (&a.rig, &a.role).cmp(&(&b.rig, &b.role)));
+    let (mut rig, mut role): (Option<&str>, Option<&str>) = (None, None);
+    for a in agents {
+        if rig != Some(a.rig.as_str()) {
+            rig = Some(a.rig.as_str());
+            role = None;
+            let name = if a.rig.is_empty() {
+                "town"
+            } else {
+                a.rig.as_str()
+            };
+            let _ = write!(
+                out,
+                "<tr class=\"tree-rig\" data-tree-rig=\"{r}\"><th colspan=\"4\">{r}</th></tr>",
+                r = esc(name)
+            );
+        }
+        if role != Some(a.role.as_str()) {
+            role = Some(a.role.as_str());
+            let _ = write!(
+                out,
+                "<tr class=\"tree-role\"><td colspan=\"4\" class=\"muted\">&nbsp;&nbsp;{}</td></tr>",
+                esc(&a.role)
+            );
+        }
         let hook = a.hook.as_ref().map_or_else(
             || "<span class=\"muted\">empty</span>".to_string(),
             |h| {
@@ -147,7 +172,7 @@ pub fn status(s: &TownStatus) -> String {
         }
         let _ = write!(
             out,
-            "<tr data-agent=\"{addr}\"><td><a href=\"/screen/{addr}\" class=\"peek\">{addr}</a></td><td>{st}</td><td>{hook}</td><td>{se}</td></tr>",
+            "<tr data-agent=\"{addr}\"><td>&nbsp;&nbsp;&nbsp;&nbsp;<a href=\"/screen/{addr}\" class=\"peek\">{addr}</a></td><td>{st}</td><td>{hook}</td><td>{se}</td></tr>",
             addr = esc(&a.address),
             st = esc(&a.state),
             se = esc(&session)
@@ -371,6 +396,52 @@ pub fn error(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agents_are_shown_as_a_tree_of_rig_role_and_agent() {
+        let mut s: TownStatus = serde_json::from_value(serde_json::json!({
+            "town": "/t", "at": "", "live": true, "attention": [], "rigs": [], "agents": [],
+            "convoys": [], "merge_queue": [], "escalations": [],
+            "mail": { "unread": 0, "latest": [] }, "limits": []
+        }))
+        .expect("a status");
+        let agent = |address: &str, role: &str, rig: &str| {
+            serde_json::from_value::<gastown_town::status::AgentStatus>(serde_json::json!({
+                "address": address, "role": role, "rig": rig, "state": "idle", "stuck": null,
+                "hook": null, "runtime": null, "unread": 0, "dnd": false, "session": "idle",
+                "limited_until": null
+            }))
+            .expect("an agent")
+        };
+        s.agents = vec![
+            agent("beta/polecats/max", "polecat", "beta"),
+            agent("alpha/polecats/nux", "polecat", "alpha"),
+            agent("mayor", "mayor", ""),
+            agent("alpha/crew/ann", "crew", "alpha"),
+            agent("alpha/polecats/slit", "polecat", "alpha"),
+        ];
+        let html = status(&s);
+        let at = |needle: &str| {
+            html.find(needle)
+                .unwrap_or_else(|| panic!("{needle} missing: {html}"))
+        };
+        // The town's own agents first, then each rig; in a rig each role, then its agents.
+        let order = [
+            at("data-tree-rig=\"town\""),
+            at("data-agent=\"mayor\""),
+            at("data-tree-rig=\"alpha\""),
+            at("&nbsp;&nbsp;crew<"),
+            at("data-agent=\"alpha/crew/ann\""),
+            at("&nbsp;&nbsp;polecat<"),
+            at("data-agent=\"alpha/polecats/nux\""),
+            at("data-agent=\"alpha/polecats/slit\""),
+            at("data-tree-rig=\"beta\""),
+            at("data-agent=\"beta/polecats/max\""),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{html}");
+        assert_eq!(html.matches("data-tree-rig=").count(), 3, "{html}");
+        assert_eq!(html.matches("&nbsp;&nbsp;polecat<").count(), 2, "{html}");
+    }
 
     #[test]
     fn text_is_escaped_everywhere_it_goes() {
