@@ -52,10 +52,10 @@ pub enum BenchCommand {
         #[arg(long, value_name = "TOWN")]
         running: Option<std::path::PathBuf>,
     },
-    /// The event stream: mail latency with no subscriber, then with one that stopped reading
-    /// after a flood of events, and with many reading at once.
+    /// The event stream: `mail send` and `bead create` latency with no subscriber, then with
+    /// one that stopped reading after a flood of events, and with many reading at once.
     Events {
-        /// Mails timed in each phase.
+        /// Operations of each kind timed in each phase.
         #[arg(long, default_value = "300")]
         ops: usize,
         /// Events flooded at the stalled subscriber before the second phase.
@@ -92,20 +92,59 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
     }
 }
 
-/// Median and 99th percentile of `ops` durable mail sends, one after the other.
-fn mail_latency(c: &mut Client, ops: usize, tag: &str) -> Result<(Duration, Duration)> {
-    use gastown_town::command::mail::{MailRequest, SendRequest};
+/// What `gastown bench events` times through the socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    /// `mail send` (a `mail.sent` event each).
+    MailSend,
+    /// `bead create` (a `bead.created` event each).
+    BeadCreate,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::MailSend => "mail send",
+            Op::BeadCreate => "bead create",
+        }
+    }
+
+    fn request(self, tag: &str, n: usize) -> TownRequest {
+        use gastown_town::command::bead::{BeadRequest, CreateRequest};
+        use gastown_town::command::mail::{MailRequest, SendRequest};
+        match self {
+            Op::MailSend => TownRequest::Mail(MailRequest::Send(SendRequest {
+                address: "mayor".to_string(),
+                subject: format!("{tag} {n}"),
+                message: Some("x".to_string()),
+                urgent: false,
+                reply_to: None,
+            })),
+            Op::BeadCreate => TownRequest::Bead(BeadRequest::Create(CreateRequest {
+                title: format!("{tag} {n}"),
+                issue_type: "task".to_string(),
+                priority: "2".to_string(),
+                description: String::new(),
+                design: String::new(),
+                acceptance: String::new(),
+                notes: String::new(),
+                assignee: String::new(),
+                labels: Vec::new(),
+                deps: Vec::new(),
+                parent: None,
+                rig: None,
+            })),
+        }
+    }
+}
+
+/// Median and 99th percentile of `ops` durable `op`s, one after the other.
+fn latency(c: &mut Client, op: Op, ops: usize, tag: &str) -> Result<(Duration, Duration)> {
     let mut times = Vec::with_capacity(ops);
     for n in 0..ops.max(1) {
-        let send = MailRequest::Send(SendRequest {
-            address: "mayor".to_string(),
-            subject: format!("{tag} {n}"),
-            message: Some("x".to_string()),
-            urgent: false,
-            reply_to: None,
-        });
+        let request = op.request(tag, n);
         let start = Instant::now();
-        client::call(c, TownRequest::Mail(send))?;
+        client::call(c, request)?;
         times.push(start.elapsed());
     }
     times.sort();
@@ -113,23 +152,32 @@ fn mail_latency(c: &mut Client, ops: usize, tag: &str) -> Result<(Duration, Dura
     Ok((at(0.5), at(0.99)))
 }
 
-/// `gastown bench events`: what a subscriber costs the town.
+/// Both timed operations' figures in one line.
+fn phase(c: &mut Client, ops: usize, tag: &str, what: &str) -> Result<()> {
+    for op in [Op::MailSend, Op::BeadCreate] {
+        let (median, p99) = latency(c, op, ops, tag)?;
+        crate::output::line(format!(
+            "{:<11} {what}: median {median:?}, p99 {p99:?} ({ops} ops)",
+            op.name()
+        ))?;
+    }
+    Ok(())
+}
+
+/// `gastown bench events`: what a subscriber costs the town, for `mail send` and `bead create`.
 fn events(ops: usize, flood: usize, readers: usize) -> Result<()> {
     let sup = Supervised::start()?;
     let mut c = sup.client()?;
-    let (median, p99) = mail_latency(&mut c, ops, "quiet")?;
-    crate::output::line(format!(
-        "mail send, no subscriber: median {median:?}, p99 {p99:?} ({ops} sends)"
-    ))?;
+    phase(&mut c, ops, "quiet", "no subscriber")?;
     // A subscriber that never reads, then a flood far past its socket buffer and the bus's.
     let _stalled = client::subscribe(&sup.town, crate::protocol::EventFilter::default())?;
     let start = Instant::now();
-    let _ = mail_latency(&mut c, flood, "flood")?;
+    let _ = latency(&mut c, Op::MailSend, flood, "flood")?;
     let flooded = start.elapsed();
-    let (median, p99) = mail_latency(&mut c, ops, "stalled")?;
     crate::output::line(format!(
-        "mail send, one subscriber stalled after {flood} mails (a `mail.sent` event each, flooded in {flooded:?}): median {median:?}, p99 {p99:?}"
+        "(one subscriber stalled, then {flood} mails flooded at it in {flooded:?})"
     ))?;
+    phase(&mut c, ops, "stalled", "one subscriber stalled")?;
     // Many reading at once, each on its own thread.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut threads = Vec::new();
@@ -147,17 +195,19 @@ fn events(ops: usize, flood: usize, readers: usize) -> Result<()> {
             seen
         }));
     }
-    let (median, p99) = mail_latency(&mut c, ops, "readers")?;
-    crate::output::line(format!(
-        "mail send, {readers} subscribers reading: median {median:?}, p99 {p99:?}"
-    ))?;
+    phase(
+        &mut c,
+        ops,
+        "readers",
+        &format!("{readers} subscribers reading (and one stalled)"),
+    )?;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     // One more event wakes every reader so it sees the stop.
-    let _ = mail_latency(&mut c, 1, "stop")?;
+    let _ = latency(&mut c, Op::MailSend, 1, "stop")?;
     let seen: usize = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
     crate::output::line(format!(
-        "the {readers} readers saw {seen} events in all ({} mails each)",
-        ops + 1
+        "the {readers} readers saw {seen} events in all ({} ops each)",
+        2 * ops + 1
     ))?;
     Ok(())
 }

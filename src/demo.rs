@@ -7,6 +7,10 @@
 //! submit, and the refinery merges, gates and lands each merge request. It ends when the convoy
 //! lands, with a summary; exit 0 only then. `--chaos` makes the sims crash and hang at random:
 //! the supervision tree restarts them and the work still lands, each bead merged exactly once.
+//!
+//! At its start it prints the commands that watch it from another terminal (`gastown --town
+//! <dir>/town status|feed|dashboard`). When stdout is a terminal, or with `--stay`, the town keeps
+//! running after the convoy landed, for those views, until Ctrl-C; in a pipe it stops at once.
 
 use crate::client;
 use crate::progress::{self, Mode, ProgressArgs, Style};
@@ -43,6 +47,10 @@ pub struct DemoArgs {
     /// Give up after this long.
     #[arg(long, default_value = "10m")]
     pub timeout: humantime::Duration,
+    /// Keep the town running after the convoy landed, until Ctrl-C (the default when stdout is
+    /// a terminal), for `gastown status`, `feed` and `dashboard` in another terminal.
+    #[arg(long)]
+    pub stay: bool,
     #[command(flatten)]
     pub progress: ProgressArgs,
 }
@@ -70,7 +78,17 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let start = Instant::now();
     let town = setup(&root, &args)?;
     let mut supervisor = Supervisor::start(&town, args.chaos)?;
+    say(watch_commands(&town.root));
     let result = drive(&town, &args, start);
+    let stay = args.stay || std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if stay && result.is_ok() {
+        say(format!(
+            "the town keeps running at {} for status, feed and dashboard: Ctrl-C stops it",
+            town.root.display()
+        ));
+        stay_until_interrupted(&mut supervisor)?;
+        say("stopping the town");
+    }
     supervisor.stop();
     if args.dir.is_some() || result.is_err() {
         eprintln!("the demo town is at {}", town.root.display());
@@ -82,6 +100,62 @@ pub fn run(args: DemoArgs) -> Result<()> {
         }
     }
     result
+}
+
+/// What to run in another terminal to watch the demo's town.
+fn watch_commands(town: &Path) -> String {
+    let dir = shell_word(&town.to_string_lossy());
+    let mut out = String::from("watch it from another terminal:\n");
+    for (command, what) in [
+        ("status", "the town at a glance"),
+        ("feed", "the town's events as they happen"),
+        ("dashboard", "the town in a web page that updates live"),
+    ] {
+        out.push_str(&format!("  gastown --town {dir} {command:<9}  # {what}\n"));
+    }
+    out.pop();
+    out
+}
+
+/// `word` as one shell word: as it is when it needs no quoting, else in single quotes.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Wait for Ctrl-C (or SIGTERM, SIGHUP), or for `gastown run` to end by itself.
+fn stay_until_interrupted(supervisor: &mut Supervisor) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot watch for Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+        let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
+        let mut look = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = interrupt.recv() => return Ok(()),
+                _ = terminate.recv() => return Ok(()),
+                _ = hangup.recv() => return Ok(()),
+                _ = look.tick() => {
+                    if supervisor.ended() {
+                        say("gastown run stopped");
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    })
 }
 
 fn say(text: impl AsRef<str>) {
@@ -225,6 +299,13 @@ impl Supervisor {
             std::thread::sleep(Duration::from_millis(20));
         }
         Ok(sup)
+    }
+
+    /// Whether `gastown run` ended by itself.
+    fn ended(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
     }
 
     fn stop(&mut self) {
@@ -555,6 +636,19 @@ mod tests {
             })
             .collect();
         node("town", "town", 0, roles)
+    }
+
+    #[test]
+    fn the_watch_commands_name_the_town_as_one_shell_word() {
+        let said = watch_commands(Path::new("/tmp/my demo/town"));
+        for command in ["status", "feed", "dashboard"] {
+            assert!(
+                said.contains(&format!("gastown --town '/tmp/my demo/town' {command}")),
+                "{said}"
+            );
+        }
+        assert_eq!(shell_word("/tmp/d/town"), "/tmp/d/town");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
     }
 
     #[test]

@@ -151,9 +151,14 @@ pub fn render(s: &TownStatus, now: i128) -> String {
         } else {
             r.queued.to_string()
         };
+        let stalled = if r.stalled > 0 {
+            format!(", {} stalled", r.stalled)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "  {:<12} {running:<8} polecats {} ({} working, {} idle, {} stuck)  queued {queued}  merge queue {}  {landing}",
+            "  {:<12} {running:<8} polecats {} ({} working{stalled}, {} idle, {} stuck)  queued {queued}  merge queue {}  {landing}",
             r.name, r.polecats, r.working, r.idle, r.stuck, r.merge_requests
         );
         if let Some(why) = &r.paused {
@@ -248,4 +253,77 @@ pub fn render(s: &TownStatus, now: i128) -> String {
         let _ = writeln!(out, "  {}  from {}: {}", m.id, m.from, m.subject);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    /// The keys of `value`, recursively (an array by its first item), as paths.
+    fn keys(value: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let path = format!("{at}.{k}");
+                    out.insert(path.clone());
+                    keys(v, &path, out);
+                }
+            }
+            Value::Array(items) => {
+                if let Some(first) = items.first() {
+                    keys(first, &format!("{at}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `docs/status.md`'s JSON example names exactly the keys `status --json` writes (for a
+    /// status with every part filled in): a field added to the code and not to the page, or
+    /// the other way round, fails here.
+    #[test]
+    fn the_documented_json_has_exactly_the_keys_status_writes() {
+        let page = include_str!("../../docs/status.md");
+        let example = page
+            .split("## The JSON")
+            .nth(1)
+            .and_then(|rest| rest.split("```json\n").nth(1))
+            .and_then(|rest| rest.split("\n```").next())
+            .expect("docs/status.md has a JSON example under `## The JSON`");
+        let documented: Value =
+            serde_json::from_str(example).expect("the documented example is JSON");
+        let status = crate::protocol::samples::replies()
+            .into_iter()
+            .find_map(|r| match r {
+                crate::protocol::TownReply::Status(s) => Some(s),
+                _ => None,
+            })
+            .expect("a status sample");
+        let written = serde_json::to_value(&*status).expect("status as JSON");
+        let (mut doc_keys, mut code_keys) = Default::default();
+        keys(&documented, "", &mut doc_keys);
+        keys(&written, "", &mut code_keys);
+        let undocumented: Vec<&String> = code_keys.difference(&doc_keys).collect();
+        let unwritten: Vec<&String> = doc_keys.difference(&code_keys).collect();
+        assert!(
+            undocumented.is_empty() && unwritten.is_empty(),
+            "written but not in docs/status.md: {undocumented:?}; documented but not written: {unwritten:?}"
+        );
+        // Every documented field is explained below the example or shown in it, and the
+        // example's values have the types the code writes.
+        for path in &doc_keys {
+            let pointer: String = path.replace("[]", "/0").replace('.', "/");
+            let (d, w) = (documented.pointer(&pointer), written.pointer(&pointer));
+            if let (Some(d), Some(w)) = (d, w)
+                && !d.is_null()
+                && !w.is_null()
+            {
+                assert_eq!(
+                    std::mem::discriminant(d),
+                    std::mem::discriminant(w),
+                    "{path}: documented {d}, written {w}"
+                );
+            }
+        }
+    }
 }

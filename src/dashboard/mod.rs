@@ -13,7 +13,13 @@
 //!
 //! It listens on loopback by default. Bound to any other address it requires a token — printed
 //! at start, in the URL it prints — on every request (`?token=`, or the `x-gastown-token`
-//! header): never an open port by accident.
+//! header; the page asks for it with a small form): never an open port by accident.
+//!
+//! Other web sites are kept out ([`guard`], on every request): on loopback the `Host` must be the
+//! address it is bound to (or `localhost` on its port), so a page that rebinds its own name to
+//! 127.0.0.1 reads nothing; an `Origin`, when the browser sends one, must be the dashboard's own;
+//! and every `POST` carries the run's same-origin token (embedded in the page, sent by its
+//! script as the `x-gastown-csrf` header), which no other site can read.
 
 mod page;
 
@@ -56,6 +62,29 @@ struct Shared {
     town: Town,
     /// Required on every request when set.
     token: Option<String>,
+    /// The `Host` values it answers to when on loopback (`None`: any, off loopback).
+    hosts: Option<Vec<String>>,
+    /// This run's same-origin token: every `POST` carries it (`x-gastown-csrf`).
+    csrf: String,
+}
+
+/// The `Host` values a dashboard bound to `bound` answers to: on loopback its own address and
+/// `localhost` on its port; off loopback any (the token guards it).
+fn allowed_hosts(bound: SocketAddr) -> Option<Vec<String>> {
+    if !bound.ip().is_loopback() {
+        return None;
+    }
+    let port = bound.port();
+    let mut hosts = vec![bound.to_string(), format!("localhost:{port}")];
+    if port == 80 {
+        // Browsers leave the port out when it is the scheme's default.
+        let ip = match bound.ip() {
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        hosts.extend([ip, "localhost".to_string()]);
+    }
+    Some(hosts)
 }
 
 /// `gastown dashboard`: serve until interrupted.
@@ -114,7 +143,13 @@ async fn serve(town: Town, listen: SocketAddr, token: Option<String>) -> Result<
     // Said once, in one write; a reader that stopped listening (a closed pipe) must not stop
     // the server it was told about.
     let _ = crate::output::text(&said);
-    let shared = Arc::new(Shared { town, token });
+    let csrf = crate::socket::tokens::random_hex(16).context("cannot make a token")?;
+    let shared = Arc::new(Shared {
+        town,
+        token,
+        hosts: allowed_hosts(bound),
+        csrf,
+    });
     let app = Router::new()
         .route("/", get(index))
         .route("/status", get(status_part))
@@ -122,10 +157,7 @@ async fn serve(town: Town, listen: SocketAddr, token: Option<String>) -> Result<
         .route("/events", get(events))
         .route("/screen/{*agent}", get(screen))
         .route("/escalations/{id}/ack", post(ack))
-        .layer(middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            check_token,
-        ))
+        .layer(middleware::from_fn_with_state(Arc::clone(&shared), guard))
         .with_state(shared);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -140,32 +172,87 @@ struct TokenQuery {
     token: Option<String>,
 }
 
-/// Refuse a request without the token when one is required.
-async fn check_token(
+/// A refusal in plain words.
+fn refuse(code: StatusCode, why: String) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        why,
+    )
+        .into_response()
+}
+
+/// Every request passes here first: the right `Host` (on loopback), no other site's `Origin`,
+/// the token (off loopback; the page's own URL asks for it with a form), and on a `POST` the
+/// run's same-origin token.
+async fn guard(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(want) = &shared.token else {
-        return next.run(request).await;
-    };
-    let given = query.token.or_else(|| {
+    let header_of = |name: &str| {
         headers
-            .get("x-gastown-token")
+            .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
-    });
-    if given.as_deref().is_some_and(|g| constant_time_eq(g, want)) {
-        return next.run(request).await;
+    };
+    let host = header_of(header::HOST.as_str()).unwrap_or_default();
+    if let Some(hosts) = &shared.hosts
+        && !hosts.iter().any(|h| h.eq_ignore_ascii_case(&host))
+    {
+        return refuse(
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "this dashboard answers only to http://{}/ (the request named host {host:?}):                  open that address; a page of another site that points its own name here                  reads nothing\n",
+                hosts[0]
+            ),
+        );
     }
-    (
-        StatusCode::UNAUTHORIZED,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "this dashboard does not listen on loopback, so every request needs its token: open the URL `gastown dashboard` printed (…/?token=…)\n",
-    )
-        .into_response()
+    if let Some(origin) = header_of(header::ORIGIN.as_str())
+        && !origin.eq_ignore_ascii_case(&format!("http://{host}"))
+    {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "refused a request from another site ({origin}): only the dashboard's own page                  (http://{host}/) may ask it\n"
+            ),
+        );
+    }
+    if let Some(want) = &shared.token {
+        let given = query.token.or_else(|| header_of("x-gastown-token"));
+        if !given.as_deref().is_some_and(|g| constant_time_eq(g, want)) {
+            if request.method() == axum::http::Method::GET && request.uri().path() == "/" {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    Html(page::ask_token(given.is_some())),
+                )
+                    .into_response();
+            }
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "this dashboard does not listen on loopback, so every request needs its token: \
+                 open the URL `gastown dashboard` printed (…/?token=…)\n"
+                    .to_string(),
+            );
+        }
+    }
+    if request.method() == axum::http::Method::POST {
+        let csrf = header_of("x-gastown-csrf");
+        if !csrf
+            .as_deref()
+            .is_some_and(|c| constant_time_eq(c, &shared.csrf))
+        {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "a POST needs the page's own token (the x-gastown-csrf header its script sends): \
+                 ack from the dashboard's page, reloaded if it is older than this dashboard\n"
+                    .to_string(),
+            );
+        }
+    }
+    next.run(request).await
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -210,7 +297,7 @@ fn unavailable(message: String) -> Response {
 
 async fn index(State(shared): State<Arc<Shared>>) -> Response {
     match status(&shared).await {
-        Ok(s) => Html(page::whole(&s)).into_response(),
+        Ok(s) => Html(page::whole(&s, &shared.csrf)).into_response(),
         Err(e) => unavailable(e),
     }
 }

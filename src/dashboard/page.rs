@@ -40,7 +40,8 @@ td, th { text-align: left; padding: 2px 6px; border-bottom: 1px solid #eee; vert
 "#;
 
 /// The script: the live log and the status refresh. The token (when the dashboard needs one)
-/// comes from the page's own URL and goes with every request.
+/// comes from the page's own URL and goes with every request; an ack carries the run's
+/// same-origin token (the page's `gastown-csrf` meta) as the `x-gastown-csrf` header.
 const SCRIPT: &str = r#"
 (function () {
   const token = new URLSearchParams(location.search).get('token');
@@ -84,22 +85,25 @@ const SCRIPT: &str = r#"
     const form = ev.target;
     if (!form.matches('form.ack')) return;
     ev.preventDefault();
-    fetch(form.action, { method: 'POST' }).then(refresh);
+    const csrf = document.querySelector('meta[name="gastown-csrf"]').content;
+    fetch(form.action, { method: 'POST', headers: { 'x-gastown-csrf': csrf } }).then(refresh);
   });
 })();
 "#;
 
-/// The whole page.
-pub fn whole(s: &TownStatus) -> String {
+/// The whole page; `csrf`: the run's same-origin token its acks carry.
+pub fn whole(s: &TownStatus, csrf: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"gastown-csrf\" content=\"{csrf}\">\
          <title>Gas Town — {town}</title><style>{STYLE}</style></head>\
          <body><header><h1>Gas Town</h1><span>{town}</span></header>\
          <div id=\"status\">{status}</div>\
          <main><section class=\"wide\"><h2>Activity</h2><div id=\"log\"></div></section></main>\
          <script>{SCRIPT}</script></body></html>\n",
         town = esc(&s.town),
+        csrf = esc(csrf),
         status = status(s)
     )
 }
@@ -125,9 +129,34 @@ pub fn status(s: &TownStatus) -> String {
         out.push_str("</table>");
     }
     out.push_str("</section>");
-    // Agents.
+    // Agents, as a tree: rig (or the town), then role, then each agent.
     out.push_str("<section id=\"agents\"><h2>Agents</h2><table><tr><th>agent</th><th>state</th><th>hook</th><th>session</th></tr>");
-    for a in &s.agents {
+    let mut agents: Vec<&gastown_town::status::AgentStatus> = s.agents.iter().collect();
+    agents.sort_by(|a, b| (&a.rig, &a.role).cmp(&(&b.rig, &b.role)));
+    let (mut rig, mut role): (Option<&str>, Option<&str>) = (None, None);
+    for a in agents {
+        if rig != Some(a.rig.as_str()) {
+            rig = Some(a.rig.as_str());
+            role = None;
+            let name = if a.rig.is_empty() {
+                "town"
+            } else {
+                a.rig.as_str()
+            };
+            let _ = write!(
+                out,
+                "<tr class=\"tree-rig\" data-tree-rig=\"{r}\"><th colspan=\"4\">{r}</th></tr>",
+                r = esc(name)
+            );
+        }
+        if role != Some(a.role.as_str()) {
+            role = Some(a.role.as_str());
+            let _ = write!(
+                out,
+                "<tr class=\"tree-role\"><td colspan=\"4\" class=\"muted\">&nbsp;&nbsp;{}</td></tr>",
+                esc(&a.role)
+            );
+        }
         let hook = a.hook.as_ref().map_or_else(
             || "<span class=\"muted\">empty</span>".to_string(),
             |h| {
@@ -143,7 +172,7 @@ pub fn status(s: &TownStatus) -> String {
         }
         let _ = write!(
             out,
-            "<tr data-agent=\"{addr}\"><td><a href=\"/screen/{addr}\" class=\"peek\">{addr}</a></td><td>{st}</td><td>{hook}</td><td>{se}</td></tr>",
+            "<tr data-agent=\"{addr}\"><td>&nbsp;&nbsp;&nbsp;&nbsp;<a href=\"/screen/{addr}\" class=\"peek\">{addr}</a></td><td>{st}</td><td>{hook}</td><td>{se}</td></tr>",
             addr = esc(&a.address),
             st = esc(&a.state),
             se = esc(&session)
@@ -335,6 +364,25 @@ pub fn screen(agent: &str, text: &str) -> String {
     )
 }
 
+/// The page off loopback without the right token: a form that asks for it (`wrong`: one was
+/// given and is not it).
+pub fn ask_token(wrong: bool) -> String {
+    let said = if wrong {
+        "That token is not this dashboard's."
+    } else {
+        "This dashboard does not listen on loopback, so it needs its token."
+    };
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Gas Town</title>\
+         <style>{STYLE}</style></head><body><header><h1>Gas Town</h1></header>\
+         <form id=\"ask-token\" method=\"get\" action=\"/\" style=\"padding:12px\">\
+         <p>{said} It is in the URL <code>gastown dashboard</code> printed at its start \
+         (<code>…/?token=…</code>), or the one it was given with <code>--token</code>.</p>\
+         <label>token <input name=\"token\" type=\"password\" autocomplete=\"off\" required></label> \
+         <button type=\"submit\">open</button></form></body></html>\n"
+    )
+}
+
 /// A page that says what went wrong.
 pub fn error(message: &str) -> String {
     format!(
@@ -348,6 +396,52 @@ pub fn error(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agents_are_shown_as_a_tree_of_rig_role_and_agent() {
+        let mut s: TownStatus = serde_json::from_value(serde_json::json!({
+            "town": "/t", "at": "", "live": true, "attention": [], "rigs": [], "agents": [],
+            "convoys": [], "merge_queue": [], "escalations": [],
+            "mail": { "unread": 0, "latest": [] }, "limits": []
+        }))
+        .expect("a status");
+        let agent = |address: &str, role: &str, rig: &str| {
+            serde_json::from_value::<gastown_town::status::AgentStatus>(serde_json::json!({
+                "address": address, "role": role, "rig": rig, "state": "idle", "stuck": null,
+                "hook": null, "runtime": null, "unread": 0, "dnd": false, "session": "idle",
+                "limited_until": null
+            }))
+            .expect("an agent")
+        };
+        s.agents = vec![
+            agent("beta/polecats/max", "polecat", "beta"),
+            agent("alpha/polecats/nux", "polecat", "alpha"),
+            agent("mayor", "mayor", ""),
+            agent("alpha/crew/ann", "crew", "alpha"),
+            agent("alpha/polecats/slit", "polecat", "alpha"),
+        ];
+        let html = status(&s);
+        let at = |needle: &str| {
+            html.find(needle)
+                .unwrap_or_else(|| panic!("{needle} missing: {html}"))
+        };
+        // The town's own agents first, then each rig; in a rig each role, then its agents.
+        let order = [
+            at("data-tree-rig=\"town\""),
+            at("data-agent=\"mayor\""),
+            at("data-tree-rig=\"alpha\""),
+            at("&nbsp;&nbsp;crew<"),
+            at("data-agent=\"alpha/crew/ann\""),
+            at("&nbsp;&nbsp;polecat<"),
+            at("data-agent=\"alpha/polecats/nux\""),
+            at("data-agent=\"alpha/polecats/slit\""),
+            at("data-tree-rig=\"beta\""),
+            at("data-agent=\"beta/polecats/max\""),
+        ];
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{html}");
+        assert_eq!(html.matches("data-tree-rig=").count(), 3, "{html}");
+        assert_eq!(html.matches("&nbsp;&nbsp;polecat<").count(), 2, "{html}");
+    }
 
     #[test]
     fn text_is_escaped_everywhere_it_goes() {

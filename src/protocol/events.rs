@@ -29,6 +29,7 @@ pub struct TownEvent {
 pub const KINDS: &[&str] = &[
     "supervision.started",
     "supervision.exited",
+    "supervision.crashed",
     "supervision.restarted",
     "supervision.backing_off",
     "supervision.start_failed",
@@ -38,6 +39,7 @@ pub const KINDS: &[&str] = &[
     "session.working",
     "session.idle",
     "session.blocked",
+    "session.stalled",
     "session.ended",
     "bead.created",
     "bead.updated",
@@ -50,6 +52,7 @@ pub const KINDS: &[&str] = &[
     "mail.delivered",
     "mail.read",
     "mq.queued",
+    "mq.gating",
     "mq.rework",
     "mq.escalated",
     "mq.landed",

@@ -48,6 +48,8 @@ pub struct EventBus {
     /// Per merge request and escalation: the state last told, so an update that changes
     /// nothing of it tells nothing.
     states: Mutex<HashMap<String, String>>,
+    /// Per polecat the witness judged in trouble (stalled, hung, starting-stalled): the word.
+    stalled: Mutex<HashMap<String, String>>,
 }
 
 impl Default for EventBus {
@@ -57,6 +59,7 @@ impl Default for EventBus {
             tx,
             seq: Mutex::new(0),
             states: Mutex::new(HashMap::new()),
+            stalled: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -108,6 +111,35 @@ impl EventBus {
     fn changed(&self, id: &str, state: &str) -> bool {
         let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
         states.insert(id.to_string(), state.to_string()).as_deref() != Some(state)
+    }
+
+    /// The witness's judgement of `address`: `Some(word)` when it needs help (`stalled`,
+    /// `hung`, `starting-stalled`), `None` when it does not (or is no longer watched).
+    pub fn mark_health(&self, address: &str, trouble: Option<&str>) {
+        let mut stalled = self.stalled.lock().unwrap_or_else(|p| p.into_inner());
+        match trouble {
+            Some(word) => {
+                stalled.insert(address.to_string(), word.to_string());
+            }
+            None => {
+                stalled.remove(address);
+            }
+        }
+    }
+
+    /// Forget the judgement of each of `rig`'s polecats not in `watched` (its work is gone).
+    pub fn keep_health(&self, rig: &str, watched: &[&str]) {
+        let mut stalled = self.stalled.lock().unwrap_or_else(|p| p.into_inner());
+        stalled.retain(|a, _| rig_of_address(a) != rig || watched.contains(&a.as_str()));
+    }
+
+    /// Whether the witness judged `address` stalled, and how (`stalled`, `hung`, …).
+    pub fn stalled(&self, address: &str) -> Option<String> {
+        self.stalled
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(address)
+            .cloned()
     }
 
     fn forget(&self, id: &str) {
@@ -414,11 +446,15 @@ pub async fn forward_supervision(mut rx: broadcast::Receiver<SupervisorEvent>, b
     }
 }
 
-/// A supervision event as the stream tells it.
+/// A supervision event as the stream tells it: an exit that was abnormal (an error, a panic, a
+/// kill) is `supervision.crashed`, a normal or shutdown one `supervision.exited`.
 pub fn supervision_draft(event: &SupervisorEvent) -> Draft {
     use gastown_supervision::EventKind as K;
     let kind = match event.kind {
         K::Started => "supervision.started",
+        K::Exited if event.exit == Some(gastown_supervision::ExitKind::Abnormal) => {
+            "supervision.crashed"
+        }
         K::Exited => "supervision.exited",
         K::StartFailed => "supervision.start_failed",
         K::Restarted => "supervision.restarted",
@@ -443,13 +479,19 @@ pub fn supervision_draft(event: &SupervisorEvent) -> Draft {
     }
 }
 
-/// What a session does, as the stream words it.
-fn session_state(snapshot: &gastown_actors::session::SessionSnapshot) -> (&'static str, String) {
-    match &snapshot.blocked {
-        Some(dialog) => ("session.blocked", format!("blocked: {dialog}")),
-        None if !snapshot.ready => ("session.starting", "starting".to_string()),
-        None if snapshot.idle => ("session.idle", "idle".to_string()),
-        None => ("session.working", "working".to_string()),
+/// What a session does, as the stream words it: a dialog first, then the witness's judgement
+/// (`stalled`: what it saw, e.g. `hung`), then what its screen shows.
+fn session_state(
+    snapshot: &gastown_actors::session::SessionSnapshot,
+    stalled: Option<String>,
+) -> (&'static str, String) {
+    match (&snapshot.blocked, stalled) {
+        (Some(dialog), _) => ("session.blocked", format!("blocked: {dialog}")),
+        (None, Some(word)) if word == "stalled" => ("session.stalled", "stalled".to_string()),
+        (None, Some(word)) => ("session.stalled", format!("stalled ({word})")),
+        (None, None) if !snapshot.ready => ("session.starting", "starting".to_string()),
+        (None, None) if snapshot.idle => ("session.idle", "idle".to_string()),
+        (None, None) => ("session.working", "working".to_string()),
     }
 }
 
@@ -477,7 +519,8 @@ pub async fn watch_sessions(bus: Arc<EventBus>) {
             if let Ok(Ok(snapshot)) =
                 tokio::time::timeout(SNAPSHOT_WAIT, client::snapshot(&session)).await
             {
-                now.insert(identity.address.clone(), session_state(&snapshot));
+                let stalled = bus.stalled(&identity.address);
+                now.insert(identity.address.clone(), session_state(&snapshot, stalled));
             }
         }
         for (address, (kind, text)) in &now {
@@ -519,6 +562,25 @@ pub async fn watch_sessions(bus: Arc<EventBus>) {
                 at: String::new(),
             });
         }
+    }
+}
+
+/// The refinery runs `gate` on a candidate holding `mr` (merging `bead`, by `worker`):
+/// `mq.gating` about the merge request. `on_target`: the gate runs on the target alone, to see
+/// whether it fails without the batch.
+pub fn gating_draft(rig: &str, mr: &str, bead: &str, gate: &str, on_target: bool) -> Draft {
+    let text = if on_target {
+        format!("{bead} ({mr}): gate {gate} on the target alone")
+    } else {
+        format!("{bead} ({mr}): gate {gate}")
+    };
+    Draft {
+        kind: "mq.gating",
+        source: format!("{rig}/refinery"),
+        subject: mr.to_string(),
+        rig: rig.to_string(),
+        text,
+        at: String::new(),
     }
 }
 

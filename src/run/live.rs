@@ -149,6 +149,20 @@ impl TownHandler {
                 Some(_) => self.session_activity(&agent.address).await,
             });
         }
+        for rig in &mut status.rigs {
+            let prefix = format!("{}/polecats/", rig.name);
+            rig.stalled = status
+                .agents
+                .iter()
+                .filter(|a| a.address.starts_with(&prefix) && a.hook.is_some())
+                .filter(|a| {
+                    a.session
+                        .as_deref()
+                        .is_some_and(|s| s.starts_with("stalled"))
+                })
+                .count();
+            rig.working = rig.working.saturating_sub(rig.stalled);
+        }
         if !matches!(caller, Caller::Overseer) {
             status.mail.latest.clear();
         }
@@ -156,7 +170,8 @@ impl TownHandler {
         Ok(TownReply::Status(Box::new(status)))
     }
 
-    /// A running session's activity: `idle` (quiet at its prompt), `working`, or `blocked: …`.
+    /// A running session's activity: `idle` (quiet at its prompt), `working`, `blocked: …`, or
+    /// `stalled` / `stalled (hung)` as the rig's witness last judged it.
     async fn session_activity(&self, address: &str) -> String {
         let Ok(identity) = AgentIdentity::parse(address) else {
             return "unknown".to_string();
@@ -165,10 +180,12 @@ impl TownHandler {
             return "restarting".to_string();
         };
         match client::snapshot(&session).await {
-            Ok(snapshot) => match snapshot.blocked {
-                Some(dialog) => format!("blocked: {dialog}"),
-                None if snapshot.idle => "idle".to_string(),
-                None => "working".to_string(),
+            Ok(snapshot) => match (snapshot.blocked, self.tree.bus.stalled(address)) {
+                (Some(dialog), _) => format!("blocked: {dialog}"),
+                (None, Some(word)) if word == "stalled" => word,
+                (None, Some(word)) => format!("stalled ({word})"),
+                (None, None) if snapshot.idle => "idle".to_string(),
+                (None, None) => "working".to_string(),
             },
             Err(_) => "restarting".to_string(),
         }

@@ -11,7 +11,8 @@
 //! merges twice. Failures never crash the actor: a round that fails, or an origin that cannot
 //! take work (unreachable, refusing, rewritten), makes it back off — doubling from
 //! [`BACKOFF_START`] to [`BACKOFF_MAX`] — instead of re-running gates every [`POLL`]. Convoys
-//! that land are announced on `gastown run`'s terminal.
+//! that land are announced on `gastown run`'s terminal; each gate run on a merge request is
+//! told on the event stream (`mq.gating`).
 
 use super::handler::TownHandler;
 use gastown_actors::ledger::LedgerHandle;
@@ -104,6 +105,33 @@ impl Actor for RefineryActor {
     }
 }
 
+/// Who tells the event stream each gate run on the batch: `mq.gating` for each merge request
+/// on the candidate (their work beads named).
+fn gate_teller(args: &RefineryArgs, batch: &[refinery::MergeRequest]) -> refinery::Watcher {
+    let bus = Arc::clone(&args.handler.tree.bus);
+    let rig = args.rig.clone();
+    let beads: std::collections::HashMap<String, String> = batch
+        .iter()
+        .map(|mr| (mr.id.clone(), mr.source_bead.clone()))
+        .collect();
+    refinery::Watcher::new(move |step| {
+        if let refinery::LandStep::Gate {
+            gate,
+            mrs,
+            on_target,
+        } = step
+        {
+            for mr in *mrs {
+                let bead = beads.get(mr).map_or("", String::as_str);
+                let gate = gate.to_string();
+                bus.publish(super::events::gating_draft(
+                    &rig, mr, bead, &gate, *on_target,
+                ));
+            }
+        }
+    })
+}
+
 /// One round; `Ok(false)` when origin could not take the batch (back off).
 async fn work(state: &mut RefineryState) -> Result<bool, String> {
     let args = state.args.clone();
@@ -125,7 +153,10 @@ async fn work(state: &mut RefineryState) -> Result<bool, String> {
     if batch.is_empty() {
         return Ok(true);
     }
-    let opts = LandOptions::default();
+    let opts = LandOptions {
+        watcher: gate_teller(&args, &batch),
+        ..LandOptions::default()
+    };
     let (town, r) = (args.town.clone(), rig.clone());
     let outcome =
         tokio::task::spawn_blocking(move || refinery::land_with(&town, &r, &batch, &opts))

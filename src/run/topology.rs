@@ -374,6 +374,7 @@ fn witness_child(cfg: &TreeConfig, rig: &str) -> Result<ChildSpec, String> {
         rig: rig.to_string(),
         ledger: gastown_actors::ledger::LedgerHandle::default(),
         handler: cfg.handler.get().cloned(),
+        bus: Arc::clone(&cfg.bus),
     };
     let mut spec = role_spec(cfg, identity(&format!("{rig}/witness"))?, runtime);
     // At `town/rigs/<rig>/witness/patrol`.

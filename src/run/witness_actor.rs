@@ -8,6 +8,10 @@
 //! whose session someone else restarted is judged afresh. Each patrol also reads the witness's
 //! protocol mail (each HELP is closed into an escalation).
 //!
+//! Each patrol marks on the event bus which polecats need help (stalled, hung,
+//! starting-stalled) and which no longer do: the stream tells `session.stalled`, and `gastown
+//! status` and the dashboard show them stalled.
+//!
 //! Each step is logged (`tracing` info with identity, session id, reason and the step's count)
 //! and the ladders that took a step are shown on the witness's node in `gastown actors`
 //! ([`WitnessMsg::Report`]).
@@ -48,6 +52,9 @@ pub struct WitnessArgs {
     /// overlaps a sling's or the GUPP patrol's start of the same polecat. `None` only in a tree
     /// built without one.
     pub handler: Option<Arc<super::handler::TownHandler>>,
+    /// The town's event stream: each patrol marks which polecats it judged in trouble, so the
+    /// stream (`session.stalled`), `gastown status` and the dashboard show them stalled.
+    pub bus: Arc<super::events::EventBus>,
 }
 
 /// Whether a patrol of this process already hung for `GASTOWN_WITNESS_FAULT=hang-patrol`.
@@ -237,12 +244,16 @@ async fn patrol(state: &mut WitnessState) {
         .map(|w| w.identity.address.as_str())
         .collect();
     state.ladder.retain(&present);
+    state.args.bus.keep_health(&state.args.rig, &present);
     for w in &watched {
+        let address = &w.identity.address;
         let Some(obs) = observe(&w.identity, &w.work).await else {
+            state.args.bus.mark_health(address, None);
             continue;
         };
-        let address = &w.identity.address;
         let (health, action) = state.ladder.decide(address, &obs, &state.config);
+        let trouble = health.needs_help().then(|| health.to_string());
+        state.args.bus.mark_health(address, trouble.as_deref());
         if action == Action::None {
             continue;
         }

@@ -30,11 +30,13 @@ use super::stats::StatsSnapshot;
 /// their `runtime_session`. 6: the town gained `Status` (`gastown status`) and the event stream (`Subscribe`, answered
 /// by `Events` replies until the client disconnects). 7: attach moved onto a stream: `AttachPoll`
 /// became `AttachOutput`, a streaming request answered by `Output` replies as the session writes;
-/// `Sync` carries what to do with a remote and `Synced` its report; a status hook its step.
+/// `Sync` carries what to do with a remote and `Synced` its report; a status hook its step. 8: a
+/// status rig counts its `stalled` polecats (the witness's judgement), and the event stream
+/// gained the kinds `session.stalled`, `mq.gating` and `supervision.crashed`.
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// The first frame a client sends.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -64,6 +64,11 @@ impl Drop for Dashboard {
 
 /// A plain HTTP/1.1 request; the status code and the body.
 fn http(method: &str, url: &str) -> (u16, String) {
+    http_with(method, url, &[])
+}
+
+/// A plain HTTP/1.1 request with these headers (a `Host` among them replaces the URL's).
+fn http_with(method: &str, url: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let rest = url.strip_prefix("http://").expect("an http URL");
     let (host, path) = rest
         .split_once('/')
@@ -72,11 +77,15 @@ fn http(method: &str, url: &str) -> (u16, String) {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .expect("read timeout");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-    )
-    .expect("request");
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        head.push_str(&format!("Host: {host}\r\n"));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("Connection: close\r\nContent-Length: 0\r\n\r\n");
+    stream.write_all(head.as_bytes()).expect("request");
     // Read the head, then the body by its length (DevTools keeps the connection open).
     let mut raw = Vec::new();
     let mut buf = [0u8; 8192];
@@ -440,6 +449,169 @@ fn off_loopback_every_request_needs_the_token() {
     assert!(!local.url.contains("token="));
     let (code, body) = http("GET", &format!("{}api/status", local.url));
     assert_eq!(code, 200, "{body}");
+}
+
+/// The port of a dashboard's URL.
+fn port_of(url: &str) -> String {
+    url.split(':')
+        .nth(2)
+        .and_then(|p| p.split('/').next())
+        .expect("a port")
+        .to_string()
+}
+
+#[test]
+fn other_sites_are_kept_out_and_the_pages_own_ack_still_works() {
+    let town = crate::util::town_with_rig();
+    town.ok(&["escalate", "-s", "high", "the gate is slow"]);
+    let t = RunningTown::start_in(town);
+    let dash = Dashboard::start(&t.town, &["--listen", "127.0.0.1:0"]);
+    let port = port_of(&dash.url);
+    let base = format!("http://127.0.0.1:{port}");
+    // DNS rebinding: another site's name pointed at 127.0.0.1 reads nothing.
+    for path in ["/", "/api/status", "/events", "/status", "/screen/mayor"] {
+        let (code, body) = http_with(
+            "GET",
+            &format!("{base}{path}"),
+            &[("Host", &format!("evil.example:{port}"))],
+        );
+        assert_eq!(code, 421, "{path}: {body}");
+        assert!(
+            body.contains(&format!("127.0.0.1:{port}")) && body.contains("evil.example"),
+            "{body}"
+        );
+    }
+    // `localhost` on its port is itself.
+    let (code, body) = http_with(
+        "GET",
+        &format!("{base}/api/status"),
+        &[("Host", &format!("localhost:{port}"))],
+    );
+    assert_eq!(code, 200, "{body}");
+    // Another site's page may not ask it, not even to read.
+    let (code, body) = http_with(
+        "GET",
+        &format!("{base}/api/status"),
+        &[("Origin", "http://evil.example")],
+    );
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("evil.example"), "{body}");
+    // The page carries this run's same-origin token; an ack without it is refused, also from
+    // the dashboard's own origin (a form another site posts here has no way to learn it).
+    let (code, page) = http("GET", &format!("{base}/"));
+    assert_eq!(code, 200);
+    let csrf = page
+        .split("name=\"gastown-csrf\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries its token")
+        .to_string();
+    assert!(csrf.len() >= 32, "{csrf}");
+    let id = serde_json::from_str::<Value>(&t.town.ok(&["escalate", "list", "--json"]))
+        .expect("json")
+        .as_array()
+        .and_then(|a| a.first().cloned())
+        .and_then(|e| e["id"].as_str().map(str::to_string))
+        .expect("an open escalation");
+    let ack = format!("{base}/escalations/{id}/ack");
+    let own = format!("http://127.0.0.1:{port}");
+    for headers in [
+        vec![],
+        vec![("Origin", own.as_str())],
+        vec![
+            ("Origin", own.as_str()),
+            ("x-gastown-csrf", "0123456789abcdef0123456789abcdef"),
+        ],
+        vec![
+            ("Origin", "http://evil.example"),
+            ("x-gastown-csrf", csrf.as_str()),
+        ],
+    ] {
+        let (code, body) = http_with("POST", &ack, &headers);
+        assert_eq!(code, 403, "{headers:?}: {body}");
+    }
+    let shown: Value =
+        serde_json::from_str(&t.town.ok(&["escalate", "show", &id, "--json"])).expect("json");
+    assert_eq!(shown["state"], "open", "no refused ack went through");
+    // What the page's script sends.
+    let (code, body) = http_with(
+        "POST",
+        &ack,
+        &[("Origin", own.as_str()), ("x-gastown-csrf", csrf.as_str())],
+    );
+    assert_eq!(code, 303, "{body}");
+    let shown: Value =
+        serde_json::from_str(&t.town.ok(&["escalate", "show", &id, "--json"])).expect("json");
+    assert_eq!(shown["state"], "acked");
+    // Off loopback the page asks for the token with a form rather than a bare refusal.
+    let open = Dashboard::start(&t.town, &["--listen", "0.0.0.0:0"]);
+    let (code, body) = http("GET", &format!("http://127.0.0.1:{}/", port_of(&open.url)));
+    assert_eq!(code, 401, "{body}");
+    assert!(
+        body.contains("<form id=\"ask-token\"") && body.contains("name=\"token\""),
+        "{body}"
+    );
+    let (code, body) = http(
+        "GET",
+        &format!(
+            "http://127.0.0.1:{}/?token=wrong-token-0123456789",
+            port_of(&open.url)
+        ),
+    );
+    assert_eq!(code, 401);
+    assert!(body.contains("not this dashboard"), "{body}");
+}
+
+#[test]
+fn the_peek_page_shows_an_agents_screen_read_only_and_off_loopback_needs_the_token() {
+    let t = RunningTown::start();
+    t.town.ok(&[
+        "config",
+        "agent",
+        "set",
+        "--ready-marker",
+        "READY",
+        "echoer",
+        "sh -c 'echo \"READY <b>bold</b>\"; exec cat'",
+    ]);
+    t.town
+        .ok(&["agent", "spawn", "alpha/crew/max", "--runtime", "echoer"]);
+    let dash = Dashboard::start(&t.town, &["--listen", "127.0.0.1:0"]);
+    let page = wait_for("the screen on the page", Duration::from_secs(30), || {
+        let (code, body) = http("GET", &format!("{}screen/alpha/crew/max", dash.url));
+        (code == 200 && body.contains("READY")).then_some(body)
+    });
+    assert!(page.contains("read-only screen"), "{page}");
+    assert!(page.contains("<title>alpha/crew/max</title>"), "{page}");
+    // The screen's text is text: escaped, and nothing on the page types or posts.
+    assert!(page.contains("READY &lt;b&gt;bold&lt;/b&gt;"), "{page}");
+    assert!(!page.contains("<b>bold"), "{page}");
+    for active in ["<form", "<script", "<input"] {
+        assert!(!page.contains(active), "{active}: {page}");
+    }
+    // The agents part links each agent to its screen.
+    let (_, part) = http("GET", &format!("{}status", dash.url));
+    assert!(part.contains("/screen/alpha/crew/max"), "{part}");
+    // An agent with no session: a 404 that says so.
+    let (code, body) = http("GET", &format!("{}screen/alpha/crew/nobody", dash.url));
+    assert_eq!(code, 404, "{body}");
+    // Off loopback the screen needs the token like every route.
+    let open = Dashboard::start(&t.town, &["--listen", "0.0.0.0:0"]);
+    let token = open
+        .url
+        .split("token=")
+        .nth(1)
+        .expect("the URL carries a token")
+        .to_string();
+    let base = format!("http://127.0.0.1:{}", port_of(&open.url));
+    let (code, _) = http("GET", &format!("{base}/screen/alpha/crew/max"));
+    assert_eq!(code, 401);
+    let (code, body) = http(
+        "GET",
+        &format!("{base}/screen/alpha/crew/max?token={token}"),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("READY &lt;b&gt;bold"), "{body}");
 }
 
 #[test]

@@ -1,4 +1,5 @@
-//! Progress where a person waits (`src/progress.rs`): `rig add`, `bead import` and `demo` run in a
+//! Progress where a person waits (`src/progress.rs`): `rig add`, `bead import`, `mq process` and
+//! `demo` run in a
 //! real terminal (a PTY) show their bars and still do their work; the same commands with stdout
 //! and stderr piped print exactly their plain output, with no bar, no spinner and no carriage
 //! return; `--quiet`, `GASTOWN_NO_PROGRESS=1` and `TERM=dumb` turn the bars off in a terminal.
@@ -19,6 +20,16 @@ struct InTerminal {
 /// Run `gastown <args>` in `cwd` inside a real PTY (80 columns is what most people have), with
 /// `env` on top of a clean gastown environment; wait for it and read everything it printed.
 fn in_terminal(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> InTerminal {
+    in_terminal_answering(cwd, args, env, None)
+}
+
+/// [`in_terminal`], typing `keys` once the output shows `when` (a person pressing Ctrl-C).
+fn in_terminal_answering(
+    cwd: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    answer: Option<(&str, &[u8])>,
+) -> InTerminal {
     let (rows, cols) = (50, 100);
     let pair = native_pty_system()
         .openpty(PtySize {
@@ -44,21 +55,46 @@ fn in_terminal(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> InTerminal {
         .expect("gastown starts in the pty");
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader().expect("the pty's reader");
+    let so_far = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = std::sync::Arc::clone(&so_far);
     // Read on a thread: the child blocks once the pty's buffer is full.
     let reading = std::thread::spawn(move || {
-        let mut all = Vec::new();
         let mut buf = [0u8; 8192];
         // EIO once the child and every copy of the slave side are gone: the end.
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 {
                 break;
             }
-            all.extend_from_slice(&buf[..n]);
+            sink.lock().expect("output").extend_from_slice(&buf[..n]);
         }
-        all
     });
-    let status = child.wait().expect("gastown ends");
-    let bytes = reading.join().expect("the reader thread");
+    let status = match answer {
+        None => child.wait().expect("gastown ends"),
+        Some((when, keys)) => {
+            let mut writer = pair.master.take_writer().expect("the pty's writer");
+            let mut typed = false;
+            crate::running::wait_for(
+                "the command in the terminal ends",
+                std::time::Duration::from_secs(300),
+                || {
+                    if let Some(status) = child.try_wait().expect("waitable") {
+                        return Some(status);
+                    }
+                    if !typed {
+                        let out = so_far.lock().expect("output");
+                        if String::from_utf8_lossy(&out).contains(when) {
+                            std::io::Write::write_all(&mut writer, keys).expect("typed");
+                            typed = true;
+                        }
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    None
+                },
+            )
+        }
+    };
+    reading.join().expect("the reader thread");
+    let bytes = std::mem::take(&mut *so_far.lock().expect("output"));
     drop(pair.master);
     let size = |n: u16| std::num::NonZeroU16::new(n).expect("a terminal has a size");
     let mut parser = vt100::Parser::new(size(rows), size(cols), 0);
@@ -254,7 +290,7 @@ fn quiet_no_progress_and_a_dumb_terminal_draw_no_bar() {
 }
 
 #[test]
-fn the_demo_shows_beads_landed_in_a_terminal_and_ends_with_its_summary() {
+fn the_demo_shows_beads_landed_in_a_terminal_and_stays_until_ctrl_c_with_its_summary() {
     let dir = tempfile::tempdir().expect("temp dir");
     let town = dir.path().join("demo");
     let args = [
@@ -268,8 +304,27 @@ fn the_demo_shows_beads_landed_in_a_terminal_and_ends_with_its_summary() {
         "--agents",
         "2",
     ];
-    let shown = in_terminal(dir.path(), &args, &[]);
+    // On a terminal the town stays after the landing, for status, feed and dashboard in
+    // another terminal, until Ctrl-C.
+    let shown = in_terminal_answering(dir.path(), &args, &[], Some(("Ctrl-C stops it", b"\x03")));
     assert!(shown.ok, "the demo failed in a terminal:\n{}", shown.raw);
+    assert!(
+        shown.screen.contains("stopping the town"),
+        "{}",
+        shown.screen
+    );
+    assert!(
+        shown.screen.contains(&format!(
+            "gastown --town {} status",
+            dir.path()
+                .canonicalize()
+                .expect("the temp dir")
+                .join("demo/town")
+                .display()
+        )),
+        "{}",
+        shown.screen
+    );
     assert!(drew_progress(&shown.raw), "no bar drawn: {:?}", shown.raw);
     assert!(shown.raw.contains("landed"), "{:?}", shown.raw);
     assert!(
@@ -282,5 +337,50 @@ fn the_demo_shows_beads_landed_in_a_terminal_and_ends_with_its_summary() {
         shown.screen.contains("beads merged:     3/3"),
         "{}",
         shown.screen
+    );
+}
+
+/// A town with one merge request queued for rig `alpha`, whose test gate takes a moment.
+fn town_with_a_queued_mr() -> (TestTown, String) {
+    let town = crate::refinery::town();
+    crate::refinery::configure(&town, 1, "merge", "test = \"sleep 0.5\"");
+    let (_, mr) = crate::refinery::submit(&town, "nux", "Add a line", &[("new.txt", "new\n")]);
+    (town, mr)
+}
+
+#[test]
+fn mq_process_shows_each_merge_request_in_a_terminal_and_nothing_in_a_pipe() {
+    let (town, mr) = town_with_a_queued_mr();
+    let shown = in_terminal(&town.root, &["mq", "process", "alpha", "--all"], &[]);
+    assert!(
+        shown.ok,
+        "mq process failed in a terminal:\n{}",
+        shown.screen
+    );
+    assert!(
+        drew_progress(&shown.raw),
+        "no spinner drawn: {:?}",
+        shown.raw
+    );
+    assert!(
+        shown.raw.contains("landing the merge queue of alpha"),
+        "{:?}",
+        shown.raw
+    );
+    // The merge request's own line names it and the gate it ran, and stays with its result.
+    assert!(shown.raw.contains("gate test"), "{:?}", shown.raw);
+    assert!(shown.screen.contains(&mr), "{}", shown.screen);
+    assert_eq!(crate::refinery::mq_show(&town, &mr)["state"], "closed");
+
+    let (other, other_mr) = town_with_a_queued_mr();
+    let (ok, out, err) = piped(&other.root, &["mq", "process", "alpha", "--all"]);
+    assert!(ok, "mq process failed in a pipe: {err}");
+    assert_plain("stdout", &out);
+    assert_plain("stderr", &err);
+    assert!(!err.contains("landing the merge queue"), "{err}");
+    assert!(out.contains(&other_mr), "{out}");
+    assert_eq!(
+        crate::refinery::mq_show(&other, &other_mr)["state"],
+        "closed"
     );
 }

@@ -7,7 +7,7 @@ use crate::util::{TestTown, town_with_rig};
 use std::time::Duration;
 
 /// A sim runtime `name` with extra environment `env` (TOML inline-table body).
-fn sim_runtime(name: &str, env: &str) -> String {
+pub fn sim_runtime(name: &str, env: &str) -> String {
     format!(
         "\n[agents.{name}]\ncommand = \"{}\"\nargs = [\"sim-agent\"]\nprompt = \"typed\"\nready_marker = \"sim>\"\nquiet_period = \"150ms\"\nenv = {{ {env} }}\n",
         env!("CARGO_BIN_EXE_gastown")
@@ -33,7 +33,7 @@ fn steps(log: &str, agent: &str) -> Vec<&'static str> {
 }
 
 /// Replace rig `alpha`'s `[witness]` table (`rig add` wrote the defaults as its last table).
-fn witness_knobs(town: &TestTown, knobs: &str) {
+pub fn witness_knobs(town: &TestTown, knobs: &str) {
     let rig_toml = town.root.join("alpha/rig.toml");
     let text = std::fs::read_to_string(&rig_toml).expect("rig.toml");
     let mut text = text

@@ -106,8 +106,12 @@ pub struct RigStatus {
     pub problem: Option<String>,
     /// Polecats with a worktree.
     pub polecats: usize,
-    /// Polecats with a bead on their hook.
+    /// Polecats with a bead on their hook (and not stalled).
     pub working: usize,
+    /// Polecats with a bead on their hook that the rig's witness judged stalled (stalled, hung
+    /// or starting-stalled); only `gastown run` knows (0 without it).
+    #[serde(default)]
+    pub stalled: usize,
     /// Polecats with an empty hook.
     pub idle: usize,
     /// Polecats that cannot start.
@@ -493,6 +497,7 @@ fn rig_status(
         problem,
         polecats: polecats.len(),
         working,
+        stalled: 0,
         idle: polecats.len().saturating_sub(working + stuck),
         stuck,
         queued: queued.len(),
@@ -610,6 +615,19 @@ impl TownStatus {
                     Severity::High,
                     format!("{} waits on a dialog: {dialog}", agent.address),
                     format!("gastown attach {}", agent.address),
+                );
+            } else if let Some(session) = agent
+                .session
+                .as_deref()
+                .filter(|s| s.starts_with("stalled"))
+            {
+                push(
+                    Severity::Medium,
+                    format!(
+                        "{} is {session}: its witness nudges it, then restarts it, then escalates",
+                        agent.address
+                    ),
+                    format!("gastown peek {}", agent.address),
                 );
             } else if let Some(reason) = &agent.stuck {
                 push(

@@ -83,7 +83,11 @@ impl Model {
                     if !self.session_changed(&event) {
                         self.status_stale = true; // An agent the status does not know yet.
                     }
-                    if matches!(event.kind.as_str(), "session.starting" | "session.ended") {
+                    // These change the rigs' counts too (`stalled` is one of them).
+                    if matches!(
+                        event.kind.as_str(),
+                        "session.starting" | "session.ended" | "session.stalled"
+                    ) {
                         self.status_stale = true;
                     }
                 }
@@ -296,6 +300,7 @@ pub(super) mod tests {
             problem: None,
             polecats: 1,
             working: 1,
+            stalled: 0,
             idle: 0,
             stuck: 0,
             queued: 0,
@@ -385,6 +390,20 @@ pub(super) mod tests {
             Some("not running")
         );
         assert!(m.status_stale, "an ended session may change the agents");
+        // The witness's judgement: shown on the row, and the rigs' counts asked for again.
+        let mut m = loaded();
+        m.apply(vec![event(
+            3,
+            "session.stalled",
+            "beta/crew/max",
+            "beta",
+            "beta/crew/max stalled (hung)",
+        )]);
+        assert_eq!(
+            m.visible_agents()[2].session.as_deref(),
+            Some("stalled (hung)")
+        );
+        assert!(m.status_stale, "a stalled polecat changes its rig's counts");
     }
 
     #[test]

@@ -121,6 +121,8 @@ fn render_agents(frame: &mut Frame, model: &Model, area: Rect) {
             Style::default().add_modifier(Modifier::REVERSED)
         } else if session.starts_with("blocked") || a.stuck.is_some() {
             Style::default().fg(Color::Red)
+        } else if session.starts_with("stalled") {
+            Style::default().fg(Color::Yellow)
         } else {
             Style::default()
         };

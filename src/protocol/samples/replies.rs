@@ -92,6 +92,7 @@ fn status() -> gastown_town::status::TownStatus {
             problem: None,
             polecats: 2,
             working: 1,
+            stalled: 0,
             idle: 1,
             stuck: 0,
             queued: 3,

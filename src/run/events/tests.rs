@@ -235,3 +235,103 @@ fn convoy_id(ledger: &Ledger) -> String {
         .id
         .clone()
 }
+
+#[test]
+fn an_abnormal_exit_is_a_crash_and_a_normal_one_an_exit() {
+    let exit = |kind| SupervisorEvent {
+        supervisor: "town/rigs/alpha/polecats/nux".to_string(),
+        child: "session".to_string(),
+        kind: gastown_supervision::EventKind::Exited,
+        context: gastown_supervision::Context::ChildTerminated,
+        exit: Some(kind),
+        reason: "boom".to_string(),
+        delay_ms: None,
+        at: String::new(),
+    };
+    let crashed = supervision_draft(&exit(gastown_supervision::ExitKind::Abnormal));
+    assert_eq!(crashed.kind, "supervision.crashed");
+    assert_eq!(
+        crashed.text,
+        "town/rigs/alpha/polecats/nux/session crashed: boom"
+    );
+    for calm in [
+        gastown_supervision::ExitKind::Normal,
+        gastown_supervision::ExitKind::Shutdown,
+    ] {
+        assert_eq!(supervision_draft(&exit(calm)).kind, "supervision.exited");
+    }
+    assert!(crate::protocol::events::KINDS.contains(&crashed.kind));
+}
+
+fn snapshot(
+    ready: bool,
+    idle: bool,
+    blocked: Option<&str>,
+) -> gastown_actors::session::SessionSnapshot {
+    gastown_actors::session::SessionSnapshot {
+        pid: 1,
+        program: "sim".to_string(),
+        started_at_ms: 0,
+        uptime_ms: 0,
+        last_output_at_ms: None,
+        last_input_at_ms: None,
+        idle,
+        ready,
+        exit: None,
+        bytes_out: 0,
+        bytes_in: 0,
+        retained_bytes: 0,
+        rows: 24,
+        cols: 80,
+        blocked: blocked.map(str::to_string),
+    }
+}
+
+#[test]
+fn the_witness_judgement_makes_a_session_stalled_until_it_is_withdrawn() {
+    let bus = EventBus::default();
+    let nux = "alpha/polecats/nux";
+    let idle = snapshot(true, true, None);
+    assert_eq!(session_state(&idle, bus.stalled(nux)).0, "session.idle");
+    bus.mark_health(nux, Some("stalled"));
+    assert_eq!(
+        session_state(&idle, bus.stalled(nux)),
+        ("session.stalled", "stalled".to_string())
+    );
+    bus.mark_health(nux, Some("hung"));
+    assert_eq!(
+        session_state(&snapshot(true, false, None), bus.stalled(nux)),
+        ("session.stalled", "stalled (hung)".to_string())
+    );
+    // A dialog on the screen says more than the witness's judgement.
+    assert_eq!(
+        session_state(&snapshot(true, true, Some("trust: ok?")), bus.stalled(nux)).0,
+        "session.blocked"
+    );
+    // Another rig's polecats keep theirs when this rig's witness stops watching one.
+    bus.mark_health("beta/polecats/max", Some("stalled"));
+    bus.keep_health("alpha", &[]);
+    assert_eq!(bus.stalled(nux), None);
+    assert_eq!(bus.stalled("beta/polecats/max").as_deref(), Some("stalled"));
+    bus.mark_health("beta/polecats/max", None);
+    assert_eq!(bus.stalled("beta/polecats/max"), None);
+    assert!(crate::protocol::events::KINDS.contains(&"session.stalled"));
+}
+
+#[test]
+fn a_gate_is_told_about_its_merge_request() {
+    let d = gating_draft("alpha", "gt-mr1", "gt-abc", "test", false);
+    assert_eq!(
+        (
+            d.kind,
+            d.subject.as_str(),
+            d.rig.as_str(),
+            d.source.as_str()
+        ),
+        ("mq.gating", "gt-mr1", "alpha", "alpha/refinery")
+    );
+    assert_eq!(d.text, "gt-abc (gt-mr1): gate test");
+    let alone = gating_draft("alpha", "gt-mr1", "gt-abc", "build", true);
+    assert!(alone.text.ends_with("gate build on the target alone"));
+    assert!(crate::protocol::events::KINDS.contains(&d.kind));
+}
