@@ -2,6 +2,7 @@
 //! `docs/doctor.md`). Exit status 0 when all is well, 1 with warnings, 2 with an error.
 
 use crate::output;
+use crate::protocol::{TownReply, TownRequest};
 use anyhow::Result;
 use gastown_town::doctor::{self, Check, Options, Places, Status};
 use gastown_town::town::{RUNTIME_DIR, Town};
@@ -31,7 +32,7 @@ pub fn run(explicit: Option<&Path>, fix: bool, json: bool) -> Result<i32> {
         };
         gastown_town::authz::overseer_only(&caller, "run `gastown doctor --fix`")?;
     }
-    let checks = doctor::examine(
+    let mut checks = doctor::examine(
         &root,
         Options {
             fix,
@@ -43,6 +44,9 @@ pub fn run(explicit: Option<&Path>, fix: bool, json: bool) -> Result<i32> {
             stale_pid_file,
         },
     );
+    if supervisor_running && let Ok(town) = Town::load(&root) {
+        checks.extend(supervised(&town, fix));
+    }
     let text = if json {
         format!("{}\n", serde_json::to_string_pretty(&checks)?)
     } else {
@@ -50,6 +54,35 @@ pub fn run(explicit: Option<&Path>, fix: bool, json: bool) -> Result<i32> {
     };
     output::text(&text)?;
     Ok(doctor::exit_code(&checks))
+}
+
+/// The checks that read the ledger, asked of the running supervisor that holds it (the same
+/// ones its doctor dog runs); one `ledger-checks` warning when it cannot answer.
+fn supervised(town: &Town, fix: bool) -> Vec<Check> {
+    let asked = crate::client::connect(town).and_then(|supervisor| {
+        let Some(mut supervisor) = supervisor else {
+            anyhow::bail!("the supervisor stopped answering");
+        };
+        match crate::client::call(&mut supervisor, TownRequest::Doctor { fix })? {
+            TownReply::Doctor(checks) => Ok(checks),
+            other => Err(crate::cli::routed::unexpected(&other)),
+        }
+    });
+    match asked {
+        Ok(checks) => checks,
+        Err(e) => vec![Check {
+            name: "ledger-checks".to_string(),
+            status: Status::Warn,
+            found: format!(
+                "stale-hooks, duplicate-agents, orphans and worktrees were not checked: the running supervisor holds the ledger and did not answer: {e:#}"
+            ),
+            fix: Some(
+                "run `gastown doctor` again; if `gastown run` is from another gastown, restart it with this one"
+                    .to_string(),
+            ),
+            fixed: false,
+        }],
+    }
 }
 
 /// A live listener accepts a connection on `socket`; a file left by a dead supervisor refuses

@@ -107,5 +107,6 @@ fn reply_name(reply: &TownReply) -> &'static str {
         TownReply::Status(_) => "status",
         TownReply::Events(_) => "events",
         TownReply::Costs(_) => "costs",
+        TownReply::Doctor(_) => "doctor",
     }
 }

@@ -117,6 +117,10 @@ pub enum TownRequest {
     /// `gastown costs`: collect the sessions' new usage, then every usage row from `since`
     /// (`YYYY-MM-DD`) on; the CLI groups and prices them.
     Costs { since: Option<String> },
+    /// `gastown doctor` while a supervisor holds the ledger: the checks that read it (stale
+    /// hooks, duplicate agent beads, orphans, worktrees), run by the supervisor; `fix` (the
+    /// overseer's `--fix`) repairs the ledger's findings, the on-disk ones are only reported.
+    Doctor { fix: bool },
 }
 
 /// One town reply: a typed answer per family, for the CLI to render.
@@ -175,4 +179,6 @@ pub enum TownReply {
     Events(Vec<TownEvent>),
     /// Answer to [`TownRequest::Costs`].
     Costs(#[serde(with = "as_json")] Box<gastown_town::costs::record::CostsView>),
+    /// Answer to [`TownRequest::Doctor`].
+    Doctor(#[serde(with = "as_json")] Vec<gastown_town::doctor::Check>),
 }

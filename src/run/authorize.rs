@@ -30,6 +30,9 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         }
         TownRequest::Spawn { address, .. } => authz::act_on(caller, address, "spawn"),
         TownRequest::DogRun { .. } => authz::run_dog(caller),
+        TownRequest::Doctor { fix: true } => {
+            authz::overseer_only(caller, "run `gastown doctor --fix`")
+        }
         TownRequest::Bead(_)
         | TownRequest::Mail(_)
         | TownRequest::Mol(_)
@@ -52,6 +55,7 @@ pub fn authorize(caller: &Caller, request: &TownRequest) -> Result<(), Forbidden
         | TownRequest::Status
         | TownRequest::Subscribe(_)
         | TownRequest::Costs { .. }
+        | TownRequest::Doctor { fix: false }
         | TownRequest::RuntimeSession { .. } => Ok(()),
     }
 }
@@ -140,6 +144,20 @@ mod tests {
         }
         assert!(authorize(&caller("alpha/polecats/max"), &TownRequest::Actors).is_ok());
         assert!(authorize(&caller("alpha/polecats/max"), &TownRequest::Heartbeat).is_ok());
+    }
+
+    /// A hostile but well-formed client in a polecat's session asking the supervisor to repair
+    /// the ledger (release hooks, fold agent beads): only the overseer may; anyone may look.
+    #[test]
+    fn only_the_overseer_may_have_the_supervisor_fix_what_doctor_finds() {
+        let fix = TownRequest::Doctor { fix: true };
+        assert!(authorize(&Caller::Overseer, &fix).is_ok());
+        for refused in ["alpha/polecats/nux", "mayor", "deacon", "alpha/witness"] {
+            let error = authorize(&caller(refused), &fix).expect_err("refused");
+            assert!(error.reason.contains("only the overseer"), "{error}");
+        }
+        let look = TownRequest::Doctor { fix: false };
+        assert!(authorize(&caller("alpha/polecats/nux"), &look).is_ok());
     }
 
     #[test]

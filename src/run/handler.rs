@@ -258,6 +258,12 @@ impl TownHandler {
                 })
                 .await
             }
+            TownRequest::Doctor { fix } => {
+                super::dogs::ledger_findings(self.tree.town.clone(), &self.ledger, fix)
+                    .await
+                    .map(TownReply::Doctor)
+                    .map_err(|e| err(ErrorCode::Unavailable, e))
+            }
             other => self.answer_live(caller, other).await,
         }
     }

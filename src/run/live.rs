@@ -87,6 +87,7 @@ impl TownHandler {
             | TownRequest::Sync(_)
             | TownRequest::RigClaims
             | TownRequest::Costs { .. }
+            | TownRequest::Doctor { .. }
             | TownRequest::RuntimeSession { .. } => Err(err(
                 ErrorCode::Internal,
                 "a ledger request reached the live tree's handler: this is a bug",

@@ -32,7 +32,8 @@ use super::stats::StatsSnapshot;
 /// became `AttachOutput`, a streaming request answered by `Output` replies as the session writes;
 /// `Sync` carries what to do with a remote and `Synced` its report; a status hook its step. 8: a
 /// status rig counts its `stalled` polecats (the witness's judgement), and the event stream
-/// gained the kinds `session.stalled`, `mq.gating` and `supervision.crashed`.
+/// gained the kinds `session.stalled`, `mq.gating` and `supervision.crashed`; the town gained
+/// `Doctor` (`gastown doctor`'s ledger checks, run by the supervisor that holds the ledger).
 ///
 /// Bump it whenever anything reachable from [`Hello`], [`ServerFrame`] or [`Request`] changes
 /// shape: the golden-bytes test (`golden.rs`) fails until it moves.

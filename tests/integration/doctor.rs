@@ -852,3 +852,40 @@ fn an_unreachable_origin_warns_and_a_missing_target_branch_is_an_error() {
         "{c}"
     );
 }
+
+/// `gastown doctor` while `gastown run` holds the ledger: the ledger's checks are asked of the
+/// supervisor (the same ones its doctor dog runs), not skipped — a duplicate agent bead made
+/// under the running town is named, and the overseer's `--fix` folds it through the supervisor.
+#[test]
+fn under_gastown_run_doctor_asks_the_supervisor_for_the_ledgers_checks_and_fix_repairs_them() {
+    let t = RunningTown::start_in(town_with_rig());
+    t.town.create(&["alpha/crew/zoe", "-t", "agent"]);
+    t.town.create(&["alpha/crew/zoe", "-t", "agent"]);
+    let (code, checks) = doctor(&t.town, &[]);
+    assert_eq!(check(&checks, "ledger")["status"], "ok", "{checks:?}");
+    let duplicates = check(&checks, "duplicate-agents");
+    assert_eq!(duplicates["status"], "warn", "{checks:?}");
+    assert!(
+        duplicates["found"]
+            .as_str()
+            .is_some_and(|f| f.contains("alpha/crew/zoe")),
+        "{duplicates}"
+    );
+    for name in ["stale-hooks", "orphans", "worktrees"] {
+        check(&checks, name);
+    }
+    assert!(code >= 1, "a warning: {checks:?}");
+
+    let (_, fixed) = doctor(&t.town, &["--fix"]);
+    assert_eq!(
+        check(&fixed, "duplicate-agents")["fixed"],
+        true,
+        "{fixed:?}"
+    );
+    let (_, after) = doctor(&t.town, &[]);
+    assert_eq!(
+        check(&after, "duplicate-agents")["status"],
+        "ok",
+        "folded by the supervisor: {after:?}"
+    );
+}

@@ -73,6 +73,13 @@ pub fn replies() -> Vec<TownReply> {
             problems: vec![s("alpha/polecats/nux: transcript /t/x.jsonl is missing")],
         },
     )));
+    all.push(TownReply::Doctor(vec![gastown_town::doctor::Check {
+        name: s("stale-hooks"),
+        status: gastown_town::doctor::Status::Warn,
+        found: s("gt-abc is hooked to alpha/polecats/gone, whose rig is gone"),
+        fix: Some(s("`gastown doctor --fix` releases it back to ready")),
+        fixed: true,
+    }]));
     all
 }
 

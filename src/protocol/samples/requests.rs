@@ -101,6 +101,7 @@ pub fn requests() -> Vec<TownRequest> {
     all.push(TownRequest::Costs {
         since: Some(s("2026-01-02")),
     });
+    all.push(TownRequest::Doctor { fix: true });
     all
 }
 
