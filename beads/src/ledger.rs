@@ -57,6 +57,18 @@ pub struct LedgerConfig {
     pub author_email: String,
 }
 
+impl LedgerConfig {
+    /// How the ledger's git side is opened: its repository, ref and author.
+    pub fn git_store_config(&self) -> GitStoreConfig {
+        GitStoreConfig {
+            repo_path: self.repo_path.clone(),
+            git_ref: self.git_ref.clone(),
+            author_name: self.author_name.clone(),
+            author_email: self.author_email.clone(),
+        }
+    }
+}
+
 /// A bead to create.
 #[derive(Debug, Clone, Default)]
 pub struct NewBead {
@@ -204,12 +216,7 @@ impl Ledger {
         let lock = PidLock::acquire(&cfg.lock_path)?;
         let store = Store::open(&cfg.index_path)?;
         clear_stale_ref_lock(&cfg);
-        let git = GitStore::open(GitStoreConfig {
-            repo_path: cfg.repo_path.clone(),
-            git_ref: cfg.git_ref.clone(),
-            author_name: cfg.author_name.clone(),
-            author_email: cfg.author_email.clone(),
-        })?;
+        let git = GitStore::open(cfg.git_store_config())?;
         let mut ledger = Ledger {
             cfg,
             store,

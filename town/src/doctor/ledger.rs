@@ -14,7 +14,7 @@
 
 use super::{Check, Status};
 use crate::town::Town;
-use gastown_beads::git::{GitStore, GitStoreConfig, ObjectId};
+use gastown_beads::git::{GitStore, ObjectId};
 use gastown_beads::store::Store;
 use gastown_beads::{Bead, LedgerConfig, LedgerError};
 use std::collections::{BTreeMap, HashSet};
@@ -167,12 +167,7 @@ impl Compared {
 /// Read the index and git's beads at the commit the index last saw, and compare them.
 fn compare(cfg: &LedgerConfig) -> Result<Compared, LedgerError> {
     let store = Store::open(&cfg.index_path)?;
-    let git = GitStore::open(GitStoreConfig {
-        repo_path: cfg.repo_path.clone(),
-        git_ref: cfg.git_ref.clone(),
-        author_name: cfg.author_name.clone(),
-        author_email: cfg.author_email.clone(),
-    })?;
+    let git = GitStore::open(cfg.git_store_config())?;
     let tip = git.tip()?;
     let last = store.last_commit()?;
     let journal: HashSet<String> = store.journal()?.into_iter().map(|(id, _)| id).collect();

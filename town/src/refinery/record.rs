@@ -439,18 +439,6 @@ pub fn reopen_source(ledger: &mut Ledger, mr: &MergeRequest, why: &str, who: &st
     if source.is_closed() {
         return Ok(());
     }
-    let notes = format!("{}\n\nRefinery: {} {why}", source.notes, mr.id)
-        .trim_start()
-        .to_string();
-    ledger.update(
-        &source.id,
-        BeadPatch {
-            status: Some(Status::Open),
-            assignee: Some(String::new()),
-            notes: Some(notes),
-            ..BeadPatch::default()
-        },
-        who,
-    )?;
-    Ok(())
+    let note = format!("Refinery: {} {why}", mr.id);
+    crate::work::hook::back_to_ready(ledger, &source, &note, who)
 }

@@ -291,21 +291,7 @@ pub fn release_stuck(
                  sling it with `--runtime {runtime}` again once that runtime works."
             ));
         }
-        let notes = if bead.notes.trim().is_empty() {
-            note
-        } else {
-            format!("{}\n\n{note}", bead.notes.trim_end())
-        };
-        ledger.update(
-            &hook.bead,
-            BeadPatch {
-                status: Some(Status::Open),
-                assignee: Some(String::new()),
-                notes: Some(notes),
-                ..BeadPatch::default()
-            },
-            who,
-        )?;
+        back_to_ready(ledger, &bead, &note, who)?;
         if drop_request {
             gastown_beads::ExtraPatch::default()
                 .unset(crate::runtimes::REQUESTED_RUNTIME)
@@ -343,4 +329,25 @@ pub fn release_stale(
         tracing::info!(%bead, %holder, "released a hook whose identity cannot exist");
     }
     Ok(stale)
+}
+
+/// Put `bead` back in the ready pool — open, unassigned — with `note` added to its notes (why,
+/// and where any work on it is kept).
+pub fn back_to_ready(ledger: &mut Ledger, bead: &Bead, note: &str, who: &str) -> Result<()> {
+    let notes = if bead.notes.trim().is_empty() {
+        note.to_string()
+    } else {
+        format!("{}\n\n{note}", bead.notes.trim_end())
+    };
+    ledger.update(
+        &bead.id,
+        BeadPatch {
+            status: Some(Status::Open),
+            assignee: Some(String::new()),
+            notes: Some(notes),
+            ..BeadPatch::default()
+        },
+        who,
+    )?;
+    Ok(())
 }
