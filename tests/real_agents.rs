@@ -1133,6 +1133,20 @@ fn claude_code_idle_takes_mail_as_a_turn() {
     assert!(mail_labels(&t, &id).contains("delivered"));
 }
 
+/// Nudges the crew member into a turn that runs until a file exists, waits until that command
+/// is running (the turn in flight), and returns the file that ends it.
+fn start_busy_turn(t: &AgentTown) -> std::path::PathBuf {
+    let release = t.town().root.join("release-the-turn");
+    t.town()
+        .ok(&["nudge", CREW, &format!("{BUSY} {}", release.display())]);
+    t.model
+        .wait_for("the turn in flight", Duration::from_secs(60), |log| {
+            log.iter()
+                .any(|r| matches!(&r.reply, Some(Reply::Shell(c)) if c.contains("until [ -e")))
+        });
+    release
+}
+
 /// Mail to a Claude Code crew member in the middle of a turn is not typed into it: it is held,
 /// and its UserPromptSubmit hook brings it with the next prompt (here a nudge; announcements are
 /// put off so that only the hook can deliver it).
@@ -1145,14 +1159,7 @@ fn claude_code_busy_takes_mail_at_its_next_turn() {
         return;
     }
     let t = idle_crew(Cli::Claude, &bin, "mail_announce_after = \"10m\"");
-    let release = t.town().root.join("release-the-turn");
-    t.town()
-        .ok(&["nudge", CREW, &format!("{BUSY} {}", release.display())]);
-    t.model
-        .wait_for("the turn in flight", Duration::from_secs(60), |log| {
-            log.iter()
-                .any(|r| matches!(&r.reply, Some(Reply::Shell(c)) if c.contains("until [ -e")))
-        });
+    let release = start_busy_turn(&t);
     let body = "MAILBODY-8e40: the build is green again";
     let id = send_mail(&t, &[], "Build", body);
     std::fs::write(&release, "").expect("release the turn");
@@ -1196,14 +1203,7 @@ fn codex_busy_takes_mail_as_a_turn_once_idle() {
         return;
     }
     let t = idle_crew(Cli::Codex, &bin, "");
-    let release = t.town().root.join("release-the-turn");
-    t.town()
-        .ok(&["nudge", CREW, &format!("{BUSY} {}", release.display())]);
-    t.model
-        .wait_for("the turn in flight", Duration::from_secs(60), |log| {
-            log.iter()
-                .any(|r| matches!(&r.reply, Some(Reply::Shell(c)) if c.contains("until [ -e")))
-        });
+    let release = start_busy_turn(&t);
     let body = "MAILBODY-9a61: the build is green again";
     let id = send_mail(&t, &[], "Build", body);
     // While the turn runs, nothing is typed into it (its input line stays empty of the notice).

@@ -8,10 +8,9 @@ use crate::client;
 use crate::output;
 use crate::protocol::{TownReply, TownRequest};
 use anyhow::Result;
-use gastown_town::command::agent::{self, HookView, Seance, SessionRecord};
+use gastown_town::command::agent::{self, HookView, Seance};
 use gastown_town::town::Town;
 use gastown_town::work::{self, WorkCommand};
-use std::path::{Path, PathBuf};
 
 /// Run a work command the same way with or without a supervisor.
 pub fn run(town: &Town, cmd: WorkCommand) -> Result<()> {
@@ -75,121 +74,12 @@ pub fn seance(town: &Town, agent: String, json: bool) -> Result<()> {
     let TownReply::Seance(seance) = reply else {
         return Err(unexpected(&reply));
     };
-    let resume = seance
-        .sessions
-        .last()
-        .and_then(|last| resume_command(town, &seance.agent, last));
+    let resume = seance.sessions.last().and_then(|last| {
+        let exe = std::env::current_exe().ok()?;
+        gastown_town::runtimes::resume::command(town, &seance.agent, last, &exe)
+    });
     output::text(&render_seance(&seance, resume.as_deref(), json)?)?;
     Ok(())
-}
-
-/// The command that resumes `session` of `agent` in its runtime, one that works after the
-/// agent's home is gone (a polecat's worktree is removed once its work is merged):
-///
-/// - it starts in the agent's home when that still exists, else in the nearest directory above
-///   it that does (`cd <dir> && …`);
-/// - it carries the CLI's config-dir variable (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`) where the
-///   session was kept: the account's, else the runtime's `env`, else this environment's (the
-///   one `gastown run` is usually started in) — and an account's key variable, and what a
-///   session gets to start (`IS_SANDBOX=1` for Claude Code as root);
-/// - Claude Code looks a session id up under the project directory named after its working
-///   directory, which a removed worktree no longer matches: when its transcript
-///   (`<config dir>/projects/*/<id>.jsonl`) is found, the command resumes that file
-///   (`claude --resume /…/<id>.jsonl`), which works from any directory. Codex finds a session
-///   by its id in `$CODEX_HOME/sessions`, from anywhere, and is told to work in the directory
-///   it is started in (`-c tui.resume_cwd="current"`; it would ask otherwise).
-///
-/// `None` when the runtime never told its session id, cannot resume, or is not configured any
-/// more.
-fn resume_command(town: &Town, agent: &str, session: &SessionRecord) -> Option<String> {
-    if session.runtime_session == "-" {
-        return None;
-    }
-    let identity = gastown_town::identity::AgentIdentity::parse(agent).ok()?;
-    let exe = std::env::current_exe().ok()?;
-    let runtime = gastown_town::runtimes::by_name(town, &session.runtime, &exe).ok()?;
-    let home = gastown_town::names::home(&town.root, &identity);
-    let cli = gastown_town::runtimes::spec::preset_for_program(&runtime.program).map(|p| p.name);
-    let config_var = match cli.as_deref() {
-        Some("claude") => Some("CLAUDE_CONFIG_DIR"),
-        Some("codex") => Some("CODEX_HOME"),
-        _ => None,
-    };
-    // The session lives in its account's config dir: resume it under the same account.
-    let account = runtime.accounts.iter().find(|a| a.name == session.account);
-    let mut env: Vec<(String, String)> = Vec::new();
-    if let Some(var) = config_var {
-        let from_runtime = runtime.env.iter().rev().find(|(k, _)| k == var);
-        let from_here = std::env::var(var).ok().filter(|v| !v.is_empty());
-        let from_account = account.and_then(|a| a.env.iter().find(|(k, _)| k == var));
-        if from_account.is_none() {
-            match (from_runtime, from_here) {
-                (Some((k, v)), _) => env.push((k.clone(), v.clone())),
-                (None, Some(v)) => env.push((var.to_string(), v)),
-                (None, None) => {}
-            }
-        }
-    }
-    if let Some(account) = account {
-        env.extend(account.env.iter().cloned());
-    }
-    // What a session gets to start unattended (IS_SANDBOX=1 for Claude Code as root).
-    env.extend(gastown_town::runtimes::clean_start::session_env(
-        &runtime,
-        &|key| std::env::var(key).ok(),
-        gastown_town::runtimes::clean_start::running_as_root(),
-    ));
-    let mut target = session.runtime_session.clone();
-    if cli.as_deref() == Some("claude") {
-        let config = env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == "CLAUDE_CONFIG_DIR")
-            .map(|(_, v)| PathBuf::from(v))
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".claude")));
-        if let Some(path) = config.and_then(|c| claude_transcript(&c, &session.runtime_session)) {
-            target = path.to_string_lossy().into_owned();
-        }
-    }
-    let mut argv = vec![runtime.program.clone()];
-    argv.extend(runtime.resume_argv(&target)?);
-    if cli.as_deref() == Some("codex") {
-        // Resumed elsewhere than it ran, Codex asks which directory to work in; the one the
-        // command starts in is the one that exists.
-        argv.extend(["-c".to_string(), "tui.resume_cwd=\"current\"".to_string()]);
-    }
-    let mut prefix: String = env
-        .iter()
-        .map(|(k, v)| format!("{k}={} ", shell_words::quote(v)))
-        .collect();
-    if let Some((key, source)) = account.and_then(|a| a.key_from.as_ref()) {
-        prefix.push_str(&format!("{key}=\"${source}\" "));
-    }
-    let dir = home
-        .ancestors()
-        .find(|d| d.is_dir())
-        .unwrap_or(&town.root)
-        .to_path_buf();
-    Some(format!(
-        "cd {} && {prefix}{}",
-        shell_words::quote(&dir.to_string_lossy()),
-        shell_words::join(argv)
-    ))
-}
-
-/// Claude Code's transcript of session `id` under its config dir `config`:
-/// `projects/<project>/<id>.jsonl`, whichever project (working directory) it ran in.
-fn claude_transcript(config: &Path, id: &str) -> Option<PathBuf> {
-    // An id is a file name, never a path.
-    if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
-        return None;
-    }
-    let file = format!("{id}.jsonl");
-    std::fs::read_dir(config.join("projects"))
-        .ok()?
-        .flatten()
-        .map(|project| project.path().join(&file))
-        .find(|path| path.is_file())
 }
 
 /// `gastown hook session-start`: Claude Code's SessionStart hook. Reads the hook's JSON on stdin
@@ -313,24 +203,6 @@ mod tests {
     use super::*;
     use gastown_beads::Bead;
 
-    /// Claude Code's transcript of a session is found under whichever project it ran in (the
-    /// project named after a worktree that is gone, say); an id is a file name, never a path.
-    #[test]
-    fn a_claude_transcript_is_found_by_its_session_id_in_any_project() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let id = "1802160b-27ac-4d48-92a1-ce90ca1e9e11";
-        let project = dir.path().join("projects/-tmp-town-alpha-polecats-nux-rig");
-        std::fs::create_dir_all(dir.path().join("projects/-elsewhere")).expect("mkdir");
-        std::fs::create_dir_all(&project).expect("mkdir");
-        std::fs::write(project.join(format!("{id}.jsonl")), "{}\n").expect("write");
-        assert_eq!(
-            claude_transcript(dir.path(), id),
-            Some(project.join(format!("{id}.jsonl")))
-        );
-        assert_eq!(claude_transcript(dir.path(), "no-such-session"), None);
-        assert_eq!(claude_transcript(dir.path(), "../x"), None);
-        assert_eq!(claude_transcript(&dir.path().join("none"), id), None);
-    }
     use gastown_town::command::agent::SessionRecord;
 
     #[test]

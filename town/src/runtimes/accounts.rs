@@ -56,7 +56,7 @@ pub struct Account {
 }
 
 /// The variables a CLI family reads its config dir and its API key from.
-fn family_vars(family: &str) -> (Option<&'static str>, Option<&'static str>) {
+pub(crate) fn family_vars(family: &str) -> (Option<&'static str>, Option<&'static str>) {
     match family {
         "claude" => (Some("CLAUDE_CONFIG_DIR"), Some("ANTHROPIC_API_KEY")),
         "codex" => (Some("CODEX_HOME"), Some("OPENAI_API_KEY")),

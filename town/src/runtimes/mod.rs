@@ -30,6 +30,7 @@ mod durable;
 mod edit;
 mod home;
 mod program;
+pub mod resume;
 pub mod session_files;
 mod show;
 pub mod spec;

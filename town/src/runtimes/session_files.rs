@@ -5,7 +5,8 @@
 //! (`CODEX_HOME` defaults to `~/.codex`); its first line is the session's `session_meta`, with the
 //! session `id` and the `cwd` it ran in. Several sessions share one `CODEX_HOME`, so a session is
 //! found by its working directory and its time: the newest rollout in that directory written
-//! since the session started. (Claude Code tells its id itself, to its SessionStart hook.)
+//! since the session started. (Claude Code tells its id itself, to its SessionStart hook; its
+//! transcript `<config dir>/projects/<project>/<id>.jsonl` is found by that id, for resuming.)
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -128,6 +129,21 @@ fn uuid_of(name: &str) -> Option<String> {
     (uuid.chars().filter(|c| *c == '-').count() == 4).then(|| uuid.to_string())
 }
 
+/// Claude Code's transcript of session `id` under its config dir `config`:
+/// `projects/<project>/<id>.jsonl`, whichever project (working directory) it ran in.
+pub fn claude_transcript(config: &Path, id: &str) -> Option<PathBuf> {
+    // An id is a file name, never a path.
+    if id.is_empty() || id.contains(['/', '\\']) || id.starts_with('.') {
+        return None;
+    }
+    let file = format!("{id}.jsonl");
+    std::fs::read_dir(config.join("projects"))
+        .ok()?
+        .flatten()
+        .map(|project| project.path().join(&file))
+        .find(|path| path.is_file())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +242,24 @@ mod tests {
         if std::env::var_os("CODEX_HOME").is_none() {
             assert_eq!(codex_home(&env), Some(PathBuf::from("/home/a/.codex")));
         }
+    }
+
+    /// Claude Code's transcript of a session is found under whichever project it ran in (the
+    /// project named after a worktree that is gone, say); an id is a file name, never a path.
+    #[test]
+    fn a_claude_transcript_is_found_by_its_session_id_in_any_project() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let id = "1802160b-27ac-4d48-92a1-ce90ca1e9e11";
+        let project = dir.path().join("projects/-tmp-town-alpha-polecats-nux-rig");
+        std::fs::create_dir_all(dir.path().join("projects/-elsewhere")).expect("mkdir");
+        std::fs::create_dir_all(&project).expect("mkdir");
+        std::fs::write(project.join(format!("{id}.jsonl")), "{}\n").expect("write");
+        assert_eq!(
+            claude_transcript(dir.path(), id),
+            Some(project.join(format!("{id}.jsonl")))
+        );
+        assert_eq!(claude_transcript(dir.path(), "no-such-session"), None);
+        assert_eq!(claude_transcript(dir.path(), "../x"), None);
+        assert_eq!(claude_transcript(&dir.path().join("none"), id), None);
     }
 }
