@@ -270,126 +270,43 @@ pub fn check_workspace(
     if !take_note || identity.role != Role::Polecat {
         return Ok(None);
     }
-    Ok(take_restore_note(&rig.polecat_worktree(&identity.name)))
+    Ok(gastown_town::checkpoint::take_note(
+        &rig.polecat_worktree(&identity.name),
+    ))
 }
 
-/// The file, in a polecat worktree's own git directory (never its working tree), that holds the
-/// line for the next session's prompt after a restore.
-const RESTORE_NOTE: &str = "gastown-restore-note";
-
-/// Whether a polecat's worktree was reset since `checkpoint`: nothing uncommitted, on the
-/// checkpoint's branch, and its `HEAD` the checkpoint's base or behind it (none of the
-/// checkpoint's work is in it). `Ok(None)`: not reset; `Ok(Some(behind))`: reset, `behind`
-/// when its branch went back past the base too.
-fn reset_since(
-    worktree: &std::path::Path,
-    checkpoint: &gastown_town::checkpoint::Checkpoint,
-) -> anyhow::Result<Option<bool>> {
-    use gastown_town::git_cli;
-    let branch = git_cli::current_branch(worktree)?;
-    if checkpoint.branch.is_none() || checkpoint.branch != branch {
-        return Ok(None); // Another bead's checkpoint, or a detached one: not this work.
-    }
-    if !git_cli::git(worktree, &["status", "--porcelain"])?
-        .trim()
-        .is_empty()
-    {
-        return Ok(None); // Work of its own: never overwritten.
-    }
-    let head = git_cli::git(worktree, &["rev-parse", "HEAD"])?;
-    let head = head.trim();
-    if head == checkpoint.base {
-        return Ok(Some(false));
-    }
-    let behind = git_cli::git(
-        worktree,
-        &["merge-base", "--is-ancestor", head, &checkpoint.base],
-    )
-    .is_ok();
-    Ok(behind.then_some(true))
-}
-
-/// Put polecat `identity`'s latest checkpoint back into its worktree when the worktree was just
-/// made again (`remade`: the checkpoint's branch must be the worktree's) or was reset (see
-/// [`reset_since`]; a branch reset behind the checkpoint's base is first moved forward to it,
-/// a fast-forward that loses nothing). Never over uncommitted changes. What was done is logged
-/// and left as a note for the next session's prompt. Failures are logged: the session starts
-/// anyway, the checkpoint still there for `gastown checkpoint restore`.
+/// Put polecat `identity`'s latest checkpoint back into its worktree when the worktree was lost
+/// (`remade`) or reset ([`checkpoint::offer`]), and leave the line that says so for its next
+/// session's prompt. Failures are logged: the session starts anyway, the checkpoint still there
+/// for `gastown checkpoint restore`.
 fn offer_checkpoint(
     town: &gastown_town::town::Town,
     rig: &Rig,
     identity: &AgentIdentity,
     remade: bool,
 ) {
-    use gastown_town::{checkpoint, git_cli};
+    use gastown_town::checkpoint;
     let worktree = rig.polecat_worktree(&identity.name);
-    let offered = (|| -> anyhow::Result<Option<(checkpoint::Restored, &'static str)>> {
-        if remade {
-            return Ok(checkpoint::restore_after_remake(town, identity)?.map(|r| (r, "lost")));
-        }
-        let Some(latest) = checkpoint::latest(town, identity)? else {
-            return Ok(None);
-        };
-        let Some(behind) = reset_since(&worktree, &latest)? else {
-            return Ok(None);
-        };
-        if behind {
-            git_cli::git(&worktree, &["merge", "--ff-only", "--quiet", &latest.base])?;
-        }
-        Ok(Some((checkpoint::restore(town, identity)?, "reset")))
-    })();
-    let (restored, how) = match offered {
-        Ok(Some(done)) => done,
+    let offered = match checkpoint::offer(town, &worktree, identity, remade) {
+        Ok(Some(offered)) => offered,
         Ok(None) => return,
         Err(e) => {
             tracing::warn!(agent = %identity, "cannot restore the checkpoint: {e:#}");
             return;
         }
     };
+    let restored = &offered.restored;
     tracing::info!(
         agent = %identity,
         checkpoint = %restored.checkpoint.commit,
         files = restored.checkpoint.files.len(),
         conflicts = restored.conflicts.len(),
-        worktree = how,
+        worktree = offered.how,
         "uncommitted work restored from the checkpoint"
     );
-    let short = restored.checkpoint.commit.get(..12).unwrap_or_default();
-    let mut note = format!(
-        "Your worktree was {how}; your uncommitted work from checkpoint {short} ({}) is back in it as uncommitted changes: {}.",
-        restored.checkpoint.at,
-        restored.checkpoint.files.join(", ")
-    );
-    if !restored.conflicts.is_empty() {
-        note.push_str(&format!(
-            " These did not apply cleanly and hold conflict markers to resolve: {}.",
-            restored.conflicts.join(", ")
-        ));
-    }
-    if let Err(e) = write_restore_note(&worktree, &note) {
+    if let Err(e) = checkpoint::leave_note(&worktree, &offered.note()) {
         tracing::warn!(agent = %identity, "cannot leave the restore note for the prompt: {e:#}");
     }
-}
-
-/// The git directory of the worktree at `worktree`.
-fn git_dir(worktree: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
-    let dir = gastown_town::git_cli::git(worktree, &["rev-parse", "--absolute-git-dir"])?;
-    Ok(std::path::PathBuf::from(dir.trim()))
-}
-
-fn write_restore_note(worktree: &std::path::Path, note: &str) -> anyhow::Result<()> {
-    std::fs::write(git_dir(worktree)?.join(RESTORE_NOTE), note)?;
-    Ok(())
-}
-
-/// The restore note left for this session's prompt, removed as it is taken.
-fn take_restore_note(worktree: &std::path::Path) -> Option<String> {
-    let path = git_dir(worktree).ok()?.join(RESTORE_NOTE);
-    let note = std::fs::read_to_string(&path).ok()?;
-    if let Err(e) = std::fs::remove_file(&path) {
-        tracing::warn!(path = %path.display(), "cannot remove the restore note: {e}");
-    }
-    Some(note)
 }
 
 /// The runtime a running role's session runs (its role actor knows).

@@ -419,5 +419,120 @@ pub fn restore_after_remake(
     restore(town, agent).map(Some)
 }
 
+/// A checkpoint put back into a polecat's worktree at a session's start, and why.
+#[derive(Debug)]
+pub struct Offered {
+    pub restored: Restored,
+    /// How the worktree had lost the work: `lost` (made again) or `reset`.
+    pub how: &'static str,
+}
+
+impl Offered {
+    /// The line for the next session's prompt: what came back, and what holds conflicts.
+    pub fn note(&self) -> String {
+        let checkpoint = &self.restored.checkpoint;
+        let short = checkpoint.commit.get(..12).unwrap_or_default();
+        let mut note = format!(
+            "Your worktree was {}; your uncommitted work from checkpoint {short} ({}) is back in it as uncommitted changes: {}.",
+            self.how,
+            checkpoint.at,
+            checkpoint.files.join(", ")
+        );
+        if !self.restored.conflicts.is_empty() {
+            note.push_str(&format!(
+                " These did not apply cleanly and hold conflict markers to resolve: {}.",
+                self.restored.conflicts.join(", ")
+            ));
+        }
+        note
+    }
+}
+
+/// Put polecat `agent`'s latest checkpoint back into its `worktree` when the worktree was just
+/// made again (`remade`: the checkpoint's branch must be the worktree's) or was reset (see
+/// [`reset_since`]; a branch reset behind the checkpoint's base is first moved forward to it,
+/// a fast-forward that loses nothing). Never over uncommitted changes. `None`: nothing to offer.
+pub fn offer(
+    town: &crate::town::Town,
+    worktree: &Path,
+    agent: &AgentIdentity,
+    remade: bool,
+) -> Result<Option<Offered>> {
+    if remade {
+        return Ok(restore_after_remake(town, agent)?.map(|restored| Offered {
+            restored,
+            how: "lost",
+        }));
+    }
+    let Some(latest) = latest(town, agent)? else {
+        return Ok(None);
+    };
+    let Some(behind) = reset_since(worktree, &latest)? else {
+        return Ok(None);
+    };
+    if behind {
+        git_cli::git(worktree, &["merge", "--ff-only", "--quiet", &latest.base])?;
+    }
+    Ok(Some(Offered {
+        restored: restore(town, agent)?,
+        how: "reset",
+    }))
+}
+
+/// Whether a polecat's worktree was reset since `checkpoint`: nothing uncommitted, on the
+/// checkpoint's branch, and its `HEAD` the checkpoint's base or behind it (none of the
+/// checkpoint's work is in it). `Ok(None)`: not reset; `Ok(Some(behind))`: reset, `behind`
+/// when its branch went back past the base too.
+fn reset_since(worktree: &Path, checkpoint: &Checkpoint) -> Result<Option<bool>> {
+    let branch = git_cli::current_branch(worktree)?;
+    if checkpoint.branch.is_none() || checkpoint.branch != branch {
+        return Ok(None); // Another bead's checkpoint, or a detached one: not this work.
+    }
+    if !git_cli::git(worktree, &["status", "--porcelain"])?
+        .trim()
+        .is_empty()
+    {
+        return Ok(None); // Work of its own: never overwritten.
+    }
+    let head = git_cli::git(worktree, &["rev-parse", "HEAD"])?;
+    let head = head.trim();
+    if head == checkpoint.base {
+        return Ok(Some(false));
+    }
+    let behind = git_cli::git(
+        worktree,
+        &["merge-base", "--is-ancestor", head, &checkpoint.base],
+    )
+    .is_ok();
+    Ok(behind.then_some(true))
+}
+
+/// The file, in a polecat worktree's own git directory (never its working tree), that holds the
+/// line for the next session's prompt after a restore (the workspace is checked more than once
+/// before a session starts; the session's own check takes it).
+const RESTORE_NOTE: &str = "gastown-restore-note";
+
+/// The git directory of the worktree at `worktree`.
+fn git_dir(worktree: &Path) -> Result<std::path::PathBuf> {
+    let dir = git_cli::git(worktree, &["rev-parse", "--absolute-git-dir"])?;
+    Ok(std::path::PathBuf::from(dir.trim()))
+}
+
+/// Leave `note` ([`Offered::note`]) for the next session's prompt.
+pub fn leave_note(worktree: &Path, note: &str) -> Result<()> {
+    std::fs::write(git_dir(worktree)?.join(RESTORE_NOTE), note)?;
+    Ok(())
+}
+
+/// The restore note left for this session's prompt, removed as it is taken.
+pub fn take_note(worktree: &Path) -> Option<String> {
+    let path = git_dir(worktree).ok()?.join(RESTORE_NOTE);
+    let note = std::fs::read_to_string(&path).ok()?;
+    if let Err(e) = std::fs::remove_file(&path) {
+        tracing::warn!(path = %path.display(), "cannot remove the restore note: {e}");
+    }
+    Some(note)
+}
+
 #[cfg(test)]
 mod tests;
